@@ -1,0 +1,72 @@
+"""Core: settings, database and migrations, enterprises, users and roles, tokens, audit, events."""
+
+from indunet.core import audit
+from indunet.core.db import make_engine, migrate
+from indunet.core.enterprises import (
+    Enterprise,
+    create_enterprise,
+    get_enterprise,
+    get_enterprise_by_id,
+    list_enterprises,
+    set_verified,
+)
+from indunet.core.errors import (
+    AuthenticationFailed,
+    Conflict,
+    IndunetError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
+from indunet.core.events import EventBus, InMemoryEventBus
+from indunet.core.secrets import hash_secret, new_secret, verify_secret
+from indunet.core.settings import Settings
+from indunet.core.users import (
+    Role,
+    User,
+    authenticate,
+    create_user,
+    ensure_admin,
+    get_user,
+    issue_token,
+    list_users,
+    revoke_token,
+    user_for_token,
+)
+from indunet.core.uscc import make_uscc, validate_uscc
+
+__all__ = [
+    "AuthenticationFailed",
+    "Conflict",
+    "Enterprise",
+    "EventBus",
+    "InMemoryEventBus",
+    "IndunetError",
+    "InvalidInput",
+    "NotFound",
+    "PermissionDenied",
+    "Role",
+    "Settings",
+    "User",
+    "audit",
+    "authenticate",
+    "create_enterprise",
+    "create_user",
+    "ensure_admin",
+    "get_enterprise",
+    "get_enterprise_by_id",
+    "get_user",
+    "hash_secret",
+    "issue_token",
+    "list_enterprises",
+    "list_users",
+    "make_engine",
+    "make_uscc",
+    "migrate",
+    "new_secret",
+    "revoke_token",
+    "set_verified",
+    "user_for_token",
+    "validate_uscc",
+    "verify_secret",
+]

@@ -1,0 +1,59 @@
+"""Errors shared by every subsystem: each carries a stable code and a message a user can act on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class IndunetError(Exception):
+    """Base error. ``code`` is stable and machine-readable; ``status`` is the HTTP status."""
+
+    code = "error"
+    status = 500
+
+    def __init__(self, message: str, *, detail: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+    def to_dict(self) -> dict[str, Any]:
+        """Shape the error for an API response."""
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.detail is not None:
+            out["detail"] = self.detail
+        return out
+
+
+class InvalidInput(IndunetError):
+    """The request is malformed or breaks a rule; nothing was changed."""
+
+    code = "invalid_input"
+    status = 400
+
+
+class NotFound(IndunetError):
+    """The thing asked for does not exist."""
+
+    code = "not_found"
+    status = 404
+
+
+class Conflict(IndunetError):
+    """The thing already exists, or the change clashes with the current state."""
+
+    code = "conflict"
+    status = 409
+
+
+class AuthenticationFailed(IndunetError):
+    """Credentials are missing or wrong."""
+
+    code = "authentication_failed"
+    status = 401
+
+
+class PermissionDenied(IndunetError):
+    """The caller is known but may not do this."""
+
+    code = "permission_denied"
+    status = 403

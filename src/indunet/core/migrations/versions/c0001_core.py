@@ -1,0 +1,63 @@
+"""Core tables: enterprises, users, tokens, audit log.
+
+Revision ID: c0001
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "c0001"
+down_revision = None
+branch_labels = ("core",)
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "core_enterprises",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("uscc", sa.String(18), nullable=False, unique=True),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("legal_representative", sa.String(100), nullable=False, server_default=""),
+        sa.Column("contact", sa.String(200), nullable=False, server_default=""),
+        sa.Column("industry_code", sa.String(8), nullable=False, server_default=""),
+        sa.Column("region", sa.String(100), nullable=False, server_default=""),
+        sa.Column("verified", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_table(
+        "core_users",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("username", sa.String(64), nullable=False, unique=True),
+        sa.Column("password_hash", sa.String(200), nullable=False),
+        sa.Column("role", sa.String(32), nullable=False),
+        sa.Column("enterprise_id", sa.Integer, sa.ForeignKey("core_enterprises.id"), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_table(
+        "core_tokens",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("user_id", sa.Integer, sa.ForeignKey("core_users.id"), nullable=False),
+        sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+        sa.Column("name", sa.String(100), nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    op.create_table(
+        "core_audit_log",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(200), nullable=False),
+        sa.Column("action", sa.String(64), nullable=False),
+        sa.Column("target", sa.String(300), nullable=False),
+        sa.Column("detail", sa.JSON, nullable=False),
+    )
+    op.create_index("ix_core_audit_log_at", "core_audit_log", ["at"])
+
+
+def downgrade() -> None:
+    op.drop_table("core_audit_log")
+    op.drop_table("core_tokens")
+    op.drop_table("core_users")
+    op.drop_table("core_enterprises")

@@ -1,0 +1,43 @@
+"""One settings object for the whole process, read from ``INDUNET_*`` variables or a TOML file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_PORT = 8000
+
+
+class Settings(BaseSettings):
+    """Process-wide settings. Every field can be set as ``INDUNET_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="INDUNET_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("./indunet-data"), description="Where SQLite files and keys live")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default is a SQLite file in data_dir"
+    )
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    public_url: str | None = Field(
+        default=None, description="Base URL other nodes and clients use to reach this process"
+    )
+    cache_max_ttl: int = Field(default=300, ge=0, description="Cap on cached answer TTL, seconds")
+    negative_ttl: int = Field(default=30, ge=0, description="TTL of cached 'not found', seconds")
+    cache_size: int = Field(default=100_000, ge=16, description="Entries held by a recursive node")
+    site_timeout: float = Field(default=2.0, gt=0, description="Seconds to wait for another node")
+
+    def resolved_database_url(self) -> str:
+        """Return the database URL, defaulting to ``data_dir/indunet.db``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'indunet.db').resolve()}"
+
+    def base_url(self) -> str:
+        """Return the URL this process is reachable at."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host  # noqa: S104
+        return f"http://{host}:{self.port}"

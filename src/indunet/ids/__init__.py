@@ -1,0 +1,81 @@
+"""The identifier resolution system (标识解析体系): records, templates, nodes, resolution."""
+
+from pathlib import Path
+
+from indunet.ids.admin import OPERATOR, CredentialChecker, Perm, Principal
+from indunet.ids.answers import Answer, Hop, Referral, Site
+from indunet.ids.errors import (
+    RC,
+    HTTP_STATUS,
+    AuthenticationFailed,
+    AuthenticationNeeded,
+    HandleError,
+    HandleExists,
+    HandleNotFound,
+    InvalidHandle,
+    InvalidValue,
+    NotAuthorized,
+    NotResponsible,
+    SiteUnavailable,
+    ValueExists,
+    ValuesNotFound,
+)
+from indunet.ids.hierarchy import Hierarchy, delegate, embedded, single
+from indunet.ids.node import Node, NodeRole
+from indunet.ids.prefixes import Allocation, admin_username, allocate, enterprise_prefixes, list_allocations
+from indunet.ids.resolver import Resolver
+from indunet.ids.syntax import handle
+from indunet.ids.templates import Template, TemplateItem, TemplateRegistry, parse_template
+from indunet.ids.transport import HttpTransport, LocalTransport, NodeTransport, SiteError
+from indunet.ids.values import HandleValue, parse_values
+
+MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
+
+__all__ = [
+    "HTTP_STATUS",
+    "MIGRATIONS",
+    "OPERATOR",
+    "RC",
+    "Allocation",
+    "Answer",
+    "AuthenticationFailed",
+    "AuthenticationNeeded",
+    "CredentialChecker",
+    "HandleError",
+    "HandleExists",
+    "HandleNotFound",
+    "HandleValue",
+    "Hierarchy",
+    "Hop",
+    "HttpTransport",
+    "InvalidHandle",
+    "InvalidValue",
+    "LocalTransport",
+    "Node",
+    "NodeRole",
+    "NodeTransport",
+    "NotAuthorized",
+    "NotResponsible",
+    "Perm",
+    "Principal",
+    "Referral",
+    "Resolver",
+    "Site",
+    "SiteError",
+    "SiteUnavailable",
+    "Template",
+    "TemplateItem",
+    "TemplateRegistry",
+    "ValueExists",
+    "ValuesNotFound",
+    "admin_username",
+    "allocate",
+    "delegate",
+    "embedded",
+    "enterprise_prefixes",
+    "handle",
+    "list_allocations",
+    "parse_template",
+    "parse_values",
+    "single",
+]

@@ -1,0 +1,164 @@
+"""Who may write: HS_ADMIN permissions, HS_SECKEY credentials, and the principals behind a write.
+
+HS_ADMIN permission strings have 12 bits, left to right (as in the Handle System):
+add handle, delete handle, add derived prefix, delete derived prefix, modify value,
+remove value, add value, modify admin, remove admin, add admin, read value, list handles.
+An identity ``index:handle`` (e.g. ``300:0.NA/88.100.1``) holds a right on a record if one of
+the record's HS_ADMIN values names that handle with that index (or index 0, any index) and
+sets the bit. The admins of a prefix handle ``0.NA/P`` also hold every right on the handles
+under ``P``: that is how an enterprise's credential manages all of its identifiers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import IntEnum
+from urllib.parse import unquote
+
+from indunet.core import hash_secret, verify_secret
+from indunet.ids.errors import AuthenticationFailed, InvalidHandle, NotAuthorized
+from indunet.ids.syntax import handle as hdl
+from indunet.ids.values import ADMIN_TYPE, SECKEY_TYPE, HandleValue
+
+ALL_RIGHTS = "111111111111"
+DEFAULT_RIGHTS = "011111110011"
+
+
+class Perm(IntEnum):
+    """Bit positions in an HS_ADMIN permission string."""
+
+    ADD_HANDLE = 0
+    DELETE_HANDLE = 1
+    ADD_DERIVED_PREFIX = 2
+    DELETE_DERIVED_PREFIX = 3
+    MODIFY_VALUE = 4
+    REMOVE_VALUE = 5
+    ADD_VALUE = 6
+    MODIFY_ADMIN = 7
+    REMOVE_ADMIN = 8
+    ADD_ADMIN = 9
+    READ_VALUE = 10
+    LIST_HANDLES = 11
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who asks for a write.
+
+    ``identity`` is a Handle identity ``(index, handle key)``; ``prefixes`` lists the prefixes
+    a platform user may manage (their enterprise's), ``None`` meaning all (platform admin).
+    """
+
+    actor: str
+    identity: tuple[int, str] | None = None
+    prefixes: frozenset[str] | None = frozenset()
+
+    @property
+    def is_superuser(self) -> bool:
+        """Platform administrators and node operators may manage every handle."""
+        return self.identity is None and self.prefixes is None
+
+
+OPERATOR = Principal(actor="operator", identity=None, prefixes=None)
+
+
+def parse_identity(username: str) -> tuple[int, str]:
+    """``300:0.NA/88.100.1`` (percent-encoded or not) -> ``(300, "0.NA/88.100.1" key)``."""
+    text = unquote(username)
+    index, sep, handle = text.partition(":")
+    if not sep or not index.isdigit():
+        raise AuthenticationFailed(
+            f"username {text!r} must have the form index:handle, e.g. 300:0.NA/88.100.1"
+        )
+    try:
+        return int(index), hdl.parse(handle).key
+    except InvalidHandle as exc:
+        raise AuthenticationFailed(f"username {text!r}: {exc.message}") from None
+
+
+class CredentialChecker:
+    """Checks ``index:handle`` + secret against the HS_SECKEY value at that index.
+
+    Keys are stored as scrypt hashes; a successful check is remembered (keyed by the stored
+    hash and a digest of the secret), so repeated writes by one client cost one hash, and a
+    rotated key invalidates the memory by itself.
+    """
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._ok: dict[tuple[str, str], None] = {}
+        self._max = max_entries
+
+    def check(self, values: Iterable[HandleValue] | None, index: int, secret: str) -> None:
+        """Raise ``AuthenticationFailed`` unless ``secret`` matches the key at ``index``."""
+        stored = None
+        for v in values or ():
+            if v.index == index and v.type == SECKEY_TYPE and isinstance(v.value, str):
+                stored = v.value
+        if stored is None:
+            raise AuthenticationFailed(f"no secret key (HS_SECKEY) at index {index} of that handle")
+        memo = (stored, hashlib.sha256(secret.encode()).hexdigest())
+        if memo in self._ok:
+            return
+        if not verify_secret(secret, stored):
+            raise AuthenticationFailed("wrong secret key for that identity")
+        if len(self._ok) >= self._max:
+            self._ok.clear()
+        self._ok[memo] = None
+
+
+def hash_seckeys(values: list[HandleValue]) -> list[HandleValue]:
+    """Replace clear-text HS_SECKEY data by its hash before storage."""
+    out = []
+    for v in values:
+        if v.type == SECKEY_TYPE and isinstance(v.value, str) and not v.value.startswith("scrypt$"):
+            v = HandleValue(v.index, v.type, "string", hash_secret(v.value), v.ttl, v.timestamp, v.permissions)
+        out.append(v)
+    return out
+
+
+def grants(values: Iterable[HandleValue] | None, identity: tuple[int, str], perm: Perm) -> bool:
+    """True if an HS_ADMIN value among ``values`` gives ``identity`` the right ``perm``."""
+    index, key = identity
+    for v in values or ():
+        if v.type != ADMIN_TYPE or not isinstance(v.value, dict):
+            continue
+        try:
+            admin_key = hdl.parse(str(v.value.get("handle", ""))).key
+        except InvalidHandle:
+            continue
+        admin_index = int(v.value.get("index", 0))
+        perms = str(v.value.get("permissions", ""))
+        if admin_key == key and admin_index in (0, index) and perms[perm] == "1":
+            return True
+    return False
+
+
+def authorize(
+    principal: Principal,
+    perm: Perm,
+    *,
+    target: str,
+    routing_prefix: str,
+    record: Iterable[HandleValue] | None,
+    prefix_record: Iterable[HandleValue] | None,
+) -> None:
+    """Raise ``NotAuthorized`` unless ``principal`` may do ``perm`` on ``target``."""
+    if principal.is_superuser:
+        return
+    if principal.identity is not None:
+        if grants(record, principal.identity, perm) or grants(prefix_record, principal.identity, perm):
+            return
+        index, key = principal.identity
+        raise NotAuthorized(
+            f"{index}:{key} holds no {perm.name.lower()} right on {target}; "
+            f"it must be an HS_ADMIN of the handle or of 0.NA/{routing_prefix}"
+        )
+    allowed = principal.prefixes or frozenset()
+    if any(hdl.is_under(routing_prefix, p) for p in allowed):
+        return
+    raise NotAuthorized(
+        f"{principal.actor} may not write {target}: prefix {routing_prefix} does not belong to "
+        "its enterprise"
+    )

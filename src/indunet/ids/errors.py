@@ -1,0 +1,140 @@
+"""Handle response codes (RFC 3652 numbering, as the Handle.Net REST API uses) and their errors."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any
+
+from indunet.core import IndunetError
+
+
+class RC(IntEnum):
+    """Response codes of the Handle protocol, as used in ``responseCode``."""
+
+    SUCCESS = 1
+    ERROR = 2
+    SERVER_TOO_BUSY = 3
+    HANDLE_NOT_FOUND = 100
+    HANDLE_ALREADY_EXISTS = 101
+    INVALID_HANDLE = 102
+    VALUES_NOT_FOUND = 200
+    VALUE_ALREADY_EXISTS = 201
+    INVALID_VALUE = 202
+    SERVER_NOT_RESPONSIBLE = 301
+    SERVICE_REFERRAL = 302
+    PREFIX_REFERRAL = 303
+    NOT_AUTHORIZED = 400
+    ACCESS_DENIED = 401
+    AUTHENTICATION_NEEDED = 402
+    AUTHENTICATION_FAILED = 403
+    INVALID_CREDENTIAL = 404
+    AUTHENTICATION_TIMEOUT = 405
+    UNABLE_TO_AUTHENTICATE = 406
+
+
+#: HTTP status for each response code, as in the Handle.Net REST API. Referrals (302/303) are
+#: real HTTP redirects, so generic HTTP clients can follow them; 400-406 other than 402 are 403.
+HTTP_STATUS: dict[int, int] = {
+    RC.SUCCESS: 200,
+    RC.ERROR: 500,
+    RC.SERVER_TOO_BUSY: 503,
+    RC.HANDLE_NOT_FOUND: 404,
+    RC.HANDLE_ALREADY_EXISTS: 409,
+    RC.INVALID_HANDLE: 400,
+    RC.VALUES_NOT_FOUND: 404,
+    RC.VALUE_ALREADY_EXISTS: 409,
+    RC.INVALID_VALUE: 400,
+    RC.SERVER_NOT_RESPONSIBLE: 404,
+    RC.SERVICE_REFERRAL: 302,
+    RC.PREFIX_REFERRAL: 303,
+    RC.NOT_AUTHORIZED: 403,
+    RC.ACCESS_DENIED: 403,
+    RC.AUTHENTICATION_NEEDED: 401,
+    RC.AUTHENTICATION_FAILED: 403,
+    RC.INVALID_CREDENTIAL: 403,
+    RC.AUTHENTICATION_TIMEOUT: 403,
+    RC.UNABLE_TO_AUTHENTICATE: 403,
+}
+
+
+class HandleError(IndunetError):
+    """An identifier operation failed with a Handle response code."""
+
+    rc: RC = RC.ERROR
+
+    def __init__(self, message: str, *, rc: RC | None = None, detail: Any = None) -> None:
+        super().__init__(message, detail=detail)
+        if rc is not None:
+            self.rc = rc
+        self.status = HTTP_STATUS.get(self.rc, 500)
+        self.code = self.rc.name.lower()
+
+
+class InvalidHandle(HandleError):
+    """The identifier is malformed."""
+
+    rc = RC.INVALID_HANDLE
+
+
+class HandleNotFound(HandleError):
+    """No such identifier."""
+
+    rc = RC.HANDLE_NOT_FOUND
+
+
+class HandleExists(HandleError):
+    """The identifier is already registered."""
+
+    rc = RC.HANDLE_ALREADY_EXISTS
+
+
+class InvalidValue(HandleError):
+    """A value is malformed, too large, of an unknown type, or breaks a template."""
+
+    rc = RC.INVALID_VALUE
+
+
+class ValuesNotFound(HandleError):
+    """None of the asked-for values exist."""
+
+    rc = RC.VALUES_NOT_FOUND
+
+
+class ValueExists(HandleError):
+    """A value with that index is already there."""
+
+    rc = RC.VALUE_ALREADY_EXISTS
+
+
+class NotResponsible(HandleError):
+    """This node does not hold the identifier's prefix."""
+
+    rc = RC.SERVER_NOT_RESPONSIBLE
+
+
+class AuthenticationNeeded(HandleError):
+    """A write came without credentials."""
+
+    rc = RC.AUTHENTICATION_NEEDED
+
+
+class AuthenticationFailed(HandleError):
+    """Credentials were given and are wrong."""
+
+    rc = RC.AUTHENTICATION_FAILED
+
+
+class NotAuthorized(HandleError):
+    """The caller is authenticated but holds no admin right for this operation."""
+
+    rc = RC.NOT_AUTHORIZED
+
+
+class SiteUnavailable(HandleError):
+    """Every site of a prefix failed; ``detail`` names each site and why."""
+
+    rc = RC.ERROR
+
+    def __init__(self, message: str, *, detail: Any = None) -> None:
+        super().__init__(message, detail=detail)
+        self.status = 502

@@ -1,0 +1,102 @@
+"""Builds nodes: a whole hierarchy in one process, or a single node of its own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from indunet.ids.admin import OPERATOR
+from indunet.ids.answers import Site
+from indunet.ids.node import Node, NodeRole
+from indunet.ids.resolver import Resolver
+from indunet.ids.syntax import handle as hdl
+from indunet.ids.templates import TemplateRegistry
+from indunet.ids.transport import HttpTransport, LocalTransport, NodeTransport
+
+TOP_PREFIX = "88"
+SECONDARY_PREFIX = "88.100"
+
+
+@dataclass
+class Hierarchy:
+    """The nodes this process runs, by name, and the one that answers ``/api/handles``."""
+
+    nodes: dict[str, Node]
+    front: Node
+    transport: NodeTransport
+    resolver: Resolver | None
+    mounts: dict[str, str] = field(default_factory=dict)
+
+    async def close(self) -> None:
+        """Release network clients."""
+        fallback = getattr(self.transport, "_fallback", self.transport)
+        if isinstance(fallback, HttpTransport):
+            await fallback.close()
+
+
+def _site_of(base_url: str, name: str) -> str:
+    return f"{base_url}/nodes/{name}"
+
+
+def _delegate(parent: Node, child_prefix: str, urls: list[str]) -> None:
+    """Make ``parent`` refer ``child_prefix`` to ``urls`` (idempotent)."""
+    text = f"0.NA/{child_prefix}"
+    rec = parent.store.get(hdl.parse(text).key)
+    wanted = [{"url": u} for u in urls]
+    if rec is not None and [v.value.get("url") for v in rec.values if v.type == "HS_SITE"] == urls:
+        return
+    values = [
+        {"index": 10 + i, "type": "HS_SITE", "data": {"format": "site", "value": {**w, "primary": i == 1}}}
+        for i, w in enumerate(wanted, start=1)
+    ]
+    values.append({"index": 2, "type": "DESC", "data": {"format": "string", "value": f"delegation of prefix {child_prefix}"}})
+    parent.put(text, values, OPERATOR, overwrite=True)
+
+
+def embedded(engine: sa.Engine, base_url: str, *, max_ttl: int = 300, negative_ttl: int = 30,
+             cache_size: int = 100_000, timeout: float = 2.0) -> Hierarchy:
+    """Root, top-level ``88``, secondary ``88.100`` and a recursive node, all in this process.
+
+    Their sites are real URLs under ``base_url/nodes/<name>``; in this process the resolver
+    reaches them directly. The front node (``/api/handles``) is the secondary node with
+    recursion, so it answers its own prefix and resolves everything else.
+    """
+    templates = TemplateRegistry(engine)
+    transport = LocalTransport(HttpTransport(timeout))
+    resolver = Resolver([Site(_site_of(base_url, "root"), True)], transport,
+                        max_ttl=max_ttl, negative_ttl=negative_ttl, cache_size=cache_size)
+    root = Node("root", NodeRole.ROOT, "", engine, templates)
+    top = Node(TOP_PREFIX, NodeRole.TOP_LEVEL, TOP_PREFIX, engine, templates)
+    sec = Node(SECONDARY_PREFIX, NodeRole.SECONDARY, SECONDARY_PREFIX, engine, templates, resolver=resolver)
+    rec = Node("recursive", NodeRole.RECURSIVE, None, engine, templates, resolver=resolver)
+    nodes = {n.name: n for n in (root, top, sec, rec)}
+    for n in nodes.values():
+        transport.register(_site_of(base_url, n.name), n.resolve)
+    _delegate(root, TOP_PREFIX, [_site_of(base_url, TOP_PREFIX)])
+    _delegate(top, SECONDARY_PREFIX, [_site_of(base_url, SECONDARY_PREFIX)])
+    return Hierarchy(nodes, sec, transport, resolver, {n: _site_of(base_url, n) for n in nodes})
+
+
+def single(engine: sa.Engine, role: NodeRole, prefix: str | None, *, name: str | None = None,
+           root_urls: list[str] | None = None, max_ttl: int = 300, negative_ttl: int = 30,
+           cache_size: int = 100_000, timeout: float = 2.0) -> Hierarchy:
+    """One node as its own process; a recursive node needs ``root_urls``."""
+    templates = TemplateRegistry(engine)
+    transport = HttpTransport(timeout)
+    resolver = None
+    if role is NodeRole.RECURSIVE:
+        if not root_urls:
+            raise ValueError("a recursive node needs at least one root URL (--root)")
+        resolver = Resolver([Site(u.rstrip("/"), i == 0) for i, u in enumerate(root_urls)], transport,
+                            max_ttl=max_ttl, negative_ttl=negative_ttl, cache_size=cache_size)
+        prefix = None
+    elif role is NodeRole.ROOT:
+        prefix = ""
+    node = Node(name or (prefix or role.value), role, prefix, engine, templates, resolver=resolver)
+    return Hierarchy({node.name: node}, node, transport, resolver)
+
+
+def delegate(parent: Node, child_prefix: str, urls: list[str]) -> None:
+    """Public form of the delegation step: ``parent`` refers ``child_prefix`` to ``urls``."""
+    _delegate(parent, child_prefix, urls)

@@ -1,0 +1,343 @@
+"""A node of the identifier hierarchy: root, top-level, secondary, enterprise or recursive.
+
+Every role runs this same code. A node holds one prefix (the root holds ``""``, a recursive
+node none). It answers for handles under its prefix from its store, refers handles whose
+prefix it has delegated (``0.NA/<child>`` records with HS_SITE values) to the child's sites,
+and says "not responsible" for the rest, unless it recurses, in which case its resolver
+finds the answer.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+
+from indunet.core import audit
+from indunet.ids.admin import (
+    DEFAULT_RIGHTS,
+    CredentialChecker,
+    Perm,
+    Principal,
+    authorize,
+    hash_seckeys,
+    parse_identity,
+)
+from indunet.ids.answers import Answer, Referral
+from indunet.ids.errors import (
+    RC,
+    AuthenticationFailed,
+    HandleExists,
+    HandleNotFound,
+    InvalidHandle,
+    NotResponsible,
+    ValueExists,
+    ValuesNotFound,
+)
+from indunet.ids.resolver import Resolver
+from indunet.ids.stats import NodeStats
+from indunet.ids.store import HandleStore, StoredRecord
+from indunet.ids.syntax import handle as hdl
+from indunet.ids.templates import TemplateRegistry
+from indunet.ids.values import ADMIN_TYPE, HandleValue, now_timestamp, parse_values
+
+
+class NodeRole(StrEnum):
+    """The roles of the hierarchy (根节点, 国家顶级节点, 二级节点, 企业节点, 递归节点)."""
+
+    ROOT = "root"
+    TOP_LEVEL = "top-level"
+    SECONDARY = "secondary"
+    ENTERPRISE = "enterprise"
+    RECURSIVE = "recursive"
+
+
+class _Local:
+    pass
+
+
+LOCAL = _Local()
+
+
+class Node:
+    """One node: its prefix, its records, its delegations and (optionally) its resolver."""
+
+    def __init__(
+        self,
+        name: str,
+        role: NodeRole,
+        prefix: str | None,
+        engine: sa.Engine,
+        templates: TemplateRegistry,
+        *,
+        resolver: Resolver | None = None,
+        checker: CredentialChecker | None = None,
+    ) -> None:
+        self.name = name
+        self.role = role
+        self.prefix = hdl.normalise_prefix(prefix) if prefix is not None else None
+        self.engine = engine
+        self.store = HandleStore(engine, name)
+        self.templates = templates
+        self.resolver = resolver
+        self.checker = checker or CredentialChecker()
+        self.stats = NodeStats()
+        self.delegations: dict[str, Referral] = {}
+        self.load_delegations()
+
+    def load_delegations(self) -> None:
+        """Read the HS_SITE delegations of every prefix handle this node holds."""
+        self.delegations.clear()
+        for rec in self.store.prefix_handles():
+            self._note_prefix_record(rec.handle, rec.values)
+
+    def _note_prefix_record(self, handle: str, values: list[HandleValue] | None) -> None:
+        child = hdl.normalise_prefix(handle.partition("/")[2])
+        ref = Referral.from_values(child, values) if values else None
+        if ref is None or child == self.prefix:
+            self.delegations.pop(child, None)
+        else:
+            self.delegations[child] = ref
+
+    # -- reading -------------------------------------------------------------------------
+    def route(self, h: hdl.Handle) -> _Local | Referral | None:
+        """``LOCAL`` if this node holds ``h``, the delegation to follow, or ``None``."""
+        r = h.routing_prefix
+        p = r
+        while p and p != self.prefix:
+            if self.prefix is not None and not hdl.is_under(p, self.prefix):
+                break
+            ref = self.delegations.get(p)
+            if ref is not None:
+                return ref
+            p = hdl.parent_prefix(p)
+        if self.prefix is not None and hdl.is_under(r, self.prefix):
+            return LOCAL
+        return None
+
+    async def resolve(self, text: str, *, recurse: bool = False, fresh: bool = False) -> Answer:
+        """Answer for ``text``: authoritatively, by referral, or (``recurse``) by resolving."""
+        t0 = time.perf_counter()
+        try:
+            answer = await self._resolve(text, recurse, fresh)
+        finally:
+            self.stats.resolved(time.perf_counter() - t0)
+        return answer
+
+    async def _resolve(self, text: str, recurse: bool, fresh: bool) -> Answer:
+        try:
+            h = hdl.parse(text)
+        except InvalidHandle as exc:
+            return Answer(RC.INVALID_HANDLE, text, message=exc.message)
+        route = self.route(h)
+        if route is LOCAL:
+            rec = await self.store.aget(h.key)
+            if rec is None:
+                return Answer(RC.HANDLE_NOT_FOUND, h.text, message=self._not_found(h))
+            return Answer(RC.SUCCESS, rec.handle, rec.values)
+        if recurse and self.resolver is not None:
+            return await self.resolver.resolve(h.text, fresh=fresh)
+        if isinstance(route, Referral):
+            return Answer(RC.SERVICE_REFERRAL, h.text, referral=route)
+        return Answer(
+            RC.SERVER_NOT_RESPONSIBLE,
+            h.text,
+            message=f"node {self.name} does not serve prefix {h.routing_prefix or h.prefix}",
+        )
+
+    def _not_found(self, h: hdl.Handle) -> str:
+        if self.prefix == "" and not h.is_prefix_handle:
+            return f"prefix {h.prefix} is not delegated by the root"
+        return f"handle {h.text} is not registered"
+
+    def authenticate(self, username: str, secret: str) -> Principal:
+        """Check Handle Basic credentials (``index:handle`` and its HS_SECKEY secret)."""
+        index, key = parse_identity(username)
+        rec = self.store.get(key)
+        if rec is None:
+            raise AuthenticationFailed(f"identity handle {key} is not held by node {self.name}")
+        self.checker.check(rec.values, index, secret)
+        return Principal(actor=f"{index}:{rec.handle}", identity=(index, key))
+
+    # -- writing -------------------------------------------------------------------------
+    def _local(self, h: hdl.Handle) -> None:
+        route = self.route(h)
+        if isinstance(route, Referral):
+            sites = ", ".join(s.url for s in route.sites)
+            raise NotResponsible(f"prefix {route.prefix} is delegated to {sites}; write there")
+        if route is not LOCAL:
+            raise NotResponsible(f"node {self.name} does not serve prefix {h.routing_prefix}")
+
+    def _template_prefix(self, h: hdl.Handle) -> str:
+        return h.routing_prefix if h.is_prefix_handle else hdl.normalise_prefix(h.prefix)
+
+    def mint(self, text: str) -> str:
+        """A new handle under ``text`` (``prefix`` or ``prefix/base``) with a UUID suffix."""
+        prefix, _, base = text.partition("/")
+        hdl.validate_prefix(prefix)
+        return hdl.format(prefix, f"{base}{uuid.uuid4()}")
+
+    def put(
+        self,
+        text: str,
+        raw_values: Any,
+        principal: Principal,
+        *,
+        indices: Sequence[int] | None = None,
+        overwrite: bool = True,
+    ) -> tuple[str, bool]:
+        """Create or modify ``text``; return the handle and whether it was created.
+
+        Without ``indices`` the record is created, or replaced when ``overwrite``; with
+        ``indices`` only those values are added or replaced in an existing record.
+        """
+        h = hdl.parse(text)
+        self._local(h)
+        ts = now_timestamp()
+        values = hash_seckeys(parse_values(raw_values, timestamp=ts))
+        prefix_key = f"0.NA/{h.routing_prefix}".translate(_UP)
+        with self.engine.begin() as conn:
+            existing = self.store.get_for_update(conn, h.key)
+            prefix_rec = self.store.get_for_update(conn, prefix_key) if h.routing_prefix else None
+            pvals = prefix_rec.values if prefix_rec else None
+            check = _Checker(principal, h, pvals)
+            if indices:
+                if existing is None:
+                    raise HandleNotFound(f"handle {h.text} is not registered")
+                final = self._merge(existing, values, set(indices), overwrite, check)
+                action, created = "handle.modify", False
+            elif existing is None:
+                check(Perm.ADD_DERIVED_PREFIX if h.is_prefix_handle else Perm.ADD_HANDLE, None)
+                final = values if any(v.type == ADMIN_TYPE for v in values) else [
+                    *values, _default_admin(principal, h, values, ts)
+                ]
+                action, created = "handle.create", True
+            else:
+                if not overwrite:
+                    raise HandleExists(f"handle {h.text} already exists (overwrite=false)")
+                check(Perm.MODIFY_VALUE, existing.values)
+                if _admins(existing.values) != _admins(values):
+                    check(Perm.MODIFY_ADMIN, existing.values)
+                final = values if any(v.type == ADMIN_TYPE for v in values) else [
+                    *values, *(v for v in existing.values if v.type == ADMIN_TYPE
+                               and v.index not in {x.index for x in values})
+                ]
+                action, created = "handle.modify", False
+            self.templates.validate(self._template_prefix(h), final)
+            if created:
+                self.store.insert(conn, h.key, h.text, hdl.normalise_prefix(h.prefix), final)
+            else:
+                self.store.replace(conn, h.key, final)
+            audit.record(conn, principal.actor, action, h.text, {"node": self.name, "indices": sorted(v.index for v in values)})
+        self._written(h, final)
+        return (existing.handle if existing else h.text), created
+
+    def _merge(
+        self,
+        existing: StoredRecord,
+        values: list[HandleValue],
+        indices: set[int],
+        overwrite: bool,
+        check: _Checker,
+    ) -> list[HandleValue]:
+        by_index = {v.index: v for v in existing.values}
+        chosen = [v for v in values if v.index in indices]
+        if not chosen:
+            raise ValuesNotFound(f"the body has no value with index {sorted(indices)}")
+        for v in chosen:
+            old = by_index.get(v.index)
+            admin = v.type == ADMIN_TYPE or (old is not None and old.type == ADMIN_TYPE)
+            if old is not None:
+                if not overwrite:
+                    raise ValueExists(f"handle {existing.handle} already has a value at index {v.index}")
+                check(Perm.MODIFY_ADMIN if admin else Perm.MODIFY_VALUE, existing.values)
+            else:
+                check(Perm.ADD_ADMIN if admin else Perm.ADD_VALUE, existing.values)
+            by_index[v.index] = v
+        return sorted(by_index.values(), key=lambda v: v.index)
+
+    def delete(self, text: str, principal: Principal, *, indices: Sequence[int] | None = None) -> str:
+        """Delete ``text``, or only the values at ``indices``."""
+        h = hdl.parse(text)
+        self._local(h)
+        prefix_key = f"0.NA/{h.routing_prefix}".translate(_UP)
+        with self.engine.begin() as conn:
+            existing = self.store.get_for_update(conn, h.key)
+            if existing is None:
+                raise HandleNotFound(f"handle {h.text} is not registered")
+            prefix_rec = self.store.get_for_update(conn, prefix_key) if h.routing_prefix else None
+            check = _Checker(principal, h, prefix_rec.values if prefix_rec else None)
+            if not indices:
+                check(Perm.DELETE_DERIVED_PREFIX if h.is_prefix_handle else Perm.DELETE_HANDLE, existing.values)
+                self.store.delete(conn, h.key)
+                remaining: list[HandleValue] | None = None
+                action = "handle.delete"
+            else:
+                gone = [v for v in existing.values if v.index in set(indices)]
+                if not gone:
+                    raise ValuesNotFound(f"handle {existing.handle} has no value at index {sorted(indices)}")
+                for v in gone:
+                    check(Perm.REMOVE_ADMIN if v.type == ADMIN_TYPE else Perm.REMOVE_VALUE, existing.values)
+                remaining = [v for v in existing.values if v.index not in set(indices)]
+                self.templates.validate(self._template_prefix(h), remaining)
+                self.store.replace(conn, h.key, remaining)
+                action = "handle.remove_values"
+            audit.record(conn, principal.actor, action, existing.handle, {"node": self.name, "indices": sorted(indices or [])})
+        self._written(h, remaining)
+        return existing.handle
+
+    def _written(self, h: hdl.Handle, values: list[HandleValue] | None) -> None:
+        self.stats.registrations += 1
+        if h.is_prefix_handle:
+            self._note_prefix_record(h.text, values)
+        if self.resolver is not None:
+            self.resolver.forget(h.key)
+
+    def list_handles(self, prefix: str, principal: Principal, *, page: int = 0, page_size: int = 100) -> tuple[int, list[str]]:
+        """Handles registered under exactly ``prefix`` (needs the list-handles right)."""
+        norm = hdl.normalise_prefix(hdl.validate_prefix(prefix))
+        prefix_rec = self.store.get(f"0.NA/{norm}".translate(_UP))
+        fake = hdl.Handle(norm, "*")
+        _Checker(principal, fake, prefix_rec.values if prefix_rec else None)(Perm.LIST_HANDLES, None)
+        return self.store.list(norm, page=page, page_size=page_size)
+
+
+_UP = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+class _Checker:
+    """Binds a principal and target for repeated permission checks within one write."""
+
+    def __init__(self, principal: Principal, h: hdl.Handle, prefix_values: list[HandleValue] | None) -> None:
+        self.principal, self.h, self.prefix_values = principal, h, prefix_values
+
+    def __call__(self, perm: Perm, record: list[HandleValue] | None) -> None:
+        authorize(
+            self.principal,
+            perm,
+            target=self.h.text,
+            routing_prefix=self.h.routing_prefix if self.h.is_prefix_handle else hdl.normalise_prefix(self.h.prefix),
+            record=record,
+            prefix_record=self.prefix_values,
+        )
+
+
+def _admins(values: Sequence[HandleValue]) -> list[tuple[int, str]]:
+    return sorted((v.index, repr(v.value)) for v in values if v.type == ADMIN_TYPE)
+
+
+def _default_admin(principal: Principal, h: hdl.Handle, values: Sequence[HandleValue], ts: str) -> HandleValue:
+    """HS_ADMIN for a record created without one: its creator, or the prefix's admins."""
+    used = {v.index for v in values}
+    index = 100
+    while index in used:
+        index += 1
+    if principal.identity is not None:
+        admin = {"handle": principal.identity[1], "index": principal.identity[0], "permissions": DEFAULT_RIGHTS}
+    else:
+        admin = {"handle": f"0.NA/{h.routing_prefix or h.prefix}", "index": 0, "permissions": DEFAULT_RIGHTS}
+    return HandleValue(index, ADMIN_TYPE, "admin", admin, 86_400, ts)

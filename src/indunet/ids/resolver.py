@@ -1,0 +1,123 @@
+"""The recursive resolver: follows referrals from the root, caches answers by TTL, tries mirrors."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import orjson
+
+from indunet.ids.answers import Answer, Hop, Referral, Site
+from indunet.ids.cache import TTLCache
+from indunet.ids.errors import RC, HandleError, InvalidHandle, SiteUnavailable
+from indunet.ids.syntax import handle as hdl
+from indunet.ids.transport import NodeTransport, SiteError
+
+MAX_HOPS = 12
+
+
+class Resolver:
+    """Resolves any identifier by walking the hierarchy from ``root`` sites.
+
+    Answers are cached for the shortest TTL of their values (capped by ``max_ttl``), "not found"
+    for ``negative_ttl``, and referrals for their own TTL, so a warm resolver goes straight to
+    the node that holds a prefix. When a site fails, the prefix's other sites are tried in turn.
+    """
+
+    def __init__(
+        self,
+        root: Sequence[Site],
+        transport: NodeTransport,
+        *,
+        max_ttl: int = 300,
+        negative_ttl: int = 30,
+        cache_size: int = 100_000,
+    ) -> None:
+        self.root = Referral("", tuple(root), 0)
+        self.transport = transport
+        self.max_ttl = max_ttl
+        self.negative_ttl = negative_ttl
+        self.answers: TTLCache[tuple[Answer, bytes]] = TTLCache(cache_size)
+        self.referrals: TTLCache[Referral] = TTLCache(max(1024, cache_size // 10))
+
+    def cached_body(self, key: str) -> bytes | None:
+        """The serialised cached answer for a normalised key (the hot path), or ``None``."""
+        hit = self.answers.get(key)
+        return None if hit is None else hit[1]
+
+    def forget(self, key: str) -> None:
+        """Drop a cached answer (after a local write)."""
+        self.answers.drop(key)
+
+    async def resolve(self, text: str, *, fresh: bool = False) -> Answer:
+        """Resolve ``text``; ``fresh`` skips cached answers (not cached referrals)."""
+        try:
+            h = hdl.parse(text)
+        except InvalidHandle as exc:
+            return Answer(RC.INVALID_HANDLE, text, message=exc.message)
+        if not fresh:
+            hit = self.answers.get(h.key)
+            if hit is not None:
+                answer = hit[0]
+                return Answer(answer.rc, answer.handle, answer.values, answer.referral,
+                              answer.message, [Hop("cache", answer.rc, 0.0, cached=True)])
+        referral = self._closest_referral(h.routing_prefix)
+        path: list[Hop] = []
+        seen: set[tuple[str, str]] = set()
+        for _ in range(MAX_HOPS):
+            answer, hop = await self._ask(referral, h.text)
+            path.append(hop)
+            if answer.rc in (RC.SERVICE_REFERRAL, RC.PREFIX_REFERRAL) and answer.referral:
+                nxt = answer.referral
+                loop_key = (nxt.prefix, nxt.sites[0].url if nxt.sites else "")
+                if loop_key in seen or not nxt.sites:
+                    return Answer(RC.ERROR, h.text, message=f"referral loop at prefix {nxt.prefix}", path=path)
+                seen.add(loop_key)
+                self.referrals.put(nxt.prefix, nxt, min(nxt.ttl, self.max_ttl) or self.max_ttl)
+                referral = nxt
+                continue
+            answer.path = path
+            if answer.rc == RC.SUCCESS:
+                ttl = min(answer.min_ttl, self.max_ttl)
+                self.answers.put(h.key, (answer, answer.body()), ttl)
+            elif answer.rc == RC.HANDLE_NOT_FOUND:
+                self.answers.put(h.key, (answer, answer.body()), self.negative_ttl)
+            return answer
+        return Answer(RC.ERROR, h.text, message=f"more than {MAX_HOPS} referrals", path=path)
+
+    def _closest_referral(self, prefix: str) -> Referral:
+        p = prefix
+        while p:
+            hit = self.referrals.get(p)
+            if hit is not None:
+                return hit
+            p = hdl.parent_prefix(p)
+        return self.root
+
+    async def _ask(self, referral: Referral, handle: str) -> tuple[Answer, Hop]:
+        failed: list[tuple[str, str]] = []
+        for site in referral.sites:
+            t0 = time.perf_counter()
+            try:
+                answer = await self.transport.query(site.url, handle)
+            except SiteError as exc:
+                failed.append((site.url, str(exc) or "no answer"))
+                continue
+            except HandleError as exc:
+                failed.append((site.url, exc.message))
+                continue
+            ms = (time.perf_counter() - t0) * 1000
+            return answer, Hop(site.url, answer.rc, ms, referral.prefix, tuple(failed))
+        if referral.prefix:
+            self.referrals.drop(referral.prefix)
+        where = f"prefix {referral.prefix}" if referral.prefix else "the root"
+        raise SiteUnavailable(
+            f"no site of {where} answered: "
+            + "; ".join(f"{url}: {err}" for url, err in failed),
+            detail=[{"site": url, "error": err} for url, err in failed],
+        )
+
+
+def error_body(rc: int, handle: str, message: str) -> bytes:
+    """A REST error body."""
+    return orjson.dumps({"responseCode": rc, "handle": handle, "message": message})

@@ -1,0 +1,170 @@
+"""Handle records of one node in SQL: SQLite by default, PostgreSQL by URL.
+
+Reads are the hot path: one primary-key lookup with a prepared statement, no ORM. Records are
+stored as the JSON list of values (with permissions). Writes take a connection so that the
+caller can put the audit entry in the same transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import orjson
+import sqlalchemy as sa
+
+from indunet.ids.tables import handles
+from indunet.ids.values import HandleValue
+
+_GET = sa.text("SELECT handle, record FROM ids_handles WHERE node = :node AND hkey = :hkey")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """A handle and its values as stored."""
+
+    handle: str
+    values: list[HandleValue]
+
+
+def encode_values(values: Iterable[HandleValue]) -> str:
+    """Serialise values for storage."""
+    return orjson.dumps([v.to_json(with_permissions=True) for v in values]).decode()
+
+
+def decode_values(record: str | bytes) -> list[HandleValue]:
+    """Rebuild stored values."""
+    return [HandleValue.from_stored(d) for d in orjson.loads(record)]
+
+
+class HandleStore:
+    """The records a node holds, in the shared ``ids_handles`` table under the node's name."""
+
+    def __init__(self, engine: sa.Engine, node: str) -> None:
+        self.engine = engine
+        self.node = node
+        self.offload = engine.dialect.name != "sqlite"
+
+    # -- reads ---------------------------------------------------------------------------
+    def get(self, hkey: str) -> StoredRecord | None:
+        """Fetch one record by its normalised key."""
+        with self.engine.connect() as conn:
+            row = conn.execute(_GET, {"node": self.node, "hkey": hkey}).first()
+        if row is None:
+            return None
+        return StoredRecord(row[0], decode_values(row[1]))
+
+    async def aget(self, hkey: str) -> StoredRecord | None:
+        """``get`` for the event loop: inline on SQLite (microseconds), in a thread otherwise."""
+        if self.offload:
+            return await asyncio.to_thread(self.get, hkey)
+        return self.get(hkey)
+
+    def get_for_update(self, conn: sa.Connection, hkey: str) -> StoredRecord | None:
+        """Fetch a record inside a write transaction, locking its row where the database can."""
+        q = sa.select(handles.c.handle, handles.c.record).where(
+            handles.c.node == self.node, handles.c.hkey == hkey
+        )
+        if conn.dialect.name != "sqlite":
+            q = q.with_for_update()
+        row = conn.execute(q).first()
+        return None if row is None else StoredRecord(row[0], decode_values(row[1]))
+
+    def existing(self, conn: sa.Connection, hkeys: Sequence[str]) -> dict[str, str]:
+        """Map each of ``hkeys`` that exists to its stored record JSON."""
+        out: dict[str, str] = {}
+        for i in range(0, len(hkeys), 500):
+            chunk = hkeys[i : i + 500]
+            rows = conn.execute(
+                sa.select(handles.c.hkey, handles.c.record).where(
+                    handles.c.node == self.node, handles.c.hkey.in_(chunk)
+                )
+            )
+            out.update({r[0]: r[1] for r in rows})
+        return out
+
+    def list(self, prefix: str, *, page: int = 0, page_size: int = 100) -> tuple[int, list[str]]:
+        """Handles under exactly ``prefix`` (normalised), sorted, one page, with the total."""
+        where = sa.and_(handles.c.node == self.node, handles.c.prefix == prefix)
+        with self.engine.connect() as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(handles).where(where)).scalar_one()
+            rows = conn.execute(
+                sa.select(handles.c.handle)
+                .where(where)
+                .order_by(handles.c.hkey)
+                .offset(page * page_size)
+                .limit(page_size)
+            )
+            return int(total), [r[0] for r in rows]
+
+    def count(self) -> int:
+        """How many records this node holds."""
+        with self.engine.connect() as conn:
+            q = sa.select(sa.func.count()).select_from(handles).where(handles.c.node == self.node)
+            return int(conn.execute(q).scalar_one())
+
+    def prefix_handles(self) -> list[StoredRecord]:
+        """Every ``0.NA/…`` record this node holds (to load delegations at start)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(handles.c.handle, handles.c.record).where(
+                    handles.c.node == self.node, handles.c.hkey.like("0.NA/%")
+                )
+            )
+            return [StoredRecord(r[0], decode_values(r[1])) for r in rows]
+
+    # -- writes (inside the caller's transaction) ----------------------------------------
+    def insert(
+        self, conn: sa.Connection, hkey: str, handle: str, prefix: str, values: Sequence[HandleValue]
+    ) -> None:
+        """Add a new record."""
+        now = datetime.now(UTC)
+        conn.execute(
+            handles.insert().values(
+                node=self.node,
+                hkey=hkey,
+                handle=handle,
+                prefix=prefix,
+                record=encode_values(values),
+                created_at=now,
+                updated_at=now,
+            )
+        )
+
+    def insert_many(self, conn: sa.Connection, rows: Sequence[tuple[str, str, str, str]]) -> None:
+        """Add many new records at once: ``(hkey, handle, prefix, record_json)`` each."""
+        if not rows:
+            return
+        now = datetime.now(UTC)
+        conn.execute(
+            handles.insert(),
+            [
+                {
+                    "node": self.node,
+                    "hkey": k,
+                    "handle": h,
+                    "prefix": p,
+                    "record": r,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for k, h, p, r in rows
+            ],
+        )
+
+    def replace(self, conn: sa.Connection, hkey: str, values: Sequence[HandleValue]) -> None:
+        """Overwrite the values of an existing record."""
+        conn.execute(
+            handles.update()
+            .where(handles.c.node == self.node, handles.c.hkey == hkey)
+            .values(record=encode_values(values), updated_at=datetime.now(UTC))
+        )
+
+    def delete(self, conn: sa.Connection, hkey: str) -> bool:
+        """Remove a record; return whether it existed."""
+        res = conn.execute(
+            handles.delete().where(handles.c.node == self.node, handles.c.hkey == hkey)
+        )
+        return bool(res.rowcount)

@@ -1,0 +1,1 @@
+"""Identifier syntaxes. Each module exposes ``parse``, ``format`` and ``validate``."""

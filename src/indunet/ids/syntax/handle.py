@@ -1,0 +1,136 @@
+"""Handle/IDIS identifiers: ``prefix/suffix``, e.g. ``88.100.1/CNC-0001``.
+
+Rules (also in docs/ids/identifiers.md):
+- The prefix is dot-separated segments of ASCII letters, digits and ``-``; at most 10 segments,
+  each 1-32 characters, the whole prefix at most 128 characters. ``0.NA`` is the prefix of
+  prefix handles (``0.NA/88.100.1`` describes prefix ``88.100.1``).
+- The suffix is 1-255 UTF-8 bytes after Unicode NFC normalisation; no control characters,
+  no leading or trailing white space.
+- Matching is case-insensitive for ASCII letters, as in the Handle System default: the key
+  used for storage and lookup upper-cases ASCII letters, the display form keeps the case
+  it was registered with.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from indunet.ids.errors import InvalidHandle
+
+SCHEME = "handle"
+PREFIX_HANDLE_PREFIX = "0.NA"
+MAX_SEGMENTS = 10
+MAX_SEGMENT_LEN = 32
+MAX_PREFIX_LEN = 128
+MAX_SUFFIX_BYTES = 255
+
+_SEGMENT = re.compile(r"[A-Za-z0-9-]{1,32}\Z")
+_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+@dataclass(frozen=True, slots=True)
+class Handle:
+    """A parsed identifier."""
+
+    prefix: str
+    suffix: str
+
+    @property
+    def text(self) -> str:
+        """The display form, ``prefix/suffix``."""
+        return f"{self.prefix}/{self.suffix}"
+
+    @property
+    def key(self) -> str:
+        """The normalised lookup key (ASCII letters upper-cased)."""
+        return self.text.translate(_ASCII_UPPER)
+
+    @property
+    def is_prefix_handle(self) -> bool:
+        """True for ``0.NA/<prefix>`` handles, which describe a prefix."""
+        return self.prefix.translate(_ASCII_UPPER) == PREFIX_HANDLE_PREFIX
+
+    @property
+    def routing_prefix(self) -> str:
+        """The prefix that decides which node holds this handle (normalised).
+
+        A prefix handle ``0.NA/88.100.1`` is held by the node of the parent prefix ``88.100``;
+        ``0.NA/88`` by the root (empty routing prefix). Every other handle is held by the node
+        of its own prefix.
+        """
+        if self.is_prefix_handle:
+            return parent_prefix(normalise_prefix(self.suffix))
+        return normalise_prefix(self.prefix)
+
+
+def normalise_prefix(prefix: str) -> str:
+    """Upper-case ASCII letters of a prefix (prefixes compare case-insensitively)."""
+    return prefix.translate(_ASCII_UPPER)
+
+
+def parent_prefix(prefix: str) -> str:
+    """``88.100.1`` -> ``88.100``; a single segment's parent is the root, ``""``."""
+    return prefix.rpartition(".")[0]
+
+
+def is_under(prefix: str, ancestor: str) -> bool:
+    """True if ``prefix`` equals ``ancestor`` or lies below it (root ``""`` holds all)."""
+    return ancestor == "" or prefix == ancestor or prefix.startswith(ancestor + ".")
+
+
+def validate_prefix(prefix: str) -> str:
+    """Return the prefix if it is well formed, else raise ``InvalidHandle``."""
+    if not prefix:
+        raise InvalidHandle("the prefix is empty")
+    if len(prefix) > MAX_PREFIX_LEN:
+        raise InvalidHandle(f"prefix {prefix!r} is longer than {MAX_PREFIX_LEN} characters")
+    segments = prefix.split(".")
+    if len(segments) > MAX_SEGMENTS:
+        raise InvalidHandle(f"prefix {prefix!r} has more than {MAX_SEGMENTS} segments")
+    for seg in segments:
+        if not _SEGMENT.match(seg):
+            raise InvalidHandle(
+                f"prefix {prefix!r}: segment {seg!r} must be 1-{MAX_SEGMENT_LEN} ASCII letters, "
+                "digits or '-'"
+            )
+    return prefix
+
+
+def parse(text: str) -> Handle:
+    """Parse ``prefix/suffix``; raise ``InvalidHandle`` naming the rule that was broken."""
+    if "/" not in text:
+        raise InvalidHandle(f"identifier {text!r} has no '/' between prefix and suffix")
+    prefix, _, suffix = text.partition("/")
+    validate_prefix(prefix)
+    suffix = unicodedata.normalize("NFC", suffix)
+    if not suffix:
+        raise InvalidHandle(f"identifier {text!r} has an empty suffix")
+    if len(suffix.encode()) > MAX_SUFFIX_BYTES:
+        raise InvalidHandle(
+            f"suffix of {prefix}/… is {len(suffix.encode())} bytes; the limit is {MAX_SUFFIX_BYTES}"
+        )
+    if suffix != suffix.strip():
+        raise InvalidHandle(f"suffix {suffix!r} has leading or trailing white space")
+    for ch in suffix:
+        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
+            raise InvalidHandle(f"suffix {suffix!r} contains control character U+{ord(ch):04X}")
+    if prefix.translate(_ASCII_UPPER) == PREFIX_HANDLE_PREFIX:
+        validate_prefix(suffix)
+    return Handle(prefix, suffix)
+
+
+def validate(text: str) -> str:
+    """Return the display form of a valid identifier."""
+    return parse(text).text
+
+
+def format(prefix: str, suffix: str) -> str:  # noqa: A001 - same name in every syntax module
+    """Join a prefix and a suffix into an identifier, validating both."""
+    return parse(f"{prefix}/{suffix}").text
+
+
+def key(text: str) -> str:
+    """Normalised lookup key of an identifier."""
+    return parse(text).key

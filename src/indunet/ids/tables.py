@@ -1,0 +1,60 @@
+"""Tables of the identifier subsystem (SQLAlchemy Core)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+handles = sa.Table(
+    "ids_handles",
+    metadata,
+    sa.Column("node", sa.String(64), primary_key=True),
+    sa.Column("hkey", sa.String(400), primary_key=True),
+    sa.Column("handle", sa.String(400), nullable=False),
+    sa.Column("prefix", sa.String(128), nullable=False),
+    sa.Column("record", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+templates = sa.Table(
+    "ids_templates",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("prefix", sa.String(128), nullable=False),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("version", sa.String(32), nullable=False),
+    sa.Column("industry_code", sa.String(8), nullable=False),
+    sa.Column("description", sa.String(500), nullable=False, server_default=""),
+    sa.Column("items", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("prefix", "name", "version"),
+)
+
+prefixes = sa.Table(
+    "ids_prefixes",
+    metadata,
+    sa.Column("prefix", sa.String(128), primary_key=True),
+    sa.Column("node", sa.String(64), nullable=False),
+    sa.Column("enterprise_id", sa.Integer, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+bulk_jobs = sa.Table(
+    "ids_bulk_jobs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("node", sa.String(64), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("source", sa.String(300), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("total", sa.Integer, nullable=False),
+    sa.Column("registered", sa.Integer, nullable=False),
+    sa.Column("unchanged", sa.Integer, nullable=False),
+    sa.Column("failed", sa.Integer, nullable=False),
+    sa.Column("next_line", sa.Integer, nullable=False),
+    sa.Column("errors", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,330 @@
+"""Data templates (数据模板): per-prefix schemas that identifier records are checked against.
+
+A template has a name, a version, a GB/T 4754 industry code and typed items. Each item names a
+value type, the index it lives at (2000 or more), whether it is required, and constraints.
+A record opts in with a ``TEMPLATE`` value whose data is ``name@version``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from indunet.core import Conflict, InvalidInput, NotFound, audit
+from indunet.ids.errors import InvalidValue
+from indunet.ids.syntax import handle as hdl
+from indunet.ids.tables import templates
+from indunet.ids.values import STANDARD_TYPES, TEMPLATE_TYPE, HandleValue
+
+ITEM_TYPES = ("string", "integer", "number", "boolean", "date", "datetime", "url", "enum")
+MIN_ITEM_INDEX = 2000
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}\Z")
+_INDUSTRY = re.compile(r"[A-T](\d{2}(\d{1,2})?)?\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateItem:
+    """One field of a template."""
+
+    name: str
+    type: str
+    index: int
+    required: bool = False
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A versioned data template of a prefix."""
+
+    prefix: str
+    name: str
+    version: str
+    industry_code: str
+    items: tuple[TemplateItem, ...]
+    description: str = ""
+    id: int | None = field(default=None, compare=False)
+
+    @property
+    def ref(self) -> str:
+        """How a record names this template: ``name@version``."""
+        return f"{self.name}@{self.version}"
+
+    def to_json(self) -> dict[str, Any]:
+        """API shape."""
+        d = asdict(self)
+        d["items"] = [{k: v for k, v in asdict(i).items() if v not in (None, (), "")} for i in self.items]
+        return d
+
+
+def parse_item(raw: Any, pos: int) -> TemplateItem:
+    """Validate one item definition from API input."""
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"item {pos}: must be an object")
+    name = raw.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InvalidInput(f"item {pos}: name must start with a letter and use letters, digits, _ . -")
+    if name.upper() in STANDARD_TYPES:
+        raise InvalidInput(f"item {name!r}: {name} is a standard handle type and cannot be an item")
+    itype = raw.get("type", "string")
+    if itype not in ITEM_TYPES:
+        raise InvalidInput(f"item {name!r}: type {itype!r} is not one of {', '.join(ITEM_TYPES)}")
+    try:
+        index = int(raw["index"])
+    except (KeyError, TypeError, ValueError):
+        raise InvalidInput(f"item {name!r}: needs an integer index of {MIN_ITEM_INDEX} or more") from None
+    if index < MIN_ITEM_INDEX:
+        raise InvalidInput(f"item {name!r}: index {index} is below {MIN_ITEM_INDEX}")
+    pattern = raw.get("pattern")
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise InvalidInput(f"item {name!r}: pattern is not a valid regular expression: {exc}") from None
+    choices = tuple(str(c) for c in raw.get("choices", ()) or ())
+    if itype == "enum" and not choices:
+        raise InvalidInput(f"item {name!r}: an enum item needs choices")
+
+    def num(key: str) -> float | None:
+        v = raw.get(key)
+        if v is None:
+            return None
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise InvalidInput(f"item {name!r}: {key} must be a number")
+        return float(v)
+
+    def length(key: str) -> int | None:
+        v = raw.get(key)
+        if v is None:
+            return None
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise InvalidInput(f"item {name!r}: {key} must be a whole number ≥ 0")
+        return v
+
+    return TemplateItem(
+        name=name,
+        type=itype,
+        index=index,
+        required=bool(raw.get("required", False)),
+        min_length=length("min_length"),
+        max_length=length("max_length"),
+        pattern=pattern,
+        minimum=num("minimum"),
+        maximum=num("maximum"),
+        choices=choices,
+        title=str(raw.get("title", "")),
+    )
+
+
+def parse_template(prefix: str, raw: Any) -> Template:
+    """Validate a whole template definition from API input."""
+    if not isinstance(raw, dict):
+        raise InvalidInput("a template must be an object")
+    hdl.validate_prefix(prefix)
+    name, version = raw.get("name"), str(raw.get("version", ""))
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InvalidInput("template name must start with a letter and use letters, digits, _ . -")
+    if not re.fullmatch(r"[0-9A-Za-z][0-9A-Za-z.-]{0,31}", version):
+        raise InvalidInput("template version must be 1-32 letters, digits, '.' or '-', e.g. 1.0")
+    industry = str(raw.get("industry_code", ""))
+    if not _INDUSTRY.match(industry):
+        raise InvalidInput(
+            f"industry code {industry!r} is not a GB/T 4754 category: a section letter A-T, "
+            "optionally followed by 2-4 digits (e.g. C, C34, C3421)"
+        )
+    raw_items = raw.get("items")
+    if not isinstance(raw_items, list) or not raw_items:
+        raise InvalidInput("a template needs at least one item")
+    items = tuple(parse_item(it, pos) for pos, it in enumerate(raw_items, 1))
+    for attr in ("name", "index"):
+        seen: set[object] = set()
+        for it in items:
+            v = getattr(it, attr)
+            if v in seen:
+                raise InvalidInput(f"two items share the {attr} {v!r}")
+            seen.add(v)
+    return Template(
+        prefix=hdl.normalise_prefix(prefix),
+        name=name,
+        version=version,
+        industry_code=industry,
+        items=items,
+        description=str(raw.get("description", ""))[:500],
+    )
+
+
+def _check_item(item: TemplateItem, v: HandleValue, ref: str) -> None:
+    where = f"template {ref}: item {item.name!r} (index {item.index})"
+    if v.format != "string" or not isinstance(v.value, str):
+        raise InvalidValue(f"{where}: must be a string value")
+    text = v.value
+    if item.min_length is not None and len(text) < item.min_length:
+        raise InvalidValue(f"{where}: {len(text)} characters, fewer than min_length {item.min_length}")
+    if item.max_length is not None and len(text) > item.max_length:
+        raise InvalidValue(f"{where}: {len(text)} characters, more than max_length {item.max_length}")
+    if item.pattern is not None and not re.fullmatch(item.pattern, text):
+        raise InvalidValue(f"{where}: {text!r} does not match pattern {item.pattern!r}")
+    number: float | None = None
+    try:
+        if item.type == "integer":
+            number = int(text)
+        elif item.type == "number":
+            number = float(text)
+        elif item.type == "boolean" and text not in ("true", "false"):
+            raise ValueError
+        elif item.type == "date":
+            date.fromisoformat(text)
+        elif item.type == "datetime":
+            datetime.fromisoformat(text)
+        elif item.type == "url" and not text.startswith(("http://", "https://")):
+            raise ValueError
+        elif item.type == "enum" and text not in item.choices:
+            raise InvalidValue(f"{where}: {text!r} is not one of {', '.join(item.choices)}")
+    except ValueError:
+        raise InvalidValue(f"{where}: {text!r} is not a valid {item.type}") from None
+    if number is not None:
+        if item.minimum is not None and number < item.minimum:
+            raise InvalidValue(f"{where}: {text} is below minimum {item.minimum:g}")
+        if item.maximum is not None and number > item.maximum:
+            raise InvalidValue(f"{where}: {text} is above maximum {item.maximum:g}")
+
+
+def check_record(template: Template, values: Sequence[HandleValue]) -> None:
+    """Raise ``InvalidValue`` naming the item and rule a record breaks."""
+    by_type = {v.type: v for v in values}
+    for item in template.items:
+        v = by_type.get(item.name)
+        if v is None:
+            if item.required:
+                raise InvalidValue(f"template {template.ref}: required item {item.name!r} is missing")
+            continue
+        if v.index != item.index:
+            raise InvalidValue(
+                f"template {template.ref}: item {item.name!r} must be at index {item.index}, "
+                f"not {v.index}"
+            )
+        _check_item(item, v, template.ref)
+
+
+class TemplateRegistry:
+    """Templates of the prefixes a node holds, kept in memory and in the database."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self._by_ref: dict[tuple[str, str], Template] = {}
+        self._types: dict[str, set[str]] = {}
+        self.reload()
+
+    def reload(self) -> None:
+        """Read every template from the database."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(templates)).mappings().all()
+        self._by_ref.clear()
+        self._types.clear()
+        for r in rows:
+            self._remember(_from_row(r))
+
+    def _remember(self, t: Template) -> None:
+        self._by_ref[(t.prefix, t.ref)] = t
+        self._types.setdefault(t.prefix, set()).update(i.name for i in t.items)
+
+    def add(self, conn: sa.Connection, t: Template, *, actor: str) -> Template:
+        """Store a new template version; an existing name and version is refused."""
+        if (t.prefix, t.ref) in self._by_ref:
+            raise Conflict(f"template {t.ref} already exists for prefix {t.prefix}; publish a new version")
+        new_id = conn.execute(
+            templates.insert().values(
+                prefix=t.prefix,
+                name=t.name,
+                version=t.version,
+                industry_code=t.industry_code,
+                description=t.description,
+                items=t.to_json()["items"],
+                created_at=datetime.now(UTC),
+            )
+        ).inserted_primary_key[0]
+        audit.record(conn, actor, "template.create", f"template:{t.prefix}/{t.ref}")
+        t = Template(t.prefix, t.name, t.version, t.industry_code, t.items, t.description, int(new_id))
+        self._remember(t)
+        return t
+
+    def remove(self, conn: sa.Connection, prefix: str, ref: str, *, actor: str) -> None:
+        """Delete a template version; records already registered keep their values."""
+        prefix = hdl.normalise_prefix(prefix)
+        name, _, version = ref.partition("@")
+        res = conn.execute(
+            templates.delete().where(
+                templates.c.prefix == prefix, templates.c.name == name, templates.c.version == version
+            )
+        )
+        if not res.rowcount:
+            raise NotFound(f"no template {ref} for prefix {prefix}")
+        audit.record(conn, actor, "template.delete", f"template:{prefix}/{ref}")
+        self._by_ref.pop((prefix, ref), None)
+        self._types.pop(prefix, None)
+        for t in self._by_ref.values():
+            if t.prefix == prefix:
+                self._types.setdefault(prefix, set()).update(i.name for i in t.items)
+
+    def for_prefix(self, prefix: str) -> list[Template]:
+        """Templates usable under ``prefix`` (its own and its ancestors'), newest last."""
+        return [t for (p, _), t in self._by_ref.items() if hdl.is_under(prefix, p)]
+
+    def find(self, prefix: str, ref: str) -> Template:
+        """The template ``name@version`` visible under ``prefix``."""
+        for p in _ancestors(prefix):
+            t = self._by_ref.get((p, ref))
+            if t is not None:
+                return t
+        raise InvalidValue(f"record names template {ref!r}, which prefix {prefix} does not have")
+
+    def known_types(self, prefix: str) -> set[str]:
+        """Item names of every template visible under ``prefix``."""
+        out: set[str] = set()
+        for p in _ancestors(prefix):
+            out |= self._types.get(p, set())
+        return out
+
+    def validate(self, prefix: str, values: Sequence[HandleValue]) -> None:
+        """Check value types are known and, if the record names a template, that it complies."""
+        known: set[str] | None = None
+        for v in values:
+            if v.type in STANDARD_TYPES or "/" in v.type:
+                continue
+            if known is None:
+                known = self.known_types(prefix)
+            if v.type not in known:
+                raise InvalidValue(
+                    f"value {v.index}: unknown type {v.type!r}; use a standard type "
+                    "(URL, EMAIL, DESC, …) or an item of one of the prefix's data templates"
+                )
+        for v in values:
+            if v.type == TEMPLATE_TYPE:
+                check_record(self.find(prefix, str(v.value)), values)
+
+
+def _ancestors(prefix: str) -> Iterable[str]:
+    p = prefix
+    while p:
+        yield p
+        p = hdl.parent_prefix(p)
+
+
+def _from_row(r: Any) -> Template:
+    items = tuple(
+        TemplateItem(**{**i, "choices": tuple(i.get("choices", ()))}) for i in r["items"]
+    )
+    return Template(
+        r["prefix"], r["name"], r["version"], r["industry_code"], items, r["description"], r["id"]
+    )

@@ -1,0 +1,86 @@
+"""How a resolver asks another node: over HTTP, or directly when the node is in this process."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+from urllib.parse import quote
+
+import httpx
+import orjson
+
+from indunet.ids.answers import Answer
+
+
+class SiteError(Exception):
+    """A site did not give a usable answer (refused, timed out, broken reply)."""
+
+
+class NodeTransport(Protocol):
+    """Ask the node at ``site`` about ``handle``, without recursion."""
+
+    async def query(self, site: str, handle: str) -> Answer:
+        """Return the node's answer or raise ``SiteError``."""
+
+
+def handle_path(handle: str) -> str:
+    """The URL path of a handle under ``/api/handles/``."""
+    return "/api/handles/" + quote(handle, safe="/:@!$&'()*+,;=-._~")
+
+
+class HttpTransport:
+    """Queries nodes over HTTP with keep-alive connections."""
+
+    def __init__(self, timeout: float = 2.0) -> None:
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
+            follow_redirects=False,
+        )
+
+    async def query(self, site: str, handle: str) -> Answer:
+        """GET the handle from the node at ``site``."""
+        try:
+            resp = await self._client.get(site + handle_path(handle))
+        except httpx.HTTPError as exc:
+            raise SiteError(f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
+        try:
+            data = orjson.loads(resp.content)
+        except orjson.JSONDecodeError:
+            raise SiteError(f"HTTP {resp.status_code} without a JSON body") from None
+        if not isinstance(data, dict) or "responseCode" not in data:
+            raise SiteError(f"HTTP {resp.status_code}: not a handle response")
+        return Answer.from_json(data)
+
+    async def close(self) -> None:
+        """Close pooled connections."""
+        await self._client.aclose()
+
+
+LocalHandler = Callable[[str], Awaitable[Answer]]
+
+
+class LocalTransport:
+    """Answers sites that live in this process directly; other sites go to ``fallback``.
+
+    This keeps a whole hierarchy in one process free of loopback HTTP, while the sites it
+    publishes are still real URLs that outside clients can follow.
+    """
+
+    def __init__(self, fallback: NodeTransport) -> None:
+        self._local: dict[str, LocalHandler] = {}
+        self._fallback = fallback
+        self.down: set[str] = set()
+
+    def register(self, site: str, handler: LocalHandler) -> None:
+        """Serve ``site`` with ``handler``."""
+        self._local[site.rstrip("/")] = handler
+
+    async def query(self, site: str, handle: str) -> Answer:
+        """Answer locally when ``site`` is ours, else over the fallback."""
+        if site in self.down:
+            raise SiteError("site is marked down")
+        handler = self._local.get(site)
+        if handler is not None:
+            return await handler(handle)
+        return await self._fallback.query(site, handle)

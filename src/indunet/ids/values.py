@@ -1,0 +1,184 @@
+"""Typed handle values: index, type, data (format and value), ttl, timestamp, permissions.
+
+The JSON shape is the Handle.Net REST API's:
+``{"index": 1, "type": "URL", "data": {"format": "string", "value": "…"}, "ttl": 86400,
+"timestamp": "2026-11-21T10:00:00Z"}``. ``permissions`` is four bits, ``adminRead adminWrite
+publicRead publicWrite``; values that are not public-readable (secret keys) are never shown.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from indunet.ids.errors import InvalidValue
+
+FORMATS = ("string", "base64", "hex", "admin", "site")
+DEFAULT_TTL = 86_400
+DEFAULT_PERMISSIONS = "1110"
+SECRET_PERMISSIONS = "1100"
+MAX_INDEX = 2**31 - 1
+MAX_VALUE_BYTES = 65_535
+MAX_VALUES = 256
+MAX_TYPE_LEN = 128
+
+#: Types every node accepts. Other types must be items of a data template of the prefix, or
+#: be handles themselves (``0.TYPE/…``), as the Handle System allows.
+STANDARD_TYPES = frozenset(
+    {
+        "URL", "EMAIL", "DESC", "NAME", "CHECKSUM", "TEMPLATE", "10320/LOC",
+        "HS_ADMIN", "HS_SECKEY", "HS_PUBKEY", "HS_SITE", "HS_SERV", "HS_ALIAS", "HS_VLIST",
+    }
+)  # fmt: skip
+ADMIN_TYPE = "HS_ADMIN"
+SECKEY_TYPE = "HS_SECKEY"
+SITE_TYPE = "HS_SITE"
+TEMPLATE_TYPE = "TEMPLATE"
+
+
+@dataclass(frozen=True, slots=True)
+class HandleValue:
+    """One typed value of a handle record."""
+
+    index: int
+    type: str
+    format: str
+    value: Any
+    ttl: int = DEFAULT_TTL
+    timestamp: str = ""
+    permissions: str = DEFAULT_PERMISSIONS
+
+    @property
+    def public_read(self) -> bool:
+        """Anyone may read this value."""
+        return self.permissions[2] == "1"
+
+    def to_json(self, *, with_permissions: bool = False) -> dict[str, Any]:
+        """The REST API shape of this value."""
+        out: dict[str, Any] = {
+            "index": self.index,
+            "type": self.type,
+            "data": {"format": self.format, "value": self.value},
+            "ttl": self.ttl,
+            "timestamp": self.timestamp,
+        }
+        if with_permissions:
+            out["permissions"] = self.permissions
+        return out
+
+    @classmethod
+    def from_stored(cls, d: dict[str, Any]) -> HandleValue:
+        """Rebuild a value stored by ``to_json(with_permissions=True)``."""
+        data = d["data"]
+        return cls(
+            index=d["index"],
+            type=d["type"],
+            format=data["format"],
+            value=data["value"],
+            ttl=d.get("ttl", DEFAULT_TTL),
+            timestamp=d.get("timestamp", ""),
+            permissions=d.get("permissions", DEFAULT_PERMISSIONS),
+        )
+
+
+def now_timestamp() -> str:
+    """The current time in the REST API's timestamp form."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _check_data(vtype: str, fmt: str, value: Any, where: str) -> Any:
+    if fmt == "string":
+        if not isinstance(value, str):
+            raise InvalidValue(f"{where}: a string value must be text")
+        if len(value.encode()) > MAX_VALUE_BYTES:
+            raise InvalidValue(
+                f"{where}: value is {len(value.encode())} bytes; the limit is {MAX_VALUE_BYTES}"
+            )
+        return value
+    if fmt in ("base64", "hex"):
+        if not isinstance(value, str):
+            raise InvalidValue(f"{where}: a {fmt} value must be text")
+        try:
+            raw = base64.b64decode(value, validate=True) if fmt == "base64" else bytes.fromhex(value)
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidValue(f"{where}: not valid {fmt}: {exc}") from None
+        if len(raw) > MAX_VALUE_BYTES:
+            raise InvalidValue(f"{where}: value is {len(raw)} bytes; the limit is {MAX_VALUE_BYTES}")
+        return value
+    if fmt == "admin":
+        if not isinstance(value, dict) or not isinstance(value.get("handle"), str):
+            raise InvalidValue(f"{where}: an admin value needs 'handle', 'index' and 'permissions'")
+        try:
+            index = int(value.get("index", 0))
+        except (TypeError, ValueError):
+            raise InvalidValue(f"{where}: admin 'index' must be an integer") from None
+        perms = str(value.get("permissions", "011111110011"))
+        if len(perms) != 12 or set(perms) - {"0", "1"}:
+            raise InvalidValue(f"{where}: admin 'permissions' must be 12 characters of 0 and 1")
+        return {"handle": value["handle"], "index": index, "permissions": perms}
+    if fmt == "site":
+        if not isinstance(value, dict) or not isinstance(value.get("url"), str):
+            raise InvalidValue(f"{where}: a site value needs a 'url'")
+        url = value["url"].rstrip("/")
+        if not url.startswith(("http://", "https://")):
+            raise InvalidValue(f"{where}: site url {url!r} must start with http:// or https://")
+        return {"url": url, "primary": bool(value.get("primary", False)), "name": str(value.get("name", ""))}
+    raise InvalidValue(f"{where}: unknown data format {fmt!r}; use one of {', '.join(FORMATS)}")
+
+
+def parse_value(raw: Any, *, timestamp: str | None = None) -> HandleValue:
+    """Validate one value from API input; raise ``InvalidValue`` naming the problem."""
+    if not isinstance(raw, dict):
+        raise InvalidValue("each value must be an object with index, type and data")
+    try:
+        index = int(raw["index"])
+    except (KeyError, TypeError, ValueError):
+        raise InvalidValue("each value needs an integer 'index'") from None
+    if not 0 < index <= MAX_INDEX:
+        raise InvalidValue(f"value index {index} must be between 1 and {MAX_INDEX}")
+    vtype = raw.get("type")
+    if not isinstance(vtype, str) or not vtype or len(vtype) > MAX_TYPE_LEN:
+        raise InvalidValue(f"value {index}: 'type' must be 1-{MAX_TYPE_LEN} characters")
+    where = f"value {index} ({vtype})"
+    data = raw.get("data")
+    if isinstance(data, dict):
+        fmt, value = data.get("format", "string"), data.get("value")
+    else:
+        fmt, value = ("admin" if vtype == ADMIN_TYPE else "string"), data
+    if vtype == SITE_TYPE and fmt == "string":
+        raise InvalidValue(f"{where}: HS_SITE data must have format 'site'")
+    value = _check_data(vtype, fmt, value, where)
+    ttl = raw.get("ttl", DEFAULT_TTL)
+    if not isinstance(ttl, int) or isinstance(ttl, bool) or not 0 <= ttl <= MAX_INDEX:
+        raise InvalidValue(f"{where}: ttl must be a whole number of seconds")
+    default_perms = SECRET_PERMISSIONS if vtype == SECKEY_TYPE else DEFAULT_PERMISSIONS
+    perms = str(raw.get("permissions", default_perms))
+    if len(perms) != 4 or set(perms) - {"0", "1"}:
+        raise InvalidValue(f"{where}: permissions must be four characters of 0 and 1")
+    if vtype == SECKEY_TYPE:
+        perms = perms[:2] + "00"
+    return HandleValue(index, vtype, fmt, value, ttl, timestamp or now_timestamp(), perms)
+
+
+def parse_values(raw: Any, *, timestamp: str | None = None) -> list[HandleValue]:
+    """Validate a list of values; indexes must be unique."""
+    if not isinstance(raw, list):
+        raise InvalidValue("'values' must be a list")
+    if len(raw) > MAX_VALUES:
+        raise InvalidValue(f"a record holds at most {MAX_VALUES} values; got {len(raw)}")
+    ts = timestamp or now_timestamp()
+    values = [parse_value(v, timestamp=ts) for v in raw]
+    seen: set[int] = set()
+    for v in values:
+        if v.index in seen:
+            raise InvalidValue(f"index {v.index} appears twice")
+        seen.add(v.index)
+    return values
+
+
+def string_value(index: int, vtype: str, value: str, ttl: int = DEFAULT_TTL) -> HandleValue:
+    """A plain string value stamped now."""
+    return HandleValue(index, vtype, "string", value, ttl, now_timestamp())
