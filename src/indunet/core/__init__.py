@@ -21,6 +21,7 @@ from indunet.core.errors import (
 from indunet.core.events import EventBus, InMemoryEventBus
 from indunet.core.secrets import hash_secret, new_secret, verify_secret
 from indunet.core.settings import Settings
+from indunet.core.uscc import make_uscc, validate_uscc
 from indunet.core.users import (
     Role,
     User,
@@ -33,7 +34,6 @@ from indunet.core.users import (
     revoke_token,
     user_for_token,
 )
-from indunet.core.uscc import make_uscc, validate_uscc
 
 __all__ = [
     "AuthenticationFailed",

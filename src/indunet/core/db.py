@@ -44,7 +44,8 @@ def migrate(engine: sa.Engine, version_locations: Sequence[Path]) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(CORE_MIGRATIONS))
     cfg.set_main_option(
-        "version_locations", " ".join(str(p) for p in [CORE_MIGRATIONS / "versions", *version_locations])
+        "version_locations",
+        " ".join(str(p) for p in [CORE_MIGRATIONS / "versions", *version_locations]),
     )
     cfg.set_main_option("path_separator", "space")
     with engine.begin() as conn:

@@ -65,9 +65,7 @@ def create_enterprise(
 def set_verified(conn: sa.Connection, uscc: str, *, verified: bool, actor: str) -> Enterprise:
     """Mark an enterprise's real-name data as checked (or not)."""
     ent = get_enterprise(conn, uscc)
-    conn.execute(
-        enterprises.update().where(enterprises.c.id == ent.id).values(verified=verified)
-    )
+    conn.execute(enterprises.update().where(enterprises.c.id == ent.id).values(verified=verified))
     audit.record(conn, actor, "enterprise.verify", f"enterprise:{ent.uscc}", {"verified": verified})
     return get_enterprise(conn, ent.uscc)
 

@@ -15,7 +15,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="INDUNET_", extra="ignore")
 
-    data_dir: Path = Field(default=Path("./indunet-data"), description="Where SQLite files and keys live")
+    data_dir: Path = Field(
+        default=Path("./indunet-data"), description="Where SQLite files and keys live"
+    )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default is a SQLite file in data_dir"
     )

@@ -60,12 +60,18 @@ def create_user(
 ) -> User:
     """Create a user; enterprise roles need an enterprise, platform roles must not have one."""
     username = username.strip()
-    if not username or len(username) > 64 or not username.replace("-", "").replace("_", "").replace(".", "").isalnum():
+    if (
+        not username
+        or len(username) > 64
+        or not username.replace("-", "").replace("_", "").replace(".", "").isalnum()
+    ):
         raise InvalidInput("username must be 1 to 64 letters, digits, '.', '-' or '_'")
     if len(password) < 8:
         raise InvalidInput("password must have at least 8 characters")
     if (role in ENTERPRISE_ROLES) != (enterprise_id is not None):
-        raise InvalidInput(f"role {role} {'needs' if role in ENTERPRISE_ROLES else 'cannot have'} an enterprise")
+        raise InvalidInput(
+            f"role {role} {'needs' if role in ENTERPRISE_ROLES else 'cannot have'} an enterprise"
+        )
     if conn.execute(sa.select(users.c.id).where(users.c.username == username)).first():
         raise Conflict(f"user {username!r} already exists")
     new_id = conn.execute(

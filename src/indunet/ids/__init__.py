@@ -5,8 +5,8 @@ from pathlib import Path
 from indunet.ids.admin import OPERATOR, CredentialChecker, Perm, Principal
 from indunet.ids.answers import Answer, Hop, Referral, Site
 from indunet.ids.errors import (
-    RC,
     HTTP_STATUS,
+    RC,
     AuthenticationFailed,
     AuthenticationNeeded,
     HandleError,
@@ -22,7 +22,13 @@ from indunet.ids.errors import (
 )
 from indunet.ids.hierarchy import Hierarchy, delegate, embedded, single
 from indunet.ids.node import Node, NodeRole
-from indunet.ids.prefixes import Allocation, admin_username, allocate, enterprise_prefixes, list_allocations
+from indunet.ids.prefixes import (
+    Allocation,
+    admin_username,
+    allocate,
+    enterprise_prefixes,
+    list_allocations,
+)
 from indunet.ids.resolver import Resolver
 from indunet.ids.syntax import handle
 from indunet.ids.templates import Template, TemplateItem, TemplateRegistry, parse_template

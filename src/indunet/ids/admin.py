@@ -113,7 +113,9 @@ def hash_seckeys(values: list[HandleValue]) -> list[HandleValue]:
     out = []
     for v in values:
         if v.type == SECKEY_TYPE and isinstance(v.value, str) and not v.value.startswith("scrypt$"):
-            v = HandleValue(v.index, v.type, "string", hash_secret(v.value), v.ttl, v.timestamp, v.permissions)
+            v = HandleValue(
+                v.index, v.type, "string", hash_secret(v.value), v.ttl, v.timestamp, v.permissions
+            )
         out.append(v)
     return out
 
@@ -148,7 +150,9 @@ def authorize(
     if principal.is_superuser:
         return
     if principal.identity is not None:
-        if grants(record, principal.identity, perm) or grants(prefix_record, principal.identity, perm):
+        if grants(record, principal.identity, perm) or grants(
+            prefix_record, principal.identity, perm
+        ):
             return
         index, key = principal.identity
         raise NotAuthorized(

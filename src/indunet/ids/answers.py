@@ -45,7 +45,10 @@ class Referral:
         sites.sort(key=lambda v: (not v.value.get("primary", False), v.index))
         return cls(
             prefix=prefix,
-            sites=tuple(Site(v.value["url"], bool(v.value.get("primary")), v.value.get("name", "")) for v in sites),
+            sites=tuple(
+                Site(v.value["url"], bool(v.value.get("primary")), v.value.get("name", ""))
+                for v in sites
+            ),
             ttl=min(v.ttl for v in sites),
         )
 
@@ -117,7 +120,10 @@ class Answer:
             r = d["referral"]
             referral = Referral(
                 prefix=str(r.get("prefix", "")),
-                sites=tuple(Site(s["url"], bool(s.get("primary")), s.get("name", "")) for s in r.get("sites", ())),
+                sites=tuple(
+                    Site(s["url"], bool(s.get("primary")), s.get("name", ""))
+                    for s in r.get("sites", ())
+                ),
                 ttl=int(r.get("ttl", 0)),
             )
         return cls(rc, str(d.get("handle", "")), values, referral, str(d.get("message", "")))

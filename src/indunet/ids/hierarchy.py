@@ -47,15 +47,32 @@ def _delegate(parent: Node, child_prefix: str, urls: list[str]) -> None:
     if rec is not None and [v.value.get("url") for v in rec.values if v.type == "HS_SITE"] == urls:
         return
     values = [
-        {"index": 10 + i, "type": "HS_SITE", "data": {"format": "site", "value": {**w, "primary": i == 1}}}
+        {
+            "index": 10 + i,
+            "type": "HS_SITE",
+            "data": {"format": "site", "value": {**w, "primary": i == 1}},
+        }
         for i, w in enumerate(wanted, start=1)
     ]
-    values.append({"index": 2, "type": "DESC", "data": {"format": "string", "value": f"delegation of prefix {child_prefix}"}})
+    values.append(
+        {
+            "index": 2,
+            "type": "DESC",
+            "data": {"format": "string", "value": f"delegation of prefix {child_prefix}"},
+        }
+    )
     parent.put(text, values, OPERATOR, overwrite=True)
 
 
-def embedded(engine: sa.Engine, base_url: str, *, max_ttl: int = 300, negative_ttl: int = 30,
-             cache_size: int = 100_000, timeout: float = 2.0) -> Hierarchy:
+def embedded(
+    engine: sa.Engine,
+    base_url: str,
+    *,
+    max_ttl: int = 300,
+    negative_ttl: int = 30,
+    cache_size: int = 100_000,
+    timeout: float = 2.0,
+) -> Hierarchy:
     """Root, top-level ``88``, secondary ``88.100`` and a recursive node, all in this process.
 
     Their sites are real URLs under ``base_url/nodes/<name>``; in this process the resolver
@@ -64,11 +81,18 @@ def embedded(engine: sa.Engine, base_url: str, *, max_ttl: int = 300, negative_t
     """
     templates = TemplateRegistry(engine)
     transport = LocalTransport(HttpTransport(timeout))
-    resolver = Resolver([Site(_site_of(base_url, "root"), True)], transport,
-                        max_ttl=max_ttl, negative_ttl=negative_ttl, cache_size=cache_size)
+    resolver = Resolver(
+        [Site(_site_of(base_url, "root"), True)],
+        transport,
+        max_ttl=max_ttl,
+        negative_ttl=negative_ttl,
+        cache_size=cache_size,
+    )
     root = Node("root", NodeRole.ROOT, "", engine, templates)
     top = Node(TOP_PREFIX, NodeRole.TOP_LEVEL, TOP_PREFIX, engine, templates)
-    sec = Node(SECONDARY_PREFIX, NodeRole.SECONDARY, SECONDARY_PREFIX, engine, templates, resolver=resolver)
+    sec = Node(
+        SECONDARY_PREFIX, NodeRole.SECONDARY, SECONDARY_PREFIX, engine, templates, resolver=resolver
+    )
     rec = Node("recursive", NodeRole.RECURSIVE, None, engine, templates, resolver=resolver)
     nodes = {n.name: n for n in (root, top, sec, rec)}
     for n in nodes.values():
@@ -78,9 +102,18 @@ def embedded(engine: sa.Engine, base_url: str, *, max_ttl: int = 300, negative_t
     return Hierarchy(nodes, sec, transport, resolver, {n: _site_of(base_url, n) for n in nodes})
 
 
-def single(engine: sa.Engine, role: NodeRole, prefix: str | None, *, name: str | None = None,
-           root_urls: list[str] | None = None, max_ttl: int = 300, negative_ttl: int = 30,
-           cache_size: int = 100_000, timeout: float = 2.0) -> Hierarchy:
+def single(
+    engine: sa.Engine,
+    role: NodeRole,
+    prefix: str | None,
+    *,
+    name: str | None = None,
+    root_urls: list[str] | None = None,
+    max_ttl: int = 300,
+    negative_ttl: int = 30,
+    cache_size: int = 100_000,
+    timeout: float = 2.0,
+) -> Hierarchy:
     """One node as its own process; a recursive node needs ``root_urls``."""
     templates = TemplateRegistry(engine)
     transport = HttpTransport(timeout)
@@ -88,8 +121,13 @@ def single(engine: sa.Engine, role: NodeRole, prefix: str | None, *, name: str |
     if role is NodeRole.RECURSIVE:
         if not root_urls:
             raise ValueError("a recursive node needs at least one root URL (--root)")
-        resolver = Resolver([Site(u.rstrip("/"), i == 0) for i, u in enumerate(root_urls)], transport,
-                            max_ttl=max_ttl, negative_ttl=negative_ttl, cache_size=cache_size)
+        resolver = Resolver(
+            [Site(u.rstrip("/"), i == 0) for i, u in enumerate(root_urls)],
+            transport,
+            max_ttl=max_ttl,
+            negative_ttl=negative_ttl,
+            cache_size=cache_size,
+        )
         prefix = None
     elif role is NodeRole.ROOT:
         prefix = ""

@@ -212,9 +212,11 @@ class Node:
                 action, created = "handle.modify", False
             elif existing is None:
                 check(Perm.ADD_DERIVED_PREFIX if h.is_prefix_handle else Perm.ADD_HANDLE, None)
-                final = values if any(v.type == ADMIN_TYPE for v in values) else [
-                    *values, _default_admin(principal, h, values, ts)
-                ]
+                final = (
+                    values
+                    if any(v.type == ADMIN_TYPE for v in values)
+                    else [*values, _default_admin(principal, h, values, ts)]
+                )
                 action, created = "handle.create", True
             else:
                 if not overwrite:
@@ -222,17 +224,31 @@ class Node:
                 check(Perm.MODIFY_VALUE, existing.values)
                 if _admins(existing.values) != _admins(values):
                     check(Perm.MODIFY_ADMIN, existing.values)
-                final = values if any(v.type == ADMIN_TYPE for v in values) else [
-                    *values, *(v for v in existing.values if v.type == ADMIN_TYPE
-                               and v.index not in {x.index for x in values})
-                ]
+                final = (
+                    values
+                    if any(v.type == ADMIN_TYPE for v in values)
+                    else [
+                        *values,
+                        *(
+                            v
+                            for v in existing.values
+                            if v.type == ADMIN_TYPE and v.index not in {x.index for x in values}
+                        ),
+                    ]
+                )
                 action, created = "handle.modify", False
             self.templates.validate(self._template_prefix(h), final)
             if created:
                 self.store.insert(conn, h.key, h.text, hdl.normalise_prefix(h.prefix), final)
             else:
                 self.store.replace(conn, h.key, final)
-            audit.record(conn, principal.actor, action, h.text, {"node": self.name, "indices": sorted(v.index for v in values)})
+            audit.record(
+                conn,
+                principal.actor,
+                action,
+                h.text,
+                {"node": self.name, "indices": sorted(v.index for v in values)},
+            )
         self._written(h, final)
         return (existing.handle if existing else h.text), created
 
@@ -253,14 +269,18 @@ class Node:
             admin = v.type == ADMIN_TYPE or (old is not None and old.type == ADMIN_TYPE)
             if old is not None:
                 if not overwrite:
-                    raise ValueExists(f"handle {existing.handle} already has a value at index {v.index}")
+                    raise ValueExists(
+                        f"handle {existing.handle} already has a value at index {v.index}"
+                    )
                 check(Perm.MODIFY_ADMIN if admin else Perm.MODIFY_VALUE, existing.values)
             else:
                 check(Perm.ADD_ADMIN if admin else Perm.ADD_VALUE, existing.values)
             by_index[v.index] = v
         return sorted(by_index.values(), key=lambda v: v.index)
 
-    def delete(self, text: str, principal: Principal, *, indices: Sequence[int] | None = None) -> str:
+    def delete(
+        self, text: str, principal: Principal, *, indices: Sequence[int] | None = None
+    ) -> str:
         """Delete ``text``, or only the values at ``indices``."""
         h = hdl.parse(text)
         self._local(h)
@@ -272,21 +292,35 @@ class Node:
             prefix_rec = self.store.get_for_update(conn, prefix_key) if h.routing_prefix else None
             check = _Checker(principal, h, prefix_rec.values if prefix_rec else None)
             if not indices:
-                check(Perm.DELETE_DERIVED_PREFIX if h.is_prefix_handle else Perm.DELETE_HANDLE, existing.values)
+                check(
+                    Perm.DELETE_DERIVED_PREFIX if h.is_prefix_handle else Perm.DELETE_HANDLE,
+                    existing.values,
+                )
                 self.store.delete(conn, h.key)
                 remaining: list[HandleValue] | None = None
                 action = "handle.delete"
             else:
                 gone = [v for v in existing.values if v.index in set(indices)]
                 if not gone:
-                    raise ValuesNotFound(f"handle {existing.handle} has no value at index {sorted(indices)}")
+                    raise ValuesNotFound(
+                        f"handle {existing.handle} has no value at index {sorted(indices)}"
+                    )
                 for v in gone:
-                    check(Perm.REMOVE_ADMIN if v.type == ADMIN_TYPE else Perm.REMOVE_VALUE, existing.values)
+                    check(
+                        Perm.REMOVE_ADMIN if v.type == ADMIN_TYPE else Perm.REMOVE_VALUE,
+                        existing.values,
+                    )
                 remaining = [v for v in existing.values if v.index not in set(indices)]
                 self.templates.validate(self._template_prefix(h), remaining)
                 self.store.replace(conn, h.key, remaining)
                 action = "handle.remove_values"
-            audit.record(conn, principal.actor, action, existing.handle, {"node": self.name, "indices": sorted(indices or [])})
+            audit.record(
+                conn,
+                principal.actor,
+                action,
+                existing.handle,
+                {"node": self.name, "indices": sorted(indices or [])},
+            )
         self._written(h, remaining)
         return existing.handle
 
@@ -297,12 +331,16 @@ class Node:
         if self.resolver is not None:
             self.resolver.forget(h.key)
 
-    def list_handles(self, prefix: str, principal: Principal, *, page: int = 0, page_size: int = 100) -> tuple[int, list[str]]:
+    def list_handles(
+        self, prefix: str, principal: Principal, *, page: int = 0, page_size: int = 100
+    ) -> tuple[int, list[str]]:
         """Handles registered under exactly ``prefix`` (needs the list-handles right)."""
         norm = hdl.normalise_prefix(hdl.validate_prefix(prefix))
         prefix_rec = self.store.get(f"0.NA/{norm}".translate(_UP))
         fake = hdl.Handle(norm, "*")
-        _Checker(principal, fake, prefix_rec.values if prefix_rec else None)(Perm.LIST_HANDLES, None)
+        _Checker(principal, fake, prefix_rec.values if prefix_rec else None)(
+            Perm.LIST_HANDLES, None
+        )
         return self.store.list(norm, page=page, page_size=page_size)
 
 
@@ -312,7 +350,9 @@ _UP = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 class _Checker:
     """Binds a principal and target for repeated permission checks within one write."""
 
-    def __init__(self, principal: Principal, h: hdl.Handle, prefix_values: list[HandleValue] | None) -> None:
+    def __init__(
+        self, principal: Principal, h: hdl.Handle, prefix_values: list[HandleValue] | None
+    ) -> None:
         self.principal, self.h, self.prefix_values = principal, h, prefix_values
 
     def __call__(self, perm: Perm, record: list[HandleValue] | None) -> None:
@@ -320,7 +360,9 @@ class _Checker:
             self.principal,
             perm,
             target=self.h.text,
-            routing_prefix=self.h.routing_prefix if self.h.is_prefix_handle else hdl.normalise_prefix(self.h.prefix),
+            routing_prefix=self.h.routing_prefix
+            if self.h.is_prefix_handle
+            else hdl.normalise_prefix(self.h.prefix),
             record=record,
             prefix_record=self.prefix_values,
         )
@@ -330,14 +372,24 @@ def _admins(values: Sequence[HandleValue]) -> list[tuple[int, str]]:
     return sorted((v.index, repr(v.value)) for v in values if v.type == ADMIN_TYPE)
 
 
-def _default_admin(principal: Principal, h: hdl.Handle, values: Sequence[HandleValue], ts: str) -> HandleValue:
+def _default_admin(
+    principal: Principal, h: hdl.Handle, values: Sequence[HandleValue], ts: str
+) -> HandleValue:
     """HS_ADMIN for a record created without one: its creator, or the prefix's admins."""
     used = {v.index for v in values}
     index = 100
     while index in used:
         index += 1
     if principal.identity is not None:
-        admin = {"handle": principal.identity[1], "index": principal.identity[0], "permissions": DEFAULT_RIGHTS}
+        admin = {
+            "handle": principal.identity[1],
+            "index": principal.identity[0],
+            "permissions": DEFAULT_RIGHTS,
+        }
     else:
-        admin = {"handle": f"0.NA/{h.routing_prefix or h.prefix}", "index": 0, "permissions": DEFAULT_RIGHTS}
+        admin = {
+            "handle": f"0.NA/{h.routing_prefix or h.prefix}",
+            "index": 0,
+            "permissions": DEFAULT_RIGHTS,
+        }
     return HandleValue(index, ADMIN_TYPE, "admin", admin, 86_400, ts)

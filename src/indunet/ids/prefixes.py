@@ -65,14 +65,29 @@ def allocate(
     key = secret or new_secret(24)
     ts = now_timestamp()
     values = [
-        HandleValue(ADMIN_VALUE_INDEX, ADMIN_TYPE, "admin",
-                    {"handle": f"0.NA/{prefix}", "index": ADMIN_KEY_INDEX, "permissions": ALL_RIGHTS}, 86_400, ts),
+        HandleValue(
+            ADMIN_VALUE_INDEX,
+            ADMIN_TYPE,
+            "admin",
+            {"handle": f"0.NA/{prefix}", "index": ADMIN_KEY_INDEX, "permissions": ALL_RIGHTS},
+            86_400,
+            ts,
+        ),
         HandleValue(ADMIN_KEY_INDEX, SECKEY_TYPE, "string", key, 86_400, ts, "1100"),
     ]
     if enterprise is not None:
         values.append(HandleValue(2, "DESC", "string", enterprise.name, 86_400, ts))
     for i, url in enumerate(sites or (), start=1):
-        values.append(HandleValue(10 + i, "HS_SITE", "site", {"url": url.rstrip("/"), "primary": i == 1, "name": ""}, 86_400, ts))
+        values.append(
+            HandleValue(
+                10 + i,
+                "HS_SITE",
+                "site",
+                {"url": url.rstrip("/"), "primary": i == 1, "name": ""},
+                86_400,
+                ts,
+            )
+        )
     values = hash_seckeys(values)
     h = hdl.parse(f"0.NA/{prefix}")
     with node.engine.begin() as conn:
@@ -80,15 +95,30 @@ def allocate(
             raise Conflict(f"prefix {prefix} is already allocated")
         if node.store.get_for_update(conn, h.key) is not None:
             raise Conflict(f"prefix handle 0.NA/{prefix} already exists")
-        conn.execute(prefixes.insert().values(
-            prefix=norm, node=node.name, enterprise_id=enterprise.id if enterprise else None,
-            created_at=datetime.now(UTC)))
+        conn.execute(
+            prefixes.insert().values(
+                prefix=norm,
+                node=node.name,
+                enterprise_id=enterprise.id if enterprise else None,
+                created_at=datetime.now(UTC),
+            )
+        )
         node.store.insert(conn, h.key, h.text, h.routing_prefix, values)
-        audit.record(conn, actor, "prefix.allocate", f"0.NA/{prefix}",
-                     {"node": node.name, "enterprise": enterprise.uscc if enterprise else None})
+        audit.record(
+            conn,
+            actor,
+            "prefix.allocate",
+            f"0.NA/{prefix}",
+            {"node": node.name, "enterprise": enterprise.uscc if enterprise else None},
+        )
     node._written(h, values)
-    return Allocation(norm, node.name, enterprise.id if enterprise else None,
-                      admin_username(prefix), key if generated else None)
+    return Allocation(
+        norm,
+        node.name,
+        enterprise.id if enterprise else None,
+        admin_username(prefix),
+        key if generated else None,
+    )
 
 
 def list_allocations(engine: sa.Engine, *, enterprise_id: int | None = None) -> list[Allocation]:
@@ -97,7 +127,10 @@ def list_allocations(engine: sa.Engine, *, enterprise_id: int | None = None) -> 
     if enterprise_id is not None:
         q = q.where(prefixes.c.enterprise_id == enterprise_id)
     with engine.connect() as conn:
-        return [Allocation(r.prefix, r.node, r.enterprise_id, admin_username(r.prefix)) for r in conn.execute(q)]
+        return [
+            Allocation(r.prefix, r.node, r.enterprise_id, admin_username(r.prefix))
+            for r in conn.execute(q)
+        ]
 
 
 def enterprise_prefixes(engine: sa.Engine, enterprise_id: int) -> frozenset[str]:

@@ -59,8 +59,14 @@ class Resolver:
             hit = self.answers.get(h.key)
             if hit is not None:
                 answer = hit[0]
-                return Answer(answer.rc, answer.handle, answer.values, answer.referral,
-                              answer.message, [Hop("cache", answer.rc, 0.0, cached=True)])
+                return Answer(
+                    answer.rc,
+                    answer.handle,
+                    answer.values,
+                    answer.referral,
+                    answer.message,
+                    [Hop("cache", answer.rc, 0.0, cached=True)],
+                )
         referral = self._closest_referral(h.routing_prefix)
         path: list[Hop] = []
         seen: set[tuple[str, str]] = set()
@@ -71,7 +77,9 @@ class Resolver:
                 nxt = answer.referral
                 loop_key = (nxt.prefix, nxt.sites[0].url if nxt.sites else "")
                 if loop_key in seen or not nxt.sites:
-                    return Answer(RC.ERROR, h.text, message=f"referral loop at prefix {nxt.prefix}", path=path)
+                    return Answer(
+                        RC.ERROR, h.text, message=f"referral loop at prefix {nxt.prefix}", path=path
+                    )
                 seen.add(loop_key)
                 self.referrals.put(nxt.prefix, nxt, min(nxt.ttl, self.max_ttl) or self.max_ttl)
                 referral = nxt
@@ -112,8 +120,7 @@ class Resolver:
             self.referrals.drop(referral.prefix)
         where = f"prefix {referral.prefix}" if referral.prefix else "the root"
         raise SiteUnavailable(
-            f"no site of {where} answered: "
-            + "; ".join(f"{url}: {err}" for url, err in failed),
+            f"no site of {where} answered: " + "; ".join(f"{url}: {err}" for url, err in failed),
             detail=[{"site": url, "error": err} for url, err in failed],
         )
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 # Latency buckets grow by 2**(1/4) from 10 µs: about 19 % wide, enough for percentiles.
 _BASE_US = 10.0
-_STEP = 2 ** 0.25
+_STEP = 2**0.25
 _NBUCKETS = 80
 
 

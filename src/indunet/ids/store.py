@@ -89,7 +89,9 @@ class HandleStore:
         """Handles under exactly ``prefix`` (normalised), sorted, one page, with the total."""
         where = sa.and_(handles.c.node == self.node, handles.c.prefix == prefix)
         with self.engine.connect() as conn:
-            total = conn.execute(sa.select(sa.func.count()).select_from(handles).where(where)).scalar_one()
+            total = conn.execute(
+                sa.select(sa.func.count()).select_from(handles).where(where)
+            ).scalar_one()
             rows = conn.execute(
                 sa.select(handles.c.handle)
                 .where(where)
@@ -117,7 +119,12 @@ class HandleStore:
 
     # -- writes (inside the caller's transaction) ----------------------------------------
     def insert(
-        self, conn: sa.Connection, hkey: str, handle: str, prefix: str, values: Sequence[HandleValue]
+        self,
+        conn: sa.Connection,
+        hkey: str,
+        handle: str,
+        prefix: str,
+        values: Sequence[HandleValue],
     ) -> None:
         """Add a new record."""
         now = datetime.now(UTC)

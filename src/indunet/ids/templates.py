@@ -8,6 +8,7 @@ A record opts in with a ``TEMPLATE`` value whose data is ``name@version``.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
@@ -64,7 +65,9 @@ class Template:
     def to_json(self) -> dict[str, Any]:
         """API shape."""
         d = asdict(self)
-        d["items"] = [{k: v for k, v in asdict(i).items() if v not in (None, (), "")} for i in self.items]
+        d["items"] = [
+            {k: v for k, v in asdict(i).items() if v not in (None, (), "")} for i in self.items
+        ]
         return d
 
 
@@ -74,7 +77,9 @@ def parse_item(raw: Any, pos: int) -> TemplateItem:
         raise InvalidInput(f"item {pos}: must be an object")
     name = raw.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
-        raise InvalidInput(f"item {pos}: name must start with a letter and use letters, digits, _ . -")
+        raise InvalidInput(
+            f"item {pos}: name must start with a letter and use letters, digits, _ . -"
+        )
     if name.upper() in STANDARD_TYPES:
         raise InvalidInput(f"item {name!r}: {name} is a standard handle type and cannot be an item")
     itype = raw.get("type", "string")
@@ -83,7 +88,9 @@ def parse_item(raw: Any, pos: int) -> TemplateItem:
     try:
         index = int(raw["index"])
     except (KeyError, TypeError, ValueError):
-        raise InvalidInput(f"item {name!r}: needs an integer index of {MIN_ITEM_INDEX} or more") from None
+        raise InvalidInput(
+            f"item {name!r}: needs an integer index of {MIN_ITEM_INDEX} or more"
+        ) from None
     if index < MIN_ITEM_INDEX:
         raise InvalidInput(f"item {name!r}: index {index} is below {MIN_ITEM_INDEX}")
     pattern = raw.get("pattern")
@@ -91,7 +98,9 @@ def parse_item(raw: Any, pos: int) -> TemplateItem:
         try:
             re.compile(pattern)
         except re.error as exc:
-            raise InvalidInput(f"item {name!r}: pattern is not a valid regular expression: {exc}") from None
+            raise InvalidInput(
+                f"item {name!r}: pattern is not a valid regular expression: {exc}"
+            ) from None
     choices = tuple(str(c) for c in raw.get("choices", ()) or ())
     if itype == "enum" and not choices:
         raise InvalidInput(f"item {name!r}: an enum item needs choices")
@@ -170,9 +179,13 @@ def _check_item(item: TemplateItem, v: HandleValue, ref: str) -> None:
         raise InvalidValue(f"{where}: must be a string value")
     text = v.value
     if item.min_length is not None and len(text) < item.min_length:
-        raise InvalidValue(f"{where}: {len(text)} characters, fewer than min_length {item.min_length}")
+        raise InvalidValue(
+            f"{where}: {len(text)} characters, fewer than min_length {item.min_length}"
+        )
     if item.max_length is not None and len(text) > item.max_length:
-        raise InvalidValue(f"{where}: {len(text)} characters, more than max_length {item.max_length}")
+        raise InvalidValue(
+            f"{where}: {len(text)} characters, more than max_length {item.max_length}"
+        )
     if item.pattern is not None and not re.fullmatch(item.pattern, text):
         raise InvalidValue(f"{where}: {text!r} does not match pattern {item.pattern!r}")
     number: float | None = None
@@ -207,7 +220,9 @@ def check_record(template: Template, values: Sequence[HandleValue]) -> None:
         v = by_type.get(item.name)
         if v is None:
             if item.required:
-                raise InvalidValue(f"template {template.ref}: required item {item.name!r} is missing")
+                raise InvalidValue(
+                    f"template {template.ref}: required item {item.name!r} is missing"
+                )
             continue
         if v.index != item.index:
             raise InvalidValue(
@@ -224,6 +239,7 @@ class TemplateRegistry:
         self.engine = engine
         self._by_ref: dict[tuple[str, str], Template] = {}
         self._types: dict[str, set[str]] = {}
+        self._loaded_at = 0.0
         self.reload()
 
     def reload(self) -> None:
@@ -232,6 +248,7 @@ class TemplateRegistry:
             rows = conn.execute(sa.select(templates)).mappings().all()
         self._by_ref.clear()
         self._types.clear()
+        self._loaded_at = time.monotonic()
         for r in rows:
             self._remember(_from_row(r))
 
@@ -242,7 +259,9 @@ class TemplateRegistry:
     def add(self, conn: sa.Connection, t: Template, *, actor: str) -> Template:
         """Store a new template version; an existing name and version is refused."""
         if (t.prefix, t.ref) in self._by_ref:
-            raise Conflict(f"template {t.ref} already exists for prefix {t.prefix}; publish a new version")
+            raise Conflict(
+                f"template {t.ref} already exists for prefix {t.prefix}; publish a new version"
+            )
         new_id = conn.execute(
             templates.insert().values(
                 prefix=t.prefix,
@@ -255,7 +274,9 @@ class TemplateRegistry:
             )
         ).inserted_primary_key[0]
         audit.record(conn, actor, "template.create", f"template:{t.prefix}/{t.ref}")
-        t = Template(t.prefix, t.name, t.version, t.industry_code, t.items, t.description, int(new_id))
+        t = Template(
+            t.prefix, t.name, t.version, t.industry_code, t.items, t.description, int(new_id)
+        )
         self._remember(t)
         return t
 
@@ -265,7 +286,9 @@ class TemplateRegistry:
         name, _, version = ref.partition("@")
         res = conn.execute(
             templates.delete().where(
-                templates.c.prefix == prefix, templates.c.name == name, templates.c.version == version
+                templates.c.prefix == prefix,
+                templates.c.name == name,
+                templates.c.version == version,
             )
         )
         if not res.rowcount:
@@ -281,8 +304,16 @@ class TemplateRegistry:
         """Templates usable under ``prefix`` (its own and its ancestors'), newest last."""
         return [t for (p, _), t in self._by_ref.items() if hdl.is_under(prefix, p)]
 
+    def _refresh(self) -> None:
+        """Re-read the table (at most once a second): another process may have added templates."""
+        now = time.monotonic()
+        if now - self._loaded_at >= 1.0:
+            self.reload()
+
     def find(self, prefix: str, ref: str) -> Template:
         """The template ``name@version`` visible under ``prefix``."""
+        if not any((p, ref) in self._by_ref for p in _ancestors(prefix)):
+            self._refresh()
         for p in _ancestors(prefix):
             t = self._by_ref.get((p, ref))
             if t is not None:
@@ -305,6 +336,9 @@ class TemplateRegistry:
             if known is None:
                 known = self.known_types(prefix)
             if v.type not in known:
+                self._refresh()
+                known = self.known_types(prefix)
+            if v.type not in known:
                 raise InvalidValue(
                     f"value {v.index}: unknown type {v.type!r}; use a standard type "
                     "(URL, EMAIL, DESC, …) or an item of one of the prefix's data templates"
@@ -322,9 +356,7 @@ def _ancestors(prefix: str) -> Iterable[str]:
 
 
 def _from_row(r: Any) -> Template:
-    items = tuple(
-        TemplateItem(**{**i, "choices": tuple(i.get("choices", ()))}) for i in r["items"]
-    )
+    items = tuple(TemplateItem(**{**i, "choices": tuple(i.get("choices", ()))}) for i in r["items"])
     return Template(
         r["prefix"], r["name"], r["version"], r["industry_code"], items, r["description"], r["id"]
     )

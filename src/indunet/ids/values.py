@@ -102,11 +102,15 @@ def _check_data(vtype: str, fmt: str, value: Any, where: str) -> Any:
         if not isinstance(value, str):
             raise InvalidValue(f"{where}: a {fmt} value must be text")
         try:
-            raw = base64.b64decode(value, validate=True) if fmt == "base64" else bytes.fromhex(value)
+            raw = (
+                base64.b64decode(value, validate=True) if fmt == "base64" else bytes.fromhex(value)
+            )
         except (binascii.Error, ValueError) as exc:
             raise InvalidValue(f"{where}: not valid {fmt}: {exc}") from None
         if len(raw) > MAX_VALUE_BYTES:
-            raise InvalidValue(f"{where}: value is {len(raw)} bytes; the limit is {MAX_VALUE_BYTES}")
+            raise InvalidValue(
+                f"{where}: value is {len(raw)} bytes; the limit is {MAX_VALUE_BYTES}"
+            )
         return value
     if fmt == "admin":
         if not isinstance(value, dict) or not isinstance(value.get("handle"), str):
@@ -125,7 +129,11 @@ def _check_data(vtype: str, fmt: str, value: Any, where: str) -> Any:
         url = value["url"].rstrip("/")
         if not url.startswith(("http://", "https://")):
             raise InvalidValue(f"{where}: site url {url!r} must start with http:// or https://")
-        return {"url": url, "primary": bool(value.get("primary", False)), "name": str(value.get("name", ""))}
+        return {
+            "url": url,
+            "primary": bool(value.get("primary", False)),
+            "name": str(value.get("name", "")),
+        }
     raise InvalidValue(f"{where}: unknown data format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 

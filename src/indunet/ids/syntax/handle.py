@@ -126,7 +126,7 @@ def validate(text: str) -> str:
     return parse(text).text
 
 
-def format(prefix: str, suffix: str) -> str:  # noqa: A001 - same name in every syntax module
+def format(prefix: str, suffix: str) -> str:
     """Join a prefix and a suffix into an identifier, validating both."""
     return parse(f"{prefix}/{suffix}").text
 

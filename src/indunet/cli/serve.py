@@ -1,0 +1,130 @@
+"""``indunet up``, ``indunet demo`` and ``indunet node``: run the server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+import uvicorn
+
+from indunet import core, ids
+from indunet.cli import context
+from indunet.web import build_state, create_app
+
+HostOpt = Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1]")]
+PortOpt = Annotated[int | None, typer.Option(help="Port to listen on [default: 8000]")]
+DataOpt = Annotated[
+    Path | None, typer.Option("--data-dir", help="Where data lives [default: ./indunet-data]")
+]
+
+
+def _print_admin(engine: object, url: str) -> None:
+    with engine.begin() as conn:  # type: ignore[attr-defined]
+        password = core.ensure_admin(conn)
+    if password:
+        typer.secho(
+            "First start: created the platform administrator. This is shown only once:", fg="yellow"
+        )
+        typer.echo(f"  username: {core.users.ADMIN_USERNAME}\n  password: {password}")
+    typer.echo(f"Console:      {url}/")
+    typer.echo(f"Handle API:   {url}/api/handles/<prefix>/<suffix>")
+    typer.echo(f"API docs:     {url}/docs")
+
+
+def _serve(app: object, host: str, port: int) -> None:
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)  # type: ignore[arg-type]
+
+
+def up(host: HostOpt = None, port: PortOpt = None, data_dir: DataOpt = None) -> None:
+    """Run the API and console on one port, with a whole identifier hierarchy in-process."""
+    s = context.settings(data_dir, host, port)
+    state = build_state(s)
+    _print_admin(state.engine, s.base_url())
+    _serve(create_app(state), s.host, s.port)
+
+
+def demo(host: HostOpt = None, port: PortOpt = None, data_dir: DataOpt = None) -> None:
+    """``up`` plus sample enterprises, prefixes, templates and identifiers."""
+    from indunet.cli.samples import seed
+
+    s = context.settings(data_dir, host, port)
+    state = build_state(s)
+    _print_admin(state.engine, s.base_url())
+    seed(state, s.data_dir)
+    _serve(create_app(state), s.host, s.port)
+
+
+def node(
+    role: Annotated[ids.NodeRole, typer.Option(help="What this node is")],
+    prefix: Annotated[
+        str | None, typer.Option(help="The prefix it serves (not for root/recursive)")
+    ] = None,
+    parent: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Parent node URL: the node announces its site there; for a recursive node, the root"
+        ),
+    ] = None,
+    parent_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="File with the secret key of 0.NA/<prefix> at the parent (to announce this node)"
+        ),
+    ] = None,
+    public_url: Annotated[str | None, typer.Option(help="URL others reach this node at")] = None,
+    host: HostOpt = None,
+    port: PortOpt = None,
+    data_dir: DataOpt = None,
+) -> None:
+    """Run a single node of the hierarchy as its own process."""
+    s = context.settings(data_dir, host, port)
+    if public_url:
+        s.public_url = public_url
+    if role not in (ids.NodeRole.ROOT, ids.NodeRole.RECURSIVE) and not prefix:
+        raise typer.BadParameter(f"a {role.value} node needs --prefix")
+    engine = context.database(s)
+    hierarchy = ids.single(
+        engine,
+        role,
+        prefix,
+        root_urls=parent if role is ids.NodeRole.RECURSIVE else None,
+        max_ttl=s.cache_max_ttl,
+        negative_ttl=s.negative_ttl,
+        cache_size=s.cache_size,
+        timeout=s.site_timeout,
+    )
+    state = build_state(s, hierarchy=hierarchy, engine=engine)
+    _print_admin(engine, s.base_url())
+    if parent and role is not ids.NodeRole.RECURSIVE:
+        if parent_key_file is None or prefix is None:
+            raise typer.BadParameter("announcing to --parent needs --parent-key-file")
+        announce(parent[0], prefix, parent_key_file.read_text().strip(), [s.base_url()])
+    typer.echo(f"{role.value} node {hierarchy.front.name} at {s.base_url()}")
+    _serve(create_app(state), s.host, s.port)
+
+
+def announce(parent: str, prefix: str, secret: str, sites: list[str]) -> None:
+    """Publish this node's sites as HS_SITE values of ``0.NA/<prefix>`` at the parent."""
+    values = [
+        {
+            "index": 10 + i,
+            "type": "HS_SITE",
+            "data": {"format": "site", "value": {"url": u, "primary": i == 1}},
+        }
+        for i, u in enumerate(sites, start=1)
+    ]
+    indices = "&".join(f"index={v['index']}" for v in values)
+    url = f"{parent.rstrip('/')}/api/handles/0.NA/{prefix}?{indices}&overwrite=true"
+    resp = httpx.put(
+        url, json={"values": values}, auth=(f"300%3A0.NA/{prefix}", secret), timeout=10
+    )
+    if resp.status_code >= 300:
+        typer.secho(
+            f"announcing to {parent} failed: HTTP {resp.status_code} {resp.text}",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(1)
+    typer.echo(f"announced {', '.join(sites)} for prefix {prefix} at {parent}")

@@ -1,0 +1,1 @@
+"""HTTP APIs: the Handle-compatible API, the native API and metrics."""

@@ -1,0 +1,243 @@
+"""The Handle.Net-compatible REST API: ``/api/handles/{handle}`` on the front node and on
+``/nodes/{name}/api/handles/{handle}`` for each node this process runs.
+
+These are plain Starlette routes, not FastAPI ones: resolution is the hottest path of the
+system, and a cached answer is served as stored bytes with no validation layer in between.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from indunet.core import IndunetError
+from indunet.ids import HTTP_STATUS, RC, Answer, HandleError, Node
+from indunet.ids.transport import handle_path
+from indunet.web.auth import SESSION_COOKIE, write_principal
+from indunet.web.state import AppState
+
+JSON = "application/json"
+_UP = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type=JSON, headers=headers)
+
+
+def error_response(exc: IndunetError, handle: str) -> Response:
+    """An error in Handle REST shape; core errors get the nearest response code."""
+    if isinstance(exc, HandleError):
+        rc = int(exc.rc)
+    else:
+        rc = {
+            401: RC.AUTHENTICATION_FAILED,
+            403: RC.NOT_AUTHORIZED,
+            404: RC.HANDLE_NOT_FOUND,
+            409: RC.HANDLE_ALREADY_EXISTS,
+            400: RC.INVALID_VALUE,
+        }.get(exc.status, RC.ERROR)
+    status = exc.status if exc.status != 500 else HTTP_STATUS.get(rc, 500)
+    headers = {"WWW-Authenticate": 'Basic realm="handle"'} if status == 401 else None
+    return _json(status, {"responseCode": rc, "handle": handle, "message": exc.message}, headers)
+
+
+def _ints(request: Request, name: str) -> list[int]:
+    out = []
+    for raw in request.query_params.getlist(name):
+        for part in raw.split(","):
+            if part.strip():
+                if not part.strip().isdigit():
+                    raise HandleError(f"{name}={part!r} is not a whole number", rc=RC.INVALID_VALUE)
+                out.append(int(part))
+    return out
+
+
+def _flag(request: Request, name: str, default: bool) -> bool:
+    raw = request.query_params.get(name)
+    return default if raw is None else raw.lower() in ("true", "1", "yes")
+
+
+def answer_response(answer: Answer, request: Request) -> Response:
+    """Shape a node's answer: filter by ``type``/``index``, redirect referrals."""
+    if answer.rc == RC.SUCCESS:
+        types = set(request.query_params.getlist("type"))
+        indices = set(_ints(request, "index"))
+        values = answer.public_values()
+        if types or indices:
+            values = [v for v in values if v.type in types or v.index in indices]
+            if not values:
+                return _json(
+                    200,
+                    {
+                        "responseCode": int(RC.VALUES_NOT_FOUND),
+                        "handle": answer.handle,
+                        "values": [],
+                    },
+                )
+        return _json(
+            200,
+            {"responseCode": 1, "handle": answer.handle, "values": [v.to_json() for v in values]},
+        )
+    body = answer.to_json()
+    status = HTTP_STATUS.get(answer.rc, 500)
+    if answer.referral is not None and answer.referral.sites:
+        location = answer.referral.sites[0].url + handle_path(answer.handle)
+        if request.url.query:
+            location += "?" + request.url.query
+        return _json(status, body, {"Location": location})
+    return _json(status, body)
+
+
+class HandleApi:
+    """Route handlers bound to the app state."""
+
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+        self.front = state.hierarchy.front
+        self.nodes = state.hierarchy.nodes
+
+    def _node(self, request: Request) -> tuple[Node, bool]:
+        name = request.path_params.get("node")
+        if name is None:
+            return self.front, True
+        node = self.nodes.get(name)
+        if node is None:
+            raise HandleError(
+                f"this process runs no node {name!r}; it runs {', '.join(self.nodes)}",
+                rc=RC.SERVER_NOT_RESPONSIBLE,
+            )
+        return node, False
+
+    async def get(self, request: Request) -> Response:
+        """Resolve one handle."""
+        text = request.path_params["handle"]
+        try:
+            node, recurse = self._node(request)
+            resolver = node.resolver
+            if resolver is not None and recurse and not request.scope["query_string"]:
+                body = resolver.cached_body(text.translate(_UP))
+                if body is not None:
+                    node.stats.resolved(0.0)
+                    return Response(body, media_type=JSON)
+            fresh = _flag(request, "auth", False)
+            answer = await node.resolve(text, recurse=recurse and resolver is not None, fresh=fresh)
+            return answer_response(answer, request)
+        except IndunetError as exc:
+            return error_response(exc, text)
+
+    async def put(self, request: Request) -> Response:
+        """Create a handle, replace it, or add/replace some of its values."""
+        text = request.path_params["handle"]
+        try:
+            node, _ = self._node(request)
+            principal = await run_in_threadpool(
+                write_principal,
+                self.state.engine,
+                node,
+                request.headers.get("authorization"),
+                request.cookies.get(SESSION_COOKIE),
+            )
+            try:
+                body = orjson.loads(await request.body())
+            except orjson.JSONDecodeError as exc:
+                raise HandleError(
+                    f"the body is not valid JSON: {exc}", rc=RC.INVALID_VALUE
+                ) from None
+            values = body.get("values") if isinstance(body, dict) else body
+            if _flag(request, "mintNewSuffix", False):
+                text = node.mint(text)
+            handle, created = await run_in_threadpool(
+                node.put,
+                text,
+                values,
+                principal,
+                indices=_ints(request, "index") or None,
+                overwrite=_flag(request, "overwrite", True),
+            )
+            return _json(201 if created else 200, {"responseCode": 1, "handle": handle})
+        except IndunetError as exc:
+            return error_response(exc, text)
+
+    async def delete(self, request: Request) -> Response:
+        """Delete a handle, or some of its values (``index=``)."""
+        text = request.path_params["handle"]
+        try:
+            node, _ = self._node(request)
+            principal = await run_in_threadpool(
+                write_principal,
+                self.state.engine,
+                node,
+                request.headers.get("authorization"),
+                request.cookies.get(SESSION_COOKIE),
+            )
+            indices = _ints(request, "index") or None
+            handle = await run_in_threadpool(node.delete, text, principal, indices=indices)
+            return _json(200, {"responseCode": 1, "handle": handle})
+        except HandleError as exc:
+            if exc.rc == RC.VALUES_NOT_FOUND:
+                return _json(
+                    400, {"responseCode": int(exc.rc), "handle": text, "message": exc.message}
+                )
+            return error_response(exc, text)
+        except IndunetError as exc:
+            return error_response(exc, text)
+
+    async def list(self, request: Request) -> Response:
+        """List handles under ``prefix=``, a page at a time (needs credentials)."""
+        prefix = request.query_params.get("prefix", "")
+        try:
+            node, _ = self._node(request)
+            if not prefix:
+                raise HandleError(
+                    "give the prefix to list, e.g. ?prefix=88.100.1", rc=RC.INVALID_HANDLE
+                )
+            principal = await run_in_threadpool(
+                write_principal,
+                self.state.engine,
+                node,
+                request.headers.get("authorization"),
+                request.cookies.get(SESSION_COOKIE),
+            )
+            page = int(request.query_params.get("page", "0") or 0)
+            size = min(10_000, int(request.query_params.get("pageSize", "100") or 100))
+            total, handles = await run_in_threadpool(
+                node.list_handles, prefix, principal, page=page, page_size=size
+            )
+            return _json(
+                200,
+                {
+                    "responseCode": 1,
+                    "prefix": prefix,
+                    "totalCount": str(total),
+                    "page": page,
+                    "pageSize": size,
+                    "handles": handles,
+                },
+            )
+        except ValueError:
+            return _json(
+                400,
+                {
+                    "responseCode": int(RC.INVALID_VALUE),
+                    "message": "page and pageSize must be whole numbers",
+                },
+            )
+        except IndunetError as exc:
+            return error_response(exc, prefix)
+
+
+def routes(state: AppState) -> list[Route]:
+    """The Handle API routes, front node first."""
+    api = HandleApi(state)
+    out = []
+    for base in ("", "/nodes/{node}"):
+        out.append(Route(f"{base}/api/handles", api.list, methods=["GET"]))
+        out.append(Route(f"{base}/api/handles/{{handle:path}}", api.get, methods=["GET"]))
+        out.append(Route(f"{base}/api/handles/{{handle:path}}", api.put, methods=["PUT"]))
+        out.append(Route(f"{base}/api/handles/{{handle:path}}", api.delete, methods=["DELETE"]))
+    return out

@@ -1,0 +1,231 @@
+"""The native API: what the Handle API lacks (templates, prefixes, enterprises, nodes, tokens)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter, Body
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from indunet import core, ids
+from indunet.core import NotFound, Role
+from indunet.ids import Node, Principal
+from indunet.web.auth import principal_for_user
+from indunet.web.deps import StateDep, UserDep, require
+from indunet.web.state import AppState
+
+router = APIRouter()
+ADMINS = (Role.PLATFORM_ADMIN,)
+
+
+class TokenRequest(BaseModel):
+    """Username and password to exchange for an API token."""
+
+    username: str
+    password: str
+    name: str = Field(default="api", max_length=100)
+
+
+class EnterpriseIn(BaseModel):
+    """Real-name data of an enterprise."""
+
+    uscc: str = Field(description="unified social credit code, 18 characters (GB 32100-2015)")
+    name: str
+    legal_representative: str = ""
+    contact: str = ""
+    industry_code: str = ""
+    region: str = ""
+
+
+class PrefixIn(BaseModel):
+    """A prefix to allocate to a verified enterprise."""
+
+    prefix: str = Field(examples=["88.100.1"])
+    enterprise_uscc: str
+    secret: str | None = Field(default=None, description="admin key; generated when omitted")
+    sites: list[str] = Field(
+        default_factory=list, description="enterprise node URLs to delegate to"
+    )
+
+
+def _node(state: AppState, name: str | None) -> Node:
+    nodes = state.hierarchy.nodes
+    if name is None:
+        return state.hierarchy.front
+    if name not in nodes:
+        raise NotFound(f"no node {name!r}; this process runs {', '.join(nodes)}")
+    return nodes[name]
+
+
+def node_status(node: Node, state: AppState) -> dict[str, Any]:
+    """Status and statistics of one node."""
+    s = node.stats
+    out: dict[str, Any] = {
+        "name": node.name,
+        "role": node.role.value,
+        "prefix": node.prefix,
+        "records": node.store.count(),
+        "delegations": {
+            p: [site.url for site in r.sites] for p, r in sorted(node.delegations.items())
+        },
+        "resolutions": s.resolutions,
+        "registrations": s.registrations,
+        "resolutions_per_minute": [{"minute": m * 60, "count": c} for m, c in s.per_minute()],
+        "latency_ms": {
+            "p50": s.percentile_ms(0.5),
+            "p90": s.percentile_ms(0.9),
+            "p99": s.percentile_ms(0.99),
+        },
+    }
+    if node.resolver is not None:
+        out["cache"] = {
+            "entries": len(node.resolver.answers),
+            "hits": node.resolver.answers.hits,
+            "misses": node.resolver.answers.misses,
+            "hit_rate": node.resolver.answers.hit_rate,
+        }
+    return out
+
+
+@router.post("/auth/token", tags=["auth"])
+def create_token(body: TokenRequest, state: StateDep) -> dict[str, str]:
+    """Exchange a username and password for an API token (shown once)."""
+    with state.engine.begin() as conn:
+        user = core.authenticate(conn, body.username, body.password)
+        token = core.issue_token(conn, user, name=body.name)
+    return {"token": token, "username": user.username, "role": user.role.value}
+
+
+@router.get("/nodes", tags=["nodes"])
+def list_nodes(state: StateDep) -> list[dict[str, Any]]:
+    """Every node this process runs, with statistics."""
+    return [node_status(n, state) for n in state.hierarchy.nodes.values()]
+
+
+@router.get("/nodes/{name}", tags=["nodes"])
+def get_node(name: str, state: StateDep) -> dict[str, Any]:
+    """One node's status and statistics."""
+    return node_status(_node(state, name), state)
+
+
+@router.get("/resolve/{handle:path}", tags=["identifiers"])
+async def resolve(handle: str, state: StateDep, fresh: bool = False) -> dict[str, Any]:
+    """Resolve through the recursive resolver and show the referral path taken."""
+    node = state.hierarchy.nodes.get("recursive") or state.hierarchy.front
+    answer = await node.resolve(handle, recurse=True, fresh=fresh)
+    return answer.to_json(with_path=True)
+
+
+@router.get("/enterprises", tags=["enterprises"])
+def list_enterprises(state: StateDep, user: UserDep) -> list[dict[str, Any]]:
+    """Enterprises (platform admins and regulators see all, others their own)."""
+    with state.engine.connect() as conn:
+        ents = core.list_enterprises(conn)
+    if user.role in (Role.PLATFORM_ADMIN, Role.REGULATOR):
+        return [_ent(e) for e in ents]
+    return [_ent(e) for e in ents if e.id == user.enterprise_id]
+
+
+def _ent(e: core.Enterprise) -> dict[str, Any]:
+    return asdict(e)
+
+
+@router.post("/enterprises", tags=["enterprises"], status_code=201)
+def create_enterprise(body: EnterpriseIn, state: StateDep, user: UserDep) -> dict[str, Any]:
+    """Register an enterprise; created by a platform admin it is verified at once."""
+    require(user, Role.PLATFORM_ADMIN)
+    with state.engine.begin() as conn:
+        ent = core.create_enterprise(conn, **body.model_dump(), actor=user.actor, verified=True)
+    return _ent(ent)
+
+
+@router.get("/prefixes", tags=["prefixes"])
+def list_prefixes(state: StateDep, user: UserDep) -> list[dict[str, Any]]:
+    """Allocated prefixes (an enterprise user sees their own)."""
+    eid = None if user.role in (Role.PLATFORM_ADMIN, Role.REGULATOR) else user.enterprise_id
+    allocs = (
+        ids.list_allocations(state.engine, enterprise_id=eid)
+        if eid or user.role in (Role.PLATFORM_ADMIN, Role.REGULATOR)
+        else []
+    )
+    return [
+        {
+            "prefix": a.prefix,
+            "node": a.node,
+            "enterprise_id": a.enterprise_id,
+            "username": a.username,
+        }
+        for a in allocs
+    ]
+
+
+@router.post("/prefixes", tags=["prefixes"], status_code=201)
+async def allocate_prefix(body: PrefixIn, state: StateDep, user: UserDep) -> dict[str, Any]:
+    """Give a verified enterprise a prefix; returns the username (and generated key, once)."""
+    require(user, Role.PLATFORM_ADMIN)
+    with state.engine.connect() as conn:
+        ent = core.get_enterprise(conn, body.enterprise_uscc)
+    alloc = await run_in_threadpool(
+        ids.allocate,
+        state.hierarchy.front,
+        body.prefix,
+        ent,
+        actor=user.actor,
+        secret=body.secret,
+        sites=body.sites,
+    )
+    out: dict[str, Any] = {"prefix": alloc.prefix, "node": alloc.node, "username": alloc.username}
+    if alloc.secret:
+        out["secret"] = alloc.secret
+    return out
+
+
+def _may_manage(state: AppState, user: core.User, prefix: str) -> Principal:
+    principal = principal_for_user(state.engine, user)
+    if not principal.is_superuser and not any(
+        ids.handle.is_under(ids.handle.normalise_prefix(prefix), p)
+        for p in principal.prefixes or ()
+    ):
+        raise core.PermissionDenied(f"{user.username} does not manage prefix {prefix}")
+    if user.role == Role.ENTERPRISE_USER:
+        raise core.PermissionDenied("only enterprise admins and platform admins manage templates")
+    return principal
+
+
+@router.get("/prefixes/{prefix}/templates", tags=["templates"])
+def list_templates(prefix: str, state: StateDep) -> list[dict[str, Any]]:
+    """Data templates usable under a prefix (public, so clients can validate before writing)."""
+    return [
+        t.to_json()
+        for t in state.hierarchy.front.templates.for_prefix(ids.handle.normalise_prefix(prefix))
+    ]
+
+
+@router.post("/prefixes/{prefix}/templates", tags=["templates"], status_code=201)
+def create_template(
+    prefix: str, state: StateDep, user: UserDep, body: dict[str, Any] = Body(...)
+) -> dict[str, Any]:  # noqa: B008
+    """Publish a template version for a prefix."""
+    principal = _may_manage(state, user, prefix)
+    t = ids.parse_template(prefix, body)
+    with state.engine.begin() as conn:
+        t = state.hierarchy.front.templates.add(conn, t, actor=principal.actor)
+    return t.to_json()
+
+
+@router.delete("/prefixes/{prefix}/templates/{ref}", tags=["templates"], status_code=204)
+def delete_template(prefix: str, ref: str, state: StateDep, user: UserDep) -> None:
+    """Withdraw a template version (``name@version``)."""
+    principal = _may_manage(state, user, prefix)
+    with state.engine.begin() as conn:
+        state.hierarchy.front.templates.remove(conn, prefix, ref, actor=principal.actor)
+
+
+@router.get("/audit", tags=["audit"])
+def audit_log(state: StateDep, user: UserDep, limit: int = 100) -> list[dict[str, Any]]:
+    """The newest audit entries (platform admins and regulators)."""
+    require(user, Role.PLATFORM_ADMIN, Role.REGULATOR)
+    with state.engine.connect() as conn:
+        return [asdict(e) for e in core.audit.entries(conn, limit=min(limit, 1000))]

@@ -1,0 +1,70 @@
+"""The composition root: builds the database, the identifier nodes and the ASGI app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from indunet import __version__, ids
+from indunet.core import IndunetError, Settings, make_engine, migrate
+from indunet.web import console
+from indunet.web.api import handles, metrics, native
+from indunet.web.state import AppState
+
+MIGRATIONS = [ids.MIGRATIONS]
+
+
+def open_database(settings: Settings) -> sa.Engine:
+    """Create the engine and apply every pending migration."""
+    engine = make_engine(settings)
+    migrate(engine, MIGRATIONS)
+    return engine
+
+
+def build_state(
+    settings: Settings, *, hierarchy: ids.Hierarchy | None = None, engine: sa.Engine | None = None
+) -> AppState:
+    """Open the database and build the embedded hierarchy unless one is given."""
+    engine = engine or open_database(settings)
+    if hierarchy is None:
+        hierarchy = ids.embedded(
+            engine,
+            settings.base_url(),
+            max_ttl=settings.cache_max_ttl,
+            negative_ttl=settings.negative_ttl,
+            cache_size=settings.cache_size,
+            timeout=settings.site_timeout,
+        )
+    return AppState(settings=settings, engine=engine, hierarchy=hierarchy)
+
+
+def create_app(state: AppState) -> FastAPI:
+    """The ASGI app: Handle API, native API, metrics and the console on one port."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await state.hierarchy.close()
+
+    app = FastAPI(
+        title="Indunet",
+        version=__version__,
+        description="Identifier resolution (标识解析) and industrial internet platform API",
+        lifespan=lifespan,
+    )
+    app.state.indunet = state
+    # Handle API first: the hot path must not walk the FastAPI routes.
+    app.router.routes[:0] = handles.routes(state)
+    app.include_router(native.router, prefix="/api/v1")
+    app.include_router(metrics.router)
+    console.mount(app, state)
+
+    @app.exception_handler(IndunetError)
+    async def _indunet_error(_request: Request, exc: IndunetError) -> JSONResponse:
+        return JSONResponse(exc.to_dict(), status_code=exc.status)
+
+    return app

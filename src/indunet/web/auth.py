@@ -1,0 +1,92 @@
+"""Turning request credentials into principals: Handle Basic auth, API tokens, console sessions."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from urllib.parse import unquote
+
+import sqlalchemy as sa
+
+from indunet.core import Role, User, user_for_token
+from indunet.ids import (
+    OPERATOR,
+    AuthenticationFailed,
+    AuthenticationNeeded,
+    Node,
+    Principal,
+    enterprise_prefixes,
+)
+
+SESSION_COOKIE = "indunet_session"
+
+
+def split_basic(header: str) -> tuple[str, str]:
+    """Decode ``Basic`` credentials into ``(index:handle, secret)``.
+
+    The username contains a colon itself; clients such as pyhandle percent-encode it
+    (``300%3A0.NA/88.100.1``), others send it raw (``300:0.NA/88.100.1:secret``).
+    """
+    try:
+        raw = base64.b64decode(header.split(" ", 1)[1].strip(), validate=True).decode()
+    except (IndexError, binascii.Error, UnicodeDecodeError):
+        raise AuthenticationFailed(
+            "the Basic credentials are not valid base64 of user:password"
+        ) from None
+    first, sep, rest = raw.partition(":")
+    if not sep:
+        raise AuthenticationFailed("the Basic credentials have no ':' before the password")
+    if "%3A" in first.upper() or not first.isdigit():
+        return unquote(first), rest
+    handle, sep, secret = rest.partition(":")
+    if not sep:
+        raise AuthenticationFailed("credentials must be index:handle and a password")
+    return f"{first}:{handle}", secret
+
+
+def principal_for_user(engine: sa.Engine, user: User) -> Principal:
+    """What a platform user may manage: everything (admins), nothing (regulators), or their prefixes."""
+    if user.role == Role.PLATFORM_ADMIN:
+        return Principal(actor=user.actor, identity=None, prefixes=None)
+    if user.enterprise_id is None:
+        return Principal(actor=user.actor, prefixes=frozenset())
+    return Principal(actor=user.actor, prefixes=enterprise_prefixes(engine, user.enterprise_id))
+
+
+def token_user(engine: sa.Engine, token: str) -> User:
+    """The user behind an API or session token."""
+    with engine.connect() as conn:
+        return user_for_token(conn, token)
+
+
+def write_principal(
+    engine: sa.Engine, node: Node, authorization: str | None, session: str | None
+) -> Principal:
+    """Authenticate a write to the Handle API by Basic, Bearer token, or console session."""
+    if authorization:
+        scheme = authorization.split(" ", 1)[0].lower()
+        if scheme == "basic":
+            username, secret = split_basic(authorization)
+            return node.authenticate(username, secret)
+        if scheme == "bearer":
+            return principal_for_user(
+                engine, token_user(engine, authorization.split(" ", 1)[1].strip())
+            )
+        raise AuthenticationFailed(
+            f"authorization scheme {scheme!r} is not supported; use Basic or Bearer"
+        )
+    if session:
+        return principal_for_user(engine, token_user(engine, session))
+    raise AuthenticationNeeded(
+        "this operation needs credentials: Basic index:handle or a Bearer token"
+    )
+
+
+__all__ = [
+    "OPERATOR",
+    "SESSION_COOKIE",
+    "principal_for_user",
+    "split_basic",
+    "token_user",
+    "write_principal",
+]

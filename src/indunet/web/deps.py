@@ -1,0 +1,42 @@
+"""Shared FastAPI dependencies: the app state and the current user."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from indunet.core import AuthenticationFailed, PermissionDenied, Role, User
+from indunet.web.auth import SESSION_COOKIE, token_user
+from indunet.web.state import AppState
+
+
+def get_state(request: Request) -> AppState:
+    """The app state."""
+    state: AppState = request.app.state.indunet
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def current_user(request: Request, state: StateDep) -> User:
+    """The user of a Bearer token or console session, or 401."""
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return token_user(state.engine, auth[7:].strip())
+    session = request.cookies.get(SESSION_COOKIE)
+    if session:
+        return token_user(state.engine, session)
+    raise AuthenticationFailed("log in or send 'Authorization: Bearer <token>'")
+
+
+UserDep = Annotated[User, Depends(current_user)]
+
+
+def require(user: User, *roles: Role) -> None:
+    """Raise ``PermissionDenied`` unless ``user`` has one of ``roles``."""
+    if user.role not in roles:
+        raise PermissionDenied(
+            f"{user.username} ({user.role}) may not do this; it needs {' or '.join(roles)}"
+        )

@@ -1,0 +1,20 @@
+"""What the running app holds: settings, the database engine and the identifier nodes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from indunet.core import InMemoryEventBus, Settings
+from indunet.ids import Hierarchy
+
+
+@dataclass
+class AppState:
+    """Shared by every request; built once by ``create_app``."""
+
+    settings: Settings
+    engine: sa.Engine
+    hierarchy: Hierarchy
+    bus: InMemoryEventBus = field(default_factory=InMemoryEventBus)

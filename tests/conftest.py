@@ -1,0 +1,63 @@
+"""Shared fixtures: an embedded hierarchy on a temporary SQLite file, and service discovery."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from indunet import core, ids
+from indunet.core import Settings
+from indunet.web import AppState, build_state, open_database
+
+REQUIRE_SERVICES = os.environ.get("INDUNET_REQUIRE_SERVICES") == "1"
+USCC_A = "91350100M000100Y43"
+USCC_B = core.make_uscc("91110108MA01ABCDE")
+
+
+def need_service(name: str, host: str, port: int) -> None:
+    """Skip (or, under INDUNET_REQUIRE_SERVICES=1, fail) when a service is not reachable."""
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return
+    except OSError as exc:
+        msg = f"{name} is not reachable on {host}:{port} ({exc})"
+        if REQUIRE_SERVICES:
+            pytest.fail(msg + " and INDUNET_REQUIRE_SERVICES=1")
+        pytest.skip(msg)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", port=8000)
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[sa.Engine]:
+    eng = open_database(settings)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def state(settings: Settings, engine: sa.Engine) -> AppState:
+    return build_state(settings, engine=engine)
+
+
+@pytest.fixture
+def enterprise(engine: sa.Engine) -> core.Enterprise:
+    with engine.begin() as conn:
+        return core.create_enterprise(
+            conn, uscc=USCC_A, name="厦门示例机床有限公司", actor="test", verified=True
+        )
+
+
+@pytest.fixture
+def allocation(state: AppState, enterprise: core.Enterprise) -> ids.Allocation:
+    return ids.allocate(
+        state.hierarchy.front, "88.100.1", enterprise, actor="test", secret="s3cret-key-for-tests"
+    )
