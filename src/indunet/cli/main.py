@@ -3,12 +3,33 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
-from indunet.cli import serve
+from indunet.cli import admin, ids, serve
+from indunet.core import IndunetError
+
+
+def _fail(exc: IndunetError) -> None:
+    typer.secho(f"error: {exc.message}", fg="red", err=True)
+
+
+class _Commands(TyperGroup):
+    """The root group: an ``IndunetError`` becomes ``error: <message>`` and exit code 2."""
+
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]  # typer passes its Context
+        """Run the command, turning service errors into a message and exit code."""
+        try:
+            return super().invoke(ctx)
+        except IndunetError as exc:
+            _fail(exc)
+            raise typer.Exit(2) from None
+
 
 app = typer.Typer(
+    cls=_Commands,
     help="Indunet: software for the industrial internet (工业互联网).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -16,14 +37,16 @@ app = typer.Typer(
 app.command()(serve.up)
 app.command()(serve.demo)
 app.command()(serve.node)
+app.add_typer(ids.app, name="id")
+app.add_typer(admin.enterprise_app, name="enterprise")
+app.add_typer(admin.user_app, name="user")
+app.add_typer(admin.token_app, name="token")
 
 
 def main() -> None:
     """Entry point of the ``indunet`` script."""
-    from indunet.core import IndunetError
-
     try:
         app()
     except IndunetError as exc:
-        typer.secho(f"error: {exc.message}", fg="red", err=True)
+        _fail(exc)
         sys.exit(2)

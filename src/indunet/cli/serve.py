@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import httpx
 import typer
@@ -106,25 +107,53 @@ def node(
 
 
 def announce(parent: str, prefix: str, secret: str, sites: list[str]) -> None:
-    """Publish this node's sites as HS_SITE values of ``0.NA/<prefix>`` at the parent."""
-    values = [
-        {
-            "index": 10 + i,
-            "type": "HS_SITE",
-            "data": {"format": "site", "value": {"url": u, "primary": i == 1}},
-        }
-        for i, u in enumerate(sites, start=1)
-    ]
-    indices = "&".join(f"index={v['index']}" for v in values)
-    url = f"{parent.rstrip('/')}/api/handles/0.NA/{prefix}?{indices}&overwrite=true"
-    resp = httpx.put(
-        url, json={"values": values}, auth=(f"300%3A0.NA/{prefix}", secret), timeout=10
-    )
-    if resp.status_code >= 300:
-        typer.secho(
-            f"announcing to {parent} failed: HTTP {resp.status_code} {resp.text}",
-            fg="red",
-            err=True,
-        )
-        raise typer.Exit(1)
+    """Publish this node's sites as HS_SITE values of ``0.NA/<prefix>`` at the parent.
+
+    Every site keeps an index of its own, so mirrors of one prefix can announce themselves
+    one after another: a URL already published stays where it is (restarting a node changes
+    nothing), a new one takes the next free index from 11 and is primary only if the prefix
+    had no site yet. Values are added with ``overwrite=false``; if another node took the same
+    index in the meantime, the next free one is tried.
+    """
+    base = f"{parent.rstrip('/')}/api/handles/0.NA/{prefix}"
+    auth = (f"300%3A0.NA/{prefix}", secret)
+    with httpx.Client(timeout=10) as client:
+        for url in (u.rstrip("/") for u in sites):
+            for _attempt in range(10):
+                current = client.get(base, params={"auth": "true"})
+                if current.status_code != 200:
+                    _announce_failed(parent, current)
+                values = current.json().get("values", [])
+                published = [v for v in values if v.get("type") == "HS_SITE"]
+                if any(v["data"]["value"].get("url") == url for v in published):
+                    break
+                used = {int(v["index"]) for v in values}
+                index = next(i for i in itertools.count(11) if i not in used)
+                site = {"url": url, "primary": not published}
+                value = {
+                    "index": index,
+                    "type": "HS_SITE",
+                    "data": {"format": "site", "value": site},
+                }
+                resp = client.put(
+                    base,
+                    params={"index": index, "overwrite": "false"},
+                    json={"values": [value]},
+                    auth=auth,
+                )
+                if resp.status_code == 409:
+                    continue
+                if resp.status_code >= 300:
+                    _announce_failed(parent, resp)
+                break
+            else:
+                typer.secho(f"announcing to {parent} failed: no free index", fg="red", err=True)
+                raise typer.Exit(1)
     typer.echo(f"announced {', '.join(sites)} for prefix {prefix} at {parent}")
+
+
+def _announce_failed(parent: str, resp: httpx.Response) -> NoReturn:
+    typer.secho(
+        f"announcing to {parent} failed: HTTP {resp.status_code} {resp.text}", fg="red", err=True
+    )
+    raise typer.Exit(1)

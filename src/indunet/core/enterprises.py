@@ -45,6 +45,16 @@ def create_enterprise(
     name = name.strip()
     if not name or len(name) > 200:
         raise InvalidInput("enterprise name must have 1 to 200 characters")
+    for field, text in (
+        ("legal_representative", legal_representative),
+        ("contact", contact),
+        ("industry_code", industry_code),
+        ("region", region),
+    ):
+        kind = enterprises.c[field].type
+        limit = kind.length if isinstance(kind, sa.String) and kind.length else 0
+        if len(text.strip()) > limit:
+            raise InvalidInput(f"{field} must have at most {limit} characters")
     if conn.execute(sa.select(enterprises.c.id).where(enterprises.c.uscc == code)).first():
         raise Conflict(f"an enterprise with unified social credit code {code} already exists")
     values = {
@@ -57,7 +67,9 @@ def create_enterprise(
         "verified": verified,
         "created_at": datetime.now(UTC),
     }
-    new_id = conn.execute(enterprises.insert().values(**values)).inserted_primary_key[0]
+    new_id = conn.execute(
+        enterprises.insert().values(**values).returning(enterprises.c.id)
+    ).scalar_one()
     audit.record(conn, actor, "enterprise.create", f"enterprise:{code}", {"name": name})
     return Enterprise(id=int(new_id), **values)  # type: ignore[arg-type]
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -42,7 +44,7 @@ class User:
         return f"user:{self.username}"
 
 
-def _user(row: sa.Row[tuple[int, str, str, int | None]]) -> User:
+def _user(row: Sequence[Any]) -> User:
     return User(id=row[0], username=row[1], role=Role(row[2]), enterprise_id=row[3])
 
 
@@ -75,14 +77,16 @@ def create_user(
     if conn.execute(sa.select(users.c.id).where(users.c.username == username)).first():
         raise Conflict(f"user {username!r} already exists")
     new_id = conn.execute(
-        users.insert().values(
+        users.insert()
+        .values(
             username=username,
             password_hash=hash_secret(password),
             role=role.value,
             enterprise_id=enterprise_id,
             created_at=datetime.now(UTC),
         )
-    ).inserted_primary_key[0]
+        .returning(users.c.id)
+    ).scalar_one()
     audit.record(conn, actor, "user.create", f"user:{username}", {"role": role.value})
     return User(id=int(new_id), username=username, role=role, enterprise_id=enterprise_id)
 
@@ -105,7 +109,7 @@ def authenticate(conn: sa.Connection, username: str, password: str) -> User:
     ).first()
     if row is None or not verify_secret(password, row[4]):
         raise AuthenticationFailed("wrong username or password")
-    return _user(row)  # type: ignore[arg-type]
+    return _user(row)
 
 
 def get_user(conn: sa.Connection, username: str) -> User:
@@ -125,6 +129,8 @@ def issue_token(
     conn: sa.Connection, user: User, *, name: str, kind: str = "api", ttl: timedelta | None = None
 ) -> str:
     """Create a token for ``user`` and return it; only its SHA-256 digest is stored."""
+    if ttl is not None and ttl <= timedelta(0):
+        raise InvalidInput(f"a token lifetime must be positive, not {ttl}")
     token = "idn_" + new_secret(32)
     now = datetime.now(UTC)
     conn.execute(
@@ -134,7 +140,7 @@ def issue_token(
             name=name,
             kind=kind,
             created_at=now,
-            expires_at=now + ttl if ttl else None,
+            expires_at=now + ttl if ttl is not None else None,
         )
     )
     if kind == "api":
@@ -157,7 +163,7 @@ def user_for_token(conn: sa.Connection, token: str) -> User:
             expires = expires.replace(tzinfo=UTC)
         if expires < datetime.now(UTC):
             raise AuthenticationFailed("token has expired")
-    return _user(row)  # type: ignore[arg-type]
+    return _user(row)
 
 
 def revoke_token(conn: sa.Connection, token: str) -> None:

@@ -4,6 +4,8 @@ from pathlib import Path
 
 from indunet.ids.admin import OPERATOR, CredentialChecker, Perm, Principal
 from indunet.ids.answers import Answer, Hop, Referral, Site
+from indunet.ids.bulk import import_file
+from indunet.ids.bulkjobs import BulkJob, BulkReport, get_job
 from indunet.ids.errors import (
     HTTP_STATUS,
     RC,
@@ -46,6 +48,8 @@ __all__ = [
     "Answer",
     "AuthenticationFailed",
     "AuthenticationNeeded",
+    "BulkJob",
+    "BulkReport",
     "CredentialChecker",
     "HandleError",
     "HandleExists",
@@ -79,7 +83,9 @@ __all__ = [
     "delegate",
     "embedded",
     "enterprise_prefixes",
+    "get_job",
     "handle",
+    "import_file",
     "list_allocations",
     "parse_template",
     "parse_values",

@@ -68,7 +68,7 @@ def parse_identity(username: str) -> tuple[int, str]:
     """``300:0.NA/88.100.1`` (percent-encoded or not) -> ``(300, "0.NA/88.100.1" key)``."""
     text = unquote(username)
     index, sep, handle = text.partition(":")
-    if not sep or not index.isdigit():
+    if not sep or not (index.isascii() and index.isdigit()):
         raise AuthenticationFailed(
             f"username {text!r} must have the form index:handle, e.g. 300:0.NA/88.100.1"
         )
@@ -132,7 +132,8 @@ def grants(values: Iterable[HandleValue] | None, identity: tuple[int, str], perm
             continue
         admin_index = int(v.value.get("index", 0))
         perms = str(v.value.get("permissions", ""))
-        if admin_key == key and admin_index in (0, index) and perms[perm] == "1":
+        granted = len(perms) == len(Perm) and perms[perm] == "1"
+        if admin_key == key and admin_index in (0, index) and granted:
             return True
     return False
 

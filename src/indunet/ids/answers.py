@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from indunet.ids.errors import RC
+from indunet.ids.errors import RC, HandleError
 from indunet.ids.values import SITE_TYPE, HandleValue
 
 
@@ -110,7 +110,16 @@ class Answer:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Answer:
-        """Parse a REST body from another node."""
+        """Parse a REST body from another node; a malformed body raises ``HandleError``."""
+        try:
+            return cls._from_json(d)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise HandleError(
+                f"malformed answer from another node: {type(exc).__name__}: {exc}"
+            ) from None
+
+    @classmethod
+    def _from_json(cls, d: dict[str, Any]) -> Answer:
         rc = int(d.get("responseCode", RC.ERROR))
         values = None
         if "values" in d:

@@ -33,7 +33,10 @@ class RC(IntEnum):
 
 
 #: HTTP status for each response code, as in the Handle.Net REST API. Referrals (302/303) are
-#: real HTTP redirects, so generic HTTP clients can follow them; 400-406 other than 402 are 403.
+#: real HTTP redirects, so generic HTTP clients can follow them. Missing or failed credentials
+#: (402-406) are HTTP 401, which pyhandle reports as HandleAuthenticationError; "not authorized"
+#: (400) and "access denied" (401) are 403. "Values not found" is 400 on writes; a resolution
+#: whose type/index filter matches nothing is answered HTTP 200 with responseCode 200.
 HTTP_STATUS: dict[int, int] = {
     RC.SUCCESS: 200,
     RC.ERROR: 500,
@@ -41,7 +44,7 @@ HTTP_STATUS: dict[int, int] = {
     RC.HANDLE_NOT_FOUND: 404,
     RC.HANDLE_ALREADY_EXISTS: 409,
     RC.INVALID_HANDLE: 400,
-    RC.VALUES_NOT_FOUND: 404,
+    RC.VALUES_NOT_FOUND: 400,
     RC.VALUE_ALREADY_EXISTS: 409,
     RC.INVALID_VALUE: 400,
     RC.SERVER_NOT_RESPONSIBLE: 404,
@@ -50,10 +53,10 @@ HTTP_STATUS: dict[int, int] = {
     RC.NOT_AUTHORIZED: 403,
     RC.ACCESS_DENIED: 403,
     RC.AUTHENTICATION_NEEDED: 401,
-    RC.AUTHENTICATION_FAILED: 403,
-    RC.INVALID_CREDENTIAL: 403,
-    RC.AUTHENTICATION_TIMEOUT: 403,
-    RC.UNABLE_TO_AUTHENTICATE: 403,
+    RC.AUTHENTICATION_FAILED: 401,
+    RC.INVALID_CREDENTIAL: 401,
+    RC.AUTHENTICATION_TIMEOUT: 401,
+    RC.UNABLE_TO_AUTHENTICATE: 401,
 }
 
 

@@ -341,7 +341,7 @@ class Node:
         _Checker(principal, fake, prefix_rec.values if prefix_rec else None)(
             Perm.LIST_HANDLES, None
         )
-        return self.store.list(norm, page=page, page_size=page_size)
+        return self.store.list_page(norm, page=page, page_size=page_size)
 
 
 _UP = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")

@@ -75,10 +75,25 @@ class Resolver:
             path.append(hop)
             if answer.rc in (RC.SERVICE_REFERRAL, RC.PREFIX_REFERRAL) and answer.referral:
                 nxt = answer.referral
+                nxt = Referral(hdl.normalise_prefix(nxt.prefix), nxt.sites, nxt.ttl)
                 loop_key = (nxt.prefix, nxt.sites[0].url if nxt.sites else "")
-                if loop_key in seen or not nxt.sites:
+                if loop_key in seen or not nxt.sites or nxt.prefix == referral.prefix:
                     return Answer(
                         RC.ERROR, h.text, message=f"referral loop at prefix {nxt.prefix}", path=path
+                    )
+                if not (
+                    hdl.is_under(nxt.prefix, referral.prefix)
+                    and hdl.is_under(h.routing_prefix, nxt.prefix)
+                ):
+                    # A node may only delegate below its own prefix, and only towards the
+                    # handle asked for; anything else would let one node hijack others.
+                    where = f"prefix {referral.prefix}" if referral.prefix else "the root"
+                    return Answer(
+                        RC.ERROR,
+                        h.text,
+                        message=f"{hop.site} referred {h.text} to prefix {nxt.prefix}, "
+                        f"which is not below {where}",
+                        path=path,
                     )
                 seen.add(loop_key)
                 self.referrals.put(nxt.prefix, nxt, min(nxt.ttl, self.max_ttl) or self.max_ttl)

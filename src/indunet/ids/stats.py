@@ -48,7 +48,8 @@ class NodeStats:
         total = sum(self._lat)
         if not total:
             return 0.0
-        rank, seen = q * total, 0
+        # Nearest rank: the sample at position ceil(q * total), at least the first one.
+        rank, seen = max(1, math.ceil(q * total - 1e-9)), 0
         for i, n in enumerate(self._lat):
             seen += n
             if seen >= rank:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
@@ -26,6 +27,8 @@ ITEM_TYPES = ("string", "integer", "number", "boolean", "date", "datetime", "url
 MIN_ITEM_INDEX = 2000
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}\Z")
 _INDUSTRY = re.compile(r"[A-T](\d{2}(\d{1,2})?)?\Z")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +104,13 @@ def parse_item(raw: Any, pos: int) -> TemplateItem:
             raise InvalidInput(
                 f"item {name!r}: pattern is not a valid regular expression: {exc}"
             ) from None
-    choices = tuple(str(c) for c in raw.get("choices", ()) or ())
+    raw_choices = raw.get("choices") or []
+    if not isinstance(raw_choices, list | tuple):
+        raise InvalidInput(f"item {name!r}: choices must be a list")
+    choices = tuple(str(c) for c in raw_choices)
+    required = raw.get("required", False)
+    if not isinstance(required, bool):
+        raise InvalidInput(f"item {name!r}: required must be true or false")
     if itype == "enum" and not choices:
         raise InvalidInput(f"item {name!r}: an enum item needs choices")
 
@@ -121,16 +130,24 @@ def parse_item(raw: Any, pos: int) -> TemplateItem:
             raise InvalidInput(f"item {name!r}: {key} must be a whole number ≥ 0")
         return v
 
+    min_length, max_length = length("min_length"), length("max_length")
+    if min_length is not None and max_length is not None and min_length > max_length:
+        raise InvalidInput(
+            f"item {name!r}: min_length {min_length} is above max_length {max_length}"
+        )
+    minimum, maximum = num("minimum"), num("maximum")
+    if minimum is not None and maximum is not None and minimum > maximum:
+        raise InvalidInput(f"item {name!r}: minimum {minimum:g} is above maximum {maximum:g}")
     return TemplateItem(
         name=name,
         type=itype,
         index=index,
-        required=bool(raw.get("required", False)),
-        min_length=length("min_length"),
-        max_length=length("max_length"),
+        required=required,
+        min_length=min_length,
+        max_length=max_length,
         pattern=pattern,
-        minimum=num("minimum"),
-        maximum=num("maximum"),
+        minimum=minimum,
+        maximum=maximum,
         choices=choices,
         title=str(raw.get("title", "")),
     )
@@ -191,8 +208,12 @@ def _check_item(item: TemplateItem, v: HandleValue, ref: str) -> None:
     number: float | None = None
     try:
         if item.type == "integer":
+            if not _INTEGER.fullmatch(text):
+                raise ValueError
             number = int(text)
         elif item.type == "number":
+            if not _NUMBER.fullmatch(text):
+                raise ValueError
             number = float(text)
         elif item.type == "boolean" and text not in ("true", "false"):
             raise ValueError
@@ -200,7 +221,9 @@ def _check_item(item: TemplateItem, v: HandleValue, ref: str) -> None:
             date.fromisoformat(text)
         elif item.type == "datetime":
             datetime.fromisoformat(text)
-        elif item.type == "url" and not text.startswith(("http://", "https://")):
+        elif item.type == "url" and (
+            not text.startswith(("http://", "https://")) or not urlsplit(text).hostname
+        ):
             raise ValueError
         elif item.type == "enum" and text not in item.choices:
             raise InvalidValue(f"{where}: {text!r} is not one of {', '.join(item.choices)}")
@@ -215,21 +238,17 @@ def _check_item(item: TemplateItem, v: HandleValue, ref: str) -> None:
 
 def check_record(template: Template, values: Sequence[HandleValue]) -> None:
     """Raise ``InvalidValue`` naming the item and rule a record breaks."""
-    by_type = {v.type: v for v in values}
     for item in template.items:
-        v = by_type.get(item.name)
-        if v is None:
-            if item.required:
+        found = [v for v in values if v.type == item.name]
+        if not found and item.required:
+            raise InvalidValue(f"template {template.ref}: required item {item.name!r} is missing")
+        for v in found:
+            if v.index != item.index:
                 raise InvalidValue(
-                    f"template {template.ref}: required item {item.name!r} is missing"
+                    f"template {template.ref}: item {item.name!r} must be at index {item.index}, "
+                    f"not {v.index}"
                 )
-            continue
-        if v.index != item.index:
-            raise InvalidValue(
-                f"template {template.ref}: item {item.name!r} must be at index {item.index}, "
-                f"not {v.index}"
-            )
-        _check_item(item, v, template.ref)
+            _check_item(item, v, template.ref)
 
 
 class TemplateRegistry:
@@ -263,7 +282,8 @@ class TemplateRegistry:
                 f"template {t.ref} already exists for prefix {t.prefix}; publish a new version"
             )
         new_id = conn.execute(
-            templates.insert().values(
+            templates.insert()
+            .values(
                 prefix=t.prefix,
                 name=t.name,
                 version=t.version,
@@ -272,7 +292,8 @@ class TemplateRegistry:
                 items=t.to_json()["items"],
                 created_at=datetime.now(UTC),
             )
-        ).inserted_primary_key[0]
+            .returning(templates.c.id)
+        ).scalar_one()
         audit.record(conn, actor, "template.create", f"template:{t.prefix}/{t.ref}")
         t = Template(
             t.prefix, t.name, t.version, t.industry_code, t.items, t.description, int(new_id)

@@ -19,7 +19,7 @@ from indunet.ids.errors import InvalidValue
 FORMATS = ("string", "base64", "hex", "admin", "site")
 DEFAULT_TTL = 86_400
 DEFAULT_PERMISSIONS = "1110"
-SECRET_PERMISSIONS = "1100"
+SECRET_PERMISSIONS = "1100"  # noqa: S105 - permission bits, not a password
 MAX_INDEX = 2**31 - 1
 MAX_VALUE_BYTES = 65_535
 MAX_VALUES = 256
@@ -115,10 +115,9 @@ def _check_data(vtype: str, fmt: str, value: Any, where: str) -> Any:
     if fmt == "admin":
         if not isinstance(value, dict) or not isinstance(value.get("handle"), str):
             raise InvalidValue(f"{where}: an admin value needs 'handle', 'index' and 'permissions'")
-        try:
-            index = int(value.get("index", 0))
-        except (TypeError, ValueError):
-            raise InvalidValue(f"{where}: admin 'index' must be an integer") from None
+        index = _whole(value.get("index", 0))
+        if index is None:
+            raise InvalidValue(f"{where}: admin 'index' must be an integer")
         perms = str(value.get("permissions", "011111110011"))
         if len(perms) != 12 or set(perms) - {"0", "1"}:
             raise InvalidValue(f"{where}: admin 'permissions' must be 12 characters of 0 and 1")
@@ -137,14 +136,25 @@ def _check_data(vtype: str, fmt: str, value: Any, where: str) -> Any:
     raise InvalidValue(f"{where}: unknown data format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
+_BARE_FORMAT = {ADMIN_TYPE: "admin", SITE_TYPE: "site"}
+
+
+def _whole(x: Any) -> int | None:
+    """An integer given as a JSON number or a string of ASCII digits, else ``None``."""
+    if isinstance(x, int) and not isinstance(x, bool):
+        return x
+    if isinstance(x, str) and x.isascii() and x.isdigit():
+        return int(x)
+    return None
+
+
 def parse_value(raw: Any, *, timestamp: str | None = None) -> HandleValue:
     """Validate one value from API input; raise ``InvalidValue`` naming the problem."""
     if not isinstance(raw, dict):
         raise InvalidValue("each value must be an object with index, type and data")
-    try:
-        index = int(raw["index"])
-    except (KeyError, TypeError, ValueError):
-        raise InvalidValue("each value needs an integer 'index'") from None
+    index = _whole(raw.get("index"))
+    if index is None:
+        raise InvalidValue("each value needs an integer 'index'")
     if not 0 < index <= MAX_INDEX:
         raise InvalidValue(f"value index {index} must be between 1 and {MAX_INDEX}")
     vtype = raw.get("type")
@@ -152,10 +162,10 @@ def parse_value(raw: Any, *, timestamp: str | None = None) -> HandleValue:
         raise InvalidValue(f"value {index}: 'type' must be 1-{MAX_TYPE_LEN} characters")
     where = f"value {index} ({vtype})"
     data = raw.get("data")
-    if isinstance(data, dict):
+    if isinstance(data, dict) and ("format" in data or "value" in data):
         fmt, value = data.get("format", "string"), data.get("value")
-    else:
-        fmt, value = ("admin" if vtype == ADMIN_TYPE else "string"), data
+    else:  # bare data: its format follows from the type
+        fmt, value = _BARE_FORMAT.get(vtype, "string"), data
     if vtype == SITE_TYPE and fmt == "string":
         raise InvalidValue(f"{where}: HS_SITE data must have format 'site'")
     value = _check_data(vtype, fmt, value, where)

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from indunet import __version__, ids
 from indunet.core import IndunetError, Settings, make_engine, migrate
 from indunet.web import console
-from indunet.web.api import handles, metrics, native
+from indunet.web.api import bulk, handles, metrics, native
 from indunet.web.state import AppState
 
 MIGRATIONS = [ids.MIGRATIONS]
@@ -60,6 +60,7 @@ def create_app(state: AppState) -> FastAPI:
     # Handle API first: the hot path must not walk the FastAPI routes.
     app.router.routes[:0] = handles.routes(state)
     app.include_router(native.router, prefix="/api/v1")
+    app.include_router(bulk.router, prefix="/api/v1")
     app.include_router(metrics.router)
     console.mount(app, state)
 

@@ -4,8 +4,9 @@ Rules (also in docs/ids/identifiers.md):
 - The prefix is dot-separated segments of ASCII letters, digits and ``-``; at most 10 segments,
   each 1-32 characters, the whole prefix at most 128 characters. ``0.NA`` is the prefix of
   prefix handles (``0.NA/88.100.1`` describes prefix ``88.100.1``).
-- The suffix is 1-255 UTF-8 bytes after Unicode NFC normalisation; no control characters,
-  no leading or trailing white space.
+- The suffix is 1-255 UTF-8 bytes after Unicode NFC normalisation; no control, format,
+  private-use or unassigned characters, no line or paragraph separators, no leading or
+  trailing white space.
 - Matching is case-insensitive for ASCII letters, as in the Handle System default: the key
   used for storage and lookup upper-cases ASCII letters, the display form keeps the case
   it was registered with.
@@ -114,7 +115,7 @@ def parse(text: str) -> Handle:
     if suffix != suffix.strip():
         raise InvalidHandle(f"suffix {suffix!r} has leading or trailing white space")
     for ch in suffix:
-        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
+        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
             raise InvalidHandle(f"suffix {suffix!r} contains control character U+{ord(ch):04X}")
     if prefix.translate(_ASCII_UPPER) == PREFIX_HANDLE_PREFIX:
         validate_prefix(suffix)

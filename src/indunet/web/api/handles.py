@@ -41,7 +41,7 @@ def error_response(exc: IndunetError, handle: str) -> Response:
             409: RC.HANDLE_ALREADY_EXISTS,
             400: RC.INVALID_VALUE,
         }.get(exc.status, RC.ERROR)
-    status = exc.status if exc.status != 500 else HTTP_STATUS.get(rc, 500)
+    status = exc.status
     headers = {"WWW-Authenticate": 'Basic realm="handle"'} if status == 401 else None
     return _json(status, {"responseCode": rc, "handle": handle, "message": exc.message}, headers)
 
@@ -178,12 +178,6 @@ class HandleApi:
             indices = _ints(request, "index") or None
             handle = await run_in_threadpool(node.delete, text, principal, indices=indices)
             return _json(200, {"responseCode": 1, "handle": handle})
-        except HandleError as exc:
-            if exc.rc == RC.VALUES_NOT_FOUND:
-                return _json(
-                    400, {"responseCode": int(exc.rc), "handle": text, "message": exc.message}
-                )
-            return error_response(exc, text)
         except IndunetError as exc:
             return error_response(exc, text)
 

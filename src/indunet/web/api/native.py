@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
 from pydantic import BaseModel, Field
@@ -205,8 +205,8 @@ def list_templates(prefix: str, state: StateDep) -> list[dict[str, Any]]:
 
 @router.post("/prefixes/{prefix}/templates", tags=["templates"], status_code=201)
 def create_template(
-    prefix: str, state: StateDep, user: UserDep, body: dict[str, Any] = Body(...)
-) -> dict[str, Any]:  # noqa: B008
+    prefix: str, state: StateDep, user: UserDep, body: Annotated[dict[str, Any], Body()]
+) -> dict[str, Any]:
     """Publish a template version for a prefix."""
     principal = _may_manage(state, user, prefix)
     t = ids.parse_template(prefix, body)

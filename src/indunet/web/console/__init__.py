@@ -3,9 +3,38 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
 
+from indunet.web.console import (
+    data_templates,
+    enterprises,
+    identifiers,
+    nodes,
+    prefixes,
+    sections,
+    session,
+)
+from indunet.web.console.pages import STATIC_DIR, STATIC_URL, templates
 from indunet.web.state import AppState
+
+ROUTERS = (
+    session.router,
+    sections.router,
+    identifiers.router,
+    data_templates.router,
+    enterprises.router,
+    prefixes.router,
+    nodes.router,
+)
 
 
 def mount(app: FastAPI, state: AppState) -> None:
     """Add the console's pages and static files to ``app``."""
+    templates.env.globals.update(sections=sections.SECTIONS, ids_pages=sections.IDS_PAGES)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="console-static")
+    app.add_exception_handler(session.LoginRequired, session.login_redirect)
+
+
+__all__ = ["mount"]

@@ -1,0 +1,119 @@
+"""``indunet enterprise …``, ``indunet user …`` and ``indunet token …``: tenants and accounts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from indunet import core
+from indunet.cli.options import DataOpt, engine, operator, read_secret
+
+enterprise_app = typer.Typer(help="Enterprises (tenants) and their real-name data.")
+user_app = typer.Typer(help="Users of the console and the API.")
+token_app = typer.Typer(help="API tokens.")
+
+PasswordFile = Annotated[
+    Path, typer.Option("--password-file", help="File whose first line is the password")
+]
+
+
+@enterprise_app.command("add")
+def enterprise_add(
+    uscc: Annotated[str, typer.Option(help="Unified social credit code (18 characters)")],
+    name: Annotated[str, typer.Option(help="Registered name")],
+    legal_representative: str = "",
+    contact: str = "",
+    industry_code: Annotated[str, typer.Option(help="GB/T 4754 code, e.g. C3421")] = "",
+    region: Annotated[str, typer.Option(help="Administrative division code, e.g. 350200")] = "",
+    data_dir: DataOpt = None,
+) -> None:
+    """Register an enterprise; the operator vouches for its real-name data (verified)."""
+    with engine(data_dir).begin() as conn:
+        ent = core.create_enterprise(
+            conn,
+            uscc=uscc,
+            name=name,
+            actor=operator().actor,
+            legal_representative=legal_representative,
+            contact=contact,
+            industry_code=industry_code,
+            region=region,
+            verified=True,
+        )
+    typer.echo(f"{ent.uscc} {ent.name} (verified)")
+
+
+@enterprise_app.command("list")
+def enterprise_list(data_dir: DataOpt = None) -> None:
+    """Every enterprise."""
+    with engine(data_dir).connect() as conn:
+        ents = core.list_enterprises(conn)
+    table = Table("uscc", "name", "region", "industry", "verified")
+    for e in ents:
+        table.add_row(e.uscc, e.name, e.region, e.industry_code, "yes" if e.verified else "no")
+    Console().print(table)
+
+
+@enterprise_app.command("verify")
+def enterprise_verify(uscc: str, data_dir: DataOpt = None) -> None:
+    """Mark an enterprise's real-name data as checked."""
+    with engine(data_dir).begin() as conn:
+        ent = core.set_verified(conn, uscc, verified=True, actor=operator().actor)
+    typer.echo(f"{ent.uscc} {ent.name} verified")
+
+
+@user_app.command("add")
+def user_add(
+    username: str,
+    role: Annotated[core.Role, typer.Option(help="What the user may do")],
+    password_file: PasswordFile,
+    enterprise: Annotated[
+        str | None, typer.Option(help="USCC of the user's enterprise (enterprise roles)")
+    ] = None,
+    data_dir: DataOpt = None,
+) -> None:
+    """Create a user."""
+    password = read_secret(password_file, "password")
+    with engine(data_dir).begin() as conn:
+        eid = core.get_enterprise(conn, enterprise).id if enterprise else None
+        user = core.create_user(
+            conn,
+            username=username,
+            password=password,
+            role=role,
+            actor=operator().actor,
+            enterprise_id=eid,
+        )
+    typer.echo(f"{user.username} ({user.role.value})")
+
+
+@user_app.command("list")
+def user_list(data_dir: DataOpt = None) -> None:
+    """Every user."""
+    with engine(data_dir).connect() as conn:
+        users = core.list_users(conn)
+        usccs = {e.id: e.uscc for e in core.list_enterprises(conn)}
+    table = Table("username", "role", "enterprise")
+    for u in users:
+        ent = usccs.get(u.enterprise_id, "-") if u.enterprise_id is not None else "-"
+        table.add_row(u.username, u.role.value, ent)
+    Console().print(table)
+
+
+@token_app.command("create")
+def token_create(
+    username: str,
+    password_file: PasswordFile,
+    name: Annotated[str, typer.Option(help="What the token is for")] = "cli",
+    data_dir: DataOpt = None,
+) -> None:
+    """Create an API token for a user (checks the password); the token is printed once."""
+    password = read_secret(password_file, "password", min_length=1)
+    with engine(data_dir).begin() as conn:
+        user = core.authenticate(conn, username, password)
+        token = core.issue_token(conn, user, name=name)
+    typer.echo(token)

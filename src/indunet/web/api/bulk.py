@@ -1,0 +1,50 @@
+"""Bulk registration over the native API: upload a CSV or JSON Lines file, read a job's status."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, UploadFile
+from starlette.concurrency import run_in_threadpool
+
+from indunet import ids
+from indunet.web.auth import principal_for_user
+from indunet.web.deps import StateDep, UserDep
+
+router = APIRouter(tags=["identifiers"])
+
+
+def _import(
+    state: StateDep, upload: UploadFile, principal: ids.Principal, overwrite: bool
+) -> ids.BulkReport:
+    """Copy the upload to a temporary file with its suffix, then import it."""
+    name = Path(upload.filename or "upload").name
+    with tempfile.TemporaryDirectory(prefix="indunet-bulk-") as tmp:
+        path = Path(tmp) / name
+        with path.open("wb") as out:
+            shutil.copyfileobj(upload.file, out)
+        return ids.import_file(
+            state.hierarchy.front, path, principal, overwrite=overwrite, source=name
+        )
+
+
+@router.post("/bulk")
+async def bulk_import(
+    state: StateDep,
+    user: UserDep,
+    file: Annotated[UploadFile, File(description="a .csv, .jsonl or .ndjson file")],
+    overwrite: Annotated[bool, Form()] = False,
+) -> dict[str, Any]:
+    """Register the identifiers of an uploaded file; bad rows are listed with line numbers."""
+    principal = principal_for_user(state.engine, user)
+    report: ids.BulkReport = await run_in_threadpool(_import, state, file, principal, overwrite)
+    return report.to_json()
+
+
+@router.get("/bulk/{job_id}")
+def bulk_job(job_id: int, state: StateDep, user: UserDep) -> dict[str, Any]:
+    """Where a bulk import stands (counts, next line, errors)."""
+    return ids.get_job(state.engine, job_id).to_json()

@@ -1,0 +1,130 @@
+"""Identifier pages: resolve a handle (with its referral path) and register one from a form."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from indunet import ids
+from indunet.core import IndunetError, User
+from indunet.ids import Node, Template
+from indunet.web.auth import principal_for_user
+from indunet.web.console.forms import FormError, ValueRow, record_values, value_rows
+from indunet.web.console.pages import error_text, is_htmx, render
+from indunet.web.console.session import ConsoleUser, MaybeUser
+from indunet.web.deps import StateDep
+from indunet.web.state import AppState
+
+router = APIRouter(include_in_schema=False)
+
+#: Types offered while typing a value row (secret and site values are not typed by hand).
+SUGGESTED_TYPES = ("URL", "DESC", "NAME", "EMAIL", "CHECKSUM", "10320/LOC")
+BLANK_ROWS = [ValueRow("1", "URL"), ValueRow("2", "DESC"), ValueRow()]
+
+
+def resolving_node(state: AppState) -> Node:
+    """The node that resolves anything: the recursive node if this process runs one."""
+    return state.hierarchy.nodes.get("recursive") or state.hierarchy.front
+
+
+def managed_prefixes(state: AppState, user: User) -> list[str]:
+    """Prefixes ``user`` may register under (all allocated ones, for a platform admin)."""
+    principal = principal_for_user(state.engine, user)
+    if principal.is_superuser:
+        front = state.hierarchy.front.prefix
+        allocated = [a.prefix for a in ids.list_allocations(state.engine)]
+        return ([front] if front else []) + allocated
+    return sorted(principal.prefixes or ())
+
+
+def visible_templates(state: AppState, user: User) -> list[Template]:
+    """Data templates usable under any prefix ``user`` manages, each once."""
+    seen: dict[tuple[str, str], Template] = {}
+    for prefix in managed_prefixes(state, user):
+        for t in state.hierarchy.front.templates.for_prefix(prefix):
+            seen.setdefault((t.prefix, t.ref), t)
+    return sorted(seen.values(), key=lambda t: (t.prefix, t.name, t.version))
+
+
+def template_rows(templates: list[Template], ref: str) -> list[ValueRow]:
+    """Form rows for a chosen template: a URL row, then one row per template item."""
+    chosen = next((t for t in templates if t.ref == ref), None)
+    if chosen is None:
+        return list(BLANK_ROWS)
+    items = [ValueRow(str(i.index), i.name, "", i.required) for i in chosen.items]
+    return [ValueRow("1", "URL"), *items]
+
+
+def write_record(state: AppState, user: User, handle: str, values: list[dict[str, object]]) -> str:
+    """Create or replace ``handle`` on the front node as ``user``; return its spelling."""
+    principal = principal_for_user(state.engine, user)
+    written, _created = state.hierarchy.front.put(handle, values, principal)
+    return written
+
+
+@router.get("/ids/resolve")
+async def resolve_page(
+    request: Request, state: StateDep, user: MaybeUser, handle: str = ""
+) -> Response:
+    """Resolve ``handle`` recursively; HTMX gets only the answer, a browser the whole page."""
+    answer, error = None, None
+    if handle.strip():
+        try:
+            answer = await resolving_node(state).resolve(handle.strip(), recurse=True)
+        except IndunetError as exc:
+            error = exc.message
+    name = "_answer.html" if is_htmx(request) else "resolve.html"
+    return render(request, name, {"handle": handle, "answer": answer, "error": error})
+
+
+def _register_context(state: AppState, user: User, **extra: object) -> dict[str, object]:
+    templates = visible_templates(state, user)
+    types = {*SUGGESTED_TYPES, *(i.name for t in templates for i in t.items)}
+    ctx: dict[str, object] = {
+        "templates": templates,
+        "type_choices": sorted(types),
+        "prefixes": managed_prefixes(state, user),
+        "handle": "",
+        "template": "",
+        "rows": list(BLANK_ROWS),
+    }
+    ctx.update(extra)
+    return ctx
+
+
+@router.get("/ids/register")
+def register_page(request: Request, state: StateDep, user: ConsoleUser) -> Response:
+    """The registration form."""
+    return render(request, "register.html", _register_context(state, user))
+
+
+@router.get("/ids/register/rows")
+def register_rows(
+    request: Request, state: StateDep, user: ConsoleUser, template: str = "", add: bool = False
+) -> Response:
+    """HTMX: the value rows for a chosen template, or (``add``) one more empty row."""
+    rows = [ValueRow()] if add else template_rows(visible_templates(state, user), template)
+    return render(request, "_value_rows.html", {"rows": rows})
+
+
+@router.post("/ids/register")
+async def register(request: Request, state: StateDep, user: ConsoleUser) -> Response:
+    """Write the record; on any error show it next to the form and write nothing."""
+    form = await request.form()
+    handle = str(form.get("handle", "")).strip()
+    template = str(form.get("template", "")).strip()
+    rows = value_rows(form)
+    try:
+        values = record_values(rows, template)
+        written = await run_in_threadpool(write_record, state, user, handle, values)
+    except (FormError, IndunetError) as exc:
+        ctx = _register_context(
+            state, user, handle=handle, template=template, rows=rows or list(BLANK_ROWS)
+        )
+        ctx["error"] = error_text(request, exc)
+        return render(request, "register.html", ctx, status=400)
+    ctx = _register_context(state, user, written=written, template=template)
+    if template:
+        ctx["rows"] = template_rows(visible_templates(state, user), template)
+    return render(request, "register.html", ctx)

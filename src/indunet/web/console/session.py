@@ -1,0 +1,124 @@
+"""Console sessions: log in and out, the language switch, and who is looking at a page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Request
+from starlette.responses import RedirectResponse, Response
+
+from indunet import core
+from indunet.core import AuthenticationFailed, User
+from indunet.web.auth import SESSION_COOKIE, token_user
+from indunet.web.console.i18n import LANG_COOKIE, LOCALES
+from indunet.web.console.pages import is_htmx, render
+from indunet.web.deps import StateDep
+
+SESSION_TTL = timedelta(hours=12)
+router = APIRouter(include_in_schema=False)
+
+
+class LoginRequired(Exception):
+    """Raised by pages that need a user; answered with a redirect to the login page."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+def safe_next(target: str | None) -> str:
+    """``target`` if it is a path on this site, else the console's start page."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return "/"
+
+
+def login_redirect(request: Request, exc: Exception) -> Response:
+    """Send the browser (or HTMX) to the login page, remembering where it wanted to go."""
+    target = exc.next_path if isinstance(exc, LoginRequired) else "/"
+    url = f"/login?next={quote(target, safe='/')}"
+    if is_htmx(request):
+        return Response(status_code=200, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
+
+
+def optional_user(request: Request, state: StateDep) -> User | None:
+    """The logged-in user, or ``None``; also made available to templates."""
+    token = request.cookies.get(SESSION_COOKIE)
+    user = None
+    if token:
+        try:
+            user = token_user(state.engine, token)
+        except AuthenticationFailed:
+            user = None
+    request.state.console_user = user
+    return user
+
+
+def required_user(request: Request, user: Annotated[User | None, Depends(optional_user)]) -> User:
+    """The logged-in user, or a redirect to the login page."""
+    if user is None:
+        query = f"?{request.url.query}" if request.url.query else ""
+        raise LoginRequired(request.url.path + query)
+    return user
+
+
+MaybeUser = Annotated[User | None, Depends(optional_user)]
+ConsoleUser = Annotated[User, Depends(required_user)]
+
+
+@router.get("/login")
+def login_page(request: Request, user: MaybeUser, next: str = "/") -> Response:
+    """The login form."""
+    return render(request, "login.html", {"next": safe_next(next), "username": ""})
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    state: StateDep,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    """Check the password, then set the session cookie; a wrong password sets nothing."""
+    try:
+        with state.engine.begin() as conn:
+            user = core.authenticate(conn, username, password)
+            token = core.issue_token(conn, user, name="console", kind="session", ttl=SESSION_TTL)
+    except AuthenticationFailed:
+        ctx = {"next": safe_next(next), "username": username, "failed": True}
+        return render(request, "login.html", ctx, status=401)
+    response = RedirectResponse(safe_next(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(SESSION_TTL.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, state: StateDep) -> Response:
+    """Revoke the session token and forget the cookie."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        with state.engine.begin() as conn:
+            core.revoke_token(conn, token)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax")
+    return response
+
+
+@router.get("/lang/{locale}")
+def switch_language(locale: str, next: str = "/") -> Response:
+    """Remember the chosen language in a cookie and go back to the page."""
+    response = RedirectResponse(safe_next(next), status_code=303)
+    if locale in LOCALES:
+        response.set_cookie(LANG_COOKIE, locale, max_age=365 * 86_400, samesite="lax")
+    return response

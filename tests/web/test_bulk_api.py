@@ -1,0 +1,68 @@
+"""POST /api/v1/bulk and GET /api/v1/bulk/{job_id}: uploads checked with the uploader's rights."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from indunet import core, ids
+from indunet.web import AppState, create_app
+
+CSV = (
+    "handle,URL\n"
+    "88.100.1/UP-1,https://up.example/1\n"
+    "88.100.2/NOT-MINE,https://up.example/2\n"
+    "88.100.1/UP-3,https://up.example/3\n"
+)
+
+
+@pytest.fixture
+async def client(state: AppState, allocation: ids.Allocation) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app(state))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+def token(state: AppState, enterprise: core.Enterprise) -> str:
+    with state.engine.begin() as conn:
+        user = core.create_user(
+            conn,
+            username="alice",
+            password="a-long-password",
+            role=core.Role.ENTERPRISE_ADMIN,
+            actor="test",
+            enterprise_id=enterprise.id,
+        )
+        return core.issue_token(conn, user, name="test")
+
+
+async def test_upload_registers_own_rows_and_reports_the_rest(
+    client: httpx.AsyncClient, token: str, state: AppState
+):
+    auth = {"authorization": f"Bearer {token}"}
+    r = await client.post(
+        "/api/v1/bulk", files={"file": ("ids.csv", CSV, "text/csv")}, headers=auth
+    )
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert (report["total"], report["registered"], report["failed"]) == (3, 2, 1)
+    assert report["errors"][0]["line"] == 3
+    assert "does not belong to its enterprise" in report["errors"][0]["message"]
+    assert state.hierarchy.front.store.get("88.100.1/UP-3") is not None
+    job = await client.get(f"/api/v1/bulk/{report['job_id']}", headers=auth)
+    assert job.json()["status"] == "done" and job.json()["source"] == "ids.csv"
+    assert (await client.get("/api/v1/bulk/999", headers=auth)).status_code == 404
+
+
+async def test_upload_needs_a_user_and_a_known_format(client: httpx.AsyncClient, token: str):
+    anonymous = await client.post("/api/v1/bulk", files={"file": ("ids.csv", CSV, "text/csv")})
+    assert anonymous.status_code == 401
+    wrong = await client.post(
+        "/api/v1/bulk",
+        files={"file": ("ids.xlsx", b"PK...", "application/octet-stream")},
+        headers={"authorization": f"Bearer {token}"},
+    )
+    assert wrong.status_code == 400 and ".csv, .jsonl or .ndjson" in wrong.json()["message"]

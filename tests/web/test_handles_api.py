@@ -1,0 +1,687 @@
+"""The Handle.Net-compatible REST API in-process: response codes, HTTP statuses, filters, auth."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from indunet import core, ids
+from indunet.web import AppState, create_app
+
+SECRET = "s3cret-key-for-tests"
+AUTH = ("300%3A0.NA/88.100.1", SECRET)  # as pyhandle sends it: the colon percent-encoded
+OTHER_SECRET = "other-tenant-key-2"
+OTHER_AUTH = ("300%3A0.NA/88.100.2", OTHER_SECRET)
+API = "/api/handles"
+SITES = "http://127.0.0.1:8000/nodes"  # the embedded hierarchy's sites (settings port 8000)
+
+
+def url_value(url: str, index: int = 1) -> dict[str, Any]:
+    return {"index": index, "type": "URL", "data": {"format": "string", "value": url}}
+
+
+def text_value(index: int, vtype: str, value: str) -> dict[str, Any]:
+    return {"index": index, "type": vtype, "data": {"format": "string", "value": value}}
+
+
+@pytest.fixture
+async def client(state: AppState, allocation: ids.Allocation) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app(state))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+def other_tenant(state: AppState) -> ids.Allocation:
+    with state.engine.begin() as conn:
+        ent = core.create_enterprise(
+            conn,
+            uscc=core.make_uscc("91110108MA01ABCDE"),
+            name="北京另一家制造有限公司",
+            actor="test",
+            verified=True,
+        )
+    return ids.allocate(state.hierarchy.front, "88.100.2", ent, actor="test", secret=OTHER_SECRET)
+
+
+def snapshot(state: AppState) -> tuple[list[tuple[Any, ...]], int]:
+    """Every stored record and the audit log length: what a refused request must not change."""
+    with state.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT node, hkey, record FROM ids_handles ORDER BY node, hkey")
+        ).all()
+        audits = conn.execute(sa.text("SELECT count(*) FROM core_audit_log")).scalar_one()
+    return [tuple(r) for r in rows], int(audits)
+
+
+async def create(c: httpx.AsyncClient, handle: str, values: list[dict[str, Any]]) -> None:
+    resp = await c.put(f"{API}/{handle}", json={"values": values}, auth=AUTH)
+    assert resp.status_code == 201, resp.text
+
+
+async def record(c: httpx.AsyncClient, handle: str) -> dict[int, dict[str, Any]]:
+    resp = await c.get(f"{API}/{handle}")
+    assert resp.status_code == 200, resp.text
+    return {v["index"]: v for v in resp.json()["values"]}
+
+
+# -- success -----------------------------------------------------------------------------
+
+
+async def test_create_is_201_replace_is_200_and_get_returns_the_record(
+    client: httpx.AsyncClient,
+) -> None:
+    h = "88.100.1/CNC-0001"
+    resp = await client.put(
+        f"{API}/{h}", json={"values": [url_value("https://a.example")]}, auth=AUTH
+    )
+    assert (resp.status_code, resp.json()) == (201, {"responseCode": 1, "handle": h})
+
+    got = await client.get(f"{API}/{h}")
+    assert got.status_code == 200
+    body = got.json()
+    assert body["responseCode"] == 1 and body["handle"] == h
+    values = {v["index"]: v for v in body["values"]}
+    assert values[1]["data"] == {"format": "string", "value": "https://a.example"}
+    assert values[1]["ttl"] == 86400 and values[1]["timestamp"].endswith("Z")
+    # a record created without HS_ADMIN gets its creator as admin
+    assert values[100]["type"] == "HS_ADMIN"
+    assert values[100]["data"]["value"]["handle"] == "0.NA/88.100.1"
+    assert values[100]["data"]["value"]["index"] == 300
+
+    again = await client.put(
+        f"{API}/{h}", json={"values": [url_value("https://b.example")]}, auth=AUTH
+    )
+    assert (again.status_code, again.json()["responseCode"]) == (200, 1)
+    assert (await record(client, h))[1]["data"]["value"] == "https://b.example"
+
+
+async def test_lookup_is_case_insensitive_and_keeps_the_registered_case(
+    client: httpx.AsyncClient,
+) -> None:
+    await create(client, "88.100.1/Pump-7", [url_value("https://p.example")])
+    resp = await client.get(f"{API}/88.100.1/PUMP-7")
+    assert resp.status_code == 200 and resp.json()["handle"] == "88.100.1/Pump-7"
+
+
+async def test_a_username_sent_with_a_raw_colon_is_accepted(client: httpx.AsyncClient) -> None:
+    resp = await client.put(
+        f"{API}/88.100.1/RAW-1",
+        json={"values": [url_value("https://r.example")]},
+        auth=("300:0.NA/88.100.1", SECRET),
+    )
+    assert resp.status_code == 201, resp.text
+
+
+async def test_a_bare_list_body_is_accepted(client: httpx.AsyncClient) -> None:
+    resp = await client.put(
+        f"{API}/88.100.1/LIST-1", json=[url_value("https://l.example")], auth=AUTH
+    )
+    assert resp.status_code == 201
+    assert (await record(client, "88.100.1/LIST-1"))[1]["data"]["value"] == "https://l.example"
+
+
+# -- filters -----------------------------------------------------------------------------
+
+
+async def test_type_and_index_filters(client: httpx.AsyncClient) -> None:
+    h = "88.100.1/FILTER-1"
+    await create(
+        client,
+        h,
+        [
+            url_value("https://f.example"),
+            text_value(2, "EMAIL", "a@f.example"),
+            text_value(3, "DESC", "lathe"),
+        ],
+    )
+
+    async def indices(query: str) -> list[int]:
+        resp = await client.get(f"{API}/{h}?{query}")
+        assert resp.status_code == 200 and resp.json()["responseCode"] == 1
+        return sorted(v["index"] for v in resp.json()["values"])
+
+    assert await indices("type=URL") == [1]
+    assert await indices("index=2") == [2]
+    assert await indices("type=URL&index=3") == [1, 3]
+    assert await indices("index=2&index=3") == [2, 3]
+    assert await indices("index=2,3") == [2, 3]
+
+    none = await client.get(f"{API}/{h}?type=CHECKSUM")
+    assert none.status_code == 200
+    assert none.json() == {"responseCode": 200, "handle": h, "values": []}
+
+    bad = await client.get(f"{API}/{h}?index=two")
+    assert bad.status_code == 400 and bad.json()["responseCode"] == 202
+    assert "index='two'" in bad.json()["message"]
+
+
+# -- value writes with index= and overwrite= ---------------------------------------------
+
+
+async def test_put_with_index_adds_and_replaces_only_those_values(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    h = "88.100.1/MOD-1"
+    await create(
+        client, h, [url_value("https://m.example"), text_value(2, "EMAIL", "old@m.example")]
+    )
+
+    resp = await client.put(
+        f"{API}/{h}?index=2&index=5",
+        json={"values": [text_value(2, "EMAIL", "new@m.example"), text_value(5, "DESC", "mill")]},
+        auth=AUTH,
+    )
+    assert (resp.status_code, resp.json()["responseCode"]) == (200, 1)
+    values = await record(client, h)
+    assert values[1]["data"]["value"] == "https://m.example"
+    assert values[2]["data"]["value"] == "new@m.example"
+    assert values[5]["data"]["value"] == "mill"
+
+    before = snapshot(state)
+    exists = await client.put(
+        f"{API}/{h}?index=2&overwrite=false",
+        json={"values": [text_value(2, "EMAIL", "x@m.example")]},
+        auth=AUTH,
+    )
+    assert exists.status_code == 409 and exists.json()["responseCode"] == 201
+    assert "index 2" in exists.json()["message"]
+
+    missing = await client.put(
+        f"{API}/{h}?index=9", json={"values": [text_value(2, "EMAIL", "y@m.example")]}, auth=AUTH
+    )
+    assert missing.status_code == 400 and missing.json()["responseCode"] == 200
+
+    no_handle = await client.put(
+        f"{API}/88.100.1/NOPE?index=1", json={"values": [url_value("https://n.example")]}, auth=AUTH
+    )
+    assert no_handle.status_code == 404 and no_handle.json()["responseCode"] == 100
+    assert snapshot(state) == before
+
+
+async def test_overwrite_false_on_an_existing_handle_is_409_101(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    h = "88.100.1/DUP-1"
+    await create(client, h, [url_value("https://d.example")])
+    before = snapshot(state)
+    resp = await client.put(
+        f"{API}/{h}?overwrite=false", json={"values": [url_value("https://e.example")]}, auth=AUTH
+    )
+    assert resp.status_code == 409
+    assert resp.json()["responseCode"] == 101 and "already exists" in resp.json()["message"]
+    assert snapshot(state) == before
+
+    fresh = await client.put(
+        f"{API}/88.100.1/DUP-2?overwrite=false",
+        json={"values": [url_value("https://e.example")]},
+        auth=AUTH,
+    )
+    assert fresh.status_code == 201
+
+
+async def test_mint_new_suffix(client: httpx.AsyncClient) -> None:
+    resp = await client.put(
+        f"{API}/88.100.1/LOT-?mintNewSuffix=true",
+        json={"values": [url_value("https://lot.example")]},
+        auth=AUTH,
+    )
+    assert resp.status_code == 201
+    minted = resp.json()["handle"]
+    assert minted.startswith("88.100.1/LOT-") and len(minted) == len("88.100.1/LOT-") + 36
+    assert (await record(client, minted))[1]["data"]["value"] == "https://lot.example"
+
+    second = await client.put(
+        f"{API}/88.100.1/LOT-?mintNewSuffix=true",
+        json={"values": [url_value("https://lot.example")]},
+        auth=AUTH,
+    )
+    assert second.status_code == 201 and second.json()["handle"] != minted
+
+
+# -- deletes -----------------------------------------------------------------------------
+
+
+async def test_delete_values_then_the_handle(client: httpx.AsyncClient, state: AppState) -> None:
+    h = "88.100.1/DEL-1"
+    await create(client, h, [url_value("https://x.example"), text_value(2, "EMAIL", "a@x.example")])
+
+    resp = await client.delete(f"{API}/{h}?index=2", auth=AUTH)
+    assert (resp.status_code, resp.json()) == (200, {"responseCode": 1, "handle": h})
+    assert 2 not in await record(client, h)
+
+    before = snapshot(state)
+    missing = await client.delete(f"{API}/{h}?index=55", auth=AUTH)
+    assert missing.status_code == 400 and missing.json()["responseCode"] == 200
+    assert snapshot(state) == before
+
+    gone = await client.delete(f"{API}/{h}", auth=AUTH)
+    assert gone.status_code == 200
+    after = await client.get(f"{API}/{h}")
+    assert after.status_code == 404 and after.json()["responseCode"] == 100
+
+    twice = await client.delete(f"{API}/{h}", auth=AUTH)
+    assert twice.status_code == 404 and twice.json()["responseCode"] == 100
+
+
+# -- where a handle lives ----------------------------------------------------------------
+
+
+async def test_missing_handle_under_an_allocated_prefix_is_404_100(
+    client: httpx.AsyncClient,
+) -> None:
+    resp = await client.get(f"{API}/88.100.1/NEVER")
+    assert resp.status_code == 404
+    assert resp.json()["responseCode"] == 100
+    assert "not registered" in resp.json()["message"]
+
+
+async def test_unknown_prefix_resolves_to_not_found_naming_the_prefix(
+    client: httpx.AsyncClient,
+) -> None:
+    resp = await client.get(f"{API}/77.1/X")
+    assert resp.status_code == 404 and resp.json()["responseCode"] == 100
+    assert "77.1" in resp.json()["message"]
+
+
+async def test_writes_outside_the_node_prefix_are_301(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    before = snapshot(state)
+    resp = await client.put(
+        f"{API}/88.200.1/X", json={"values": [url_value("https://a.example")]}, auth=AUTH
+    )
+    assert resp.status_code == 404 and resp.json()["responseCode"] == 301
+    assert "88.200" in resp.json()["message"]
+
+    top = await client.get("/nodes/88/api/handles/77.1/X")
+    assert top.status_code == 404 and top.json()["responseCode"] == 301
+
+    unknown = await client.get("/nodes/nowhere/api/handles/88.100.1/X")
+    assert unknown.status_code == 404 and unknown.json()["responseCode"] == 301
+    assert "nowhere" in unknown.json()["message"]
+    assert snapshot(state) == before
+
+
+async def test_root_refers_with_http_302_and_location(client: httpx.AsyncClient) -> None:
+    await create(client, "88.100.1/REF-1", [url_value("https://ref.example")])
+    resp = await client.get("/nodes/root/api/handles/88.100.1/REF-1?type=URL")
+    assert resp.status_code == 302
+    assert resp.headers["location"] == f"{SITES}/88/api/handles/88.100.1/REF-1?type=URL"
+    body = resp.json()
+    assert body["responseCode"] == 302
+    assert body["referral"]["prefix"] == "88"
+    assert [s["url"] for s in body["referral"]["sites"]] == [f"{SITES}/88"]
+
+    top = await client.get("/nodes/88/api/handles/88.100.1/REF-1")
+    assert top.status_code == 302
+    assert top.headers["location"] == f"{SITES}/88.100/api/handles/88.100.1/REF-1"
+
+    holder = await client.get("/nodes/88.100/api/handles/88.100.1/REF-1")
+    assert holder.status_code == 200 and holder.json()["responseCode"] == 1
+
+
+async def test_all_sites_down_is_502_with_response_code_2(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    transport = state.hierarchy.transport
+    assert isinstance(transport, ids.LocalTransport)
+    transport.down.add(f"{SITES}/root")
+    resp = await client.get(f"{API}/88.300.1/X")
+    assert resp.status_code == 502
+    assert resp.json()["responseCode"] == 2
+    assert f"{SITES}/root" in resp.json()["message"]
+
+
+# -- malformed input ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("handle", "words"),
+    [
+        ("88.100.1", "no '/'"),
+        ("88.1_0/X", "segment"),
+        ("88.100.1/%20X", "white space"),
+        ("88.100.1/X%07Y", "control character"),
+        ("88.100.1/" + "a" * 256, "limit is 255"),
+        ("0.NA/88..1", "segment"),
+    ],
+)
+async def test_malformed_identifiers_are_400_102(
+    client: httpx.AsyncClient, state: AppState, handle: str, words: str
+) -> None:
+    got = await client.get(f"{API}/{handle}")
+    assert got.status_code == 400 and got.json()["responseCode"] == 102
+    assert words in got.json()["message"]
+
+    before = snapshot(state)
+    put = await client.put(
+        f"{API}/{handle}", json={"values": [url_value("https://a.example")]}, auth=AUTH
+    )
+    assert put.status_code == 400 and put.json()["responseCode"] == 102
+    assert words in put.json()["message"]
+    assert snapshot(state) == before
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b'{"values": {"index": 1}}', "must be a list"),
+        (b'{"values": [{"type": "URL", "data": "x"}]}', "integer 'index'"),
+        (b'{"values": [{"index": 0, "type": "URL", "data": "x"}]}', "between 1 and"),
+        (
+            b'{"values": [{"index": 1, "type": "URL", "data": "a"}, {"index": 1, "type": "URL", "data": "b"}]}',
+            "twice",
+        ),
+        (
+            b'{"values": [{"index": 1, "type": "URL", "data": {"format": "weird", "value": "x"}}]}',
+            "unknown data format",
+        ),
+        (
+            b'{"values": [{"index": 1, "type": "URL", "data": {"format": "hex", "value": "zz"}}]}',
+            "not valid hex",
+        ),
+        (b'{"values": [{"index": 1, "type": "URL", "data": "x", "ttl": -1}]}', "ttl"),
+        (
+            b'{"values": [{"index": 1, "type": "URL", "data": "x", "permissions": "11"}]}',
+            "permissions",
+        ),
+    ],
+)
+async def test_bad_values_are_400_202_and_change_nothing(
+    client: httpx.AsyncClient, state: AppState, body: bytes, words: str
+) -> None:
+    before = snapshot(state)
+    resp = await client.put(
+        f"{API}/88.100.1/BAD-1",
+        content=body,
+        auth=AUTH,
+        headers={"Content-Type": "application/json"},
+    )
+    assert resp.status_code == 400 and resp.json()["responseCode"] == 202
+    assert words in resp.json()["message"]
+    assert snapshot(state) == before
+    assert (await client.get(f"{API}/88.100.1/BAD-1")).status_code == 404
+
+
+async def test_oversized_values_are_refused(client: httpx.AsyncClient, state: AppState) -> None:
+    before = snapshot(state)
+    big = await client.put(
+        f"{API}/88.100.1/BIG-1", json={"values": [text_value(2, "DESC", "x" * 65_536)]}, auth=AUTH
+    )
+    assert big.status_code == 400 and big.json()["responseCode"] == 202
+    assert "65536 bytes" in big.json()["message"] and "65535" in big.json()["message"]
+
+    many = await client.put(
+        f"{API}/88.100.1/BIG-1",
+        json={"values": [text_value(i, "DESC", "v") for i in range(1, 258)]},
+        auth=AUTH,
+    )
+    assert many.status_code == 400 and "at most 256" in many.json()["message"]
+    assert snapshot(state) == before
+
+
+async def test_unknown_value_types_are_refused(client: httpx.AsyncClient, state: AppState) -> None:
+    before = snapshot(state)
+    resp = await client.put(
+        f"{API}/88.100.1/TYPE-1",
+        json={"values": [text_value(2, "SPINDLE_SPEED", "1200")]},
+        auth=AUTH,
+    )
+    assert resp.status_code == 400 and resp.json()["responseCode"] == 202
+    assert "unknown type 'SPINDLE_SPEED'" in resp.json()["message"]
+    assert snapshot(state) == before
+
+
+async def test_template_rules_are_enforced(client: httpx.AsyncClient, state: AppState) -> None:
+    template = ids.parse_template(
+        "88.100.1",
+        {
+            "name": "machine",
+            "version": "1.0",
+            "industry_code": "C34",
+            "items": [
+                {
+                    "name": "serial",
+                    "type": "string",
+                    "index": 2000,
+                    "required": True,
+                    "pattern": "SN-[0-9]{4}",
+                },
+                {"name": "power_kw", "type": "number", "index": 2001, "minimum": 0, "maximum": 500},
+            ],
+        },
+    )
+    with state.engine.begin() as conn:
+        state.hierarchy.front.templates.add(conn, template, actor="test")
+    uses = {"index": 3, "type": "TEMPLATE", "data": "machine@1.0"}
+    h = "88.100.1/TPL-1"
+
+    before = snapshot(state)
+    cases = [
+        ([uses, text_value(2000, "serial", "12")], "does not match pattern"),
+        ([uses, text_value(2001, "power_kw", "7.5")], "required item 'serial' is missing"),
+        (
+            [uses, text_value(2000, "serial", "SN-0001"), text_value(2001, "power_kw", "900")],
+            "above maximum 500",
+        ),
+        ([uses, text_value(2005, "serial", "SN-0001")], "must be at index 2000"),
+        ([{**uses, "data": "machine@9.9"}, text_value(2000, "serial", "SN-0001")], "machine@9.9"),
+    ]
+    for values, words in cases:
+        resp = await client.put(f"{API}/{h}", json={"values": values}, auth=AUTH)
+        assert resp.status_code == 400, (words, resp.text)
+        assert resp.json()["responseCode"] == 202 and words in resp.json()["message"]
+    assert snapshot(state) == before
+
+    ok = await client.put(
+        f"{API}/{h}",
+        json={
+            "values": [
+                uses,
+                text_value(2000, "serial", "SN-0001"),
+                text_value(2001, "power_kw", "7.5"),
+            ]
+        },
+        auth=AUTH,
+    )
+    assert ok.status_code == 201, ok.text
+    # removing a required item later breaks the template too
+    before = snapshot(state)
+    drop = await client.delete(f"{API}/{h}?index=2000", auth=AUTH)
+    assert drop.status_code == 400 and "required item 'serial'" in drop.json()["message"]
+    assert snapshot(state) == before
+
+
+async def test_secret_keys_are_never_shown(client: httpx.AsyncClient, state: AppState) -> None:
+    h = "88.100.1/KEYED-1"
+    key = "a-device-secret-key-123"
+    await create(
+        client,
+        h,
+        [url_value("https://k.example"), {"index": 300, "type": "HS_SECKEY", "data": key}],
+    )
+    for query in ("", "?index=300", "?type=HS_SECKEY", "?auth=true"):
+        resp = await client.get(f"{API}/{h}{query}")
+        assert resp.status_code == 200
+        assert "HS_SECKEY" not in resp.text and key not in resp.text
+    prefix = await client.get(f"{API}/0.NA/88.100.1")
+    assert prefix.status_code == 200 and "HS_SECKEY" not in prefix.text
+    assert SECRET not in prefix.text
+    rows, _ = snapshot(state)
+    assert not any(key in str(r) or SECRET in str(r) for r in rows)  # stored only as hashes
+
+
+# -- authentication and authorisation ----------------------------------------------------
+
+
+async def test_writes_without_credentials_are_401_402(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    await create(client, "88.100.1/ANON-1", [url_value("https://a.example")])
+    before = snapshot(state)
+    for resp in (
+        await client.put(
+            f"{API}/88.100.1/ANON-2", json={"values": [url_value("https://a.example")]}
+        ),
+        await client.delete(f"{API}/88.100.1/ANON-1"),
+        await client.get(f"{API}?prefix=88.100.1"),
+    ):
+        assert resp.status_code == 401
+        assert resp.json()["responseCode"] == 402
+        assert resp.headers["www-authenticate"].startswith("Basic")
+    assert snapshot(state) == before
+
+
+@pytest.mark.parametrize(
+    ("auth", "words"),
+    [
+        (("300%3A0.NA/88.100.1", "wrong-secret-key"), "wrong secret key"),
+        (("301%3A0.NA/88.100.1", SECRET), "no secret key (HS_SECKEY) at index 301"),
+        (("300%3A0.NA/88.100.9", SECRET), "not held by node"),
+        (("admin", SECRET), "index:handle"),
+    ],
+)
+async def test_bad_credentials_are_401_403(
+    client: httpx.AsyncClient, state: AppState, auth: tuple[str, str], words: str
+) -> None:
+    before = snapshot(state)
+    resp = await client.put(
+        f"{API}/88.100.1/AUTH-1", json={"values": [url_value("https://a.example")]}, auth=auth
+    )
+    assert resp.status_code == 401
+    assert resp.json()["responseCode"] == 403
+    assert words in resp.json()["message"]
+    assert snapshot(state) == before
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["Basic !!!not-base64", "Basic " + "bm9jb2xvbg==", "Digest username=x", "Bearer idn_unknown"],
+)
+async def test_unusable_authorization_headers_are_401(
+    client: httpx.AsyncClient, state: AppState, header: str
+) -> None:
+    before = snapshot(state)
+    resp = await client.put(
+        f"{API}/88.100.1/AUTH-2",
+        json={"values": [url_value("https://a.example")]},
+        headers={"Authorization": header},
+    )
+    assert resp.status_code == 401 and resp.json()["responseCode"] == 403
+    assert resp.json()["message"]
+    assert snapshot(state) == before
+
+
+async def test_a_tenant_cannot_write_another_tenants_prefix(
+    client: httpx.AsyncClient, state: AppState, other_tenant: ids.Allocation
+) -> None:
+    await create(client, "88.100.1/MINE-1", [url_value("https://mine.example")])
+    before = snapshot(state)
+    attempts = [
+        await client.put(
+            f"{API}/88.100.1/THEIRS-1",
+            json={"values": [url_value("https://evil.example")]},
+            auth=OTHER_AUTH,
+        ),
+        await client.put(
+            f"{API}/88.100.1/MINE-1",
+            json={"values": [url_value("https://evil.example")]},
+            auth=OTHER_AUTH,
+        ),
+        await client.put(
+            f"{API}/88.100.1/MINE-1?index=2",
+            json={"values": [text_value(2, "DESC", "x")]},
+            auth=OTHER_AUTH,
+        ),
+        await client.delete(f"{API}/88.100.1/MINE-1", auth=OTHER_AUTH),
+        await client.delete(f"{API}/88.100.1/MINE-1?index=1", auth=OTHER_AUTH),
+        await client.get(f"{API}?prefix=88.100.1", auth=OTHER_AUTH),
+    ]
+    for resp in attempts:
+        assert resp.status_code == 403, resp.text
+        assert resp.json()["responseCode"] == 400
+        assert "300:0.NA/88.100.2" in resp.json()["message"]
+    assert snapshot(state) == before
+    assert (await record(client, "88.100.1/MINE-1"))[1]["data"]["value"] == "https://mine.example"
+
+    own = await client.put(
+        f"{API}/88.100.2/THEIRS-1",
+        json={"values": [url_value("https://t.example")]},
+        auth=OTHER_AUTH,
+    )
+    assert own.status_code == 201
+
+
+async def test_platform_users_write_by_bearer_token_within_their_enterprise(
+    client: httpx.AsyncClient, state: AppState, other_tenant: ids.Allocation
+) -> None:
+    with state.engine.begin() as conn:
+        password = core.ensure_admin(conn)
+        assert password is not None
+        admin = core.authenticate(conn, "admin", password)
+        admin_token = core.issue_token(conn, admin, name="t")
+        member = core.create_user(
+            conn,
+            username="li.lei",
+            password="a-long-password",
+            role=core.Role.ENTERPRISE_ADMIN,
+            actor="test",
+            enterprise_id=other_tenant.enterprise_id,
+        )
+        member_token = core.issue_token(conn, member, name="t")
+
+    as_admin = await client.put(
+        f"{API}/88.100.1/BY-ADMIN",
+        json={"values": [url_value("https://a.example")]},
+        headers={"Authorization": f"Bearer {admin_token}"},
+    )
+    assert as_admin.status_code == 201
+
+    before = snapshot(state)
+    refused = await client.put(
+        f"{API}/88.100.1/BY-MEMBER",
+        json={"values": [url_value("https://a.example")]},
+        headers={"Authorization": f"Bearer {member_token}"},
+    )
+    assert refused.status_code == 403 and refused.json()["responseCode"] == 400
+    assert "88.100.1" in refused.json()["message"]
+    assert snapshot(state) == before
+
+    client.cookies.set("indunet_session", member_token)
+    allowed = await client.put(
+        f"{API}/88.100.2/BY-MEMBER", json={"values": [url_value("https://a.example")]}
+    )
+    assert allowed.status_code == 201
+
+
+# -- listing -----------------------------------------------------------------------------
+
+
+async def test_list_handles_of_a_prefix_page_by_page(client: httpx.AsyncClient) -> None:
+    names = [f"88.100.1/ITEM-{i}" for i in range(5)]
+    for name in names:
+        await create(client, name, [url_value("https://i.example")])
+
+    pages = []
+    for page in range(3):
+        resp = await client.get(f"{API}?prefix=88.100.1&page={page}&pageSize=2", auth=AUTH)
+        assert resp.status_code == 200
+        body = resp.json()
+        assert body["responseCode"] == 1 and body["totalCount"] == "5"
+        assert body["page"] == page and body["pageSize"] == 2
+        pages.append(body["handles"])
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert [h for p in pages for h in p] == sorted(names)
+
+    bad = await client.get(f"{API}?prefix=88.100.1&page=first", auth=AUTH)
+    assert bad.status_code == 400 and "whole numbers" in bad.json()["message"]
+    no_prefix = await client.get(API, auth=AUTH)
+    assert no_prefix.status_code == 400 and no_prefix.json()["responseCode"] == 102
+    bad_prefix = await client.get(f"{API}?prefix=88..1", auth=AUTH)
+    assert bad_prefix.status_code == 400 and bad_prefix.json()["responseCode"] == 102
