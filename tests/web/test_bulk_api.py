@@ -66,3 +66,39 @@ async def test_upload_needs_a_user_and_a_known_format(client: httpx.AsyncClient,
         headers={"authorization": f"Bearer {token}"},
     )
     assert wrong.status_code == 400 and ".csv, .jsonl or .ndjson" in wrong.json()["message"]
+
+
+async def test_a_job_is_shown_to_its_starter_and_overseers_only(
+    client: httpx.AsyncClient, token: str, state: AppState
+):
+    r = await client.post(
+        "/api/v1/bulk",
+        files={"file": ("ids.csv", CSV, "text/csv")},
+        headers={"authorization": f"Bearer {token}"},
+    )
+    job_id = r.json()["job_id"]
+    with state.engine.begin() as conn:
+        other = core.create_enterprise(
+            conn, uscc=core.make_uscc("91110108MA01ABCDE"), name="Other", actor="t"
+        )
+        bob = core.create_user(
+            conn,
+            username="bob",
+            password="another-password",
+            actor="t",
+            role=core.Role.ENTERPRISE_ADMIN,
+            enterprise_id=other.id,
+        )
+        regulator = core.create_user(
+            conn, username="reg", password="regulator-pass", actor="t", role=core.Role.REGULATOR
+        )
+        bob_token = core.issue_token(conn, bob, name="t")
+        reg_token = core.issue_token(conn, regulator, name="t")
+    denied = await client.get(
+        f"/api/v1/bulk/{job_id}", headers={"authorization": f"Bearer {bob_token}"}
+    )
+    assert denied.status_code == 403 and "started by someone else" in denied.json()["message"]
+    seen = await client.get(
+        f"/api/v1/bulk/{job_id}", headers={"authorization": f"Bearer {reg_token}"}
+    )
+    assert seen.status_code == 200 and seen.json()["actor"] == "user:alice"

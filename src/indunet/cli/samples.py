@@ -203,18 +203,26 @@ def _append_private(path: Path, lines: list[str]) -> None:
 def _say_what_to_try(state: AppState, data_dir: Path, credentials: Path) -> None:
     url = state.settings.base_url()
     h = "88.100.1/CNC-0001"
+    prefixes = [s for s in ENTERPRISES if s.prefix]
+    typer.echo(
+        f"Sample data: {len(ENTERPRISES)} enterprises, prefixes "
+        f"{' and '.join(str(s.prefix) for s in prefixes)}, template device@1.0 on "
+        f"{TEMPLATE_PREFIX}, {sum(s.devices for s in prefixes)} identifiers."
+    )
     if credentials.exists():
+        typer.echo(f"Demo credentials (mode 0600): {credentials}")
         typer.echo(
-            f"Demo credentials: {credentials} (prefix keys, e.g. 300:0.NA/88.100.1, and console users)"
+            f"  Handle API user {ids.admin_username('88.100.1')} and its secret key; "
+            "console users xm-admin, sz-admin"
         )
     else:
         typer.echo(
-            f"Demo credentials: {credentials} is missing; the sample data was seeded earlier"
+            f"Demo credentials: {credentials} is missing; they were written when first seeded"
         )
     typer.echo("What to open and what to try:")
-    typer.echo(f"  console           {url}/")
+    typer.echo(f"  console           {url}/  (log in as admin, or xm-admin)")
     typer.echo(f"  resolve over HTTP curl {url}/api/handles/{h}")
-    typer.echo(f"  resolve with path curl {url}/api/v1/resolve/{h}")
+    typer.echo(f"  see the referrals curl {url}/api/v1/resolve/{h}")
     typer.echo(f"  resolve locally   {_cli_env(state)}indunet id resolve {h} --data-dir {data_dir}")
     typer.echo(f"  API docs          {url}/docs")
 

@@ -32,7 +32,7 @@ from indunet.ids.prefixes import (
     list_allocations,
 )
 from indunet.ids.resolver import Resolver
-from indunet.ids.syntax import handle
+from indunet.ids.syntax import ecode, gs1, handle, oid
 from indunet.ids.templates import Template, TemplateItem, TemplateRegistry, parse_template
 from indunet.ids.transport import HttpTransport, LocalTransport, NodeTransport, SiteError
 from indunet.ids.values import HandleValue, parse_values
@@ -81,12 +81,15 @@ __all__ = [
     "admin_username",
     "allocate",
     "delegate",
+    "ecode",
     "embedded",
     "enterprise_prefixes",
     "get_job",
+    "gs1",
     "handle",
     "import_file",
     "list_allocations",
+    "oid",
     "parse_template",
     "parse_values",
     "single",

@@ -58,6 +58,7 @@ class _Ready:
 
     line: int
     h: hdl.Handle
+    key: str
     prefix: str
     values: list[HandleValue]
 
@@ -127,7 +128,7 @@ class _Checker:
         problem = self._right(h, prefix)
         if problem:
             raise InvalidInput(problem)
-        return _Ready(row.line, h, prefix, values)
+        return _Ready(row.line, h, h.key, prefix, values)
 
     def final(self, ready: _Ready) -> list[HandleValue]:
         """The values to store for a new record: seckeys hashed, default HS_ADMIN added."""
@@ -226,7 +227,7 @@ def import_file(
         raise InvalidInput("batch size must be at least 1")
     kind = file_kind(path)
     digest, total = scan(path, kind)
-    job = start_job(node, digest, source or str(path), total)
+    job = start_job(node, digest, source or str(path), total, principal.actor)
     start = job.next_line
     if progress is not None:
         progress(job.done, job.total)
@@ -270,13 +271,13 @@ def _write_batch(
     inserts: list[tuple[str, str, str, str]] = []
     replaced: list[str] = []
     with node.engine.begin() as conn:
-        keys = [r.h.key for _, r, _ in results if r is not None]
+        keys = [r.key for _, r, _ in results if r is not None]
         existing = node.store.existing(conn, keys) if keys else {}
         for row, r, problem in results:
             if r is None:
                 job.fail(row.line, row.handle, problem)
                 continue
-            key = r.h.key
+            key = r.key
             first = ready.get(key)
             if first is not None:
                 if same_values(r.values, first.values):

@@ -52,6 +52,7 @@ class BulkJob:
     id: int
     node: str
     source: str
+    actor: str
     status: str
     total: int
     registered: int
@@ -68,6 +69,7 @@ class BulkJob:
             "job_id": self.id,
             "node": self.node,
             "source": self.source,
+            "actor": self.actor,
             "status": self.status,
             "total": self.total,
             "registered": self.registered,
@@ -91,6 +93,7 @@ def get_job(engine: sa.Engine, job_id: int) -> BulkJob:
         id=m["id"],
         node=m["node"],
         source=m["source"],
+        actor=m["actor"],
         status=m["status"],
         total=m["total"],
         registered=m["registered"],
@@ -140,8 +143,8 @@ class Job:
         )
 
 
-def start_job(node: Node, digest: str, source: str, total: int) -> Job:
-    """Resume the running job of this file, or start a new one."""
+def start_job(node: Node, digest: str, source: str, total: int, actor: str) -> Job:
+    """Resume this actor's running job of this file, or start a new one."""
     with node.engine.begin() as conn:
         row = conn.execute(
             sa.select(bulk_jobs)
@@ -149,6 +152,7 @@ def start_job(node: Node, digest: str, source: str, total: int) -> Job:
                 bulk_jobs.c.node == node.name,
                 bulk_jobs.c.digest == digest,
                 bulk_jobs.c.status == RUNNING,
+                bulk_jobs.c.actor == actor,
             )
             .order_by(bulk_jobs.c.id.desc())
             .limit(1)
@@ -173,6 +177,7 @@ def start_job(node: Node, digest: str, source: str, total: int) -> Job:
                 node=node.name,
                 digest=digest,
                 source=source[:300],
+                actor=actor[:200],
                 status=RUNNING,
                 total=total,
                 registered=0,

@@ -222,8 +222,7 @@ class Node:
                 if not overwrite:
                     raise HandleExists(f"handle {h.text} already exists (overwrite=false)")
                 check(Perm.MODIFY_VALUE, existing.values)
-                if _admins(existing.values) != _admins(values):
-                    check(Perm.MODIFY_ADMIN, existing.values)
+                new_indices = {x.index for x in values}
                 final = (
                     values
                     if any(v.type == ADMIN_TYPE for v in values)
@@ -232,10 +231,12 @@ class Node:
                         *(
                             v
                             for v in existing.values
-                            if v.type == ADMIN_TYPE and v.index not in {x.index for x in values}
+                            if v.type == ADMIN_TYPE and v.index not in new_indices
                         ),
                     ]
                 )
+                if _admins(existing.values) != _admins(final):
+                    check(Perm.MODIFY_ADMIN, existing.values)
                 action, created = "handle.modify", False
             self.templates.validate(self._template_prefix(h), final)
             if created:

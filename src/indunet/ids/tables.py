@@ -48,6 +48,7 @@ bulk_jobs = sa.Table(
     sa.Column("node", sa.String(64), nullable=False),
     sa.Column("digest", sa.String(64), nullable=False),
     sa.Column("source", sa.String(300), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("total", sa.Integer, nullable=False),
     sa.Column("registered", sa.Integer, nullable=False),

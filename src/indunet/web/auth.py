@@ -8,7 +8,7 @@ from urllib.parse import unquote
 
 import sqlalchemy as sa
 
-from indunet.core import Role, User, user_for_token
+from indunet.core import PermissionDenied, Role, User, user_for_token
 from indunet.ids import (
     OPERATOR,
     AuthenticationFailed,
@@ -16,6 +16,7 @@ from indunet.ids import (
     Node,
     Principal,
     enterprise_prefixes,
+    handle,
 )
 
 SESSION_COOKIE = "indunet_session"
@@ -53,6 +54,19 @@ def principal_for_user(engine: sa.Engine, user: User) -> Principal:
     return Principal(actor=user.actor, prefixes=enterprise_prefixes(engine, user.enterprise_id))
 
 
+def template_manager(engine: sa.Engine, user: User, prefix: str) -> Principal:
+    """The principal of ``user`` if they may manage templates of ``prefix``, else 403."""
+    principal = principal_for_user(engine, user)
+    norm = handle.normalise_prefix(prefix)
+    if not principal.is_superuser and not any(
+        handle.is_under(norm, p) for p in principal.prefixes or ()
+    ):
+        raise PermissionDenied(f"{user.username} does not manage prefix {prefix}")
+    if user.role == Role.ENTERPRISE_USER:
+        raise PermissionDenied("only enterprise admins and platform admins manage templates")
+    return principal
+
+
 def token_user(engine: sa.Engine, token: str) -> User:
     """The user behind an API or session token."""
     with engine.connect() as conn:
@@ -87,6 +101,7 @@ __all__ = [
     "SESSION_COOKIE",
     "principal_for_user",
     "split_basic",
+    "template_manager",
     "token_user",
     "write_principal",
 ]

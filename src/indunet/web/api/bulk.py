@@ -11,6 +11,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from indunet import ids
+from indunet.core import PermissionDenied, Role
 from indunet.web.auth import principal_for_user
 from indunet.web.deps import StateDep, UserDep
 
@@ -46,5 +47,8 @@ async def bulk_import(
 
 @router.get("/bulk/{job_id}")
 def bulk_job(job_id: int, state: StateDep, user: UserDep) -> dict[str, Any]:
-    """Where a bulk import stands (counts, next line, errors)."""
-    return ids.get_job(state.engine, job_id).to_json()
+    """Where a bulk import stands (counts, next line, errors): for its starter and overseers."""
+    job = ids.get_job(state.engine, job_id)
+    if user.role not in (Role.PLATFORM_ADMIN, Role.REGULATOR) and job.actor != user.actor:
+        raise PermissionDenied(f"bulk job {job_id} was started by someone else")
+    return job.to_json()

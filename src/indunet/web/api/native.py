@@ -11,8 +11,8 @@ from starlette.concurrency import run_in_threadpool
 
 from indunet import core, ids
 from indunet.core import NotFound, Role
-from indunet.ids import Node, Principal
-from indunet.web.auth import principal_for_user
+from indunet.ids import Node
+from indunet.web.auth import template_manager
 from indunet.web.deps import StateDep, UserDep, require
 from indunet.web.state import AppState
 
@@ -182,18 +182,6 @@ async def allocate_prefix(body: PrefixIn, state: StateDep, user: UserDep) -> dic
     return out
 
 
-def _may_manage(state: AppState, user: core.User, prefix: str) -> Principal:
-    principal = principal_for_user(state.engine, user)
-    if not principal.is_superuser and not any(
-        ids.handle.is_under(ids.handle.normalise_prefix(prefix), p)
-        for p in principal.prefixes or ()
-    ):
-        raise core.PermissionDenied(f"{user.username} does not manage prefix {prefix}")
-    if user.role == Role.ENTERPRISE_USER:
-        raise core.PermissionDenied("only enterprise admins and platform admins manage templates")
-    return principal
-
-
 @router.get("/prefixes/{prefix}/templates", tags=["templates"])
 def list_templates(prefix: str, state: StateDep) -> list[dict[str, Any]]:
     """Data templates usable under a prefix (public, so clients can validate before writing)."""
@@ -208,7 +196,7 @@ def create_template(
     prefix: str, state: StateDep, user: UserDep, body: Annotated[dict[str, Any], Body()]
 ) -> dict[str, Any]:
     """Publish a template version for a prefix."""
-    principal = _may_manage(state, user, prefix)
+    principal = template_manager(state.engine, user, prefix)
     t = ids.parse_template(prefix, body)
     with state.engine.begin() as conn:
         t = state.hierarchy.front.templates.add(conn, t, actor=principal.actor)
@@ -218,7 +206,7 @@ def create_template(
 @router.delete("/prefixes/{prefix}/templates/{ref}", tags=["templates"], status_code=204)
 def delete_template(prefix: str, ref: str, state: StateDep, user: UserDep) -> None:
     """Withdraw a template version (``name@version``)."""
-    principal = _may_manage(state, user, prefix)
+    principal = template_manager(state.engine, user, prefix)
     with state.engine.begin() as conn:
         state.hierarchy.front.templates.remove(conn, prefix, ref, actor=principal.actor)
 

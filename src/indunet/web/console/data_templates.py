@@ -10,7 +10,7 @@ from indunet import ids
 from indunet.core import IndunetError, User
 from indunet.ids import Template
 from indunet.ids.templates import ITEM_TYPES
-from indunet.web.api.native import _may_manage as may_manage_templates
+from indunet.web.auth import template_manager
 from indunet.web.console.forms import (
     FormError,
     ItemRow,
@@ -39,7 +39,7 @@ def prefix_templates(state: AppState, prefix: str) -> list[Template]:
 
 def publish(state: AppState, user: User, tf: TemplateForm) -> Template:
     """Check ``user`` manages the prefix, validate the definition, and store it."""
-    principal = may_manage_templates(state, user, tf.prefix)
+    principal = template_manager(state.engine, user, tf.prefix)
     template = ids.parse_template(tf.prefix, template_definition(tf))
     with state.engine.begin() as conn:
         return state.hierarchy.front.templates.add(conn, template, actor=principal.actor)
