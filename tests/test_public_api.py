@@ -103,6 +103,7 @@ IDS = [
     "parse_template",
     "parse_values",
     "single",
+    "stored_base_url",
 ]
 
 WEB = ["AppState", "build_state", "create_app", "open_database"]

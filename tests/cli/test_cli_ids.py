@@ -208,3 +208,16 @@ def test_resolve_via_a_running_server(data: Path, tmp_path: Path):
         assert "https://via.example" in r.stdout
         gone = run(data, "id", "resolve", "88.100.1/GONE", "--via", server.url, "--json")
         assert gone.exit_code == 2 and json.loads(gone.stdout)["responseCode"] == 100
+
+
+def test_resolve_on_a_server_data_dir_keeps_the_servers_published_sites(data: Path):
+    from indunet.core import Settings
+    from indunet.web import build_state
+
+    build_state(Settings(data_dir=data, port=8800))  # what `indunet up --port 8800` publishes
+    before = ids.stored_base_url(engine(data))
+    assert before == "http://127.0.0.1:8800"
+    r = run(data, "id", "resolve", "0.NA/88.100.1", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["handle"] == "0.NA/88.100.1"
+    assert ids.stored_base_url(engine(data)) == before

@@ -29,3 +29,14 @@ def test_base_url_prefers_public_url_and_never_says_0_0_0_0() -> None:
 def test_out_of_range_values_are_refused(field: str, value: float) -> None:
     with pytest.raises(pydantic.ValidationError, match=field):
         core.Settings(**{field: value})
+
+
+def test_a_toml_file_sets_fields_and_the_environment_wins(tmp_path, monkeypatch):
+    from indunet.core import Settings
+
+    cfg = tmp_path / "site.toml"
+    cfg.write_text('port = 8123\ncache_max_ttl = 60\nhost = "0.0.0.0"\n')
+    monkeypatch.setenv("INDUNET_CONFIG", str(cfg))
+    monkeypatch.setenv("INDUNET_PORT", "8124")
+    s = Settings()
+    assert (s.port, s.cache_max_ttl, s.host) == (8124, 60, "0.0.0.0")

@@ -424,3 +424,20 @@ async def test_openapi_documents_the_native_endpoints(client: httpx.AsyncClient)
         assert method in paths.get(path, {}), f"{method.upper()} {path} is not documented"
         assert paths[path][method].get("summary") or paths[path][method].get("description")
     assert "EnterpriseIn" in doc["components"]["schemas"]
+
+
+async def test_a_revoked_token_no_longer_works(state: AppState):
+    from indunet.web import create_app
+
+    with state.engine.begin() as conn:
+        password = core.ensure_admin(conn)
+    transport = httpx.ASGITransport(app=create_app(state))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        token = (
+            await c.post("/api/v1/auth/token", json={"username": "admin", "password": password})
+        ).json()["token"]
+        auth = {"authorization": f"Bearer {token}"}
+        assert (await c.get("/api/v1/audit", headers=auth)).status_code == 200
+        assert (await c.delete("/api/v1/auth/token", headers=auth)).status_code == 204
+        again = await c.get("/api/v1/audit", headers=auth)
+        assert again.status_code == 401 and "unknown or revoked" in again.json()["message"]

@@ -110,7 +110,11 @@ def _show(answer: ids.Answer) -> str:
 
 
 async def _resolve_here(data_dir: Path | None, handle: str) -> ids.Answer:
-    state = build_state(context.settings(data_dir))
+    s = context.settings(data_dir)
+    engine = context.database(s)
+    if not s.public_url:  # reuse the server's published sites; never re-point them
+        s.public_url = ids.stored_base_url(engine)
+    state = build_state(s, engine=engine)
     try:
         return await state.hierarchy.nodes["recursive"].resolve(handle, recurse=True)
     finally:

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 DEFAULT_PORT = 8000
 
 
 class Settings(BaseSettings):
-    """Process-wide settings. Every field can be set as ``INDUNET_<FIELD>``."""
+    """Process-wide settings.
+
+    Sources, strongest first: arguments, ``INDUNET_<FIELD>`` environment variables, then the
+    TOML file named by ``INDUNET_CONFIG`` (default ``indunet.toml`` in the working directory,
+    if it exists), with the field names as keys.
+    """
 
     model_config = SettingsConfigDict(env_prefix="INDUNET_", extra="ignore")
 
@@ -30,6 +41,21 @@ class Settings(BaseSettings):
     negative_ttl: int = Field(default=30, ge=0, description="TTL of cached 'not found', seconds")
     cache_size: int = Field(default=100_000, ge=16, description="Entries held by a recursive node")
     site_timeout: float = Field(default=2.0, gt=0, description="Seconds to wait for another node")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then environment, then the TOML file."""
+        toml = TomlConfigSettingsSource(
+            settings_cls, toml_file=os.environ.get("INDUNET_CONFIG", "indunet.toml")
+        )
+        return (init_settings, env_settings, toml)
 
     def resolved_database_url(self) -> str:
         """Return the database URL, defaulting to ``data_dir/indunet.db``."""

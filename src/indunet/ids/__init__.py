@@ -22,7 +22,7 @@ from indunet.ids.errors import (
     ValueExists,
     ValuesNotFound,
 )
-from indunet.ids.hierarchy import Hierarchy, delegate, embedded, single
+from indunet.ids.hierarchy import Hierarchy, delegate, embedded, single, stored_base_url
 from indunet.ids.node import Node, NodeRole
 from indunet.ids.prefixes import (
     Allocation,
@@ -93,4 +93,5 @@ __all__ = [
     "parse_template",
     "parse_values",
     "single",
+    "stored_base_url",
 ]

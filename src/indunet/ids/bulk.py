@@ -40,7 +40,7 @@ from indunet.ids.admin import Perm, Principal, authorize, hash_seckeys
 from indunet.ids.answers import Referral
 from indunet.ids.bulkfiles import Row, file_kind, rows, scan
 from indunet.ids.bulkjobs import DONE, RUNNING, BulkReport, Job, save_job, start_job
-from indunet.ids.node import LOCAL, Node, _default_admin
+from indunet.ids.node import LOCAL, Node, default_admin
 from indunet.ids.store import decode_values, encode_values
 from indunet.ids.syntax import handle as hdl
 from indunet.ids.values import ADMIN_TYPE, SECKEY_TYPE, HandleValue, now_timestamp
@@ -136,10 +136,10 @@ class _Checker:
         if any(v.type == ADMIN_TYPE for v in values):
             return values
         if any(v.index == _ADMIN_INDEX for v in values):
-            return [*values, _default_admin(self.principal, ready.h, values, self.ts)]
+            return [*values, default_admin(self.principal, ready.h, values, self.ts)]
         admin = self._admins.get(ready.prefix)
         if admin is None:
-            admin = _default_admin(self.principal, ready.h, (), self.ts)
+            admin = default_admin(self.principal, ready.h, (), self.ts)
             self._admins[ready.prefix] = admin
         return [*values, admin]
 

@@ -10,6 +10,7 @@ from indunet.ids.admin import OPERATOR
 from indunet.ids.answers import Site
 from indunet.ids.node import Node, NodeRole
 from indunet.ids.resolver import Resolver
+from indunet.ids.store import HandleStore
 from indunet.ids.syntax import handle as hdl
 from indunet.ids.templates import TemplateRegistry
 from indunet.ids.transport import HttpTransport, LocalTransport, NodeTransport
@@ -100,6 +101,21 @@ def embedded(
     _delegate(root, TOP_PREFIX, [_site_of(base_url, TOP_PREFIX)])
     _delegate(top, SECONDARY_PREFIX, [_site_of(base_url, SECONDARY_PREFIX)])
     return Hierarchy(nodes, sec, transport, resolver, {n: _site_of(base_url, n) for n in nodes})
+
+
+def stored_base_url(engine: sa.Engine) -> str | None:
+    """The base URL an embedded hierarchy on this database last published, if any.
+
+    Commands that open the data directory of a server (``indunet id resolve``) use it, so
+    they build the same sites instead of re-pointing the server's delegations.
+    """
+    rec = HandleStore(engine, "root").get(hdl.parse(f"0.NA/{TOP_PREFIX}").key)
+    suffix = f"/nodes/{TOP_PREFIX}"
+    for v in rec.values if rec else ():
+        url = v.value.get("url", "") if isinstance(v.value, dict) else ""
+        if v.type == "HS_SITE" and url.endswith(suffix):
+            return str(url[: -len(suffix)])
+    return None
 
 
 def single(

@@ -215,7 +215,7 @@ class Node:
                 final = (
                     values
                     if any(v.type == ADMIN_TYPE for v in values)
-                    else [*values, _default_admin(principal, h, values, ts)]
+                    else [*values, default_admin(principal, h, values, ts)]
                 )
                 action, created = "handle.create", True
             else:
@@ -373,7 +373,7 @@ def _admins(values: Sequence[HandleValue]) -> list[tuple[int, str]]:
     return sorted((v.index, repr(v.value)) for v in values if v.type == ADMIN_TYPE)
 
 
-def _default_admin(
+def default_admin(
     principal: Principal, h: hdl.Handle, values: Sequence[HandleValue], ts: str
 ) -> HandleValue:
     """HS_ADMIN for a record created without one: its creator, or the prefix's admins."""
@@ -387,10 +387,8 @@ def _default_admin(
             "index": principal.identity[0],
             "permissions": DEFAULT_RIGHTS,
         }
+    elif h.is_prefix_handle:  # the prefix's own key (where ``allocate`` puts HS_SECKEY)
+        admin = {"handle": h.text, "index": 300, "permissions": DEFAULT_RIGHTS}
     else:
-        admin = {
-            "handle": f"0.NA/{h.routing_prefix or h.prefix}",
-            "index": 0,
-            "permissions": DEFAULT_RIGHTS,
-        }
+        admin = {"handle": f"0.NA/{h.prefix}", "index": 0, "permissions": DEFAULT_RIGHTS}
     return HandleValue(index, ADMIN_TYPE, "admin", admin, 86_400, ts)

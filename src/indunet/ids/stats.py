@@ -28,6 +28,7 @@ class NodeStats:
     """What a node counts about itself."""
 
     resolutions: int = 0
+    seconds_total: float = 0.0
     registrations: int = 0
     errors: int = 0
     _lat: list[int] = field(default_factory=lambda: [0] * _NBUCKETS)
@@ -36,6 +37,7 @@ class NodeStats:
     def resolved(self, seconds: float) -> None:
         """Count one resolution that took ``seconds``."""
         self.resolutions += 1
+        self.seconds_total += seconds
         self._lat[_bucket(seconds * 1e6)] += 1
         minute = int(time.time() // 60)
         if self._minutes and self._minutes[-1][0] == minute:

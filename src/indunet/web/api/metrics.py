@@ -54,6 +54,9 @@ def metrics(state: StateDep) -> str:
             f'indunet_ids_resolution_seconds_bucket{{node="{name}",le="+Inf"}} {node.stats.resolutions}'
         )
         lines.append(
+            f'indunet_ids_resolution_seconds_sum{{node="{name}"}} {node.stats.seconds_total:.6f}'
+        )
+        lines.append(
             f'indunet_ids_resolution_seconds_count{{node="{name}"}} {node.stats.resolutions}'
         )
     return "\n".join(lines) + "\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -96,6 +96,17 @@ def create_token(body: TokenRequest, state: StateDep) -> dict[str, str]:
         user = core.authenticate(conn, body.username, body.password)
         token = core.issue_token(conn, user, name=body.name)
     return {"token": token, "username": user.username, "role": user.role.value}
+
+
+@router.delete("/auth/token", tags=["auth"], status_code=204)
+def revoke_token(request: Request, state: StateDep, user: UserDep) -> None:
+    """Revoke the Bearer token this request was made with (log out an API client)."""
+    auth = request.headers.get("authorization", "")
+    if not auth.lower().startswith("bearer "):
+        raise core.InvalidInput("send the token to revoke as 'Authorization: Bearer <token>'")
+    with state.engine.begin() as conn:
+        core.revoke_token(conn, auth[7:].strip())
+        core.audit.record(conn, user.actor, "token.revoke", f"user:{user.username}")
 
 
 @router.get("/nodes", tags=["nodes"])
