@@ -253,3 +253,20 @@ async def test_a_site_with_a_malformed_reply_is_skipped_for_its_mirror(world: Wo
     [(site, error)] = answer.path[-1].failed
     assert site == broken
     assert error.startswith("malformed answer from another node: KeyError")
+
+
+async def test_a_stale_cached_referral_is_retried_from_the_root(world: World) -> None:
+    # The cache still says only ENT_A serves 88.100.1 (say, before a mirror was added).
+    stale = ids.Referral("88.100.1", (Site(ENT_A, True),), 3600)
+    world.resolver.referrals.put("88.100.1", stale, 3600)
+    world.transport.down = {ENT_A}
+    answer = await world.resolver.resolve("88.100.1/CNC-2")
+    assert answer.rc == RC.SUCCESS
+    assert _sites(answer) == [ROOT, TOP, SEC, ENT_B]
+
+
+async def test_a_local_delegation_change_drops_the_cached_referral(world: World) -> None:
+    await world.resolver.resolve("88.100.1/CNC-1")
+    assert world.resolver.referrals.get("88.100.1") is not None
+    ids.delegate(world.nodes["88.100"], "88.100.1", [ENT_B])
+    assert world.resolver.referrals.get("88.100.1") is None

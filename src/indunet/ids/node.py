@@ -331,6 +331,8 @@ class Node:
             self._note_prefix_record(h.text, values)
         if self.resolver is not None:
             self.resolver.forget(h.key)
+            if h.is_prefix_handle:  # its delegation may have changed
+                self.resolver.referrals.drop(hdl.normalise_prefix(h.suffix))
 
     def list_handles(
         self, prefix: str, principal: Principal, *, page: int = 0, page_size: int = 100

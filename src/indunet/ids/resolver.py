@@ -71,7 +71,14 @@ class Resolver:
         path: list[Hop] = []
         seen: set[tuple[str, str]] = set()
         for _ in range(MAX_HOPS):
-            answer, hop = await self._ask(referral, h.text)
+            try:
+                answer, hop = await self._ask(referral, h.text)
+            except SiteUnavailable:
+                if path or referral is self.root:
+                    raise
+                # A cached referral may be stale (its prefix has new mirrors): ask the root again.
+                referral = self.root
+                continue
             path.append(hop)
             if answer.rc in (RC.SERVICE_REFERRAL, RC.PREFIX_REFERRAL) and answer.referral:
                 nxt = answer.referral
