@@ -26,11 +26,13 @@ import httpx
 
 from common import (
     PYTHON,
+    CpuMeter,
     fixed_rate,
     free_port,
     have_wrk,
     indunet_command,
     max_throughput,
+    measured,
     median,
     save,
     say,
@@ -137,22 +139,30 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             say(f"load: {tool}, {args.connections} connections, {args.rounds} x {args.seconds} s")
             for url in targets.values():  # warm-up, not counted
                 max_throughput(url, paths, connections=args.connections, seconds=1, tool=tool)
+            meter = CpuMeter([s.proc.pid for s in servers])
+            discarded: list[dict[str, Any]] = []
             rounds: dict[str, list[dict[str, Any]]] = {"node": [], "baseline": []}
             for r in range(args.rounds):
                 order = ["node", "baseline"] if r % 2 == 0 else ["baseline", "node"]
                 for name in order:
-                    res = max_throughput(
-                        targets[name],
-                        paths,
-                        connections=args.connections,
-                        seconds=args.seconds,
-                        tool=tool,
+                    res, dropped = measured(
+                        meter,
+                        lambda name=name: max_throughput(
+                            targets[name],
+                            paths,
+                            connections=args.connections,
+                            seconds=args.seconds,
+                            tool=tool,
+                        ),
                     )
                     rounds[name].append(res)
+                    discarded += [{"target": name, **d} for d in dropped]
                 ratio = rounds["node"][-1]["rps"] / rounds["baseline"][-1]["rps"]
                 say(
                     f"  round {r + 1}: node {rounds['node'][-1]['rps']:8.0f} req/s, "
-                    f"baseline {rounds['baseline'][-1]['rps']:8.0f} req/s, ratio {ratio:.3f}"
+                    f"baseline {rounds['baseline'][-1]['rps']:8.0f} req/s, ratio {ratio:.3f} "
+                    f"(others used {rounds['node'][-1]['foreign_cores']:.2f} / "
+                    f"{rounds['baseline'][-1]['foreign_cores']:.2f} cores)"
                 )
             node_rps = median([x["rps"] for x in rounds["node"]])
             base_rps = median([x["rps"] for x in rounds["baseline"]])
@@ -166,14 +176,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             fixed: dict[str, list[dict[str, Any]]] = {"node": [], "baseline": []}
             for r in range(args.rate_rounds):
                 for name in ("node", "baseline") if r % 2 == 0 else ("baseline", "node"):
-                    res = fixed_rate(
-                        targets[name],
-                        paths,
-                        rate=rate,
-                        connections=args.connections,
-                        seconds=args.rate_seconds,
+                    res, dropped = measured(
+                        meter,
+                        lambda name=name: fixed_rate(
+                            targets[name],
+                            paths,
+                            rate=rate,
+                            connections=args.connections,
+                            seconds=args.rate_seconds,
+                        ),
                     )
                     fixed[name].append(res)
+                    discarded += [{"target": name, "fixed_rate": True, **d} for d in dropped]
                 say(
                     f"  round {r + 1}: node p50 {fixed['node'][-1]['p50_ms']:.2f} ms "
                     f"p99 {fixed['node'][-1]['p99_ms']:.2f} ms; baseline p50 "
@@ -202,6 +216,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "p99_pass": p99 < P99_TARGET_MS,
         "rounds": rounds,
         "fixed_rate_rounds": fixed,
+        "discarded_noisy_runs": discarded,
     }
     return result
 

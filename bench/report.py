@@ -19,7 +19,8 @@ def _ok(flag: bool) -> str:
 def _head(r: dict[str, Any]) -> str:
     m = r["machine"]
     return (
-        f"{r['date']}, {m['cores']} cores ({m['cpu']}), Python {m['python']}. "
+        f"{r['date']}, {m['cores']} cores ({m['cpu']}), Python {m['python']}, speed reference "
+        f"{m.get('speed_ref_ms', '?')} ms. "
         f"Command: `{r['command']}`\n\n"
     )
 

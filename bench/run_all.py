@@ -36,7 +36,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes, to check the scripts")
     ap.add_argument("--no-pg", action="store_true", help="skip the PostgreSQL benchmark")
-    ap.add_argument("--pg-total", type=int, default=1_000_000)
+    ap.add_argument("--pg-total", type=int, default=1_000_000, help="identifiers for PostgreSQL")
     args = ap.parse_args()
     quick_http = ["--rounds", "2", "--seconds", "2", "--rate-rounds", "1", "--rate-seconds", "3"]
     quick_bulk = ["--total", "50000", "--chunk", "25000", "--rounds", "2", "--samples", "500"]
@@ -51,7 +51,8 @@ def main() -> None:
     elif not _reachable(pg):
         say(f"PostgreSQL: skipped, nothing answers at {urlsplit(pg).netloc}")
     else:
-        sizes = quick_bulk if args.quick else ["--total", str(args.pg_total)]
+        chunk = str(max(1, min(200_000, args.pg_total // 4)))
+        sizes = quick_bulk if args.quick else ["--total", str(args.pg_total), "--chunk", chunk]
         runs.append(["bulk_registration.py", "--database-url", pg, *sizes])
     failed = []
     t0 = time.monotonic()

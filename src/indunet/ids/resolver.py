@@ -41,9 +41,13 @@ class Resolver:
         self.referrals: TTLCache[Referral] = TTLCache(max(1024, cache_size // 10))
 
     def cached_body(self, key: str) -> bytes | None:
-        """The serialised cached answer for a normalised key (the hot path), or ``None``."""
+        """The serialised cached record for a normalised key (the hot path), or ``None``.
+
+        Only successful answers: a cached "not found" goes the normal way, which gives it
+        its HTTP status (404), where these bytes would be sent as 200.
+        """
         hit = self.answers.get(key)
-        return None if hit is None else hit[1]
+        return hit[1] if hit is not None and hit[0].rc == RC.SUCCESS else None
 
     def forget(self, key: str) -> None:
         """Drop a cached answer (after a local write)."""

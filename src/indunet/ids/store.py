@@ -20,6 +20,10 @@ from indunet.ids.values import HandleValue
 
 _GET = sa.text("SELECT handle, record FROM ids_handles WHERE node = :node AND hkey = :hkey")
 _GET_SQL = "SELECT handle, record FROM ids_handles WHERE node = ? AND hkey = ?"  # sqlite3 markers
+_EXISTING_PG = (
+    "SELECT h.hkey, h.record FROM unnest(%s::text[]) AS k(hkey) CROSS JOIN LATERAL "
+    "(SELECT hkey, record FROM ids_handles WHERE node = %s AND hkey = k.hkey LIMIT 1) AS h"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +108,12 @@ class HandleStore:
                         handles.c.node == self.node, handles.c.hkey.in_(chunk)
                     )
                 )
+            elif mark == "%s":
+                # PostgreSQL: one primary-key probe per key, whatever the statistics say. A
+                # table filled by an import has none until ANALYZE; the planner then takes
+                # "node = …" as selective and filters every row of the node per batch, which
+                # made imports quadratic (300 ms per 500 keys at 20,000 rows; this: 3 ms).
+                rows = conn.exec_driver_sql(_EXISTING_PG, (chunk, self.node))
             else:
                 marks = ", ".join([mark] * len(chunk))
                 sql = f"SELECT hkey, record FROM ids_handles WHERE node = {mark} AND hkey IN ({marks})"  # noqa: S608

@@ -59,6 +59,7 @@ def create_app(state: AppState) -> FastAPI:
     app.state.indunet = state
     # Handle API first: the hot path must not walk the FastAPI routes.
     app.router.routes[:0] = handles.routes(state)
+    app.add_middleware(handles.CachedAnswers, state=state)  # cache hits skip the stack
     app.include_router(native.router, prefix="/api/v1")
     app.include_router(bulk.router, prefix="/api/v1")
     app.include_router(metrics.router)
