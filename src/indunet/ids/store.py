@@ -201,6 +201,19 @@ class HandleStore:
                 ],
             )
             return
+        if conn.dialect.driver == "psycopg":
+            # PostgreSQL: COPY in the caller's transaction, about 3x executemany.
+            cols = "node, hkey, handle, prefix, record, created_at, updated_at"
+            sql = f"COPY ids_handles ({cols}) FROM STDIN"
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            dbapi_error = conn.dialect.loaded_dbapi.Error
+            try:
+                with cursor.copy(sql) as copy:
+                    for k, h, p, r in rows:
+                        copy.write_row((self.node, k, h, p, r, now, now))
+            except dbapi_error as exc:  # same exception types as the SQLAlchemy paths
+                raise sa.exc.DBAPIError.instance(sql, None, exc, dbapi_error) from exc
+            return
         # The fast path: one prepared statement, parameters as plain tuples, the timestamp
         # rendered once the way the dialect stores it (SQLAlchemy's per-row processing costs
         # more than SQLite's own insert).

@@ -10,6 +10,7 @@ about a third of the throughput, see docs/benchmarks.md).
 
 from __future__ import annotations
 
+from time import perf_counter
 from typing import Any
 
 import orjson
@@ -20,7 +21,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from indunet.core import IndunetError
-from indunet.ids import HTTP_STATUS, RC, Answer, HandleError, Node
+from indunet.ids import HTTP_STATUS, RC, Answer, HandleError, Node, Principal
 from indunet.ids.transport import handle_path
 from indunet.web.auth import SESSION_COOKIE, write_principal
 from indunet.web.state import AppState
@@ -123,11 +124,12 @@ class CachedAnswers:
             and not scope["query_string"]
             and not scope.get("root_path")
         ):
+            t0 = perf_counter()
             path: str = scope["path"]
             if path.startswith(_API) and len(path) > len(_API):
                 body = resolver.cached_body(path[len(_API) :].translate(_UP))
                 if body is not None:
-                    self.front.stats.resolved(0.0)
+                    self.front.stats.resolved(perf_counter() - t0)
                     await send(
                         {
                             "type": "http.response.start",
@@ -167,9 +169,10 @@ class HandleApi:
             node, recurse = self._node(request)
             resolver = node.resolver
             if resolver is not None and recurse and not request.scope["query_string"]:
+                t0 = perf_counter()
                 body = resolver.cached_body(text.translate(_UP))
                 if body is not None:
-                    node.stats.resolved(0.0)
+                    node.stats.resolved(perf_counter() - t0)
                     return Response(body, media_type=JSON)
             fresh = _flag(request, "auth", False)
             answer = await node.resolve(text, recurse=recurse and resolver is not None, fresh=fresh)
@@ -177,18 +180,22 @@ class HandleApi:
         except IndunetError as exc:
             return error_response(exc, text)
 
+    async def _principal(self, request: Request, node: Node) -> Principal:
+        """Who is writing: Basic, Bearer or console session (checked off the event loop)."""
+        return await run_in_threadpool(
+            write_principal,
+            self.state.engine,
+            node,
+            request.headers.get("authorization"),
+            request.cookies.get(SESSION_COOKIE),
+        )
+
     async def put(self, request: Request) -> Response:
         """Create a handle, replace it, or add/replace some of its values."""
         text = request.path_params["handle"]
         try:
             node, _ = self._node(request)
-            principal = await run_in_threadpool(
-                write_principal,
-                self.state.engine,
-                node,
-                request.headers.get("authorization"),
-                request.cookies.get(SESSION_COOKIE),
-            )
+            principal = await self._principal(request, node)
             try:
                 body = orjson.loads(await request.body())
             except orjson.JSONDecodeError as exc:
@@ -215,13 +222,7 @@ class HandleApi:
         text = request.path_params["handle"]
         try:
             node, _ = self._node(request)
-            principal = await run_in_threadpool(
-                write_principal,
-                self.state.engine,
-                node,
-                request.headers.get("authorization"),
-                request.cookies.get(SESSION_COOKIE),
-            )
+            principal = await self._principal(request, node)
             indices = _ints(request, "index") or None
             handle = await run_in_threadpool(node.delete, text, principal, indices=indices)
             return _json(200, {"responseCode": 1, "handle": handle})
@@ -237,13 +238,7 @@ class HandleApi:
                 raise HandleError(
                     "give the prefix to list, e.g. ?prefix=88.100.1", rc=RC.INVALID_HANDLE
                 )
-            principal = await run_in_threadpool(
-                write_principal,
-                self.state.engine,
-                node,
-                request.headers.get("authorization"),
-                request.cookies.get(SESSION_COOKIE),
-            )
+            principal = await self._principal(request, node)
             page = int(request.query_params.get("page", "0") or 0)
             size = min(10_000, int(request.query_params.get("pageSize", "100") or 100))
             total, handles = await run_in_threadpool(
