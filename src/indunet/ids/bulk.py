@@ -46,8 +46,6 @@ from indunet.ids.syntax import handle as hdl
 from indunet.ids.values import ADMIN_TYPE, SECKEY_TYPE, HandleValue, now_timestamp
 from indunet.ids.values import parse_values as _parse_values
 
-_UP = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
 Progress = Callable[[int, int], None]
 _ADMIN_INDEX = 100  # where Node.put puts a default HS_ADMIN when that index is free
 
@@ -75,7 +73,7 @@ class _Checker:
 
     def prefix_values(self, prefix: str) -> list[HandleValue] | None:
         """The values of ``0.NA/<prefix>`` if this node holds it."""
-        rec = self.node.store.get(f"0.NA/{prefix}".translate(_UP))
+        rec = self.node.store.get(hdl.prefix_handle_key(prefix))
         return rec.values if rec else None
 
     def _route(self, h: hdl.Handle) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -27,13 +27,10 @@ class Hierarchy:
     front: Node
     transport: NodeTransport
     resolver: Resolver | None
-    mounts: dict[str, str] = field(default_factory=dict)
 
     async def close(self) -> None:
         """Release network clients."""
-        fallback = getattr(self.transport, "_fallback", self.transport)
-        if isinstance(fallback, HttpTransport):
-            await fallback.close()
+        await self.transport.close()
 
 
 def _site_of(base_url: str, name: str) -> str:
@@ -100,7 +97,7 @@ def embedded(
         transport.register(_site_of(base_url, n.name), n.resolve)
     _delegate(root, TOP_PREFIX, [_site_of(base_url, TOP_PREFIX)])
     _delegate(top, SECONDARY_PREFIX, [_site_of(base_url, SECONDARY_PREFIX)])
-    return Hierarchy(nodes, sec, transport, resolver, {n: _site_of(base_url, n) for n in nodes})
+    return Hierarchy(nodes, sec, transport, resolver)
 
 
 def stored_base_url(engine: sa.Engine) -> str | None:

@@ -199,7 +199,7 @@ class Node:
         self._local(h)
         ts = now_timestamp()
         values = hash_seckeys(parse_values(raw_values, timestamp=ts))
-        prefix_key = f"0.NA/{h.routing_prefix}".translate(_UP)
+        prefix_key = hdl.prefix_handle_key(h.routing_prefix)
         with self.engine.begin() as conn:
             existing = self.store.get_for_update(conn, h.key)
             prefix_rec = self.store.get_for_update(conn, prefix_key) if h.routing_prefix else None
@@ -285,7 +285,7 @@ class Node:
         """Delete ``text``, or only the values at ``indices``."""
         h = hdl.parse(text)
         self._local(h)
-        prefix_key = f"0.NA/{h.routing_prefix}".translate(_UP)
+        prefix_key = hdl.prefix_handle_key(h.routing_prefix)
         with self.engine.begin() as conn:
             existing = self.store.get_for_update(conn, h.key)
             if existing is None:
@@ -339,15 +339,12 @@ class Node:
     ) -> tuple[int, list[str]]:
         """Handles registered under exactly ``prefix`` (needs the list-handles right)."""
         norm = hdl.normalise_prefix(hdl.validate_prefix(prefix))
-        prefix_rec = self.store.get(f"0.NA/{norm}".translate(_UP))
+        prefix_rec = self.store.get(hdl.prefix_handle_key(norm))
         fake = hdl.Handle(norm, "*")
         _Checker(principal, fake, prefix_rec.values if prefix_rec else None)(
             Perm.LIST_HANDLES, None
         )
         return self.store.list_page(norm, page=page, page_size=page_size)
-
-
-_UP = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 class _Checker:

@@ -22,6 +22,9 @@ class NodeTransport(Protocol):
     async def query(self, site: str, handle: str) -> Answer:
         """Return the node's answer or raise ``SiteError``."""
 
+    async def close(self) -> None:
+        """Release connections."""
+
 
 def handle_path(handle: str) -> str:
     """The URL path of a handle under ``/api/handles/``."""
@@ -84,3 +87,7 @@ class LocalTransport:
         if handler is not None:
             return await handler(handle)
         return await self._fallback.query(site, handle)
+
+    async def close(self) -> None:
+        """Release the fallback's connections."""
+        await self._fallback.close()

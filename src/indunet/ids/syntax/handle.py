@@ -66,6 +66,16 @@ class Handle:
         return normalise_prefix(self.prefix)
 
 
+def upper_ascii(text: str) -> str:
+    """Upper-case the ASCII letters of ``text`` (the case rule of lookup keys)."""
+    return text.translate(_ASCII_UPPER)
+
+
+def prefix_handle_key(prefix: str) -> str:
+    """Lookup key of the prefix handle describing ``prefix``: ``0.NA/<PREFIX>``."""
+    return f"{PREFIX_HANDLE_PREFIX}/{upper_ascii(prefix)}"
+
+
 def normalise_prefix(prefix: str) -> str:
     """Upper-case ASCII letters of a prefix (prefixes compare case-insensitively)."""
     return prefix.translate(_ASCII_UPPER)

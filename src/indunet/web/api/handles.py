@@ -22,12 +22,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from indunet.core import IndunetError
 from indunet.ids import HTTP_STATUS, RC, Answer, HandleError, Node, Principal
+from indunet.ids.syntax.handle import upper_ascii
 from indunet.ids.transport import handle_path
 from indunet.web.auth import SESSION_COOKIE, write_principal
 from indunet.web.state import AppState
 
 JSON = "application/json"
-_UP = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
@@ -127,7 +127,7 @@ class CachedAnswers:
             t0 = perf_counter()
             path: str = scope["path"]
             if path.startswith(_API) and len(path) > len(_API):
-                body = resolver.cached_body(path[len(_API) :].translate(_UP))
+                body = resolver.cached_body(upper_ascii(path[len(_API) :]))
                 if body is not None:
                     self.front.stats.resolved(perf_counter() - t0)
                     await send(
@@ -170,7 +170,7 @@ class HandleApi:
             resolver = node.resolver
             if resolver is not None and recurse and not request.scope["query_string"]:
                 t0 = perf_counter()
-                body = resolver.cached_body(text.translate(_UP))
+                body = resolver.cached_body(upper_ascii(text))
                 if body is not None:
                     node.stats.resolved(perf_counter() - t0)
                     return Response(body, media_type=JSON)

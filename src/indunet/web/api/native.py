@@ -155,12 +155,12 @@ def create_enterprise(body: EnterpriseIn, state: StateDep, user: UserDep) -> dic
 @router.get("/prefixes", tags=["prefixes"])
 def list_prefixes(state: StateDep, user: UserDep) -> list[dict[str, Any]]:
     """Allocated prefixes (an enterprise user sees their own)."""
-    eid = None if user.role in (Role.PLATFORM_ADMIN, Role.REGULATOR) else user.enterprise_id
-    allocs = (
-        ids.list_allocations(state.engine, enterprise_id=eid)
-        if eid or user.role in (Role.PLATFORM_ADMIN, Role.REGULATOR)
-        else []
-    )
+    if user.role in (Role.PLATFORM_ADMIN, Role.REGULATOR):
+        allocs = ids.list_allocations(state.engine)
+    elif user.enterprise_id is not None:
+        allocs = ids.list_allocations(state.engine, enterprise_id=user.enterprise_id)
+    else:
+        allocs = []
     return [
         {
             "prefix": a.prefix,
