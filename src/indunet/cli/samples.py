@@ -223,15 +223,5 @@ def _say_what_to_try(state: AppState, data_dir: Path, credentials: Path) -> None
     typer.echo(f"  console           {url}/  (log in as admin, or xm-admin)")
     typer.echo(f"  resolve over HTTP curl {url}/api/handles/{h}")
     typer.echo(f"  see the referrals curl {url}/api/v1/resolve/{h}")
-    typer.echo(f"  resolve locally   {_cli_env(state)}indunet id resolve {h} --data-dir {data_dir}")
+    typer.echo(f"  resolve locally   indunet id resolve {h} --data-dir {data_dir}")
     typer.echo(f"  API docs          {url}/docs")
-
-
-def _cli_env(state: AppState) -> str:
-    """The environment a CLI command on this data dir needs to see the server's node URLs.
-
-    ``indunet id resolve`` builds the in-process hierarchy, which re-points the stored
-    delegations at its own base URL; with the server's URL they stay as they are.
-    """
-    url = state.settings.base_url()
-    return "" if url == core.Settings().base_url() else f"INDUNET_PUBLIC_URL={url} "
