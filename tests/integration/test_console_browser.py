@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from servers import Server, group
 from tests.conftest import REQUIRE_SERVICES
+from tests.integration.servers import Server, group
 
 from indunet import core
 

@@ -14,6 +14,7 @@ from pydantic_settings import (
 )
 
 DEFAULT_PORT = 8000
+DEFAULT_MQTT_PORT = 11883  # the embedded endpoint; never 1883, so a system broker keeps its port
 
 
 class Settings(BaseSettings):
@@ -41,6 +42,24 @@ class Settings(BaseSettings):
     negative_ttl: int = Field(default=30, ge=0, description="TTL of cached 'not found', seconds")
     cache_size: int = Field(default=100_000, ge=16, description="Entries held by a recursive node")
     site_timeout: float = Field(default=2.0, gt=0, description="Seconds to wait for another node")
+    telemetry_url: str | None = Field(
+        default=None,
+        description="Time-series store: sqlite:///path or postgresql://...; default data_dir/telemetry.db",
+    )
+    mqtt_url: str | None = Field(
+        default=None,
+        description="External MQTT broker (mqtt://user:pass@host:1883); unset = embedded endpoint",
+    )
+    mqtt_host: str = Field(default="127.0.0.1", description="Embedded MQTT endpoint address")
+    mqtt_port: int = Field(
+        default=DEFAULT_MQTT_PORT, ge=0, description="Embedded MQTT endpoint port (0 = off)"
+    )
+    buffer_max_bytes: int = Field(
+        default=256 * 1024 * 1024, ge=1024, description="Bound of the on-disk ingest buffer"
+    )
+    retention_days: int = Field(
+        default=365, ge=1, description="Telemetry kept per enterprise unless it sets its own"
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -62,6 +81,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'indunet.db').resolve()}"
+
+    def resolved_telemetry_url(self) -> str:
+        """Return the time-series store URL, defaulting to ``data_dir/telemetry.db``."""
+        if self.telemetry_url:
+            return self.telemetry_url
+        return f"sqlite:///{(self.data_dir / 'telemetry.db').resolve()}"
 
     def base_url(self) -> str:
         """Return the URL this process is reachable at."""

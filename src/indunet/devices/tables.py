@@ -1,0 +1,1 @@
+"""Device tables (filled by the devices migration)."""

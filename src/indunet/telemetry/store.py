@@ -1,0 +1,41 @@
+"""The time-series store protocol: what every telemetry backend provides."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from indunet.telemetry.samples import Bucket, Sample
+
+
+class TimeSeriesStore(Protocol):
+    """Durable storage of samples. Methods are synchronous and thread-safe.
+
+    Backends do blocking I/O (SQLite, psycopg), so the ingest pipeline calls ``write_batch``
+    from one writer thread and web handlers call the queries from the thread pool.
+    ``write_batch`` is all-or-nothing: when it returns, every sample is durable; when it
+    raises, none was written. Writing a sample whose (device, point, ts) already exists
+    replaces it, so a replayed batch stores nothing twice.
+    """
+
+    def write_batch(self, samples: Sequence[Sample]) -> None:
+        """Store ``samples`` atomically."""
+
+    def latest(self, device: str, points: Sequence[str] | None = None) -> dict[str, Sample]:
+        """The newest sample of each point of ``device`` (only ``points`` when given)."""
+
+    def query(
+        self, device: str, point: str, start: int, end: int, *, limit: int = 100_000
+    ) -> list[Sample]:
+        """Raw samples with ``start <= ts < end``, oldest first, at most ``limit``."""
+
+    def downsample(
+        self, device: str, point: str, start: int, end: int, bucket_ms: int
+    ) -> list[Bucket]:
+        """Numeric aggregates per bucket of ``bucket_ms`` in ``[start, end)``, oldest first."""
+
+    def delete_before(self, devices: Sequence[str], before: int) -> int:
+        """Delete samples of ``devices`` older than ``before`` (ms); return how many."""
+
+    def close(self) -> None:
+        """Release connections."""

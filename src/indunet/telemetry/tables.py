@@ -1,0 +1,1 @@
+"""Telemetry tables in the main database: dead letters, rules, alarms, commands."""
