@@ -8,6 +8,7 @@ node ids are filled per device with ``ThingModel.fill``.
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -79,7 +80,7 @@ class Point:
     writable: bool = False
     forms: tuple[Form, ...] = ()
 
-    def form(self, kind: type[F]) -> F | None:
+    def form(self, kind: builtins.type[F]) -> F | None:
         """The binding of this point for one protocol, if it has one."""
         for f in self.forms:
             if isinstance(f, kind):
@@ -96,7 +97,7 @@ class Action:
     input: dict[str, Any] | None = None  # a WoT data schema
     forms: tuple[Form, ...] = ()
 
-    def form(self, kind: type[F]) -> F | None:
+    def form(self, kind: builtins.type[F]) -> F | None:
         """The binding of this action for one protocol, if it has one."""
         for f in self.forms:
             if isinstance(f, kind):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
 
 Value = float | int | bool | str
@@ -29,7 +30,8 @@ class Sample(NamedTuple):
     quality: int = GOOD
 
 
-class Bucket(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Bucket:
     """Aggregates of one point over ``[start, start + width)``; ``start`` in ms."""
 
     start: int
