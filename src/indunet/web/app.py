@@ -13,6 +13,7 @@ from indunet import __version__, ids
 from indunet.core import IndunetError, Settings, make_engine, migrate
 from indunet.web import console
 from indunet.web.api import bulk, handles, metrics, native
+from indunet.web.platform import build_platform
 from indunet.web.state import AppState
 
 MIGRATIONS = [ids.MIGRATIONS]
@@ -39,7 +40,9 @@ def build_state(
             cache_size=settings.cache_size,
             timeout=settings.site_timeout,
         )
-    return AppState(settings=settings, engine=engine, hierarchy=hierarchy)
+    state = AppState(settings=settings, engine=engine, hierarchy=hierarchy)
+    state.platform = build_platform(settings, engine, state.bus, hierarchy)
+    return state
 
 
 def create_app(state: AppState) -> FastAPI:
@@ -47,8 +50,14 @@ def create_app(state: AppState) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await state.hierarchy.close()
+        if state.platform is not None:
+            await state.platform.start()
+        try:
+            yield
+        finally:
+            if state.platform is not None:
+                await state.platform.stop()
+            await state.hierarchy.close()
 
     app = FastAPI(
         title="Indunet",

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from indunet.core import AuthenticationFailed, PermissionDenied, Role, User
 from indunet.web.auth import SESSION_COOKIE, token_user
+from indunet.web.platform import Platform
 from indunet.web.state import AppState
 
 
@@ -32,6 +33,16 @@ def current_user(request: Request, state: StateDep) -> User:
 
 
 UserDep = Annotated[User, Depends(current_user)]
+
+
+def get_platform(state: StateDep) -> Platform:
+    """The platform services of this process."""
+    if state.platform is None:
+        raise RuntimeError("this process runs no platform (identifier node only)")
+    return state.platform
+
+
+PlatformDep = Annotated[Platform, Depends(get_platform)]
 
 
 def require(user: User, *roles: Role) -> None:

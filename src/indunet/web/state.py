@@ -1,4 +1,4 @@
-"""What the running app holds: settings, the database engine and the identifier nodes."""
+"""What the running app holds: settings, the database, the identifier nodes and the platform."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from indunet.core import InMemoryEventBus, Settings
 from indunet.ids import Hierarchy
+from indunet.web.platform import Platform
 
 
 @dataclass
@@ -18,3 +19,4 @@ class AppState:
     engine: sa.Engine
     hierarchy: Hierarchy
     bus: InMemoryEventBus = field(default_factory=InMemoryEventBus)
+    platform: Platform | None = None
