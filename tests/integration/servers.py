@@ -43,8 +43,16 @@ def free_port() -> int:
 class Server:
     """One ``indunet`` process listening on 127.0.0.1."""
 
-    def __init__(self, args: list[str], data_dir: Path, log: Path, port: int | None = None):
+    def __init__(
+        self,
+        args: list[str],
+        data_dir: Path,
+        log: Path,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+    ):
         self.args = args
+        self.env = dict(env or {})
         self.data_dir = data_dir
         self.log = log
         self.port = port or free_port()
@@ -81,7 +89,7 @@ class Server:
             str(self.data_dir),
         ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        env = {k: v for k, v in env.items() if not k.startswith("INDUNET_")}
+        env = {k: v for k, v in env.items() if not k.startswith("INDUNET_")} | self.env
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 cmd,
@@ -141,17 +149,29 @@ class ServerGroup:
         self.base = base
         self.servers: list[Server] = []
 
-    def prepare(self, name: str, *args: str, data_dir: Path | None = None) -> Server:
-        """A server not started yet: its port and data directory can be set up first."""
+    def prepare(
+        self,
+        name: str,
+        *args: str,
+        data_dir: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Server:
+        """A server not started yet: its port, data directory and ``INDUNET_*`` env can be set."""
         data = data_dir or self.base / name
         data.mkdir(parents=True, exist_ok=True)
-        server = Server(list(args), data, self.base / f"{name}.log")
+        server = Server(list(args), data, self.base / f"{name}.log", env=env)
         self.servers.append(server)
         return server
 
-    def start(self, name: str, *args: str, data_dir: Path | None = None) -> Server:
+    def start(
+        self,
+        name: str,
+        *args: str,
+        data_dir: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Server:
         """Start ``indunet <args>`` (e.g. ``up`` or ``node --role root``) and wait for it."""
-        return self.prepare(name, *args, data_dir=data_dir).start()
+        return self.prepare(name, *args, data_dir=data_dir, env=env).start()
 
     def stop_all(self) -> None:
         """Stop every server of the group."""

@@ -96,7 +96,7 @@ def node(
         cache_size=s.cache_size,
         timeout=s.site_timeout,
     )
-    state = build_state(s, hierarchy=hierarchy, engine=engine)
+    state = build_state(s, hierarchy=hierarchy, engine=engine, platform=False)
     _print_admin(engine, s.base_url())
     if parent and role is not ids.NodeRole.RECURSIVE:
         if parent_key_file is None or prefix is None:

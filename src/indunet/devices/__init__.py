@@ -1,5 +1,11 @@
 """Devices (设备): models as WoT Thing Models (the data dictionary), the registry, credentials."""
 
+from pathlib import Path
+
+from indunet.devices.bundled import library_documents, library_models
+from indunet.devices.catalog import ModelRegistry
+from indunet.devices.csvimport import ImportReport
+from indunet.devices.device import DEVICE_ID, PROTOCOLS, Device, Protocol, Status
 from indunet.devices.models import (
     Action,
     DataType,
@@ -11,15 +17,32 @@ from indunet.devices.models import (
     Point,
     ThingModel,
 )
+from indunet.devices.registry import DeviceRegistry
+from indunet.devices.thingmodel import ModelInvalid, parse_model
+
+MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
 
 __all__ = [
+    "DEVICE_ID",
+    "MIGRATIONS",
+    "PROTOCOLS",
     "Action",
     "DataType",
+    "Device",
+    "DeviceRegistry",
     "Event",
     "Form",
+    "ImportReport",
     "ModbusForm",
+    "ModelInvalid",
+    "ModelRegistry",
     "MqttForm",
     "OpcUaForm",
     "Point",
+    "Protocol",
+    "Status",
     "ThingModel",
+    "library_documents",
+    "library_models",
+    "parse_model",
 ]

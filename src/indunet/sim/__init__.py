@@ -1,3 +1,36 @@
 """The virtual factory (虚拟工厂): simulated equipment speaking real industrial protocols."""
 
-__all__: list[str] = []
+from indunet.sim.behaviours import BEHAVIOURS, Behaviour, Rule
+from indunet.sim.equipment import Counters, Equipment
+from indunet.sim.factory import Factory
+from indunet.sim.faults import Fault, parse_fault
+from indunet.sim.modbus import ModbusGateway
+from indunet.sim.mqtt import MqttDevice, Ticker
+from indunet.sim.opcua import OpcUaServer
+from indunet.sim.plan import FactoryPlan, SimDevice, make_plan, mix, protocol_of
+from indunet.sim.registration import PlatformUnreachable, Registration, register
+from indunet.sim.signals import Signals
+
+__all__ = [
+    "BEHAVIOURS",
+    "Behaviour",
+    "Counters",
+    "Equipment",
+    "Factory",
+    "FactoryPlan",
+    "Fault",
+    "ModbusGateway",
+    "MqttDevice",
+    "OpcUaServer",
+    "PlatformUnreachable",
+    "Registration",
+    "Rule",
+    "Signals",
+    "SimDevice",
+    "Ticker",
+    "make_plan",
+    "mix",
+    "parse_fault",
+    "protocol_of",
+    "register",
+]

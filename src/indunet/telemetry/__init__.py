@@ -1,17 +1,88 @@
 """Telemetry (时序数据): samples, the ingest pipeline, time-series stores, rules, alarms, commands."""
 
+from pathlib import Path
+
+from indunet.telemetry.alarms import Alarm, Alarms, AlarmState, Severity
+from indunet.telemetry.buffer import DiskBuffer
+from indunet.telemetry.checks import REASONS, Letter
+from indunet.telemetry.commands import (
+    Command,
+    CommandFailed,
+    Commands,
+    CommandSender,
+    CommandState,
+    CommandTimedOut,
+    MemorySender,
+)
+from indunet.telemetry.deadletters import DeadLetter, DeadLetters
+from indunet.telemetry.export import (
+    csv_chunks,
+    parquet_chunks,
+    store_samples,
+    write_csv,
+    write_parquet,
+)
+from indunet.telemetry.expr import Expression, InvalidExpression, NotEvaluable
+from indunet.telemetry.memory_store import MemoryStore
+from indunet.telemetry.opening import open_store
+from indunet.telemetry.pipeline import Pipeline, Receipt
+from indunet.telemetry.postgres_store import PostgresStore
+from indunet.telemetry.retention import get_retention, retention_pass, set_retention
+from indunet.telemetry.ruleengine import RuleEngine, RuleStats
+from indunet.telemetry.rules import Rule
 from indunet.telemetry.samples import BAD, GOOD, UNCERTAIN, Bucket, Sample, Value
 from indunet.telemetry.sink import Overloaded, SampleSink
+from indunet.telemetry.sqlite_store import SqliteStore, StoreClosed
 from indunet.telemetry.store import TimeSeriesStore
+
+MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
 
 __all__ = [
     "BAD",
     "GOOD",
+    "MIGRATIONS",
+    "REASONS",
     "UNCERTAIN",
+    "Alarm",
+    "AlarmState",
+    "Alarms",
     "Bucket",
+    "Command",
+    "CommandFailed",
+    "CommandSender",
+    "CommandState",
+    "CommandTimedOut",
+    "Commands",
+    "DeadLetter",
+    "DeadLetters",
+    "DiskBuffer",
+    "Expression",
+    "InvalidExpression",
+    "Letter",
+    "MemorySender",
+    "MemoryStore",
+    "NotEvaluable",
     "Overloaded",
+    "Pipeline",
+    "PostgresStore",
+    "Receipt",
+    "Rule",
+    "RuleEngine",
+    "RuleStats",
     "Sample",
     "SampleSink",
+    "Severity",
+    "SqliteStore",
+    "StoreClosed",
     "TimeSeriesStore",
     "Value",
+    "csv_chunks",
+    "get_retention",
+    "open_store",
+    "parquet_chunks",
+    "retention_pass",
+    "set_retention",
+    "store_samples",
+    "write_csv",
+    "write_parquet",
 ]

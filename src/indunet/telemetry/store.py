@@ -14,8 +14,13 @@ class TimeSeriesStore(Protocol):
     Backends do blocking I/O (SQLite, psycopg), so the ingest pipeline calls ``write_batch``
     from one writer thread and web handlers call the queries from the thread pool.
     ``write_batch`` is all-or-nothing: when it returns, every sample is durable; when it
-    raises, none was written. Writing a sample whose (device, point, ts) already exists
-    replaces it, so a replayed batch stores nothing twice.
+    raises, none was written. A sample whose (device, point, ts) already exists is ignored:
+    the first value is kept and counted once, so a replayed batch stores nothing twice.
+
+    ``downsample`` buckets are aligned to ``start`` (bucket *k* covers
+    ``[start + k * bucket_ms, start + (k + 1) * bucket_ms)``, cut at ``end``) and only non-empty
+    buckets are returned. Booleans aggregate as 0/1, samples of quality ``BAD`` are left out,
+    and a point that holds strings cannot be downsampled (``InvalidInput``).
     """
 
     def write_batch(self, samples: Sequence[Sample]) -> None:

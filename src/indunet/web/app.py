@@ -9,14 +9,19 @@ import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from indunet import __version__, ids
+from indunet import __version__, devices, ids, telemetry
 from indunet.core import IndunetError, Settings, make_engine, migrate
 from indunet.web import console
-from indunet.web.api import bulk, handles, metrics, native
+from indunet.web.api import alarms as alarms_api
+from indunet.web.api import bulk, handles, ingest, metrics, native
+from indunet.web.api import commands as commands_api
+from indunet.web.api import devices as devices_api
+from indunet.web.api import models as models_api
+from indunet.web.api import series as series_api
 from indunet.web.platform import build_platform
 from indunet.web.state import AppState
 
-MIGRATIONS = [ids.MIGRATIONS]
+MIGRATIONS = [ids.MIGRATIONS, devices.MIGRATIONS, telemetry.MIGRATIONS]
 
 
 def open_database(settings: Settings) -> sa.Engine:
@@ -27,9 +32,17 @@ def open_database(settings: Settings) -> sa.Engine:
 
 
 def build_state(
-    settings: Settings, *, hierarchy: ids.Hierarchy | None = None, engine: sa.Engine | None = None
+    settings: Settings,
+    *,
+    hierarchy: ids.Hierarchy | None = None,
+    engine: sa.Engine | None = None,
+    platform: bool = True,
 ) -> AppState:
-    """Open the database and build the embedded hierarchy unless one is given."""
+    """Open the database, build the embedded hierarchy unless one is given, and the platform.
+
+    ``platform=False`` gives an identifier node only (``indunet node``): no device registry,
+    time-series store or connectors.
+    """
     engine = engine or open_database(settings)
     if hierarchy is None:
         hierarchy = ids.embedded(
@@ -41,7 +54,8 @@ def build_state(
             timeout=settings.site_timeout,
         )
     state = AppState(settings=settings, engine=engine, hierarchy=hierarchy)
-    state.platform = build_platform(settings, engine, state.bus, hierarchy)
+    if platform:
+        state.platform = build_platform(settings, engine, state.bus, hierarchy)
     return state
 
 
@@ -71,6 +85,12 @@ def create_app(state: AppState) -> FastAPI:
     app.add_middleware(handles.CachedAnswers, state=state)  # cache hits skip the stack
     app.include_router(native.router, prefix="/api/v1")
     app.include_router(bulk.router, prefix="/api/v1")
+    app.include_router(models_api.router, prefix="/api/v1")
+    app.include_router(devices_api.router, prefix="/api/v1")
+    app.include_router(ingest.router, prefix="/api/v1")
+    app.include_router(series_api.router, prefix="/api/v1")
+    app.include_router(alarms_api.router, prefix="/api/v1")
+    app.include_router(commands_api.router, prefix="/api/v1")
     app.include_router(metrics.router)
     console.mount(app, state)
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from indunet.core import AuthenticationFailed, PermissionDenied, Role, User
+from indunet.core import AuthenticationFailed, NotFound, PermissionDenied, Role, User
 from indunet.web.auth import SESSION_COOKIE, token_user
 from indunet.web.platform import Platform
 from indunet.web.state import AppState
@@ -38,7 +38,7 @@ UserDep = Annotated[User, Depends(current_user)]
 def get_platform(state: StateDep) -> Platform:
     """The platform services of this process."""
     if state.platform is None:
-        raise RuntimeError("this process runs no platform (identifier node only)")
+        raise NotFound("this process is an identifier node only: it runs no device platform")
     return state.platform
 
 

@@ -1,19 +1,28 @@
 """The platform's running parts, wired together: registries, store, pipeline, connectors.
 
 Built once per process by ``build_platform`` and held by ``AppState.platform``. Routes reach
-the services through ``deps.PlatformDep``. Fields are filled in by each subsystem's wiring
-below; ``start``/``stop`` run in the app's lifespan.
+the services through ``deps.PlatformDep``; ``start``/``stop`` run in the app's lifespan.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Protocol
 
+import orjson
 import sqlalchemy as sa
 
-from indunet import ids
+from indunet import connect, devices, ids, telemetry
 from indunet.core import EventBus, Settings
+
+log = logging.getLogger(__name__)
+STATUS_FLUSH_S = 2.0  # device statuses persisted, and new devices attached, this often
+RETENTION_S = 3600.0  # retention pass once an hour
 
 
 @dataclass
@@ -23,29 +32,169 @@ class Platform:
     settings: Settings
     engine: sa.Engine
     bus: EventBus
-    models: Any = None  # devices.ModelRegistry
-    devices: Any = None  # devices.DeviceRegistry
-    store: Any = None  # telemetry.TimeSeriesStore
-    pipeline: Any = None  # telemetry.Pipeline
-    rules: Any = None  # telemetry.RuleEngine
-    alarms: Any = None  # telemetry.Alarms
-    commands: Any = None  # telemetry.Commands
-    connectors: Any = None  # connect.ConnectorManager
-    tasks: list[Any] = field(default_factory=list)
+    models: devices.ModelRegistry
+    devices: devices.DeviceRegistry
+    alarms: telemetry.Alarms
+    rules: telemetry.RuleEngine
+    store: telemetry.TimeSeriesStore
+    dead_letters: telemetry.DeadLetters
+    pipeline: telemetry.Pipeline
+    connectors: connect.ConnectorManager
+    commands: telemetry.Commands
+    hooks: list[Hook] = field(default_factory=list)
+    _attached: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
-        """Start the pipeline and the connectors."""
+        """Start the pipeline, attach every device to its connector, start the connectors."""
+        await self.pipeline.start()
+        self.sync_devices()
+        await self.connectors.start()
+        self._tasks = [
+            asyncio.create_task(self._every(STATUS_FLUSH_S, self._housekeeping)),
+            asyncio.create_task(self._every(RETENTION_S, self._retention)),
+        ]
+        for hook in self.hooks:
+            await hook.start(self)
 
     async def stop(self) -> None:
-        """Stop connectors first, then drain the pipeline, then close the store."""
+        """Stop hooks and connectors first, then drain the pipeline, then close the store."""
+        for hook in reversed(self.hooks):
+            with contextlib.suppress(Exception):
+                await hook.stop(self)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.connectors.stop()
+        await self.pipeline.stop()
+        await asyncio.to_thread(self.devices.flush_status)
+        await asyncio.to_thread(self.store.close)
+
+    def sync_devices(self) -> int:
+        """Attach new or changed devices to their connector and detach deleted ones.
+
+        Called at start and every few seconds, so devices created through the API, the CLI
+        or another process are served without a restart. Returns how many changed.
+        """
+        changed = 0
+        seen: set[str] = set()
+        for d in self.devices.list():
+            seen.add(d.id)
+            model = self.devices.model_of(d.id)
+            if model is None:
+                continue
+            key = (
+                d.protocol,
+                model.ref,
+                orjson.dumps(d.connection, option=orjson.OPT_SORT_KEYS).decode(),
+            )
+            if self._attached.get(d.id) == key:
+                continue
+            self.connectors.attach(d.protocol, connect.DeviceLink(d.id, model, d.connection))
+            self.pipeline.invalidate(d.id)
+            self.rules.forget(d.id)
+            self._attached[d.id] = key
+            changed += 1
+        for gone in set(self._attached) - seen:
+            self.connectors.detach(gone)
+            self.pipeline.invalidate(gone)
+            self.rules.forget(gone)
+            del self._attached[gone]
+            changed += 1
+        return changed
+
+    async def _every(self, seconds: float, job: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await job()
+            except Exception:
+                log.exception("platform housekeeping failed; trying again in %s s", seconds)
+
+    async def _housekeeping(self) -> None:
+        await asyncio.to_thread(self.devices.flush_status)
+        await asyncio.to_thread(self.devices.reload)
+        self.sync_devices()
+
+    async def _retention(self) -> None:
+        by_enterprise: dict[int, list[str]] = {}
+        for d in self.devices.list():
+            by_enterprise.setdefault(d.enterprise_id, []).append(d.id)
+        await asyncio.to_thread(
+            telemetry.retention_pass,
+            self.store,
+            by_enterprise,
+            engine=self.engine,
+            default_days=self.settings.retention_days,
+        )
+
+
+class Hook(Protocol):
+    """Something started with the platform and stopped before it (the demo's virtual factory)."""
+
+    async def start(self, platform: Platform) -> None:
+        """Start; the platform's services are running."""
+
+    async def stop(self, platform: Platform) -> None:
+        """Stop."""
+
+
+@dataclass
+class _Status:
+    """Connectors report online/offline here; the registry keeps it and flushes it."""
+
+    registry: devices.DeviceRegistry
+
+    def device_status(self, device_id: str, online: bool) -> None:
+        self.registry.set_status(device_id, online, time.time())
 
 
 def build_platform(
     settings: Settings, engine: sa.Engine, bus: EventBus, hierarchy: ids.Hierarchy
 ) -> Platform:
     """Construct every platform service; nothing runs until ``Platform.start``."""
-    platform = Platform(settings=settings, engine=engine, bus=bus)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     # --- devices (models, registry with identifiers) ---
+    models = devices.ModelRegistry(engine)
+    models.install_library(actor="system")
+    registry = devices.DeviceRegistry(
+        engine, models, hierarchy.front, platform_url=settings.base_url()
+    )
     # --- telemetry (store, pipeline, rules, alarms, commands) ---
+    alarms = telemetry.Alarms(engine, bus)
+    rules = telemetry.RuleEngine(engine, registry, alarms, bus, find_model=models.get)
+    store = telemetry.open_store(settings.resolved_telemetry_url())
+    dead_letters = telemetry.DeadLetters(engine)
+    buffer = telemetry.DiskBuffer(settings.data_dir / "buffer.db", settings.buffer_max_bytes)
+    pipeline = telemetry.Pipeline(
+        store, registry.model_of, dead_letters, buffer, on_stored=rules.on_stored
+    )
     # --- connectors ---
-    return platform
+    status = _Status(registry)
+    manager = connect.ConnectorManager(
+        {
+            "mqtt": connect.MqttConnector(
+                connect.MqttConfig.from_settings(settings),
+                pipeline,
+                status,
+                authenticate=registry.authenticate,
+            ),
+            "modbus": connect.ModbusConnector(pipeline, status),
+            "opcua": connect.OpcUaConnector(pipeline, status),
+        }
+    )
+    commands = telemetry.Commands(engine, manager, registry)
+    return Platform(
+        settings=settings,
+        engine=engine,
+        bus=bus,
+        models=models,
+        devices=registry,
+        alarms=alarms,
+        rules=rules,
+        store=store,
+        dead_letters=dead_letters,
+        pipeline=pipeline,
+        connectors=manager,
+        commands=commands,
+    )

@@ -6,9 +6,14 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from indunet.web.console import (
+    alarms,
     data_templates,
+    device,
+    devices,
     enterprises,
+    fleet,
     identifiers,
+    models,
     nodes,
     prefixes,
     sections,
@@ -25,16 +30,26 @@ ROUTERS = (
     enterprises.router,
     prefixes.router,
     nodes.router,
+    devices.router,
+    device.router,
+    alarms.router,
+    models.router,
 )
 
 
 def mount(app: FastAPI, state: AppState) -> None:
     """Add the console's pages and static files to ``app``."""
-    templates.env.globals.update(sections=sections.SECTIONS, ids_pages=sections.IDS_PAGES)
+    templates.env.globals.update(
+        sections=sections.SECTIONS,
+        ids_pages=sections.IDS_PAGES,
+        platform_pages=sections.PLATFORM_PAGES,
+        status_keys=fleet.STATUS_KEYS,
+    )
     for router in ROUTERS:
         app.include_router(router)
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="console-static")
     app.add_exception_handler(session.LoginRequired, session.login_redirect)
+    app.add_exception_handler(fleet.NoPlatform, fleet.no_platform_page)
 
 
 __all__ = ["mount"]

@@ -24,7 +24,7 @@ class Section:
 
 SECTIONS = (
     Section("/ids", N_("nav.ids"), N_("ids.intro"), True),
-    Section("/platform", N_("nav.platform"), N_("coming.platform"), False),
+    Section("/platform", N_("nav.platform"), N_("platform.intro"), True),
     Section("/security", N_("nav.security"), N_("coming.security"), False),
     Section("/monitoring", N_("nav.monitoring"), N_("coming.monitoring"), False),
 )
@@ -37,6 +37,14 @@ IDS_PAGES = (
     ("/ids/enterprises", N_("ids.tab.enterprises")),
     ("/ids/prefixes", N_("ids.tab.prefixes")),
     ("/ids/nodes", N_("ids.tab.nodes")),
+)
+
+#: The platform section's own pages: path and catalogue key of the tab.
+PLATFORM_PAGES = (
+    ("/platform", N_("platform.tab.overview")),
+    ("/platform/devices", N_("platform.tab.devices")),
+    ("/platform/alarms", N_("platform.tab.alarms")),
+    ("/platform/models", N_("platform.tab.models")),
 )
 
 router = APIRouter(include_in_schema=False)

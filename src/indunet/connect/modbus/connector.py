@@ -1,0 +1,222 @@
+"""The Modbus TCP connector: polls devices' registers and coils, writes commands.
+
+Each device's ``DeviceLink.connection`` holds ``ModbusSettings`` (host, port, unit ...);
+its model's ``ModbusForm`` points are coalesced into blocks (``plan.plan_reads``) and polled
+over one connection per ``host:port``. An exception answer (say, an unmapped address) is a
+dead letter, recorded once until that block reads again; the other blocks keep flowing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Sequence
+from typing import Any
+
+from pymodbus.pdu import ModbusPDU
+
+from indunet.connect.connector import CommandFailed, DeviceLink, Health, StatusSink
+from indunet.core import InvalidInput, NotFound
+from indunet.devices import ModbusForm, Point
+from indunet.telemetry import Sample, SampleSink, Value
+
+from .codec import encode_coil, encode_registers
+from .config import ModbusSettings
+from .faults import Unreachable, exception_text
+from .link import Connection, DeviceState, Group, Stats
+from .plan import Limits, bound_points, plan_reads
+
+
+class ModbusConnector:
+    """Modbus TCP devices, polled on the process's event loop."""
+
+    protocol = "modbus"
+
+    def __init__(self, sink: SampleSink, status: StatusSink) -> None:
+        self.sink = sink
+        self.status = status
+        self.stats = Stats()
+        self._connections: dict[tuple[str, int], Connection] = {}
+        self._where: dict[str, Connection] = {}
+        self._running = False
+
+    async def start(self) -> None:
+        """Begin connecting and polling every device added so far."""
+        self._running = True
+        for conn in self._connections.values():
+            conn.start()
+
+    async def stop(self) -> None:
+        """Stop polling and close every connection."""
+        self._running = False
+        await asyncio.gather(*(c.close() for c in self._connections.values()))
+
+    def add(self, device: DeviceLink) -> None:
+        """Serve ``device``; ``InvalidInput`` (and no change) for bad settings or forms."""
+        settings = ModbusSettings.parse(device.connection)
+        points = bound_points(device.model)
+        if not points:
+            raise InvalidInput(f"model {device.model.ref} has no point with a Modbus form")
+        blocks = plan_reads(
+            points,
+            unit=settings.unit,
+            poll_interval=settings.poll_interval,
+            limits=Limits.of(settings),
+        )
+        groups: dict[float, Group] = {}
+        for block in blocks:
+            groups.setdefault(block.interval, Group(block.interval, [])).blocks.append(block)
+        self.remove(device.id)
+        conn = self._connections.get(settings.address)
+        if conn is None:
+            conn = Connection(settings.address, self.sink, self.status, self.stats)
+            self._connections[settings.address] = conn
+        conn.devices[device.id] = DeviceState(device, settings, list(groups.values()))
+        self._where[device.id] = conn
+        if self._running:
+            conn.start()
+        conn.wake()
+
+    def remove(self, device_id: str) -> None:
+        """Stop polling ``device_id``; its connection closes with its last device."""
+        conn = self._where.pop(device_id, None)
+        if conn is None:
+            return
+        conn.devices.pop(device_id, None)
+        if not conn.devices:
+            del self._connections[conn.address]
+            if conn.task is not None:
+                conn.task.cancel()
+                conn.task = None
+            if conn.client is not None:
+                conn.client.close()
+                conn.client = None
+        else:
+            conn.wake()
+
+    def read_count(self, device_id: str) -> int:
+        """How many requests one full poll of ``device_id`` takes now."""
+        return sum(len(g.blocks) for g in self._state(device_id)[1].groups)
+
+    async def read(self, device_id: str, points: Sequence[str] | None = None) -> list[Sample]:
+        """Poll the named points (default all) now; ``CommandFailed`` if the device fails."""
+        conn, dev = self._state(device_id)
+        chosen = bound_points(dev.link.model, points)
+        if points is not None:
+            missing = set(points) - {p.name for p, _ in chosen}
+            if missing:
+                raise InvalidInput(f"device {device_id} has no Modbus point {sorted(missing)[0]}")
+        s = dev.settings
+        samples: list[Sample] = []
+        for block in plan_reads(chosen, unit=s.unit, poll_interval=1.0, limits=Limits.of(s)):
+            pdu = await _answer(dev, f"reading {block.describe()}", conn.read(s, block))
+            samples.extend(conn.decode(dev, block, pdu, int(time.time() * 1000)))
+        return samples
+
+    async def write(self, device_id: str, point: str, value: Value) -> None:
+        """Write a point (FC5 coil, FC6 one register, FC16 several); ``CommandFailed`` says why."""
+        conn, dev = self._state(device_id)
+        p = dev.link.model.points.get(point)
+        if p is None:
+            raise InvalidInput(f"device {device_id} has no point {point}")
+        if not p.writable:
+            raise InvalidInput(f"point {point} of device {device_id} is read-only")
+        form = p.form(ModbusForm)
+        if form is None:
+            raise InvalidInput(f"point {point} has no Modbus form")
+        _check_range(p, value)
+        await self._write_form(conn, dev, form, value)
+
+    async def invoke(self, device_id: str, action: str, payload: Any) -> Any:
+        """Run an action bound to a coil or register (``null`` input sets a coil)."""
+        conn, dev = self._state(device_id)
+        act = dev.link.model.actions.get(action)
+        if act is None:
+            raise InvalidInput(f"device {device_id} has no action {action}")
+        form = act.form(ModbusForm)
+        if form is None:
+            raise CommandFailed(f"action {action} is not supported over Modbus (no Modbus form)")
+        value = True if payload is None and form.table == "coil" else payload
+        if not isinstance(value, bool | int | float):
+            raise InvalidInput(f"action {action} takes a number or boolean, not {value!r}")
+        await self._write_form(conn, dev, form, value)
+        return None
+
+    def health(self) -> Health:
+        """Devices online, reconnects, and request counters."""
+        devices = [d for c in self._connections.values() for d in c.devices.values()]
+        s = self.stats
+        return Health(
+            protocol=self.protocol,
+            connected=sum(1 for d in devices if d.online),
+            devices=len(devices),
+            reconnects=s.reconnects,
+            errors=s.errors + s.timeouts + s.exceptions,
+            detail={
+                "connections": len(self._connections),
+                "connections_up": sum(1 for c in self._connections.values() if c.up),
+                "reads": s.reads,
+                "timeouts": s.timeouts,
+                "exceptions": s.exceptions,
+                "skipped_ticks": s.skipped_ticks,
+                "dropped_samples": s.dropped_samples,
+                "split_blocks": s.split_blocks,
+                "blocks": sum(len(g.blocks) for d in devices for g in d.groups),
+            },
+        )
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _state(self, device_id: str) -> tuple[Connection, DeviceState]:
+        conn = self._where.get(device_id)
+        if conn is None:
+            raise NotFound(f"device {device_id} is not served by the Modbus connector")
+        return conn, conn.devices[device_id]
+
+    async def _write_form(
+        self, conn: Connection, dev: DeviceState, form: ModbusForm, value: Value
+    ) -> None:
+        unit = form.unit if form.unit is not None else dev.settings.unit
+        addr = form.address
+        what = f"writing {form.table} {addr} (unit {unit})"
+        if form.table == "coil":
+            bit = encode_coil(value)
+            await _answer(
+                dev,
+                what,
+                conn.call(dev.settings, lambda c: c.write_coil(addr, bit, device_id=unit)),
+            )
+            return
+        regs = encode_registers(form, value)
+        if len(regs) == 1:
+            sent = conn.call(
+                dev.settings, lambda c: c.write_register(addr, regs[0], device_id=unit)
+            )
+        else:
+            sent = conn.call(dev.settings, lambda c: c.write_registers(addr, regs, device_id=unit))
+        await _answer(dev, what, sent)
+
+
+async def _answer(dev: DeviceState, what: str, request: Awaitable[ModbusPDU]) -> ModbusPDU:
+    """The request's answer; ``CommandFailed`` naming the Modbus reason otherwise."""
+    try:
+        pdu = await request
+    except Unreachable as exc:
+        raise CommandFailed(f"device {dev.link.id}: {exc} {what}") from exc
+    if pdu.isError():
+        code = int(getattr(pdu, "exception_code", 0))
+        raise CommandFailed(f"device {dev.link.id}: {exception_text(code)} {what}")
+    return pdu
+
+
+def _check_range(point: Point, value: Value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return
+    if point.minimum is not None and value < point.minimum:
+        raise InvalidInput(
+            f"{value!r} is below the minimum {point.minimum:g} of point {point.name}"
+        )
+    if point.maximum is not None and value > point.maximum:
+        raise InvalidInput(
+            f"{value!r} is above the maximum {point.maximum:g} of point {point.name}"
+        )

@@ -1,0 +1,521 @@
+"""The device registry (设备注册): devices, their credentials, identifiers and online status.
+
+Devices live in ``dev_devices`` and, for the ingest hot path, in memory: ``lookup``,
+``model_of`` and ``authenticate`` never touch the database for a known device. A device
+secret is random and high-entropy, so it is stored as a SHA-256 digest (cheap enough to
+check for thousands of MQTT connects). Each device gets the industrial identifier
+``<prefix>/dev-<id>``; a failed step undoes the ones before it.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import dataclasses
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import sqlalchemy as sa
+
+from indunet import core, ids
+from indunet.core import Conflict, InvalidInput, NotFound, audit
+from indunet.devices import device as dv
+from indunet.devices.catalog import ModelRegistry
+from indunet.devices.csvimport import ImportReport, read_rows
+from indunet.devices.device import Device, Protocol, Status
+from indunet.devices.identifiers import ensure_template, handle_of, pick_prefix, record_values
+from indunet.devices.models import ThingModel
+from indunet.devices.tables import devices as table
+
+CREATE_KEYS = frozenset(
+    {
+        "id",
+        "name",
+        "model",
+        "model_version",
+        "protocol",
+        "connection",
+        "location",
+        "tags",
+        "manufacturer",
+        "serial",
+        "secret",
+        "prefix",
+    }
+)
+UPDATE_KEYS = CREATE_KEYS - {"id", "secret", "prefix"}
+MISS_TTL = 5.0  # seconds an unknown device id is remembered as unknown
+SEEN_STEP = 1.0  # seconds: the resolution of last_seen while a device stays online
+
+
+def secret_digest(secret: str) -> str:
+    """How a device secret is stored."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _check_secret(value: Any) -> str:
+    if value is None:
+        return secrets.token_urlsafe(24)
+    if (
+        not isinstance(value, str)
+        or not dv.MIN_SECRET <= len(value) <= 200
+        or value != value.strip()
+    ):
+        raise InvalidInput(
+            f"a device secret must be {dv.MIN_SECRET}-200 characters without surrounding spaces"
+        )
+    return value
+
+
+class DeviceRegistry:
+    """Devices of every enterprise; identifiers on ``node`` when one is given."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        models: ModelRegistry,
+        node: ids.Node | None,
+        *,
+        platform_url: str | None = None,
+    ) -> None:
+        self.engine = engine
+        self.models = models
+        self.node = node
+        self.platform_url = platform_url.rstrip("/") if platform_url else None
+        self._lock = threading.Lock()
+        self._devices: dict[str, Device] = {}
+        self._digests: dict[str, str] = {}
+        self._dirty: set[str] = set()
+        self._misses: dict[str, float] = {}
+        self.reload()
+
+    # -- memory ----------------------------------------------------------------------------
+    def reload(self) -> None:
+        """Read every device from the database (statuses not yet flushed are kept)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(table)).mappings().all()
+        with self._lock:
+            fresh = {r["id"]: _from_row(r) for r in rows}
+            for did in self._dirty & fresh.keys():
+                old = self._devices[did]
+                fresh[did] = dataclasses.replace(
+                    fresh[did], status=old.status, last_seen=old.last_seen
+                )
+            self._devices = fresh
+            self._digests = {r["id"]: r["secret_digest"] for r in rows}
+            self._dirty &= fresh.keys()
+            self._misses.clear()
+
+    def _read_through(self, device_id: str) -> Device | None:
+        now = time.monotonic()
+        if self._misses.get(device_id, 0.0) > now:
+            return None
+        with self.engine.connect() as conn:
+            r = conn.execute(sa.select(table).where(table.c.id == device_id)).mappings().first()
+        with self._lock:
+            if r is None:
+                if len(self._misses) > 100_000:
+                    self._misses.clear()
+                self._misses[device_id] = now + MISS_TTL
+                return None
+            d = self._devices.setdefault(device_id, _from_row(r))
+            self._digests.setdefault(device_id, r["secret_digest"])
+            return d
+
+    def lookup(self, device_id: str) -> Device | None:
+        """The device with its live status, or None (hot path: memory first)."""
+        d = self._devices.get(device_id)
+        return d if d is not None else self._read_through(device_id)
+
+    def model_of(self, device_id: str) -> ThingModel | None:
+        """The model version a device is bound to, or None for an unknown device."""
+        d = self.lookup(device_id)
+        if d is None:
+            return None
+        try:
+            return self.models.get(d.model_id, d.model_version)
+        except NotFound:
+            return None
+
+    def authenticate(self, device_id: str, secret: str) -> bool:
+        """Whether ``secret`` is the device's current secret (constant-time comparison)."""
+        stored = self._digests.get(device_id)
+        if stored is None and self._read_through(device_id) is not None:
+            stored = self._digests.get(device_id)
+        given = secret_digest(secret)
+        return hmac.compare_digest(given, stored or "0" * 64) and stored is not None
+
+    def set_status(self, device_id: str, online: bool, at: float) -> None:
+        """Record that a device came online (seen at ``at``) or went offline; see flush_status.
+
+        ``last_seen`` moves in steps of at least ``SEEN_STEP`` seconds while a device stays
+        online, so calling this for every message stays cheap.
+        """
+        d = self._devices.get(device_id)
+        if d is None or (
+            online
+            and d.status == "online"
+            and d.last_seen is not None
+            and 0 <= at - d.last_seen < SEEN_STEP
+        ):
+            return
+        with self._lock:
+            d = self._devices.get(device_id)
+            if d is None:
+                return
+            status: Status = "online" if online else "offline"
+            seen = at if online else d.last_seen
+            if d.status != status or d.last_seen != seen:
+                self._devices[device_id] = dataclasses.replace(d, status=status, last_seen=seen)
+                self._dirty.add(device_id)
+
+    def flush_status(self) -> int:
+        """Persist the statuses changed since the last flush, in one transaction."""
+        with self._lock:
+            rows: builtins.list[dict[str, Any]] = [
+                {"b_id": did, "b_status": d.status, "b_seen": d.last_seen}
+                for did in self._dirty
+                if (d := self._devices.get(did)) is not None
+            ]
+            self._dirty.clear()
+        if not rows:
+            return 0
+        stmt = (
+            table.update()
+            .where(table.c.id == sa.bindparam("b_id"))
+            .values(status=sa.bindparam("b_status"), last_seen=sa.bindparam("b_seen"))
+        )
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(stmt, rows)
+        except Exception:
+            with self._lock:
+                self._dirty.update(r["b_id"] for r in rows)
+            raise
+        return len(rows)
+
+    def statuses(self) -> dict[str, Status]:
+        """Every known device's live status."""
+        return {did: d.status for did, d in list(self._devices.items())}
+
+    # -- reading ---------------------------------------------------------------------------
+    def get(self, device_id: str) -> Device:
+        """One device, or ``NotFound``."""
+        d = self.lookup(device_id)
+        if d is None:
+            raise NotFound(f"no device {device_id!r}")
+        return d
+
+    def list(
+        self,
+        enterprise_id: int | None = None,
+        status: str | None = None,
+        tag: str | None = None,
+    ) -> list[Device]:
+        """Devices sorted by id, optionally of one enterprise, with a status or a tag."""
+        q = sa.select(table).order_by(table.c.id)
+        if enterprise_id is not None:
+            q = q.where(table.c.enterprise_id == enterprise_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).mappings().all()
+        out: builtins.list[Device] = []
+        for r in rows:
+            live = self._devices.get(r["id"])
+            d = _from_row(r)
+            if live is not None:
+                d = dataclasses.replace(d, status=live.status, last_seen=live.last_seen)
+            if (status is None or d.status == status) and (tag is None or tag in d.tags):
+                out.append(d)
+        return out
+
+    # -- writing ---------------------------------------------------------------------------
+    def _principal(self, actor: str) -> ids.Principal:
+        return ids.Principal(actor=actor, identity=None, prefixes=None)
+
+    def _resolve_model(self, spec: dict[str, Any], current: Device | None) -> ThingModel:
+        raw = spec.get("model", current.model_id if current else None)
+        if not isinstance(raw, str) or not raw:
+            raise InvalidInput("a device needs a model, e.g. indunet:cnc-machine or id@1.0.0")
+        mid, _, ref_version = raw.partition("@")
+        version: Any = spec.get("model_version") or ref_version or None
+        if version is None and current is not None and "model" not in spec:
+            version = current.model_version
+        if version is not None and not isinstance(version, str):
+            raise InvalidInput("model_version must be text such as 1.0.0")
+        return self.models.get(mid, version)
+
+    def _fields(self, spec: dict[str, Any], current: Device | None) -> dict[str, Any]:
+        """Validated column values from a create or update spec (``current`` for updates)."""
+        model = self._resolve_model(spec, current)
+        if "protocol" in spec:
+            protocol = dv.check_protocol(spec["protocol"])
+        elif current is not None:
+            protocol = current.protocol
+        else:
+            protocol = dv.default_protocol(model)
+        dv.check_model_protocol(model, protocol)
+        if "connection" in spec:
+            connection = dv.check_connection(protocol, spec["connection"])
+        elif current is not None and protocol == current.protocol:
+            connection = current.connection
+        else:
+            connection = dv.check_connection(protocol, {})
+        return {
+            "name": dv.check_text(spec, "name", required=True)
+            if current is None or "name" in spec
+            else current.name,
+            "model_id": model.id,
+            "model_version": model.version,
+            "protocol": protocol,
+            "connection": connection,
+            "location": dv.check_location(spec["location"])
+            if "location" in spec
+            else (current.location if current else {}),
+            "tags": list(dv.check_tags(spec["tags"]))
+            if "tags" in spec
+            else list(current.tags if current else ()),
+            "manufacturer": dv.check_text(spec, "manufacturer")
+            if "manufacturer" in spec or current is None
+            else current.manufacturer,
+            "serial": dv.check_text(spec, "serial")
+            if "serial" in spec or current is None
+            else current.serial,
+        }
+
+    def _values(self, device_id: str, fields: dict[str, Any]) -> builtins.list[dict[str, Any]]:
+        url = f"{self.platform_url}/api/v1/devices/{device_id}" if self.platform_url else None
+        return record_values(
+            device_id=device_id,
+            name=fields["name"],
+            model_ref=f"{fields['model_id']}@{fields['model_version']}",
+            manufacturer=fields["manufacturer"],
+            serial=fields["serial"],
+            url=url,
+        )
+
+    def create(self, enterprise_id: int, spec: dict[str, Any], *, actor: str) -> tuple[Device, str]:
+        """Register a device; return it and its secret (shown once, stored as a digest)."""
+        with self.engine.connect() as conn:
+            core.get_enterprise_by_id(conn, enterprise_id)
+        return self._create(enterprise_id, spec, actor)
+
+    def _create(self, enterprise_id: int, spec: dict[str, Any], actor: str) -> tuple[Device, str]:
+        if not isinstance(spec, dict):
+            raise InvalidInput("a device must be an object")
+        _known_keys(spec, CREATE_KEYS)
+        device_id = dv.check_device_id(spec.get("id"))
+        if self.lookup(device_id) is not None:
+            raise Conflict(f"device {device_id} already exists; device ids are platform-wide")
+        fields = self._fields(spec, None)
+        secret = _check_secret(spec.get("secret"))
+        identifier = ""
+        if self.node is not None:
+            prefix = pick_prefix(self.node, enterprise_id, spec.get("prefix"))
+            identifier = handle_of(prefix, device_id)
+            ensure_template(self.node, prefix, actor=actor)
+            try:
+                self.node.put(
+                    identifier,
+                    self._values(device_id, fields),
+                    self._principal(actor),
+                    overwrite=False,
+                )
+            except ids.HandleExists:
+                raise Conflict(
+                    f"identifier {identifier} is already registered; delete it or choose "
+                    "another device id"
+                ) from None
+        elif spec.get("prefix"):
+            raise InvalidInput("this registry runs without an identifier node; omit prefix")
+        now = datetime.now(UTC)
+        row = {
+            "id": device_id,
+            "enterprise_id": enterprise_id,
+            **fields,
+            "identifier": identifier,
+            "secret_digest": secret_digest(secret),
+            "status": "unknown",
+            "last_seen": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(table.insert().values(**row))
+                audit.record(
+                    conn,
+                    actor,
+                    "device.create",
+                    f"device:{device_id}",
+                    {
+                        "enterprise_id": enterprise_id,
+                        "model": f"{fields['model_id']}@{fields['model_version']}",
+                    },
+                )
+        except Exception as exc:
+            self._drop_handle(identifier, actor)
+            if isinstance(exc, sa.exc.IntegrityError):
+                raise Conflict(f"device {device_id} already exists") from None
+            raise
+        d = _from_row(row)
+        with self._lock:
+            self._devices[device_id] = d
+            self._digests[device_id] = row["secret_digest"]
+            self._misses.pop(device_id, None)
+        return d, secret
+
+    def _drop_handle(self, identifier: str, actor: str) -> None:
+        if identifier and self.node is not None:
+            with contextlib.suppress(ids.HandleNotFound):
+                self.node.delete(identifier, self._principal(actor))
+
+    def update(self, device_id: str, changes: dict[str, Any], *, actor: str) -> Device:
+        """Change a device's name, model, protocol, connection, location, tags or maker data."""
+        if not isinstance(changes, dict):
+            raise InvalidInput("changes must be an object")
+        _known_keys(changes, UPDATE_KEYS)
+        current = self.get(device_id)
+        fields = self._fields(changes, current)
+        record_keys = ("name", "model_id", "model_version", "manufacturer", "serial")
+        old = {k: getattr(current, k) for k in record_keys}
+        relabel = any(fields[k] != old[k] for k in record_keys)
+        if relabel and current.identifier and self.node is not None:
+            self.node.put(
+                current.identifier, self._values(device_id, fields), self._principal(actor)
+            )
+        try:
+            with self.engine.begin() as conn:
+                res = conn.execute(
+                    table.update()
+                    .where(table.c.id == device_id)
+                    .values(**fields, updated_at=datetime.now(UTC))
+                )
+                if not res.rowcount:
+                    raise NotFound(f"no device {device_id!r}")
+                audit.record(
+                    conn, actor, "device.update", f"device:{device_id}", {"fields": sorted(changes)}
+                )
+        except Exception:
+            if relabel and current.identifier and self.node is not None:
+                self.node.put(
+                    current.identifier,
+                    self._values(device_id, {**fields, **old}),
+                    self._principal(actor),
+                )
+            raise
+        updated = dataclasses.replace(
+            current,
+            **{k: v for k, v in fields.items() if k != "tags"},
+            tags=tuple(fields["tags"]),
+        )
+        with self._lock:
+            live = self._devices.get(device_id, current)
+            self._devices[device_id] = dataclasses.replace(
+                updated, status=live.status, last_seen=live.last_seen
+            )
+        return self._devices[device_id]
+
+    def delete(self, device_id: str, *, actor: str) -> Device:
+        """Remove a device and its identifier."""
+        current = self.get(device_id)
+        fields = {k: getattr(current, k) for k in ("name", "model_id", "model_version")}
+        fields |= {"manufacturer": current.manufacturer, "serial": current.serial}
+        self._drop_handle(current.identifier, actor)
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(table.delete().where(table.c.id == device_id))
+                audit.record(conn, actor, "device.delete", f"device:{device_id}")
+        except Exception:
+            if current.identifier and self.node is not None:
+                self.node.put(
+                    current.identifier,
+                    self._values(device_id, fields),
+                    self._principal(actor),
+                )
+            raise
+        with self._lock:
+            self._devices.pop(device_id, None)
+            self._digests.pop(device_id, None)
+            self._dirty.discard(device_id)
+        return current
+
+    def rotate_secret(self, device_id: str, *, actor: str, secret: str | None = None) -> str:
+        """Issue a new secret; the old one stops working at once."""
+        self.get(device_id)
+        new = _check_secret(secret)
+        dig = secret_digest(new)
+        with self.engine.begin() as conn:
+            conn.execute(
+                table.update()
+                .where(table.c.id == device_id)
+                .values(secret_digest=dig, updated_at=datetime.now(UTC))
+            )
+            audit.record(conn, actor, "device.rotate_secret", f"device:{device_id}")
+        with self._lock:
+            self._digests[device_id] = dig
+        return new
+
+    def import_csv(self, enterprise_id: int, text: str, *, actor: str) -> ImportReport:
+        """Create a device per CSV row; bad rows are reported by line, good rows kept."""
+        with self.engine.connect() as conn:
+            core.get_enterprise_by_id(conn, enterprise_id)
+        report = ImportReport()
+        for line, spec, error in read_rows(text):
+            report.total += 1
+            if error is not None:
+                report.fail(line, str(spec.get("id", "")), error)
+                continue
+            try:
+                d, secret = self._create(enterprise_id, spec, actor)
+            except core.IndunetError as exc:
+                report.fail(line, str(spec.get("id", "")), exc.message)
+                continue
+            report.created += 1
+            report.secrets[d.id] = secret
+        with self.engine.begin() as conn:
+            audit.record(
+                conn,
+                actor,
+                "device.import",
+                f"enterprise:{enterprise_id}",
+                {"total": report.total, "created": report.created, "failed": report.failed},
+            )
+        return report
+
+
+def _known_keys(spec: dict[str, Any], allowed: frozenset[str]) -> None:
+    extra = sorted(set(spec) - allowed)
+    if extra:
+        raise InvalidInput(
+            f"unknown device field(s) {', '.join(extra)}; known: {', '.join(sorted(allowed))}"
+        )
+
+
+def _from_row(r: Any) -> Device:
+    return Device(
+        id=r["id"],
+        enterprise_id=r["enterprise_id"],
+        name=r["name"],
+        model_id=r["model_id"],
+        model_version=r["model_version"],
+        protocol=cast(Protocol, r["protocol"]),
+        connection=dict(r["connection"]),
+        location=dict(r["location"]),
+        tags=tuple(r["tags"]),
+        manufacturer=r["manufacturer"],
+        serial=r["serial"],
+        identifier=r["identifier"],
+        status=cast(Status, r["status"]),
+        last_seen=r["last_seen"],
+        created_at=_utc(r["created_at"]),
+    )
+
+
+def _utc(at: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; they were stored in UTC."""
+    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at

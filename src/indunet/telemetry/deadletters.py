@@ -1,0 +1,178 @@
+"""Dead letters: samples and payloads the platform could not accept, kept with the reason why.
+
+A flood of bad samples must not turn into a flood of transactions, yet no bad sample may be
+dropped silently: ``record`` returns only once its letters are committed, and letters from
+every caller waiting at that moment share one transaction (group commit). The table keeps
+the newest ``max_rows`` letters; counts per reason are also kept by the pipeline's stats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from indunet.telemetry.checks import Letter
+from indunet.telemetry.tables import dead_letters
+
+PAYLOAD_MAX = 4096  # characters of payload kept per letter
+_TEXT_MAX = {"device": 200, "point": 200, "source": 32, "reason": 32, "detail": 500}
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One stored dead letter."""
+
+    id: int
+    at: datetime
+    device: str | None
+    point: str | None
+    source: str
+    reason: str
+    detail: str
+    payload: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The letter as JSON-ready data."""
+        return {
+            "id": self.id,
+            "at": self.at.isoformat(),
+            "device": self.device,
+            "point": self.point,
+            "source": self.source,
+            "reason": self.reason,
+            "detail": self.detail,
+            "payload": self.payload,
+        }
+
+
+def _clip(text: str | None, limit: int) -> str | None:
+    return text if text is None or len(text) <= limit else text[: limit - 1] + "…"
+
+
+class DeadLetters:
+    """The ``tel_dead_letters`` table, written in group commits."""
+
+    def __init__(self, engine: sa.Engine, *, max_rows: int = 100_000) -> None:
+        self._engine = engine
+        self._max_rows = max_rows
+        self._pending: builtins.list[tuple[builtins.list[dict[str, Any]], asyncio.Future[None]]]
+        self._pending = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._since_prune = 0
+        self.transactions = 0
+
+    async def record(self, letters: Sequence[Letter]) -> None:
+        """Store ``letters``; returns once they are committed."""
+        if not letters:
+            return
+        rows = [
+            {
+                "device": _clip(x.device, 200),
+                "point": _clip(x.point, 200),
+                "source": _clip(x.source, 32),
+                "reason": _clip(x.reason, 32),
+                "detail": _clip(x.detail, 500),
+                "payload": _clip(x.payload, PAYLOAD_MAX),
+            }
+            for x in letters
+        ]
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((rows, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="dead-letters")
+        await asyncio.shield(done)
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._pending:
+            batch, self._pending = self._pending, []
+            rows = [row for rows, _ in batch for row in rows]
+            try:
+                await loop.run_in_executor(None, self._insert, rows)
+            except Exception as exc:  # every waiting caller learns it
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+            else:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+
+    def _insert(self, rows: builtins.list[dict[str, Any]]) -> None:
+        at = datetime.now(UTC)
+        for row in rows:
+            row["at"] = at
+        with self._engine.begin() as conn:
+            conn.execute(dead_letters.insert(), rows)
+            self._since_prune += len(rows)
+            if self._since_prune >= max(1, self._max_rows // 10):
+                self._since_prune = 0
+                top = conn.execute(sa.select(sa.func.max(dead_letters.c.id))).scalar() or 0
+                conn.execute(dead_letters.delete().where(dead_letters.c.id <= top - self._max_rows))
+        self.transactions += 1
+
+    async def close(self) -> None:
+        """Wait until every pending letter is committed."""
+        if self._flusher is not None:
+            await self._flusher
+
+    def _where(
+        self,
+        query: Any,
+        device: str | None,
+        devices: Collection[str] | None,
+        reason: str | None,
+        source: str | None,
+    ) -> Any:
+        c = dead_letters.c
+        if device is not None:
+            query = query.where(c.device == device)
+        if devices is not None:
+            query = query.where(c.device.in_(builtins.list(devices)))
+        if reason is not None:
+            query = query.where(c.reason == reason)
+        if source is not None:
+            query = query.where(c.source == source)
+        return query
+
+    def list(
+        self,
+        limit: int = 100,
+        *,
+        device: str | None = None,
+        devices: Collection[str] | None = None,
+        reason: str | None = None,
+        source: str | None = None,
+        before_id: int | None = None,
+    ) -> builtins.list[DeadLetter]:
+        """Newest letters first; ``devices`` limits them to a set (one enterprise's devices)."""
+        query = sa.select(dead_letters).order_by(dead_letters.c.id.desc()).limit(limit)
+        query = self._where(query, device, devices, reason, source)
+        if before_id is not None:
+            query = query.where(dead_letters.c.id < before_id)
+        with self._engine.connect() as conn:
+            return [DeadLetter(**row._mapping) for row in conn.execute(query)]
+
+    def count(self, *, device: str | None = None, devices: Collection[str] | None = None) -> int:
+        """How many letters the table holds."""
+        query = self._where(
+            sa.select(sa.func.count()).select_from(dead_letters), device, devices, None, None
+        )
+        with self._engine.connect() as conn:
+            return int(conn.execute(query).scalar() or 0)
+
+    def counts_by_reason(
+        self, *, device: str | None = None, devices: Collection[str] | None = None
+    ) -> dict[str, int]:
+        """Letters held per reason."""
+        c = dead_letters.c
+        query = sa.select(c.reason, sa.func.count()).group_by(c.reason)
+        query = self._where(query, device, devices, None, None)
+        with self._engine.connect() as conn:
+            return {str(r): int(n) for r, n in conn.execute(query)}

@@ -1,0 +1,431 @@
+"""The ingest pipeline: validate, batch, store durably, and only then acknowledge.
+
+Every connector hands samples to ``Pipeline.submit``. Samples are checked against their
+device's model (bad ones become dead letters with the reason), then queued; one batching task
+gathers the queue into batches of up to ``max_batch`` samples (waiting at most ``max_delay``
+for a batch to fill) and one writer thread stores them. A caller's ``submit`` returns only
+when its samples are durable, so MQTT PUBACKs and HTTP 200s mean "stored".
+
+When the store fails, or falls behind so far that the in-memory queue passes its bound,
+batches go to the on-disk ``DiskBuffer`` instead (the caller is answered once the batch is on
+disk) and a drain task replays the buffer oldest-first, retrying with a capped doubling delay.
+While the buffer holds anything, new batches join it behind the old ones, so on restart its
+content is delivered first. When the buffer is full, ``submit`` raises ``Overloaded``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from itertools import chain
+from typing import Any
+
+from indunet.core import InvalidInput
+from indunet.devices import ThingModel
+from indunet.telemetry.buffer import DiskBuffer
+from indunet.telemetry.checks import REFUSED, UNDECODABLE, Checks, Letter, sample_text
+from indunet.telemetry.deadletters import DeadLetters
+from indunet.telemetry.samples import Sample
+from indunet.telemetry.sink import Overloaded
+from indunet.telemetry.store import TimeSeriesStore
+
+log = logging.getLogger(__name__)
+
+OnStored = Callable[[list[Sample]], Awaitable[None]]
+_ERRORS_SHOWN = 5
+
+
+class _StoreDown(Exception):
+    """The store failed recently: send the batch to the buffer without trying."""
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What became of one submission: samples accepted and dead-lettered, first reasons."""
+
+    accepted: int
+    dead_lettered: int
+    errors: list[str] = field(default_factory=list)
+
+
+class Pipeline:
+    """Validates, batches and durably stores samples; implements ``SampleSink``.
+
+    ``start`` opens the buffer and starts the tasks; ``stop`` refuses new samples, writes
+    what is queued (to the store, or to the buffer if the store fails) and closes the buffer.
+    The store is not closed: its owner does that after ``stop``.
+    """
+
+    def __init__(
+        self,
+        store: TimeSeriesStore,
+        lookup: Callable[[str], ThingModel | None],
+        dead_letters: DeadLetters,
+        buffer: DiskBuffer,
+        *,
+        max_batch: int = 10_000,
+        max_delay: float = 0.02,
+        on_stored: OnStored | None = None,
+        max_queued: int | None = None,
+        retry_base: float = 0.1,
+        retry_cap: float = 5.0,
+        model_ttl: float = 5.0,
+    ) -> None:
+        self.store = store
+        self.dead_letters = dead_letters
+        self.buffer = buffer
+        self.checks = Checks(lookup, ttl=model_ttl)
+        self.max_batch = max_batch
+        self.max_delay = max_delay
+        self.max_queued = max_queued if max_queued is not None else 20 * max_batch
+        self.on_stored = on_stored
+        self.retry_base = retry_base
+        self.retry_cap = retry_cap
+        self._jobs: deque[tuple[Sequence[Sample], asyncio.Future[None]]] = deque()
+        self._queued = 0
+        self._wake = asyncio.Event()
+        self._full = asyncio.Event()
+        self._drain_wake = asyncio.Event()
+        self._notes: deque[list[Sample]] = deque()
+        self._note_wake = asyncio.Event()
+        self._noted = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._writer: ThreadPoolExecutor | None = None
+        self._running = False
+        self._stopping = False
+        self._buffering = False
+        self._appending = 0  # samples on their way into the buffer
+        self._store_down = False
+        self._overload_episode = False
+        self._dropping_notes = False
+        self._accepted = 0
+        self._stored = 0
+        self._buffered_total = 0
+        self._dead: Counter[str] = Counter()
+        self._overloaded = 0
+        self._batches = 0
+        self._write_seconds = 0.0
+        self._store_failures = 0
+        self._on_stored_errors = 0
+        self._on_stored_dropped = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Open the buffer and start batching; an earlier run's buffer is delivered first."""
+        if self._running:
+            return
+        await self.buffer.open()
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="tel-writer")
+        self._running, self._stopping = True, False
+        if self.buffer.rows:
+            log.info("ingest buffer holds %d samples from an earlier run", self.buffer.samples)
+            self._buffering = True
+            self._drain_wake.set()
+        self._tasks = [
+            asyncio.create_task(self._batch_loop(), name="ingest-batches"),
+            asyncio.create_task(self._drain_loop(), name="ingest-drain"),
+            asyncio.create_task(self._notify_loop(), name="ingest-notify"),
+        ]
+
+    async def stop(self) -> None:
+        """Refuse new samples, write what is queued, close the buffer."""
+        if not self._running:
+            return
+        self._running, self._stopping = False, True
+        self._wake.set()
+        self._full.set()
+        batcher, drainer, notifier = self._tasks
+        await batcher
+        drainer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await drainer
+        self._note_wake.set()  # the notifier delivers what is left (2 s at most), then ends
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(notifier, 2.0)
+        await self.dead_letters.close()
+        if self._writer is not None:
+            await asyncio.to_thread(self._writer.shutdown, wait=True)
+        await self.buffer.close()
+
+    # -- the SampleSink protocol ---------------------------------------------------------
+    async def submit(self, samples: Sequence[Sample], *, source: str) -> None:
+        """Return once every sample is stored, buffered on disk or dead-lettered."""
+        await self.ingest(samples, source=source)
+
+    async def reject(
+        self, device: str | None, *, source: str, reason: str, payload: bytes | str
+    ) -> None:
+        """Record a payload that could not be decoded at all as a dead letter."""
+        text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
+        self._dead[UNDECODABLE] += 1
+        await self.dead_letters.record([Letter(device, None, source, UNDECODABLE, reason, text)])
+
+    def invalidate(self, device: str | None = None) -> None:
+        """Forget the cached model of ``device`` (every device when None), after an edit."""
+        self.checks.invalidate(device)
+
+    async def ingest(self, samples: Sequence[Sample], *, source: str) -> Receipt:
+        """Like ``submit``, and say how many samples were accepted and dead-lettered, and why."""
+        if not self._running:
+            raise Overloaded("the ingest pipeline is not running (starting or stopping); retry")
+        if self._buffering and self.buffer.full:
+            raise self._overload(
+                f"the ingest buffer is full ({self.buffer.bytes:,} of {self.buffer.max_bytes:,} "
+                "bytes) while the store catches up; retry later"
+            )
+        valid, letters = self.checks.split(samples, source)
+        if not letters:
+            if valid:
+                await self._enqueue(valid)
+                self._accepted += len(valid)
+            return Receipt(len(valid), 0)
+        for letter in letters:
+            self._dead[letter.reason] += 1
+        recorded = asyncio.ensure_future(self.dead_letters.record(letters))
+        try:
+            if valid:
+                await self._enqueue(valid)
+                self._accepted += len(valid)
+        finally:
+            await recorded
+        errors = [f"{x.reason}: {x.detail}" for x in letters[:_ERRORS_SHOWN]]
+        return Receipt(len(valid), len(letters), errors)
+
+    # -- queue and batches ---------------------------------------------------------------
+    def _enqueue(self, samples: Sequence[Sample]) -> Awaitable[None]:
+        n = len(samples)
+        if self._buffering or self._queued + n > self.max_queued:
+            return self._to_buffer(samples)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._jobs.append((samples, done))
+        self._queued += n
+        if self._queued >= self.max_batch:
+            self._full.set()
+        self._wake.set()
+        return done
+
+    async def _batch_loop(self) -> None:
+        while True:
+            if not self._jobs:
+                if self._stopping:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            if self._queued < self.max_batch and not self._stopping:
+                self._full.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._full.wait(), self.max_delay)
+            jobs = [self._jobs.popleft()]
+            size = len(jobs[0][0])
+            while self._jobs and size + len(self._jobs[0][0]) <= self.max_batch:
+                jobs.append(self._jobs.popleft())
+                size += len(jobs[-1][0])
+            try:
+                await self._write_jobs(jobs, size)
+            finally:
+                self._queued -= size
+
+    async def _write_jobs(
+        self, jobs: list[tuple[Sequence[Sample], asyncio.Future[None]]], size: int
+    ) -> None:
+        samples = jobs[0][0] if len(jobs) == 1 else list(chain.from_iterable(j[0] for j in jobs))
+        try:
+            if self._store_down:  # the drain task probes the store; don't hammer it from here
+                raise _StoreDown
+            await self._write(samples)
+        except InvalidInput as exc:  # refused for its content, not because the store is down
+            if len(jobs) > 1:  # find whose samples it refuses
+                for job in jobs:
+                    await self._write_jobs([job], len(job[0]))
+                return
+            try:
+                await self._refused(samples, exc)
+            except Exception as failed:
+                jobs[0][1].set_exception(failed)
+                return
+        except Exception as exc:
+            if not isinstance(exc, _StoreDown):
+                self._store_failed(exc)
+            try:
+                await self._to_buffer(samples)
+            except Exception as failed:
+                for _, done in jobs:
+                    if not done.done():
+                        done.set_exception(failed)
+                return
+        else:
+            self._stored += size
+            self._notify(samples)
+        for _, done in jobs:
+            if not done.done():
+                done.set_result(None)
+
+    async def _write(self, samples: Sequence[Sample]) -> None:
+        """Store one batch on the writer thread."""
+        assert self._writer is not None
+        seconds = await asyncio.get_running_loop().run_in_executor(
+            self._writer, self._timed_write, samples
+        )
+        self._batches += 1
+        self._write_seconds += seconds
+
+    def _timed_write(self, samples: Sequence[Sample]) -> float:
+        t0 = time.perf_counter()
+        self.store.write_batch(samples)
+        return time.perf_counter() - t0
+
+    # -- the disk buffer -----------------------------------------------------------------
+    async def _to_buffer(self, samples: Sequence[Sample]) -> None:
+        n = len(samples)
+        if not self._buffering:
+            self._buffering = True
+            if not self._store_down:
+                log.warning(
+                    "the store is behind (%d samples queued in memory): "
+                    "batches go to the disk buffer until it catches up",
+                    self._queued,
+                )
+        self._appending += n
+        try:
+            await self.buffer.append(samples)
+        except Overloaded as exc:
+            raise self._overload(exc.message) from None
+        finally:
+            self._appending -= n
+        self._buffered_total += n
+        self._end_overload()
+        self._drain_wake.set()
+
+    async def _refused(self, samples: Sequence[Sample], exc: InvalidInput) -> None:
+        """Dead-letter a batch the store refuses outright, so it cannot block the buffer."""
+        log.warning("the store refused %d samples: %s", len(samples), exc.message)
+        self._dead[REFUSED] += len(samples)
+        await self.dead_letters.record(
+            [Letter(s[0], s[1], "store", REFUSED, exc.message, sample_text(s)) for s in samples]
+        )
+
+    async def _drain_loop(self) -> None:
+        delay = self.retry_base
+        limit = self.max_batch
+        while True:
+            await self._drain_wake.wait()
+            rows = await self.buffer.oldest(limit)
+            if not rows:
+                if self._appending:
+                    await asyncio.sleep(self.max_delay)
+                    continue
+                self._drain_wake.clear()
+                if self._buffering:
+                    self._buffering = False
+                    self._end_overload()
+                    log.info("the disk buffer is empty: batches go straight to the store again")
+                continue
+            samples = (
+                rows[0][1] if len(rows) == 1 else list(chain.from_iterable(r[1] for r in rows))
+            )
+            try:
+                await self._write(samples)
+            except InvalidInput as exc:
+                if len(rows) > 1:
+                    limit = 1  # one row at a time until the refused one is found
+                else:
+                    await self._refused(samples, exc)
+                    await self.buffer.remove([rows[0][0]])
+                continue
+            except Exception as exc:
+                self._store_failed(exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.retry_cap)
+                continue
+            delay, limit = self.retry_base, self.max_batch
+            self._store_recovered()
+            await self.buffer.remove([row_id for row_id, _ in rows])
+            self._stored += len(samples)
+            self._notify(samples)
+
+    def _store_failed(self, exc: Exception) -> None:
+        self._store_failures += 1
+        if not self._store_down:
+            self._store_down = True
+            log.warning("the store failed (%s): batches go to the disk buffer; retrying", exc)
+
+    def _store_recovered(self) -> None:
+        if self._store_down:
+            self._store_down = False
+            log.info("the store accepts writes again: replaying the disk buffer oldest first")
+
+    def _overload(self, message: str) -> Overloaded:
+        self._overloaded += 1
+        if not self._overload_episode:
+            self._overload_episode = True
+            log.warning("ingest overloaded, refusing samples until the buffer drains: %s", message)
+        return Overloaded(message)
+
+    def _end_overload(self) -> None:
+        if self._overload_episode:
+            self._overload_episode = False
+            log.info("ingest accepts samples again after %d refused submissions", self._overloaded)
+
+    # -- subscribers ---------------------------------------------------------------------
+    def _notify(self, samples: Sequence[Sample]) -> None:
+        if self.on_stored is None:
+            return
+        n = len(samples)
+        if self._noted + n > self.max_queued:
+            self._on_stored_dropped += n
+            if not self._dropping_notes:
+                self._dropping_notes = True
+                log.warning("the on_stored subscriber is behind: stored samples skip it")
+            return
+        self._dropping_notes = False
+        self._notes.append(samples if isinstance(samples, list) else list(samples))
+        self._noted += n
+        self._note_wake.set()
+
+    async def _notify_loop(self) -> None:
+        while True:
+            if not self._notes:
+                if self._stopping:
+                    return
+                self._note_wake.clear()
+                await self._note_wake.wait()
+                continue
+            samples = self._notes.popleft()
+            self._noted -= len(samples)
+            assert self.on_stored is not None
+            try:
+                await self.on_stored(samples)
+            except Exception:
+                self._on_stored_errors += 1
+                if self._on_stored_errors == 1 or self._on_stored_errors % 100 == 0:
+                    log.exception("on_stored failed (%d failures so far)", self._on_stored_errors)
+
+    # -- metrics -------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        """Counters since start, for metrics and the stats API."""
+        return {
+            "accepted": self._accepted,
+            "stored": self._stored,
+            "dead_lettered": dict(self._dead),
+            "dead_lettered_total": sum(self._dead.values()),
+            "queued": self._queued,
+            "buffering": self._buffering,
+            "buffered": self.buffer.samples,
+            "buffered_total": self._buffered_total,
+            "buffer_rows": self.buffer.rows,
+            "buffer_bytes": self.buffer.bytes,
+            "buffer_max_bytes": self.buffer.max_bytes,
+            "overloaded": self._overloaded,
+            "batches": self._batches,
+            "write_seconds": round(self._write_seconds, 6),
+            "store_failures": self._store_failures,
+            "on_stored_errors": self._on_stored_errors,
+            "on_stored_dropped": self._on_stored_dropped,
+        }

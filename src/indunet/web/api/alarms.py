@@ -1,0 +1,170 @@
+"""Rules and alarms (告警) API: manage alarm rules, list and count alarms, acknowledge them.
+
+Platform admins manage every enterprise's rules; enterprise admins their own enterprise's.
+Enterprise users read their enterprise's rules and alarms and may acknowledge its alarms;
+regulators read everything and change nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from indunet import telemetry
+from indunet.web.deps import PlatformDep, UserDep
+from indunet.web.platform import Platform
+
+router = APIRouter(tags=["alarms"])
+
+
+class RuleIn(BaseModel):
+    """An alarm rule; on change, omitted fields stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=100, examples=["主轴轴承过热"])
+    device_id: str | None = Field(default=None, description="the one device the rule watches")
+    model_id: str | None = Field(
+        default=None,
+        description="or: every device of this model in the enterprise",
+        examples=["indunet:cnc-machine"],
+    )
+    enterprise_id: int | None = Field(
+        default=None, description="for model rules made by a platform admin (creation only)"
+    )
+    condition: str | None = Field(
+        default=None,
+        description="expression over the model's point names",
+        examples=["bearing_temp > 80", "motor_current > 1.2 * 40 and running"],
+    )
+    clear_condition: str | None = Field(
+        default=None, description="when the alarm clears; default: the condition no longer holds"
+    )
+    duration_s: float | None = Field(
+        default=None, description="seconds (of sample time) the condition must hold", examples=[30]
+    )
+    severity: str | None = Field(
+        default=None, description="critical, major (default), minor or warning"
+    )
+    enabled: bool | None = None
+    message: str | None = Field(
+        default=None,
+        description="text with {point}, {device} and {rule} placeholders",
+        examples=["{device}: bearing at {bearing_temp} °C"],
+    )
+
+
+class Ack(BaseModel):
+    """An acknowledgement of an alarm."""
+
+    note: str = Field(default="", max_length=500, examples=["已安排检修"])
+
+
+def _engine(platform: Platform) -> telemetry.RuleEngine:
+    rules: telemetry.RuleEngine | None = platform.rules
+    if rules is None:
+        raise RuntimeError("this platform runs no rule engine")
+    return rules
+
+
+def _alarms(platform: Platform) -> telemetry.Alarms:
+    alarms: telemetry.Alarms | None = platform.alarms
+    if alarms is None:
+        raise RuntimeError("this platform keeps no alarms")
+    return alarms
+
+
+@router.get("/rules")
+async def list_rules(
+    platform: PlatformDep,
+    user: UserDep,
+    enterprise_id: int | None = None,
+    device_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """Rules the user may see, by name."""
+    found = _engine(platform).find(user, enterprise_id=enterprise_id, device_id=device_id)
+    return [r.to_json() for r in found]
+
+
+@router.post("/rules", status_code=201)
+async def create_rule(body: RuleIn, platform: PlatformDep, user: UserDep) -> dict[str, Any]:
+    """Create a rule, checked against the device model; it applies from the next batch."""
+    rule = await _engine(platform).create(user, body.model_dump(exclude_unset=True))
+    return rule.to_json()
+
+
+@router.get("/rules/{rule_id}")
+async def get_rule(rule_id: int, platform: PlatformDep, user: UserDep) -> dict[str, Any]:
+    """One rule."""
+    return _engine(platform).get(user, rule_id).to_json()
+
+
+@router.patch("/rules/{rule_id}")
+async def update_rule(
+    rule_id: int, body: RuleIn, platform: PlatformDep, user: UserDep
+) -> dict[str, Any]:
+    """Change some fields of a rule."""
+    rule = await _engine(platform).update(user, rule_id, body.model_dump(exclude_unset=True))
+    return rule.to_json()
+
+
+@router.delete("/rules/{rule_id}", status_code=204)
+async def delete_rule(rule_id: int, platform: PlatformDep, user: UserDep) -> None:
+    """Delete a rule; its active alarms clear, and its alarms stay as history."""
+    await _engine(platform).delete(user, rule_id)
+
+
+@router.get("/alarms")
+def list_alarms(
+    platform: PlatformDep,
+    user: UserDep,
+    state: str | None = Query(
+        default=None, description="open, active, acknowledged, cleared or closed"
+    ),
+    enterprise_id: int | None = None,
+    device_id: str | None = None,
+    severity: str | None = None,
+    rule_id: int | None = None,
+    limit: int = Query(default=100, ge=1, le=1000),
+    before: int | None = Query(default=None, description="an alarm id: older alarms only"),
+) -> list[dict[str, Any]]:
+    """Alarms the user may see, newest first."""
+    found = _alarms(platform).find(
+        user,
+        state=state,
+        enterprise_id=enterprise_id,
+        device_id=device_id,
+        severity=severity,
+        rule_id=rule_id,
+        limit=limit,
+        before=before,
+    )
+    return [a.to_json() for a in found]
+
+
+@router.get("/alarms/counts")
+def count_alarms(
+    platform: PlatformDep,
+    user: UserDep,
+    state: str = Query(default="open", description="open (default) or one state"),
+    enterprise_id: int | None = None,
+) -> dict[str, int]:
+    """Number of alarms per severity, for the console's header."""
+    return _alarms(platform).counts(user, state=state, enterprise_id=enterprise_id)
+
+
+@router.get("/alarms/{alarm_id}")
+def get_alarm(alarm_id: int, platform: PlatformDep, user: UserDep) -> dict[str, Any]:
+    """One alarm."""
+    return _alarms(platform).get(user, alarm_id).to_json()
+
+
+@router.post("/alarms/{alarm_id}/ack")
+async def acknowledge_alarm(
+    alarm_id: int, platform: PlatformDep, user: UserDep, body: Ack | None = None
+) -> dict[str, Any]:
+    """Acknowledge an alarm (a user of its enterprise, or a platform admin); audited."""
+    alarm = await _alarms(platform).acknowledge(user, alarm_id, body.note if body else "")
+    return alarm.to_json()

@@ -1,0 +1,203 @@
+"""Devices (设备) API: register, list, change and delete devices; CSV import; secrets.
+
+The platform administrator manages every device; an enterprise administrator manages their
+enterprise's devices; enterprise users read their enterprise's devices; regulators read all.
+A device's secret is returned once, when it is created or rotated.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from indunet import devices
+from indunet.core import InvalidInput, PermissionDenied, Role, User
+from indunet.web.deps import PlatformDep, UserDep, require
+
+router = APIRouter(prefix="/devices", tags=["devices"])
+WRITERS = (Role.PLATFORM_ADMIN, Role.ENTERPRISE_ADMIN)
+MAX_CSV = 10 * 1024 * 1024
+
+
+class DeviceChanges(BaseModel):
+    """Fields of a device that may change; omitted fields stay as they are."""
+
+    name: str | None = Field(default=None, max_length=200)
+    model: str | None = Field(
+        default=None, description="model id, or id@version", examples=["indunet:power-meter"]
+    )
+    model_version: str | None = None
+    protocol: devices.Protocol | None = None
+    connection: dict[str, Any] | None = Field(
+        default=None,
+        description="modbus: host, port, unit, timeout; opcua: endpoint, security_policy, "
+        "security_mode, certificate, private_key, username, password; mqtt/http: none",
+        examples=[{"host": "192.168.1.20", "port": 502, "unit": 1}],
+    )
+    location: dict[str, Any] | None = Field(
+        default=None, examples=[{"site": "二车间", "latitude": 24.48, "longitude": 118.09}]
+    )
+    tags: list[str] | None = None
+    manufacturer: str | None = Field(default=None, max_length=200)
+    serial: str | None = Field(default=None, max_length=200)
+
+
+class DeviceIn(DeviceChanges):
+    """A device to register."""
+
+    id: str = Field(description="[a-z0-9][a-z0-9_-]{0,62}, unique", examples=["meter-0001"])
+    name: str | None = Field(default=None, max_length=200, examples=["1号电表"])
+    enterprise_id: int | None = Field(
+        default=None, description="needed from a platform administrator; others use their own"
+    )
+    secret: str | None = Field(
+        default=None, description="device secret (16+ characters); generated when omitted"
+    )
+    prefix: str | None = Field(
+        default=None, description="the enterprise prefix to register the identifier under"
+    )
+
+
+def _target_enterprise(user: User, given: int | None) -> int:
+    """The enterprise a write acts for: the admin names it, an enterprise admin has one."""
+    require(user, *WRITERS)
+    if user.role == Role.PLATFORM_ADMIN:
+        if given is None:
+            raise InvalidInput("name the device's enterprise with enterprise_id")
+        return given
+    assert user.enterprise_id is not None
+    if given is not None and given != user.enterprise_id:
+        raise PermissionDenied(f"{user.username} may manage only their own enterprise's devices")
+    return user.enterprise_id
+
+
+def _readable(user: User, device: devices.Device) -> None:
+    if user.role in (Role.PLATFORM_ADMIN, Role.REGULATOR):
+        return
+    if device.enterprise_id != user.enterprise_id:
+        raise PermissionDenied(f"device {device.id} belongs to another enterprise")
+
+
+def _writable(user: User, device: devices.Device) -> None:
+    require(user, *WRITERS)
+    _readable(user, device)
+
+
+def _registry(platform: PlatformDep) -> devices.DeviceRegistry:
+    reg: devices.DeviceRegistry = platform.devices
+    return reg
+
+
+@router.get("")
+def list_devices(
+    platform: PlatformDep,
+    user: UserDep,
+    enterprise_id: int | None = None,
+    status: devices.Status | None = None,
+    tag: str | None = None,
+) -> list[dict[str, Any]]:
+    """Devices you may see, sorted by id; filter by enterprise, status or tag."""
+    if user.role not in (Role.PLATFORM_ADMIN, Role.REGULATOR):
+        if enterprise_id is not None and enterprise_id != user.enterprise_id:
+            raise PermissionDenied(f"{user.username} may list only their own enterprise's devices")
+        enterprise_id = user.enterprise_id
+    found = _registry(platform).list(enterprise_id=enterprise_id, status=status, tag=tag)
+    return [d.to_json() for d in found]
+
+
+@router.post("", status_code=201)
+async def create_device(body: DeviceIn, platform: PlatformDep, user: UserDep) -> dict[str, Any]:
+    """Register a device and its identifier; the response carries its secret, shown once."""
+    eid = _target_enterprise(user, body.enterprise_id)
+    spec = body.model_dump(exclude_unset=True, exclude={"enterprise_id"})
+    device, secret = await run_in_threadpool(
+        _registry(platform).create, eid, spec, actor=user.actor
+    )
+    return {**device.to_json(), "secret": secret}
+
+
+@router.post(
+    "/import",
+    openapi_extra={
+        "requestBody": {
+            "description": "a CSV file with a header line (id,name,model required), sent as "
+            "text/csv or as the `file` field of multipart/form-data",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "required": ["file"],
+                    }
+                },
+            },
+        }
+    },
+)
+async def import_devices(
+    request: Request, platform: PlatformDep, user: UserDep, enterprise_id: int | None = None
+) -> dict[str, Any]:
+    """Create a device per CSV row; bad rows come back by line number, good rows are kept."""
+    eid = _target_enterprise(user, enterprise_id)
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == "multipart/form-data":
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise InvalidInput("send the CSV as the 'file' field of the form")
+        raw = await upload.read(MAX_CSV + 1)
+    elif kind in ("text/csv", "text/plain"):
+        raw = await request.body()
+    else:
+        raise InvalidInput(f"send text/csv or multipart/form-data, not {kind or 'no content type'}")
+    if len(raw) > MAX_CSV:
+        raise InvalidInput(f"the CSV file is larger than {MAX_CSV // 1024 // 1024} MB; split it")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput("the CSV file must be UTF-8 encoded") from None
+    report = await run_in_threadpool(_registry(platform).import_csv, eid, text, actor=user.actor)
+    return report.to_json()
+
+
+@router.get("/{device_id}")
+def get_device(device_id: str, platform: PlatformDep, user: UserDep) -> dict[str, Any]:
+    """One device with its live status."""
+    device = _registry(platform).get(device_id)
+    _readable(user, device)
+    return device.to_json()
+
+
+@router.patch("/{device_id}")
+async def update_device(
+    device_id: str, body: DeviceChanges, platform: PlatformDep, user: UserDep
+) -> dict[str, Any]:
+    """Change a device; its identifier record follows name, model, maker and serial."""
+    reg = _registry(platform)
+    _writable(user, reg.get(device_id))
+    changes = body.model_dump(exclude_unset=True)
+    if not changes:
+        raise InvalidInput("send at least one field to change")
+    device = await run_in_threadpool(reg.update, device_id, changes, actor=user.actor)
+    return device.to_json()
+
+
+@router.delete("/{device_id}", status_code=204)
+async def delete_device(device_id: str, platform: PlatformDep, user: UserDep) -> None:
+    """Delete a device and its identifier."""
+    reg = _registry(platform)
+    _writable(user, reg.get(device_id))
+    await run_in_threadpool(reg.delete, device_id, actor=user.actor)
+
+
+@router.post("/{device_id}/secret")
+async def rotate_secret(device_id: str, platform: PlatformDep, user: UserDep) -> dict[str, str]:
+    """Issue a new device secret (shown once); the old one stops working at once."""
+    reg = _registry(platform)
+    _writable(user, reg.get(device_id))
+    secret = await run_in_threadpool(reg.rotate_secret, device_id, actor=user.actor)
+    return {"id": device_id, "secret": secret}

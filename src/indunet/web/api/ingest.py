@@ -1,0 +1,207 @@
+"""Telemetry over HTTP: batch ingest, dead letters, pipeline statistics, retention.
+
+``POST /api/v1/telemetry`` answers 200 only once every accepted sample is durable (stored,
+or in the on-disk buffer), 400 for a body it cannot read (kept as a dead letter), and 503
+with ``Retry-After`` when the buffer is full. The body shapes are in connect-http.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Body, Query, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from indunet import connect, core, telemetry
+from indunet.core import AuthenticationFailed, NotFound, PermissionDenied, Role, User
+from indunet.web.deps import PlatformDep, StateDep, UserDep, current_user, require
+from indunet.web.platform import Platform
+
+router = APIRouter(tags=["telemetry"])
+MAX_BODY = 32 * 1024 * 1024  # bytes per request, after decompression
+RETRY_AFTER_S = 5
+_WRITERS = (Role.PLATFORM_ADMIN, Role.ENTERPRISE_ADMIN, Role.ENTERPRISE_USER)
+_ENTERPRISE = (Role.ENTERPRISE_ADMIN, Role.ENTERPRISE_USER)
+_OVERSEERS = (Role.PLATFORM_ADMIN, Role.REGULATOR)
+_KEPT_BYTES = 16_384  # of an unreadable body, for its dead letter
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who posts telemetry: a user (any device of their enterprise) or one device."""
+
+    user: User | None = None
+    device: str | None = None
+
+
+def _pipeline(platform: Platform) -> telemetry.Pipeline:
+    if platform.pipeline is None:
+        raise NotFound("this process runs no ingest pipeline")
+    pipeline: telemetry.Pipeline = platform.pipeline
+    return pipeline
+
+
+async def _sender(request: Request, state: Any, platform: Platform) -> Sender:
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "device":
+        device_id, sep, secret = credentials.strip().partition(":")
+        if not sep or not platform.devices.authenticate(device_id, secret):
+            raise AuthenticationFailed(
+                "device credentials are wrong; send 'Authorization: Device <device id>:<secret>'"
+            )
+        return Sender(device=device_id)
+    user = await run_in_threadpool(current_user, request, state)
+    require(user, *_WRITERS)
+    return Sender(user=user)
+
+
+def _may_write(sender: Sender, devices: set[str], platform: Platform) -> None:
+    """Refuse a body naming a device the sender may not write for (nothing is stored)."""
+    if sender.device is not None:
+        others = sorted(devices - {sender.device})
+        if others:
+            raise PermissionDenied(
+                f"device {sender.device} may send only its own telemetry; "
+                f"the body also names {', '.join(others[:5])}"
+            )
+        return
+    user = sender.user
+    assert user is not None
+    if user.role == Role.PLATFORM_ADMIN:
+        return
+    for device_id in devices:
+        device = platform.devices.lookup(device_id)
+        if device is not None and device.enterprise_id != user.enterprise_id:
+            raise PermissionDenied(
+                f"device {device_id} belongs to another enterprise; {user.username} may not "
+                "write its telemetry"
+            )
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        raise connect.PayloadTooLarge(f"the body is over {MAX_BODY:,} bytes; send smaller batches")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise connect.PayloadTooLarge(
+                f"the body is over {MAX_BODY:,} bytes; send smaller batches"
+            )
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    return connect.inflate_body(body, request.headers.get("content-encoding", ""), MAX_BODY)
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data), status, headers, media_type="application/json")
+
+
+@router.post(
+    "/telemetry",
+    responses={
+        200: {"description": "stored (or buffered on disk): accepted, dead_lettered, errors"},
+        400: {"description": "the body is not one of the telemetry shapes (kept as a dead letter)"},
+        403: {"description": "the body names a device the sender may not write for"},
+        503: {"description": "the ingest buffer is full; retry after Retry-After seconds"},
+    },
+)
+async def post_telemetry(request: Request, state: StateDep, platform: PlatformDep) -> Response:
+    """Store a batch of samples (rows or columns); answers once they are durable.
+
+    Authenticate as a user (``Authorization: Bearer <token>``: any device of the user's
+    enterprise) or as a device (``Authorization: Device <device id>:<secret>``: that device
+    only).
+    """
+    pipeline = _pipeline(platform)
+    sender = await _sender(request, state, platform)
+    body = await _read_body(request)
+    try:
+        batch = connect.decode_telemetry(body)
+    except connect.PayloadInvalid as exc:
+        await pipeline.reject(
+            sender.device, source="http", reason=exc.message, payload=body[:_KEPT_BYTES]
+        )
+        raise
+    _may_write(sender, batch.devices, platform)
+    try:
+        receipt = await pipeline.ingest(batch.samples, source="http")
+    except telemetry.Overloaded as exc:
+        return _json(exc.to_dict(), exc.status, {"Retry-After": str(RETRY_AFTER_S)})
+    return _json(
+        {
+            "accepted": receipt.accepted,
+            "dead_lettered": receipt.dead_lettered,
+            "errors": receipt.errors,
+        }
+    )
+
+
+@router.get("/telemetry/dead-letters")
+def list_dead_letters(
+    platform: PlatformDep,
+    user: UserDep,
+    device: str | None = None,
+    reason: str | None = None,
+    source: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    before_id: int | None = None,
+) -> dict[str, Any]:
+    """Rejected samples and payloads, newest first; enterprise users see their devices' only."""
+    letters = _pipeline(platform).dead_letters
+    devices: set[str] | None = None
+    if user.role in _ENTERPRISE:
+        devices = {d.id for d in platform.devices.list(user.enterprise_id)}
+        if device is not None and device not in devices:
+            raise NotFound(f"no device {device!r} in your enterprise")
+    items = letters.list(
+        limit, device=device, devices=devices, reason=reason, source=source, before_id=before_id
+    )
+    return {
+        "items": [x.to_dict() for x in items],
+        "total": letters.count(device=device, devices=devices),
+        "by_reason": letters.counts_by_reason(device=device, devices=devices),
+    }
+
+
+@router.get("/telemetry/stats")
+def ingest_stats(platform: PlatformDep, user: UserDep) -> dict[str, Any]:
+    """Counters of the ingest pipeline since the process started."""
+    require(user, *_OVERSEERS)
+    return _pipeline(platform).stats()
+
+
+def _enterprise_reader(user: User, enterprise_id: int) -> None:
+    if user.role in _ENTERPRISE and user.enterprise_id != enterprise_id:
+        raise PermissionDenied(f"{user.username} belongs to another enterprise")
+
+
+@router.get("/telemetry/retention/{enterprise_id}")
+def get_retention(enterprise_id: int, state: StateDep, user: UserDep) -> dict[str, Any]:
+    """Days of telemetry kept for an enterprise's devices."""
+    _enterprise_reader(user, enterprise_id)
+    with state.engine.connect() as conn:
+        core.get_enterprise_by_id(conn, enterprise_id)
+        days = telemetry.get_retention(conn, enterprise_id, default=state.settings.retention_days)
+    return {"enterprise_id": enterprise_id, "days": days}
+
+
+@router.put("/telemetry/retention/{enterprise_id}")
+def put_retention(
+    enterprise_id: int,
+    state: StateDep,
+    user: UserDep,
+    days: Annotated[int, Body(embed=True, description="days to keep, 1 to 36,500")],
+) -> dict[str, Any]:
+    """Set how many days of telemetry an enterprise keeps (its admins or a platform admin)."""
+    require(user, Role.PLATFORM_ADMIN, Role.ENTERPRISE_ADMIN)
+    _enterprise_reader(user, enterprise_id)
+    with state.engine.begin() as conn:
+        core.get_enterprise_by_id(conn, enterprise_id)
+        telemetry.set_retention(conn, enterprise_id, days, actor=user.actor)
+    return {"enterprise_id": enterprise_id, "days": days}

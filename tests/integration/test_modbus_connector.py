@@ -1,0 +1,448 @@
+"""The Modbus connector against real pymodbus servers on loopback: polling, faults, writes."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import socket
+import struct
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+import pytest
+from pymodbus.client import AsyncModbusTcpClient
+from pymodbus.server import ModbusTcpServer
+from pymodbus.simulator import DataType, SimData, SimDevice
+
+from indunet.connect import CommandFailed, DeviceLink
+from indunet.connect.modbus import ModbusConnector
+from indunet.core import InvalidInput
+from indunet.devices import Action, ModbusForm, Point, ThingModel
+from indunet.telemetry import Sample
+
+TIMEOUT = 15.0
+
+
+# --- doubles and servers --------------------------------------------------------------
+
+
+class Recorder:
+    """A SampleSink and StatusSink that remembers everything, for assertions."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[Sample]] = []
+        self.rejects: list[tuple[str | None, str, str]] = []
+        self.statuses: list[tuple[str, bool]] = []
+
+    async def submit(self, samples: Sequence[Sample], *, source: str) -> None:
+        assert source == "modbus"
+        self.batches.append(list(samples))
+
+    async def reject(
+        self, device: str | None, *, source: str, reason: str, payload: bytes | str
+    ) -> None:
+        self.rejects.append((device, reason, str(payload)))
+
+    def device_status(self, device_id: str, online: bool) -> None:
+        self.statuses.append((device_id, online))
+
+    def latest(self, device: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for batch in self.batches:
+            for s in batch:
+                if s.device == device:
+                    out[s.point] = s.value
+        return out
+
+    def online(self, device: str) -> bool | None:
+        states = [on for d, on in self.statuses if d == device]
+        return states[-1] if states else None
+
+
+async def until(check: Callable[[], object], within: float = 10.0) -> None:
+    """Wait until ``check()`` is truthy, polling; fail after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.02)
+
+
+def _f32(value: float, byte: str = "big", word: str = "big") -> list[int]:
+    ab, cd = struct.unpack(">HH", struct.pack(">f", value))
+    words = [ab, cd] if word == "big" else [cd, ab]
+    if byte == "little":
+        words = [int.from_bytes(w.to_bytes(2, "big"), "little") for w in words]
+    return words
+
+
+def _holding() -> list[int]:
+    regs = [0] * 21
+    regs[0:2] = _f32(21.5)
+    regs[2:4] = _f32(-4.25, word="little")
+    regs[4:6] = _f32(1.5e-3, byte="little")
+    regs[6:8] = _f32(12345.5, byte="little", word="little")
+    regs[8] = 65  # pressure, x0.1
+    regs[9] = 500  # setpoint
+    regs[10:12] = [0x0001, 0x86A0]  # 100000 x 0.01 = 1000.0
+    regs[20] = (-120) & 0xFFFF  # target -12.0
+    return regs
+
+
+def _device(unit: int, holding: list[int], rpm: int = 1450) -> SimDevice:
+    return SimDevice(
+        id=unit,
+        simdata=(
+            [SimData(0, values=[True, False, False, True], datatype=DataType.BITS)],
+            [SimData(0, values=[False, True], datatype=DataType.BITS)],
+            [
+                SimData(0, values=holding, datatype=DataType.REGISTERS),
+                SimData(30, values=[7], datatype=DataType.REGISTERS, readonly=True),
+            ],
+            [SimData(0, values=[rpm], datatype=DataType.REGISTERS)],
+        ),
+    )
+
+
+class Server:
+    """A pymodbus TCP server on a loopback port that can be stopped and started again."""
+
+    def __init__(self, devices: list[SimDevice], port: int = 0) -> None:
+        self.devices = devices
+        self.port = port
+        self.server: ModbusTcpServer | None = None
+
+    async def start(self) -> None:
+        self.server = ModbusTcpServer(self.devices, address=("127.0.0.1", self.port))
+        await self.server.serve_forever(background=True)
+        self.port = self.server.transport.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            await self.server.shutdown()
+            self.server = None
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[Server]:
+    srv = Server([_device(1, _holding())])
+    await srv.start()
+    yield srv
+    await srv.stop()
+
+
+def _model() -> ThingModel:
+    def pt(name: str, form: ModbusForm, type_: str = "number", **kw: Any) -> Point:
+        return Point(name, type_, forms=(form,), **kw)  # type: ignore[arg-type]
+
+    points = [
+        pt("temp_bb", ModbusForm("holding", 0, "float32")),
+        pt("temp_cdab", ModbusForm("holding", 2, "float32", word_order="little")),
+        pt("temp_badc", ModbusForm("holding", 4, "float32", byte_order="little")),
+        pt(
+            "temp_dcba",
+            ModbusForm("holding", 6, "float32", byte_order="little", word_order="little"),
+        ),
+        pt("pressure", ModbusForm("holding", 8, "int16", scale=0.1)),
+        pt("setpoint", ModbusForm("holding", 9, "uint16"), "integer", writable=True, maximum=1000),
+        pt("energy", ModbusForm("holding", 10, "uint32", scale=0.01)),
+        pt("target", ModbusForm("holding", 20, "int16", scale=0.1), writable=True),
+        pt("locked", ModbusForm("holding", 30, "uint16"), "integer", writable=True),
+        pt("rpm", ModbusForm("input", 0, "uint16"), "integer"),
+        pt("running", ModbusForm("coil", 0, "bool"), "boolean", writable=True),
+        pt("alarm", ModbusForm("coil", 3, "bool"), "boolean"),
+        pt("door", ModbusForm("discrete", 1, "bool"), "boolean"),
+    ]
+    actions = {
+        "reset": Action("reset", forms=(ModbusForm("coil", 2, "bool"),)),
+        "noop": Action("noop"),
+    }
+    return ThingModel(
+        "test:compressor", "1.0.0", {"en": "test"}, {p.name: p for p in points}, actions
+    )
+
+
+def _link(device: str, port: int, **conn: Any) -> DeviceLink:
+    return DeviceLink(
+        device, _model(), {"host": "127.0.0.1", "port": port, "poll_interval": 0.1, **conn}
+    )
+
+
+EXPECTED = {
+    "temp_bb": 21.5,
+    "temp_cdab": -4.25,
+    "temp_badc": pytest.approx(1.5e-3),
+    "temp_dcba": 12345.5,
+    "pressure": pytest.approx(6.5),
+    "setpoint": 500,
+    "energy": pytest.approx(1000.0),
+    "target": pytest.approx(-12.0),
+    "locked": 7,
+    "rpm": 1450,
+    "running": True,
+    "alarm": True,
+    "door": True,
+}
+
+
+async def _raw_client(port: int) -> AsyncModbusTcpClient:
+    client = AsyncModbusTcpClient("127.0.0.1", port=port, timeout=2, reconnect_delay=0)
+    assert await client.connect()
+    return client
+
+
+# --- tests ----------------------------------------------------------------------------
+
+
+async def test_coalesced_polling_decodes_every_point(server: Server) -> None:
+    rec = Recorder()
+    conn = ModbusConnector(rec, rec)
+    conn.add(_link("comp-1", server.port))
+    assert conn.read_count("comp-1") == 5  # holding 0-20 and 30, input 0, coils 0-3, discrete 1
+    await conn.start()
+    try:
+        await until(lambda: len(rec.batches) >= 3)
+        assert rec.latest("comp-1") == EXPECTED
+        assert rec.online("comp-1") is True
+        first = rec.batches[0]
+        assert len(first) == len(EXPECTED)  # one submit per poll cycle
+        assert len({s.ts for s in first}) == 1  # stamped with the poll time
+        h = conn.health()
+        assert (h.protocol, h.devices, h.connected, h.detail["connections_up"]) == (
+            "modbus",
+            1,
+            1,
+            1,
+        )
+        assert h.detail["reads"] >= 12 and h.detail["exceptions"] == 0
+    finally:
+        await asyncio.wait_for(conn.stop(), TIMEOUT)
+
+
+async def test_polls_on_a_drift_free_schedule(server: Server) -> None:
+    rec = Recorder()
+    conn = ModbusConnector(rec, rec)
+    conn.add(_link("comp-1", server.port, poll_interval=0.05))
+    await conn.start()
+    try:
+        await asyncio.sleep(1.0)
+    finally:
+        await asyncio.wait_for(conn.stop(), TIMEOUT)
+    stamps = [b[0].ts for b in rec.batches]
+    assert 10 <= len(stamps) <= 21  # 20 ticks in 1 s; a loaded machine may skip some
+    gaps = sorted(b - a for a, b in itertools.pairwise(stamps))
+    assert 40 <= gaps[len(gaps) // 2] <= 60  # the typical spacing is the interval
+
+
+async def test_a_gateway_shares_one_connection_between_unit_ids() -> None:
+    srv = Server([_device(1, _holding(), rpm=100), _device(2, _holding(), rpm=200)])
+    await srv.start()
+    rec = Recorder()
+    conn = ModbusConnector(rec, rec)
+    conn.add(_link("unit-1", srv.port, unit=1))
+    conn.add(_link("unit-2", srv.port, unit=2))
+    await conn.start()
+    try:
+        await until(lambda: "rpm" in rec.latest("unit-1") and "rpm" in rec.latest("unit-2"))
+        assert rec.latest("unit-1")["rpm"] == 100
+        assert rec.latest("unit-2")["rpm"] == 200
+        assert conn.health().detail["connections"] == 1
+    finally:
+        await asyncio.wait_for(conn.stop(), TIMEOUT)
+        await srv.stop()
+
+
+async def test_an_exception_answer_is_one_dead_letter_and_other_points_flow(server: Server) -> None:
+    model = ThingModel(
+        "test:holes",
+        "1.0.0",
+        {},
+        {
+            "ok": Point("ok", "integer", forms=(ModbusForm("holding", 9),)),
+            "hole": Point("hole", "integer", forms=(ModbusForm("holding", 25),)),  # 21-29 unmapped
+            "far": Point("far", "integer", forms=(ModbusForm("holding", 100),)),
+        },
+    )
+    rec = Recorder()
+    conn = ModbusConnector(rec, rec)
+    conn.add(
+        DeviceLink(
+            "holes",
+            model,
+            {"host": "127.0.0.1", "port": server.port, "poll_interval": 0.05, "max_gap": 20},
+        )
+    )
+    assert conn.read_count("holes") == 2  # 9-25 coalesced, 100 alone
+    await conn.start()
+    try:
+        await until(lambda: len(rec.batches) >= 5)
+        assert rec.online("holes") is True  # the device answers; only some addresses are wrong
+    finally:
+        await asyncio.wait_for(conn.stop(), TIMEOUT)
+    assert rec.latest("holes") == {"ok": 500}
+    reasons = sorted(r for _, r, _ in rec.rejects)
+    assert reasons == [
+        "modbus exception 2 (illegal data address) reading holding 100 (unit 1)",
+        "modbus exception 2 (illegal data address) reading holding 25 (unit 1)",
+    ]
+    assert rec.statuses == [("holes", True), ("holes", False)]  # offline again at stop
+    h = conn.health()
+    assert h.detail["split_blocks"] == 1  # the coalesced read was split to save "ok"
+
+
+async def test_a_silent_device_times_out_and_goes_offline() -> None:
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def mute(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+        await reader.read(-1)  # never answers
+
+    srv = await asyncio.start_server(mute, "127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    rec = Recorder()
+    conn = ModbusConnector(rec, rec)
+    conn.add(_link("mute", port, timeout=0.1, offline_after=2, poll_interval=0.05))
+    # a second unit on the same connection that tolerates silence keeps the connection up
+    conn.add(_link("patient", port, unit=2, timeout=0.1, offline_after=1000, poll_interval=0.05))
+    await conn.start()
+    try:
+        await until(lambda: rec.online("mute") is False)
+        h = conn.health()
+        assert h.detail["timeouts"] >= 2 and h.connected == 0
+        await until(lambda: conn.health().detail["skipped_ticks"] > 0)
+        with pytest.raises(
+            CommandFailed, match=r"no answer within 0.1 s writing holding 9 \(unit 2\)"
+        ):
+            await asyncio.wait_for(conn.write("patient", "setpoint", 1), TIMEOUT)
+    finally:
+        await asyncio.wait_for(conn.stop(), TIMEOUT)
+        srv.close()
+        for w in accepted:
+            w.close()
+    assert rec.batches == []
+    assert accepted  # it did connect: the silence is the device's
+
+
+async def test_when_no_unit_answers_the_connection_is_renewed() -> None:
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def mute(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+        await reader.read(-1)
+
+    srv = await asyncio.start_server(mute, "127.0.0.1", 0)
+    rec = Recorder()
+    conn = ModbusConnector(rec, rec)
+    conn.add(_link("mute", srv.sockets[0].getsockname()[1], timeout=0.05, offline_after=2))
+    await conn.start()
+    try:
+        await until(lambda: len(accepted) >= 2)  # a half-open link is not kept forever
+        assert conn.health().reconnects >= 1
+        assert rec.statuses == [("mute", False)]
+    finally:
+        await asyncio.wait_for(conn.stop(), TIMEOUT)
+        srv.close()
+        for w in accepted:
+            w.close()
+
+
+async def test_disconnect_marks_offline_and_reconnects_on_the_same_port(server: Server) -> None:
+    rec = Recorder()
+    conn = ModbusConnector(rec, rec)
+    conn.add(_link("comp-1", server.port))
+    await conn.start()
+    try:
+        await until(lambda: rec.online("comp-1") is True)
+        await server.stop()
+        await until(lambda: rec.online("comp-1") is False)
+        writes = len(rec.batches)
+        with pytest.raises(CommandFailed, match="not connected"):
+            await conn.write("comp-1", "setpoint", 1)
+        server.devices = [_device(1, _holding(), rpm=999)]
+        await server.start()
+        await until(lambda: rec.latest("comp-1").get("rpm") == 999, within=10)
+        assert rec.online("comp-1") is True
+        assert len(rec.batches) > writes
+        assert [on for d, on in rec.statuses if d == "comp-1"] == [True, False, True]
+        assert conn.health().reconnects >= 1
+    finally:
+        await asyncio.wait_for(conn.stop(), TIMEOUT)
+
+
+async def test_writes_registers_and_coils_and_refuses_bad_ones(server: Server) -> None:
+    rec = Recorder()
+    conn = ModbusConnector(rec, rec)
+    conn.add(_link("comp-1", server.port, poll_interval=5.0))
+    await conn.start()
+    raw = await _raw_client(server.port)
+    try:
+        await until(lambda: rec.online("comp-1") is True)
+        await asyncio.wait_for(conn.write("comp-1", "setpoint", 750), TIMEOUT)  # FC6
+        await asyncio.wait_for(conn.write("comp-1", "target", -3.5), TIMEOUT)  # FC6, scaled
+        await asyncio.wait_for(conn.write("comp-1", "running", False), TIMEOUT)  # FC5
+        await asyncio.wait_for(conn.invoke("comp-1", "reset", None), TIMEOUT)  # FC5 via action
+        regs = (await raw.read_holding_registers(9, count=1)).registers
+        assert regs == [750]
+        assert (await raw.read_holding_registers(20, count=1)).registers == [(-35) & 0xFFFF]
+        assert (await raw.read_coils(0, count=3)).bits[:3] == [False, False, True]
+
+        # refused before anything is sent: nothing changes on the device
+        with pytest.raises(InvalidInput, match="above the maximum 1000"):
+            await conn.write("comp-1", "setpoint", 1001)
+        with pytest.raises(InvalidInput, match="out of range"):
+            await conn.write("comp-1", "target", 4000)
+        with pytest.raises(InvalidInput, match="read-only"):
+            await conn.write("comp-1", "rpm", 5)
+        with pytest.raises(InvalidInput, match="no point"):
+            await conn.write("comp-1", "nope", 5)
+        with pytest.raises(CommandFailed, match="not supported"):
+            await conn.invoke("comp-1", "noop", None)
+        assert (await raw.read_holding_registers(9, count=1)).registers == [750]
+        assert (await raw.read_holding_registers(20, count=1)).registers == [(-35) & 0xFFFF]
+
+        # refused by the device: the Modbus reason comes back
+        with pytest.raises(
+            CommandFailed,
+            match=r"modbus exception 2 \(illegal data address\) writing holding 30 \(unit 1\)",
+        ):
+            await asyncio.wait_for(conn.write("comp-1", "locked", 1), TIMEOUT)
+
+        samples = await asyncio.wait_for(conn.read("comp-1", ["setpoint", "running"]), TIMEOUT)
+        assert {s.point: s.value for s in samples} == {"setpoint": 750, "running": False}
+    finally:
+        raw.close()
+        await asyncio.wait_for(conn.stop(), TIMEOUT)
+
+
+async def test_bad_settings_and_models_are_refused_without_change(server: Server) -> None:
+    rec = Recorder()
+    conn = ModbusConnector(rec, rec)
+    conn.add(_link("comp-1", server.port))
+    with pytest.raises(InvalidInput, match=r"connection\.port"):
+        conn.add(_link("comp-1", 70000))
+    empty = ThingModel("test:none", "1.0.0", {}, {"x": Point("x", "number")})
+    with pytest.raises(InvalidInput, match="no point with a Modbus form"):
+        conn.add(DeviceLink("other", empty, {"host": "127.0.0.1"}))
+    assert conn.health().devices == 1
+    assert conn.read_count("comp-1") == 5  # the first registration is intact
+    conn.remove("comp-1")
+    conn.remove("comp-1")
+    assert conn.health().devices == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_an_unreachable_device_is_offline_and_start_does_not_raise() -> None:
+    rec = Recorder()
+    conn = ModbusConnector(rec, rec)
+    conn.add(_link("ghost", _free_port(), timeout=0.2))
+    await asyncio.wait_for(conn.start(), TIMEOUT)
+    try:
+        await until(lambda: rec.online("ghost") is False)
+        assert conn.health().errors >= 1
+    finally:
+        await asyncio.wait_for(conn.stop(), TIMEOUT)
