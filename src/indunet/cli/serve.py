@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -35,6 +36,12 @@ def _print_admin(engine: object, url: str) -> None:
 
 
 def _serve(app: object, host: str, port: int) -> None:
+    # asyncua warns about every security policy a server or client does not offer; the
+    # connectors log their own state changes, so only asyncua's errors are worth showing.
+    logging.getLogger("asyncua").setLevel(logging.ERROR)
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)  # type: ignore[arg-type]
 
 
@@ -47,13 +54,17 @@ def up(host: HostOpt = None, port: PortOpt = None, data_dir: DataOpt = None) -> 
 
 
 def demo(host: HostOpt = None, port: PortOpt = None, data_dir: DataOpt = None) -> None:
-    """``up`` plus sample enterprises, prefixes, templates and identifiers."""
-    from indunet.cli.samples import seed
+    """``up`` plus sample enterprises, identifiers, and a virtual factory sending live data."""
+    from indunet.cli.factory_demo import DemoFactory
+    from indunet.cli.samples import ENTERPRISES, seed
 
     s = context.settings(data_dir, host, port)
     state = build_state(s)
     _print_admin(state.engine, s.base_url())
     seed(state, s.data_dir)
+    if state.platform is not None:
+        state.platform.hooks.append(DemoFactory(s.data_dir, ENTERPRISES[0].uscc))
+        typer.echo(f"Live factory: {s.base_url()}/platform/devices (data within a minute)")
     _serve(create_app(state), s.host, s.port)
 
 

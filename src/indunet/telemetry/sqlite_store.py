@@ -78,7 +78,7 @@ class SqliteStore:
         self._readers_lock = threading.Lock()
         self._closed = False
         self._conn = self._connect()
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "wal_autocheckpoint=4000"):
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "wal_autocheckpoint=16000"):
             self._conn.execute(f"PRAGMA {pragma}")
         self._create_schema()
 
