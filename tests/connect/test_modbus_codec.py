@@ -114,3 +114,69 @@ def test_read_only_tables_and_coil_states() -> None:
 def test_register_count_must_match_the_type() -> None:
     with pytest.raises(ValueError, match="float32 needs 2 registers"):
         decode_registers(ModbusForm("holding", 0, "float32"), [1])
+
+
+def _float32(value: float, word: str = "big") -> list[int]:
+    regs = AsyncModbusTcpClient.convert_to_registers(value, DT.FLOAT32, word_order=word)  # type: ignore[arg-type]
+    return list(regs)
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        (0.797, 0.797),  # not 0.796999990940094
+        (21.3, 21.3),
+        (-40.1, -40.1),
+        (123456.789, 123456.79),  # float32 holds about 7 digits: the rest was never sent
+        (1e-7, 1e-7),
+        (3.4e38, 3.4e38),
+        (16777217.0, 16777216.0),  # the float32 the device actually holds
+        (0.0, 0.0),
+    ],
+)
+@pytest.mark.parametrize("word", ["big", "little"])
+def test_float32_reads_have_no_binary_noise(written: float, read: float, word: str) -> None:
+    form = ModbusForm("holding", 0, "float32", word_order=word)  # type: ignore[arg-type]
+    regs = _float32(written, word)
+    got = decode_registers(form, regs)
+    assert got == read and repr(got) == repr(read)
+    assert encode_registers(form, got) == regs  # the shortest digits are the same float32
+
+
+def test_every_float32_read_is_the_register_value_exactly() -> None:
+    form = ModbusForm("input", 0, "float32")
+    for bits in range(0x3F000000, 0x3F800000, 7919):  # a spread of floats in [0.5, 1)
+        regs = [bits >> 16, bits & 0xFFFF]
+        got = decode_registers(form, regs)
+        assert struct.pack(">f", got) == struct.pack(">I", bits)
+        assert len(repr(got).lstrip("-0.").replace(".", "")) <= 9
+
+
+@pytest.mark.parametrize(
+    ("datatype", "scale", "regs", "read"),
+    [
+        ("int16", 0.1, [2345], 234.5),  # not 234.50000000000003
+        ("int16", 0.1, [0xFFFD], -0.3),  # raw -3: not -0.30000000000000004
+        ("uint16", 0.01, [57], 0.57),  # not 0.5700000000000001
+        ("uint32", 0.001, [0x0001, 0xE240], 123.456),  # raw 123456
+        ("int16", 0.05, [7], 0.35),  # not 0.35000000000000003
+        ("int16", 10.0, [7], 70.0),
+        ("float32", 0.1, _float32(0.797), 0.0797),
+        ("float32", 1000.0, _float32(1.234), 1234.0),  # not 1233.9999675750732
+    ],
+)
+def test_scaled_reads_have_the_scales_decimals(
+    datatype: str, scale: float, regs: list[int], read: float
+) -> None:
+    form = ModbusForm("holding", 0, datatype, scale=scale)  # type: ignore[arg-type]
+    got = decode_registers(form, regs)
+    assert repr(got) == repr(read)
+    if datatype != "float32":
+        assert encode_registers(form, got) == regs
+
+
+def test_nan_and_infinity_still_come_through_to_be_dropped() -> None:
+    form = ModbusForm("holding", 0, "float32", scale=0.1)
+    assert math.isnan(decode_registers(form, _float32(math.nan)))
+    assert decode_registers(form, _float32(math.inf)) == math.inf
+    assert as_point_value(Point("n", "number"), decode_registers(form, _float32(math.nan))) is None

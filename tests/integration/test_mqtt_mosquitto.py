@@ -28,7 +28,15 @@ import paho.mqtt.client as mqtt
 import pytest
 import sqlalchemy as sa
 from tests.conftest import need_service
-from tests.connect.test_mqtt_support import METER, Platform, Statuses, now_ms, platform, until
+from tests.connect.test_mqtt_support import (
+    METER,
+    Platform,
+    RecordingSink,
+    Statuses,
+    now_ms,
+    platform,
+    until,
+)
 from tests.integration.servers import free_port
 
 from indunet.connect import DeviceLink, MqttConfig, MqttConnector
@@ -208,31 +216,29 @@ class Publisher:
 
     def __init__(self, port: int, count: int, base: int) -> None:
         self.count, self.base = count, base
-        self.acked: set[int] = set()
         self.sent = 0
-        self._mids: dict[int, int] = {}
-        self._lock = threading.Lock()
+        self._seq_of_mid: dict[int, int] = {}
+        self._acked_mids: set[int] = set()  # on_publish may come before publish() returns
         c = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id="restart-dev", clean_session=False
         )
         c.reconnect_delay_set(0.05, 0.5)
-        c.on_publish = self._on_publish
+        c.on_publish = lambda _c, _u, mid, _rc, _p: self._acked_mids.add(mid)
         c.connect("127.0.0.1", port, keepalive=5)
         self.client = c
 
-    def _on_publish(self, _c: Any, _u: Any, mid: int, _rc: Any, _p: Any) -> None:
-        with self._lock:
-            seq = self._mids.get(mid)
-            if seq is not None:
-                self.acked.add(seq)
+    @property
+    def acked(self) -> set[int]:
+        """Sequence numbers the broker acknowledged."""
+        mids = set(self._acked_mids)
+        return {seq for mid, seq in list(self._seq_of_mid.items()) if mid in mids}
 
     def run(self, interval: float) -> None:
         self.client.loop_start()
         for seq in range(self.count):
             payload = json.dumps({"ts": self.base + seq, "values": {"seq": seq}})
-            with self._lock:
-                info = self.client.publish("indunet/v1/dev-a/telemetry", payload, qos=1)
-                self._mids[info.mid] = seq
+            info = self.client.publish("indunet/v1/dev-a/telemetry", payload, qos=1)
+            self._seq_of_mid[info.mid] = seq
             self.sent += 1
             time.sleep(interval)
 
@@ -253,18 +259,20 @@ async def test_broker_restart_mid_stream_loses_and_duplicates_nothing_acknowledg
             broker_connector(url, p, "indunet-restart") as conn,
         ):
             publisher = Publisher(broker.port, count, now_ms() - 60_000)
-            sending = asyncio.create_task(asyncio.to_thread(publisher.run, 0.005))
+            # a daemon thread: should paho ever hang, the test fails instead of the run
+            sending = threading.Thread(target=publisher.run, args=(0.005,), daemon=True)
+            sending.start()
             try:
                 await until(lambda: publisher.sent >= count // 3, 20, "a third sent")
                 await asyncio.to_thread(broker.stop)  # SIGTERM mid-stream
                 await asyncio.sleep(0.3)
                 await asyncio.to_thread(broker.start)
-                await asyncio.wait_for(sending, 30)
+                await until(lambda: not sending.is_alive(), 30, "all published")
                 await until(lambda: len(publisher.acked) == count, 30, "every PUBACK")
                 acked = set(publisher.acked)
                 await until(lambda: acked <= set(p.values("dev-a", "seq")), 30, "acked stored")
             finally:
-                await asyncio.wait_for(sending, 30)
+                sending.join(30)
                 publisher.close()
             stored = p.values("dev-a", "seq")
             assert len(stored) == len(set(stored))  # exactly once
@@ -312,3 +320,28 @@ async def test_mosquitto_enforces_the_acl_and_passwords_we_write(
                     await svc.publish("indunet/v1/dev-a/commands", b"for a", qos=1)
                 first = await asyncio.wait_for(anext(aiter(a.messages)), 5)
                 assert first.payload == b"for a"
+
+
+@needs_binary
+async def test_overloaded_ingest_pauses_and_loses_nothing(tmp_path: Path) -> None:
+    sink = RecordingSink()
+    sink.overloaded = 3
+    with mosquitto(tmp_path / "broker") as broker:
+        config = MqttConfig(
+            broker=BrokerUrl.parse(f"mqtt://127.0.0.1:{broker.port}"), client_id="indunet-busy"
+        )
+        conn = MqttConnector(config, sink)
+        await conn.start()
+        try:
+            await until(lambda: conn.client is not None and conn.client.connected, 10, "broker")
+            await asyncio.sleep(0.2)
+            base = now_ms()
+            async with aiomqtt.Client("127.0.0.1", broker.port, identifier="busy-dev") as c:
+                for seq in range(300):
+                    payload = json.dumps({"ts": base + seq, "seq": seq})
+                    await c.publish("indunet/v1/dev-a/telemetry", payload, qos=1)
+            await until(lambda: len({s.ts for s in sink.samples}) == 300, 15, "all stored")
+            assert sink.refused == 3
+            assert sorted(s.value for s in sink.samples) == list(range(300))
+        finally:
+            await asyncio.wait_for(conn.stop(), 10)

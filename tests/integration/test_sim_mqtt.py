@@ -99,6 +99,7 @@ async def test_devices_publish_model_telemetry_and_answer_commands(
             assert results[None]["ok"] is False
             await asyncio.sleep(1.5)
             assert factory.get(exc).values["engine_rpm"] < 1000  # the engine winds down
+        assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("sim-")]
         counts = factory.counters()
         assert all(counts[d]["published"] > 0 for d in ids)
         assert counts[exc]["actions"] == 1 and counts[exc]["refused"] == 2
@@ -183,3 +184,4 @@ async def test_devices_drop_off_and_survive_a_broker_restart(
         await _start(conf, port, procs)
         await _until(lambda: all(published(d) > before[d] for d in ids), 20)
         assert all(m.connected for m in factory.mqtt)
+    assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("sim-")]  # all stopped

@@ -24,7 +24,7 @@ async def test_factory_steps_serves_and_takes_faults(models: dict[str, ThingMode
         models=models.values(),
         mqtt_host=None,
         modbus_base_port=0,
-        interval=0.1,  # ten steps a second: an accelerated clock
+        interval=0.1,  # ten steps a second, so the test is short
         faults=["meter-0001:offline@0.5s,for=0.5s"],
     )
     async with asyncio.timeout(30), factory:

@@ -7,6 +7,7 @@ import pytest
 from indunet.core import InvalidInput
 from indunet.devices import ThingModel
 from indunet.sim import FactoryPlan, make_plan, mix, protocol_of
+from indunet.sim.plan import UNITS_PER_GATEWAY
 
 
 def test_demo_mix_is_ten_machines(models: dict[str, ThingModel]) -> None:
@@ -47,15 +48,22 @@ def test_bound_plan_fills_connections_and_splits_gateways(models: dict[str, Thin
     plan = make_plan(models.values(), 1000, secret_for={"cnc-0001": "given-secret-123456"})
     assert plan.devices[0].secret == "given-secret-123456"
     groups = plan.modbus_units()
-    assert [len(g) for g in groups] == [247, 247, 6]
-    bound = plan.bound("127.0.0.1", 4840, [5020, 5021, 5022])
+    full, rest = divmod(500, UNITS_PER_GATEWAY)  # 500 Modbus devices in the mix
+    assert [len(g) for g in groups] == [UNITS_PER_GATEWAY] * full + ([rest] if rest else [])
+    assert 1 <= UNITS_PER_GATEWAY <= 247
+    ports = [5020 + i for i in range(len(groups))]
+    bound = plan.bound("127.0.0.1", 4840, ports)
     first, last = bound.by_protocol("modbus")[0], bound.by_protocol("modbus")[-1]
     assert first.connection == {"host": "127.0.0.1", "port": 5020, "unit": 1}
-    assert last.connection == {"host": "127.0.0.1", "port": 5022, "unit": 6}
+    assert last.connection == {
+        "host": "127.0.0.1",
+        "port": ports[-1],
+        "unit": rest or UNITS_PER_GATEWAY,
+    }
     assert bound.devices[0].connection == {"endpoint": "opc.tcp://127.0.0.1:4840/indunet/sim"}
     assert bound.by_protocol("mqtt")[0].connection == {}
     with pytest.raises(InvalidInput):
-        plan.bound("127.0.0.1", 4840, [5020])
+        plan.bound("127.0.0.1", 4840, ports[:-1])
 
 
 def test_plan_json_round_trip_and_bad_plans(models: dict[str, ThingModel]) -> None:

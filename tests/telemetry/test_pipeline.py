@@ -302,3 +302,24 @@ async def test_submit_before_start_is_refused(
     p = Pipeline(store, MODELS.get, letters, DiskBuffer(tmp_path / "b.db", 1 << 20))  # type: ignore[arg-type]
     with pytest.raises(Overloaded, match="not running"):
         await p.submit([ok("temperature", 1.0)], source="x")
+
+
+async def test_models_are_looked_up_once_per_device_not_per_sample(
+    store: ListStore, letters: DeadLetters, tmp_path: Path
+) -> None:
+    asked: list[str] = []
+
+    def lookup(device: str) -> ThingModel | None:
+        asked.append(device)
+        return MODELS.get(device)
+
+    p = Pipeline(store, lookup, letters, DiskBuffer(tmp_path / "b.db", 1 << 20))  # type: ignore[arg-type]
+    await p.start()
+    for k in range(5):
+        await p.submit(
+            [ok("count", i, NOW - i - 1000 * k, device=f"oven-{1 + i % 2}") for i in range(1000)],
+            source="x",
+        )
+    await p.stop()
+    assert sorted(asked) == ["oven-1", "oven-2"]
+    assert len(store.rows) == 5000

@@ -232,3 +232,38 @@ async def test_a_batch_the_store_refuses_is_dead_lettered_not_retried_forever(
     assert [x.reason for x in letters] == ["refused_by_store"] * 2
     assert "cannot hold 666" in letters[0].detail and letters[0].source == "store"
     await p.stop()
+
+
+class HangingStore(FlakyStore):
+    """A store whose writes block until released (a network store without a timeout)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def write_batch(self, samples: Sequence[Sample]) -> None:
+        self.release.wait(10)
+        super().write_batch(samples)
+
+
+async def test_stop_does_not_hang_on_a_hung_store(engine: sa.Engine, tmp_path: Path) -> None:
+    store = HangingStore()
+    p = make(store, engine, tmp_path / "buffer.db", max_batch=10, stop_timeout=0.3)
+    await p.start()
+    try:
+        first = asyncio.ensure_future(p.submit(batch(0), source="mqtt"))  # in the hung write
+        await asyncio.sleep(0.1)
+        queued = asyncio.ensure_future(p.submit(batch(1), source="mqtt"))  # waits behind it
+        await asyncio.sleep(0.05)
+        t0 = time.monotonic()
+        await asyncio.wait_for(p.stop(), 5)
+        assert time.monotonic() - t0 < 2
+        with pytest.raises(Overloaded, match="hangs"):
+            await asyncio.wait_for(first, 1)
+        await asyncio.wait_for(queued, 1)  # answered: it is in the disk buffer
+    finally:
+        store.release.set()
+    again = make(FlakyStore(), engine, tmp_path / "buffer.db")
+    await again.start()
+    assert again.stats()["buffered"] == 10
+    await again.stop()

@@ -41,7 +41,18 @@ def _table(factory: sim.Factory, mqtt: str | None) -> str:
             for d in group:
                 gws.setdefault(int(d.connection["port"]), []).append(int(d.connection["unit"]))
             host = first.connection["host"]
-            where = ", ".join(f"modbus {host}:{p} units {min(u)}-{max(u)}" for p, u in gws.items())
+            if len(gws) <= 3:
+                where = ", ".join(
+                    f"modbus {host}:{p} units {min(u)}-{max(u)}" for p, u in gws.items()
+                )
+            else:
+                ports = sorted(gws)
+                span = (
+                    f"{ports[0]}-{ports[-1]}"
+                    if ports[-1] - ports[0] == len(ports) - 1
+                    else (f"{ports[0]}, {ports[1]}, … {ports[-1]}")
+                )
+                where = f"modbus {host} ports {span} ({len(ports)} gateways)"
         else:
             where = f"mqtt broker {mqtt}" if mqtt else "(MQTT off)"
         rows.append((model_id, proto, str(len(group)), ids, where))

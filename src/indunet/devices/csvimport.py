@@ -2,9 +2,9 @@
 
 Required columns: ``id``, ``name``, ``model``. Optional: ``protocol``, ``manufacturer``,
 ``serial``, ``tags`` (separated by ``;``), ``site``, ``address``, ``latitude``, ``longitude``,
-the connection settings (``host``, ``port``, ``unit``, ``timeout``, ``endpoint``,
-``security_policy``, ``security_mode``, ``certificate``, ``private_key``, ``username``,
-``password``), ``secret`` and ``prefix``. Empty cells are left out.
+the connection settings (every name of ``connections.MODBUS`` and ``connections.OPCUA``:
+``host``, ``port``, ``unit``, ``timeout``, ``endpoint``, ``username``, ``password``, ...),
+``secret`` and ``prefix``. Empty cells are left out.
 """
 
 from __future__ import annotations
@@ -16,23 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from indunet.core import InvalidInput
+from indunet.devices.connections import CSV_COLUMNS
 
 REQUIRED = ("id", "name", "model")
 PLAIN = ("id", "name", "model", "protocol", "manufacturer", "serial", "tags", "secret", "prefix")
 LOCATION = ("site", "address", "latitude", "longitude")
-CONNECTION = (
-    "host",
-    "port",
-    "unit",
-    "timeout",
-    "endpoint",
-    "security_policy",
-    "security_mode",
-    "certificate",
-    "private_key",
-    "username",
-    "password",
-)
+CONNECTION = CSV_COLUMNS
 COLUMNS = PLAIN + LOCATION + CONNECTION
 MAX_ERRORS = 10_000
 

@@ -1,8 +1,8 @@
 """A registered device and the checks of what a user may say about one (id, connection, tags).
 
 Everything a caller sends is validated here before anything is written: the device id, the
-protocol and its connection settings, the location and the tags. Errors name the field and
-say what would be accepted.
+protocol, the location and the tags (connection settings: ``connections``). Errors name the
+field and say what would be accepted.
 """
 
 from __future__ import annotations
@@ -14,15 +14,14 @@ from datetime import datetime
 from typing import Any, Literal, cast
 
 from indunet.core import InvalidInput
+from indunet.devices.connections import SECRET_KEYS
+from indunet.devices.connections import check_connection as check_connection
 from indunet.devices.models import ModbusForm, MqttForm, OpcUaForm, ThingModel
 
 Protocol = Literal["mqtt", "modbus", "opcua", "http"]
 Status = Literal["online", "offline", "unknown"]
 PROTOCOLS: tuple[Protocol, ...] = ("mqtt", "modbus", "opcua", "http")
 DEVICE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}\Z")
-SECURITY_POLICIES = ("None", "Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss")
-SECURITY_MODES = ("None", "Sign", "SignAndEncrypt")
-SECRET_KEYS = ("password", "private_key")
 MIN_SECRET = 16
 _TAG = re.compile(r"[\w.:-]{1,32}\Z")
 _MAX_TAGS = 20
@@ -184,108 +183,3 @@ def check_model_protocol(model: ThingModel, protocol: Protocol) -> None:
         f"model {model.ref} has no {protocol} forms; use protocol {default_protocol(model)} "
         "or a model that binds its points to " + protocol
     )
-
-
-def check_connection(protocol: Protocol, raw: Any) -> dict[str, Any]:
-    """Connection settings typed per protocol, with defaults filled in."""
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise InvalidInput("connection must be an object")
-    conn = {k: v for k, v in raw.items() if v not in (None, "")}
-    if protocol == "modbus":
-        return _modbus(conn)
-    if protocol == "opcua":
-        return _opcua(conn)
-    if conn:
-        raise InvalidInput(
-            f"a {protocol} device takes no connection settings (it connects to the platform), "
-            f"got {', '.join(sorted(conn))}"
-        )
-    return {}
-
-
-def _unknown(conn: dict[str, Any], allowed: tuple[str, ...], protocol: str) -> None:
-    extra = sorted(set(conn) - set(allowed))
-    if extra:
-        raise InvalidInput(
-            f"unknown {protocol} connection setting(s) {', '.join(extra)}; "
-            f"known: {', '.join(allowed)}"
-        )
-
-
-def _int(conn: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
-    v = conn.get(key, default)
-    if isinstance(v, str) and v.strip().isdigit():
-        v = int(v)
-    if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
-        raise InvalidInput(f"connection {key} {v!r} must be a whole number from {low} to {high}")
-    return v
-
-
-def _modbus(conn: dict[str, Any]) -> dict[str, Any]:
-    _unknown(conn, ("host", "port", "unit", "timeout"), "modbus")
-    host = conn.get("host")
-    if not isinstance(host, str) or not re.fullmatch(r"[A-Za-z0-9.:\[\]_-]{1,253}", host):
-        raise InvalidInput("a modbus device needs connection host: an IP address or host name")
-    timeout = conn.get("timeout", 3.0)
-    try:
-        timeout = float(timeout)
-    except (TypeError, ValueError):
-        timeout = -1.0
-    if isinstance(conn.get("timeout"), bool) or not 0 < timeout <= 60:
-        raise InvalidInput(f"connection timeout {conn.get('timeout')!r} must be 0-60 seconds")
-    return {
-        "host": host,
-        "port": _int(conn, "port", 502, 1, 65535),
-        "unit": _int(conn, "unit", 1, 0, 255),
-        "timeout": timeout,
-    }
-
-
-def _opcua(conn: dict[str, Any]) -> dict[str, Any]:
-    allowed = (
-        "endpoint",
-        "security_policy",
-        "security_mode",
-        "certificate",
-        "private_key",
-        "username",
-        "password",
-    )
-    _unknown(conn, allowed, "opcua")
-    for k, v in conn.items():
-        if not isinstance(v, str) or len(v) > 1000:
-            raise InvalidInput(f"connection {k} must be text")
-    endpoint = conn.get("endpoint", "")
-    if not re.fullmatch(r"opc\.tcp://[^\s/]+(/\S*)?", endpoint):
-        raise InvalidInput(
-            f"an opcua device needs connection endpoint opc.tcp://host:port[/path], not {endpoint!r}"
-        )
-    policy = conn.get("security_policy", "None")
-    mode = conn.get("security_mode", "None" if policy == "None" else "SignAndEncrypt")
-    if policy not in SECURITY_POLICIES:
-        raise InvalidInput(
-            f"security_policy {policy!r} is not one of {', '.join(SECURITY_POLICIES)}"
-        )
-    if mode not in SECURITY_MODES:
-        raise InvalidInput(f"security_mode {mode!r} is not one of {', '.join(SECURITY_MODES)}")
-    if (policy == "None") != (mode == "None"):
-        raise InvalidInput(
-            "security_policy None goes with security_mode None, and a policy with Sign or "
-            "SignAndEncrypt"
-        )
-    has_cert = bool(conn.get("certificate")) + bool(conn.get("private_key"))
-    if policy != "None" and has_cert != 2:
-        raise InvalidInput(
-            f"security_policy {policy} needs a client certificate and private_key (file paths)"
-        )
-    if policy == "None" and has_cert:
-        raise InvalidInput("certificate and private_key need a security_policy other than None")
-    if bool(conn.get("username")) != bool(conn.get("password")):
-        raise InvalidInput("give both username and password, or neither")
-    out = {"endpoint": endpoint, "security_policy": policy, "security_mode": mode}
-    for k in ("certificate", "private_key", "username", "password"):
-        if conn.get(k):
-            out[k] = conn[k]
-    return out

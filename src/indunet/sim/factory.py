@@ -1,6 +1,6 @@
 """A running virtual factory: every device stepped once per interval, served over its protocol.
 
-OPC UA devices share one server, Modbus devices sit behind gateways of up to 247 units (on
+OPC UA devices share one server, Modbus devices sit behind gateways of a few units each (on
 consecutive ports from ``modbus_base_port``; 0 takes free ports), MQTT devices connect out to
 the broker. ``Factory.plan`` holds the actual endpoints once started.
 """

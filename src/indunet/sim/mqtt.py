@@ -137,11 +137,11 @@ class MqttDevice:
             lost, before = False, self.connects
             try:
                 await self._session()
-            except* (aiomqtt.MqttError, OSError) as group:
-                _log.debug("%s: broker connection lost: %s", self.eq.id, group.exceptions[0])
-                lost = True
-            except* _Offline:
+            except _Offline:
                 pass
+            except (aiomqtt.MqttError, OSError) as exc:
+                _log.debug("%s: broker connection lost: %s", self.eq.id, exc)
+                lost = True
             task = asyncio.current_task()
             if task is not None and task.cancelling():
                 # aiomqtt may turn a cancellation into MqttError while disconnecting
@@ -167,19 +167,34 @@ class MqttDevice:
                 self.connected = True
                 self.connects += 1
                 await client.subscribe(self.commands, qos=1)
-                async with asyncio.TaskGroup() as tg:
-                    tg.create_task(self._publish(client))
-                    tg.create_task(self._serve(client))
+                # Not a TaskGroup: on Python 3.11 a failing child leaves the parent task
+                # marked as cancelling, which would hide a real cancellation later.
+                tasks = [
+                    asyncio.create_task(self._publish(client)),
+                    asyncio.create_task(self._serve(client)),
+                ]
+                try:
+                    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for t in tasks:
+                        t.cancel()
+                    await asyncio.gather(*tasks, return_exceptions=True)
+                for t in done:
+                    t.result()  # _Offline, or the MqttError that ended the connection
         finally:
             self.connected = False
 
     async def _publish(self, client: aiomqtt.Client) -> None:
         seen = self.ticker.gen
+        last_ts = -1
         while True:
             seen = await self.ticker.wait(seen)
             await asyncio.sleep(self.phase)
             if not self.eq.online:
                 raise _Offline
+            if self.eq.ts_ms == last_ts:  # woke twice for one step (a late step): nothing new
+                continue
+            last_ts = self.eq.ts_ms
             for topic, body, n in self.payloads():
                 await client.publish(topic, body, qos=1)
                 self.eq.counters.published += n

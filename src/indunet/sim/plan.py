@@ -19,7 +19,7 @@ from indunet.core import InvalidInput
 from indunet.devices import ModbusForm, MqttForm, OpcUaForm, ThingModel
 
 Protocol = Literal["opcua", "modbus", "mqtt"]
-UNITS_PER_GATEWAY = 247  # Modbus unit ids 1..247
+UNITS_PER_GATEWAY = 8  # one RS-485 line per gateway; at 1 Hz its ~24 reads/s fit a 115200-baud bus
 OPCUA_PATH = "/indunet/sim"
 # The demo's ten machines, and the shares of each model when scaling to N devices.
 DEMO_MIX = {
@@ -94,7 +94,7 @@ class FactoryPlan:
         return [d for d in self.devices if d.protocol == protocol]
 
     def modbus_units(self) -> list[list[SimDevice]]:
-        """Modbus devices grouped per gateway: at most 247 units each, in plan order."""
+        """Modbus devices grouped per gateway (``UNITS_PER_GATEWAY`` each), in plan order."""
         mb = self.by_protocol("modbus")
         return [mb[i : i + UNITS_PER_GATEWAY] for i in range(0, len(mb), UNITS_PER_GATEWAY)]
 

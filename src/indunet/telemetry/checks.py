@@ -86,7 +86,7 @@ class Checks:
     def __init__(self, lookup: Callable[[str], ThingModel | None], *, ttl: float = 5.0) -> None:
         self._lookup = lookup
         self._ttl = ttl
-        self._devices: dict[str, tuple[dict[str, Spec] | None, ThingModel | None, float]] = {}
+        self._devices: dict[str, tuple[dict[str, Spec] | None, float]] = {}
         self._models: dict[str, tuple[ThingModel, dict[str, Spec]]] = {}
         self._now = 0.0
 
@@ -99,13 +99,13 @@ class Checks:
 
     def _points(self, device: str) -> dict[str, Spec] | None:
         entry = self._devices.get(device)
-        if entry is not None and entry[2] > self._now:
+        if entry is not None and entry[1] > self._now:
             return entry[0]
         model = self._lookup(device)
         points = None if model is None else self._compile(model)
         if len(self._devices) >= _MAX_DEVICES:
             self._devices.clear()
-        self._devices[device] = (points, model, self._now + self._ttl)
+        self._devices[device] = (points, self._now + self._ttl)
         return points
 
     def _compile(self, model: ThingModel) -> dict[str, Spec]:

@@ -76,6 +76,7 @@ class Pipeline:
         retry_base: float = 0.1,
         retry_cap: float = 5.0,
         model_ttl: float = 5.0,
+        stop_timeout: float = 30.0,
     ) -> None:
         self.store = store
         self.dead_letters = dead_letters
@@ -87,7 +88,9 @@ class Pipeline:
         self.on_stored = on_stored
         self.retry_base = retry_base
         self.retry_cap = retry_cap
+        self.stop_timeout = stop_timeout
         self._jobs: deque[tuple[Sequence[Sample], asyncio.Future[None]]] = deque()
+        self._inflight: list[tuple[Sequence[Sample], asyncio.Future[None]]] = []
         self._queued = 0
         self._wake = asyncio.Event()
         self._full = asyncio.Event()
@@ -134,14 +137,23 @@ class Pipeline:
         ]
 
     async def stop(self) -> None:
-        """Refuse new samples, write what is queued, close the buffer."""
+        """Refuse new samples, write what is queued, close the buffer.
+
+        A store still hanging in a write after ``stop_timeout`` seconds is left behind: the
+        callers of that write get ``Overloaded``, the rest of the queue goes to the buffer.
+        """
         if not self._running:
             return
         self._running, self._stopping = False, True
         self._wake.set()
         self._full.set()
         batcher, drainer, notifier = self._tasks
-        await batcher
+        hung = False
+        try:
+            await asyncio.wait_for(asyncio.shield(batcher), self.stop_timeout)
+        except TimeoutError:
+            hung = True
+            await self._abandon_store(batcher)
         drainer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await drainer
@@ -150,8 +162,38 @@ class Pipeline:
             await asyncio.wait_for(notifier, 2.0)
         await self.dead_letters.close()
         if self._writer is not None:
-            await asyncio.to_thread(self._writer.shutdown, wait=True)
+            await asyncio.to_thread(self._writer.shutdown, wait=not hung, cancel_futures=hung)
         await self.buffer.close()
+
+    async def _abandon_store(self, batcher: asyncio.Task[None]) -> None:
+        """The store hangs in a write: answer its callers, keep the queue on disk, go on."""
+        log.error(
+            "the store has not finished a write in %s s; stopping without it "
+            "(queued samples go to the disk buffer)",
+            self.stop_timeout,
+        )
+        inflight = self._inflight  # the batcher forgets them when cancelled
+        batcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await batcher
+        refused = Overloaded("the store hangs and ingest is stopping; retry later")
+        for _, done in inflight:
+            if not done.done():
+                done.set_exception(refused)
+        jobs, outcome = list(self._jobs), None
+        self._jobs.clear()
+        if jobs:
+            try:
+                await self.buffer.append(list(chain.from_iterable(j[0] for j in jobs)))
+            except Exception as exc:
+                outcome = exc
+        for _, done in jobs:
+            if done.done():
+                continue
+            if outcome is None:
+                done.set_result(None)
+            else:
+                done.set_exception(outcome)
 
     # -- the SampleSink protocol ---------------------------------------------------------
     async def submit(self, samples: Sequence[Sample], *, source: str) -> None:
@@ -227,10 +269,12 @@ class Pipeline:
             while self._jobs and size + len(self._jobs[0][0]) <= self.max_batch:
                 jobs.append(self._jobs.popleft())
                 size += len(jobs[-1][0])
+            self._inflight = jobs
             try:
                 await self._write_jobs(jobs, size)
             finally:
                 self._queued -= size
+                self._inflight = []
 
     async def _write_jobs(
         self, jobs: list[tuple[Sequence[Sample], asyncio.Future[None]]], size: int

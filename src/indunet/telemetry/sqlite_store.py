@@ -83,11 +83,11 @@ class SqliteStore:
         self._create_schema()
 
     # -- connections -------------------------------------------------------------------------
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, cache_kb: int | None = None) -> sqlite3.Connection:
         conn = sqlite3.connect(
             self.path, timeout=30.0, isolation_level=None, check_same_thread=False
         )
-        conn.execute(f"PRAGMA cache_size=-{self._cache_kb}")
+        conn.execute(f"PRAGMA cache_size=-{cache_kb or self._cache_kb}")
         conn.execute("PRAGMA temp_store=MEMORY")
         return conn
 
@@ -119,7 +119,9 @@ class SqliteStore:
             raise StoreClosed("the telemetry store is closed")
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._connect()
+            # readers map the file (the OS caches it once) and keep a small page cache each:
+            # the web server's thread pool may hold dozens of them
+            conn = self._connect(cache_kb=4096)
             conn.execute("PRAGMA query_only=ON")
             conn.execute("PRAGMA mmap_size=268435456")
             with self._readers_lock:

@@ -23,6 +23,7 @@ from indunet.core import EventBus, Settings
 log = logging.getLogger(__name__)
 STATUS_FLUSH_S = 2.0  # device statuses persisted, and new devices attached, this often
 RETENTION_S = 3600.0  # retention pass once an hour
+HTTP_OFFLINE_S = 300.0  # an http device that has not posted for this long is offline
 
 
 @dataclass
@@ -58,14 +59,15 @@ class Platform:
             await hook.start(self)
 
     async def stop(self) -> None:
-        """Stop hooks and connectors first, then drain the pipeline, then close the store."""
-        for hook in reversed(self.hooks):
-            with contextlib.suppress(Exception):
-                await hook.stop(self)
+        """Stop connectors (before the demo's equipment vanishes under them), then hooks,
+        then drain the pipeline, then close the store."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.connectors.stop()
+        for hook in reversed(self.hooks):
+            with contextlib.suppress(Exception):
+                await hook.stop(self)
         await self.pipeline.stop()
         await asyncio.to_thread(self.devices.flush_status)
         await asyncio.to_thread(self.store.close)
@@ -112,6 +114,11 @@ class Platform:
                 log.exception("platform housekeeping failed; trying again in %s s", seconds)
 
     async def _housekeeping(self) -> None:
+        now = time.time()
+        for device_id, status in self.devices.statuses().items():
+            d = self.devices.lookup(device_id) if status == "online" else None
+            if d and d.protocol == "http" and (d.last_seen or 0) < now - HTTP_OFFLINE_S:
+                self.devices.set_status(device_id, False, now)  # silent HTTP device: offline
         await asyncio.to_thread(self.devices.flush_status)
         await asyncio.to_thread(self.devices.reload)
         self.sync_devices()

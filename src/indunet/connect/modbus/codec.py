@@ -6,6 +6,11 @@ float32 whose big-endian bytes are ``ABCD`` is therefore read as ``[AB, CD]`` (b
 ``[CD, AB]`` (big bytes, little words), ``[BA, DC]`` (little bytes, big words) or
 ``[DC, BA]`` (little/little). The decoded number is multiplied by the form's ``scale``;
 a write divides by it.
+
+Decoded numbers carry no binary noise: a float32 is read as the shortest decimal that is the
+same float32 (``0.797``, not ``0.796999990940094``; 6 to 9 significant digits, float32's
+precision), and scaling multiplies decimals (raw ``2345`` × ``0.1`` is ``234.5``, with as
+many decimals as the scale has, not ``234.50000000000003``).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Sequence
+from decimal import Decimal
 
 from indunet.core import InvalidInput
 from indunet.devices import ModbusForm, Point
@@ -58,11 +64,23 @@ def decode_registers(form: ModbusForm, registers: Sequence[int]) -> float | int 
         raise ValueError(f"{form.datatype} needs {form.count} registers, got {len(registers)}")
     if form.datatype == "bool":
         return registers[0] != 0
-    (raw,) = struct.unpack(">" + _STRUCT[form.datatype], _to_bytes(form, registers))
-    number: int | float = raw
+    data = _to_bytes(form, registers)
+    (raw,) = struct.unpack(">" + _STRUCT[form.datatype], data)
+    if isinstance(raw, float) and not math.isfinite(raw):
+        return raw
+    digits = _float32_digits(raw, data) if form.datatype == "float32" else repr(raw)
     if form.scale != 1.0:
-        number = raw * form.scale
-    return number
+        return float(Decimal(digits) * Decimal(repr(form.scale)))
+    return float(digits) if isinstance(raw, float) else raw
+
+
+def _float32_digits(raw: float, data: bytes) -> str:
+    """The shortest decimal (6 to 9 significant digits) that packs to the same float32."""
+    for precision in (6, 7, 8):
+        digits = f"{raw:.{precision}g}"
+        if struct.pack(">f", float(digits)) == data:
+            return digits
+    return f"{raw:.9g}"  # nine digits always identify a float32
 
 
 def as_point_value(point: Point, number: float | int | bool) -> Value | None:

@@ -27,6 +27,39 @@ from indunet.telemetry import Overloaded
 log = logging.getLogger(__name__)
 
 
+class _ReadAheadClient(mqtt.Client):
+    """paho's client reading its socket 64 KiB at a time.
+
+    paho asks the socket for one byte (the packet type), then each length byte, then the
+    rest: four ``recv`` calls and one event-loop wakeup per message. Reading ahead serves
+    those small reads from memory; ``BrokerClient._readable`` then handles every packet
+    already read before it returns to the loop.
+    """
+
+    _ahead = b""
+    _pos = 0
+
+    @property
+    def buffered(self) -> int:
+        """Bytes read from the socket that paho has not consumed yet."""
+        return len(self._ahead) - self._pos
+
+    def forget_ahead(self) -> None:
+        """Drop read-ahead bytes (the socket they came from is gone)."""
+        self._ahead, self._pos = b"", 0
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        if self._pos >= len(self._ahead):
+            data = super()._sock_recv(65536)
+            if len(data) <= bufsize:
+                self.forget_ahead()
+                return data
+            self._ahead, self._pos = data, 0
+        start = self._pos
+        self._pos = min(start + bufsize, len(self._ahead))
+        return self._ahead[start : self._pos]
+
+
 @dataclass(slots=True)
 class _Received:
     generation: int
@@ -60,8 +93,8 @@ class BrokerClient:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
 
-    def _make_client(self) -> mqtt.Client:
-        client = mqtt.Client(
+    def _make_client(self) -> _ReadAheadClient:
+        client = _ReadAheadClient(
             CallbackAPIVersion.VERSION2,
             client_id=self.config.client_id,
             clean_session=False,
@@ -145,9 +178,12 @@ class BrokerClient:
             self.counts["reconnects" if self.counts["connects"] else "connects"] += 1
             self.connected = True
             log.info("MQTT broker %s connected (session present: %s)", self.broker, present)
-            if not present:
+            standard = self.router.standard_subscriptions()
+            if present:  # the broker kept them: subscribing again would resend retained messages
+                self._subscribed.update(standard)
+            else:
                 self._subscribed.clear()
-            self.subscribe(self.router.standard_subscriptions() + self.router.extra_subscriptions())
+            self.subscribe(standard + self.router.extra_subscriptions())
             await self._closed.wait()
             self.connected = False
             if not self._stopping:
@@ -173,17 +209,19 @@ class BrokerClient:
             self._loop.call_soon_threadsafe(fn, *args)
 
     def _on_socket_open(self, _c: mqtt.Client, _u: Any, sock: Any) -> None:
+        self._client.forget_ahead()
         if sock.fileno() >= 0:
             self._in_loop(self._register, sock.fileno())
 
     def _register(self, fd: int) -> None:
-        if self._loop is None:
+        if self._loop is None or self._stopping:
             return
         self._fd = fd
         self._loop.add_reader(fd, self._readable)
         self._reading = True
 
     def _on_socket_close(self, _c: mqtt.Client, _u: Any, sock: Any) -> None:
+        self._client.forget_ahead()
         if sock.fileno() >= 0:
             self._in_loop(self._unregister, sock.fileno())
 
@@ -214,11 +252,18 @@ class BrokerClient:
             self._loop.remove_writer(fd)
 
     def _readable(self) -> None:
-        self._client.loop_read()
-        sock = self._client.socket()
-        while sock is not None and getattr(sock, "pending", lambda: 0)() > 0:
-            self._client.loop_read()  # TLS: bytes already decrypted, no readiness event
-            sock = self._client.socket()
+        """Handle what the socket has, and every packet already read ahead."""
+        client = self._client
+        client.loop_read()
+        for _ in range(1000):
+            sock = client.socket()
+            if sock is None or not self._reading:
+                return
+            if not client.buffered and not getattr(sock, "pending", lambda: 0)():
+                return  # (TLS ``pending``: bytes decrypted already, no readiness event)
+            client.loop_read()
+        if self._loop is not None:
+            self._loop.call_soon(self._readable)  # let other tasks run, then go on
 
     def _pause(self, paused: bool) -> None:
         if self._loop is None or self._fd < 0 or paused != self._reading:
@@ -227,6 +272,8 @@ class BrokerClient:
             self._loop.remove_reader(self._fd)
         else:
             self._loop.add_reader(self._fd, self._readable)
+            if self._client.buffered:
+                self._loop.call_soon(self._readable)  # no readiness event for these
         self._reading = not paused
 
     def _drop_socket(self) -> None:

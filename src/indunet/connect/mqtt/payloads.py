@@ -95,9 +95,12 @@ def parse_ts(value: Any) -> int:
     raise PayloadError("ts must be milliseconds since the epoch or an ISO 8601 string")
 
 
+_SCALARS = frozenset((bool, int, float, str))
+
+
 def _scalar(point: str, value: Any) -> Value:
-    if isinstance(value, bool | int | float | str):
-        return value
+    if type(value) in _SCALARS or isinstance(value, bool | int | float | str):
+        return value  # type: ignore[no-any-return]
     kind = "null" if value is None else "an object" if isinstance(value, dict) else "a list"
     raise PayloadError(f"point {point} has {kind} value; values are numbers, booleans or strings")
 
@@ -131,15 +134,23 @@ def decode(
                 f"payload names device {named} but came on the topic of device {device_id}"
             )
         ts = parse_ts(item["ts"]) if "ts" in item else now_ms
+        if standard and not bindings:  # the common case, kept tight
+            values = item.get("values")
+            if not isinstance(values, dict):
+                values = {k: v for k, v in item.items() if k not in _RESERVED}
+            for point, value in values.items():
+                if type(value) not in _SCALARS:
+                    value = _scalar(point, value)
+                out.append(Sample(device_id, point, ts, value))
+            continue
         found: dict[str, Value] = {}
         if standard:
             values = item.get("values")
             if not isinstance(values, dict):
                 values = {k: v for k, v in item.items() if k not in _RESERVED}
             for point, value in values.items():
-                if bindings and isinstance(value, dict | list):
-                    continue
-                found[point] = _scalar(point, value)
+                if not isinstance(value, dict | list):
+                    found[point] = _scalar(point, value)
         for b in bindings:
             value = _resolve(b.steps, item)
             if value is not _MISSING:

@@ -33,8 +33,10 @@ class DeviceChanges(BaseModel):
     protocol: devices.Protocol | None = None
     connection: dict[str, Any] | None = Field(
         default=None,
-        description="modbus: host, port, unit, timeout; opcua: endpoint, security_policy, "
-        "security_mode, certificate, private_key, username, password; mqtt/http: none",
+        description="modbus: host, port, unit, timeout, retries, poll_interval, max_gap, "
+        "max_block, max_bits, offline_after; opcua: endpoint, security_policy, security_mode, "
+        "certificate, private_key, private_key_password, server_certificate, application_uri, "
+        "username, password, timeout, watchdog_interval; mqtt/http: none",
         examples=[{"host": "192.168.1.20", "port": 502, "unit": 1}],
     )
     location: dict[str, Any] | None = Field(

@@ -2,11 +2,13 @@
 
 ``POST /api/v1/telemetry`` answers 200 only once every accepted sample is durable (stored,
 or in the on-disk buffer), 400 for a body it cannot read (kept as a dead letter), and 503
-with ``Retry-After`` when the buffer is full. The body shapes are in connect-http.md.
+with ``Retry-After`` when the buffer is full. The body shapes are in connect-http.md. An
+``http`` device is online while it posts (offline after ``platform.HTTP_OFFLINE_S`` of silence).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -81,6 +83,19 @@ def _may_write(sender: Sender, devices: set[str], platform: Platform) -> None:
             )
 
 
+def _seen(platform: Platform, devices: set[str]) -> None:
+    """HTTP devices whose telemetry just arrived are online (``Platform`` marks them offline).
+
+    Devices of other protocols keep the status their connection gives them: a gateway
+    back-filling a Modbus meter's history says nothing about whether the meter answers now.
+    """
+    now = time.time()
+    for device_id in devices:
+        device = platform.devices.lookup(device_id)
+        if device is not None and device.protocol == "http":
+            platform.devices.set_status(device_id, True, now)
+
+
 async def _read_body(request: Request) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
@@ -133,6 +148,7 @@ async def post_telemetry(request: Request, state: StateDep, platform: PlatformDe
         receipt = await pipeline.ingest(batch.samples, source="http")
     except telemetry.Overloaded as exc:
         return _json(exc.to_dict(), exc.status, {"Retry-After": str(RETRY_AFTER_S)})
+    _seen(platform, batch.devices)
     return _json(
         {
             "accepted": receipt.accepted,
