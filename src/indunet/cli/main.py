@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from indunet.cli import admin, devices, ids, serve, sim
+from indunet.cli import admin, devices, ids, mqtt, serve, sim
 from indunet.core import IndunetError
 
 
@@ -40,6 +40,7 @@ app.command()(serve.node)
 app.add_typer(ids.app, name="id")
 app.add_typer(devices.device_app, name="device")
 app.add_typer(devices.model_app, name="model")
+app.add_typer(mqtt.app, name="mqtt")
 app.add_typer(admin.enterprise_app, name="enterprise")
 app.add_typer(admin.user_app, name="user")
 app.add_typer(admin.token_app, name="token")
