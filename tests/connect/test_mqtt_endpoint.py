@@ -281,6 +281,22 @@ async def test_messages_arriving_together_are_submitted_together() -> None:
         assert len(sink.calls) < 20  # not one submit per message
 
 
+async def test_batches_are_stored_concurrently_and_acknowledged_in_order() -> None:
+    sink = RecordingSink()
+    sink.delays = [0.5, 0.0]  # the first batch is slow to store, the second quick
+    async with embedded(sink) as conn:
+        raw = await Raw.open(port_of(conn))
+        await raw.login("dev-a", "secret-a")
+        await raw.send(Publish(T.format("dev-a"), b'{"count": 1}', qos=1, packet_id=1))
+        await until(lambda: len(sink.started) == 1, what="first submit")
+        await raw.send(Publish(T.format("dev-a"), b'{"count": 2}', qos=1, packet_id=2))
+        await until(lambda: len(sink.calls) == 1, what="second batch stored")
+        assert [s.value for s in sink.samples] == [2]  # the second is stored first ...
+        with pytest.raises(TimeoutError):
+            await raw.next(wait=0.1)  # ... but not acknowledged before the first
+        assert [(await raw.next()).packet_id for _ in range(2)] == [1, 2]  # type: ignore[attr-defined]
+
+
 async def test_overloaded_sink_withholds_the_ack_until_stored() -> None:
     sink = RecordingSink()
     sink.overloaded = 3

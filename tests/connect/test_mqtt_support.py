@@ -103,12 +103,17 @@ class RecordingSink:
         self.rejects: list[tuple[str | None, str]] = []
         self.overloaded = 0  # refuse this many submits
         self.refused = 0
+        self.delays: list[float] = []  # seconds each next submit takes
+        self.started: list[float] = []  # loop time each submit began
 
     @property
     def samples(self) -> list[Sample]:
         return [s for call in self.calls for s in call]
 
     async def submit(self, samples: Sequence[Sample], *, source: str) -> None:
+        self.started.append(asyncio.get_running_loop().time())
+        if self.delays:
+            await asyncio.sleep(self.delays.pop(0))
         if self.overloaded:
             self.overloaded -= 1
             self.refused += 1

@@ -42,7 +42,7 @@ from indunet.connect.mqtt.packets import (
     UnsupportedProtocolVersion,
     encode,
 )
-from indunet.connect.mqtt.router import MessageRouter
+from indunet.connect.mqtt.router import Batch, MessageRouter
 from indunet.connect.mqtt.sessions import Session
 from indunet.telemetry import Overloaded
 
@@ -64,6 +64,7 @@ class EndpointLimits:
     max_queued: int = 100  # commands kept per persistent session while offline
     max_sessions_per_device: int = 4
     max_pending: int = 2000  # decoded packets waiting per connection before reading pauses
+    max_commits: int = 8  # batches of one connection being stored at once (acks stay in order)
     connect_timeout: float = 10.0  # seconds for the CONNECT to arrive
     write_timeout: float = 30.0  # seconds a client may take to read what we send
     retry_base: float = 0.05  # Overloaded backoff
@@ -204,7 +205,11 @@ class _Connection:
         self.pending: list[Packet] = []
         self.wake = asyncio.Event()
         self.room = asyncio.Event()
-        self.paused = False
+        self.stalled = 0  # batches waiting out an Overloaded sink: reading pauses meanwhile
+        self.failed = False
+        self.commits: set[asyncio.Task[bool]] = set()
+        self.last_commit: asyncio.Task[bool] | None = None
+        self.qos2_storing: set[int] = set()
         self.reading_done = False
         self.graceful = False
         self.kicked = False
@@ -317,7 +322,7 @@ class _Connection:
             if self.decoder.error is not None:
                 raise self.decoder.error
             while True:
-                while self.paused or len(self.pending) >= self.ep.limits.max_pending:
+                while self.stalled or len(self.pending) >= self.ep.limits.max_pending:
                     self.room.clear()
                     await self.room.wait()
                 try:
@@ -344,41 +349,59 @@ class _Connection:
             self.wake.set()
 
     async def _process(self) -> None:
-        while True:
-            if not self.pending:
-                if self.reading_done:
-                    return
-                self.wake.clear()
-                await self.wake.wait()
-                continue
-            batch, self.pending = self.pending, []
-            self.room.set()
-            publishes: list[Publish] = []
-            for packet in batch:
-                if isinstance(packet, Publish):
-                    publishes.append(packet)
-                    continue
-                if publishes:
-                    if not await self._ingest(publishes):
+        """Hand batches to the sink as they arrive, up to ``max_commits`` at a time."""
+        try:
+            while not self.failed:
+                if not self.pending:
+                    if self.reading_done:
                         return
-                    publishes = []
-                self._control(packet)
-            if publishes and not await self._ingest(publishes):
-                return
-            await self._drain()
+                    self.wake.clear()
+                    await self.wake.wait()
+                    continue
+                batch, self.pending = self.pending, []
+                self.room.set()
+                publishes: list[Publish] = []
+                for packet in batch:
+                    if isinstance(packet, Publish):
+                        publishes.append(packet)
+                    else:
+                        if publishes:
+                            await self._ingest(publishes)
+                            publishes = []
+                        self._control(packet)
+                if publishes:
+                    await self._ingest(publishes)
+                await self._drain()
+        finally:
+            if self.commits:
+                await asyncio.gather(*self.commits, return_exceptions=True)
 
-    async def _ingest(self, publishes: list[Publish]) -> bool:
-        """Store a batch, then acknowledge it in order; false when the client is gone."""
-        session, ep = self.session, self.ep
+    async def _ingest(self, publishes: list[Publish]) -> None:
+        """Start storing a batch; its acknowledgements follow the earlier batches' in order."""
+        session = self.session
         assert session is not None
-        fresh, seen = [], set(session.received)
+        fresh = []
         for p in publishes:
             if p.qos == 2 and p.packet_id is not None:
-                if p.packet_id in seen:
+                if p.packet_id in session.received or p.packet_id in self.qos2_storing:
                     continue  # a resent QoS 2 message already stored: acknowledge only
-                seen.add(p.packet_id)
+                self.qos2_storing.add(p.packet_id)
             fresh.append((p.topic, p.payload))
-        batch = ep.router.decode(session.device, fresh)
+        batch = self.ep.router.decode(session.device, fresh)
+        while len(self.commits) >= self.ep.limits.max_commits:
+            await asyncio.wait(self.commits, return_when=asyncio.FIRST_COMPLETED)
+        previous = self.last_commit
+        task = asyncio.create_task(self._commit(batch, publishes, previous))
+        self.commits.add(task)
+        task.add_done_callback(self.commits.discard)
+        self.last_commit = task
+
+    async def _commit(
+        self, batch: Batch, publishes: list[Publish], previous: asyncio.Task[bool] | None
+    ) -> bool:
+        """Store, wait for the batch before, acknowledge; false when nothing may be acked."""
+        ep, session = self.ep, self.session
+        assert session is not None
         backoff = Backoff(ep.limits.retry_base, ep.limits.retry_cap)
         while True:
             try:
@@ -386,18 +409,28 @@ class _Connection:
                 break
             except Overloaded:
                 if self.reading_done:
-                    return False  # nobody left to acknowledge; a QoS 1/2 sender will resend
-                self.paused = True
-                await asyncio.sleep(backoff.next())
-        if self.paused:
-            self.paused = False
-            self.room.set()
+                    self.failed = True  # nobody left to acknowledge; a QoS 1/2 sender resends
+                    return False
+                self.stalled += 1
+                try:
+                    await asyncio.sleep(backoff.next())
+                finally:
+                    self.stalled -= 1
+                    self.room.set()
+            except Exception:
+                log.exception("MQTT messages of device %s could not be stored", session.device)
+                self.failed = True
+                self.writer.close()  # not acknowledged: the device resends after reconnecting
+                return False
+        if previous is not None and not await previous:
+            return False  # acknowledgements must keep the order of the PUBLISHes
         out = bytearray()
         for p in publishes:
             if p.qos == 1 and p.packet_id is not None:
                 out += encode(PubAck(p.packet_id))
             elif p.qos == 2 and p.packet_id is not None:
                 session.received.add(p.packet_id)
+                self.qos2_storing.discard(p.packet_id)
                 out += encode(PubRec(p.packet_id))
         if out:
             self.send(bytes(out))
