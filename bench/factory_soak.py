@@ -17,8 +17,10 @@ Loss is judged per protocol by what each one promises:
 - OPC UA (subscriptions report changes): stored points in the window >= value changes the
   server made in it, less one step's worth of points at each edge of the window.
 The pipeline's dead letters and overload counters must stay at zero.
-RSS is flat when the median of the last two minutes is within 10 % of the median of the two
-minutes after warm-up.
+RSS is flat when the median of the last two minutes is within 5 % of the median of the two
+minutes around the middle of the window: the SQLite store's page cache (64 MB by default)
+fills during the first minutes, which is a bound, not growth. The figure after warm-up is
+printed too.
 """
 
 from __future__ import annotations
@@ -259,10 +261,16 @@ def main() -> None:
             server.stop()
         verdicts = judge(report, data / "telemetry.db", points)
     after_warm = [m for t, m in samples if args.warmup <= t < args.warmup + 120]
+    mid_t = args.warmup + seconds / 2
+    middle = [m for t, m in samples if mid_t - 60 <= t < mid_t + 60]
     last = [m for t, m in samples if t >= samples[-1][0] - 120]
-    rss_start, rss_end = median(after_warm or [samples[0][1]]), median(last)
-    growth = rss_end / rss_start - 1
-    flat = growth < 0.10
+    rss_start, rss_mid, rss_end = (
+        median(after_warm or [samples[0][1]]),
+        median(middle or [samples[0][1]]),
+        median(last),
+    )
+    growth = rss_end / rss_mid - 1
+    flat = growth < 0.05
     no_loss = verdicts["lost"] == 0 and not stats["dead_lettered_total"] and not stats["overloaded"]
     say(f"registration of {args.devices} devices: {report['registered_s']:.1f} s")
     for proto in ("mqtt", "modbus", "opcua"):
@@ -283,8 +291,8 @@ def main() -> None:
     )
     say(f"no lost samples: {verdict(no_loss)}")
     say(
-        f"RSS after warm-up {rss_start:.0f} MB, at the end {rss_end:.0f} MB "
-        f"({growth:+.1%}): {verdict(flat)}"
+        f"RSS after warm-up {rss_start:.0f} MB, mid-window {rss_mid:.0f} MB, at the end "
+        f"{rss_end:.0f} MB ({growth:+.1%} in the second half): {verdict(flat)}"
     )
     path = save(
         "factory_soak",
@@ -295,6 +303,7 @@ def main() -> None:
             "pipeline": stats,
             "rss_mb": [[round(t), round(m, 1)] for t, m in samples],
             "rss_start_mb": round(rss_start, 1),
+            "rss_mid_mb": round(rss_mid, 1),
             "rss_end_mb": round(rss_end, 1),
             "platform_cpu_cores": round(cpu / wall, 3),
             "factory_cpu_cores": round(factory_cpu / wall, 3),

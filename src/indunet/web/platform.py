@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from indunet import connect, devices, ids, telemetry
 from indunet.core import EventBus, Settings
+from indunet.devices import Device
 
 log = logging.getLogger(__name__)
 STATUS_FLUSH_S = 2.0  # device statuses persisted, and new devices attached, this often
@@ -72,15 +73,16 @@ class Platform:
         await asyncio.to_thread(self.devices.flush_status)
         await asyncio.to_thread(self.store.close)
 
-    def sync_devices(self) -> int:
+    def sync_devices(self, current: list[Device] | None = None) -> int:
         """Attach new or changed devices to their connector and detach deleted ones.
 
         Called at start and every few seconds, so devices created through the API, the CLI
-        or another process are served without a restart. Returns how many changed.
+        or another process are served without a restart. ``current`` is the device list when
+        the caller read it already (off the event loop). Returns how many changed.
         """
         changed = 0
         seen: set[str] = set()
-        for d in self.devices.list():
+        for d in self.devices.list() if current is None else current:
             seen.add(d.id)
             model = self.devices.model_of(d.id)
             if model is None:
@@ -121,7 +123,7 @@ class Platform:
                 self.devices.set_status(device_id, False, now)  # silent HTTP device: offline
         await asyncio.to_thread(self.devices.flush_status)
         await asyncio.to_thread(self.devices.reload)
-        self.sync_devices()
+        self.sync_devices(await asyncio.to_thread(self.devices.list))
 
     async def _retention(self) -> None:
         by_enterprise: dict[int, list[str]] = {}
