@@ -52,7 +52,9 @@ class Server:
         env: dict[str, str] | None = None,
     ):
         self.args = args
-        self.env = dict(env or {})
+        # Each server gets its own embedded MQTT port too: two servers (or a demo running on
+        # the machine) must not fight over the default 11883.
+        self.env = {"INDUNET_MQTT_PORT": str(free_port()), **(env or {})}
         self.data_dir = data_dir
         self.log = log
         self.port = port or free_port()
