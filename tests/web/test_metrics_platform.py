@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from tests.conftest import bearer
 
 from indunet import core, ids
 from indunet.core import Settings
@@ -80,15 +81,7 @@ async def running(
 
 @pytest.fixture
 def admin(state: AppState) -> dict[str, str]:
-    with state.engine.begin() as conn:
-        user = core.create_user(
-            conn,
-            username="root",
-            password="a-long-password",
-            role=core.Role.PLATFORM_ADMIN,
-            actor="test",
-        )
-        return {"Authorization": f"Bearer {core.issue_token(conn, user, name='t')}"}
+    return bearer(state.engine, "root", core.Role.PLATFORM_ADMIN)
 
 
 async def scrape(client: httpx.AsyncClient) -> dict[str, float]:
@@ -173,7 +166,11 @@ async def test_open_alarms_by_severity_and_rules_not_evaluable(
     deadline = time.monotonic() + 5.0
     while time.monotonic() < deadline:
         m = await scrape(client)
-        if m['indunet_alarms_open{severity="critical"}'] == 1:
+        # The alarm row commits (in a thread) before the engine counts the raise: wait for both.
+        if (
+            m['indunet_alarms_open{severity="critical"}'] == 1
+            and m["indunet_rules_alarms_raised_total"] == 1
+        ):
             break
         await asyncio.sleep(0.05)
     assert m['indunet_alarms_open{severity="critical"}'] == 1
