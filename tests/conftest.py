@@ -31,6 +31,22 @@ def need_service(name: str, host: str, port: int) -> None:
         pytest.skip(msg)
 
 
+def bearer(
+    engine: sa.Engine, username: str, role: core.Role, enterprise_id: int | None = None
+) -> dict[str, str]:
+    """Headers of a new user with an API token (for the route tests)."""
+    with engine.begin() as conn:
+        user = core.create_user(
+            conn,
+            username=username,
+            password="a-long-password",
+            role=role,
+            actor="test",
+            enterprise_id=enterprise_id,
+        )
+        return {"Authorization": f"Bearer {core.issue_token(conn, user, name='t')}"}
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data", port=8000)

@@ -113,19 +113,3 @@ def other_enterprise(engine: sa.Engine) -> core.Enterprise:
 def audit_actions(engine: sa.Engine) -> list[str]:
     with engine.connect() as conn:
         return [e.action for e in core.audit.entries(conn, limit=1000)]
-
-
-def bearer(
-    engine: sa.Engine, username: str, role: core.Role, enterprise_id: int | None = None
-) -> dict[str, str]:
-    """Headers of a new user with an API token (for the route tests)."""
-    with engine.begin() as conn:
-        user = core.create_user(
-            conn,
-            username=username,
-            password="a-long-password",
-            role=role,
-            actor="test",
-            enterprise_id=enterprise_id,
-        )
-        return {"Authorization": f"Bearer {core.issue_token(conn, user, name='t')}"}

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from tests.telemetry.fleet import Fleet, bearer, other_enterprise
+from tests.conftest import bearer
+from tests.telemetry.fleet import Fleet, other_enterprise
 
 from indunet import core
 from indunet.core import Role

@@ -8,7 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.telemetry.fleet import Fleet, bearer
+from tests.conftest import bearer
+from tests.telemetry.fleet import Fleet
 
 from indunet import core
 from indunet.core import Role

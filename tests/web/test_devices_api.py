@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.conftest import bearer
 
 from indunet import core, ids
 from indunet.core import Role
@@ -43,19 +44,6 @@ async def client(state: AppState, allocation: ids.Allocation) -> AsyncIterator[h
         yield c
 
 
-def headers(state: AppState, username: str, role: Role, enterprise_id: int | None = None) -> Any:
-    with state.engine.begin() as conn:
-        user = core.create_user(
-            conn,
-            username=username,
-            password="a-long-password",
-            role=role,
-            actor="test",
-            enterprise_id=enterprise_id,
-        )
-        return {"Authorization": f"Bearer {core.issue_token(conn, user, name='t')}"}
-
-
 @pytest.fixture
 def who(state: AppState, enterprise: core.Enterprise) -> dict[str, Any]:
     with state.engine.begin() as conn:
@@ -63,11 +51,11 @@ def who(state: AppState, enterprise: core.Enterprise) -> dict[str, Any]:
             conn, uscc=core.make_uscc("91110108MA01ABCDE"), name="B", actor="t", verified=True
         )
     return {
-        "admin": headers(state, "root", Role.PLATFORM_ADMIN),
-        "regulator": headers(state, "reg", Role.REGULATOR),
-        "ent_admin": headers(state, "ea", Role.ENTERPRISE_ADMIN, enterprise.id),
-        "ent_user": headers(state, "eu", Role.ENTERPRISE_USER, enterprise.id),
-        "other_admin": headers(state, "oa", Role.ENTERPRISE_ADMIN, other.id),
+        "admin": bearer(state.engine, "root", Role.PLATFORM_ADMIN),
+        "regulator": bearer(state.engine, "reg", Role.REGULATOR),
+        "ent_admin": bearer(state.engine, "ea", Role.ENTERPRISE_ADMIN, enterprise.id),
+        "ent_user": bearer(state.engine, "eu", Role.ENTERPRISE_USER, enterprise.id),
+        "other_admin": bearer(state.engine, "oa", Role.ENTERPRISE_ADMIN, other.id),
         "eid": enterprise.id,
         "other": other.id,
     }

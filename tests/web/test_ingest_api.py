@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import httpx
 import orjson
 import pytest
-from tests.conftest import USCC_B
+from tests.conftest import USCC_B, bearer
 
 from indunet import core, ids, telemetry
 from indunet.telemetry import DeadLetters, DiskBuffer, MemoryStore, Pipeline, Sample
@@ -24,21 +24,6 @@ class DownStore(MemoryStore):
 
     def write_batch(self, samples: Sequence[Sample]) -> None:
         raise OSError("disk I/O error")
-
-
-def headers_for(
-    state: AppState, username: str, role: core.Role, enterprise_id: int | None
-) -> dict[str, str]:
-    with state.engine.begin() as conn:
-        user = core.create_user(
-            conn,
-            username=username,
-            password="a-long-password",
-            role=role,
-            actor="test",
-            enterprise_id=enterprise_id,
-        )
-        return {"Authorization": f"Bearer {core.issue_token(conn, user, name='t')}"}
 
 
 def start_pipeline(
@@ -81,8 +66,8 @@ class World:
     def __getitem__(self, who: str) -> dict[str, str]:
         if who not in self.made:
             username, role, ent = self.ROLES[who]
-            self.made[who] = headers_for(
-                self.state, username, role, self.enterprises.get(ent or "")
+            self.made[who] = bearer(
+                self.state.engine, username, role, self.enterprises.get(ent or "")
             )
         return self.made[who]
 

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from tests.conftest import bearer
 
 from indunet import core, ids
 from indunet.telemetry import DeadLetters, DiskBuffer, MemoryStore, Pipeline
@@ -54,12 +55,7 @@ async def client(state: AppState, platform: Platform) -> AsyncIterator[httpx.Asy
 
 @pytest.fixture
 def admin(state: AppState) -> dict[str, str]:
-    with state.engine.begin() as conn:
-        user = core.create_user(
-            conn, username="root", password="a-long-password", role=core.Role.PLATFORM_ADMIN,
-            actor="test",
-        )  # fmt: skip
-        return {"Authorization": f"Bearer {core.issue_token(conn, user, name='t')}"}
+    return bearer(state.engine, "root", core.Role.PLATFORM_ADMIN)
 
 
 def body(*devices: str, value: Any = 21.5) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from tests.conftest import bearer
 
 from indunet import core, ids
 from indunet.core import Role
@@ -57,19 +58,6 @@ async def client(
         yield c
 
 
-def headers(state: AppState, username: str, role: Role, enterprise_id: int | None = None) -> Any:
-    with state.engine.begin() as conn:
-        user = core.create_user(
-            conn,
-            username=username,
-            password="a-long-password",
-            role=role,
-            actor="test",
-            enterprise_id=enterprise_id,
-        )
-        return {"Authorization": f"Bearer {core.issue_token(conn, user, name='t')}"}
-
-
 @pytest.fixture
 def who(state: AppState, enterprise: core.Enterprise) -> dict[str, Any]:
     with state.engine.begin() as conn:
@@ -77,10 +65,10 @@ def who(state: AppState, enterprise: core.Enterprise) -> dict[str, Any]:
             conn, uscc=core.make_uscc("91110108MA01ABCDE"), name="B", actor="t", verified=True
         )
     return {
-        "admin": headers(state, "root", Role.PLATFORM_ADMIN),
-        "regulator": headers(state, "reg", Role.REGULATOR),
-        "ent_user": headers(state, "eu", Role.ENTERPRISE_USER, enterprise.id),
-        "other_admin": headers(state, "oa", Role.ENTERPRISE_ADMIN, other.id),
+        "admin": bearer(state.engine, "root", Role.PLATFORM_ADMIN),
+        "regulator": bearer(state.engine, "reg", Role.REGULATOR),
+        "ent_user": bearer(state.engine, "eu", Role.ENTERPRISE_USER, enterprise.id),
+        "other_admin": bearer(state.engine, "oa", Role.ENTERPRISE_ADMIN, other.id),
     }
 
 
