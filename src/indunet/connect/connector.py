@@ -6,16 +6,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from indunet.core import IndunetError
 from indunet.devices import ThingModel
-from indunet.telemetry import Sample, Value
+from indunet.telemetry import CommandFailed, Sample, Value
 
-
-class CommandFailed(IndunetError):
-    """The device refused a write or action, or could not be reached; ``message`` says why."""
-
-    code = "command_failed"
-    status = 502
+__all__ = ["CommandFailed", "Connector", "DeviceLink", "Health", "StatusSink"]
+# CommandFailed is telemetry's: what a connector raises is what ``Commands`` records and the
+# API answers (502), one class whichever layer it comes from.
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,10 @@ class CommandState(StrEnum):
 
 
 class CommandFailed(IndunetError):
-    """The device (or the way to it) refused or failed the command; it was recorded."""
+    """The device, or the way to it, refused or failed a command; ``message`` says why.
+
+    Connectors raise it; ``Commands`` records it before raising it to the caller.
+    """
 
     code = "command_failed"
     status = 502
