@@ -95,8 +95,11 @@ class DeviceRegistry:
         self.reload()
 
     # -- memory ----------------------------------------------------------------------------
-    def reload(self) -> None:
-        """Read every device from the database (statuses not yet flushed are kept)."""
+    def reload(self) -> builtins.list[Device]:
+        """Read every device from the database (statuses not yet flushed are kept).
+
+        Returns them, sorted by id, as ``list()`` would.
+        """
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(table)).mappings().all()
         with self._lock:
@@ -110,6 +113,7 @@ class DeviceRegistry:
             self._digests = {r["id"]: r["secret_digest"] for r in rows}
             self._dirty &= fresh.keys()
             self._misses.clear()
+        return sorted(fresh.values(), key=lambda d: d.id)
 
     def _read_through(self, device_id: str) -> Device | None:
         now = time.monotonic()

@@ -122,8 +122,7 @@ class Platform:
             if d and d.protocol == "http" and (d.last_seen or 0) < now - HTTP_OFFLINE_S:
                 self.devices.set_status(device_id, False, now)  # silent HTTP device: offline
         await asyncio.to_thread(self.devices.flush_status)
-        await asyncio.to_thread(self.devices.reload)
-        self.sync_devices(await asyncio.to_thread(self.devices.list))
+        self.sync_devices(await asyncio.to_thread(self.devices.reload))  # one read of all
 
     async def _retention(self) -> None:
         by_enterprise: dict[int, list[str]] = {}
