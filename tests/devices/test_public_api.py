@@ -29,6 +29,7 @@ DEVICES = [
     "library_documents",
     "library_models",
     "parse_model",
+    "registers",
 ]
 
 

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from indunet.devices import registers
 from indunet.devices.bundled import library_documents, library_models
 from indunet.devices.catalog import ModelRegistry
 from indunet.devices.csvimport import ImportReport
@@ -45,4 +46,5 @@ __all__ = [
     "library_documents",
     "library_models",
     "parse_model",
+    "registers",
 ]
