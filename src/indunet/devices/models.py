@@ -67,6 +67,10 @@ Form = ModbusForm | OpcUaForm | MqttForm
 F = TypeVar("F", ModbusForm, OpcUaForm, MqttForm)
 
 
+def _first(forms: tuple[Form, ...], kind: type[F]) -> F | None:
+    return next((f for f in forms if isinstance(f, kind)), None)
+
+
 @dataclass(frozen=True)
 class Point:
     """A property of the model: one data point (测点)."""
@@ -82,10 +86,7 @@ class Point:
 
     def form(self, kind: builtins.type[F]) -> F | None:
         """The binding of this point for one protocol, if it has one."""
-        for f in self.forms:
-            if isinstance(f, kind):
-                return f
-        return None
+        return _first(self.forms, kind)
 
 
 @dataclass(frozen=True)
@@ -99,10 +100,7 @@ class Action:
 
     def form(self, kind: builtins.type[F]) -> F | None:
         """The binding of this action for one protocol, if it has one."""
-        for f in self.forms:
-            if isinstance(f, kind):
-                return f
-        return None
+        return _first(self.forms, kind)
 
 
 @dataclass(frozen=True)
