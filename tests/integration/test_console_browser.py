@@ -8,7 +8,6 @@ path, look at node status, then switch to English. Each page is saved as a scree
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,13 +43,6 @@ def need_chromium() -> None:
     if REQUIRE_SERVICES:
         pytest.fail(msg + " and INDUNET_REQUIRE_SERVICES=1")
     pytest.skip(msg)
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    out = Path(os.environ.get("INDUNET_SCREENSHOTS") or tmp_path / "screenshots")
-    out.mkdir(parents=True, exist_ok=True)
-    return out
 
 
 @pytest.fixture

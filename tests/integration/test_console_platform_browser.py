@@ -9,7 +9,6 @@ Screenshots land in ``$INDUNET_SCREENSHOTS`` (default: the test's temporary dire
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -28,13 +27,6 @@ USCC = core.make_uscc("91350200MA3ABCDE1")
 DEVICE = "cnc-0001"
 HISTORY_S = 900  # fifteen minutes of history, one sample every ten seconds
 CHART = "#chart-spindle_speed"
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    out = Path(os.environ.get("INDUNET_SCREENSHOTS") or tmp_path / "screenshots")
-    out.mkdir(parents=True, exist_ok=True)
-    return out
 
 
 @pytest.fixture

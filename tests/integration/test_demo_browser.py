@@ -10,7 +10,6 @@ Screenshots land in ``$INDUNET_SCREENSHOTS`` (default: the test's temporary dire
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -31,13 +30,6 @@ CHART = "#chart-bearing_temp"
 ALARM_WITHIN_S = 120.0  # from the demo's start
 NOTE = "已安排更换主轴轴承"
 ONLINE = re.compile(r"\bonline\b")
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    out = Path(os.environ.get("INDUNET_SCREENSHOTS") or tmp_path / "screenshots")
-    out.mkdir(parents=True, exist_ok=True)
-    return out
 
 
 @pytest.fixture
