@@ -259,6 +259,31 @@ def load(url: str, token: str, spec: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def writer_stats(url: str, token: str) -> dict[str, Any]:
+    """The server's pipeline counters (batches written, seconds spent writing them)."""
+    import httpx
+
+    resp = httpx.get(
+        f"{url}/api/v1/telemetry/stats", headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+    resp.raise_for_status()
+    stats: dict[str, Any] = resp.json()
+    return stats
+
+
+def with_writer(url: str, token: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """``load`` plus how busy the store's writer thread was and its mean batch."""
+    before = writer_stats(url, token)
+    res = load(url, token, spec)
+    after = writer_stats(url, token)
+    batches = after["batches"] - before["batches"]
+    seconds = after["write_seconds"] - before["write_seconds"]
+    res["writer_busy"] = round(seconds / res["seconds"], 3)
+    res["write_ms_per_batch"] = round(1000 * seconds / max(batches, 1), 2)
+    res["points_per_batch"] = round((after["stored"] - before["stored"]) / max(batches, 1))
+    return res
+
+
 def stored_points(data_dir: Path) -> int:
     """Samples in the store's file (read after the server stopped)."""
     conn = sqlite3.connect(data_dir / "telemetry.db")
@@ -315,15 +340,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "t0": start + r * DAY_MS,
                 }
                 for name in ("indunet", "baseline") if r % 2 == 0 else ("baseline", "indunet"):
+                    run_one = with_writer if name == "indunet" else load
                     res, dropped = measured(
-                        meter, lambda name=name, spec=spec: load(targets[name], token, spec)
+                        meter,
+                        lambda name=name, spec=spec, run_one=run_one: run_one(
+                            targets[name], token, spec
+                        ),
                     )
                     rounds[name].append(res)
                     discarded += [{"target": name, **d} for d in dropped]
                 a, b = rounds["indunet"][-1], rounds["baseline"][-1]
                 say(
                     f"  round {r + 1}: indunet {a['points_per_s']:>9,.0f} points/s "
-                    f"(p50 {a['p50_ms']:.0f} ms), baseline {b['points_per_s']:>9,.0f} points/s, "
+                    f"(p50 {a['p50_ms']:.0f} ms, writer busy {a['writer_busy']:.0%}, "
+                    f"{a['write_ms_per_batch']:.1f} ms per batch of {a['points_per_batch']:,}), "
+                    f"baseline {b['points_per_s']:>9,.0f} points/s, "
                     f"ratio {a['points_per_s'] / b['points_per_s']:.3f} "
                     f"(others used {a['foreign_cores']:.2f} / {b['foreign_cores']:.2f} cores)"
                 )

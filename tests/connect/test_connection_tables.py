@@ -81,10 +81,16 @@ def test_a_full_modbus_connection_is_read_back_by_the_connector() -> None:
         "max_block": 60,
         "max_bits": 800,
         "offline_after": 5,
+        "connections": "4",
     }
     stored = connections.check_connection("modbus", given)
     parsed = ModbusSettings.parse(stored)
-    assert dataclasses.asdict(parsed) == {**given, "port": 1502, "timeout": 0.5}
+    assert dataclasses.asdict(parsed) == {
+        **given,
+        "port": 1502,
+        "timeout": 0.5,
+        "connections": 4,
+    }
 
 
 def test_a_full_opc_ua_connection_is_read_back_by_the_connector(tmp_path: Path) -> None:

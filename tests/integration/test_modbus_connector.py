@@ -107,13 +107,16 @@ def _device(unit: int, holding: list[int], rpm: int = 1450) -> SimDevice:
 class Server:
     """A pymodbus TCP server on a loopback port that can be stopped and started again."""
 
-    def __init__(self, devices: list[SimDevice], port: int = 0) -> None:
+    def __init__(self, devices: list[SimDevice], port: int = 0, *, mute: bool = False) -> None:
         self.devices = devices
         self.port = port
+        self.mute = mute  # leave requests for a missing unit unanswered (a dead serial line)
         self.server: ModbusTcpServer | None = None
 
     async def start(self) -> None:
-        self.server = ModbusTcpServer(self.devices, address=("127.0.0.1", self.port))
+        self.server = ModbusTcpServer(
+            self.devices, address=("127.0.0.1", self.port), ignore_missing_devices=self.mute
+        )
         await self.server.serve_forever(background=True)
         self.port = self.server.transport.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
@@ -217,6 +220,32 @@ async def test_coalesced_polling_decodes_every_point(server: Server) -> None:
         assert h.detail["reads"] >= 12 and h.detail["exceptions"] == 0
     finally:
         await asyncio.wait_for(conn.stop(), TIMEOUT)
+
+
+async def test_units_spread_over_connections_poll_side_by_side() -> None:
+    srv = Server([_device(1, _holding()), _device(2, _holding())], mute=True)
+    await srv.start()
+    rec = Recorder()
+    conn = ModbusConnector(rec, rec)
+    lanes = {"connections": 2, "poll_interval": 0.05}
+    conn.add(_link("a", srv.port, unit=1, **lanes))  # lane 1
+    conn.add(_link("b", srv.port, unit=2, **lanes))  # lane 0
+    conn.add(_link("dead", srv.port, unit=4, timeout=0.3, offline_after=1000, **lanes))  # lane 0
+    await conn.start()
+    try:
+        await until(lambda: rec.online("a") and rec.online("b"))
+        assert srv.server is not None
+        assert len(srv.server.active_connections) == 2
+        assert conn.health().detail["connections_up"] == 2
+        before = sum(1 for batch in rec.batches if batch[0].device == "a")
+        await asyncio.sleep(1.0)
+        polls = sum(1 for batch in rec.batches if batch[0].device == "a") - before
+        # lane 0 waits 0.3 s for the dead unit every cycle (3 polls a second at most);
+        # unit 1 has a connection of its own and keeps its 20 polls a second
+        assert polls >= 10, polls
+    finally:
+        await asyncio.wait_for(conn.stop(), TIMEOUT)
+        await srv.stop()
 
 
 async def test_polls_on_a_drift_free_schedule(server: Server) -> None:

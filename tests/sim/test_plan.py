@@ -7,7 +7,7 @@ import pytest
 from indunet.core import InvalidInput
 from indunet.devices import ThingModel
 from indunet.sim import FactoryPlan, make_plan, mix, protocol_of
-from indunet.sim.plan import UNITS_PER_GATEWAY
+from indunet.sim.plan import GATEWAY_CONNECTIONS, UNITS_PER_GATEWAY
 
 
 def test_demo_mix_is_ten_machines(models: dict[str, ThingModel]) -> None:
@@ -54,11 +54,17 @@ def test_bound_plan_fills_connections_and_splits_gateways(models: dict[str, Thin
     ports = [5020 + i for i in range(len(groups))]
     bound = plan.bound("127.0.0.1", 4840, ports)
     first, last = bound.by_protocol("modbus")[0], bound.by_protocol("modbus")[-1]
-    assert first.connection == {"host": "127.0.0.1", "port": 5020, "unit": 1}
+    assert first.connection == {
+        "host": "127.0.0.1",
+        "port": 5020,
+        "unit": 1,
+        "connections": GATEWAY_CONNECTIONS,
+    }
     assert last.connection == {
         "host": "127.0.0.1",
         "port": ports[-1],
         "unit": rest or UNITS_PER_GATEWAY,
+        "connections": GATEWAY_CONNECTIONS,
     }
     assert bound.devices[0].connection == {"endpoint": "opc.tcp://127.0.0.1:4840/indunet/sim"}
     assert bound.by_protocol("mqtt")[0].connection == {}

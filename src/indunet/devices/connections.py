@@ -47,6 +47,7 @@ MODBUS: tuple[Setting, ...] = (
     Setting("max_block", "int", 1, 125),
     Setting("max_bits", "int", 1, 2000),
     Setting("offline_after", "int", 1, 1000),
+    Setting("connections", "int", 1, 16),
 )
 """Modbus TCP settings, as ``connect.modbus`` reads them."""
 

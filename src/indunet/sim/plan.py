@@ -20,6 +20,8 @@ from indunet.devices import ModbusForm, MqttForm, OpcUaForm, ThingModel
 
 Protocol = Literal["opcua", "modbus", "mqtt"]
 UNITS_PER_GATEWAY = 8  # one RS-485 line per gateway; at 1 Hz its ~24 reads/s fit a 115200-baud bus
+GATEWAY_CONNECTIONS = 2
+"""TCP connections the platform opens to each simulated gateway (its units spread over them)."""
 OPCUA_PATH = "/indunet/sim"
 # The demo's ten machines, and the shares of each model when scaling to N devices.
 DEMO_MIX = {
@@ -109,7 +111,12 @@ class FactoryPlan:
         for d in self.devices:
             if d.protocol == "modbus":
                 g, unit = units[d.id]
-                conn: dict[str, Any] = {"host": host, "port": modbus_ports[g], "unit": unit}
+                conn: dict[str, Any] = {
+                    "host": host,
+                    "port": modbus_ports[g],
+                    "unit": unit,
+                    "connections": GATEWAY_CONNECTIONS,
+                }
             elif d.protocol == "opcua":
                 conn = {"endpoint": f"opc.tcp://{host}:{opcua_port}{OPCUA_PATH}"}
             else:

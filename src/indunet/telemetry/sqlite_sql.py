@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from itertools import chain
 from typing import Any
 
-PARAMS = 1000
+PARAMS = 32000
 """Host parameters per multi-row statement."""
 
 SCHEMA = (

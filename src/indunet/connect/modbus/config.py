@@ -12,6 +12,8 @@ MAX_REGISTERS = 125
 """Registers one read may return (Modbus application protocol, FC3/FC4)."""
 MAX_BITS = 2000
 """Coils or discrete inputs one read may return (FC1/FC2)."""
+MAX_CONNECTIONS = 16
+"""TCP connections to one gateway at most (gateways commonly accept 4 to 32)."""
 
 _KNOWN = {
     "protocol",
@@ -25,6 +27,7 @@ _KNOWN = {
     "max_block",
     "max_bits",
     "offline_after",
+    "connections",
 }
 
 
@@ -32,8 +35,10 @@ _KNOWN = {
 class ModbusSettings:
     """How to reach one Modbus TCP device and how to poll it.
 
-    Devices sharing ``(host, port)`` (a gateway with several unit ids) share one TCP
-    connection. ``poll_interval`` overrides the interval of every form of the model;
+    Devices sharing ``(host, port)`` (a gateway with several unit ids) share its TCP
+    connections: ``connections`` of them (default 1), each device on the one numbered
+    ``unit % connections``, so the units behind a gateway that accepts several connections
+    are polled side by side. ``poll_interval`` overrides the interval of every form of the model;
     ``max_gap`` is how many unused registers (``16 * max_gap`` bits for coils) a read may
     span to join two points into one request; ``offline_after`` consecutive timeouts mark
     the device offline.
@@ -49,11 +54,17 @@ class ModbusSettings:
     max_block: int = MAX_REGISTERS
     max_bits: int = MAX_BITS
     offline_after: int = 3
+    connections: int = 1
 
     @property
     def address(self) -> tuple[str, int]:
-        """``(host, port)``: the key of the shared TCP connection."""
+        """``(host, port)``: where the device's TCP connection goes."""
         return (self.host, self.port)
+
+    @property
+    def lane(self) -> tuple[str, int, int]:
+        """``(host, port, unit % connections)``: the key of the device's TCP connection."""
+        return (self.host, self.port, self.unit % self.connections)
 
     @classmethod
     def parse(cls, connection: Mapping[str, Any]) -> ModbusSettings:
@@ -81,6 +92,7 @@ class ModbusSettings:
             max_block=_int(connection, "max_block", MAX_REGISTERS, 1, MAX_REGISTERS),
             max_bits=_int(connection, "max_bits", MAX_BITS, 1, MAX_BITS),
             offline_after=_int(connection, "offline_after", 3, 1, 1000),
+            connections=_int(connection, "connections", 1, 1, MAX_CONNECTIONS),
         )
 
 

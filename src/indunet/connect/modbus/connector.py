@@ -2,7 +2,7 @@
 
 Each device's ``DeviceLink.connection`` holds ``ModbusSettings`` (host, port, unit ...);
 its model's ``ModbusForm`` points are coalesced into blocks (``plan.plan_reads``) and polled
-over one connection per ``host:port``. An exception answer (say, an unmapped address) is a
+over the ``host:port``'s connections (one unless the settings ask for more). An exception answer (say, an unmapped address) is a
 dead letter, recorded once until that block reads again; the other blocks keep flowing.
 """
 
@@ -36,7 +36,7 @@ class ModbusConnector:
         self.sink = sink
         self.status = status
         self.stats = Stats()
-        self._connections: dict[tuple[str, int], Connection] = {}
+        self._connections: dict[tuple[str, int, int], Connection] = {}
         self._where: dict[str, Connection] = {}
         self._running = False
 
@@ -67,10 +67,10 @@ class ModbusConnector:
         for block in blocks:
             groups.setdefault(block.interval, Group(block.interval, [])).blocks.append(block)
         self.remove(device.id)
-        conn = self._connections.get(settings.address)
+        conn = self._connections.get(settings.lane)
         if conn is None:
-            conn = Connection(settings.address, self.sink, self.status, self.stats)
-            self._connections[settings.address] = conn
+            conn = Connection(settings.lane, self.sink, self.status, self.stats)
+            self._connections[settings.lane] = conn
         conn.devices[device.id] = DeviceState(device, settings, list(groups.values()))
         self._where[device.id] = conn
         if self._running:
@@ -84,7 +84,7 @@ class ModbusConnector:
             return
         conn.devices.pop(device_id, None)
         if not conn.devices:
-            del self._connections[conn.address]
+            del self._connections[conn.lane]
             if conn.task is not None:
                 conn.task.cancel()
                 conn.task = None

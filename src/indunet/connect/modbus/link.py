@@ -1,10 +1,12 @@
-"""One Modbus TCP connection (``host:port``), shared by every device behind it.
+"""One Modbus TCP connection to a ``host:port``, shared by the devices behind it on that lane.
 
-A gateway with many unit ids is one TCP connection: its requests are serialized, each
-with the timeout of the device it is for. The connection's task connects (with
+A gateway with many unit ids is one TCP connection (or ``connections`` of them, the units
+spread over them): each connection's requests are serialized, each with the timeout of the
+device it is for. The connection's task connects (with
 ``Backoff`` between attempts), polls every device's blocks when due, and hands each wake's
 samples to the sink in one call. Ticks are drift-free (``due += interval``); a tick already
-past when the previous poll ends is skipped and counted, never polled late in a burst.
+past when the previous poll ends is polled at once; ticks a whole interval behind are skipped
+and counted, so a slow cycle costs at most one late poll, never a burst of them.
 """
 
 from __future__ import annotations
@@ -33,15 +35,17 @@ log = logging.getLogger(__name__)
 
 
 def next_tick(due: float, interval: float, now: float) -> tuple[float, int]:
-    """The tick after ``due`` that is still ahead of ``now``, and how many were skipped.
+    """The tick to poll after ``due``, and how many ticks are skipped to get there.
 
     Ticks stay on the grid ``due + k * interval``: a late poll never shifts the schedule.
+    When the cycle ran past the next tick, the newest tick already passed is due at once
+    (its poll is late, not lost); only the ticks before it are skipped.
     """
     nxt = due + interval
     if nxt > now:
         return nxt, 0
-    skipped = int((now - nxt) // interval) + 1
-    return nxt + skipped * interval, skipped
+    behind = int((now - nxt) // interval)
+    return nxt + behind * interval, behind
 
 
 @dataclass
@@ -80,16 +84,17 @@ class Stats:
 
 
 class Connection:
-    """The TCP connection to one ``host:port`` and the poll loop over its devices."""
+    """One TCP connection to a ``host:port`` and the poll loop over its devices."""
 
     def __init__(
         self,
-        address: tuple[str, int],
+        lane: tuple[str, int, int],
         sink: SampleSink,
         status: StatusSink,
         stats: Stats,
     ) -> None:
-        self.address = address
+        self.lane = lane
+        self.address = lane[:2]
         self.devices: dict[str, DeviceState] = {}
         self.sink = sink
         self.status = status
