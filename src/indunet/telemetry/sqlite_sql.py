@@ -5,11 +5,10 @@ from __future__ import annotations
 import functools
 import sqlite3
 from collections.abc import Sequence
-from itertools import chain
 from typing import Any
 
-PARAMS = 32000
-"""Host parameters per multi-row statement."""
+PARAMS = 32_000
+"""Host parameters per multi-row statement at most (SQLite's default limit is 32,766)."""
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS tel_series (
@@ -84,24 +83,46 @@ def _values_sql(head: str, width: int, rows: int) -> str:
     return head.replace("VALUES ?", "VALUES " + ",".join([group] * rows))
 
 
-def execute_rows(
-    conn: sqlite3.Connection, head: str, rows: Sequence[tuple[Any, ...]], width: int
-) -> int:
-    """Run ``head`` (with ``VALUES ?``) for ``rows`` in multi-row statements; changes made.
+def execute_flat(conn: sqlite3.Connection, head: str, flat: Sequence[Any], width: int) -> int:
+    """Run ``head`` (with ``VALUES ?``) for rows of ``width`` values laid end to end in
+    ``flat``, in multi-row statements; return the changes made.
 
-    Several rows per statement bind the same parameters as ``executemany`` but step the
-    statement once per group: about twice as fast for small rows.
+    Several rows per statement bind the same parameters as ``executemany`` but step once per
+    statement. Each step lets go of the GIL and must win it back, which can take a whole
+    switch interval while the event loop is busy, so statements are large: up to the
+    connection's host-parameter limit. Their sizes come from a ladder of halvings
+    (``sizes``), so a connection prepares (and caches) a dozen statement shapes per table,
+    not one per batch size.
     """
-    per = max(1, PARAMS // width)
-    flat = list(chain.from_iterable(rows))
     changed = 0
-    full = len(rows) - len(rows) % per
-    if full:
-        sql = _values_sql(head, width, per)
-        step = per * width
-        for i in range(0, full * width, step):
-            changed += conn.execute(sql, flat[i : i + step]).rowcount
-    if full < len(rows):
-        sql = _values_sql(head, width, len(rows) - full)
-        changed += conn.execute(sql, flat[full * width :]).rowcount
+    i = 0
+    for rows in sizes(len(flat) // width, params(conn) // width):
+        end = i + rows * width
+        changed += conn.execute(_values_sql(head, width, rows), flat[i:end]).rowcount
+        i = end
     return changed
+
+
+@functools.cache
+def _ladder(top: int) -> tuple[int, ...]:
+    """``top``, its half, its quarter ... down to 1."""
+    out = [max(1, top)]
+    while out[-1] > 1:
+        out.append(out[-1] // 2)
+    return tuple(out)
+
+
+def sizes(rows: int, top: int) -> list[int]:
+    """Statement sizes (rows each, from ``_ladder(top)``) that add up to ``rows``: greedy,
+    so 10,000 rows with a top of 8,000 are two statements, 8,000 and 2,000."""
+    out: list[int] = []
+    for size in _ladder(top):
+        while rows >= size:
+            out.append(size)
+            rows -= size
+    return out
+
+
+def params(conn: sqlite3.Connection) -> int:
+    """Host parameters per statement: the connection's limit, at most ``PARAMS``."""
+    return min(PARAMS, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))

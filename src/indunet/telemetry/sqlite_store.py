@@ -19,6 +19,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -38,8 +39,9 @@ from indunet.telemetry.rollup import (
     to_buckets,
     uses_rollups,
 )
+from indunet.telemetry.runs import run_rows, runs_of
 from indunet.telemetry.samples import Bucket, Sample
-from indunet.telemetry.validity import check_samples
+from indunet.telemetry.validity import check_samples, sample_problem
 
 SCHEMA_VERSION = 1
 BOOL_FLAG = 4
@@ -149,11 +151,18 @@ class SqliteStore:
             added: list[tuple[str, str]] = []
             conn.execute("BEGIN IMMEDIATE")
             try:
-                rows = self._rows(conn, samples, added)
-                partials, unique, strings = minute_partials(rows)
-                inserted = stmts.execute_rows(conn, stmts.INSERT, rows, 4)
+                cols = runs_of(samples)
+                if cols is not None:  # runs of numbers: rows and rollups from C loops
+                    ids = [self._id(conn, samples[start], added) for _, start, _ in cols.runs]
+                    flat, partials = run_rows(cols, ids)
+                    unique, strings = len(samples), set[int]()
+                else:
+                    rows = self._rows(conn, samples, added)
+                    partials, unique, strings = minute_partials(rows)
+                    flat = list(chain.from_iterable(rows))
+                inserted = stmts.execute_flat(conn, stmts.INSERT, flat, 4)
                 if inserted == unique:
-                    stmts.execute_rows(conn, stmts.UPSERT, partials, 10)
+                    stmts.execute_flat(conn, stmts.UPSERT, list(chain.from_iterable(partials)), 10)
                 elif inserted:  # some were stored before: recount their minutes from raw
                     self._recompute(conn, [(p[0], p[1]) for p in partials])
                 flagged = strings - self._strings
@@ -181,6 +190,17 @@ class SqliteStore:
                     check_samples(samples)
                 raise
             self._strings |= flagged
+
+    def _id(self, conn: sqlite3.Connection, first: Sample, added: list[tuple[str, str]]) -> int:
+        """The series id of ``first``'s device and point, made (names checked) when new."""
+        key = (first[0], first[1])
+        sid = self._ids.get(key)
+        if sid is None:
+            if sample_problem(first) is not None:
+                check_samples([first])
+            sid = self._ids[key] = self._series_id(conn, *key)
+            added.append(key)
+        return sid
 
     def _rows(
         self, conn: sqlite3.Connection, samples: Sequence[Sample], added: list[tuple[str, str]]
