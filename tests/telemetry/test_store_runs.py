@@ -127,6 +127,20 @@ def test_one_bad_sample_in_a_run_batch_stores_nothing(
         store.close()
 
 
+def test_a_bad_name_for_a_whole_new_run_is_named_by_its_index(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "t.db")
+    try:
+        long = "m" * 201
+        batch = block("m1", ["a"], T0, 30) + block(long, ["a"], T0, 30)
+        assert runs_of(batch) is not None  # two clean runs: the names are checked per run
+        with pytest.raises(InvalidInput, match="device must be a non-empty string") as caught:
+            store.write_batch(batch)
+        assert caught.value.detail == {"index": 30}
+        assert tables(store.path) == ([], [])
+    finally:
+        store.close()
+
+
 def test_which_batches_take_the_fast_path() -> None:
     runs = block("m1", ["a", "b", "c"], T0, 20)
     cols = runs_of(runs)

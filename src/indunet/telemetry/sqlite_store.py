@@ -153,7 +153,7 @@ class SqliteStore:
             try:
                 cols = runs_of(samples)
                 if cols is not None:  # runs of numbers: rows and rollups from C loops
-                    ids = [self._id(conn, samples[start], added) for _, start, _ in cols.runs]
+                    ids = [self._id(conn, samples, start, added) for _, start, _ in cols.runs]
                     flat, partials = run_rows(cols, ids)
                     unique, strings = len(samples), set[int]()
                 else:
@@ -166,9 +166,10 @@ class SqliteStore:
                 elif inserted:  # some were stored before: recount their minutes from raw
                     self._recompute(conn, [(p[0], p[1]) for p in partials])
                 flagged = strings - self._strings
-                conn.executemany(
-                    "UPDATE tel_series SET strings = 1 WHERE id = ?", [(s,) for s in flagged]
-                )
+                if flagged:
+                    conn.executemany(
+                        "UPDATE tel_series SET strings = 1 WHERE id = ?", [(s,) for s in flagged]
+                    )
                 conn.execute("COMMIT")
             except BaseException as exc:
                 if conn.in_transaction:
@@ -191,13 +192,20 @@ class SqliteStore:
                 raise
             self._strings |= flagged
 
-    def _id(self, conn: sqlite3.Connection, first: Sample, added: list[tuple[str, str]]) -> int:
-        """The series id of ``first``'s device and point, made (names checked) when new."""
+    def _id(
+        self,
+        conn: sqlite3.Connection,
+        samples: Sequence[Sample],
+        start: int,
+        added: list[tuple[str, str]],
+    ) -> int:
+        """The series id of the run at ``samples[start]``, made (names checked) when new."""
+        first = samples[start]
         key = (first[0], first[1])
         sid = self._ids.get(key)
         if sid is None:
             if sample_problem(first) is not None:
-                check_samples([first])
+                check_samples(samples)  # raises, naming the sample by its index in the batch
             sid = self._ids[key] = self._series_id(conn, *key)
             added.append(key)
         return sid

@@ -38,10 +38,10 @@ class ModbusSettings:
     Devices sharing ``(host, port)`` (a gateway with several unit ids) share its TCP
     connections: ``connections`` of them (default 1), each device on the one numbered
     ``unit % connections``, so the units behind a gateway that accepts several connections
-    are polled side by side. ``poll_interval`` overrides the interval of every form of the model;
-    ``max_gap`` is how many unused registers (``16 * max_gap`` bits for coils) a read may
-    span to join two points into one request; ``offline_after`` consecutive timeouts mark
-    the device offline.
+    are polled side by side. ``poll_interval`` overrides the interval of every form of the
+    model; ``max_gap`` is how many unused registers (``16 * max_gap`` bits for coils) a read
+    may span to join two points into one request; ``offline_after`` consecutive timeouts
+    mark the device offline.
     """
 
     host: str

@@ -2,8 +2,9 @@
 
 Each device's ``DeviceLink.connection`` holds ``ModbusSettings`` (host, port, unit ...);
 its model's ``ModbusForm`` points are coalesced into blocks (``plan.plan_reads``) and polled
-over the ``host:port``'s connections (one unless the settings ask for more). An exception answer (say, an unmapped address) is a
-dead letter, recorded once until that block reads again; the other blocks keep flowing.
+over the ``host:port``'s connections (one unless the settings ask for more). An exception
+answer (say, an unmapped address) is a dead letter, recorded once until that block reads
+again; the other blocks keep flowing.
 """
 
 from __future__ import annotations

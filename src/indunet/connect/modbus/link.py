@@ -2,8 +2,7 @@
 
 A gateway with many unit ids is one TCP connection (or ``connections`` of them, the units
 spread over them): each connection's requests are serialized, each with the timeout of the
-device it is for. The connection's task connects (with
-``Backoff`` between attempts), polls every device's blocks when due, and hands each wake's
+device it is for. The connection's task connects (with ``Backoff`` between attempts), polls every device's blocks when due, and hands each wake's
 samples to the sink in one call. Ticks are drift-free (``due += interval``); a tick already
 past when the previous poll ends is polled at once; ticks a whole interval behind are skipped
 and counted, so a slow cycle costs at most one late poll, never a burst of them.
