@@ -1,15 +1,33 @@
-"""The virtual factory (虚拟工厂): simulated equipment speaking real industrial protocols."""
+"""The virtual factory (虚拟工厂): simulated equipment speaking real industrial protocols.
 
+``Factory``, ``ModbusGateway`` and ``OpcUaServer`` load pymodbus and asyncua on first use,
+so the CLI does not pay for them on every command.
+"""
+
+from typing import TYPE_CHECKING
+
+from indunet.core.lazy import lazy_names
 from indunet.sim.behaviours import BEHAVIOURS, Behaviour, Rule
 from indunet.sim.equipment import Counters, Equipment
-from indunet.sim.factory import Factory
 from indunet.sim.faults import Fault, parse_fault
-from indunet.sim.modbus import ModbusGateway
 from indunet.sim.mqtt import MqttDevice, Ticker
-from indunet.sim.opcua import OpcUaServer
 from indunet.sim.plan import FactoryPlan, SimDevice, make_plan, mix, protocol_of
 from indunet.sim.registration import PlatformUnreachable, Registration, register
 from indunet.sim.signals import Signals
+
+if TYPE_CHECKING:
+    from indunet.sim.factory import Factory
+    from indunet.sim.modbus import ModbusGateway
+    from indunet.sim.opcua import OpcUaServer
+
+__getattr__ = lazy_names(
+    __name__,
+    {
+        "Factory": "indunet.sim.factory",
+        "ModbusGateway": "indunet.sim.modbus",
+        "OpcUaServer": "indunet.sim.opcua",
+    },
+)
 
 __all__ = [
     "BEHAVIOURS",
