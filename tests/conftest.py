@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -31,10 +33,10 @@ def need_service(name: str, host: str, port: int) -> None:
         pytest.skip(msg)
 
 
-def bearer(
+def api_token(
     engine: sa.Engine, username: str, role: core.Role, enterprise_id: int | None = None
-) -> dict[str, str]:
-    """Headers of a new user with an API token (for the route tests)."""
+) -> str:
+    """An API token of a new user."""
     with engine.begin() as conn:
         user = core.create_user(
             conn,
@@ -44,7 +46,23 @@ def bearer(
             actor="test",
             enterprise_id=enterprise_id,
         )
-        return {"Authorization": f"Bearer {core.issue_token(conn, user, name='t')}"}
+        return core.issue_token(conn, user, name="t")
+
+
+def bearer(
+    engine: sa.Engine, username: str, role: core.Role, enterprise_id: int | None = None
+) -> dict[str, str]:
+    """Headers of a new user with an API token (for the route tests)."""
+    return {"Authorization": f"Bearer {api_token(engine, username, role, enterprise_id)}"}
+
+
+async def until(check: Callable[[], object], within: float = 10.0, what: str = "condition") -> None:
+    """Wait until ``check()`` is truthy (polling every 20 ms), or fail after ``within`` s."""
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within:g} s waiting for {what}")
+        await asyncio.sleep(0.02)
 
 
 @pytest.fixture

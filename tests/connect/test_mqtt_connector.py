@@ -9,13 +9,13 @@ from typing import Any
 
 import aiomqtt
 import pytest
+from tests.conftest import until
 from tests.connect.test_mqtt_support import (
     RecordingSink,
     Statuses,
     device,
     embedded,
     port_of,
-    until,
 )
 
 from indunet.connect import CommandFailed, MqttConfig, MqttConnector

@@ -9,6 +9,7 @@ from pathlib import Path
 import aiomqtt
 import pytest
 import sqlalchemy as sa
+from tests.conftest import until
 from tests.connect.test_mqtt_support import (
     RecordingSink,
     Statuses,
@@ -17,7 +18,6 @@ from tests.connect.test_mqtt_support import (
     now_ms,
     platform,
     port_of,
-    until,
 )
 
 from indunet.connect.mqtt.packets import (

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,12 +160,3 @@ def device(port: int, device_id: str, secret: str | None = None, **kw: Any) -> a
         timeout=5,
         **kw,
     )
-
-
-async def until(condition: Callable[[], Any], within: float = 5.0, what: str = "condition") -> None:
-    """Wait until ``condition()`` is true (polling), or fail after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)

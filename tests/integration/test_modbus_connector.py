@@ -6,14 +6,14 @@ import asyncio
 import itertools
 import socket
 import struct
-import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
+from tests.conftest import until
 
 from indunet.connect import CommandFailed, DeviceLink
 from indunet.connect.modbus import ModbusConnector
@@ -58,14 +58,6 @@ class Recorder:
     def online(self, device: str) -> bool | None:
         states = [on for d, on in self.statuses if d == device]
         return states[-1] if states else None
-
-
-async def until(check: Callable[[], object], within: float = 10.0) -> None:
-    """Wait until ``check()`` is truthy, polling; fail after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.02)
 
 
 def _f32(value: float, byte: str = "big", word: str = "big") -> list[int]:

@@ -27,7 +27,7 @@ import aiomqtt
 import paho.mqtt.client as mqtt
 import pytest
 import sqlalchemy as sa
-from tests.conftest import need_service
+from tests.conftest import need_service, until
 from tests.connect.test_mqtt_support import (
     METER,
     Platform,
@@ -35,7 +35,6 @@ from tests.connect.test_mqtt_support import (
     Statuses,
     now_ms,
     platform,
-    until,
 )
 from tests.integration.servers import free_port
 

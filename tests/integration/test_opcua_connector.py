@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest_asyncio
 from asyncua import Server, ua, uamethod
 from asyncua.crypto.cert_gen import setup_self_signed_certificate
 from cryptography.x509.oid import ExtendedKeyUsageOID
+from tests.conftest import until
 
 from indunet.connect import CommandFailed, DeviceLink
 from indunet.connect.opcua import OpcUaConnector
@@ -65,14 +65,6 @@ class Recorder:
     def online(self, device: str) -> bool | None:
         states = [on for d, on in self.statuses if d == device]
         return states[-1] if states else None
-
-
-async def until(check: Callable[[], object], within: float = 10.0) -> None:
-    """Wait until ``check()`` is truthy, polling; fail after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.02)
 
 
 class Plant:

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.conftest import USCC_A
+from tests.conftest import USCC_A, api_token
 from tests.integration.servers import free_port
 
 from indunet import core, ids
@@ -24,19 +24,6 @@ async def transport(
     state: AppState, allocation: ids.Allocation
 ) -> AsyncIterator[httpx.ASGITransport]:
     yield httpx.ASGITransport(app=create_app(state))
-
-
-def _token(state: AppState, username: str, role: Role, enterprise_id: int | None = None) -> str:
-    with state.engine.begin() as conn:
-        user = core.create_user(
-            conn,
-            username=username,
-            password="a-long-password",
-            role=role,
-            actor="test",
-            enterprise_id=enterprise_id,
-        )
-        return core.issue_token(conn, user, name="sim")
 
 
 def _plan(models: dict[str, ThingModel]) -> FactoryPlan:
@@ -56,7 +43,7 @@ async def test_admin_registers_the_plan_for_an_enterprise_by_uscc(
     transport: httpx.ASGITransport,
     models: dict[str, ThingModel],
 ) -> None:
-    token = _token(state, "root", Role.PLATFORM_ADMIN)
+    token = api_token(state.engine, "root", Role.PLATFORM_ADMIN)
     plan = _plan(models)
     done = await register(plan, URL, token, enterprise=USCC_A, transport=transport)
     assert sorted(done.created) == sorted(d.id for d in plan.devices)
@@ -80,7 +67,7 @@ async def test_an_enterprise_admin_registers_into_their_own_enterprise(
     transport: httpx.ASGITransport,
     models: dict[str, ThingModel],
 ) -> None:
-    token = _token(state, "ea", Role.ENTERPRISE_ADMIN, enterprise.id)
+    token = api_token(state.engine, "ea", Role.ENTERPRISE_ADMIN, enterprise.id)
     done = await register(_plan(models), URL, token, transport=transport)
     assert len(done.created) == 10
     assert {d["enterprise_id"] for d in (await _listed(transport, token)).values()} == {
@@ -94,7 +81,7 @@ async def test_refusals_stop_early_and_register_nothing(
     transport: httpx.ASGITransport,
     models: dict[str, ThingModel],
 ) -> None:
-    token = _token(state, "root", Role.PLATFORM_ADMIN)
+    token = api_token(state.engine, "root", Role.PLATFORM_ADMIN)
     plan = _plan(models)
     with pytest.raises(InvalidInput, match="refused cnc-0001"):
         await register(plan, URL, token, transport=transport)  # whose devices?

@@ -7,11 +7,12 @@ import logging
 import threading
 import time
 import tracemalloc
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from tests.conftest import until
 
 from indunet.core import InvalidInput
 from indunet.devices import Point, ThingModel
@@ -57,13 +58,6 @@ def make(
 ) -> Pipeline:
     kw = {"retry_base": 0.01, "retry_cap": 0.05, **kw}
     return Pipeline(store, MODELS.get, DeadLetters(engine), DiskBuffer(path, max_bytes), **kw)  # type: ignore[arg-type]
-
-
-async def until(check: Callable[[], bool], within: float = 10.0) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.01)
 
 
 async def test_store_down_buffers_then_delivers_oldest_first(

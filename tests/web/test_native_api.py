@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.conftest import bearer
 
 from indunet import core, ids
 from indunet.web import AppState, create_app
@@ -48,21 +49,6 @@ async def admin(client: httpx.AsyncClient, admin_password: str) -> dict[str, str
     )
     assert resp.status_code == 200, resp.text
     return {"Authorization": f"Bearer {resp.json()['token']}"}
-
-
-def user_headers(
-    state: AppState, username: str, role: core.Role, enterprise_id: int | None = None
-) -> dict[str, str]:
-    with state.engine.begin() as conn:
-        user = core.create_user(
-            conn,
-            username=username,
-            password="a-long-password",
-            role=role,
-            actor="test",
-            enterprise_id=enterprise_id,
-        )
-        return {"Authorization": f"Bearer {core.issue_token(conn, user, name='t')}"}
 
 
 async def listed(client: httpx.AsyncClient, path: str, headers: dict[str, str]) -> Any:
@@ -196,7 +182,7 @@ async def test_a_bad_uscc_is_refused_with_the_reason(
 async def test_only_platform_admins_register_enterprises(
     client: httpx.AsyncClient, state: AppState, enterprise: core.Enterprise
 ) -> None:
-    member = user_headers(state, "wang.fang", core.Role.ENTERPRISE_ADMIN, enterprise.id)
+    member = bearer(state.engine, "wang.fang", core.Role.ENTERPRISE_ADMIN, enterprise.id)
     resp = await client.post(
         "/api/v1/enterprises", json={"uscc": NEW_USCC, "name": "x"}, headers=member
     )
@@ -337,7 +323,7 @@ async def test_templates_of_another_enterprise_cannot_be_managed(
         other = core.create_enterprise(
             conn, uscc=NEW_USCC, name="别家企业", actor="test", verified=True
         )
-    outsider = user_headers(state, "zhao.lei", core.Role.ENTERPRISE_ADMIN, other.id)
+    outsider = bearer(state.engine, "zhao.lei", core.Role.ENTERPRISE_ADMIN, other.id)
     path = "/api/v1/prefixes/88.100.1/templates"
     resp = await client.post(path, json=TEMPLATE, headers=outsider)
     assert resp.status_code == 403 and "does not manage prefix 88.100.1" in resp.json()["message"]
@@ -376,9 +362,9 @@ async def test_every_write_is_audited(
     assert ("user:admin", "template.create", "template:88.100.1/pump@1.0") in actions
     assert ("test", "prefix.allocate", "0.NA/88.100.1") in actions
 
-    regulator = user_headers(state, "regulator1", core.Role.REGULATOR)
+    regulator = bearer(state.engine, "regulator1", core.Role.REGULATOR)
     assert (await client.get("/api/v1/audit?limit=1", headers=regulator)).status_code == 200
-    member = user_headers(state, "member1", core.Role.ENTERPRISE_USER, enterprise.id)
+    member = bearer(state.engine, "member1", core.Role.ENTERPRISE_USER, enterprise.id)
     refused = await client.get("/api/v1/audit", headers=member)
     assert refused.status_code == 403
 
