@@ -26,6 +26,7 @@ CORE = [
     "Role",
     "Settings",
     "User",
+    "access",
     "audit",
     "authenticate",
     "create_enterprise",

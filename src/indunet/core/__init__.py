@@ -1,6 +1,6 @@
 """Core: settings, database and migrations, enterprises, users and roles, tokens, audit, events."""
 
-from indunet.core import audit
+from indunet.core import access, audit
 from indunet.core.db import make_engine, migrate
 from indunet.core.enterprises import (
     Enterprise,
@@ -48,6 +48,7 @@ __all__ = [
     "Role",
     "Settings",
     "User",
+    "access",
     "audit",
     "authenticate",
     "create_enterprise",
