@@ -287,6 +287,29 @@ class StoreSuite:
         with pytest.raises(InvalidInput, match="list of device ids"):
             store.delete_before("old-1", cut)
 
+    def test_delete_device_forgets_every_sample_rollup_and_point_of_it(
+        self, store: TimeSeriesStore
+    ) -> None:
+        store.write_batch(
+            [
+                Sample(dev, "a", T0 + i * 15_000, float(i))
+                for dev in ("gone", "kept")
+                for i in range(8)
+            ]
+            + [Sample("gone", "mode", T0, "auto")]
+        )
+        assert store.delete_device("gone") == 9
+        assert store.latest("gone") == {}
+        assert store.query("gone", "a", 0, T0 + HOUR) == []
+        assert store.downsample("gone", "a", T0, T0 + HOUR, MIN) == []  # rollups too
+        assert len(store.query("kept", "a", 0, T0 + HOUR)) == 8
+        assert store.delete_device("gone") == 0
+        # a new device of the same id starts empty: its "mode" may hold numbers
+        store.write_batch([Sample("gone", "mode", T0 + MIN, 3.0), Sample("gone", "a", T0, 9.0)])
+        assert store.latest("gone")["a"].value == 9.0
+        assert [b.count for b in store.downsample("gone", "mode", T0, T0 + HOUR, MIN)] == [1]
+        assert [b.avg for b in store.downsample("gone", "a", T0, T0 + HOUR, MIN)] == [9.0]
+
     # -- threads -----------------------------------------------------------------------------
     def test_concurrent_writers_and_readers(self, store: TimeSeriesStore) -> None:
         errors: list[BaseException] = []

@@ -116,5 +116,11 @@ class MemoryStore:
                 removed += cut
         return removed
 
+    def delete_device(self, device: str) -> int:
+        """Delete every sample of ``device`` and forget its points; return how many."""
+        with self._lock:
+            gone = [key for key in self._series if key[0] == device]
+            return sum(len(self._series.pop(key).times) for key in gone)
+
     def close(self) -> None:
         """Nothing to release."""

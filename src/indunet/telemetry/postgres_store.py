@@ -319,6 +319,28 @@ class PostgresStore:
                 self._days.discard(day)  # dropped meanwhile by another process
                 return 0
 
+    def delete_device(self, device: str) -> int:
+        """Delete every sample and rollup of ``device`` and its points, in one transaction;
+        return how many samples."""
+        with self._lock:
+            conn = self._writer()
+            with conn.transaction():
+                sids = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT id FROM tel_series WHERE device = %s FOR UPDATE", (device,)
+                    )
+                ]
+                if not sids:
+                    return 0
+                n = conn.execute("DELETE FROM tel_samples WHERE series = ANY(%s)", (sids,)).rowcount
+                conn.execute("DELETE FROM tel_rollup_1m WHERE series = ANY(%s)", (sids,))
+                conn.execute("DELETE FROM tel_series WHERE id = ANY(%s)", (sids,))
+            for key in [k for k in self._ids if k[0] == device]:
+                del self._ids[key]
+            self._strings.difference_update(sids)
+        return int(n)
+
     @staticmethod
     def _count(conn: psycopg.Connection[Any], table: str, sids: list[int]) -> tuple[int, int]:
         row = conn.execute(

@@ -281,6 +281,31 @@ class SqliteStore:
             removed += n
         return removed
 
+    def delete_device(self, device: str) -> int:
+        """Delete every sample and rollup of ``device`` and its points; return how many samples.
+
+        One transaction per point, so ingest goes on between them.
+        """
+        removed = 0
+        for sid in self._series_of([device]):
+            with self._lock:
+                conn = self._writer()
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    removed += conn.execute(
+                        "DELETE FROM tel_samples WHERE series = ?", (sid,)
+                    ).rowcount
+                    conn.execute("DELETE FROM tel_rollup_1m WHERE series = ?", (sid,))
+                    conn.execute("DELETE FROM tel_series WHERE id = ?", (sid,))
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                for key in [k for k, v in self._ids.items() if v == sid]:
+                    del self._ids[key]
+                self._strings.discard(sid)
+        return removed
+
     def _series_of(self, devices: Sequence[str]) -> list[int]:
         conn = self._reader()
         out: list[int] = []

@@ -42,5 +42,10 @@ class TimeSeriesStore(Protocol):
     def delete_before(self, devices: Sequence[str], before: int) -> int:
         """Delete samples of ``devices`` older than ``before`` (ms); return how many."""
 
+    def delete_device(self, device: str) -> int:
+        """Delete every sample and rollup of ``device`` and forget its points; return how many
+        samples went. Used when a device is deleted, so a later device of the same id starts
+        empty (a point that held strings may then hold numbers)."""
+
     def close(self) -> None:
         """Release connections."""
