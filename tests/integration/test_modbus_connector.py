@@ -467,3 +467,116 @@ async def test_an_unreachable_device_is_offline_and_start_does_not_raise() -> No
         assert conn.health().errors >= 1
     finally:
         await asyncio.wait_for(conn.stop(), TIMEOUT)
+
+
+# --- a PLC that answers well-framed but short reads ------------------------------------
+
+
+class ShortAnswers:
+    """A raw Modbus TCP peer: unit 1 answers every read, unit 2 answers short ones.
+
+    Unit 2's answers are well framed (MBAP header, function code, byte count) but hold
+    fewer registers or bits than asked: ``short`` is the byte count it sends.
+    """
+
+    def __init__(self, short: int = 0) -> None:
+        self.short = short
+        self.accepted = 0
+        self.requests: dict[int, int] = {1: 0, 2: 0}
+        self.server: asyncio.Server | None = None
+        self.writers: list[asyncio.StreamWriter] = []
+
+    @property
+    def port(self) -> int:
+        assert self.server is not None
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+
+    async def stop(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for w in self.writers:
+            w.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        self.writers.append(writer)
+        try:
+            while True:
+                head = await reader.readexactly(7)
+                tid, _, length, unit = struct.unpack(">HHHB", head)
+                pdu = await reader.readexactly(length - 1)
+                fc, address, count = struct.unpack(">BHH", pdu[:5])
+                self.requests[unit] = self.requests.get(unit, 0) + 1
+                if unit == 2:
+                    body = bytes([fc, self.short]) + bytes(self.short)
+                elif fc in (1, 2):
+                    body = bytes([fc, (count + 7) // 8]) + b"\xff" * ((count + 7) // 8)
+                else:
+                    regs = [address + i for i in range(count)]
+                    body = bytes([fc, 2 * count]) + struct.pack(f">{count}H", *regs)
+                writer.write(struct.pack(">HHHB", tid, 0, len(body) + 1, unit) + body)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+
+def _plain_model() -> ThingModel:
+    points = {
+        "a": Point("a", "integer", forms=(ModbusForm("holding", 10),)),
+        "b": Point("b", "integer", forms=(ModbusForm("holding", 13),)),
+        "flag": Point("flag", "boolean", forms=(ModbusForm("coil", 0, "bool"),)),
+    }
+    return ThingModel("test:plain", "1.0.0", {}, points)
+
+
+@pytest.mark.parametrize(
+    ("short", "reasons"),
+    [
+        (  # byte count 0: no bits, no registers
+            0,
+            [
+                "short answer (0 of 1 bits) reading coil 0 (unit 2)",
+                "short answer (0 of 4 registers) reading holding 10-13 (unit 2)",
+            ],
+        ),
+        (2, ["short answer (1 of 4 registers) reading holding 10-13 (unit 2)"]),  # 16 bits do
+    ],
+)
+async def test_a_unit_answering_short_reads_is_dead_lettered_and_its_neighbour_keeps_polling(
+    short: int, reasons: list[str]
+) -> None:
+    plc = ShortAnswers(short)
+    await plc.start()
+    rec = Recorder()
+    conn = ModbusConnector(rec, rec)
+    common = {"host": "127.0.0.1", "port": plc.port, "poll_interval": 0.05}
+    conn.add(DeviceLink("good", _plain_model(), {**common, "unit": 1}))
+    conn.add(DeviceLink("bad", _plain_model(), {**common, "unit": 2}))
+    await conn.start()
+    try:
+        await until(lambda: len(rec.rejects) >= 1 and rec.latest("good").get("b") == 13)
+        good_polls = sum(1 for b in rec.batches if b[0].device == "good")
+        bad_requests = plc.requests[2]
+        await asyncio.sleep(1.0)
+        polls = sum(1 for b in rec.batches if b[0].device == "good") - good_polls
+        assert polls >= 10, polls  # 20 ticks a second; the neighbour is not held up
+        # the bad unit is backed off: far fewer than its 2 reads per 50 ms tick
+        assert plc.requests[2] - bad_requests <= 10, plc.requests[2] - bad_requests
+        in_range = await asyncio.wait_for(conn.read("good", ["a"]), TIMEOUT)
+        assert [(s.point, s.value) for s in in_range] == [("a", 10)]
+        with pytest.raises(CommandFailed, match=r"short answer .*reading holding 10-13 \(unit 2\)"):
+            await asyncio.wait_for(conn.read("bad", ["a", "b"]), TIMEOUT)
+    finally:
+        await asyncio.wait_for(conn.stop(), TIMEOUT)
+        await plc.stop()
+    assert plc.accepted == 1  # the shared connection was kept
+    assert conn.health().reconnects == 0
+    assert [on for d, on in rec.statuses if d == "good"] == [True, False]  # False at stop only
+    assert "a" not in rec.latest("bad") and "b" not in rec.latest("bad")
+    # one dead letter per failing read (not one per poll), naming unit, table and range
+    assert sorted((d, r) for d, r, _ in rec.rejects) == [("bad", r) for r in reasons]
+    assert all("unit=2" in p for _, _, p in rec.rejects)
+    assert conn.health().detail["short_answers"] >= len(reasons)

@@ -3,8 +3,9 @@
 Each device's ``DeviceLink.connection`` holds ``ModbusSettings`` (host, port, unit ...);
 its model's ``ModbusForm`` points are coalesced into blocks (``plan.plan_reads``) and polled
 over the ``host:port``'s connections (one unless the settings ask for more). An exception
-answer (say, an unmapped address) is a dead letter, recorded once until that block reads
-again; the other blocks keep flowing.
+answer (say, an unmapped address) or a short one (fewer registers than asked) is a dead
+letter, recorded once until that block reads again; the other blocks keep flowing, and a
+unit answering short reads is polled less often without dropping its neighbours' connection.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from indunet.telemetry import Sample, SampleSink, Value
 from .codec import encode_coil, encode_registers
 from .config import ModbusSettings
 from .faults import Unreachable, exception_text
-from .link import Connection, DeviceState, Group, Stats
+from .link import Connection, DeviceState, Group, Stats, answer_fault
 from .plan import Limits, bound_points, plan_reads
 
 
@@ -110,7 +111,11 @@ class ModbusConnector:
         s = dev.settings
         samples: list[Sample] = []
         for block in plan_reads(chosen, unit=s.unit, poll_interval=1.0, limits=Limits.of(s)):
-            pdu = await _answer(dev, f"reading {block.describe()}", conn.read(s, block))
+            what = f"reading {block.describe()}"
+            pdu = await _answer(dev, what, conn.read(s, block))
+            fault = answer_fault(block, pdu)
+            if fault is not None:
+                raise CommandFailed(f"device {device_id}: {fault} {what}")
             samples.extend(conn.decode(dev, block, pdu, int(time.time() * 1000)))
         return samples
 
@@ -162,6 +167,7 @@ class ModbusConnector:
                 "skipped_ticks": s.skipped_ticks,
                 "dropped_samples": s.dropped_samples,
                 "split_blocks": s.split_blocks,
+                "short_answers": s.short_answers,
                 "blocks": sum(len(g.blocks) for d in devices for g in d.groups),
             },
         )

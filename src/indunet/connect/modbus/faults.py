@@ -23,6 +23,21 @@ def exception_text(code: int) -> str:
     return f"modbus exception {code} ({EXCEPTION_NAMES.get(code, 'unknown')})"
 
 
+def short_answer(table: str, count: int, bits: int, registers: int) -> str | None:
+    """Why an answer of ``bits`` bits or ``registers`` registers cannot fill the read; or None.
+
+    A well-framed answer may still hold fewer registers (or bits) than asked, a byte count
+    of 0 even: that is the unit's fault, reported like an exception answer, never decoded.
+    """
+    if table in ("coil", "discrete"):
+        return None if bits >= count else f"short answer ({bits} of {count} bits)"
+    if registers == count:
+        return None
+    if registers < count:
+        return f"short answer ({registers} of {count} registers)"
+    return f"malformed answer ({registers} registers for {count} asked)"
+
+
 class Unreachable(Exception):
     """The request got no answer: the connection is down, or the device timed out."""
 

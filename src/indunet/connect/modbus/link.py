@@ -27,10 +27,27 @@ from indunet.telemetry import Overloaded, Sample, SampleSink
 
 from .codec import as_point_value, decode_registers
 from .config import ModbusSettings
-from .faults import GATEWAY_CODES, SPLIT_CODES, Disconnected, Unreachable, exception_text
+from .faults import (
+    GATEWAY_CODES,
+    SPLIT_CODES,
+    Disconnected,
+    Unreachable,
+    exception_text,
+    short_answer,
+)
 from .plan import BIT_TABLES, Block, split
 
 log = logging.getLogger(__name__)
+
+HOLD_BASE = 1.0
+"""First pause (seconds) for a unit whose reads come back short; doubled per cycle after."""
+HOLD_CAP = 30.0
+"""Longest pause for such a unit: it is read again at least this often."""
+
+
+def answer_fault(block: Block, pdu: ModbusPDU) -> str | None:
+    """Why a well-framed answer cannot fill ``block`` (too few registers or bits); or None."""
+    return short_answer(block.table, block.count, len(pdu.bits), len(pdu.registers))
 
 
 def next_tick(due: float, interval: float, now: float) -> tuple[float, int]:
@@ -66,6 +83,12 @@ class DeviceState:
     online: bool | None = None
     failures: int = 0
     failing: set[str] = field(default_factory=set)
+    held_until: float = 0.0  # loop time before which a unit answering short reads is not polled
+    hold: Backoff = field(default_factory=lambda: Backoff(base=HOLD_BASE, cap=HOLD_CAP))
+
+    def due(self, group: Group, now: float) -> bool:
+        """True when ``group`` is due and the device is not held back."""
+        return group.due <= now and self.held_until <= now
 
 
 @dataclass
@@ -78,6 +101,7 @@ class Stats:
     skipped_ticks: int = 0
     dropped_samples: int = 0
     split_blocks: int = 0
+    short_answers: int = 0
     reconnects: int = 0
     errors: int = 0
 
@@ -267,10 +291,11 @@ class Connection:
                 g.due = now
         while not self._lost.is_set():
             now = loop.time()
-            due = [(d, g) for d in list(self.devices.values()) for g in d.groups if g.due <= now]
+            due = [(d, g) for d in list(self.devices.values()) for g in d.groups if d.due(g, now)]
             if not due:
                 nxt = min(
-                    (g.due for d in self.devices.values() for g in d.groups), default=now + 3600
+                    (max(g.due, d.held_until) for d in self.devices.values() for g in d.groups),
+                    default=now + 3600,
                 )
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
@@ -291,9 +316,15 @@ class Connection:
                 raise Disconnected("no device answers: reconnecting")
 
     async def _poll(self, dev: DeviceState, group: Group) -> list[Sample]:
-        """Read a group's blocks; a timeout ends the device's cycle (it would only repeat)."""
+        """Read a group's blocks; a timeout ends the device's cycle (it would only repeat).
+
+        A short answer is the unit's fault, not the connection's: one dead letter per
+        episode, like an exception answer; the other blocks are still read, and the unit
+        alone is then held back for ``dev.hold``'s next delay (reset by a clean cycle).
+        """
         ts = int(time.time() * 1000)
         out: list[Sample] = []
+        short = False
         pending = list(group.blocks)
         while pending:
             block = pending.pop(0)
@@ -317,11 +348,21 @@ class Connection:
                     pending[0:0] = parts
                     self.stats.split_blocks += 1
                     continue
-                await self._episode(dev, block, code)
+                await self._episode(dev, block, exception_text(code))
                 continue
             self._answered(dev)
+            fault = answer_fault(block, pdu)
+            if fault is not None:
+                self.stats.short_answers += 1
+                short = True
+                await self._episode(dev, block, fault)
+                continue
             dev.failing.discard(block.describe())
             out.extend(self.decode(dev, block, pdu, ts))
+        if short:
+            dev.held_until = asyncio.get_running_loop().time() + dev.hold.next()
+        else:
+            dev.hold.reset()
         return out
 
     def decode(self, dev: DeviceState, block: Block, pdu: ModbusPDU, ts: int) -> list[Sample]:
@@ -339,13 +380,13 @@ class Connection:
                 out.append(Sample(dev.link.id, slot.point.name, ts, value))
         return out
 
-    async def _episode(self, dev: DeviceState, block: Block, code: int) -> None:
-        """Record an exception answer once, until the block reads again."""
+    async def _episode(self, dev: DeviceState, block: Block, fault: str) -> None:
+        """Record a refused or short read once, until the block reads again."""
         key = block.describe()
         if key in dev.failing:
             return
         dev.failing.add(key)
-        reason = f"{exception_text(code)} reading {key}"
+        reason = f"{fault} reading {key}"
         payload = f"FC{_FUNCTION[block.table]} address={block.start} count={block.count} unit={block.unit}"
         try:
             await self.sink.reject(dev.link.id, source="modbus", reason=reason, payload=payload)
