@@ -15,7 +15,7 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 from tests.conftest import until
 
-from indunet.connect import CommandFailed, DeviceLink
+from indunet.connect import Backoff, CommandFailed, DeviceLink
 from indunet.connect.modbus import ModbusConnector
 from indunet.core import InvalidInput
 from indunet.devices import Action, ModbusForm, Point, ThingModel
@@ -580,3 +580,24 @@ async def test_a_unit_answering_short_reads_is_dead_lettered_and_its_neighbour_k
     assert sorted((d, r) for d, r, _ in rec.rejects) == [("bad", r) for r in reasons]
     assert all("unit=2" in p for _, _, p in rec.rejects)
     assert conn.health().detail["short_answers"] >= len(reasons)
+
+
+async def test_a_plc_back_from_a_restart_is_polled_within_seconds_not_after_the_backoff() -> None:
+    port = _free_port()
+    rec = Recorder()
+    # a reconnect delay of 10 to 20 s stands for the 30 s cap reached after a long outage
+    conn = ModbusConnector(rec, rec, backoff=lambda: Backoff(base=20.0, cap=20.0))
+    conn.add(_link("plc", port, timeout=0.2))
+    await conn.start()
+    srv = Server([_device(1, _holding())], port=port)
+    try:
+        await until(lambda: rec.online("plc") is False)  # refused: nobody listens yet
+        await asyncio.sleep(1.0)
+        await srv.start()  # the PLC is back
+        loop = asyncio.get_running_loop()
+        back = loop.time()
+        await until(lambda: rec.online("plc") is True, within=5)
+        assert loop.time() - back < 3.0  # a probe every second saw the listener come back
+    finally:
+        await asyncio.wait_for(conn.stop(), TIMEOUT)
+        await srv.stop()

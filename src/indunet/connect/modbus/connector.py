@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from pymodbus.pdu import ModbusPDU
 
+from indunet.connect.backoff import Backoff
 from indunet.connect.connector import CommandFailed, DeviceLink, Health, StatusSink
 from indunet.core import InvalidInput, NotFound
 from indunet.devices import ModbusForm, Point
@@ -34,9 +35,12 @@ class ModbusConnector:
 
     protocol = "modbus"
 
-    def __init__(self, sink: SampleSink, status: StatusSink) -> None:
+    def __init__(
+        self, sink: SampleSink, status: StatusSink, *, backoff: Callable[[], Backoff] = Backoff
+    ) -> None:
         self.sink = sink
         self.status = status
+        self.backoff = backoff  # a fresh reconnect Backoff for each connection
         self.stats = Stats()
         self._connections: dict[tuple[str, int, int], Connection] = {}
         self._where: dict[str, Connection] = {}
@@ -71,7 +75,7 @@ class ModbusConnector:
         self.remove(device.id)
         conn = self._connections.get(settings.lane)
         if conn is None:
-            conn = Connection(settings.lane, self.sink, self.status, self.stats)
+            conn = Connection(settings.lane, self.sink, self.status, self.stats, self.backoff())
             self._connections[settings.lane] = conn
         conn.devices[device.id] = DeviceState(device, settings, list(groups.values()))
         self._where[device.id] = conn

@@ -2,10 +2,12 @@
 
 A gateway with many unit ids is one TCP connection (or ``connections`` of them, the units
 spread over them): each connection's requests are serialized, each with the timeout of the
-device it is for. The connection's task connects (with ``Backoff`` between attempts), polls every device's blocks when due, and hands each wake's
-samples to the sink in one call. Ticks are drift-free (``due += interval``); a tick already
-past when the previous poll ends is polled at once; ticks a whole interval behind are skipped
-and counted, so a slow cycle costs at most one late poll, never a burst of them.
+device it is for. The connection's task connects (with ``Backoff`` between attempts, cut
+short when a refusing ``host:port`` starts accepting: ``connect.probe``), polls every
+device's blocks when due, and hands each wake's samples to the sink in one call. Ticks are
+drift-free (``due += interval``); a tick already past when the previous poll ends is polled
+at once; ticks a whole interval behind are skipped and counted, so a slow cycle costs at
+most one late poll, never a burst of them.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pymodbus.pdu import ExceptionResponse, ModbusPDU
 
 from indunet.connect.backoff import Backoff
 from indunet.connect.connector import DeviceLink, StatusSink
+from indunet.connect.probe import wait_or_accepting
 from indunet.telemetry import Overloaded, Sample, SampleSink
 
 from .codec import as_point_value, decode_registers
@@ -115,6 +118,7 @@ class Connection:
         sink: SampleSink,
         status: StatusSink,
         stats: Stats,
+        backoff: Backoff | None = None,
     ) -> None:
         self.lane = lane
         self.address = lane[:2]
@@ -128,7 +132,7 @@ class Connection:
         self._lost = asyncio.Event()
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
-        self._backoff = Backoff()
+        self._backoff = backoff or Backoff()
 
     @property
     def up(self) -> bool:
@@ -232,9 +236,10 @@ class Connection:
                 finally:
                     self._drop()
                 self.stats.reconnects += 1
+                await asyncio.sleep(self._backoff.next())
             else:
                 self._all_offline()
-            await asyncio.sleep(self._backoff.next())
+                await wait_or_accepting(*self.address, self._backoff.next())
 
     async def _connect(self) -> bool:
         host, port = self.address

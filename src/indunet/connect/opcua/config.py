@@ -72,6 +72,11 @@ class OpcUaSettings:
         """The server's host, from the endpoint."""
         return urlsplit(self.endpoint).hostname or ""
 
+    @property
+    def port(self) -> int:
+        """The server's TCP port, from the endpoint (``parse`` makes sure there is one)."""
+        return urlsplit(self.endpoint).port or 4840
+
     @classmethod
     def parse(cls, connection: Mapping[str, Any]) -> OpcUaSettings:
         """Validate a connection mapping; ``InvalidInput`` names the offending field."""

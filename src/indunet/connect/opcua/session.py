@@ -1,6 +1,7 @@
 """One OPC UA client session, shared by every device served through the same server settings.
 
-The session's task connects (``Backoff`` between attempts), subscribes every device's points
+The session's task connects (``Backoff`` between attempts, cut short by ``connect.probe``
+when a refusing server starts accepting), subscribes every device's points
 (one subscription per sampling interval, one monitored item per point), and waits for the
 connection to be lost: asyncua's watchdog probes a quiet server, and a closed socket or a
 bad subscription status is noticed at once. Then devices go offline, the client is thrown
@@ -22,6 +23,7 @@ from asyncua.ua.uaerrors import UaError
 
 from indunet.connect.backoff import Backoff
 from indunet.connect.connector import DeviceLink, StatusSink
+from indunet.connect.probe import wait_or_accepting
 from indunet.devices import Point
 from indunet.telemetry import BAD, GOOD, Overloaded, Sample, SampleSink, Value
 
@@ -239,7 +241,8 @@ class Session:
                 log.info("opcua %s: cannot connect: %s", self.settings.endpoint, status_name(exc))
                 self._all_offline()
                 await self._close(client, lost=True)
-                await asyncio.sleep(self._backoff.next())
+                s = self.settings
+                await wait_or_accepting(s.host, s.port, self._backoff.next())
                 continue
             try:
                 await self._serve(client)
