@@ -1,0 +1,462 @@
+"""The tenant-isolation matrix: every route of the app, how to call it, and enterprise B's things.
+
+``operations(app)`` walks the OpenAPI document and the console's routes (which OpenAPI leaves
+out) and turns each into an ``Operation``; ``Unclassified`` lists what it could not. A route
+added later lands here without anyone remembering it: either the tables below know its
+parameters and body, or the matrix test fails naming what to add.
+
+``Tenants`` builds two enterprises, A and B, with users of every role, and gives B one of
+everything a route can name: a device with samples, a command, a dead letter, a rule and its
+alarm, a bulk job, a prefix with a data template, and a model of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.routing import Mount
+from tests.conftest import USCC_A, USCC_B, api_token
+
+from indunet import core, ids, telemetry
+from indunet.core import Role
+from indunet.web import AppState
+from indunet.web.auth import SESSION_COOKIE
+from indunet.web.csrf import HEADER, csrf_token
+
+B_NAME = "乙方专属精密制造有限公司"
+B_PREFIX = "88.100.2"
+B_DEVICE = "b-only-digger-7"
+B_MODEL = "b-only:pump"
+B_RULE = "b-only-rule-hot-engine"
+B_TEMPLATE = "b-only-template"
+B_BULK = "b-only-bulk.csv"
+B_HANDLE = f"{B_PREFIX}/b-only-bulk-1"
+# Strings that only B's things carry: a list that A may read must contain none of them.
+B_MARKERS = (B_NAME, USCC_B, B_DEVICE, B_MODEL, B_RULE, B_TEMPLATE, B_BULK, "b-only-bulk-1")
+
+# -- what the routes are ------------------------------------------------------------------
+
+# Routes that every visitor may use, or whose objects are public by design. They are not
+# walked: nothing in them belongs to a tenant, or what they show is meant to be seen.
+PUBLIC = {
+    # The Handle API: identifier records are resolvable by anyone (that is what they are
+    # for); its writes are authorised by the Handle principals (tests/web/test_handles_api.py).
+    ("GET", "/api/handles"),
+    ("GET", "/api/handles/{handle}"),
+    ("PUT", "/api/handles/{handle}"),
+    ("DELETE", "/api/handles/{handle}"),
+    ("GET", "/nodes/{node}/api/handles"),
+    ("GET", "/nodes/{node}/api/handles/{handle}"),
+    ("PUT", "/nodes/{node}/api/handles/{handle}"),
+    ("DELETE", "/nodes/{node}/api/handles/{handle}"),
+    ("GET", "/api/v1/resolve/{handle}"),  # anonymous resolution through the recursive resolver
+    ("GET", "/api/v1/prefixes/{prefix}/templates"),  # public, so clients can validate writes
+    ("GET", "/api/v1/nodes"),  # node statistics, anonymous
+    ("GET", "/api/v1/nodes/{name}"),
+    ("GET", "/metrics"),  # Prometheus scrape, platform-wide figures
+    ("POST", "/api/v1/auth/token"),  # log in
+    ("DELETE", "/api/v1/auth/token"),  # log out (revokes the caller's own token)
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("POST", "/logout"),
+    ("GET", "/lang/{locale}"),  # language cookie
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+    ("GET", "/docs/oauth2-redirect"),
+    ("GET", "/redoc"),
+    ("GET", "/ids/resolve"),  # the console's resolve page, anonymous
+}
+STATIC = ("/console/static",)  # mounted file trees: CSS, scripts, fonts
+
+# Parameters that name a tenant's thing: the value of B's thing is substituted for them.
+TENANT_PARAMS = {
+    "device_id": "device",
+    "device": "device",
+    "enterprise_id": "enterprise",
+    "rule_id": "rule",
+    "alarm_id": "alarm",
+    "job_id": "job",
+    "model_id": "model",
+    "base": "model",  # the console's "new version of" model
+    "prefix": "prefix",
+    "ref": "template",
+}
+# Parameters that name no tenant's thing, with a value that makes the request well formed.
+PLAIN_PARAMS: dict[str, Any] = {
+    "point": "engine_temp",
+    "version": "",
+    "points": "engine_temp",
+    "format": "csv",
+    "range": "15m",
+    "bucket": 60_000,
+    "limit": 10,
+}
+# Parameters that narrow a list by a tenant's thing: A's users naming B's thing get 404.
+# A route whose query parameter is in TENANT_PARAMS is tried with it; the console's template
+# pages take a prefix whose templates are public (as GET /api/v1/prefixes/{prefix}/templates).
+PUBLIC_QUERY = {("GET", "/ids/templates", "prefix")}
+
+# Request bodies of operations that take one, by (method, path). JSON unless a key says
+# otherwise: ("form", {...}) for console forms, ("csv", text) for CSV uploads.
+BODIES: dict[tuple[str, str], tuple[str, Any]] = {
+    ("PATCH", "/api/v1/devices/{device_id}"): ("json", {"name": "renamed by someone"}),
+    ("POST", "/api/v1/devices/{device_id}/commands"): (
+        "json",
+        {"action": "engine_lock", "input": True},
+    ),
+    ("PUT", "/api/v1/telemetry/retention/{enterprise_id}"): ("json", {"days": 30}),
+    ("PATCH", "/api/v1/rules/{rule_id}"): ("json", {"severity": "warning"}),
+    ("POST", "/api/v1/alarms/{alarm_id}/ack"): ("json", {"note": "seen"}),
+    ("POST", "/api/v1/prefixes/{prefix}/templates"): (
+        "json",
+        {
+            "name": "intruder",
+            "version": "1.0",
+            "industry_code": "C3441",
+            "items": [{"name": "flow", "type": "number", "index": 2000}],
+        },
+    ),
+    ("POST", "/api/v1/devices/import"): ("csv", "id,name,model\nintruder-1,x,indunet:env-sensor\n"),
+    ("POST", "/platform/devices/{device_id}/command"): (
+        "form",
+        {"kind": "invoke", "action": "engine_lock", "payload": "true"},
+    ),
+    ("POST", "/platform/alarms/{alarm_id}/ack"): ("form", {"note": "seen"}),
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One method on one route, with where its parameters go."""
+
+    method: str
+    path: str  # as written in the route, {name} without converters
+    console: bool  # cookie-authenticated console route (else Bearer)
+    path_params: tuple[str, ...]
+    query_params: tuple[str, ...]
+    required_query: tuple[str, ...]
+    has_body: bool
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.method, self.path)
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@dataclass
+class Unclassified:
+    """Routes the walk could not turn into requests, each with the reason."""
+
+    problems: list[str] = field(default_factory=list)
+
+
+def _plain(path: str) -> str:
+    return re.sub(r"\{(\w+):\w+\}", r"{\1}", path)
+
+
+def _flat(dependant: Any, kind: str) -> list[Any]:
+    found = list(getattr(dependant, kind))
+    for sub in dependant.dependencies:
+        found += _flat(sub, kind)
+    return found
+
+
+def operations(app: FastAPI) -> tuple[list[Operation], Unclassified]:
+    """Every operation of the app: the OpenAPI document, then the routes OpenAPI leaves out."""
+    ops: list[Operation] = []
+    bad = Unclassified()
+    spec = app.openapi()
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            params = op.get("parameters", [])
+            unknown = [p["in"] for p in params if p["in"] not in ("path", "query")]
+            if unknown:
+                bad.problems.append(f"{method.upper()} {path}: parameters in {unknown}")
+            ops.append(
+                Operation(
+                    method=method.upper(),
+                    path=path,
+                    console=False,
+                    path_params=tuple(p["name"] for p in params if p["in"] == "path"),
+                    query_params=tuple(p["name"] for p in params if p["in"] == "query"),
+                    required_query=tuple(
+                        p["name"] for p in params if p["in"] == "query" and p.get("required")
+                    ),
+                    has_body="requestBody" in op,
+                )
+            )
+    in_schema = {o.key for o in ops}
+    for rc in iter_route_contexts(app.routes):
+        route = rc.original_route
+        if isinstance(route, Mount) or isinstance(rc.route, Mount):
+            if not str(rc.path).startswith(STATIC):
+                bad.problems.append(f"mount {rc.path}: not a known static tree")
+            continue
+        path = _plain(str(rc.path))
+        for method in sorted((rc.methods or set()) - {"HEAD"}):
+            if (method, path) in in_schema or (method, path) in PUBLIC:
+                continue
+            if not isinstance(route, APIRoute):
+                bad.problems.append(f"{method} {path}: a {type(route).__name__} outside OpenAPI")
+                continue
+            dep = rc.dependant
+            query = _flat(dep, "query_params")
+            ops.append(
+                Operation(
+                    method=method,
+                    path=path,
+                    console=True,
+                    path_params=tuple(p.name for p in _flat(dep, "path_params")),
+                    query_params=tuple(p.name for p in query),
+                    required_query=tuple(p.name for p in query if p.field_info.is_required()),
+                    has_body=method in ("POST", "PUT", "PATCH"),
+                )
+            )
+    for op in ops:
+        if op.key in PUBLIC:
+            continue
+        for name in op.path_params:
+            if name not in TENANT_PARAMS and name not in PLAIN_PARAMS:
+                bad.problems.append(f"{op}: path parameter {name!r} names nothing known")
+        for name in op.required_query:
+            if name not in TENANT_PARAMS and name not in PLAIN_PARAMS:
+                bad.problems.append(f"{op}: required query parameter {name!r} has no value")
+        if op.path_params and op.has_body and op.key not in BODIES and not op.console:
+            bad.problems.append(f"{op}: takes a body; add one to BODIES")
+        if op.path_params and op.console and op.method != "GET" and op.key not in BODIES:
+            bad.problems.append(f"{op}: a console form; add its fields to BODIES")
+    return ops, bad
+
+
+# -- the two tenants ------------------------------------------------------------------------
+
+EXCAVATOR = "indunet:excavator"  # an MQTT library model with an action (engine_lock)
+B_PUMP_MODEL = {
+    "@context": ["https://www.w3.org/2022/wot/td/v1.1"],
+    "@type": "tm:ThingModel",
+    "indunet:modelId": B_MODEL,
+    "title": "B's own pump",
+    "version": {"model": "1.0.0"},
+    "properties": {"flow": {"type": "number", "unit": "m3/h", "readOnly": True}},
+}
+
+
+@dataclass
+class Who:
+    """A user's credentials: a Bearer header for the API, a session cookie for the console."""
+
+    name: str
+    role: Role
+    bearer: dict[str, str]
+    cookie: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Tenants:
+    """Enterprises A and B, users of every role, and the ids of B's things by kind."""
+
+    client: httpx.AsyncClient
+    users: dict[str, Who]
+    b: dict[str, Any]  # kind ("device", "rule", ...) -> B's real id
+
+    def headers(self, who: str, op: Operation) -> dict[str, str]:
+        """The credentials ``who`` would send to ``op``."""
+        user = self.users[who]
+        if op.console:
+            return {**user.cookie, "Origin": "http://testserver"}
+        return user.bearer
+
+    async def call(
+        self, who: str, op: Operation, path: dict[str, Any], query: dict[str, Any]
+    ) -> httpx.Response:
+        """Call ``op`` as ``who`` with these parameters and the operation's body."""
+        url = op.path.format(**path)
+        kind, body = BODIES.get(op.key, ("none", None))
+        headers = self.headers(who, op)
+        if kind == "json":
+            return await self.client.request(
+                op.method, url, params=query, json=body, headers=headers
+            )
+        if kind == "form":
+            return await self.client.request(
+                op.method, url, params=query, data=body, headers=headers
+            )
+        if kind == "csv":
+            return await self.client.request(
+                op.method,
+                url,
+                params=query,
+                content=body.encode(),
+                headers={**headers, "Content-Type": "text/csv"},
+            )
+        return await self.client.request(op.method, url, params=query, headers=headers)
+
+    def path_values(self, op: Operation) -> dict[str, Any]:
+        """B's things for the path parameters of ``op`` that name a tenant's thing."""
+        return {
+            n: self.b[TENANT_PARAMS[n]] if n in TENANT_PARAMS else PLAIN_PARAMS[n]
+            for n in op.path_params
+        }
+
+    def plain_query(self, op: Operation) -> dict[str, Any]:
+        """Values for the required query parameters that name no tenant's thing."""
+        return {n: PLAIN_PARAMS[n] for n in op.required_query if n in PLAIN_PARAMS}
+
+
+ROLES = {
+    "overseer": ("root", Role.PLATFORM_ADMIN, None),
+    "regulator": ("rita", Role.REGULATOR, None),
+    "a_admin": ("a-admin", Role.ENTERPRISE_ADMIN, "A"),
+    "a_user": ("a-user", Role.ENTERPRISE_USER, "A"),
+    "b_admin": ("b-admin", Role.ENTERPRISE_ADMIN, "B"),
+    "b_user": ("b-user", Role.ENTERPRISE_USER, "B"),
+}
+PASSWORD = "a-long-password"  # tests/conftest.py api_token()'s
+
+
+async def log_in(client: httpx.AsyncClient, username: str) -> dict[str, str]:
+    """Log in through the console's form; the session cookie as a header."""
+    resp = await client.post("/login", data={"username": username, "password": PASSWORD})
+    assert resp.status_code == 303, f"console login of {username}: {resp.status_code} {resp.text}"
+    token = resp.cookies.get(SESSION_COOKIE)
+    assert token, f"console login of {username} set no session cookie"
+    client.cookies.clear()
+    # What the browser sends: the cookie, and the page's CSRF token on changes (HTMX does).
+    return {"Cookie": f"{SESSION_COOKIE}={token}", HEADER: csrf_token(token)}
+
+
+async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
+    """Create A and B, a user of every role, and one of each of B's things through the API."""
+    platform = state.platform
+    assert platform is not None
+    with state.engine.begin() as conn:
+        a = core.create_enterprise(conn, uscc=USCC_A, name="甲方", actor="t", verified=True)
+        b = core.create_enterprise(conn, uscc=USCC_B, name=B_NAME, actor="t", verified=True)
+    ids.allocate(state.hierarchy.front, "88.100.1", a, actor="t", secret="a-secret-key-1")
+    ids.allocate(state.hierarchy.front, B_PREFIX, b, actor="t", secret="b-secret-key-2")
+    eid = {"A": a.id, "B": b.id}
+    users: dict[str, Who] = {}
+    for key, (username, role, ent) in ROLES.items():
+        token = api_token(state.engine, username, role, eid.get(ent or ""))
+        users[key] = Who(username, role, {"Authorization": f"Bearer {token}"})
+    for who in users.values():
+        who.cookie = await log_in(client, who.name)
+    # Commands go to the in-memory sender: the device is not connected to anything.
+    sender = telemetry.MemorySender()
+    sender.actions["engine_lock"] = _locked
+    platform.commands = telemetry.Commands(state.engine, sender, platform.devices, timeout=1.0)
+    boss = users["b_admin"].bearer
+
+    async def ok(resp: httpx.Response, what: str) -> Any:
+        assert resp.status_code < 300, f"setting up B's {what}: {resp.status_code} {resp.text}"
+        return resp.json() if resp.content else None
+
+    made = await ok(
+        await client.post(
+            "/api/v1/devices",
+            json={"id": B_DEVICE, "name": "乙方挖掘机", "model": EXCAVATOR, "protocol": "mqtt"},
+            headers=boss,
+        ),
+        "device",
+    )
+    rule = await ok(
+        await client.post(
+            "/api/v1/rules",
+            json={
+                "name": B_RULE,
+                "device_id": B_DEVICE,
+                "condition": "engine_temp > 50",
+                "severity": "critical",
+            },
+            headers=boss,
+        ),
+        "rule",
+    )
+    device_auth = {"Authorization": f"Device {B_DEVICE}:{made['secret']}"}
+    now = int(time.time() * 1000)
+    samples = {
+        "samples": [
+            {"device": B_DEVICE, "point": "engine_temp", "ts": now, "value": 95.0},
+            {"device": B_DEVICE, "point": "engine_rpm", "ts": now, "value": 1800.0},
+            {"device": B_DEVICE, "point": "engine_rpm", "ts": now, "value": 99_999.0},
+        ]
+    }
+    await ok(await client.post("/api/v1/telemetry", json=samples, headers=device_auth), "samples")
+    alarms: Any = []
+    for _ in range(250):  # the alarm commits in a worker thread after the samples are stored
+        alarms = await ok(await client.get("/api/v1/alarms", headers=boss), "alarm list")
+        if _items(alarms):
+            break
+        await asyncio.sleep(0.02)
+    assert _items(alarms), "B's rule raised no alarm"
+    command = await ok(
+        await client.post(
+            f"/api/v1/devices/{B_DEVICE}/commands",
+            json={"action": "engine_lock", "input": True},
+            headers=boss,
+        ),
+        "command",
+    )
+    assert command["state"] == "succeeded", command
+    csv = f"handle,URL\n{B_HANDLE},https://b.example/1\n"
+    job = await ok(
+        await client.post("/api/v1/bulk", files={"file": (B_BULK, csv, "text/csv")}, headers=boss),
+        "bulk job",
+    )
+    await ok(await client.post("/api/v1/models", json=B_PUMP_MODEL, headers=boss), "model")
+    template = {
+        "name": B_TEMPLATE,
+        "version": "1.0",
+        "industry_code": "C3441",
+        "items": [{"name": "flow", "type": "number", "index": 2000}],
+    }
+    await ok(
+        await client.post(f"/api/v1/prefixes/{B_PREFIX}/templates", json=template, headers=boss),
+        "data template",
+    )
+    letters = await ok(
+        await client.get("/api/v1/telemetry/dead-letters", headers=boss), "dead letters"
+    )
+    assert letters["total"] >= 1, "B's out-of-range sample left no dead letter"
+    return Tenants(
+        client,
+        users,
+        {
+            "device": B_DEVICE,
+            "enterprise": b.id,
+            "rule": rule["id"],
+            "alarm": _first(alarms)["id"],
+            "job": job["job_id"],
+            "model": B_MODEL,
+            "prefix": B_PREFIX,
+            "template": f"{B_TEMPLATE}@1.0",
+        },
+    )
+
+
+async def _locked(_device: str, payload: Any) -> Any:
+    return {"locked": bool(payload)}
+
+
+def _items(listing: Any) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = listing["items"] if isinstance(listing, dict) else listing
+    return items
+
+
+def _first(listing: Any) -> dict[str, Any]:
+    return _items(listing)[0]
+
+
+def leaks(text: str) -> Iterator[str]:
+    """The markers of B's things found in ``text``."""
+    return (m for m in B_MARKERS if m in text)
