@@ -6,6 +6,7 @@ from indunet import connect
 
 PINNED = [
     "Backoff",
+    "ChecksWrites",
     "CommandFailed",
     "Connector",
     "ConnectorManager",

@@ -10,16 +10,19 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 from tests.conftest import until
+from tests.telemetry.fleet import Fleet, make_user
 
-from indunet.connect import Backoff, CommandFailed, DeviceLink
+from indunet import core
+from indunet.connect import Backoff, CommandFailed, ConnectorManager, DeviceLink
 from indunet.connect.modbus import ModbusConnector
 from indunet.core import InvalidInput
 from indunet.devices import Action, ModbusForm, Point, ThingModel
-from indunet.telemetry import Sample
+from indunet.telemetry import Commands, Sample
 
 TIMEOUT = 15.0
 
@@ -601,3 +604,36 @@ async def test_a_plc_back_from_a_restart_is_polled_within_seconds_not_after_the_
     finally:
         await asyncio.wait_for(conn.stop(), TIMEOUT)
         await srv.stop()
+
+
+async def test_a_value_the_register_cannot_hold_is_refused_before_a_command_is_recorded(
+    server: Server, engine: sa.Engine, enterprise: core.Enterprise
+) -> None:
+    rec = Recorder()
+    conn = ModbusConnector(rec, rec)
+    manager = ConnectorManager({"modbus": conn})
+    manager.attach("modbus", _link("comp-1", server.port, poll_interval=5.0))
+    fleet = Fleet()
+    fleet.add("comp-1", enterprise.id, _model())
+    commands = Commands(engine, manager, fleet, timeout=5.0)
+    admin = make_user(engine, "ent-admin", core.Role.ENTERPRISE_ADMIN, enterprise.id)
+    await manager.start()
+    raw = await _raw_client(server.port)
+    try:
+        await until(lambda: rec.online("comp-1") is True)
+        before = (await raw.read_holding_registers(20, count=1)).registers
+        # 12.34 is not a multiple of the int16 register's 0.1 scale; 4000 is past 3276.7
+        for value in (12.34, 4000):
+            with pytest.raises(InvalidInput) as refused:
+                await commands.request(admin, "comp-1", point="target", value=value)
+            assert refused.value.status == 400
+        assert commands.history(admin, "comp-1") == []  # no command recorded
+        assert (await raw.read_holding_registers(20, count=1)).registers == before
+        with pytest.raises(InvalidInput):
+            await manager.check_write("comp-1", "running", 2)  # a coil takes 0/1
+        done = await commands.request(admin, "comp-1", point="target", value=-3.5)
+        assert done.state == "succeeded"
+        assert (await raw.read_holding_registers(20, count=1)).registers == [(-35) & 0xFFFF]
+    finally:
+        raw.close()
+        await asyncio.wait_for(manager.stop(), TIMEOUT)

@@ -15,16 +15,19 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+import sqlalchemy as sa
 from asyncua import Server, ua, uamethod
 from asyncua.crypto.cert_gen import setup_self_signed_certificate
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from tests.conftest import until
+from tests.telemetry.fleet import Fleet, make_user
 
-from indunet.connect import CommandFailed, DeviceLink
+from indunet import core
+from indunet.connect import CommandFailed, ConnectorManager, DeviceLink
 from indunet.connect.opcua import OpcUaConnector
 from indunet.core import InvalidInput, NotFound
 from indunet.devices import Action, OpcUaForm, Point, ThingModel
-from indunet.telemetry import BAD, GOOD, UNCERTAIN, Sample
+from indunet.telemetry import BAD, GOOD, UNCERTAIN, Commands, Sample
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -365,3 +368,42 @@ async def test_an_unreachable_server_is_offline_and_bad_devices_are_refused(plan
         assert conn.health().devices == 1
     finally:
         await asyncio.wait_for(conn.stop(), TIMEOUT)
+
+
+async def test_a_value_the_node_type_cannot_hold_is_refused_before_a_command_is_recorded(
+    plant: Plant, engine: sa.Engine, enterprise: core.Enterprise
+) -> None:
+    base = _model()
+    unbounded = Point(  # the model allows any integer: only the node's Int16 type refuses
+        "feed_override",
+        "integer",
+        forms=(OpcUaForm("ns=2;s={{DEVICE_ID}}.FeedOverride", sampling_interval=50),),
+        writable=True,
+    )
+    model = ThingModel(
+        base.id, base.version, base.title, {**base.points, "feed_override": unbounded}
+    )
+    rec = Recorder()
+    connector = OpcUaConnector(rec, rec)
+    manager = ConnectorManager({"opcua": connector})
+    manager.attach("opcua", DeviceLink("cnc-2", model, {"endpoint": plant.endpoint}))
+    fleet = Fleet()
+    fleet.add("cnc-2", enterprise.id, model)
+    commands = Commands(engine, manager, fleet, timeout=TIMEOUT)
+    admin = make_user(engine, "ent-admin", core.Role.ENTERPRISE_ADMIN, enterprise.id)
+    node = plant.node("ns=2;s=cnc-2.FeedOverride")
+    await manager.start()
+    try:
+        await until(lambda: rec.online("cnc-2") is True)
+        before = await node.read_value()
+        for value in (40000, -32769):
+            with pytest.raises(InvalidInput, match=r"out of range .*Int16") as refused:
+                await commands.request(admin, "cnc-2", point="feed_override", value=value)
+            assert refused.value.status == 400
+        assert commands.history(admin, "cnc-2") == []  # no command recorded
+        assert await node.read_value() == before
+        done = await commands.request(admin, "cnc-2", point="feed_override", value=-32768)
+        assert done.state == "succeeded"
+        assert await node.read_value() == -32768
+    finally:
+        await asyncio.wait_for(manager.stop(), TIMEOUT)

@@ -7,7 +7,14 @@ asyncua alone took 0.43 s of every CLI command's start, ``indunet id resolve`` i
 from typing import TYPE_CHECKING
 
 from indunet.connect.backoff import Backoff
-from indunet.connect.connector import CommandFailed, Connector, DeviceLink, Health, StatusSink
+from indunet.connect.connector import (
+    ChecksWrites,
+    CommandFailed,
+    Connector,
+    DeviceLink,
+    Health,
+    StatusSink,
+)
 from indunet.connect.http.codec import (
     PayloadInvalid,
     PayloadTooLarge,
@@ -36,6 +43,7 @@ __getattr__ = lazy_names(
 
 __all__ = [
     "Backoff",
+    "ChecksWrites",
     "CommandFailed",
     "Connector",
     "ConnectorManager",

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from indunet.devices import ThingModel
 from indunet.telemetry import CommandFailed, Sample, Value
 
-__all__ = ["CommandFailed", "Connector", "DeviceLink", "Health", "StatusSink"]
+__all__ = ["ChecksWrites", "CommandFailed", "Connector", "DeviceLink", "Health", "StatusSink"]
 # CommandFailed is telemetry's: what a connector raises is what ``Commands`` records and the
 # API answers (502), one class whichever layer it comes from.
 
@@ -75,3 +75,17 @@ class Connector(Protocol):
 
     def health(self) -> Health:
         """Counters and connection state."""
+
+
+@runtime_checkable
+class ChecksWrites(Protocol):
+    """A connector that can tell, before anything is sent or recorded, that it refuses a value.
+
+    ``check_write`` raises ``InvalidInput`` for a value the connector's ``write`` would refuse
+    without asking the device (12.34 to an ``int16`` register scaled by 0.1, 40000 to an OPC UA
+    ``Int16`` node); it says nothing about the device's own answer, and passes when it cannot
+    know (an OPC UA node whose type is not known while disconnected).
+    """
+
+    async def check_write(self, device_id: str, point: str, value: Value) -> None:
+        """Raise ``InvalidInput`` when ``write`` would refuse ``value`` for ``point``."""

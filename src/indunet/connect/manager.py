@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from indunet.connect.connector import CommandFailed, Connector, DeviceLink, Health
+from indunet.connect.connector import ChecksWrites, CommandFailed, Connector, DeviceLink, Health
 from indunet.telemetry import Sample, Value
 
 
@@ -70,6 +70,18 @@ class ConnectorManager:
     async def read(self, device_id: str) -> list[Sample]:
         """Current values of the device, read through its connector."""
         return await self._connector(device_id).read(device_id)
+
+    async def check_write(self, device_id: str, point: str, value: Value) -> None:
+        """``InvalidInput`` when the device's connector would refuse ``value`` for ``point``.
+
+        Called before a command is recorded, so a value no device could take answers 400 and
+        leaves no trace. A device without a connector, or one that cannot check, passes: its
+        ``write`` reports the failure.
+        """
+        protocol = self._protocol_of.get(device_id)
+        connector = self.connectors.get(protocol) if protocol else None
+        if isinstance(connector, ChecksWrites):
+            await connector.check_write(device_id, point, value)
 
     async def write(self, device_id: str, point: str, value: Value) -> None:
         """Write one point of the device through its connector."""

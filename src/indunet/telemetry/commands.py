@@ -47,6 +47,10 @@ class CommandSender(Protocol):
     async def invoke(self, device_id: str, action: str, payload: Any) -> Any:
         """Run ``action`` on the device with ``payload``; return the device's output."""
 
+    # Optional: ``async def check_write(device_id, point, value) -> None`` raising
+    # ``InvalidInput`` for a value the sender would refuse; ``request`` calls it before
+    # recording, so such a value is a 400 that leaves no command (``ConnectorManager`` has it).
+
 
 class CommandState(StrEnum):
     """Where a command is."""
@@ -208,6 +212,9 @@ class Commands:
         send: Callable[[], Awaitable[Any]]
         if point is not None:
             checked = check_value(self._point(model, point), value)
+            check_write = getattr(self.sender, "check_write", None)
+            if check_write is not None:  # refused by the connector: 400, nothing recorded
+                await check_write(device_id, point, checked)
             kind, name, argument = "write", point, checked
             send = partial(self.sender.write, device_id, point, checked)
         else:

@@ -126,16 +126,18 @@ class ModbusConnector:
     async def write(self, device_id: str, point: str, value: Value) -> None:
         """Write a point (FC5 coil, FC6 one register, FC16 several); ``CommandFailed`` says why."""
         conn, dev = self._state(device_id)
-        p = dev.link.model.points.get(point)
-        if p is None:
-            raise InvalidInput(f"device {device_id} has no point {point}")
-        if not p.writable:
-            raise InvalidInput(f"point {point} of device {device_id} is read-only")
-        form = p.form(ModbusForm)
-        if form is None:
-            raise InvalidInput(f"point {point} has no Modbus form")
-        _check_range(p, value)
-        await self._write_form(conn, dev, form, value)
+        await self._write_form(conn, dev, _writable_form(dev, point, value), value)
+
+    async def check_write(self, device_id: str, point: str, value: Value) -> None:
+        """``InvalidInput`` when ``write`` would refuse ``value``; nothing is sent."""
+        conn = self._where.get(device_id)
+        if conn is None:
+            return  # not served: ``write`` says so
+        form = _writable_form(conn.devices[device_id], point, value)
+        if form.table == "coil":
+            encode_coil(value)
+        else:
+            encode_registers(form, value)
 
     async def invoke(self, device_id: str, action: str, payload: Any) -> Any:
         """Run an action bound to a coil or register (``null`` input sets a coil)."""
@@ -218,6 +220,20 @@ async def _answer(dev: DeviceState, what: str, request: Awaitable[ModbusPDU]) ->
         code = int(getattr(pdu, "exception_code", 0))
         raise CommandFailed(f"device {dev.link.id}: {exception_text(code)} {what}")
     return pdu
+
+
+def _writable_form(dev: DeviceState, point: str, value: Value) -> ModbusForm:
+    """The Modbus form ``value`` is written through; ``InvalidInput`` if the point refuses it."""
+    p = dev.link.model.points.get(point)
+    if p is None:
+        raise InvalidInput(f"device {dev.link.id} has no point {point}")
+    if not p.writable:
+        raise InvalidInput(f"point {point} of device {dev.link.id} is read-only")
+    form = p.form(ModbusForm)
+    if form is None:
+        raise InvalidInput(f"point {point} has no Modbus form")
+    _check_range(p, value)
+    return form
 
 
 def _check_range(point: Point, value: Value) -> None:

@@ -114,35 +114,37 @@ class OpcUaConnector:
     async def write(self, device_id: str, point: str, value: Value) -> None:
         """Write a point with the node's own data type; ``CommandFailed`` names the status."""
         session, dev, client = self._connected(device_id)
-        p = dev.link.model.points.get(point)
-        if p is None:
-            raise InvalidInput(f"device {device_id} has no point {point}")
-        if not p.writable:
-            raise InvalidInput(f"point {point} of device {device_id} is read-only")
-        form = p.form(OpcUaForm)
-        if form is None:
-            raise InvalidInput(f"point {point} has no OPC UA form")
-        if not isinstance(value, bool | str) and (
-            (p.minimum is not None and value < p.minimum)
-            or (p.maximum is not None and value > p.maximum)
-        ):
-            raise InvalidInput(
-                f"{value!r} is outside the range {p.minimum}..{p.maximum} of point {point}"
-            )
-        node_id = ThingModel.fill(form.node_id, device_id)
+        node_id = _writable_node(dev, point, value)
         node = client.get_node(node_id)
         timeout = session.settings.timeout
         try:
-            vtype = session.types.get(node_id)
-            if vtype is None:
-                vtype = await asyncio.wait_for(node.read_data_type_as_variant_type(), timeout)
-                session.types[node_id] = vtype
+            vtype = await _variant_type(session, client, node_id)
             variant = to_variant(value, vtype, f"node {node_id}")
             await asyncio.wait_for(node.write_value(ua.DataValue(variant)), timeout)
         except (UaError, OSError, TimeoutError, ConnectionError) as exc:
             raise CommandFailed(
                 f"device {device_id}: OPC UA write to {node_id} failed: {status_name(exc)}"
             ) from exc
+
+    async def check_write(self, device_id: str, point: str, value: Value) -> None:
+        """``InvalidInput`` when ``write`` would refuse ``value`` (by the node's data type).
+
+        The type is read from the server once and cached; while disconnected only the
+        model's checks apply (``write`` then fails with ``CommandFailed`` anyway).
+        """
+        session = self._where.get(device_id)
+        if session is None:
+            return  # not served: ``write`` says so
+        node_id = _writable_node(session.devices[device_id], point, value)
+        vtype = session.types.get(node_id)
+        client = session.client
+        if vtype is None and client is not None and session.up:
+            try:
+                vtype = await _variant_type(session, client, node_id)
+            except (UaError, OSError, TimeoutError, ConnectionError):
+                return  # the write will say what is wrong with the node
+        if vtype is not None:
+            to_variant(value, vtype, f"node {node_id}")
 
     async def invoke(self, device_id: str, action: str, payload: Any) -> Any:
         """Call the action's OPC UA method on its parent object; return its output."""
@@ -195,6 +197,39 @@ class OpcUaConnector:
         if client is None or not session.up:
             raise CommandFailed(f"device {device_id}: not connected to {session.settings.endpoint}")
         return session, session.devices[device_id], client
+
+
+def _writable_node(dev: DeviceState, point: str, value: Value) -> str:
+    """The node id ``value`` is written to; ``InvalidInput`` if the point refuses it."""
+    device_id = dev.link.id
+    p = dev.link.model.points.get(point)
+    if p is None:
+        raise InvalidInput(f"device {device_id} has no point {point}")
+    if not p.writable:
+        raise InvalidInput(f"point {point} of device {device_id} is read-only")
+    form = p.form(OpcUaForm)
+    if form is None:
+        raise InvalidInput(f"point {point} has no OPC UA form")
+    if not isinstance(value, bool | str) and (
+        (p.minimum is not None and value < p.minimum)
+        or (p.maximum is not None and value > p.maximum)
+    ):
+        raise InvalidInput(
+            f"{value!r} is outside the range {p.minimum}..{p.maximum} of point {point}"
+        )
+    return ThingModel.fill(form.node_id, device_id)
+
+
+async def _variant_type(session: Session, client: Client, node_id: str) -> ua.VariantType:
+    """The node's data type as a variant type, read once per session and cached."""
+    vtype = session.types.get(node_id)
+    if vtype is None:
+        node = client.get_node(node_id)
+        vtype = await asyncio.wait_for(
+            node.read_data_type_as_variant_type(), session.settings.timeout
+        )
+        session.types[node_id] = vtype
+    return vtype
 
 
 def _bindings(device_id: str, model: ThingModel) -> list[Binding]:
