@@ -17,6 +17,7 @@ from indunet.web.auth import SESSION_COOKIE
 from indunet.web.console import enterprises as console_enterprises
 from indunet.web.console.i18n import LOCALE_DIR, LOCALES, catalogue
 from indunet.web.console.pages import TEMPLATE_DIR
+from indunet.web.csrf import HEADER, csrf_token
 
 CONSOLE_DIR = TEMPLATE_DIR.parent
 PROTECTED = [
@@ -49,9 +50,12 @@ def admin_password(state: AppState) -> str:
 
 
 async def log_in(client: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
-    return await client.post(
+    resp = await client.post(
         "/login", data={"username": username, "password": password, "next": "/ids/register"}
     )
+    if SESSION_COOKIE in client.cookies:  # what HTMX sends from the page's hx-headers
+        client.headers[HEADER] = csrf_token(client.cookies[SESSION_COOKIE])
+    return resp
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from indunet.core import Role
 from indunet.telemetry import Sample
 from indunet.web import AppState, create_app
 from indunet.web.auth import SESSION_COOKIE
+from indunet.web.csrf import HEADER, csrf_token
 from indunet.web.platform import Platform
 
 PASSWORD = "a-long-password"
@@ -180,6 +181,7 @@ async def login(client: httpx.AsyncClient, username: str, password: str = PASSWO
     resp = await client.post("/login", data={"username": username, "password": password})
     assert resp.status_code == 303, resp.text
     assert SESSION_COOKIE in client.cookies
+    client.headers[HEADER] = csrf_token(client.cookies[SESSION_COOKIE])  # as HTMX sends it
 
 
 HX = {"HX-Request": "true"}

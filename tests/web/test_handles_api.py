@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from indunet import core, ids
 from indunet.web import AppState, create_app
+from indunet.web.csrf import HEADER, csrf_token
 
 SECRET = "s3cret-key-for-tests"
 AUTH = ("300%3A0.NA/88.100.1", SECRET)  # as pyhandle sends it: the colon percent-encoded
@@ -655,7 +656,9 @@ async def test_platform_users_write_by_bearer_token_within_their_enterprise(
 
     client.cookies.set("indunet_session", member_token)
     allowed = await client.put(
-        f"{API}/88.100.2/BY-MEMBER", json={"values": [url_value("https://a.example")]}
+        f"{API}/88.100.2/BY-MEMBER",
+        json={"values": [url_value("https://a.example")]},
+        headers={HEADER: csrf_token(member_token)},
     )
     assert allowed.status_code == 201
 

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from indunet import __version__, devices, ids, telemetry
 from indunet.core import IndunetError, Settings, make_engine, migrate
-from indunet.web import console
+from indunet.web import console, guards
 from indunet.web.api import alarms as alarms_api
 from indunet.web.api import bulk, handles, ingest, metrics, native
 from indunet.web.api import commands as commands_api
@@ -106,4 +106,5 @@ def create_app(state: AppState) -> FastAPI:
     async def _indunet_error(_request: Request, exc: IndunetError) -> JSONResponse:
         return JSONResponse(exc.to_dict(), status_code=exc.status)
 
+    guards.install(app, state)  # outermost: security headers, body limits, CSRF
     return app

@@ -13,7 +13,9 @@ from starlette.templating import Jinja2Templates
 
 from indunet import __version__
 from indunet.ids import HandleValue
+from indunet.web.auth import SESSION_COOKIE
 from indunet.web.console.i18n import LOCALES, locale_of, other_locale, translator
+from indunet.web.csrf import csrf_token
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -52,6 +54,12 @@ def is_htmx(request: Request) -> bool:
     )
 
 
+def csrf_of(request: Request) -> str:
+    """The CSRF token of the request's console session (``""`` without one)."""
+    session = request.cookies.get(SESSION_COOKIE)
+    return csrf_token(session) if session else ""
+
+
 def render(
     request: Request, name: str, context: dict[str, Any] | None = None, *, status: int = 200
 ) -> HTMLResponse:
@@ -75,6 +83,7 @@ def render(
         "rc_text": rc_text,
         "value_text": value_text,
         "is_link": is_link,
+        "csrf_token": csrf_of(request),
     }
     page.update(context or {})
     response: HTMLResponse = templates.TemplateResponse(request, name, page, status_code=status)

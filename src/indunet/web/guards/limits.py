@@ -1,0 +1,139 @@
+"""Request body size limits, enforced before a body is read.
+
+``BodyLimit`` is pure ASGI middleware. It refuses a request whose ``Content-Length`` is over
+its route's limit before anything reads it, and counts the bytes of a body that arrives in
+chunks (no ``Content-Length``) as the app reads them, stopping at the first chunk over the
+limit. Either way the client gets ``413 payload_too_large`` naming the limit. The limit is the route's row of
+``ROUTE_LIMITS`` (first match wins), else ``DEFAULT_LIMIT``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from indunet.core import IndunetError
+from indunet.ids.values import MAX_VALUE_BYTES, MAX_VALUES
+from indunet.web.api.devices import MAX_CSV as API_CSV
+from indunet.web.api.ingest import MAX_BODY as TELEMETRY_BODY
+from indunet.web.console.devices import MAX_CSV_BYTES as CONSOLE_CSV
+
+MIB = 1024 * 1024
+#: Every route not listed below: logins, JSON API calls, console forms.
+DEFAULT_LIMIT = 1 * MIB
+#: Room for multipart framing and the other form fields around an uploaded file.
+_FORM_ROOM = 256 * 1024
+
+
+class PayloadTooLarge(IndunetError):
+    """The request body is over the limit of its route; nothing was read past the limit."""
+
+    code = "payload_too_large"
+    status = 413
+
+
+@dataclass(frozen=True)
+class RouteLimit:
+    """Bodies of ``method`` requests to paths matching ``path`` (a regex) may be ``limit`` bytes."""
+
+    method: str
+    path: str
+    limit: int
+
+    def matches(self, method: str, path: str) -> bool:
+        """Whether this row covers the request."""
+        return method == self.method and re.fullmatch(self.path, path) is not None
+
+
+ROUTE_LIMITS: tuple[RouteLimit, ...] = (
+    # Telemetry batches: the ingest route's own cap (it also caps the inflated size).
+    RouteLimit("POST", r"/api/v1/telemetry", TELEMETRY_BODY),
+    # Bulk identifier registration files (CSV or JSON Lines).
+    RouteLimit("POST", r"/api/v1/bulk", 64 * MIB),
+    # Device CSV imports: each route's own file cap, with room for the form around it.
+    RouteLimit("POST", r"/api/v1/devices/import", API_CSV + _FORM_ROOM),
+    RouteLimit("POST", r"/platform/devices/import", CONSOLE_CSV + _FORM_ROOM),
+    # Thing Model imports (JSON over the API, a pasted document in the console).
+    RouteLimit("POST", r"/api/v1/models", 4 * MIB),
+    RouteLimit("POST", r"/platform/models", 4 * MIB),
+    # A Handle record: up to MAX_VALUES values of MAX_VALUE_BYTES each, plus JSON around them.
+    RouteLimit("PUT", r"(/nodes/[^/]+)?/api/handles/.+", MAX_VALUES * MAX_VALUE_BYTES + 1 * MIB),
+)
+
+
+def limit_for(method: str, path: str) -> int:
+    """The body limit of a request, in bytes."""
+    for row in ROUTE_LIMITS:
+        if row.matches(method, path):
+            return row.limit
+    return DEFAULT_LIMIT
+
+
+def too_large(limit: int) -> PayloadTooLarge:
+    """The error for a body over ``limit`` bytes."""
+    return PayloadTooLarge(
+        f"the request body is over the {limit:,}-byte limit of this route; send less"
+    )
+
+
+class BodyLimit:
+    """ASGI middleware: refuse bodies over their route's limit with 413, before reading them."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check ``Content-Length`` first, then count streamed bytes as the app reads them."""
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        limit = limit_for(scope["method"], scope["path"])
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if value.isdigit() and int(value) > limit:
+                    await answer(send, too_large(limit))
+                    return
+                break
+        received = 0
+        started = answered = False
+
+        async def counted() -> Message:
+            # Over the limit: answer 413 at once, then tell the app the client has gone (it
+            # would otherwise wrap any error in its own 400), and drop what it sends after.
+            nonlocal received, answered
+            if answered:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    if not started:
+                        await answer(send, too_large(limit))
+                    answered = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if answered:
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        await self.app(scope, counted, watched)
+
+
+async def answer(send: Send, exc: IndunetError) -> None:
+    """Send ``exc`` as the JSON error response every API error has."""
+    body = orjson.dumps(exc.to_dict())
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", b"%d" % len(body)),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": exc.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
