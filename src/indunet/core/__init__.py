@@ -19,8 +19,10 @@ from indunet.core.errors import (
     PermissionDenied,
 )
 from indunet.core.events import EventBus, InMemoryEventBus
+from indunet.core.logins import Logins
 from indunet.core.secrets import hash_secret, new_secret, verify_secret
 from indunet.core.settings import Settings
+from indunet.core.throttle import Throttle, TooManyAttempts
 from indunet.core.uscc import make_uscc, validate_uscc
 from indunet.core.users import (
     Role,
@@ -43,10 +45,13 @@ __all__ = [
     "InMemoryEventBus",
     "IndunetError",
     "InvalidInput",
+    "Logins",
     "NotFound",
     "PermissionDenied",
     "Role",
     "Settings",
+    "Throttle",
+    "TooManyAttempts",
     "User",
     "access",
     "audit",

@@ -23,6 +23,10 @@ class IndunetError(Exception):
             out["detail"] = self.detail
         return out
 
+    def headers(self) -> dict[str, str]:
+        """Extra HTTP headers of the answer (``Retry-After``, say); none by default."""
+        return {}
+
 
 class InvalidInput(IndunetError):
     """The request is malformed or breaks a rule; nothing was changed."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -36,6 +37,21 @@ def verify_secret(secret: str, stored: str) -> bool:
         secret.encode(), salt=b64d(salt), n=int(n), r=int(r), p=int(p), dklen=len(b64d(digest))
     )
     return hmac.compare_digest(got, b64d(digest))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_secret(new_secret())
+
+
+def verify_nothing(secret: str) -> bool:
+    """Spend what ``verify_secret`` spends, then return False (for an unknown username).
+
+    Checking a password of an account that does not exist must cost the same as a wrong
+    password, or the answer time tells which usernames exist.
+    """
+    verify_secret(secret, _dummy_hash())
+    return False
 
 
 def token_digest(token: str) -> str:

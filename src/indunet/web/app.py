@@ -104,7 +104,7 @@ def create_app(state: AppState) -> FastAPI:
 
     @app.exception_handler(IndunetError)
     async def _indunet_error(_request: Request, exc: IndunetError) -> JSONResponse:
-        return JSONResponse(exc.to_dict(), status_code=exc.status)
+        return JSONResponse(exc.to_dict(), status_code=exc.status, headers=exc.headers())
 
     guards.install(app, state)  # outermost: security headers, body limits, CSRF
     return app

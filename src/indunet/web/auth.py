@@ -7,8 +7,9 @@ import binascii
 from urllib.parse import unquote
 
 import sqlalchemy as sa
+from starlette.requests import HTTPConnection
 
-from indunet.core import PermissionDenied, Role, User, user_for_token
+from indunet.core import Logins, PermissionDenied, Role, User, user_for_token
 from indunet.ids import (
     OPERATOR,
     AuthenticationFailed,
@@ -20,6 +21,11 @@ from indunet.ids import (
 )
 
 SESSION_COOKIE = "indunet_session"
+
+
+def client_address(request: HTTPConnection) -> str:
+    """The peer address logins are throttled and audited by (proxies' headers are not trusted)."""
+    return request.client.host if request.client else "unknown"
 
 
 def split_basic(header: str) -> tuple[str, str]:
@@ -74,14 +80,26 @@ def token_user(engine: sa.Engine, token: str) -> User:
 
 
 def write_principal(
-    engine: sa.Engine, node: Node, authorization: str | None, session: str | None
+    engine: sa.Engine,
+    node: Node,
+    authorization: str | None,
+    session: str | None,
+    *,
+    logins: Logins,
+    source: str,
 ) -> Principal:
-    """Authenticate a write to the Handle API by Basic, Bearer token, or console session."""
+    """Authenticate a write to the Handle API by Basic, Bearer token, or console session.
+
+    Basic credentials are throttled per identity and per ``source`` and failures audited
+    (``logins``); malformed credentials fail before that, costing nothing.
+    """
     if authorization:
         scheme = authorization.split(" ", 1)[0].lower()
         if scheme == "basic":
             username, secret = split_basic(authorization)
-            return node.authenticate(username, secret)
+            return logins.attempt(
+                engine, username, source, "handle", lambda: node.authenticate(username, secret)
+            )
         if scheme == "bearer":
             return principal_for_user(
                 engine, token_user(engine, authorization.split(" ", 1)[1].strip())
@@ -99,6 +117,7 @@ def write_principal(
 __all__ = [
     "OPERATOR",
     "SESSION_COOKIE",
+    "client_address",
     "principal_for_user",
     "split_basic",
     "template_manager",

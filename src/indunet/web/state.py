@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from indunet.core import InMemoryEventBus, Settings
+from indunet.core import InMemoryEventBus, Logins, Settings
 from indunet.ids import Hierarchy
 from indunet.web.platform import Platform
 
@@ -20,3 +20,4 @@ class AppState:
     hierarchy: Hierarchy
     bus: InMemoryEventBus = field(default_factory=InMemoryEventBus)
     platform: Platform | None = None
+    logins: Logins = field(default_factory=Logins)

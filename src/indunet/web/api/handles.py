@@ -24,7 +24,7 @@ from indunet.core import IndunetError
 from indunet.ids import HTTP_STATUS, RC, Answer, HandleError, Node, Principal
 from indunet.ids.syntax.handle import upper_ascii
 from indunet.ids.transport import handle_path
-from indunet.web.auth import SESSION_COOKIE, write_principal
+from indunet.web.auth import SESSION_COOKIE, client_address, write_principal
 from indunet.web.state import AppState
 
 JSON = "application/json"
@@ -47,7 +47,7 @@ def error_response(exc: IndunetError, handle: str) -> Response:
             400: RC.INVALID_VALUE,
         }.get(exc.status, RC.ERROR)
     status = exc.status
-    headers = {"WWW-Authenticate": 'Basic realm="handle"'} if status == 401 else None
+    headers = {"WWW-Authenticate": 'Basic realm="handle"'} if status == 401 else exc.headers()
     return _json(status, {"responseCode": rc, "handle": handle, "message": exc.message}, headers)
 
 
@@ -188,6 +188,8 @@ class HandleApi:
             node,
             request.headers.get("authorization"),
             request.cookies.get(SESSION_COOKIE),
+            logins=self.state.logins,
+            source=client_address(request),
         )
 
     async def put(self, request: Request) -> Response:

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from indunet import core, ids
 from indunet.core import NotFound, Role
 from indunet.ids import Node
-from indunet.web.auth import template_manager
+from indunet.web.auth import client_address, template_manager
 from indunet.web.deps import StateDep, UserDep, require
 from indunet.web.state import AppState
 
@@ -89,11 +89,17 @@ def node_status(node: Node, state: AppState) -> dict[str, Any]:
     return out
 
 
-@router.post("/auth/token", tags=["auth"])
-def create_token(body: TokenRequest, state: StateDep) -> dict[str, str]:
-    """Exchange a username and password for an API token (shown once)."""
+@router.post(
+    "/auth/token",
+    tags=["auth"],
+    responses={429: {"description": "too many failed logins; retry after Retry-After seconds"}},
+)
+def create_token(body: TokenRequest, request: Request, state: StateDep) -> dict[str, str]:
+    """Exchange a username and password for an API token (shown once); failures are throttled."""
+    user = state.logins.password(
+        state.engine, body.username, body.password, source=client_address(request), via="token"
+    )
     with state.engine.begin() as conn:
-        user = core.authenticate(conn, body.username, body.password)
         token = core.issue_token(conn, user, name=body.name)
     return {"token": token, "username": user.username, "role": user.role.value}
 

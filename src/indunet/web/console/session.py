@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from indunet import core
-from indunet.core import AuthenticationFailed, User
-from indunet.web.auth import SESSION_COOKIE, token_user
+from indunet.core import AuthenticationFailed, TooManyAttempts, User
+from indunet.web.auth import SESSION_COOKIE, client_address, token_user
 from indunet.web.console.i18n import LANG_COOKIE, LOCALES
 from indunet.web.console.pages import is_htmx, render
 from indunet.web.deps import StateDep
@@ -83,14 +83,25 @@ def login(
     password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
 ) -> Response:
-    """Check the password, then set the session cookie; a wrong password sets nothing."""
+    """Check the password, then set the session cookie; a wrong password sets nothing.
+
+    Failures are throttled and audited like token logins; a locked account or address gets
+    the form back with 429 and ``Retry-After``.
+    """
+    ctx = {"next": safe_next(next), "username": username, "failed": True}
     try:
-        with state.engine.begin() as conn:
-            user = core.authenticate(conn, username, password)
-            token = core.issue_token(conn, user, name="console", kind="session", ttl=SESSION_TTL)
+        user = state.logins.password(
+            state.engine, username, password, source=client_address(request), via="console"
+        )
     except AuthenticationFailed:
-        ctx = {"next": safe_next(next), "username": username, "failed": True}
         return render(request, "login.html", ctx, status=401)
+    except TooManyAttempts as exc:
+        ctx["retry_after"] = exc.retry_after
+        page = render(request, "login.html", ctx, status=429)
+        page.headers.update(exc.headers())
+        return page
+    with state.engine.begin() as conn:
+        token = core.issue_token(conn, user, name="console", kind="session", ttl=SESSION_TTL)
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,

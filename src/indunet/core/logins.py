@@ -1,0 +1,74 @@
+"""Logins over the network: throttled per account and per source address, failures audited.
+
+Every way in that takes a password (``POST /api/v1/auth/token``, the console's login form,
+Handle Basic auth) goes through one ``Logins``. A failure is recorded in the audit log with
+the source as actor (``source:<address>``), action ``login.failed``, the account as target
+and the channel in ``detail.via``; attempts refused by the throttle are not checked and not
+recorded (the throttle bounds how many failures one source can write there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import sqlalchemy as sa
+
+from indunet.core import audit
+from indunet.core.errors import IndunetError
+from indunet.core.throttle import Throttle
+from indunet.core.users import User, authenticate
+
+T = TypeVar("T")
+
+
+def account_key(account: str) -> tuple[str, str]:
+    """Throttle key of an account (case-folded, so ``Admin`` and ``admin`` share it)."""
+    return ("account", account.strip().casefold()[:400])
+
+
+def source_key(source: str) -> tuple[str, str]:
+    """Throttle key of a source address."""
+    return ("source", source[:100])
+
+
+class Logins:
+    """The throttle of this process and the audited password check."""
+
+    def __init__(self, throttle: Throttle | None = None) -> None:
+        self.throttle = throttle if throttle is not None else Throttle()
+
+    def attempt(
+        self, engine: sa.Engine, account: str, source: str, via: str, check: Callable[[], T]
+    ) -> T:
+        """Run ``check`` throttled; any 401 error it raises counts as a failed login.
+
+        Raises ``TooManyAttempts`` without calling ``check`` while the account or the source
+        is locked.
+        """
+        keys = (account_key(account), source_key(source))
+        self.throttle.check(*keys)
+        try:
+            result = check()
+        except IndunetError as exc:
+            if exc.status != 401:
+                raise
+            self.throttle.failed(*keys)
+            with engine.begin() as conn:
+                audit.record(
+                    conn, f"source:{source}", "login.failed", f"user:{account}", {"via": via}
+                )
+            raise
+        self.throttle.succeeded(keys[0])
+        return result
+
+    def password(
+        self, engine: sa.Engine, username: str, password: str, *, source: str, via: str
+    ) -> User:
+        """The user with this username and password, throttled and audited."""
+
+        def check() -> User:
+            with engine.connect() as conn:
+                return authenticate(conn, username, password)
+
+        return self.attempt(engine, username, source, via, check)
