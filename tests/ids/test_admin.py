@@ -83,9 +83,9 @@ def test_credential_checker_accepts_only_the_right_key() -> None:
     checker = CredentialChecker()
     checker.check([key], 300, "s3cret-key")
     checker.check([key], 300, "s3cret-key")  # remembered
-    with pytest.raises(AuthenticationFailed, match="wrong secret key for that identity"):
+    with pytest.raises(AuthenticationFailed, match="unknown identity or wrong secret key"):
         checker.check([key], 300, "s3cret-kez")
-    with pytest.raises(AuthenticationFailed, match=r"no secret key \(HS_SECKEY\) at index 301"):
+    with pytest.raises(AuthenticationFailed, match="unknown identity or wrong secret key"):
         checker.check([key], 301, "s3cret-key")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import statistics
+import time
 from typing import Any
 
 import pytest
@@ -226,15 +228,33 @@ async def test_secret_keys_are_not_in_public_answers(
     assert b"scrypt" not in answer.body()
 
 
-def test_authentication_failures(node: Node, tenants: tuple[Principal, Principal]) -> None:
-    with pytest.raises(ids.AuthenticationFailed, match="wrong secret key"):
-        node.authenticate("300:0.NA/88.100.1", SECRET_B)
-    with pytest.raises(
-        ids.AuthenticationFailed, match=r"identity handle 0.NA/88.100.3 is not held by node 88.100"
-    ):
-        node.authenticate("300:0.NA/88.100.3", SECRET_A)
-    with pytest.raises(ids.AuthenticationFailed, match="no secret key"):
-        node.authenticate("301:0.NA/88.100.1", SECRET_A)
+def _failure(node: Node, username: str, secret: str) -> tuple[str, float]:
+    t0 = time.perf_counter()
+    with pytest.raises(ids.AuthenticationFailed) as err:
+        node.authenticate(username, secret)
+    return err.value.message, time.perf_counter() - t0
+
+
+def test_authentication_failures_say_the_same_and_cost_the_same(
+    node: Node, tenants: tuple[Principal, Principal]
+) -> None:
+    """Unknown identity, no key at that index and a wrong secret cannot be told apart."""
+    cases = {
+        "wrong secret": ("300:0.NA/88.100.1", SECRET_B),
+        "unknown identity": ("300:0.NA/88.100.3", SECRET_A),
+        "no key at index": ("301:0.NA/88.100.1", SECRET_A),
+    }
+    _failure(node, *cases["unknown identity"])  # the stand-in hash is made on first use
+    timings: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(5):
+        for name, (username, secret) in cases.items():
+            message, seconds = _failure(node, username, secret)
+            assert message == "unknown identity or wrong secret key", name
+            timings[name].append(seconds)
+    medians = {name: statistics.median(t) for name, t in timings.items()}
+    wrong = medians["wrong secret"]
+    for name, median in medians.items():  # scrypt dominates: within a factor of two
+        assert wrong / 2 < median < wrong * 2, (name, medians)
 
 
 def test_list_handles_needs_the_right_and_pages(

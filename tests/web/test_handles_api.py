@@ -542,9 +542,10 @@ async def test_writes_without_credentials_are_401_402(
 @pytest.mark.parametrize(
     ("auth", "words"),
     [
-        (("300%3A0.NA/88.100.1", "wrong-secret-key"), "wrong secret key"),
-        (("301%3A0.NA/88.100.1", SECRET), "no secret key (HS_SECKEY) at index 301"),
-        (("300%3A0.NA/88.100.9", SECRET), "not held by node"),
+        # One message whether the identity is unknown or the secret wrong (no enumeration).
+        (("300%3A0.NA/88.100.1", "wrong-secret-key"), "unknown identity or wrong secret key"),
+        (("301%3A0.NA/88.100.1", SECRET), "unknown identity or wrong secret key"),
+        (("300%3A0.NA/88.100.9", SECRET), "unknown identity or wrong secret key"),
         (("admin", SECRET), "index:handle"),
     ],
 )
@@ -558,7 +559,7 @@ async def test_bad_credentials_are_401_403(
     assert resp.status_code == 401
     assert resp.json()["responseCode"] == 403
     assert words in resp.json()["message"]
-    assert snapshot(state) == before
+    assert snapshot(state)[0] == before[0]  # no record changed (failures are audited)
 
 
 @pytest.mark.parametrize(
@@ -683,7 +684,7 @@ async def test_list_handles_of_a_prefix_page_by_page(client: httpx.AsyncClient) 
     assert [h for p in pages for h in p] == sorted(names)
 
     bad = await client.get(f"{API}?prefix=88.100.1&page=first", auth=AUTH)
-    assert bad.status_code == 400 and "whole numbers" in bad.json()["message"]
+    assert bad.status_code == 400 and "'first' is not a whole number" in bad.json()["message"]
     no_prefix = await client.get(API, auth=AUTH)
     assert no_prefix.status_code == 400 and no_prefix.json()["responseCode"] == 102
     bad_prefix = await client.get(f"{API}?prefix=88..1", auth=AUTH)

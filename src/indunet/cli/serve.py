@@ -106,6 +106,7 @@ def node(
         negative_ttl=s.negative_ttl,
         cache_size=s.cache_size,
         timeout=s.site_timeout,
+        site_allow=s.site_allow,
     )
     state = build_state(s, hierarchy=hierarchy, engine=engine, platform=False)
     _print_admin(engine, s.base_url())

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     negative_ttl: int = Field(default=30, ge=0, description="TTL of cached 'not found', seconds")
     cache_size: int = Field(default=100_000, ge=16, description="Entries held by a recursive node")
     site_timeout: float = Field(default=2.0, gt=0, description="Seconds to wait for another node")
+    site_allow: str = Field(
+        default="",
+        description="CIDRs of private/loopback sites a resolver may fetch, comma-separated",
+    )
     telemetry_url: str | None = Field(
         default=None,
         description="Time-series store: sqlite:///path or postgresql://...; default data_dir/telemetry.db",

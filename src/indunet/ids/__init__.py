@@ -32,6 +32,7 @@ from indunet.ids.prefixes import (
     list_allocations,
 )
 from indunet.ids.resolver import Resolver
+from indunet.ids.sites import SiteLimits, SitePolicy, SiteRefused
 from indunet.ids.syntax import ecode, gs1, handle, oid
 from indunet.ids.templates import Template, TemplateItem, TemplateRegistry, parse_template
 from indunet.ids.transport import HttpTransport, LocalTransport, NodeTransport, SiteError
@@ -72,6 +73,9 @@ __all__ = [
     "Resolver",
     "Site",
     "SiteError",
+    "SiteLimits",
+    "SitePolicy",
+    "SiteRefused",
     "SiteUnavailable",
     "Template",
     "TemplateItem",

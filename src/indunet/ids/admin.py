@@ -17,10 +17,14 @@ from dataclasses import dataclass
 from enum import IntEnum
 from urllib.parse import unquote
 
-from indunet.core import hash_secret, verify_secret
+from indunet.core import hash_secret, new_secret, verify_secret
 from indunet.ids.errors import AuthenticationFailed, InvalidHandle, NotAuthorized
 from indunet.ids.syntax import handle as hdl
 from indunet.ids.values import ADMIN_TYPE, SECKEY_TYPE, HandleValue
+
+#: Suffixes (upper-cased, as in lookup keys) of records the platform manages itself: the
+#: device identifiers ``<prefix>/dev-<id>`` (indunet.devices.identifiers).
+PLATFORM_SUFFIXES = ("DEV-",)
 
 ALL_RIGHTS = "111111111111"
 DEFAULT_RIGHTS = "011111110011"
@@ -49,11 +53,14 @@ class Principal:
 
     ``identity`` is a Handle identity ``(index, handle key)``; ``prefixes`` lists the prefixes
     a platform user may manage (their enterprise's), ``None`` meaning all (platform admin).
+    ``platform_records`` says whether it may change the records the platform manages
+    (``PLATFORM_SUFFIXES``): platform and enterprise admins may, enterprise users may not.
     """
 
     actor: str
     identity: tuple[int, str] | None = None
     prefixes: frozenset[str] | None = frozenset()
+    platform_records: bool = True
 
     @property
     def is_superuser(self) -> bool:
@@ -78,17 +85,25 @@ def parse_identity(username: str) -> tuple[int, str]:
         raise AuthenticationFailed(f"username {text!r}: {exc.message}") from None
 
 
+#: The one answer to failed Handle credentials, whether the identity handle is unknown, has no
+#: key at that index, or the secret is wrong: telling them apart would let anyone list the
+#: identities a node holds.
+BAD_CREDENTIALS = "unknown identity or wrong secret key"
+
+
 class CredentialChecker:
     """Checks ``index:handle`` + secret against the HS_SECKEY value at that index.
 
     Keys are stored as scrypt hashes; a successful check is remembered (keyed by the stored
     hash and a digest of the secret), so repeated writes by one client cost one hash, and a
-    rotated key invalidates the memory by itself.
+    rotated key invalidates the memory by itself. A missing identity or key is checked
+    against a stand-in hash, so it costs what a wrong secret costs and says the same.
     """
 
     def __init__(self, max_entries: int = 10_000) -> None:
         self._ok: dict[tuple[str, str], None] = {}
         self._max = max_entries
+        self._stand_in: str | None = None
 
     def check(self, values: Iterable[HandleValue] | None, index: int, secret: str) -> None:
         """Raise ``AuthenticationFailed`` unless ``secret`` matches the key at ``index``."""
@@ -97,12 +112,15 @@ class CredentialChecker:
             if v.index == index and v.type == SECKEY_TYPE and isinstance(v.value, str):
                 stored = v.value
         if stored is None:
-            raise AuthenticationFailed(f"no secret key (HS_SECKEY) at index {index} of that handle")
+            if self._stand_in is None:
+                self._stand_in = hash_secret(new_secret(24))
+            verify_secret(secret, self._stand_in)
+            raise AuthenticationFailed(BAD_CREDENTIALS)
         memo = (stored, hashlib.sha256(secret.encode()).hexdigest())
         if memo in self._ok:
             return
         if not verify_secret(secret, stored):
-            raise AuthenticationFailed("wrong secret key for that identity")
+            raise AuthenticationFailed(BAD_CREDENTIALS)
         if len(self._ok) >= self._max:
             self._ok.clear()
         self._ok[memo] = None
@@ -166,4 +184,32 @@ def authorize(
     raise NotAuthorized(
         f"{principal.actor} may not write {target}: prefix {routing_prefix} does not belong to "
         "its enterprise"
+    )
+
+
+def check_platform_record(principal: Principal, suffix: str, target: str) -> None:
+    """Refuse a change to a platform-managed record by a principal that may not make it."""
+    if not principal.platform_records and hdl.upper_ascii(suffix).startswith(PLATFORM_SUFFIXES):
+        raise NotAuthorized(
+            f"{target} is managed by the platform (a device identifier); only platform and "
+            "enterprise admins may change it"
+        )
+
+
+def check_delegation(principal: Principal, key: str, *, creating_prefix: bool) -> None:
+    """Refuse a delegation change (HS_SITE values, a new derived prefix) by a non-administrator.
+
+    Delegating makes the resolver fetch the sites named, so only prefix administrators may
+    do it: platform administrators and node operators, who allocate prefixes, and the key of
+    an allocated prefix on its own prefix handle (a node announcing its site to its parent).
+    Derived prefixes are created by allocation only.
+    """
+    if principal.is_superuser:
+        return
+    if not creating_prefix and principal.identity is not None and principal.identity[1] == key:
+        return
+    what = "create derived prefixes" if creating_prefix else "change HS_SITE delegations"
+    raise NotAuthorized(
+        f"{principal.actor} may not {what} on {key}: only prefix administrators (who "
+        "allocate prefixes) may delegate"
     )

@@ -134,10 +134,11 @@ class NotAuthorized(HandleError):
 
 
 class SiteUnavailable(HandleError):
-    """Every site of a prefix failed; ``detail`` names each site and why."""
+    """Every site of a prefix failed, or the resolution ran out of time (details are logged)."""
 
     rc = RC.ERROR
 
     def __init__(self, message: str, *, detail: Any = None) -> None:
         super().__init__(message, detail=detail)
         self.status = 502
+        self.code = "site_unavailable"

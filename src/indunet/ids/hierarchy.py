@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
@@ -10,6 +11,7 @@ from indunet.ids.admin import OPERATOR
 from indunet.ids.answers import Site
 from indunet.ids.node import Node, NodeRole
 from indunet.ids.resolver import Resolver
+from indunet.ids.sites import SiteLimits, SitePolicy
 from indunet.ids.store import HandleStore
 from indunet.ids.syntax import handle as hdl
 from indunet.ids.templates import TemplateRegistry
@@ -27,6 +29,7 @@ class Hierarchy:
     front: Node
     transport: NodeTransport
     resolver: Resolver | None
+    policy: SitePolicy = field(default_factory=SitePolicy)
 
     async def close(self) -> None:
         """Release network clients."""
@@ -70,34 +73,43 @@ def embedded(
     negative_ttl: int = 30,
     cache_size: int = 100_000,
     timeout: float = 2.0,
+    site_allow: str | Sequence[str] = (),
+    limits: SiteLimits | None = None,
 ) -> Hierarchy:
     """Root, top-level ``88``, secondary ``88.100`` and a recursive node, all in this process.
 
     Their sites are real URLs under ``base_url/nodes/<name>``; in this process the resolver
     reaches them directly. The front node (``/api/handles``) is the secondary node with
-    recursion, so it answers its own prefix and resolves everything else.
+    recursion, so it answers its own prefix and resolves everything else. The sites under
+    ``base_url`` are trusted by the destination policy; others must pass it (``site_allow``
+    adds CIDRs the operator allows).
     """
+    limits = limits or SiteLimits()
+    policy = SitePolicy.build(allow=site_allow, trusted=[base_url], limits=limits)
     templates = TemplateRegistry(engine)
-    transport = LocalTransport(HttpTransport(timeout))
+    transport = LocalTransport(HttpTransport(timeout, policy))
     resolver = Resolver(
         [Site(_site_of(base_url, "root"), True)],
         transport,
         max_ttl=max_ttl,
         negative_ttl=negative_ttl,
         cache_size=cache_size,
+        deadline=limits.deadline,
     )
-    root = Node("root", NodeRole.ROOT, "", engine, templates)
-    top = Node(TOP_PREFIX, NodeRole.TOP_LEVEL, TOP_PREFIX, engine, templates)
-    sec = Node(
-        SECONDARY_PREFIX, NodeRole.SECONDARY, SECONDARY_PREFIX, engine, templates, resolver=resolver
-    )
-    rec = Node("recursive", NodeRole.RECURSIVE, None, engine, templates, resolver=resolver)
+
+    def node(name: str, role: NodeRole, prefix: str | None, r: Resolver | None) -> Node:
+        return Node(name, role, prefix, engine, templates, resolver=r, policy=policy)
+
+    root = node("root", NodeRole.ROOT, "", None)
+    top = node(TOP_PREFIX, NodeRole.TOP_LEVEL, TOP_PREFIX, None)
+    sec = node(SECONDARY_PREFIX, NodeRole.SECONDARY, SECONDARY_PREFIX, resolver)
+    rec = node("recursive", NodeRole.RECURSIVE, None, resolver)
     nodes = {n.name: n for n in (root, top, sec, rec)}
     for n in nodes.values():
         transport.register(_site_of(base_url, n.name), n.resolve)
     _delegate(root, TOP_PREFIX, [_site_of(base_url, TOP_PREFIX)])
     _delegate(top, SECONDARY_PREFIX, [_site_of(base_url, SECONDARY_PREFIX)])
-    return Hierarchy(nodes, sec, transport, resolver)
+    return Hierarchy(nodes, sec, transport, resolver, policy)
 
 
 def stored_base_url(engine: sa.Engine) -> str | None:
@@ -126,10 +138,14 @@ def single(
     negative_ttl: int = 30,
     cache_size: int = 100_000,
     timeout: float = 2.0,
+    site_allow: str | Sequence[str] = (),
+    limits: SiteLimits | None = None,
 ) -> Hierarchy:
-    """One node as its own process; a recursive node needs ``root_urls``."""
+    """One node as its own process; a recursive node needs ``root_urls`` (trusted sites)."""
+    limits = limits or SiteLimits()
+    policy = SitePolicy.build(allow=site_allow, trusted=root_urls or (), limits=limits)
     templates = TemplateRegistry(engine)
-    transport = HttpTransport(timeout)
+    transport = HttpTransport(timeout, policy)
     resolver = None
     if role is NodeRole.RECURSIVE:
         if not root_urls:
@@ -140,12 +156,21 @@ def single(
             max_ttl=max_ttl,
             negative_ttl=negative_ttl,
             cache_size=cache_size,
+            deadline=limits.deadline,
         )
         prefix = None
     elif role is NodeRole.ROOT:
         prefix = ""
-    node = Node(name or (prefix or role.value), role, prefix, engine, templates, resolver=resolver)
-    return Hierarchy({node.name: node}, node, transport, resolver)
+    node = Node(
+        name or (prefix or role.value),
+        role,
+        prefix,
+        engine,
+        templates,
+        resolver=resolver,
+        policy=policy,
+    )
+    return Hierarchy({node.name: node}, node, transport, resolver, policy)
 
 
 def delegate(parent: Node, child_prefix: str, urls: list[str]) -> None:

@@ -19,11 +19,14 @@ import sqlalchemy as sa
 
 from indunet.core import audit
 from indunet.ids.admin import (
+    BAD_CREDENTIALS,
     DEFAULT_RIGHTS,
     CredentialChecker,
     Perm,
     Principal,
     authorize,
+    check_delegation,
+    check_platform_record,
     hash_seckeys,
     parse_identity,
 )
@@ -39,11 +42,18 @@ from indunet.ids.errors import (
     ValuesNotFound,
 )
 from indunet.ids.resolver import Resolver
+from indunet.ids.sites import SitePolicy
 from indunet.ids.stats import NodeStats
 from indunet.ids.store import HandleStore, StoredRecord
 from indunet.ids.syntax import handle as hdl
 from indunet.ids.templates import TemplateRegistry
-from indunet.ids.values import ADMIN_TYPE, HandleValue, now_timestamp, parse_values
+from indunet.ids.values import (
+    ADMIN_TYPE,
+    SITE_TYPE,
+    HandleValue,
+    now_timestamp,
+    parse_values,
+)
 
 
 class NodeRole(StrEnum):
@@ -76,6 +86,7 @@ class Node:
         *,
         resolver: Resolver | None = None,
         checker: CredentialChecker | None = None,
+        policy: SitePolicy | None = None,
     ) -> None:
         self.name = name
         self.role = role
@@ -85,6 +96,7 @@ class Node:
         self.templates = templates
         self.resolver = resolver
         self.checker = checker or CredentialChecker()
+        self.policy = policy or SitePolicy()
         self.stats = NodeStats()
         self.delegations: dict[str, Referral] = {}
         self.load_delegations()
@@ -158,9 +170,9 @@ class Node:
         """Check Handle Basic credentials (``index:handle`` and its HS_SECKEY secret)."""
         index, key = parse_identity(username)
         rec = self.store.get(key)
-        if rec is None:
-            raise AuthenticationFailed(f"identity handle {key} is not held by node {self.name}")
-        self.checker.check(rec.values, index, secret)
+        self.checker.check(rec.values if rec else None, index, secret)
+        if rec is None:  # check() has refused it already; this keeps the type checker sure
+            raise AuthenticationFailed(BAD_CREDENTIALS)
         return Principal(actor=f"{index}:{rec.handle}", identity=(index, key))
 
     # -- writing -------------------------------------------------------------------------
@@ -238,6 +250,7 @@ class Node:
                 if _admins(existing.values) != _admins(final):
                     check(Perm.MODIFY_ADMIN, existing.values)
                 action, created = "handle.modify", False
+            self._check_sites(principal, h, existing.values if existing else None, final, created)
             self.templates.validate(self._template_prefix(h), final)
             if created:
                 self.store.insert(conn, h.key, h.text, hdl.normalise_prefix(h.prefix), final)
@@ -252,6 +265,22 @@ class Node:
             )
         self._written(h, final)
         return (existing.handle if existing else h.text), created
+
+    def _check_sites(
+        self,
+        principal: Principal,
+        h: hdl.Handle,
+        before: list[HandleValue] | None,
+        after: list[HandleValue],
+        created: bool,
+    ) -> None:
+        """Delegation changes need a prefix administrator, and new site URLs the policy."""
+        check_platform_record(principal, h.suffix, h.text)
+        old, new = _sites(before), _sites(after)
+        if (created and h.is_prefix_handle) or old != new:
+            check_delegation(principal, h.key, creating_prefix=created and h.is_prefix_handle)
+        for url in sorted(new - old):
+            self.policy.check_url(url)
 
     def _merge(
         self,
@@ -293,6 +322,7 @@ class Node:
             prefix_rec = self.store.get_for_update(conn, prefix_key) if h.routing_prefix else None
             check = _Checker(principal, h, prefix_rec.values if prefix_rec else None)
             if not indices:
+                check_platform_record(principal, h.suffix, h.text)
                 check(
                     Perm.DELETE_DERIVED_PREFIX if h.is_prefix_handle else Perm.DELETE_HANDLE,
                     existing.values,
@@ -312,6 +342,7 @@ class Node:
                         existing.values,
                     )
                 remaining = [v for v in existing.values if v.index not in set(indices)]
+                self._check_sites(principal, h, existing.values, remaining, False)
                 self.templates.validate(self._template_prefix(h), remaining)
                 self.store.replace(conn, h.key, remaining)
                 action = "handle.remove_values"
@@ -366,6 +397,14 @@ class _Checker:
             record=record,
             prefix_record=self.prefix_values,
         )
+
+
+def _sites(values: Sequence[HandleValue] | None) -> set[str]:
+    return {
+        str(v.value.get("url", ""))
+        for v in values or ()
+        if v.type == SITE_TYPE and isinstance(v.value, dict)
+    }
 
 
 def _admins(values: Sequence[HandleValue]) -> list[tuple[int, str]]:

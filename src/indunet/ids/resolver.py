@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Sequence
 
@@ -14,6 +16,13 @@ from indunet.ids.syntax import handle as hdl
 from indunet.ids.transport import NodeTransport, SiteError
 
 MAX_HOPS = 12
+#: What anonymous callers learn about a failed site: nothing about what the site did (closed,
+#: silent, not HTTP, too large), which would make the resolver a port scanner. The details go
+#: to the log.
+SITE_UNAVAILABLE = "site unavailable"
+DEFAULT_DEADLINE = 10.0
+
+log = logging.getLogger(__name__)
 
 
 class Resolver:
@@ -22,6 +31,8 @@ class Resolver:
     Answers are cached for the shortest TTL of their values (capped by ``max_ttl``), "not found"
     for ``negative_ttl``, and referrals for their own TTL, so a warm resolver goes straight to
     the node that holds a prefix. When a site fails, the prefix's other sites are tried in turn.
+    One resolution, all hops together, gives up after ``deadline`` seconds. Errors name the
+    sites but not how they failed (``SITE_UNAVAILABLE``); the log has the details.
     """
 
     def __init__(
@@ -32,7 +43,9 @@ class Resolver:
         max_ttl: int = 300,
         negative_ttl: int = 30,
         cache_size: int = 100_000,
+        deadline: float = DEFAULT_DEADLINE,
     ) -> None:
+        self.deadline = deadline
         self.root = Referral("", tuple(root), 0)
         self.transport = transport
         self.max_ttl = max_ttl
@@ -71,8 +84,19 @@ class Resolver:
                     answer.message,
                     [Hop("cache", answer.rc, 0.0, cached=True)],
                 )
-        referral = self._closest_referral(h.routing_prefix)
         path: list[Hop] = []
+        try:
+            async with asyncio.timeout(self.deadline):
+                return await self._walk(h, path)
+        except TimeoutError:
+            log.warning("resolving %s: gave up after %.1f s", h.text, self.deadline)
+            raise SiteUnavailable(
+                f"{SITE_UNAVAILABLE}: resolving {h.text} took longer than {self.deadline:g} s",
+                detail={"code": "site_unavailable", "path": [hop.to_json() for hop in path]},
+            ) from None
+
+    async def _walk(self, h: hdl.Handle, path: list[Hop]) -> Answer:
+        referral = self._closest_referral(h.routing_prefix)
         seen: set[tuple[str, str]] = set()
         for _ in range(MAX_HOPS):
             try:
@@ -135,10 +159,12 @@ class Resolver:
             try:
                 answer = await self.transport.query(site.url, handle)
             except SiteError as exc:
-                failed.append((site.url, str(exc) or "no answer"))
+                log.warning("site %s failed for %s: %s", site.url, handle, exc or "no answer")
+                failed.append((site.url, SITE_UNAVAILABLE))
                 continue
             except HandleError as exc:
-                failed.append((site.url, exc.message))
+                log.warning("site %s failed for %s: %s", site.url, handle, exc.message)
+                failed.append((site.url, SITE_UNAVAILABLE))
                 continue
             ms = (time.perf_counter() - t0) * 1000
             return answer, Hop(site.url, answer.rc, ms, referral.prefix, tuple(failed))
@@ -146,8 +172,10 @@ class Resolver:
             self.referrals.drop(referral.prefix)
         where = f"prefix {referral.prefix}" if referral.prefix else "the root"
         raise SiteUnavailable(
-            f"no site of {where} answered: " + "; ".join(f"{url}: {err}" for url, err in failed),
-            detail=[{"site": url, "error": err} for url, err in failed],
+            f"{SITE_UNAVAILABLE}: no site of {where} answered ("
+            + ", ".join(url for url, _ in failed)
+            + ")",
+            detail={"code": "site_unavailable", "sites": [url for url, _ in failed]},
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 from urllib.parse import quote
@@ -10,6 +11,7 @@ import httpx
 import orjson
 
 from indunet.ids.answers import Answer
+from indunet.ids.sites import SitePolicy, SiteRefused
 
 
 class SiteError(Exception):
@@ -32,23 +34,58 @@ def handle_path(handle: str) -> str:
 
 
 class HttpTransport:
-    """Queries nodes over HTTP with keep-alive connections."""
+    """Queries nodes over HTTP with keep-alive connections, within a destination policy.
 
-    def __init__(self, timeout: float = 2.0) -> None:
+    The host of each site is resolved here and every address checked by ``policy`` before
+    the request is sent to the checked address itself (``Host`` and TLS server name keep the
+    site's name), so a name cannot be re-pointed at a forbidden address between the check
+    and the connection. Answers are streamed and cut off past ``policy.limits``.
+    """
+
+    def __init__(self, timeout: float = 2.0, policy: SitePolicy | None = None) -> None:
+        self.policy = policy or SitePolicy()
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout),
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
             follow_redirects=False,
+            trust_env=False,
         )
 
     async def query(self, site: str, handle: str) -> Answer:
         """GET the handle from the node at ``site``."""
+        url = site + handle_path(handle)
         try:
-            resp = await self._client.get(site + handle_path(handle))
+            parts, ips = await self.policy.addresses(url)
+        except SiteRefused as exc:
+            raise SiteError(exc.message) from None
+        if not ips:
+            raise SiteError(f"host of {site} has no address")
+        ip = ips[0]
+        host = f"[{ip}]" if isinstance(ip, ipaddress.IPv6Address) else str(ip)
+        netloc = host if parts.port is None else f"{host}:{parts.port}"
+        pinned = parts._replace(netloc=netloc).geturl()
+        headers = {"Host": parts.netloc, "Accept-Encoding": "identity"}
+        extensions = {"sni_hostname": parts.hostname} if parts.scheme.lower() == "https" else {}
+        cap = self.policy.limits.max_answer_bytes
+        try:
+            request = self._client.build_request(
+                "GET", pinned, headers=headers, extensions=extensions
+            )
+            resp = await self._client.send(request, stream=True)
+            try:
+                body = bytearray()
+                async for chunk in resp.aiter_raw():
+                    body += chunk
+                    if len(body) > cap:
+                        raise SiteError(f"answer larger than {cap} bytes; stopped reading")
+            finally:
+                await resp.aclose()
         except httpx.HTTPError as exc:
             raise SiteError(f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
+        if resp.headers.get("content-encoding", "identity").lower() != "identity":
+            raise SiteError(f"HTTP {resp.status_code} with a compressed body")
         try:
-            data = orjson.loads(resp.content)
+            data = orjson.loads(bytes(body))
         except orjson.JSONDecodeError:
             raise SiteError(f"HTTP {resp.status_code} without a JSON body") from None
         if not isinstance(data, dict) or "responseCode" not in data:

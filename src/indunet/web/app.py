@@ -53,6 +53,7 @@ def build_state(
             negative_ttl=settings.negative_ttl,
             cache_size=settings.cache_size,
             timeout=settings.site_timeout,
+            site_allow=settings.site_allow,
         )
     state = AppState(settings=settings, engine=engine, hierarchy=hierarchy)
     if platform:

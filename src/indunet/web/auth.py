@@ -57,7 +57,11 @@ def principal_for_user(engine: sa.Engine, user: User) -> Principal:
         return Principal(actor=user.actor, identity=None, prefixes=None)
     if user.enterprise_id is None:
         return Principal(actor=user.actor, prefixes=frozenset())
-    return Principal(actor=user.actor, prefixes=enterprise_prefixes(engine, user.enterprise_id))
+    return Principal(
+        actor=user.actor,
+        prefixes=enterprise_prefixes(engine, user.enterprise_id),
+        platform_records=user.role != Role.ENTERPRISE_USER,
+    )
 
 
 def template_manager(engine: sa.Engine, user: User, prefix: str) -> Principal:

@@ -21,13 +21,27 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from indunet.core import IndunetError
-from indunet.ids import HTTP_STATUS, RC, Answer, HandleError, Node, Principal
+from indunet.ids import (
+    HTTP_STATUS,
+    RC,
+    Answer,
+    HandleError,
+    InvalidValue,
+    Node,
+    Principal,
+    SitePolicy,
+    SiteRefused,
+)
 from indunet.ids.syntax.handle import upper_ascii
 from indunet.ids.transport import handle_path
+from indunet.ids.values import MAX_INDEX
 from indunet.web.auth import SESSION_COOKIE, client_address, write_principal
 from indunet.web.state import AppState
 
 JSON = "application/json"
+#: Largest Handle PUT body: a full record (256 values of at most 64 KiB, in JSON) fits.
+MAX_PUT_BYTES = 20 * 1024 * 1024
+MAX_PAGE_SIZE = 10_000
 
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
@@ -51,15 +65,48 @@ def error_response(exc: IndunetError, handle: str) -> Response:
     return _json(status, {"responseCode": rc, "handle": handle, "message": exc.message}, headers)
 
 
+def _int(name: str, raw: str, *, low: int, high: int) -> int:
+    """A whole number in ``low..high`` from a query parameter, or a 400 naming it."""
+    text = raw.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(high)):
+        raise InvalidValue(f"{name}={raw[:40]!r} is not a whole number from {low} to {high}")
+    value = int(text)
+    if not low <= value <= high:
+        raise InvalidValue(f"{name}={value} is out of range; it must be {low} to {high}")
+    return value
+
+
 def _ints(request: Request, name: str) -> list[int]:
-    out = []
-    for raw in request.query_params.getlist(name):
-        for part in raw.split(","):
-            if part.strip():
-                if not part.strip().isdigit():
-                    raise HandleError(f"{name}={part!r} is not a whole number", rc=RC.INVALID_VALUE)
-                out.append(int(part))
-    return out
+    return [
+        _int(name, part, low=1, high=MAX_INDEX)
+        for raw in request.query_params.getlist(name)
+        for part in raw.split(",")
+        if part.strip()
+    ]
+
+
+async def _body(request: Request, limit: int = MAX_PUT_BYTES) -> bytes:
+    """The request body, refused (413) before it is read past ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge(f"the body is {declared} bytes; the limit is {limit}")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise _TooLarge(f"the body is larger than {limit} bytes")
+    return bytes(body)
+
+
+class _TooLarge(HandleError):
+    """A request body over the limit."""
+
+    rc = RC.INVALID_VALUE
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.status = 413
+        self.code = "body_too_large"
 
 
 def _flag(request: Request, name: str, default: bool) -> bool:
@@ -67,8 +114,23 @@ def _flag(request: Request, name: str, default: bool) -> bool:
     return default if raw is None else raw.lower() in ("true", "1", "yes")
 
 
-def answer_response(answer: Answer, request: Request) -> Response:
-    """Shape a node's answer: filter by ``type``/``index``, redirect referrals."""
+def _redirect_site(answer: Answer, policy: SitePolicy) -> str | None:
+    """The first site of a referral that passes the destination policy (never another)."""
+    for site in answer.referral.sites if answer.referral else ():
+        try:
+            policy.check_url(site.url)
+        except SiteRefused:
+            continue
+        return site.url
+    return None
+
+
+def answer_response(answer: Answer, request: Request, policy: SitePolicy) -> Response:
+    """Shape a node's answer: filter by ``type``/``index``, redirect referrals.
+
+    A referral is an HTTP redirect only to a site that passes the destination policy; a
+    referral with none answers 502 ``site unavailable``, so a node mount is no open redirect.
+    """
     if answer.rc == RC.SUCCESS:
         types = set(request.query_params.getlist("type"))
         indices = set(_ints(request, "index"))
@@ -91,7 +153,19 @@ def answer_response(answer: Answer, request: Request) -> Response:
     body = answer.to_json()
     status = HTTP_STATUS.get(answer.rc, 500)
     if answer.referral is not None and answer.referral.sites:
-        location = answer.referral.sites[0].url + handle_path(answer.handle)
+        site = _redirect_site(answer, policy)
+        if site is None:
+            return _json(
+                502,
+                {
+                    "responseCode": int(RC.ERROR),
+                    "handle": answer.handle,
+                    "code": "site_unavailable",
+                    "message": f"site unavailable: no usable site for prefix "
+                    f"{answer.referral.prefix}",
+                },
+            )
+        location = site + handle_path(answer.handle)
         if request.url.query:
             location += "?" + request.url.query
         return _json(status, body, {"Location": location})
@@ -149,6 +223,7 @@ class HandleApi:
         self.state = state
         self.front = state.hierarchy.front
         self.nodes = state.hierarchy.nodes
+        self.policy = state.hierarchy.policy
 
     def _node(self, request: Request) -> tuple[Node, bool]:
         name = request.path_params.get("node")
@@ -176,7 +251,7 @@ class HandleApi:
                     return Response(body, media_type=JSON)
             fresh = _flag(request, "auth", False)
             answer = await node.resolve(text, recurse=recurse and resolver is not None, fresh=fresh)
-            return answer_response(answer, request)
+            return answer_response(answer, request, self.policy)
         except IndunetError as exc:
             return error_response(exc, text)
 
@@ -198,8 +273,9 @@ class HandleApi:
         try:
             node, _ = self._node(request)
             principal = await self._principal(request, node)
+            raw = await _body(request)
             try:
-                body = orjson.loads(await request.body())
+                body = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
                 raise HandleError(
                     f"the body is not valid JSON: {exc}", rc=RC.INVALID_VALUE
@@ -240,9 +316,14 @@ class HandleApi:
                 raise HandleError(
                     "give the prefix to list, e.g. ?prefix=88.100.1", rc=RC.INVALID_HANDLE
                 )
+            page = _int("page", request.query_params.get("page", "0") or "0", low=0, high=MAX_INDEX)
+            size = _int(
+                "pageSize",
+                request.query_params.get("pageSize", "100") or "100",
+                low=1,
+                high=MAX_PAGE_SIZE,
+            )
             principal = await self._principal(request, node)
-            page = int(request.query_params.get("page", "0") or 0)
-            size = min(10_000, int(request.query_params.get("pageSize", "100") or 100))
             total, handles = await run_in_threadpool(
                 node.list_handles, prefix, principal, page=page, page_size=size
             )
@@ -255,14 +336,6 @@ class HandleApi:
                     "page": page,
                     "pageSize": size,
                     "handles": handles,
-                },
-            )
-        except ValueError:
-            return _json(
-                400,
-                {
-                    "responseCode": int(RC.INVALID_VALUE),
-                    "message": "page and pageSize must be whole numbers",
                 },
             )
         except IndunetError as exc:

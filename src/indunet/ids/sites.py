@@ -1,0 +1,168 @@
+"""Where a node may send requests: the destination policy for HS_SITE URLs.
+
+A site URL comes from a record, and records can be written over the network, so every URL a
+resolver fetches (and every URL a node redirects a client to) passes this policy first:
+
+- scheme ``http`` or ``https``, no user name or password in the URL;
+- port 80, 443 or 1024-65535 (no mail, SSH, database or other privileged service ports);
+- every address the host name resolves to, checked when connecting (not only the literal, so
+  a DNS name pointing at ``127.0.0.1`` is refused too), is a public address: loopback,
+  link-local, private (RFC 1918, RFC 4193), carrier-grade NAT, multicast, unspecified and
+  reserved ranges are refused;
+- unless the operator allows them: ``allow`` holds CIDRs (``INDUNET_SITE_ALLOW``), and
+  ``trusted`` the origins the operator configured (the node's own sites, ``--root`` URLs),
+  which are never refused.
+
+``SiteLimits`` bounds what a site may cost: an answer larger than ``max_answer_bytes`` is cut
+off while streaming, and one resolution, all hops together, gives up after ``deadline``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import SplitResult, urlsplit
+
+from indunet.ids.errors import InvalidValue
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+SCHEMES = frozenset({"http", "https"})
+WEB_PORTS = frozenset({80, 443})
+FIRST_UNPRIVILEGED_PORT = 1024
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+
+
+@dataclass(frozen=True, slots=True)
+class SiteLimits:
+    """What one resolution may cost: answer size per site, and time over all hops."""
+
+    max_answer_bytes: int = 1024 * 1024
+    deadline: float = 10.0
+
+
+class SiteRefused(InvalidValue):
+    """A site URL or address breaks the destination policy."""
+
+
+def parse_networks(spec: str | Iterable[str]) -> tuple[IPNetwork, ...]:
+    """``"10.0.0.0/8, 127.0.0.1"`` (or a list) -> networks; a bad entry raises ``ValueError``."""
+    items = spec.split(",") if isinstance(spec, str) else list(spec)
+    return tuple(ipaddress.ip_network(s.strip(), strict=False) for s in items if s.strip())
+
+
+def origin(url: str) -> str:
+    """``scheme://host:port`` of a URL, lower-cased, with the default port made explicit."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError:
+        return ""
+    return f"{scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
+def _forbidden(ip: IPAddress) -> str | None:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return _forbidden(ip.ipv4_mapped)
+    for test, what in (
+        (ip.is_loopback, "loopback"),
+        (ip.is_link_local, "link-local"),
+        (ip.is_multicast, "multicast"),
+        (ip.is_unspecified, "unspecified"),
+        (ip in _CGNAT if isinstance(ip, ipaddress.IPv4Address) else False, "shared (CGNAT)"),
+        (ip.is_private, "private"),
+        (ip.is_reserved, "reserved"),
+    ):
+        if test:
+            return what
+    return None
+
+
+@dataclass(frozen=True)
+class SitePolicy:
+    """The destination policy (see the module docstring) and the limits of site answers."""
+
+    allow: tuple[IPNetwork, ...] = ()
+    trusted: frozenset[str] = frozenset()
+    limits: SiteLimits = field(default_factory=SiteLimits)
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        allow: str | Sequence[str] = (),
+        trusted: Iterable[str] = (),
+        limits: SiteLimits | None = None,
+    ) -> SitePolicy:
+        """A policy from settings: CIDRs to allow and URLs whose origins are trusted."""
+        try:
+            networks = parse_networks(allow)
+        except ValueError as exc:
+            raise SiteRefused(f"site allow-list: {exc} (give CIDRs such as 10.0.0.0/8)") from None
+        return cls(networks, frozenset(origin(u) for u in trusted), limits or SiteLimits())
+
+    def trusts(self, url: str) -> bool:
+        """True if ``url`` is on an origin the operator configured."""
+        return origin(url) in self.trusted
+
+    def check_url(self, url: str) -> SplitResult:
+        """Check scheme, credentials, port and a literal address; raise ``SiteRefused``."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            raise SiteRefused(f"site URL {url!r} is not a valid URL") from None
+        if parts.scheme.lower() not in SCHEMES:
+            raise SiteRefused(f"site URL {url!r}: the scheme must be http or https")
+        if not parts.hostname:
+            raise SiteRefused(f"site URL {url!r} has no host")
+        if parts.username is not None or parts.password is not None:
+            raise SiteRefused(f"site URL {url!r} must not carry a user name or password")
+        if self.trusts(url):
+            return parts
+        if port is not None and port not in WEB_PORTS and port < FIRST_UNPRIVILEGED_PORT:
+            raise SiteRefused(
+                f"site URL {url!r}: port {port} is refused; use 80, 443 or 1024-65535"
+            )
+        try:
+            literal: IPAddress | None = ipaddress.ip_address(parts.hostname)
+        except ValueError:
+            literal = None
+        if literal is not None:
+            self.check_address(literal, url)
+        return parts
+
+    def check_address(self, ip: IPAddress, url: str) -> None:
+        """Refuse an address in a forbidden range unless the operator allows it."""
+        what = _forbidden(ip)
+        if what is not None and not any(ip in net for net in self.allow):
+            raise SiteRefused(
+                f"site URL {url!r}: address {ip} is {what}; such sites are refused unless the "
+                "operator allows them (INDUNET_SITE_ALLOW)"
+            )
+
+    async def addresses(self, url: str) -> tuple[SplitResult, list[IPAddress]]:
+        """Check ``url`` and resolve its host; every address must pass (connect-time check)."""
+        parts = self.check_url(url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, port, type=socket.SOCK_STREAM
+            )
+        except OSError as exc:
+            raise SiteRefused(f"site URL {url!r}: host {host} does not resolve ({exc})") from None
+        ips: list[IPAddress] = []
+        for info in infos:
+            ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+            if ip not in ips:
+                ips.append(ip)
+        if not self.trusts(url):
+            for ip in ips:
+                self.check_address(ip, url)
+        return parts, ips
