@@ -39,7 +39,7 @@ from tests.connect.test_mqtt_support import (
 from tests.integration.servers import free_port
 
 from indunet.connect import DeviceLink, MqttConfig, MqttConnector
-from indunet.connect.mqtt import BrokerUrl, write_mosquitto_files
+from indunet.connect.mqtt import BrokerSettings, BrokerUrl, write_mosquitto_files
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 needs_binary = pytest.mark.skipif(not Path(MOSQUITTO).exists(), reason="no mosquitto binary")
@@ -53,9 +53,15 @@ def _die_with_parent() -> None:
 class Mosquitto:
     """A private Mosquitto broker that can be stopped and started again on the same port."""
 
-    def __init__(self, home: Path, extra: str = "") -> None:
-        self.home, self.port = home, free_port()
+    def __init__(
+        self, home: Path, extra: str = "", *, conf: Path | None = None, port: int = 0
+    ) -> None:
+        self.home, self.port = home, port or free_port()
         home.mkdir(parents=True, exist_ok=True)
+        self.proc: subprocess.Popen[bytes] | None = None
+        if conf is not None:  # a complete configuration written elsewhere
+            self.conf = conf
+            return
         self.conf = home / "mosquitto.conf"
         self.conf.write_text(
             # run as this user: as root, Mosquitto would switch to "mosquitto" and could not
@@ -64,7 +70,6 @@ class Mosquitto:
             f"persistence_location {home}/\nlog_dest file {home}/mosquitto.log\n"
             + (extra or "allow_anonymous true\n")
         )
-        self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         with (self.home / "stderr.log").open("ab") as err:
@@ -99,8 +104,10 @@ class Mosquitto:
 
 
 @contextlib.contextmanager
-def mosquitto(home: Path, extra: str = "") -> Iterator[Mosquitto]:
-    broker = Mosquitto(home, extra)
+def mosquitto(
+    home: Path, extra: str = "", *, conf: Path | None = None, port: int = 0
+) -> Iterator[Mosquitto]:
+    broker = Mosquitto(home, extra, conf=conf, port=port)
     broker.start()
     try:
         yield broker
@@ -213,14 +220,23 @@ async def test_broker_keeps_messages_while_indunet_is_down(
 class Publisher:
     """A device on its own paho thread: QoS 1 sequence numbers, noting each PUBACK."""
 
-    def __init__(self, port: int, count: int, base: int) -> None:
-        self.count, self.base = count, base
+    def __init__(
+        self,
+        port: int,
+        count: int,
+        base: int,
+        device: str = "dev-a",
+        password: str | None = None,
+        client_id: str = "restart-dev",
+    ) -> None:
+        self.count, self.base, self.device = count, base, device
         self.sent = 0
         self._seq_of_mid: dict[int, int] = {}
         self._acked_mids: set[int] = set()  # on_publish may come before publish() returns
-        c = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id="restart-dev", clean_session=False
-        )
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+        c.max_queued_messages_set(0)  # paho keeps what it could not send yet, unbounded
+        if password is not None:
+            c.username_pw_set(device, password)
         c.reconnect_delay_set(0.05, 0.5)
         c.on_publish = lambda _c, _u, mid, _rc, _p: self._acked_mids.add(mid)
         c.connect("127.0.0.1", port, keepalive=5)
@@ -236,7 +252,7 @@ class Publisher:
         self.client.loop_start()
         for seq in range(self.count):
             payload = json.dumps({"ts": self.base + seq, "values": {"seq": seq}})
-            info = self.client.publish("indunet/v1/dev-a/telemetry", payload, qos=1)
+            info = self.client.publish(f"indunet/v1/{self.device}/telemetry", payload, qos=1)
             self._seq_of_mid[info.mid] = seq
             self.sent += 1
             time.sleep(interval)
@@ -284,13 +300,15 @@ async def test_broker_restart_mid_stream_loses_and_duplicates_nothing_acknowledg
 async def test_mosquitto_enforces_the_acl_and_passwords_we_write(
     engine: sa.Engine, tmp_path: Path
 ) -> None:
+    port = free_port()
     files = write_mosquitto_files(
         tmp_path / "auth",
         service_user="indunet",
         service_password="svc-pw",
         devices={"dev-a": "secret-a", "dev-b": "secret-b"},
+        broker=BrokerSettings(port=port, bind="127.0.0.1", run_as=getpass.getuser()),
     )
-    with mosquitto(tmp_path / "broker", files.config()) as broker:
+    with mosquitto(tmp_path / "broker", conf=files.config_file, port=port) as broker:
         url = f"mqtt://indunet:svc-pw@127.0.0.1:{broker.port}"
         port = broker.port
         async with (

@@ -1,4 +1,4 @@
-"""``indunet mqtt acl``: password and ACL files for an external Mosquitto broker."""
+"""``indunet mqtt``: a complete configuration for an external Mosquitto, and a check of one."""
 
 from __future__ import annotations
 
@@ -7,30 +7,47 @@ from typing import Annotated
 
 import typer
 
-from indunet import connect
+from indunet.connect import mqtt
 from indunet.core import InvalidInput
 
 app = typer.Typer(help="MQTT broker mode: files for an external Mosquitto.", no_args_is_help=True)
 
+Directory = Annotated[Path, typer.Argument(help="Where to write passwd, acl, mosquitto.conf")]
+ServiceUser = Annotated[
+    str, typer.Option(help="The user Indunet connects as (INDUNET_MQTT_URL's user)")
+]
+PasswordFile = Annotated[Path | None, typer.Option(help="File holding that user's password")]
+Devices = Annotated[
+    list[str] | None, typer.Option("--device", help="DEVICE_ID=SECRET of a device (repeatable)")
+]
+Port = Annotated[int, typer.Option(help="The broker's listening port")]
+Bind = Annotated[str | None, typer.Option(help="Address to listen on (default: every one)")]
+RunAs = Annotated[str | None, typer.Option(help="User Mosquitto drops to when run as root")]
+MaxQueued = Annotated[
+    int, typer.Option(help="Per-client queue cap (default: a billion, none in practice)")
+]
+SessionExpiry = Annotated[
+    str | None, typer.Option(help="Drop sessions of clients away this long (e.g. 30d)")
+]
 
-@app.command("acl")
-def acl(
-    directory: Annotated[Path, typer.Argument(help="Where to write passwd and acl")],
-    service_user: Annotated[
-        str, typer.Option(help="The user Indunet connects as (INDUNET_MQTT_URL's user)")
-    ] = "indunet",
-    service_password_file: Annotated[
-        Path | None, typer.Option(help="File holding that user's password")
-    ] = None,
-    device: Annotated[
-        list[str] | None,
-        typer.Option(help="DEVICE_ID=SECRET of a device to add (repeatable)"),
-    ] = None,
+
+@app.command("broker-config")
+def broker_config(
+    directory: Directory,
+    service_user: ServiceUser = "indunet",
+    service_password_file: PasswordFile = None,
+    device: Devices = None,
+    port: Port = 1883,
+    bind: Bind = None,
+    run_as: RunAs = None,
+    max_queued: MaxQueued = mqtt.NO_CAP,
+    session_expiry: SessionExpiry = None,
 ) -> None:
-    """Write a Mosquitto password file and an ACL that lets each device publish only as itself.
+    """Write a complete mosquitto.conf with its password and ACL files for broker mode.
 
-    Point Mosquitto at them with ``password_file`` and ``acl_file``; each device may publish
-    under ``indunet/v1/<its id>/`` and read only its commands topic.
+    Start Mosquitto with ``mosquitto -c DIRECTORY/mosquitto.conf``. The file says why each
+    line is there; with Mosquitto's default ``max_queued_messages 1000`` it drops messages
+    it has already acknowledged to devices while Indunet is away.
     """
     if service_password_file is None:
         raise InvalidInput("--service-password-file is needed: the password Indunet connects with")
@@ -41,7 +58,50 @@ def acl(
         if not sep or not name or not secret:
             raise InvalidInput(f"--device takes DEVICE_ID=SECRET, not {item!r}")
         devices[name] = secret
-    files = connect.write_mosquitto_files(
-        directory, service_user=service_user, service_password=password, devices=devices
+    settings = mqtt.BrokerSettings(
+        port=port, bind=bind, run_as=run_as, max_queued=max_queued, session_expiry=session_expiry
     )
-    typer.echo(f"password_file {files.password_file}\nacl_file {files.acl_file}")
+    files = mqtt.write_mosquitto_files(
+        directory,
+        service_user=service_user,
+        service_password=password,
+        devices=devices,
+        broker=settings,
+    )
+    typer.echo(
+        f"password_file {files.password_file}\nacl_file {files.acl_file}\n"
+        f"persistence_location {files.data_dir}/\n"
+        f"config {files.config_file}  (mosquitto -c {files.config_file})"
+    )
+    if max_queued < mqtt.NO_CAP:
+        typer.echo(
+            f"warning: max_queued_messages {max_queued}: Mosquitto drops what Indunet's session "
+            "queues beyond it, after acknowledging it to the device",
+            err=True,
+        )
+
+
+@app.command("acl")
+def acl(
+    directory: Directory,
+    service_user: ServiceUser = "indunet",
+    service_password_file: PasswordFile = None,
+    device: Devices = None,
+    port: Port = 1883,
+    bind: Bind = None,
+    run_as: RunAs = None,
+    max_queued: MaxQueued = mqtt.NO_CAP,
+    session_expiry: SessionExpiry = None,
+) -> None:
+    """The same as ``broker-config``: passwd and acl, and the complete mosquitto.conf."""
+    broker_config(
+        directory,
+        service_user,
+        service_password_file,
+        device,
+        port,
+        bind,
+        run_as,
+        max_queued,
+        session_expiry,
+    )

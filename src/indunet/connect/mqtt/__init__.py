@@ -14,15 +14,18 @@ from indunet.connect.mqtt.client import BrokerClient
 from indunet.connect.mqtt.config import SERVICE_CLIENT_ID, BrokerUrl, MqttConfig
 from indunet.connect.mqtt.connector import MqttConnector
 from indunet.connect.mqtt.endpoint import Authenticate, EndpointLimits, MqttEndpoint
+from indunet.connect.mqtt.mosquitto import NO_CAP, BrokerSettings, mosquitto_config
 from indunet.connect.mqtt.packets import PacketDecoder, ProtocolError, UnsupportedProtocolVersion
 from indunet.connect.mqtt.payloads import PayloadError
 from indunet.connect.mqtt.router import MessageRouter
 from indunet.connect.mqtt.topics import commands_topic, result_topic, status_topic, telemetry_topic
 
 __all__ = [
+    "NO_CAP",
     "SERVICE_CLIENT_ID",
     "Authenticate",
     "BrokerClient",
+    "BrokerSettings",
     "BrokerUrl",
     "EndpointLimits",
     "MessageRouter",
@@ -38,6 +41,7 @@ __all__ = [
     "may_publish",
     "may_subscribe",
     "mosquitto_acl",
+    "mosquitto_config",
     "mosquitto_hash",
     "result_topic",
     "set_mosquitto_passwords",

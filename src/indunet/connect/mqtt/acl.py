@@ -2,7 +2,8 @@
 
 Embedded mode enforces the rules itself (``may_publish``/``may_subscribe``). In external
 broker mode the broker enforces them; ``write_mosquitto_files`` writes a password file in
-``mosquitto_passwd``'s PBKDF2-SHA512 (``$7$``) format and an ACL file with the same rules.
+``mosquitto_passwd``'s PBKDF2-SHA512 (``$7$``) format, an ACL file with the same rules and
+a complete ``mosquitto.conf`` (``mosquitto.mosquitto_config``) that uses them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from indunet.connect.mqtt import topics
+from indunet.connect.mqtt.mosquitto import BrokerSettings, mosquitto_config
 from indunet.core import InvalidInput
 
 MOSQUITTO_ITERATIONS = 101
@@ -81,6 +83,8 @@ def mosquitto_acl(service_user: str) -> str:
         f"user {service_user}\n"
         f"topic read {p}#\n"
         f"topic write {p}+/{topics.COMMANDS}\n"
+        "# the broker's own figures, for `indunet mqtt broker-check`\n"
+        "topic read $SYS/#\n"
         "\n"
         "# every other user is a device\n"
         f"pattern write {p}%u/#\n"
@@ -94,12 +98,12 @@ class MosquittoFiles:
 
     password_file: Path
     acl_file: Path
+    config_file: Path
+    data_dir: Path
 
     def config(self) -> str:
-        """The ``mosquitto.conf`` lines that use these files."""
-        return (
-            f"allow_anonymous false\npassword_file {self.password_file}\nacl_file {self.acl_file}\n"
-        )
+        """The complete ``mosquitto.conf`` written with these files."""
+        return self.config_file.read_text()
 
 
 def write_mosquitto_files(
@@ -108,20 +112,32 @@ def write_mosquitto_files(
     service_user: str,
     service_password: str,
     devices: Mapping[str, str] | None = None,
+    broker: BrokerSettings | None = None,
 ) -> MosquittoFiles:
-    """Write ``passwd`` and ``acl`` in ``directory`` for an external Mosquitto broker.
+    """Write ``passwd``, ``acl`` and ``mosquitto.conf`` in ``directory`` (and ``data/``).
 
     ``devices`` maps device id to its secret (secrets are stored hashed in Indunet, so only
     secrets at hand can be written; add later ones with ``set_mosquitto_password``). An
-    existing password file keeps its other users. Files are replaced atomically, mode 0600.
+    existing password file keeps its other users. Files are replaced atomically, mode 0600;
+    ``data/`` is Mosquitto's persistence directory (mode 0700).
     """
-    directory.mkdir(parents=True, exist_ok=True)
-    files = MosquittoFiles(directory / "passwd", directory / "acl")
+    directory = directory.absolute()
+    files = MosquittoFiles(
+        directory / "passwd", directory / "acl", directory / "mosquitto.conf", directory / "data"
+    )
     users = {service_user: service_password, **(devices or {})}
     for user in users:
         _check_user(user)
+    config = mosquitto_config(
+        broker or BrokerSettings(),
+        password_file=files.password_file,
+        acl_file=files.acl_file,
+        data_dir=files.data_dir,
+    )
+    files.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     _atomic_write(files.acl_file, mosquitto_acl(service_user))
     set_mosquitto_passwords(files.password_file, users)
+    _atomic_write(files.config_file, config)
     return files
 
 
