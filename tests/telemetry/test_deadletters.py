@@ -61,3 +61,13 @@ async def test_only_the_newest_max_rows_are_kept(engine: sa.Engine) -> None:
         await dead.record([letter(f"d{k}-{i}") for i in range(10)])
     assert 50 <= dead.count() <= 60
     assert dead.list(limit=1)[0].device == "d11-9"
+
+
+async def test_one_devices_flood_keeps_the_other_devices_letters(engine: sa.Engine) -> None:
+    dead = DeadLetters(engine, max_rows=1000, max_per_device=50)
+    await dead.record([letter(f"quiet-{i}") for i in range(5)] + [letter(None, "undecodable")])
+    for _ in range(30):
+        await dead.record([letter("noisy") for _ in range(10)])
+    assert 50 <= dead.count(device="noisy") <= 55  # its newest, pruned every tenth of the cap
+    assert dead.count() - dead.count(device="noisy") == 6  # every other letter kept
+    assert dead.list(limit=1)[0].device == "noisy"

@@ -30,6 +30,8 @@ PINNED = [
     "Overloaded",
     "Pipeline",
     "PostgresStore",
+    "Purged",
+    "Purger",
     "REASONS",
     "Receipt",
     "Rule",

@@ -7,6 +7,7 @@ from indunet.devices.bundled import library_documents, library_models
 from indunet.devices.catalog import ModelRegistry
 from indunet.devices.csvimport import ImportReport
 from indunet.devices.device import DEVICE_ID, PROTOCOLS, Device, Protocol, Status
+from indunet.devices.lifecycle import Gap, StatusChange, owners
 from indunet.devices.models import (
     Action,
     DataType,
@@ -33,6 +34,7 @@ __all__ = [
     "DeviceRegistry",
     "Event",
     "Form",
+    "Gap",
     "ImportReport",
     "ModbusForm",
     "ModelInvalid",
@@ -42,9 +44,11 @@ __all__ = [
     "Point",
     "Protocol",
     "Status",
+    "StatusChange",
     "ThingModel",
     "library_documents",
     "library_models",
+    "owners",
     "parse_model",
     "registers",
 ]

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from indunet import core, ids
 from indunet.core import Conflict, InvalidInput, NotFound, audit
 from indunet.devices import device as dv
+from indunet.devices import lifecycle
 from indunet.devices.catalog import ModelRegistry
 from indunet.devices.csvimport import ImportReport, read_rows
 from indunet.devices.device import Device, Protocol, Status
@@ -50,6 +51,7 @@ CREATE_KEYS = frozenset(
 )
 UPDATE_KEYS = CREATE_KEYS - {"id", "secret", "prefix"}
 MISS_TTL = 5.0  # seconds an unknown device id is remembered as unknown
+HTTP_SILENT_S = 300.0  # an http device that has not posted for this long is offline
 SEEN_STEP = 1.0  # seconds: the resolution of last_seen while a device stays online
 
 
@@ -92,6 +94,7 @@ class DeviceRegistry:
         self._digests: dict[str, str] = {}
         self._dirty: set[str] = set()
         self._misses: dict[str, float] = {}
+        self._changes: builtins.list[lifecycle.StatusChange] = []
         self.reload()
 
     # -- memory ----------------------------------------------------------------------------
@@ -174,12 +177,15 @@ class DeviceRegistry:
                 return
             status: Status = "online" if online else "offline"
             seen = at if online else d.last_seen
+            if d.status != status:
+                self._changes.append(lifecycle.StatusChange(device_id, d.enterprise_id, status, at))
             if d.status != status or d.last_seen != seen:
                 self._devices[device_id] = dataclasses.replace(d, status=status, last_seen=seen)
                 self._dirty.add(device_id)
 
     def flush_status(self) -> int:
-        """Persist the statuses changed since the last flush, in one transaction."""
+        """Persist the statuses, and the status history, changed since the last flush, in
+        one transaction."""
         with self._lock:
             rows: builtins.list[dict[str, Any]] = [
                 {"b_id": did, "b_status": d.status, "b_seen": d.last_seen}
@@ -187,7 +193,8 @@ class DeviceRegistry:
                 if (d := self._devices.get(did)) is not None
             ]
             self._dirty.clear()
-        if not rows:
+            changes, self._changes = self._changes, []
+        if not rows and not changes:
             return 0
         stmt = (
             table.update()
@@ -196,12 +203,50 @@ class DeviceRegistry:
         )
         try:
             with self.engine.begin() as conn:
-                conn.execute(stmt, rows)
+                if rows:
+                    conn.execute(stmt, rows)
+                lifecycle.record_changes(conn, changes)
         except Exception:
             with self._lock:
                 self._dirty.update(r["b_id"] for r in rows)
+                self._changes[:0] = changes
             raise
         return len(rows)
+
+    def expire_silent(self, now: float, *, after: float = HTTP_SILENT_S) -> int:
+        """Mark HTTP devices that have posted nothing for ``after`` seconds offline; return how
+        many. (MQTT, Modbus and OPC UA devices have connections that say when they go.)
+
+        The offline change is dated at the device's last post, where its data stops.
+        """
+        expired = 0
+        for d in builtins.list(self._devices.values()):
+            if d.protocol == "http" and d.status == "online":
+                seen = d.last_seen or 0.0
+                if seen < now - after:
+                    self.set_status(d.id, False, seen or now)
+                    expired += 1
+        return expired
+
+    def status_history(
+        self, device_id: str, *, since: float | None = None, limit: int = 100
+    ) -> builtins.list[lifecycle.StatusChange]:
+        """The device's online/offline changes, newest first (flushed ones; see flush_status)."""
+        d = self.get(device_id)
+        return lifecycle.history(self.engine, device_id, d.enterprise_id, since=since, limit=limit)
+
+    def gaps(self, device_id: str, start: int, end: int) -> builtins.list[lifecycle.Gap]:
+        """The device's offline stretches overlapping ``[start, end)`` (ms)."""
+        d = self.get(device_id)
+        return lifecycle.gaps(self.engine, device_id, d.enterprise_id, start, end)
+
+    def pending_purges(self) -> builtins.list[tuple[str, int]]:
+        """Deleted devices whose data is still to be purged: (device id, former enterprise)."""
+        return lifecycle.pending(self.engine)
+
+    def purge_done(self, device_id: str) -> None:
+        """The deleted device's data is gone: drop its history and let the id be reused."""
+        lifecycle.finish_purge(self.engine, device_id)
 
     def statuses(self) -> dict[str, Status]:
         """Every known device's live status."""
@@ -315,6 +360,12 @@ class DeviceRegistry:
         device_id = dv.check_device_id(spec.get("id"))
         if self.lookup(device_id) is not None:
             raise Conflict(f"device {device_id} already exists; device ids are platform-wide")
+        with self.engine.connect() as conn:
+            if lifecycle.purge_pending(conn, device_id):
+                raise Conflict(
+                    f"device {device_id} was deleted and its data is still being purged; "
+                    "try again in a minute or choose another id"
+                )
         fields = self._fields(spec, None)
         secret = _check_secret(spec.get("secret"))
         identifier = ""
@@ -425,7 +476,8 @@ class DeviceRegistry:
         return self._devices[device_id]
 
     def delete(self, device_id: str, *, actor: str) -> Device:
-        """Remove a device and its identifier."""
+        """Remove a device and its identifier; its data waits for a purge (``pending_purges``),
+        and its id cannot be registered again until the purge is done."""
         current = self.get(device_id)
         fields = {k: getattr(current, k) for k in ("name", "model_id", "model_version")}
         fields |= {"manufacturer": current.manufacturer, "serial": current.serial}
@@ -433,6 +485,7 @@ class DeviceRegistry:
         try:
             with self.engine.begin() as conn:
                 conn.execute(table.delete().where(table.c.id == device_id))
+                lifecycle.mark_deleted(conn, device_id, current.enterprise_id)
                 audit.record(conn, actor, "device.delete", f"device:{device_id}")
         except Exception:
             if current.identifier and self.node is not None:
@@ -446,6 +499,7 @@ class DeviceRegistry:
             self._devices.pop(device_id, None)
             self._digests.pop(device_id, None)
             self._dirty.discard(device_id)
+            self._changes = [c for c in self._changes if c.device_id != device_id]
         return current
 
     def rotate_secret(self, device_id: str, *, actor: str, secret: str | None = None) -> str:

@@ -39,3 +39,21 @@ devices = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+purges = sa.Table(
+    "dev_purges",
+    metadata,
+    sa.Column("device_id", sa.String(63), primary_key=True),
+    sa.Column("enterprise_id", sa.Integer, nullable=False),
+    sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+status_history = sa.Table(
+    "dev_status_history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("device_id", sa.String(63), nullable=False),
+    sa.Column("enterprise_id", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+)

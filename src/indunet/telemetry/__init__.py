@@ -27,6 +27,7 @@ from indunet.telemetry.memory_store import MemoryStore
 from indunet.telemetry.opening import open_store
 from indunet.telemetry.pipeline import Pipeline, Receipt
 from indunet.telemetry.postgres_store import PostgresStore
+from indunet.telemetry.purge import Purged, Purger
 from indunet.telemetry.retention import get_retention, retention_pass, set_retention
 from indunet.telemetry.ruleengine import RuleEngine, RuleStats
 from indunet.telemetry.rules import Rule
@@ -65,6 +66,8 @@ __all__ = [
     "Overloaded",
     "Pipeline",
     "PostgresStore",
+    "Purged",
+    "Purger",
     "Receipt",
     "Rule",
     "RuleEngine",

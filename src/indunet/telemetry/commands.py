@@ -246,12 +246,16 @@ class Commands:
         return await self._finish(command_id, CommandState.SUCCEEDED, _jsonable(result), None)
 
     def history(self, user: User, device_id: str, *, limit: int = 50) -> list[Command]:
-        """The device's commands, newest first (anyone who may see the device)."""
+        """The device's commands, newest first (anyone who may see the device).
+
+        Only commands of the device's current enterprise: a device id registered again by
+        another enterprise never shows the earlier owner's commands.
+        """
         _, enterprise = access.device_of(self.devices, device_id)
         access.check_read(user, enterprise, f"device {device_id}")
         q = (
             sa.select(table)
-            .where(table.c.device_id == device_id)
+            .where(table.c.device_id == device_id, table.c.enterprise_id == enterprise)
             .order_by(table.c.id.desc())
             .limit(max(1, min(limit, 500)))
         )

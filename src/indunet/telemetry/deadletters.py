@@ -2,14 +2,22 @@
 
 A flood of bad samples must not turn into a flood of transactions, yet no bad sample may be
 dropped silently: ``record`` returns only once its letters are committed, and letters from
-every caller waiting at that moment share one transaction (group commit). The table keeps
-the newest ``max_rows`` letters; counts per reason are also kept by the pipeline's stats.
+every caller waiting at that moment share one transaction (group commit).
+
+The table keeps the newest ``max_rows`` letters overall and the newest ``max_per_device`` of
+each device (letters of no device count as one device), so one device's flood cannot push
+out every other device's letters. Counts per reason are also kept by the pipeline's stats.
+
+Each letter carries the enterprise of its device at the time it was written (None for a
+device nobody registered); reads for a tenant filter by it, so letters of a deleted device
+never show to the next owner of its id.
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,10 +25,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from indunet import devices as device_registry
 from indunet.telemetry.checks import Letter
 from indunet.telemetry.tables import dead_letters
 
 PAYLOAD_MAX = 4096  # characters of payload kept per letter
+MAX_ROWS = 100_000  # letters kept overall
+MAX_PER_DEVICE = 10_000  # letters kept per device
 _TEXT_MAX = {"device": 200, "point": 200, "source": 32, "reason": 32, "detail": 500}
 
 
@@ -36,6 +47,7 @@ class DeadLetter:
     reason: str
     detail: str
     payload: str
+    enterprise_id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The letter as JSON-ready data."""
@@ -48,6 +60,7 @@ class DeadLetter:
             "reason": self.reason,
             "detail": self.detail,
             "payload": self.payload,
+            "enterprise_id": self.enterprise_id,
         }
 
 
@@ -58,9 +71,13 @@ def _clip(text: str | None, limit: int) -> str | None:
 class DeadLetters:
     """The ``tel_dead_letters`` table, written in group commits."""
 
-    def __init__(self, engine: sa.Engine, *, max_rows: int = 100_000) -> None:
+    def __init__(
+        self, engine: sa.Engine, *, max_rows: int = MAX_ROWS, max_per_device: int = MAX_PER_DEVICE
+    ) -> None:
         self._engine = engine
         self._max_rows = max_rows
+        self._max_per_device = max_per_device
+        self._since_device: Counter[str | None] = Counter()
         self._pending: builtins.list[tuple[builtins.list[dict[str, Any]], asyncio.Future[None]]]
         self._pending = []
         self._flusher: asyncio.Task[None] | None = None
@@ -106,16 +123,36 @@ class DeadLetters:
 
     def _insert(self, rows: builtins.list[dict[str, Any]]) -> None:
         at = datetime.now(UTC)
-        for row in rows:
-            row["at"] = at
         with self._engine.begin() as conn:
+            owners = device_registry.owners(conn, {r["device"] for r in rows if r["device"]})
+            for row in rows:
+                row["at"] = at
+                row["enterprise_id"] = owners.get(row["device"])
             conn.execute(dead_letters.insert(), rows)
-            self._since_prune += len(rows)
-            if self._since_prune >= max(1, self._max_rows // 10):
-                self._since_prune = 0
-                top = conn.execute(sa.select(sa.func.max(dead_letters.c.id))).scalar() or 0
-                conn.execute(dead_letters.delete().where(dead_letters.c.id <= top - self._max_rows))
+            self._prune(conn, rows)
         self.transactions += 1
+
+    def _prune(self, conn: sa.Connection, rows: builtins.list[dict[str, Any]]) -> None:
+        """Keep the newest letters per device and overall; checked every tenth of a bound."""
+        c = dead_letters.c
+        self._since_device.update(r["device"] for r in rows)
+        step = max(1, self._max_per_device // 10)
+        full = [d for d, n in self._since_device.items() if n >= step]
+        for device in full:
+            del self._since_device[device]
+            mine = c.device.is_(None) if device is None else c.device == device
+            edge = conn.execute(
+                sa.select(c.id).where(mine).order_by(c.id.desc()).offset(self._max_per_device)
+            ).first()
+            if edge is not None:
+                conn.execute(dead_letters.delete().where(mine, c.id <= edge[0]))
+        if len(self._since_device) > 10_000:  # a flood of distinct ids: bound the counters
+            self._since_device.clear()
+        self._since_prune += len(rows)
+        if self._since_prune >= max(1, self._max_rows // 10):
+            self._since_prune = 0
+            top = conn.execute(sa.select(sa.func.max(c.id))).scalar() or 0
+            conn.execute(dead_letters.delete().where(c.id <= top - self._max_rows))
 
     async def close(self) -> None:
         """Wait until every pending letter is committed."""
@@ -129,8 +166,11 @@ class DeadLetters:
         devices: Collection[str] | None,
         reason: str | None,
         source: str | None,
+        enterprise_id: int | None = None,
     ) -> Any:
         c = dead_letters.c
+        if enterprise_id is not None:
+            query = query.where(c.enterprise_id == enterprise_id)
         if device is not None:
             query = query.where(c.device == device)
         if devices is not None:
@@ -150,29 +190,46 @@ class DeadLetters:
         reason: str | None = None,
         source: str | None = None,
         before_id: int | None = None,
+        enterprise_id: int | None = None,
     ) -> builtins.list[DeadLetter]:
-        """Newest letters first; ``devices`` limits them to a set (one enterprise's devices)."""
+        """Newest letters first; ``enterprise_id`` limits them to letters of that enterprise's
+        devices, ``devices`` to a set of device ids."""
         query = sa.select(dead_letters).order_by(dead_letters.c.id.desc()).limit(limit)
-        query = self._where(query, device, devices, reason, source)
+        query = self._where(query, device, devices, reason, source, enterprise_id)
         if before_id is not None:
             query = query.where(dead_letters.c.id < before_id)
         with self._engine.connect() as conn:
             return [DeadLetter(**row._mapping) for row in conn.execute(query)]
 
-    def count(self, *, device: str | None = None, devices: Collection[str] | None = None) -> int:
-        """How many letters the table holds."""
+    def count(
+        self,
+        *,
+        device: str | None = None,
+        devices: Collection[str] | None = None,
+        enterprise_id: int | None = None,
+    ) -> int:
+        """How many letters the table holds (of ``enterprise_id`` when given)."""
         query = self._where(
-            sa.select(sa.func.count()).select_from(dead_letters), device, devices, None, None
+            sa.select(sa.func.count()).select_from(dead_letters),
+            device,
+            devices,
+            None,
+            None,
+            enterprise_id,
         )
         with self._engine.connect() as conn:
             return int(conn.execute(query).scalar() or 0)
 
     def counts_by_reason(
-        self, *, device: str | None = None, devices: Collection[str] | None = None
+        self,
+        *,
+        device: str | None = None,
+        devices: Collection[str] | None = None,
+        enterprise_id: int | None = None,
     ) -> dict[str, int]:
-        """Letters held per reason."""
+        """Letters held per reason (of ``enterprise_id`` when given)."""
         c = dead_letters.c
         query = sa.select(c.reason, sa.func.count()).group_by(c.reason)
-        query = self._where(query, device, devices, None, None)
+        query = self._where(query, device, devices, None, None, enterprise_id)
         with self._engine.connect() as conn:
             return {str(r): int(n) for r, n in conn.execute(query)}

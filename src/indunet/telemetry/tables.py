@@ -17,6 +17,7 @@ dead_letters = sa.Table(
     sa.Column("reason", sa.String(32), nullable=False),
     sa.Column("detail", sa.String(500), nullable=False),
     sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("enterprise_id", sa.Integer, nullable=True),  # the device's, when registered
 )
 
 retention = sa.Table(

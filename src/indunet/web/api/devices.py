@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from indunet import devices
+from indunet import devices, telemetry
 from indunet.core import InvalidInput, PermissionDenied, Role, User
 from indunet.web.deps import PlatformDep, UserDep, require
 
@@ -190,10 +190,12 @@ async def update_device(
 
 @router.delete("/{device_id}", status_code=204)
 async def delete_device(device_id: str, platform: PlatformDep, user: UserDep) -> None:
-    """Delete a device and its identifier."""
+    """Delete a device and its identifier, and purge its telemetry (off the event loop)."""
     reg = _registry(platform)
     _writable(user, reg.get(device_id))
     await run_in_threadpool(reg.delete, device_id, actor=user.actor)
+    platform.pipeline.invalidate(device_id)  # late samples of it become dead letters
+    await telemetry.Purger(platform.engine, platform.store, reg).purge_pending()
 
 
 @router.post("/{device_id}/secret")

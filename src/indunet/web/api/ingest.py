@@ -170,18 +170,24 @@ def list_dead_letters(
 ) -> dict[str, Any]:
     """Rejected samples and payloads, newest first; enterprise users see their devices' only."""
     letters = _pipeline(platform).dead_letters
-    devices: set[str] | None = None
+    enterprise: int | None = None  # letters carry their device's enterprise: filter by it
     if user.role in _ENTERPRISE:
-        devices = {d.id for d in platform.devices.list(user.enterprise_id)}
-        if device is not None and device not in devices:
+        enterprise = user.enterprise_id
+        found = platform.devices.lookup(device) if device is not None else None
+        if device is not None and (found is None or found.enterprise_id != enterprise):
             raise NotFound(f"no device {device!r} in your enterprise")
     items = letters.list(
-        limit, device=device, devices=devices, reason=reason, source=source, before_id=before_id
+        limit,
+        device=device,
+        reason=reason,
+        source=source,
+        before_id=before_id,
+        enterprise_id=enterprise,
     )
     return {
         "items": [x.to_dict() for x in items],
-        "total": letters.count(device=device, devices=devices),
-        "by_reason": letters.counts_by_reason(device=device, devices=devices),
+        "total": letters.count(device=device, enterprise_id=enterprise),
+        "by_reason": letters.counts_by_reason(device=device, enterprise_id=enterprise),
     }
 
 

@@ -1,0 +1,90 @@
+"""Purging a deleted device's telemetry, so that its id can be given to someone else.
+
+Samples, rollups, commands, dead letters, alarms and the rules written for the device are
+kept under its id. When the device is deleted, the registry leaves a tombstone and refuses
+the id until ``Purger.purge`` has removed all of it and told the registry so. The work is
+blocking I/O (a big device's samples take a while), so ``purge_pending`` runs it on a worker
+thread; a purge that fails stays pending and is tried again on the next call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+import sqlalchemy as sa
+
+from indunet.telemetry.alarmtables import alarms, commands, rules
+from indunet.telemetry.store import TimeSeriesStore
+from indunet.telemetry.tables import dead_letters
+
+log = logging.getLogger(__name__)
+
+
+class Tombstones(Protocol):
+    """Where deleted devices wait for their purge (``devices.DeviceRegistry`` is one)."""
+
+    def pending_purges(self) -> list[tuple[str, int]]:
+        """(device id, former enterprise) of each deleted device not yet purged."""
+
+    def purge_done(self, device_id: str) -> None:
+        """The device's data is gone: its id may be registered again."""
+
+
+@dataclass(frozen=True, slots=True)
+class Purged:
+    """What one purge removed."""
+
+    device_id: str
+    samples: int
+    commands: int
+    dead_letters: int
+    alarms: int
+    rules: int
+
+
+class Purger:
+    """Removes everything telemetry keeps under a deleted device's id."""
+
+    def __init__(self, engine: sa.Engine, store: TimeSeriesStore, tombstones: Tombstones) -> None:
+        self.engine = engine
+        self.store = store
+        self.tombstones = tombstones
+
+    def purge(self, device_id: str, enterprise_id: int) -> Purged:
+        """Delete the device's samples, commands, dead letters, alarms and rules (blocking);
+        ``enterprise_id`` (its former owner) is logged.
+
+        Rows of the table are matched by device id alone: while the tombstone stands nobody
+        else can hold the id, so every row under it is the deleted device's.
+        """
+        samples = self.store.delete_device(device_id)
+        with self.engine.begin() as conn:
+            n_commands = conn.execute(
+                commands.delete().where(commands.c.device_id == device_id)
+            ).rowcount
+            n_letters = conn.execute(
+                dead_letters.delete().where(dead_letters.c.device == device_id)
+            ).rowcount
+            n_alarms = conn.execute(alarms.delete().where(alarms.c.device_id == device_id)).rowcount
+            n_rules = conn.execute(rules.delete().where(rules.c.device_id == device_id)).rowcount
+        self.tombstones.purge_done(device_id)
+        done = Purged(device_id, samples, n_commands, n_letters, n_alarms, n_rules)
+        log.info("purged deleted device %s of enterprise %s: %s", device_id, enterprise_id, done)
+        return done
+
+    def purge_all(self) -> list[Purged]:
+        """Purge every deleted device still pending (blocking); failures stay pending."""
+        out: list[Purged] = []
+        for device_id, enterprise_id in self.tombstones.pending_purges():
+            try:
+                out.append(self.purge(device_id, enterprise_id))
+            except Exception:
+                log.exception("purging deleted device %s failed; will retry", device_id)
+        return out
+
+    async def purge_pending(self) -> list[Purged]:
+        """``purge_all`` on a worker thread, so the event loop goes on meanwhile."""
+        return await asyncio.to_thread(self.purge_all)
