@@ -25,6 +25,8 @@ from indunet.connect.http.codec import (
 from indunet.connect.manager import ConnectorManager
 from indunet.connect.memory import MemoryConnector
 from indunet.connect.mqtt import MosquittoFiles, MqttConfig, MqttConnector, write_mosquitto_files
+from indunet.connect.protocols import PROTOCOLS
+from indunet.connect.spec import ConnectorContext, ProtocolSpec
 from indunet.core.lazy import lazy_names
 
 if TYPE_CHECKING:
@@ -42,10 +44,12 @@ __getattr__ = lazy_names(
 )
 
 __all__ = [
+    "PROTOCOLS",
     "Backoff",
     "ChecksWrites",
     "CommandFailed",
     "Connector",
+    "ConnectorContext",
     "ConnectorManager",
     "DeviceLink",
     "Health",
@@ -59,6 +63,7 @@ __all__ = [
     "OpcUaSettings",
     "PayloadInvalid",
     "PayloadTooLarge",
+    "ProtocolSpec",
     "StatusSink",
     "TelemetryBatch",
     "decode_telemetry",

@@ -6,7 +6,9 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
+from indunet.connect import protocols
 from indunet.connect.connector import ChecksWrites, CommandFailed, Connector, DeviceLink, Health
+from indunet.connect.spec import ConnectorContext
 from indunet.telemetry import Sample, Value
 
 
@@ -22,6 +24,11 @@ class ConnectorManager:
         self.connectors = dict(connectors)
         self._protocol_of: dict[str, str] = {}
         self._started = False
+
+    @classmethod
+    def from_protocols(cls, ctx: ConnectorContext) -> ConnectorManager:
+        """A manager with a connector for every protocol of ``connect.protocols`` that has one."""
+        return cls(protocols.connectors(ctx))
 
     async def start(self) -> None:
         """Start every connector; a connector that fails to start does not stop the others."""

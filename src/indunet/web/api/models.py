@@ -12,7 +12,7 @@ from fastapi import APIRouter, Body, Response
 from starlette.concurrency import run_in_threadpool
 
 from indunet import devices
-from indunet.core import Role
+from indunet.core import InvalidInput, Role
 from indunet.web.deps import PlatformDep, UserDep, require
 
 router = APIRouter(prefix="/models", tags=["models"])
@@ -74,7 +74,9 @@ def _binding(form: devices.Form) -> dict[str, Any]:
         }
     if isinstance(form, devices.OpcUaForm):
         return {"protocol": "opcua", "node_id": form.node_id}
-    return {"protocol": "mqtt", "topic": form.topic, "json_path": form.json_path}
+    if isinstance(form, devices.MqttForm):
+        return {"protocol": "mqtt", "topic": form.topic, "json_path": form.json_path}
+    raise InvalidInput(f"a {type(form).__name__} is not a form of any known protocol")
 
 
 def summary(model: devices.ThingModel, *, owner: int | None = None) -> dict[str, Any]:
