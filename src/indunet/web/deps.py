@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
+from pydantic import Field
 
 from indunet.core import AuthenticationFailed, NotFound, PermissionDenied, Role, User
 from indunet.web.auth import SESSION_COOKIE, token_user
@@ -51,3 +52,14 @@ def require(user: User, *roles: Role) -> None:
         raise PermissionDenied(
             f"{user.username} ({user.role}) may not do this; it needs {' or '.join(roles)}"
         )
+
+
+#: The largest integer a 64-bit database column (SQLite INTEGER, PostgreSQL BIGINT) holds.
+MAX_DB_INT = 2**63 - 1
+_ID = "a database id: a whole number from 1 to 2^63-1"
+#: A database id in the path, e.g. ``/alarms/{alarm_id}``; out of range is a 422, not a 500.
+PathId = Annotated[int, Path(ge=1, le=MAX_DB_INT, description=_ID)]
+#: An optional database id in the query string, e.g. ``?enterprise_id=`` or ``?before_id=``.
+QueryId = Annotated[int | None, Query(ge=1, le=MAX_DB_INT, description=_ID)]
+#: A database id in a JSON body (pydantic field type).
+BodyId = Annotated[int, Field(ge=1, le=MAX_DB_INT, description=_ID)]

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from indunet import telemetry
-from indunet.web.deps import PlatformDep, UserDep
+from indunet.web.deps import MAX_DB_INT, BodyId, PathId, PlatformDep, QueryId, UserDep
 from indunet.web.platform import Platform
 
 router = APIRouter(tags=["alarms"])
@@ -31,7 +31,7 @@ class RuleIn(BaseModel):
         description="or: every device of this model in the enterprise",
         examples=["indunet:cnc-machine"],
     )
-    enterprise_id: int | None = Field(
+    enterprise_id: BodyId | None = Field(
         default=None, description="for model rules made by a platform admin (creation only)"
     )
     condition: str | None = Field(
@@ -80,7 +80,7 @@ def _alarms(platform: Platform) -> telemetry.Alarms:
 async def list_rules(
     platform: PlatformDep,
     user: UserDep,
-    enterprise_id: int | None = None,
+    enterprise_id: QueryId = None,
     device_id: str | None = None,
 ) -> list[dict[str, Any]]:
     """Rules the user may see, by name."""
@@ -96,14 +96,14 @@ async def create_rule(body: RuleIn, platform: PlatformDep, user: UserDep) -> dic
 
 
 @router.get("/rules/{rule_id}")
-async def get_rule(rule_id: int, platform: PlatformDep, user: UserDep) -> dict[str, Any]:
+async def get_rule(rule_id: PathId, platform: PlatformDep, user: UserDep) -> dict[str, Any]:
     """One rule."""
     return _engine(platform).get(user, rule_id).to_json()
 
 
 @router.patch("/rules/{rule_id}")
 async def update_rule(
-    rule_id: int, body: RuleIn, platform: PlatformDep, user: UserDep
+    rule_id: PathId, body: RuleIn, platform: PlatformDep, user: UserDep
 ) -> dict[str, Any]:
     """Change some fields of a rule."""
     rule = await _engine(platform).update(user, rule_id, body.model_dump(exclude_unset=True))
@@ -111,7 +111,7 @@ async def update_rule(
 
 
 @router.delete("/rules/{rule_id}", status_code=204)
-async def delete_rule(rule_id: int, platform: PlatformDep, user: UserDep) -> None:
+async def delete_rule(rule_id: PathId, platform: PlatformDep, user: UserDep) -> None:
     """Delete a rule; its active alarms clear, and its alarms stay as history."""
     await _engine(platform).delete(user, rule_id)
 
@@ -123,12 +123,14 @@ def list_alarms(
     state: str | None = Query(
         default=None, description="open, active, acknowledged, cleared or closed"
     ),
-    enterprise_id: int | None = None,
+    enterprise_id: QueryId = None,
     device_id: str | None = None,
     severity: str | None = None,
-    rule_id: int | None = None,
+    rule_id: QueryId = None,
     limit: int = Query(default=100, ge=1, le=1000),
-    before: int | None = Query(default=None, description="an alarm id: older alarms only"),
+    before: int | None = Query(
+        default=None, ge=1, le=MAX_DB_INT, description="an alarm id: older alarms only"
+    ),
 ) -> list[dict[str, Any]]:
     """Alarms the user may see, newest first."""
     found = _alarms(platform).find(
@@ -149,21 +151,21 @@ def count_alarms(
     platform: PlatformDep,
     user: UserDep,
     state: str = Query(default="open", description="open (default) or one state"),
-    enterprise_id: int | None = None,
+    enterprise_id: QueryId = None,
 ) -> dict[str, int]:
     """Number of alarms per severity, for the console's header."""
     return _alarms(platform).counts(user, state=state, enterprise_id=enterprise_id)
 
 
 @router.get("/alarms/{alarm_id}")
-def get_alarm(alarm_id: int, platform: PlatformDep, user: UserDep) -> dict[str, Any]:
+def get_alarm(alarm_id: PathId, platform: PlatformDep, user: UserDep) -> dict[str, Any]:
     """One alarm."""
     return _alarms(platform).get(user, alarm_id).to_json()
 
 
 @router.post("/alarms/{alarm_id}/ack")
 async def acknowledge_alarm(
-    alarm_id: int, platform: PlatformDep, user: UserDep, body: Ack | None = None
+    alarm_id: PathId, platform: PlatformDep, user: UserDep, body: Ack | None = None
 ) -> dict[str, Any]:
     """Acknowledge an alarm (a user of its enterprise, or a platform admin); audited."""
     alarm = await _alarms(platform).acknowledge(user, alarm_id, body.note if body else "")

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from indunet import ids
 from indunet.core import PermissionDenied, Role
 from indunet.web.auth import principal_for_user
-from indunet.web.deps import StateDep, UserDep
+from indunet.web.deps import PathId, StateDep, UserDep
 
 router = APIRouter(tags=["identifiers"])
 
@@ -46,7 +46,7 @@ async def bulk_import(
 
 
 @router.get("/bulk/{job_id}")
-def bulk_job(job_id: int, state: StateDep, user: UserDep) -> dict[str, Any]:
+def bulk_job(job_id: PathId, state: StateDep, user: UserDep) -> dict[str, Any]:
     """Where a bulk import stands (counts, next line, errors): for its starter and overseers."""
     job = ids.get_job(state.engine, job_id)
     if user.role not in (Role.PLATFORM_ADMIN, Role.REGULATOR) and job.actor != user.actor:

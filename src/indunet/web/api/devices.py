@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from indunet import devices, telemetry
 from indunet.core import InvalidInput, PermissionDenied, Role, User
-from indunet.web.deps import PlatformDep, UserDep, require
+from indunet.web.deps import BodyId, PlatformDep, QueryId, UserDep, require
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 WRITERS = (Role.PLATFORM_ADMIN, Role.ENTERPRISE_ADMIN)
@@ -52,7 +52,7 @@ class DeviceIn(DeviceChanges):
 
     id: str = Field(description="[a-z0-9][a-z0-9_-]{0,62}, unique", examples=["meter-0001"])
     name: str | None = Field(default=None, max_length=200, examples=["1号电表"])
-    enterprise_id: int | None = Field(
+    enterprise_id: BodyId | None = Field(
         default=None, description="needed from a platform administrator; others use their own"
     )
     secret: str | None = Field(
@@ -97,7 +97,7 @@ def _registry(platform: PlatformDep) -> devices.DeviceRegistry:
 def list_devices(
     platform: PlatformDep,
     user: UserDep,
-    enterprise_id: int | None = None,
+    enterprise_id: QueryId = None,
     status: devices.Status | None = None,
     tag: str | None = None,
 ) -> list[dict[str, Any]]:
@@ -141,7 +141,7 @@ async def create_device(body: DeviceIn, platform: PlatformDep, user: UserDep) ->
     },
 )
 async def import_devices(
-    request: Request, platform: PlatformDep, user: UserDep, enterprise_id: int | None = None
+    request: Request, platform: PlatformDep, user: UserDep, enterprise_id: QueryId = None
 ) -> dict[str, Any]:
     """Create a device per CSV row; bad rows come back by line number, good rows are kept."""
     eid = _target_enterprise(user, enterprise_id)

@@ -19,7 +19,15 @@ from starlette.concurrency import run_in_threadpool
 
 from indunet import connect, core, telemetry
 from indunet.core import AuthenticationFailed, NotFound, PermissionDenied, Role, User
-from indunet.web.deps import PlatformDep, StateDep, UserDep, current_user, require
+from indunet.web.deps import (
+    PathId,
+    PlatformDep,
+    QueryId,
+    StateDep,
+    UserDep,
+    current_user,
+    require,
+)
 from indunet.web.platform import Platform
 
 router = APIRouter(tags=["telemetry"])
@@ -166,7 +174,7 @@ def list_dead_letters(
     reason: str | None = None,
     source: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_id: int | None = None,
+    before_id: QueryId = None,
 ) -> dict[str, Any]:
     """Rejected samples and payloads, newest first; enterprise users see their devices' only."""
     letters = _pipeline(platform).dead_letters
@@ -204,7 +212,7 @@ def _enterprise_reader(user: User, enterprise_id: int) -> None:
 
 
 @router.get("/telemetry/retention/{enterprise_id}")
-def get_retention(enterprise_id: int, state: StateDep, user: UserDep) -> dict[str, Any]:
+def get_retention(enterprise_id: PathId, state: StateDep, user: UserDep) -> dict[str, Any]:
     """Days of telemetry kept for an enterprise's devices."""
     _enterprise_reader(user, enterprise_id)
     with state.engine.connect() as conn:
@@ -215,7 +223,7 @@ def get_retention(enterprise_id: int, state: StateDep, user: UserDep) -> dict[st
 
 @router.put("/telemetry/retention/{enterprise_id}")
 def put_retention(
-    enterprise_id: int,
+    enterprise_id: PathId,
     state: StateDep,
     user: UserDep,
     days: Annotated[int, Body(embed=True, description="days to keep, 1 to 36,500")],

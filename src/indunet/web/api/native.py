@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -229,7 +229,9 @@ def delete_template(prefix: str, ref: str, state: StateDep, user: UserDep) -> No
 
 
 @router.get("/audit", tags=["audit"])
-def audit_log(state: StateDep, user: UserDep, limit: int = 100) -> list[dict[str, Any]]:
+def audit_log(
+    state: StateDep, user: UserDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[dict[str, Any]]:
     """The newest audit entries (platform admins and regulators)."""
     require(user, Role.PLATFORM_ADMIN, Role.REGULATOR)
     with state.engine.connect() as conn:

@@ -15,7 +15,7 @@ from indunet.web.console.fleet import SEVERITIES
 from indunet.web.console.i18n import N_
 from indunet.web.console.pages import error_text, is_htmx, render
 from indunet.web.console.session import ConsoleUser, safe_next
-from indunet.web.deps import StateDep
+from indunet.web.deps import PathId, StateDep
 from indunet.web.platform import Platform
 from indunet.web.state import AppState
 
@@ -114,7 +114,7 @@ def device_alarms(request: Request, state: StateDep, user: ConsoleUser, device_i
 
 @router.post("/platform/alarms/{alarm_id}/ack")
 async def acknowledge(
-    request: Request, state: StateDep, user: ConsoleUser, alarm_id: int
+    request: Request, state: StateDep, user: ConsoleUser, alarm_id: PathId
 ) -> Response:
     """Acknowledge with a note. HTMX gets the alarm's row back; a plain form post goes back."""
     platform = fleet.platform_of(state)

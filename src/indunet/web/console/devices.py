@@ -21,7 +21,7 @@ from indunet.web.console.i18n import N_
 from indunet.web.console.models import visible_models
 from indunet.web.console.pages import error_text, is_htmx, render
 from indunet.web.console.session import ConsoleUser
-from indunet.web.deps import StateDep
+from indunet.web.deps import MAX_DB_INT, StateDep
 from indunet.web.platform import Platform
 from indunet.web.state import AppState
 
@@ -172,7 +172,8 @@ def devices_page(request: Request, state: StateDep, user: ConsoleUser) -> Respon
 
 def _chosen_enterprise(form: FormData) -> int | None:
     raw = str(form.get("enterprise_id", "")).strip()
-    return int(raw) if raw.isdigit() else None
+    chosen = int(raw) if raw.isascii() and raw.isdigit() else None
+    return chosen if chosen is not None and chosen <= MAX_DB_INT else None
 
 
 @router.post("/platform/devices")
