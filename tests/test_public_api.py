@@ -47,6 +47,7 @@ CORE = [
     "migrate",
     "new_secret",
     "revoke_token",
+    "sealed",
     "set_verified",
     "user_for_token",
     "validate_uscc",

@@ -1,6 +1,6 @@
 """Core: settings, database and migrations, enterprises, users and roles, tokens, audit, events."""
 
-from indunet.core import access, audit
+from indunet.core import access, audit, sealed
 from indunet.core.db import make_engine, migrate
 from indunet.core.enterprises import (
     Enterprise,
@@ -71,6 +71,7 @@ __all__ = [
     "migrate",
     "new_secret",
     "revoke_token",
+    "sealed",
     "set_verified",
     "user_for_token",
     "validate_uscc",

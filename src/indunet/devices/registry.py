@@ -27,6 +27,7 @@ from indunet.core import Conflict, InvalidInput, NotFound, audit
 from indunet.devices import device as dv
 from indunet.devices import lifecycle
 from indunet.devices.catalog import ModelRegistry
+from indunet.devices.connections import SECRET_KEYS
 from indunet.devices.csvimport import ImportReport, read_rows
 from indunet.devices.device import Device, Protocol, Status
 from indunet.devices.identifiers import ensure_template, handle_of, pick_prefix, record_values
@@ -84,8 +85,10 @@ class DeviceRegistry:
         node: ids.Node | None,
         *,
         platform_url: str | None = None,
+        sealer: core.sealed.Sealer | None = None,
     ) -> None:
         self.engine = engine
+        self.sealer = sealer or core.sealed.for_engine(engine)
         self.models = models
         self.node = node
         self.platform_url = platform_url.rstrip("/") if platform_url else None
@@ -94,8 +97,26 @@ class DeviceRegistry:
         self._digests: dict[str, str] = {}
         self._dirty: set[str] = set()
         self._misses: dict[str, float] = {}
+        self._seal_clear_secrets()
         self._changes: builtins.list[lifecycle.StatusChange] = []
         self.reload()
+
+    def _seal_clear_secrets(self) -> None:
+        """Seal connection passwords and keys stored in clear text (before sealing existed)."""
+        with self.engine.begin() as conn:
+            for did, connection in conn.execute(sa.select(table.c.id, table.c.connection)):
+                sealed = self.sealer.seal_fields(connection, SECRET_KEYS)
+                if sealed != connection:
+                    conn.execute(table.update().where(table.c.id == did).values(connection=sealed))
+
+    def _from_row(self, r: Any) -> Device:
+        """A device from its row, connection secrets opened."""
+        d = _from_row(r)
+        if any(self.sealer.is_sealed(d.connection.get(k)) for k in SECRET_KEYS):
+            d = dataclasses.replace(
+                d, connection=self.sealer.open_fields(d.connection, SECRET_KEYS)
+            )
+        return d
 
     # -- memory ----------------------------------------------------------------------------
     def reload(self) -> builtins.list[Device]:
@@ -106,7 +127,7 @@ class DeviceRegistry:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(table)).mappings().all()
         with self._lock:
-            fresh = {r["id"]: _from_row(r) for r in rows}
+            fresh = {r["id"]: self._from_row(r) for r in rows}
             for did in self._dirty & fresh.keys():
                 old = self._devices[did]
                 fresh[did] = dataclasses.replace(
@@ -130,7 +151,7 @@ class DeviceRegistry:
                     self._misses.clear()
                 self._misses[device_id] = now + MISS_TTL
                 return None
-            d = self._devices.setdefault(device_id, _from_row(r))
+            d = self._devices.setdefault(device_id, self._from_row(r))
             self._digests.setdefault(device_id, r["secret_digest"])
             return d
 
@@ -275,7 +296,7 @@ class DeviceRegistry:
         out: builtins.list[Device] = []
         for r in rows:
             live = self._devices.get(r["id"])
-            d = _from_row(r)
+            d = self._from_row(r)
             if live is not None:
                 d = dataclasses.replace(d, status=live.status, last_seen=live.last_seen)
             if (status is None or d.status == status) and (tag is None or tag in d.tags):
@@ -401,7 +422,7 @@ class DeviceRegistry:
         }
         try:
             with self.engine.begin() as conn:
-                conn.execute(table.insert().values(**row))
+                conn.execute(table.insert().values(**self._sealed(row)))
                 audit.record(
                     conn,
                     actor,
@@ -423,6 +444,10 @@ class DeviceRegistry:
             self._digests[device_id] = row["secret_digest"]
             self._misses.pop(device_id, None)
         return d, secret
+
+    def _sealed(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Column values with the connection's secrets sealed for storage."""
+        return {**values, "connection": self.sealer.seal_fields(values["connection"], SECRET_KEYS)}
 
     def _drop_handle(self, identifier: str, actor: str) -> None:
         if identifier and self.node is not None:
@@ -448,7 +473,7 @@ class DeviceRegistry:
                 res = conn.execute(
                     table.update()
                     .where(table.c.id == device_id)
-                    .values(**fields, updated_at=datetime.now(UTC))
+                    .values(**self._sealed(fields), updated_at=datetime.now(UTC))
                 )
                 if not res.rowcount:
                     raise NotFound(f"no device {device_id!r}")
