@@ -167,7 +167,7 @@ async def test_who_may_command(bench: Bench) -> None:
     root = make_user(bench.engine, "root", Role.PLATFORM_ADMIN)
     write = {"point": "enabled", "value": False}
     for who, error in ((operator, PermissionDenied), (regulator, PermissionDenied)):
-        with pytest.raises(error, match="may not command devices"):
+        with pytest.raises(error, match="may not change device press-1"):
             await bench.commands.request(who, "press-1", **write)
     with pytest.raises(NotFound, match="no device press-1"):
         await bench.commands.request(outsider, "press-1", **write)

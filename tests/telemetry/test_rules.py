@@ -330,7 +330,7 @@ async def test_who_may_manage_rules(world: World) -> None:
     assert world.rules.find(outsider) == []
     with pytest.raises(NotFound):
         world.rules.get(outsider, rule.id)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):
         world.rules.find(user, enterprise_id=world.other_id)
     with pytest.raises(PermissionDenied):
         await world.rules.update(user, rule.id, {"severity": "minor"})

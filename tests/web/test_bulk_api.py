@@ -97,7 +97,7 @@ async def test_a_job_is_shown_to_its_starter_and_overseers_only(
     denied = await client.get(
         f"/api/v1/bulk/{job_id}", headers={"authorization": f"Bearer {bob_token}"}
     )
-    assert denied.status_code == 403 and "started by someone else" in denied.json()["message"]
+    assert denied.status_code == 404 and f"no bulk job {job_id}" in denied.json()["message"]
     seen = await client.get(
         f"/api/v1/bulk/{job_id}", headers={"authorization": f"Bearer {reg_token}"}
     )

@@ -111,7 +111,7 @@ async def test_failures_and_timeouts_answer_502_and_504(site: Site) -> None:
 
 async def test_only_admins_may_command(site: Site) -> None:
     resp = await site.client.post(URL, json={"point": "enabled", "value": True}, headers=site.user)
-    assert resp.status_code == 403 and "may not command devices" in resp.json()["message"]
+    assert resp.status_code == 403 and "may not change device press-1" in resp.json()["message"]
     ghost = await site.client.post(
         "/api/v1/devices/ghost/commands", json={"action": "reset"}, headers=site.admin
     )

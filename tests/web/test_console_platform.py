@@ -477,7 +477,7 @@ async def test_enterprise_users_may_not_command(
         "/platform/devices/cnc-0001/command",
         data={"kind": "write", "point": "feed_override", "value": "80"},
     )
-    assert resp.status_code == 403 and "may not command devices" in resp.text
+    assert resp.status_code == 403 and "may not change device cnc-0001" in resp.text
     assert fleet.sender.values == {}
 
 

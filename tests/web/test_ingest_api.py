@@ -243,7 +243,7 @@ async def test_who_may_write(client: httpx.AsyncClient, store: MemoryStore, worl
         await client.post("/api/v1/telemetry", json=body, headers=world["regulator"])
     ).status_code == 403
     denied = await client.post("/api/v1/telemetry", json=body, headers=world["user"])
-    assert denied.status_code == 403 and "env-9001" in denied.json()["message"]
+    assert denied.status_code == 404 and "env-9001" in denied.json()["message"]
     mixed = rows(("env-0001", "temperature", 20.0), ("env-9001", "temperature", 20.0))
     assert (
         await client.post("/api/v1/telemetry", json=mixed, headers=world["device"])
@@ -295,7 +295,7 @@ async def test_retention_per_enterprise(
     got = await client.get(url, headers=world["user"])
     assert got.json() == {"enterprise_id": enterprise.id, "days": state.settings.retention_days}
     assert (await client.put(url, json={"days": 30}, headers=world["user"])).status_code == 403
-    assert (await client.put(url, json={"days": 30}, headers=world["stranger"])).status_code == 403
+    assert (await client.put(url, json={"days": 30}, headers=world["stranger"])).status_code == 404
     bad = await client.put(url, json={"days": 0}, headers=world["boss"])
     assert bad.status_code == 400 and "1 to 36500" in bad.json()["message"]
     assert (await client.put(url, json={"days": 30}, headers=world["boss"])).status_code == 200

@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from indunet.core import Conflict, NotFound, PermissionDenied, audit
+from indunet.core import Conflict, NotFound, PermissionDenied, User, access, audit
 from indunet.devices.bundled import library_documents, library_models
 from indunet.devices.models import ThingModel
 from indunet.devices.tables import models as models_table
@@ -154,6 +154,23 @@ class ModelRegistry:
     def owner(self, model_id: str) -> int | None:
         """The enterprise that owns a model id (None: the platform)."""
         return self._owners.get(model_id)
+
+    def may_see(self, user: User, model_id: str) -> bool:
+        """Platform and library models are everyone's; an enterprise's only its own
+        (``core.access``)."""
+        owner = self._owners.get(model_id)
+        return owner is None or access.can_see(user, owner)
+
+    def visible(self, user: User, model_id: str, version: str | None = None) -> ThingModel:
+        """``get`` for ``user``: another enterprise's model is not found, like a missing one."""
+        if not self.may_see(user, model_id):
+            what = f"{model_id}@{version}" if version else model_id
+            raise NotFound(f"no model {what}; list them with GET /api/v1/models")
+        return self.get(model_id, version)
+
+    def list_for(self, user: User) -> builtins.list[ThingModel]:
+        """The latest version of every model ``user`` may see, sorted by id."""
+        return [m for m in self.list() if self.may_see(user, m.id)]
 
     def list(self, *, all_versions: bool = False) -> list[ThingModel]:
         """The latest version of every model (or every version), sorted by id."""

@@ -20,8 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from indunet.core import Conflict, EventBus, InvalidInput, NotFound, User, audit
-from indunet.telemetry import access
+from indunet.core import Conflict, EventBus, InvalidInput, NotFound, User, access, audit
 from indunet.telemetry.alarmtables import alarms as table
 
 
@@ -208,7 +207,7 @@ class Alarms:
     def _acknowledge(self, user: User, alarm_id: int, note: str) -> Alarm:
         with self.engine.begin() as conn:
             alarm = self._get(conn, alarm_id)
-            access.check_manage(user, alarm.enterprise_id, f"alarm {alarm_id}", users_too=True)
+            access.check_change(user, alarm.enterprise_id, f"alarm {alarm_id}", users_too=True)
             if alarm.acked_at is not None:
                 raise Conflict(
                     f"alarm {alarm_id} was already acknowledged by {alarm.acked_by} "
@@ -241,7 +240,7 @@ class Alarms:
         """One alarm the user may see, or ``NotFound``."""
         with self.engine.connect() as conn:
             alarm = self._get(conn, alarm_id)
-        access.check_read(user, alarm.enterprise_id, f"alarm {alarm_id}")
+        access.check_see(user, alarm.enterprise_id, f"alarm {alarm_id}")
         return alarm
 
     def find(

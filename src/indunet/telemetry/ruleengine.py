@@ -28,9 +28,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from indunet.core import EventBus, NotFound, User, get_enterprise_by_id
+from indunet.core import EventBus, NotFound, User, access, get_enterprise_by_id
 from indunet.devices import ThingModel
-from indunet.telemetry import access, rules
+from indunet.telemetry import owners, rules
 from indunet.telemetry.alarms import Alarms
 from indunet.telemetry.expr import NotEvaluable
 from indunet.telemetry.rules import CompiledRule, Rule
@@ -71,7 +71,7 @@ class RuleEngine:
     def __init__(
         self,
         engine: sa.Engine,
-        devices: access.DeviceDirectory,
+        devices: owners.DeviceDirectory,
         alarms: Alarms,
         bus: EventBus,
         *,
@@ -265,7 +265,7 @@ class RuleEngine:
     def _resolve(self, device: str) -> dict[str, tuple[CompiledRule, ...]]:
         """Index the enabled rules targeting ``device`` by the points they read."""
         try:
-            model, enterprise = access.device_of(self.devices, device)
+            model, enterprise = owners.device_of(self.devices, device)
         except Exception:  # unknown device: nothing targets it
             found: list[CompiledRule] = []
         else:
@@ -288,7 +288,7 @@ class RuleEngine:
     def get(self, user: User, rule_id: int) -> Rule:
         """One rule the user may see, or ``NotFound``."""
         rule = self._rules.get(rule_id)
-        if rule is None or not access.can_read(user, rule.rule.enterprise_id):
+        if rule is None or not access.can_see(user, rule.rule.enterprise_id):
             raise NotFound(f"no rule {rule_id}")
         return rule.rule
 
@@ -339,7 +339,7 @@ class RuleEngine:
         return compiled.rule
 
     def _update(self, user: User, old: Rule, changes: dict[str, Any]) -> CompiledRule:
-        access.check_manage(user, old.enterprise_id, f"rule {old.id}")
+        access.check_change(user, old.enterprise_id, f"rule {old.id}")
         spec: dict[str, Any] = {k: getattr(old, k) for k in rules.EDITABLE}
         if "device_id" in changes or "model_id" in changes:
             spec.update(device_id=None, model_id=None)
@@ -356,7 +356,7 @@ class RuleEngine:
     async def delete(self, user: User, rule_id: int) -> None:
         """Remove a rule (audited) and clear its active alarms; its alarms stay as history."""
         old = self.get(user, rule_id)
-        access.check_manage(user, old.enterprise_id, f"rule {rule_id}")
+        access.check_change(user, old.enterprise_id, f"rule {rule_id}")
 
         def remove() -> None:
             with self.engine.begin() as conn:

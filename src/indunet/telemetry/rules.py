@@ -19,9 +19,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from indunet.core import Conflict, InvalidInput, User, audit
+from indunet.core import Conflict, InvalidInput, User, access, audit
 from indunet.devices import ThingModel
-from indunet.telemetry import access
+from indunet.telemetry import owners
 from indunet.telemetry.alarms import Severity
 from indunet.telemetry.alarmtables import rules as table
 from indunet.telemetry.expr import Expression
@@ -204,7 +204,7 @@ def check_fields(spec: Mapping[str, Any], allowed: frozenset[str]) -> None:
 
 
 def target(
-    devices: access.DeviceDirectory,
+    devices: owners.DeviceDirectory,
     find_model: Callable[[str], ThingModel] | None,
     user: User,
     spec: Mapping[str, Any],
@@ -218,8 +218,8 @@ def target(
     if bool(device_id) == bool(model_id):
         raise InvalidInput("a rule targets exactly one of device_id or model_id")
     if device_id:
-        model, owner = access.device_of(devices, str(device_id))
-        access.check_read(user, owner, f"device {device_id}")
+        model, owner = owners.device_of(devices, str(device_id))
+        access.check_see(user, owner, f"device {device_id}")
         if enterprise is not None and enterprise != owner:
             raise InvalidInput(
                 f"device {device_id} belongs to enterprise {owner}, not {enterprise}"
@@ -232,7 +232,7 @@ def target(
         enterprise = enterprise if enterprise is not None else user.enterprise_id
         if enterprise is None:
             raise InvalidInput("say which enterprise's devices the rule covers (enterprise_id)")
-    access.check_manage(user, enterprise, "rules")
+    access.check_change(user, enterprise, "rules")
     return model, int(enterprise)
 
 

@@ -14,11 +14,10 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from indunet import devices, telemetry
-from indunet.core import InvalidInput, PermissionDenied, Role, User
-from indunet.web.deps import BodyId, PlatformDep, QueryId, UserDep, require
+from indunet.core import InvalidInput, PermissionDenied, User, access
+from indunet.web.deps import BodyId, PlatformDep, QueryId, UserDep
 
 router = APIRouter(prefix="/devices", tags=["devices"])
-WRITERS = (Role.PLATFORM_ADMIN, Role.ENTERPRISE_ADMIN)
 MAX_CSV = 10 * 1024 * 1024
 
 
@@ -64,28 +63,23 @@ class DeviceIn(DeviceChanges):
 
 
 def _target_enterprise(user: User, given: int | None) -> int:
-    """The enterprise a write acts for: the admin names it, an enterprise admin has one."""
-    require(user, *WRITERS)
-    if user.role == Role.PLATFORM_ADMIN:
-        if given is None:
-            raise InvalidInput("name the device's enterprise with enterprise_id")
-        return given
-    assert user.enterprise_id is not None
-    if given is not None and given != user.enterprise_id:
-        raise PermissionDenied(f"{user.username} may manage only their own enterprise's devices")
-    return user.enterprise_id
+    """The enterprise a write acts for: an overseer names it, an enterprise admin has one."""
+    eid = access.scope(user, given)
+    if user.role not in access.CHANGERS:
+        raise PermissionDenied(
+            f"{user.username} ({user.role}) may not manage devices; that needs a platform "
+            "admin or an admin of the enterprise"
+        )
+    if eid is None:
+        raise InvalidInput("name the device's enterprise with enterprise_id")
+    access.check_change(user, eid, "devices")
+    return eid
 
 
-def _readable(user: User, device: devices.Device) -> None:
-    if user.role in (Role.PLATFORM_ADMIN, Role.REGULATOR):
-        return
-    if device.enterprise_id != user.enterprise_id:
-        raise PermissionDenied(f"device {device.id} belongs to another enterprise")
-
-
-def _writable(user: User, device: devices.Device) -> None:
-    require(user, *WRITERS)
-    _readable(user, device)
+def _writable(user: User, reg: devices.DeviceRegistry, device_id: str) -> devices.Device:
+    device = reg.visible(user, device_id)
+    access.check_change(user, device.enterprise_id, f"device {device_id}")
+    return device
 
 
 def _registry(platform: PlatformDep) -> devices.DeviceRegistry:
@@ -102,10 +96,7 @@ def list_devices(
     tag: str | None = None,
 ) -> list[dict[str, Any]]:
     """Devices you may see, sorted by id; filter by enterprise, status or tag."""
-    if user.role not in (Role.PLATFORM_ADMIN, Role.REGULATOR):
-        if enterprise_id is not None and enterprise_id != user.enterprise_id:
-            raise PermissionDenied(f"{user.username} may list only their own enterprise's devices")
-        enterprise_id = user.enterprise_id
+    enterprise_id = access.scope(user, enterprise_id)
     found = _registry(platform).list(enterprise_id=enterprise_id, status=status, tag=tag)
     return [d.to_json() for d in found]
 
@@ -169,9 +160,7 @@ async def import_devices(
 @router.get("/{device_id}")
 def get_device(device_id: str, platform: PlatformDep, user: UserDep) -> dict[str, Any]:
     """One device with its live status."""
-    device = _registry(platform).get(device_id)
-    _readable(user, device)
-    return device.to_json()
+    return _registry(platform).visible(user, device_id).to_json()
 
 
 @router.patch("/{device_id}")
@@ -180,7 +169,7 @@ async def update_device(
 ) -> dict[str, Any]:
     """Change a device; its identifier record follows name, model, maker and serial."""
     reg = _registry(platform)
-    _writable(user, reg.get(device_id))
+    _writable(user, reg, device_id)
     changes = body.model_dump(exclude_unset=True)
     if not changes:
         raise InvalidInput("send at least one field to change")
@@ -192,7 +181,7 @@ async def update_device(
 async def delete_device(device_id: str, platform: PlatformDep, user: UserDep) -> None:
     """Delete a device and its identifier, and purge its telemetry (off the event loop)."""
     reg = _registry(platform)
-    _writable(user, reg.get(device_id))
+    _writable(user, reg, device_id)
     await run_in_threadpool(reg.delete, device_id, actor=user.actor)
     platform.pipeline.invalidate(device_id)  # late samples of it become dead letters
     await telemetry.Purger(platform.engine, platform.store, reg).purge_pending()
@@ -202,6 +191,6 @@ async def delete_device(device_id: str, platform: PlatformDep, user: UserDep) ->
 async def rotate_secret(device_id: str, platform: PlatformDep, user: UserDep) -> dict[str, str]:
     """Issue a new device secret (shown once); the old one stops working at once."""
     reg = _registry(platform)
-    _writable(user, reg.get(device_id))
+    _writable(user, reg, device_id)
     secret = await run_in_threadpool(reg.rotate_secret, device_id, actor=user.actor)
     return {"id": device_id, "secret": secret}

@@ -18,7 +18,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from indunet import connect, core, telemetry
-from indunet.core import AuthenticationFailed, NotFound, PermissionDenied, Role, User
+from indunet.core import AuthenticationFailed, NotFound, PermissionDenied, Role, User, access
 from indunet.web.deps import (
     PathId,
     PlatformDep,
@@ -34,8 +34,6 @@ router = APIRouter(tags=["telemetry"])
 MAX_BODY = 32 * 1024 * 1024  # bytes per request, after decompression
 RETRY_AFTER_S = 5
 _WRITERS = (Role.PLATFORM_ADMIN, Role.ENTERPRISE_ADMIN, Role.ENTERPRISE_USER)
-_ENTERPRISE = (Role.ENTERPRISE_ADMIN, Role.ENTERPRISE_USER)
-_OVERSEERS = (Role.PLATFORM_ADMIN, Role.REGULATOR)
 _KEPT_BYTES = 16_384  # of an unreadable body, for its dead letter
 
 
@@ -80,15 +78,10 @@ def _may_write(sender: Sender, devices: set[str], platform: Platform) -> None:
         return
     user = sender.user
     assert user is not None
-    if user.role == Role.PLATFORM_ADMIN:
-        return
     for device_id in devices:
         device = platform.devices.lookup(device_id)
-        if device is not None and device.enterprise_id != user.enterprise_id:
-            raise PermissionDenied(
-                f"device {device_id} belongs to another enterprise; {user.username} may not "
-                "write its telemetry"
-            )
+        if device is not None:  # unknown devices become dead letters, not refusals
+            access.check_change(user, device.enterprise_id, f"device {device_id}", users_too=True)
 
 
 def _seen(platform: Platform, devices: set[str]) -> None:
@@ -179,11 +172,10 @@ def list_dead_letters(
     """Rejected samples and payloads, newest first; enterprise users see their devices' only."""
     letters = _pipeline(platform).dead_letters
     enterprise: int | None = None  # letters carry their device's enterprise: filter by it
-    if user.role in _ENTERPRISE:
-        enterprise = user.enterprise_id
-        found = platform.devices.lookup(device) if device is not None else None
-        if device is not None and (found is None or found.enterprise_id != enterprise):
-            raise NotFound(f"no device {device!r} in your enterprise")
+    if not access.sees_all(user):
+        enterprise = access.scope(user)
+        if device is not None:
+            platform.devices.visible(user, device)
     items = letters.list(
         limit,
         device=device,
@@ -202,19 +194,14 @@ def list_dead_letters(
 @router.get("/telemetry/stats")
 def ingest_stats(platform: PlatformDep, user: UserDep) -> dict[str, Any]:
     """Counters of the ingest pipeline since the process started."""
-    require(user, *_OVERSEERS)
+    require(user, *access.OVERSEERS)
     return _pipeline(platform).stats()
-
-
-def _enterprise_reader(user: User, enterprise_id: int) -> None:
-    if user.role in _ENTERPRISE and user.enterprise_id != enterprise_id:
-        raise PermissionDenied(f"{user.username} belongs to another enterprise")
 
 
 @router.get("/telemetry/retention/{enterprise_id}")
 def get_retention(enterprise_id: PathId, state: StateDep, user: UserDep) -> dict[str, Any]:
     """Days of telemetry kept for an enterprise's devices."""
-    _enterprise_reader(user, enterprise_id)
+    access.check_see(user, enterprise_id, f"enterprise {enterprise_id}")
     with state.engine.connect() as conn:
         core.get_enterprise_by_id(conn, enterprise_id)
         days = telemetry.get_retention(conn, enterprise_id, default=state.settings.retention_days)
@@ -229,8 +216,7 @@ def put_retention(
     days: Annotated[int, Body(embed=True, description="days to keep, 1 to 36,500")],
 ) -> dict[str, Any]:
     """Set how many days of telemetry an enterprise keeps (its admins or a platform admin)."""
-    require(user, Role.PLATFORM_ADMIN, Role.ENTERPRISE_ADMIN)
-    _enterprise_reader(user, enterprise_id)
+    access.check_change(user, enterprise_id, f"enterprise {enterprise_id}")
     with state.engine.begin() as conn:
         core.get_enterprise_by_id(conn, enterprise_id)
         telemetry.set_retention(conn, enterprise_id, days, actor=user.actor)

@@ -106,9 +106,9 @@ def summary(model: devices.ThingModel, *, owner: int | None = None) -> dict[str,
 
 @router.get("")
 def list_models(platform: PlatformDep, user: UserDep) -> list[dict[str, Any]]:
-    """The latest version of every model."""
+    """The latest version of every model you may see (platform models and your enterprise's)."""
     reg: devices.ModelRegistry = platform.models
-    return [summary(m, owner=reg.owner(m.id)) for m in reg.list()]
+    return [summary(m, owner=reg.owner(m.id)) for m in reg.list_for(user)]
 
 
 @router.post("", status_code=201, responses={422: PROBLEMS})
@@ -135,6 +135,7 @@ def export_model(
 ) -> dict[str, Any]:
     """The Thing Model document of one version (default: the latest)."""
     reg: devices.ModelRegistry = platform.models
+    reg.visible(user, model_id, version)
     return reg.export(model_id, version)
 
 
@@ -142,7 +143,7 @@ def export_model(
 def model_versions(model_id: str, platform: PlatformDep, user: UserDep) -> dict[str, Any]:
     """Every version of a model, oldest first, with the latest one summarised."""
     reg: devices.ModelRegistry = platform.models
-    latest = reg.get(model_id)
+    latest = reg.visible(user, model_id)
     return {
         "id": model_id,
         "versions": reg.versions(model_id),

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from indunet import core, ids
-from indunet.core import NotFound, Role
+from indunet.core import NotFound, Role, access
 from indunet.ids import Node
 from indunet.web.auth import client_address, template_manager
 from indunet.web.deps import StateDep, UserDep, require
@@ -140,9 +140,7 @@ def list_enterprises(state: StateDep, user: UserDep) -> list[dict[str, Any]]:
     """Enterprises (platform admins and regulators see all, others their own)."""
     with state.engine.connect() as conn:
         ents = core.list_enterprises(conn)
-    if user.role in (Role.PLATFORM_ADMIN, Role.REGULATOR):
-        return [_ent(e) for e in ents]
-    return [_ent(e) for e in ents if e.id == user.enterprise_id]
+    return [_ent(e) for e in ents if access.can_see(user, e.id)]
 
 
 def _ent(e: core.Enterprise) -> dict[str, Any]:
@@ -161,10 +159,10 @@ def create_enterprise(body: EnterpriseIn, state: StateDep, user: UserDep) -> dic
 @router.get("/prefixes", tags=["prefixes"])
 def list_prefixes(state: StateDep, user: UserDep) -> list[dict[str, Any]]:
     """Allocated prefixes (an enterprise user sees their own)."""
-    if user.role in (Role.PLATFORM_ADMIN, Role.REGULATOR):
+    if access.sees_all(user):
         allocs = ids.list_allocations(state.engine)
     elif user.enterprise_id is not None:
-        allocs = ids.list_allocations(state.engine, enterprise_id=user.enterprise_id)
+        allocs = ids.list_allocations(state.engine, enterprise_id=access.scope(user))
     else:
         allocs = []
     return [
@@ -233,6 +231,6 @@ def audit_log(
     state: StateDep, user: UserDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[dict[str, Any]]:
     """The newest audit entries (platform admins and regulators)."""
-    require(user, Role.PLATFORM_ADMIN, Role.REGULATOR)
+    require(user, *access.OVERSEERS)
     with state.engine.connect() as conn:
         return [asdict(e) for e in core.audit.entries(conn, limit=min(limit, 1000))]

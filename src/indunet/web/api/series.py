@@ -19,14 +19,13 @@ from fastapi import APIRouter
 from fastapi.responses import Response, StreamingResponse
 
 from indunet import telemetry
-from indunet.core import InvalidInput, NotFound, Role, User
+from indunet.core import InvalidInput, NotFound, User
 from indunet.web.deps import PlatformDep, UserDep
 from indunet.web.platform import Platform
 
 router = APIRouter(tags=["telemetry"])
 DAY_MS = 86_400_000
 MAX_SAMPLES = 100_000
-_OVERSEERS = (Role.PLATFORM_ADMIN, Role.REGULATOR)
 _UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": DAY_MS}
 _BUCKET = re.compile(r"(\d{1,12})(ms|s|m|h|d)?")
 _FORMATS = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
@@ -80,12 +79,7 @@ def window(start: str | None, end: str | None) -> tuple[int, int]:
 
 def readable_device(platform: Platform, user: User, device_id: str) -> Any:
     """The device, if it exists and ``user`` may read it; else ``NotFound`` naming it."""
-    device = platform.devices.lookup(device_id) if platform.devices is not None else None
-    if device is None or (
-        user.role not in _OVERSEERS and user.enterprise_id != device.enterprise_id
-    ):
-        raise NotFound(f"no device {device_id!r}")
-    return device
+    return platform.devices.visible(user, device_id)
 
 
 def store_of(platform: Platform) -> telemetry.TimeSeriesStore:

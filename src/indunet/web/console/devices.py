@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.responses import Response
 
-from indunet.core import IndunetError, PermissionDenied, Role, User
+from indunet.core import IndunetError, PermissionDenied, Role, User, access
 from indunet.devices import PROTOCOLS, Device, ImportReport, ThingModel
 from indunet.web.console import fleet
 from indunet.web.console.fleet import STATUSES
@@ -76,21 +76,21 @@ class DeviceForm:
 
 def may_add(user: User) -> bool:
     """Whether ``user`` may add devices (platform admins, and enterprise admins for their own)."""
-    return user.role in fleet.MANAGERS
+    return user.role in access.CHANGERS
 
 
 def target_enterprise(user: User, chosen: int | None) -> int:
     """The enterprise new devices belong to: the admin's own, or the one a platform admin chose."""
-    if user.role == Role.ENTERPRISE_ADMIN and user.enterprise_id is not None:
-        return user.enterprise_id
-    if user.role != Role.PLATFORM_ADMIN:
+    eid = access.scope(user, None if user.role == Role.ENTERPRISE_ADMIN else chosen)
+    if user.role not in access.CHANGERS:
         raise PermissionDenied(
             f"{user.username} ({user.role}) may not add devices; that needs a platform admin "
             "or an admin of the enterprise"
         )
-    if chosen is None:
+    if eid is None:
         raise FormError(N_("devices.choose_enterprise"))
-    return chosen
+    access.check_change(user, eid, "devices")
+    return eid
 
 
 def status_counts(devices: list[Device]) -> dict[str, int]:
@@ -114,7 +114,7 @@ def _list_context(
         "devices": shown,
         "counts": status_counts(everything),
         "tags": sorted({t for d in everything for t in d.tags}),
-        "names": fleet.enterprise_names(state),
+        "names": fleet.enterprise_names(state, user),
         "filters": {"status": status, "tag": tag.strip()},
         "statuses": STATUSES,
         "seen_ago": fleet.seen_ago,
@@ -123,7 +123,7 @@ def _list_context(
 
 
 def _form_context(state: AppState, platform: Platform, user: User) -> dict[str, Any]:
-    names = fleet.enterprise_names(state)
+    names = fleet.enterprise_names(state, user)
     choices = names if user.role == Role.PLATFORM_ADMIN else {}
     models: list[ThingModel] = visible_models(platform, user)
     return {

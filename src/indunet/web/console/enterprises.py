@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
 from indunet import core
-from indunet.core import Enterprise, IndunetError, Role, User
+from indunet.core import Enterprise, IndunetError, Role, User, access
 from indunet.web.console.pages import error_text, render
 from indunet.web.console.session import ConsoleUser
 from indunet.web.deps import StateDep, require
@@ -16,16 +16,13 @@ from indunet.web.state import AppState
 
 router = APIRouter(include_in_schema=False)
 FIELDS = ("uscc", "name", "legal_representative", "contact", "industry_code", "region")
-SEE_ALL = (Role.PLATFORM_ADMIN, Role.REGULATOR)
 
 
 def visible_enterprises(state: AppState, user: User) -> list[Enterprise]:
     """All enterprises for platform admins and regulators, otherwise the user's own."""
     with state.engine.connect() as conn:
         ents = core.list_enterprises(conn)
-    if user.role in SEE_ALL:
-        return ents
-    return [e for e in ents if e.id == user.enterprise_id]
+    return [e for e in ents if access.can_see(user, e.id)]
 
 
 def add_enterprise(state: AppState, user: User, fields: dict[str, str]) -> Enterprise:

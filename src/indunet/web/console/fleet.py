@@ -1,8 +1,9 @@
 """What the platform pages share: the services, who sees which enterprise, titles and times.
 
-The console applies the same rules as the JSON API: platform admins and regulators see
-every enterprise, enterprise users only their own; another enterprise's device is "not
-found". Changing things is left to the services' own checks, whose messages the pages show.
+The console applies the one rule of ``core.access``, as the JSON API does: platform admins
+and regulators see every enterprise, enterprise users only their own; another enterprise's
+device is "not found". Changing things is left to the services' own checks, whose messages
+the pages show.
 """
 
 from __future__ import annotations
@@ -14,15 +15,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from indunet import core
-from indunet.core import NotFound, Role, User
+from indunet.core import User, access
 from indunet.devices import Device
 from indunet.web.console.i18n import N_, Translator
 from indunet.web.console.pages import render
 from indunet.web.platform import Platform
 from indunet.web.state import AppState
 
-OVERSEERS = (Role.PLATFORM_ADMIN, Role.REGULATOR)
-MANAGERS = (Role.PLATFORM_ADMIN, Role.ENTERPRISE_ADMIN)
 STATUSES = ("online", "offline", "unknown")
 STATUS_KEYS = {
     "online": N_("status.online"),
@@ -49,31 +48,22 @@ def platform_of(state: AppState) -> Platform:
 
 
 def scope(user: User) -> int | None:
-    """The enterprise a user's listings are limited to (None: every enterprise)."""
-    if user.role in OVERSEERS:
+    """The enterprise a user's listings are limited to (None: every enterprise; -1: none)."""
+    if access.sees_all(user):
         return None
     return user.enterprise_id if user.enterprise_id is not None else -1
 
 
-def may_see(user: User, enterprise_id: int | None) -> bool:
-    """Whether ``user`` may see things of ``enterprise_id``."""
-    return user.role in OVERSEERS or (
-        user.enterprise_id is not None and user.enterprise_id == enterprise_id
-    )
-
-
 def visible_device(platform: Platform, user: User, device_id: str) -> Device:
     """A device ``user`` may see, or ``NotFound`` (another enterprise's device is not found)."""
-    device: Device | None = platform.devices.lookup(device_id)
-    if device is None or not may_see(user, device.enterprise_id):
-        raise NotFound(f"no device {device_id!r}")
+    device: Device = platform.devices.visible(user, device_id)
     return device
 
 
-def enterprise_names(state: AppState) -> dict[int, str]:
-    """Enterprise names by id."""
+def enterprise_names(state: AppState, user: User) -> dict[int, str]:
+    """Names by id of the enterprises ``user`` may see (no other tenant is named)."""
     with state.engine.connect() as conn:
-        return {e.id: e.name for e in core.list_enterprises(conn)}
+        return {e.id: e.name for e in core.list_enterprises(conn) if access.can_see(user, e.id)}
 
 
 def title_in(titles: dict[str, str], locale: str, fallback: str) -> str:

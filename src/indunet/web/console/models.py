@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
-from indunet.core import IndunetError, NotFound, PermissionDenied, Role, User
+from indunet.core import IndunetError, NotFound, PermissionDenied, Role, User, access
 from indunet.devices import ModbusForm, ModelInvalid, MqttForm, OpcUaForm, Point, ThingModel
 from indunet.web.console import fleet
 from indunet.web.console.i18n import N_, locale_of, translator
@@ -37,8 +37,8 @@ class ModelRow:
 
 
 def visible_models(platform: Platform, user: User) -> list[ThingModel]:
-    """Latest version of every model (as ``GET /api/v1/models``: every user sees them all)."""
-    models: list[ThingModel] = platform.models.list()
+    """Latest version of every model ``user`` may see (as ``GET /api/v1/models``)."""
+    models: list[ThingModel] = platform.models.list_for(user)
     return models
 
 
@@ -57,14 +57,14 @@ def model_rows(platform: Platform, user: User) -> list[ModelRow]:
 
 
 def visible_model(platform: Platform, user: User, model_id: str, version: str | None) -> ThingModel:
-    """A model version (``NotFound`` for an unknown id or version)."""
-    model: ThingModel = platform.models.get(model_id, version or None)
+    """A model version ``user`` may see (``NotFound`` for an unknown or another tenant's)."""
+    model: ThingModel = platform.models.visible(user, model_id, version or None)
     return model
 
 
 def may_import(user: User) -> bool:
     """Platform admins import platform models; enterprise admins their enterprise's."""
-    return user.role in fleet.MANAGERS
+    return user.role in access.CHANGERS
 
 
 def binding(point: Point) -> str:
@@ -113,7 +113,7 @@ def _list_context(state: AppState, user: User, **extra: Any) -> dict[str, Any]:
     platform = fleet.platform_of(state)
     ctx: dict[str, Any] = {
         "rows": model_rows(platform, user),
-        "names": fleet.enterprise_names(state),
+        "names": fleet.enterprise_names(state, user),
         "may_import": may_import(user),
         "title_in": fleet.title_in,
         "document": "",
@@ -171,7 +171,7 @@ def model_page(
     ctx: dict[str, Any] = {
         "model": model,
         "versions": platform.models.versions(model.id, read=False),
-        "owner_name": fleet.enterprise_names(state).get(owner, "") if owner else "",
+        "owner_name": fleet.enterprise_names(state, user).get(owner, "") if owner else "",
         "library": model.id.startswith(LIBRARY_NAMESPACE),
         "binding": binding,
         "title_in": fleet.title_in,

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
 from indunet import core, ids
-from indunet.core import IndunetError, Role, User
+from indunet.core import IndunetError, Role, User, access
 from indunet.ids import Allocation
-from indunet.web.console.enterprises import SEE_ALL, visible_enterprises
+from indunet.web.console.enterprises import visible_enterprises
 from indunet.web.console.pages import error_text, render
 from indunet.web.console.session import ConsoleUser
 from indunet.web.deps import StateDep, require
@@ -21,11 +21,11 @@ router = APIRouter(include_in_schema=False)
 
 def visible_allocations(state: AppState, user: User) -> list[Allocation]:
     """Every allocation for platform admins and regulators, otherwise the user's enterprise's."""
-    if user.role in SEE_ALL:
+    if access.sees_all(user):
         return ids.list_allocations(state.engine)
     if user.enterprise_id is None:
         return []
-    return ids.list_allocations(state.engine, enterprise_id=user.enterprise_id)
+    return ids.list_allocations(state.engine, enterprise_id=access.scope(user))
 
 
 def allocate(state: AppState, user: User, prefix: str, uscc: str, secret: str) -> Allocation:
