@@ -105,3 +105,31 @@ def acl(
         max_queued,
         session_expiry,
     )
+
+
+@app.command("broker-check")
+def broker_check(
+    url: Annotated[
+        str | None,
+        typer.Argument(
+            help="mqtt://user:pass@host:port of Indunet's service user (default: INDUNET_MQTT_URL)",
+            envvar="INDUNET_MQTT_URL",
+            show_default=False,
+        ),
+    ] = None,
+    count: Annotated[
+        int, typer.Option(min=1, help="Messages queued for an absent probe session")
+    ] = mqtt.PROBE_COUNT,
+) -> None:
+    """Measure a running broker's limits: in-flight window, packet size, queue cap, version.
+
+    Exits with 1 when a limit loses acknowledged data or caps ingest. Persistence, autosave
+    and session expiry cannot be seen from a client: check them in mosquitto.conf.
+    """
+    if not url:
+        raise InvalidInput("give the broker URL (or set INDUNET_MQTT_URL)")
+    report = mqtt.check_broker(mqtt.BrokerUrl.parse(url), count=count)
+    for line in report.lines():
+        typer.echo(line)
+    if not report.ok:
+        raise typer.Exit(1)

@@ -17,15 +17,19 @@ from indunet.connect.mqtt.endpoint import Authenticate, EndpointLimits, MqttEndp
 from indunet.connect.mqtt.mosquitto import NO_CAP, BrokerSettings, mosquitto_config
 from indunet.connect.mqtt.packets import PacketDecoder, ProtocolError, UnsupportedProtocolVersion
 from indunet.connect.mqtt.payloads import PayloadError
+from indunet.connect.mqtt.probe import PROBE_COUNT, BrokerReport, BrokerUnreachable, check_broker
 from indunet.connect.mqtt.router import MessageRouter
 from indunet.connect.mqtt.topics import commands_topic, result_topic, status_topic, telemetry_topic
 
 __all__ = [
     "NO_CAP",
+    "PROBE_COUNT",
     "SERVICE_CLIENT_ID",
     "Authenticate",
     "BrokerClient",
+    "BrokerReport",
     "BrokerSettings",
+    "BrokerUnreachable",
     "BrokerUrl",
     "EndpointLimits",
     "MessageRouter",
@@ -37,6 +41,7 @@ __all__ = [
     "PayloadError",
     "ProtocolError",
     "UnsupportedProtocolVersion",
+    "check_broker",
     "commands_topic",
     "may_publish",
     "may_subscribe",
