@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import threading
 import time
 
 from indunet.ids.cache import TTLCache
@@ -52,3 +54,43 @@ def test_hits_misses_drop_and_clear() -> None:
     cache.put("b", "B", 60)
     cache.clear()
     assert len(cache) == 0
+
+
+def test_writer_threads_and_a_reader_share_the_cache_safely() -> None:
+    """Node writes drop entries from worker threads while the loop reads and fills them."""
+    cache: TTLCache[int] = TTLCache(64)
+    keys = [f"K{i}" for i in range(32)]
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def writer(seed: int) -> None:
+        try:
+            n = seed
+            while not stop.is_set():
+                key = keys[n % len(keys)]
+                cache.drop(key)
+                cache.put(key, n, 60)
+                n += 7
+        except BaseException as exc:  # any error in the thread fails the test
+            errors.append(exc)
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    threads = [threading.Thread(target=writer, args=(s,)) for s in range(4)]
+    try:
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 1.0
+        reads = 0
+        while time.monotonic() < deadline:
+            for key in keys:
+                cache.get(key)
+                reads += 1
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        sys.setswitchinterval(old)
+    assert errors == []
+    assert cache.hits + cache.misses == reads
+    assert len(cache) <= 64
