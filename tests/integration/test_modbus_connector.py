@@ -637,3 +637,29 @@ async def test_a_value_the_register_cannot_hold_is_refused_before_a_command_is_r
     finally:
         raw.close()
         await asyncio.wait_for(manager.stop(), TIMEOUT)
+
+
+async def test_removing_the_last_device_of_a_connection_leaves_no_task_after_stop(
+    server: Server,
+) -> None:
+    current = asyncio.current_task()
+    before = asyncio.all_tasks()
+    rec = Recorder()
+    conn = ModbusConnector(rec, rec)
+    conn.add(_link("comp-1", server.port))
+    await conn.start()
+    await until(lambda: rec.online("comp-1") is True)
+    conn.remove("comp-1")  # the connection closes with its last device
+    await asyncio.wait_for(conn.stop(), TIMEOUT)
+    left = [
+        t.get_name()
+        for t in asyncio.all_tasks() - before
+        if t is not current and not t.done() and "/indunet/" in _where(t)
+    ]
+    assert left == []
+    assert conn.health().detail["connections"] == 0
+
+
+def _where(task: asyncio.Task[Any]) -> str:
+    code = getattr(task.get_coro(), "cr_code", None)
+    return code.co_filename if code is not None else ""

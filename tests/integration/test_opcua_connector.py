@@ -335,7 +335,7 @@ async def test_signed_and_encrypted_channel_with_a_self_signed_certificate(plant
     conn, rec = await _started(plant, "cnc-7", **secure)
     try:
         await until(lambda: rec.latest("cnc-7").get("part_count") == 7)
-        client = conn._where["cnc-7"].client
+        client = conn._links.get("cnc-7").client  # type: ignore[union-attr]
         assert client is not None
         assert client.security_policy.Mode == ua.MessageSecurityMode.SignAndEncrypt
         assert client.application_uri == CLIENT_URI  # taken from the certificate
@@ -407,3 +407,27 @@ async def test_a_value_the_node_type_cannot_hold_is_refused_before_a_command_is_
         assert await node.read_value() == -32768
     finally:
         await asyncio.wait_for(manager.stop(), TIMEOUT)
+
+
+async def test_removing_the_last_device_of_a_session_leaves_no_task_after_stop(
+    plant: Plant,
+) -> None:
+    current = asyncio.current_task()
+    before = asyncio.all_tasks()
+    conn, _ = await _started(plant, "cnc-3")
+    conn.remove("cnc-3")  # the session closes with its last device
+    await asyncio.wait_for(conn.stop(), TIMEOUT)
+    left = [
+        t.get_coro().__qualname__  # type: ignore[union-attr]
+        for t in asyncio.all_tasks() - before
+        if t is not current and not t.done() and _client_side(t)
+    ]
+    assert left == []  # the session's closing was awaited by stop, not left running
+    assert conn.health().detail["sessions"] == 0
+
+
+def _client_side(task: asyncio.Task[Any]) -> bool:
+    """A task of the connector or of asyncua's client (the test's server has tasks too)."""
+    code = getattr(task.get_coro(), "cr_code", None)
+    where = code.co_filename if code is not None else ""
+    return "/indunet/" in where or "/asyncua/client/" in where

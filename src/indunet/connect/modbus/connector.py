@@ -10,7 +10,6 @@ unit answering short reads is polled less often without dropping its neighbours'
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -19,6 +18,7 @@ from pymodbus.pdu import ModbusPDU
 
 from indunet.connect.backoff import Backoff
 from indunet.connect.connector import CommandFailed, DeviceLink, Health, StatusSink
+from indunet.connect.links import Links
 from indunet.core import InvalidInput, NotFound
 from indunet.devices import ModbusForm, Point
 from indunet.telemetry import Sample, SampleSink, Value
@@ -42,20 +42,15 @@ class ModbusConnector:
         self.status = status
         self.backoff = backoff  # a fresh reconnect Backoff for each connection
         self.stats = Stats()
-        self._connections: dict[tuple[str, int, int], Connection] = {}
-        self._where: dict[str, Connection] = {}
-        self._running = False
+        self._links: Links[tuple[str, int, int], Connection] = Links(self._connection)
 
     async def start(self) -> None:
         """Begin connecting and polling every device added so far."""
-        self._running = True
-        for conn in self._connections.values():
-            conn.start()
+        await self._links.start()
 
     async def stop(self) -> None:
         """Stop polling and close every connection."""
-        self._running = False
-        await asyncio.gather(*(c.close() for c in self._connections.values()))
+        await self._links.stop()
 
     def add(self, device: DeviceLink) -> None:
         """Serve ``device``; ``InvalidInput`` (and no change) for bad settings or forms."""
@@ -72,33 +67,13 @@ class ModbusConnector:
         groups: dict[float, Group] = {}
         for block in blocks:
             groups.setdefault(block.interval, Group(block.interval, [])).blocks.append(block)
-        self.remove(device.id)
-        conn = self._connections.get(settings.lane)
-        if conn is None:
-            conn = Connection(settings.lane, self.sink, self.status, self.stats, self.backoff())
-            self._connections[settings.lane] = conn
-        conn.devices[device.id] = DeviceState(device, settings, list(groups.values()))
-        self._where[device.id] = conn
-        if self._running:
-            conn.start()
-        conn.wake()
+        self._links.add(
+            settings.lane, device.id, DeviceState(device, settings, list(groups.values()))
+        )
 
     def remove(self, device_id: str) -> None:
         """Stop polling ``device_id``; its connection closes with its last device."""
-        conn = self._where.pop(device_id, None)
-        if conn is None:
-            return
-        conn.devices.pop(device_id, None)
-        if not conn.devices:
-            del self._connections[conn.lane]
-            if conn.task is not None:
-                conn.task.cancel()
-                conn.task = None
-            if conn.client is not None:
-                conn.client.close()
-                conn.client = None
-        else:
-            conn.wake()
+        self._links.remove(device_id)
 
     def read_count(self, device_id: str) -> int:
         """How many requests one full poll of ``device_id`` takes now."""
@@ -130,7 +105,7 @@ class ModbusConnector:
 
     async def check_write(self, device_id: str, point: str, value: Value) -> None:
         """``InvalidInput`` when ``write`` would refuse ``value``; nothing is sent."""
-        conn = self._where.get(device_id)
+        conn = self._links.get(device_id)
         if conn is None:
             return  # not served: ``write`` says so
         form = _writable_form(conn.devices[device_id], point, value)
@@ -156,7 +131,7 @@ class ModbusConnector:
 
     def health(self) -> Health:
         """Devices online, reconnects, and request counters."""
-        devices = [d for c in self._connections.values() for d in c.devices.values()]
+        devices = [d for c in self._links for d in c.devices.values()]
         s = self.stats
         return Health(
             protocol=self.protocol,
@@ -165,8 +140,8 @@ class ModbusConnector:
             reconnects=s.reconnects,
             errors=s.errors + s.timeouts + s.exceptions,
             detail={
-                "connections": len(self._connections),
-                "connections_up": sum(1 for c in self._connections.values() if c.up),
+                "connections": len(self._links),
+                "connections_up": sum(1 for c in self._links if c.up),
                 "reads": s.reads,
                 "timeouts": s.timeouts,
                 "exceptions": s.exceptions,
@@ -180,8 +155,11 @@ class ModbusConnector:
 
     # --- helpers ------------------------------------------------------------------------
 
+    def _connection(self, lane: tuple[str, int, int]) -> Connection:
+        return Connection(lane, self.sink, self.status, self.stats, self.backoff())
+
     def _state(self, device_id: str) -> tuple[Connection, DeviceState]:
-        conn = self._where.get(device_id)
+        conn = self._links.get(device_id)
         if conn is None:
             raise NotFound(f"device {device_id} is not served by the Modbus connector")
         return conn, conn.devices[device_id]

@@ -18,6 +18,7 @@ from asyncua.common.ua_utils import data_type_to_variant_type
 from asyncua.ua.uaerrors import UaError, UaStatusCodeError
 
 from indunet.connect.connector import CommandFailed, DeviceLink, Health, StatusSink
+from indunet.connect.links import Links
 from indunet.core import InvalidInput, NotFound
 from indunet.devices import OpcUaForm, ThingModel
 from indunet.telemetry import Sample, SampleSink, Value
@@ -36,20 +37,15 @@ class OpcUaConnector:
         self.sink = sink
         self.status = status
         self.stats = Stats()
-        self._sessions: dict[OpcUaSettings, Session] = {}
-        self._where: dict[str, Session] = {}
-        self._running = False
+        self._links: Links[OpcUaSettings, Session] = Links(self._session)
 
     async def start(self) -> None:
         """Begin connecting to every server of the devices added so far."""
-        self._running = True
-        for session in self._sessions.values():
-            session.start()
+        await self._links.start()
 
     async def stop(self) -> None:
         """Close every session."""
-        self._running = False
-        await asyncio.gather(*(s.close() for s in self._sessions.values()))
+        await self._links.stop()
 
     def add(self, device: DeviceLink) -> None:
         """Serve ``device``; ``InvalidInput`` (and no change) for bad settings or node ids."""
@@ -58,28 +54,13 @@ class OpcUaConnector:
         if not bindings:
             raise InvalidInput(f"model {device.model.ref} has no point with an OPC UA form")
         self.remove(device.id)
-        session = self._sessions.get(settings)
-        if session is None:
-            session = Session(settings, self.sink, self.status, self.stats)
-            self._sessions[settings] = session
-        session.devices[device.id] = DeviceState(device, bindings)
-        self._where[device.id] = session
-        if self._running:
-            session.start()
-        session.wake()
+        self._links.add(settings, device.id, DeviceState(device, bindings))
 
     def remove(self, device_id: str) -> None:
-        """Stop serving ``device_id``; its session closes with its last device."""
-        session = self._where.pop(device_id, None)
-        if session is None:
-            return
-        dev = session.devices.pop(device_id)
-        if session.devices:
-            session.retire(dev)
-            return
-        del self._sessions[session.settings]
-        if session.task is not None:
-            session.task.get_loop().create_task(session.close())
+        """Stop serving ``device_id``; its session closes with its last device (``stop`` waits)."""
+        removed = self._links.remove(device_id)
+        if removed is not None and removed[0].devices:
+            removed[0].retire(removed[1])
 
     async def read(self, device_id: str, points: Sequence[str] | None = None) -> list[Sample]:
         """Read the named points (default all) from the server now."""
@@ -132,7 +113,7 @@ class OpcUaConnector:
         The type is read from the server once and cached; while disconnected only the
         model's checks apply (``write`` then fails with ``CommandFailed`` anyway).
         """
-        session = self._where.get(device_id)
+        session = self._links.get(device_id)
         if session is None:
             return  # not served: ``write`` says so
         node_id = _writable_node(session.devices[device_id], point, value)
@@ -172,7 +153,7 @@ class OpcUaConnector:
 
     def health(self) -> Health:
         """Devices online, reconnects, subscriptions and notification counters."""
-        devices = [d for s in self._sessions.values() for d in s.devices.values()]
+        devices = [d for s in self._links for d in s.devices.values()]
         s = self.stats
         return Health(
             protocol=self.protocol,
@@ -181,16 +162,19 @@ class OpcUaConnector:
             reconnects=s.reconnects,
             errors=s.errors,
             detail={
-                "sessions": len(self._sessions),
-                "sessions_up": sum(1 for x in self._sessions.values() if x.up),
-                "monitored_items": sum(x.monitored for x in self._sessions.values()),
+                "sessions": len(self._links),
+                "sessions_up": sum(1 for x in self._links if x.up),
+                "monitored_items": sum(x.monitored for x in self._links),
                 "notifications": s.notifications,
                 "dropped_samples": s.dropped_samples,
             },
         )
 
+    def _session(self, settings: OpcUaSettings) -> Session:
+        return Session(settings, self.sink, self.status, self.stats)
+
     def _connected(self, device_id: str) -> tuple[Session, DeviceState, Client]:
-        session = self._where.get(device_id)
+        session = self._links.get(device_id)
         if session is None:
             raise NotFound(f"device {device_id} is not served by the OPC UA connector")
         client = session.client
