@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from indunet.connect import protocols
 from indunet.connect.connector import ChecksWrites, CommandFailed, Connector, DeviceLink, Health
 from indunet.connect.spec import ConnectorContext
+from indunet.core import InvalidInput
+from indunet.devices import Device, ThingModel
 from indunet.telemetry import Sample, Value
+
+log = logging.getLogger(__name__)
 
 
 class ConnectorManager:
@@ -23,6 +29,7 @@ class ConnectorManager:
     def __init__(self, connectors: Mapping[str, Connector]) -> None:
         self.connectors = dict(connectors)
         self._protocol_of: dict[str, str] = {}
+        self._synced: dict[str, tuple[str, str, str]] = {}  # what ``sync`` attached, by id
         self._started = False
 
     @classmethod
@@ -31,7 +38,11 @@ class ConnectorManager:
         return cls(protocols.connectors(ctx))
 
     async def start(self) -> None:
-        """Start every connector; a connector that fails to start does not stop the others."""
+        """Start every connector at once; raise ``RuntimeError`` naming one that failed.
+
+        The others are started all the same (``stop`` stops them): a failure to start, say
+        the MQTT port taken, stops the platform's start rather than running it half-served.
+        """
         results = await asyncio.gather(
             *(c.start() for c in self.connectors.values()), return_exceptions=True
         )
@@ -46,14 +57,53 @@ class ConnectorManager:
         await asyncio.gather(*(c.stop() for c in self.connectors.values()), return_exceptions=True)
 
     def attach(self, protocol: str, device: DeviceLink) -> None:
-        """Serve ``device`` with the connector of ``protocol`` (replaces an earlier attach)."""
+        """Serve ``device`` with the connector of ``protocol`` (replaces an earlier attach).
+
+        ``InvalidInput`` from the connector (bad settings or forms) leaves the device
+        detached from any earlier protocol, and not attached.
+        """
         previous = self._protocol_of.get(device.id)
         if previous is not None and previous != protocol:
             self.detach(device.id)
-        self._protocol_of[device.id] = protocol
         connector = self.connectors.get(protocol)
         if connector is not None:
             connector.add(device)
+        self._protocol_of[device.id] = protocol
+
+    def sync(
+        self, devices: Iterable[Device], model_of: Callable[[str], ThingModel | None]
+    ) -> list[str]:
+        """Attach new or changed devices and detach the ones gone; their ids, in that order.
+
+        A device is changed when its protocol, model version or connection settings differ
+        from the previous call's; a device without a model is left out (as if gone). A
+        device its connector refuses (``InvalidInput``: settings or forms it cannot use) is
+        logged, detached and counted as changed; it is tried again when it changes. The
+        caller forgets cached state of every id returned (the pipeline's model cache, the
+        rule engine's windows).
+        """
+        changed: list[str] = []
+        seen: set[str] = set()
+        for d in devices:
+            model = model_of(d.id)
+            if model is None:
+                continue
+            seen.add(d.id)
+            key = (d.protocol, model.ref, json.dumps(d.connection, sort_keys=True, default=str))
+            if self._synced.get(d.id) == key:
+                continue
+            self._synced[d.id] = key
+            changed.append(d.id)
+            try:
+                self.attach(d.protocol, DeviceLink(d.id, model, d.connection))
+            except InvalidInput as exc:
+                log.warning("device %s is not served: %s", d.id, exc.message)
+                self.detach(d.id)
+        for gone in sorted(set(self._synced) - seen):
+            del self._synced[gone]
+            self.detach(gone)
+            changed.append(gone)
+        return changed
 
     def detach(self, device_id: str) -> None:
         """Stop serving ``device_id`` (no-op when it is not attached)."""
