@@ -39,6 +39,7 @@ B_RULE = "b-only-rule-hot-engine"
 B_TEMPLATE = "b-only-template"
 B_BULK = "b-only-bulk.csv"
 B_HANDLE = f"{B_PREFIX}/b-only-bulk-1"
+A_DEVICE = "a-digger-1"
 # Strings that only B's things carry: a list that A may read must contain none of them.
 B_MARKERS = (B_NAME, USCC_B, B_DEVICE, B_MODEL, B_RULE, B_TEMPLATE, B_BULK, "b-only-bulk-1")
 
@@ -130,6 +131,91 @@ BODIES: dict[tuple[str, str], tuple[str, Any]] = {
         {"kind": "invoke", "action": "engine_lock", "payload": "true"},
     ),
     ("POST", "/platform/alarms/{alarm_id}/ack"): ("form", {"note": "seen"}),
+}
+
+
+# Writes whose body names a tenant's thing, by (method, path, field): a body in which THING
+# stands for the thing. A's users send it with B's thing and with a thing that does not exist;
+# the answers must not differ (and must not be a success). Path parameters here name A's own
+# things (A's device, A's rule): pointing A's rule at B's device is the attack.
+THING = "<thing>"
+BODY_FIELDS: dict[tuple[str, str, str], dict[str, Any]] = {
+    ("POST", "/api/v1/devices", "enterprise_id"): {
+        "id": "intruder-2",
+        "name": "x",
+        "model": "indunet:excavator",
+        "protocol": "mqtt",
+        "enterprise_id": THING,
+    },
+    ("POST", "/api/v1/devices", "model"): {"id": "intruder-3", "name": "x", "model": THING},
+    ("POST", "/api/v1/devices", "prefix"): {
+        "id": "intruder-4",
+        "name": "x",
+        "model": "indunet:excavator",
+        "protocol": "mqtt",
+        "prefix": THING,
+    },
+    ("PATCH", "/api/v1/devices/{device_id}", "model"): {"model": THING},
+    ("POST", "/api/v1/rules", "device_id"): {
+        "name": "intruder",
+        "device_id": THING,
+        "condition": "engine_temp > 1",
+    },
+    ("POST", "/api/v1/rules", "model_id"): {
+        "name": "intruder",
+        "model_id": THING,
+        "condition": "flow > 1",
+    },
+    ("POST", "/api/v1/rules", "enterprise_id"): {
+        "name": "intruder",
+        "model_id": "indunet:excavator",
+        "enterprise_id": THING,
+        "condition": "engine_temp > 1",
+    },
+    ("PATCH", "/api/v1/rules/{rule_id}", "device_id"): {"device_id": THING},
+    ("PATCH", "/api/v1/rules/{rule_id}", "model_id"): {"model_id": THING, "condition": "flow > 1"},
+    ("PATCH", "/api/v1/rules/{rule_id}", "enterprise_id"): {"enterprise_id": THING},
+    ("POST", "/api/v1/prefixes", "prefix"): {"prefix": THING, "enterprise_uscc": USCC_A},
+    ("POST", "/api/v1/prefixes", "enterprise_uscc"): {
+        "prefix": "88.100.77",
+        "enterprise_uscc": THING,
+    },
+    # Not in OpenAPI's body schema (the route parses its own JSON): samples for a device.
+    ("POST", "/api/v1/telemetry", "device"): {
+        "samples": [{"device": THING, "point": "engine_temp", "value": 1.0}]
+    },
+}
+# Body fields that name a tenant's thing, and their kind.
+BODY_TENANT_FIELDS = {
+    "device_id": "device",
+    "device": "device",
+    "enterprise_id": "enterprise",
+    "model_id": "model",
+    "model": "model",
+    "prefix": "prefix",
+    "enterprise_uscc": "uscc",
+}
+# Things that exist nowhere, of each kind: the answer A's users must not tell apart.
+MISSING: dict[str, Any] = {
+    "device": "no-such-device-0",
+    "enterprise": 987_654,
+    "model": "nobody:nothing",
+    "prefix": "88.999.9",
+    "uscc": core.make_uscc("91110108MA01XYWQT"),
+}
+# Changes that name no tenant's thing at all (no id in the path, query or body): creating an
+# enterprise, a model or a bulk job acts on the caller's own enterprise or is role-gated.
+NAMES_NOTHING = {
+    ("POST", "/api/v1/enterprises"),
+    ("POST", "/api/v1/models"),
+    ("POST", "/api/v1/bulk"),
+    ("POST", "/ids/register"),  # console forms of the same kinds
+    ("POST", "/ids/templates"),
+    ("POST", "/ids/enterprises"),
+    ("POST", "/ids/prefixes"),
+    ("POST", "/platform/devices"),
+    ("POST", "/platform/devices/import"),
+    ("POST", "/platform/models"),
 }
 
 
@@ -235,7 +321,40 @@ def operations(app: FastAPI) -> tuple[list[Operation], Unclassified]:
             bad.problems.append(f"{op}: takes a body; add one to BODIES")
         if op.path_params and op.console and op.method != "GET" and op.key not in BODIES:
             bad.problems.append(f"{op}: a console form; add its fields to BODIES")
+    spec_fields = _body_fields(spec)
+    listed = {(m, p) for m, p, _ in BODY_FIELDS}
+    for op in ops:
+        for name in spec_fields.get(op.key, ()):
+            if name in BODY_TENANT_FIELDS and (*op.key, name) not in BODY_FIELDS:
+                bad.problems.append(f"{op}: body field {name!r} names a thing; add to BODY_FIELDS")
+        unscoped = not op.path_params and not (set(op.query_params) & set(TENANT_PARAMS))
+        if (
+            op.method != "GET"
+            and unscoped
+            and op.key not in PUBLIC
+            and op.key not in listed
+            and op.key not in NAMES_NOTHING
+        ):
+            bad.problems.append(
+                f"{op}: a change naming nothing in its path or query; list it in BODY_FIELDS "
+                "(if its body names a thing) or NAMES_NOTHING"
+            )
     return ops, bad
+
+
+def _body_fields(spec: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
+    """The top-level fields of each operation's request bodies."""
+    schemas = spec.get("components", {}).get("schemas", {})
+    found: dict[tuple[str, str], set[str]] = {}
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            for content in op.get("requestBody", {}).get("content", {}).values():
+                schema = content.get("schema", {})
+                if "$ref" in schema:
+                    schema = schemas[schema["$ref"].rsplit("/", 1)[-1]]
+                fields = found.setdefault((method.upper(), path), set())
+                fields.update(schema.get("properties", {}))
+    return found
 
 
 # -- the two tenants ------------------------------------------------------------------------
@@ -268,6 +387,7 @@ class Tenants:
     client: httpx.AsyncClient
     users: dict[str, Who]
     b: dict[str, Any]  # kind ("device", "rule", ...) -> B's real id
+    a: dict[str, Any]  # A's own device and rule, for changes that point them at B's things
 
     def headers(self, who: str, op: Operation) -> dict[str, str]:
         """The credentials ``who`` would send to ``op``."""
@@ -300,6 +420,13 @@ class Tenants:
                 headers={**headers, "Content-Type": "text/csv"},
             )
         return await self.client.request(op.method, url, params=query, headers=headers)
+
+    async def send(
+        self, who: str, op: Operation, path: dict[str, Any], body: dict[str, Any]
+    ) -> httpx.Response:
+        """Call ``op`` as ``who`` with this JSON body."""
+        url = op.path.format(**path)
+        return await self.client.request(op.method, url, json=body, headers=self.headers(who, op))
 
     def path_values(self, op: Operation) -> dict[str, Any]:
         """B's things for the path parameters of ``op`` that name a tenant's thing."""
@@ -428,6 +555,17 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
         await client.get("/api/v1/telemetry/dead-letters", headers=boss), "dead letters"
     )
     assert letters["total"] >= 1, "B's out-of-range sample left no dead letter"
+    a_boss = users["a_admin"].bearer
+    a_device = {"id": A_DEVICE, "name": "甲方挖掘机", "model": EXCAVATOR, "protocol": "mqtt"}
+    await ok(await client.post("/api/v1/devices", json=a_device, headers=a_boss), "A's device")
+    a_rule = await ok(
+        await client.post(
+            "/api/v1/rules",
+            json={"name": "a-rule", "device_id": A_DEVICE, "condition": "engine_temp > 90"},
+            headers=a_boss,
+        ),
+        "A's rule",
+    )
     return Tenants(
         client,
         users,
@@ -440,7 +578,9 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
             "model": B_MODEL,
             "prefix": B_PREFIX,
             "template": f"{B_TEMPLATE}@1.0",
+            "uscc": USCC_B,
         },
+        {"device": A_DEVICE, "rule": a_rule["id"], "enterprise": a.id},
     )
 
 

@@ -11,14 +11,19 @@ than 404 for the same request, which proves the ids were real.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 from tests.web.isolation import (
     B_HANDLE,
+    BODY_FIELDS,
+    BODY_TENANT_FIELDS,
+    MISSING,
     PUBLIC,
     PUBLIC_QUERY,
     TENANT_PARAMS,
+    THING,
     Operation,
     Tenants,
     build,
@@ -122,6 +127,48 @@ async def test_naming_another_tenant_in_a_query_is_not_found(
         if resp.status_code == 404 or resp.status_code >= 500:
             failures.append(f"{op}?{name}=B's as b_admin (should find it): {_said(resp)}")
     print(f"\nisolation matrix: {len(tried)} query parameters naming B's things")
+    assert failures == [], f"{len(failures)} cross-tenant answers are wrong:\n" + "\n".join(
+        failures
+    )
+
+
+def _with(body: dict[str, Any], value: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, v in body.items():
+        if v == THING:
+            out[key] = value
+        elif isinstance(v, list):
+            out[key] = [_with(x, value) if isinstance(x, dict) else x for x in v]
+        else:
+            out[key] = v
+    return out
+
+
+async def test_naming_another_tenants_thing_in_a_body_changes_nothing(
+    state: AppState, tenants: Tenants
+) -> None:
+    ops = {op.key: op for op in walked(state)}
+    failures: list[str] = []
+    for (method, path, field), body in BODY_FIELDS.items():
+        op = ops[(method, path)]
+        kind = BODY_TENANT_FIELDS[field]
+        mine = {n: tenants.a[TENANT_PARAMS[n]] for n in op.path_params}
+        for who in STRANGERS:
+            # The thing that does not exist first: a wrongly accepted change of B's would
+            # otherwise make the second request collide with it.
+            nothing = await tenants.send(who, op, mine, _with(body, MISSING[kind]))
+            theirs = await tenants.send(who, op, mine, _with(body, tenants.b[kind]))
+            same = theirs.status_code == nothing.status_code
+            if theirs.status_code != 404 and (theirs.is_success or not same):
+                failures.append(
+                    f"{op} with B's {field} as {who}: {_said(theirs)}; "
+                    f"with a {field} that does not exist: {nothing.status_code}"
+                )
+        if not op.path_params:
+            proof = await tenants.send("b_admin", op, {}, _with(body, tenants.b[kind]))
+            if proof.status_code == 404 or proof.status_code >= 500:
+                failures.append(f"{op} with B's {field} as b_admin (should work): {_said(proof)}")
+    print(f"\nisolation matrix: {len(BODY_FIELDS)} body fields naming B's things")
     assert failures == [], f"{len(failures)} cross-tenant answers are wrong:\n" + "\n".join(
         failures
     )
