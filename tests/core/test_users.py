@@ -64,7 +64,7 @@ def test_bad_usernames_are_refused(core_engine: sa.Engine, username: str) -> Non
 
 
 def test_short_password_is_refused(core_engine: sa.Engine, rows: Callable[[str], int]) -> None:
-    with pytest.raises(core.InvalidInput, match="at least 8 characters"):
+    with pytest.raises(core.InvalidInput, match="10 to 1024 characters"):
         _user(core_engine, password="short")
     assert rows("core_users") == 0
 

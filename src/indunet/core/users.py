@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from indunet.core import audit
 from indunet.core.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
+from indunet.core.passwords import check_password
 from indunet.core.secrets import (
     hash_secret,
     new_secret,
@@ -74,8 +75,7 @@ def create_user(
         or not username.replace("-", "").replace("_", "").replace(".", "").isalnum()
     ):
         raise InvalidInput("username must be 1 to 64 letters, digits, '.', '-' or '_'")
-    if len(password) < 8:
-        raise InvalidInput("password must have at least 8 characters")
+    check_password(password, username)
     if (role in ENTERPRISE_ROLES) != (enterprise_id is not None):
         raise InvalidInput(
             f"role {role} {'needs' if role in ENTERPRISE_ROLES else 'cannot have'} an enterprise"
