@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import aiomqtt
@@ -25,6 +26,7 @@ from indunet.connect.mqtt.packets import (
     Connect,
     PacketDecoder,
     PingReq,
+    PubAck,
     PubComp,
     Publish,
     PubRec,
@@ -34,6 +36,7 @@ from indunet.connect.mqtt.packets import (
     Will,
     encode,
 )
+from indunet.telemetry import Sample
 
 T = "indunet/v1/{}/telemetry"
 
@@ -411,3 +414,55 @@ async def test_stop_closes_connections_and_marks_devices_offline() -> None:
         await raw.login("dev-a", "secret-a")
     assert statuses.events == [("dev-a", True), ("dev-a", False)]
     assert await raw.closed()
+
+
+async def test_packets_in_the_same_read_as_connect_are_answered_at_once() -> None:
+    # MQTT 3.1.1 lets a client send right after CONNECT; these came in one TCP write
+    sink = RecordingSink()
+    async with embedded(sink) as conn:
+        raw = await Raw.open(port_of(conn))
+        raw.writer.write(
+            encode(Connect("dev-a", "dev-a", b"secret-a"))
+            + encode(Publish(T.format("dev-a"), b'{"temp": 7}', qos=1, packet_id=7))
+            + encode(Subscribe(8, (("indunet/v1/dev-a/commands", 1),)))
+        )
+        await raw.writer.drain()
+        assert await raw.next() == ConnAck(0)
+        # nothing else is sent: the endpoint must not wait for another packet (the PUBACK
+        # waits for storage, so the SUBACK may come first)
+        answers = [await raw.next(wait=2), await raw.next(wait=2)]
+        assert PubAck(7) in answers
+        assert SubAck(8, (1,)) in answers
+        assert [s.value for s in sink.samples] == [7]
+        raw.close()
+
+
+class FailingSink(RecordingSink):
+    """A sink whose store breaks (not ``Overloaded``) once ``broken`` is set."""
+
+    broken = False
+
+    async def submit(self, samples: Sequence[Sample], *, source: str) -> None:
+        if self.broken:
+            raise RuntimeError("test: the store is down")
+        await super().submit(samples, source=source)
+
+
+async def test_a_will_that_cannot_be_stored_still_ends_the_connection_cleanly() -> None:
+    statuses, sink = Statuses(), FailingSink()
+    async with embedded(sink, statuses) as conn:
+        assert conn.endpoint is not None
+        raw = await Raw.open(port_of(conn))
+        will = Will(T.format("dev-a"), b'{"temp": -3}')
+        await raw.login("dev-a", "secret-a", will=will)
+        sink.broken = True
+        raw.close()  # vanishes without DISCONNECT: the will's commit raises RuntimeError
+        await until(lambda: statuses.last("dev-a") is False, 5, "offline status")
+        assert conn.endpoint.sessions == {}  # the clean session is deleted
+        assert conn.endpoint.connections == {}
+        sink.broken = False
+        again = await Raw.open(port_of(conn))  # same client id: no wait for a takeover
+        started = asyncio.get_running_loop().time()
+        assert (await again.login("dev-a", "secret-a")).return_code == 0
+        assert asyncio.get_running_loop().time() - started < 1
+        again.close()

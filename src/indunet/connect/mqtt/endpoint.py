@@ -16,6 +16,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from enum import Enum
 
 from indunet.connect.backoff import Backoff
 from indunet.connect.mqtt import acl
@@ -40,6 +41,7 @@ from indunet.connect.mqtt.packets import (
     UnsubAck,
     Unsubscribe,
     UnsupportedProtocolVersion,
+    Will,
     encode,
 )
 from indunet.connect.mqtt.router import Batch, MessageRouter
@@ -69,6 +71,15 @@ class EndpointLimits:
     write_timeout: float = 30.0  # seconds a client may take to read what we send
     retry_base: float = 0.05  # Overloaded backoff
     retry_cap: float = 2.0
+
+
+class Ending(Enum):
+    """Why a connection ended; the first reason found is kept. Only ``LOST`` sends the will."""
+
+    LOST = "lost"  # the network went, a protocol error, a missed keepalive, a failed store
+    DISCONNECTED = "disconnected"  # the client sent DISCONNECT
+    TAKEN_OVER = "taken_over"  # a new connection with the same client id (the device stays online)
+    SHUT_DOWN = "shut_down"  # the endpoint stopped
 
 
 class MqttEndpoint:
@@ -211,9 +222,7 @@ class _Connection:
         self.last_commit: asyncio.Task[bool] | None = None
         self.qos2_storing: set[int] = set()
         self.reading_done = False
-        self.graceful = False
-        self.kicked = False
-        self.taken_over = False
+        self.ending = Ending.LOST
         self.leftover: list[Packet] = []
         self.finished = asyncio.Event()
         self.connect: Connect | None = None
@@ -224,10 +233,14 @@ class _Connection:
         if not self.writer.is_closing():
             self.writer.write(data)
 
+    def end(self, why: Ending) -> None:
+        """Note why the connection ends, unless a reason was noted already."""
+        if self.ending is Ending.LOST:
+            self.ending = why
+
     def kick(self, *, takeover: bool) -> None:
         """Close from the server side, without the will: a takeover, or shutdown."""
-        self.kicked = True
-        self.taken_over = takeover
+        self.end(Ending.TAKEN_OVER if takeover else Ending.SHUT_DOWN)
         self.writer.close()
 
     async def run(self) -> None:
@@ -305,7 +318,7 @@ class _Connection:
             if isinstance(packet, PingReq):
                 self.send(_PINGRESP)
             elif isinstance(packet, Disconnect):
-                self.graceful = True
+                self.end(Ending.DISCONNECTED)
                 return True
             elif isinstance(packet, _SERVER_ONLY):
                 raise ProtocolError(f"a client may not send {type(packet).__name__}")
@@ -317,8 +330,12 @@ class _Connection:
         assert self.connect is not None
         keepalive = self.connect.keepalive * 1.5 or None
         try:
+            # packets that came in the same read as CONNECT: nothing else will wake the
+            # processor for them if the client now waits for their answers
             if self._dispatch(self.leftover):
                 return
+            self.leftover = []
+            self.wake.set()
             if self.decoder.error is not None:
                 raise self.decoder.error
             while True:
@@ -471,22 +488,28 @@ class _Connection:
             self.writer.close()
 
     async def _teardown(self) -> None:
+        """Forget the connection, publish the will if it was lost, and mark the device."""
         ep, session, connect = self.ep, self.session, self.connect
         assert session is not None and connect is not None
-        if ep.connections.get(session.key) is self:
-            del ep.connections[session.key]
-        if session.send == self.send:
-            session.send = None
-        if connect.will is not None and not self.graceful and not self.kicked:
-            will = connect.will
-            try:
-                await ep.router.commit(
-                    ep.router.decode(session.device, [(will.topic, will.payload)])
-                )
-            except Overloaded:
-                log.warning("will of MQTT device %s lost: ingest overloaded", session.device)
-        if session.clean and ep.sessions.get(session.key) is session:
-            del ep.sessions[session.key]
-        if not self.taken_over and session.device not in ep.online():
-            ep.router.set_status(session.device, False)
-        self.finished.set()
+        try:
+            if ep.connections.get(session.key) is self:
+                del ep.connections[session.key]
+            if session.send == self.send:
+                session.send = None
+            if connect.will is not None and self.ending is Ending.LOST:
+                await self._publish_will(session.device, connect.will)
+        finally:  # whatever the will's fate, the session, status and takeover move on
+            if session.clean and ep.sessions.get(session.key) is session:
+                del ep.sessions[session.key]
+            if self.ending is not Ending.TAKEN_OVER and session.device not in ep.online():
+                ep.router.set_status(session.device, False)
+            self.finished.set()
+
+    async def _publish_will(self, device: str, will: Will) -> None:
+        router = self.ep.router
+        try:
+            await router.commit(router.decode(device, [(will.topic, will.payload)]))
+        except Overloaded:
+            log.warning("will of MQTT device %s lost: ingest overloaded", device)
+        except Exception:
+            log.exception("will of MQTT device %s could not be stored", device)
