@@ -37,10 +37,10 @@ def test_bad_codes_name_the_rule(text: str, fragment: str) -> None:
 
 
 def test_format_joins_the_fields() -> None:
-    assert ecode.format("0001", "42") == "1000142"
+    assert ecode.format(1, "0001", "42") == "1000142"
     with pytest.raises(InvalidHandle, match="NSI '001' must have 4 digits"):
-        ecode.format("001", "42")
+        ecode.format(1, "001", "42")
     with pytest.raises(InvalidHandle, match="must be one digit"):
-        ecode.format("0001", "42", version=12)
+        ecode.format(12, "0001", "42")
     with pytest.raises(InvalidHandle, match="is version 3"):
-        ecode.format("0001", "42", version=3)
+        ecode.format(3, "0001", "42")

@@ -62,9 +62,9 @@ def test_bad_oids_name_the_rule(text: str, fragment: str) -> None:
 
 
 def test_format_writes_and_checks_arcs() -> None:
-    assert oid.format([1, 2, 156, 7]) == "1.2.156.7"
+    assert oid.format(1, 2, 156, 7) == "1.2.156.7"
     assert oid.SCHEME == "oid"
     with pytest.raises(InvalidHandle, match="must be integers"):
-        oid.format([1, 2, -1])
+        oid.format(1, 2, -1)
     with pytest.raises(InvalidHandle, match="first arc is 5"):
-        oid.format([5, 1])
+        oid.format(5, 1)

@@ -46,6 +46,7 @@ from indunet.ids.sites import SitePolicy
 from indunet.ids.stats import NodeStats
 from indunet.ids.store import HandleStore, StoredRecord
 from indunet.ids.syntax import handle as hdl
+from indunet.ids.syntax.scheme import HANDLE, Scheme
 from indunet.ids.templates import TemplateRegistry
 from indunet.ids.values import (
     ADMIN_TYPE,
@@ -87,6 +88,7 @@ class Node:
         resolver: Resolver | None = None,
         checker: CredentialChecker | None = None,
         policy: SitePolicy | None = None,
+        scheme: Scheme = HANDLE,
     ) -> None:
         self.name = name
         self.role = role
@@ -97,6 +99,7 @@ class Node:
         self.resolver = resolver
         self.checker = checker or CredentialChecker()
         self.policy = policy or SitePolicy()
+        self.scheme = scheme
         self.stats = NodeStats()
         self.delegations: dict[str, Referral] = {}
         self.load_delegations()
@@ -120,14 +123,15 @@ class Node:
         """``LOCAL`` if this node holds ``h``, the delegation to follow, or ``None``."""
         r = h.routing_prefix
         p = r
+        under, parent = self.scheme.is_under, self.scheme.parent
         while p and p != self.prefix:
-            if self.prefix is not None and not hdl.is_under(p, self.prefix):
+            if self.prefix is not None and not under(p, self.prefix):
                 break
             ref = self.delegations.get(p)
             if ref is not None:
                 return ref
-            p = hdl.parent_prefix(p)
-        if self.prefix is not None and hdl.is_under(r, self.prefix):
+            p = parent(p)
+        if self.prefix is not None and under(r, self.prefix):
             return LOCAL
         return None
 

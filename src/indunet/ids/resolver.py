@@ -13,6 +13,7 @@ from indunet.ids.answers import Answer, Hop, Referral, Site
 from indunet.ids.cache import TTLCache
 from indunet.ids.errors import RC, HandleError, InvalidHandle, SiteUnavailable
 from indunet.ids.syntax import handle as hdl
+from indunet.ids.syntax.scheme import HANDLE, Scheme
 from indunet.ids.transport import NodeTransport, SiteError
 
 MAX_HOPS = 12
@@ -44,8 +45,10 @@ class Resolver:
         negative_ttl: int = 30,
         cache_size: int = 100_000,
         deadline: float = DEFAULT_DEADLINE,
+        scheme: Scheme = HANDLE,
     ) -> None:
         self.deadline = deadline
+        self.scheme = scheme
         self.root = Referral("", tuple(root), 0)
         self.transport = transport
         self.max_ttl = max_ttl
@@ -117,8 +120,8 @@ class Resolver:
                         RC.ERROR, h.text, message=f"referral loop at prefix {nxt.prefix}", path=path
                     )
                 if not (
-                    hdl.is_under(nxt.prefix, referral.prefix)
-                    and hdl.is_under(h.routing_prefix, nxt.prefix)
+                    self.scheme.is_under(nxt.prefix, referral.prefix)
+                    and self.scheme.is_under(h.routing_prefix, nxt.prefix)
                 ):
                     # A node may only delegate below its own prefix, and only towards the
                     # handle asked for; anything else would let one node hijack others.
@@ -149,7 +152,7 @@ class Resolver:
             hit = self.referrals.get(p)
             if hit is not None:
                 return hit
-            p = hdl.parent_prefix(p)
+            p = self.scheme.parent(p)
         return self.root
 
     async def _ask(self, referral: Referral, handle: str) -> tuple[Answer, Hop]:

@@ -76,8 +76,14 @@ def parse(text: str) -> Ecode:
     return Ecode(version, text[1 : 1 + NSI_DIGITS], text[1 + NSI_DIGITS :])
 
 
-def format(nsi: str, md: str, version: int = SUPPORTED_VERSION) -> str:
-    """Join version, NSI and master data code into an Ecode, validating the result."""
+def format(*parts: str | int) -> str:
+    """Join the parts in written order (version, NSI, master data code), validating them."""
+    if len(parts) != 3:
+        raise InvalidHandle(f"an Ecode has three parts, version, NSI and MD; got {len(parts)}")
+    version, nsi, md = parts
+    if isinstance(version, str) and version.isascii() and version.isdigit():
+        version = int(version)
+    nsi, md = str(nsi), str(md)
     if isinstance(version, bool) or not isinstance(version, int) or not 0 <= version <= 9:
         raise InvalidHandle(f"Ecode version {version!r} must be one digit, 0-9")
     if len(nsi) != NSI_DIGITS:

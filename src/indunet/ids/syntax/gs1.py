@@ -92,8 +92,11 @@ def parse(text: str) -> Gs1Key:
     return Gs1Key(kind, text)
 
 
-def format(body: str) -> str:
-    """Complete 7, 11, 12, 13 or 17 digits with their check digit into a GS1 key."""
+def format(*parts: str | int) -> str:
+    """Complete the one part, 7, 11, 12, 13 or 17 digits, with its check digit into a key."""
+    if len(parts) != 1:
+        raise InvalidHandle(f"a GS1 key is written from one part, its digits; got {len(parts)}")
+    body = str(parts[0])
     _digits(body, "GS1 key body")
     if len(body) + 1 not in KINDS:
         raise InvalidHandle(

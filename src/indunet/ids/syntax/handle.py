@@ -137,8 +137,11 @@ def validate(text: str) -> str:
     return parse(text).text
 
 
-def format(prefix: str, suffix: str) -> str:
-    """Join a prefix and a suffix into an identifier, validating both."""
+def format(*parts: str | int) -> str:
+    """Join the parts in written order (prefix, suffix) into an identifier, validating both."""
+    if len(parts) != 2:
+        raise InvalidHandle(f"a handle has two parts, prefix and suffix; got {len(parts)}")
+    prefix, suffix = parts
     return parse(f"{prefix}/{suffix}").text
 
 

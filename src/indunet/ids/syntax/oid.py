@@ -82,8 +82,9 @@ def parse(text: str) -> Oid:
     return Oid(tuple(arcs))
 
 
-def format(arcs: Sequence[int]) -> str:
-    """Write arcs in dotted form, validating them."""
+def format(*parts: str | int) -> str:
+    """Write the arcs (the parts, in written order) in dotted form, validating them."""
+    arcs = [int(a) if isinstance(a, str) and a.isascii() and a.isdigit() else a for a in parts]
     if any(isinstance(a, bool) or not isinstance(a, int) or a < 0 for a in arcs):
         raise InvalidHandle(f"object identifier arcs {list(arcs)} must be integers ≥ 0")
     return parse(".".join(str(a) for a in arcs)).text
