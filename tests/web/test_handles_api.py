@@ -689,3 +689,129 @@ async def test_list_handles_of_a_prefix_page_by_page(client: httpx.AsyncClient) 
     assert no_prefix.status_code == 400 and no_prefix.json()["responseCode"] == 102
     bad_prefix = await client.get(f"{API}?prefix=88..1", auth=AUTH)
     assert bad_prefix.status_code == 400 and bad_prefix.json()["responseCode"] == 102
+
+
+# -- hostile numbers, bodies and platform records ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("page=" + "9" * 5000, "page='9999"),  # too many digits for int() used to be a 500
+        ("page=99999999999999999999", "is not a whole number from 0 to"),
+        ("page=-1", "page='-1' is not a whole number"),
+        ("pageSize=0", "pageSize=0 is out of range; it must be 1 to 10000"),
+        ("pageSize=-1", "pageSize='-1' is not a whole number"),  # SQLite LIMIT -1 = no cap
+        ("pageSize=10001", "pageSize=10001 is out of range"),
+        ("pageSize=%C2%B2", "pageSize='²' is not a whole number"),
+    ],
+)
+async def test_page_and_page_size_out_of_range_are_400(
+    client: httpx.AsyncClient, query: str, words: str
+) -> None:
+    resp = await client.get(f"{API}?prefix=88.100.1&{query}", auth=AUTH)
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["responseCode"] == int(ids.RC.INVALID_VALUE)
+    assert words in resp.json()["message"]
+
+
+@pytest.mark.parametrize("index", ["9" * 5000, "2147483648", "0", "-3", "²"])
+async def test_huge_or_odd_indices_are_400_on_read_write_and_delete(
+    client: httpx.AsyncClient, index: str
+) -> None:
+    await create(client, "88.100.1/IDX-1", [url_value("https://i.example")])
+    get = await client.get(f"{API}/88.100.1/IDX-1", params={"index": index})
+    put = await client.put(
+        f"{API}/88.100.1/IDX-1",
+        params={"index": index},
+        json={"values": [url_value("https://j.example")]},
+        auth=AUTH,
+    )
+    delete = await client.delete(f"{API}/88.100.1/IDX-1", params={"index": index}, auth=AUTH)
+    for resp in (get, put, delete):
+        assert resp.status_code == 400, resp.text
+        assert "index=" in resp.json()["message"]
+
+
+async def test_an_oversized_put_is_refused_before_it_is_parsed(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    from indunet.web.api.handles import MAX_PUT_BYTES
+
+    before = snapshot(state)
+    sent = 0
+
+    async def chunks() -> Any:
+        nonlocal sent
+        piece = b" " * (1024 * 1024)
+        yield b'{"values": ['
+        for _ in range(MAX_PUT_BYTES // len(piece) + 8):
+            sent += len(piece)
+            yield piece
+
+    resp = await client.put(f"{API}/88.100.1/BIG-1", content=chunks(), auth=AUTH)
+    assert resp.status_code == 413, resp.text  # by the route's body limit or by the API's own
+    assert sent < MAX_PUT_BYTES + 4 * 1024 * 1024  # the rest of the body was never read
+    declared = await client.put(
+        f"{API}/88.100.1/BIG-1",
+        content=b"{}",
+        headers={"Content-Length": str(MAX_PUT_BYTES + 1)},
+        auth=AUTH,
+    )
+    assert declared.status_code == 413
+    assert snapshot(state)[0] == before[0]
+
+
+async def test_enterprise_users_cannot_change_device_identifier_records(
+    client: httpx.AsyncClient, state: AppState, allocation: ids.Allocation
+) -> None:
+    """``<prefix>/dev-*`` records are the platform's: its admins and enterprise admins only."""
+    tokens = {}
+    with state.engine.begin() as conn:
+        for name, role in (
+            ("op.user", core.Role.ENTERPRISE_USER),
+            ("op.admin", core.Role.ENTERPRISE_ADMIN),
+        ):
+            user = core.create_user(
+                conn,
+                username=name,
+                password="a-long-password",
+                role=role,
+                actor="test",
+                enterprise_id=allocation.enterprise_id,
+            )
+            tokens[role] = {"Authorization": f"Bearer {core.issue_token(conn, user, name='t')}"}
+    await create(client, "88.100.1/dev-pump-1", [url_value("https://dev.example/1")])
+    await create(client, "88.100.1/ordinary-1", [url_value("https://o.example/1")])
+    user = tokens[core.Role.ENTERPRISE_USER]
+    before = snapshot(state)
+    for resp in (
+        await client.put(
+            f"{API}/88.100.1/DEV-pump-1",
+            json={"values": [url_value("https://evil.example")]},
+            headers=user,
+        ),
+        await client.put(
+            f"{API}/88.100.1/dev-new",
+            json={"values": [url_value("https://evil.example")]},
+            headers=user,
+        ),
+        await client.delete(f"{API}/88.100.1/dev-pump-1", headers=user),
+        await client.delete(f"{API}/88.100.1/dev-pump-1?index=1", headers=user),
+    ):
+        assert resp.status_code == 403, resp.text
+        assert "managed by the platform" in resp.json()["message"]
+    assert snapshot(state)[0] == before[0]
+    ordinary = await client.put(
+        f"{API}/88.100.1/ordinary-1",
+        json={"values": [url_value("https://o.example/2")]},
+        headers=user,
+    )
+    assert ordinary.status_code == 200
+    admin = tokens[core.Role.ENTERPRISE_ADMIN]
+    allowed = await client.put(
+        f"{API}/88.100.1/dev-pump-1",
+        json={"values": [url_value("https://dev.example/2")]},
+        headers=admin,
+    )
+    assert allowed.status_code == 200, allowed.text
