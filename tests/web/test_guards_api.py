@@ -16,9 +16,12 @@ GUARDS = [
     "PayloadTooLarge",
     "RouteLimit",
     "SecurityHeaders",
+    "SurrogateGuard",
     "csrf_token",
     "install",
     "limit_for",
+    "lone_surrogate",
+    "validation_error",
 ]
 
 

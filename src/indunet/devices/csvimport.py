@@ -55,7 +55,8 @@ class ImportReport:
 
 def read_rows(text: str) -> Iterator[tuple[int, dict[str, Any], str | None]]:
     """``(line, spec, error)`` per data row; a bad header raises ``InvalidInput`` up front."""
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    # newline="": a bare CR ends a line, as in the identifier bulk reader (csv.Error otherwise).
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
     header: list[str] | None = None
     for row in reader:
         if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
@@ -75,7 +76,14 @@ def read_rows(text: str) -> Iterator[tuple[int, dict[str, Any], str | None]]:
         raise InvalidInput(f"line {reader.line_num}: the header lacks {', '.join(missing)}")
     if len(set(header)) != len(header):
         raise InvalidInput(f"line {reader.line_num}: a column is named twice")
-    for row in reader:
+    while True:
+        try:
+            got = next(reader, None)
+        except csv.Error as exc:
+            raise InvalidInput(f"line {reader.line_num}: not valid CSV: {exc}") from None
+        if got is None:
+            break
+        row = got
         line = reader.line_num
         if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
             continue

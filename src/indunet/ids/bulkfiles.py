@@ -39,6 +39,33 @@ class Row:
     values: list[HandleValue] | None = None
 
 
+#: The longest file name most file systems take (bytes of UTF-8).
+MAX_NAME_BYTES = 255
+
+
+def upload_name(filename: str | None) -> str:
+    """The last part of an uploaded file's name, if it can name a file here; else ``InvalidInput``.
+
+    Browsers and curl send a bare name, some clients a Windows path: both separators are cut.
+    """
+    name = (filename or "upload").replace("\\", "/").rsplit("/", 1)[-1]
+    if name in ("", ".", ".."):
+        raise InvalidInput(
+            f"the uploaded file's name {filename!r} names no file; send e.g. ids.csv"
+        )
+    if "\x00" in name:
+        raise InvalidInput("the uploaded file's name holds a NUL character")
+    try:
+        size = len(name.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidInput("the uploaded file's name is not Unicode text") from None
+    if size > MAX_NAME_BYTES:
+        raise InvalidInput(
+            f"the uploaded file's name is {size} bytes long; the limit is {MAX_NAME_BYTES}"
+        )
+    return name
+
+
 def file_kind(path: Path) -> str:
     """``csv`` or ``jsonl``, from the suffix; anything else is refused."""
     kind = SUFFIXES.get(path.suffix.lower())

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from indunet import ids
 from indunet.core import NotFound, access
+from indunet.ids.bulkfiles import upload_name
 from indunet.web.auth import principal_for_user
 from indunet.web.deps import PathId, StateDep, UserDep
 
@@ -22,7 +23,7 @@ def _import(
     state: StateDep, upload: UploadFile, principal: ids.Principal, overwrite: bool
 ) -> ids.BulkReport:
     """Copy the upload to a temporary file with its suffix, then import it."""
-    name = Path(upload.filename or "upload").name
+    name = upload_name(upload.filename)
     with tempfile.TemporaryDirectory(prefix="indunet-bulk-") as tmp:
         path = Path(tmp) / name
         with path.open("wb") as out:

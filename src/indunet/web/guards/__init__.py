@@ -1,11 +1,14 @@
 """HTTP-layer guards: body size limits, CSRF checks and security headers, as ASGI middleware.
 
 ``install(app, state)`` puts them outermost, in this order (outer first): security headers (so
-every refusal carries them too), body limits (nothing reads past a limit), CSRF checks.
+every refusal carries them too), body limits (nothing reads past a limit), CSRF checks, and the
+refusal of JSON bodies that are not Unicode text. It also installs the 422 handler that can
+encode any input it echoes.
 """
 
 from __future__ import annotations
 
+from fastapi.exceptions import RequestValidationError
 from starlette.applications import Starlette
 
 from indunet.web.csrf import FIELD, HEADER, csrf_token
@@ -19,15 +22,19 @@ from indunet.web.guards.limits import (
     RouteLimit,
     limit_for,
 )
+from indunet.web.guards.text import SurrogateGuard, lone_surrogate
+from indunet.web.guards.validation import validation_error
 from indunet.web.state import AppState
 
 
 def install(app: Starlette, state: AppState) -> None:
     """Wrap ``app`` in the guards; call after every other middleware is added."""
     trusted = [state.settings.public_url] if state.settings.public_url else []
+    app.add_middleware(SurrogateGuard)
     app.add_middleware(CsrfGuard, trusted=trusted)
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)
+    app.add_exception_handler(RequestValidationError, validation_error)
 
 
 __all__ = [
@@ -42,7 +49,10 @@ __all__ = [
     "PayloadTooLarge",
     "RouteLimit",
     "SecurityHeaders",
+    "SurrogateGuard",
     "csrf_token",
     "install",
     "limit_for",
+    "lone_surrogate",
+    "validation_error",
 ]
