@@ -215,17 +215,38 @@ async def test_a_lone_sample_waits_at_most_max_delay(pipeline: Pipeline, store: 
     assert len(store.rows) == 1
 
 
+async def test_a_lone_caller_does_not_wait_for_the_batching_delay(
+    store: ListStore, letters: DeadLetters, tmp_path: Path
+) -> None:
+    """One sequential gateway (or one QoS 1 message on an idle server) is written at once."""
+    p = Pipeline(store, MODELS.get, letters, DiskBuffer(tmp_path / "b.db", 1 << 20), max_delay=2)  # type: ignore[arg-type]
+    await p.start()
+    t0 = time.perf_counter()
+    for i in range(5):
+        await p.submit([ok("count", i, ts=NOW - i)], source="mqtt")
+    assert time.perf_counter() - t0 < 1.0  # 5 x 2 s if each waited for companions
+    assert len(store.rows) == 5 and p.stats()["batches"] == 5
+    # many callers at once still share batches
+    await asyncio.gather(
+        *(p.submit([ok("count", i, ts=NOW - i)], source="mqtt") for i in range(5, 205))
+    )
+    assert len(store.rows) == 205 and p.stats()["batches"] < 5 + 20
+    await p.stop()
+
+
 async def test_stop_writes_what_is_queued(
     store: ListStore, letters: DeadLetters, tmp_path: Path
 ) -> None:
     p = Pipeline(store, MODELS.get, letters, DiskBuffer(tmp_path / "b.db", 1 << 20), max_delay=5)  # type: ignore[arg-type]
     await p.start()
+    # two callers at once: the batcher expects more and waits for a batch to fill
+    await asyncio.gather(*(p.submit([ok("count", i, ts=NOW - i)], source="mqtt") for i in (1, 2)))
     pending = asyncio.ensure_future(p.submit([ok("temperature", 1.0)], source="mqtt"))
     await asyncio.sleep(0.05)
-    assert not store.rows  # still waiting for the batch to fill
+    assert ("oven-1", "temperature", NOW) not in store.rows  # waiting for the batch to fill
     await asyncio.wait_for(p.stop(), 5)
     await asyncio.wait_for(pending, 1)
-    assert len(store.rows) == 1
+    assert ("oven-1", "temperature", NOW) in store.rows
 
 
 async def test_subscribers_get_stored_samples_and_cannot_break_ingest(

@@ -9,6 +9,7 @@ import time
 import tracemalloc
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -261,3 +262,73 @@ async def test_stop_does_not_hang_on_a_hung_store(engine: sa.Engine, tmp_path: P
     await again.start()
     assert again.stats()["buffered"] == 10
     await again.stop()
+
+
+class HiccupBuffer(DiskBuffer):
+    """A disk buffer whose next read and next removal each fail once with an OSError."""
+
+    def __init__(self, path: Path, max_bytes: int) -> None:
+        super().__init__(path, max_bytes)
+        self.fail_read = self.fail_remove = False
+
+    async def oldest(self, max_samples: int) -> list[tuple[int, list[Sample]]]:
+        if self.fail_read:
+            self.fail_read = False
+            raise OSError("disk I/O error (read)")
+        return await super().oldest(max_samples)
+
+    async def remove(self, ids: Sequence[int]) -> None:
+        if self.fail_remove:
+            self.fail_remove = False
+            raise OSError("disk I/O error (remove)")
+        await super().remove(ids)
+
+
+@pytest.mark.parametrize("fails", ["read", "remove"])
+async def test_a_transient_buffer_error_does_not_stop_the_drain(
+    engine: sa.Engine, tmp_path: Path, fails: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = FlakyStore()
+    store.down = True
+    buffer = HiccupBuffer(tmp_path / "buffer.db", 1 << 20)
+    p = Pipeline(store, MODELS.get, DeadLetters(engine), buffer, retry_base=0.01, retry_cap=0.05)  # type: ignore[arg-type]
+    await p.start()
+    for k in range(3):
+        await p.submit(batch(k), source="mqtt")
+    setattr(buffer, f"fail_{fails}", True)
+    with caplog.at_level(logging.WARNING):
+        store.down = False
+        await until(lambda: not p.stats()["buffering"], what="the buffer to drain")
+    assert "disk I/O error" in caplog.text
+    assert len(store.rows) == 30 and p.stats()["buffered"] == 0
+    # later batches reach the store too (the drain task is alive, not dead)
+    store.down = True
+    await p.submit(batch(7), source="mqtt")
+    store.down = False
+    await until(lambda: len(store.rows) == 40, what="a later batch to reach the store")
+    assert p.stats()["buffer_failures"] == 1
+    await p.stop()
+
+
+async def test_a_dead_batch_task_is_restarted_and_its_callers_answered(
+    engine: sa.Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = FlakyStore()
+    p = make(store, engine, tmp_path / "buffer.db")
+    await p.start()
+    real = p._write_jobs
+    broken = [True]
+
+    async def breaks_once(jobs: list[Any], size: int) -> None:
+        if broken.pop() if broken else False:
+            raise RuntimeError("a bug in the batcher")
+        await real(jobs, size)
+
+    p._write_jobs = breaks_once  # type: ignore[method-assign]
+    with caplog.at_level(logging.ERROR):
+        with pytest.raises(RuntimeError, match="a bug"):
+            await asyncio.wait_for(p.submit(batch(0), source="mqtt"), 5)  # answered, not hung
+        await asyncio.wait_for(p.submit(batch(1), source="mqtt"), 5)  # the task runs again
+    assert len(store.rows) == 10 and p.stats()["task_restarts"] == 1
+    assert "task ingest-batches died" in caplog.text
+    await p.stop()

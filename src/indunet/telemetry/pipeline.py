@@ -2,15 +2,19 @@
 
 Every connector hands samples to ``Pipeline.submit``. Samples are checked against their
 device's model (bad ones become dead letters with the reason), then queued; one batching task
-gathers the queue into batches of up to ``max_batch`` samples (waiting at most ``max_delay``
-for a batch to fill) and one writer thread stores them. A caller's ``submit`` returns only
-when its samples are durable, so MQTT PUBACKs and HTTP 200s mean "stored".
+gathers the queue into batches of up to ``max_batch`` samples (``batching.Batcher``: at once
+for a lone caller, waiting at most ``max_delay`` for a batch to fill when callers are many)
+and one writer thread stores them. A caller's ``submit`` returns only when its samples are
+durable, so MQTT PUBACKs and HTTP 200s mean "stored".
 
 When the store fails, or falls behind so far that the in-memory queue passes its bound,
 batches go to the on-disk ``DiskBuffer`` instead (the caller is answered once the batch is on
 disk) and a drain task replays the buffer oldest-first, retrying with a capped doubling delay.
 While the buffer holds anything, new batches join it behind the old ones, so on restart its
-content is delivered first. When the buffer is full, ``submit`` raises ``Overloaded``.
+content is delivered first. When the buffer is full, ``submit`` raises ``Overloaded``. The
+buffer's own reads and removals are retried like store writes (a transient disk error delays
+the drain, never ends it), and every task runs supervised: one that dies is logged and
+restarted.
 """
 
 from __future__ import annotations
@@ -19,21 +23,25 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from enum import Enum
 from itertools import chain
 from typing import Any
 
 from indunet.core import InvalidInput
 from indunet.devices import ThingModel
+from indunet.telemetry.batching import Batcher, Job
 from indunet.telemetry.buffer import DiskBuffer
 from indunet.telemetry.checks import REFUSED, UNDECODABLE, Checks, Letter, sample_text
 from indunet.telemetry.deadletters import DeadLetters
+from indunet.telemetry.ingest_stats import IngestStats
 from indunet.telemetry.samples import Sample
 from indunet.telemetry.sink import Overloaded
 from indunet.telemetry.store import TimeSeriesStore
+from indunet.telemetry.supervise import supervised
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +51,22 @@ _ERRORS_SHOWN = 5
 
 class _StoreDown(Exception):
     """The store failed recently: send the batch to the buffer without trying."""
+
+
+class Run(Enum):
+    """Whether the pipeline takes samples."""
+
+    STOPPED = "stopped"
+    RUNNING = "running"
+    STOPPING = "stopping"  # refuses new samples, writes what is queued
+
+
+class Route(Enum):
+    """Where new batches go."""
+
+    STORE = "store"  # straight to the store
+    BUFFER = "buffer"  # behind the buffer's content, which the drain task replays
+    STORE_DOWN = "store_down"  # to the buffer; the store failed and the drain task probes it
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,58 +107,56 @@ class Pipeline:
         self.buffer = buffer
         self.checks = Checks(lookup, ttl=model_ttl)
         self.max_batch = max_batch
-        self.max_delay = max_delay
         self.max_queued = max_queued if max_queued is not None else 20 * max_batch
         self.on_stored = on_stored
         self.retry_base = retry_base
         self.retry_cap = retry_cap
         self.stop_timeout = stop_timeout
-        self._jobs: deque[tuple[Sequence[Sample], asyncio.Future[None]]] = deque()
-        self._inflight: list[tuple[Sequence[Sample], asyncio.Future[None]]] = []
-        self._queued = 0
-        self._wake = asyncio.Event()
-        self._full = asyncio.Event()
+        self.counts = IngestStats()
+        self._batcher = Batcher(max_batch, max_delay)
+        self._run = Run.STOPPED
+        self._route = Route.STORE
         self._drain_wake = asyncio.Event()
         self._notes: deque[list[Sample]] = deque()
         self._note_wake = asyncio.Event()
         self._noted = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._writer: ThreadPoolExecutor | None = None
-        self._running = False
-        self._stopping = False
-        self._buffering = False
         self._appending = 0  # samples on their way into the buffer
-        self._store_down = False
         self._overload_episode = False
         self._dropping_notes = False
-        self._accepted = 0
-        self._stored = 0
-        self._buffered_total = 0
-        self._dead: Counter[str] = Counter()
-        self._overloaded = 0
-        self._batches = 0
-        self._write_seconds = 0.0
-        self._store_failures = 0
-        self._on_stored_errors = 0
-        self._on_stored_dropped = 0
+
+    @property
+    def max_delay(self) -> float:
+        """Longest a batch waits to fill when callers are many (seconds)."""
+        return self._batcher.max_delay
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
         """Open the buffer and start batching; an earlier run's buffer is delivered first."""
-        if self._running:
+        if self._run is not Run.STOPPED:
             return
         await self.buffer.open()
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="tel-writer")
-        self._running, self._stopping = True, False
+        self._run = Run.RUNNING
         if self.buffer.rows:
             log.info("ingest buffer holds %d samples from an earlier run", self.buffer.samples)
-            self._buffering = True
+            self._route = Route.BUFFER
             self._drain_wake.set()
         self._tasks = [
-            asyncio.create_task(self._batch_loop(), name="ingest-batches"),
-            asyncio.create_task(self._drain_loop(), name="ingest-drain"),
-            asyncio.create_task(self._notify_loop(), name="ingest-notify"),
+            self._supervise("ingest-batches", self._batch_loop),
+            self._supervise("ingest-drain", self._drain_loop),
+            self._supervise("ingest-notify", self._notify_loop),
         ]
+
+    def _supervise(self, name: str, loop: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
+        def restarted() -> None:
+            self.counts.task_restarts += 1
+
+        return asyncio.create_task(supervised(name, loop, on_restart=restarted), name=name)
+
+    def _stopping(self) -> bool:
+        return self._run is Run.STOPPING
 
     async def stop(self) -> None:
         """Refuse new samples, write what is queued, close the buffer.
@@ -142,11 +164,10 @@ class Pipeline:
         A store still hanging in a write after ``stop_timeout`` seconds is left behind: the
         callers of that write get ``Overloaded``, the rest of the queue goes to the buffer.
         """
-        if not self._running:
+        if self._run is not Run.RUNNING:
             return
-        self._running, self._stopping = False, True
-        self._wake.set()
-        self._full.set()
+        self._run = Run.STOPPING
+        self._batcher.wake()
         batcher, drainer, notifier = self._tasks
         hung = False
         try:
@@ -164,6 +185,7 @@ class Pipeline:
         if self._writer is not None:
             await asyncio.to_thread(self._writer.shutdown, wait=not hung, cancel_futures=hung)
         await self.buffer.close()
+        self._run = Run.STOPPED
 
     async def _abandon_store(self, batcher: asyncio.Task[None]) -> None:
         """The store hangs in a write: answer its callers, keep the queue on disk, go on."""
@@ -172,7 +194,7 @@ class Pipeline:
             "(queued samples go to the disk buffer)",
             self.stop_timeout,
         )
-        inflight = self._inflight  # the batcher forgets them when cancelled
+        inflight = self._batcher.inflight  # the batcher forgets them when cancelled
         batcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await batcher
@@ -180,8 +202,7 @@ class Pipeline:
         for _, done in inflight:
             if not done.done():
                 done.set_exception(refused)
-        jobs, outcome = list(self._jobs), None
-        self._jobs.clear()
+        jobs, outcome = self._batcher.take_all(), None
         if jobs:
             try:
                 await self.buffer.append(list(chain.from_iterable(j[0] for j in jobs)))
@@ -205,7 +226,7 @@ class Pipeline:
     ) -> None:
         """Record a payload that could not be decoded at all as a dead letter."""
         text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
-        self._dead[UNDECODABLE] += 1
+        self.counts.dead[UNDECODABLE] += 1
         await self.dead_letters.record([Letter(device, None, source, UNDECODABLE, reason, text)])
 
     def invalidate(self, device: str | None = None) -> None:
@@ -214,9 +235,9 @@ class Pipeline:
 
     async def ingest(self, samples: Sequence[Sample], *, source: str) -> Receipt:
         """Like ``submit``, and say how many samples were accepted and dead-lettered, and why."""
-        if not self._running:
+        if self._run is not Run.RUNNING:
             raise Overloaded("the ingest pipeline is not running (starting or stopping); retry")
-        if self._buffering and self.buffer.full:
+        if self._route is not Route.STORE and self.buffer.full:
             raise self._overload(
                 f"the ingest buffer is full ({self.buffer.bytes:,} of {self.buffer.max_bytes:,} "
                 "bytes) while the store catches up; retry later"
@@ -225,15 +246,15 @@ class Pipeline:
         if not letters:
             if valid:
                 await self._enqueue(valid)
-                self._accepted += len(valid)
+                self.counts.accepted += len(valid)
             return Receipt(len(valid), 0)
         for letter in letters:
-            self._dead[letter.reason] += 1
+            self.counts.dead[letter.reason] += 1
         recorded = asyncio.ensure_future(self.dead_letters.record(letters))
         try:
             if valid:
                 await self._enqueue(valid)
-                self._accepted += len(valid)
+                self.counts.accepted += len(valid)
         finally:
             await recorded
         errors = [f"{x.reason}: {x.detail}" for x in letters[:_ERRORS_SHOWN]]
@@ -241,47 +262,27 @@ class Pipeline:
 
     # -- queue and batches ---------------------------------------------------------------
     def _enqueue(self, samples: Sequence[Sample]) -> Awaitable[None]:
-        n = len(samples)
-        if self._buffering or self._queued + n > self.max_queued:
+        if self._route is not Route.STORE or self._batcher.queued + len(samples) > self.max_queued:
             return self._to_buffer(samples)
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._jobs.append((samples, done))
-        self._queued += n
-        if self._queued >= self.max_batch:
-            self._full.set()
-        self._wake.set()
-        return done
+        return self._batcher.add(samples)
 
     async def _batch_loop(self) -> None:
-        while True:
-            if not self._jobs:
-                if self._stopping:
-                    return
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            if self._queued < self.max_batch and not self._stopping:
-                self._full.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._full.wait(), self.max_delay)
-            jobs = [self._jobs.popleft()]
-            size = len(jobs[0][0])
-            while self._jobs and size + len(self._jobs[0][0]) <= self.max_batch:
-                jobs.append(self._jobs.popleft())
-                size += len(jobs[-1][0])
-            self._inflight = jobs
+        while (batch := await self._batcher.next_batch(self._stopping)) is not None:
+            jobs, size = batch
             try:
                 await self._write_jobs(jobs, size)
+            except Exception as exc:  # answer the callers before the supervisor restarts us
+                for _, done in jobs:
+                    if not done.done():
+                        done.set_exception(exc)
+                raise
             finally:
-                self._queued -= size
-                self._inflight = []
+                self._batcher.written(size)
 
-    async def _write_jobs(
-        self, jobs: list[tuple[Sequence[Sample], asyncio.Future[None]]], size: int
-    ) -> None:
+    async def _write_jobs(self, jobs: list[Job], size: int) -> None:
         samples = jobs[0][0] if len(jobs) == 1 else list(chain.from_iterable(j[0] for j in jobs))
         try:
-            if self._store_down:  # the drain task probes the store; don't hammer it from here
+            if self._route is Route.STORE_DOWN:  # the drain task probes the store
                 raise _StoreDown
             await self._write(samples)
         except InvalidInput as exc:  # refused for its content, not because the store is down
@@ -305,7 +306,7 @@ class Pipeline:
                         done.set_exception(failed)
                 return
         else:
-            self._stored += size
+            self.counts.stored += size
             self._notify(samples)
         for _, done in jobs:
             if not done.done():
@@ -317,8 +318,8 @@ class Pipeline:
         seconds = await asyncio.get_running_loop().run_in_executor(
             self._writer, self._timed_write, samples
         )
-        self._batches += 1
-        self._write_seconds += seconds
+        self.counts.batches += 1
+        self.counts.write_seconds += seconds
 
     def _timed_write(self, samples: Sequence[Sample]) -> float:
         t0 = time.perf_counter()
@@ -328,14 +329,13 @@ class Pipeline:
     # -- the disk buffer -----------------------------------------------------------------
     async def _to_buffer(self, samples: Sequence[Sample]) -> None:
         n = len(samples)
-        if not self._buffering:
-            self._buffering = True
-            if not self._store_down:
-                log.warning(
-                    "the store is behind (%d samples queued in memory): "
-                    "batches go to the disk buffer until it catches up",
-                    self._queued,
-                )
+        if self._route is Route.STORE:
+            self._route = Route.BUFFER
+            log.warning(
+                "the store is behind (%d samples queued in memory): "
+                "batches go to the disk buffer until it catches up",
+                self._batcher.queued,
+            )
         self._appending += n
         try:
             await self.buffer.append(samples)
@@ -343,31 +343,39 @@ class Pipeline:
             raise self._overload(exc.message) from None
         finally:
             self._appending -= n
-        self._buffered_total += n
+        self.counts.buffered_total += n
         self._end_overload()
         self._drain_wake.set()
 
     async def _refused(self, samples: Sequence[Sample], exc: InvalidInput) -> None:
         """Dead-letter a batch the store refuses outright, so it cannot block the buffer."""
         log.warning("the store refused %d samples: %s", len(samples), exc.message)
-        self._dead[REFUSED] += len(samples)
+        self.counts.dead[REFUSED] += len(samples)
         await self.dead_letters.record(
             [Letter(s[0], s[1], "store", REFUSED, exc.message, sample_text(s)) for s in samples]
         )
 
     async def _drain_loop(self) -> None:
+        """Replay the buffer oldest first; store and buffer errors alike are retried with a
+        capped doubling delay (a row written twice is stored once: writes are idempotent)."""
         delay = self.retry_base
         limit = self.max_batch
         while True:
             await self._drain_wake.wait()
-            rows = await self.buffer.oldest(limit)
+            try:
+                rows = await self.buffer.oldest(limit)
+            except Exception as exc:
+                self._buffer_failed("read", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.retry_cap)
+                continue
             if not rows:
                 if self._appending:
-                    await asyncio.sleep(self.max_delay)
+                    await asyncio.sleep(self.max_delay or 0.001)
                     continue
                 self._drain_wake.clear()
-                if self._buffering:
-                    self._buffering = False
+                if self._route is not Route.STORE:
+                    self._route = Route.STORE
                     self._end_overload()
                     log.info("the disk buffer is empty: batches go straight to the store again")
                 continue
@@ -381,32 +389,48 @@ class Pipeline:
                     limit = 1  # one row at a time until the refused one is found
                 else:
                     await self._refused(samples, exc)
-                    await self.buffer.remove([rows[0][0]])
+                    await self._remove([rows[0][0]])
                 continue
             except Exception as exc:
                 self._store_failed(exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.retry_cap)
                 continue
-            delay, limit = self.retry_base, self.max_batch
             self._store_recovered()
-            await self.buffer.remove([row_id for row_id, _ in rows])
-            self._stored += len(samples)
+            if not await self._remove([row_id for row_id, _ in rows]):
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.retry_cap)
+                continue  # the rows come again and are stored once
+            delay, limit = self.retry_base, self.max_batch
+            self.counts.stored += len(samples)
             self._notify(samples)
 
+    async def _remove(self, ids: list[int]) -> bool:
+        """Delete delivered rows from the buffer; False (logged) when the buffer fails."""
+        try:
+            await self.buffer.remove(ids)
+        except Exception as exc:
+            self._buffer_failed("remove", exc)
+            return False
+        return True
+
+    def _buffer_failed(self, what: str, exc: Exception) -> None:
+        self.counts.buffer_failures += 1
+        log.warning("the disk buffer failed to %s (%s); retrying", what, exc)
+
     def _store_failed(self, exc: Exception) -> None:
-        self._store_failures += 1
-        if not self._store_down:
-            self._store_down = True
+        self.counts.store_failures += 1
+        if self._route is not Route.STORE_DOWN:
+            self._route = Route.STORE_DOWN
             log.warning("the store failed (%s): batches go to the disk buffer; retrying", exc)
 
     def _store_recovered(self) -> None:
-        if self._store_down:
-            self._store_down = False
+        if self._route is Route.STORE_DOWN:
+            self._route = Route.BUFFER
             log.info("the store accepts writes again: replaying the disk buffer oldest first")
 
     def _overload(self, message: str) -> Overloaded:
-        self._overloaded += 1
+        self.counts.overloaded += 1
         if not self._overload_episode:
             self._overload_episode = True
             log.warning("ingest overloaded, refusing samples until the buffer drains: %s", message)
@@ -415,7 +439,9 @@ class Pipeline:
     def _end_overload(self) -> None:
         if self._overload_episode:
             self._overload_episode = False
-            log.info("ingest accepts samples again after %d refused submissions", self._overloaded)
+            log.info(
+                "ingest accepts samples again after %d refused submissions", self.counts.overloaded
+            )
 
     # -- subscribers ---------------------------------------------------------------------
     def _notify(self, samples: Sequence[Sample]) -> None:
@@ -423,7 +449,7 @@ class Pipeline:
             return
         n = len(samples)
         if self._noted + n > self.max_queued:
-            self._on_stored_dropped += n
+            self.counts.on_stored_dropped += n
             if not self._dropping_notes:
                 self._dropping_notes = True
                 log.warning("the on_stored subscriber is behind: stored samples skip it")
@@ -436,7 +462,7 @@ class Pipeline:
     async def _notify_loop(self) -> None:
         while True:
             if not self._notes:
-                if self._stopping:
+                if self._stopping():
                     return
                 self._note_wake.clear()
                 await self._note_wake.wait()
@@ -447,29 +473,19 @@ class Pipeline:
             try:
                 await self.on_stored(samples)
             except Exception:
-                self._on_stored_errors += 1
-                if self._on_stored_errors == 1 or self._on_stored_errors % 100 == 0:
-                    log.exception("on_stored failed (%d failures so far)", self._on_stored_errors)
+                self.counts.on_stored_errors += 1
+                n = self.counts.on_stored_errors
+                if n == 1 or n % 100 == 0:
+                    log.exception("on_stored failed (%d failures so far)", n)
 
     # -- metrics -------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
         """Counters since start, for metrics and the stats API."""
-        return {
-            "accepted": self._accepted,
-            "stored": self._stored,
-            "dead_lettered": dict(self._dead),
-            "dead_lettered_total": sum(self._dead.values()),
-            "queued": self._queued,
-            "buffering": self._buffering,
-            "buffered": self.buffer.samples,
-            "buffered_total": self._buffered_total,
-            "buffer_rows": self.buffer.rows,
-            "buffer_bytes": self.buffer.bytes,
-            "buffer_max_bytes": self.buffer.max_bytes,
-            "overloaded": self._overloaded,
-            "batches": self._batches,
-            "write_seconds": round(self._write_seconds, 6),
-            "store_failures": self._store_failures,
-            "on_stored_errors": self._on_stored_errors,
-            "on_stored_dropped": self._on_stored_dropped,
-        }
+        return self.counts.snapshot(
+            queued=self._batcher.queued,
+            buffering=self._route is not Route.STORE,
+            buffered=self.buffer.samples,
+            buffer_rows=self.buffer.rows,
+            buffer_bytes=self.buffer.bytes,
+            buffer_max_bytes=self.buffer.max_bytes,
+        )
