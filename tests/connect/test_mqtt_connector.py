@@ -11,6 +11,7 @@ import aiomqtt
 import pytest
 from tests.conftest import until
 from tests.connect.test_mqtt_support import (
+    METER,
     RecordingSink,
     Statuses,
     device,
@@ -18,7 +19,7 @@ from tests.connect.test_mqtt_support import (
     port_of,
 )
 
-from indunet.connect import CommandFailed, MqttConfig, MqttConnector
+from indunet.connect import CommandFailed, ConnectorManager, DeviceLink, MqttConfig, MqttConnector
 from indunet.connect.mqtt import BrokerUrl
 from indunet.core import InvalidInput, Settings
 
@@ -69,6 +70,19 @@ async def test_write_round_trip_returns_when_the_device_confirms() -> None:
         assert seen[0]["point"] == "on" and seen[0]["value"] is True
         assert len(seen[0]["id"]) == 36  # a UUID
         assert conn.router.pending == {}
+
+
+async def test_write_returns_the_devices_output_through_the_connector_manager() -> None:
+    async with embedded(RecordingSink()) as conn:
+        manager = ConnectorManager({"mqtt": conn})
+        manager.attach("mqtt", DeviceLink("dev-a", METER))
+        out: list[Any] = []
+
+        async def body() -> None:
+            out.append(await manager.write("dev-a", "mode", "auto"))
+
+        await with_device(conn, lambda c: {"ok": True, "output": {"was": "manual"}}, body)
+        assert out == [{"was": "manual"}]  # what the command service records as its result
 
 
 async def test_invoke_returns_the_devices_output() -> None:

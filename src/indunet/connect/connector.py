@@ -67,8 +67,11 @@ class Connector(Protocol):
     async def read(self, device_id: str, points: Sequence[str] | None = None) -> list[Sample]:
         """Read current values on demand (polling protocols) or return the last received."""
 
-    async def write(self, device_id: str, point: str, value: Value) -> None:
-        """Write one point; raise ``CommandFailed`` naming the reason."""
+    async def write(self, device_id: str, point: str, value: Value) -> Any:
+        """Write one point; return the device's output if it gives one (MQTT), else None.
+
+        Raise ``CommandFailed`` naming the reason.
+        """
 
     async def invoke(self, device_id: str, action: str, payload: Any) -> Any:
         """Invoke an action; return its output or raise ``CommandFailed``."""

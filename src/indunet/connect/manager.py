@@ -140,9 +140,9 @@ class ConnectorManager:
         if isinstance(connector, ChecksWrites):
             await connector.check_write(device_id, point, value)
 
-    async def write(self, device_id: str, point: str, value: Value) -> None:
-        """Write one point of the device through its connector."""
-        await self._connector(device_id).write(device_id, point, value)
+    async def write(self, device_id: str, point: str, value: Value) -> Any:
+        """Write one point of the device through its connector; return what the device said."""
+        return await self._connector(device_id).write(device_id, point, value)
 
     async def invoke(self, device_id: str, action: str, payload: Any) -> Any:
         """Invoke an action of the device through its connector."""

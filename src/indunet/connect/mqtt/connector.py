@@ -101,14 +101,14 @@ class MqttConnector:
         names = list(held) if points is None else points
         return [held[p] for p in names if p in held]
 
-    async def write(self, device_id: str, point: str, value: Value) -> None:
-        """Send ``{"id", "point", "value"}`` and wait for the device's result."""
+    async def write(self, device_id: str, point: str, value: Value) -> Any:
+        """Send ``{"id", "point", "value"}``; return the device's ``output`` (may be None)."""
         link = self.router.links.get(device_id)
         if link is not None:
             spec = link.model.points.get(point)
             if spec is None or not spec.writable:
                 raise CommandFailed(f"point {point} of device {device_id} is not writable")
-        await self._command(device_id, {"point": point, "value": value})
+        return await self._command(device_id, {"point": point, "value": value})
 
     async def invoke(self, device_id: str, action: str, payload: Any) -> Any:
         """Send ``{"id", "action", "input"}``; return the device's ``output``."""
