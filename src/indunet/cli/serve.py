@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import itertools
+import gc
 import logging
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
-import httpx
 import typer
 import uvicorn
 
@@ -42,7 +41,22 @@ def _serve(app: object, host: str, port: int) -> None:
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    tune_collector()
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)  # type: ignore[arg-type]
+
+
+def tune_collector() -> None:
+    """Process-wide garbage collector settings for a long-running server (the entry point's
+    business, not the app factory's: tests and embedders keep the interpreter's defaults).
+
+    Everything built so far lives as long as the process: move it out of the collector's
+    sight, and collect the young generation less often. Ingest allocates a Sample per point;
+    with the default threshold (700) the collector ran every few hundred points and took a
+    third of HTTP batch ingest (bench/telemetry_ingest.py).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 def up(host: HostOpt = None, port: PortOpt = None, data_dir: DataOpt = None) -> None:
@@ -96,6 +110,9 @@ def node(
         s.public_url = public_url
     if role not in (ids.NodeRole.ROOT, ids.NodeRole.RECURSIVE) and not prefix:
         raise typer.BadParameter(f"a {role.value} node needs --prefix")
+    announcing = bool(parent) and role is not ids.NodeRole.RECURSIVE
+    if announcing and parent_key_file is None:  # every option checked before anything is
+        raise typer.BadParameter("announcing to --parent needs --parent-key-file")  # written
     engine = context.database(s)
     hierarchy = ids.single(
         engine,
@@ -110,62 +127,17 @@ def node(
     )
     state = build_state(s, hierarchy=hierarchy, engine=engine, platform=False)
     _print_admin(engine, s.base_url())
-    if parent and role is not ids.NodeRole.RECURSIVE:
-        if parent_key_file is None or prefix is None:
-            raise typer.BadParameter("announcing to --parent needs --parent-key-file")
+    if announcing and parent and parent_key_file is not None and prefix is not None:
         announce(parent[0], prefix, parent_key_file.read_text().strip(), [s.base_url()])
     typer.echo(f"{role.value} node {hierarchy.front.name} at {s.base_url()}")
     _serve(create_app(state), s.host, s.port)
 
 
 def announce(parent: str, prefix: str, secret: str, sites: list[str]) -> None:
-    """Publish this node's sites as HS_SITE values of ``0.NA/<prefix>`` at the parent.
-
-    Every site keeps an index of its own, so mirrors of one prefix can announce themselves
-    one after another: a URL already published stays where it is (restarting a node changes
-    nothing), a new one takes the next free index from 11 and is primary only if the prefix
-    had no site yet. Values are added with ``overwrite=false``; if another node took the same
-    index in the meantime, the next free one is tried.
-    """
-    base = f"{parent.rstrip('/')}/api/handles/0.NA/{prefix}"
-    auth = (f"300%3A0.NA/{prefix}", secret)
-    with httpx.Client(timeout=10) as client:
-        for url in (u.rstrip("/") for u in sites):
-            for _attempt in range(10):
-                current = client.get(base, params={"auth": "true"})
-                if current.status_code != 200:
-                    _announce_failed(parent, current)
-                values = current.json().get("values", [])
-                published = [v for v in values if v.get("type") == "HS_SITE"]
-                if any(v["data"]["value"].get("url") == url for v in published):
-                    break
-                used = {int(v["index"]) for v in values}
-                index = next(i for i in itertools.count(11) if i not in used)
-                site = {"url": url, "primary": not published}
-                value = {
-                    "index": index,
-                    "type": "HS_SITE",
-                    "data": {"format": "site", "value": site},
-                }
-                resp = client.put(
-                    base,
-                    params={"index": index, "overwrite": "false"},
-                    json={"values": [value]},
-                    auth=auth,
-                )
-                if resp.status_code == 409:
-                    continue
-                if resp.status_code >= 300:
-                    _announce_failed(parent, resp)
-                break
-            else:
-                typer.secho(f"announcing to {parent} failed: no free index", fg="red", err=True)
-                raise typer.Exit(1)
+    """Publish this node's sites at the parent (``ids.announce``); exit 1 if it refuses."""
+    try:
+        ids.announce(parent, prefix, secret, sites)
+    except ids.AnnounceFailed as exc:
+        typer.secho(exc.message, fg="red", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"announced {', '.join(sites)} for prefix {prefix} at {parent}")
-
-
-def _announce_failed(parent: str, resp: httpx.Response) -> NoReturn:
-    typer.secho(
-        f"announcing to {parent} failed: HTTP {resp.status_code} {resp.text}", fg="red", err=True
-    )
-    raise typer.Exit(1)

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from indunet.ids.admin import OPERATOR, CredentialChecker, Perm, Principal
+from indunet.ids.announce import AnnounceFailed, announce
 from indunet.ids.answers import Answer, Hop, Referral, Site
 from indunet.ids.bulk import import_file
 from indunet.ids.bulkjobs import BulkJob, BulkReport, get_job
@@ -46,6 +47,7 @@ __all__ = [
     "OPERATOR",
     "RC",
     "Allocation",
+    "AnnounceFailed",
     "Answer",
     "AuthenticationFailed",
     "AuthenticationNeeded",
@@ -84,6 +86,7 @@ __all__ = [
     "ValuesNotFound",
     "admin_username",
     "allocate",
+    "announce",
     "delegate",
     "ecode",
     "embedded",

@@ -16,6 +16,7 @@ from indunet.ids.store import HandleStore
 from indunet.ids.syntax import handle as hdl
 from indunet.ids.templates import TemplateRegistry
 from indunet.ids.transport import HttpTransport, LocalTransport, NodeTransport
+from indunet.ids.values import FIRST_SITE_INDEX, SITE_TYPE
 
 TOP_PREFIX = "88"
 SECONDARY_PREFIX = "88.100"
@@ -45,15 +46,15 @@ def _delegate(parent: Node, child_prefix: str, urls: list[str]) -> None:
     text = f"0.NA/{child_prefix}"
     rec = parent.store.get(hdl.parse(text).key)
     wanted = [{"url": u} for u in urls]
-    if rec is not None and [v.value.get("url") for v in rec.values if v.type == "HS_SITE"] == urls:
+    if rec is not None and [v.value.get("url") for v in rec.values if v.type == SITE_TYPE] == urls:
         return
     values = [
         {
-            "index": 10 + i,
-            "type": "HS_SITE",
-            "data": {"format": "site", "value": {**w, "primary": i == 1}},
+            "index": FIRST_SITE_INDEX + i,
+            "type": SITE_TYPE,
+            "data": {"format": "site", "value": {**w, "primary": i == 0}},
         }
-        for i, w in enumerate(wanted, start=1)
+        for i, w in enumerate(wanted)
     ]
     values.append(
         {
@@ -122,7 +123,7 @@ def stored_base_url(engine: sa.Engine) -> str | None:
     suffix = f"/nodes/{TOP_PREFIX}"
     for v in rec.values if rec else ():
         url = v.value.get("url", "") if isinstance(v.value, dict) else ""
-        if v.type == "HS_SITE" and url.endswith(suffix):
+        if v.type == SITE_TYPE and url.endswith(suffix):
             return str(url[: -len(suffix)])
     return None
 

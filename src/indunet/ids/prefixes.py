@@ -13,7 +13,14 @@ from indunet.ids.errors import NotResponsible
 from indunet.ids.node import Node
 from indunet.ids.syntax import handle as hdl
 from indunet.ids.tables import prefixes
-from indunet.ids.values import ADMIN_TYPE, SECKEY_TYPE, HandleValue, now_timestamp
+from indunet.ids.values import (
+    ADMIN_TYPE,
+    FIRST_SITE_INDEX,
+    SECKEY_TYPE,
+    SITE_TYPE,
+    HandleValue,
+    now_timestamp,
+)
 
 ADMIN_KEY_INDEX = 300
 ADMIN_VALUE_INDEX = 100
@@ -77,13 +84,13 @@ def allocate(
     ]
     if enterprise is not None:
         values.append(HandleValue(2, "DESC", "string", enterprise.name, 86_400, ts))
-    for i, url in enumerate(sites or (), start=1):
+    for i, url in enumerate(sites or ()):
         values.append(
             HandleValue(
-                10 + i,
-                "HS_SITE",
+                FIRST_SITE_INDEX + i,
+                SITE_TYPE,
                 "site",
-                {"url": url.rstrip("/"), "primary": i == 1, "name": ""},
+                {"url": url.rstrip("/"), "primary": i == 0, "name": ""},
                 86_400,
                 ts,
             )

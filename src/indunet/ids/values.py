@@ -36,6 +36,8 @@ STANDARD_TYPES = frozenset(
 ADMIN_TYPE = "HS_ADMIN"
 SECKEY_TYPE = "HS_SECKEY"
 SITE_TYPE = "HS_SITE"
+#: Index of a prefix's first HS_SITE value; mirrors take the next free ones (11, 12, …).
+FIRST_SITE_INDEX = 11
 TEMPLATE_TYPE = "TEMPLATE"
 
 
