@@ -87,8 +87,9 @@ class Recorder:
         for topic in topics:
             bus.subscribe(topic, self.handle)
 
-    async def handle(self, topic: str, event: dict[str, Any]) -> None:
-        self.events.append((topic, event))
+    async def handle(self, event: core.Event) -> None:
+        assert event.source == "telemetry" and event.version == 1
+        self.events.append((event.type, dict(event.data)))
 
     def topics(self) -> list[str]:
         return [t for t, _ in self.events]

@@ -12,9 +12,10 @@ import sqlalchemy as sa
 from tests.conftest import bearer
 
 from indunet import core, ids
+from indunet.devices.registry import HTTP_SILENT_S as HTTP_OFFLINE_S
 from indunet.telemetry import DeadLetters, DiskBuffer, MemoryStore, Pipeline
 from indunet.web import AppState, create_app
-from indunet.web.platform import HTTP_OFFLINE_S, Platform
+from indunet.web.platform import Platform
 
 
 @pytest.fixture

@@ -8,8 +8,10 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from indunet.cli import admin, devices, ids, mqtt, serve, sim
+from indunet.cli import serve, sim
 from indunet.core import IndunetError
+from indunet.core.plugins import load
+from indunet.web import subsystems
 
 
 def _fail(exc: IndunetError) -> None:
@@ -37,13 +39,9 @@ app = typer.Typer(
 app.command()(serve.up)
 app.command()(serve.demo)
 app.command()(serve.node)
-app.add_typer(ids.app, name="id")
-app.add_typer(devices.device_app, name="device")
-app.add_typer(devices.model_app, name="model")
-app.add_typer(mqtt.app, name="mqtt")
-app.add_typer(admin.enterprise_app, name="enterprise")
-app.add_typer(admin.user_app, name="user")
-app.add_typer(admin.token_app, name="token")
+for _sub in subsystems.SUBSYSTEMS:  # each subsystem's command groups, from its descriptor
+    for _name, _ref in _sub.cli:
+        app.add_typer(load(_ref), name=_name)
 app.command(name="sim")(sim.run)
 
 

@@ -18,11 +18,12 @@ from indunet.core.errors import (
     NotFound,
     PermissionDenied,
 )
-from indunet.core.events import EventBus, InMemoryEventBus
+from indunet.core.events import Event, EventBus, EventType, InMemoryEventBus
 from indunet.core.logins import Logins
 from indunet.core.secrets import hash_secret, new_secret, verify_secret
 from indunet.core.settings import Settings
 from indunet.core.throttle import Throttle, TooManyAttempts
+from indunet.core.tokens import TokenInfo, list_tokens, revoke_token_by_id
 from indunet.core.uscc import make_uscc, validate_uscc
 from indunet.core.users import (
     Role,
@@ -41,7 +42,9 @@ __all__ = [
     "AuthenticationFailed",
     "Conflict",
     "Enterprise",
+    "Event",
     "EventBus",
+    "EventType",
     "InMemoryEventBus",
     "IndunetError",
     "InvalidInput",
@@ -51,6 +54,7 @@ __all__ = [
     "Role",
     "Settings",
     "Throttle",
+    "TokenInfo",
     "TooManyAttempts",
     "User",
     "access",
@@ -65,12 +69,14 @@ __all__ = [
     "hash_secret",
     "issue_token",
     "list_enterprises",
+    "list_tokens",
     "list_users",
     "make_engine",
     "make_uscc",
     "migrate",
     "new_secret",
     "revoke_token",
+    "revoke_token_by_id",
     "sealed",
     "set_verified",
     "user_for_token",

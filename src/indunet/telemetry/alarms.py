@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from indunet.core import Conflict, EventBus, InvalidInput, NotFound, User, access, audit
+from indunet.telemetry import events
 from indunet.telemetry.alarmtables import alarms as table
 
 
@@ -125,7 +126,9 @@ class Alarms:
             self._raise, rule_id, rule_name, enterprise_id, device_id, severity, message, value, at
         )
         if changed:
-            await self.bus.publish("alarm.raised", alarm.to_json())
+            await self.bus.publish(
+                events.ALARM_RAISED.make(alarm.to_json(), enterprise_id=alarm.enterprise_id)
+            )
         return alarm
 
     def _raise(
@@ -177,7 +180,9 @@ class Alarms:
         """Clear the active alarm of (rule, device), if there is one."""
         alarm = await asyncio.to_thread(self._clear, rule_id, device_id, at)
         if alarm is not None:
-            await self.bus.publish("alarm.cleared", alarm.to_json())
+            await self.bus.publish(
+                events.ALARM_CLEARED.make(alarm.to_json(), enterprise_id=alarm.enterprise_id)
+            )
         return alarm
 
     def _clear(self, rule_id: int, device_id: str, at: datetime) -> Alarm | None:
@@ -201,7 +206,9 @@ class Alarms:
         if len(note) > 500:
             raise InvalidInput("an acknowledgement note has at most 500 characters")
         alarm = await asyncio.to_thread(self._acknowledge, user, alarm_id, note.strip())
-        await self.bus.publish("alarm.acknowledged", alarm.to_json())
+        await self.bus.publish(
+            events.ALARM_ACKNOWLEDGED.make(alarm.to_json(), enterprise_id=alarm.enterprise_id)
+        )
         return alarm
 
     def _acknowledge(self, user: User, alarm_id: int, note: str) -> Alarm:

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 
 from indunet.core import EventBus, NotFound, User, access, get_enterprise_by_id
 from indunet.devices import ThingModel
-from indunet.telemetry import owners, rules
+from indunet.telemetry import events, owners, rules
 from indunet.telemetry.alarms import Alarms
 from indunet.telemetry.expr import NotEvaluable
 from indunet.telemetry.rules import CompiledRule, Rule
@@ -310,7 +310,11 @@ class RuleEngine:
         rules.check_fields(spec, rules.EDITABLE | {"enterprise_id"})
         compiled = await asyncio.to_thread(self._create, user, dict(spec))
         self._install(compiled)
-        await self.bus.publish("rule.created", compiled.rule.to_json())
+        await self.bus.publish(
+            events.RULE_CREATED.make(
+                compiled.rule.to_json(), enterprise_id=compiled.rule.enterprise_id
+            )
+        )
         return compiled.rule
 
     def _create(self, user: User, spec: dict[str, Any]) -> CompiledRule:
@@ -335,7 +339,11 @@ class RuleEngine:
         )
         if retargeted or not compiled.rule.enabled:
             await self._clear_rule(rule_id)
-        await self.bus.publish("rule.updated", compiled.rule.to_json())
+        await self.bus.publish(
+            events.RULE_UPDATED.make(
+                compiled.rule.to_json(), enterprise_id=compiled.rule.enterprise_id
+            )
+        )
         return compiled.rule
 
     def _update(self, user: User, old: Rule, changes: dict[str, Any]) -> CompiledRule:
@@ -366,7 +374,9 @@ class RuleEngine:
         self._rules.pop(rule_id, None)
         self._targets.clear()
         await self._clear_rule(rule_id)
-        await self.bus.publish("rule.deleted", old.to_json())
+        await self.bus.publish(
+            events.RULE_DELETED.make(old.to_json(), enterprise_id=old.enterprise_id)
+        )
 
     def _install(self, compiled: CompiledRule) -> None:
         rule_id = compiled.rule.id

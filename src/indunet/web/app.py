@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,25 +10,20 @@ import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from indunet import __version__, devices, ids, telemetry
+from indunet import __version__, ids
 from indunet.core import IndunetError, Settings, make_engine, migrate
-from indunet.web import console, guards
-from indunet.web.api import alarms as alarms_api
-from indunet.web.api import bulk, handles, ingest, metrics, native
-from indunet.web.api import commands as commands_api
-from indunet.web.api import devices as devices_api
-from indunet.web.api import models as models_api
-from indunet.web.api import series as series_api
-from indunet.web.platform import build_platform
+from indunet.core.plugins import Service, load, loader
+from indunet.web import console, guards, subsystems
+from indunet.web.api import metrics
 from indunet.web.state import AppState
 
-MIGRATIONS = [ids.MIGRATIONS, devices.MIGRATIONS, telemetry.MIGRATIONS]
+log = logging.getLogger(__name__)
 
 
 def open_database(settings: Settings) -> sa.Engine:
-    """Create the engine and apply every pending migration."""
+    """Create the engine and apply every subsystem's pending migrations."""
     engine = make_engine(settings)
-    migrate(engine, MIGRATIONS)
+    migrate(engine, subsystems.migration_dirs())
     return engine
 
 
@@ -39,7 +34,8 @@ def build_state(
     engine: sa.Engine | None = None,
     platform: bool = True,
 ) -> AppState:
-    """Open the database, build the embedded hierarchy unless one is given, and the platform.
+    """Open the database, build the embedded hierarchy unless one is given, and the services
+    of every subsystem (``web.subsystems``), none started yet.
 
     ``platform=False`` gives an identifier node only (``indunet node``): no device registry,
     time-series store or connectors.
@@ -56,8 +52,11 @@ def build_state(
             site_allow=settings.site_allow,
         )
     state = AppState(settings=settings, engine=engine, hierarchy=hierarchy)
-    if platform:
-        state.platform = build_platform(settings, engine, state.bus, hierarchy)
+    for sub in subsystems.active(platform):
+        if sub.services is not None:
+            service: Service | None = loader(sub.services)(state)
+            if service is not None:
+                state.services[sub.name] = service
     return state
 
 
@@ -66,20 +65,18 @@ def create_app(state: AppState) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        if state.platform is not None:
-            await state.platform.start()
-        # Everything built so far lives as long as the process: move it out of the collector's
-        # sight, and collect the young generation less often. Ingest allocates a Sample per
-        # point; with the default threshold (700) the collector ran every few hundred points
-        # and took a third of HTTP batch ingest (bench/telemetry_ingest.py).
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(50_000, 20, 20)
+        started: list[tuple[str, Service]] = []
         try:
+            for name, service in state.services.items():
+                await service.start()
+                started.append((name, service))
             yield
         finally:
-            if state.platform is not None:
-                await state.platform.stop()
+            for name, service in reversed(started):
+                try:
+                    await service.stop()
+                except Exception:
+                    log.exception("stopping the %s services failed", name)
             await state.hierarchy.close()
 
     app = FastAPI(
@@ -89,17 +86,11 @@ def create_app(state: AppState) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.indunet = state
-    # Handle API first: the hot path must not walk the FastAPI routes.
-    app.router.routes[:0] = handles.routes(state)
-    app.add_middleware(handles.CachedAnswers, state=state)  # cache hits skip the stack
-    app.include_router(native.router, prefix="/api/v1")
-    app.include_router(bulk.router, prefix="/api/v1")
-    app.include_router(models_api.router, prefix="/api/v1")
-    app.include_router(devices_api.router, prefix="/api/v1")
-    app.include_router(ingest.router, prefix="/api/v1")
-    app.include_router(series_api.router, prefix="/api/v1")
-    app.include_router(alarms_api.router, prefix="/api/v1")
-    app.include_router(commands_api.router, prefix="/api/v1")
+    for sub in subsystems.SUBSYSTEMS:  # routes of every subsystem, even if its services
+        if sub.mount is not None:  # do not run here: they answer "no platform" themselves
+            loader(sub.mount)(app, state)
+        for ref in sub.api:
+            app.include_router(load(ref), prefix="/api/v1")
     app.include_router(metrics.router)
     console.mount(app, state)
 

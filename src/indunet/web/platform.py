@@ -7,24 +7,24 @@ the services through ``deps.PlatformDep``; ``start``/``stop`` run in the app's l
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import orjson
 import sqlalchemy as sa
 
 from indunet import connect, devices, ids, telemetry
 from indunet.core import EventBus, Settings
 from indunet.devices import Device
 
+if TYPE_CHECKING:
+    from indunet.web.state import AppState
+
 log = logging.getLogger(__name__)
 STATUS_FLUSH_S = 2.0  # device statuses persisted, and new devices attached, this often
 RETENTION_S = 3600.0  # retention pass once an hour
-HTTP_OFFLINE_S = 300.0  # an http device that has not posted for this long is offline
 
 
 @dataclass
@@ -44,7 +44,6 @@ class Platform:
     connectors: connect.ConnectorManager
     commands: telemetry.Commands
     hooks: list[Hook] = field(default_factory=list)
-    _attached: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -67,45 +66,28 @@ class Platform:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.connectors.stop()
         for hook in reversed(self.hooks):
-            with contextlib.suppress(Exception):
+            try:
                 await hook.stop(self)
+            except Exception:
+                log.exception("stopping %s failed; stopping the rest", type(hook).__name__)
         await self.pipeline.stop()
         await asyncio.to_thread(self.devices.flush_status)
         await asyncio.to_thread(self.store.close)
 
     def sync_devices(self, current: list[Device] | None = None) -> int:
-        """Attach new or changed devices to their connector and detach deleted ones.
+        """Attach new or changed devices to their connector and detach deleted ones
+        (``ConnectorManager.sync`` decides), then forget what was cached about them.
 
         Called at start and every few seconds, so devices created through the API, the CLI
         or another process are served without a restart. ``current`` is the device list when
         the caller read it already (off the event loop). Returns how many changed.
         """
-        changed = 0
-        seen: set[str] = set()
-        for d in self.devices.list() if current is None else current:
-            seen.add(d.id)
-            model = self.devices.model_of(d.id)
-            if model is None:
-                continue
-            key = (
-                d.protocol,
-                model.ref,
-                orjson.dumps(d.connection, option=orjson.OPT_SORT_KEYS).decode(),
-            )
-            if self._attached.get(d.id) == key:
-                continue
-            self.connectors.attach(d.protocol, connect.DeviceLink(d.id, model, d.connection))
-            self.pipeline.invalidate(d.id)
-            self.rules.forget(d.id)
-            self._attached[d.id] = key
-            changed += 1
-        for gone in set(self._attached) - seen:
-            self.connectors.detach(gone)
-            self.pipeline.invalidate(gone)
-            self.rules.forget(gone)
-            del self._attached[gone]
-            changed += 1
-        return changed
+        devices = self.devices.list() if current is None else current
+        changed = self.connectors.sync(devices, self.devices.model_of)
+        for device_id in changed:
+            self.pipeline.invalidate(device_id)
+            self.rules.forget(device_id)
+        return len(changed)
 
     async def _every(self, seconds: float, job: Callable[[], Awaitable[None]]) -> None:
         while True:
@@ -116,11 +98,7 @@ class Platform:
                 log.exception("platform housekeeping failed; trying again in %s s", seconds)
 
     async def _housekeeping(self) -> None:
-        now = time.time()
-        for device_id, status in self.devices.statuses().items():
-            d = self.devices.lookup(device_id) if status == "online" else None
-            if d and d.protocol == "http" and (d.last_seen or 0) < now - HTTP_OFFLINE_S:
-                self.devices.set_status(device_id, False, now)  # silent HTTP device: offline
+        self.devices.expire_silent(time.time())  # the devices' own rule for HTTP devices
         await asyncio.to_thread(self.devices.flush_status)
         self.sync_devices(await asyncio.to_thread(self.devices.reload))  # one read of all
 
@@ -157,6 +135,11 @@ class _Status:
         self.registry.set_status(device_id, online, time.time())
 
 
+def from_state(state: AppState) -> Platform:
+    """The platform's services for an app state (the platform descriptor's factory)."""
+    return build_platform(state.settings, state.engine, state.bus, state.hierarchy)
+
+
 def build_platform(
     settings: Settings, engine: sa.Engine, bus: EventBus, hierarchy: ids.Hierarchy
 ) -> Platform:
@@ -179,17 +162,8 @@ def build_platform(
     )
     # --- connectors ---
     status = _Status(registry)
-    manager = connect.ConnectorManager(
-        {
-            "mqtt": connect.MqttConnector(
-                connect.MqttConfig.from_settings(settings),
-                pipeline,
-                status,
-                authenticate=registry.authenticate,
-            ),
-            "modbus": connect.ModbusConnector(pipeline, status),
-            "opcua": connect.OpcUaConnector(pipeline, status),
-        }
+    manager = connect.ConnectorManager.from_protocols(
+        connect.ConnectorContext(pipeline, status, settings, registry.authenticate)
     )
     commands = telemetry.Commands(engine, manager, registry)
     return Platform(

@@ -352,3 +352,10 @@ def routes(state: AppState) -> list[Route]:
         out.append(Route(f"{base}/api/handles/{{handle:path}}", api.put, methods=["PUT"]))
         out.append(Route(f"{base}/api/handles/{{handle:path}}", api.delete, methods=["DELETE"]))
     return out
+
+
+def mount(app: Any, state: AppState) -> None:
+    """The Handle API on ``app``: its routes first (the hot path must not walk the FastAPI
+    routes) and the cache middleware that answers the front node's hits without the stack."""
+    app.router.routes[:0] = routes(state)
+    app.add_middleware(CachedAnswers, state=state)

@@ -3,7 +3,7 @@
 ``POST /api/v1/telemetry`` answers 200 only once every accepted sample is durable (stored,
 or in the on-disk buffer), 400 for a body it cannot read (kept as a dead letter), and 503
 with ``Retry-After`` when the buffer is full. The body shapes are in connect-http.md. An
-``http`` device is online while it posts (offline after ``platform.HTTP_OFFLINE_S`` of silence).
+``http`` device is online while it posts (offline after ``devices.HTTP_SILENT_S`` of silence).
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
 from indunet import core, devices, telemetry
+from indunet.core.plugins import loader
+from indunet.web import subsystems
 from indunet.web.deps import StateDep
 from indunet.web.platform import Platform
 from indunet.web.state import AppState
@@ -85,10 +87,25 @@ def metrics(state: StateDep) -> str:
     """Identifier nodes and, when this process runs the platform, its devices, connectors,
     ingest pipeline, rules and open alarms, in Prometheus text format."""
     out = Exposition()
-    _ids(out.lines, state)
+    for sub in subsystems.active(state.platform is not None):
+        if sub.metrics is not None:
+            out.lines += loader(sub.metrics)(state)
+    return out.text()
+
+
+def ids_lines(state: AppState) -> list[str]:
+    """The identifier subsystem's metrics (its descriptor names this function)."""
+    lines: list[str] = []
+    _ids(lines, state)
+    return lines
+
+
+def platform_lines(state: AppState) -> list[str]:
+    """The platform's metrics, when this process runs it (its descriptor names this)."""
+    out = Exposition()
     if state.platform is not None:
         platform_metrics(out, state.platform)
-    return out.text()
+    return out.lines
 
 
 def _ids(lines: list[str], state: AppState) -> None:

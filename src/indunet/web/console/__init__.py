@@ -5,36 +5,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
-from indunet.web.console import (
-    alarms,
-    data_templates,
-    device,
-    devices,
-    enterprises,
-    fleet,
-    identifiers,
-    models,
-    nodes,
-    prefixes,
-    sections,
-    session,
-)
+from indunet.core.plugins import load
+from indunet.web import subsystems
+from indunet.web.console import fleet, sections, session
 from indunet.web.console.pages import STATIC_DIR, STATIC_URL, templates
 from indunet.web.state import AppState
 
-ROUTERS = (
-    session.router,
-    sections.router,
-    identifiers.router,
-    data_templates.router,
-    enterprises.router,
-    prefixes.router,
-    nodes.router,
-    devices.router,
-    device.router,
-    alarms.router,
-    models.router,
-)
+#: The console's own routers (login, navigation); subsystems bring their pages.
+ROUTERS = (session.router, sections.router)
 
 
 def mount(app: FastAPI, state: AppState) -> None:
@@ -47,6 +25,9 @@ def mount(app: FastAPI, state: AppState) -> None:
     )
     for router in ROUTERS:
         app.include_router(router)
+    for sub in subsystems.SUBSYSTEMS:
+        for ref in sub.console:
+            app.include_router(load(ref))
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="console-static")
     app.add_exception_handler(session.LoginRequired, session.login_redirect)
     app.add_exception_handler(fleet.NoPlatform, fleet.no_platform_page)

@@ -1,51 +1,33 @@
-"""The console's sections, one per subsystem, and the pages of sections still to come."""
+"""The console's sections, taken from the subsystems' descriptors, and the pages of sections
+still to come."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from indunet.web.console.i18n import N_
+from indunet.core.plugins import Section
+from indunet.web import subsystems
 from indunet.web.console.pages import render
 from indunet.web.console.session import ConsoleUser
 
-
-@dataclass(frozen=True, slots=True)
-class Section:
-    """A top-level navigation entry: where it lives and the catalogue key of its name."""
-
-    path: str
-    title: str
-    intro: str
-    ready: bool
+#: Top navigation: every subsystem's sections (``web.subsystems``), then those to come.
+SECTIONS: tuple[Section, ...] = subsystems.sections()
 
 
-SECTIONS = (
-    Section("/ids", N_("nav.ids"), N_("ids.intro"), True),
-    Section("/platform", N_("nav.platform"), N_("platform.intro"), True),
-    Section("/security", N_("nav.security"), N_("coming.security"), False),
-    Section("/monitoring", N_("nav.monitoring"), N_("coming.monitoring"), False),
-)
+def pages_of(path: str) -> tuple[tuple[str, str], ...]:
+    """The tabs of the section at ``path``: (path, catalogue key) pairs for the templates."""
+    for section in SECTIONS:
+        if section.path == path:
+            return tuple((p.path, p.label) for p in section.pages)
+    return ()
+
 
 #: The identifier section's own pages: path and catalogue key of the tab.
-IDS_PAGES = (
-    ("/ids/resolve", N_("ids.tab.resolve")),
-    ("/ids/register", N_("ids.tab.register")),
-    ("/ids/templates", N_("ids.tab.templates")),
-    ("/ids/enterprises", N_("ids.tab.enterprises")),
-    ("/ids/prefixes", N_("ids.tab.prefixes")),
-    ("/ids/nodes", N_("ids.tab.nodes")),
-)
+IDS_PAGES = pages_of("/ids")
 
 #: The platform section's own pages: path and catalogue key of the tab.
-PLATFORM_PAGES = (
-    ("/platform", N_("platform.tab.overview")),
-    ("/platform/devices", N_("platform.tab.devices")),
-    ("/platform/alarms", N_("platform.tab.alarms")),
-    ("/platform/models", N_("platform.tab.models")),
-)
+PLATFORM_PAGES = pages_of("/platform")
 
 router = APIRouter(include_in_schema=False)
 

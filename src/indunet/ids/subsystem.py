@@ -1,0 +1,38 @@
+"""The identifier resolution system's descriptor: what it plugs into the composition root."""
+
+from pathlib import Path
+
+from indunet.core.plugins import Page, Section, Subsystem
+
+SUBSYSTEM = Subsystem(
+    name="ids",
+    summary="identifier resolution (标识解析): nodes, records, templates, prefixes, bulk",
+    migrations=Path(__file__).parent / "migrations" / "versions",
+    tables=("indunet.ids.tables", "indunet.ids.store"),
+    api=("indunet.web.api.native:router", "indunet.web.api.bulk:router"),
+    console=(
+        "indunet.web.console.identifiers:router",
+        "indunet.web.console.data_templates:router",
+        "indunet.web.console.enterprises:router",
+        "indunet.web.console.prefixes:router",
+        "indunet.web.console.nodes:router",
+    ),
+    sections=(
+        Section(
+            "/ids",
+            "nav.ids",
+            "ids.intro",
+            (
+                Page("/ids/resolve", "ids.tab.resolve"),
+                Page("/ids/register", "ids.tab.register"),
+                Page("/ids/templates", "ids.tab.templates"),
+                Page("/ids/enterprises", "ids.tab.enterprises"),
+                Page("/ids/prefixes", "ids.tab.prefixes"),
+                Page("/ids/nodes", "ids.tab.nodes"),
+            ),
+        ),
+    ),
+    metrics="indunet.web.api.metrics:ids_lines",
+    mount="indunet.web.api.handles:mount",
+    cli=(("id", "indunet.cli.ids:app"),),
+)

@@ -1,0 +1,21 @@
+"""The events telemetry publishes on the bus (``core.Event`` envelopes), declared once."""
+
+from indunet.core import EventType
+
+SOURCE = "telemetry"
+ALARM_RAISED = EventType("alarm.raised", 1, SOURCE, "a rule's condition held: alarm active")
+ALARM_CLEARED = EventType("alarm.cleared", 1, SOURCE, "a rule's clear condition held")
+ALARM_ACKNOWLEDGED = EventType("alarm.acknowledged", 1, SOURCE, "someone acknowledged an alarm")
+RULE_CREATED = EventType("rule.created", 1, SOURCE, "a rule was added")
+RULE_UPDATED = EventType("rule.updated", 1, SOURCE, "a rule was changed")
+RULE_DELETED = EventType("rule.deleted", 1, SOURCE, "a rule was removed")
+
+#: Every type above, for the bus's documentation and the envelope tests.
+EVENT_TYPES = (
+    ALARM_RAISED,
+    ALARM_CLEARED,
+    ALARM_ACKNOWLEDGED,
+    RULE_CREATED,
+    RULE_UPDATED,
+    RULE_DELETED,
+)
