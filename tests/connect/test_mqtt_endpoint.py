@@ -154,6 +154,9 @@ async def test_publishing_as_another_device_is_dead_lettered_and_not_stored(
         details = p.details("dev-a")
         assert "device dev-a may not publish to indunet/v1/dev-b/telemetry" in details
         assert "device dev-a may not publish to indunet/v1/dev-a/commands" in details
+        # authorisation has its own reason, apart from payloads that could not be read
+        assert {x.reason for x in p.letters.list(device="dev-a")} == {"forbidden_topic"}
+        assert p.pipeline.stats()["dead_lettered"] == {"forbidden_topic": 2}
 
 
 async def test_payload_naming_another_device_is_dead_lettered(

@@ -121,7 +121,13 @@ class RecordingSink:
         self.calls.append(list(samples))
 
     async def reject(
-        self, device: str | None, *, source: str, reason: str, payload: bytes | str
+        self,
+        device: str | None,
+        *,
+        source: str,
+        reason: str,
+        payload: bytes | str,
+        kind: str = "undecodable",
     ) -> None:
         self.rejects.append((device, reason))
 

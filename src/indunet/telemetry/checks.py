@@ -25,6 +25,7 @@ OUT_OF_RANGE = "out_of_range"
 BAD_TIMESTAMP = "bad_timestamp"
 BAD_QUALITY = "bad_quality"
 UNDECODABLE = "undecodable"
+FORBIDDEN_TOPIC = "forbidden_topic"  # a device published outside its own topics (MQTT)
 REFUSED = "refused_by_store"
 REASONS = (
     UNKNOWN_DEVICE,
@@ -34,6 +35,7 @@ REASONS = (
     BAD_TIMESTAMP,
     BAD_QUALITY,
     UNDECODABLE,
+    FORBIDDEN_TOPIC,
     REFUSED,
 )
 """Every reason a dead letter can carry."""

@@ -222,12 +222,18 @@ class Pipeline:
         await self.ingest(samples, source=source)
 
     async def reject(
-        self, device: str | None, *, source: str, reason: str, payload: bytes | str
+        self,
+        device: str | None,
+        *,
+        source: str,
+        reason: str,
+        payload: bytes | str,
+        kind: str = UNDECODABLE,
     ) -> None:
-        """Record a payload that could not be decoded at all as a dead letter."""
+        """Record a payload that could not be decoded (or was not allowed) as a dead letter."""
         text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
-        self.counts.dead[UNDECODABLE] += 1
-        await self.dead_letters.record([Letter(device, None, source, UNDECODABLE, reason, text)])
+        self.counts.dead[kind] += 1
+        await self.dead_letters.record([Letter(device, None, source, kind, reason, text)])
 
     def invalidate(self, device: str | None = None) -> None:
         """Forget the cached model of ``device`` (every device when None), after an edit."""

@@ -29,6 +29,16 @@ class SampleSink(Protocol):
         """
 
     async def reject(
-        self, device: str | None, *, source: str, reason: str, payload: bytes | str
+        self,
+        device: str | None,
+        *,
+        source: str,
+        reason: str,
+        payload: bytes | str,
+        kind: str = "undecodable",
     ) -> None:
-        """Record a payload that could not be decoded at all as a dead letter."""
+        """Record a payload that could not be decoded at all as a dead letter.
+
+        ``reason`` is the detail a user reads; ``kind`` the dead letter's reason code, one
+        of ``REASONS`` (``forbidden_topic`` for a publish outside the device's rights).
+        """

@@ -18,16 +18,20 @@ from indunet.connect.connector import DeviceLink, StatusSink
 from indunet.connect.mqtt import acl, payloads, topics
 from indunet.devices import MqttForm, ThingModel
 from indunet.telemetry import Sample, SampleSink
+from indunet.telemetry.checks import FORBIDDEN_TOPIC, UNDECODABLE
 
 SOURCE = "mqtt"
 
 
 @dataclass
 class Batch:
-    """One decoded batch: samples to submit and dead letters still to record."""
+    """One decoded batch: samples to submit and dead letters still to record.
+
+    A reject is ``(device, detail, payload, reason code)``.
+    """
 
     samples: list[Sample] = field(default_factory=list)
-    rejects: list[tuple[str | None, str, bytes]] = field(default_factory=list)
+    rejects: list[tuple[str | None, str, bytes, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -128,7 +132,7 @@ class MessageRouter:
                 self._route(batch, publisher, topic, payload, now)
             except payloads.PayloadError as exc:
                 device = publisher or (topics.split(topic) or (None, ""))[0]
-                batch.rejects.append((device, f"{topic}: {exc.message}", payload))
+                batch.rejects.append((device, f"{topic}: {exc.message}", payload, UNDECODABLE))
         return batch
 
     def _route(
@@ -137,13 +141,15 @@ class MessageRouter:
         parts = topics.split(topic)
         if publisher is not None:
             if not acl.may_publish(publisher, topic, self.form_topics(publisher)):
-                batch.rejects.append((publisher, acl.publish_denial(publisher, topic), payload))
+                denial = acl.publish_denial(publisher, topic)
+                batch.rejects.append((publisher, denial, payload, FORBIDDEN_TOPIC))
                 return
             device = publisher
         else:
             owner = parts[0] if parts else self.owners.get(topic)
             if owner is None:
-                batch.rejects.append((None, f"no device publishes on topic {topic}", payload))
+                detail = f"no device publishes on topic {topic}"
+                batch.rejects.append((None, detail, payload, UNDECODABLE))
                 return
             device = owner
         self.last_seen[device] = now
@@ -185,8 +191,8 @@ class MessageRouter:
     async def commit(self, batch: Batch) -> None:
         """Record the batch's dead letters, then submit its samples (raises ``Overloaded``)."""
         while batch.rejects:
-            device, reason, payload = batch.rejects[0]
-            await self.sink.reject(device, source=SOURCE, reason=reason, payload=payload)
+            device, reason, payload, kind = batch.rejects[0]
+            await self.sink.reject(device, source=SOURCE, reason=reason, payload=payload, kind=kind)
             batch.rejects.pop(0)
             self.counts["rejected"] += 1
         if batch.samples:
