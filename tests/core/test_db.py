@@ -33,7 +33,7 @@ def test_migrate_twice_changes_nothing_and_keeps_data(core_engine: sa.Engine) ->
         core.create_enterprise(conn, uscc="91350100M000100Y43", name="Acme", actor="test")
     core.migrate(core_engine, [])
     core.migrate(core_engine, [])
-    assert _versions(core_engine) == {"c0001"}
+    assert _versions(core_engine) == {"c0002"}
     with core_engine.connect() as conn:
         assert [e.name for e in core.list_enterprises(conn)] == ["Acme"]
 

@@ -89,6 +89,7 @@ TENANT_PARAMS = {
     "base": "model",  # the console's "new version of" model
     "prefix": "prefix",
     "ref": "template",
+    "token_id": "token",  # a spare token of B's admin (tokens are their user's; core.tokens)
 }
 # Parameters that name no tenant's thing, with a value that makes the request well formed.
 PLAIN_PARAMS: dict[str, Any] = {
@@ -478,6 +479,10 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
         users[key] = Who(username, role, {"Authorization": f"Bearer {token}"})
     for who in users.values():
         who.cookie = await log_in(client, who.name)
+    with state.engine.begin() as conn:
+        b_boss = core.get_user(conn, users["b_admin"].name)
+        core.issue_token(conn, b_boss, name="spare")
+        spare = core.list_tokens(conn, b_boss)[0].id  # newest first
     # Commands go to the in-memory sender: the device is not connected to anything.
     sender = telemetry.MemorySender()
     sender.actions["engine_lock"] = _locked
@@ -579,6 +584,7 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
             "prefix": B_PREFIX,
             "template": f"{B_TEMPLATE}@1.0",
             "uscc": USCC_B,
+            "token": spare,
         },
         {"device": A_DEVICE, "rule": a_rule["id"], "enterprise": a.id},
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -109,11 +110,56 @@ def token_create(
     username: str,
     password_file: PasswordFile,
     name: Annotated[str, typer.Option(help="What the token is for")] = "cli",
+    days: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=core.users.MAX_TOKEN_TTL.days,
+            help=f"Lifetime in days (default {core.users.DEFAULT_TOKEN_TTL.days})",
+        ),
+    ] = None,
     data_dir: DataOpt = None,
 ) -> None:
     """Create an API token for a user (checks the password); the token is printed once."""
     password = read_secret(password_file, "password", min_length=1)
     with engine(data_dir).begin() as conn:
         user = core.authenticate(conn, username, password)
-        token = core.issue_token(conn, user, name=name)
+        token = core.issue_token(conn, user, name=name, ttl=timedelta(days=days) if days else None)
     typer.echo(token)
+
+
+def _operator_as_admin() -> core.User:
+    """The operator at this terminal, acting as a platform admin (id 0 owns no tokens)."""
+    return core.User(
+        id=0, username=operator().actor, role=core.Role.PLATFORM_ADMIN, enterprise_id=None
+    )
+
+
+@token_app.command("list")
+def token_list(
+    username: Annotated[str | None, typer.Option(help="Only this user's tokens")] = None,
+    data_dir: DataOpt = None,
+) -> None:
+    """Tokens that have not expired (never their secrets)."""
+    with engine(data_dir).connect() as conn:
+        found = core.list_tokens(conn, _operator_as_admin(), username=username)
+    table = Table("id", "user", "name", "kind", "created", "expires")
+    for t in found:
+        expires = t.expires_at.isoformat(timespec="seconds") if t.expires_at else "never"
+        table.add_row(
+            str(t.id),
+            t.username,
+            t.name,
+            t.kind,
+            t.created_at.isoformat(timespec="seconds"),
+            expires,
+        )
+    Console().print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: int, data_dir: DataOpt = None) -> None:
+    """Revoke a token by its id (see ``indunet token list``)."""
+    with engine(data_dir).begin() as conn:
+        info = core.revoke_token_by_id(conn, token_id, _operator_as_admin())
+    typer.echo(f"revoked token {info.id} ({info.name}) of {info.username}")

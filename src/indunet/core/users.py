@@ -34,6 +34,8 @@ class Role(StrEnum):
 
 ENTERPRISE_ROLES = frozenset({Role.ENTERPRISE_ADMIN, Role.ENTERPRISE_USER})
 ADMIN_USERNAME = "admin"
+DEFAULT_TOKEN_TTL = timedelta(days=90)
+MAX_TOKEN_TTL = timedelta(days=365)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,11 +137,20 @@ def list_users(conn: sa.Connection) -> list[User]:
 def issue_token(
     conn: sa.Connection, user: User, *, name: str, kind: str = "api", ttl: timedelta | None = None
 ) -> str:
-    """Create a token for ``user`` and return it; only its SHA-256 digest is stored."""
-    if ttl is not None and ttl <= timedelta(0):
-        raise InvalidInput(f"a token lifetime must be positive, not {ttl}")
+    """Create a token for ``user`` and return it; only its SHA-256 digest is stored.
+
+    It expires after ``ttl``: ``DEFAULT_TOKEN_TTL`` when not given, at most ``MAX_TOKEN_TTL``.
+    Tokens that have expired are deleted on the way.
+    """
+    if ttl is None:
+        ttl = DEFAULT_TOKEN_TTL
+    if ttl <= timedelta(0) or ttl > MAX_TOKEN_TTL:
+        raise InvalidInput(
+            f"a token lifetime must be positive and at most {MAX_TOKEN_TTL.days} days, not {ttl}"
+        )
     token = "idn_" + new_secret(32)
     now = datetime.now(UTC)
+    conn.execute(tokens.delete().where(tokens.c.expires_at <= now))
     conn.execute(
         tokens.insert().values(
             user_id=user.id,
@@ -147,11 +158,17 @@ def issue_token(
             name=name,
             kind=kind,
             created_at=now,
-            expires_at=now + ttl if ttl is not None else None,
+            expires_at=now + ttl,
         )
     )
     if kind == "api":
-        audit.record(conn, user.actor, "token.create", f"user:{user.username}", {"name": name})
+        audit.record(
+            conn,
+            user.actor,
+            "token.create",
+            f"user:{user.username}",
+            {"name": name, "expires_at": (now + ttl).isoformat()},
+        )
     return token
 
 

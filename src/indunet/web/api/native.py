@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -26,6 +27,12 @@ class TokenRequest(BaseModel):
     username: str
     password: str
     name: str = Field(default="api", max_length=100)
+    expires_in_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=core.users.MAX_TOKEN_TTL.days,
+        description=f"lifetime; default {core.users.DEFAULT_TOKEN_TTL.days} days",
+    )
 
 
 class EnterpriseIn(BaseModel):
@@ -99,9 +106,37 @@ def create_token(body: TokenRequest, request: Request, state: StateDep) -> dict[
     user = state.logins.password(
         state.engine, body.username, body.password, source=client_address(request), via="token"
     )
+    days = body.expires_in_days
     with state.engine.begin() as conn:
-        token = core.issue_token(conn, user, name=body.name)
-    return {"token": token, "username": user.username, "role": user.role.value}
+        token = core.issue_token(
+            conn, user, name=body.name, ttl=timedelta(days=days) if days else None
+        )
+        expires_at = core.list_tokens(conn, user, username=user.username)[0].expires_at
+    return {
+        "token": token,
+        "username": user.username,
+        "role": user.role.value,
+        "expires_at": expires_at.isoformat() if expires_at else "",
+    }
+
+
+@router.get("/auth/tokens", tags=["auth"])
+def list_tokens(
+    state: StateDep, user: UserDep, username: str | None = None
+) -> list[dict[str, Any]]:
+    """Tokens that have not expired, without their secrets: every user's for platform admins,
+    else the caller's own."""
+    with state.engine.connect() as conn:
+        return [t.to_json() for t in core.list_tokens(conn, user, username=username)]
+
+
+@router.delete("/auth/tokens/{token_id}", tags=["auth"], status_code=204)
+def revoke_token_by_id(
+    token_id: Annotated[int, Path(ge=1, le=2**63 - 1)], state: StateDep, user: UserDep
+) -> None:
+    """Revoke a token by its id (platform admins: anyone's; others: their own)."""
+    with state.engine.begin() as conn:
+        core.revoke_token_by_id(conn, token_id, user)
 
 
 @router.delete("/auth/token", tags=["auth"], status_code=204)
