@@ -254,3 +254,34 @@ def test_missing_and_non_utf8_files(state: AppState, tmp_path: Path):
     latin.write_bytes("handle,DESC\n88.100.1/A,caf\xe9\n".encode("latin-1"))
     with pytest.raises(InvalidInput, match="not UTF-8"):
         ids.import_file(state.hierarchy.front, latin, OPS)
+
+
+def test_enterprise_users_cannot_bulk_write_device_records(
+    state: AppState, allocation: ids.Allocation, tmp_path: Path
+):
+    node = state.hierarchy.front
+    text = (
+        "handle,URL\n88.100.1/dev-pump-9,https://evil.example\n88.100.1/PART-9,https://a.example\n"
+    )
+    user = ids.Principal(actor="user:bob", prefixes=frozenset({"88.100.1"}), platform_records=False)
+    report = ids.import_file(node, write(tmp_path, "d.csv", text), user)
+    assert (report.registered, report.failed) == (1, 1)
+    assert report.errors[0][:2] == (2, "88.100.1/dev-pump-9")
+    assert "managed by the platform" in report.errors[0][2]
+    assert node.store.get("88.100.1/DEV-PUMP-9") is None
+    admin = ids.Principal(actor="user:ann", prefixes=frozenset({"88.100.1"}))
+    assert ids.import_file(node, write(tmp_path, "e.csv", text), admin).registered == 1
+
+
+def test_allocating_a_prefix_with_a_site_outside_the_policy_is_refused(
+    state: AppState, enterprise: core.Enterprise
+):
+    with pytest.raises(ids.SiteRefused, match=r"169\.254\.169\.254 is link-local"):
+        ids.allocate(
+            state.hierarchy.front,
+            "88.100.5",
+            enterprise,
+            actor="t",
+            sites=["http://169.254.169.254"],
+        )
+    assert ids.list_allocations(state.engine) == []

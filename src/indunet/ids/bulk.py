@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from indunet.core import IndunetError, InvalidInput, audit, verify_secret
-from indunet.ids.admin import Perm, Principal, authorize, hash_seckeys
+from indunet.ids.admin import Perm, Principal, authorize, check_platform_record, hash_seckeys
 from indunet.ids.answers import Referral
 from indunet.ids.bulkfiles import Row, file_kind, rows, scan
 from indunet.ids.bulkjobs import DONE, RUNNING, BulkReport, Job, save_job, start_job
@@ -117,6 +117,7 @@ class _Checker:
             raise InvalidInput(
                 "prefix handles are allocated with 'indunet id prefix add', not here"
             )
+        check_platform_record(self.principal, h.suffix, h.text)
         problem = self._route(h)
         if problem:
             raise InvalidInput(problem)

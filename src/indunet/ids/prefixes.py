@@ -66,6 +66,8 @@ def allocate(
         raise PermissionDenied(
             f"enterprise {enterprise.uscc} ({enterprise.name}) has not passed real-name verification"
         )
+    for url in sites or ():  # delegating makes resolvers fetch these: the same policy as writes
+        node.policy.check_url(url.rstrip("/"))
     if secret is not None and len(secret) < 12:
         raise InvalidInput("a prefix secret key must have at least 12 characters")
     generated = secret is None
