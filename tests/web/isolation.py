@@ -290,6 +290,8 @@ def operations(app: FastAPI) -> tuple[list[Operation], Unclassified]:
                 bad.problems.append(f"mount {rc.path}: not a known static tree")
             continue
         path = _plain(str(rc.path))
+        if not rc.methods:
+            bad.problems.append(f"{path}: a {type(route).__name__} without methods (WebSocket?)")
         for method in sorted((rc.methods or set()) - {"HEAD"}):
             if (method, path) in in_schema or (method, path) in PUBLIC:
                 continue

@@ -4,8 +4,9 @@ The operations come from the OpenAPI document and the console's routes (tests/we
 so a route added later is walked without anyone listing it, or the first test fails naming
 what it needs. Enterprise B has one of everything; A's admin and user try each of B's ids on
 every operation that takes one and must get 404: not 200 with B's data, not 403 (which says
-the thing exists), not a 5xx. B's own admin (and a regulator, for reads) get something other
-than 404 for the same request, which proves the ids were real.
+the thing exists), not a 5xx. B's own admin gets something other than 404 for the same
+request (a regulator too, for reads), which proves the ids were real. Queries and
+bodies that name B's things, and every list A may read, are checked the same way.
 """
 
 from __future__ import annotations
