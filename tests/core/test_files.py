@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 from collections.abc import Iterator
@@ -60,7 +61,7 @@ def test_files_an_older_version_left_open_are_fixed_on_start(tmp_path: Path) -> 
 
 async def test_the_running_platform_keeps_every_file_private(tmp_path: Path) -> None:
     settings = core.Settings(data_dir=tmp_path / "data", mqtt_port=0)
-    state = build_state(settings)
+    state = await asyncio.to_thread(build_state, settings)  # migrations block
     assert state.platform is not None
     await state.platform.start()
     try:
