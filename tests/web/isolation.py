@@ -203,6 +203,11 @@ MISSING: dict[str, Any] = {
     "model": "nobody:nothing",
     "prefix": "88.999.9",
     "uscc": core.make_uscc("91110108MA01XYWQT"),
+    "rule": 987_654,
+    "alarm": 987_654,
+    "job": 987_654,
+    "token": 987_654,
+    "template": "nothing@1.0",
 }
 # Changes that name no tenant's thing at all (no id in the path, query or body): creating an
 # enterprise, a model or a bulk job acts on the caller's own enterprise or is role-gated.
@@ -435,6 +440,13 @@ class Tenants:
         """B's things for the path parameters of ``op`` that name a tenant's thing."""
         return {
             n: self.b[TENANT_PARAMS[n]] if n in TENANT_PARAMS else PLAIN_PARAMS[n]
+            for n in op.path_params
+        }
+
+    def missing_path_values(self, op: Operation) -> dict[str, Any]:
+        """Things that exist nowhere for the path parameters that name a tenant's thing."""
+        return {
+            n: MISSING[TENANT_PARAMS[n]] if n in TENANT_PARAMS else PLAIN_PARAMS[n]
             for n in op.path_params
         }
 

@@ -64,10 +64,16 @@ def owner_order(op: Operation) -> tuple[int, int]:
     return (WRITE_ORDER.get(op.method, 1), -op.path.count("/"))
 
 
-def _said(resp: httpx.Response) -> str:
+def _said(resp: httpx.Response, missing: httpx.Response | None = None) -> str:
     leaked = sorted(set(leaks(resp.text)))
     shows = f", shows B's {leaked}" if leaked else ""
-    return f"{resp.status_code}{shows}: {resp.text[:160]!r}"
+    if missing is None:
+        compared = ""
+    elif missing.status_code == resp.status_code:
+        compared = " (a missing thing gets the same status)"
+    else:
+        compared = f" (a missing thing gets {missing.status_code}: B's thing is told apart)"
+    return f"{resp.status_code}{shows}{compared}: {resp.text[:160]!r}"
 
 
 def test_every_route_is_walked_or_listed_as_public(state: AppState) -> None:
@@ -91,7 +97,8 @@ async def test_another_tenants_ids_are_not_found_on_every_route(
             resp = await tenants.call(who, op, path, query)
             requests += 1
             if resp.status_code != 404:
-                failures.append(f"{op} as {who}: {_said(resp)}")
+                missing = await tenants.call(who, op, tenants.missing_path_values(op), query)
+                failures.append(f"{op} as {who}: {_said(resp, missing)}")
     for op in sorted(ops, key=owner_order):
         path, query = tenants.path_values(op), tenants.plain_query(op)
         owners = ("b_admin", "regulator") if op.method == "GET" else ("b_admin",)
@@ -123,7 +130,9 @@ async def test_naming_another_tenant_in_a_query_is_not_found(
         for who in STRANGERS:
             resp = await tenants.call(who, op, {}, query)
             if resp.status_code != 404:
-                failures.append(f"{op}?{name}=B's as {who}: {_said(resp)}")
+                gone = {**query, name: MISSING[TENANT_PARAMS[name]]}
+                missing = await tenants.call(who, op, {}, gone)
+                failures.append(f"{op}?{name}=B's as {who}: {_said(resp, missing)}")
         resp = await tenants.call("b_admin", op, {}, query)
         if resp.status_code == 404 or resp.status_code >= 500:
             failures.append(f"{op}?{name}=B's as b_admin (should find it): {_said(resp)}")
@@ -161,10 +170,7 @@ async def test_naming_another_tenants_thing_in_a_body_changes_nothing(
             theirs = await tenants.send(who, op, mine, _with(body, tenants.b[kind]))
             same = theirs.status_code == nothing.status_code
             if theirs.status_code != 404 and (theirs.is_success or not same):
-                failures.append(
-                    f"{op} with B's {field} as {who}: {_said(theirs)}; "
-                    f"with a {field} that does not exist: {nothing.status_code}"
-                )
+                failures.append(f"{op} with B's {field} as {who}: {_said(theirs, nothing)}")
         if not op.path_params:
             proof = await tenants.send("b_admin", op, {}, _with(body, tenants.b[kind]))
             if proof.status_code == 404 or proof.status_code >= 500:
