@@ -3,6 +3,11 @@
 ``csv_chunks``/``parquet_chunks`` yield bytes for a streaming HTTP response;
 ``write_csv``/``write_parquet`` write the same bytes to a binary file. ``store_samples`` pages
 through a store so that a long window is never held in memory at once.
+
+A CSV export also marks the device's outages, so that a hole is not read as a quiet machine:
+after the samples comes one row per gap, ``device,,<start ISO>,<start ms>,<end ms>,gap``: the
+point is empty, the value column holds the end of the gap in ms (empty while the device is
+still offline) and the quality column says ``gap``.
 """
 
 from __future__ import annotations
@@ -18,6 +23,11 @@ from indunet.telemetry.samples import Sample
 from indunet.telemetry.store import TimeSeriesStore
 
 CSV_HEADER = ("device", "point", "ts_iso", "ts_ms", "value", "quality")
+GAP = "gap"
+"""The quality column of a gap row in a CSV export."""
+
+GapRow = tuple[str, int, int | None]
+"""A gap of a device in an export: (device, start ms, end ms or None while offline)."""
 CHUNK_ROWS = 50_000
 """Rows per chunk: one CSV flush, one Parquet row group, one store page."""
 
@@ -57,8 +67,11 @@ def _csv_value(v: Any) -> Any:
     return v
 
 
-def csv_chunks(samples: Iterable[Sample], *, chunk_rows: int = CHUNK_ROWS) -> Iterator[bytes]:
-    """UTF-8 CSV with the header ``device,point,ts_iso,ts_ms,value,quality``, chunk by chunk."""
+def csv_chunks(
+    samples: Iterable[Sample], *, chunk_rows: int = CHUNK_ROWS, gaps: Iterable[GapRow] = ()
+) -> Iterator[bytes]:
+    """UTF-8 CSV with the header ``device,point,ts_iso,ts_ms,value,quality``, chunk by chunk;
+    then one row per gap (see the module's docstring)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_HEADER)
@@ -68,12 +81,17 @@ def csv_chunks(samples: Iterable[Sample], *, chunk_rows: int = CHUNK_ROWS) -> It
         writer.writerows(
             (s.device, s.point, iso_ms(s.ts), s.ts, _csv_value(s.value), s.quality) for s in chunk
         )
-        if buf.tell():
-            yield buf.getvalue().encode()
-            buf.seek(0)
-            buf.truncate()
         if len(chunk) < chunk_rows:
-            return
+            break
+        yield buf.getvalue().encode()
+        buf.seek(0)
+        buf.truncate()
+    writer.writerows(
+        (device, "", iso_ms(start), start, "" if end is None else end, GAP)
+        for device, start, end in gaps
+    )
+    if buf.tell():
+        yield buf.getvalue().encode()
 
 
 def write_csv(samples: Iterable[Sample], out: BinaryIO) -> None:

@@ -4,6 +4,11 @@ Times are ISO 8601 (``2024-05-01T08:00:00Z``; without an offset they are UTC) or
 milliseconds since 1970. Without ``end`` the window ends now; without ``start`` it is the
 24 hours before ``end``. Platform admins and regulators read every device; enterprise users
 only their enterprise's (another enterprise's device is reported as not found).
+
+Raw samples and buckets come with the device's *gaps* in the window (``[{start, end}]`` in ms,
+``end`` null while it is still offline): stretches when it was offline, so a chart can tell an
+outage from a quiet machine. CSV exports end with one ``gap`` row per gap; the status
+history (every online/offline change) is ``GET /devices/{id}/status-history``.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from indunet.web.platform import Platform
 router = APIRouter(tags=["telemetry"])
 DAY_MS = 86_400_000
 MAX_SAMPLES = 100_000
+MAX_HISTORY = 1000  # status changes per answer
 _UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": DAY_MS}
 _BUCKET = re.compile(r"(\d{1,12})(ms|s|m|h|d)?")
 _FORMATS = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
@@ -98,6 +104,10 @@ def _json(payload: Any) -> Response:
     return Response(orjson.dumps(payload), media_type="application/json")
 
 
+def _gaps(platform: Platform, device_id: str, lo: int, hi: int) -> list[dict[str, int | None]]:
+    return [g.to_json() for g in platform.devices.gaps(device_id, lo, hi)]
+
+
 def _points(points: str | None) -> list[str] | None:
     if points is None:
         return None
@@ -142,6 +152,7 @@ def samples(
             "end": hi,
             "samples": [_sample(s) for s in rows],
             "next": rows[-1].ts + 1 if more else None,
+            "gaps": _gaps(platform, device_id, lo, hi),
         }
     )
 
@@ -169,6 +180,7 @@ def downsample(
             "end": hi,
             "bucket_ms": width,
             "buckets": [asdict(b) for b in buckets],
+            "gaps": _gaps(platform, device_id, lo, hi),
         }
     )
 
@@ -183,7 +195,8 @@ def export(
     start: str | None = None,
     end: str | None = None,
 ) -> StreamingResponse:
-    """Raw samples as a CSV or Parquet download, streamed (all points unless ``points``)."""
+    """Raw samples as a CSV or Parquet download, streamed (all points unless ``points``);
+    a CSV ends with one ``gap`` row per outage of the device in the window."""
     readable_device(platform, user, device_id)
     lo, hi = window(start, end)
     if format not in _FORMATS:
@@ -195,10 +208,34 @@ def export(
     if names is None:
         names = sorted(store.latest(device_id))
     rows = telemetry.store_samples(store, device_id, names, lo, hi)
-    chunks = telemetry.csv_chunks(rows) if format == "csv" else telemetry.parquet_chunks(rows)
+    if format == "csv":
+        gaps = [(device_id, g.start, g.end) for g in platform.devices.gaps(device_id, lo, hi)]
+        chunks = telemetry.csv_chunks(rows, gaps=gaps)
+    else:
+        chunks = telemetry.parquet_chunks(rows)
     filename = f"{device_id}-{lo}-{hi}.{format}"
     return StreamingResponse(
         chunks,
         media_type=_FORMATS[format],
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+@router.get("/devices/{device_id}/status-history")
+def status_history(
+    device_id: str,
+    platform: PlatformDep,
+    user: UserDep,
+    since: str | None = None,
+    limit: int = 100,
+) -> Response:
+    """When the device went online and offline, newest first (``since``: ISO 8601 or ms)."""
+    readable_device(platform, user, device_id)
+    if not 1 <= limit <= MAX_HISTORY:
+        raise InvalidInput(
+            f"limit must be between 1 and {MAX_HISTORY}, not {limit}",
+            detail={"parameter": "limit"},
+        )
+    after = None if since is None else parse_time(since, "since", 0) / 1000
+    changes = platform.devices.status_history(device_id, since=after, limit=limit)
+    return _json({"device": device_id, "changes": [c.to_json() for c in changes]})

@@ -1,11 +1,13 @@
 """One device's page: header, live values (refreshed by HTMX), charts fed by the series
-endpoint, the device's alarms, the command form and its identifier record."""
+endpoint (with the device's offline gaps), its online/offline history, the device's alarms,
+the command form and its identifier record."""
 
 from __future__ import annotations
 
 import json
 import math
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -43,6 +45,7 @@ RANGE_KEYS = {
 #: How often the page's script redraws a chart of each range, in ms.
 REFRESH_MS = {"15m": 2000, "1h": 5000, "24h": 60_000, "7d": 300_000}
 RAW_LIMIT = 20_000
+STATUS_ROWS = 20  # online/offline changes shown on the page
 CHARTED = ("number", "integer", "boolean")
 DEFAULT_CHARTS = 2
 QUALITY = {0: N_("quality.good"), UNCERTAIN: N_("quality.uncertain"), BAD: N_("quality.bad")}
@@ -134,6 +137,11 @@ def chart_config(
     }
 
 
+def status_time(at: float) -> str:
+    """A status change's time for people: UTC, to the second."""
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def may_command(user: User) -> bool:
     """Whether the command form is offered (the service checks again, per device)."""
     return user.role in (Role.PLATFORM_ADMIN, Role.ENTERPRISE_ADMIN)
@@ -145,6 +153,7 @@ def _device_context(
     model = platform.devices.model_of(device.id)
     alarms = platform.alarms.find(user, device_id=device.id, limit=20)
     history = platform.commands.history(user, device.id, limit=10)
+    status_history = platform.devices.status_history(device.id, limit=STATUS_ROWS)
     latest = _latest(platform, device.id)
     return {
         "device": device,
@@ -155,6 +164,8 @@ def _device_context(
         "rows": live_rows(t, model, latest),
         "alarms": alarms,
         "history": history,
+        "status_history": status_history,
+        "status_time": status_time,
         "writable": [p for p in (model.points.values() if model else ()) if p.writable],
         "actions": list(model.actions.values()) if model else [],
         "may_command": may_command(user),
@@ -220,7 +231,9 @@ def series(platform: Platform, device: Device, point: str, span: str, end: int) 
         raise NotFound(f"no chart range {span!r}; use {', '.join(RANGES)}")
     width, bucket = RANGES[span]
     start = end - width
+    gaps = [g.to_json() for g in platform.devices.gaps(device.id, start, end)]
     out: dict[str, Any] = {"point": point, "range": span, "start": start, "end": end}
+    out["gaps"] = gaps  # offline stretches: the chart shades them
     if bucket is None:
         raw: list[Sample] = platform.store.query(device.id, point, start, end, limit=RAW_LIMIT)
         if len(raw) < RAW_LIMIT:

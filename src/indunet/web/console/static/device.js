@@ -1,5 +1,6 @@
 /* Device charts: one ECharts line chart per chosen point, over a chosen range, kept live.
  * Short ranges draw raw samples; long ranges draw bucket averages with a min-max band.
+ * Stretches when the device was offline (the series' gaps) are shaded.
  * Data comes from the console's series endpoint (same session, same permission rules). */
 (function () {
   "use strict";
@@ -51,7 +52,7 @@
     if (d.mode === "raw") {
       base.series = [{
         name: p.title, type: "line", showSymbol: d.data.length < 60, step: step,
-        data: d.data, lineStyle: { width: 1.6 }
+        data: d.data, lineStyle: { width: 1.6 }, markArea: gapAreas(d)
       }];
       return base;
     }
@@ -67,7 +68,18 @@
       { name: text.avg, type: "line", symbol: "none", step: step, lineStyle: { width: 1.6 },
         data: d.data.map(function (b) { return [b[0], b[1]]; }) }
     ];
+    base.series[2].markArea = gapAreas(d);
     return base;
+  }
+
+  // The device's offline stretches, shaded, so an outage is not read as a quiet machine.
+  function gapAreas(d) {
+    return {
+      silent: true, itemStyle: { color: "rgba(220, 38, 38, 0.10)" },
+      data: (d.gaps || []).map(function (g) {
+        return [{ xAxis: g.start }, { xAxis: g.end === null ? d.end : g.end }];
+      })
+    };
   }
 
   function draw(point) {
