@@ -362,3 +362,40 @@ async def test_overloaded_ingest_pauses_and_loses_nothing(tmp_path: Path) -> Non
             assert sorted(s.value for s in sink.samples) == list(range(300))
         finally:
             await asyncio.wait_for(conn.stop(), 10)
+
+
+@needs_binary
+async def test_broker_mode_reads_many_messages_per_socket_read(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # paho reads each packet in 3-4 small recv calls through its private Client._sock_recv;
+    # the connector overrides it to read 64 KiB ahead (2.4x the ingest rate in
+    # bench/mqtt_ingest.py). Should a paho release stop calling it, this test says so.
+    reads = 0
+    real = mqtt.Client._sock_recv
+
+    def counting(self: mqtt.Client, bufsize: int) -> bytes:
+        nonlocal reads
+        reads += 1
+        return real(self, bufsize)
+
+    monkeypatch.setattr(mqtt.Client, "_sock_recv", counting)
+    count = 2000
+    with mosquitto(
+        tmp_path / "broker",
+        "allow_anonymous true\nmax_inflight_messages 1000\nmax_queued_messages 1000000000\n",
+    ) as b:
+        url = f"mqtt://127.0.0.1:{b.port}"
+        async with platform(engine, tmp_path, "dev-a") as p:
+            async with broker_connector(url, p, "indunet-readahead"):
+                pass  # the session exists: messages queue for it
+            base = now_ms()
+            async with aiomqtt.Client("127.0.0.1", b.port, identifier="dev-a") as c:
+                for seq in range(count):
+                    body = json.dumps({"ts": base + seq, "seq": seq})
+                    await c.publish("indunet/v1/dev-a/telemetry", body, qos=1)
+            reads = 0
+            async with broker_connector(url, p, "indunet-readahead"):
+                await until(lambda: len(p.values("dev-a", "seq")) == count, 20, "all stored")
+    assert reads > 0, "paho no longer reads through Client._sock_recv"
+    assert reads < count / 4, f"{reads} socket reads for {count} messages: no read-ahead"

@@ -34,6 +34,13 @@ class _ReadAheadClient(mqtt.Client):
     rest: four ``recv`` calls and one event-loop wakeup per message. Reading ahead serves
     those small reads from memory; ``BrokerClient._readable`` then handles every packet
     already read before it returns to the loop.
+
+    ``_sock_recv`` is private paho API, kept on purpose: paho 2.x has no public way to give
+    it a buffered socket (``on_socket_open`` shows the socket but cannot replace it, and
+    there is no call to feed it bytes). Without it ``bench/mqtt_ingest.py`` drained 3,314
+    instead of 8,108 messages/s. Should a paho release stop calling it, the override is
+    simply never called (paho's own reads, correct but slower) and
+    ``test_broker_mode_reads_many_messages_per_socket_read`` fails.
     """
 
     _ahead = b""
