@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from indunet import core
-from indunet.web import build_state, open_database
+from indunet import core, telemetry
+from indunet.web import open_database
 
 
 def mode(path: Path) -> int:
@@ -59,15 +59,21 @@ def test_files_an_older_version_left_open_are_fixed_on_start(tmp_path: Path) -> 
     assert mode(data / "keys" / "site.pem") == 0o600
 
 
-async def test_the_running_platform_keeps_every_file_private(tmp_path: Path) -> None:
-    settings = core.Settings(data_dir=tmp_path / "data", mqtt_port=0)
-    state = await asyncio.to_thread(build_state, settings)  # migrations block
-    assert state.platform is not None
-    await state.platform.start()
+async def test_the_store_and_the_buffer_keep_their_files_private(tmp_path: Path) -> None:
+    """The time-series store and the ingest buffer, opened as the platform opens them."""
+    settings = core.Settings(data_dir=tmp_path / "data")
+    engine = await asyncio.to_thread(open_database, settings)
+    sample = telemetry.Sample("dev-1", "temp", 1_700_000_000_000, 21.5, 0)
+    store = telemetry.open_store(settings.resolved_telemetry_url())
+    await asyncio.to_thread(store.write_batch, [sample])
+    buffer = telemetry.DiskBuffer(settings.data_dir / "buffer.db", settings.buffer_max_bytes)
+    await buffer.open()
+    await buffer.append([sample])
     try:
         files = {p.name: mode(p) for p in settings.data_dir.iterdir()}
     finally:
-        await state.platform.stop()
-        state.engine.dispose()
+        await buffer.close()
+        store.close()
+        engine.dispose()
     assert {"telemetry.db-wal", "buffer.db-wal"} <= files.keys()
     assert files == dict.fromkeys(files, 0o600)

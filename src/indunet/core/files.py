@@ -7,18 +7,29 @@ creating the database file first, 0600, before SQLite opens it keeps those priva
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 
 
+def _chmod(path: Path, mode: int) -> None:
+    """Set ``mode``; a path owned by another account is left as it is, with a warning."""
+    try:
+        os.chmod(path, mode)
+    except PermissionError:
+        log.warning("cannot make %s mode %o: it belongs to another account", path, mode)
+
+
 def private_dir(path: Path) -> Path:
     """Create ``path`` (and missing parents) if needed, and make it 0700."""
     path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
-    os.chmod(path, DIR_MODE)
+    _chmod(path, DIR_MODE)
     return path
 
 
@@ -56,8 +67,8 @@ def secure_tree(root: Path) -> None:
         for name in dirnames:
             p = Path(dirpath, name)
             if not p.is_symlink():
-                os.chmod(p, DIR_MODE)
+                _chmod(p, DIR_MODE)
         for name in filenames:
             p = Path(dirpath, name)
             if stat.S_ISREG(os.lstat(p).st_mode):
-                os.chmod(p, FILE_MODE)
+                _chmod(p, FILE_MODE)
