@@ -142,7 +142,11 @@ class DeadLetters:
             del self._since_device[device]
             mine = c.device.is_(None) if device is None else c.device == device
             edge = conn.execute(
-                sa.select(c.id).where(mine).order_by(c.id.desc()).offset(self._max_per_device)
+                sa.select(c.id)
+                .where(mine)
+                .order_by(c.id.desc())
+                .offset(self._max_per_device)
+                .limit(1)
             ).first()
             if edge is not None:
                 conn.execute(dead_letters.delete().where(mine, c.id <= edge[0]))
