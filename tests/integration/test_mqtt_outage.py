@@ -51,9 +51,18 @@ def generated(tmp_path: Path) -> tuple[MosquittoFiles, int]:
 
 
 async def outage(
-    engine: sa.Engine, tmp_path: Path, broker: Mosquitto, meanwhile: Callable[[], None]
+    engine: sa.Engine,
+    tmp_path: Path,
+    broker: Mosquitto,
+    meanwhile: Callable[[], None],
+    *,
+    platform_away: bool = True,
 ) -> tuple[int, int]:
-    """Publish through an Indunet outage; return (acknowledged, lost) message counts."""
+    """Publish through an outage; return (acknowledged, lost) message counts.
+
+    With ``platform_away`` Indunet's connector is stopped for ``OUTAGE`` seconds while
+    ``meanwhile`` runs; otherwise it stays up (and reconnects) while ``meanwhile`` runs.
+    """
     url = f"mqtt://indunet:svc-pw@127.0.0.1:{broker.port}"
     base = now_ms() - 120_000
     async with platform(engine, tmp_path, *DEVICES) as p:
@@ -69,15 +78,16 @@ async def outage(
                 for t in threads:
                     t.start()
                 await until_sent(publishers, COUNT // 6)
-            # Indunet is away; the broker queues everything for its session
-            started = time.monotonic()
-            await asyncio.to_thread(meanwhile)
-            await asyncio.sleep(max(0.0, OUTAGE - (time.monotonic() - started)))
-            async with broker_connector(url, p, "indunet-platform"):
-                await wait_for(lambda: all(not t.is_alive() for t in threads), 60)
-                await wait_for(lambda: all(len(pub.acked) == COUNT for pub in publishers), 60)
-                await wait_for(lambda: not lost(p, publishers), 30)
-                missing = lost(p, publishers)
+                if not platform_away:
+                    await asyncio.to_thread(meanwhile)
+                    await settle(p, publishers, threads)
+            if platform_away:  # the broker queues everything for Indunet's session
+                started = time.monotonic()
+                await asyncio.to_thread(meanwhile)
+                await asyncio.sleep(max(0.0, OUTAGE - (time.monotonic() - started)))
+                async with broker_connector(url, p, "indunet-platform"):
+                    await settle(p, publishers, threads)
+            missing = lost(p, publishers)
         finally:
             for t in threads:
                 t.join(30)
@@ -89,6 +99,13 @@ async def outage(
     acked = sum(len(pub.acked) for pub in publishers)
     print(f"\nacknowledged {acked}, lost {missing} of them")
     return acked, missing
+
+
+async def settle(p: Platform, publishers: list[Publisher], threads: list[threading.Thread]) -> None:
+    """Wait until every device has sent and been acknowledged, and storage caught up."""
+    await wait_for(lambda: all(not t.is_alive() for t in threads), 60)
+    await wait_for(lambda: all(len(pub.acked) == COUNT for pub in publishers), 60)
+    await wait_for(lambda: not lost(p, publishers), 30)
 
 
 def lost(p: Platform, publishers: list[Publisher]) -> int:
@@ -134,5 +151,22 @@ async def test_nothing_acknowledged_is_lost_when_mosquitto_restarts_during_the_o
 
         acked, missing = await outage(engine, tmp_path, broker, restart)
         assert (files.data_dir / "mosquitto.db").exists()
+    assert acked == COUNT * len(DEVICES)
+    assert missing == 0, f"{missing} of {acked} acknowledged messages lost"
+
+
+@needs_binary
+async def test_nothing_acknowledged_is_lost_when_mosquitto_restarts_under_a_connected_indunet(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    files, port = generated(tmp_path)
+    with mosquitto(tmp_path / "broker", conf=files.config_file, port=port) as broker:
+
+        def restart() -> None:
+            broker.stop()  # SIGTERM mid-stream; devices and Indunet reconnect
+            time.sleep(1.0)
+            broker.start()
+
+        acked, missing = await outage(engine, tmp_path, broker, restart, platform_away=False)
     assert acked == COUNT * len(DEVICES)
     assert missing == 0, f"{missing} of {acked} acknowledged messages lost"

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,9 @@ from indunet.connect.mqtt.router import MessageRouter
 from indunet.telemetry import Overloaded
 
 log = logging.getLogger(__name__)
+
+READ_SLICE = 0.01
+"""Seconds one turn of reading may hold the event loop (a backlog arrives in 64 KiB reads)."""
 
 
 class _ReadAheadClient(mqtt.Client):
@@ -259,10 +263,11 @@ class BrokerClient:
             self._loop.remove_writer(fd)
 
     def _readable(self) -> None:
-        """Handle what the socket has, and every packet already read ahead."""
+        """Handle what the socket has, and every packet already read ahead, in time slices."""
         client = self._client
         client.loop_read()
-        for _ in range(1000):
+        deadline = time.monotonic() + READ_SLICE
+        while time.monotonic() < deadline:
             sock = client.socket()
             if sock is None or not self._reading:
                 return
