@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from indunet.telemetry.buffer import DiskBuffer
 from indunet.telemetry.checks import REFUSED, UNDECODABLE, Checks, Letter, sample_text
 from indunet.telemetry.deadletters import DeadLetters
 from indunet.telemetry.ingest_stats import IngestStats
+from indunet.telemetry.notifier import Notifier, OnStored
 from indunet.telemetry.samples import Sample
 from indunet.telemetry.sink import Overloaded
 from indunet.telemetry.store import TimeSeriesStore
@@ -45,7 +45,6 @@ from indunet.telemetry.supervise import supervised
 
 log = logging.getLogger(__name__)
 
-OnStored = Callable[[list[Sample]], Awaitable[None]]
 _ERRORS_SHOWN = 5
 
 
@@ -108,7 +107,6 @@ class Pipeline:
         self.checks = Checks(lookup, ttl=model_ttl)
         self.max_batch = max_batch
         self.max_queued = max_queued if max_queued is not None else 20 * max_batch
-        self.on_stored = on_stored
         self.retry_base = retry_base
         self.retry_cap = retry_cap
         self.stop_timeout = stop_timeout
@@ -117,14 +115,16 @@ class Pipeline:
         self._run = Run.STOPPED
         self._route = Route.STORE
         self._drain_wake = asyncio.Event()
-        self._notes: deque[list[Sample]] = deque()
-        self._note_wake = asyncio.Event()
-        self._noted = 0
+        self._notifier = Notifier(on_stored, self.max_queued, self.counts)
         self._tasks: list[asyncio.Task[None]] = []
         self._writer: ThreadPoolExecutor | None = None
         self._appending = 0  # samples on their way into the buffer
         self._overload_episode = False
-        self._dropping_notes = False
+
+    @property
+    def on_stored(self) -> OnStored | None:
+        """The subscriber given stored batches (the rule engine), if any."""
+        return self._notifier.on_stored
 
     @property
     def max_delay(self) -> float:
@@ -146,7 +146,7 @@ class Pipeline:
         self._tasks = [
             self._supervise("ingest-batches", self._batch_loop),
             self._supervise("ingest-drain", self._drain_loop),
-            self._supervise("ingest-notify", self._notify_loop),
+            self._supervise("ingest-notify", lambda: self._notifier.run(self._stopping)),
         ]
 
     def _supervise(self, name: str, loop: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
@@ -178,7 +178,7 @@ class Pipeline:
         drainer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await drainer
-        self._note_wake.set()  # the notifier delivers what is left (2 s at most), then ends
+        self._notifier.wake()  # it delivers what is left (2 s at most), then ends
         with contextlib.suppress(TimeoutError, asyncio.CancelledError):
             await asyncio.wait_for(notifier, 2.0)
         await self.dead_letters.close()
@@ -313,7 +313,7 @@ class Pipeline:
                 return
         else:
             self.counts.stored += size
-            self._notify(samples)
+            self._notifier.notify(samples)
         for _, done in jobs:
             if not done.done():
                 done.set_result(None)
@@ -409,7 +409,7 @@ class Pipeline:
                 continue  # the rows come again and are stored once
             delay, limit = self.retry_base, self.max_batch
             self.counts.stored += len(samples)
-            self._notify(samples)
+            self._notifier.notify(samples)
 
     async def _remove(self, ids: list[int]) -> bool:
         """Delete delivered rows from the buffer; False (logged) when the buffer fails."""
@@ -448,41 +448,6 @@ class Pipeline:
             log.info(
                 "ingest accepts samples again after %d refused submissions", self.counts.overloaded
             )
-
-    # -- subscribers ---------------------------------------------------------------------
-    def _notify(self, samples: Sequence[Sample]) -> None:
-        if self.on_stored is None:
-            return
-        n = len(samples)
-        if self._noted + n > self.max_queued:
-            self.counts.on_stored_dropped += n
-            if not self._dropping_notes:
-                self._dropping_notes = True
-                log.warning("the on_stored subscriber is behind: stored samples skip it")
-            return
-        self._dropping_notes = False
-        self._notes.append(samples if isinstance(samples, list) else list(samples))
-        self._noted += n
-        self._note_wake.set()
-
-    async def _notify_loop(self) -> None:
-        while True:
-            if not self._notes:
-                if self._stopping():
-                    return
-                self._note_wake.clear()
-                await self._note_wake.wait()
-                continue
-            samples = self._notes.popleft()
-            self._noted -= len(samples)
-            assert self.on_stored is not None
-            try:
-                await self.on_stored(samples)
-            except Exception:
-                self.counts.on_stored_errors += 1
-                n = self.counts.on_stored_errors
-                if n == 1 or n % 100 == 0:
-                    log.exception("on_stored failed (%d failures so far)", n)
 
     # -- metrics -------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
