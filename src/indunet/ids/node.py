@@ -46,7 +46,7 @@ from indunet.ids.sites import SitePolicy
 from indunet.ids.stats import NodeStats
 from indunet.ids.store import HandleStore, StoredRecord
 from indunet.ids.syntax import handle as hdl
-from indunet.ids.syntax.scheme import HANDLE, Scheme
+from indunet.ids.syntax.scheme import HANDLE, Scheme, Target
 from indunet.ids.templates import TemplateRegistry
 from indunet.ids.values import (
     ADMIN_TYPE,
@@ -88,18 +88,18 @@ class Node:
         resolver: Resolver | None = None,
         checker: CredentialChecker | None = None,
         policy: SitePolicy | None = None,
-        scheme: Scheme = HANDLE,
+        scheme: Scheme[Any] = HANDLE,
     ) -> None:
         self.name = name
         self.role = role
-        self.prefix = hdl.normalise_prefix(prefix) if prefix is not None else None
+        self.scheme = scheme
+        self.prefix = scheme.normalise_prefix(prefix) if prefix is not None else None
         self.engine = engine
         self.store = HandleStore(engine, name)
         self.templates = templates
         self.resolver = resolver
         self.checker = checker or CredentialChecker()
         self.policy = policy or SitePolicy()
-        self.scheme = scheme
         self.stats = NodeStats()
         self.delegations: dict[str, Referral] = {}
         self.load_delegations()
@@ -121,7 +121,10 @@ class Node:
     # -- reading -------------------------------------------------------------------------
     def route(self, h: hdl.Handle) -> _Local | Referral | None:
         """``LOCAL`` if this node holds ``h``, the delegation to follow, or ``None``."""
-        r = h.routing_prefix
+        return self.route_prefix(h.routing_prefix)
+
+    def route_prefix(self, r: str) -> _Local | Referral | None:
+        """Where an identifier with routing prefix ``r`` is held (see ``route``)."""
         p = r
         under, parent = self.scheme.is_under, self.scheme.parent
         while p and p != self.prefix:
@@ -146,29 +149,29 @@ class Node:
 
     async def _resolve(self, text: str, recurse: bool, fresh: bool) -> Answer:
         try:
-            h = hdl.parse(text)
+            t = self.scheme.target(text)
         except InvalidHandle as exc:
             return Answer(RC.INVALID_HANDLE, text, message=exc.message)
-        route = self.route(h)
+        route = self.route_prefix(t.routing)
         if route is LOCAL:
-            rec = await self.store.aget(h.key)
+            rec = await self.store.aget(t.key)
             if rec is None:
-                return Answer(RC.HANDLE_NOT_FOUND, h.text, message=self._not_found(h))
+                return Answer(RC.HANDLE_NOT_FOUND, t.text, message=self._not_found(t))
             return Answer(RC.SUCCESS, rec.handle, rec.values)
         if recurse and self.resolver is not None:
-            return await self.resolver.resolve(h.text, fresh=fresh)
+            return await self.resolver.resolve(t.text, fresh=fresh)
         if isinstance(route, Referral):
-            return Answer(RC.SERVICE_REFERRAL, h.text, referral=route)
+            return Answer(RC.SERVICE_REFERRAL, t.text, referral=route)
         return Answer(
             RC.SERVER_NOT_RESPONSIBLE,
-            h.text,
-            message=f"node {self.name} does not serve prefix {h.routing_prefix or h.prefix}",
+            t.text,
+            message=f"node {self.name} does not serve prefix {t.routing or '(the root)'}",
         )
 
-    def _not_found(self, h: hdl.Handle) -> str:
-        if self.prefix == "" and not h.is_prefix_handle:
-            return f"prefix {h.prefix} is not delegated by the root"
-        return f"handle {h.text} is not registered"
+    def _not_found(self, t: Target) -> str:
+        if self.prefix == "" and t.routing:
+            return f"prefix {t.routing} is not delegated by the root"
+        return f"handle {t.text} is not registered"
 
     def authenticate(self, username: str, secret: str) -> Principal:
         """Check Handle Basic credentials (``index:handle`` and its HS_SECKEY secret)."""

@@ -6,14 +6,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
 
 from indunet.ids.answers import Answer, Hop, Referral, Site
 from indunet.ids.cache import TTLCache
 from indunet.ids.errors import RC, HandleError, InvalidHandle, SiteUnavailable
-from indunet.ids.syntax import handle as hdl
-from indunet.ids.syntax.scheme import HANDLE, Scheme
+from indunet.ids.syntax.scheme import HANDLE, Scheme, Target
 from indunet.ids.transport import NodeTransport, SiteError
 
 MAX_HOPS = 12
@@ -45,7 +45,7 @@ class Resolver:
         negative_ttl: int = 30,
         cache_size: int = 100_000,
         deadline: float = DEFAULT_DEADLINE,
-        scheme: Scheme = HANDLE,
+        scheme: Scheme[Any] = HANDLE,
     ) -> None:
         self.deadline = deadline
         self.scheme = scheme
@@ -72,7 +72,7 @@ class Resolver:
     async def resolve(self, text: str, *, fresh: bool = False) -> Answer:
         """Resolve ``text``; ``fresh`` skips cached answers (not cached referrals)."""
         try:
-            h = hdl.parse(text)
+            h = self.scheme.target(text)
         except InvalidHandle as exc:
             return Answer(RC.INVALID_HANDLE, text, message=exc.message)
         if not fresh:
@@ -98,8 +98,8 @@ class Resolver:
                 detail={"code": "site_unavailable", "path": [hop.to_json() for hop in path]},
             ) from None
 
-    async def _walk(self, h: hdl.Handle, path: list[Hop]) -> Answer:
-        referral = self._closest_referral(h.routing_prefix)
+    async def _walk(self, h: Target, path: list[Hop]) -> Answer:
+        referral = self._closest_referral(h.routing)
         seen: set[tuple[str, str]] = set()
         for _ in range(MAX_HOPS):
             try:
@@ -113,7 +113,7 @@ class Resolver:
             path.append(hop)
             if answer.rc in (RC.SERVICE_REFERRAL, RC.PREFIX_REFERRAL) and answer.referral:
                 nxt = answer.referral
-                nxt = Referral(hdl.normalise_prefix(nxt.prefix), nxt.sites, nxt.ttl)
+                nxt = Referral(self.scheme.normalise_prefix(nxt.prefix), nxt.sites, nxt.ttl)
                 loop_key = (nxt.prefix, nxt.sites[0].url if nxt.sites else "")
                 if loop_key in seen or not nxt.sites or nxt.prefix == referral.prefix:
                     return Answer(
@@ -121,7 +121,7 @@ class Resolver:
                     )
                 if not (
                     self.scheme.is_under(nxt.prefix, referral.prefix)
-                    and self.scheme.is_under(h.routing_prefix, nxt.prefix)
+                    and self.scheme.is_under(h.routing, nxt.prefix)
                 ):
                     # A node may only delegate below its own prefix, and only towards the
                     # handle asked for; anything else would let one node hijack others.
