@@ -49,7 +49,7 @@ class Platform:
     async def start(self) -> None:
         """Start the pipeline, attach every device to its connector, start the connectors."""
         await self.pipeline.start()
-        self.sync_devices()
+        self.sync_devices(await asyncio.to_thread(self.devices.list))  # the list reads the db
         await self.connectors.start()
         self._tasks = [
             asyncio.create_task(self._every(STATUS_FLUSH_S, self._housekeeping)),
@@ -104,7 +104,7 @@ class Platform:
 
     async def _retention(self) -> None:
         by_enterprise: dict[int, list[str]] = {}
-        for d in self.devices.list():
+        for d in await asyncio.to_thread(self.devices.list):  # the list reads the database
             by_enterprise.setdefault(d.enterprise_id, []).append(d.id)
         await asyncio.to_thread(
             telemetry.retention_pass,
