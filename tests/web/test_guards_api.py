@@ -13,6 +13,7 @@ GUARDS = [
     "BodyLimit",
     "CsrfGuard",
     "CsrfRefused",
+    "Guards",
     "PayloadTooLarge",
     "RouteLimit",
     "SecurityHeaders",

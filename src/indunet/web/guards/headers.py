@@ -29,8 +29,11 @@ class SecurityHeaders:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
-                present = {name.lower() for name, _ in headers} & _NAMES
-                headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+                if any(name.lower() in _NAMES for name, _ in headers):
+                    present = {name.lower() for name, _ in headers}
+                    headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+                else:
+                    headers.extend(SECURITY_HEADERS)
                 message["headers"] = headers
             await send(message)
 

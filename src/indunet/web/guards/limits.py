@@ -16,8 +16,8 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from indunet.core import IndunetError
-from indunet.ids.values import MAX_VALUE_BYTES, MAX_VALUES
 from indunet.web.api.devices import MAX_CSV as API_CSV
+from indunet.web.api.handles import MAX_PUT_BYTES as HANDLE_PUT
 from indunet.web.api.ingest import MAX_BODY as TELEMETRY_BODY
 from indunet.web.console.devices import MAX_CSV_BYTES as CONSOLE_CSV
 
@@ -59,8 +59,9 @@ ROUTE_LIMITS: tuple[RouteLimit, ...] = (
     # Thing Model imports (JSON over the API, a pasted document in the console).
     RouteLimit("POST", r"/api/v1/models", 4 * MIB),
     RouteLimit("POST", r"/platform/models", 4 * MIB),
-    # A Handle record: up to MAX_VALUES values of MAX_VALUE_BYTES each, plus JSON around them.
-    RouteLimit("PUT", r"(/nodes/[^/]+)?/api/handles/.+", MAX_VALUES * MAX_VALUE_BYTES + 1 * MIB),
+    # A Handle record (up to MAX_VALUES values of MAX_VALUE_BYTES each, plus JSON): the Handle
+    # API's own cap, which it also checks while reading.
+    RouteLimit("PUT", r"(/nodes/[^/]+)?/api/handles/.+", HANDLE_PUT),
 )
 
 
