@@ -7,9 +7,13 @@ alone and in a stream split anywhere. Bounded: each property runs a few hundred 
 
 from __future__ import annotations
 
+import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.connect.test_mqtt_support import METER, RecordingSink
 
+from indunet.connect import DeviceLink
+from indunet.connect.mqtt import MessageRouter
 from indunet.connect.mqtt.packets import (
     ConnAck,
     Connect,
@@ -167,3 +171,62 @@ def test_mutated_streams_raise_only_protocol_errors(data: bytes, cuts: list[int]
         return
     for packet in packets_out:  # what decoded is a packet the encoder reproduces
         assert PacketDecoder().feed(encode(packet)) == [packet]
+
+
+# -- payloads: what a device may publish ---------------------------------------------------
+json_scalar = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=False),
+    st.text(max_size=20),
+    st.sampled_from(["2024-01-01T00:00:00Z", "not a time", "", "1e308", "-1"]),
+)
+json_values = st.recursive(
+    json_scalar,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(
+            st.one_of(st.sampled_from(["ts", "values", "device", "temp", "seq", "id"]), text),
+            inner,
+            max_size=4,
+        ),
+    ),
+    max_leaves=12,
+)
+device_payloads = st.one_of(
+    json_values.map(lambda v: orjson.dumps(v)),
+    st.binary(max_size=80),
+    st.sampled_from([b"[" * 5000, b'{"ts": 1e999}', b'{"ts": ' + b"9" * 5000 + b"}", b"\xff"]),
+)
+device_topics = st.one_of(
+    st.sampled_from(
+        [
+            "indunet/v1/dev-a/telemetry",
+            "indunet/v1/dev-a/commands/result",
+            "indunet/v1/dev-a/status",
+            "indunet/v1/dev-a/gps",
+            "indunet/v1/dev-b/telemetry",
+            "indunet/v1/dev-a/other",
+        ]
+    ),
+    topic_name,
+)
+
+
+def fuzz_router() -> MessageRouter:
+    router = MessageRouter(RecordingSink())
+    router.add(DeviceLink("dev-a", METER))
+    return router
+
+
+@FUZZ
+@given(st.lists(st.tuples(device_topics, device_payloads), min_size=1, max_size=4))
+def test_router_decodes_any_publish_into_samples_or_dead_letters(
+    messages: list[tuple[str, bytes]],
+) -> None:
+    for publisher in ("dev-a", None):  # the embedded endpoint, an external broker
+        batch = fuzz_router().decode(publisher, messages)
+        assert len(batch.rejects) <= len(messages)
+        for sample in batch.samples:
+            assert sample.device == "dev-a" or publisher is None
