@@ -109,16 +109,21 @@ def _show(answer: ids.Answer) -> str:
     return answer.message or f"response code {answer.rc}"
 
 
-async def _resolve_here(data_dir: Path | None, handle: str) -> ids.Answer:
+def _resolve_here(data_dir: Path | None, handle: str) -> ids.Answer:
+    """Open the data dir (blocking, before the loop starts), then resolve on a loop."""
     s = context.settings(data_dir)
     engine = context.database(s)
     if not s.public_url:  # reuse the server's published sites; never re-point them
         s.public_url = ids.stored_base_url(engine)
     state = build_state(s, engine=engine)
-    try:
-        return await state.hierarchy.nodes["recursive"].resolve(handle, recurse=True)
-    finally:
-        await state.hierarchy.close()
+
+    async def run() -> ids.Answer:
+        try:
+            return await state.hierarchy.nodes["recursive"].resolve(handle, recurse=True)
+        finally:
+            await state.hierarchy.close()
+
+    return asyncio.run(run())
 
 
 def _resolve_via(url: str, handle: str) -> ids.Answer:
@@ -146,7 +151,7 @@ def resolve(
     data_dir: DataOpt = None,
 ) -> None:
     """Resolve an identifier through the hierarchy (in-process on the data dir, or --via URL)."""
-    answer = _resolve_via(via, handle) if via else asyncio.run(_resolve_here(data_dir, handle))
+    answer = _resolve_via(via, handle) if via else _resolve_here(data_dir, handle)
     if as_json:
         typer.echo(dump_json(answer.to_json(with_path=not via)))
     if answer.rc != ids.RC.SUCCESS:
