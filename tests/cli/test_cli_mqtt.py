@@ -1,4 +1,4 @@
-"""``indunet mqtt acl`` writes files an external Mosquitto accepts."""
+"""`indunet mqtt broker-config`, `acl` and their files: what an external Mosquitto accepts."""
 
 from __future__ import annotations
 
