@@ -95,3 +95,7 @@ def allocation(state: AppState, enterprise: core.Enterprise) -> ids.Allocation:
     return ids.allocate(
         state.hierarchy.front, "88.100.1", enterprise, actor="test", secret="s3cret-key-for-tests"
     )
+
+
+# Asyncio debug mode for every test, failing a test whose code blocks the loop (see the module).
+from tests.slow_callbacks import pytest_configure, slow_callbacks  # noqa: E402, F401

@@ -41,7 +41,7 @@ async def bulk_import(
     overwrite: Annotated[bool, Form()] = False,
 ) -> dict[str, Any]:
     """Register the identifiers of an uploaded file; bad rows are listed with line numbers."""
-    principal = principal_for_user(state.engine, user)
+    principal = await run_in_threadpool(principal_for_user, state.engine, user)
     report: ids.BulkReport = await run_in_threadpool(_import, state, file, principal, overwrite)
     return report.to_json()
 

@@ -144,7 +144,8 @@ async def post_telemetry(request: Request, state: StateDep, platform: PlatformDe
             sender.device, source="http", reason=exc.message, payload=body[:_KEPT_BYTES]
         )
         raise
-    _may_write(sender, batch.devices, platform)
+    # The registry reads an unknown device through from the database: off the loop.
+    await run_in_threadpool(_may_write, sender, batch.devices, platform)
     try:
         receipt = await pipeline.ingest(batch.samples, source="http")
     except telemetry.Overloaded as exc:

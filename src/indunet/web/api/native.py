@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Request
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from indunet import core, ids
 from indunet.core import NotFound, Role, access
@@ -212,13 +211,14 @@ def list_prefixes(state: StateDep, user: UserDep) -> list[dict[str, Any]]:
 
 
 @router.post("/prefixes", tags=["prefixes"], status_code=201)
-async def allocate_prefix(body: PrefixIn, state: StateDep, user: UserDep) -> dict[str, Any]:
+def allocate_prefix(body: PrefixIn, state: StateDep, user: UserDep) -> dict[str, Any]:
     """Give a verified enterprise a prefix; returns the username (and generated key, once)."""
+    # A sync route (run in the thread pool): the enterprise lookup and the allocation both
+    # wait on the database, which an async route did on the event loop.
     require(user, Role.PLATFORM_ADMIN)
     with state.engine.connect() as conn:
         ent = core.get_enterprise(conn, body.enterprise_uscc)
-    alloc = await run_in_threadpool(
-        ids.allocate,
+    alloc = ids.allocate(
         state.hierarchy.front,
         body.prefix,
         ent,

@@ -136,7 +136,7 @@ async def acknowledge(
             return RedirectResponse(
                 safe_next(str(form.get("next") or "/platform/alarms")), status_code=303
             )
-        ctx = _context(state, platform, user, _filters(request))
+        ctx = await run_in_threadpool(_context, state, platform, user, _filters(request))
         return render(request, "alarms.html", ctx | {"error": error}, status=status)
     ctx = {"alarms": [alarm] if alarm else [], "row_error": error, "failed_id": alarm_id}
     ctx |= row_context(user, show_device=show_device)

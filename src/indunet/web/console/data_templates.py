@@ -82,7 +82,7 @@ async def create_template(request: Request, state: StateDep, user: ConsoleUser) 
     try:
         created = await run_in_threadpool(publish, state, user, tf)
     except (FormError, IndunetError) as exc:
-        ctx = _context(state, user, tf, error=error_text(request, exc))
+        ctx = await run_in_threadpool(_context, state, user, tf, error=error_text(request, exc))
         return render(request, "data_templates.html", ctx, status=400)
-    ctx = _context(state, user, _blank(tf.prefix), created=created)
+    ctx = await run_in_threadpool(_context, state, user, _blank(tf.prefix), created=created)
     return render(request, "data_templates.html", ctx)

@@ -294,8 +294,9 @@ async def command(request: Request, state: StateDep, user: ConsoleUser, device_i
     ctx: dict[str, Any] = {"clock": fleet.clock}
     status = 200
     try:
-        device = fleet.visible_device(platform, user, device_id)
-        model = platform.devices.model_of(device.id)
+        # The registry may read through to the database: off the event loop.
+        device = await run_in_threadpool(fleet.visible_device, platform, user, device_id)
+        model = await run_in_threadpool(platform.devices.model_of, device.id)
         if model is None:
             raise FormError(N_("command.unavailable"))
         if form.get("kind") == "invoke":
@@ -312,7 +313,9 @@ async def command(request: Request, state: StateDep, user: ConsoleUser, device_i
         ctx["error"] = error_text(request, exc)
         status = getattr(exc, "status", 400)
     try:
-        ctx["history"] = platform.commands.history(user, device_id, limit=10)
+        ctx["history"] = await run_in_threadpool(
+            platform.commands.history, user, device_id, limit=10
+        )
     except IndunetError:
         ctx["history"] = []
     # HTMX swaps only 2xx answers; the error is in the fragment either way.

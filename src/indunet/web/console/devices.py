@@ -190,9 +190,11 @@ async def add_device(request: Request, state: StateDep, user: ConsoleUser) -> Re
             platform.devices.create, enterprise, typed.spec(), actor=user.actor
         )
     except (IndunetError, FormError) as exc:
-        ctx = _page(state, user, request, form=typed, error=error_text(request, exc))
+        error = error_text(request, exc)
+        ctx = await run_in_threadpool(_page, state, user, request, form=typed, error=error)
         return render(request, "devices.html", ctx, status=getattr(exc, "status", 400))
-    ctx = _page(state, user, request, made={"device": device, "secret": secret})
+    made = {"device": device, "secret": secret}
+    ctx = await run_in_threadpool(_page, state, user, request, made=made)
     response = render(request, "devices.html", ctx)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -227,11 +229,11 @@ async def import_devices(request: Request, state: StateDep, user: ConsoleUser) -
             platform.devices.import_csv, enterprise, text, actor=user.actor
         )
     except (IndunetError, FormError) as exc:
-        ctx = _page(
-            state, user, request, csv_typed=csv_typed, import_error=error_text(request, exc)
+        ctx = await run_in_threadpool(
+            _page, state, user, request, csv_typed=csv_typed, import_error=error_text(request, exc)
         )
         return render(request, "devices.html", ctx, status=getattr(exc, "status", 400))
-    ctx = _page(state, user, request, report=report)
+    ctx = await run_in_threadpool(_page, state, user, request, report=report)
     response = render(request, "devices.html", ctx, status=200 if report.created else 400)
     response.headers["Cache-Control"] = "no-store"
     return response

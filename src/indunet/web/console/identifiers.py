@@ -119,12 +119,20 @@ async def register(request: Request, state: StateDep, user: ConsoleUser) -> Resp
         values = record_values(rows, template)
         written = await run_in_threadpool(write_record, state, user, handle, values)
     except (FormError, IndunetError) as exc:
-        ctx = _register_context(
-            state, user, handle=handle, template=template, rows=rows or list(BLANK_ROWS)
+        ctx = await run_in_threadpool(
+            _register_context,
+            state,
+            user,
+            handle=handle,
+            template=template,
+            rows=rows or list(BLANK_ROWS),
         )
         ctx["error"] = error_text(request, exc)
         return render(request, "register.html", ctx, status=400)
-    ctx = _register_context(state, user, written=written, template=template)
+    ctx = await run_in_threadpool(
+        _register_context, state, user, written=written, template=template
+    )
     if template:
-        ctx["rows"] = template_rows(visible_templates(state, user), template)
+        known = await run_in_threadpool(visible_templates, state, user)
+        ctx["rows"] = template_rows(known, template)
     return render(request, "register.html", ctx)

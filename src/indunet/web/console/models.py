@@ -148,11 +148,17 @@ async def add_model(request: Request, state: StateDep, user: ConsoleUser) -> Res
         model = await run_in_threadpool(import_model, platform, user, text)
     except IndunetError as exc:
         problems = exc.detail if isinstance(exc, ModelInvalid) and exc.detail else []
-        ctx = _list_context(
-            state, user, document=text, problems=problems, error=error_text(request, exc)
+        ctx = await run_in_threadpool(
+            _list_context,
+            state,
+            user,
+            document=text,
+            problems=problems,
+            error=error_text(request, exc),
         )
         return render(request, "models.html", ctx, status=exc.status)
-    return render(request, "models.html", _list_context(state, user, added=model))
+    ctx = await run_in_threadpool(_list_context, state, user, added=model)
+    return render(request, "models.html", ctx)
 
 
 @router.get("/platform/models/{model_id}")
