@@ -31,9 +31,9 @@ def test_another_tenants_thing_is_not_found_and_a_reader_is_forbidden() -> None:
         access.check_see(A_ADMIN, B, "device pump-1")
     with pytest.raises(NotFound, match="no device pump-1"):
         access.check_change(A_ADMIN, B, "device pump-1")
-    with pytest.raises(PermissionDenied, match="a-user .* may not change device pump-1"):
+    with pytest.raises(PermissionDenied, match=r"a-user .* may not change device pump-1"):
         access.check_change(A_USER, A, "device pump-1")
-    with pytest.raises(PermissionDenied, match="reg .* may not change"):
+    with pytest.raises(PermissionDenied, match=r"reg .* may not change"):
         access.check_change(REGULATOR, B, "device pump-1")
     access.check_change(A_USER, A, "alarm 3", users_too=True)
     access.check_change(A_ADMIN, A, "device pump-1")

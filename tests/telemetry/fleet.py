@@ -73,7 +73,7 @@ class Fleet:
         found = self.devices.get(device_id)
         return found[1] if found else None
 
-    def model(self, model_id: str) -> ThingModel:
+    def model(self, model_id: str, enterprise_id: int = 0) -> ThingModel:
         if model_id != PRESS.id:
             raise NotFound(f"no model {model_id!r}")
         return PRESS

@@ -326,7 +326,7 @@ async def test_templates_of_another_enterprise_cannot_be_managed(
     outsider = bearer(state.engine, "zhao.lei", core.Role.ENTERPRISE_ADMIN, other.id)
     path = "/api/v1/prefixes/88.100.1/templates"
     resp = await client.post(path, json=TEMPLATE, headers=outsider)
-    assert resp.status_code == 403 and "does not manage prefix 88.100.1" in resp.json()["message"]
+    assert resp.status_code == 404 and "no prefix 88.100.1" in resp.json()["message"]
     assert await listed(client, path, {}) == []
 
 

@@ -168,6 +168,14 @@ class ModelRegistry:
             raise NotFound(f"no model {what}; list them with GET /api/v1/models")
         return self.get(model_id, version)
 
+    def usable_by(self, model_id: str, enterprise_id: int) -> ThingModel:
+        """The latest version, if devices of ``enterprise_id`` may use the model (platform and
+        library models, and the enterprise's own); another enterprise's is not found."""
+        owner = self._owners.get(model_id)
+        if owner is not None and owner != enterprise_id:
+            raise NotFound(f"no model {model_id}; list them with GET /api/v1/models")
+        return self.get(model_id)
+
     def list_for(self, user: User) -> builtins.list[ThingModel]:
         """The latest version of every model ``user`` may see, sorted by id."""
         return [m for m in self.list() if self.may_see(user, m.id)]

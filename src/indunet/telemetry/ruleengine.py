@@ -75,7 +75,7 @@ class RuleEngine:
         alarms: Alarms,
         bus: EventBus,
         *,
-        find_model: Callable[[str], ThingModel] | None = None,
+        find_model: Callable[[str, int], ThingModel] | None = None,
     ) -> None:
         self.engine = engine
         self.devices = devices

@@ -205,7 +205,7 @@ def check_fields(spec: Mapping[str, Any], allowed: frozenset[str]) -> None:
 
 def target(
     devices: owners.DeviceDirectory,
-    find_model: Callable[[str], ThingModel] | None,
+    find_model: Callable[[str, int], ThingModel] | None,
     user: User,
     spec: Mapping[str, Any],
     enterprise: int | None,
@@ -228,10 +228,11 @@ def target(
     else:
         if find_model is None:
             raise InvalidInput("this platform has no model registry: target a device")
-        model = find_model(str(model_id))
         enterprise = enterprise if enterprise is not None else user.enterprise_id
         if enterprise is None:
             raise InvalidInput("say which enterprise's devices the rule covers (enterprise_id)")
+        access.check_see(user, enterprise, f"enterprise {enterprise}")
+        model = find_model(str(model_id), enterprise)  # another tenant's model: NotFound
     access.check_change(user, enterprise, "rules")
     return model, int(enterprise)
 

@@ -9,7 +9,7 @@ from urllib.parse import unquote
 import sqlalchemy as sa
 from starlette.requests import HTTPConnection
 
-from indunet.core import Logins, PermissionDenied, Role, User, user_for_token
+from indunet.core import Logins, NotFound, PermissionDenied, Role, User, user_for_token
 from indunet.ids import (
     OPERATOR,
     AuthenticationFailed,
@@ -65,13 +65,19 @@ def principal_for_user(engine: sa.Engine, user: User) -> Principal:
 
 
 def template_manager(engine: sa.Engine, user: User, prefix: str) -> Principal:
-    """The principal of ``user`` if they may manage templates of ``prefix``, else 403."""
+    """The principal of ``user`` if they may manage templates of ``prefix``.
+
+    Another enterprise's prefix is not found (``core.access``: 404, as for a missing one); a
+    regulator or enterprise user, who may read but not change, is refused (403).
+    """
     principal = principal_for_user(engine, user)
     norm = handle.normalise_prefix(prefix)
+    if user.role == Role.REGULATOR:
+        raise PermissionDenied(f"{user.username} ({user.role}) may not change templates")
     if not principal.is_superuser and not any(
         handle.is_under(norm, p) for p in principal.prefixes or ()
     ):
-        raise PermissionDenied(f"{user.username} does not manage prefix {prefix}")
+        raise NotFound(f"no prefix {prefix}")
     if user.role == Role.ENTERPRISE_USER:
         raise PermissionDenied("only enterprise admins and platform admins manage templates")
     return principal

@@ -153,7 +153,7 @@ def build_platform(
     )
     # --- telemetry (store, pipeline, rules, alarms, commands) ---
     alarms = telemetry.Alarms(engine, bus)
-    rules = telemetry.RuleEngine(engine, registry, alarms, bus, find_model=models.get)
+    rules = telemetry.RuleEngine(engine, registry, alarms, bus, find_model=models.usable_by)
     store = telemetry.open_store(settings.resolved_telemetry_url())
     dead_letters = telemetry.DeadLetters(engine)
     buffer = telemetry.DiskBuffer(settings.data_dir / "buffer.db", settings.buffer_max_bytes)

@@ -128,14 +128,15 @@ def models_page(
     request: Request, state: StateDep, user: ConsoleUser, base: str = "", version: str = ""
 ) -> Response:
     """The model list and the editor (``base`` prefills it with a model to make a new version)."""
-    document = ""
-    if base:
+    if base:  # a base that is missing or another tenant's: the list, its error, and 404
         try:
             model = visible_model(fleet.platform_of(state), user, base, version or None)
-            document = json.dumps(model.document, ensure_ascii=False, indent=2)
-        except IndunetError:
-            document = ""
-    return render(request, "models.html", _list_context(state, user, document=document))
+        except IndunetError as exc:
+            ctx = _list_context(state, user, error=error_text(request, exc))
+            return render(request, "models.html", ctx, status=exc.status)
+        document = json.dumps(model.document, ensure_ascii=False, indent=2)
+        return render(request, "models.html", _list_context(state, user, document=document))
+    return render(request, "models.html", _list_context(state, user))
 
 
 @router.post("/platform/models")
