@@ -151,6 +151,10 @@ class SitePolicy:
         parts = self.check_url(url)
         host = parts.hostname or ""
         port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+        try:  # an address literal was checked by check_url and needs no lookup
+            return parts, [ipaddress.ip_address(host)]
+        except ValueError:
+            pass
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(
                 host, port, type=socket.SOCK_STREAM
