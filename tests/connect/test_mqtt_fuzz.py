@@ -1,16 +1,23 @@
-"""Fuzzing the MQTT packet codec with hypothesis.
+"""Fuzzing the MQTT codec, router and embedded endpoint with hypothesis.
 
 Random and mutated byte streams, fed whole or in random pieces, may only yield packets or
 raise the codec's ``ProtocolError``; every packet type survives encode → decode unchanged,
-alone and in a stream split anywhere. Bounded: each property runs a few hundred examples.
+alone and in a stream split anywhere. Any topic and payload decodes into samples and dead
+letters. A logged-in device sending anything never makes an exception escape its
+connection, and its teardown always runs. Bounded: 200 examples a property (25 for the
+endpoint, each a real connection), a few seconds in all.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+
 import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.connect.test_mqtt_support import METER, RecordingSink
+from tests.connect.test_mqtt_support import METER, RecordingSink, Statuses, embedded, port_of
 
 from indunet.connect import DeviceLink
 from indunet.connect.mqtt import MessageRouter
@@ -37,7 +44,7 @@ from indunet.connect.mqtt.packets import (
 )
 
 FUZZ = settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None
 )
 
 # -- valid packets --------------------------------------------------------------------------
@@ -230,3 +237,72 @@ def test_router_decodes_any_publish_into_samples_or_dead_letters(
         assert len(batch.rejects) <= len(messages)
         for sample in batch.samples:
             assert sample.device == "dev-a" or publisher is None
+
+
+# -- the embedded endpoint: a logged-in device sending anything ----------------------------
+client_packets = st.one_of(
+    publishes(),
+    st.builds(PubAck, packet_id),
+    st.builds(PubRec, packet_id),
+    st.builds(PubRel, packet_id),
+    st.builds(PubComp, packet_id),
+    st.builds(
+        Subscribe,
+        packet_id,
+        st.lists(st.tuples(topic_filter, st.integers(0, 2)), min_size=1, max_size=3).map(tuple),
+    ),
+    st.builds(Unsubscribe, packet_id, st.lists(topic_filter, min_size=1, max_size=3).map(tuple)),
+    st.just(PingReq()),
+    st.just(Disconnect()),
+    st.just(ConnAck()),  # server-only: a protocol error
+)
+
+
+@st.composite
+def sessions_after_connect(draw: st.DrawFn) -> bytes:
+    """What a logged-in device sends: client packets, then maybe mutated bytes."""
+    stream = b"".join(encode(p) for p in draw(st.lists(client_packets, max_size=6)))
+    if draw(st.booleans()):
+        stream += draw(mutated_streams())
+    return stream
+
+
+class _Errors(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+async def _serve_one(stream: bytes) -> tuple[list[logging.LogRecord], Statuses]:
+    errors, statuses = _Errors(), Statuses()
+    logger = logging.getLogger("indunet.connect.mqtt")
+    logger.addHandler(errors)
+    try:
+        async with embedded(RecordingSink(), statuses) as conn:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port_of(conn))
+            writer.write(encode(Connect("dev-a", "dev-a", b"secret-a")) + stream)
+            await writer.drain()
+            with contextlib.suppress(TimeoutError, ConnectionError):
+                async with asyncio.timeout(0.3):
+                    while await reader.read(65536):
+                        pass
+            writer.close()
+            deadline = asyncio.get_running_loop().time() + 5
+            while statuses.last("dev-a") is not False:
+                assert asyncio.get_running_loop().time() < deadline, "device never went offline"
+                await asyncio.sleep(0.01)
+    finally:
+        logger.removeHandler(errors)
+    return errors.records, statuses
+
+
+@settings(max_examples=25, deadline=None, database=None)
+@given(sessions_after_connect())
+def test_the_endpoint_survives_anything_a_logged_in_device_sends(stream: bytes) -> None:
+    records, statuses = asyncio.run(_serve_one(stream))
+    assert [r.getMessage() for r in records] == []  # no exception escaped a connection
+    assert statuses.events[0] == ("dev-a", True)
+    assert statuses.last("dev-a") is False  # and the teardown ran
