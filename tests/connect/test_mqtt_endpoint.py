@@ -469,3 +469,17 @@ async def test_a_will_that_cannot_be_stored_still_ends_the_connection_cleanly() 
         assert (await again.login("dev-a", "secret-a")).return_code == 0
         assert asyncio.get_running_loop().time() - started < 1
         again.close()
+
+
+def test_connection_phases_and_endings_keep_what_is_final() -> None:
+    from indunet.connect.mqtt.endpoint import Ending, MqttEndpoint, Phase, _Connection
+    from indunet.connect.mqtt.router import MessageRouter
+
+    conn = _Connection(MqttEndpoint(MessageRouter(RecordingSink()), lambda *_: True), None, None)  # type: ignore[arg-type]
+    assert (conn.phase, conn.ending) == (Phase.READING, Ending.LOST)
+    conn.enter(Phase.FAILED)
+    conn.enter(Phase.DRAINING)  # the reader ending after a failed store does not undo it
+    assert conn.phase is Phase.FAILED
+    conn.end(Ending.DISCONNECTED)
+    conn.end(Ending.SHUT_DOWN)  # the first reason is the one that decides the will
+    assert conn.ending is Ending.DISCONNECTED

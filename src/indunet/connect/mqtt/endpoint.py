@@ -73,6 +73,14 @@ class EndpointLimits:
     retry_cap: float = 2.0
 
 
+class Phase(Enum):
+    """Where a connection's processing is: ``READING`` → ``DRAINING``; either → ``FAILED``."""
+
+    READING = "reading"  # the reader is reading; the processor stores what it decoded
+    DRAINING = "draining"  # the reader ended: store and acknowledge what is left, then stop
+    FAILED = "failed"  # storing failed: nothing more is stored or acknowledged
+
+
 class Ending(Enum):
     """Why a connection ended; the first reason found is kept. Only ``LOST`` sends the will."""
 
@@ -217,11 +225,10 @@ class _Connection:
         self.wake = asyncio.Event()
         self.room = asyncio.Event()
         self.stalled = 0  # batches waiting out an Overloaded sink: reading pauses meanwhile
-        self.failed = False
         self.commits: set[asyncio.Task[bool]] = set()
         self.last_commit: asyncio.Task[bool] | None = None
         self.qos2_storing: set[int] = set()
-        self.reading_done = False
+        self.phase = Phase.READING
         self.ending = Ending.LOST
         self.leftover: list[Packet] = []
         self.finished = asyncio.Event()
@@ -232,6 +239,11 @@ class _Connection:
         """Write bytes unless the connection is closing."""
         if not self.writer.is_closing():
             self.writer.write(data)
+
+    def enter(self, phase: Phase) -> None:
+        """Move to ``phase``; ``FAILED`` is final, and the reader ending cannot undo it."""
+        if self.phase is not Phase.FAILED:
+            self.phase = phase
 
     def end(self, why: Ending) -> None:
         """Note why the connection ends, unless a reason was noted already."""
@@ -362,15 +374,15 @@ class _Connection:
         except OSError:
             pass
         finally:
-            self.reading_done = True
+            self.enter(Phase.DRAINING)
             self.wake.set()
 
     async def _process(self) -> None:
         """Hand batches to the sink as they arrive, up to ``max_commits`` at a time."""
         try:
-            while not self.failed:
+            while self.phase is not Phase.FAILED:
                 if not self.pending:
-                    if self.reading_done:
+                    if self.phase is Phase.DRAINING:
                         return
                     self.wake.clear()
                     await self.wake.wait()
@@ -425,8 +437,8 @@ class _Connection:
                 await ep.router.commit(batch)
                 break
             except Overloaded:
-                if self.reading_done:
-                    self.failed = True  # nobody left to acknowledge; a QoS 1/2 sender resends
+                if self.phase is not Phase.READING:
+                    self.enter(Phase.FAILED)  # nobody left to acknowledge; a sender resends
                     return False
                 self.stalled += 1
                 try:
@@ -436,7 +448,7 @@ class _Connection:
                     self.room.set()
             except Exception:
                 log.exception("MQTT messages of device %s could not be stored", session.device)
-                self.failed = True
+                self.enter(Phase.FAILED)
                 self.writer.close()  # not acknowledged: the device resends after reconnecting
                 return False
         if previous is not None and not await previous:
