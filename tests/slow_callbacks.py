@@ -21,8 +21,10 @@
   blocked); 0.25 s would flake. Blocking database calls are the SQL check's job.
   ``INDUNET_SLOW_CALLBACK_S`` overrides it (``0`` turns this check off).
 
-A test with a legitimately blocking step (start-up work done on purpose inside the loop) opts
-out of both with ``@pytest.mark.slow_callbacks_ok("why")``.
+A test with a legitimately blocking step (start-up work done on purpose inside the loop), or
+one that measures memory (debug mode keeps a traceback per callback), opts out of both checks
+and of debug mode with ``@pytest.mark.slow_callbacks_ok("why")``. ``INDUNET_ASYNCIO_DEBUG=0``
+turns debug mode off for a whole run.
 """
 
 from __future__ import annotations
@@ -59,7 +61,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         f"{MARKER}(reason): this test may block its event loop (tests/slow_callbacks.py)",
     )
-    if config.getoption("asyncio_debug", None) is None:
+    debug_off = os.environ.get("INDUNET_ASYNCIO_DEBUG") == "0"
+    if config.getoption("asyncio_debug", None) is None and not debug_off:
         config.option.asyncio_debug = True
     sa.event.listen(sa.Engine, "before_cursor_execute", _before_execute)
 
@@ -95,7 +98,12 @@ class _SlowSteps(logging.Handler):
 def slow_callbacks(request: pytest.FixtureRequest) -> Iterator[None]:
     """Fail the test if Indunet code ran SQL on its loop or a step held the loop too long."""
     if request.node.get_closest_marker(MARKER) is not None:
+        # Also without debug mode (which keeps a traceback per callback: memory tests need
+        # that off). The test's loop is made after autouse fixtures, so this reaches it.
+        debug = request.config.option.asyncio_debug
+        request.config.option.asyncio_debug = False
         yield
+        request.config.option.asyncio_debug = debug
         return
     handler = _SlowSteps()
     logger = logging.getLogger("asyncio")

@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from tests.slow_callbacks import _SRC, forget_sql_on_loop, sql_on_loop
@@ -40,3 +41,8 @@ async def test_sql_in_a_worker_thread_or_from_test_code_is_not(engine: sa.Engine
 
 async def test_test_loops_run_in_debug_mode() -> None:
     assert asyncio.get_running_loop().get_debug()
+
+
+@pytest.mark.slow_callbacks_ok("checks that the marker also turns debug mode off")
+async def test_the_opt_out_marker_turns_debug_mode_off() -> None:
+    assert not asyncio.get_running_loop().get_debug()

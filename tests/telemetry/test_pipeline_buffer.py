@@ -86,6 +86,7 @@ async def test_store_down_buffers_then_delivers_oldest_first(
     await p.stop()
 
 
+@pytest.mark.slow_callbacks_ok("measures memory: asyncio debug mode keeps a traceback per callback")
 async def test_a_full_buffer_refuses_with_overloaded_once_logged_and_flat_memory(
     engine: sa.Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -185,3 +185,14 @@ async def test_every_response_forbids_framing_and_sniffing(admin: httpx.AsyncCli
         assert resp.headers["content-security-policy"] == "frame-ancestors 'none'", path
         assert resp.headers["x-content-type-options"] == "nosniff", path
         assert resp.headers["referrer-policy"] == "same-origin", path
+
+
+async def test_a_session_cookie_in_a_second_cookie_header_still_needs_the_token(
+    admin: httpx.AsyncClient, state: AppState
+) -> None:
+    session = admin.cookies[SESSION_COOKIE]
+    admin.cookies.clear()
+    split = [("cookie", "lang=en"), ("cookie", f"{SESSION_COOKIE}={session}")]
+    resp = await admin.post("/ids/enterprises", data=form(), headers=split)
+    assert resp.status_code == 403 and resp.json()["code"] == "csrf_refused"
+    assert USCC_B not in enterprises(state)

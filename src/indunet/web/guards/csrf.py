@@ -64,7 +64,10 @@ class CsrfGuard:
             return
         headers: dict[bytes, bytes] = {}
         for name, value in scope["headers"]:
-            headers.setdefault(name, value)
+            if name == b"cookie" and name in headers:  # HTTP/2 may split the Cookie header
+                headers[name] += b"; " + value
+            else:
+                headers.setdefault(name, value)
         if b"authorization" in headers:
             await self.app(scope, receive, send)
             return
