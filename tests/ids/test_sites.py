@@ -5,13 +5,19 @@ here is a real HTTP server (or a real closed port) on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
+import datetime
 import socket
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from indunet import core, ids
 from indunet.core import Settings
@@ -168,6 +174,70 @@ async def test_a_name_that_resolves_to_loopback_is_refused_when_connecting() -> 
         finally:
             await allowed.close()
         assert site.connections == 1
+
+
+def self_signed(tmp_path: Any, name: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context with a certificate for ``name``, and a client context trusting it."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / f"{name}.crt", tmp_path / f"{name}.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert_file, key_file)
+    return server, ssl.create_default_context(cafile=str(cert_file))
+
+
+async def test_https_sites_are_pinned_to_the_checked_address_and_verified_by_name(
+    tmp_path: Any,
+) -> None:
+    """The request goes to the checked address, but TLS checks the site's own name."""
+    body = b'{"responseCode": 1, "handle": "88.100.7/X", "values": []}'
+    hosts: list[bytes] = []
+
+    async def answer(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        head = await r.readuntil(b"\r\n\r\n")
+        hosts.extend(line for line in head.split(b"\r\n") if line.lower().startswith(b"host:"))
+        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        await w.drain()
+
+    good_server, good_client = self_signed(tmp_path, "localhost")
+    other_server, other_client = self_signed(tmp_path, "other.example")
+    good = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=good_server)
+    other = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=other_server)
+    port, other_port = (s.sockets[0].getsockname()[1] for s in (good, other))
+    trusting = HttpTransport(2.0, LOOPBACK, tls=good_client)
+    misnamed = HttpTransport(2.0, LOOPBACK, tls=other_client)
+    try:
+        found = await trusting.query(f"https://localhost:{port}", "88.100.7/X")
+        assert found.rc == ids.RC.SUCCESS
+        assert hosts == [f"Host: localhost:{port}".encode()]
+        with pytest.raises(SiteError, match="Hostname mismatch"):
+            await misnamed.query(f"https://localhost:{other_port}", "88.100.7/X")
+    finally:
+        await trusting.close()
+        await misnamed.close()
+        good.close()
+        other.close()
 
 
 # -- limits ------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 from urllib.parse import quote
@@ -39,12 +40,20 @@ class HttpTransport:
     The host of each site is resolved here and every address checked by ``policy`` before
     the request is sent to the checked address itself (``Host`` and TLS server name keep the
     site's name), so a name cannot be re-pointed at a forbidden address between the check
-    and the connection. Answers are streamed and cut off past ``policy.limits``.
+    and the connection. Answers are streamed and cut off past ``policy.limits``. ``tls``
+    replaces the system's certificate authorities (a private CA for private sites).
     """
 
-    def __init__(self, timeout: float = 2.0, policy: SitePolicy | None = None) -> None:
+    def __init__(
+        self,
+        timeout: float = 2.0,
+        policy: SitePolicy | None = None,
+        *,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.policy = policy or SitePolicy()
         self._client = httpx.AsyncClient(
+            verify=tls if tls is not None else True,
             timeout=httpx.Timeout(timeout),
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
             follow_redirects=False,
