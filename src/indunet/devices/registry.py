@@ -160,6 +160,14 @@ class DeviceRegistry:
         d = self._devices.get(device_id)
         return d if d is not None else self._read_through(device_id)
 
+    def visible(self, user: core.User, device_id: str) -> Device:
+        """The device if ``user`` may see it (``core.access``); else ``NotFound`` naming it,
+        whether it is another tenant's or does not exist."""
+        d = self.lookup(device_id)
+        if d is None or not core.access.can_see(user, d.enterprise_id):
+            raise NotFound(f"no device {device_id!r}")
+        return d
+
     def model_of(self, device_id: str) -> ThingModel | None:
         """The model version a device is bound to, or None for an unknown device."""
         d = self.lookup(device_id)
