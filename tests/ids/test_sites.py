@@ -233,6 +233,9 @@ async def test_https_sites_are_pinned_to_the_checked_address_and_verified_by_nam
         assert hosts == [f"Host: localhost:{port}".encode()]
         with pytest.raises(SiteError, match="Hostname mismatch"):
             await misnamed.query(f"https://localhost:{other_port}", "88.100.7/X")
+        # Another name for the same address does not ride the connection checked for localhost.
+        with pytest.raises(SiteError, match=r"IP address mismatch|Hostname mismatch"):
+            await trusting.query(f"https://127.0.0.1:{port}", "88.100.7/X")
     finally:
         await trusting.close()
         await misnamed.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import ssl
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 from urllib.parse import quote
@@ -13,6 +14,9 @@ import orjson
 
 from indunet.ids.answers import Answer
 from indunet.ids.sites import SitePolicy, SiteRefused
+
+#: https sites with a connection pool of their own; the least recently used is closed beyond.
+MAX_TLS_POOLS = 64
 
 
 class SiteError(Exception):
@@ -52,13 +56,31 @@ class HttpTransport:
         tls: ssl.SSLContext | None = None,
     ) -> None:
         self.policy = policy or SitePolicy()
-        self._client = httpx.AsyncClient(
-            verify=tls if tls is not None else True,
-            timeout=httpx.Timeout(timeout),
+        self._timeout, self._verify = timeout, tls if tls is not None else True
+        self._client = self._new()
+        # Requests go to addresses, so httpx pools connections by address: an https site gets
+        # a pool of its own, or a TLS session checked for one name would carry another's.
+        self._tls: OrderedDict[str, httpx.AsyncClient] = OrderedDict()
+
+    def _new(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            verify=self._verify,
+            timeout=httpx.Timeout(self._timeout),
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
             follow_redirects=False,
             trust_env=False,
         )
+
+    async def _client_for(self, scheme: str, name: str) -> httpx.AsyncClient:
+        if scheme != "https":
+            return self._client
+        client = self._tls.get(name)
+        if client is None:
+            client = self._tls[name] = self._new()
+            if len(self._tls) > MAX_TLS_POOLS:
+                await self._tls.popitem(last=False)[1].aclose()
+        self._tls.move_to_end(name)
+        return client
 
     async def query(self, site: str, handle: str) -> Answer:
         """GET the handle from the node at ``site``."""
@@ -77,10 +99,9 @@ class HttpTransport:
         extensions = {"sni_hostname": parts.hostname} if parts.scheme.lower() == "https" else {}
         cap = self.policy.limits.max_answer_bytes
         try:
-            request = self._client.build_request(
-                "GET", pinned, headers=headers, extensions=extensions
-            )
-            resp = await self._client.send(request, stream=True)
+            client = await self._client_for(parts.scheme.lower(), parts.hostname or "")
+            request = client.build_request("GET", pinned, headers=headers, extensions=extensions)
+            resp = await client.send(request, stream=True)
             try:
                 body = bytearray()
                 async for chunk in resp.aiter_raw():
@@ -104,6 +125,8 @@ class HttpTransport:
     async def close(self) -> None:
         """Close pooled connections."""
         await self._client.aclose()
+        while self._tls:
+            await self._tls.popitem()[1].aclose()
 
 
 LocalHandler = Callable[[str], Awaitable[Answer]]
