@@ -16,6 +16,10 @@ point, ts), one transaction per request, WAL and synchronous=NORMAL like the sto
 Figures: points/s (median of interleaved rounds) and its ratio to the baseline. Target:
 >= 300,000 points/s. After the rounds the script checks that the store holds every point.
 
+Sequential case, same rounds: one client on one connection posting ``--seq-batch`` points
+(default 1,000) and waiting for each answer before the next, like one gateway; against the
+same bare baseline. This is where a batching delay shows: each post would wait for it.
+
     python bench/telemetry_ingest.py [--devices 100] [--rounds 3] [--seconds 6] [--form columns]
 """
 
@@ -300,7 +304,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         say(f"registering {args.devices} power meters …")
         token = prepare(data_dir, args.devices)
         servers = []
-        rounds: dict[str, list[dict[str, Any]]] = {"indunet": [], "baseline": []}
+        rounds: dict[str, list[dict[str, Any]]] = {
+            "indunet": [],
+            "baseline": [],
+            "indunet_seq": [],
+            "baseline_seq": [],
+        }
         discarded: list[dict[str, Any]] = []
         try:
             port, base_port = free_port(), free_port()
@@ -349,6 +358,26 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     )
                     rounds[name].append(res)
                     discarded += [{"target": name, **d} for d in dropped]
+                seq = {
+                    **spec,
+                    "batch": args.seq_batch,
+                    "connections": 1,
+                    "max_requests": 4000,
+                    "t0": start + r * DAY_MS + DAY_MS // 2,
+                }
+                for name in ("indunet", "baseline") if r % 2 == 0 else ("baseline", "indunet"):
+                    res, dropped = measured(
+                        meter, lambda name=name, seq=seq: load(targets[name], token, seq)
+                    )
+                    rounds[f"{name}_seq"].append(res)
+                    discarded += [{"target": f"{name}_seq", **d} for d in dropped]
+                a, b = rounds["indunet_seq"][-1], rounds["baseline_seq"][-1]
+                say(
+                    f"  round {r + 1} sequential ({args.seq_batch:,} points per post, one "
+                    f"client): indunet {a['points_per_s']:>9,.0f} points/s "
+                    f"(p50 {a['p50_ms']:.1f} ms), baseline {b['points_per_s']:>9,.0f} points/s "
+                    f"(p50 {b['p50_ms']:.1f} ms), ratio {a['points_per_s'] / b['points_per_s']:.3f}"
+                )
                 a, b = rounds["indunet"][-1], rounds["baseline"][-1]
                 say(
                     f"  round {r + 1}: indunet {a['points_per_s']:>9,.0f} points/s "
@@ -362,12 +391,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for s in reversed(servers):
                 s.stop()
         held = stored_points(data_dir)
-    answered = sum(x["points"] for x in rounds["indunet"])
+    answered = sum(x["points"] for x in rounds["indunet"] + rounds["indunet_seq"])
     ours = median([x["points_per_s"] for x in rounds["indunet"]])
     base = median([x["points_per_s"] for x in rounds["baseline"]])
     ratios = [
         a["points_per_s"] / b["points_per_s"]
         for a, b in zip(rounds["indunet"], rounds["baseline"], strict=True)
+    ]
+    seq_ours = median([x["points_per_s"] for x in rounds["indunet_seq"]])
+    seq_base = median([x["points_per_s"] for x in rounds["baseline_seq"]])
+    seq_ratios = [
+        a["points_per_s"] / b["points_per_s"]
+        for a, b in zip(rounds["indunet_seq"], rounds["baseline_seq"], strict=True)
     ]
     return {
         "devices": args.devices,
@@ -383,6 +418,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "answered_200_points": answered,
         "stored_in_sqlite": held,
         "all_stored": held >= answered,
+        "sequential": {
+            "points_per_request": args.seq_batch,
+            "indunet_points_per_s": seq_ours,
+            "baseline_points_per_s": seq_base,
+            "ratio": median(seq_ratios),
+            "indunet_p50_ms": median([x["p50_ms"] for x in rounds["indunet_seq"]]),
+            "baseline_p50_ms": median([x["p50_ms"] for x in rounds["baseline_seq"]]),
+        },
         "rounds": rounds,
         "discarded_noisy_runs": discarded,
     }
@@ -405,6 +448,9 @@ def main() -> None:
     ap.add_argument(
         "--max-requests", type=int, help="bodies made per round (400 columns, 120 rows)"
     )
+    ap.add_argument(
+        "--seq-batch", type=int, default=1000, help="points per post of the sequential client"
+    )
     args = ap.parse_args()
     res = run(args)
     path = save(f"telemetry_ingest_{args.form}", res)
@@ -413,6 +459,13 @@ def main() -> None:
         f"baseline {res['baseline_points_per_s']:,.0f} points/s, ratio {res['ratio']:.3f}; "
         f"target >= {TARGET:,} points/s {verdict(res['pass'])}; {res['errors']} errors; "
         f"{res['stored_in_sqlite']:,} points in telemetry.db for {res['answered_200_points']:,} answered"
+    )
+    q = res["sequential"]
+    say(
+        f"RESULT telemetry_ingest sequential ({q['points_per_request']:,} points per post, one "
+        f"client): indunet {q['indunet_points_per_s']:,.0f} points/s (p50 "
+        f"{q['indunet_p50_ms']:.1f} ms), baseline {q['baseline_points_per_s']:,.0f} points/s "
+        f"(p50 {q['baseline_p50_ms']:.1f} ms), ratio {q['ratio']:.3f}"
     )
     say(f"written {path}")
     return None
