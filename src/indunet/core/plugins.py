@@ -63,7 +63,7 @@ class Subsystem:
 
     - ``migrations``: its Alembic version directory (applied with every other's).
     - ``tables``: modules holding its tables; no other subsystem, ``web`` or ``cli`` imports
-      them (``tests/test_quality.py`` checks the import contracts list them all).
+      them (``tests/web/test_subsystems.py`` checks the import contracts list them all).
     - ``api``: FastAPI routers mounted under ``/api/v1`` (``"module:router"``).
     - ``console``: console routers (pages, HTMX fragments), mounted at the root.
     - ``sections``: console sections it contributes to the top navigation.

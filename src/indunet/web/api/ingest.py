@@ -85,7 +85,7 @@ def _may_write(sender: Sender, devices: set[str], platform: Platform) -> None:
 
 
 def _seen(platform: Platform, devices: set[str]) -> None:
-    """HTTP devices whose telemetry just arrived are online (``Platform`` marks them offline).
+    """HTTP devices whose telemetry just arrived are online (``DeviceRegistry.expire_silent`` marks them offline).
 
     Devices of other protocols keep the status their connection gives them: a gateway
     back-filling a Modbus meter's history says nothing about whether the meter answers now.
