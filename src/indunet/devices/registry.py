@@ -315,7 +315,9 @@ class DeviceRegistry:
     def _principal(self, actor: str) -> ids.Principal:
         return ids.Principal(actor=actor, identity=None, prefixes=None)
 
-    def _resolve_model(self, spec: dict[str, Any], current: Device | None) -> ThingModel:
+    def _resolve_model(
+        self, spec: dict[str, Any], current: Device | None, enterprise_id: int
+    ) -> ThingModel:
         raw = spec.get("model", current.model_id if current else None)
         if not isinstance(raw, str) or not raw:
             raise InvalidInput("a device needs a model, e.g. indunet:cnc-machine or id@1.0.0")
@@ -325,11 +327,16 @@ class DeviceRegistry:
             version = current.model_version
         if version is not None and not isinstance(version, str):
             raise InvalidInput("model_version must be text such as 1.0.0")
+        owner = self.models.owner(mid)
+        if owner is not None and owner != enterprise_id:  # another tenant's model: not found
+            raise NotFound(f"no model {mid}; list them with GET /api/v1/models")
         return self.models.get(mid, version)
 
-    def _fields(self, spec: dict[str, Any], current: Device | None) -> dict[str, Any]:
+    def _fields(
+        self, spec: dict[str, Any], current: Device | None, enterprise_id: int
+    ) -> dict[str, Any]:
         """Validated column values from a create or update spec (``current`` for updates)."""
-        model = self._resolve_model(spec, current)
+        model = self._resolve_model(spec, current, enterprise_id)
         if "protocol" in spec:
             protocol = dv.check_protocol(spec["protocol"])
         elif current is not None:
@@ -395,7 +402,7 @@ class DeviceRegistry:
                     f"device {device_id} was deleted and its data is still being purged; "
                     "try again in a minute or choose another id"
                 )
-        fields = self._fields(spec, None)
+        fields = self._fields(spec, None, enterprise_id)
         secret = _check_secret(spec.get("secret"))
         identifier = ""
         if self.node is not None:
@@ -468,7 +475,7 @@ class DeviceRegistry:
             raise InvalidInput("changes must be an object")
         _known_keys(changes, UPDATE_KEYS)
         current = self.get(device_id)
-        fields = self._fields(changes, current)
+        fields = self._fields(changes, current, current.enterprise_id)
         record_keys = ("name", "model_id", "model_version", "manufacturer", "serial")
         old = {k: getattr(current, k) for k in record_keys}
         relabel = any(fields[k] != old[k] for k in record_keys)
