@@ -63,6 +63,7 @@ async def tenants(
         DiskBuffer(state.settings.data_dir / "test-buffer.db", 1 << 24),
     )
     platform.store, platform.pipeline = store, pipeline
+    platform.purger = telemetry.Purger(state.engine, store, platform.devices, state.bus)
     platform.commands = Commands(state.engine, MemorySender(), platform.devices)
     await pipeline.start()
     transport = httpx.ASGITransport(app=create_app(state))
@@ -154,6 +155,8 @@ async def test_a_reused_device_id_shows_nothing_of_the_previous_owner(t: Tenants
     gone = await t.client.delete("/api/v1/devices/x-1", headers=t.a)
     assert gone.status_code == 204, gone.text
     assert t.store.latest("x-1") == {}  # purged, not merely hidden
+    own_rules = await t.client.get("/api/v1/rules", headers=t.a)
+    assert own_rules.json() == []  # the rule engine dropped it on device.purged, not at restart
     made = await t.client.post("/api/v1/devices", json=DEVICE, headers=t.b)
     assert made.status_code == 201, made.text
     await _b_sees_nothing_of_a(t)
@@ -171,6 +174,7 @@ async def test_a_failed_purge_keeps_the_id_until_it_is_done(t: Tenants) -> None:
     kept = t.store
     failing = _FailingStore()
     platform.store = failing
+    platform.purger = telemetry.Purger(t.state.engine, failing, platform.devices, t.state.bus)
     gone = await t.client.delete("/api/v1/devices/x-1", headers=t.a)
     assert gone.status_code == 204, gone.text  # the device is gone; its purge waits
     refused = await t.client.post("/api/v1/devices", json=DEVICE, headers=t.b)

@@ -59,9 +59,11 @@ def walked(state: AppState) -> list[Operation]:
     return [op for op in ops if op.key not in PUBLIC]
 
 
-def owner_order(op: Operation) -> tuple[int, int]:
-    """Reads first, then changes, then deletes (deepest path first, so parents go last)."""
-    return (WRITE_ORDER.get(op.method, 1), -op.path.count("/"))
+def owner_order(op: Operation) -> tuple[int, int, bool]:
+    """Reads first, then changes, then deletes (deepest path first, so parents go last; a
+    device last of all, since deleting it purges its rules, alarms and commands)."""
+    owns_others = op.path.endswith("/devices/{device_id}")
+    return (WRITE_ORDER.get(op.method, 1), -op.path.count("/"), owns_others)
 
 
 def _said(resp: httpx.Response, missing: httpx.Response | None = None) -> str:

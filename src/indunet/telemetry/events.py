@@ -9,6 +9,9 @@ ALARM_ACKNOWLEDGED = EventType("alarm.acknowledged", 1, SOURCE, "someone acknowl
 RULE_CREATED = EventType("rule.created", 1, SOURCE, "a rule was added")
 RULE_UPDATED = EventType("rule.updated", 1, SOURCE, "a rule was changed")
 RULE_DELETED = EventType("rule.deleted", 1, SOURCE, "a rule was removed")
+DEVICE_PURGED = EventType(
+    "device.purged", 1, SOURCE, "a deleted device's telemetry, rules and alarms are gone"
+)
 
 #: Every type above, for the bus's documentation and the envelope tests.
 EVENT_TYPES = (
@@ -18,4 +21,5 @@ EVENT_TYPES = (
     RULE_CREATED,
     RULE_UPDATED,
     RULE_DELETED,
+    DEVICE_PURGED,
 )

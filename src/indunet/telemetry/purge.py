@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Protocol
 
 import sqlalchemy as sa
 
+from indunet.core import EventBus
+from indunet.telemetry import events
 from indunet.telemetry.alarmtables import alarms, commands, rules
 from indunet.telemetry.store import TimeSeriesStore
 from indunet.telemetry.tables import dead_letters
@@ -43,15 +46,24 @@ class Purged:
     dead_letters: int
     alarms: int
     rules: int
+    enterprise_id: int | None = None  # the deleted device's former owner
 
 
 class Purger:
     """Removes everything telemetry keeps under a deleted device's id."""
 
-    def __init__(self, engine: sa.Engine, store: TimeSeriesStore, tombstones: Tombstones) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        store: TimeSeriesStore,
+        tombstones: Tombstones,
+        bus: EventBus | None = None,
+    ) -> None:
         self.engine = engine
         self.store = store
         self.tombstones = tombstones
+        self.bus = bus
+        self._lock = threading.Lock()  # the API's delete and housekeeping may both call
 
     def purge(self, device_id: str, enterprise_id: int) -> Purged:
         """Delete the device's samples, commands, dead letters, alarms and rules (blocking);
@@ -71,20 +83,32 @@ class Purger:
             n_alarms = conn.execute(alarms.delete().where(alarms.c.device_id == device_id)).rowcount
             n_rules = conn.execute(rules.delete().where(rules.c.device_id == device_id)).rowcount
         self.tombstones.purge_done(device_id)
-        done = Purged(device_id, samples, n_commands, n_letters, n_alarms, n_rules)
+        done = Purged(device_id, samples, n_commands, n_letters, n_alarms, n_rules, enterprise_id)
         log.info("purged deleted device %s of enterprise %s: %s", device_id, enterprise_id, done)
         return done
 
     def purge_all(self) -> list[Purged]:
         """Purge every deleted device still pending (blocking); failures stay pending."""
         out: list[Purged] = []
-        for device_id, enterprise_id in self.tombstones.pending_purges():
-            try:
-                out.append(self.purge(device_id, enterprise_id))
-            except Exception:
-                log.exception("purging deleted device %s failed; will retry", device_id)
+        with self._lock:
+            for device_id, enterprise_id in self.tombstones.pending_purges():
+                try:
+                    out.append(self.purge(device_id, enterprise_id))
+                except Exception:
+                    log.exception("purging deleted device %s failed; will retry", device_id)
         return out
 
     async def purge_pending(self) -> list[Purged]:
-        """``purge_all`` on a worker thread, so the event loop goes on meanwhile."""
-        return await asyncio.to_thread(self.purge_all)
+        """``purge_all`` on a worker thread, so the event loop goes on meanwhile; then
+        ``device.purged`` on the bus for each device purged (the rule engine drops the
+        deleted device's rules from memory)."""
+        done = await asyncio.to_thread(self.purge_all)
+        if self.bus is not None:
+            for purged in done:
+                await self.bus.publish(
+                    events.DEVICE_PURGED.make(
+                        {"device_id": purged.device_id, "rules": purged.rules},
+                        enterprise_id=purged.enterprise_id,
+                    )
+                )
+        return done

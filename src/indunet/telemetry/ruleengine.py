@@ -28,7 +28,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from indunet.core import EventBus, NotFound, User, access, get_enterprise_by_id
+from indunet.core import Event, EventBus, NotFound, User, access, get_enterprise_by_id
 from indunet.devices import ThingModel
 from indunet.telemetry import events, owners, rules
 from indunet.telemetry.alarms import Alarms
@@ -94,6 +94,15 @@ class RuleEngine:
             for rule in rules.load_all(conn):
                 self._rules[rule.id] = CompiledRule.of(rule)
         self._active = set(alarms.active())
+        bus.subscribe(events.DEVICE_PURGED.name, self._on_purged)
+
+    async def _on_purged(self, event: Event) -> None:
+        """A deleted device's rules are gone from the database: drop them from memory too."""
+        device_id = event.data.get("device_id")
+        for rule_id in [i for i, r in self._rules.items() if r.rule.device_id == device_id]:
+            del self._rules[rule_id]
+        if isinstance(device_id, str):
+            self.forget(device_id)
 
     # -- evaluation ----------------------------------------------------------------------
 

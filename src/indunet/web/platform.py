@@ -43,6 +43,7 @@ class Platform:
     pipeline: telemetry.Pipeline
     connectors: connect.ConnectorManager
     commands: telemetry.Commands
+    purger: telemetry.Purger
     hooks: list[Hook] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -100,6 +101,7 @@ class Platform:
     async def _housekeeping(self) -> None:
         self.devices.expire_silent(time.time())  # the devices' own rule for HTTP devices
         await asyncio.to_thread(self.devices.flush_status)
+        await self.purger.purge_pending()  # deleted devices (API, CLI, a failed purge)
         self.sync_devices(await asyncio.to_thread(self.devices.reload))  # one read of all
 
     async def _retention(self) -> None:
@@ -179,4 +181,5 @@ def build_platform(
         pipeline=pipeline,
         connectors=manager,
         commands=commands,
+        purger=telemetry.Purger(engine, store, registry, bus),
     )

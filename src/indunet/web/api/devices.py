@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from indunet import devices, telemetry
+from indunet import devices
 from indunet.core import InvalidInput, PermissionDenied, User, access
 from indunet.web.deps import BodyId, PlatformDep, QueryId, UserDep
 
@@ -184,7 +184,7 @@ async def delete_device(device_id: str, platform: PlatformDep, user: UserDep) ->
     _writable(user, reg, device_id)
     await run_in_threadpool(reg.delete, device_id, actor=user.actor)
     platform.pipeline.invalidate(device_id)  # late samples of it become dead letters
-    await telemetry.Purger(platform.engine, platform.store, reg).purge_pending()
+    await platform.purger.purge_pending()
 
 
 @router.post("/{device_id}/secret")
