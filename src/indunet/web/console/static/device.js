@@ -39,6 +39,7 @@
     var step = p.type === "boolean" ? "end" : false;
     var base = {
       animation: false,
+      useUTC: true,  // the console prints every time in UTC (the status history too)
       color: ["#1d4ed8"],
       tooltip: { trigger: "axis" },
       grid: { left: 56, right: 20, top: 28, bottom: 28 },
@@ -49,10 +50,11 @@
         style: { text: text.no_data, fill: "#6b7280", fontSize: 14 }
       }]
     };
+    var rows = broken(d);
     if (d.mode === "raw") {
       base.series = [{
         name: p.title, type: "line", showSymbol: d.data.length < 60, step: step,
-        data: d.data, lineStyle: { width: 1.6 }, markArea: gapAreas(d)
+        data: rows, lineStyle: { width: 1.6 }, markArea: gapAreas(d)
       }];
       return base;
     }
@@ -60,16 +62,27 @@
     base.series = [
       { name: text.min, type: "line", stack: "band", symbol: "none", step: step,
         lineStyle: { opacity: 0 }, tooltip: { show: false },
-        data: d.data.map(function (b) { return [b[0], b[2]]; }) },
+        data: rows.map(function (b) { return [b[0], b[2]]; }) },
       { name: text.band, type: "line", stack: "band", symbol: "none", step: step,
         lineStyle: { opacity: 0 }, areaStyle: { color: "#bfdbfe", opacity: 0.6 },
         tooltip: { show: false },
-        data: d.data.map(function (b) { return [b[0], b[3] - b[2]]; }) },
+        data: rows.map(function (b) { return [b[0], b[3] === null ? null : b[3] - b[2]]; }) },
       { name: text.avg, type: "line", symbol: "none", step: step, lineStyle: { width: 1.6 },
-        data: d.data.map(function (b) { return [b[0], b[1]]; }) }
+        data: rows.map(function (b) { return [b[0], b[1]]; }) }
     ];
     base.series[2].markArea = gapAreas(d);
     return base;
+  }
+
+  // The rows with an empty one just after each gap starts: the line stops at the outage
+  // instead of running straight across it as if the machine had been quiet.
+  function broken(d) {
+    var rows = d.data.slice();
+    (d.gaps || []).forEach(function (g) {
+      var empty = [g.start + 1, null, null, null].slice(0, rows.length ? rows[0].length : 2);
+      rows.push(empty);
+    });
+    return rows.sort(function (a, b) { return a[0] - b[0]; });
   }
 
   // The device's offline stretches, shaded, so an outage is not read as a quiet machine.
