@@ -112,7 +112,8 @@ BUCKETS = """sel => {
 
 AXIS = """sel => {
     const chart = echarts.getInstanceByDom(document.querySelector(sel));
-    return { utc: chart.getOption().useUTC === true,
+    const option = chart.getOption();
+    return { utc: option.useUTC === true && option.xAxis[0].name === "UTC",
              labels: chart.getModel().getComponent("xAxis").axis.getViewLabels()
                           .map(l => l.formattedLabel) };
 }"""
@@ -200,7 +201,7 @@ def test_status_history_card_and_gap_shading(server: Server, shots: Path) -> Non
 
             # The chart shades exactly the outage: from the offline change to the online one.
             assert gaps_drawn() == [[off * 1000, on * 1000]]
-            # ... and its time axis is in the zone the card prints (UTC), not the browser's.
+            # ... its time axis is in the card's zone, UTC (and says so), not the browser's.
             axis = page.evaluate(AXIS, CHART)
             assert axis["utc"], axis
             hour = datetime.fromtimestamp(off, UTC).strftime("%H:")

@@ -43,7 +43,9 @@
       color: ["#1d4ed8"],
       tooltip: { trigger: "axis" },
       grid: { left: 56, right: 20, top: 28, bottom: 28 },
-      xAxis: { type: "time", min: d.start, max: d.end },
+      xAxis: { type: "time", min: d.start, max: d.end, name: "UTC", nameLocation: "start",
+               nameGap: 8,  // under the y axis, on the line of the time labels
+               nameTextStyle: { color: "#6b7280", verticalAlign: "top", padding: [6, 0, 0, 0] } },
       yAxis: { type: "value", scale: true, name: p.unit || "" },
       graphic: d.data.length ? [] : [{
         type: "text", left: "center", top: "middle",
