@@ -39,7 +39,9 @@ def _conf(dir_: Path, port: int) -> Path:
     conf = dir_ / "mosquitto.conf"
     conf.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-        "max_queued_messages 0\nmax_inflight_messages 1000\n"
+        # The queue and in-flight limits of `indunet mqtt broker-config` (not 0, which some
+        # Mosquitto 2.0 releases misread; docs/platform/connect-mqtt.md).
+        "max_queued_messages 1000000000\nmax_inflight_messages 1000\n"
     )
     return conf
 

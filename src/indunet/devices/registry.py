@@ -18,39 +18,22 @@ import secrets
 import threading
 import time
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 
 from indunet import core, ids
 from indunet.core import Conflict, InvalidInput, NotFound, audit
 from indunet.devices import device as dv
-from indunet.devices import lifecycle
+from indunet.devices import lifecycle, specs
 from indunet.devices.catalog import ModelRegistry
 from indunet.devices.connections import SECRET_KEYS
 from indunet.devices.csvimport import ImportReport, read_rows
-from indunet.devices.device import Device, Protocol, Status
+from indunet.devices.device import Device, Status
 from indunet.devices.identifiers import ensure_template, handle_of, pick_prefix, record_values
 from indunet.devices.models import ThingModel
 from indunet.devices.tables import devices as table
 
-CREATE_KEYS = frozenset(
-    {
-        "id",
-        "name",
-        "model",
-        "model_version",
-        "protocol",
-        "connection",
-        "location",
-        "tags",
-        "manufacturer",
-        "serial",
-        "secret",
-        "prefix",
-    }
-)
-UPDATE_KEYS = CREATE_KEYS - {"id", "secret", "prefix"}
 MISS_TTL = 5.0  # seconds an unknown device id is remembered as unknown
 HTTP_SILENT_S = 300.0  # an http device that has not posted for this long is offline
 SEEN_STEP = 1.0  # seconds: the resolution of last_seen while a device stays online
@@ -111,7 +94,7 @@ class DeviceRegistry:
 
     def _from_row(self, r: Any) -> Device:
         """A device from its row, connection secrets opened."""
-        d = _from_row(r)
+        d = specs.from_row(r)
         if any(self.sealer.is_sealed(d.connection.get(k)) for k in SECRET_KEYS):
             d = dataclasses.replace(
                 d, connection=self.sealer.open_fields(d.connection, SECRET_KEYS)
@@ -315,63 +298,6 @@ class DeviceRegistry:
     def _principal(self, actor: str) -> ids.Principal:
         return ids.Principal(actor=actor, identity=None, prefixes=None)
 
-    def _resolve_model(
-        self, spec: dict[str, Any], current: Device | None, enterprise_id: int
-    ) -> ThingModel:
-        raw = spec.get("model", current.model_id if current else None)
-        if not isinstance(raw, str) or not raw:
-            raise InvalidInput("a device needs a model, e.g. indunet:cnc-machine or id@1.0.0")
-        mid, _, ref_version = raw.partition("@")
-        version: Any = spec.get("model_version") or ref_version or None
-        if version is None and current is not None and "model" not in spec:
-            version = current.model_version
-        if version is not None and not isinstance(version, str):
-            raise InvalidInput("model_version must be text such as 1.0.0")
-        owner = self.models.owner(mid)
-        if owner is not None and owner != enterprise_id:  # another tenant's model: not found
-            raise NotFound(f"no model {mid}; list them with GET /api/v1/models")
-        return self.models.get(mid, version)
-
-    def _fields(
-        self, spec: dict[str, Any], current: Device | None, enterprise_id: int
-    ) -> dict[str, Any]:
-        """Validated column values from a create or update spec (``current`` for updates)."""
-        model = self._resolve_model(spec, current, enterprise_id)
-        if "protocol" in spec:
-            protocol = dv.check_protocol(spec["protocol"])
-        elif current is not None:
-            protocol = current.protocol
-        else:
-            protocol = dv.default_protocol(model)
-        dv.check_model_protocol(model, protocol)
-        if "connection" in spec:
-            connection = dv.check_connection(protocol, spec["connection"])
-        elif current is not None and protocol == current.protocol:
-            connection = current.connection
-        else:
-            connection = dv.check_connection(protocol, {})
-        return {
-            "name": dv.check_text(spec, "name", required=True)
-            if current is None or "name" in spec
-            else current.name,
-            "model_id": model.id,
-            "model_version": model.version,
-            "protocol": protocol,
-            "connection": connection,
-            "location": dv.check_location(spec["location"])
-            if "location" in spec
-            else (current.location if current else {}),
-            "tags": list(dv.check_tags(spec["tags"]))
-            if "tags" in spec
-            else list(current.tags if current else ()),
-            "manufacturer": dv.check_text(spec, "manufacturer")
-            if "manufacturer" in spec or current is None
-            else current.manufacturer,
-            "serial": dv.check_text(spec, "serial")
-            if "serial" in spec or current is None
-            else current.serial,
-        }
-
     def _values(self, device_id: str, fields: dict[str, Any]) -> builtins.list[dict[str, Any]]:
         url = f"{self.platform_url}/api/v1/devices/{device_id}" if self.platform_url else None
         return record_values(
@@ -392,7 +318,7 @@ class DeviceRegistry:
     def _create(self, enterprise_id: int, spec: dict[str, Any], actor: str) -> tuple[Device, str]:
         if not isinstance(spec, dict):
             raise InvalidInput("a device must be an object")
-        _known_keys(spec, CREATE_KEYS)
+        specs.known_keys(spec, specs.CREATE_KEYS)
         device_id = dv.check_device_id(spec.get("id"))
         if self.lookup(device_id) is not None:
             raise Conflict(f"device {device_id} already exists; device ids are platform-wide")
@@ -402,7 +328,7 @@ class DeviceRegistry:
                     f"device {device_id} was deleted and its data is still being purged; "
                     "try again in a minute or choose another id"
                 )
-        fields = self._fields(spec, None, enterprise_id)
+        fields = specs.fields(self.models, spec, None, enterprise_id)
         secret = _check_secret(spec.get("secret"))
         identifier = ""
         if self.node is not None:
@@ -453,7 +379,7 @@ class DeviceRegistry:
             if isinstance(exc, sa.exc.IntegrityError):
                 raise Conflict(f"device {device_id} already exists") from None
             raise
-        d = _from_row(row)
+        d = specs.from_row(row)
         with self._lock:
             self._devices[device_id] = d
             self._digests[device_id] = row["secret_digest"]
@@ -473,9 +399,9 @@ class DeviceRegistry:
         """Change a device's name, model, protocol, connection, location, tags or maker data."""
         if not isinstance(changes, dict):
             raise InvalidInput("changes must be an object")
-        _known_keys(changes, UPDATE_KEYS)
+        specs.known_keys(changes, specs.UPDATE_KEYS)
         current = self.get(device_id)
-        fields = self._fields(changes, current, current.enterprise_id)
+        fields = specs.fields(self.models, changes, current, current.enterprise_id)
         record_keys = ("name", "model_id", "model_version", "manufacturer", "serial")
         old = {k: getattr(current, k) for k in record_keys}
         relabel = any(fields[k] != old[k] for k in record_keys)
@@ -584,36 +510,3 @@ class DeviceRegistry:
                 {"total": report.total, "created": report.created, "failed": report.failed},
             )
         return report
-
-
-def _known_keys(spec: dict[str, Any], allowed: frozenset[str]) -> None:
-    extra = sorted(set(spec) - allowed)
-    if extra:
-        raise InvalidInput(
-            f"unknown device field(s) {', '.join(extra)}; known: {', '.join(sorted(allowed))}"
-        )
-
-
-def _from_row(r: Any) -> Device:
-    return Device(
-        id=r["id"],
-        enterprise_id=r["enterprise_id"],
-        name=r["name"],
-        model_id=r["model_id"],
-        model_version=r["model_version"],
-        protocol=cast(Protocol, r["protocol"]),
-        connection=dict(r["connection"]),
-        location=dict(r["location"]),
-        tags=tuple(r["tags"]),
-        manufacturer=r["manufacturer"],
-        serial=r["serial"],
-        identifier=r["identifier"],
-        status=cast(Status, r["status"]),
-        last_seen=r["last_seen"],
-        created_at=_utc(r["created_at"]),
-    )
-
-
-def _utc(at: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; they were stored in UTC."""
-    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
