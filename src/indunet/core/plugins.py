@@ -18,7 +18,10 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
+
+Role = Literal["always", "platform"]
+"""When a subsystem runs: in every process, or not on an identifier node (``indunet node``)."""
 
 
 class Service(Protocol):
@@ -88,7 +91,7 @@ class Subsystem:
     metrics: str | None = None
     mount: str | None = None
     cli: tuple[tuple[str, str], ...] = ()
-    role: str = "always"
+    role: Role = "always"
 
 
 def load(ref: str) -> Any:
