@@ -137,3 +137,33 @@ async def test_silent_http_devices_go_offline_and_come_back(
         await client.post("/api/v1/telemetry", json=body("gw-1"), headers=admin)
     ).status_code == 200
     assert (await status(client, admin, "gw-1"))["status"] == "online"
+
+
+async def test_status_changes_are_published_as_device_status_events(
+    client: httpx.AsyncClient,
+    state: AppState,
+    platform: Platform,
+    secrets: dict[str, str],
+    admin: dict[str, str],
+    enterprise: core.Enterprise,
+) -> None:
+    """Subsystems to come (security, monitoring) learn of outages from the bus, not the table."""
+    got: list[core.Event] = []
+
+    async def keep(event: core.Event) -> None:
+        got.append(event)
+
+    state.bus.subscribe("device.status", keep)
+    assert (
+        await client.post("/api/v1/telemetry", json=body("gw-1"), headers=admin)
+    ).status_code == 200
+    platform.devices.set_status("gw-1", True, time.time() - HTTP_OFFLINE_S - 5)
+    await platform._housekeeping()  # online recorded, then gw-1 expires: offline
+    assert [(e.data["device_id"], e.data["status"]) for e in got] == [
+        ("gw-1", "online"),
+        ("gw-1", "offline"),
+    ]
+    assert {(e.source, e.version, e.enterprise_id) for e in got} == {("devices", 1, enterprise.id)}
+    assert all(isinstance(e.data["at_ms"], int) and e.data["at"].endswith("+00:00") for e in got)
+    await platform._housekeeping()
+    assert len(got) == 2  # nothing changed, nothing published

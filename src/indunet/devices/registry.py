@@ -197,7 +197,15 @@ class DeviceRegistry:
 
     def flush_status(self) -> int:
         """Persist the statuses, and the status history, changed since the last flush, in
-        one transaction."""
+        one transaction; return how many devices' rows changed."""
+        return self._flush()[0]
+
+    def flush_status_changes(self) -> builtins.list[lifecycle.StatusChange]:
+        """``flush_status``, returning the online/offline changes it recorded (the platform
+        publishes each as a ``device.status`` event)."""
+        return self._flush()[1]
+
+    def _flush(self) -> tuple[int, builtins.list[lifecycle.StatusChange]]:
         with self._lock:
             rows: builtins.list[dict[str, Any]] = [
                 {"b_id": did, "b_status": d.status, "b_seen": d.last_seen}
@@ -207,7 +215,7 @@ class DeviceRegistry:
             self._dirty.clear()
             changes, self._changes = self._changes, []
         if not rows and not changes:
-            return 0
+            return 0, []
         stmt = (
             table.update()
             .where(table.c.id == sa.bindparam("b_id"))
@@ -223,7 +231,7 @@ class DeviceRegistry:
                 self._dirty.update(r["b_id"] for r in rows)
                 self._changes[:0] = changes
             raise
-        return len(rows)
+        return len(rows), changes
 
     def expire_silent(self, now: float, *, after: float = HTTP_SILENT_S) -> int:
         """Mark HTTP devices that have posted nothing for ``after`` seconds offline; return how

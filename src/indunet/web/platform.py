@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from indunet import connect, devices, ids, telemetry
 from indunet.core import EventBus, Settings
 from indunet.devices import Device
+from indunet.devices import events as device_events
 
 if TYPE_CHECKING:
     from indunet.web.state import AppState
@@ -100,7 +101,13 @@ class Platform:
 
     async def _housekeeping(self) -> None:
         self.devices.expire_silent(time.time())  # the devices' own rule for HTTP devices
-        await asyncio.to_thread(self.devices.flush_status)
+        for change in await asyncio.to_thread(self.devices.flush_status_changes):
+            await self.bus.publish(
+                device_events.DEVICE_STATUS.make(
+                    {"device_id": change.device_id, **change.to_json()},
+                    enterprise_id=change.enterprise_id,
+                )
+            )
         await self.purger.purge_pending()  # deleted devices (API, CLI, a failed purge)
         self.sync_devices(await asyncio.to_thread(self.devices.reload))  # one read of all
 
