@@ -72,7 +72,6 @@ PUBLIC = {
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
     ("GET", "/docs/oauth2-redirect"),
-    ("GET", "/redoc"),
     ("GET", "/ids/resolve"),  # the console's resolve page, anonymous
 }
 STATIC = ("/console/static",)  # mounted file trees: CSS, scripts, fonts

@@ -14,7 +14,7 @@ from indunet import __version__, ids
 from indunet.core import IndunetError, Settings, make_engine, migrate
 from indunet.core.plugins import Service, load, loader
 from indunet.web import console, guards, subsystems
-from indunet.web.api import metrics
+from indunet.web.api import docs, metrics
 from indunet.web.state import AppState
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,8 @@ def create_app(state: AppState) -> FastAPI:
         version=__version__,
         description="Identifier resolution (标识解析) and industrial internet platform API",
         lifespan=lifespan,
+        docs_url=None,  # web.api.docs serves Swagger UI from the package, not a CDN
+        redoc_url=None,
     )
     app.state.indunet = state
     for sub in subsystems.SUBSYSTEMS:  # routes of every subsystem, even if its services
@@ -92,6 +94,7 @@ def create_app(state: AppState) -> FastAPI:
         for ref in sub.api:
             app.include_router(load(ref), prefix="/api/v1")
     app.include_router(metrics.router)
+    app.include_router(docs.router)
     console.mount(app, state)
 
     @app.exception_handler(IndunetError)
