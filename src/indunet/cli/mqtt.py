@@ -81,30 +81,10 @@ def broker_config(
         )
 
 
-@app.command("acl")
-def acl(
-    directory: Directory,
-    service_user: ServiceUser = "indunet",
-    service_password_file: PasswordFile = None,
-    device: Devices = None,
-    port: Port = 1883,
-    bind: Bind = None,
-    run_as: RunAs = None,
-    max_queued: MaxQueued = mqtt.NO_CAP,
-    session_expiry: SessionExpiry = None,
-) -> None:
-    """The same as ``broker-config``: passwd and acl, and the complete mosquitto.conf."""
-    broker_config(
-        directory,
-        service_user,
-        service_password_file,
-        device,
-        port,
-        bind,
-        run_as,
-        max_queued,
-        session_expiry,
-    )
+# The older name of ``broker-config``: it writes the same three files.
+app.command("acl", help="The same as broker-config: passwd, acl and the complete mosquitto.conf.")(
+    broker_config
+)
 
 
 @app.command("broker-check")
