@@ -42,6 +42,7 @@ CORE = [
     "get_enterprise_by_id",
     "get_user",
     "hash_secret",
+    "issue_expiring_token",
     "issue_token",
     "list_enterprises",
     "list_tokens",

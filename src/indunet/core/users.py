@@ -142,6 +142,13 @@ def issue_token(
     It expires after ``ttl``: ``DEFAULT_TOKEN_TTL`` when not given, at most ``MAX_TOKEN_TTL``.
     Tokens that have expired are deleted on the way.
     """
+    return issue_expiring_token(conn, user, name=name, kind=kind, ttl=ttl)[0]
+
+
+def issue_expiring_token(
+    conn: sa.Connection, user: User, *, name: str, kind: str = "api", ttl: timedelta | None = None
+) -> tuple[str, datetime]:
+    """``issue_token``, returning the token and when it expires."""
     if ttl is None:
         ttl = DEFAULT_TOKEN_TTL
     if ttl <= timedelta(0) or ttl > MAX_TOKEN_TTL:
@@ -169,7 +176,7 @@ def issue_token(
             f"user:{user.username}",
             {"name": name, "expires_at": (now + ttl).isoformat()},
         )
-    return token
+    return token, now + ttl
 
 
 def user_for_token(conn: sa.Connection, token: str) -> User:

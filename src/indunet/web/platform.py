@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from indunet import connect, devices, ids, telemetry
 from indunet.core import EventBus, Settings
+from indunet.core.db import BUFFER_FILE
 from indunet.devices import Device
 from indunet.devices import events as device_events
 
@@ -165,7 +166,7 @@ def build_platform(
     rules = telemetry.RuleEngine(engine, registry, alarms, bus, find_model=models.usable_by)
     store = telemetry.open_store(settings.resolved_telemetry_url())
     dead_letters = telemetry.DeadLetters(engine)
-    buffer = telemetry.DiskBuffer(settings.data_dir / "buffer.db", settings.buffer_max_bytes)
+    buffer = telemetry.DiskBuffer(settings.data_dir / BUFFER_FILE, settings.buffer_max_bytes)
     pipeline = telemetry.Pipeline(
         store, registry.model_of, dead_letters, buffer, on_stored=rules.on_stored
     )

@@ -91,7 +91,7 @@ def _filters_visible(
 
 
 @router.get("/rules")
-async def list_rules(
+def list_rules(
     platform: PlatformDep,
     user: UserDep,
     enterprise_id: QueryId = None,

@@ -144,8 +144,10 @@ async def post_telemetry(request: Request, state: StateDep, platform: PlatformDe
             sender.device, source="http", reason=exc.message, payload=body[:_KEPT_BYTES]
         )
         raise
-    # The registry reads an unknown device through from the database: off the loop.
-    await run_in_threadpool(_may_write, sender, batch.devices, platform)
+    if sender.device is not None:  # a device writes only its own: no registry read
+        _may_write(sender, batch.devices, platform)
+    else:  # the registry reads an unknown device through from the database: off the loop
+        await run_in_threadpool(_may_write, sender, batch.devices, platform)
     try:
         receipt = await pipeline.ingest(batch.samples, source="http")
     except telemetry.Overloaded as exc:

@@ -107,15 +107,14 @@ def create_token(body: TokenRequest, request: Request, state: StateDep) -> dict[
     )
     days = body.expires_in_days
     with state.engine.begin() as conn:
-        token = core.issue_token(
+        token, expires_at = core.issue_expiring_token(
             conn, user, name=body.name, ttl=timedelta(days=days) if days else None
         )
-        expires_at = core.list_tokens(conn, user, username=user.username)[0].expires_at
     return {
         "token": token,
         "username": user.username,
         "role": user.role.value,
-        "expires_at": expires_at.isoformat() if expires_at else "",
+        "expires_at": expires_at.isoformat(),
     }
 
 
