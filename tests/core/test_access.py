@@ -60,3 +60,14 @@ def test_no_module_writes_the_rule_out_again() -> None:
         if p.name != "access.py" and pair.search(p.read_text(encoding="utf-8"))
     ]
     assert copies == [], f"the tenancy rule is written out again in {copies}; use core.access"
+
+
+def test_the_enterprise_a_new_thing_is_made_in() -> None:
+    assert access.change_scope(ADMIN, B, "add devices") == B
+    assert access.change_scope(ADMIN, None, "add devices") is None  # the caller asks for one
+    assert access.change_scope(A_ADMIN, None, "add devices") == A
+    with pytest.raises(NotFound, match="no enterprise 2"):
+        access.change_scope(A_ADMIN, B, "add devices")
+    for reader in (REGULATOR, A_USER):
+        with pytest.raises(PermissionDenied, match="may not add devices"):
+            access.change_scope(reader, A, "add devices")

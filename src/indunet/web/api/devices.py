@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from indunet import devices
-from indunet.core import InvalidInput, PermissionDenied, User, access
+from indunet.core import InvalidInput, User, access
 from indunet.web.deps import BodyId, PlatformDep, QueryId, UserDep
 
 router = APIRouter(prefix="/devices", tags=["devices"])
@@ -64,15 +64,9 @@ class DeviceIn(DeviceChanges):
 
 def _target_enterprise(user: User, given: int | None) -> int:
     """The enterprise a write acts for: an overseer names it, an enterprise admin has one."""
-    eid = access.scope(user, given)
-    if user.role not in access.CHANGERS:
-        raise PermissionDenied(
-            f"{user.username} ({user.role}) may not manage devices; that needs a platform "
-            "admin or an admin of the enterprise"
-        )
+    eid = access.change_scope(user, given, "manage devices")
     if eid is None:
         raise InvalidInput("name the device's enterprise with enterprise_id")
-    access.check_change(user, eid, "devices")
     return eid
 
 

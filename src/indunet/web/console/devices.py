@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.responses import Response
 
-from indunet.core import IndunetError, PermissionDenied, Role, User, access
+from indunet.core import IndunetError, Role, User, access
 from indunet.devices import PROTOCOLS, Device, ImportReport, ThingModel
 from indunet.web.console import fleet
 from indunet.web.console.fleet import STATUSES
@@ -81,15 +81,11 @@ def may_add(user: User) -> bool:
 
 def target_enterprise(user: User, chosen: int | None) -> int:
     """The enterprise new devices belong to: the admin's own, or the one a platform admin chose."""
-    eid = access.scope(user, None if user.role == Role.ENTERPRISE_ADMIN else chosen)
-    if user.role not in access.CHANGERS:
-        raise PermissionDenied(
-            f"{user.username} ({user.role}) may not add devices; that needs a platform admin "
-            "or an admin of the enterprise"
-        )
+    eid = access.change_scope(
+        user, None if user.role == Role.ENTERPRISE_ADMIN else chosen, "add devices"
+    )
     if eid is None:
         raise FormError(N_("devices.choose_enterprise"))
-    access.check_change(user, eid, "devices")
     return eid
 
 
