@@ -16,9 +16,8 @@ import pytest
 
 from indunet import connect, devices
 from indunet.connect import ConnectorContext, ConnectorManager, protocols
-from indunet.connect.modbus import ModbusSettings
 from indunet.core import InvalidInput
-from indunet.devices import ModbusForm, MqttForm, OpcUaForm, Point, ThingModel, connections
+from indunet.devices import Point, ThingModel, connections
 from indunet.devices.forms import BINDINGS
 from indunet.telemetry import Sample
 from indunet.web.api.models import summary
@@ -97,31 +96,11 @@ def test_the_manager_is_built_from_the_list() -> None:
     assert {n: c.protocol for n, c in manager.connectors.items()} == {n: n for n in with_connector}
 
 
-def test_connection_settings_are_parsed_by_their_protocol() -> None:
-    parsed = protocols.parse_connection("modbus", {"host": "10.0.4.20", "unit": 3})
-    assert parsed == ModbusSettings(host="10.0.4.20", unit=3)
-    with pytest.raises(InvalidInput, match=r"connection\.port"):
-        protocols.parse_connection("modbus", {"host": "10.0.4.20", "port": 70000})
-    assert protocols.parse_connection("mqtt", {}) is None
-    with pytest.raises(InvalidInput, match="takes no connection settings"):
-        protocols.parse_connection("http", {"host": "x"})
-    with pytest.raises(InvalidInput, match="'s7' is not one of mqtt, modbus, opcua, http"):
-        protocols.parse_connection("s7", {})
-
-
 @dataclass(frozen=True)
 class S7Form:
     """A form of a protocol nobody registered."""
 
     db: int = 1
-
-
-def test_typed_forms_map_back_to_their_protocol_and_unknown_ones_are_refused() -> None:
-    assert protocols.protocol_of(ModbusForm("holding", 0)) == "modbus"
-    assert protocols.protocol_of(OpcUaForm("ns=2;s=x")) == "opcua"
-    assert protocols.protocol_of(MqttForm("t", "$.v")) == "mqtt"
-    with pytest.raises(InvalidInput, match="S7Form is not a form of any known protocol"):
-        protocols.protocol_of(S7Form())  # type: ignore[arg-type]
 
 
 def test_a_model_with_a_form_of_no_known_protocol_is_a_clear_400_not_mqtt() -> None:
