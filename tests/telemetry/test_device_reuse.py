@@ -152,11 +152,15 @@ async def _b_sees_nothing_of_a(t: Tenants) -> None:
 
 async def test_a_reused_device_id_shows_nothing_of_the_previous_owner(t: Tenants) -> None:
     await _a_uses_x(t)
+    platform = t.state.platform
+    assert platform is not None
+    platform.rules._active.add((999, "x-1"))  # as if a model rule's alarm were active on x-1
     gone = await t.client.delete("/api/v1/devices/x-1", headers=t.a)
     assert gone.status_code == 204, gone.text
     assert t.store.latest("x-1") == {}  # purged, not merely hidden
     own_rules = await t.client.get("/api/v1/rules", headers=t.a)
     assert own_rules.json() == []  # the rule engine dropped it on device.purged, not at restart
+    assert all(key[1] != "x-1" for key in platform.rules._active)  # a new x-1 alarms afresh
     made = await t.client.post("/api/v1/devices", json=DEVICE, headers=t.b)
     assert made.status_code == 201, made.text
     await _b_sees_nothing_of_a(t)
@@ -209,3 +213,30 @@ async def test_reads_are_scoped_by_enterprise_even_when_rows_are_left_behind(
 @pytest.fixture
 def t(tenants: Tenants) -> Tenants:
     return tenants
+
+
+async def test_a_purge_waits_until_the_pipeline_has_stored_what_it_accepted(t: Tenants) -> None:
+    """Samples accepted before the delete but not yet stored (queued, or in the disk buffer
+    while the store is down) would land after the purge and show to the id's next owner."""
+    await _a_uses_x(t)
+    platform = t.state.platform
+    assert platform is not None
+    busy = [True]
+    platform.purger = telemetry.Purger(
+        t.state.engine, t.store, platform.devices, t.state.bus, settled=lambda: not busy[0]
+    )
+    gone = await t.client.delete("/api/v1/devices/x-1", headers=t.a)
+    assert gone.status_code == 204
+    assert t.store.latest("x-1") != {}  # not purged while the pipeline holds samples
+    refused = await t.client.post("/api/v1/devices", json=DEVICE, headers=t.b)
+    assert refused.status_code == 409 and "still being purged" in refused.json()["message"]
+    busy[0] = False
+    assert [p.device_id for p in await platform.purger.purge_pending()] == ["x-1"]
+    made = await t.client.post("/api/v1/devices", json=DEVICE, headers=t.b)
+    assert made.status_code == 201, made.text
+    await _b_sees_nothing_of_a(t)
+
+
+def test_the_pipeline_is_settled_only_with_nothing_queued_or_buffered(t: Tenants) -> None:
+    pipeline = t.state.platform.pipeline if t.state.platform else None
+    assert pipeline is not None and pipeline.settled()

@@ -450,6 +450,12 @@ class Pipeline:
             )
 
     # -- metrics -------------------------------------------------------------------------
+    def settled(self) -> bool:
+        """Whether every sample accepted so far is in the store: none queued or being written,
+        none in the disk buffer (a deleted device is purged only then, so nothing of it can be
+        written after its purge)."""
+        return self._batcher.queued == 0 and self.buffer.rows == 0 and self._route is Route.STORE
+
     def stats(self) -> dict[str, Any]:
         """Counters since start, for metrics and the stats API."""
         return self.counts.snapshot(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -58,11 +59,13 @@ class Purger:
         store: TimeSeriesStore,
         tombstones: Tombstones,
         bus: EventBus | None = None,
+        settled: Callable[[], bool] | None = None,
     ) -> None:
         self.engine = engine
         self.store = store
         self.tombstones = tombstones
         self.bus = bus
+        self.settled = settled  # the pipeline holds nothing not yet stored (Pipeline.settled)
         self._lock = threading.Lock()  # the API's delete and housekeeping may both call
 
     def purge(self, device_id: str, enterprise_id: int) -> Purged:
@@ -90,6 +93,8 @@ class Purger:
     def purge_all(self) -> list[Purged]:
         """Purge every deleted device still pending (blocking); failures stay pending."""
         out: list[Purged] = []
+        if self.settled is not None and not self.settled():
+            return out  # samples accepted before the delete may still land: purge after them
         with self._lock:
             for device_id, enterprise_id in self.tombstones.pending_purges():
                 try:

@@ -103,6 +103,10 @@ class RuleEngine:
             del self._rules[rule_id]
         if isinstance(device_id, str):
             self.forget(device_id)
+            # its alarm rows are gone too: a device registered again under the id starts clean
+            self._active = {key for key in self._active if key[1] != device_id}
+            for key in [k for k in self._pending if k[1] == device_id]:
+                del self._pending[key]
 
     # -- evaluation ----------------------------------------------------------------------
 

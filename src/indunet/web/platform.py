@@ -109,8 +109,10 @@ class Platform:
                     enterprise_id=change.enterprise_id,
                 )
             )
-        await self.purger.purge_pending()  # deleted devices (API, CLI, a failed purge)
         self.sync_devices(await asyncio.to_thread(self.devices.reload))  # one read of all
+        # Deleted devices (API, CLI, a failed purge), once detached above and once the
+        # pipeline has stored what it accepted before the delete (Purger waits for that).
+        await self.purger.purge_pending()
 
     async def _retention(self) -> None:
         by_enterprise: dict[int, list[str]] = {}
@@ -189,5 +191,5 @@ def build_platform(
         pipeline=pipeline,
         connectors=manager,
         commands=commands,
-        purger=telemetry.Purger(engine, store, registry, bus),
+        purger=telemetry.Purger(engine, store, registry, bus, settled=pipeline.settled),
     )
