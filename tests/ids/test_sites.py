@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import ipaddress
 import socket
 import ssl
 import time
@@ -155,10 +156,20 @@ def test_the_policy_lets_public_sites_allowed_ranges_and_trusted_origins_pass() 
         SitePolicy.build(allow="not-a-network")
 
 
-async def test_a_name_that_resolves_to_loopback_is_refused_when_connecting() -> None:
-    """The literal ``localhost`` passes the write-time check; the connect-time check stops it."""
+async def test_a_name_that_resolves_to_loopback_is_refused_when_connecting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A name passes the write-time check; the connect-time check stops it when it resolves
+    to loopback (DNS rebinding). ``rebind.example`` is made to resolve to 127.0.0.1 here."""
+    loop = asyncio.get_running_loop()
+    real = loop.getaddrinfo
+
+    async def rebinding(host: str, *args: Any, **kwargs: Any) -> Any:
+        return await real("127.0.0.1" if host == "rebind.example" else host, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "getaddrinfo", rebinding)
     async with LocalSite(not_handle) as site:
-        url = f"http://localhost:{site.port}"
+        url = f"http://rebind.example:{site.port}"
         SitePolicy().check_url(url)
         transport = HttpTransport(1.0, SitePolicy())
         try:
@@ -398,3 +409,37 @@ async def test_node_mounts_redirect_only_to_sites_that_pass_the_policy(
     bad = await api.get("/nodes/88.100/api/handles/88.100.9/X")
     assert bad.status_code == 502 and "location" not in bad.headers
     assert bad.json()["message"] == "site unavailable: no usable site for prefix 88.100.9"
+
+
+@pytest.mark.parametrize(
+    ("address", "verdict"),
+    [
+        ("64:ff9b::808:808", None),  # NAT64 of a public address: reachable on IPv6-only hosts
+        ("64:ff9b::a00:1", "private"),  # NAT64 of 10.0.0.1
+        ("2002:7f00:1::1", "loopback"),  # 6to4 of 127.0.0.1
+        ("2002:a00:1::1", "private"),  # 6to4 of 10.0.0.1
+        ("fec0::1", "site-local"),
+        ("2001:4860::8888", None),
+    ],
+)
+def test_ipv6_forms_are_judged_by_the_address_they_carry(address: str, verdict: str | None) -> None:
+    from indunet.ids.sites import _forbidden
+
+    assert _forbidden(ipaddress.ip_address(address)) == verdict
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.1/",
+        "http://2130706433/",
+        "http://0x7f000001/",
+        "http://127.0.0.1./",
+        "http://localhost/",
+        "http://" + "a" * 64 + ".example.com/",  # not a valid name: getaddrinfo's UnicodeError
+        "http://a..b.example.com/",
+    ],
+)
+def test_legacy_address_forms_and_invalid_names_are_refused_on_write(url: str) -> None:
+    with pytest.raises(ids.SiteRefused):
+        ids.SitePolicy.build().check_url(url)

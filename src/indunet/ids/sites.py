@@ -66,9 +66,28 @@ def origin(url: str) -> str:
     return f"{scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: IPv4 in the low 32 bits
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 form carries (mapped, NAT64, 6to4, Teredo), if any."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(ip.packed[12:])
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]  # the client's address
+    return None
+
+
 def _forbidden(ip: IPAddress) -> str | None:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return _forbidden(ip.ipv4_mapped)
+    """Why ``ip`` is not a public destination, or None. IPv6 forms that carry an IPv4 address
+    are judged by that address (NAT64 reaches public IPv4 sites on IPv6-only hosts; 6to4 of a
+    private address is still private)."""
+    if isinstance(ip, ipaddress.IPv6Address) and (inner := _embedded_ipv4(ip)) is not None:
+        return _forbidden(inner)
     for test, what in (
         (ip.is_loopback, "loopback"),
         (ip.is_link_local, "link-local"),
@@ -77,9 +96,29 @@ def _forbidden(ip: IPAddress) -> str | None:
         (ip in _CGNAT if isinstance(ip, ipaddress.IPv4Address) else False, "shared (CGNAT)"),
         (ip.is_private, "private"),
         (ip.is_reserved, "reserved"),
+        (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local, "site-local"),
+        (not ip.is_global, "not public"),  # site-local, documentation and other special ranges
     ):
         if test:
             return what
+    return None
+
+
+def _literal(host: str) -> IPAddress | None:
+    """``host`` as an address if it is one, including the legacy IPv4 forms browsers and
+    resolvers accept (``127.1``, ``2130706433``, ``0x7f000001``)."""
+    host = host.rstrip(".").lower()  # "127.0.0.1." is 127.0.0.1 to a resolver
+    if host == "localhost":  # never asks DNS (RFC 6761)
+        return ipaddress.IPv4Address("127.0.0.1")
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    if host and all(c in "0123456789abcdefx." for c in host.lower()):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
     return None
 
 
@@ -121,6 +160,12 @@ class SitePolicy:
             raise SiteRefused(f"site URL {url!r}: the scheme must be http or https")
         if not parts.hostname:
             raise SiteRefused(f"site URL {url!r} has no host")
+        try:
+            parts.hostname.encode("idna")
+        except UnicodeError:
+            raise SiteRefused(
+                f"site URL {url!r}: {parts.hostname!r} is not a valid host name"
+            ) from None
         if parts.username is not None or parts.password is not None:
             raise SiteRefused(f"site URL {url!r} must not carry a user name or password")
         if self.trusts(url):
@@ -129,10 +174,7 @@ class SitePolicy:
             raise SiteRefused(
                 f"site URL {url!r}: port {port} is refused; use 80, 443 or 1024-65535"
             )
-        try:
-            literal: IPAddress | None = ipaddress.ip_address(parts.hostname)
-        except ValueError:
-            literal = None
+        literal = _literal(parts.hostname)
         if literal is not None:
             self.check_address(literal, url)
         return parts
@@ -159,7 +201,7 @@ class SitePolicy:
             infos = await asyncio.get_running_loop().getaddrinfo(
                 host, port, type=socket.SOCK_STREAM
             )
-        except OSError as exc:
+        except (OSError, UnicodeError) as exc:
             raise SiteRefused(f"site URL {url!r}: host {host} does not resolve ({exc})") from None
         ips: list[IPAddress] = []
         for info in infos:
