@@ -700,7 +700,6 @@ async def test_list_handles_of_a_prefix_page_by_page(client: httpx.AsyncClient) 
         ("page=" + "9" * 5000, "page='9999"),  # too many digits for int() used to be a 500
         ("page=99999999999999999999", "is not a whole number from 0 to"),
         ("page=-1", "page='-1' is not a whole number"),
-        ("pageSize=0", "pageSize=0 is out of range; it must be 1 to 10000"),
         ("pageSize=-1", "pageSize='-1' is not a whole number"),  # SQLite LIMIT -1 = no cap
         ("pageSize=10001", "pageSize=10001 is out of range"),
         ("pageSize=%C2%B2", "pageSize='²' is not a whole number"),
@@ -713,6 +712,18 @@ async def test_page_and_page_size_out_of_range_are_400(
     assert resp.status_code == 400, resp.text
     assert resp.json()["responseCode"] == int(ids.RC.INVALID_VALUE)
     assert words in resp.json()["message"]
+
+
+async def test_page_size_zero_answers_the_count_alone(client: httpx.AsyncClient) -> None:
+    """Handle.Net: "If the page size is zero a count of handles is returned but no handles"."""
+    for suffix in ("CNT-1", "CNT-2", "CNT-3"):
+        await create(client, f"88.100.1/{suffix}", [url_value("https://c.example")])
+    full = (await client.get(f"{API}?prefix=88.100.1", auth=AUTH)).json()
+    resp = await client.get(f"{API}?prefix=88.100.1&pageSize=0", auth=AUTH)
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["handles"] == [] and body["pageSize"] == 0
+    assert body["totalCount"] == full["totalCount"] and int(body["totalCount"]) >= 3
 
 
 @pytest.mark.parametrize("index", ["9" * 5000, "2147483648", "0", "-3", "²"])

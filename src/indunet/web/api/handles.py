@@ -317,10 +317,10 @@ class HandleApi:
                     "give the prefix to list, e.g. ?prefix=88.100.1", rc=RC.INVALID_HANDLE
                 )
             page = _int("page", request.query_params.get("page", "0") or "0", low=0, high=MAX_INDEX)
-            size = _int(
+            size = _int(  # 0: the count alone, as Handle.Net answers it
                 "pageSize",
                 request.query_params.get("pageSize", "100") or "100",
-                low=1,
+                low=0,
                 high=MAX_PAGE_SIZE,
             )
             principal = await self._principal(request, node)
