@@ -85,30 +85,6 @@ def _ints(request: Request, name: str) -> list[int]:
     ]
 
 
-async def _body(request: Request, limit: int = MAX_PUT_BYTES) -> bytes:
-    """The request body, refused (413) before it is read past ``limit`` bytes."""
-    declared = request.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise _TooLarge(f"the body is {declared} bytes; the limit is {limit}")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise _TooLarge(f"the body is larger than {limit} bytes")
-    return bytes(body)
-
-
-class _TooLarge(HandleError):
-    """A request body over the limit."""
-
-    rc = RC.INVALID_VALUE
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.status = 413
-        self.code = "body_too_large"
-
-
 def _flag(request: Request, name: str, default: bool) -> bool:
     raw = request.query_params.get(name)
     return default if raw is None else raw.lower() in ("true", "1", "yes")
@@ -273,7 +249,7 @@ class HandleApi:
         try:
             node, _ = self._node(request)
             principal = await self._principal(request, node)
-            raw = await _body(request)
+            raw = await request.body()  # bounded by guards.BodyLimit (MAX_PUT_BYTES)
             try:
                 body = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
