@@ -147,7 +147,7 @@ async def test_console_login_is_throttled_and_says_so(
     assert {e.detail["via"] for e in failures(state)} == {"console"}
 
 
-async def test_handle_basic_auth_is_throttled_per_identity(
+async def test_handle_basic_auth_is_throttled_per_source(
     client: httpx.AsyncClient, state: AppState, clock: Clock
 ) -> None:
     url = "/api/handles/88.100.1/brute"
@@ -160,5 +160,18 @@ async def test_handle_basic_auth_is_throttled_per_identity(
     resp = await client.put(url, json=RECORD, auth=(HANDLE_USER, SECRET))
     assert resp.status_code == 201, resp.text
     logged = failures(state)
-    assert len(logged) == core.throttle.ACCOUNT.free + 1
+    assert len(logged) == core.throttle.SOURCE.free + 1
     assert {(e.actor, e.detail["via"]) for e in logged} == {("source:198.51.100.7", "handle")}
+
+
+async def test_a_stranger_cannot_lock_a_prefix_key_out(
+    client: httpx.AsyncClient, state: AppState, clock: Clock
+) -> None:
+    """``300:0.NA/<prefix>`` is public: failures from elsewhere must not refuse its owner."""
+    url = "/api/handles/88.100.1/owner"
+    async with client_at(state, "203.0.113.9") as stranger:
+        for i in range(50):
+            await stranger.put(url, json=RECORD, auth=(HANDLE_USER, f"wrong-{i}"))
+        assert_throttled(await stranger.put(url, json=RECORD, auth=(HANDLE_USER, SECRET)))
+    resp = await client.put(url, json=RECORD, auth=(HANDLE_USER, SECRET))
+    assert resp.status_code == 201, resp.text

@@ -39,14 +39,23 @@ class Logins:
         self.throttle = throttle if throttle is not None else Throttle()
 
     def attempt(
-        self, engine: sa.Engine, account: str, source: str, via: str, check: Callable[[], T]
+        self,
+        engine: sa.Engine,
+        account: str,
+        source: str,
+        via: str,
+        check: Callable[[], T],
+        *,
+        per_account: bool = True,
     ) -> T:
         """Run ``check`` throttled; any 401 error it raises counts as a failed login.
 
         Raises ``TooManyAttempts`` without calling ``check`` while the account or the source
-        is locked.
+        is locked. ``per_account=False`` throttles by source only: for identities anyone can
+        name (a Handle prefix key ``300:0.NA/<prefix>`` is public), an account lock would let
+        any stranger lock the key's owner out.
         """
-        keys = (account_key(account), source_key(source))
+        keys = (account_key(account), source_key(source)) if per_account else (source_key(source),)
         self.throttle.check(*keys)
         try:
             result = check()
@@ -59,7 +68,8 @@ class Logins:
                     conn, f"source:{source}", "login.failed", f"user:{account}", {"via": via}
                 )
             raise
-        self.throttle.succeeded(keys[0])
+        if per_account:
+            self.throttle.succeeded(keys[0])
         return result
 
     def password(

@@ -100,7 +100,8 @@ def write_principal(
 ) -> Principal:
     """Authenticate a write to the Handle API by Basic, Bearer token, or console session.
 
-    Basic credentials are throttled per identity and per ``source`` and failures audited
+    Basic credentials are throttled per ``source`` (identities are public, so a lock per
+    identity would let anyone lock its owner out) and failures audited
     (``logins``); malformed credentials fail before that, costing nothing.
     """
     if authorization:
@@ -108,7 +109,12 @@ def write_principal(
         if scheme == "basic":
             username, secret = split_basic(authorization)
             return logins.attempt(
-                engine, username, source, "handle", lambda: node.authenticate(username, secret)
+                engine,
+                username,
+                source,
+                "handle",
+                lambda: node.authenticate(username, secret),
+                per_account=False,  # prefix identities are public: no stranger may lock them
             )
         if scheme == "bearer":
             return principal_for_user(
