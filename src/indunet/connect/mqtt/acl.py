@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import os
+import pwd
 import secrets
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -101,6 +102,11 @@ class MosquittoFiles:
     config_file: Path
     data_dir: Path
 
+    @property
+    def directory(self) -> Path:
+        """The directory the files are in."""
+        return self.config_file.parent
+
     def config(self) -> str:
         """The complete ``mosquitto.conf`` written with these files."""
         return self.config_file.read_text()
@@ -138,7 +144,28 @@ def write_mosquitto_files(
     _atomic_write(files.acl_file, mosquitto_acl(service_user))
     set_mosquitto_passwords(files.password_file, users)
     _atomic_write(files.config_file, config)
+    _give_to_broker(files, (broker or BrokerSettings()).run_as)
     return files
+
+
+def _give_to_broker(files: MosquittoFiles, run_as: str | None) -> None:
+    """Written as root, the private files go to the account Mosquitto drops to (``run_as``,
+    else Mosquitto's default ``mosquitto``), or a broker started as root could not read its
+    password file or write its queue. Elsewhere, or without that account, nothing changes."""
+    if os.geteuid() != 0:
+        return
+    try:
+        account = pwd.getpwnam(run_as or "mosquitto")
+    except KeyError:
+        return
+    for path in (
+        files.directory,
+        files.password_file,
+        files.acl_file,
+        files.config_file,
+        files.data_dir,
+    ):
+        os.chown(path, account.pw_uid, account.pw_gid)
 
 
 def set_mosquitto_passwords(path: Path, users: Mapping[str, str]) -> None:
