@@ -61,6 +61,10 @@ def test_gaps_are_the_offline_stretches_cut_to_the_window(
     inside = int((T + 90) * MS)
     assert reg.gaps(http_device, inside, int((T + 200) * MS)) == [Gap(inside, int((T + 120) * MS))]
     assert reg.gaps(http_device, int((T + 130) * MS), int((T + 200) * MS)) == []
+    # a window that ends inside an outage that later ended: cut there, not "still offline"
+    assert reg.gaps(http_device, start, int((T + 90) * MS)) == [
+        Gap(int((T + 60) * MS), int((T + 90) * MS))
+    ]
 
 
 def test_silent_http_devices_go_offline_dated_at_their_last_post(

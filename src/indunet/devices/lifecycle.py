@@ -108,7 +108,8 @@ def history(
 def gaps(engine: sa.Engine, device_id: str, enterprise_id: int, start: int, end: int) -> list[Gap]:
     """The offline stretches of the device that overlap ``[start, end)`` (ms), oldest first.
 
-    A gap is cut to the window: one that began before ``start`` starts at ``start``.
+    A gap is cut to the window: one that began before ``start`` starts at ``start``, one that
+    ended after ``end`` ends at ``end``; ``end=None`` only while the device is still offline.
     """
     c = history_table.c
     mine = sa.and_(c.device_id == device_id, c.enterprise_id == enterprise_id)
@@ -132,8 +133,13 @@ def gaps(engine: sa.Engine, device_id: str, enterprise_id: int, start: int, end:
         elif status == "online" and opened is not None:
             out.append(Gap(opened, ms))
             opened = None
-    if opened is not None:
-        out.append(Gap(opened, None))
+    if opened is not None:  # open at the window's end (or where a long history was cut)
+        since = rows[-1][1] if rows else lo
+        with engine.connect() as conn:
+            back = conn.execute(
+                sa.select(sa.func.min(c.at)).where(mine, c.status == "online", c.at >= since)
+            ).scalar()
+        out.append(Gap(opened, None if back is None else min(round(back * 1000), end)))
     return out
 
 
