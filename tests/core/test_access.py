@@ -66,8 +66,9 @@ def test_the_enterprise_a_new_thing_is_made_in() -> None:
     assert access.change_scope(ADMIN, B, "add devices") == B
     assert access.change_scope(ADMIN, None, "add devices") is None  # the caller asks for one
     assert access.change_scope(A_ADMIN, None, "add devices") == A
-    with pytest.raises(NotFound, match="no enterprise 2"):
-        access.change_scope(A_ADMIN, B, "add devices")
+    for stranger in (A_ADMIN, A_USER):  # another enterprise is not found, whatever the role
+        with pytest.raises(NotFound, match="no enterprise 2"):
+            access.change_scope(stranger, B, "add devices")
     for reader in (REGULATOR, A_USER):
         with pytest.raises(PermissionDenied, match="may not add devices"):
             access.change_scope(reader, A, "add devices")

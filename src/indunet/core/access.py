@@ -79,15 +79,16 @@ def change_scope(user: User, enterprise_id: int | None, action: str) -> int | No
     """The enterprise a new thing is made in (None: an overseer named none), for a user who
     may change things there; ``action`` ("add devices") names the refusal.
 
-    A role that never changes anything (regulator, enterprise user) is ``PermissionDenied``;
-    an enterprise admin naming another enterprise is ``NotFound``, as in ``scope``.
+    Naming another enterprise is ``NotFound`` first, as in ``scope`` (whatever the role);
+    then a role that never changes anything (regulator, enterprise user) is
+    ``PermissionDenied``.
     """
+    eid = scope(user, enterprise_id)
     if user.role not in CHANGERS:
         raise PermissionDenied(
             f"{user.username} ({user.role}) may not {action}; that needs a platform admin "
             "or an admin of the enterprise"
         )
-    eid = scope(user, enterprise_id)
     if eid is not None:
         check_change(user, eid, action)
     return eid
