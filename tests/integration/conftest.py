@@ -6,11 +6,14 @@ import os
 from pathlib import Path
 
 import pytest
+from tests.integration.browser import SHOTS_DIR
 
 
 @pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    """Where browser tests save screenshots (``INDUNET_SCREENSHOTS`` keeps them)."""
-    out = Path(os.environ.get("INDUNET_SCREENSHOTS") or tmp_path / "screenshots")
+def shots(request: pytest.FixtureRequest) -> Path:
+    """Where a browser test saves its screenshots: one folder per test under
+    ``$INDUNET_SCREENSHOTS``, by default ``build/screenshots/`` in the repository."""
+    root = Path(os.environ.get("INDUNET_SCREENSHOTS") or SHOTS_DIR)
+    out = root / request.node.name.replace("/", "_")[:120]
     out.mkdir(parents=True, exist_ok=True)
     return out

@@ -13,36 +13,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.conftest import REQUIRE_SERVICES
+from tests.integration.browser import CHROMIUM, CHROMIUM_ARGS, need_chromium
 from tests.integration.servers import Server, group
 
 from indunet import core
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 USCC = core.make_uscc("91350200MA3ABCDE1")
 HANDLE = "88.100.1/CNC-0001"
 
 pytestmark = pytest.mark.integration
-
-
-def need_chromium() -> None:
-    """Skip (or, under INDUNET_REQUIRE_SERVICES=1, fail) without a system Chromium."""
-    if CHROMIUM.exists():
-        return
-    msg = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
-    if REQUIRE_SERVICES:
-        pytest.fail(msg + " and INDUNET_REQUIRE_SERVICES=1")
-    pytest.skip(msg)
 
 
 @pytest.fixture

@@ -69,6 +69,8 @@ PUBLIC = {
     ("POST", "/login"),
     ("POST", "/logout"),
     ("GET", "/lang/{locale}"),  # language cookie
+    ("GET", "/tz"),  # time-zone cookie and its chooser
+    ("GET", "/favicon.ico"),  # a redirect to the static icon
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
     ("GET", "/docs/oauth2-redirect"),

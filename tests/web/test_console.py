@@ -15,7 +15,7 @@ from indunet.ids.templates import ITEM_TYPES
 from indunet.web import AppState, create_app
 from indunet.web.auth import SESSION_COOKIE
 from indunet.web.console import enterprises as console_enterprises
-from indunet.web.console.i18n import LOCALE_DIR, LOCALES, catalogue
+from indunet.web.console.i18n import LOCALE_DIR, LOCALES, area_files, catalogue
 from indunet.web.console.pages import TEMPLATE_DIR
 from indunet.web.csrf import HEADER, csrf_token
 
@@ -81,7 +81,7 @@ def with_cjk(resp: httpx.Response, allowed: set[str]) -> set[str]:
 def used_keys() -> set[str]:
     """Literal keys in t("…") calls of the templates and N_("…")/t("…") calls of the modules."""
     pattern = re.compile(r"\b(?:t|N_)\(\s*[\"']([A-Za-z0-9_.-]+)[\"']\s*[,)]")
-    files = [*TEMPLATE_DIR.glob("*.html"), *CONSOLE_DIR.glob("*.py")]
+    files = [*TEMPLATE_DIR.rglob("*.html"), *CONSOLE_DIR.rglob("*.py")]
     return {k for f in files for k in pattern.findall(f.read_text(encoding="utf-8"))}
 
 
@@ -92,6 +92,7 @@ def test_catalogues_have_exactly_the_same_keys() -> None:
     assert sorted(p.name for p in LOCALE_DIR.glob("*.json")) == sorted(
         f"{loc}.json" for loc in LOCALES
     )
+    assert area_files("zh-CN") == area_files("en"), "every area file in both languages"
 
 
 def test_catalogue_texts_have_the_same_fields_in_every_language() -> None:
@@ -118,7 +119,7 @@ def test_every_key_the_console_uses_is_in_the_catalogues() -> None:
 
 
 def test_templates_hold_no_hard_coded_chinese() -> None:
-    for f in TEMPLATE_DIR.glob("*.html"):
+    for f in TEMPLATE_DIR.rglob("*.html"):
         assert CJK.findall(f.read_text(encoding="utf-8")) == [], f.name
 
 

@@ -6,19 +6,37 @@ from typing import Any
 
 
 class IndunetError(Exception):
-    """Base error. ``code`` is stable and machine-readable; ``status`` is the HTTP status."""
+    """Base error. ``code`` is stable and machine-readable; ``status`` is the HTTP status.
+
+    ``reason`` (optional) names the exact problem, stable too (``uscc_checksum``,
+    ``device_exists``), and ``params`` its values: the console shows the catalogue text
+    ``error.<reason>`` filled with ``params`` in the reader's language, the API returns the
+    English ``message`` with ``code``, ``reason`` and ``params``.
+    """
 
     code = "error"
     status = 500
 
-    def __init__(self, message: str, *, detail: Any = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        detail: Any = None,
+        reason: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.detail = detail
+        self.reason = reason
+        self.params: dict[str, Any] = dict(params or {})
 
     def to_dict(self) -> dict[str, Any]:
         """Shape the error for an API response."""
         out: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.reason is not None:
+            out["reason"] = self.reason
+            out["params"] = self.params
         if self.detail is not None:
             out["detail"] = self.detail
         return out

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.exception_handlers import http_exception_handler
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
 from indunet.core.plugins import load
 from indunet.web import subsystems
-from indunet.web.console import fleet, sections, session
-from indunet.web.console.pages import STATIC_DIR, STATIC_URL, templates
+from indunet.web.console import fleet, prefs, sections, session
+from indunet.web.console.pages import STATIC_DIR, STATIC_URL, render, templates
 from indunet.web.state import AppState
 
 #: The console's own routers (login, navigation); subsystems bring their pages.
-ROUTERS = (session.router, sections.router)
+ROUTERS = (session.router, prefs.router, sections.router)
 
 
 def mount(app: FastAPI, state: AppState) -> None:
@@ -31,6 +35,22 @@ def mount(app: FastAPI, state: AppState) -> None:
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="console-static")
     app.add_exception_handler(session.LoginRequired, session.login_redirect)
     app.add_exception_handler(fleet.NoPlatform, fleet.no_platform_page)
+    app.add_exception_handler(HTTPException, not_found_page)
+
+
+def wants_page(request: Request) -> bool:
+    """Whether a person's browser asked (not an API client): HTML accepted, not under /api."""
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept and not request.url.path.startswith("/api")
+
+
+async def not_found_page(request: Request, exc: Exception) -> Response:
+    """An unknown address in the browser gets a console page in the reader's language (404);
+    API clients, and every other status, keep FastAPI's JSON answer."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404 and wants_page(request):
+        return render(request, "not_found.html", {"missing": request.url.path[:200]}, status=404)
+    return await http_exception_handler(request, exc)
 
 
 __all__ = ["mount"]

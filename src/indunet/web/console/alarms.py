@@ -59,7 +59,6 @@ def row_context(user: User, *, show_device: bool) -> dict[str, Any]:
         "show_device": show_device,
         "severity_keys": SEVERITY_KEYS,
         "alarm_value": value_text,
-        "clock": fleet.clock,
     }
 
 

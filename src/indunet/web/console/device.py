@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -137,11 +136,6 @@ def chart_config(
     }
 
 
-def status_time(at: float) -> str:
-    """A status change's time for people: UTC, to the second."""
-    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
 def may_command(user: User) -> bool:
     """Whether the command form is offered (the service checks again, per device)."""
     return user.role in (Role.PLATFORM_ADMIN, Role.ENTERPRISE_ADMIN)
@@ -165,7 +159,6 @@ def _device_context(
         "alarms": alarms,
         "history": history,
         "status_history": status_history,
-        "status_time": status_time,
         "writable": [p for p in (model.points.values() if model else ()) if p.writable],
         "actions": list(model.actions.values()) if model else [],
         "may_command": may_command(user),
@@ -291,7 +284,7 @@ async def command(request: Request, state: StateDep, user: ConsoleUser, device_i
     """HTMX: write a point or invoke an action; show the outcome and the command history."""
     platform = fleet.platform_of(state)
     form = await request.form()
-    ctx: dict[str, Any] = {"clock": fleet.clock}
+    ctx: dict[str, Any] = {}
     status = 200
     try:
         # The registry may read through to the database: off the event loop.

@@ -114,7 +114,6 @@ def _list_context(
         "filters": {"status": status, "tag": tag.strip()},
         "statuses": STATUSES,
         "seen_ago": fleet.seen_ago,
-        "clock": fleet.clock,
     }
 
 
@@ -154,7 +153,6 @@ def overview(request: Request, state: StateDep, user: ConsoleUser) -> Response:
         "alarm_counts": alarm_counts,
         "recent": recent,
         "model_count": len(visible_models(platform, user)),
-        "clock": fleet.clock,
     }
     return render(request, "platform.html", ctx)
 

@@ -9,7 +9,6 @@ the pages show.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -87,14 +86,6 @@ def age_text(t: Translator, ms: int) -> str:
     if s < 86_400:
         return t("age.hours", n=s // 3600)
     return t("age.days", n=s // 86_400)
-
-
-def clock(value: datetime | float | None) -> str:
-    """A time as ``YYYY-MM-DD HH:MM:SS`` (UTC); epoch seconds or an aware datetime."""
-    if value is None:
-        return ""
-    when = value if isinstance(value, datetime) else datetime.fromtimestamp(value, UTC)
-    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def seen_ago(t: Translator, last_seen: float | None) -> str:

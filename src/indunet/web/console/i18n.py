@@ -1,8 +1,11 @@
 """Message catalogues of the console: one JSON file per locale, zh-CN by default.
 
-Every piece of text a person reads in the console is a key in ``locales/<locale>.json``.
-Templates call ``t(<key>, name=value)``; Python code that hands a key to a template marks it
-with ``N_(<key>)`` so the catalogue test can find it.
+Every piece of text a person reads in the console is a key in ``locales/<locale>.json`` or in
+one of the area files ``locales/<locale>/<area>.json`` (one per console area, so areas grow
+without touching each other's files; a key defined twice is an error). Templates call
+``t(<key>, name=value)``; Python code that hands a key to a template marks it with
+``N_(<key>)`` so the catalogue test can find it. Service errors with a ``reason`` read as the
+key ``error.<reason>`` (``error_text``).
 """
 
 from __future__ import annotations
@@ -31,10 +34,22 @@ def catalogue(locale: str) -> dict[str, str]:
     """The messages of ``locale``, read once from its JSON file."""
     if locale not in LOCALES:
         raise ValueError(f"no message catalogue for locale {locale!r}; have {', '.join(LOCALES)}")
-    data = json.loads((LOCALE_DIR / f"{locale}.json").read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-        raise ValueError(f"{locale}.json must be one object of key to text")
-    return data
+    files = [LOCALE_DIR / f"{locale}.json", *sorted((LOCALE_DIR / locale).glob("*.json"))]
+    merged: dict[str, str] = {}
+    for path in files:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            raise ValueError(f"{path.name} must be one object of key to text")
+        twice = sorted(set(data) & set(merged))
+        if twice:
+            raise ValueError(f"{path.name} defines keys already defined: {', '.join(twice[:5])}")
+        merged.update(data)
+    return merged
+
+
+def area_files(locale: str) -> list[str]:
+    """The names of ``locale``'s area files (``locales/<locale>/*.json``)."""
+    return sorted(p.name for p in (LOCALE_DIR / locale).glob("*.json"))
 
 
 @dataclass(frozen=True, slots=True)

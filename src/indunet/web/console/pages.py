@@ -15,6 +15,8 @@ from indunet import __version__
 from indunet.ids import HandleValue
 from indunet.web.auth import SESSION_COOKIE
 from indunet.web.console.i18n import LOCALES, locale_of, other_locale, translator
+from indunet.web.console.paging import SIZES, link, sort_link
+from indunet.web.console.zones import Zone, zone_of
 from indunet.web.csrf import csrf_token
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -65,6 +67,7 @@ def render(
 ) -> HTMLResponse:
     """Render template ``name`` with the translator, the user and the language switch."""
     t = translator(locale_of(request))
+    zone = zone_of(request, t.locale)
 
     def rc_text(rc: int) -> str:
         key = f"rc.{int(rc)}"
@@ -84,16 +87,38 @@ def render(
         "value_text": value_text,
         "is_link": is_link,
         "csrf_token": csrf_of(request),
+        "zone": zone,
+        "clock": zone.clock,
+        "page_link": lambda **changes: link(request, **changes),
+        "sort_link": lambda paging, key: sort_link(request, paging, key),
+        "page_sizes": SIZES,
     }
     page.update(context or {})
     response: HTMLResponse = templates.TemplateResponse(request, name, page, status_code=status)
     return response
 
 
+def page_zone(request: Request) -> Zone:
+    """The time zone ``request``'s page prints times in (see ``zones``)."""
+    return zone_of(request, locale_of(request))
+
+
 def error_text(request: Request, exc: Exception) -> str:
-    """What to show for a failed action: a console key in the page's language, or the service's message."""
+    """What to show for a failed action, in the page's language.
+
+    A console ``FormError`` carries its catalogue ``key``; a service error with a ``reason``
+    reads as ``error.<reason>`` filled with its ``params``; otherwise the service's message.
+    """
+    t = translator(locale_of(request))
+    params = getattr(exc, "params", None) or {}
     key = getattr(exc, "key", None)
-    if isinstance(key, str):
-        return translator(locale_of(request))(key, **getattr(exc, "params", {}))
+    reason = getattr(exc, "reason", None)
+    if not isinstance(key, str) and isinstance(reason, str):
+        key = f"error.{reason}"
+    if isinstance(key, str) and t.has(key):
+        try:
+            return t.messages[key].format(**params)
+        except (KeyError, IndexError, ValueError):
+            pass  # a catalogue text naming a field the error lacks: fall back to the message
     message = getattr(exc, "message", None)
     return message if isinstance(message, str) else str(exc)

@@ -39,13 +39,11 @@
     var step = p.type === "boolean" ? "end" : false;
     var base = {
       animation: false,
-      useUTC: true,  // the console prints every time in UTC (the status history too)
+      useUTC: true,  // ticks in UTC; zone.js labels them in the page's zone
       color: ["#1d4ed8"],
-      tooltip: { trigger: "axis" },
+      tooltip: { trigger: "axis", formatter: indunetZone.tooltip },
       grid: { left: 56, right: 20, top: 28, bottom: 28 },
-      xAxis: { type: "time", min: d.start, max: d.end, name: "UTC", nameLocation: "start",
-               nameGap: 8,  // under the y axis, on the line of the time labels
-               nameTextStyle: { color: "#6b7280", verticalAlign: "top", padding: [6, 0, 0, 0] } },
+      xAxis: indunetZone.axis({ min: d.start, max: d.end }),
       yAxis: { type: "value", scale: true, name: p.unit || "" },
       graphic: d.data.length ? [] : [{
         type: "text", left: "center", top: "middle",

@@ -7,8 +7,7 @@
   var minutes = echarts.init(document.getElementById("chart-minutes"));
   var cache = echarts.init(document.getElementById("chart-cache"));
 
-  function pad(n) { return (n < 10 ? "0" : "") + n; }
-  function clock(sec) { var d = new Date(sec * 1000); return pad(d.getHours()) + ":" + pad(d.getMinutes()); }
+  function clock(sec) { return indunetZone.clock(sec * 1000).slice(11, 16); }
 
   function drawMinutes(nodes) {
     var labels = nodes.length ? nodes[0].resolutions_per_minute.map(function (p) { return clock(p.minute); }) : [];
