@@ -53,6 +53,8 @@ class Section:
     title: str
     intro: str
     pages: tuple[Page, ...] = ()
+    #: Where the section stands in the navigation (lower first; ties keep subsystem order).
+    order: int = 50
 
     @property
     def ready(self) -> bool:

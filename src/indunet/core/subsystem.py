@@ -1,11 +1,29 @@
 """Core's descriptor: accounts and enterprises (its schema is applied before every other)."""
 
-from indunet.core.plugins import Subsystem
+from indunet.core.plugins import Page, Section, Subsystem
 
 SUBSYSTEM = Subsystem(
     name="core",
     summary="settings, database, enterprises, users, roles, tokens, audit, events",
     tables=("indunet.core.tables",),
+    console=(
+        "indunet.web.console.account:router",
+        "indunet.web.console.users:router",
+        "indunet.web.console.audit:router",
+    ),
+    sections=(
+        Section(
+            "/admin",
+            "nav.admin",
+            "admin.intro",
+            (
+                Page("/admin/account", "admin.tab.account"),
+                Page("/admin/users", "admin.tab.users"),
+                Page("/admin/audit", "admin.tab.audit"),
+            ),
+            order=90,
+        ),
+    ),
     cli=(
         ("enterprise", "indunet.cli.admin:enterprise_app"),
         ("user", "indunet.cli.admin:user_app"),

@@ -16,6 +16,9 @@ SUBSYSTEM = Subsystem(
         "indunet.web.console.enterprises:router",
         "indunet.web.console.prefixes:router",
         "indunet.web.console.nodes:router",
+        "indunet.web.console.handles:router",
+        "indunet.web.console.idsbulk:router",
+        "indunet.web.console.idsstats:router",
     ),
     sections=(
         Section(
@@ -24,8 +27,11 @@ SUBSYSTEM = Subsystem(
             "ids.intro",
             (
                 Page("/ids/resolve", "ids.tab.resolve"),
+                Page("/ids/handles", "ids.tab.handles"),
                 Page("/ids/register", "ids.tab.register"),
+                Page("/ids/bulk", "ids.tab.bulk"),
                 Page("/ids/templates", "ids.tab.templates"),
+                Page("/ids/stats", "ids.tab.stats"),
                 Page("/ids/enterprises", "ids.tab.enterprises"),
                 Page("/ids/prefixes", "ids.tab.prefixes"),
                 Page("/ids/nodes", "ids.tab.nodes"),

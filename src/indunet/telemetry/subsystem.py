@@ -15,6 +15,12 @@ SUBSYSTEM = Subsystem(
         "indunet.web.api.alarms:router",
         "indunet.web.api.commands:router",
     ),
-    console=("indunet.web.console.device:router", "indunet.web.console.alarms:router"),
+    console=(
+        "indunet.web.console.device:router",
+        "indunet.web.console.alarms:router",
+        "indunet.web.console.rules:router",
+        "indunet.web.console.explore:router",
+        "indunet.web.console.ingest:router",
+    ),
     role="platform",
 )

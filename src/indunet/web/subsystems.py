@@ -31,11 +31,20 @@ PLATFORM = Subsystem(
             "platform.intro",
             (
                 Page("/platform", "platform.tab.overview"),
+                Page("/platform/dashboards", "platform.tab.dashboards"),
                 Page("/platform/devices", "platform.tab.devices"),
+                Page("/platform/explore", "platform.tab.explore"),
                 Page("/platform/alarms", "platform.tab.alarms"),
+                Page("/platform/rules", "platform.tab.rules"),
                 Page("/platform/models", "platform.tab.models"),
+                Page("/platform/ingest", "platform.tab.ingest"),
             ),
         ),
+    ),
+    console=(
+        "indunet.web.console.overview:router",
+        "indunet.web.console.dashboards:router",
+        "indunet.web.console.wall:router",
     ),
     services="indunet.web.platform:from_state",
     metrics="indunet.web.api.metrics:platform_lines",
@@ -64,5 +73,7 @@ def migration_dirs() -> list[Path]:
 
 
 def sections() -> tuple[Section, ...]:
-    """The console's top navigation: every subsystem's sections, then those still to come."""
-    return tuple(sec for s in SUBSYSTEMS for sec in s.sections) + COMING
+    """The console's top navigation: every subsystem's sections, then those still to come,
+    ordered by ``Section.order`` (administration comes last), else by subsystem order."""
+    found = tuple(sec for s in SUBSYSTEMS for sec in s.sections) + COMING
+    return tuple(sorted(found, key=lambda sec: sec.order))

@@ -1,4 +1,4 @@
-"""Device pages: the platform overview, the device list with its filters, adding devices one
+"""Device pages: the device list with its filters, adding devices one
 by one from a form or many from a CSV file (each new device's secret is shown once)."""
 
 from __future__ import annotations
@@ -139,22 +139,6 @@ def _page(state: AppState, user: User, request: Request, **extra: Any) -> dict[s
     ctx.update(_form_context(state, platform, user))
     ctx.update(extra)
     return ctx
-
-
-@router.get("/platform")
-def overview(request: Request, state: StateDep, user: ConsoleUser) -> Response:
-    """Counts at a glance: devices by status, open alarms by severity, models; newest alarms."""
-    platform = fleet.platform_of(state)
-    devices: list[Device] = platform.devices.list(enterprise_id=fleet.scope(user))
-    alarm_counts = platform.alarms.counts(user)
-    recent = platform.alarms.find(user, state="open", limit=8)
-    ctx = {
-        "counts": status_counts(devices),
-        "alarm_counts": alarm_counts,
-        "recent": recent,
-        "model_count": len(visible_models(platform, user)),
-    }
-    return render(request, "platform.html", ctx)
 
 
 @router.get("/platform/devices")

@@ -1,0 +1,7 @@
+"""User-arranged dashboards of widgets (issue 9; being built)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(include_in_schema=False)

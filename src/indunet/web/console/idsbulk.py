@@ -1,0 +1,7 @@
+"""Bulk identifier registration from an uploaded file, with progress and an error report (issue 9; being built)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(include_in_schema=False)

@@ -1,0 +1,7 @@
+"""Users of an enterprise: roles, invitations, disabling, password resets (issue 9; being built)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(include_in_schema=False)
