@@ -51,6 +51,15 @@ def test_demo_shows_live_data_and_an_alarm_to_acknowledge(
     ready_s = time.monotonic() - started
     password = server.admin_password
     assert password, server.output
+    # The banner names every port the demo opens: HTTP, the MQTT endpoint, the equipment's.
+    mqtt_port = server.env["INDUNET_MQTT_PORT"]
+    assert f"127.0.0.1:{server.port} HTTP" in server.output, server.output
+    assert f"127.0.0.1:{mqtt_port} MQTT" in server.output, server.output
+    deadline = time.monotonic() + 60
+    while "Modbus TCP (" not in server.output and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert re.search(r"Simulated: +127\.0\.0\.1:\d+ OPC UA \(3 devices\)", server.output)
+    assert re.search(r"Simulated: +127\.0\.0\.1:\d+ Modbus TCP", server.output)
 
     def points_in_chart(page: Page) -> int:
         return int(

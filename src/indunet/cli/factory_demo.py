@@ -14,6 +14,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import typer
+
 from indunet import core, devices, sim
 from indunet.core import Conflict, NotFound
 from indunet.web.platform import Platform
@@ -91,6 +93,8 @@ class DemoFactory:
             len(self.factory.plan.devices),
             self.enterprise_uscc,
         )
+        for line in equipment_ports(self.factory):
+            typer.echo(line)  # the banner's last lines: the ports the equipment opened
 
     async def stop(self, platform: Platform) -> None:
         """Stop the equipment."""
@@ -122,3 +126,19 @@ class DemoFactory:
                 await platform.rules.create(admin, {**spec, "enterprise_id": enterprise_id})
             except Conflict:
                 continue
+
+
+def equipment_ports(factory: sim.Factory) -> list[str]:
+    """What the simulated equipment listens on, one line per server, for the demo's banner."""
+    lines = []
+    if factory.opcua is not None:
+        count = sum(1 for d in factory.plan.devices if d.protocol == "opcua")
+        lines.append(f"Simulated:    {factory.host}:{factory.opcua.port} OPC UA ({count} devices)")
+    for gw in factory.gateways:
+        lines.append(
+            f"Simulated:    {factory.host}:{gw.port} Modbus TCP ({len(gw.equipment)} devices)"
+        )
+    mqtt = sum(1 for d in factory.plan.devices if d.protocol == "mqtt")
+    if mqtt:
+        lines.append(f"Simulated:    {mqtt} MQTT devices connect out to the MQTT endpoint")
+    return lines

@@ -79,6 +79,17 @@ def demo(host: HostOpt = None, port: PortOpt = None, data_dir: DataOpt = None) -
     if state.platform is not None:
         state.platform.hooks.append(DemoFactory(s.data_dir, ENTERPRISES[0].uscc))
         typer.echo(f"Live factory: {s.base_url()}/platform/devices (data within a minute)")
+        typer.echo(f"Ports:        {s.host}:{s.port} HTTP (console, APIs)")
+        if s.mqtt_url is None:
+            typer.echo(
+                f"              {s.mqtt_host}:{s.mqtt_port} MQTT (the embedded endpoint devices connect to)"
+            )
+        else:
+            typer.echo(f"              MQTT devices use the broker at {s.mqtt_url}")
+        typer.echo(
+            "              the simulated equipment's OPC UA and Modbus TCP servers take free"
+        )
+        typer.echo("              ports on 127.0.0.1, printed when they open")
     _serve(create_app(state), s.host, s.port)
 
 
