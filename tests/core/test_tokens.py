@@ -62,7 +62,16 @@ def test_users_list_their_own_tokens_and_admins_everyones(core_engine: sa.Engine
     assert [(t.username, t.name) for t in mine] == [("alice", "a1")]
     assert {t.name for t in everyone} == {"a1", "b1", "b-console"}
     assert {(t.name, t.kind) for t in bobs} == {("b1", "api"), ("b-console", "session")}
-    assert set(mine[0].to_json()) == {"id", "username", "name", "kind", "created_at", "expires_at"}
+    assert set(mine[0].to_json()) == {
+        "id",
+        "username",
+        "name",
+        "kind",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "source",
+    }
 
 
 def test_another_users_token_is_not_found_but_an_admin_revokes_it(core_engine: sa.Engine) -> None:

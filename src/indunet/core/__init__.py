@@ -1,6 +1,6 @@
 """Core: settings, database and migrations, enterprises, users and roles, tokens, audit, events."""
 
-from indunet.core import access, audit, sealed
+from indunet.core import access, accounts, audit, sealed, tokens
 from indunet.core.db import make_engine, migrate
 from indunet.core.enterprises import (
     Enterprise,
@@ -26,6 +26,7 @@ from indunet.core.throttle import Throttle, TooManyAttempts
 from indunet.core.tokens import TokenInfo, list_tokens, revoke_token_by_id
 from indunet.core.uscc import make_uscc, validate_uscc
 from indunet.core.users import (
+    PasswordChangeRequired,
     Role,
     User,
     authenticate,
@@ -51,6 +52,7 @@ __all__ = [
     "InvalidInput",
     "Logins",
     "NotFound",
+    "PasswordChangeRequired",
     "PermissionDenied",
     "Role",
     "Settings",
@@ -59,6 +61,7 @@ __all__ = [
     "TooManyAttempts",
     "User",
     "access",
+    "accounts",
     "audit",
     "authenticate",
     "create_enterprise",
@@ -81,6 +84,7 @@ __all__ = [
     "revoke_token_by_id",
     "sealed",
     "set_verified",
+    "tokens",
     "user_for_token",
     "validate_uscc",
     "verify_secret",

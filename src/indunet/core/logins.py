@@ -15,6 +15,7 @@ from typing import TypeVar
 import sqlalchemy as sa
 
 from indunet.core import audit
+from indunet.core.accounts import note_login
 from indunet.core.errors import IndunetError
 from indunet.core.throttle import Throttle
 from indunet.core.users import User, authenticate
@@ -75,10 +76,14 @@ class Logins:
     def password(
         self, engine: sa.Engine, username: str, password: str, *, source: str, via: str
     ) -> User:
-        """The user with this username and password, throttled and audited."""
+        """The user with this username and password, throttled and audited; the user's last
+        login is noted."""
 
         def check() -> User:
             with engine.connect() as conn:
                 return authenticate(conn, username, password)
 
-        return self.attempt(engine, username, source, via, check)
+        user = self.attempt(engine, username, source, via, check)
+        with engine.begin() as conn:
+            note_login(conn, user)
+        return user

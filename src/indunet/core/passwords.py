@@ -53,23 +53,38 @@ def _kinds(password: str) -> int:
 
 
 def check_password(password: str, username: str = "") -> None:
-    """Raise ``WeakPassword`` naming the first rule ``password`` breaks."""
+    """Raise ``WeakPassword`` naming the first rule ``password`` breaks; its ``reason``
+    (``password_length``, ``password_common``, ``password_username``, ``password_distinct``,
+    ``password_kinds``) and ``params`` let the console say it in the reader's language."""
     if not MIN_LENGTH <= len(password) <= MAX_LENGTH:
         raise WeakPassword(
-            f"a password must have {MIN_LENGTH} to {MAX_LENGTH} characters, not {len(password)}"
+            f"a password must have {MIN_LENGTH} to {MAX_LENGTH} characters, not {len(password)}",
+            reason="password_length",
+            params={"min": MIN_LENGTH, "max": MAX_LENGTH, "length": len(password)},
         )
     folded = password.casefold()
     if folded in common_passwords():
-        raise WeakPassword("that password is one of the most common ones; choose another")
+        raise WeakPassword(
+            "that password is one of the most common ones; choose another",
+            reason="password_common",
+        )
     name = username.strip().casefold()
     if name and len(folded.replace(name, "")) < MIN_LENGTH:
         raise WeakPassword(
-            f"a password needs {MIN_LENGTH} characters besides the username it contains"
+            f"a password needs {MIN_LENGTH} characters besides the username it contains",
+            reason="password_username",
+            params={"min": MIN_LENGTH},
         )
     if len(set(password)) < MIN_DISTINCT:
-        raise WeakPassword(f"a password needs at least {MIN_DISTINCT} different characters")
+        raise WeakPassword(
+            f"a password needs at least {MIN_DISTINCT} different characters",
+            reason="password_distinct",
+            params={"min": MIN_DISTINCT},
+        )
     if len(password) < LONG_ENOUGH and _kinds(password) < 2:
         raise WeakPassword(
             f"a password under {LONG_ENOUGH} characters needs two kinds of characters "
-            "(lower case, upper case, digits, others)"
+            "(lower case, upper case, digits, others)",
+            reason="password_kinds",
+            params={"long": LONG_ENOUGH},
         )

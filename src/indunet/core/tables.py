@@ -18,6 +18,11 @@ enterprises = sa.Table(
     sa.Column("region", sa.String(100), nullable=False, server_default=""),
     sa.Column("verified", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # real-name review (migration ce0001): pending, approved or rejected, by whom, why, when
+    sa.Column("review_state", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("review_reason", sa.String(500), nullable=False, server_default=""),
+    sa.Column("reviewed_by", sa.String(200), nullable=False, server_default=""),
+    sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=True),
 )
 
 users = sa.Table(
@@ -29,6 +34,11 @@ users = sa.Table(
     sa.Column("role", sa.String(32), nullable=False),
     sa.Column("enterprise_id", sa.Integer, sa.ForeignKey("core_enterprises.id"), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # users and access operations (migration cu0001)
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("must_change_password", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("password_expires_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=True),
 )
 
 tokens = sa.Table(
@@ -41,6 +51,9 @@ tokens = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+    # when it was last used (moved at most every few minutes) and where a session began (cu0001)
+    sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("source", sa.String(100), nullable=False, server_default=""),
 )
 
 audit_log = sa.Table(
@@ -52,4 +65,6 @@ audit_log = sa.Table(
     sa.Column("action", sa.String(64), nullable=False),
     sa.Column("target", sa.String(300), nullable=False),
     sa.Column("detail", sa.JSON, nullable=False),
+    # the enterprise an entry belongs to, for its admins to read (cu0001); None: overseers only
+    sa.Column("enterprise_id", sa.Integer, nullable=True),
 )

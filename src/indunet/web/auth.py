@@ -9,7 +9,7 @@ from urllib.parse import unquote
 import sqlalchemy as sa
 from starlette.requests import HTTPConnection
 
-from indunet.core import Logins, NotFound, PermissionDenied, Role, User, user_for_token
+from indunet.core import Logins, NotFound, PermissionDenied, Role, User, users
 from indunet.ids import (
     OPERATOR,
     AuthenticationFailed,
@@ -84,9 +84,13 @@ def template_manager(engine: sa.Engine, user: User, prefix: str) -> Principal:
 
 
 def token_user(engine: sa.Engine, token: str) -> User:
-    """The user behind an API or session token."""
+    """The user behind an API or session token; its last use is noted every few minutes."""
     with engine.connect() as conn:
-        return user_for_token(conn, token)
+        user, stale = users.token_use(conn, token)
+    if stale is not None:
+        with engine.begin() as conn:
+            users.touch_token(conn, stale)
+    return user
 
 
 def write_principal(
