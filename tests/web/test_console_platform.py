@@ -501,7 +501,7 @@ async def test_acknowledging_an_alarm_with_htmx_swaps_its_row(
     assert alarm.state == telemetry.AlarmState.ACKNOWLEDGED and alarm.ack_note == "已安排检修"
 
     twice = await app_client.post(url, data={"note": ""}, headers=HX)
-    assert "already acknowledged by eu" in twice.text
+    assert "已由 eu 确认" in twice.text  # the reason, in the reader's language
     acked = await app_client.get("/platform/alarms", params={"state": "acknowledged"})
     assert f'id="alarm-{fleet.alarm_a}"' in acked.text
     active = await app_client.get("/platform/alarms", params={"state": "active"})

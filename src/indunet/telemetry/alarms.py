@@ -1,100 +1,50 @@
-"""Alarms raised by rules: their lifecycle, queries, and the events every transition publishes.
+"""Alarms raised by rules: their lifecycle, queries, comments, and the events every transition
+publishes.
 
-An alarm is *active* when its rule's condition holds, *acknowledged* once a person has seen
-it, *cleared* when the condition no longer holds; it is *closed* when it is both cleared and
-acknowledged (whatever the order). Each (rule, device) has at most one alarm that is not
-closed (the database enforces it): if the condition returns while the alarm is cleared but
-not yet acknowledged, that same alarm becomes active again and ``occurrences`` grows.
+The lifecycle is described in ``alarmstate``. Each (rule, device) has at most one alarm that
+is not closed (the database enforces it): if the condition returns while the alarm is cleared
+but not yet acknowledged, that same alarm becomes active again and ``occurrences`` grows.
 
 Every transition is published on the event bus as ``alarm.raised``, ``alarm.acknowledged``
-or ``alarm.cleared`` with ``Alarm.to_json()`` as the event.
+or ``alarm.cleared`` with ``Alarm.to_json()`` as the event (``cleared_by`` is set when a
+person cleared it by hand).
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 
 from indunet.core import Conflict, EventBus, InvalidInput, NotFound, User, access, audit
 from indunet.telemetry import events
+from indunet.telemetry.alarmquery import AlarmFilter, conditions, order
+from indunet.telemetry.alarmstate import (
+    OPEN,
+    STATE_FILTERS,
+    Alarm,
+    AlarmState,
+    Comment,
+    Severity,
+    alarm_of,
+    aware,
+)
+from indunet.telemetry.alarmtables import alarm_comments as comments_table
 from indunet.telemetry.alarmtables import alarms as table
 
+MAX_NOTE = 500
+"""Longest acknowledgement or clearing note, in characters."""
+MAX_COMMENT = 1000
+"""Longest comment, in characters."""
+MAX_COMMENTS = 200
+"""Most comments one alarm takes."""
+MAX_PAGE = 1000
+"""Most alarms one query returns."""
 
-class Severity(StrEnum):
-    """How urgent an alarm is, most urgent first."""
-
-    CRITICAL = "critical"
-    MAJOR = "major"
-    MINOR = "minor"
-    WARNING = "warning"
-
-    @classmethod
-    def parse(cls, text: str) -> Severity:
-        """The severity named by ``text``, or ``InvalidInput`` listing the choices."""
-        try:
-            return cls(str(text).strip().lower())
-        except ValueError:
-            choices = ", ".join(s.value for s in cls)
-            raise InvalidInput(f"unknown severity {text!r}; use one of {choices}") from None
-
-
-class AlarmState(StrEnum):
-    """Where an alarm is in its lifecycle."""
-
-    ACTIVE = "active"
-    ACKNOWLEDGED = "acknowledged"  # still active, seen by a person
-    CLEARED = "cleared"  # condition gone, not yet seen
-    CLOSED = "closed"  # cleared and acknowledged
-
-
-OPEN = "open"
-"""State filter for every alarm that is not closed."""
-STATE_FILTERS = frozenset({OPEN, *AlarmState})
-
-
-@dataclass(frozen=True, slots=True)
-class Alarm:
-    """One alarm of one rule on one device."""
-
-    id: int
-    rule_id: int
-    rule_name: str
-    enterprise_id: int
-    device_id: str
-    severity: Severity
-    state: AlarmState
-    message: str
-    value: dict[str, Any]
-    occurrences: int
-    raised_at: datetime
-    acked_by: str | None
-    acked_at: datetime | None
-    ack_note: str | None
-    cleared_at: datetime | None
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-able dict (times in ISO 8601, UTC): the API shape and the event payload."""
-        out: dict[str, Any] = {}
-        for name in self.__slots__:
-            v = getattr(self, name)
-            out[name] = v.isoformat() if isinstance(v, datetime) else v
-        return out
-
-
-def _aware(v: datetime | None) -> datetime | None:
-    return v.replace(tzinfo=UTC) if v is not None and v.tzinfo is None else v
-
-
-def _alarm(row: sa.Row[Any]) -> Alarm:
-    m = dict(row._mapping)
-    for key in ("raised_at", "acked_at", "cleared_at"):
-        m[key] = _aware(m[key])
-    return Alarm(**{**m, "severity": Severity(m["severity"]), "state": AlarmState(m["state"])})
+_alarm = alarm_of
 
 
 class Alarms:
@@ -117,13 +67,24 @@ class Alarms:
         message: str,
         value: dict[str, Any],
         at: datetime,
+        model_id: str | None = None,
     ) -> Alarm:
         """Raise the alarm of (rule, device), or make its cleared alarm active again.
 
-        An alarm already active stays as it is and no event is published.
+        An alarm already active stays as it is and no event is published. ``model_id`` (the
+        device's model) lets lists filter by model.
         """
         alarm, changed = await asyncio.to_thread(
-            self._raise, rule_id, rule_name, enterprise_id, device_id, severity, message, value, at
+            self._raise,
+            rule_id,
+            rule_name,
+            enterprise_id,
+            device_id,
+            severity,
+            message,
+            value,
+            at,
+            model_id,
         )
         if changed:
             await self.bus.publish(
@@ -141,12 +102,15 @@ class Alarms:
         message: str,
         value: dict[str, Any],
         at: datetime,
+        model_id: str | None = None,
     ) -> tuple[Alarm, bool]:
         with self.engine.begin() as conn:
             row = self._open(conn, rule_id, device_id)
             if row is not None and row.state in (AlarmState.ACTIVE, AlarmState.ACKNOWLEDGED):
                 return _alarm(row), False
             fields = {"severity": severity.value, "message": message, "value": value}
+            if model_id is not None:
+                fields["model_id"] = model_id
             if row is not None:  # cleared, not yet acknowledged: active again
                 conn.execute(
                     table.update()
@@ -203,8 +167,12 @@ class Alarms:
         Needs a platform admin or a user of the alarm's enterprise. Acknowledging twice is
         a ``Conflict`` naming who did it first.
         """
-        if len(note) > 500:
-            raise InvalidInput("an acknowledgement note has at most 500 characters")
+        if len(note) > MAX_NOTE:
+            raise InvalidInput(
+                f"an acknowledgement note has at most {MAX_NOTE} characters",
+                reason="alarm_note_long",
+                params={"max": MAX_NOTE},
+            )
         alarm = await asyncio.to_thread(self._acknowledge, user, alarm_id, note.strip())
         await self.bus.publish(
             events.ALARM_ACKNOWLEDGED.make(alarm.to_json(), enterprise_id=alarm.enterprise_id)
@@ -218,7 +186,9 @@ class Alarms:
             if alarm.acked_at is not None:
                 raise Conflict(
                     f"alarm {alarm_id} was already acknowledged by {alarm.acked_by} "
-                    f"at {alarm.acked_at.isoformat()}"
+                    f"at {alarm.acked_at.isoformat()}",
+                    reason="alarm_already_acked",
+                    params={"alarm": alarm_id, "user": alarm.acked_by},
                 )
             cleared = alarm.state == AlarmState.CLEARED
             state = AlarmState.CLOSED if cleared else AlarmState.ACKNOWLEDGED
@@ -240,6 +210,117 @@ class Alarms:
                 {"rule": alarm.rule_name, "device": alarm.device_id, "note": note},
             )
             return self._get(conn, alarm_id)
+
+    # -- by hand: clearing and comments --------------------------------------------------
+
+    async def clear_by_hand(self, user: User, alarm_id: int, note: str = "") -> Alarm:
+        """End an alarm now, as a person (audited): it closes, acknowledged by ``user`` if
+        nobody had, with ``cleared_by`` set; a ``note`` is kept as a comment.
+
+        Who may: as for acknowledging (a user of the alarm's enterprise or a platform admin).
+        A closed alarm is a ``Conflict``. The rule engine forgets the alarm's condition, so
+        a condition that still holds raises a new alarm after the rule's duration.
+        """
+        note = note.strip()
+        if len(note) > MAX_NOTE:
+            raise InvalidInput(
+                f"a clearing note has at most {MAX_NOTE} characters",
+                reason="alarm_note_long",
+                params={"max": MAX_NOTE},
+            )
+        alarm = await asyncio.to_thread(self._clear_by_hand, user, alarm_id, note)
+        await self.bus.publish(
+            events.ALARM_CLEARED.make(alarm.to_json(), enterprise_id=alarm.enterprise_id)
+        )
+        return alarm
+
+    def _clear_by_hand(self, user: User, alarm_id: int, note: str) -> Alarm:
+        with self.engine.begin() as conn:
+            alarm = self._get(conn, alarm_id)
+            access.check_change(user, alarm.enterprise_id, f"alarm {alarm_id}", users_too=True)
+            if alarm.state == AlarmState.CLOSED:
+                raise Conflict(
+                    f"alarm {alarm_id} is already closed",
+                    reason="alarm_already_closed",
+                    params={"alarm": alarm_id},
+                )
+            now = datetime.now(UTC)
+            values: dict[str, Any] = {"state": AlarmState.CLOSED.value, "cleared_by": user.username}
+            if alarm.cleared_at is None:
+                values["cleared_at"] = now
+            if alarm.acked_at is None:
+                values |= {"acked_by": user.username, "acked_at": now}
+            conn.execute(table.update().where(table.c.id == alarm_id).values(**values))
+            if note:
+                self._add_comment(conn, alarm, user.username, note, now)
+            audit.record(
+                conn,
+                user.actor,
+                "alarm.clear",
+                f"alarm:{alarm_id}",
+                {"rule": alarm.rule_name, "device": alarm.device_id, "note": note},
+            )
+            return self._get(conn, alarm_id)
+
+    def comment(self, user: User, alarm_id: int, text: str) -> Comment:
+        """Add ``user``'s comment to an alarm (audited; blocking): 1 to ``MAX_COMMENT``
+        characters, at most ``MAX_COMMENTS`` per alarm; who may: as for acknowledging."""
+        text = text.strip()
+        if not 1 <= len(text) <= MAX_COMMENT:
+            raise InvalidInput(
+                f"a comment has 1 to {MAX_COMMENT} characters, not {len(text)}",
+                reason="alarm_comment_length",
+                params={"max": MAX_COMMENT, "length": len(text)},
+            )
+        with self.engine.begin() as conn:
+            alarm = self._get(conn, alarm_id)
+            access.check_change(user, alarm.enterprise_id, f"alarm {alarm_id}", users_too=True)
+            count = conn.execute(
+                sa.select(sa.func.count()).where(comments_table.c.alarm_id == alarm_id)
+            ).scalar_one()
+            if count >= MAX_COMMENTS:
+                raise Conflict(
+                    f"alarm {alarm_id} already has {MAX_COMMENTS} comments",
+                    reason="alarm_comments_full",
+                    params={"alarm": alarm_id, "max": MAX_COMMENTS},
+                )
+            made = self._add_comment(conn, alarm, user.username, text, datetime.now(UTC))
+            audit.record(
+                conn, user.actor, "alarm.comment", f"alarm:{alarm_id}", {"comment": made.id}
+            )
+            return made
+
+    def comments(self, user: User, alarm_id: int) -> list[Comment]:
+        """The comments of an alarm the user may see, oldest first."""
+        with self.engine.connect() as conn:
+            alarm = self._get(conn, alarm_id)
+            access.check_see(user, alarm.enterprise_id, f"alarm {alarm_id}")
+            rows = conn.execute(
+                sa.select(comments_table)
+                .where(comments_table.c.alarm_id == alarm_id)
+                .order_by(comments_table.c.id)
+            )
+            return [
+                Comment(r.id, r.alarm_id, r.author, aware(r.created_at) or r.created_at, r.text)
+                for r in rows
+            ]
+
+    @staticmethod
+    def _add_comment(
+        conn: sa.Connection, alarm: Alarm, author: str, text: str, at: datetime
+    ) -> Comment:
+        new_id = conn.execute(
+            comments_table.insert()
+            .values(
+                alarm_id=alarm.id,
+                enterprise_id=alarm.enterprise_id,
+                author=author,
+                created_at=at,
+                text=text,
+            )
+            .returning(comments_table.c.id)
+        ).scalar_one()
+        return Comment(int(new_id), alarm.id, author, at, text)
 
     # -- queries -------------------------------------------------------------------------
 
@@ -263,26 +344,72 @@ class Alarms:
         before: int | None = None,
     ) -> list[Alarm]:
         """Alarms the user may see, newest first; ``before`` (an alarm id) pages back."""
-        q = sa.select(table).order_by(table.c.id.desc()).limit(max(1, min(limit, 1000)))
-        q = q.where(*self._filters(user, state, enterprise_id, severity))
-        if device_id is not None:
-            q = q.where(table.c.device_id == device_id)
-        if rule_id is not None:
-            q = q.where(table.c.rule_id == rule_id)
+        f = AlarmFilter(state, enterprise_id, device_id, None, severity, rule_id)
+        return self.page(user, f, limit=limit, before=before)
+
+    def page(
+        self,
+        user: User,
+        f: AlarmFilter,
+        *,
+        offset: int = 0,
+        limit: int = 100,
+        sort: str = "raised",
+        desc: bool = True,
+        before: int | None = None,
+    ) -> list[Alarm]:
+        """One page of the alarms ``f`` matches that the user may see (newest first by
+        default; ``sort`` is ``raised``, ``severity`` or ``device``)."""
+        q = sa.select(table).where(*conditions(user, f))
         if before is not None:
             q = q.where(table.c.id < before)
+        q = q.order_by(*order(sort, desc)).offset(max(0, offset))
+        q = q.limit(max(1, min(limit, MAX_PAGE)))
         with self.engine.connect() as conn:
             return [_alarm(r) for r in conn.execute(q)]
 
+    def total(self, user: User, f: AlarmFilter) -> int:
+        """How many alarms ``f`` matches that the user may see."""
+        q = sa.select(sa.func.count()).select_from(table).where(*conditions(user, f))
+        with self.engine.connect() as conn:
+            return int(conn.execute(q).scalar_one())
+
     def counts(
-        self, user: User, *, state: str | None = OPEN, enterprise_id: int | None = None
+        self,
+        user: User,
+        *,
+        state: str | None = OPEN,
+        enterprise_id: int | None = None,
+        where: AlarmFilter | None = None,
     ) -> dict[str, int]:
-        """Number of alarms per severity (open alarms unless another state is asked)."""
+        """Number of alarms per severity: of ``where`` whatever its severity, else of the
+        alarms in ``state`` (open alarms unless another state is asked)."""
+        f = where.without_severity() if where else AlarmFilter(state, enterprise_id)
         q = sa.select(table.c.severity, sa.func.count()).group_by(table.c.severity)
-        q = q.where(*self._filters(user, state, enterprise_id, None))
+        q = q.where(*conditions(user, f))
         with self.engine.connect() as conn:
             found: dict[str, int] = {s: n for s, n in conn.execute(q)}
         return {s.value: int(found.get(s.value, 0)) for s in Severity}
+
+    def export(
+        self, user: User, f: AlarmFilter, *, limit: int, chunk: int = 500
+    ) -> Iterator[Alarm]:
+        """The alarms ``f`` matches, newest first, at most ``limit``, read ``chunk`` at a
+        time (blocking; for streaming an export)."""
+        where = conditions(user, f)
+        last: int | None = None
+        left = limit
+        while left > 0:
+            q = sa.select(table).where(*where).order_by(table.c.id.desc())
+            if last is not None:
+                q = q.where(table.c.id < last)
+            with self.engine.connect() as conn:
+                rows = [_alarm(r) for r in conn.execute(q.limit(min(chunk, left)))]
+            if not rows:
+                return
+            yield from rows
+            left -= len(rows)
+            last = rows[-1].id
 
     def active(self) -> dict[tuple[int, str], int]:
         """Alarm id per (rule, device) of every alarm whose condition holds (for the engine)."""
@@ -292,27 +419,6 @@ class Alarms:
         )
         with self.engine.connect() as conn:
             return {(r, d): i for r, d, i in conn.execute(q)}
-
-    @staticmethod
-    def _filters(
-        user: User, state: str | None, enterprise_id: int | None, severity: str | None
-    ) -> list[sa.ColumnElement[bool]]:
-        where: list[sa.ColumnElement[bool]] = []
-        scoped = access.scope(user, enterprise_id)
-        if scoped is not None:
-            where.append(table.c.enterprise_id == scoped)
-        if state is not None:
-            if state not in STATE_FILTERS:
-                raise InvalidInput(
-                    f"unknown alarm state {state!r}; use {', '.join(sorted(STATE_FILTERS))}"
-                )
-            if state == OPEN:
-                where.append(table.c.state != AlarmState.CLOSED.value)
-            else:
-                where.append(table.c.state == state)
-        if severity is not None:
-            where.append(table.c.severity == Severity.parse(severity).value)
-        return where
 
     @staticmethod
     def _open(conn: sa.Connection, rule_id: int, device_id: str) -> sa.Row[Any] | None:
@@ -328,5 +434,22 @@ class Alarms:
     def _get(conn: sa.Connection, alarm_id: int) -> Alarm:
         row = conn.execute(sa.select(table).where(table.c.id == alarm_id)).first()
         if row is None:
-            raise NotFound(f"no alarm {alarm_id}")
+            raise NotFound(
+                f"no alarm {alarm_id}", reason="alarm_not_found", params={"alarm": alarm_id}
+            )
         return _alarm(row)
+
+
+__all__ = [
+    "MAX_COMMENT",
+    "MAX_COMMENTS",
+    "MAX_NOTE",
+    "OPEN",
+    "STATE_FILTERS",
+    "Alarm",
+    "AlarmFilter",
+    "AlarmState",
+    "Alarms",
+    "Comment",
+    "Severity",
+]

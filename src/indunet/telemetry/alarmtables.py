@@ -1,4 +1,5 @@
-"""Tables of rules, alarms and commands (SQLAlchemy Core), created by migration r0001."""
+"""Tables of rules, alarms, alarm comments and commands (SQLAlchemy Core), created by
+migrations r0001 and ar0001 (alarm model, manual clearing, comments)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,19 @@ alarms = sa.Table(
     sa.Column("acked_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("ack_note", sa.String(500), nullable=True),
     sa.Column("cleared_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("model_id", sa.String(200), nullable=True),
+    sa.Column("cleared_by", sa.String(200), nullable=True),
+)
+
+alarm_comments = sa.Table(
+    "tel_alarm_comments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("alarm_id", sa.Integer, nullable=False),
+    sa.Column("enterprise_id", sa.Integer, nullable=False),
+    sa.Column("author", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("text", sa.String(1000), nullable=False),
 )
 
 commands = sa.Table(

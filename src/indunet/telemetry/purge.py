@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from indunet.core import EventBus
 from indunet.telemetry import events
-from indunet.telemetry.alarmtables import alarms, commands, rules
+from indunet.telemetry.alarmtables import alarm_comments, alarms, commands, rules
 from indunet.telemetry.store import TimeSeriesStore
 from indunet.telemetry.tables import dead_letters
 
@@ -83,6 +83,8 @@ class Purger:
             n_letters = conn.execute(
                 dead_letters.delete().where(dead_letters.c.device == device_id)
             ).rowcount
+            of_device = sa.select(alarms.c.id).where(alarms.c.device_id == device_id)
+            conn.execute(alarm_comments.delete().where(alarm_comments.c.alarm_id.in_(of_device)))
             n_alarms = conn.execute(alarms.delete().where(alarms.c.device_id == device_id)).rowcount
             n_rules = conn.execute(rules.delete().where(rules.c.device_id == device_id)).rowcount
         self.tombstones.purge_done(device_id)

@@ -89,12 +89,24 @@ class RuleEngine:
         self._values: dict[str, dict[str, Value]] = {}
         self._stamps: dict[str, dict[str, int]] = {}
         self._pending: dict[tuple[int, str], int] = {}
+        self._models: dict[str, str] = {}  # device -> model id, as last resolved
         self._lock = asyncio.Lock()
         with engine.connect() as conn:
             for rule in rules.load_all(conn):
                 self._rules[rule.id] = CompiledRule.of(rule)
         self._active = set(alarms.active())
         bus.subscribe(events.DEVICE_PURGED.name, self._on_purged)
+        bus.subscribe(events.ALARM_CLEARED.name, self._on_cleared)
+
+    async def _on_cleared(self, event: Event) -> None:
+        """A person cleared an alarm by hand: its condition is watched afresh, so a condition
+        that still holds raises a new alarm once it has held for the rule's duration."""
+        if not event.data.get("cleared_by"):
+            return
+        rule_id, device_id = event.data.get("rule_id"), event.data.get("device_id")
+        if isinstance(rule_id, int) and isinstance(device_id, str):
+            self._active.discard((rule_id, device_id))
+            self._pending.pop((rule_id, device_id), None)
 
     async def _on_purged(self, event: Event) -> None:
         """A deleted device's rules are gone from the database: drop them from memory too."""
@@ -130,6 +142,7 @@ class RuleEngine:
         self._targets.pop(device_id, None)
         self._values.pop(device_id, None)
         self._stamps.pop(device_id, None)
+        self._models.pop(device_id, None)
 
     def _evaluate(self, samples: Sequence[Sample]) -> list[_Change]:
         self.stats.batches += 1
@@ -269,6 +282,7 @@ class RuleEngine:
                 message=change.rule.render(change.device, change.values),
                 value=change.values,
                 at=at,
+                model_id=self._models.get(change.device),
             )
             self.stats.raised += 1
         else:
@@ -282,6 +296,7 @@ class RuleEngine:
         except Exception:  # unknown device: nothing targets it
             found: list[CompiledRule] = []
         else:
+            self._models[device] = model.id
             found = [
                 r
                 for r in self._rules.values()

@@ -7,13 +7,15 @@ regulators read everything and change nothing.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Query, Response
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from indunet import telemetry
 from indunet.core import User, access
+from indunet.telemetry.alarms import MAX_COMMENT, AlarmFilter
 from indunet.web.deps import MAX_DB_INT, BodyId, PathId, PlatformDep, QueryId, UserDep
 from indunet.web.platform import Platform
 
@@ -61,6 +63,22 @@ class Ack(BaseModel):
     """An acknowledgement of an alarm."""
 
     note: str = Field(default="", max_length=500, examples=["已安排检修"])
+
+
+class Clearing(BaseModel):
+    """Clearing an alarm by hand, with an optional note (kept as a comment)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(default="", max_length=500, examples=["误报：传感器接线松动，已紧固"])
+
+
+class CommentIn(BaseModel):
+    """A comment on an alarm."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=MAX_COMMENT, examples=["已更换轴承，观察中"])
 
 
 def _engine(platform: Platform) -> telemetry.RuleEngine:
@@ -131,34 +149,52 @@ async def delete_rule(rule_id: PathId, platform: PlatformDep, user: UserDep) -> 
     await _engine(platform).delete(user, rule_id)
 
 
+Since = Annotated[
+    AwareDatetime | None,
+    Query(alias="from", description="raised at or after (ISO 8601 with an offset)"),
+]
+Until = Annotated[
+    AwareDatetime | None, Query(alias="to", description="raised before (ISO 8601 with an offset)")
+]
+
+
+def _model_visible(platform: Platform, user: User, model_id: str | None) -> None:
+    if model_id is not None and not access.sees_all(user):
+        platform.models.visible(user, model_id)
+
+
 @router.get("/alarms")
 def list_alarms(
     platform: PlatformDep,
     user: UserDep,
+    response: Response,
     state: str | None = Query(
         default=None, description="open, active, acknowledged, cleared or closed"
     ),
     enterprise_id: QueryId = None,
-    device_id: str | None = None,
-    severity: str | None = None,
+    device_id: str | None = Query(default=None, max_length=200),
+    model_id: str | None = Query(default=None, max_length=200, description="the device's model"),
+    severity: str | None = Query(default=None, max_length=50),
     rule_id: QueryId = None,
+    since: Since = None,
+    until: Until = None,
+    q: str = Query(
+        default="", max_length=100, description="text in the message, device id or rule name"
+    ),
     limit: int = Query(default=100, ge=1, le=1000),
+    offset: int = Query(default=0, ge=0, le=10_000_000, description="alarms to skip"),
     before: int | None = Query(
         default=None, ge=1, le=MAX_DB_INT, description="an alarm id: older alarms only"
     ),
 ) -> list[dict[str, Any]]:
-    """Alarms the user may see, newest first."""
+    """Alarms the user may see, newest first; the ``X-Total-Count`` header says how many
+    match the filters in all (``before`` aside)."""
     _filters_visible(platform, user, device_id, rule_id)
-    found = _alarms(platform).find(
-        user,
-        state=state,
-        enterprise_id=enterprise_id,
-        device_id=device_id,
-        severity=severity,
-        rule_id=rule_id,
-        limit=limit,
-        before=before,
-    )
+    _model_visible(platform, user, model_id)
+    f = AlarmFilter(state, enterprise_id, device_id, model_id, severity, rule_id, since, until, q)
+    service = _alarms(platform)
+    found = service.page(user, f, offset=offset, limit=limit, before=before)
+    response.headers["X-Total-Count"] = str(service.total(user, f))
     return [a.to_json() for a in found]
 
 
@@ -166,11 +202,30 @@ def list_alarms(
 def count_alarms(
     platform: PlatformDep,
     user: UserDep,
-    state: str = Query(default="open", description="open (default) or one state"),
+    state: str = Query(default="open", description="open (default), all, or one state"),
     enterprise_id: QueryId = None,
+    device_id: str | None = Query(default=None, max_length=200),
+    model_id: str | None = Query(default=None, max_length=200),
+    rule_id: QueryId = None,
+    since: Since = None,
+    until: Until = None,
+    q: str = Query(default="", max_length=100),
 ) -> dict[str, int]:
-    """Number of alarms per severity, for the console's header."""
-    return _alarms(platform).counts(user, state=state, enterprise_id=enterprise_id)
+    """Number of alarms per severity matching the filters, for the console's tiles."""
+    _filters_visible(platform, user, device_id, rule_id)
+    _model_visible(platform, user, model_id)
+    f = AlarmFilter(
+        None if state == "all" else state,
+        enterprise_id,
+        device_id,
+        model_id,
+        None,
+        rule_id,
+        since,
+        until,
+        q,
+    )
+    return _alarms(platform).counts(user, where=f)
 
 
 @router.get("/alarms/{alarm_id}")
@@ -186,3 +241,28 @@ async def acknowledge_alarm(
     """Acknowledge an alarm (a user of its enterprise, or a platform admin); audited."""
     alarm = await _alarms(platform).acknowledge(user, alarm_id, body.note if body else "")
     return alarm.to_json()
+
+
+@router.post("/alarms/{alarm_id}/clear")
+async def clear_alarm(
+    alarm_id: PathId, platform: PlatformDep, user: UserDep, body: Clearing | None = None
+) -> dict[str, Any]:
+    """Clear an alarm by hand: it closes now, acknowledged by the caller if nobody had; a
+    condition that still holds raises a new alarm after the rule's duration. Audited."""
+    alarm = await _alarms(platform).clear_by_hand(user, alarm_id, body.note if body else "")
+    return alarm.to_json()
+
+
+@router.get("/alarms/{alarm_id}/comments")
+def list_comments(alarm_id: PathId, platform: PlatformDep, user: UserDep) -> list[dict[str, Any]]:
+    """The comments of an alarm, oldest first."""
+    return [c.to_json() for c in _alarms(platform).comments(user, alarm_id)]
+
+
+@router.post("/alarms/{alarm_id}/comments", status_code=201)
+async def add_comment(
+    alarm_id: PathId, body: CommentIn, platform: PlatformDep, user: UserDep
+) -> dict[str, Any]:
+    """Comment on an alarm (a user of its enterprise, or a platform admin); audited."""
+    made = await run_in_threadpool(_alarms(platform).comment, user, alarm_id, body.text)
+    return made.to_json()
