@@ -12,6 +12,12 @@ from indunet.core.errors import Conflict, InvalidInput, NotFound
 from indunet.core.tables import enterprises
 from indunet.core.uscc import validate_uscc
 
+PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
+REVIEW_STATES = (PENDING, APPROVED, REJECTED)
+MAX_REASON = 500
+#: Sort keys of ``page_enterprises``.
+SORTS = ("name", "uscc", "region", "created_at", "review_state")
+
 
 @dataclass(frozen=True, slots=True)
 class Enterprise:
@@ -26,6 +32,10 @@ class Enterprise:
     region: str
     verified: bool
     created_at: datetime
+    review_state: str = "pending"  # pending, approved or rejected (see ``review``)
+    review_reason: str = ""
+    reviewed_by: str = ""
+    reviewed_at: datetime | None = None
 
 
 def create_enterprise(
@@ -66,6 +76,7 @@ def create_enterprise(
         "region": region.strip(),
         "verified": verified,
         "created_at": datetime.now(UTC),
+        "review_state": APPROVED if verified else PENDING,
     }
     new_id = conn.execute(
         enterprises.insert().values(**values).returning(enterprises.c.id)
@@ -77,7 +88,11 @@ def create_enterprise(
 def set_verified(conn: sa.Connection, uscc: str, *, verified: bool, actor: str) -> Enterprise:
     """Mark an enterprise's real-name data as checked (or not)."""
     ent = get_enterprise(conn, uscc)
-    conn.execute(enterprises.update().where(enterprises.c.id == ent.id).values(verified=verified))
+    conn.execute(
+        enterprises.update()
+        .where(enterprises.c.id == ent.id)
+        .values(verified=verified, review_state=APPROVED if verified else PENDING)
+    )
     audit.record(conn, actor, "enterprise.verify", f"enterprise:{ent.uscc}", {"verified": verified})
     return get_enterprise(conn, ent.uscc)
 
@@ -104,3 +119,87 @@ def list_enterprises(conn: sa.Connection) -> list[Enterprise]:
     """All enterprises, by name."""
     rows = conn.execute(sa.select(enterprises).order_by(enterprises.c.name))
     return [Enterprise(**r._mapping) for r in rows]
+
+
+def review(
+    conn: sa.Connection, enterprise_id: int, *, approve: bool, reason: str, actor: str
+) -> Enterprise:
+    """Approve or reject an enterprise's real-name data, with the reviewer's reason.
+
+    A rejection needs a reason (1 to ``MAX_REASON`` characters; an approval may leave it
+    empty). Approving marks the enterprise verified, so prefixes can be allocated to it;
+    rejecting marks it unverified. Who, when and why are stored and audited.
+    """
+    text = reason.strip()
+    if len(text) > MAX_REASON:
+        raise InvalidInput(
+            f"a review reason must have at most {MAX_REASON} characters",
+            reason="review_reason_length",
+            params={"max": MAX_REASON},
+        )
+    if not approve and not text:
+        raise InvalidInput(
+            "a rejection needs a reason the enterprise can act on", reason="review_reason_needed"
+        )
+    ent = get_enterprise_by_id(conn, enterprise_id)
+    state = APPROVED if approve else REJECTED
+    conn.execute(
+        enterprises.update()
+        .where(enterprises.c.id == ent.id)
+        .values(
+            verified=approve,
+            review_state=state,
+            review_reason=text,
+            reviewed_by=actor[:200],
+            reviewed_at=datetime.now(UTC),
+        )
+    )
+    audit.record(
+        conn,
+        actor,
+        f"enterprise.{'approve' if approve else 'reject'}",
+        f"enterprise:{ent.uscc}",
+        {"reason": text},
+    )
+    return get_enterprise_by_id(conn, ent.id)
+
+
+def page_enterprises(
+    conn: sa.Connection,
+    *,
+    like: str | None = None,
+    review_state: str | None = None,
+    enterprise_id: int | None = None,
+    sort: str = "name",
+    desc: bool = False,
+    offset: int = 0,
+    limit: int = 20,
+) -> tuple[list[Enterprise], int]:
+    """One page of enterprises and how many match: ``like`` (an SQL LIKE pattern escaped
+    with ``\\``) searches name, USCC and region; ``review_state`` and ``enterprise_id``
+    filter."""
+    where: list[sa.ColumnElement[bool]] = []
+    if like:
+        where.append(
+            sa.or_(
+                enterprises.c.name.like(like, escape="\\"),
+                enterprises.c.uscc.like(like.upper(), escape="\\"),
+                enterprises.c.region.like(like, escape="\\"),
+            )
+        )
+    if review_state in REVIEW_STATES:
+        where.append(enterprises.c.review_state == review_state)
+    if enterprise_id is not None:
+        where.append(enterprises.c.id == enterprise_id)
+    column = enterprises.c[sort if sort in SORTS else "name"]
+    total = conn.execute(
+        sa.select(sa.func.count()).select_from(enterprises).where(*where)
+    ).scalar_one()
+    rows = conn.execute(
+        sa.select(enterprises)
+        .where(*where)
+        .order_by(column.desc() if desc else column, enterprises.c.id)
+        .offset(max(0, offset))
+        .limit(max(1, min(limit, 500)))
+    )
+    return [Enterprise(**r._mapping) for r in rows], int(total)

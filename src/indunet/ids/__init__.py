@@ -2,11 +2,13 @@
 
 from pathlib import Path
 
+from indunet.ids import daily
 from indunet.ids.admin import OPERATOR, CredentialChecker, Perm, Principal
 from indunet.ids.announce import AnnounceFailed, announce
 from indunet.ids.answers import Answer, Hop, Referral, Site
 from indunet.ids.bulk import import_file
 from indunet.ids.bulkjobs import BulkJob, BulkReport, get_job
+from indunet.ids.daily import DayCount, PrefixCount
 from indunet.ids.errors import (
     HTTP_STATUS,
     RC,
@@ -54,6 +56,7 @@ __all__ = [
     "BulkJob",
     "BulkReport",
     "CredentialChecker",
+    "DayCount",
     "HandleError",
     "HandleExists",
     "HandleNotFound",
@@ -70,6 +73,7 @@ __all__ = [
     "NotAuthorized",
     "NotResponsible",
     "Perm",
+    "PrefixCount",
     "Principal",
     "Referral",
     "Resolver",
@@ -87,6 +91,7 @@ __all__ = [
     "admin_username",
     "allocate",
     "announce",
+    "daily",
     "delegate",
     "ecode",
     "embedded",

@@ -329,6 +329,11 @@ def _write_batch(
             job.next_line = batch[-1].line + 1
         save_job(conn, job, DONE if last else RUNNING)
     node.stats.registrations += written
+    created: dict[str, int] = {}
+    for _, _, prefix, _ in inserts:
+        created[prefix] = created.get(prefix, 0) + 1
+    for prefix, n in created.items():
+        node.stats.daily.registered(prefix, n)
     if node.resolver is not None:
         for key in [*(i[0] for i in inserts), *replaced]:
             node.resolver.forget(key)

@@ -102,6 +102,7 @@ class Node:
         self.policy = policy or SitePolicy()
         self.stats = NodeStats()
         self.delegations: dict[str, Referral] = {}
+        self.revoked: frozenset[str] = frozenset()  # refreshed by ids.prefixes.load_revoked
         self.load_delegations()
 
     def load_delegations(self) -> None:
@@ -154,9 +155,12 @@ class Node:
             return Answer(RC.INVALID_HANDLE, text, message=exc.message)
         route = self.route_prefix(t.routing)
         if route is LOCAL:
+            if self.revoked and any(self.scheme.is_under(t.routing, p) for p in self.revoked):
+                return Answer(RC.HANDLE_NOT_FOUND, t.text, message=f"prefix {t.routing} is revoked")
             rec = await self.store.aget(t.key)
             if rec is None:
                 return Answer(RC.HANDLE_NOT_FOUND, t.text, message=self._not_found(t))
+            self.stats.daily.resolved(t.routing)  # ids.daily: counted in memory, stored later
             return Answer(RC.SUCCESS, rec.handle, rec.values)
         if recurse and self.resolver is not None:
             return await self.resolver.resolve(t.text, fresh=fresh)
@@ -271,6 +275,8 @@ class Node:
                 {"node": self.name, "indices": sorted(v.index for v in values)},
             )
         self._written(h, final)
+        if created and not h.is_prefix_handle:
+            self.stats.daily.registered(hdl.normalise_prefix(h.prefix))
         return (existing.handle if existing else h.text), created
 
     def _check_sites(

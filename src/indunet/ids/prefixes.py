@@ -1,18 +1,37 @@
-"""Prefix allocation: an operator gives a verified enterprise a prefix and its admin credential."""
+"""Prefixes: allocation to a verified enterprise with its admin credential, the operator's list
+and detail, revocation and key rotation.
+
+Revoking a prefix (``revoke``) keeps its identifiers in the store (an enterprise's data is
+not destroyed by an administrative act, and the record stays for the audit) but takes them
+out of service: the prefix handle ``0.NA/<prefix>`` is deleted, so its HS_SECKEY no longer
+authenticates and its HS_SITE delegation is gone, and resolving any identifier under the
+prefix or below it answers HANDLE_NOT_FOUND (HTTP 404) with "prefix … is revoked". Every node
+of the process learns this at once, other processes within ``FLUSH_S`` seconds
+(``load_revoked``, run by the ids upkeep service). A revoked prefix cannot be allocated again.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from indunet.core import Conflict, Enterprise, InvalidInput, PermissionDenied, audit, new_secret
+from indunet.core import (
+    Conflict,
+    Enterprise,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    audit,
+    new_secret,
+)
 from indunet.ids.admin import ALL_RIGHTS, hash_seckeys
 from indunet.ids.errors import NotResponsible
 from indunet.ids.node import Node
 from indunet.ids.syntax import handle as hdl
-from indunet.ids.tables import prefixes
+from indunet.ids.tables import handles, prefixes
 from indunet.ids.values import (
     ADMIN_TYPE,
     FIRST_SITE_INDEX,
@@ -35,6 +54,8 @@ class Allocation:
     enterprise_id: int | None
     username: str
     secret: str | None = None
+    created_at: datetime | None = None
+    revoked_at: datetime | None = None
 
 
 def admin_username(prefix: str) -> str:
@@ -131,17 +152,218 @@ def allocate(
 
 
 def list_allocations(engine: sa.Engine, *, enterprise_id: int | None = None) -> list[Allocation]:
-    """Allocated prefixes, optionally of one enterprise."""
-    q = sa.select(prefixes).order_by(prefixes.c.prefix)
+    """Allocated prefixes in service (not revoked), optionally of one enterprise."""
+    q = sa.select(prefixes).where(prefixes.c.revoked_at.is_(None)).order_by(prefixes.c.prefix)
     if enterprise_id is not None:
         q = q.where(prefixes.c.enterprise_id == enterprise_id)
     with engine.connect() as conn:
-        return [
-            Allocation(r.prefix, r.node, r.enterprise_id, admin_username(r.prefix))
-            for r in conn.execute(q)
-        ]
+        return [_allocation(r) for r in conn.execute(q)]
+
+
+def _allocation(r: sa.Row[tuple[object, ...]]) -> Allocation:
+    m = r._mapping
+    return Allocation(
+        m["prefix"],
+        m["node"],
+        m["enterprise_id"],
+        admin_username(m["prefix"]),
+        None,
+        m["created_at"],
+        m["revoked_at"],
+    )
 
 
 def enterprise_prefixes(engine: sa.Engine, enterprise_id: int) -> frozenset[str]:
-    """The prefixes an enterprise holds (what its users may manage)."""
+    """The prefixes an enterprise holds in service (what its users may manage)."""
     return frozenset(a.prefix for a in list_allocations(engine, enterprise_id=enterprise_id))
+
+
+# -- operators' list, detail, revocation and key rotation ----------------------------------
+ACTIVE, REVOKED = "active", "revoked"
+SORTS = ("prefix", "created_at", "enterprise_id")
+MAX_REASON = 500
+
+
+@dataclass(frozen=True, slots=True)
+class PrefixDetail:
+    """One prefix as its detail page shows it."""
+
+    allocation: Allocation
+    handles: int
+    admins: list[HandleValue] = field(default_factory=list)
+    sites: list[HandleValue] = field(default_factory=list)
+    revoked_by: str = ""
+    revoke_reason: str = ""
+
+
+def page_allocations(
+    engine: sa.Engine,
+    *,
+    like: str | None = None,
+    enterprise_id: int | None = None,
+    state: str | None = None,
+    sort: str = "prefix",
+    desc: bool = False,
+    offset: int = 0,
+    limit: int = 20,
+) -> tuple[list[Allocation], int]:
+    """One page of allocations and how many match: ``like`` (an SQL LIKE pattern escaped
+    with ``\\``) searches the prefix; ``enterprise_id`` and ``state`` (active, revoked)
+    filter."""
+    where: list[sa.ColumnElement[bool]] = []
+    if like:
+        where.append(prefixes.c.prefix.like(like, escape="\\"))
+    if enterprise_id is not None:
+        where.append(prefixes.c.enterprise_id == enterprise_id)
+    if state == ACTIVE:
+        where.append(prefixes.c.revoked_at.is_(None))
+    elif state == REVOKED:
+        where.append(prefixes.c.revoked_at.is_not(None))
+    column = prefixes.c[sort if sort in SORTS else "prefix"]
+    with engine.connect() as conn:
+        total = conn.execute(
+            sa.select(sa.func.count()).select_from(prefixes).where(*where)
+        ).scalar_one()
+        rows = conn.execute(
+            sa.select(prefixes)
+            .where(*where)
+            .order_by(column.desc() if desc else column, prefixes.c.prefix)
+            .offset(max(0, offset))
+            .limit(max(1, min(limit, 500)))
+        )
+        return [_allocation(r) for r in rows], int(total)
+
+
+def _row(conn: sa.Connection, prefix: str) -> sa.Row[tuple[object, ...]]:
+    norm = hdl.normalise_prefix(prefix.strip())
+    row = conn.execute(sa.select(prefixes).where(prefixes.c.prefix == norm)).first()
+    if row is None:
+        raise NotFound(
+            f"prefix {prefix} is not allocated",
+            reason="prefix_not_found",
+            params={"prefix": prefix},
+        )
+    return row
+
+
+def allocation_of(engine: sa.Engine, prefix: str) -> Allocation:
+    """The allocation of ``prefix`` (revoked or not), or ``NotFound``."""
+    with engine.connect() as conn:
+        return _allocation(_row(conn, prefix))
+
+
+def prefix_detail(nodes: Mapping[str, Node], engine: sa.Engine, prefix: str) -> PrefixDetail:
+    """``prefix`` with its HS_ADMIN and HS_SITE values and how many identifiers it holds."""
+    with engine.connect() as conn:
+        row = _row(conn, prefix)
+        m = row._mapping
+        count = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(handles)
+            .where(handles.c.node == m["node"], handles.c.prefix == m["prefix"])
+        ).scalar_one()
+    node = nodes.get(str(m["node"]))
+    rec = node.store.get(hdl.parse(f"0.NA/{m['prefix']}").key) if node else None
+    values = rec.values if rec else []
+    return PrefixDetail(
+        _allocation(row),
+        int(count),
+        [v for v in values if v.type == ADMIN_TYPE],
+        [v for v in values if v.type == SITE_TYPE],
+        str(m["revoked_by"]),
+        str(m["revoke_reason"]),
+    )
+
+
+def _node_of(nodes: Mapping[str, Node], name: str, prefix: str) -> Node:
+    node = nodes.get(name)
+    if node is None:
+        raise Conflict(
+            f"prefix {prefix} is held by node {name}, which this process does not run",
+            reason="prefix_node_elsewhere",
+            params={"prefix": prefix, "node": name},
+        )
+    return node
+
+
+def revoke(nodes: Mapping[str, Node], prefix: str, *, reason: str, actor: str) -> Allocation:
+    """Revoke ``prefix`` (see the module docstring); ``reason`` is required and stored."""
+    text = reason.strip()
+    if not text or len(text) > MAX_REASON:
+        raise InvalidInput(
+            f"a revocation needs a reason of 1 to {MAX_REASON} characters",
+            reason="revoke_reason_needed",
+            params={"max": MAX_REASON},
+        )
+    any_node = next(iter(nodes.values()))
+    with any_node.engine.begin() as conn:
+        row = _row(conn, prefix)
+        m = row._mapping
+        if m["revoked_at"] is not None:
+            raise Conflict(
+                f"prefix {m['prefix']} is already revoked",
+                reason="prefix_revoked",
+                params={"prefix": m["prefix"]},
+            )
+        node = _node_of(nodes, str(m["node"]), str(m["prefix"]))
+        norm = str(m["prefix"])
+        h = hdl.parse(f"0.NA/{norm}")
+        conn.execute(
+            prefixes.update()
+            .where(prefixes.c.prefix == norm)
+            .values(revoked_at=datetime.now(UTC), revoked_by=actor[:200], revoke_reason=text)
+        )
+        node.store.delete(conn, h.key)
+        audit.record(conn, actor, "prefix.revoke", f"0.NA/{norm}", {"reason": text})
+    node._written(h, None)  # drops its delegation and cached answers about it
+    for n in nodes.values():
+        n.revoked = n.revoked | {norm}
+        if n.resolver is not None:
+            n.resolver.answers.clear()  # answers under the prefix may be cached
+    return allocation_of(any_node.engine, norm)
+
+
+def rotate_key(nodes: Mapping[str, Node], prefix: str, *, actor: str) -> str:
+    """Give ``prefix``'s admin a new HS_SECKEY secret and return it (shown once); the old
+    secret stops authenticating at once."""
+    any_node = next(iter(nodes.values()))
+    secret = new_secret(24)
+    with any_node.engine.begin() as conn:
+        m = _row(conn, prefix)._mapping
+        norm = str(m["prefix"])
+        if m["revoked_at"] is not None:
+            raise Conflict(
+                f"prefix {norm} is revoked", reason="prefix_revoked", params={"prefix": norm}
+            )
+        node = _node_of(nodes, str(m["node"]), norm)
+        h = hdl.parse(f"0.NA/{norm}")
+        rec = node.store.get_for_update(conn, h.key)
+        if rec is None:
+            raise NotFound(
+                f"prefix handle 0.NA/{norm} is missing",
+                reason="prefix_handle_missing",
+                params={"prefix": norm},
+            )
+        key = HandleValue(
+            ADMIN_KEY_INDEX, SECKEY_TYPE, "string", secret, 86_400, now_timestamp(), "1100"
+        )
+        values = [v for v in rec.values if v.index != ADMIN_KEY_INDEX]
+        values = sorted([*values, *hash_seckeys([key])], key=lambda v: v.index)
+        node.store.replace(conn, h.key, values)
+        audit.record(conn, actor, "prefix.rotate_key", f"0.NA/{norm}", {"index": ADMIN_KEY_INDEX})
+    node._written(h, values)
+    return secret
+
+
+def load_revoked(engine: sa.Engine, nodes: Iterable[Node]) -> None:
+    """Tell ``nodes`` which prefixes are revoked (revocations made by other processes)."""
+    with engine.connect() as conn:
+        gone = frozenset(
+            str(p)
+            for p in conn.execute(
+                sa.select(prefixes.c.prefix).where(prefixes.c.revoked_at.is_not(None))
+            ).scalars()
+        )
+    for n in nodes:
+        if n.revoked != gone:
+            n.revoked = gone

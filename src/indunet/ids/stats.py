@@ -7,6 +7,8 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from indunet.ids.daily import DailyTally
+
 # Latency buckets grow by 2**(1/4) from 10 µs: about 19 % wide, enough for percentiles.
 _BASE_US = 10.0
 _STEP = 2**0.25
@@ -31,6 +33,7 @@ class NodeStats:
     seconds_total: float = 0.0
     registrations: int = 0
     errors: int = 0
+    daily: DailyTally = field(default_factory=DailyTally)  # per hour and prefix (ids.daily)
     _lat: list[int] = field(default_factory=lambda: [0] * _NBUCKETS)
     _minutes: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=60))
 

@@ -39,6 +39,19 @@ prefixes = sa.Table(
     sa.Column("node", sa.String(64), nullable=False),
     sa.Column("enterprise_id", sa.Integer, nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # revocation (migration io0001): when, by whom and why; the row stays for the record
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("revoked_by", sa.String(200), nullable=False, server_default=""),
+    sa.Column("revoke_reason", sa.String(500), nullable=False, server_default=""),
+)
+
+daily_stats = sa.Table(  # registrations and resolutions per UTC hour and prefix (ids.daily)
+    "ids_daily_stats",
+    metadata,
+    sa.Column("hour", sa.DateTime(timezone=True), primary_key=True),
+    sa.Column("prefix", sa.String(128), primary_key=True),
+    sa.Column("registrations", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("resolutions", sa.Integer, nullable=False, server_default="0"),
 )
 
 bulk_jobs = sa.Table(
@@ -58,4 +71,19 @@ bulk_jobs = sa.Table(
     sa.Column("errors", sa.JSON, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("enterprise_id", sa.Integer, nullable=True),  # migration io0001
+)
+
+handle_history = sa.Table(
+    "ids_handle_history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("node", sa.String(64), nullable=False),
+    sa.Column("hkey", sa.String(400), nullable=False),
+    sa.Column("handle", sa.String(400), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("before", sa.Text, nullable=True),
+    sa.Index("ix_ids_handle_history_key", "node", "hkey", "id"),
 )

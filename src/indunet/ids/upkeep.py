@@ -1,0 +1,76 @@
+"""The ids subsystem's background service: stores the daily counts and learns revocations.
+
+Every ``daily.FLUSH_S`` seconds, off the event loop, it adds every node's tally of
+registrations and resolutions to ``ids_daily_stats`` (``daily.flush``) and reloads the
+revoked prefixes (``prefixes.load_revoked``), so a revocation made by another process is
+obeyed here within that time. Stopping flushes once more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Protocol
+
+import sqlalchemy as sa
+
+from indunet.ids import daily
+from indunet.ids.node import Node
+from indunet.ids.prefixes import load_revoked
+
+log = logging.getLogger(__name__)
+
+
+class Upkeep:
+    """Flushes counts and refreshes revocations of ``nodes`` every ``every`` seconds."""
+
+    def __init__(self, engine: sa.Engine, nodes: Sequence[Node], every: float = daily.FLUSH_S):
+        self.engine = engine
+        self.nodes = list(nodes)
+        self.every = every
+        self._task: asyncio.Task[None] | None = None
+
+    def run_once(self) -> None:
+        """One pass (blocking: call it in a thread)."""
+        daily.flush(self.engine, [n.stats.daily for n in self.nodes])
+        load_revoked(self.engine, self.nodes)
+
+    async def start(self) -> None:
+        """Learn the revocations now, then keep going in the background."""
+        await asyncio.to_thread(load_revoked, self.engine, self.nodes)
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop, and store what was counted since the last pass."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        await asyncio.to_thread(daily.flush, self.engine, [n.stats.daily for n in self.nodes])
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.every)
+            try:
+                await asyncio.to_thread(self.run_once)
+            except Exception:
+                log.exception("identifier upkeep failed; trying again in %s s", self.every)
+
+
+class _Hierarchy(Protocol):
+    @property
+    def nodes(self) -> dict[str, Node]: ...
+
+
+class _State(Protocol):
+    @property
+    def engine(self) -> sa.Engine: ...
+
+    @property
+    def hierarchy(self) -> _Hierarchy: ...
+
+
+def service(state: _State) -> Upkeep:
+    """The ids subsystem's service for an app state: upkeep of every node it runs."""
+    return Upkeep(state.engine, list(state.hierarchy.nodes.values()))
