@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from indunet.telemetry import trends
 from indunet.telemetry.alarms import Alarm, Alarms, AlarmState, Severity
 from indunet.telemetry.buffer import DiskBuffer
 from indunet.telemetry.checks import REASONS, Letter
@@ -14,7 +15,9 @@ from indunet.telemetry.commands import (
     CommandTimedOut,
     MemorySender,
 )
+from indunet.telemetry.dashboards import Dashboard, Dashboards
 from indunet.telemetry.deadletters import DeadLetter, DeadLetters
+from indunet.telemetry.displays import Display, Displays
 from indunet.telemetry.export import (
     csv_chunks,
     parquet_chunks,
@@ -23,6 +26,7 @@ from indunet.telemetry.export import (
     write_parquet,
 )
 from indunet.telemetry.expr import Expression, InvalidExpression, NotEvaluable
+from indunet.telemetry.ingest_rate import IngestRate
 from indunet.telemetry.memory_store import MemoryStore
 from indunet.telemetry.opening import open_store
 from indunet.telemetry.pipeline import Pipeline, Receipt
@@ -54,10 +58,15 @@ __all__ = [
     "CommandState",
     "CommandTimedOut",
     "Commands",
+    "Dashboard",
+    "Dashboards",
     "DeadLetter",
     "DeadLetters",
     "DiskBuffer",
+    "Display",
+    "Displays",
     "Expression",
+    "IngestRate",
     "InvalidExpression",
     "Letter",
     "MemorySender",
@@ -86,6 +95,7 @@ __all__ = [
     "retention_pass",
     "set_retention",
     "store_samples",
+    "trends",
     "write_csv",
     "write_parquet",
 ]

@@ -8,7 +8,11 @@ SUBSYSTEM = Subsystem(
     name="telemetry",
     summary="samples, the ingest pipeline, time-series stores, rules, alarms and commands",
     migrations=Path(__file__).parent / "migrations" / "versions",
-    tables=("indunet.telemetry.tables", "indunet.telemetry.alarmtables"),
+    tables=(
+        "indunet.telemetry.tables",
+        "indunet.telemetry.alarmtables",
+        "indunet.telemetry.boardtables",
+    ),
     api=(
         "indunet.web.api.ingest:router",
         "indunet.web.api.series:router",

@@ -46,6 +46,7 @@ class Platform:
     connectors: connect.ConnectorManager
     commands: telemetry.Commands
     purger: telemetry.Purger
+    ingest_rate: telemetry.IngestRate = field(default_factory=telemetry.IngestRate)
     hooks: list[Hook] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -102,6 +103,8 @@ class Platform:
 
     async def _housekeeping(self) -> None:
         self.devices.expire_silent(time.time())  # the devices' own rule for HTTP devices
+        counts = self.pipeline.counts
+        self.ingest_rate.observe(int(time.time() * 1000), counts.accepted, counts.stored)
         for change in await asyncio.to_thread(self.devices.flush_status_changes):
             await self.bus.publish(
                 device_events.DEVICE_STATUS.make(
