@@ -182,6 +182,8 @@ BODY_FIELDS: dict[tuple[str, str, str], dict[str, Any]] = {
         "prefix": "88.100.77",
         "enterprise_uscc": THING,
     },
+    # The console's dead-letter retry: every letter of a device.
+    ("POST", "/platform/ingest/retry", "device"): {"scope": "device", "device": THING},
     # Not in OpenAPI's body schema (the route parses its own JSON): samples for a device.
     ("POST", "/api/v1/telemetry", "device"): {
         "samples": [{"device": THING, "point": "engine_temp", "value": 1.0}]

@@ -1,4 +1,4 @@
-# ruff: noqa: F811  (the fixtures imported from test_console_platform are parameters here)
+# ruff: noqa: F401, F811  (fixtures imported from test_console_platform are parameters here)
 """The telemetry explorer in-process: device search within the tenant, several points, ranges
 in the page's zone, bounded series, exports of exactly the window, hostile input."""
 
@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import httpx
 import pyarrow.parquet as pq
 import pytest
-from tests.web.test_console_platform import (  # noqa: F401  (fixtures)
+from tests.web.test_console_platform import (
     Fleet,
     admin_password,
     app_client,

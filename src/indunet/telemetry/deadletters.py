@@ -26,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from indunet import devices as device_registry
+from indunet.core import audit
 from indunet.telemetry.checks import Letter
 from indunet.telemetry.tables import dead_letters
 
@@ -33,6 +34,23 @@ PAYLOAD_MAX = 4096  # characters of payload kept per letter
 MAX_ROWS = 100_000  # letters kept overall
 MAX_PER_DEVICE = 10_000  # letters kept per device
 _TEXT_MAX = {"device": 200, "point": 200, "source": 32, "reason": 32, "detail": 500}
+
+
+@dataclass(frozen=True, slots=True)
+class LetterFilter:
+    """Which letters a list, a count or a retry is about; ``None`` leaves a field out.
+
+    ``enterprise_id`` is the tenant's scope (letters of that enterprise's devices),
+    ``search`` a ``LIKE`` pattern (escaped with ``\\``) matched against device, point and
+    detail, ``since``/``until`` bound the time the letter was written (``[since, until)``).
+    """
+
+    enterprise_id: int | None = None
+    device: str | None = None
+    reason: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    search: str | None = None
 
 
 @dataclass(frozen=True)
@@ -237,3 +255,65 @@ class DeadLetters:
         query = self._where(query, device, devices, None, None, enterprise_id)
         with self._engine.connect() as conn:
             return {str(r): int(n) for r, n in conn.execute(query)}
+
+    # -- reading one page, retrying ----------------------------------------------------------
+    def _filtered(self, query: Any, f: LetterFilter) -> Any:
+        c = dead_letters.c
+        query = self._where(query, f.device, None, f.reason, None, f.enterprise_id)
+        if f.since is not None:
+            query = query.where(c.at >= f.since)
+        if f.until is not None:
+            query = query.where(c.at < f.until)
+        if f.search:
+            like = [col.like(f.search, escape="\\") for col in (c.device, c.point, c.detail)]
+            query = query.where(sa.or_(*like))
+        return query
+
+    def page(
+        self, f: LetterFilter, *, offset: int = 0, limit: int = 20
+    ) -> tuple[builtins.list[DeadLetter], int]:
+        """One page of the letters ``f`` selects, newest first, and how many it selects."""
+        rows = self._filtered(sa.select(dead_letters), f)
+        rows = rows.order_by(dead_letters.c.id.desc()).offset(offset).limit(limit)
+        total = self._filtered(sa.select(sa.func.count()).select_from(dead_letters), f)
+        with self._engine.connect() as conn:
+            items = [DeadLetter(**row._mapping) for row in conn.execute(rows)]
+            return items, int(conn.execute(total).scalar() or 0)
+
+    def chosen(
+        self, f: LetterFilter, ids: Collection[int] | None, limit: int
+    ) -> builtins.list[DeadLetter]:
+        """Letters ``f`` selects (only ``ids`` when given), oldest first, at most ``limit``."""
+        query = self._filtered(sa.select(dead_letters), f)
+        if ids is not None:
+            query = query.where(dead_letters.c.id.in_(builtins.list(ids)))
+        query = query.order_by(dead_letters.c.id).limit(limit)
+        with self._engine.connect() as conn:
+            return [DeadLetter(**row._mapping) for row in conn.execute(query)]
+
+    def settle(
+        self,
+        passed: Collection[int],
+        failed: Sequence[tuple[int, str, str, int | None]],
+        *,
+        actor: str,
+        target: str,
+        detail: dict[str, Any],
+    ) -> None:
+        """After a retry: remove the letters whose samples are now stored, give the others
+        their new (reason, detail, enterprise), and audit it, in one transaction."""
+        c = dead_letters.c
+        with self._engine.begin() as conn:
+            if passed:
+                conn.execute(dead_letters.delete().where(c.id.in_(builtins.list(passed))))
+            for letter_id, reason, text, enterprise_id in failed:
+                conn.execute(
+                    dead_letters.update()
+                    .where(c.id == letter_id)
+                    .values(
+                        reason=_clip(reason, _TEXT_MAX["reason"]),
+                        detail=_clip(text, _TEXT_MAX["detail"]),
+                        enterprise_id=enterprise_id,
+                    )
+                )
+            audit.record(conn, actor, "telemetry.letters.retry", target, detail)
