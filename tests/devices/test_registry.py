@@ -65,7 +65,9 @@ def test_create_registers_the_device_and_its_identifier(
     assert values["model"] == "indunet:air-compressor@1.0.0"
     assert values["manufacturer"] == "厦门压缩机" and values["serial"] == "SN-001"
     assert values["NAME"] == "1号空压机"
-    assert values["URL"] == "http://127.0.0.1:8000/api/v1/devices/comp-1"
+    # People following the record land on the console's pages, not on raw JSON or a 401.
+    assert values["URL"] == "http://127.0.0.1:8000/ids/resolve?handle=88.100.1/dev-comp-1"
+    assert values["platform_url"] == "http://127.0.0.1:8000/platform/devices/comp-1"
     assert reg.get("comp-1") == d and rows(state.engine) == ["comp-1"]
     with state.engine.connect() as conn:
         actions = [e.action for e in core.audit.entries(conn, actor="user:alice")]

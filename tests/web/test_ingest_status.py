@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -86,7 +87,8 @@ async def test_a_device_posting_with_its_secret_comes_online(
     )
     assert resp.status_code == 200, resp.text
     shown = await status(client, admin, "gw-1")
-    assert shown["status"] == "online" and before - 1 <= shown["last_seen"] <= time.time()
+    seen = datetime.fromisoformat(shown["last_seen"]).timestamp()  # ISO 8601 in UTC
+    assert shown["status"] == "online" and before - 1 <= seen <= time.time()
     assert (await status(client, admin, "gw-2"))["status"] == "unknown"
 
 

@@ -112,7 +112,9 @@ def _value(s: Setting, v: Any) -> Any:
             v = int(v)
         if isinstance(v, bool) or not isinstance(v, int) or not s.low <= v <= s.high:
             raise InvalidInput(
-                f"connection {s.name} {v!r} must be a whole number from {s.low:g} to {s.high:g}"
+                f"connection {s.name} {v!r} must be a whole number from {s.low:g} to {s.high:g}",
+                reason="device_connection_number",
+                params={"name": s.name, "value": str(v)[:100], "low": s.low, "high": s.high},
             )
         return v
     if s.kind == "seconds":
@@ -121,7 +123,11 @@ def _value(s: Setting, v: Any) -> Any:
             with contextlib.suppress(TypeError, ValueError):
                 num = float(v)
         if not s.low <= num <= s.high:
-            raise InvalidInput(f"connection {s.name} {v!r} must be {s.low:g} to {s.high:g} seconds")
+            raise InvalidInput(
+                f"connection {s.name} {v!r} must be {s.low:g} to {s.high:g} seconds",
+                reason="device_connection_seconds",
+                params={"name": s.name, "value": str(v)[:100], "low": s.low, "high": s.high},
+            )
         return num
     if not isinstance(v, str) or len(v) > MAX_TEXT or any(ord(c) < 32 for c in v):
         raise InvalidInput(f"connection {s.name} must be text of at most {MAX_TEXT} characters")
@@ -133,7 +139,10 @@ def _value(s: Setting, v: Any) -> Any:
 def _modbus(conn: dict[str, Any]) -> dict[str, Any]:
     host = conn.get("host")
     if not isinstance(host, str) or not _HOST.match(host):
-        raise InvalidInput("a modbus device needs connection host: an IP address or host name")
+        raise InvalidInput(
+            "a modbus device needs connection host: an IP address or host name",
+            reason="device_modbus_host",
+        )
     return conn
 
 
@@ -142,7 +151,9 @@ def _opcua(conn: dict[str, Any]) -> dict[str, Any]:
     m = _ENDPOINT.match(endpoint)
     if not m or not 0 < int(m["port"]) < 65536:
         raise InvalidInput(
-            f"an opcua device needs connection endpoint opc.tcp://host:port[/path], not {endpoint!r}"
+            f"an opcua device needs connection endpoint opc.tcp://host:port[/path], not {endpoint!r}",
+            reason="device_opcua_endpoint",
+            params={"endpoint": str(endpoint)[:200]},
         )
     policy = conn.setdefault("security_policy", "None")
     mode = conn.setdefault("security_mode", "None" if policy == "None" else "SignAndEncrypt")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
 from indunet.core import InvalidInput
@@ -71,9 +71,14 @@ class Device:
             "serial": self.serial,
             "identifier": self.identifier,
             "status": self.status,
-            "last_seen": self.last_seen,
+            "last_seen": iso_utc(self.last_seen),
             "created_at": self.created_at.isoformat() if self.created_at else None,
         }
+
+
+def iso_utc(at: float | None) -> str | None:
+    """Seconds since 1970 as ISO 8601 in UTC (``2026-12-06T05:50:50.123000+00:00``)."""
+    return None if at is None else datetime.fromtimestamp(at, UTC).isoformat()
 
 
 def check_device_id(value: Any) -> str:
@@ -81,7 +86,9 @@ def check_device_id(value: Any) -> str:
     if not isinstance(value, str) or not DEVICE_ID.match(value):
         raise InvalidInput(
             f"device id {value!r} must be 1-63 characters: lowercase letters, digits, '_' or '-', "
-            "starting with a letter or digit (e.g. cnc-0001)"
+            "starting with a letter or digit (e.g. cnc-0001)",
+            reason="device_id_invalid",
+            params={"id": str(value)[:100]},
         )
     return value
 
@@ -91,10 +98,16 @@ def check_text(spec: dict[str, Any], key: str, *, required: bool = False, limit:
     v = spec.get(key)
     if v is None or v == "":
         if required:
-            raise InvalidInput(f"device {key} is required")
+            raise InvalidInput(
+                f"device {key} is required", reason="device_field_required", params={"field": key}
+            )
         return ""
     if not isinstance(v, str) or len(v) > limit or any(ord(c) < 32 for c in v):
-        raise InvalidInput(f"device {key} must be text of at most {limit} characters")
+        raise InvalidInput(
+            f"device {key} must be text of at most {limit} characters",
+            reason="device_field_text",
+            params={"field": key, "limit": limit},
+        )
     return v.strip()
 
 
@@ -111,12 +124,18 @@ def check_tags(value: Any) -> tuple[str, ...]:
         tag = t.strip() if isinstance(t, str) else t
         if not isinstance(tag, str) or not _TAG.match(tag):
             raise InvalidInput(
-                f"tag {t!r} must be 1-32 letters, digits, '_', '.', ':' or '-' (no spaces)"
+                f"tag {t!r} must be 1-32 letters, digits, '_', '.', ':' or '-' (no spaces)",
+                reason="device_tag_invalid",
+                params={"tag": str(t)[:100]},
             )
         if tag not in out:
             out.append(tag)
     if len(out) > _MAX_TAGS:
-        raise InvalidInput(f"a device has at most {_MAX_TAGS} tags, not {len(out)}")
+        raise InvalidInput(
+            f"a device has at most {_MAX_TAGS} tags, not {len(out)}",
+            reason="device_too_many_tags",
+            params={"limit": _MAX_TAGS, "count": len(out)},
+        )
     return tuple(out)
 
 
@@ -181,5 +200,7 @@ def check_model_protocol(model: ThingModel, protocol: Protocol) -> None:
         return
     raise InvalidInput(
         f"model {model.ref} has no {protocol} forms; use protocol {default_protocol(model)} "
-        "or a model that binds its points to " + protocol
+        "or a model that binds its points to " + protocol,
+        reason="device_model_protocol",
+        params={"model": model.ref, "protocol": protocol, "suggested": default_protocol(model)},
     )

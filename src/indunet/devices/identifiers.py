@@ -8,11 +8,13 @@ the device's page. Writes go through the identifier node's public API as the ope
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 
 from indunet import ids
 from indunet.core import Conflict, InvalidInput
+from indunet.ids.values import TEMPLATE_INDEX
 
 TEMPLATE_NAME, TEMPLATE_VERSION = "device", "1"
 TEMPLATE_REF = f"{TEMPLATE_NAME}@{TEMPLATE_VERSION}"
@@ -42,13 +44,16 @@ def pick_prefix(node: ids.Node, enterprise_id: int, wanted: str | None = None) -
         if norm not in held:
             raise InvalidInput(
                 f"prefix {wanted} is not held by this enterprise on node {node.name}; "
-                f"it holds {', '.join(held) or 'none'}"
+                f"it holds {', '.join(held) or 'none'}",
+                reason="device_prefix_not_held",
+                params={"prefix": wanted, "held": ", ".join(held) or "—"},
             )
         return norm
     if not held:
         raise InvalidInput(
             f"the enterprise has no identifier prefix on node {node.name}; allocate one first "
-            "(indunet id prefix add, or POST /api/v1/prefixes)"
+            "(indunet id prefix add, or POST /api/v1/prefixes)",
+            reason="device_no_prefix",
         )
     return held[0]
 
@@ -75,22 +80,35 @@ def ensure_template(node: ids.Node, prefix: str, *, actor: str) -> None:
 
 
 def record_values(
-    *, device_id: str, name: str, model_ref: str, manufacturer: str, serial: str, url: str | None
+    *,
+    device_id: str,
+    name: str,
+    model_ref: str,
+    manufacturer: str,
+    serial: str,
+    base_url: str | None,
+    identifier: str,
 ) -> list[dict[str, Any]]:
-    """The record of a device, in the Handle API's value shape."""
+    """The record of a device, in the Handle API's value shape.
+
+    With the platform's ``base_url``, ``URL`` leads people to the console's resolve page of
+    the identifier (public: the record, readable without an account) and ``platform_url`` to
+    the device's console page; neither leads to raw JSON or a 401.
+    """
+    url = f"{base_url}/ids/resolve?handle={quote(identifier, safe='/')}" if base_url else None
 
     def text(index: int, vtype: str, value: str) -> dict[str, Any]:
         return {"index": index, "type": vtype, "data": {"format": "string", "value": value}}
 
     values = [
         text(2, "NAME", name),
-        text(3, "TEMPLATE", TEMPLATE_REF),
+        text(TEMPLATE_INDEX, "TEMPLATE", TEMPLATE_REF),
         text(2001, "device_id", device_id),
         text(2002, "model", model_ref),
     ]
     if url:
         values.insert(0, text(1, "URL", url))
-        values.append(text(2005, "platform_url", url))
+        values.append(text(2005, "platform_url", f"{base_url}/platform/devices/{device_id}"))
     if manufacturer:
         values.append(text(2003, "manufacturer", manufacturer))
     if serial:

@@ -12,11 +12,10 @@ from __future__ import annotations
 import builtins
 import contextlib
 import dataclasses
-import hashlib
 import hmac
-import secrets
 import threading
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,34 +27,16 @@ from indunet.devices import device as dv
 from indunet.devices import lifecycle, specs
 from indunet.devices.catalog import ModelRegistry
 from indunet.devices.connections import SECRET_KEYS
-from indunet.devices.csvimport import ImportReport, read_rows
+from indunet.devices.csvimport import ImportReport, import_rows
 from indunet.devices.device import Device, Status
 from indunet.devices.identifiers import ensure_template, handle_of, pick_prefix, record_values
 from indunet.devices.models import ThingModel
+from indunet.devices.specs import secret_digest
 from indunet.devices.tables import devices as table
 
 MISS_TTL = 5.0  # seconds an unknown device id is remembered as unknown
 HTTP_SILENT_S = 300.0  # an http device that has not posted for this long is offline
-SEEN_STEP = 1.0  # seconds: the resolution of last_seen while a device stays online
-
-
-def secret_digest(secret: str) -> str:
-    """How a device secret is stored."""
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def _check_secret(value: Any) -> str:
-    if value is None:
-        return secrets.token_urlsafe(24)
-    if (
-        not isinstance(value, str)
-        or not dv.MIN_SECRET <= len(value) <= 200
-        or value != value.strip()
-    ):
-        raise InvalidInput(
-            f"a device secret must be {dv.MIN_SECRET}-200 characters without surrounding spaces"
-        )
-    return value
+SEEN_STEP = 1.0  # seconds: the resolution of last_seen while data flows or a device stays online
 
 
 class DeviceRegistry:
@@ -148,7 +129,7 @@ class DeviceRegistry:
         whether it is another tenant's or does not exist."""
         d = self.lookup(device_id)
         if d is None or not core.access.can_see(user, d.enterprise_id):
-            raise NotFound(f"no device {device_id!r}")
+            raise specs.missing(device_id)
         return d
 
     def model_of(self, device_id: str) -> ThingModel | None:
@@ -194,6 +175,20 @@ class DeviceRegistry:
             if d.status != status or d.last_seen != seen:
                 self._devices[device_id] = dataclasses.replace(d, status=status, last_seen=seen)
                 self._dirty.add(device_id)
+
+    def saw_data(self, device_ids: Iterable[str], at: float) -> None:
+        """Data of these devices arrived at ``at``: ``last_seen`` moves (in memory, in steps of
+        ``SEEN_STEP``; ``flush_status`` persists it). Their status stays what their
+        connection says: a gateway back-filling history does not bring a meter online."""
+        for device_id in device_ids:
+            d = self._devices.get(device_id)
+            if d is None or (d.last_seen is not None and 0 <= at - d.last_seen < SEEN_STEP):
+                continue
+            with self._lock:
+                d = self._devices.get(device_id)
+                if d is not None and (d.last_seen is None or d.last_seen < at):
+                    self._devices[device_id] = dataclasses.replace(d, last_seen=at)
+                    self._dirty.add(device_id)
 
     def flush_status(self) -> int:
         """Persist the statuses, and the status history, changed since the last flush, in
@@ -272,12 +267,17 @@ class DeviceRegistry:
         """Every known device's live status."""
         return {did: d.status for did, d in list(self._devices.items())}
 
+    def in_memory(self) -> builtins.list[Device]:
+        """Every device as the registry holds it now, live status included, in no order
+        (the database is read every few seconds; ``list`` reads it now)."""
+        return builtins.list(self._devices.values())
+
     # -- reading ---------------------------------------------------------------------------
     def get(self, device_id: str) -> Device:
         """One device, or ``NotFound``."""
         d = self.lookup(device_id)
         if d is None:
-            raise NotFound(f"no device {device_id!r}")
+            raise specs.missing(device_id)
         return d
 
     def list(
@@ -306,15 +306,17 @@ class DeviceRegistry:
     def _principal(self, actor: str) -> ids.Principal:
         return ids.Principal(actor=actor, identity=None, prefixes=None)
 
-    def _values(self, device_id: str, fields: dict[str, Any]) -> builtins.list[dict[str, Any]]:
-        url = f"{self.platform_url}/api/v1/devices/{device_id}" if self.platform_url else None
+    def _values(
+        self, device_id: str, fields: dict[str, Any], identifier: str
+    ) -> builtins.list[dict[str, Any]]:
         return record_values(
             device_id=device_id,
             name=fields["name"],
             model_ref=f"{fields['model_id']}@{fields['model_version']}",
             manufacturer=fields["manufacturer"],
             serial=fields["serial"],
-            url=url,
+            base_url=self.platform_url,
+            identifier=identifier,
         )
 
     def create(self, enterprise_id: int, spec: dict[str, Any], *, actor: str) -> tuple[Device, str]:
@@ -329,15 +331,12 @@ class DeviceRegistry:
         specs.known_keys(spec, specs.CREATE_KEYS)
         device_id = dv.check_device_id(spec.get("id"))
         if self.lookup(device_id) is not None:
-            raise Conflict(f"device {device_id} already exists; device ids are platform-wide")
+            raise specs.exists(device_id)
         with self.engine.connect() as conn:
             if lifecycle.purge_pending(conn, device_id):
-                raise Conflict(
-                    f"device {device_id} was deleted and its data is still being purged; "
-                    "try again in a minute or choose another id"
-                )
+                raise specs.exists(device_id, purging=True)
         fields = specs.fields(self.models, spec, None, enterprise_id)
-        secret = _check_secret(spec.get("secret"))
+        secret = specs.check_secret(spec.get("secret"))
         identifier = ""
         if self.node is not None:
             prefix = pick_prefix(self.node, enterprise_id, spec.get("prefix"))
@@ -346,17 +345,22 @@ class DeviceRegistry:
             try:
                 self.node.put(
                     identifier,
-                    self._values(device_id, fields),
+                    self._values(device_id, fields, identifier),
                     self._principal(actor),
                     overwrite=False,
                 )
             except ids.HandleExists:
                 raise Conflict(
                     f"identifier {identifier} is already registered; delete it or choose "
-                    "another device id"
+                    "another device id",
+                    reason="device_identifier_exists",
+                    params={"identifier": identifier},
                 ) from None
         elif spec.get("prefix"):
-            raise InvalidInput("this registry runs without an identifier node; omit prefix")
+            raise InvalidInput(
+                "this registry runs without an identifier node; omit prefix",
+                reason="device_no_identifier_node",
+            )
         now = datetime.now(UTC)
         row = {
             "id": device_id,
@@ -385,7 +389,7 @@ class DeviceRegistry:
         except Exception as exc:
             self._drop_handle(identifier, actor)
             if isinstance(exc, sa.exc.IntegrityError):
-                raise Conflict(f"device {device_id} already exists") from None
+                raise specs.exists(device_id) from None
             raise
         d = specs.from_row(row)
         with self._lock:
@@ -415,7 +419,9 @@ class DeviceRegistry:
         relabel = any(fields[k] != old[k] for k in record_keys)
         if relabel and current.identifier and self.node is not None:
             self.node.put(
-                current.identifier, self._values(device_id, fields), self._principal(actor)
+                current.identifier,
+                self._values(device_id, fields, current.identifier),
+                self._principal(actor),
             )
         try:
             with self.engine.begin() as conn:
@@ -425,7 +431,7 @@ class DeviceRegistry:
                     .values(**self._sealed(fields), updated_at=datetime.now(UTC))
                 )
                 if not res.rowcount:
-                    raise NotFound(f"no device {device_id!r}")
+                    raise specs.missing(device_id)
                 audit.record(
                     conn, actor, "device.update", f"device:{device_id}", {"fields": sorted(changes)}
                 )
@@ -433,7 +439,7 @@ class DeviceRegistry:
             if relabel and current.identifier and self.node is not None:
                 self.node.put(
                     current.identifier,
-                    self._values(device_id, {**fields, **old}),
+                    self._values(device_id, {**fields, **old}, current.identifier),
                     self._principal(actor),
                 )
             raise
@@ -465,7 +471,7 @@ class DeviceRegistry:
             if current.identifier and self.node is not None:
                 self.node.put(
                     current.identifier,
-                    self._values(device_id, fields),
+                    self._values(device_id, fields, current.identifier),
                     self._principal(actor),
                 )
             raise
@@ -479,7 +485,7 @@ class DeviceRegistry:
     def rotate_secret(self, device_id: str, *, actor: str, secret: str | None = None) -> str:
         """Issue a new secret; the old one stops working at once."""
         self.get(device_id)
-        new = _check_secret(secret)
+        new = specs.check_secret(secret)
         dig = secret_digest(new)
         with self.engine.begin() as conn:
             conn.execute(
@@ -496,19 +502,7 @@ class DeviceRegistry:
         """Create a device per CSV row; bad rows are reported by line, good rows kept."""
         with self.engine.connect() as conn:
             core.get_enterprise_by_id(conn, enterprise_id)
-        report = ImportReport()
-        for line, spec, error in read_rows(text):
-            report.total += 1
-            if error is not None:
-                report.fail(line, str(spec.get("id", "")), error)
-                continue
-            try:
-                d, secret = self._create(enterprise_id, spec, actor)
-            except core.IndunetError as exc:
-                report.fail(line, str(spec.get("id", "")), exc.message)
-                continue
-            report.created += 1
-            report.secrets[d.id] = secret
+        report = import_rows(text, lambda spec: self._create(enterprise_id, spec, actor))
         with self.engine.begin() as conn:
             audit.record(
                 conn,

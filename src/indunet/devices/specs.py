@@ -1,13 +1,18 @@
-"""Device specs: the fields a create or update may carry, checked into column values, and rows
-read back into ``Device``s. ``DeviceRegistry`` uses these; they hold no state.
+"""Device specs: the fields a create or update may carry, checked into column values, device
+secrets, and rows read back into ``Device``s. ``DeviceRegistry`` uses these; they hold no state.
+
+Errors a console user can meet carry a ``reason`` and ``params`` (texts in the console's
+``devices.json`` catalogues); the English message is the API's.
 """
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from indunet.core import InvalidInput, NotFound
+from indunet.core import Conflict, InvalidInput, NotFound
 from indunet.devices import device as dv
 from indunet.devices.catalog import ModelRegistry
 from indunet.devices.device import Device, Protocol, Status
@@ -32,6 +37,51 @@ CREATE_KEYS = frozenset(
 )
 #: Fields a change may carry (the id, secret and identifier prefix are fixed).
 UPDATE_KEYS = CREATE_KEYS - {"id", "secret", "prefix"}
+MAX_SECRET = 200
+
+
+def missing(device_id: str) -> NotFound:
+    """The error for a device that does not exist (or that the asker may not see)."""
+    return NotFound(f"no device {device_id!r}", reason="device_not_found", params={"id": device_id})
+
+
+def exists(device_id: str, *, purging: bool = False) -> Conflict:
+    """The error for registering an id that is taken (or held until its data is purged)."""
+    if purging:
+        return Conflict(
+            f"device {device_id} was deleted and its data is still being purged; "
+            "try again in a minute or choose another id",
+            reason="device_purging",
+            params={"id": device_id},
+        )
+    return Conflict(
+        f"device {device_id} already exists; device ids are platform-wide",
+        reason="device_exists",
+        params={"id": device_id},
+    )
+
+
+def secret_digest(secret: str) -> str:
+    """How a device secret is stored (it is random and high-entropy: SHA-256 is enough)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def check_secret(value: Any) -> str:
+    """The secret a spec gives, or a new random one when it gives none."""
+    if value is None:
+        return secrets.token_urlsafe(24)
+    if (
+        not isinstance(value, str)
+        or not dv.MIN_SECRET <= len(value) <= MAX_SECRET
+        or value != value.strip()
+    ):
+        raise InvalidInput(
+            f"a device secret must be {dv.MIN_SECRET}-{MAX_SECRET} characters without "
+            "surrounding spaces",
+            reason="device_secret_invalid",
+            params={"low": dv.MIN_SECRET, "high": MAX_SECRET},
+        )
+    return value
 
 
 def resolve_model(
@@ -41,17 +91,30 @@ def resolve_model(
     devices: platform and library models, and its own; another enterprise's is not found."""
     raw = spec.get("model", current.model_id if current else None)
     if not isinstance(raw, str) or not raw:
-        raise InvalidInput("a device needs a model, e.g. indunet:cnc-machine or id@1.0.0")
+        raise InvalidInput(
+            "a device needs a model, e.g. indunet:cnc-machine or id@1.0.0",
+            reason="device_model_required",
+        )
     mid, _, ref_version = raw.partition("@")
     version: Any = spec.get("model_version") or ref_version or None
     if version is None and current is not None and "model" not in spec:
         version = current.model_version
     if version is not None and not isinstance(version, str):
-        raise InvalidInput("model_version must be text such as 1.0.0")
+        raise InvalidInput(
+            "model_version must be text such as 1.0.0", reason="device_model_version_text"
+        )
     owner = models.owner(mid)
-    if owner is not None and owner != enterprise_id:  # another tenant's model: not found
-        raise NotFound(f"no model {mid}; list them with GET /api/v1/models")
-    return models.get(mid, version)
+    try:
+        if owner is not None and owner != enterprise_id:  # another tenant's model: not found
+            raise NotFound(f"no model {mid}")
+        return models.get(mid, version)
+    except NotFound:
+        what = f"{mid}@{version}" if version else mid
+        raise NotFound(
+            f"no model {what}; list them with GET /api/v1/models",
+            reason="device_model_unknown",
+            params={"model": what},
+        ) from None
 
 
 def fields(
@@ -99,8 +162,11 @@ def known_keys(spec: dict[str, Any], allowed: frozenset[str]) -> None:
     """Refuse fields a device spec does not have, naming them and the known ones."""
     extra = sorted(set(spec) - allowed)
     if extra:
+        known = ", ".join(sorted(allowed))
         raise InvalidInput(
-            f"unknown device field(s) {', '.join(extra)}; known: {', '.join(sorted(allowed))}"
+            f"unknown device field(s) {', '.join(extra)}; known: {known}",
+            reason="device_unknown_fields",
+            params={"fields": ", ".join(extra), "known": known},
         )
 
 

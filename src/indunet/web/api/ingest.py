@@ -95,6 +95,7 @@ def _seen(platform: Platform, devices: set[str]) -> None:
         device = platform.devices.lookup(device_id)
         if device is not None and device.protocol == "http":
             platform.devices.set_status(device_id, True, now)
+    platform.devices.saw_data(devices, now)  # every device's last_seen: its data arrived
 
 
 async def _read_body(request: Request) -> bytes:

@@ -18,6 +18,7 @@ from indunet.devices import Device, Point, ThingModel
 from indunet.telemetry import BAD, UNCERTAIN, Sample
 from indunet.web.console import alarms as alarm_rows
 from indunet.web.console import fleet
+from indunet.web.console.deviceform import manage_context
 from indunet.web.console.forms import FormError
 from indunet.web.console.i18n import N_, Translator, locale_of, translator
 from indunet.web.console.pages import error_text, is_htmx, render
@@ -44,6 +45,9 @@ RANGE_KEYS = {
 #: How often the page's script redraws a chart of each range, in ms.
 REFRESH_MS = {"15m": 2000, "1h": 5000, "24h": 60_000, "7d": 300_000}
 RAW_LIMIT = 20_000
+#: Up to this many samples in a bucketed range are drawn raw: a device with little history
+#: (a day of readings in the 7-day range) shows its points instead of a few lone buckets.
+FEW_SAMPLES = 2_000
 STATUS_ROWS = 20  # online/offline changes shown on the page
 CHARTED = ("number", "integer", "boolean")
 DEFAULT_CHARTS = 2
@@ -171,22 +175,38 @@ def _device_context(
     }
 
 
+async def device_response(
+    request: Request,
+    state: AppState,
+    user: User,
+    device: Device,
+    extra: dict[str, Any] | None = None,
+    *,
+    status: int = 200,
+) -> Response:
+    """The device page of ``device`` (``extra``: what an action on it says)."""
+    platform = fleet.platform_of(state)
+    t = translator(locale_of(request))
+    ctx = await run_in_threadpool(_device_context, state, platform, user, device, t)
+    ctx.update(manage_context(user, device))
+    if device.identifier:
+        answer = await state.hierarchy.front.resolve(device.identifier)
+        ctx["record"] = answer.public_values() if int(answer.rc) == 1 else []
+    ctx.update(extra or {})
+    return render(request, "device.html", ctx, status=status)
+
+
 @router.get("/platform/devices/{device_id}")
 async def device_page(
     request: Request, state: StateDep, user: ConsoleUser, device_id: str
 ) -> Response:
     """Everything about one device."""
     platform = fleet.platform_of(state)
-    t = translator(locale_of(request))
     try:
         device = fleet.visible_device(platform, user, device_id)
     except NotFound:
         return render(request, "device.html", {"missing": device_id}, status=404)
-    ctx = await run_in_threadpool(_device_context, state, platform, user, device, t)
-    if device.identifier:
-        answer = await state.hierarchy.front.resolve(device.identifier)
-        ctx["record"] = answer.public_values() if int(answer.rc) == 1 else []
-    return render(request, "device.html", ctx)
+    return await device_response(request, state, user, device)
 
 
 @router.get("/platform/devices/{device_id}/live")
@@ -227,12 +247,12 @@ def series(platform: Platform, device: Device, point: str, span: str, end: int) 
     gaps = [g.to_json() for g in platform.devices.gaps(device.id, start, end)]
     out: dict[str, Any] = {"point": point, "range": span, "start": start, "end": end}
     out["gaps"] = gaps  # offline stretches: the chart shades them
-    if bucket is None:
-        raw: list[Sample] = platform.store.query(device.id, point, start, end, limit=RAW_LIMIT)
-        if len(raw) < RAW_LIMIT:
-            data = [[s.ts, None if s.quality == BAD else _numeric(s.value)] for s in raw]
-            return out | {"mode": "raw", "data": data}
-        bucket = max(1000, width // 1000)
+    limit = RAW_LIMIT if bucket is None else FEW_SAMPLES
+    raw: list[Sample] = platform.store.query(device.id, point, start, end, limit=limit)
+    if len(raw) < limit:
+        data = [[s.ts, None if s.quality == BAD else _numeric(s.value)] for s in raw]
+        return out | {"mode": "raw", "data": data}
+    bucket = bucket or max(1000, width // 1000)
     buckets = platform.store.downsample(device.id, point, start, end, bucket)
     data = [[b.start, b.avg, b.min, b.max] for b in buckets]
     return out | {"mode": "buckets", "bucket_ms": bucket, "data": data}

@@ -1,10 +1,18 @@
-"""Device pages: the device list with its filters, adding devices one
-by one from a form or many from a CSV file (each new device's secret is shown once)."""
+"""Device pages: the device list (search, filters, sort, server-side paging, a few latest
+values per row), adding devices one by one from a form or many from a CSV file.
+
+The list pages the registry's in-memory devices (it holds every device for the ingest hot
+path): one pass to filter, one sort, one slice. A new device's secret is shown once on the
+page; the secrets of a CSV import are not shown at all but handed over once as a CSV file
+(``handoff``), to the user who imported them.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -14,64 +22,39 @@ from starlette.responses import Response
 
 from indunet.core import IndunetError, Role, User, access
 from indunet.devices import PROTOCOLS, Device, ImportReport, ThingModel
-from indunet.web.console import fleet
+from indunet.devices.device import default_protocol
+from indunet.web.console import device_manage, fleet
+from indunet.web.console.device import CHARTED, value_text
+from indunet.web.console.deviceform import FIELD_KEYS, FORM_FIELDS, PROTOCOL_FIELDS, DeviceForm
+from indunet.web.console.deviceform import typed as typed_fields
 from indunet.web.console.fleet import STATUSES
 from indunet.web.console.forms import FormError
-from indunet.web.console.i18n import N_
+from indunet.web.console.handoff import HANDOFFS
+from indunet.web.console.i18n import N_, Translator, locale_of, translator
 from indunet.web.console.models import visible_models
 from indunet.web.console.pages import error_text, is_htmx, render
+from indunet.web.console.paging import PageOf, Paging, link, page_of, paging_of, sort_link
 from indunet.web.console.session import ConsoleUser
 from indunet.web.deps import MAX_DB_INT, StateDep
 from indunet.web.platform import Platform
 from indunet.web.state import AppState
 
 router = APIRouter(include_in_schema=False)
+router.include_router(device_manage.router)  # one device's edit, secret and delete
 
-#: Fields of the "add a device" form, in the order shown.
-FORM_FIELDS = (
-    "id",
-    "name",
-    "model",
-    "protocol",
-    "host",
-    "port",
-    "unit",
-    "endpoint",
-    "site",
-    "tags",
-    "manufacturer",
-    "serial",
-)
-CONNECTION_FIELDS = ("host", "port", "unit", "endpoint")
+LIST_PATH = "/platform/devices"
 MAX_CSV_BYTES = 5 * 1024 * 1024
+SORTS = ("id", "name", "status", "last_seen")
+KEY_POINTS = 3  # latest values shown per row
+MAX_TAG_CHOICES = 200  # tags offered in the filter's list
+MAX_REPORT_ROWS = 200  # failed import rows listed on the page
+STATUS_ORDER = {s: i for i, s in enumerate(STATUSES)}
 PROTOCOL_KEYS = {
     "mqtt": N_("protocol.mqtt"),
     "modbus": N_("protocol.modbus"),
     "opcua": N_("protocol.opcua"),
     "http": N_("protocol.http"),
 }
-
-
-@dataclass
-class DeviceForm:
-    """The "add a device" form as typed, plus the enterprise it is for."""
-
-    fields: dict[str, str] = field(default_factory=lambda: dict.fromkeys(FORM_FIELDS, ""))
-    enterprise_id: int | None = None
-
-    def spec(self) -> dict[str, Any]:
-        """The device spec ``DeviceRegistry.create`` takes; empty fields are left out."""
-        f = {k: v.strip() for k, v in self.fields.items()}
-        spec: dict[str, Any] = {k: f[k] for k in ("id", "name", "model") if f[k]}
-        for key in ("protocol", "tags", "manufacturer", "serial"):
-            if f[key]:
-                spec[key] = f[key]
-        connection = {k: f[k] for k in CONNECTION_FIELDS if f[k]}
-        if connection:
-            spec["connection"] = connection
-        if f["site"]:
-            spec["location"] = {"site": f["site"]}
-        return spec
 
 
 def may_add(user: User) -> bool:
@@ -95,23 +78,105 @@ def status_counts(devices: list[Device]) -> dict[str, int]:
     return {**{s: c.get(s, 0) for s in STATUSES}, "total": len(devices)}
 
 
+def _sort_key(sort: str) -> Any:
+    if sort == "name":
+        return lambda d: (d.name.casefold(), d.id)
+    if sort == "status":
+        return lambda d: (STATUS_ORDER.get(d.status, 9), d.id)
+    if sort == "last_seen":
+        return lambda d: (d.last_seen or 0.0, d.id)
+    return lambda d: d.id
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One page of the device list, the status counts of the user's devices, the tags."""
+
+    page: PageOf[Device]
+    counts: dict[str, int]
+    tags: list[str]
+
+
+def listing(
+    devices: list[Device], scope: int | None, paging: Paging, status: str, tag: str
+) -> Listing:
+    """Filter (enterprise scope, status, tag, search in id, name, tags and site), count, sort
+    and cut one page: O(n) plus one sort of the matching devices."""
+    q = paging.q.casefold()
+    mine: list[Device] = []
+    shown: list[Device] = []
+    tags: set[str] = set()
+    for d in devices:
+        if scope is not None and d.enterprise_id != scope:
+            continue
+        mine.append(d)
+        if len(tags) < MAX_TAG_CHOICES:
+            tags.update(d.tags)
+        if (status and d.status != status) or (tag and tag not in d.tags):
+            continue
+        if q and not (
+            q in d.id
+            or q in d.name.casefold()
+            or any(q in t.casefold() for t in d.tags)
+            or q in str(d.location.get("site", "")).casefold()
+        ):
+            continue
+        shown.append(d)
+    shown.sort(key=_sort_key(paging.sort), reverse=paging.desc)
+    return Listing(page_of(shown, paging), status_counts(mine), sorted(tags)[:MAX_TAG_CHOICES])
+
+
+@dataclass(frozen=True)
+class KeyValue:
+    """One latest value in a device's row."""
+
+    title: str
+    value: str
+    unit: str
+
+
+def key_values(
+    platform: Platform, t: Translator, devices: list[Device]
+) -> dict[str, list[KeyValue]]:
+    """The latest values of up to ``KEY_POINTS`` of each device's model points (model
+    order, numbers and booleans first), one store read per device on the page."""
+    out: dict[str, list[KeyValue]] = {}
+    for d in devices:
+        model = platform.devices.model_of(d.id)
+        if model is None:
+            continue
+        points = sorted(model.points.values(), key=lambda p: p.type not in CHARTED)
+        chosen = points[:KEY_POINTS]
+        latest = platform.store.latest(d.id, [p.name for p in chosen]) if chosen else {}
+        out[d.id] = [
+            KeyValue(
+                fleet.title_in(p.title, t.locale, p.name),
+                value_text(t, latest[p.name].value),
+                p.unit or "",
+            )
+            for p in chosen
+            if p.name in latest
+        ]
+    return out
+
+
 def _list_context(
-    state: AppState, platform: Platform, user: User, status: str, tag: str
+    state: AppState, platform: Platform, user: User, request: Request
 ) -> dict[str, Any]:
-    scope = fleet.scope(user)
-    everything: list[Device] = platform.devices.list(enterprise_id=scope)
+    paging = paging_of(request, sorts=SORTS, default_sort="id")
+    status = request.query_params.get("status", "")
     status = status if status in STATUSES else ""
-    shown = [
-        d
-        for d in everything
-        if (not status or d.status == status) and (not tag or tag.strip() in d.tags)
-    ]
+    tag = request.query_params.get("tag", "").strip()[:32]
+    found = listing(platform.devices.in_memory(), fleet.scope(user), paging, status, tag)
+    t = translator(locale_of(request))
     return {
-        "devices": shown,
-        "counts": status_counts(everything),
-        "tags": sorted({t for d in everything for t in d.tags}),
+        "result": found.page,
+        "devices": found.page.items,
+        "values": key_values(platform, t, found.page.items),
+        "counts": found.counts,
+        "tags": found.tags,
         "names": fleet.enterprise_names(state, user),
-        "filters": {"status": status, "tag": tag.strip()},
+        "filters": {"status": status, "tag": tag, "q": paging.q},
         "statuses": STATUSES,
         "seen_ago": fleet.seen_ago,
     }
@@ -124,18 +189,35 @@ def _form_context(state: AppState, platform: Platform, user: User) -> dict[str, 
     return {
         "may_add": may_add(user),
         "enterprise_choices": choices,
-        "model_choices": [(m.ref, m.title) for m in models],
+        "model_choices": [(m.ref, m.title, default_protocol(m)) for m in models],
         "protocols": PROTOCOLS,
+        "protocol_fields": PROTOCOL_FIELDS,
+        "field_keys": FIELD_KEYS,
         "title_in": fleet.title_in,
         "form": DeviceForm(),
     }
 
 
+def _list_urls(request: Request) -> dict[str, Any]:
+    """Links of the list as if the page were ``GET /platform/devices`` (a POST answer's own
+    path, ``/platform/devices/import``, takes no GET)."""
+    if request.url.path == LIST_PATH:
+        return {}
+
+    def at_list(url: str) -> str:
+        return LIST_PATH + url[len(request.url.path) :]
+
+    return {
+        "path": LIST_PATH,
+        "here": at_list(link(request)),
+        "page_link": lambda **changes: at_list(link(request, **changes)),
+        "sort_link": lambda paging, key: at_list(sort_link(request, paging, key)),
+    }
+
+
 def _page(state: AppState, user: User, request: Request, **extra: Any) -> dict[str, Any]:
     platform = fleet.platform_of(state)
-    status = request.query_params.get("status", "")
-    tag = request.query_params.get("tag", "")
-    ctx = _list_context(state, platform, user, status, tag)
+    ctx = _list_context(state, platform, user, request) | _list_urls(request)
     ctx.update(_form_context(state, platform, user))
     ctx.update(extra)
     return ctx
@@ -154,18 +236,26 @@ def _chosen_enterprise(form: FormData) -> int | None:
     return chosen if chosen is not None and chosen <= MAX_DB_INT else None
 
 
+def _model(platform: Platform, ref: str) -> ThingModel | None:
+    mid, _, version = ref.strip().partition("@")
+    try:
+        model: ThingModel = platform.models.get(mid, version or None)
+    except IndunetError:
+        return None  # the registry names the problem
+    return model
+
+
 @router.post("/platform/devices")
 async def add_device(request: Request, state: StateDep, user: ConsoleUser) -> Response:
     """Register one device; its secret appears on this page only, once."""
     form = await request.form()
-    typed = DeviceForm(
-        {k: str(form.get(k, "")) for k in FORM_FIELDS}, enterprise_id=_chosen_enterprise(form)
-    )
+    typed = DeviceForm(typed_fields(form, FORM_FIELDS), enterprise_id=_chosen_enterprise(form))
     platform = fleet.platform_of(state)
     try:
         enterprise = target_enterprise(user, typed.enterprise_id)
+        model = await run_in_threadpool(_model, platform, typed.fields["model"])
         device, secret = await run_in_threadpool(
-            platform.devices.create, enterprise, typed.spec(), actor=user.actor
+            platform.devices.create, enterprise, typed.spec(model), actor=user.actor
         )
     except (IndunetError, FormError) as exc:
         error = error_text(request, exc)
@@ -188,18 +278,56 @@ async def _csv_text(form: FormData) -> str:
             return data.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise FormError(N_("devices.csv_not_utf8")) from None
-    text = str(form.get("csv", ""))
-    if not text.strip():
+    text = form.get("csv", "")
+    if not isinstance(text, str) or not text.strip():
         raise FormError(N_("devices.csv_empty"))
+    if len(text.encode()) > MAX_CSV_BYTES:
+        raise FormError(N_("devices.csv_too_big"), mb=MAX_CSV_BYTES // (1024 * 1024))
     return text
+
+
+def owner_of(user: User) -> str:
+    """Whose one-time downloads are whose."""
+    return f"{user.id}:{user.username}"
+
+
+def secrets_csv(report: ImportReport) -> bytes:
+    """The new devices' secrets as a CSV file (UTF-8 with a BOM, so spreadsheets read it)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["id", "secret"])
+    writer.writerows(report.secrets.items())
+    return ("\ufeff" + out.getvalue()).encode()
+
+
+@dataclass(frozen=True)
+class FailedRow:
+    """A failed import row as the page lists it."""
+
+    line: int
+    device_id: str
+    text: str
+
+
+def failed_rows(request: Request, report: ImportReport) -> list[FailedRow]:
+    """The first ``MAX_REPORT_ROWS`` failed rows, each error in the page's language."""
+    rows = []
+    for (line, did, message), why in list(zip(report.errors, report.problems, strict=True))[
+        :MAX_REPORT_ROWS
+    ]:
+        exc = IndunetError(message, reason=why.reason, params=why.params)
+        rows.append(FailedRow(line, did, error_text(request, exc)))
+    return rows
 
 
 @router.post("/platform/devices/import")
 async def import_devices(request: Request, state: StateDep, user: ConsoleUser) -> Response:
-    """Add a device per CSV row; bad rows are listed by line, the secrets of new ones once."""
+    """Add a device per CSV row; bad rows are listed by line; the new devices' secrets wait
+    for one download by this user (never printed on the page)."""
     form = await request.form()
     platform = fleet.platform_of(state)
-    csv_typed = str(form.get("csv", ""))
+    csv_typed = form.get("csv", "")
+    csv_typed = csv_typed[:100_000] if isinstance(csv_typed, str) else ""
     try:
         enterprise = target_enterprise(user, _chosen_enterprise(form))
         text = await _csv_text(form)
@@ -211,7 +339,28 @@ async def import_devices(request: Request, state: StateDep, user: ConsoleUser) -
             _page, state, user, request, csv_typed=csv_typed, import_error=error_text(request, exc)
         )
         return render(request, "devices.html", ctx, status=getattr(exc, "status", 400))
-    ctx = await run_in_threadpool(_page, state, user, request, report=report)
+    handle = ""
+    if report.secrets:
+        handle = HANDOFFS.put(owner_of(user), "device-secrets.csv", secrets_csv(report))
+    extra = {"report": report, "failed_rows": failed_rows(request, report), "handle": handle}
+    ctx = await run_in_threadpool(_page, state, user, request, **extra)
     response = render(request, "devices.html", ctx, status=200 if report.created else 400)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@router.post("/platform/devices/import/secrets")
+async def import_secrets(request: Request, state: StateDep, user: ConsoleUser) -> Response:
+    """The secrets of an import, once, to the user who imported them (as a CSV file)."""
+    form = await request.form()
+    handle = form.get("handle", "")
+    found = HANDOFFS.take(owner_of(user), handle[:100] if isinstance(handle, str) else "")
+    if found is None:
+        t = translator(locale_of(request))
+        body = t("devices.secrets_gone")
+        return Response(body, status_code=410, media_type="text/plain; charset=utf-8")
+    headers = {
+        "Content-Disposition": f'attachment; filename="{found.filename}"',
+        "Cache-Control": "no-store",
+    }
+    return Response(found.body, media_type="text/csv; charset=utf-8", headers=headers)

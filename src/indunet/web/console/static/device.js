@@ -67,7 +67,8 @@
         lineStyle: { opacity: 0 }, areaStyle: { color: "#bfdbfe", opacity: 0.6 },
         tooltip: { show: false },
         data: rows.map(function (b) { return [b[0], b[3] === null ? null : b[3] - b[2]]; }) },
-      { name: text.avg, type: "line", symbol: "none", step: step, lineStyle: { width: 1.6 },
+      { name: text.avg, type: "line", showSymbol: d.data.length < 60, symbolSize: 5, step: step,
+        lineStyle: { width: 1.6 },
         data: rows.map(function (b) { return [b[0], b[1]]; }) }
     ];
     base.series[2].markArea = gapAreas(d);
@@ -110,7 +111,8 @@
 
   function show(point, on) {
     if (on && !charts[point]) {
-      charts[point] = echarts.init(figure(point));
+      charts[point] = echarts.init(figure(point));  // the figure spans the card's width
+      charts[point].resize();
       draw(point);
     } else if (!on && charts[point]) {
       var el = charts[point].getDom().parentNode;
