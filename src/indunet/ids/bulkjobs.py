@@ -12,12 +12,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from indunet.core import NotFound
+from indunet.core import Event, EventType, NotFound
 from indunet.ids.node import Node
 from indunet.ids.tables import bulk_jobs
 
 MAX_STORED_ERRORS = 10_000
 RUNNING, DONE = "running", "done"
+BULK_FINISHED = EventType(
+    "bulk.finished", 1, "ids", "a bulk registration finished (counts of the whole file)"
+)
 
 
 @dataclass
@@ -43,6 +46,13 @@ class BulkReport:
             "errors": [{"line": ln, "handle": h, "message": m} for ln, h, m in self.errors],
             "resumed_from_line": self.resumed_from_line,
         }
+
+    def finished(self, source: str, actor: str, enterprise_id: int | None) -> Event:
+        """The ``bulk.finished`` event of this import (counts, no error rows)."""
+        data = {k: v for k, v in self.to_json().items() if k != "errors"}
+        return BULK_FINISHED.make(
+            {**data, "source": source[:300], "actor": actor}, enterprise_id=enterprise_id
+        )
 
 
 @dataclass(frozen=True, slots=True)

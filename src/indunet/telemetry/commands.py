@@ -25,9 +25,9 @@ from typing import Any, Literal, Protocol
 import jsonschema
 import sqlalchemy as sa
 
-from indunet.core import IndunetError, InvalidInput, User, access, audit
+from indunet.core import EventBus, IndunetError, InvalidInput, User, access, audit
 from indunet.devices import Action, Point, ThingModel
-from indunet.telemetry import owners
+from indunet.telemetry import events, owners
 from indunet.telemetry.alarmtables import commands as table
 from indunet.telemetry.samples import Value
 
@@ -177,11 +177,13 @@ class Commands:
         devices: owners.DeviceDirectory,
         *,
         timeout: float = DEFAULT_TIMEOUT_S,
+        bus: EventBus | None = None,
     ) -> None:
         self.engine = engine
         self.sender = sender
         self.devices = devices
         self.timeout = timeout
+        self.bus = bus  # a failed or timed-out command is published as command.failed
 
     async def request(
         self,
@@ -325,7 +327,12 @@ class Commands:
                     conn.execute(sa.select(table).where(table.c.id == command_id)).one()
                 )
 
-        return await asyncio.to_thread(store)
+        command = await asyncio.to_thread(store)
+        if self.bus is not None and state in (CommandState.FAILED, CommandState.TIMEOUT):
+            await self.bus.publish(
+                events.COMMAND_FAILED.make(command.to_json(), enterprise_id=command.enterprise_id)
+            )
+        return command
 
 
 class MemorySender:

@@ -9,6 +9,9 @@ ALARM_ACKNOWLEDGED = EventType("alarm.acknowledged", 1, SOURCE, "someone acknowl
 RULE_CREATED = EventType("rule.created", 1, SOURCE, "a rule was added")
 RULE_UPDATED = EventType("rule.updated", 1, SOURCE, "a rule was changed")
 RULE_DELETED = EventType("rule.deleted", 1, SOURCE, "a rule was removed")
+COMMAND_FAILED = EventType(
+    "command.failed", 1, SOURCE, "a command to a device failed or timed out (recorded)"
+)
 DEVICE_PURGED = EventType(
     "device.purged", 1, SOURCE, "a deleted device's telemetry, rules and alarms are gone"
 )
@@ -21,5 +24,6 @@ EVENT_TYPES = (
     RULE_CREATED,
     RULE_UPDATED,
     RULE_DELETED,
+    COMMAND_FAILED,
     DEVICE_PURGED,
 )

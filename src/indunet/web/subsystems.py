@@ -16,6 +16,7 @@ from indunet.core.plugins import Page, Section, Subsystem
 from indunet.core.subsystem import SUBSYSTEM as CORE
 from indunet.devices.subsystem import SUBSYSTEM as DEVICES
 from indunet.ids.subsystem import SUBSYSTEM as IDS
+from indunet.notify.subsystem import SUBSYSTEM as NOTIFY
 from indunet.telemetry.subsystem import SUBSYSTEM as TELEMETRY
 
 #: The industrial platform: devices, telemetry and connectors wired into one set of services
@@ -38,6 +39,7 @@ PLATFORM = Subsystem(
                 Page("/platform/rules", "platform.tab.rules"),
                 Page("/platform/models", "platform.tab.models"),
                 Page("/platform/ingest", "platform.tab.ingest"),
+                Page("/platform/notifications", "platform.tab.notifications"),
             ),
         ),
     ),
@@ -51,7 +53,7 @@ PLATFORM = Subsystem(
     role="platform",
 )
 
-SUBSYSTEMS: tuple[Subsystem, ...] = (CORE, IDS, DEVICES, TELEMETRY, CONNECT, PLATFORM)
+SUBSYSTEMS: tuple[Subsystem, ...] = (CORE, IDS, DEVICES, TELEMETRY, CONNECT, PLATFORM, NOTIFY)
 
 #: Sections of subsystems still to come, announced in the console's navigation.
 COMING = (

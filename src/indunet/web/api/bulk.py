@@ -43,6 +43,8 @@ async def bulk_import(
     """Register the identifiers of an uploaded file; bad rows are listed with line numbers."""
     principal = await run_in_threadpool(principal_for_user, state.engine, user)
     report: ids.BulkReport = await run_in_threadpool(_import, state, file, principal, overwrite)
+    source = upload_name(file.filename)
+    await state.bus.publish(report.finished(source, user.actor, user.enterprise_id))
     return report.to_json()
 
 
