@@ -133,6 +133,9 @@ BODIES: dict[tuple[str, str], tuple[str, Any]] = {
         {"kind": "invoke", "action": "engine_lock", "payload": "true"},
     ),
     ("POST", "/platform/alarms/{alarm_id}/ack"): ("form", {"note": "seen"}),
+    ("POST", "/platform/devices/{device_id}/edit"): ("form", {"name": "renamed by someone"}),
+    ("POST", "/platform/devices/{device_id}/secret"): ("form", {"go": "1"}),
+    ("POST", "/platform/devices/{device_id}/delete"): ("form", {"confirm": "not-the-id"}),
 }
 
 
@@ -224,6 +227,7 @@ NAMES_NOTHING = {
     ("POST", "/ids/prefixes"),
     ("POST", "/platform/devices"),
     ("POST", "/platform/devices/import"),
+    ("POST", "/platform/devices/import/secrets"),  # a one-time handle of the caller's own
     ("POST", "/platform/models"),
 }
 
