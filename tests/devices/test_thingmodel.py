@@ -47,8 +47,30 @@ def problems(doc: Any) -> list[dict[str, str]]:
     with pytest.raises(ModelInvalid) as exc:
         parse_model(doc)
     assert exc.value.code == "model_invalid" and exc.value.status == 422
-    detail: list[dict[str, str]] = exc.value.detail
-    return detail
+    assert exc.value.reason == "model_invalid"
+    assert exc.value.params == {"count": len(exc.value.detail)}
+    assert all(isinstance(d["reason"], str) and d["reason"] for d in exc.value.detail)
+    return [{"path": d["path"], "message": d["message"]} for d in exc.value.detail]
+
+
+def reasons(doc: Any) -> list[tuple[str, str, dict[str, Any]]]:
+    with pytest.raises(ModelInvalid) as exc:
+        parse_model(doc)
+    return [(d["path"], d["reason"], d["params"]) for d in exc.value.detail]
+
+
+def test_every_problem_carries_a_reason_and_its_params_for_the_console():
+    bad = model({"Bad Name": point({"href": "/0", "modv:entity": "InputRegister"})})
+    bad["properties"]["Bad Name"] |= {"minimum": 5, "maximum": 1}
+    found = reasons(bad)
+    assert ("$.properties['Bad Name']", "name", {"name": "Bad Name"}) in found
+    assert (
+        "$.properties['Bad Name'].minimum",
+        "min_above_max",
+        {"minimum": "5", "maximum": "1"},
+    ) in found
+    assert ("$.properties['Bad Name'].forms[0].href", "modbus_address_zero", {}) in found
+    assert reasons([1]) == [("$", "not_object", {})]
 
 
 def paths(doc: Any) -> set[str]:

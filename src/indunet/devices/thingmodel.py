@@ -3,7 +3,10 @@
 A document is first checked against W3C's Thing Model JSON Schema (vendored in ``schema/``),
 then against Indunet's rules: a model id and a semantic version, scalar point types, sane
 ranges, snake_case names, and protocol forms Indunet can bind (``forms.py``). All problems
-are collected and raised together as ``ModelInvalid`` with a JSON path for each.
+are collected and raised together as ``ModelInvalid`` with a JSON path for each, and a
+stable ``reason`` with ``params`` (``forms.Problem``) that the console shows in the reader's
+language as ``model.problem.<reason>``; ``detail`` holds them as
+``{"path", "message", "reason", "params"}``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 from jsonschema import Draft7Validator
 
 from indunet.core import IndunetError
-from indunet.devices.forms import FormReader, Problems, json_path, overlaps
+from indunet.devices.forms import FormReader, Problem, Problems, json_path, overlaps
 from indunet.devices.models import Action, DataType, Event, Form, Point, ThingModel
 
 SCHEMA_PATH = Path(__file__).parent / "schema" / "tm-json-schema.json"
@@ -56,23 +59,35 @@ def parse_model(doc: Any, *, schema: bool = True) -> ThingModel:
     documents that passed it before, such as those read back from the registry.
     """
     if not isinstance(doc, dict):
-        raise ModelInvalid(
-            "a Thing Model must be a JSON object",
-            detail=[{"path": "$", "message": "a Thing Model must be a JSON object"}],
-        )
+        raise invalid([Problem("$", "a Thing Model must be a JSON object", "not_object")])
     problems: Problems = []
     if schema:
         for err in sorted(_validator().iter_errors(doc), key=lambda e: list(map(str, e.path))):
-            problems.append((json_path(*err.absolute_path), _short(err.message)))
+            message = _short(err.message)
+            problems.append(
+                Problem(json_path(*err.absolute_path), message, "schema", {"message": message})
+            )
     model = _Reader(doc, problems).model()
     if problems:
-        first = "; ".join(f"{p}: {m}" for p, m in problems[:3])
-        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-        raise ModelInvalid(
-            f"the Thing Model has {len(problems)} problem(s): {first}{more}",
-            detail=[{"path": p, "message": m} for p, m in problems],
-        )
+        raise invalid(problems)
     return model
+
+
+def problem_dict(p: Problem) -> dict[str, Any]:
+    """One problem as ``ModelInvalid.detail`` lists it."""
+    return {"path": p.path, "message": p.message, "reason": p.reason, "params": p.params or {}}
+
+
+def invalid(problems: Problems) -> ModelInvalid:
+    """``ModelInvalid`` listing ``problems`` (reason ``model_invalid``, their count)."""
+    first = "; ".join(f"{p.path}: {p.message}" for p in problems[:3])
+    more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+    return ModelInvalid(
+        f"the Thing Model has {len(problems)} problem(s): {first}{more}",
+        detail=[problem_dict(p) for p in problems],
+        reason="model_invalid",
+        params={"count": len(problems)},
+    )
 
 
 def _short(message: str) -> str:
@@ -103,8 +118,8 @@ class _Reader:
         base = doc.get("base")
         self.forms = FormReader(problems, base if isinstance(base, str) else "")
 
-    def problem(self, path: str, message: str) -> None:
-        self.problems.append((path, message))
+    def problem(self, path: str, message: str, reason: str = "other", **params: Any) -> None:
+        self.problems.append(Problem(path, message, reason, params))
 
     def model(self) -> ThingModel:
         doc = self.doc
@@ -114,6 +129,7 @@ class _Reader:
                 json_path(MODEL_ID_KEY),
                 "needs a model id like 'acme:press-200': a lowercase namespace, ':', then "
                 "lowercase letters, digits, '.', '_' or '-'",
+                "model_id",
             )
             model_id = ""
         version = doc.get("version")
@@ -122,6 +138,7 @@ class _Reader:
             self.problem(
                 json_path("version", "model"),
                 'needs a semantic version such as {"model": "1.0.0"} (major.minor.patch)',
+                "model_version",
             )
             semver = ""
         self._no_references()
@@ -147,6 +164,7 @@ class _Reader:
                     self.problem(
                         json_path("links", i),
                         "tm:extends is not supported: import the model with its parent merged in",
+                        "no_extends",
                     )
         for kind in ("properties", "actions", "events"):
             section = self.doc.get(kind)
@@ -156,6 +174,7 @@ class _Reader:
                         self.problem(
                             json_path(kind, name, "tm:ref"),
                             "tm:ref is not supported: copy the referenced definition in",
+                            "no_ref",
                         )
 
     def _section(self, kind: str) -> dict[str, dict[str, Any]]:
@@ -169,6 +188,8 @@ class _Reader:
                     json_path(kind, name),
                     f"name {name!r} must be snake_case: a lowercase letter, then lowercase "
                     "letters, digits or '_' (at most 64)",
+                    "name",
+                    name=name[:64],
                 )
             if isinstance(aff, dict):
                 out[name] = aff
@@ -186,11 +207,17 @@ class _Reader:
                 self.problem(
                     json_path("properties", name, "type"),
                     f"a point needs a type of {', '.join(POINT_TYPES)}, not {raw_type!r}",
+                    "point_type",
+                    value=str(raw_type)[:32],
                 )
             minimum, maximum = self._range(path, prop)
             read_only = prop.get("readOnly", False)
             if not isinstance(read_only, bool):
-                self.problem(json_path("properties", name, "readOnly"), "must be true or false")
+                self.problem(
+                    json_path("properties", name, "readOnly"),
+                    "must be true or false",
+                    "not_boolean",
+                )
                 read_only = True
             writable = not read_only
             forms = self._forms(path, prop, ptype=ptype, writable=writable, name=name)
@@ -213,13 +240,19 @@ class _Reader:
             if v is None:
                 return None
             if isinstance(v, bool) or not isinstance(v, int | float):
-                self.problem(f"{path}.{key}", "must be a number")
+                self.problem(f"{path}.{key}", "must be a number", "not_number")
                 return None
             return float(v)
 
         minimum, maximum = num("minimum"), num("maximum")
         if minimum is not None and maximum is not None and minimum > maximum:
-            self.problem(f"{path}.minimum", f"minimum {minimum:g} is above maximum {maximum:g}")
+            self.problem(
+                f"{path}.minimum",
+                f"minimum {minimum:g} is above maximum {maximum:g}",
+                "min_above_max",
+                minimum=f"{minimum:g}",
+                maximum=f"{maximum:g}",
+            )
         return minimum, maximum
 
     def _forms(

@@ -17,7 +17,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from indunet.devices.forms import http, modbus, mqtt, opcua
-from indunet.devices.forms.common import FormBinding, FormInput, Problems, Reporter, json_path
+from indunet.devices.forms.common import (
+    FormBinding,
+    FormInput,
+    Problem,
+    Problems,
+    Reporter,
+    json_path,
+)
 from indunet.devices.forms.modbus import overlaps
 from indunet.devices.models import DEVICE_PLACEHOLDER, DataType, Form
 
@@ -26,6 +33,7 @@ __all__ = [
     "FormBinding",
     "FormInput",
     "FormReader",
+    "Problem",
     "Problems",
     "Reporter",
     "binding_of",
@@ -65,9 +73,9 @@ class FormReader:
         self.base = base
         self.reporter = Reporter(problems)
 
-    def problem(self, path: str, message: str) -> None:
+    def problem(self, path: str, message: str, reason: str = "other", **params: Any) -> None:
         """Record one problem at ``path``."""
-        self.reporter.problem(path, message)
+        self.reporter.problem(path, message, reason, **params)
 
     def read(
         self,
@@ -84,12 +92,18 @@ class FormReader:
         if name_of is None:
             kinds = _prefixed(form)
             if len(kinds) > 1:
-                self.problem(path, f"mixes terms of several bindings ({', '.join(sorted(kinds))})")
+                self.problem(
+                    path,
+                    f"mixes terms of several bindings ({', '.join(sorted(kinds))})",
+                    "mixed_bindings",
+                    bindings=", ".join(sorted(kinds)),
+                )
             else:
                 hints = [b.hint for b in BINDINGS]
                 self.problem(
                     path,
                     "no known protocol binding: use " + ", ".join(hints[:-1]) + ", or " + hints[-1],
+                    "no_binding",
                 )
             return None
         reader = _BY_NAME[name_of].read
@@ -105,4 +119,7 @@ class FormReader:
                         self.problem(
                             f"{path}.{key}",
                             f"placeholder {ph} is unknown; forms may use only {DEVICE_PLACEHOLDER}",
+                            "placeholder",
+                            placeholder=ph,
+                            allowed=DEVICE_PLACEHOLDER,
                         )

@@ -10,11 +10,22 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from indunet.devices.models import DataType, Form
 
-Problems = list[tuple[str, str]]
+
+class Problem(NamedTuple):
+    """One problem of a Thing Model: where (a JSON path), what (English), and its stable
+    ``reason`` with ``params``, which the console shows as ``model.problem.<reason>``."""
+
+    path: str
+    message: str
+    reason: str = "other"
+    params: dict[str, Any] | None = None
+
+
+Problems = list[Problem]
 _PLAIN_KEY = re.compile(r"[A-Za-z_@][A-Za-z0-9_:@-]*\Z")
 
 
@@ -53,15 +64,15 @@ class Reporter:
     def __init__(self, problems: Problems) -> None:
         self.problems = problems
 
-    def problem(self, path: str, message: str) -> None:
-        """Record one problem at ``path``."""
-        self.problems.append((path, message))
+    def problem(self, path: str, message: str, reason: str = "other", **params: Any) -> None:
+        """Record one problem at ``path`` (``reason`` and ``params`` as in ``Problem``)."""
+        self.problems.append(Problem(path, message, reason, params))
 
     def flag(self, path: str, form: dict[str, Any], key: str) -> bool:
         """A true/false term (default true)."""
         v = form.get(key, True)
         if not isinstance(v, bool):
-            self.problem(f"{path}.{key}", "must be true or false")
+            self.problem(f"{path}.{key}", "must be true or false", "not_boolean")
             return True
         return v
 
@@ -86,7 +97,11 @@ class Reporter:
             or (v < 0 and not allow_negative)
         ):
             need = "a non-zero number" if allow_negative else "a number above 0"
-            self.problem(f"{path}.{key}", f"must be {need}")
+            self.problem(
+                f"{path}.{key}",
+                f"must be {need}",
+                "not_nonzero" if allow_negative else "not_positive",
+            )
             return default
         return float(v)
 

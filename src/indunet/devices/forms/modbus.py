@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
-from indunet.devices.forms.common import FormBinding, FormInput, Problems, Reporter
+from indunet.devices.forms.common import FormBinding, FormInput, Problem, Problems, Reporter
 from indunet.devices.models import DataType, ModbusForm, ModbusTable, ModbusType, Point
 
 ENTITIES: dict[str, ModbusTable] = {
@@ -64,7 +64,7 @@ def read(src: FormInput, rep: Reporter) -> ModbusForm | None:
     datatype = _datatype(rep, path, form, table)
     zero = form.get("modv:zeroBasedAddressing", False)
     if not isinstance(zero, bool):
-        rep.problem(f"{path}.modv:zeroBasedAddressing", "must be true or false")
+        rep.problem(f"{path}.modv:zeroBasedAddressing", "must be true or false", "not_boolean")
         zero, ok = True, False
     if address is not None and not zero:
         if address < 1:
@@ -72,6 +72,7 @@ def read(src: FormInput, rep: Reporter) -> ModbusForm | None:
                 f"{path}.href",
                 "address 0 needs modv:zeroBasedAddressing true (addresses count from 1 "
                 "unless it is set)",
+                "modbus_address_zero",
             )
             ok = False
         address -= 1
@@ -92,12 +93,22 @@ def read(src: FormInput, rep: Reporter) -> ModbusForm | None:
         poll_interval=polling / 1000.0,
     )
     if address + spec.count > 65536:
-        rep.problem(f"{path}.href", f"address {address} + {spec.count} runs past 65535")
+        rep.problem(
+            f"{path}.href",
+            f"address {address} + {spec.count} runs past 65535",
+            "modbus_address_past_end",
+            address=address,
+            count=spec.count,
+        )
         return None
     if quantity is not None and quantity != spec.count:
         rep.problem(
             f"{path}.href",
             f"quantity={quantity} but {datatype} on a {table} takes {spec.count}",
+            "modbus_quantity",
+            quantity=quantity,
+            datatype=datatype,
+            count=spec.count,
         )
         return None
     if not _modbus_fits(rep, path, spec, ptype, writable):
@@ -111,18 +122,33 @@ def _table(rep: Reporter, path: str, form: dict[str, Any]) -> ModbusTable | None
     if entity is not None:
         by_entity = ENTITIES.get(entity) if isinstance(entity, str) else None
         if by_entity is None:
-            rep.problem(f"{path}.modv:entity", f"{entity!r} is not one of {', '.join(ENTITIES)}")
+            rep.problem(
+                f"{path}.modv:entity",
+                f"{entity!r} is not one of {', '.join(ENTITIES)}",
+                "not_one_of",
+                value=str(entity)[:64],
+                choices=", ".join(ENTITIES),
+            )
     if function is not None:
         by_function = FUNCTIONS.get(function) if isinstance(function, str) else None
         if by_function is None:
             rep.problem(
                 f"{path}.modv:function",
                 f"{function!r} is not a supported function ({', '.join(FUNCTIONS)})",
+                "not_one_of",
+                value=str(function)[:64],
+                choices=", ".join(FUNCTIONS),
             )
     if entity is None and function is None:
-        rep.problem(path, "a Modbus form needs modv:entity (or modv:function)")
+        rep.problem(path, "a Modbus form needs modv:entity (or modv:function)", "modbus_entity")
     if by_entity and by_function and by_entity != by_function:
-        rep.problem(f"{path}.modv:function", f"{function} does not address the entity {entity}")
+        rep.problem(
+            f"{path}.modv:function",
+            f"{function} does not address the entity {entity}",
+            "modbus_function_entity",
+            function=function,
+            entity=entity,
+        )
         return None
     return by_entity or by_function
 
@@ -133,7 +159,9 @@ def _modbus_href(
     href = form.get("href")
     if not isinstance(href, str) or not href:
         rep.problem(
-            path, "a Modbus form needs an href holding the address, e.g. '/1/40' (unit/address)"
+            path,
+            "a Modbus form needs an href holding the address, e.g. '/1/40' (unit/address)",
+            "modbus_href",
         )
         return None, None, None
     parts = urlsplit(href)
@@ -144,22 +172,34 @@ def _modbus_href(
             rep.problem(
                 f"{path}.href",
                 f"{href!r}: the path must be /<unit>/<address> or /<address> in decimal",
+                "modbus_href_path",
+                href=href[:64],
             )
             return None, None, None
         numbers.append(int(s))
     if len(numbers) not in (1, 2):
-        rep.problem(f"{path}.href", f"{href!r}: the path must be /<unit>/<address> or /<address>")
+        rep.problem(
+            f"{path}.href",
+            f"{href!r}: the path must be /<unit>/<address> or /<address>",
+            "modbus_href_path",
+            href=href[:64],
+        )
         return None, None, None
     unit = numbers[0] if len(numbers) == 2 else None
     if unit is not None and unit > 255:
-        rep.problem(f"{path}.href", f"unit id {unit} is above 255")
+        rep.problem(f"{path}.href", f"unit id {unit} is above 255", "modbus_unit", unit=unit)
         unit = None
     address = numbers[-1]
     quantity = None
     q = parse_qs(parts.query).get("quantity")
     if q:
         if not q[0].isdigit() or int(q[0]) < 1:
-            rep.problem(f"{path}.href", f"quantity {q[0]!r} must be a whole number ≥ 1")
+            rep.problem(
+                f"{path}.href",
+                f"quantity {q[0]!r} must be a whole number ≥ 1",
+                "modbus_quantity_whole",
+                quantity=q[0][:20],
+            )
         else:
             quantity = int(q[0])
     return unit, address, quantity
@@ -176,15 +216,30 @@ def _datatype(
             rep.problem(
                 f"{path}.modv:type",
                 f"{xsd!r} is not supported; use one of {', '.join(XSD_TYPES)}",
+                "not_one_of",
+                value=str(xsd)[:64],
+                choices=", ".join(XSD_TYPES),
             )
             return None
     if own is not None:
         by_own = own if own in DATATYPES else None
         if by_own is None:
-            rep.problem(f"{path}.indunet:datatype", f"{own!r} is not one of {', '.join(DATATYPES)}")
+            rep.problem(
+                f"{path}.indunet:datatype",
+                f"{own!r} is not one of {', '.join(DATATYPES)}",
+                "not_one_of",
+                value=str(own)[:64],
+                choices=", ".join(DATATYPES),
+            )
             return None
     if by_xsd and by_own and by_xsd != by_own:
-        rep.problem(f"{path}.indunet:datatype", f"{own} contradicts modv:type {xsd}")
+        rep.problem(
+            f"{path}.indunet:datatype",
+            f"{own} contradicts modv:type {xsd}",
+            "modbus_type_contradicts",
+            datatype=own,
+            xsd=xsd,
+        )
         return None
     chosen = by_own or by_xsd
     if chosen is None:
@@ -201,6 +256,9 @@ def _modbus_fits(
         rep.problem(
             where,
             f"a {spec.table} holds one bit: its type must be boolean, not {spec.datatype}",
+            "modbus_bit_table",
+            table=spec.table,
+            datatype=spec.datatype,
         )
         ok = False
     if writable and spec.table not in ("coil", "holding"):
@@ -208,21 +266,34 @@ def _modbus_fits(
             where,
             f"a writable point or an action must be on a coil or a holding register, "
             f"not on the read-only {spec.table} table (or mark the point readOnly)",
+            "modbus_read_only_table",
+            table=spec.table,
         )
         ok = False
     if ptype == "string":
-        rep.problem(path, "Modbus points cannot be strings; use a number or boolean type")
+        rep.problem(
+            path, "Modbus points cannot be strings; use a number or boolean type", "modbus_string"
+        )
         ok = False
     elif ptype == "boolean" and spec.datatype != "bool":
-        rep.problem(where, f"a boolean point needs a bool datatype, not {spec.datatype}")
+        rep.problem(
+            where,
+            f"a boolean point needs a bool datatype, not {spec.datatype}",
+            "modbus_boolean_type",
+            datatype=spec.datatype,
+        )
         ok = False
     elif ptype in ("number", "integer") and spec.datatype == "bool":
-        rep.problem(where, f"a {ptype} point cannot be read from a single bit")
+        rep.problem(where, f"a {ptype} point cannot be read from a single bit", "modbus_number_bit")
         ok = False
     elif ptype == "integer" and (
         spec.datatype.startswith("float") or spec.scale != int(spec.scale)
     ):
-        rep.problem(where, "an integer point needs an integer datatype and a whole-number scale")
+        rep.problem(
+            where,
+            "an integer point needs an integer datatype and a whole-number scale",
+            "modbus_integer_type",
+        )
         ok = False
     return ok
 
@@ -242,10 +313,12 @@ def overlaps(problems: Problems, points: list[tuple[str, Point]]) -> None:
         for b0, b1, name, path in items:
             if b0 < end:
                 problems.append(
-                    (
+                    Problem(
                         f"{path}.href",
                         f"{table} {b0}..{b1 - 1} of {name!r} overlaps {owner!r} at "
                         f"{start}..{end - 1}",
+                        "modbus_overlap",
+                        {"point": name, "other": owner},
                     )
                 )
             if b1 > end:

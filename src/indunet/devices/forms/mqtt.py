@@ -22,6 +22,9 @@ def read(src: FormInput, rep: Reporter) -> MqttForm | None:
         rep.problem(
             f"{path}.mqv:controlPacket",
             f"{packet!r} is not one of {', '.join(_CONTROL_PACKETS)}",
+            "not_one_of",
+            value=str(packet)[:64],
+            choices=", ".join(_CONTROL_PACKETS),
         )
         return None
     order: Sequence[str] = ("mqv:topic", "mqv:filter") if action else ("mqv:filter", "mqv:topic")
@@ -35,7 +38,9 @@ def read(src: FormInput, rep: Reporter) -> MqttForm | None:
         topic = unquote(urlsplit(form["href"]).path).lstrip("/") or None
     if not isinstance(topic, str) or not topic:
         rep.problem(
-            path, "an MQTT form needs mqv:filter or mqv:topic (or an mqtt:// href with a topic)"
+            path,
+            "an MQTT form needs mqv:filter or mqv:topic (or an mqtt:// href with a topic)",
+            "mqtt_topic_missing",
         )
         return None
     if not _topic_ok(rep, path, key, topic, wildcards=key == "mqv:filter"):
@@ -47,6 +52,8 @@ def read(src: FormInput, rep: Reporter) -> MqttForm | None:
             f"{path}.indunet:jsonPath",
             f"{jpath!r} is not a supported JSON path: use $ followed by .key or [n] steps, "
             "e.g. $.values.temperature",
+            "mqtt_json_path",
+            value=str(jpath)[:80],
         )
         return None
     return MqttForm(topic=topic, json_path=jpath)
@@ -65,6 +72,8 @@ def _topic_ok(rep: Reporter, path: str, key: str, topic: str, *, wildcards: bool
             f"{path}.{key}",
             f"{topic!r} is not a valid MQTT topic"
             + (" filter" if wildcards else " (wildcards + and # only in mqv:filter)"),
+            "mqtt_topic_filter" if wildcards else "mqtt_topic",
+            value=topic[:80],
         )
     return not bad
 

@@ -24,15 +24,23 @@ def read(src: FormInput, rep: Reporter) -> OpcUaForm | None:
     if node_id is None:
         node_id, key = from_href, "href"
     elif from_href is not None and from_href != node_id:
-        rep.problem(f"{path}.href", f"?id={from_href} contradicts opcua:nodeId {node_id}")
+        rep.problem(
+            f"{path}.href",
+            f"?id={from_href} contradicts opcua:nodeId {node_id}",
+            "opcua_contradicts",
+        )
         return None
     if not isinstance(node_id, str) or not node_id:
-        rep.problem(path, "an OPC UA form needs opcua:nodeId or an href with ?id=<node id>")
+        rep.problem(
+            path, "an OPC UA form needs opcua:nodeId or an href with ?id=<node id>", "opcua_node"
+        )
         return None
     if not _NODE_ID.match(node_id.replace(DEVICE_PLACEHOLDER, "x")):
         rep.problem(
             f"{path}.{key}",
             f"{node_id!r} is not an OPC UA node id such as ns=2;s=Spindle.Speed or ns=0;i=2258",
+            "opcua_node_id",
+            value=node_id[:80],
         )
         return None
     interval = rep.positive(path, form, "indunet:samplingInterval", 1000.0)
