@@ -200,3 +200,13 @@ def entries(
     where = _where(AuditFilter(actor=actor or "", target=target or ""))
     q = sa.select(audit_log).where(*where).order_by(audit_log.c.id.desc()).limit(limit)
     return [_entry(r) for r in conn.execute(q)]
+
+
+def actions(
+    conn: sa.Connection, *, enterprise_id: int | None = None, limit: int = 200
+) -> list[str]:
+    """The distinct actions in the log (of one enterprise's entries), sorted, at most ``limit``."""
+    q = sa.select(audit_log.c.action).distinct().order_by(audit_log.c.action)
+    if enterprise_id is not None:
+        q = q.where(audit_log.c.enterprise_id == enterprise_id)
+    return [str(a) for a in conn.execute(q.limit(limit)).scalars()]

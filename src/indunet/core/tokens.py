@@ -176,3 +176,11 @@ def revoke_sessions(conn: sa.Connection, user: User, *, keep: str | None = None)
 def revoke_all(conn: sa.Connection, user_id: int) -> int:
     """Forget every token of a user (disabled, or given a new password); how many there were."""
     return conn.execute(tokens.delete().where(tokens.c.user_id == user_id)).rowcount or 0
+
+
+def token_id(conn: sa.Connection, token: str) -> int | None:
+    """The id of a token by its secret (the console's own session), or ``None``."""
+    found = conn.execute(
+        sa.select(tokens.c.id).where(tokens.c.token_hash == token_digest(token))
+    ).scalar()
+    return int(found) if found is not None else None

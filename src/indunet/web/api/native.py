@@ -6,18 +6,20 @@ from dataclasses import asdict
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from indunet import core, ids
 from indunet.core import NotFound, Role, access
 from indunet.ids import Node
 from indunet.web.auth import client_address, template_manager
-from indunet.web.deps import StateDep, UserDep, require
+from indunet.web.deps import MAX_DB_INT, StateDep, UserDep, require
 from indunet.web.state import AppState
 
 router = APIRouter()
 ADMINS = (Role.PLATFORM_ADMIN,)
+#: Tokens one page of ``GET /auth/tokens`` holds at most (and by default).
+MAX_TOKEN_PAGE = 1000
 
 
 class TokenRequest(BaseModel):
@@ -120,12 +122,22 @@ def create_token(body: TokenRequest, request: Request, state: StateDep) -> dict[
 
 @router.get("/auth/tokens", tags=["auth"])
 def list_tokens(
-    state: StateDep, user: UserDep, username: str | None = None
+    state: StateDep,
+    user: UserDep,
+    response: Response,
+    username: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_TOKEN_PAGE)] = MAX_TOKEN_PAGE,
+    offset: Annotated[int, Query(ge=0, le=MAX_DB_INT)] = 0,
 ) -> list[dict[str, Any]]:
-    """Tokens that have not expired, without their secrets: every user's for platform admins,
-    else the caller's own."""
+    """Tokens that have not expired, newest first, without their secrets: every user's for
+    platform admins, else the caller's own. One page of ``limit`` from ``offset``; the
+    ``X-Total-Count`` header says how many there are over every page."""
     with state.engine.connect() as conn:
-        return [t.to_json() for t in core.list_tokens(conn, user, username=username)]
+        found = core.list_tokens(conn, user, username=username, offset=offset, limit=limit)
+        response.headers["X-Total-Count"] = str(
+            core.tokens.count_tokens(conn, user, username=username)
+        )
+    return [t.to_json() for t in found]
 
 
 @router.delete("/auth/tokens/{token_id}", tags=["auth"], status_code=204)

@@ -10,11 +10,19 @@ from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from indunet import core
-from indunet.core import AuthenticationFailed, TooManyAttempts, User
+from indunet.core import (
+    AuthenticationFailed,
+    IndunetError,
+    PasswordChangeRequired,
+    TooManyAttempts,
+    User,
+)
 from indunet.web.auth import SESSION_COOKIE, client_address, token_user
-from indunet.web.console.i18n import LANG_COOKIE, LOCALES
-from indunet.web.console.pages import is_htmx, render
+from indunet.web.console.forms import FormError
+from indunet.web.console.i18n import LANG_COOKIE, LOCALES, N_
+from indunet.web.console.pages import error_text, is_htmx, render
 from indunet.web.deps import StateDep
+from indunet.web.state import AppState
 
 SESSION_TTL = timedelta(hours=12)
 router = APIRouter(include_in_schema=False)
@@ -88,21 +96,39 @@ def login(
     Failures are throttled and audited like token logins; a locked account or address gets
     the form back with 429 and ``Retry-After``.
     """
-    ctx = {"next": safe_next(next), "username": username, "failed": True}
+    ctx: dict[str, object] = {"next": safe_next(next), "username": username, "failed": True}
     try:
         user = state.logins.password(
             state.engine, username, password, source=client_address(request), via="console"
         )
-    except AuthenticationFailed:
+    except PasswordChangeRequired as exc:
+        with state.engine.begin() as conn:
+            change = core.accounts.begin_password_change(conn, exc.user)
+        return first_password_page(request, change, exc.user.username, safe_next(next))
+    except AuthenticationFailed as exc:
+        if exc.reason in ("account_disabled", "temporary_password_expired"):
+            ctx["error"] = error_text(request, exc)
         return render(request, "login.html", ctx, status=401)
     except TooManyAttempts as exc:
         ctx["retry_after"] = exc.retry_after
         page = render(request, "login.html", ctx, status=429)
         page.headers.update(exc.headers())
         return page
+    return start_session(request, state, user, safe_next(next))
+
+
+def start_session(request: Request, state: AppState, user: User, target: str) -> Response:
+    """A new console session for ``user`` (noting where it comes from), then ``target``."""
     with state.engine.begin() as conn:
-        token = core.issue_token(conn, user, name="console", kind="session", ttl=SESSION_TTL)
-    response = RedirectResponse(safe_next(next), status_code=303)
+        token = core.issue_token(
+            conn,
+            user,
+            name="console",
+            kind="session",
+            ttl=SESSION_TTL,
+            source=client_address(request),
+        )
+    response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -112,6 +138,48 @@ def login(
         secure=request.url.scheme == "https",
     )
     return response
+
+
+def first_password_page(
+    request: Request, change: str, username: str, target: str, *, error: str = "", status: int = 200
+) -> Response:
+    """The form a user with a temporary password sets their own password with."""
+    ctx = {"change": change, "username": username, "next": target, "error": error}
+    return render(request, "admin_first_password.html", ctx, status=status)
+
+
+@router.post("/login/password")
+def set_first_password(
+    request: Request,
+    state: StateDep,
+    change: Annotated[str, Form(max_length=200)] = "",
+    username: Annotated[str, Form(max_length=64)] = "",
+    password: Annotated[str, Form(max_length=2048)] = "",
+    confirm: Annotated[str, Form(max_length=2048)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    """Replace a temporary password (the short token from the login proves who), then log in.
+
+    A weak or mistyped password shows the form again with the reason; an expired form sends
+    the user back to the login page."""
+    target = safe_next(next)
+    try:
+        if password != confirm:
+            raise FormError(N_("admin.password.mismatch"))
+        with state.engine.begin() as conn:
+            user = core.accounts.finish_password_change(conn, change, password)
+    except FormError as exc:
+        return first_password_page(
+            request, change, username, target, error=error_text(request, exc), status=400
+        )
+    except IndunetError as exc:
+        if exc.status == 401:
+            ctx = {"next": target, "username": username, "error": error_text(request, exc)}
+            return render(request, "login.html", ctx, status=401)
+        return first_password_page(
+            request, change, username, target, error=error_text(request, exc), status=exc.status
+        )
+    return start_session(request, state, user, target)
 
 
 @router.post("/logout")
