@@ -105,6 +105,39 @@ def user_list(data_dir: DataOpt = None) -> None:
     Console().print(table)
 
 
+@user_app.command("reset-password")
+def user_reset_password(
+    username: str,
+    enable: Annotated[
+        bool, typer.Option("--enable", help="Also enable the account if it is disabled")
+    ] = False,
+    data_dir: DataOpt = None,
+) -> None:
+    """Give a user a new one-time password, printed once (the recovery path of a lost admin
+    password): run on the server with access to the data directory. It must be replaced at
+    the next console login; the user's sessions and API tokens end."""
+    with engine(data_dir).begin() as conn:
+        user = core.get_user(conn, username)
+        password, expires = core.accounts.set_temporary_password(
+            conn, user, actor=operator().actor, enterprise_id=user.enterprise_id
+        )
+        disabled = core.accounts.is_disabled(conn, user)
+        if disabled and enable:
+            core.accounts.enable(conn, user, actor=operator().actor)
+    typer.echo(password)
+    until = expires.isoformat(timespec="seconds")
+    typer.echo(
+        f"one-time password of {user.username}, shown once; log in with it at the console "
+        f"before {until} and choose a new password",
+        err=True,
+    )
+    if disabled and not enable:
+        typer.echo(
+            f"the account {user.username} is disabled: run again with --enable to enable it",
+            err=True,
+        )
+
+
 @token_app.command("create")
 def token_create(
     username: str,

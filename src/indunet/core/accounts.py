@@ -416,6 +416,21 @@ def note_login(conn: sa.Connection, user: User) -> None:
     )
 
 
+def is_disabled(conn: sa.Connection, user: User) -> bool:
+    """Whether ``user``'s account is disabled."""
+    found = conn.execute(sa.select(users.c.disabled).where(users.c.id == user.id)).scalar()
+    return bool(found)
+
+
+def enable(conn: sa.Connection, user: User, *, actor: str) -> None:
+    """Enable a disabled account from the server itself (``indunet user reset-password
+    --enable``); audited."""
+    conn.execute(users.update().where(users.c.id == user.id).values(disabled=False))
+    audit.record(
+        conn, actor, "user.enable", f"user:{user.username}", enterprise_id=user.enterprise_id
+    )
+
+
 __all__ = [
     "TEMPORARY_PASSWORD_TTL",
     "Account",
@@ -424,10 +439,12 @@ __all__ = [
     "begin_password_change",
     "change_own_password",
     "change_role",
+    "enable",
     "find_accounts",
     "finish_password_change",
     "get_account",
     "invite",
+    "is_disabled",
     "note_login",
     "reset_password",
     "set_disabled",
