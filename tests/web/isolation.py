@@ -41,7 +41,10 @@ B_BULK = "b-only-bulk.csv"
 B_HANDLE = f"{B_PREFIX}/b-only-bulk-1"
 A_DEVICE = "a-digger-1"
 # Strings that only B's things carry: a list that A may read must contain none of them.
-B_MARKERS = (B_NAME, USCC_B, B_DEVICE, B_MODEL, B_RULE, B_TEMPLATE, B_BULK, "b-only-bulk-1")
+B_MARKERS = (
+    *(B_NAME, USCC_B, B_DEVICE, B_MODEL, B_RULE, B_TEMPLATE, B_BULK, "b-only-bulk-1"),
+    *("b-only-board", "b-only-display"),
+)
 
 # -- what the routes are ------------------------------------------------------------------
 
@@ -91,6 +94,8 @@ TENANT_PARAMS = {
     "prefix": "prefix",
     "ref": "template",
     "token_id": "token",  # a spare token of B's admin (tokens are their user's; core.tokens)
+    "board_id": "board",  # B's dashboard
+    "display_id": "display",  # B's wall-display token (the wall itself takes only the token)
 }
 # Parameters that name no tenant's thing, with a value that makes the request well formed.
 PLAIN_PARAMS: dict[str, Any] = {
@@ -133,6 +138,12 @@ BODIES: dict[tuple[str, str], tuple[str, Any]] = {
         {"kind": "invoke", "action": "engine_lock", "payload": "true"},
     ),
     ("POST", "/platform/alarms/{alarm_id}/ack"): ("form", {"note": "seen"}),
+    ("POST", "/platform/dashboards/{board_id}"): (
+        "form",
+        {"name": "x", "layout": '{"widgets": []}'},
+    ),
+    ("POST", "/platform/dashboards/{board_id}/delete"): ("form", {}),
+    ("POST", "/platform/displays/{display_id}/revoke"): ("form", {}),
     ("POST", "/platform/devices/{device_id}/edit"): ("form", {"name": "renamed by someone"}),
     ("POST", "/platform/devices/{device_id}/secret"): ("form", {"go": "1"}),
     ("POST", "/platform/devices/{device_id}/delete"): ("form", {"confirm": "not-the-id"}),
@@ -213,6 +224,8 @@ MISSING: dict[str, Any] = {
     "alarm": 987_654,
     "job": 987_654,
     "token": 987_654,
+    "board": 987_654,
+    "display": 987_654,
     "template": "nothing@1.0",
 }
 # Changes that name no tenant's thing at all (no id in the path, query or body): creating an
@@ -229,6 +242,8 @@ NAMES_NOTHING = {
     ("POST", "/platform/devices/import"),
     ("POST", "/platform/devices/import/secrets"),  # a one-time handle of the caller's own
     ("POST", "/platform/models"),
+    ("POST", "/platform/dashboards"),  # of the caller's enterprise (naming another's: 404,
+    ("POST", "/platform/displays"),  # tests/web/test_console_dashboards.py)
 }
 
 
@@ -581,6 +596,10 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
         await client.get("/api/v1/telemetry/dead-letters", headers=boss), "dead letters"
     )
     assert letters["total"] >= 1, "B's out-of-range sample left no dead letter"
+    b_admin = core.User(0, users["b_admin"].name, Role.ENTERPRISE_ADMIN, b.id)
+    board = telemetry.Dashboards(state.engine, platform.devices.lookup, platform.devices.model_of)
+    board = board.create(b_admin, "b-only-board", b.id)
+    display, _ = telemetry.Displays(state.engine).create(b_admin, name="b-only-display")
     a_boss = users["a_admin"].bearer
     a_device = {"id": A_DEVICE, "name": "甲方挖掘机", "model": EXCAVATOR, "protocol": "mqtt"}
     await ok(await client.post("/api/v1/devices", json=a_device, headers=a_boss), "A's device")
@@ -606,6 +625,8 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
             "template": f"{B_TEMPLATE}@1.0",
             "uscc": USCC_B,
             "token": spare,
+            "board": board.id,
+            "display": display.id,
         },
         {"device": A_DEVICE, "rule": a_rule["id"], "enterprise": a.id},
     )

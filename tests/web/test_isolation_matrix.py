@@ -63,7 +63,9 @@ def owner_order(op: Operation) -> tuple[int, int, bool]:
     """Reads first, then changes, then deletes (deepest path first, so parents go last; a
     device last of all, since deleting it purges its rules, alarms and commands)."""
     owns_others = op.path.endswith("/devices/{device_id}")
-    return (WRITE_ORDER.get(op.method, 1), -op.path.count("/"), owns_others)
+    deletes = op.method == "POST" and op.path.endswith("/delete")  # a console form's delete
+    rank = WRITE_ORDER["DELETE"] if deletes else WRITE_ORDER.get(op.method, 1)
+    return (rank, -op.path.count("/"), owns_others)
 
 
 def _said(resp: httpx.Response, missing: httpx.Response | None = None) -> str:

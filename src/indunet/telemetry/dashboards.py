@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from indunet.core import InvalidInput, NotFound, User, access, audit
+from indunet.core import InvalidInput, NotFound, User, access, audit, get_enterprise_by_id
 from indunet.devices import Device, ThingModel
 from indunet.telemetry.boardtables import dashboards as table
 
@@ -305,7 +305,9 @@ class Dashboards:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(table).where(table.c.id == board_id)).first()
         if row is None or not access.can_see(user, row.enterprise_id):
-            raise NotFound(f"no dashboard {board_id}", reason="board_missing", params={"id": board_id})
+            raise NotFound(
+                f"no dashboard {board_id}", reason="board_missing", params={"id": board_id}
+            )
         return _board(row)
 
     def page(
@@ -346,6 +348,7 @@ class Dashboards:
         name = check_name(name)
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
+            get_enterprise_by_id(conn, eid)  # a platform admin may name one that is not there
             new_id = conn.execute(
                 table.insert()
                 .values(

@@ -17,7 +17,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from indunet.core import InvalidInput, NotFound, PermissionDenied, Role, User, access, audit
+from indunet.core import (
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    Role,
+    User,
+    access,
+    audit,
+    get_enterprise_by_id,
+)
 from indunet.telemetry.boardtables import display_tokens as table
 
 PREFIX = "dsp_"
@@ -120,6 +129,8 @@ class Displays:
             "revoked_at": None,
         }
         with self.engine.begin() as conn:
+            if enterprise_id is not None:
+                get_enterprise_by_id(conn, enterprise_id)  # a platform admin may name any id
             new_id = conn.execute(
                 table.insert().values(**values, digest=digest(token)).returning(table.c.id)
             ).scalar_one()

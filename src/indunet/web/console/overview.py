@@ -76,7 +76,8 @@ def resolutions(state: AppState, user: User, zone: Any) -> list[list[Any]] | Non
 
 def charts(state: AppState, platform: Platform, user: User, span: str, zone: Any) -> dict[str, Any]:
     """The overview's chart data for the window ``span`` (a key of ``WINDOWS``)."""
-    width, step = WINDOWS.get(span, WINDOWS["24h"])
+    span = span if span in WINDOWS else "24h"
+    width, step = WINDOWS[span]
     end = fleet.now_ms()
     end += step - end % step  # buckets on round times, the last one holding now
     start = end - width

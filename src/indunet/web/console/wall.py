@@ -120,7 +120,9 @@ async def create_display(request: Request, state: StateDep, user: ConsoleUser) -
     ctx = await run_in_threadpool(_list_context, request, state, user)
     base = str(request.base_url).rstrip("/")
     ctx |= {"made": made, "url": f"{base}{WALL_PATH}?display={token}"}
-    return render(request, "displays.html", ctx)
+    response = render(request, "displays.html", ctx)
+    response.headers["Cache-Control"] = "no-store"  # the token is on this page, once
+    return response
 
 
 @router.post("/platform/displays/{display_id}/revoke")
