@@ -292,9 +292,9 @@ async def test_register_writes_the_handle_and_it_resolves(
         ("88.100.1/A", [("one", "URL", "https://x.example")], "第 1 行的索引“one”不是整数"),
         ("88.100.1/A", [("1", "", "x")], "第 1 行缺少类型"),
         ("88.100.1/A", [("", "", "")], "请至少填写一行值"),
-        ("88.100.1/A", [("1", "COLOUR", "red")], "unknown type 'COLOUR'"),
-        ("88.100.1/A", [("1", "URL", "x"), ("1", "DESC", "y")], "index 1 appears twice"),
-        ("88.999/A", [("1", "URL", "https://x.example")], "does not serve prefix 88.999"),
+        ("88.100.1/A", [("1", "COLOUR", "red")], "第 1 个值的类型“COLOUR”未知"),
+        ("88.100.1/A", [("1", "URL", "x"), ("1", "DESC", "y")], "索引 1 出现了两次"),
+        ("88.999/A", [("1", "URL", "https://x.example")], "不负责前缀 88.999"),
     ],
 )
 async def test_register_with_bad_input_shows_the_error_and_writes_nothing(
@@ -403,7 +403,7 @@ async def test_template_editor_publishes_a_version_that_registration_enforces(
 
     bad = register_form("88.100.1/M-1", [("2000", "serial", "lower case")], "cnc@1.0")
     resp = await post_form(admin, "/ids/register", bad)
-    assert resp.status_code == 400 and "does not match pattern" in resp.text
+    assert resp.status_code == 400 and "字段「serial」的值不符合模板要求的格式" in resp.text
     assert await state.hierarchy.front.store.aget("88.100.1/M-1") is None
     good = register_form("88.100.1/M-1", [("2000", "serial", "SN-001")], "cnc@1.0")
     resp = await post_form(admin, "/ids/register", good)
@@ -415,8 +415,8 @@ async def test_template_editor_publishes_a_version_that_registration_enforces(
 @pytest.mark.parametrize(
     ("body", "shown"),
     [
-        (template_form(industry="Z9"), "is not a GB/T 4754 category"),
-        (template_form(pattern="([a-z"), "pattern is not a valid regular expression"),
+        (template_form(industry="Z9"), "行业代码“Z9”不是 GB/T 4754 门类"),
+        (template_form(pattern="([a-z"), "字段「serial」的格式不是有效的正则表达式"),
         (template_form().replace("item_min=3", "item_min=three"), "第 1 行的最小长度“three”"),
     ],
 )
@@ -460,7 +460,7 @@ async def test_allocation_shows_username_and_generated_key_once(
     later = await admin.get("/ids/prefixes")
     assert "88.100.7" in later.text and secret.group(1) not in later.text
     again = await admin.post("/ids/prefixes", data={"prefix": "88.100.7", "uscc": enterprise.uscc})
-    assert again.status_code == 409 and "already allocated" in again.text
+    assert again.status_code == 409 and "前缀 88.100.7 已分配" in again.text
 
 
 async def test_only_platform_admins_see_and_use_the_tenancy_forms(

@@ -14,6 +14,7 @@ from pathlib import Path
 import typer
 
 from indunet import core, ids
+from indunet.ids.values import TEMPLATE_INDEX
 from indunet.web import AppState
 from indunet.web.auth import principal_for_user
 
@@ -171,7 +172,7 @@ def _identifiers(state: AppState, s: SampleEnterprise) -> None:
         values = [
             _string(1, "URL", f"{s.site}/devices/{suffix}"),
             _string(2, "DESC", f"{s.name} {s.model} #{n}"),
-            _string(3, "TEMPLATE", f"{TEMPLATE['name']}@{TEMPLATE['version']}"),
+            _string(TEMPLATE_INDEX, "TEMPLATE", f"{TEMPLATE['name']}@{TEMPLATE['version']}"),
             _string(2001, "model", s.model),
             _string(2002, "manufacturer", s.name),
             _string(2003, "serial", serial),

@@ -54,7 +54,11 @@ def create_enterprise(
     code = validate_uscc(uscc)
     name = name.strip()
     if not name or len(name) > 200:
-        raise InvalidInput("enterprise name must have 1 to 200 characters")
+        raise InvalidInput(
+            "enterprise name must have 1 to 200 characters",
+            reason="enterprise_name_length",
+            params={"max": 200},
+        )
     for field, text in (
         ("legal_representative", legal_representative),
         ("contact", contact),
@@ -64,9 +68,17 @@ def create_enterprise(
         kind = enterprises.c[field].type
         limit = kind.length if isinstance(kind, sa.String) and kind.length else 0
         if len(text.strip()) > limit:
-            raise InvalidInput(f"{field} must have at most {limit} characters")
+            raise InvalidInput(
+                f"{field} must have at most {limit} characters",
+                reason="enterprise_field_length",
+                params={"field": field, "max": limit},
+            )
     if conn.execute(sa.select(enterprises.c.id).where(enterprises.c.uscc == code)).first():
-        raise Conflict(f"an enterprise with unified social credit code {code} already exists")
+        raise Conflict(
+            f"an enterprise with unified social credit code {code} already exists",
+            reason="enterprise_exists",
+            params={"uscc": code},
+        )
     values = {
         "uscc": code,
         "name": name,
@@ -103,7 +115,11 @@ def get_enterprise(conn: sa.Connection, uscc: str) -> Enterprise:
         sa.select(enterprises).where(enterprises.c.uscc == uscc.strip().upper())
     ).first()
     if row is None:
-        raise NotFound(f"no enterprise with unified social credit code {uscc}")
+        raise NotFound(
+            f"no enterprise with unified social credit code {uscc}",
+            reason="enterprise_not_found",
+            params={"uscc": uscc},
+        )
     return Enterprise(**row._mapping)
 
 
@@ -111,7 +127,11 @@ def get_enterprise_by_id(conn: sa.Connection, enterprise_id: int) -> Enterprise:
     """Find an enterprise by its id, or raise ``NotFound``."""
     row = conn.execute(sa.select(enterprises).where(enterprises.c.id == enterprise_id)).first()
     if row is None:
-        raise NotFound(f"no enterprise with id {enterprise_id}")
+        raise NotFound(
+            f"no enterprise with id {enterprise_id}",
+            reason="enterprise_id_not_found",
+            params={"id": enterprise_id},
+        )
     return Enterprise(**row._mapping)
 
 

@@ -24,19 +24,25 @@ def validate_uscc(code: str) -> str:
     norm = code.strip().upper()
     if len(norm) != 18:
         raise InvalidInput(
-            f"unified social credit code {code!r} must have 18 characters, it has {len(norm)}"
+            f"unified social credit code {code!r} must have 18 characters, it has {len(norm)}",
+            reason="uscc_length",
+            params={"code": code, "length": len(norm)},
         )
     bad = [ch for ch in norm if ch not in _VALUE]
     if bad:
         raise InvalidInput(
             f"unified social credit code {code!r} contains {bad[0]!r}; allowed are digits and "
-            "capital letters except I, O, Z, S, V"
+            "capital letters except I, O, Z, S, V",
+            reason="uscc_character",
+            params={"code": code, "char": bad[0]},
         )
     expected = check_character(norm[:17])
     if norm[17] != expected:
         raise InvalidInput(
             f"unified social credit code {code!r} fails its check character (GB 32100-2015): "
-            f"last character is {norm[17]!r}, expected {expected!r}"
+            f"last character is {norm[17]!r}, expected {expected!r}",
+            reason="uscc_checksum",
+            params={"code": code, "got": norm[17], "expected": expected},
         )
     return norm
 

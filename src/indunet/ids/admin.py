@@ -176,14 +176,23 @@ def authorize(
         index, key = principal.identity
         raise NotAuthorized(
             f"{index}:{key} holds no {perm.name.lower()} right on {target}; "
-            f"it must be an HS_ADMIN of the handle or of 0.NA/{routing_prefix}"
+            f"it must be an HS_ADMIN of the handle or of 0.NA/{routing_prefix}",
+            reason="handle_no_right",
+            params={
+                "who": f"{index}:{key}",
+                "right": perm.name.lower(),
+                "target": target,
+                "prefix": routing_prefix,
+            },
         )
     allowed = principal.prefixes or frozenset()
     if any(hdl.is_under(routing_prefix, p) for p in allowed):
         return
     raise NotAuthorized(
         f"{principal.actor} may not write {target}: prefix {routing_prefix} does not belong to "
-        "its enterprise"
+        "its enterprise",
+        reason="handle_not_your_prefix",
+        params={"target": target, "prefix": routing_prefix},
     )
 
 
@@ -192,7 +201,9 @@ def check_platform_record(principal: Principal, suffix: str, target: str) -> Non
     if not principal.platform_records and hdl.upper_ascii(suffix).startswith(PLATFORM_SUFFIXES):
         raise NotAuthorized(
             f"{target} is managed by the platform (a device identifier); only platform and "
-            "enterprise admins may change it"
+            "enterprise admins may change it",
+            reason="handle_platform_record",
+            params={"target": target},
         )
 
 
@@ -211,5 +222,7 @@ def check_delegation(principal: Principal, key: str, *, creating_prefix: bool) -
     what = "create derived prefixes" if creating_prefix else "change HS_SITE delegations"
     raise NotAuthorized(
         f"{principal.actor} may not {what} on {key}: only prefix administrators (who "
-        "allocate prefixes) may delegate"
+        "allocate prefixes) may delegate",
+        reason="handle_delegation",
+        params={"key": key},
     )

@@ -65,8 +65,16 @@ class HandleError(IndunetError):
 
     rc: RC = RC.ERROR
 
-    def __init__(self, message: str, *, rc: RC | None = None, detail: Any = None) -> None:
-        super().__init__(message, detail=detail)
+    def __init__(
+        self,
+        message: str,
+        *,
+        rc: RC | None = None,
+        detail: Any = None,
+        reason: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message, detail=detail, reason=reason, params=params)
         if rc is not None:
             self.rc = rc
         self.status = HTTP_STATUS.get(self.rc, 500)
@@ -138,7 +146,14 @@ class SiteUnavailable(HandleError):
 
     rc = RC.ERROR
 
-    def __init__(self, message: str, *, detail: Any = None) -> None:
-        super().__init__(message, detail=detail)
+    def __init__(
+        self,
+        message: str,
+        *,
+        detail: Any = None,
+        reason: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message, detail=detail, reason=reason, params=params)
         self.status = 502
         self.code = "site_unavailable"

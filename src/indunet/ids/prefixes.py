@@ -43,6 +43,7 @@ from indunet.ids.values import (
 
 ADMIN_KEY_INDEX = 300
 ADMIN_VALUE_INDEX = 100
+MIN_SECRET = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,16 +82,25 @@ def allocate(
     norm = hdl.normalise_prefix(prefix)
     if node.prefix is None or hdl.parent_prefix(norm) != node.prefix:
         raise NotResponsible(
-            f"prefix {prefix} is not a direct child of node {node.name}'s prefix {node.prefix!r}"
+            f"prefix {prefix} is not a direct child of node {node.name}'s prefix {node.prefix!r}",
+            reason="prefix_not_child",
+            params={"prefix": prefix, "node": node.name, "parent": node.prefix or ""},
         )
     if enterprise is not None and not enterprise.verified:
         raise PermissionDenied(
-            f"enterprise {enterprise.uscc} ({enterprise.name}) has not passed real-name verification"
+            f"enterprise {enterprise.uscc} ({enterprise.name}) has not passed real-name "
+            "verification",
+            reason="enterprise_unverified",
+            params={"uscc": enterprise.uscc, "name": enterprise.name},
         )
     for url in sites or ():  # delegating makes resolvers fetch these: the same policy as writes
         node.policy.check_url(url.rstrip("/"))
-    if secret is not None and len(secret) < 12:
-        raise InvalidInput("a prefix secret key must have at least 12 characters")
+    if secret is not None and len(secret) < MIN_SECRET:
+        raise InvalidInput(
+            f"a prefix secret key must have at least {MIN_SECRET} characters",
+            reason="prefix_secret_short",
+            params={"min": MIN_SECRET},
+        )
     generated = secret is None
     key = secret or new_secret(24)
     ts = now_timestamp()
@@ -122,9 +132,17 @@ def allocate(
     h = hdl.parse(f"0.NA/{prefix}")
     with node.engine.begin() as conn:
         if conn.execute(sa.select(prefixes.c.prefix).where(prefixes.c.prefix == norm)).first():
-            raise Conflict(f"prefix {prefix} is already allocated")
+            raise Conflict(
+                f"prefix {prefix} is already allocated",
+                reason="prefix_allocated",
+                params={"prefix": prefix},
+            )
         if node.store.get_for_update(conn, h.key) is not None:
-            raise Conflict(f"prefix handle 0.NA/{prefix} already exists")
+            raise Conflict(
+                f"prefix handle 0.NA/{prefix} already exists",
+                reason="prefix_handle_exists",
+                params={"prefix": prefix},
+            )
         conn.execute(
             prefixes.insert().values(
                 prefix=norm,

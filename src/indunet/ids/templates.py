@@ -7,6 +7,7 @@ A record opts in with a ``TEMPLATE`` value whose data is ``name@version``.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Iterable, Sequence
@@ -21,10 +22,22 @@ from indunet.core import Conflict, InvalidInput, NotFound, audit
 from indunet.ids.errors import InvalidValue
 from indunet.ids.syntax import handle as hdl
 from indunet.ids.tables import templates
-from indunet.ids.values import STANDARD_TYPES, TEMPLATE_TYPE, HandleValue
+from indunet.ids.values import (
+    MAX_INDEX,
+    MAX_VALUE_BYTES,
+    STANDARD_TYPES,
+    TEMPLATE_TYPE,
+    HandleValue,
+)
 
 ITEM_TYPES = ("string", "integer", "number", "boolean", "date", "datetime", "url", "enum")
 MIN_ITEM_INDEX = 2000
+MAX_ITEMS = 200
+MAX_CHOICES = 100
+MAX_CHOICE_LEN = 100
+MAX_PATTERN_LEN = 500
+#: The reason a value that is not of its item's type is refused with, per type.
+TYPE_REASONS = {t: f"template_value_{t}" for t in ITEM_TYPES}
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}\Z")
 _INDUSTRY = re.compile(r"[A-T](\d{2}(\d{1,2})?)?\Z")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -74,70 +87,164 @@ class Template:
         return d
 
 
+def _bad_item(text: str, *, reason: str, **params: Any) -> InvalidInput:
+    return InvalidInput(text, reason=reason, params=params)
+
+
+def _choices(raw: Any, name: str) -> tuple[str, ...]:
+    """An enum item's choices: a list of at most ``MAX_CHOICES`` distinct, short texts."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list | tuple):
+        raise _bad_item(
+            f"item {name!r}: choices must be a list", reason="template_choices_list", item=name
+        )
+    if len(raw) > MAX_CHOICES:
+        raise _bad_item(
+            f"item {name!r}: at most {MAX_CHOICES} choices, got {len(raw)}",
+            reason="template_choices_too_many",
+            item=name,
+            max=MAX_CHOICES,
+            count=len(raw),
+        )
+    choices = tuple(str(c).strip() for c in raw)
+    for c in choices:
+        if not c or len(c) > MAX_CHOICE_LEN:
+            raise _bad_item(
+                f"item {name!r}: each choice must have 1-{MAX_CHOICE_LEN} characters",
+                reason="template_choice_length",
+                item=name,
+                max=MAX_CHOICE_LEN,
+            )
+    if len(set(choices)) != len(choices):
+        raise _bad_item(
+            f"item {name!r}: choices repeat", reason="template_choices_repeat", item=name
+        )
+    return choices
+
+
 def parse_item(raw: Any, pos: int) -> TemplateItem:
     """Validate one item definition from API input."""
     if not isinstance(raw, dict):
-        raise InvalidInput(f"item {pos}: must be an object")
+        raise _bad_item(f"item {pos}: must be an object", reason="template_item_object", pos=pos)
     name = raw.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
-        raise InvalidInput(
-            f"item {pos}: name must start with a letter and use letters, digits, _ . -"
+        raise _bad_item(
+            f"item {pos}: name must start with a letter and use letters, digits, _ . -",
+            reason="template_item_name",
+            pos=pos,
         )
     if name.upper() in STANDARD_TYPES:
-        raise InvalidInput(f"item {name!r}: {name} is a standard handle type and cannot be an item")
+        raise _bad_item(
+            f"item {name!r}: {name} is a standard handle type and cannot be an item",
+            reason="template_item_standard",
+            item=name,
+        )
     itype = raw.get("type", "string")
     if itype not in ITEM_TYPES:
-        raise InvalidInput(f"item {name!r}: type {itype!r} is not one of {', '.join(ITEM_TYPES)}")
+        raise _bad_item(
+            f"item {name!r}: type {itype!r} is not one of {', '.join(ITEM_TYPES)}",
+            reason="template_item_type",
+            item=name,
+            type=str(itype),
+            types=", ".join(ITEM_TYPES),
+        )
     try:
         index = int(raw["index"])
     except (KeyError, TypeError, ValueError):
-        raise InvalidInput(
-            f"item {name!r}: needs an integer index of {MIN_ITEM_INDEX} or more"
+        raise _bad_item(
+            f"item {name!r}: needs an integer index of {MIN_ITEM_INDEX} or more",
+            reason="template_item_no_index",
+            item=name,
+            min=MIN_ITEM_INDEX,
         ) from None
-    if index < MIN_ITEM_INDEX:
-        raise InvalidInput(f"item {name!r}: index {index} is below {MIN_ITEM_INDEX}")
+    if not MIN_ITEM_INDEX <= index <= MAX_INDEX:
+        raise _bad_item(
+            f"item {name!r}: index {index} is not between {MIN_ITEM_INDEX} and {MAX_INDEX}",
+            reason="template_item_index",
+            item=name,
+            index=index,
+            min=MIN_ITEM_INDEX,
+            max=MAX_INDEX,
+        )
     pattern = raw.get("pattern")
     if pattern is not None:
+        if not isinstance(pattern, str) or len(pattern) > MAX_PATTERN_LEN:
+            raise _bad_item(
+                f"item {name!r}: pattern must be text of at most {MAX_PATTERN_LEN} characters",
+                reason="template_pattern_length",
+                item=name,
+                max=MAX_PATTERN_LEN,
+            )
         try:
             re.compile(pattern)
         except re.error as exc:
-            raise InvalidInput(
-                f"item {name!r}: pattern is not a valid regular expression: {exc}"
+            raise _bad_item(
+                f"item {name!r}: pattern is not a valid regular expression: {exc}",
+                reason="template_pattern_invalid",
+                item=name,
+                error=str(exc),
             ) from None
-    raw_choices = raw.get("choices") or []
-    if not isinstance(raw_choices, list | tuple):
-        raise InvalidInput(f"item {name!r}: choices must be a list")
-    choices = tuple(str(c) for c in raw_choices)
+    choices = _choices(raw.get("choices"), name)
     required = raw.get("required", False)
     if not isinstance(required, bool):
-        raise InvalidInput(f"item {name!r}: required must be true or false")
+        raise _bad_item(
+            f"item {name!r}: required must be true or false",
+            reason="template_item_required",
+            item=name,
+        )
     if itype == "enum" and not choices:
-        raise InvalidInput(f"item {name!r}: an enum item needs choices")
+        raise _bad_item(
+            f"item {name!r}: an enum item needs choices",
+            reason="template_enum_no_choices",
+            item=name,
+        )
 
     def num(key: str) -> float | None:
         v = raw.get(key)
         if v is None:
             return None
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            raise InvalidInput(f"item {name!r}: {key} must be a number")
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise _bad_item(
+                f"item {name!r}: {key} must be a number",
+                reason="template_item_not_number",
+                item=name,
+                key=key,
+            )
         return float(v)
 
     def length(key: str) -> int | None:
         v = raw.get(key)
         if v is None:
             return None
-        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-            raise InvalidInput(f"item {name!r}: {key} must be a whole number ≥ 0")
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= MAX_VALUE_BYTES:
+            raise _bad_item(
+                f"item {name!r}: {key} must be a whole number from 0 to {MAX_VALUE_BYTES}",
+                reason="template_item_not_length",
+                item=name,
+                key=key,
+                max=MAX_VALUE_BYTES,
+            )
         return v
 
     min_length, max_length = length("min_length"), length("max_length")
     if min_length is not None and max_length is not None and min_length > max_length:
-        raise InvalidInput(
-            f"item {name!r}: min_length {min_length} is above max_length {max_length}"
+        raise _bad_item(
+            f"item {name!r}: min_length {min_length} is above max_length {max_length}",
+            reason="template_length_order",
+            item=name,
+            min=min_length,
+            max=max_length,
         )
     minimum, maximum = num("minimum"), num("maximum")
     if minimum is not None and maximum is not None and minimum > maximum:
-        raise InvalidInput(f"item {name!r}: minimum {minimum:g} is above maximum {maximum:g}")
+        raise _bad_item(
+            f"item {name!r}: minimum {minimum:g} is above maximum {maximum:g}",
+            reason="template_range_order",
+            item=name,
+            min=f"{minimum:g}",
+            max=f"{maximum:g}",
+        )
     return TemplateItem(
         name=name,
         type=itype,
@@ -149,37 +256,56 @@ def parse_item(raw: Any, pos: int) -> TemplateItem:
         minimum=minimum,
         maximum=maximum,
         choices=choices,
-        title=str(raw.get("title", "")),
+        title=str(raw.get("title", ""))[:MAX_CHOICE_LEN],
     )
 
 
 def parse_template(prefix: str, raw: Any) -> Template:
     """Validate a whole template definition from API input."""
     if not isinstance(raw, dict):
-        raise InvalidInput("a template must be an object")
+        raise InvalidInput("a template must be an object", reason="template_object")
     hdl.validate_prefix(prefix)
     name, version = raw.get("name"), str(raw.get("version", ""))
     if not isinstance(name, str) or not _NAME.match(name):
-        raise InvalidInput("template name must start with a letter and use letters, digits, _ . -")
+        raise InvalidInput(
+            "template name must start with a letter and use letters, digits, _ . -",
+            reason="template_name",
+        )
     if not re.fullmatch(r"[0-9A-Za-z][0-9A-Za-z.-]{0,31}", version):
-        raise InvalidInput("template version must be 1-32 letters, digits, '.' or '-', e.g. 1.0")
+        raise InvalidInput(
+            "template version must be 1-32 letters, digits, '.' or '-', e.g. 1.0",
+            reason="template_version",
+        )
     industry = str(raw.get("industry_code", ""))
     if not _INDUSTRY.match(industry):
         raise InvalidInput(
             f"industry code {industry!r} is not a GB/T 4754 category: a section letter A-T, "
-            "optionally followed by 2-4 digits (e.g. C, C34, C3421)"
+            "optionally followed by 2-4 digits (e.g. C, C34, C3421)",
+            reason="template_industry",
+            params={"code": industry},
         )
     raw_items = raw.get("items")
     if not isinstance(raw_items, list) or not raw_items:
-        raise InvalidInput("a template needs at least one item")
+        raise InvalidInput("a template needs at least one item", reason="template_no_items")
+    if len(raw_items) > MAX_ITEMS:
+        raise InvalidInput(
+            f"a template has at most {MAX_ITEMS} items",
+            reason="template_too_many_items",
+            params={"max": MAX_ITEMS},
+        )
     items = tuple(parse_item(it, pos) for pos, it in enumerate(raw_items, 1))
-    for attr in ("name", "index"):
-        seen: set[object] = set()
-        for it in items:
-            v = getattr(it, attr)
-            if v in seen:
-                raise InvalidInput(f"two items share the {attr} {v!r}")
-            seen.add(v)
+    names = [it.name for it in items]
+    indices = [it.index for it in items]
+    for n in names:
+        if names.count(n) > 1:
+            raise InvalidInput(
+                f"two items share the name {n!r}", reason="template_same_name", params={"item": n}
+            )
+    for i in indices:
+        if indices.count(i) > 1:
+            raise InvalidInput(
+                f"two items share the index {i}", reason="template_same_index", params={"index": i}
+            )
     return Template(
         prefix=hdl.normalise_prefix(prefix),
         name=name,
@@ -190,21 +316,56 @@ def parse_template(prefix: str, raw: Any) -> Template:
     )
 
 
-def _check_item(item: TemplateItem, v: HandleValue, ref: str) -> None:
+def _broken(item: TemplateItem, ref: str, text: str, *, reason: str, **params: Any) -> InvalidValue:
+    """An ``InvalidValue`` naming the template item a value breaks (params: item, index, ref)."""
     where = f"template {ref}: item {item.name!r} (index {item.index})"
+    return InvalidValue(
+        f"{where}: {text}",
+        reason=reason,
+        params={"item": item.title or item.name, "index": item.index, "template": ref, **params},
+    )
+
+
+def _check_item(item: TemplateItem, v: HandleValue, ref: str) -> None:
     if v.format != "string" or not isinstance(v.value, str):
-        raise InvalidValue(f"{where}: must be a string value")
+        raise _broken(item, ref, "must be a string value", reason="template_value_text")
     text = v.value
     if item.min_length is not None and len(text) < item.min_length:
-        raise InvalidValue(
-            f"{where}: {len(text)} characters, fewer than min_length {item.min_length}"
+        raise _broken(
+            item,
+            ref,
+            f"{len(text)} characters, fewer than min_length {item.min_length}",
+            reason="template_value_short",
+            length=len(text),
+            min=item.min_length,
         )
     if item.max_length is not None and len(text) > item.max_length:
-        raise InvalidValue(
-            f"{where}: {len(text)} characters, more than max_length {item.max_length}"
+        raise _broken(
+            item,
+            ref,
+            f"{len(text)} characters, more than max_length {item.max_length}",
+            reason="template_value_long",
+            length=len(text),
+            max=item.max_length,
         )
     if item.pattern is not None and not re.fullmatch(item.pattern, text):
-        raise InvalidValue(f"{where}: {text!r} does not match pattern {item.pattern!r}")
+        raise _broken(
+            item,
+            ref,
+            f"{text!r} does not match pattern {item.pattern!r}",
+            reason="template_value_pattern",
+            value=text,
+            pattern=item.pattern,
+        )
+    if item.type == "enum" and text not in item.choices:
+        raise _broken(
+            item,
+            ref,
+            f"{text!r} is not one of {', '.join(item.choices)}",
+            reason="template_value_choice",
+            value=text,
+            choices="、".join(item.choices),
+        )
     number: float | None = None
     try:
         if item.type == "integer":
@@ -225,15 +386,33 @@ def _check_item(item: TemplateItem, v: HandleValue, ref: str) -> None:
             not text.startswith(("http://", "https://")) or not urlsplit(text).hostname
         ):
             raise ValueError
-        elif item.type == "enum" and text not in item.choices:
-            raise InvalidValue(f"{where}: {text!r} is not one of {', '.join(item.choices)}")
     except ValueError:
-        raise InvalidValue(f"{where}: {text!r} is not a valid {item.type}") from None
+        raise _broken(
+            item,
+            ref,
+            f"{text!r} is not a valid {item.type}",
+            reason=TYPE_REASONS[item.type],
+            value=text,
+        ) from None
     if number is not None:
         if item.minimum is not None and number < item.minimum:
-            raise InvalidValue(f"{where}: {text} is below minimum {item.minimum:g}")
+            raise _broken(
+                item,
+                ref,
+                f"{text} is below minimum {item.minimum:g}",
+                reason="template_value_below",
+                value=text,
+                min=f"{item.minimum:g}",
+            )
         if item.maximum is not None and number > item.maximum:
-            raise InvalidValue(f"{where}: {text} is above maximum {item.maximum:g}")
+            raise _broken(
+                item,
+                ref,
+                f"{text} is above maximum {item.maximum:g}",
+                reason="template_value_above",
+                value=text,
+                max=f"{item.maximum:g}",
+            )
 
 
 def check_record(template: Template, values: Sequence[HandleValue]) -> None:
@@ -241,12 +420,17 @@ def check_record(template: Template, values: Sequence[HandleValue]) -> None:
     for item in template.items:
         found = [v for v in values if v.type == item.name]
         if not found and item.required:
-            raise InvalidValue(f"template {template.ref}: required item {item.name!r} is missing")
+            raise _broken(
+                item, template.ref, "required item is missing", reason="template_value_missing"
+            )
         for v in found:
             if v.index != item.index:
-                raise InvalidValue(
-                    f"template {template.ref}: item {item.name!r} must be at index {item.index}, "
-                    f"not {v.index}"
+                raise _broken(
+                    item,
+                    template.ref,
+                    f"must be at index {item.index}, not {v.index}",
+                    reason="template_value_index",
+                    got=v.index,
                 )
             _check_item(item, v, template.ref)
 
@@ -279,7 +463,9 @@ class TemplateRegistry:
         """Store a new template version; an existing name and version is refused."""
         if (t.prefix, t.ref) in self._by_ref:
             raise Conflict(
-                f"template {t.ref} already exists for prefix {t.prefix}; publish a new version"
+                f"template {t.ref} already exists for prefix {t.prefix}; publish a new version",
+                reason="template_exists",
+                params={"template": t.ref, "prefix": t.prefix},
             )
         new_id = conn.execute(
             templates.insert()
@@ -313,7 +499,11 @@ class TemplateRegistry:
             )
         )
         if not res.rowcount:
-            raise NotFound(f"no template {ref} for prefix {prefix}")
+            raise NotFound(
+                f"no template {ref} for prefix {prefix}",
+                reason="template_not_found",
+                params={"template": ref, "prefix": prefix},
+            )
         audit.record(conn, actor, "template.delete", f"template:{prefix}/{ref}")
         self._by_ref.pop((prefix, ref), None)
         self._types.pop(prefix, None)
@@ -339,7 +529,11 @@ class TemplateRegistry:
             t = self._by_ref.get((p, ref))
             if t is not None:
                 return t
-        raise InvalidValue(f"record names template {ref!r}, which prefix {prefix} does not have")
+        raise InvalidValue(
+            f"record names template {ref!r}, which prefix {prefix} does not have",
+            reason="template_unknown",
+            params={"template": ref, "prefix": prefix},
+        )
 
     def known_types(self, prefix: str) -> set[str]:
         """Item names of every template visible under ``prefix``."""
@@ -362,7 +556,9 @@ class TemplateRegistry:
             if v.type not in known:
                 raise InvalidValue(
                     f"value {v.index}: unknown type {v.type!r}; use a standard type "
-                    "(URL, EMAIL, DESC, …) or an item of one of the prefix's data templates"
+                    "(URL, EMAIL, DESC, …) or an item of one of the prefix's data templates",
+                    reason="value_unknown_type",
+                    params={"index": v.index, "type": v.type},
                 )
         for v in values:
             if v.type == TEMPLATE_TYPE:

@@ -39,6 +39,9 @@ SITE_TYPE = "HS_SITE"
 #: Index of a prefix's first HS_SITE value; mirrors take the next free ones (11, 12, …).
 FIRST_SITE_INDEX = 11
 TEMPLATE_TYPE = "TEMPLATE"
+#: Index of a record's TEMPLATE value, wherever Indunet writes one (console form, device
+#: identifiers, samples, README): after URL (1) and DESC (2), below the items (2000 and up).
+TEMPLATE_INDEX = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,51 +94,127 @@ def now_timestamp() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _check_data(vtype: str, fmt: str, value: Any, where: str) -> Any:
+def _bad(where: str, text: str, *, reason: str, **params: Any) -> InvalidValue:
+    """An ``InvalidValue`` about the value ``where`` names, with its reason and params."""
+    return InvalidValue(f"{where}: {text}", reason=reason, params=params)
+
+
+def _check_data(index: int, vtype: str, fmt: str, value: Any, where: str) -> Any:
     if fmt == "string":
         if not isinstance(value, str):
-            raise InvalidValue(f"{where}: a string value must be text")
-        if len(value.encode()) > MAX_VALUE_BYTES:
-            raise InvalidValue(
-                f"{where}: value is {len(value.encode())} bytes; the limit is {MAX_VALUE_BYTES}"
+            raise _bad(
+                where,
+                "a string value must be text",
+                reason="value_not_text",
+                index=index,
+                type=vtype,
+            )
+        size = len(value.encode())
+        if size > MAX_VALUE_BYTES:
+            raise _bad(
+                where,
+                f"value is {size} bytes; the limit is {MAX_VALUE_BYTES}",
+                reason="value_too_large",
+                index=index,
+                type=vtype,
+                size=size,
+                max=MAX_VALUE_BYTES,
             )
         return value
     if fmt in ("base64", "hex"):
         if not isinstance(value, str):
-            raise InvalidValue(f"{where}: a {fmt} value must be text")
+            raise _bad(
+                where,
+                f"a {fmt} value must be text",
+                reason="value_not_text",
+                index=index,
+                type=vtype,
+            )
         try:
             raw = (
                 base64.b64decode(value, validate=True) if fmt == "base64" else bytes.fromhex(value)
             )
         except (binascii.Error, ValueError) as exc:
-            raise InvalidValue(f"{where}: not valid {fmt}: {exc}") from None
+            raise _bad(
+                where,
+                f"not valid {fmt}: {exc}",
+                reason="value_bad_encoding",
+                index=index,
+                type=vtype,
+                format=fmt,
+            ) from None
         if len(raw) > MAX_VALUE_BYTES:
-            raise InvalidValue(
-                f"{where}: value is {len(raw)} bytes; the limit is {MAX_VALUE_BYTES}"
+            raise _bad(
+                where,
+                f"value is {len(raw)} bytes; the limit is {MAX_VALUE_BYTES}",
+                reason="value_too_large",
+                index=index,
+                type=vtype,
+                size=len(raw),
+                max=MAX_VALUE_BYTES,
             )
         return value
     if fmt == "admin":
         if not isinstance(value, dict) or not isinstance(value.get("handle"), str):
-            raise InvalidValue(f"{where}: an admin value needs 'handle', 'index' and 'permissions'")
-        index = _whole(value.get("index", 0))
-        if index is None:
-            raise InvalidValue(f"{where}: admin 'index' must be an integer")
+            raise _bad(
+                where,
+                "an admin value needs 'handle', 'index' and 'permissions'",
+                reason="value_admin_shape",
+                index=index,
+                type=vtype,
+            )
+        admin_index = _whole(value.get("index", 0))
+        if admin_index is None:
+            raise _bad(
+                where,
+                "admin 'index' must be an integer",
+                reason="value_admin_index",
+                index=index,
+                type=vtype,
+            )
         perms = str(value.get("permissions", "011111110011"))
         if len(perms) != 12 or set(perms) - {"0", "1"}:
-            raise InvalidValue(f"{where}: admin 'permissions' must be 12 characters of 0 and 1")
-        return {"handle": value["handle"], "index": index, "permissions": perms}
+            raise _bad(
+                where,
+                "admin 'permissions' must be 12 characters of 0 and 1",
+                reason="value_admin_permissions",
+                index=index,
+                type=vtype,
+            )
+        return {"handle": value["handle"], "index": admin_index, "permissions": perms}
     if fmt == "site":
         if not isinstance(value, dict) or not isinstance(value.get("url"), str):
-            raise InvalidValue(f"{where}: a site value needs a 'url'")
+            raise _bad(
+                where,
+                "a site value needs a 'url'",
+                reason="value_site_url",
+                index=index,
+                type=vtype,
+            )
         url = value["url"].rstrip("/")
         if not url.startswith(("http://", "https://")):
-            raise InvalidValue(f"{where}: site url {url!r} must start with http:// or https://")
+            raise _bad(
+                where,
+                f"site url {url!r} must start with http:// or https://",
+                reason="value_site_scheme",
+                index=index,
+                type=vtype,
+                url=url,
+            )
         return {
             "url": url,
             "primary": bool(value.get("primary", False)),
             "name": str(value.get("name", "")),
         }
-    raise InvalidValue(f"{where}: unknown data format {fmt!r}; use one of {', '.join(FORMATS)}")
+    raise _bad(
+        where,
+        f"unknown data format {fmt!r}; use one of {', '.join(FORMATS)}",
+        reason="value_unknown_format",
+        index=index,
+        type=vtype,
+        format=str(fmt),
+        formats=", ".join(FORMATS),
+    )
 
 
 _BARE_FORMAT = {ADMIN_TYPE: "admin", SITE_TYPE: "site"}
@@ -153,15 +232,25 @@ def _whole(x: Any) -> int | None:
 def parse_value(raw: Any, *, timestamp: str | None = None) -> HandleValue:
     """Validate one value from API input; raise ``InvalidValue`` naming the problem."""
     if not isinstance(raw, dict):
-        raise InvalidValue("each value must be an object with index, type and data")
+        raise InvalidValue(
+            "each value must be an object with index, type and data", reason="value_not_object"
+        )
     index = _whole(raw.get("index"))
     if index is None:
-        raise InvalidValue("each value needs an integer 'index'")
+        raise InvalidValue("each value needs an integer 'index'", reason="value_no_index")
     if not 0 < index <= MAX_INDEX:
-        raise InvalidValue(f"value index {index} must be between 1 and {MAX_INDEX}")
+        raise InvalidValue(
+            f"value index {index} must be between 1 and {MAX_INDEX}",
+            reason="value_index_range",
+            params={"index": index, "max": MAX_INDEX},
+        )
     vtype = raw.get("type")
     if not isinstance(vtype, str) or not vtype or len(vtype) > MAX_TYPE_LEN:
-        raise InvalidValue(f"value {index}: 'type' must be 1-{MAX_TYPE_LEN} characters")
+        raise InvalidValue(
+            f"value {index}: 'type' must be 1-{MAX_TYPE_LEN} characters",
+            reason="value_type_length",
+            params={"index": index, "max": MAX_TYPE_LEN},
+        )
     where = f"value {index} ({vtype})"
     data = raw.get("data")
     if isinstance(data, dict) and ("format" in data or "value" in data):
@@ -169,15 +258,33 @@ def parse_value(raw: Any, *, timestamp: str | None = None) -> HandleValue:
     else:  # bare data: its format follows from the type
         fmt, value = _BARE_FORMAT.get(vtype, "string"), data
     if vtype == SITE_TYPE and fmt == "string":
-        raise InvalidValue(f"{where}: HS_SITE data must have format 'site'")
-    value = _check_data(vtype, fmt, value, where)
+        raise _bad(
+            where,
+            "HS_SITE data must have format 'site'",
+            reason="value_site_format",
+            index=index,
+            type=vtype,
+        )
+    value = _check_data(index, vtype, fmt, value, where)
     ttl = raw.get("ttl", DEFAULT_TTL)
     if not isinstance(ttl, int) or isinstance(ttl, bool) or not 0 <= ttl <= MAX_INDEX:
-        raise InvalidValue(f"{where}: ttl must be a whole number of seconds")
+        raise _bad(
+            where,
+            "ttl must be a whole number of seconds",
+            reason="value_ttl",
+            index=index,
+            type=vtype,
+        )
     default_perms = SECRET_PERMISSIONS if vtype == SECKEY_TYPE else DEFAULT_PERMISSIONS
     perms = str(raw.get("permissions", default_perms))
     if len(perms) != 4 or set(perms) - {"0", "1"}:
-        raise InvalidValue(f"{where}: permissions must be four characters of 0 and 1")
+        raise _bad(
+            where,
+            "permissions must be four characters of 0 and 1",
+            reason="value_permissions",
+            index=index,
+            type=vtype,
+        )
     if vtype == SECKEY_TYPE:
         perms = perms[:2] + "00"
     return HandleValue(index, vtype, fmt, value, ttl, timestamp or now_timestamp(), perms)
@@ -186,15 +293,23 @@ def parse_value(raw: Any, *, timestamp: str | None = None) -> HandleValue:
 def parse_values(raw: Any, *, timestamp: str | None = None) -> list[HandleValue]:
     """Validate a list of values; indexes must be unique."""
     if not isinstance(raw, list):
-        raise InvalidValue("'values' must be a list")
+        raise InvalidValue("'values' must be a list", reason="values_not_list")
     if len(raw) > MAX_VALUES:
-        raise InvalidValue(f"a record holds at most {MAX_VALUES} values; got {len(raw)}")
+        raise InvalidValue(
+            f"a record holds at most {MAX_VALUES} values; got {len(raw)}",
+            reason="values_too_many",
+            params={"max": MAX_VALUES, "count": len(raw)},
+        )
     ts = timestamp or now_timestamp()
     values = [parse_value(v, timestamp=ts) for v in raw]
     seen: set[int] = set()
     for v in values:
         if v.index in seen:
-            raise InvalidValue(f"index {v.index} appears twice")
+            raise InvalidValue(
+                f"index {v.index} appears twice",
+                reason="value_index_twice",
+                params={"index": v.index},
+            )
         seen.add(v.index)
     return values
 

@@ -94,17 +94,27 @@ def is_under(prefix: str, ancestor: str) -> bool:
 def validate_prefix(prefix: str) -> str:
     """Return the prefix if it is well formed, else raise ``InvalidHandle``."""
     if not prefix:
-        raise InvalidHandle("the prefix is empty")
+        raise InvalidHandle("the prefix is empty", reason="prefix_empty")
     if len(prefix) > MAX_PREFIX_LEN:
-        raise InvalidHandle(f"prefix {prefix!r} is longer than {MAX_PREFIX_LEN} characters")
+        raise InvalidHandle(
+            f"prefix {prefix!r} is longer than {MAX_PREFIX_LEN} characters",
+            reason="prefix_too_long",
+            params={"max": MAX_PREFIX_LEN},
+        )
     segments = prefix.split(".")
     if len(segments) > MAX_SEGMENTS:
-        raise InvalidHandle(f"prefix {prefix!r} has more than {MAX_SEGMENTS} segments")
+        raise InvalidHandle(
+            f"prefix {prefix!r} has more than {MAX_SEGMENTS} segments",
+            reason="prefix_segments",
+            params={"prefix": prefix, "max": MAX_SEGMENTS},
+        )
     for seg in segments:
         if not _SEGMENT.match(seg):
             raise InvalidHandle(
                 f"prefix {prefix!r}: segment {seg!r} must be 1-{MAX_SEGMENT_LEN} ASCII letters, "
-                "digits or '-'"
+                "digits or '-'",
+                reason="prefix_segment",
+                params={"prefix": prefix, "segment": seg, "max": MAX_SEGMENT_LEN},
             )
     return prefix
 
@@ -112,21 +122,39 @@ def validate_prefix(prefix: str) -> str:
 def parse(text: str) -> Handle:
     """Parse ``prefix/suffix``; raise ``InvalidHandle`` naming the rule that was broken."""
     if "/" not in text:
-        raise InvalidHandle(f"identifier {text!r} has no '/' between prefix and suffix")
+        raise InvalidHandle(
+            f"identifier {text!r} has no '/' between prefix and suffix",
+            reason="handle_no_slash",
+            params={"handle": text},
+        )
     prefix, _, suffix = text.partition("/")
     validate_prefix(prefix)
     suffix = unicodedata.normalize("NFC", suffix)
     if not suffix:
-        raise InvalidHandle(f"identifier {text!r} has an empty suffix")
+        raise InvalidHandle(
+            f"identifier {text!r} has an empty suffix",
+            reason="handle_empty_suffix",
+            params={"handle": text},
+        )
     if len(suffix.encode()) > MAX_SUFFIX_BYTES:
         raise InvalidHandle(
-            f"suffix of {prefix}/… is {len(suffix.encode())} bytes; the limit is {MAX_SUFFIX_BYTES}"
+            f"suffix of {prefix}/… is {len(suffix.encode())} bytes; the limit is {MAX_SUFFIX_BYTES}",
+            reason="handle_suffix_too_long",
+            params={"size": len(suffix.encode()), "max": MAX_SUFFIX_BYTES},
         )
     if suffix != suffix.strip():
-        raise InvalidHandle(f"suffix {suffix!r} has leading or trailing white space")
+        raise InvalidHandle(
+            f"suffix {suffix!r} has leading or trailing white space",
+            reason="handle_suffix_space",
+            params={"suffix": suffix},
+        )
     for ch in suffix:
         if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
-            raise InvalidHandle(f"suffix {suffix!r} contains control character U+{ord(ch):04X}")
+            raise InvalidHandle(
+                f"suffix {suffix!r} contains control character U+{ord(ch):04X}",
+                reason="handle_control_character",
+                params={"code": f"U+{ord(ch):04X}"},
+            )
     if prefix.translate(_ASCII_UPPER) == PREFIX_HANDLE_PREFIX:
         validate_prefix(suffix)
     return Handle(prefix, suffix)
