@@ -9,7 +9,7 @@ the message, the device id and the rule's name.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
@@ -79,10 +79,10 @@ def conditions(user: User, f: AlarmFilter) -> list[sa.ColumnElement[bool]]:
             reason="alarm_range_reversed",
             params={"since": f.since.isoformat(), "until": f.until.isoformat()},
         )
-    if f.since is not None:
-        where.append(table.c.raised_at >= f.since)
+    if f.since is not None:  # in UTC: SQLite keeps times as text without their offset
+        where.append(table.c.raised_at >= _utc(f.since))
     if f.until is not None:
-        where.append(table.c.raised_at < f.until)
+        where.append(table.c.raised_at < _utc(f.until))
     text = f.text.strip()[:MAX_TEXT]
     if text:
         pattern = like_pattern(text)
@@ -94,6 +94,10 @@ def conditions(user: User, f: AlarmFilter) -> list[sa.ColumnElement[bool]]:
             )
         )
     return where
+
+
+def _utc(when: datetime) -> datetime:
+    return when.astimezone(UTC) if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 #: Sort keys a listing may ask for, each with its columns (newest first by default).

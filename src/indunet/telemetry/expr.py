@@ -96,8 +96,20 @@ class InvalidExpression(InvalidInput):
 
     code = "invalid_expression"
 
-    def __init__(self, message: str, *, column: int) -> None:
-        super().__init__(f"{message} (column {column})", detail={"column": column})
+    def __init__(
+        self,
+        message: str,
+        *,
+        column: int,
+        reason: str = "expr_invalid",
+        params: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(
+            f"{message} (column {column})",
+            detail={"column": column},
+            reason=reason,
+            params={**(params or {}), "column": column},
+        )
         self.column = column
 
 
@@ -120,11 +132,13 @@ class Expression:
     def parse(cls, text: str) -> Expression:
         """Parse and check ``text``; raise ``InvalidExpression`` for anything not allowed."""
         if not isinstance(text, str) or not text.strip():
-            raise InvalidExpression("an expression is needed", column=1)
+            raise InvalidExpression("an expression is needed", column=1, reason="expr_empty")
         if len(text) > MAX_LENGTH:
             raise InvalidExpression(
                 f"the expression has {len(text)} characters; at most {MAX_LENGTH} are allowed",
                 column=MAX_LENGTH + 1,
+                reason="expr_too_long",
+                params={"length": len(text), "max": MAX_LENGTH},
             )
         source = " ".join(text.splitlines())  # one line: columns stay meaningful
         offset = len(source) - len(source.lstrip())
@@ -132,7 +146,10 @@ class Expression:
             tree = ast.parse(source.strip(), mode="eval")
         except SyntaxError as exc:
             raise InvalidExpression(
-                f"not a valid expression: {exc.msg}", column=(exc.offset or 1) + offset
+                f"not a valid expression: {exc.msg}",
+                column=(exc.offset or 1) + offset,
+                reason="expr_syntax",
+                params={"detail": exc.msg},
             ) from None
         builder = _Builder(source.strip(), offset)
         fn = builder.build(tree.body, 0)
@@ -174,6 +191,29 @@ def _abs(x: Any) -> Any:
     return abs(_number(x))
 
 
+#: What the console's help panel lists: operators and functions, as written in a rule.
+OPERATORS = (
+    "+",
+    "-",
+    "*",
+    "/",
+    "//",
+    "%",
+    "**",
+    "==",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "in",
+    "not in",
+    "and",
+    "or",
+    "not",
+)
+FUNCTIONS = dict(_FUNCTIONS)
+
 _CALLS: dict[str, Callable[..., Any]] = {"abs": _abs, "min": min, "max": max, "round": _round}
 
 
@@ -187,21 +227,36 @@ class _Builder:
         self.count = 0
         self.reads = 0  # point names met so far: a part that adds none is constant
 
-    def fail(self, node: ast.AST, what: str) -> InvalidExpression:
+    def fail(self, node: ast.AST, what: str, reason: str, **params: Any) -> InvalidExpression:
         line = self.source.encode()[: getattr(node, "col_offset", 0)]
         column = len(line.decode(errors="ignore")) + self.offset + 1
-        return InvalidExpression(what, column=column)
+        return InvalidExpression(what, column=column, reason=reason, params=params)
 
     def build(self, node: ast.expr, depth: int) -> Fn:
         self.count += 1
         if self.count > MAX_NODES:
-            raise self.fail(node, f"the expression is too large (more than {MAX_NODES} parts)")
+            raise self.fail(
+                node,
+                f"the expression is too large (more than {MAX_NODES} parts)",
+                "expr_too_large",
+                max=MAX_NODES,
+            )
         if depth > MAX_DEPTH:
-            raise self.fail(node, f"the expression nests deeper than {MAX_DEPTH} levels")
+            raise self.fail(
+                node,
+                f"the expression nests deeper than {MAX_DEPTH} levels",
+                "expr_too_deep",
+                max=MAX_DEPTH,
+            )
         method = getattr(self, f"_{type(node).__name__}", None)
         if method is None:
             kind = _NAMES.get(type(node), type(node).__name__)
-            raise self.fail(node, f"{kind} is not allowed in a rule expression")
+            raise self.fail(
+                node,
+                f"{kind} is not allowed in a rule expression",
+                "expr_not_allowed",
+                construct=kind,
+            )
         reads = self.reads
         fn: Fn = method(node, depth + 1)
         if self.reads == reads and not isinstance(node, ast.Constant):
@@ -213,21 +268,33 @@ class _Builder:
         try:
             value = fn({})
         except (TypeError, ValueError, ArithmeticError) as exc:
-            raise self.fail(node, f"{ast.unparse(node)} cannot be computed: {exc}") from None
+            part = ast.unparse(node)
+            raise self.fail(
+                node, f"{part} cannot be computed: {exc}", "expr_not_computable", part=part
+            ) from None
         return lambda _env: value
 
     def _Constant(self, node: ast.Constant, _depth: int) -> Fn:
         value = node.value
         if not isinstance(value, bool | int | float | str):
-            raise self.fail(node, f"the constant {value!r} is not allowed")
+            raise self.fail(
+                node, f"the constant {value!r} is not allowed", "expr_constant", value=repr(value)
+            )
         return lambda _env: value
 
     def _Name(self, node: ast.Name, _depth: int) -> Fn:
         name = node.id
         if name.startswith("_"):
-            raise self.fail(node, f"the name {name!r} is not allowed (names starting with '_')")
+            raise self.fail(
+                node,
+                f"the name {name!r} is not allowed (names starting with '_')",
+                "expr_private_name",
+                name=name,
+            )
         if name in _FUNCTIONS:
-            raise self.fail(node, f"the function {name!r} must be called")
+            raise self.fail(
+                node, f"the function {name!r} must be called", "expr_uncalled", name=name
+            )
         self.names.add(name)
         self.reads += 1
         return lambda env: env[name]
@@ -264,17 +331,25 @@ class _Builder:
             return lambda env: -_number(operand(env))
         if isinstance(node.op, ast.UAdd):
             return lambda env: _number(operand(env))
-        raise self.fail(node, "the operator '~' is not allowed")
+        raise self.fail(node, "the operator '~' is not allowed", "expr_operator", operator="'~'")
 
     def _BinOp(self, node: ast.BinOp, depth: int) -> Fn:
         entry = _BINARY.get(type(node.op))
         if entry is None:
             shown = _REFUSED_OPERATORS.get(type(node.op), type(node.op).__name__)
-            raise self.fail(node, f"the operator {shown} is not allowed")
+            raise self.fail(
+                node, f"the operator {shown} is not allowed", "expr_operator", operator=shown
+            )
         symbol, op = entry
         for side in (node.left, node.right):
             if isinstance(side, ast.Constant) and isinstance(side.value, str):
-                raise self.fail(side, f"'{symbol}' works on numbers, not on text {side.value!r}")
+                raise self.fail(
+                    side,
+                    f"'{symbol}' works on numbers, not on text {side.value!r}",
+                    "expr_text_arithmetic",
+                    operator=symbol,
+                    text=side.value[:50],
+                )
         if symbol == "**":
             self._check_exponent(node.right)
         left, right = self.build(node.left, depth), self.build(node.right, depth)
@@ -292,9 +367,16 @@ class _Builder:
             or not isinstance(literal.value, int | float)
             or (isinstance(node, ast.UnaryOp) and not isinstance(node.op, ast.USub | ast.UAdd))
         ):
-            raise self.fail(node, "the exponent of '**' must be a number literal")
+            raise self.fail(
+                node, "the exponent of '**' must be a number literal", "expr_exponent_literal"
+            )
         if not math.isfinite(literal.value) or abs(literal.value) > MAX_EXPONENT:
-            raise self.fail(node, f"the exponent of '**' must be at most {MAX_EXPONENT}")
+            raise self.fail(
+                node,
+                f"the exponent of '**' must be at most {MAX_EXPONENT}",
+                "expr_exponent_max",
+                max=MAX_EXPONENT,
+            )
 
     def _Compare(self, node: ast.Compare, depth: int) -> Fn:
         first = self.build(node.left, depth)
@@ -303,7 +385,9 @@ class _Builder:
             compare = _COMPARE.get(type(op))
             if compare is None:
                 word = "is" if isinstance(op, ast.Is | ast.IsNot) else type(op).__name__
-                raise self.fail(node, f"the comparison {word!r} is not allowed")
+                raise self.fail(
+                    node, f"the comparison {word!r} is not allowed", "expr_comparison", word=word
+                )
             if isinstance(op, ast.In | ast.NotIn):
                 steps.append((compare, self._collection(right, depth)))
             else:
@@ -325,28 +409,46 @@ class _Builder:
 
     def _collection(self, node: ast.expr, depth: int) -> Fn:
         if not isinstance(node, ast.Tuple | ast.List):
-            raise self.fail(node, "'in' needs a literal list, such as x in (1, 2, 3)")
+            raise self.fail(
+                node, "'in' needs a literal list, such as x in (1, 2, 3)", "expr_in_list"
+            )
         items = tuple(self.build(e, depth) for e in node.elts)
         return lambda env: tuple(item(env) for item in items)
 
     def _Tuple(self, node: ast.Tuple, _depth: int) -> Fn:
-        raise self.fail(node, "a tuple is allowed only after 'in'")
+        raise self.fail(node, "a tuple is allowed only after 'in'", "expr_in_list")
 
     def _List(self, node: ast.List, _depth: int) -> Fn:
-        raise self.fail(node, "a list is allowed only after 'in'")
+        raise self.fail(node, "a list is allowed only after 'in'", "expr_in_list")
 
     def _Call(self, node: ast.Call, depth: int) -> Fn:
         func = node.func
         if not isinstance(func, ast.Name) or func.id not in _FUNCTIONS:
             shown = func.id if isinstance(func, ast.Name) else ast.unparse(func)
             allowed = ", ".join(sorted(_FUNCTIONS))
-            raise self.fail(node, f"calling {shown!r} is not allowed; only {allowed}")
+            raise self.fail(
+                node,
+                f"calling {shown!r} is not allowed; only {allowed}",
+                "expr_call",
+                name=shown[:50],
+                allowed=allowed,
+            )
         if node.keywords:
-            raise self.fail(node, f"{func.id}() takes no keyword arguments")
+            raise self.fail(
+                node, f"{func.id}() takes no keyword arguments", "expr_keywords", name=func.id
+            )
         low, high = _FUNCTIONS[func.id]
         if not low <= len(node.args) <= high:
             wanted = f"{low} argument" if low == high == 1 else f"{low} to {high} arguments"
-            raise self.fail(node, f"{func.id}() takes {wanted}, not {len(node.args)}")
+            raise self.fail(
+                node,
+                f"{func.id}() takes {wanted}, not {len(node.args)}",
+                "expr_arity",
+                name=func.id,
+                low=low,
+                high=high,
+                given=len(node.args),
+            )
         args = tuple(self.build(a, depth) for a in node.args)
         call = _CALLS[func.id]
         if func.id in ("min", "max"):

@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from indunet.core import Event, EventBus, NotFound, User, access, get_enterprise_by_id
 from indunet.devices import ThingModel
 from indunet.telemetry import events, owners, rules
-from indunet.telemetry.alarms import Alarms
+from indunet.telemetry.alarms import Alarms, Severity
 from indunet.telemetry.expr import NotEvaluable
 from indunet.telemetry.rules import CompiledRule, Rule
 from indunet.telemetry.samples import BAD, Sample, Value
@@ -317,19 +317,32 @@ class RuleEngine:
         """One rule the user may see, or ``NotFound``."""
         rule = self._rules.get(rule_id)
         if rule is None or not access.can_see(user, rule.rule.enterprise_id):
-            raise NotFound(f"no rule {rule_id}")
+            raise NotFound(f"no rule {rule_id}", reason="rule_not_found", params={"rule": rule_id})
         return rule.rule
 
     def find(
-        self, user: User, *, enterprise_id: int | None = None, device_id: str | None = None
+        self,
+        user: User,
+        *,
+        enterprise_id: int | None = None,
+        device_id: str | None = None,
+        severity: str | None = None,
+        enabled: bool | None = None,
+        text: str = "",
     ) -> list[Rule]:
-        """Rules the user may see, by name."""
+        """Rules the user may see, by name; ``text`` is looked for (case-insensitively) in the
+        name, condition, device, model and message. Rules live in memory, so this is a scan."""
         scoped = access.scope(user, enterprise_id)
+        wanted = Severity.parse(severity) if severity else None
+        needle = text.strip().casefold()
         found = [
             r.rule
             for r in self._rules.values()
             if (scoped is None or r.rule.enterprise_id == scoped)
             and (device_id is None or r.rule.device_id == device_id)
+            and (wanted is None or r.rule.severity == wanted)
+            and (enabled is None or r.rule.enabled == enabled)
+            and (not needle or needle in _haystack(r.rule))
         ]
         return sorted(found, key=lambda r: (r.name, r.id))
 
@@ -420,3 +433,8 @@ class RuleEngine:
                 self._active.discard(key)
                 await self.alarms.clear(rule_id, key[1], at=now)
                 self.stats.cleared += 1
+
+
+def _haystack(rule: Rule) -> str:
+    parts = (rule.name, rule.condition, rule.device_id, rule.model_id, rule.message)
+    return "\n".join(p for p in parts if p).casefold()

@@ -139,7 +139,9 @@ def check(spec: Mapping[str, Any], model: ThingModel) -> CompiledRule:
     """Check a rule's fields against its device model; ``InvalidInput`` names what is wrong."""
     name = str(spec.get("name") or "").strip()
     if not 1 <= len(name) <= 100:
-        raise InvalidInput("a rule needs a name of 1 to 100 characters")
+        raise InvalidInput(
+            "a rule needs a name of 1 to 100 characters", reason="rule_name", params={"max": 100}
+        )
     duration = spec.get("duration_s", 0.0)
     if (
         isinstance(duration, bool)
@@ -148,14 +150,24 @@ def check(spec: Mapping[str, Any], model: ThingModel) -> CompiledRule:
         or not 0 <= duration <= MAX_DURATION_S
     ):
         raise InvalidInput(
-            f"duration_s must be 0 to {MAX_DURATION_S:.0f} seconds, not {duration!r}"
+            f"duration_s must be 0 to {MAX_DURATION_S:.0f} seconds, not {duration!r}",
+            reason="rule_duration",
+            params={"max": int(MAX_DURATION_S), "value": str(duration)[:50]},
         )
     enabled = spec.get("enabled", True)
     if not isinstance(enabled, bool):
-        raise InvalidInput(f"enabled must be true or false, not {enabled!r}")
+        raise InvalidInput(
+            f"enabled must be true or false, not {enabled!r}",
+            reason="rule_enabled",
+            params={"value": str(enabled)[:50]},
+        )
     message = str(spec.get("message") or "")
     if len(message) > 500:
-        raise InvalidInput("a rule message has at most 500 characters")
+        raise InvalidInput(
+            "a rule message has at most 500 characters",
+            reason="rule_message_long",
+            params={"max": 500},
+        )
     now = datetime.now(UTC)
     rule = Rule(
         id=0,
@@ -174,14 +186,7 @@ def check(spec: Mapping[str, Any], model: ThingModel) -> CompiledRule:
         updated_at=now,
     )
     compiled = CompiledRule.of(rule)
-    for label, expr in (("condition", compiled.condition), ("clear condition", compiled.clear)):
-        for point in sorted(expr.names if expr else ()):
-            if point not in model.points:
-                raise InvalidInput(
-                    f"the {label} uses point {point!r}, which model {model.id} does not have; "
-                    f"its points are {', '.join(sorted(model.points))}",
-                    detail={"point": point},
-                )
+    check_points(compiled.condition, compiled.clear, model)
     for m in PLACEHOLDER.finditer(message):
         key = m.group(1)
         if key not in FIXED_PLACEHOLDERS and key not in model.points:
@@ -189,17 +194,36 @@ def check(spec: Mapping[str, Any], model: ThingModel) -> CompiledRule:
                 f"the message names {{{key}}}, which is neither a point of {model.id} "
                 "nor {device} or {rule}",
                 detail={"placeholder": key},
+                reason="rule_placeholder_unknown",
+                params={"placeholder": key[:50], "model": model.id},
             )
     return compiled
+
+
+def check_points(condition: Expression, clear: Expression | None, model: ThingModel) -> None:
+    """Raise ``InvalidInput`` naming a point either expression reads that ``model`` lacks."""
+    for label, expr in (("condition", condition), ("clear condition", clear)):
+        for point in sorted(expr.names if expr else ()):
+            if point not in model.points:
+                points = ", ".join(sorted(model.points))
+                raise InvalidInput(
+                    f"the {label} uses point {point!r}, which model {model.id} does not have; "
+                    f"its points are {points}",
+                    detail={"point": point},
+                    reason="rule_point_unknown",
+                    params={"point": point[:100], "model": model.id, "points": points},
+                )
 
 
 def check_fields(spec: Mapping[str, Any], allowed: frozenset[str]) -> None:
     """Raise ``InvalidInput`` naming any field of ``spec`` that is not ``allowed``."""
     unknown = set(spec) - allowed
     if unknown:
+        names, choices = ", ".join(sorted(unknown)), ", ".join(sorted(allowed))
         raise InvalidInput(
-            f"unknown or fixed rule field(s) {', '.join(sorted(unknown))}; "
-            f"give only {', '.join(sorted(allowed))}"
+            f"unknown or fixed rule field(s) {names}; give only {choices}",
+            reason="rule_fields",
+            params={"fields": names[:200], "choices": choices},
         )
 
 
@@ -216,21 +240,30 @@ def target(
     """
     device_id, model_id = spec.get("device_id"), spec.get("model_id")
     if bool(device_id) == bool(model_id):
-        raise InvalidInput("a rule targets exactly one of device_id or model_id")
+        raise InvalidInput(
+            "a rule targets exactly one of device_id or model_id", reason="rule_target"
+        )
     if device_id:
         model, owner = owners.device_of(devices, str(device_id))
         access.check_see(user, owner, f"device {device_id}")
         if enterprise is not None and enterprise != owner:
             raise InvalidInput(
-                f"device {device_id} belongs to enterprise {owner}, not {enterprise}"
+                f"device {device_id} belongs to enterprise {owner}, not {enterprise}",
+                reason="rule_device_enterprise",
+                params={"device": str(device_id)},
             )
         enterprise = owner
     else:
         if find_model is None:
-            raise InvalidInput("this platform has no model registry: target a device")
+            raise InvalidInput(
+                "this platform has no model registry: target a device", reason="rule_no_models"
+            )
         enterprise = enterprise if enterprise is not None else user.enterprise_id
         if enterprise is None:
-            raise InvalidInput("say which enterprise's devices the rule covers (enterprise_id)")
+            raise InvalidInput(
+                "say which enterprise's devices the rule covers (enterprise_id)",
+                reason="rule_enterprise_needed",
+            )
         access.check_see(user, enterprise, f"enterprise {enterprise}")
         model = find_model(str(model_id), enterprise)  # another tenant's model: NotFound
     access.check_change(user, enterprise, "rules")
@@ -298,4 +331,8 @@ def _unique_name(conn: sa.Connection, rule: Rule) -> None:
         )
     ).first()
     if clash:
-        raise Conflict(f"the enterprise already has a rule named {rule.name!r} (rule {clash[0]})")
+        raise Conflict(
+            f"the enterprise already has a rule named {rule.name!r} (rule {clash[0]})",
+            reason="rule_name_taken",
+            params={"name": rule.name, "rule": clash[0]},
+        )
