@@ -41,38 +41,63 @@
 
   function drawChart(box, w, d) {
     var any = d.series.some(function (s) { return s.data.length > 0; });
+    // One axis per unit, two at most (a third unit shares the first axis).
+    var units = [];
+    d.series.forEach(function (s) { if (units.indexOf(s.unit) < 0 && units.length < 2) { units.push(s.unit); } });
+    if (!units.length) { units = [""]; }
     chartOf(box).setOption({
       animation: false,
       useUTC: true,
       color: ["#1d4ed8", "#15803d", "#b45309", "#7c3aed"],
       tooltip: { trigger: "axis", formatter: indunetZone.tooltip },
-      legend: { top: 0, right: 0 },
-      grid: { left: 52, right: 16, top: 30, bottom: 28 },
+      legend: { top: 0, left: "center" },
+      grid: { left: 52, right: units.length > 1 ? 52 : 16, top: 36, bottom: 28 },
       xAxis: indunetZone.axis({ min: d.start, max: d.end }),
-      yAxis: { type: "value", scale: true },
+      yAxis: units.map(function (u, i) {
+        return { type: "value", scale: true, name: u, position: i ? "right" : "left",
+                 splitLine: { show: i === 0 } };
+      }),
       graphic: any ? [] : [{ type: "text", left: "center", top: "middle",
                              style: { text: text.no_data, fill: "#4b5563", fontSize: 14 } }],
       series: d.series.map(function (s) {
         return { name: s.name + (s.unit ? " (" + s.unit + ")" : ""), type: "line",
-                 showSymbol: false, connectNulls: false, data: s.data };
+                 yAxisIndex: Math.max(0, units.indexOf(s.unit)), showSymbol: s.data.length < 3,
+                 connectNulls: false, data: s.data };
       })
     }, true);
   }
 
+  var SVG = "http://www.w3.org/2000/svg";
+
+  function svg(tag, attrs, label) {
+    var node = document.createElementNS(SVG, tag);
+    Object.keys(attrs).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    if (label !== undefined) { node.textContent = label; }
+    return node;
+  }
+
+  function number(v) { return String(Math.round(v * 100) / 100); }
+
+  // A half-circle gauge in SVG: the share of [min, max] the value fills, the value in words.
   function drawGauge(box, w, d) {
-    chartOf(box).setOption({
-      animation: false,
-      series: [{
-        type: "gauge", min: w.min, max: w.max, radius: "92%",
-        progress: { show: true, width: 12 }, axisLine: { lineStyle: { width: 12 } },
-        axisLabel: { distance: 16, color: "#4b5563" }, splitLine: { length: 8 },
-        pointer: { show: d.value !== null },
-        detail: { valueAnimation: false, fontSize: 22, offsetCenter: [0, "62%"], color: "#1f2937",
-                  formatter: function (v) { return d.value === null ? "—" : (Math.round(v * 100) / 100) + (d.unit ? " " + d.unit : ""); } },
-        title: { offsetCenter: [0, "88%"], color: "#4b5563" },
-        data: [{ value: d.value === null ? w.min : d.value, name: d.name }]
-      }]
-    }, true);
+    var holder = box.querySelector(".widget-chart");
+    var share = d.value === null ? 0 : Math.max(0, Math.min(1, (d.value - w.min) / (w.max - w.min)));
+    var arc = "M 20 100 A 80 80 0 0 1 180 100";
+    var color = share >= 0.9 ? "#b91c1c" : share >= 0.75 ? "#b45309" : "#1d4ed8";
+    var shown = d.value === null ? "—" : number(d.value) + (d.unit ? " " + d.unit : "");
+    var root = svg("svg", { viewBox: "0 0 200 128", "class": "gauge", role: "img",
+                            "aria-label": d.name + " " + shown });
+    root.appendChild(svg("path", { d: arc, fill: "none", stroke: "#e5e7eb", "stroke-width": "16", "stroke-linecap": "round" }));
+    if (share > 0) {
+      root.appendChild(svg("path", { d: arc, fill: "none", stroke: color, "stroke-width": "16", "stroke-linecap": "round",
+                                     pathLength: "100", "stroke-dasharray": (share * 100).toFixed(2) + " 100" }));
+    }
+    root.appendChild(svg("text", { x: "100", y: "88", "text-anchor": "middle", "class": "gauge-value" }, shown));
+    root.appendChild(svg("text", { x: "100", y: "124", "text-anchor": "middle", "class": "gauge-name" }, d.name));
+    root.appendChild(svg("text", { x: "20", y: "118", "text-anchor": "middle", "class": "gauge-end" }, number(w.min)));
+    root.appendChild(svg("text", { x: "180", y: "118", "text-anchor": "middle", "class": "gauge-end" }, number(w.max)));
+    holder.replaceChildren(root);
+    holder.setAttribute("data-value", d.value === null ? "" : String(d.value));
   }
 
   function fill(box, w, d) {
@@ -92,7 +117,7 @@
       body.replaceChildren(d.alarms.length ? table([text.time, text.device, text.message], d.alarms.map(function (a) {
         var badge = el("span", { "class": "badge sev-" + a[0], text: text.severity[a[0]] || a[0] });
         var msg = el("span", {}, [badge, document.createTextNode(" " + a[2])]);
-        return [indunetZone.clock(a[3]), a[1], msg];
+        return [indunetZone.clock(a[3]).slice(5, 16), a[1], msg];
       })) : note(text.no_alarms));
     } else if (w.type === "locations") {
       body.replaceChildren(d.devices.length ? table([text.device, text.name, text.location], d.devices.map(function (r) {

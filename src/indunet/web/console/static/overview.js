@@ -72,8 +72,8 @@
       legend: { top: 0, right: 0 },
       graphic: empty(d.ingest.length > 0),
       series: [
-        { name: text.accepted, type: "line", showSymbol: false, data: accepted },
-        { name: text.stored, type: "line", showSymbol: false, lineStyle: { type: "dashed" }, data: stored }
+        { name: text.accepted, type: "line", showSymbol: accepted.length < 3, data: accepted },
+        { name: text.stored, type: "line", showSymbol: stored.length < 3, lineStyle: { type: "dashed" }, data: stored }
       ]
     }), true);
   }

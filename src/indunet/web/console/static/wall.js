@@ -65,8 +65,8 @@
         color: ["#60a5fa", "#4ade80"],
         graphic: empty(d.ingest.length > 0),
         series: [
-          { name: text.accepted, type: "line", showSymbol: false, data: d.ingest.map(function (m) { return [m[0], m[1]]; }) },
-          { name: text.stored, type: "line", showSymbol: false, lineStyle: { type: "dashed" }, data: d.ingest.map(function (m) { return [m[0], m[2]]; }) }
+          { name: text.accepted, type: "line", showSymbol: d.ingest.length < 3, data: d.ingest.map(function (m) { return [m[0], m[1]]; }) },
+          { name: text.stored, type: "line", showSymbol: d.ingest.length < 3, lineStyle: { type: "dashed" }, data: d.ingest.map(function (m) { return [m[0], m[2]]; }) }
         ]
       }), true);
     }
@@ -80,7 +80,7 @@
         graphic: empty(rows.length > 0),
         xAxis: { type: "value", minInterval: 1, axisLabel: { color: MUTED, fontSize: f }, splitLine: { lineStyle: { color: LINE } } },
         yAxis: { type: "category", axisLabel: { color: INK, fontSize: f }, data: rows.map(function (r) { return r[0]; }) },
-        series: [{ name: text.alarms, type: "bar", itemStyle: { color: "#f87171" }, data: rows.map(function (r) { return r[1]; }) }]
+        series: [{ name: text.alarms, type: "bar", barMaxWidth: px(1.4), itemStyle: { color: "#f87171" }, data: rows.map(function (r) { return r[1]; }) }]
       }, true);
     }
   }
