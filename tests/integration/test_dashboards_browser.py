@@ -256,6 +256,16 @@ def test_overview_dashboard_and_wall_display(server: Server, shots: Path, tmp_pa
                 assert fits[2] >= width * 0.025, (width, fits)  # figures grow with the screen
                 wall.wait_for_timeout(500)
                 wall.screenshot(path=str(shots / f"06-wall-{width}x{height}.png"))
+                check_a11y(wall)
                 wall.close()
+            # Revoked on the console, the wall closes at its next refresh; no login prompt.
+            page.click("#displays button[type=submit]")
+            wall = browser.new_page(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+            assert wall.goto(wall_url).status == 401  # type: ignore[union-attr]
+            expect(wall.locator("#wall-closed")).to_be_visible()
+            expect(wall.locator("input[type=password]")).to_have_count(0)
+            wall.screenshot(path=str(shots / "07-wall-closed.png"))
+            check_a11y(wall)
+            wall.close()
         finally:
             browser.close()
