@@ -65,7 +65,9 @@ async def test_users_see_their_own_tokens_and_admins_everyones_never_the_secret(
     resp = await client.get("/api/v1/auth/tokens", headers=admin)
     assert secret not in resp.text
     assert all(
-        set(t) == {"id", "username", "name", "kind", "created_at", "expires_at"} for t in every
+        set(t)
+        == {"id", "username", "name", "kind", "created_at", "expires_at", "last_used_at", "source"}
+        for t in every
     )
     only = await client.get("/api/v1/auth/tokens?username=alice", headers=admin)
     assert [t["username"] for t in only.json()] == ["alice"]
