@@ -575,7 +575,7 @@ async def test_a_bad_model_shows_each_problem_at_its_json_path(
     bad["version"] = {"model": "one"}
     resp = await app_client.post("/platform/models", data={"document": json.dumps(bad)})
     assert resp.status_code == 422
-    problems = re.findall(r"<li><code>([^<]+)</code>", resp.text)
+    problems = re.findall(r'<code class="small">([^<]+)</code>', resp.text)
     assert "$.properties.force.type" in problems and any(
         p.startswith("$.version") for p in problems
     )
@@ -585,7 +585,7 @@ async def test_a_bad_model_shows_each_problem_at_its_json_path(
     with pytest.raises(core.NotFound):
         fleet.platform.models.get("acme:press")
     not_json = await app_client.post("/platform/models", data={"document": '{"title": "x",}'})
-    assert not_json.status_code == 422 and "line 1, column" in not_json.text
+    assert not_json.status_code == 422 and "不是有效的 JSON（第 1 行第" in not_json.text
 
 
 async def test_importing_a_model_then_exporting_it(
@@ -603,7 +603,7 @@ async def test_importing_a_model_then_exporting_it(
     assert "&#34;indunet:modelId&#34;: &#34;acme:press&#34;" in editor.text
     reserved = dict(PRESS, **{"indunet:modelId": "indunet:press"})
     refused = await app_client.post("/platform/models", data={"document": json.dumps(reserved)})
-    assert refused.status_code == 403 and "reserved" in refused.text
+    assert refused.status_code == 403 and "保留给内置模型库" in refused.text
 
 
 async def test_enterprise_users_may_not_import_models(
@@ -611,7 +611,7 @@ async def test_enterprise_users_may_not_import_models(
 ) -> None:
     await login(app_client, "eu")
     resp = await app_client.post("/platform/models", data={"document": json.dumps(PRESS)})
-    assert resp.status_code == 403 and "may not import models" in resp.text
+    assert resp.status_code == 403 and "只有平台管理员或企业管理员可以导入" in resp.text
     with pytest.raises(core.NotFound):
         fleet.platform.models.get("acme:press")
 

@@ -78,11 +78,15 @@ class ModelRegistry:
         if model.id.startswith(LIBRARY_NAMESPACE) and enterprise_id is not None:
             raise PermissionDenied(
                 f"model ids starting with {LIBRARY_NAMESPACE} are reserved for the Indunet "
-                "library; choose your own namespace, e.g. acme:press-200"
+                "library; choose your own namespace, e.g. acme:press-200",
+                reason="model_library_reserved",
+                params={"prefix": LIBRARY_NAMESPACE},
             )
         if model.id in self._owners and self._owners[model.id] != enterprise_id:
             raise PermissionDenied(
-                f"model {model.id} belongs to another owner; import it under another id"
+                f"model {model.id} belongs to another owner; import it under another id",
+                reason="model_other_owner",
+                params={"id": model.id},
             )
         existing = self._digests.get(key)
         if existing == dig:
@@ -90,7 +94,9 @@ class ModelRegistry:
         if existing is not None:
             raise Conflict(
                 f"model {model.ref} already exists with different content; a version cannot "
-                f"change, so publish it as a new version (e.g. {_next_patch(model.version)})"
+                f"change, so publish it as a new version (e.g. {_next_patch(model.version)})",
+                reason="model_version_exists",
+                params={"ref": model.ref, "next": _next_patch(model.version)},
             )
         try:
             with self.engine.begin() as conn:
@@ -135,7 +141,11 @@ class ModelRegistry:
             found = self._find(model_id, version)
         if found is None:
             what = f"{model_id}@{version}" if version else model_id
-            raise NotFound(f"no model {what}; list them with GET /api/v1/models")
+            raise NotFound(
+                f"no model {what}; list them with GET /api/v1/models",
+                reason="model_not_found",
+                params={"id": what},
+            )
         return found
 
     def _find(self, model_id: str, version: str | None) -> ThingModel | None:
@@ -165,7 +175,11 @@ class ModelRegistry:
         """``get`` for ``user``: another enterprise's model is not found, like a missing one."""
         if not self.may_see(user, model_id):
             what = f"{model_id}@{version}" if version else model_id
-            raise NotFound(f"no model {what}; list them with GET /api/v1/models")
+            raise NotFound(
+                f"no model {what}; list them with GET /api/v1/models",
+                reason="model_not_found",
+                params={"id": what},
+            )
         return self.get(model_id, version)
 
     def usable_by(self, model_id: str, enterprise_id: int) -> ThingModel:
@@ -173,7 +187,11 @@ class ModelRegistry:
         library models, and the enterprise's own); another enterprise's is not found."""
         owner = self._owners.get(model_id)
         if owner is not None and owner != enterprise_id:
-            raise NotFound(f"no model {model_id}; list them with GET /api/v1/models")
+            raise NotFound(
+                f"no model {model_id}; list them with GET /api/v1/models",
+                reason="model_not_found",
+                params={"id": model_id},
+            )
         return self.get(model_id)
 
     def list_for(self, user: User) -> builtins.list[ThingModel]:
