@@ -25,7 +25,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Mount
 from tests.conftest import USCC_A, USCC_B, api_token
 
-from indunet import core, ids, telemetry
+from indunet import core, ids, notify, telemetry
 from indunet.core import Role
 from indunet.web import AppState
 from indunet.web.auth import SESSION_COOKIE
@@ -78,6 +78,7 @@ PUBLIC = {
     ("GET", "/docs"),
     ("GET", "/docs/oauth2-redirect"),
     ("GET", "/ids/resolve"),  # the console's resolve page, anonymous
+    ("POST", "/login/password"),  # a temporary password replaced (its own one-time token)
 }
 STATIC = ("/console/static",)  # mounted file trees: CSS, scripts, fonts
 
@@ -94,8 +95,13 @@ TENANT_PARAMS = {
     "prefix": "prefix",
     "ref": "template",
     "token_id": "token",  # a spare token of B's admin (tokens are their user's; core.tokens)
+    "api_token_id": "api_token",  # another spare API token of B's admin (the console's)
+    "session_id": "session",  # a spare console session of B's admin
+    "user_id": "user",  # B's enterprise user (the console's users pages)
     "board_id": "board",  # B's dashboard
     "display_id": "display",  # B's wall-display token (the wall itself takes only the token)
+    "channel_id": "channel",  # B's notification channel
+    "notify_rule_id": "notify_rule",  # B's notification subscription
 }
 # Parameters that name no tenant's thing, with a value that makes the request well formed.
 PLAIN_PARAMS: dict[str, Any] = {
@@ -138,6 +144,16 @@ BODIES: dict[tuple[str, str], tuple[str, Any]] = {
         {"kind": "invoke", "action": "engine_lock", "payload": "true"},
     ),
     ("POST", "/platform/alarms/{alarm_id}/ack"): ("form", {"note": "seen"}),
+    ("POST", "/ids/enterprises/{enterprise_id}/review"): ("form", {"decision": "approve"}),
+    ("POST", "/ids/prefixes/{prefix}/revoke"): ("form", {"reason": "x", "confirm": "not-it"}),
+    ("POST", "/ids/prefixes/{prefix}/rotate"): ("form", {}),
+    ("POST", "/ids/bulk/{job_id}/resume"): ("form", {}),
+    ("POST", "/admin/users/{user_id}/role"): ("form", {"role": "enterprise_user"}),
+    ("POST", "/admin/users/{user_id}/disable"): ("form", {}),
+    ("POST", "/admin/users/{user_id}/enable"): ("form", {}),
+    ("POST", "/admin/users/{user_id}/reset-password"): ("form", {}),
+    ("POST", "/admin/account/tokens/{api_token_id}/revoke"): ("form", {}),
+    ("POST", "/admin/account/sessions/{session_id}/revoke"): ("form", {}),
     ("POST", "/platform/dashboards/{board_id}"): (
         "form",
         {"name": "x", "layout": '{"widgets": []}'},
@@ -147,6 +163,13 @@ BODIES: dict[tuple[str, str], tuple[str, Any]] = {
     ("POST", "/platform/devices/{device_id}/edit"): ("form", {"name": "renamed by someone"}),
     ("POST", "/platform/devices/{device_id}/secret"): ("form", {"go": "1"}),
     ("POST", "/platform/devices/{device_id}/delete"): ("form", {"confirm": "not-the-id"}),
+    ("POST", "/platform/notifications/channels/{channel_id}/test"): ("form", {}),
+    ("POST", "/platform/notifications/channels/{channel_id}/delete"): ("form", {}),
+    ("POST", "/platform/notifications/rules/{notify_rule_id}/delete"): ("form", {}),
+    ("POST", "/platform/notifications/rules/{notify_rule_id}"): (
+        "form",
+        {"name": "x", "channel_id": "1", "kinds": "alarm.raised", "zone": "UTC"},
+    ),
 }
 
 
@@ -196,6 +219,27 @@ BODY_FIELDS: dict[tuple[str, str, str], dict[str, Any]] = {
         "prefix": "88.100.77",
         "enterprise_uscc": THING,
     },
+    # A notification subscription sending to a channel (the channel names the enterprise).
+    ("POST", "/platform/notifications/rules", "channel_id"): {
+        "name": "intruder",
+        "channel_id": THING,
+        "kinds": "alarm.raised",
+        "zone": "UTC",
+    },
+    ("POST", "/platform/notifications/rules/{notify_rule_id}", "channel_id"): {
+        "name": "intruder",
+        "channel_id": THING,
+        "kinds": "alarm.raised",
+        "zone": "UTC",
+    },
+    # The console's identifier pages: edit and delete name the identifier in the form.
+    ("POST", "/ids/handles/edit", "handle"): {
+        "handle": THING,
+        "index": "1",
+        "type": "URL",
+        "value": "https://intruder.example",
+    },
+    ("POST", "/ids/handles/delete", "handle"): {"handle": THING},
     # The console's dead-letter retry: every letter of a device.
     ("POST", "/platform/ingest/retry", "device"): {"scope": "device", "device": THING},
     # Not in OpenAPI's body schema (the route parses its own JSON): samples for a device.
@@ -212,6 +256,8 @@ BODY_TENANT_FIELDS = {
     "model": "model",
     "prefix": "prefix",
     "enterprise_uscc": "uscc",
+    "channel_id": "channel",
+    "handle": "handle",
 }
 # Things that exist nowhere, of each kind: the answer A's users must not tell apart.
 MISSING: dict[str, Any] = {
@@ -224,9 +270,15 @@ MISSING: dict[str, Any] = {
     "alarm": 987_654,
     "job": 987_654,
     "token": 987_654,
+    "api_token": 987_654,
+    "session": 987_654,
+    "user": 987_654,
     "board": 987_654,
     "display": 987_654,
+    "channel": 987_654,
+    "notify_rule": 987_654,
     "template": "nothing@1.0",
+    "handle": "88.999.9/nothing",
 }
 # Changes that name no tenant's thing at all (no id in the path, query or body): creating an
 # enterprise, a model or a bulk job acts on the caller's own enterprise or is role-gated.
@@ -238,12 +290,19 @@ NAMES_NOTHING = {
     ("POST", "/ids/templates"),
     ("POST", "/ids/enterprises"),
     ("POST", "/ids/prefixes"),
+    ("POST", "/ids/bulk"),  # a job of the caller's own (its page: tests/web/test_console_ids_ops)
     ("POST", "/platform/devices"),
     ("POST", "/platform/devices/import"),
     ("POST", "/platform/devices/import/secrets"),  # a one-time handle of the caller's own
     ("POST", "/platform/models"),
+    ("POST", "/admin/users"),  # invites into the caller's enterprise (core.accounts)
+    ("POST", "/admin/account/password"),  # the caller's own account
+    ("POST", "/admin/account/tokens"),
+    ("POST", "/admin/account/sessions/revoke-others"),
+    ("POST", "/admin/account/sessions/revoke-all"),
     ("POST", "/platform/dashboards"),  # of the caller's enterprise (naming another's: 404,
     ("POST", "/platform/displays"),  # tests/web/test_console_dashboards.py)
+    ("POST", "/platform/notifications/channels"),  # in the caller's enterprise (tests/notify)
 }
 
 
@@ -519,6 +578,11 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
         b_boss = core.get_user(conn, users["b_admin"].name)
         core.issue_token(conn, b_boss, name="spare")
         spare = core.list_tokens(conn, b_boss)[0].id  # newest first
+        core.issue_token(conn, b_boss, name="console spare")
+        spare_api = core.list_tokens(conn, b_boss)[0].id
+        core.issue_token(conn, b_boss, name="console", kind="session")
+        spare_session = core.list_tokens(conn, b_boss)[0].id
+        b_user = core.get_user(conn, users["b_user"].name).id
     # Commands go to the in-memory sender: the device is not connected to anything.
     sender = telemetry.MemorySender()
     sender.actions["engine_lock"] = _locked
@@ -600,6 +664,18 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
     board = telemetry.Dashboards(state.engine, platform.devices.lookup, platform.devices.model_of)
     board = board.create(b_admin, "b-only-board", b.id)
     display, _ = telemetry.Displays(state.engine).create(b_admin, name="b-only-display")
+    notes = notify.Notifications(state.engine)
+    hook = {"url": "https://b-only.example.com/hook", "secret": "b-only-signing-key"}
+    channel = notes.create_channel(b_admin, None, "b-only-channel", "webhook", hook)
+    subscription = notes.create_rule(
+        b_admin, channel.id, {"name": "b-only-subscription", "kinds": ["alarm.raised"]}
+    )
+    a_admin = core.User(0, users["a_admin"].name, Role.ENTERPRISE_ADMIN, a.id)
+    a_hook = {"url": "https://a.example.com/hook", "secret": "a-only-signing-key"}
+    a_channel = notes.create_channel(a_admin, None, "a-channel", "webhook", a_hook)
+    a_subscription = notes.create_rule(
+        a_admin, a_channel.id, {"name": "a-subscription", "kinds": ["alarm.raised"]}
+    )
     a_boss = users["a_admin"].bearer
     a_device = {"id": A_DEVICE, "name": "甲方挖掘机", "model": EXCAVATOR, "protocol": "mqtt"}
     await ok(await client.post("/api/v1/devices", json=a_device, headers=a_boss), "A's device")
@@ -625,10 +701,22 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
             "template": f"{B_TEMPLATE}@1.0",
             "uscc": USCC_B,
             "token": spare,
+            "api_token": spare_api,
+            "session": spare_session,
+            "user": b_user,
             "board": board.id,
             "display": display.id,
+            "channel": channel.id,
+            "notify_rule": subscription.id,
+            "handle": B_HANDLE,
         },
-        {"device": A_DEVICE, "rule": a_rule["id"], "enterprise": a.id},
+        {
+            "device": A_DEVICE,
+            "rule": a_rule["id"],
+            "enterprise": a.id,
+            "channel": a_channel.id,
+            "notify_rule": a_subscription.id,
+        },
     )
 
 

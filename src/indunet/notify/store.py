@@ -17,7 +17,16 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from indunet.core import Conflict, InvalidInput, NotFound, User, access, audit, sealed
+from indunet.core import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    User,
+    access,
+    audit,
+    get_enterprise_by_id,
+    sealed,
+)
 from indunet.notify.channels import KINDS, Channel, SendContext
 from indunet.notify.rules import Rule, rule_fields
 from indunet.notify.tables import channels, deliveries, rules
@@ -151,6 +160,8 @@ class Notifications:
         sealed_text = self.sealer.seal(orjson.dumps(secrets).decode())
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
+            if eid is not None:
+                get_enterprise_by_id(conn, eid)  # NotFound naming it, not a foreign-key error
             clash = conn.execute(
                 sa.select(channels.c.id).where(_owned(channels, eid), channels.c.name == name)
             ).first()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -150,6 +150,31 @@ class _Status:
         self.registry.set_status(device_id, online, time.time())
 
 
+@dataclass
+class _Seen:
+    """The connectors' sink: the pipeline, telling the registry whose data arrived (its
+    ``last_seen``, kept in memory and flushed with the statuses)."""
+
+    pipeline: telemetry.Pipeline
+    registry: devices.DeviceRegistry
+
+    async def submit(self, samples: Sequence[telemetry.Sample], *, source: str) -> None:
+        at = time.time()
+        await self.pipeline.submit(samples, source=source)
+        self.registry.saw_data({s.device for s in samples}, at)
+
+    async def reject(
+        self,
+        device: str | None,
+        *,
+        source: str,
+        reason: str,
+        payload: bytes | str,
+        kind: str = "undecodable",
+    ) -> None:
+        await self.pipeline.reject(device, source=source, reason=reason, payload=payload, kind=kind)
+
+
 def from_state(state: AppState) -> Platform:
     """The platform's services for an app state (the platform descriptor's factory)."""
     return build_platform(state.settings, state.engine, state.bus, state.hierarchy)
@@ -178,9 +203,9 @@ def build_platform(
     # --- connectors ---
     status = _Status(registry)
     manager = connect.ConnectorManager.from_protocols(
-        connect.ConnectorContext(pipeline, status, settings, registry.authenticate)
+        connect.ConnectorContext(_Seen(pipeline, registry), status, settings, registry.authenticate)
     )
-    commands = telemetry.Commands(engine, manager, registry)
+    commands = telemetry.Commands(engine, manager, registry, bus=bus)
     return Platform(
         settings=settings,
         engine=engine,

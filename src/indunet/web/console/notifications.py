@@ -139,20 +139,6 @@ async def create_channel(request: Request, state: StateDep, user: ConsoleUser) -
     return RedirectResponse(f"{BASE}?made=1", status_code=303)
 
 
-@router.post(f"{BASE}/channels/{{channel_id}}/delete")
-def delete_channel(
-    request: Request, state: StateDep, user: ConsoleUser, channel_id: PathId
-) -> Response:
-    """Delete a channel and its rules."""
-    store = service(state)
-    try:
-        store.delete_channel(user, channel_id)
-    except IndunetError as exc:
-        ctx = _channels_context(state, user, request) | {"error": error_text(request, exc)}
-        return render(request, "notifications.html", ctx, status=exc.status)
-    return RedirectResponse(BASE, status_code=303)
-
-
 @router.post(f"{BASE}/channels/{{channel_id}}/test")
 async def test_channel(
     request: Request, state: StateDep, user: ConsoleUser, channel_id: PathId
@@ -224,10 +210,12 @@ def rules_page(request: Request, state: StateDep, user: ConsoleUser) -> Response
     return render(request, "notifications_rules.html", _rules_context(state, user, request))
 
 
-@router.get(f"{BASE}/rules/{{rule_id}}")
-def rule_page(request: Request, state: StateDep, user: ConsoleUser, rule_id: PathId) -> Response:
+@router.get(f"{BASE}/rules/{{notify_rule_id}}")
+def rule_page(
+    request: Request, state: StateDep, user: ConsoleUser, notify_rule_id: PathId
+) -> Response:
     """One rule's edit form, filled in."""
-    rule = service(state).rule(user, rule_id)
+    rule = service(state).rule(user, notify_rule_id)
     return render(
         request, "notifications_rules.html", _rules_context(state, user, request, editing=rule)
     )
@@ -264,19 +252,21 @@ async def create_rule(request: Request, state: StateDep, user: ConsoleUser) -> R
     return await _save_rule(request, state, user, None)
 
 
-@router.post(f"{BASE}/rules/{{rule_id}}")
+@router.post(f"{BASE}/rules/{{notify_rule_id}}")
 async def update_rule(
-    request: Request, state: StateDep, user: ConsoleUser, rule_id: PathId
+    request: Request, state: StateDep, user: ConsoleUser, notify_rule_id: PathId
 ) -> Response:
     """Save a rule's edit form."""
-    return await _save_rule(request, state, user, rule_id)
+    return await _save_rule(request, state, user, notify_rule_id)
 
 
-@router.post(f"{BASE}/rules/{{rule_id}}/delete")
-def delete_rule(request: Request, state: StateDep, user: ConsoleUser, rule_id: PathId) -> Response:
+@router.post(f"{BASE}/rules/{{notify_rule_id}}/delete")
+def delete_rule(
+    request: Request, state: StateDep, user: ConsoleUser, notify_rule_id: PathId
+) -> Response:
     """Delete a rule."""
     try:
-        service(state).delete_rule(user, rule_id)
+        service(state).delete_rule(user, notify_rule_id)
     except IndunetError as exc:
         ctx = _rules_context(state, user, request) | {"error": error_text(request, exc)}
         return render(request, "notifications_rules.html", ctx, status=exc.status)
@@ -297,7 +287,9 @@ def log_page(request: Request, state: StateDep, user: ConsoleUser) -> Response:
     status = status if status in notify.STATUSES else ""
     kind = params.get("kind", "")
     kind = kind if kind in (*notify.EVENT_KINDS, "test") else ""
-    channel = _int(params.get("channel"))
+    channel = _int(params.get("channel_id"))
+    if channel is not None:
+        store.channel(user, channel)  # another enterprise's channel is not found (404)
     items, total = store.deliveries(
         user,
         q=paging.q,
@@ -317,3 +309,18 @@ def log_page(request: Request, state: StateDep, user: ConsoleUser) -> Response:
         "channels": channels,
     }
     return render(request, "notifications_log.html", ctx)
+
+
+# Declared last: route walkers (tests/web/isolation.py) delete a channel after its rules.
+@router.post(f"{BASE}/channels/{{channel_id}}/delete")
+def delete_channel(
+    request: Request, state: StateDep, user: ConsoleUser, channel_id: PathId
+) -> Response:
+    """Delete a channel and its rules."""
+    store = service(state)
+    try:
+        store.delete_channel(user, channel_id)
+    except IndunetError as exc:
+        ctx = _channels_context(state, user, request) | {"error": error_text(request, exc)}
+        return render(request, "notifications.html", ctx, status=exc.status)
+    return RedirectResponse(BASE, status_code=303)
