@@ -3,7 +3,7 @@ email, signed webhooks and group bots (企业微信, 钉钉, 飞书) to whoever 
 
 from indunet.notify.channels import KINDS, Channel, DeliveryFailed, Message, SendContext
 from indunet.notify.destinations import DestinationLimits, DestinationPolicy, DestinationRefused
-from indunet.notify.dispatcher import Dispatcher, test_send
+from indunet.notify.dispatcher import Dispatcher, send_test
 from indunet.notify.notices import KINDS as EVENT_KINDS
 from indunet.notify.notices import LANGUAGES, SEVERITIES, Notice, notice_of
 from indunet.notify.pacing import Backoff, Groups, Pacing, RateLimit
@@ -35,5 +35,5 @@ __all__ = [
     "Rule",
     "SendContext",
     "notice_of",
-    "test_send",
+    "send_test",
 ]

@@ -200,7 +200,7 @@ class Dispatcher:
         return {"sent": self.sent, "failed": self.failed, "dropped": self.dropped}
 
 
-async def test_send(store: Notifications, channel_id: int, lang: str) -> None:
+async def send_test(store: Notifications, channel_id: int, lang: str) -> None:
     """Send a test message through a channel (already checked visible), logged as ``test``;
     raises what the channel raised."""
     info, channel = await asyncio.to_thread(store.open_channel, channel_id)

@@ -147,7 +147,7 @@ async def test_channel(
     store = service(state)
     try:
         info = await run_in_threadpool(store.changeable_channel, user, channel_id)
-        await notify.test_send(store, channel_id, locale_of(request))
+        await notify.send_test(store, channel_id, locale_of(request))
         outcome: dict[str, Any] = {"tested": info.name}
         status = 200
     except IndunetError as exc:
