@@ -149,25 +149,24 @@ class KeyValue:
 def key_values(
     platform: Platform, t: Translator, devices: list[Device]
 ) -> dict[str, list[KeyValue]]:
-    """The latest values of up to ``KEY_POINTS`` of each device's model points (model
+    """The latest values of up to ``KEY_POINTS`` points of each device that have data (model
     order, numbers and booleans first), one store read per device on the page."""
     out: dict[str, list[KeyValue]] = {}
     for d in devices:
         model = platform.devices.model_of(d.id)
         if model is None:
             continue
+        latest = platform.store.latest(d.id)
         points = sorted(model.points.values(), key=lambda p: p.type not in CHARTED)
-        chosen = points[:KEY_POINTS]
-        latest = platform.store.latest(d.id, [p.name for p in chosen]) if chosen else {}
         out[d.id] = [
             KeyValue(
                 fleet.title_in(p.title, t.locale, p.name),
                 value_text(t, latest[p.name].value),
                 p.unit or "",
             )
-            for p in chosen
+            for p in points
             if p.name in latest
-        ]
+        ][:KEY_POINTS]
     return out
 
 
