@@ -309,14 +309,18 @@ def form_problems(
     for i in model_form.duplicate_names(form):
         by_field[f"p{i}.name"] = t("model.problem.duplicate_name", name=form.rows[i].name)
     if isinstance(exc, ModelInvalid) and isinstance(exc.detail, list):
+        found: dict[str, list[tuple[bool, str]]] = {}
         for p in exc.detail:
             path = str(p.get("path", "$"))
             where = model_form.field_of(path, form)
             text = problem_text(t, p)
             if where is not None:
-                by_field[where] = f"{by_field[where]} {text}" if where in by_field else text
+                found.setdefault(where, []).append((p.get("reason") == "schema", text))
             else:
                 general.append({"where": readable_path(t, path), "path": path, "text": text})
+        for where, texts in found.items():  # Indunet's own words before the schema's
+            own = [text for schema, text in texts if not schema] or [text for _, text in texts]
+            by_field[where] = " ".join([by_field[where], *own] if where in by_field else own)
     elif exc is not None:
         general.append({"where": "", "path": "", "text": error_text_of(t, exc)})
     return by_field, general
