@@ -167,3 +167,90 @@ async def test_alarm_is_raised_listed_counted_and_acknowledged(site: Site) -> No
     with site.state.engine.connect() as conn:
         [entry] = core.audit.entries(conn, target=f"alarm:{alarm['id']}")
     assert entry.actor == "user:operator" and entry.detail["note"] == "已安排检修"
+
+
+# -- filters, paging, clearing by hand, comments (issue 9) ----------------------------------
+
+
+async def test_alarm_filters_paging_and_total(site: Site) -> None:
+    c = site.client
+    for i in range(5):
+        rule = {**HOT, "name": f"hot-{i}", "duration_s": 0, "condition": f"bearing_temp > {i}"}
+        assert (await c.post("/api/v1/rules", json=rule, headers=site.admin)).status_code == 201
+    await site.heat(range(1))  # at T0: five alarms, one per rule
+    everything = await c.get("/api/v1/alarms", headers=site.user)
+    assert len(everything.json()) == 5 and everything.headers["x-total-count"] == "5"
+    page = await c.get("/api/v1/alarms?limit=2&offset=2", headers=site.user)
+    assert [a["rule_name"] for a in page.json()] == ["hot-2", "hot-1"]
+    assert page.headers["x-total-count"] == "5"
+    assert all(a["model_id"] == "test:press" for a in page.json())
+    searched = await c.get("/api/v1/alarms", params={"q": "hot-3"}, headers=site.user)
+    assert [a["rule_name"] for a in searched.json()] == ["hot-3"]
+    in_range = await c.get(
+        "/api/v1/alarms",
+        params={"from": "2026-01-01T08:00:00+08:00", "to": "2026-01-01T00:00:01Z"},
+        headers=site.user,
+    )
+    assert in_range.headers["x-total-count"] == "5"
+    before = await c.get("/api/v1/alarms", params={"to": "2026-01-01T00:00:00Z"}, headers=site.user)
+    assert before.json() == []
+    naive = await c.get("/api/v1/alarms", params={"from": "2026-01-01T00:00:00"}, headers=site.user)
+    assert naive.status_code == 422  # a time without its offset is ambiguous
+    # (the stand-in fleet's model is not in the catalogue: an overseer may filter by any id)
+    by_model = await c.get(
+        "/api/v1/alarms", params={"model_id": "test:press"}, headers=site.regulator
+    )
+    assert by_model.headers["x-total-count"] == "5"
+    unknown = await c.get("/api/v1/alarms", params={"model_id": "test:press"}, headers=site.user)
+    assert unknown.status_code == 404
+    counts = await c.get(
+        "/api/v1/alarms/counts", params={"state": "all", "q": "hot-1"}, headers=site.user
+    )
+    assert counts.json() == {"critical": 1, "major": 0, "minor": 0, "warning": 0}
+    reversed_ = await c.get(
+        "/api/v1/alarms",
+        params={"from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
+        headers=site.user,
+    )
+    assert reversed_.status_code == 400 and reversed_.json()["reason"] == "alarm_range_reversed"
+    for hostile in ({"offset": "-1"}, {"limit": "0"}, {"q": "x" * 101}, {"from": "soon"}):
+        assert (await c.get("/api/v1/alarms", params=hostile, headers=site.user)).status_code == 422
+    foreign = await c.get("/api/v1/alarms", params={"device_id": "press-x"}, headers=site.user)
+    assert foreign.status_code == 404
+    assert (await c.get("/api/v1/alarms", headers=site.outsider)).headers["x-total-count"] == "0"
+
+
+async def test_clear_by_hand_and_comments_over_the_api(site: Site) -> None:
+    c = site.client
+    assert (await c.post("/api/v1/rules", json=HOT, headers=site.admin)).status_code == 201
+    await site.heat(range(32))
+    [alarm] = (await c.get("/api/v1/alarms", headers=site.user)).json()
+    url = f"/api/v1/alarms/{alarm['id']}"
+    assert (await c.post(url + "/clear", json={}, headers=site.regulator)).status_code == 403
+    assert (await c.post(url + "/clear", json={}, headers=site.outsider)).status_code == 404
+    long_note = await c.post(url + "/clear", json={"note": "n" * 501}, headers=site.user)
+    assert long_note.status_code == 422
+    cleared = await c.post(url + "/clear", json={"note": "误报"}, headers=site.user)
+    assert cleared.status_code == 200, cleared.text
+    body = cleared.json()
+    assert (body["state"], body["cleared_by"], body["acked_by"]) == (
+        "closed",
+        "operator",
+        "operator",
+    )
+    again = await c.post(url + "/clear", headers=site.user)
+    assert again.status_code == 409 and again.json()["reason"] == "alarm_already_closed"
+
+    made = await c.post(url + "/comments", json={"text": "已更换轴承"}, headers=site.admin)
+    assert made.status_code == 201 and made.json()["author"] == "ent-admin"
+    for bad in ({"text": ""}, {"text": "x" * 1001}, {"words": "x"}):
+        assert (await c.post(url + "/comments", json=bad, headers=site.user)).status_code == 422
+    assert (
+        await c.post(url + "/comments", json={"text": "x"}, headers=site.outsider)
+    ).status_code == 404
+    assert (
+        await c.post(url + "/comments", json={"text": "x"}, headers=site.regulator)
+    ).status_code == 403
+    listed = await c.get(url + "/comments", headers=site.regulator)
+    assert [x["text"] for x in listed.json()] == ["误报", "已更换轴承"]
+    assert (await c.get(url + "/comments", headers=site.outsider)).status_code == 404
