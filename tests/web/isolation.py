@@ -39,11 +39,12 @@ B_RULE = "b-only-rule-hot-engine"
 B_TEMPLATE = "b-only-template"
 B_BULK = "b-only-bulk.csv"
 B_HANDLE = f"{B_PREFIX}/b-only-bulk-1"
+B_RECORD = f"{B_PREFIX}/b-only-record-1"  # an identifier of B's, registered at once
 A_DEVICE = "a-digger-1"
 # Strings that only B's things carry: a list that A may read must contain none of them.
 B_MARKERS = (
     *(B_NAME, USCC_B, B_DEVICE, B_MODEL, B_RULE, B_TEMPLATE, B_BULK, "b-only-bulk-1"),
-    *("b-only-board", "b-only-display"),
+    *("b-only-board", "b-only-display", "b-only-record-1"),
 )
 
 # -- what the routes are ------------------------------------------------------------------
@@ -513,8 +514,12 @@ class Tenants:
     async def send(
         self, who: str, op: Operation, path: dict[str, Any], body: dict[str, Any]
     ) -> httpx.Response:
-        """Call ``op`` as ``who`` with this JSON body."""
+        """Call ``op`` as ``who`` with this body: a form for a console route, else JSON."""
         url = op.path.format(**path)
+        if op.console:
+            return await self.client.request(
+                op.method, url, data=body, headers=self.headers(who, op)
+            )
         return await self.client.request(op.method, url, json=body, headers=self.headers(who, op))
 
     def path_values(self, op: Operation) -> dict[str, Any]:
@@ -567,6 +572,8 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
         b = core.create_enterprise(conn, uscc=USCC_B, name=B_NAME, actor="t", verified=True)
     ids.allocate(state.hierarchy.front, "88.100.1", a, actor="t", secret="a-secret-key-1")
     ids.allocate(state.hierarchy.front, B_PREFIX, b, actor="t", secret="b-secret-key-2")
+    record = [{"index": 1, "type": "URL", "data": "https://b.example/record"}]
+    state.hierarchy.front.put(B_RECORD, record, ids.Principal(actor="t", prefixes=None))
     eid = {"A": a.id, "B": b.id}
     users: dict[str, Who] = {}
     for key, (username, role, ent) in ROLES.items():
@@ -708,7 +715,7 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
             "display": display.id,
             "channel": channel.id,
             "notify_rule": subscription.id,
-            "handle": B_HANDLE,
+            "handle": B_RECORD,
         },
         {
             "device": A_DEVICE,

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from indunet.core import audit
+from indunet.ids import history
 from indunet.ids.admin import (
     BAD_CREDENTIALS,
     DEFAULT_RIGHTS,
@@ -44,7 +45,7 @@ from indunet.ids.errors import (
 from indunet.ids.resolver import Resolver
 from indunet.ids.sites import SitePolicy
 from indunet.ids.stats import NodeStats
-from indunet.ids.store import HandleStore, StoredRecord
+from indunet.ids.store import HandleStore, Listed, StoredRecord
 from indunet.ids.syntax import handle as hdl
 from indunet.ids.syntax.scheme import HANDLE, Scheme, Target
 from indunet.ids.templates import TemplateRegistry
@@ -191,9 +192,17 @@ class Node:
         route = self.route(h)
         if isinstance(route, Referral):
             sites = ", ".join(s.url for s in route.sites)
-            raise NotResponsible(f"prefix {route.prefix} is delegated to {sites}; write there")
+            raise NotResponsible(
+                f"prefix {route.prefix} is delegated to {sites}; write there",
+                reason="prefix_delegated",
+                params={"prefix": route.prefix, "sites": sites},
+            )
         if route is not LOCAL:
-            raise NotResponsible(f"node {self.name} does not serve prefix {h.routing_prefix}")
+            raise NotResponsible(
+                f"node {self.name} does not serve prefix {h.routing_prefix}",
+                reason="node_not_responsible",
+                params={"node": self.name, "prefix": h.routing_prefix},
+            )
 
     def _template_prefix(self, h: hdl.Handle) -> str:
         return h.routing_prefix if h.is_prefix_handle else hdl.normalise_prefix(h.prefix)
@@ -230,7 +239,7 @@ class Node:
             check = _Checker(principal, h, pvals)
             if indices:
                 if existing is None:
-                    raise HandleNotFound(f"handle {h.text} is not registered")
+                    raise _not_registered(h.text)
                 final = self._merge(existing, values, set(indices), overwrite, check)
                 action, created = "handle.modify", False
             elif existing is None:
@@ -243,7 +252,11 @@ class Node:
                 action, created = "handle.create", True
             else:
                 if not overwrite:
-                    raise HandleExists(f"handle {h.text} already exists (overwrite=false)")
+                    raise HandleExists(
+                        f"handle {h.text} already exists (overwrite=false)",
+                        reason="handle_exists",
+                        params={"handle": h.text},
+                    )
                 check(Perm.MODIFY_VALUE, existing.values)
                 new_indices = {x.index for x in values}
                 final = (
@@ -267,6 +280,15 @@ class Node:
                 self.store.insert(conn, h.key, h.text, hdl.normalise_prefix(h.prefix), final)
             else:
                 self.store.replace(conn, h.key, final)
+            history.record(
+                conn,
+                node=self.name,
+                hkey=h.key,
+                handle=existing.handle if existing else h.text,
+                action=action,
+                actor=principal.actor,
+                before=existing.values if existing else None,
+            )
             audit.record(
                 conn,
                 principal.actor,
@@ -306,14 +328,20 @@ class Node:
         by_index = {v.index: v for v in existing.values}
         chosen = [v for v in values if v.index in indices]
         if not chosen:
-            raise ValuesNotFound(f"the body has no value with index {sorted(indices)}")
+            raise ValuesNotFound(
+                f"the body has no value with index {sorted(indices)}",
+                reason="values_not_in_body",
+                params={"indices": ", ".join(map(str, sorted(indices)))},
+            )
         for v in chosen:
             old = by_index.get(v.index)
             admin = v.type == ADMIN_TYPE or (old is not None and old.type == ADMIN_TYPE)
             if old is not None:
                 if not overwrite:
                     raise ValueExists(
-                        f"handle {existing.handle} already has a value at index {v.index}"
+                        f"handle {existing.handle} already has a value at index {v.index}",
+                        reason="value_exists",
+                        params={"handle": existing.handle, "index": v.index},
                     )
                 check(Perm.MODIFY_ADMIN if admin else Perm.MODIFY_VALUE, existing.values)
             else:
@@ -331,7 +359,7 @@ class Node:
         with self.engine.begin() as conn:
             existing = self.store.get_for_update(conn, h.key)
             if existing is None:
-                raise HandleNotFound(f"handle {h.text} is not registered")
+                raise _not_registered(h.text)
             prefix_rec = self.store.get_for_update(conn, prefix_key) if h.routing_prefix else None
             check = _Checker(principal, h, prefix_rec.values if prefix_rec else None)
             if not indices:
@@ -347,7 +375,12 @@ class Node:
                 gone = [v for v in existing.values if v.index in set(indices)]
                 if not gone:
                     raise ValuesNotFound(
-                        f"handle {existing.handle} has no value at index {sorted(indices)}"
+                        f"handle {existing.handle} has no value at index {sorted(indices)}",
+                        reason="values_not_found",
+                        params={
+                            "handle": existing.handle,
+                            "indices": ", ".join(map(str, sorted(indices))),
+                        },
                     )
                 for v in gone:
                     check(
@@ -359,6 +392,15 @@ class Node:
                 self.templates.validate(self._template_prefix(h), remaining)
                 self.store.replace(conn, h.key, remaining)
                 action = "handle.remove_values"
+            history.record(
+                conn,
+                node=self.name,
+                hkey=h.key,
+                handle=existing.handle,
+                action=action,
+                actor=principal.actor,
+                before=existing.values,
+            )
             audit.record(
                 conn,
                 principal.actor,
@@ -378,6 +420,26 @@ class Node:
             if h.is_prefix_handle:  # its delegation may have changed
                 self.resolver.referrals.drop(hdl.normalise_prefix(h.suffix))
 
+    def browse(
+        self, prefix: str, *, search: str = "", offset: int = 0, limit: int = 20, desc: bool = False
+    ) -> tuple[int, list[Listed]]:
+        """One page of the records under exactly ``prefix`` whose suffix contains ``search``
+        (case-insensitive), by handle, with the total; the caller checks who may see them."""
+        norm = hdl.normalise_prefix(hdl.validate_prefix(prefix))
+        return self.store.browse(norm, search=search, offset=offset, limit=limit, desc=desc)
+
+    def record(self, text: str) -> StoredRecord | None:
+        """The stored record of ``text`` held here (``None`` if not registered)."""
+        return self.store.get(hdl.parse(text).key)
+
+    def history(
+        self, text: str, *, offset: int = 0, limit: int = 20
+    ) -> tuple[int, list[history.Change]]:
+        """One page of the changes of ``text`` on this node, newest first, with the total."""
+        return history.changes(
+            self.engine, self.name, hdl.parse(text).key, offset=offset, limit=limit
+        )
+
     def list_handles(
         self, prefix: str, principal: Principal, *, page: int = 0, page_size: int = 100
     ) -> tuple[int, list[str]]:
@@ -389,6 +451,12 @@ class Node:
             Perm.LIST_HANDLES, None
         )
         return self.store.list_page(norm, page=page, page_size=page_size)
+
+
+def _not_registered(text: str) -> HandleNotFound:
+    return HandleNotFound(
+        f"handle {text} is not registered", reason="handle_not_registered", params={"handle": text}
+    )
 
 
 class _Checker:

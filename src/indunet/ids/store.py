@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import orjson
 import sqlalchemy as sa
 
+from indunet.ids.syntax import handle as hdl
 from indunet.ids.tables import handles
 from indunet.ids.values import HandleValue
 
@@ -42,6 +43,14 @@ def encode_values(values: Iterable[HandleValue]) -> str:
 def decode_values(record: str | bytes) -> list[HandleValue]:
     """Rebuild stored values."""
     return [HandleValue.from_stored(d) for d in orjson.loads(record)]
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """A record in a listing: its handle and when it last changed."""
+
+    handle: str
+    updated_at: datetime
 
 
 class HandleStore:
@@ -138,6 +147,34 @@ class HandleStore:
                 .limit(page_size)
             )
             return int(total), [r[0] for r in rows]
+
+    def browse(
+        self, prefix: str, *, search: str = "", offset: int = 0, limit: int = 20, desc: bool = False
+    ) -> tuple[int, list[Listed]]:
+        """Records under exactly ``prefix`` (normalised) whose lookup key contains ``search``
+        (upper-cased, as keys are), one page by key, with the total matching.
+
+        Served by the index (node, prefix, hkey): paging walks it in key order, and a search
+        filters the prefix's keys without reading their records.
+        """
+        where = sa.and_(handles.c.node == self.node, handles.c.prefix == prefix)
+        if search:
+            needle = hdl.upper_ascii(search)
+            needle = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where = sa.and_(where, handles.c.hkey.like(f"{prefix}/%{needle}%", escape="\\"))
+        order = handles.c.hkey.desc() if desc else handles.c.hkey
+        with self.engine.connect() as conn:
+            total = conn.execute(
+                sa.select(sa.func.count()).select_from(handles).where(where)
+            ).scalar_one()
+            rows = conn.execute(
+                sa.select(handles.c.handle, handles.c.updated_at)
+                .where(where)
+                .order_by(order)
+                .offset(offset)
+                .limit(limit)
+            ).all()
+        return int(total), [Listed(r[0], r[1]) for r in rows]
 
     def count(self) -> int:
         """How many records this node holds."""

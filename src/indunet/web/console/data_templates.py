@@ -18,6 +18,7 @@ from indunet.web.console.forms import (
     template_definition,
     template_form,
 )
+from indunet.web.console.i18n import locale_of, translator
 from indunet.web.console.identifiers import managed_prefixes
 from indunet.web.console.pages import error_text, render
 from indunet.web.console.session import ConsoleUser
@@ -26,6 +27,13 @@ from indunet.web.state import AppState
 
 router = APIRouter(include_in_schema=False)
 BLANK_ITEMS = 3
+MAX_PREFIX_TEXT = 128
+MAX_REF_TEXT = 100
+
+
+def t_missing(request: Request, ref: str) -> str:
+    """The page's text for a template ``ref`` that is not there to edit."""
+    return translator(locale_of(request))("templates.edit_missing", ref=ref[:MAX_REF_TEXT])
 
 
 def prefix_templates(state: AppState, prefix: str) -> list[Template]:
@@ -60,13 +68,41 @@ def _blank(prefix: str) -> TemplateForm:
     return TemplateForm(prefix=prefix, items=[ItemRow() for _ in range(BLANK_ITEMS)])
 
 
+def _next_version(version: str) -> str:
+    """A suggestion for the version after ``version``: its last number plus one (1.0 -> 1.1)."""
+    head, dot, last = version.rpartition(".")
+    if last.isdigit():
+        return f"{head}{dot}{int(last) + 1}"
+    return ""
+
+
+def edit_form(state: AppState, prefix: str, ref: str) -> TemplateForm | None:
+    """The form pre-filled from template ``ref`` usable under ``prefix``, for its next version."""
+    chosen = next((t for t in prefix_templates(state, prefix) if t.ref == ref), None)
+    if chosen is None:
+        return None
+    return TemplateForm(
+        prefix=chosen.prefix,
+        name=chosen.name,
+        version=_next_version(chosen.version),
+        industry_code=chosen.industry_code,
+        description=chosen.description,
+        items=[ItemRow.of(i) for i in chosen.items] + [ItemRow()],
+    )
+
+
 @router.get("/ids/templates")
 def templates_page(
-    request: Request, state: StateDep, user: ConsoleUser, prefix: str = ""
+    request: Request, state: StateDep, user: ConsoleUser, prefix: str = "", edit: str = ""
 ) -> Response:
-    """The templates of a prefix and the form for a new version."""
-    chosen = prefix.strip() or next(iter(managed_prefixes(state, user)), "")
-    return render(request, "data_templates.html", _context(state, user, _blank(chosen)))
+    """The templates of a prefix and the form for a new version (``edit``: pre-filled from
+    the published version ``name@version``)."""
+    chosen = prefix.strip()[:MAX_PREFIX_TEXT] or next(iter(managed_prefixes(state, user)), "")
+    form = edit_form(state, chosen, edit.strip()[:MAX_REF_TEXT]) if edit.strip() else None
+    if edit.strip() and form is None:
+        ctx = _context(state, user, _blank(chosen), error=t_missing(request, edit))
+        return render(request, "data_templates.html", ctx, status=404)
+    return render(request, "data_templates.html", _context(state, user, form or _blank(chosen)))
 
 
 @router.get("/ids/templates/item")

@@ -6,14 +6,25 @@ language; problems the services find arrive as ``IndunetError`` with their own m
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.datastructures import FormData
 
+from indunet.ids import TemplateItem
+from indunet.ids.templates import MAX_ITEMS
+from indunet.ids.values import TEMPLATE_INDEX
 from indunet.web.console.i18n import N_
 
-TEMPLATE_INDEX = 1000
+#: Item rows one template form may carry: one more than the service takes, so that a form
+#: with too many items is refused by the service with its message, and no more is read.
+MAX_ITEM_ROWS = MAX_ITEMS + 1
+#: Characters of an enum item's choices field (100 choices of up to 100 characters).
+MAX_CHOICES_TEXT = 12_000
+#: Characters of a refused field repeated in an error message.
+MAX_SHOWN = 40
 
 
 class FormError(Exception):
@@ -51,11 +62,38 @@ class ItemRow:
     min_length: str = ""
     max_length: str = ""
     pattern: str = ""
+    title: str = ""
+    minimum: str = ""
+    maximum: str = ""
+    choices: str = ""
 
     @property
     def blank(self) -> bool:
         """Whether the row was left empty."""
-        return not (self.name.strip() or self.index.strip() or self.pattern.strip())
+        return not (
+            self.name.strip() or self.index.strip() or self.pattern.strip() or self.choices.strip()
+        )
+
+    @classmethod
+    def of(cls, item: TemplateItem) -> ItemRow:
+        """The row that edits ``item`` (a published template's item, for its next version)."""
+
+        def text(x: float | int | None) -> str:
+            return "" if x is None else f"{x:g}"
+
+        return cls(
+            name=item.name,
+            type=item.type,
+            index=str(item.index),
+            required=item.required,
+            min_length=text(item.min_length),
+            max_length=text(item.max_length),
+            pattern=item.pattern or "",
+            title=item.title,
+            minimum=text(item.minimum),
+            maximum=text(item.maximum),
+            choices="\n".join(item.choices),
+        )
 
 
 @dataclass
@@ -86,7 +124,25 @@ def _whole(text: str, row: int, key: str) -> int:
     try:
         return int(text.strip())
     except ValueError:
-        raise FormError(key, row=row, text=text) from None
+        raise FormError(key, row=row, text=text[:MAX_SHOWN]) from None
+
+
+def _number(text: str, row: int, key: str) -> float:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise FormError(key, row=row, text=text[:MAX_SHOWN]) from None
+    if not math.isfinite(value):
+        raise FormError(key, row=row, text=text[:MAX_SHOWN])
+    return value
+
+
+def choice_list(text: str, row: int) -> list[str]:
+    """An enum item's choices as typed: one per line, or separated by commas (, ， 、)."""
+    if len(text) > MAX_CHOICES_TEXT:
+        raise FormError(N_("form.choices_too_long"), row=row, max=MAX_CHOICES_TEXT)
+    parts = text.splitlines() if "\n" in text.strip() else re.split(r"[,，、]", text)
+    return [p.strip() for p in parts if p.strip()]
 
 
 def record_values(rows: list[ValueRow], template: str) -> list[dict[str, Any]]:
@@ -122,12 +178,16 @@ def template_form(form: FormData) -> TemplateForm:
         "item_min",
         "item_max",
         "item_pattern",
+        "item_title",
+        "item_minimum",
+        "item_maximum",
+        "item_choices",
     )
-    n = max(len(form.getlist(k)) for k in keys)
-    cols = [_column(form, k, n) for k in keys]
+    n = min(max(len(form.getlist(k)) for k in keys), MAX_ITEM_ROWS)
+    cols = [_column(form, k, n)[:n] for k in keys]
     items = [
-        ItemRow(name, typ or "string", idx, req == "1", lo, hi, pat)
-        for name, typ, idx, req, lo, hi, pat in zip(*cols, strict=True)
+        ItemRow(name, typ or "string", idx, req == "1", lo, hi, pat, title, low, high, choices)
+        for name, typ, idx, req, lo, hi, pat, title, low, high, choices in zip(*cols, strict=True)
     ]
     return TemplateForm(
         prefix=str(form.get("prefix", "")).strip(),
@@ -157,6 +217,14 @@ def template_definition(tf: TemplateForm) -> dict[str, Any]:
             item["max_length"] = _whole(row.max_length, n, N_("form.max_not_whole"))
         if row.pattern.strip():
             item["pattern"] = row.pattern.strip()
+        if row.title.strip():
+            item["title"] = row.title.strip()
+        if row.minimum.strip():
+            item["minimum"] = _number(row.minimum, n, N_("form.minimum_not_number"))
+        if row.maximum.strip():
+            item["maximum"] = _number(row.maximum, n, N_("form.maximum_not_number"))
+        if row.choices.strip():
+            item["choices"] = choice_list(row.choices, n)
         items.append(item)
     return {
         "name": tf.name,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -11,7 +14,7 @@ from indunet.core import IndunetError, User
 from indunet.ids import Node, Template
 from indunet.web.auth import principal_for_user
 from indunet.web.console.forms import FormError, ValueRow, record_values, value_rows
-from indunet.web.console.pages import error_text, is_htmx, render
+from indunet.web.console.pages import error_text, is_htmx, page_zone, render
 from indunet.web.console.session import ConsoleUser, MaybeUser
 from indunet.web.deps import StateDep
 from indunet.web.state import AppState
@@ -21,6 +24,22 @@ router = APIRouter(include_in_schema=False)
 #: Types offered while typing a value row (secret and site values are not typed by hand).
 SUGGESTED_TYPES = ("URL", "DESC", "NAME", "EMAIL", "CHECKSUM", "10320/LOC")
 BLANK_ROWS = [ValueRow("1", "URL"), ValueRow("2", "DESC"), ValueRow()]
+#: The longest identifier text the pages read (the syntax allows less).
+MAX_HANDLE_TEXT = 600
+
+
+def stamps(request: Request) -> Callable[[str], str]:
+    """What turns a value's timestamp (ISO 8601 UTC, as stored) into the page's zone; text
+    that is not a timestamp shows as it is."""
+    zone = page_zone(request)
+
+    def stamp(text: str) -> str:
+        try:
+            return zone.clock(datetime.fromisoformat(text.replace("Z", "+00:00")))
+        except (TypeError, ValueError):
+            return text
+
+    return stamp
 
 
 def resolving_node(state: AppState) -> Node:
@@ -69,13 +88,15 @@ async def resolve_page(
 ) -> Response:
     """Resolve ``handle`` recursively; HTMX gets only the answer, a browser the whole page."""
     answer, error = None, None
+    handle = handle[:MAX_HANDLE_TEXT]
     if handle.strip():
         try:
             answer = await resolving_node(state).resolve(handle.strip(), recurse=True)
         except IndunetError as exc:
-            error = exc.message
+            error = error_text(request, exc)
     name = "_answer.html" if is_htmx(request) else "resolve.html"
-    return render(request, name, {"handle": handle, "answer": answer, "error": error})
+    ctx = {"handle": handle[:MAX_HANDLE_TEXT], "answer": answer, "error": error}
+    return render(request, name, {**ctx, "stamp": stamps(request)})
 
 
 def _register_context(state: AppState, user: User, **extra: object) -> dict[str, object]:
