@@ -456,7 +456,7 @@ async def test_audit_filters_search_and_paging(world: World) -> None:
         "/admin/audit?actor=user:a-admin&action=rule.update", headers=root
     )
     assert page.status_code == 200
-    rows = re.findall(r"<tr><td class=\"small\">", page.text)
+    rows = re.findall(r"<tr><td class=\"small nowrap\">", page.text)
     assert len(rows) == 20  # 60 by a-admin, a third of them rule.update: 20 (one page)
     assert "device:b-" not in page.text
     prefix = await world.client.get("/admin/audit?action=rule.&size=100", headers=root)

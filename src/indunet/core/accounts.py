@@ -405,6 +405,7 @@ def finish_password_change(conn: sa.Connection, token: str, new: str) -> User:
     user = User(row[0], row[1], Role(row[2]), row[3])
     _store_password(conn, user, row[4], new)
     conn.execute(token_table.delete().where(token_table.c.id == row[5]))
+    note_login(conn, user)  # the login that began with the temporary password ends here
     audit.record(conn, user.actor, "user.password_change", f"user:{user.username}", {"first": True})
     return user
 
