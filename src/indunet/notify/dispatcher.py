@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 #: Rules are read again at least this often (another process may have changed them).
 RELOAD_S = 30.0
 SEEN_IDS = 10_000
+WINDOW_ENV = "INDUNET_NOTIFY_WINDOW"
 _MORE = {"zh-CN": "另有 {n} 条未列出", "en": "{n} more not listed"}
 
 
@@ -228,4 +230,17 @@ def from_state(state: Any) -> Dispatcher:
         device = registry.lookup(device_id) if registry is not None else None
         return tuple(device.tags) if device is not None else ()
 
-    return Dispatcher(state.bus, Notifications(state.engine, SendContext()), tags_of=tags_of)
+    store = Notifications(state.engine, SendContext())
+    return Dispatcher(state.bus, store, tags_of=tags_of, pacing=pacing_from_env())
+
+
+def pacing_from_env() -> Pacing:
+    """``Pacing`` with the grouping window of ``INDUNET_NOTIFY_WINDOW`` (seconds, 1 to 3,600;
+    30 when unset or unreadable)."""
+    default = Pacing().window
+    try:
+        window = float(os.environ.get(WINDOW_ENV, "") or default)
+    except ValueError:
+        log.warning("%s is not a number of seconds; grouping for %g s", WINDOW_ENV, default)
+        window = default
+    return Pacing(window=min(3600.0, max(1.0, window)))
