@@ -230,3 +230,39 @@ def test_a_model_fixed_in_the_form_editor_then_dead_letters_retried(
             browser.close()
     stored = ok(api.get("/api/v1/devices/press-1/points/stroke/samples", params={"start": 0}))
     assert [s["value"] for s in stored["samples"]] == [102.0, 101.0, 100.0]
+
+
+def test_the_pages_pass_axe_in_both_languages_empty_and_full(server: Server, shots: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    seed(api_of(server))
+    paths = [
+        "/platform/explore",
+        "/platform/explore?device=env-1&range=1h",
+        "/platform/explore?device=env-1&from=tomorrow",
+        "/platform/ingest",
+        "/platform/ingest?device=ghost&reason=bogus",
+        "/platform/models",
+        "/platform/models/form",
+        "/platform/models/form?base=acme:press",
+    ]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(
+                viewport={"width": 1280, "height": 900}, locale="zh-CN", timezone_id=ZONE
+            )
+            page = context.new_page()
+            page.set_default_timeout(15_000)
+            login(page, server, "/platform/explore")
+            for lang in ("zh-CN", "en"):
+                page.goto(f"{server.url}/lang/{lang}?next=/platform/explore")
+                for path in paths:
+                    resp = page.goto(server.url + path)
+                    assert resp is not None and resp.status < 500, path
+                    page.wait_for_load_state("networkidle")
+                    name = f"{lang}{path.replace('/', '-').replace('?', '_')}"[:100]
+                    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+                    check_a11y(page)
+        finally:
+            browser.close()

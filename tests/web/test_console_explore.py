@@ -107,7 +107,7 @@ async def test_a_device_page_offers_points_and_a_window_in_the_zone(
 @pytest.mark.parametrize(
     ("params", "reason"),
     [
-        ({"from": "tomorrow"}, "开始"),
+        ({"from": "tomorrow"}, "不是有效的日期时间：tomorrow"),
         ({"from": "2026-12-06T10:00", "to": "2026-12-06T09:00"}, "结束时间必须晚于开始时间"),
         ({"from": "2026-01-01T00:00", "to": "2026-12-01T00:00"}, "时间范围最长 31 天"),
         ({"points": ["nope"]}, "没有数值测点 nope"),
@@ -121,7 +121,7 @@ async def test_bad_ranges_and_points_are_named_in_the_readers_language(
     await login(app_client, "eu")
     page = await app_client.get("/platform/explore", params={"device": "cnc-0001"} | params)
     assert page.status_code == 400
-    assert reason in page.text or (reason == "开始" and "from 不是有效的日期时间" in page.text)
+    assert reason in page.text
 
 
 async def test_series_are_raw_when_small_and_bucketed_when_not(
