@@ -67,8 +67,8 @@ class _Checker:
     def __init__(self, node: Node, principal: Principal) -> None:
         self.node, self.principal = node, principal
         self.ts = now_timestamp()
-        self._routes: dict[str, str] = {}
-        self._rights: dict[str, str] = {}
+        self._routes: dict[str, IndunetError | None] = {}
+        self._rights: dict[str, IndunetError | None] = {}
         self._admins: dict[str, HandleValue] = {}
 
     def prefix_values(self, prefix: str) -> list[HandleValue] | None:
@@ -76,23 +76,29 @@ class _Checker:
         rec = self.node.store.get(hdl.prefix_handle_key(prefix))
         return rec.values if rec else None
 
-    def _route(self, h: hdl.Handle) -> str:
-        problem = self._routes.get(h.routing_prefix)
-        if problem is None:
+    def _route(self, h: hdl.Handle) -> IndunetError | None:
+        if h.routing_prefix not in self._routes:
             route = self.node.route(h)
+            problem: IndunetError | None = None
             if isinstance(route, Referral):
                 sites = ", ".join(s.url for s in route.sites)
-                problem = f"prefix {route.prefix} is delegated to {sites}; write there"
-            elif route is LOCAL:
-                problem = ""
-            else:
-                problem = f"node {self.node.name} does not serve prefix {h.routing_prefix}"
+                problem = InvalidInput(
+                    f"prefix {route.prefix} is delegated to {sites}; write there",
+                    reason="prefix_delegated",
+                    params={"prefix": route.prefix, "sites": sites},
+                )
+            elif route is not LOCAL:
+                problem = InvalidInput(
+                    f"node {self.node.name} does not serve prefix {h.routing_prefix}",
+                    reason="node_not_responsible",
+                    params={"node": self.node.name, "prefix": h.routing_prefix},
+                )
             self._routes[h.routing_prefix] = problem
-        return problem
+        return self._routes[h.routing_prefix]
 
-    def _right(self, h: hdl.Handle, prefix: str) -> str:
-        problem = self._rights.get(prefix)
-        if problem is None:
+    def _right(self, h: hdl.Handle, prefix: str) -> IndunetError | None:
+        if prefix not in self._rights:
+            problem: IndunetError | None = None
             try:
                 authorize(
                     self.principal,
@@ -102,31 +108,33 @@ class _Checker:
                     record=None,
                     prefix_record=self.prefix_values(prefix),
                 )
-                problem = ""
             except IndunetError as exc:
-                problem = exc.message
+                problem = exc
             self._rights[prefix] = problem
-        return problem
+        return self._rights[prefix]
 
     def __call__(self, row: Row) -> _Ready:
         """Validate ``row``; raise ``IndunetError`` naming what is wrong."""
         if row.problem:
-            raise InvalidInput(row.problem)
+            raise InvalidInput(
+                row.problem, reason="bulk_row_unreadable", params={"problem": row.problem}
+            )
         h = hdl.parse(row.handle)
         if h.is_prefix_handle:
             raise InvalidInput(
-                "prefix handles are allocated with 'indunet id prefix add', not here"
+                "prefix handles are allocated with 'indunet id prefix add', not here",
+                reason="bulk_prefix_handle",
             )
         check_platform_record(self.principal, h.suffix, h.text)
         problem = self._route(h)
-        if problem:
-            raise InvalidInput(problem)
+        if problem is not None:
+            raise problem
         prefix = hdl.normalise_prefix(h.prefix)
         values = row.values if row.values is not None else _parse_values(row.raw, timestamp=self.ts)
         self.node.templates.validate(prefix, values)
-        problem = self._right(h, prefix)
-        if problem:
-            raise InvalidInput(problem)
+        right = self._right(h, prefix)
+        if right is not None:
+            raise right
         return _Ready(row.line, h, h.key, prefix, values)
 
     def final(self, ready: _Ready) -> list[HandleValue]:
@@ -217,16 +225,56 @@ def import_file(
     batch_size: int = 5000,
     progress: Progress | None = None,
     source: str | None = None,
+    enterprise_id: int | None = None,
 ) -> BulkReport:
     """Register every good row of ``path`` on ``node``; see the module docstring for formats.
 
-    ``source`` names the file in the job table and audit log (default: the path).
+    ``source`` names the file in the job table and audit log (default: the path);
+    ``enterprise_id`` is the enterprise the job is listed to.
     """
     if batch_size < 1:
         raise InvalidInput("batch size must be at least 1")
+    job = begin(node, path, principal, source=source, enterprise_id=enterprise_id)
+    return run(
+        node,
+        path,
+        principal,
+        job,
+        overwrite=overwrite,
+        batch_size=batch_size,
+        progress=progress,
+        source=source,
+    )
+
+
+def begin(
+    node: Node,
+    path: Path,
+    principal: Principal,
+    *,
+    source: str | None = None,
+    enterprise_id: int | None = None,
+) -> Job:
+    """Check the file as a whole (format, header, size) and start its job, or find the
+    running job of the same file and actor to resume; nothing is registered yet."""
     kind = file_kind(path)
     digest, total = scan(path, kind)
-    job = start_job(node, digest, source or str(path), total, principal.actor)
+    return start_job(node, digest, source or str(path), total, principal.actor, enterprise_id)
+
+
+def run(
+    node: Node,
+    path: Path,
+    principal: Principal,
+    job: Job,
+    *,
+    overwrite: bool = False,
+    batch_size: int = 5000,
+    progress: Progress | None = None,
+    source: str | None = None,
+) -> BulkReport:
+    """Register the rows of ``path`` from ``job``'s next line on (see ``begin``)."""
+    kind = file_kind(path)
     start = job.next_line
     if progress is not None:
         progress(job.done, job.total)
@@ -261,12 +309,12 @@ def _write_batch(
 ) -> None:
     """Check, compare and store one batch, and move the job on, in one transaction."""
     ready: dict[str, _Ready] = {}
-    results: list[tuple[Row, _Ready | None, str]] = []
+    results: list[tuple[Row, _Ready | None, IndunetError | None]] = []
     for row in batch:
         try:
-            results.append((row, check(row), ""))
+            results.append((row, check(row), None))
         except IndunetError as exc:
-            results.append((row, None, exc.message))
+            results.append((row, None, exc))
     inserts: list[tuple[str, str, str, str]] = []
     replaced: list[str] = []
     with node.engine.begin() as conn:
@@ -274,7 +322,10 @@ def _write_batch(
         existing = node.store.existing(conn, keys) if keys else {}
         for row, r, problem in results:
             if r is None:
-                job.fail(row.line, row.handle, problem)
+                assert problem is not None
+                job.fail(
+                    row.line, row.handle, problem.message, problem.reason or "", problem.params
+                )
                 continue
             key = r.key
             first = ready.get(key)
@@ -282,7 +333,13 @@ def _write_batch(
                 if same_values(r.values, first.values):
                     job.unchanged += 1
                 else:
-                    job.fail(r.line, r.h.text, f"also on line {first.line} with other values")
+                    job.fail(
+                        r.line,
+                        r.h.text,
+                        f"also on line {first.line} with other values",
+                        "bulk_duplicate_row",
+                        {"line": first.line},
+                    )
                 continue
             ready[key] = r
             stored_json = existing.get(key)
@@ -298,12 +355,14 @@ def _write_batch(
                     r.line,
                     r.h.text,
                     f"handle {r.h.text} already exists with other values (use overwrite)",
+                    "bulk_exists",
+                    {"handle": r.h.text},
                 )
             else:
                 try:
                     final = check.replacement(r, stored)
                 except IndunetError as exc:
-                    job.fail(r.line, r.h.text, exc.message)
+                    job.fail(r.line, r.h.text, exc.message, exc.reason or "", exc.params)
                     continue
                 node.store.replace(conn, key, final)
                 replaced.append(key)

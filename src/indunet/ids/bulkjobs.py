@@ -2,22 +2,30 @@
 
 A job is keyed by the node and the SHA-256 of the file. While it runs its counts and next line
 are saved with every committed batch, so a run of the same file after a crash resumes there.
+
+Each stored error is ``[line, handle, message, reason, params]``: the English message for the
+API and the stable reason (with its parameters) a console renders in its reader's language;
+rows stored before reasons existed have the first three only. A job started for an
+enterprise (``enterprise_id``) is listed to that enterprise's users; others' jobs are not.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
-from indunet.core import Event, EventType, NotFound
+from indunet.core import Event, EventType, NotFound, User, access
 from indunet.ids.node import Node
 from indunet.ids.tables import bulk_jobs
 
 MAX_STORED_ERRORS = 10_000
 RUNNING, DONE = "running", "done"
+STATUSES = (RUNNING, DONE)
+SORTS = ("id", "source", "status", "total")
+Reason = tuple[str, dict[str, Any]]
 BULK_FINISHED = EventType(
     "bulk.finished", 1, "ids", "a bulk registration finished (counts of the whole file)"
 )
@@ -72,6 +80,20 @@ class BulkJob:
     errors: list[tuple[int, str, str]]
     created_at: datetime
     updated_at: datetime
+    enterprise_id: int | None = None
+    reasons: list[Reason] = field(default_factory=list)  # one per error, "" if none
+
+    @property
+    def done(self) -> int:
+        """Rows handled so far."""
+        return self.registered + self.unchanged + self.failed
+
+    @property
+    def percent(self) -> int:
+        """How far the job is, 0 to 100."""
+        if self.status == DONE:
+            return 100
+        return min(99, self.done * 100 // self.total) if self.total else 0
 
     def to_json(self) -> dict[str, Any]:
         """API shape."""
@@ -92,13 +114,40 @@ class BulkJob:
         }
 
 
+def _errors(stored: Any) -> list[tuple[int, str, str]]:
+    return [(int(e[0]), str(e[1]), str(e[2])) for e in stored or ()]
+
+
+def _reasons(stored: Any) -> list[Reason]:
+    out: list[Reason] = []
+    for e in stored or ():
+        reason = str(e[3]) if len(e) > 3 and e[3] else ""
+        params = e[4] if len(e) > 4 and isinstance(e[4], dict) else {}
+        out.append((reason, cast(dict[str, Any], params)))
+    return out
+
+
 def get_job(engine: sa.Engine, job_id: int) -> BulkJob:
     """The bulk job ``job_id``, or ``NotFound``."""
     with engine.connect() as conn:
         row = conn.execute(sa.select(bulk_jobs).where(bulk_jobs.c.id == job_id)).first()
     if row is None:
-        raise NotFound(f"no bulk import job {job_id}")
-    m = row._mapping
+        raise NotFound(
+            f"no bulk import job {job_id}", reason="bulk_job_not_found", params={"id": job_id}
+        )
+    return _job(row._mapping, with_errors=True)
+
+
+def visible_job(engine: sa.Engine, user: User, job_id: int) -> BulkJob:
+    """The job ``job_id`` if ``user`` started it or may see its enterprise's things (an
+    overseer, a user of the enterprise it was started for); else ``NotFound``, as if missing."""
+    job = get_job(engine, job_id)
+    if job.actor != user.actor and not access.can_see(user, job.enterprise_id):
+        raise NotFound(f"no bulk job {job_id}", reason="bulk_job_not_found", params={"id": job_id})
+    return job
+
+
+def _job(m: Any, *, with_errors: bool) -> BulkJob:
     return BulkJob(
         id=m["id"],
         node=m["node"],
@@ -110,10 +159,49 @@ def get_job(engine: sa.Engine, job_id: int) -> BulkJob:
         unchanged=m["unchanged"],
         failed=m["failed"],
         next_line=m["next_line"],
-        errors=[(int(e[0]), str(e[1]), str(e[2])) for e in m["errors"]],
+        errors=_errors(m["errors"]) if with_errors else [],
         created_at=m["created_at"],
         updated_at=m["updated_at"],
+        enterprise_id=m["enterprise_id"],
+        reasons=_reasons(m["errors"]) if with_errors else [],
     )
+
+
+def page_jobs(
+    engine: sa.Engine,
+    *,
+    enterprise_id: int | None = None,
+    like: str | None = None,
+    status: str | None = None,
+    sort: str = "id",
+    desc: bool = True,
+    offset: int = 0,
+    limit: int = 20,
+) -> tuple[list[BulkJob], int]:
+    """One page of jobs (without their errors) and how many match: ``enterprise_id`` limits
+    them to one enterprise's (``-1``: none), ``like`` (escaped with ``\\``) searches the
+    file name, ``status`` filters."""
+    where: list[sa.ColumnElement[bool]] = []
+    if enterprise_id is not None:
+        where.append(bulk_jobs.c.enterprise_id == enterprise_id)
+    if like:
+        where.append(bulk_jobs.c.source.like(like, escape="\\"))
+    if status in STATUSES:
+        where.append(bulk_jobs.c.status == status)
+    column = bulk_jobs.c[sort if sort in SORTS else "id"]
+    cols = [c for c in bulk_jobs.c if c.name != "errors"]
+    with engine.connect() as conn:
+        total = conn.execute(
+            sa.select(sa.func.count()).select_from(bulk_jobs).where(*where)
+        ).scalar_one()
+        rows = conn.execute(
+            sa.select(*cols, sa.literal(None).label("errors"))
+            .where(*where)
+            .order_by(column.desc() if desc else column, bulk_jobs.c.id.desc())
+            .offset(max(0, offset))
+            .limit(max(1, min(limit, 500)))
+        )
+        return [_job(r._mapping, with_errors=False) for r in rows], int(total)
 
 
 @dataclass
@@ -128,17 +216,26 @@ class Job:
     errors: list[tuple[int, str, str]] = field(default_factory=list)
     resumed_from_line: int | None = None
     next_line: int = 1
+    reasons: list[Reason] = field(default_factory=list)
 
     @property
     def done(self) -> int:
         """Rows handled so far."""
         return self.registered + self.unchanged + self.failed
 
-    def fail(self, line: int, handle: str, message: str) -> None:
-        """Count a bad row, keeping its reason (up to ``MAX_STORED_ERRORS``)."""
+    def fail(
+        self,
+        line: int,
+        handle: str,
+        message: str,
+        reason: str = "",
+        params: dict[str, Any] | None = None,
+    ) -> None:
+        """Count a bad row, keeping its message and reason (up to ``MAX_STORED_ERRORS``)."""
         self.failed += 1
         if len(self.errors) < MAX_STORED_ERRORS:
             self.errors.append((line, handle, message))
+            self.reasons.append((reason, params or {}))
 
     def report(self) -> BulkReport:
         """The report of this job so far."""
@@ -153,7 +250,14 @@ class Job:
         )
 
 
-def start_job(node: Node, digest: str, source: str, total: int, actor: str) -> Job:
+def start_job(
+    node: Node,
+    digest: str,
+    source: str,
+    total: int,
+    actor: str,
+    enterprise_id: int | None = None,
+) -> Job:
     """Resume this actor's running job of this file, or start a new one."""
     with node.engine.begin() as conn:
         row = conn.execute(
@@ -169,17 +273,17 @@ def start_job(node: Node, digest: str, source: str, total: int, actor: str) -> J
         ).first()
         if row is not None:
             m = row._mapping
-            job = Job(
+            return Job(
                 m["id"],
                 m["total"],
                 m["registered"],
                 m["unchanged"],
                 m["failed"],
-                [(int(e[0]), str(e[1]), str(e[2])) for e in m["errors"]],
+                _errors(m["errors"]),
                 m["next_line"],
                 m["next_line"],
+                _reasons(m["errors"]),
             )
-            return job
         now = datetime.now(UTC)
         new_id = conn.execute(
             bulk_jobs.insert()
@@ -197,6 +301,7 @@ def start_job(node: Node, digest: str, source: str, total: int, actor: str) -> J
                 errors=[],
                 created_at=now,
                 updated_at=now,
+                enterprise_id=enterprise_id,
             )
             .returning(bulk_jobs.c.id)
         ).scalar_one()
@@ -213,7 +318,10 @@ def save_job(conn: sa.Connection, job: Job, status: str) -> None:
             unchanged=job.unchanged,
             failed=job.failed,
             next_line=job.next_line,
-            errors=[list(e) for e in job.errors],
+            errors=[
+                [*e, *(job.reasons[i] if i < len(job.reasons) else ("", {}))]
+                for i, e in enumerate(job.errors)
+            ],
             updated_at=datetime.now(UTC),
         )
     )

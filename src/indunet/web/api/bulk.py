@@ -11,8 +11,8 @@ from fastapi import APIRouter, File, Form, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from indunet import ids
-from indunet.core import NotFound, access
 from indunet.ids.bulkfiles import upload_name
+from indunet.ids.bulkjobs import visible_job
 from indunet.web.auth import principal_for_user
 from indunet.web.deps import PathId, StateDep, UserDep
 
@@ -20,7 +20,11 @@ router = APIRouter(tags=["identifiers"])
 
 
 def _import(
-    state: StateDep, upload: UploadFile, principal: ids.Principal, overwrite: bool
+    state: StateDep,
+    upload: UploadFile,
+    principal: ids.Principal,
+    overwrite: bool,
+    enterprise_id: int | None,
 ) -> ids.BulkReport:
     """Copy the upload to a temporary file with its suffix, then import it."""
     name = upload_name(upload.filename)
@@ -29,7 +33,12 @@ def _import(
         with path.open("wb") as out:
             shutil.copyfileobj(upload.file, out)
         return ids.import_file(
-            state.hierarchy.front, path, principal, overwrite=overwrite, source=name
+            state.hierarchy.front,
+            path,
+            principal,
+            overwrite=overwrite,
+            source=name,
+            enterprise_id=enterprise_id,
         )
 
 
@@ -42,7 +51,9 @@ async def bulk_import(
 ) -> dict[str, Any]:
     """Register the identifiers of an uploaded file; bad rows are listed with line numbers."""
     principal = await run_in_threadpool(principal_for_user, state.engine, user)
-    report: ids.BulkReport = await run_in_threadpool(_import, state, file, principal, overwrite)
+    report: ids.BulkReport = await run_in_threadpool(
+        _import, state, file, principal, overwrite, user.enterprise_id
+    )
     source = upload_name(file.filename)
     await state.bus.publish(report.finished(source, user.actor, user.enterprise_id))
     return report.to_json()
@@ -50,8 +61,6 @@ async def bulk_import(
 
 @router.get("/bulk/{job_id}")
 def bulk_job(job_id: PathId, state: StateDep, user: UserDep) -> dict[str, Any]:
-    """Where a bulk import stands (counts, next line, errors): for its starter and overseers."""
-    job = ids.get_job(state.engine, job_id)
-    if not access.sees_all(user) and job.actor != user.actor:
-        raise NotFound(f"no bulk job {job_id}")  # another's job is not found, like any other
-    return job.to_json()
+    """Where a bulk import stands (counts, next line, errors): for its starter, its
+    enterprise's users and overseers; another's job is not found, like any other."""
+    return visible_job(state.engine, user, job_id).to_json()

@@ -1,26 +1,34 @@
-"""Prefix pages: allocated enterprise prefixes, and allocating one (its key is shown once)."""
+"""Prefix pages: allocated prefixes (search, filters, paging) and allocating one (its key is
+shown once); a prefix's detail page with its HS_ADMIN and HS_SITE values read plainly,
+revocation (platform admins, with a reason) and key rotation (the new key shown once)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from indunet import core, ids
-from indunet.core import IndunetError, Role, User, access
-from indunet.ids import Allocation
+from indunet.core import IndunetError, NotFound, Role, User, access
+from indunet.ids import Allocation, HandleValue, Perm
+from indunet.ids import prefixes as ids_prefixes
+from indunet.ids.syntax import handle as hdl
 from indunet.web.console.enterprises import visible_enterprises
 from indunet.web.console.pages import error_text, render
+from indunet.web.console.paging import PageOf, paging_of
 from indunet.web.console.session import ConsoleUser
 from indunet.web.deps import StateDep, require
 from indunet.web.state import AppState
 
 router = APIRouter(include_in_schema=False)
+STATES = (ids_prefixes.ACTIVE, ids_prefixes.REVOKED)
 
 
 def visible_allocations(state: AppState, user: User) -> list[Allocation]:
-    """Every allocation for platform admins and regulators, otherwise the user's enterprise's."""
+    """Every allocation in service for platform admins and regulators, otherwise the user's
+    enterprise's."""
     if access.sees_all(user):
         return ids.list_allocations(state.engine)
     if user.enterprise_id is None:
@@ -38,10 +46,87 @@ def allocate(state: AppState, user: User, prefix: str, uscc: str, secret: str) -
     )
 
 
-def _context(state: AppState, user: User, **extra: object) -> dict[str, object]:
+@dataclass(frozen=True, slots=True)
+class AdminView:
+    """An HS_ADMIN value as a reader wants it: who, and which rights by name."""
+
+    index: int
+    who: str
+    rights: list[str]
+    all_rights: bool
+
+
+def admin_view(v: HandleValue) -> AdminView:
+    """Read an HS_ADMIN value: ``index:handle`` and the names of the rights it grants."""
+    data: dict[str, Any] = v.value if isinstance(v.value, dict) else {}
+    perms = str(data.get("permissions", ""))
+    rights = [p.name.lower() for p in Perm if p < len(perms) and perms[p] == "1"]
+    return AdminView(
+        v.index,
+        f"{data.get('index', '')}:{data.get('handle', '')}",
+        rights,
+        len(rights) == len(Perm),
+    )
+
+
+def visible_prefix(state: AppState, user: User, prefix: str) -> Allocation:
+    """The allocation ``user`` may see, or ``NotFound`` (another tenant's looks missing)."""
+    if not prefix or len(prefix) > 128:
+        raise NotFound("no such prefix")
+    allocation = ids_prefixes.allocation_of(state.engine, prefix)
+    access.check_see(user, allocation.enterprise_id, f"prefix {prefix}")
+    return allocation
+
+
+def revoke(state: AppState, user: User, prefix: str, reason: str, confirm: str) -> Allocation:
+    """A platform admin revokes a prefix; ``confirm`` must repeat the prefix."""
+    allocation = visible_prefix(state, user, prefix)
+    require(user, Role.PLATFORM_ADMIN)
+    if confirm.strip() != allocation.prefix:
+        raise core.InvalidInput(
+            "type the prefix to confirm its revocation",
+            reason="revoke_confirm",
+            params={"prefix": allocation.prefix},
+        )
+    return ids_prefixes.revoke(
+        state.hierarchy.nodes, allocation.prefix, reason=reason, actor=user.actor
+    )
+
+
+def rotate(state: AppState, user: User, prefix: str) -> str:
+    """A new admin key for a prefix (platform admins, or the enterprise's admins)."""
+    allocation = visible_prefix(state, user, prefix)
+    access.check_change(user, allocation.enterprise_id, f"prefix {prefix}")
+    return ids_prefixes.rotate_key(state.hierarchy.nodes, allocation.prefix, actor=user.actor)
+
+
+def _list(request: Request, state: AppState, user: User) -> PageOf[Allocation]:
+    paging = paging_of(request, sorts=ids_prefixes.SORTS, default_sort="prefix")
+    wanted = request.query_params.get("state", "")
+    asked = request.query_params.get("enterprise", "")
+    try:
+        eid = access.scope(user, int(asked) if asked.isdigit() and len(asked) < 19 else None)
+    except IndunetError:
+        eid = -1  # another enterprise, or none: nothing to show
+    items, total = ids_prefixes.page_allocations(
+        state.engine,
+        like=paging.like if paging.q else None,
+        enterprise_id=eid,
+        state=wanted if wanted in STATES else None,
+        sort=paging.sort,
+        desc=paging.desc,
+        offset=paging.offset,
+        limit=paging.limit,
+    )
+    return PageOf(items, total, paging)
+
+
+def _context(request: Request, state: AppState, user: User, **extra: object) -> dict[str, object]:
     enterprises = visible_enterprises(state, user)
     ctx: dict[str, object] = {
-        "allocations": visible_allocations(state, user),
+        "result": _list(request, state, user),
+        "states": STATES,
+        "state_filter": request.query_params.get("state", ""),
         "names": {e.id: e.name for e in enterprises},
         "candidates": [e for e in enterprises if e.verified],
         "may_allocate": user.role == Role.PLATFORM_ADMIN,
@@ -52,10 +137,14 @@ def _context(state: AppState, user: User, **extra: object) -> dict[str, object]:
     return ctx
 
 
+def _missing(request: Request) -> Response:
+    return render(request, "not_found.html", {"missing": request.url.path[:200]}, status=404)
+
+
 @router.get("/ids/prefixes")
 def prefixes_page(request: Request, state: StateDep, user: ConsoleUser) -> Response:
     """Allocated prefixes and, for platform admins, the allocation form."""
-    return render(request, "prefixes.html", _context(state, user))
+    return render(request, "prefixes.html", _context(request, state, user))
 
 
 @router.post("/ids/prefixes")
@@ -63,17 +152,100 @@ def allocate_prefix(
     request: Request,
     state: StateDep,
     user: ConsoleUser,
-    prefix: Annotated[str, Form()] = "",
-    uscc: Annotated[str, Form()] = "",
-    secret: Annotated[str, Form()] = "",
+    prefix: Annotated[str, Form(max_length=200)] = "",
+    uscc: Annotated[str, Form(max_length=100)] = "",
+    secret: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     """Allocate; the username and a generated key appear on this page only, once."""
     try:
         made = allocate(state, user, prefix, uscc, secret)
     except IndunetError as exc:
         typed = {"prefix": prefix, "uscc": uscc}
-        ctx = _context(state, user, typed=typed, error=error_text(request, exc))
+        ctx = _context(request, state, user, typed=typed, error=error_text(request, exc))
         return render(request, "prefixes.html", ctx, status=exc.status)
-    response = render(request, "prefixes.html", _context(state, user, made=made))
+    response = render(request, "prefixes.html", _context(request, state, user, made=made))
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _detail(
+    request: Request, state: AppState, user: User, prefix: str, *, status: int = 200, **extra: Any
+) -> Response:
+    allocation = visible_prefix(state, user, prefix)
+    detail = ids_prefixes.prefix_detail(state.hierarchy.nodes, state.engine, allocation.prefix)
+    with state.engine.connect() as conn:
+        ent = (
+            core.get_enterprise_by_id(conn, allocation.enterprise_id)
+            if allocation.enterprise_id is not None
+            else None
+        )
+    ctx: dict[str, Any] = {
+        "d": detail,
+        "a": allocation,
+        "enterprise": ent,
+        "admins": [admin_view(v) for v in detail.admins],
+        "sites": [v.value for v in detail.sites if isinstance(v.value, dict)],
+        "username": ids.admin_username(allocation.prefix),
+        "may_revoke": user.role == Role.PLATFORM_ADMIN and allocation.revoked_at is None,
+        "may_rotate": access.can_change(user, allocation.enterprise_id)
+        and allocation.revoked_at is None,
+        "done": request.query_params.get("done", ""),
+    }
+    ctx.update(extra)
+    response = render(request, "prefix.html", ctx, status=status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get("/ids/prefixes/{prefix}")
+def prefix_page(request: Request, state: StateDep, user: ConsoleUser, prefix: str) -> Response:
+    """One prefix: its enterprise, admins and sites read plainly, how many identifiers."""
+    try:
+        return _detail(request, state, user, hdl.normalise_prefix(prefix))
+    except NotFound:
+        return _missing(request)
+
+
+@router.post("/ids/prefixes/{prefix}/revoke")
+def revoke_prefix(
+    request: Request,
+    state: StateDep,
+    user: ConsoleUser,
+    prefix: str,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    confirm: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Revoke after the prefix is typed again; a refusal is shown on the page."""
+    norm = hdl.normalise_prefix(prefix)
+    try:
+        revoke(state, user, norm, reason, confirm)
+    except NotFound:
+        return _missing(request)
+    except IndunetError as exc:
+        return _detail(
+            request,
+            state,
+            user,
+            norm,
+            status=exc.status,
+            revoke_error=error_text(request, exc),
+            typed_reason=reason,
+        )
+    return RedirectResponse(f"/ids/prefixes/{norm}?done=revoked", status_code=303)
+
+
+@router.post("/ids/prefixes/{prefix}/rotate")
+def rotate_prefix_key(
+    request: Request, state: StateDep, user: ConsoleUser, prefix: str
+) -> Response:
+    """Rotate the admin key; the new secret is on this answer only (never stored in clear)."""
+    norm = hdl.normalise_prefix(prefix)
+    try:
+        secret = rotate(state, user, norm)
+    except NotFound:
+        return _missing(request)
+    except IndunetError as exc:
+        return _detail(
+            request, state, user, norm, status=exc.status, rotate_error=error_text(request, exc)
+        )
+    return _detail(request, state, user, norm, new_secret=secret)

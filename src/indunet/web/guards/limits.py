@@ -20,6 +20,7 @@ from indunet.web.api.devices import MAX_CSV as API_CSV
 from indunet.web.api.handles import MAX_PUT_BYTES as HANDLE_PUT
 from indunet.web.api.ingest import MAX_BODY as TELEMETRY_BODY
 from indunet.web.console.devices import MAX_CSV_BYTES as CONSOLE_CSV
+from indunet.web.console.idsbulk import MAX_UPLOAD_BYTES as CONSOLE_BULK
 
 MIB = 1024 * 1024
 #: Every route not listed below: logins, JSON API calls, console forms.
@@ -53,6 +54,7 @@ ROUTE_LIMITS: tuple[RouteLimit, ...] = (
     RouteLimit("POST", r"/api/v1/telemetry", TELEMETRY_BODY),
     # Bulk identifier registration files (CSV or JSON Lines).
     RouteLimit("POST", r"/api/v1/bulk", 64 * MIB),
+    RouteLimit("POST", r"/ids/bulk", CONSOLE_BULK + _FORM_ROOM),
     # Device CSV imports: each route's own file cap, with room for the form around it.
     RouteLimit("POST", r"/api/v1/devices/import", API_CSV + _FORM_ROOM),
     RouteLimit("POST", r"/platform/devices/import", CONSOLE_CSV + _FORM_ROOM),
