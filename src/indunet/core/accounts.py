@@ -136,11 +136,9 @@ def find_accounts(
     if query.q:
         text = query.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         pattern = f"%{text}%"
+        named = sa.select(enterprises.c.id).where(enterprises.c.name.like(pattern, escape="\\"))
         where.append(
-            sa.or_(
-                users.c.username.like(pattern, escape="\\"),
-                enterprises.c.name.like(pattern, escape="\\"),
-            )
+            sa.or_(users.c.username.like(pattern, escape="\\"), users.c.enterprise_id.in_(named))
         )
     if query.role in {r.value for r in Role}:
         where.append(users.c.role == query.role)
@@ -165,7 +163,7 @@ def find_accounts(
         .limit(limit)
     )
     found = [_account(r) for r in rows]
-    total = conn.execute(sa.select(sa.func.count()).select_from(_FROM).where(*where)).scalar_one()
+    total = conn.execute(sa.select(sa.func.count()).select_from(users).where(*where)).scalar_one()
     return found, int(total)
 
 

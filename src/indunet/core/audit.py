@@ -94,8 +94,8 @@ def _fit(text: str, length: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class AuditFilter:
-    """Which entries a reader asks for. Texts match exactly, except ``q`` (contained in actor,
-    action or target) and ``action`` ending in ``.`` or ``*`` (every action it begins)."""
+    """Which entries a reader asks for. Texts match exactly, except ``q`` (contained in the
+    target or the actor; actions have their own filter) and ``action`` ending in ``.`` or ``*`` (every action it begins)."""
 
     actor: str = ""
     action: str = ""
@@ -131,13 +131,7 @@ def _where(f: AuditFilter) -> list[sa.ColumnElement[bool]]:
         out.append(c.at < f.until)
     if f.q:
         pattern = f"%{_like(f.q)}%"
-        out.append(
-            sa.or_(
-                c.actor.like(pattern, escape="\\"),
-                c.action.like(pattern, escape="\\"),
-                c.target.like(pattern, escape="\\"),
-            )
-        )
+        out.append(sa.or_(c.target.like(pattern, escape="\\"), c.actor.like(pattern, escape="\\")))
     return out
 
 
