@@ -195,6 +195,8 @@ PAGES = [
     ("alarms deep page", "/platform/alarms?page=2000"),
     ("rules", "/platform/rules"),
     ("dead letters", "/platform/ingest"),
+    ("dead letters search", "/platform/ingest?q=seeddev04"),
+    ("dead letters deep page", "/platform/ingest?page=2000"),
     ("identifiers", "/ids/handles?prefix=88.100.1"),
     ("identifiers search", "/ids/handles?prefix=88.100.1&q=seedhandle04"),
     ("identifiers deep page", "/ids/handles?prefix=88.100.1&page=2000"),
