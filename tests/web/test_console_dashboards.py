@@ -308,6 +308,12 @@ async def test_dashboard_list_searches_and_pages_on_the_server(
     assert found.text.count("data-board=") == 1 and "100%_special" in found.text
     odd = await app_client.get("/platform/dashboards", params={"page": "x", "size": "-1"})
     assert odd.status_code == 200
+    theirs = await app_client.get("/platform/dashboards", params={"enterprise_id": fleet.b.id})
+    nothing = await app_client.get("/platform/dashboards", params={"enterprise_id": "987654"})
+    assert theirs.status_code == nothing.status_code == 404
+    mine = await app_client.get("/platform/dashboards", params={"enterprise_id": fleet.a.id})
+    assert mine.status_code == 200 and "26" in mine.text  # rows 1-20 of 26
+    assert (await app_client.get("/platform/dashboards?enterprise_id=x")).status_code == 404
 
 
 # -- the overview -------------------------------------------------------------------------------

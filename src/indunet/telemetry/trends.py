@@ -4,14 +4,16 @@ Each function takes the enterprises to count (``None``: every enterprise; the ca
 asked ``core.access`` which ones a user or a display may see) and a window in ms cut into
 ``step`` buckets. Devices online over time replays the status history (``dev_status_history``:
 each device's last change before the window, then every change in it); alarms by severity
-and top devices read ``tel_alarms``. Reads are bounded (``MAX_ROWS``): a window with more
-changes than that is drawn from the first ``MAX_ROWS`` of them.
+and top devices read ``tel_alarms``. The database counts per bucket, so no rows are carried
+into Python however many devices there are.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Collection
+import threading
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Collection, Hashable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,8 +23,34 @@ from indunet.devices.tables import status_history as history
 from indunet.telemetry.alarms import Severity
 from indunet.telemetry.alarmtables import alarms
 
-MAX_ROWS = 200_000
 Scope = Collection[int] | None
+MEMO_S = 20.0  # how long a computed figure is reused (overview pages, wall refreshes)
+
+
+class Memo:
+    """Figures computed in the last ``ttl`` seconds, by key: many screens and pages asking for
+    the same window count it once (bounded to ``size`` keys; thread-safe)."""
+
+    def __init__(self, ttl: float = MEMO_S, size: int = 256) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._found: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """The value of ``key``, computed now unless it was in the last ``ttl`` seconds."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._found.get(key)
+            if hit is not None and hit[0] > now:
+                return hit[1]
+        value = compute()
+        with self._lock:
+            self._found[key] = (now + self.ttl, value)
+            self._found.move_to_end(key)
+            while len(self._found) > self.size:
+                self._found.popitem(last=False)
+        return value
 
 
 def _within(column: Any, scope: Scope) -> list[sa.ColumnElement[bool]]:
@@ -36,10 +64,21 @@ def buckets(start: int, end: int, step: int) -> list[int]:
     return list(range(start, end, max(1, step)))
 
 
+def _bucket_of(column: Any, edges: list[Any]) -> Any:
+    """The index of the bucket ``column`` falls in, computed by the database (a ``CASE`` over
+    the bucket edges works alike in SQLite and PostgreSQL, for numbers and times)."""
+    return sa.case(*((column < edge, i) for i, edge in enumerate(edges)), else_=len(edges))
+
+
 def online_series(
     engine: sa.Engine, scope: Scope, start: int, end: int, step: int
 ) -> list[list[int]]:
-    """``[bucket start, devices online at the bucket's end]`` for each bucket."""
+    """``[bucket start, devices online at the bucket's end]`` for each bucket.
+
+    The count at ``start`` is the devices whose last change before it is ``online``; each
+    change in the window then adds one (online) or takes one away (offline): the history holds
+    changes only, so a device's rows alternate. All of it is counted by the database.
+    """
     c = history.c
     lo, hi = start / 1000, end / 1000
     mine = _within(c.enterprise_id, scope)
@@ -49,32 +88,29 @@ def online_series(
         .group_by(c.device_id)
         .subquery()
     )
-    before = sa.select(c.device_id, c.status, c.id).join(
-        last, sa.and_(c.device_id == last.c.device_id, c.at == last.c.at)
+    at_start = (
+        sa.select(sa.func.count(sa.distinct(c.device_id)))
+        .select_from(
+            history.join(last, sa.and_(c.device_id == last.c.device_id, c.at == last.c.at))
+        )
+        .where(c.status == "online", *mine)
     )
-    changes = (
-        sa.select(c.device_id, c.status, c.at)
+    starts = buckets(start, end, step)
+    edges = [min(b + step, end) / 1000 for b in starts]
+    slot = _bucket_of(c.at, edges).label("slot")
+    moves = (
+        sa.select(slot, c.status, sa.func.count())
         .where(c.at >= lo, c.at < hi, *mine)
-        .order_by(c.at, c.id)
-        .limit(MAX_ROWS)
+        .group_by(slot, c.status)
     )
-    state: dict[str, str] = {}
+    delta = [0] * (len(starts) + 1)
     with engine.connect() as conn:
-        for device, status, _ in sorted(conn.execute(before), key=lambda r: r[2]):
-            state[device] = status
-        rows = conn.execute(changes).all()
-    online = sum(1 for s in state.values() if s == "online")
+        online = int(conn.execute(at_start).scalar_one())
+        for k, status, n in conn.execute(moves):
+            delta[int(k)] += int(n) if status == "online" else -int(n)
     out: list[list[int]] = []
-    i = 0
-    for b in buckets(start, end, step):
-        edge = min(b + step, end) / 1000
-        while i < len(rows) and rows[i][2] < edge:
-            device, status, _ = rows[i]
-            was = state.get(device)
-            if was != status:
-                online += (status == "online") - (was == "online")
-                state[device] = status
-            i += 1
+    for i, b in enumerate(starts):
+        online = max(0, online + delta[i])
         out.append([b, online])
     return out
 
@@ -93,20 +129,20 @@ def alarm_series(
 ) -> dict[str, list[list[int]]]:
     """Alarms raised per bucket, by severity: ``{severity: [[bucket start, count], ...]}``."""
     c = alarms.c
+    starts = buckets(start, end, step)
+    slot = _bucket_of(c.raised_at, [_when(min(b + step, end)) for b in starts]).label("slot")
     q = (
-        sa.select(c.raised_at, c.severity)
+        sa.select(slot, c.severity, sa.func.count())
         .where(
             c.raised_at >= _when(start), c.raised_at < _when(end), *_within(c.enterprise_id, scope)
         )
-        .limit(MAX_ROWS)
+        .group_by(slot, c.severity)
     )
-    starts = buckets(start, end, step)
     counts: dict[str, list[int]] = {s.value: [0] * len(starts) for s in Severity}
     with engine.connect() as conn:
-        for raised, severity in conn.execute(q):
-            k = (_ms(raised) - start) // step
-            if severity in counts and 0 <= k < len(starts):
-                counts[severity][k] += 1
+        for k, severity, n in conn.execute(q):
+            if severity in counts and 0 <= int(k) < len(starts):
+                counts[severity][int(k)] += int(n)
     return {s: [[b, n] for b, n in zip(starts, ns, strict=True)] for s, ns in counts.items()}
 
 

@@ -83,8 +83,10 @@ def _list_context(
     request: Request, state: AppState, platform: Platform, user: User
 ) -> dict[str, Any]:
     paging = paging_of(request, sorts=("name", "updated"), default_sort="name")
+    chosen = _form_id(request.query_params.get("enterprise_id", ""))
     boards, total = service(platform).page(
         user,
+        enterprise_id=chosen,
         q=paging.q,
         like=paging.like,
         offset=paging.offset,
@@ -95,6 +97,7 @@ def _list_context(
     names = fleet.enterprise_names(state, user)
     return {
         "result": PageOf(boards, total, paging),
+        "chosen": chosen,
         "enterprises": names,
         "may_create": may_create(user),
         "choose_enterprise": user.role is core.Role.PLATFORM_ADMIN,
@@ -102,10 +105,17 @@ def _list_context(
 
 
 @router.get("/platform/dashboards")
-def dashboards_page(request: Request, state: StateDep, user: ConsoleUser) -> Response:
-    """Dashboards the user may see, searched and paged; admins get the new-dashboard form."""
+def dashboards_page(
+    request: Request, state: StateDep, user: ConsoleUser, enterprise_id: str = ""
+) -> Response:
+    """Dashboards the user may see, searched, filtered by enterprise (``enterprise_id``) and
+    paged; admins get the new-dashboard form."""
     platform = fleet.platform_of(state)
-    return render(request, "dashboards.html", _list_context(request, state, platform, user))
+    try:
+        ctx = _list_context(request, state, platform, user)
+    except IndunetError as exc:  # naming an enterprise the user may not see
+        return refused(request, exc)
+    return render(request, "dashboards.html", ctx)
 
 
 def _form_id(text: str) -> int | None:

@@ -74,6 +74,28 @@ def resolutions(state: AppState, user: User, zone: Any) -> list[list[Any]] | Non
     return [[r.day.isoformat(), r.registrations, r.resolutions] for r in rows]
 
 
+MEMO = telemetry.trends.Memo()
+
+
+def figures(
+    state: AppState, scope: list[int] | None, start: int, end: int, step: int
+) -> dict[str, Any]:
+    """Devices online, alarms by severity and top devices of a window, for the enterprises of
+    ``scope`` (computed at most once per ``MEMO`` period for every page and wall asking)."""
+    trends = telemetry.trends
+
+    def compute() -> dict[str, Any]:
+        return {
+            "online": trends.online_series(state.engine, scope, start, end, step),
+            "alarms": trends.alarm_series(state.engine, scope, start, end, step),
+            "top": trends.top_devices(state.engine, scope, start, TOP_DEVICES),
+        }
+
+    key = (str(state.engine.url), None if scope is None else tuple(sorted(scope)), start, end, step)
+    found: dict[str, Any] = MEMO.get(key, compute)
+    return found
+
+
 def charts(state: AppState, platform: Platform, user: User, span: str, zone: Any) -> dict[str, Any]:
     """The overview's chart data for the window ``span`` (a key of ``WINDOWS``)."""
     span = span if span in WINDOWS else "24h"
@@ -83,9 +105,7 @@ def charts(state: AppState, platform: Platform, user: User, span: str, zone: Any
     start = end - width
     scope = scope_of(user)
     out: dict[str, Any] = {"range": span, "start": start, "end": end, "step": step}
-    out["online"] = telemetry.trends.online_series(state.engine, scope, start, end, step)
-    out["alarms"] = telemetry.trends.alarm_series(state.engine, scope, start, end, step)
-    out["top"] = telemetry.trends.top_devices(state.engine, scope, start, TOP_DEVICES)
+    out |= figures(state, scope, start, end, step)
     out["ingest"] = None
     if access.sees_all(user):
         rate = platform.ingest_rate.series(max(start, end - 24 * HOUR_MS))

@@ -27,6 +27,7 @@ from indunet.telemetry import Display
 from indunet.web.console import fleet
 from indunet.web.console.devices import status_counts
 from indunet.web.console.i18n import N_, locale_of, translator
+from indunet.web.console.overview import figures
 from indunet.web.console.pages import error_text, render
 from indunet.web.console.paging import PageOf, paging_of
 from indunet.web.console.session import ConsoleUser
@@ -173,9 +174,7 @@ def wall_data(state: AppState, platform: Platform, display: Display) -> dict[str
         "alarm_counts": telemetry.trends.open_alarm_counts(state.engine, scope),
         "start": start,
         "end": end,
-        "online": telemetry.trends.online_series(state.engine, scope, start, end, STEP_MS),
-        "alarms": telemetry.trends.alarm_series(state.engine, scope, start, end, STEP_MS),
-        "top": telemetry.trends.top_devices(state.engine, scope, start, 8),
+        **figures(state, scope, start, end, STEP_MS),
         "recent": telemetry.trends.recent_open(state.engine, scope, 8),
         "offline": [
             {"id": d.id, "name": d.name, "since": d.last_seen}
