@@ -600,3 +600,31 @@ async def test_hostile_inputs_are_clear_4xx_and_change_nothing(world: World) -> 
     )
     assert forged.status_code == 403  # no CSRF token
     world.bearer("a-user")
+
+
+async def test_the_audit_api_filters_pages_and_scopes_like_the_page(world: World) -> None:
+    seed_audit(world.state, world.a, world.b)
+    root = world.bearer("root")
+    resp = await world.client.get(
+        "/api/v1/audit",
+        params={"actor": "user:b-admin", "action": "rule.", "limit": 5, "offset": 5},
+        headers=root,
+    )
+    assert resp.status_code == 200 and resp.headers["x-total-count"] == "20"
+    assert len(resp.json()) == 5 and {e["action"] for e in resp.json()} == {"rule.update"}
+    window = await world.client.get(
+        "/api/v1/audit",
+        params={"since": "2026-12-01T18:00:00+08:00", "until": "2026-12-01T11:00:00Z"},
+        headers=root,
+    )
+    assert [e["target"] for e in window.json()] == ["device:b-10"]
+    admin = world.bearer("a-admin")
+    mine = await world.client.get("/api/v1/audit?limit=1000", headers=admin)
+    assert mine.status_code == 200 and mine.json()
+    assert {e["enterprise_id"] for e in mine.json()} == {world.a}
+    other = await world.client.get(f"/api/v1/audit?enterprise_id={world.b}", headers=admin)
+    assert other.status_code == 404
+    user = world.bearer("a-user")
+    assert (await world.client.get("/api/v1/audit", headers=user)).status_code == 403
+    named = await world.client.get(f"/api/v1/audit?enterprise_id={world.b}", headers=user)
+    assert named.status_code == 404
