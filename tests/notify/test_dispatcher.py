@@ -189,3 +189,19 @@ async def test_ingested_data_fires_a_rule_and_one_grouped_message_arrives_per_ch
     assert len(hook["lines"]) == 6
     ding = next(h for h in receiver.hits if h.path.startswith("/robot")).json()
     assert ding["msgtype"] == "text" and "cnc-0001" in ding["text"]["content"]
+
+
+def test_the_delivery_log_keeps_its_newest_rows(
+    state: AppState, enterprise: core.Enterprise
+) -> None:
+    store = Notifications(state.engine)
+    admin = user(state.engine, "ea", Role.ENTERPRISE_ADMIN, enterprise.id)
+    hook = store.create_channel(
+        admin, None, "hook", "webhook", {"url": "https://example.com/h", "secret": "k" * 16}
+    )
+    for i in range(30):
+        store.log(None, hook, "test", None, f"s{i}", 1)
+    assert store.prune(keep=10) == 20
+    rows, total = store.deliveries(admin, limit=50)
+    assert total == 10 and rows[0].subject == "s29" and rows[-1].subject == "s20"
+    assert store.prune(keep=10) == 0

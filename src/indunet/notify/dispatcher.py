@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 #: Rules are read again at least this often (another process may have changed them).
 RELOAD_S = 30.0
 SEEN_IDS = 10_000
+#: How often the delivery log is cut to ``store.MAX_LOG_ROWS``.
+PRUNE_S = 3600.0
 WINDOW_ENV = "INDUNET_NOTIFY_WINDOW"
 _MORE = {"zh-CN": "另有 {n} 条未列出", "en": "{n} more not listed"}
 
@@ -80,6 +82,7 @@ class Dispatcher:
         self._rules: list[Rule] = []
         self._rules_version = -1
         self._rules_at = 0.0
+        self._pruned_at = clock()
         self._task: asyncio.Task[None] | None = None
         self._sends: set[asyncio.Task[None]] = set()
         self._subscribed = False
@@ -142,6 +145,9 @@ class Dispatcher:
                 if rule.wants(notice, self.tags_of):
                     key = (rule.id, notice.device_id or notice.kind)
                     self.groups.add(key, notice, self.clock())
+        if self.clock() - self._pruned_at > PRUNE_S:
+            self._pruned_at = self.clock()
+            await asyncio.to_thread(self.store.prune)
         for (rule_id, _), group in self.groups.due(self.clock()):
             found = next((r for r in self._rules if r.id == rule_id), None)
             if found is not None:

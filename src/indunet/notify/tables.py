@@ -52,6 +52,7 @@ deliveries = sa.Table(
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("device_id", sa.String(63), nullable=True),
     sa.Column("subject", sa.String(300), nullable=False),
+    sa.Column("search", sa.String(400), nullable=False),  # lower-cased subject, device, channel
     sa.Column("events", sa.Integer, nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),

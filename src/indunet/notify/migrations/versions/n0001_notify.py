@@ -72,6 +72,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(32), nullable=False),
         sa.Column("device_id", sa.String(63), nullable=True),
         sa.Column("subject", sa.String(300), nullable=False),
+        sa.Column("search", sa.String(400), nullable=False),  # lower-cased subject, device, channel
         sa.Column("events", sa.Integer, nullable=False),
         sa.Column("attempts", sa.Integer, nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
@@ -83,6 +84,10 @@ def upgrade() -> None:
     op.create_index(
         "ix_notify_deliveries_status", "notify_deliveries", ["enterprise_id", "status", "id"]
     )
+    op.create_index(
+        "ix_notify_deliveries_kind", "notify_deliveries", ["enterprise_id", "kind", "id"]
+    )
+    op.create_index("ix_notify_deliveries_channel", "notify_deliveries", ["channel_id", "id"])
 
 
 def downgrade() -> None:
