@@ -82,6 +82,10 @@ PUBLIC = {
     ("POST", "/login/password"),  # a temporary password replaced (its own one-time token)
 }
 STATIC = ("/console/static",)  # mounted file trees: CSS, scripts, fonts
+# The wall display's routes: authenticated by a display token (a cookie scoped to /wall), not
+# a session or an API token. They are walked like every list (a session opens nothing there);
+# that the token opens nothing else is tests/web/test_console_dashboards.py's walk.
+DISPLAY_ONLY = {("GET", "/wall"), ("GET", "/wall/data")}
 
 # Parameters that name a tenant's thing: the value of B's thing is substituted for them.
 TENANT_PARAMS = {
@@ -145,6 +149,16 @@ BODIES: dict[tuple[str, str], tuple[str, Any]] = {
         {"kind": "invoke", "action": "engine_lock", "payload": "true"},
     ),
     ("POST", "/platform/alarms/{alarm_id}/ack"): ("form", {"note": "seen"}),
+    ("POST", "/platform/alarms/{alarm_id}/clear"): ("form", {"note": "seen"}),
+    ("POST", "/platform/alarms/{alarm_id}/comments"): ("form", {"text": "seen"}),
+    ("POST", "/api/v1/alarms/{alarm_id}/clear"): ("json", {"note": "seen"}),
+    ("POST", "/api/v1/alarms/{alarm_id}/comments"): ("json", {"text": "seen"}),
+    ("POST", "/platform/rules/{rule_id}"): (
+        "form",
+        {"name": "x", "target": "model", "model_id": "indunet:excavator", "condition": "x > 1"},
+    ),
+    ("POST", "/platform/rules/{rule_id}/enabled"): ("form", {"enabled": "0"}),
+    ("POST", "/platform/rules/{rule_id}/delete"): ("form", {}),
     ("POST", "/ids/enterprises/{enterprise_id}/review"): ("form", {"decision": "approve"}),
     ("POST", "/ids/prefixes/{prefix}/revoke"): ("form", {"reason": "x", "confirm": "not-it"}),
     ("POST", "/ids/prefixes/{prefix}/rotate"): ("form", {}),
@@ -241,6 +255,30 @@ BODY_FIELDS: dict[tuple[str, str, str], dict[str, Any]] = {
         "value": "https://intruder.example",
     },
     ("POST", "/ids/handles/delete", "handle"): {"handle": THING},
+    # The console's rule form: a rule for a device, a model, or (a model of) an enterprise.
+    ("POST", "/platform/rules/new", "device_id"): {
+        "name": "intruder",
+        "target": "device",
+        "device_id": THING,
+        "condition": "engine_temp > 1",
+    },
+    ("POST", "/platform/rules/new", "model_id"): {
+        "name": "intruder",
+        "target": "model",
+        "model_id": THING,
+        "condition": "flow > 1",
+    },
+    ("POST", "/platform/rules/new", "enterprise_id"): {
+        "name": "intruder",
+        "target": "model",
+        "model_id": "indunet:excavator",
+        "enterprise_id": THING,
+        "condition": "engine_temp > 1",
+    },
+    # The console's model form editor: a new version of a model (form-encoded; the walk sends
+    # JSON, which reads as an empty form: tests/web/test_console_model_form.py posts the form).
+    ("POST", "/platform/models/form", "base"): {"base": THING, "action": "publish"},
+    ("POST", "/platform/models/form/check", "base"): {"base": THING},
     # The console's dead-letter retry: every letter of a device.
     ("POST", "/platform/ingest/retry", "device"): {"scope": "device", "device": THING},
     # Not in OpenAPI's body schema (the route parses its own JSON): samples for a device.
@@ -255,6 +293,7 @@ BODY_TENANT_FIELDS = {
     "enterprise_id": "enterprise",
     "model_id": "model",
     "model": "model",
+    "base": "model",  # the console's "new version of" model
     "prefix": "prefix",
     "enterprise_uscc": "uscc",
     "channel_id": "channel",

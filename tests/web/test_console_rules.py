@@ -92,7 +92,10 @@ async def test_create_edit_prefilled_enable_disable_and_delete(
     confirm = await app_client.get(f"/platform/rules/{rule_id}/delete")
     assert confirm.status_code == 200 and "确定删除规则“主轴轴承过热”吗？" in confirm.text
     assert engine_of(fleet).get(ADMIN, rule_id)  # asking deletes nothing
-    gone = await app_client.post(f"/platform/rules/{rule_id}/delete")
+    unconfirmed = await app_client.post(f"/platform/rules/{rule_id}/delete")
+    assert unconfirmed.status_code == 400 and "请在确认页面上确认删除" in unconfirmed.text
+    assert engine_of(fleet).get(ADMIN, rule_id)
+    gone = await app_client.post(f"/platform/rules/{rule_id}/delete", data={"confirm": "yes"})
     assert gone.status_code == 303 and gone.headers["location"] == "/platform/rules?deleted=1"
     assert (await app_client.get(f"/platform/rules/{rule_id}")).status_code == 404
 
@@ -215,7 +218,7 @@ async def test_tenancy_and_roles(app_client: httpx.AsyncClient, fleet: Fleet) ->
     for path, data in (
         (f"/platform/rules/{rule_id}", HOT),
         (f"/platform/rules/{rule_id}/enabled", {"enabled": "0"}),
-        (f"/platform/rules/{rule_id}/delete", {}),
+        (f"/platform/rules/{rule_id}/delete", {"confirm": "yes"}),
     ):
         assert (await app_client.post(path, data=data)).status_code == 404, path
     for params in ({"device": "cnc-0001"}, {"device": "nothing-here"}):
@@ -232,7 +235,7 @@ async def test_tenancy_and_roles(app_client: httpx.AsyncClient, fleet: Fleet) ->
     assert page.status_code == 200 and 'id="save-rule"' not in page.text
     refused = await app_client.post(f"/platform/rules/{rule_id}/enabled", data={"enabled": "0"})
     assert refused.status_code == 403
-    deleting = await app_client.post(f"/platform/rules/{rule_id}/delete")
+    deleting = await app_client.post(f"/platform/rules/{rule_id}/delete", data={"confirm": "yes"})
     assert deleting.status_code == 403
     assert engine_of(fleet).get(ADMIN, rule_id).enabled
 

@@ -59,13 +59,15 @@ def walked(state: AppState) -> list[Operation]:
     return [op for op in ops if op.key not in PUBLIC]
 
 
-def owner_order(op: Operation) -> tuple[int, int, bool]:
+def owner_order(op: Operation) -> tuple[int, int, bool, bool]:
     """Reads first, then changes, then deletes (deepest path first, so parents go last; a
-    device last of all, since deleting it purges its rules, alarms and commands)."""
+    device last of all, since deleting it purges its rules, alarms and commands; a console
+    form's delete, which the matrix sends unconfirmed, before the API's DELETE of the same
+    thing)."""
     owns_others = op.path.endswith("/devices/{device_id}")
     deletes = op.method == "POST" and op.path.endswith("/delete")  # a console form's delete
     rank = WRITE_ORDER["DELETE"] if deletes else WRITE_ORDER.get(op.method, 1)
-    return (rank, -op.path.count("/"), owns_others)
+    return (rank, -op.path.count("/"), owns_others, op.method == "DELETE")
 
 
 def _said(resp: httpx.Response, missing: httpx.Response | None = None) -> str:

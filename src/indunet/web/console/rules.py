@@ -254,7 +254,7 @@ def _spec(values: dict[str, Any], user: User, *, creating: bool) -> dict[str, An
     }
     if values["target"] == "model":
         spec |= {"model_id": values["model_id"] or None, "device_id": None}
-        if creating and values["enterprise_id"] and access.sees_all(user):
+        if creating and values["enterprise_id"]:  # another enterprise's: not found
             try:
                 spec["enterprise_id"] = int(values["enterprise_id"])
             except ValueError:
@@ -388,10 +388,19 @@ def confirm_delete(
 async def delete_rule(
     request: Request, state: StateDep, user: ConsoleUser, rule_id: PathId
 ) -> Response:
-    """Delete a rule (its open alarms clear; its alarms stay as history)."""
+    """Delete a rule (its open alarms clear; its alarms stay as history); only the
+    confirmation page's form (``confirm=yes``) deletes."""
     platform = fleet.platform_of(state)
     engine = _engine(platform)
+    form = await request.form()
     try:
+        if form.get("confirm") != "yes":
+            rule = await run_in_threadpool(engine.get, user, rule_id)
+            ctx = {
+                "rule": rule,
+                "error": error_text(request, FormError("rules.delete_unconfirmed")),
+            }
+            return render(request, "rule_delete.html", ctx, status=400)
         await engine.delete(user, rule_id)
     except IndunetError as exc:
         if exc.status == 404:
