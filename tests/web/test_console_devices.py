@@ -481,3 +481,29 @@ def test_paging_of_the_list_reads_only_its_sorts() -> None:
     from indunet.web.console.devices import SORTS
 
     assert paging_of(req, sorts=SORTS, default_sort="id").sort == "id"
+
+
+async def test_hostile_device_forms_are_refused_without_a_change(
+    app_client: httpx.AsyncClient, fleet: Fleet
+) -> None:
+    before = fleet.platform.devices.get("cnc-0001")
+    await login(app_client, "ea")
+    url = "/platform/devices/cnc-0001"
+    endpoint = {"endpoint": before.connection["endpoint"]}
+    long_name = await app_client.post(f"{url}/edit", data={"name": "名" * 100_000} | endpoint)
+    assert long_name.status_code == 400 and "不超过 200 个字符" in long_name.text
+    no_endpoint = await app_client.post(f"{url}/edit", data={"name": "x"})  # emptied: required
+    assert no_endpoint.status_code == 400 and "OPC UA 设备需要端点地址" in no_endpoint.text
+    bad_protocol = await app_client.post(f"{url}/edit", data={"name": "x", "protocol": "telnet"})
+    assert bad_protocol.status_code == 400
+    bad_endpoint = await app_client.post(
+        f"{url}/edit", data={"name": "x", "protocol": "opcua", "endpoint": "http://nope"}
+    )
+    assert bad_endpoint.status_code == 400 and "OPC UA 设备需要端点地址" in bad_endpoint.text
+    as_file = await app_client.post(
+        f"{url}/delete", files={"confirm": ("id.txt", b"cnc-0001", "text/plain")}
+    )
+    assert as_file.status_code == 400  # a file is not a typed confirmation
+    assert fleet.platform.devices.get("cnc-0001") == before
+    big = await app_client.post("/platform/devices/import", data={"csv": "x" * (6 << 20)})
+    assert big.status_code in (400, 413)
