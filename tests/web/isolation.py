@@ -275,8 +275,7 @@ BODY_FIELDS: dict[tuple[str, str, str], dict[str, Any]] = {
         "enterprise_id": THING,
         "condition": "engine_temp > 1",
     },
-    # The console's model form editor: a new version of a model (form-encoded; the walk sends
-    # JSON, which reads as an empty form: tests/web/test_console_model_form.py posts the form).
+    # The console's model form editor: a new version of another tenant's model.
     ("POST", "/platform/models/form", "base"): {"base": THING, "action": "publish"},
     ("POST", "/platform/models/form/check", "base"): {"base": THING},
     # The console's dead-letter retry: every letter of a device.

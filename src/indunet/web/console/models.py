@@ -299,22 +299,24 @@ async def _read_model_form(request: Request) -> tuple[ModelForm, str, str, str]:
 def model_form_page(
     request: Request, state: StateDep, user: ConsoleUser, base: str = "", version: str = ""
 ) -> Response:
-    """The form editor: empty for a new model, or prefilled from ``base`` for a new version."""
-    if not may_import(user):
-        t = translator(locale_of(request))
-        denied = {"denied": t("error.model_import_denied")}
-        return render(request, "model_form.html", denied, status=403)
-    form = ModelForm(rows=[model_form.PointRow()])
+    """The form editor: empty for a new model, or prefilled from ``base`` for a new version
+    (another tenant's base is not found, before the role is looked at)."""
+    t = translator(locale_of(request))
+    model = None
     if base:
         try:
             model = visible_model(fleet.platform_of(state), user, base[:200], version or None)
         except NotFound:
-            t = translator(locale_of(request))
             missing = {"missing": t("models.missing", id=base[:200])}
             return render(request, "model_form.html", missing, status=404)
+    if not may_import(user):
+        denied = {"denied": t("error.model_import_denied")}
+        return render(request, "model_form.html", denied, status=403)
+    if model is None:
+        ctx = _form_context(request, ModelForm(rows=[model_form.PointRow()]))
+    else:
         form = model_form.form_of(model, next_version(model.version))
-        version = model.version
-    ctx = _form_context(request, form, base[:200] if base else "", version if base else "")
+        ctx = _form_context(request, form, model.id, model.version)
     return render(request, "model_form.html", ctx)
 
 
