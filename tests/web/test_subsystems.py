@@ -9,7 +9,6 @@ with nothing but a descriptor gets its routes, console page, section, service an
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import sys
 import textwrap
@@ -25,7 +24,7 @@ from fastapi import APIRouter, FastAPI
 from indunet.core import Settings
 from indunet.core.plugins import Page, Section, Subsystem, load, loader
 from indunet.web import AppState, build_state, create_app, subsystems
-from indunet.web.console import sections
+from indunet.web.console import i18n, sections
 
 ROOT = Path(__file__).parents[2]
 SRC = ROOT / "src" / "indunet"
@@ -73,12 +72,11 @@ def test_the_import_contracts_protect_every_subsystems_tables() -> None:
 
 
 def test_console_sections_and_tabs_come_from_the_descriptors_and_have_catalogue_texts() -> None:
-    locales = SRC / "web" / "console" / "locales"
-    for path in locales.glob("*.json"):
-        catalogue = json.loads(path.read_text(encoding="utf-8"))
+    for locale in i18n.LOCALES:  # the main catalogue and the area files together
+        catalogue = i18n.catalogue(locale)
         for sec in subsystems.sections():
             keys = [sec.title, sec.intro, *(p.label for p in sec.pages)]
-            assert [k for k in keys if k not in catalogue] == [], path.name
+            assert [k for k in keys if k not in catalogue] == [], locale
     assert sections.IDS_PAGES[0] == ("/ids/resolve", "ids.tab.resolve")
     assert [s.path for s in sections.SECTIONS][:2] == ["/ids", "/platform"]
 
