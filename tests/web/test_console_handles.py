@@ -109,7 +109,7 @@ async def test_another_tenants_prefix_and_identifiers_are_not_found(
 ) -> None:
     put(app_state, "88.100.1/CNC-1", URL="https://x.example/1")
     await login(web, app_state, "b-admin")
-    page = await web.get("/ids/handles")
+    page = await web.get("/ids/handles", follow_redirects=True)
     assert page.status_code == 200 and 'value="88.100.2"' in page.text
     assert 'value="88.100.1"' not in page.text
     for path in ("/ids/handles/record", "/ids/handles/edit", "/ids/handles/delete"):
@@ -156,6 +156,7 @@ async def test_edit_is_pre_filled_saves_keeps_admin_and_is_in_the_history(
 
     saved = await web.post(
         "/ids/handles/edit",
+        follow_redirects=True,
         data={"handle": "88.100.1/CNC-7", "index": ["1", "2"], "type": ["URL", "DESC"],
               "value": ["https://x.example/7", "新说明"]},
     )  # fmt: skip
@@ -194,13 +195,19 @@ async def test_delete_asks_first_then_deletes_and_the_history_stays(
     web: httpx.AsyncClient, app_state: AppState
 ) -> None:
     put(app_state, "88.100.1/CNC-9", URL="https://x.example/9")
+    put(app_state, "88.100.1/KEEP", URL="https://x.example/keep")
     await login(web, app_state, "admin")
     ask = await web.get("/ids/handles/delete", params={"handle": "88.100.1/CNC-9"})
     assert ask.status_code == 200 and "确认删除 88.100.1/CNC-9" in ask.text
     assert 'method="post" action="/ids/handles/delete"' in ask.text
     assert app_state.hierarchy.front.record("88.100.1/CNC-9") is not None  # asking deletes nothing
     gone = await web.post("/ids/handles/delete", data={"handle": "88.100.1/CNC-9"})
-    assert gone.status_code == 200 and "已删除标识 88.100.1/CNC-9" in gone.text
+    assert gone.status_code == 303
+    assert gone.headers["location"] == "/ids/handles?prefix=88.100.1&deleted=88.100.1%2FCNC-9"
+    listed_after = await web.get(gone.headers["location"])
+    assert "已删除标识 88.100.1/CNC-9" in listed_after.text
+    still = await web.get("/ids/handles", params={"prefix": "88.100.1", "deleted": "88.100.1/KEEP"})
+    assert "已删除" not in still.text  # only an identifier that is really gone is said to be
     assert app_state.hierarchy.front.record("88.100.1/CNC-9") is None
     history = await web.get("/ids/handles/record", params={"handle": "88.100.1/CNC-9"})
     assert history.status_code == 200 and "删除" in history.text and "创建" in history.text
@@ -237,7 +244,7 @@ async def test_enterprise_users_manage_their_own_identifiers(
 ) -> None:
     put(app_state, "88.100.1/CNC-6", URL="https://x.example/6")
     await login(web, app_state, "a-user")
-    page = await web.get("/ids/handles")
+    page = await web.get("/ids/handles", follow_redirects=True)
     assert listed(page.text) == ["88.100.1/CNC-6"]
     assert 'value="88.100.2"' not in page.text
     resp = await web.post(
@@ -249,7 +256,7 @@ async def test_enterprise_users_manage_their_own_identifiers(
             "value": "https://y.example",
         },
     )
-    assert resp.status_code == 200, resp.text
+    assert resp.status_code == 303, resp.text
 
 
 async def test_history_is_written_with_the_change_or_not_at_all(app_state: AppState) -> None:

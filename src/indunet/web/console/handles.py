@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from indunet import ids
 from indunet.core import IndunetError, NotFound, User, access
@@ -24,7 +25,7 @@ from indunet.web.auth import principal_for_user
 from indunet.web.console.forms import FormError, ValueRow, record_values, value_rows
 from indunet.web.console.identifiers import stamps
 from indunet.web.console.pages import error_text, render
-from indunet.web.console.paging import PageOf, paging_of
+from indunet.web.console.paging import PageOf, link, paging_of
 from indunet.web.console.session import ConsoleUser
 from indunet.web.deps import StateDep
 from indunet.web.state import AppState
@@ -45,12 +46,12 @@ class Owned:
 
 
 def visible_prefixes(state: AppState, user: User) -> list[Owned]:
-    """The prefixes whose identifiers ``user`` may see: overseers all (the node's own first),
-    others their enterprise's."""
+    """The prefixes whose identifiers ``user`` may see: overseers all (the allocated ones
+    first, the node's own last), others their enterprise's."""
     if access.sees_all(user):
         front = state.hierarchy.front.prefix
         own = [Owned(front, None)] if front else []
-        return own + [Owned(a.prefix, a.enterprise_id) for a in ids.list_allocations(state.engine)]
+        return [Owned(a.prefix, a.enterprise_id) for a in ids.list_allocations(state.engine)] + own
     if user.enterprise_id is None:
         return []
     mine = ids.list_allocations(state.engine, enterprise_id=user.enterprise_id)
@@ -119,14 +120,32 @@ def _list_context(state: AppState, user: User, request: Request, prefix: str) ->
 
 @router.get("/ids/handles")
 def handles_page(
-    request: Request, state: StateDep, user: ConsoleUser, prefix: str = ""
+    request: Request, state: StateDep, user: ConsoleUser, prefix: str = "", deleted: str = ""
 ) -> Response:
-    """The identifiers of one prefix the user may see, searched by suffix, a page at a time."""
+    """The identifiers of one prefix the user may see, searched by suffix, a page at a time
+    (without a prefix: the first the user may see, named in the address so links keep it)."""
+    if not prefix.strip():
+        first = next(iter(visible_prefixes(state, user)), None)
+        if first is not None:
+            return RedirectResponse(link(request, prefix=first.prefix), status_code=303)
     try:
         ctx = _list_context(state, user, request, prefix[:MAX_HANDLE_TEXT])
+        ctx["deleted"] = _gone(state, user, deleted[:MAX_HANDLE_TEXT])
     except NotFound as exc:
         return _missing(request, exc)
     return render(request, "handles.html", ctx)
+
+
+def _gone(state: AppState, user: User, text: str) -> str:
+    """``text`` if it names an identifier the user may see that is no longer registered (the
+    delete form leads to the list with it), else nothing."""
+    if not text:
+        return ""
+    try:
+        h, _ = seen_handle(state, user, text)
+    except NotFound:
+        return ""
+    return h.text if state.hierarchy.front.record(h.text) is None else ""
 
 
 def _missing(request: Request, exc: IndunetError) -> Response:
@@ -170,12 +189,16 @@ def stored_value(raw: dict[str, Any]) -> HandleValue | None:
 
 
 @router.get("/ids/handles/record")
-def record_page(request: Request, state: StateDep, user: ConsoleUser, handle: str = "") -> Response:
-    """One identifier: its values, what may be done with it, and its history of changes."""
+def record_page(
+    request: Request, state: StateDep, user: ConsoleUser, handle: str = "", saved: str = ""
+) -> Response:
+    """One identifier: its values, what may be done with it, and its history of changes
+    (``saved``: say that an edit was saved, as the edit form leads here)."""
     try:
         ctx = _record_context(state, user, request, handle)
     except NotFound as exc:
         return _missing(request, exc)
+    ctx["saved"] = saved == "1" and ctx["record"] is not None
     return render(request, "handle.html", ctx)
 
 
@@ -279,9 +302,9 @@ async def edit(request: Request, state: StateDep, user: ConsoleUser) -> Response
             )
         ctx.update(rows=rows or ctx["rows"], error=error_text(request, exc))
         return render(request, "handle_edit.html", ctx, status=getattr(exc, "status", 400))
-    ctx = await run_in_threadpool(_record_context, state, user, request, written)
-    ctx["saved"] = True
-    return render(request, "handle.html", ctx)
+    return RedirectResponse(
+        f"/ids/handles/record?{urlencode({'handle': written, 'saved': '1'})}", status_code=303
+    )
 
 
 # -- deleting -----------------------------------------------------------------------------------
@@ -323,6 +346,5 @@ async def delete(request: Request, state: StateDep, user: ConsoleUser) -> Respon
         ctx = await run_in_threadpool(_record_context, state, user, request, text)
         ctx["error"] = error_text(request, exc)
         return render(request, "handle_delete.html", ctx, status=exc.status)
-    ctx = await run_in_threadpool(_list_context, state, user, request, prefix)
-    ctx["deleted"] = gone
-    return render(request, "handles.html", ctx)
+    query = urlencode({"prefix": prefix, "deleted": gone})
+    return RedirectResponse(f"/ids/handles?{query}", status_code=303)
