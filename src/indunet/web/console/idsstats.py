@@ -89,15 +89,7 @@ def statistics(request: Request, state: AppState, user: User) -> dict[str, Any]:
         "total_registrations": sum(d.registrations for d in per_day),
         "total_resolutions": sum(d.resolutions for d in per_day),
         "chart": {
-            "days": [
-                [
-                    int(datetime(d.day.year, d.day.month, d.day.day, tzinfo=zone.info).timestamp())
-                    * 1000,
-                    d.registrations,
-                    d.resolutions,
-                ]
-                for d in per_day
-            ],
+            "days": [[d.day.isoformat(), d.registrations, d.resolutions] for d in per_day],
             "prefixes": [
                 [r.prefix, r.registrations, r.resolutions] for r in visible_ranked[:TOP_PREFIXES]
             ],
