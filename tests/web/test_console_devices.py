@@ -507,3 +507,26 @@ async def test_hostile_device_forms_are_refused_without_a_change(
     assert fleet.platform.devices.get("cnc-0001") == before
     big = await app_client.post("/platform/devices/import", data={"csv": "x" * (6 << 20)})
     assert big.status_code in (400, 413)
+
+
+async def test_the_api_list_searches_sorts_and_pages(
+    app_client: httpx.AsyncClient, fleet: Fleet, state: AppState
+) -> None:
+    reg = fleet.platform.devices
+    for i in range(25):
+        reg.create(fleet.a.id, {"id": f"hall-{i:03d}", "name": f"大厅 {i}", **ENV}, actor="t")
+    admin = bearer(state.engine, "root", Role.PLATFORM_ADMIN)
+    page = await app_client.get(
+        "/api/v1/devices", params={"q": "HALL", "limit": 10, "offset": 20}, headers=admin
+    )
+    assert page.status_code == 200 and page.headers["x-total-count"] == "25"
+    assert [d["id"] for d in page.json()] == [f"hall-{i:03d}" for i in range(20, 25)]
+    newest = await app_client.get(
+        "/api/v1/devices", params={"sort": "id", "desc": "true", "limit": 1}, headers=admin
+    )
+    assert [d["id"] for d in newest.json()] == ["meter-b1"]
+    everything = await app_client.get("/api/v1/devices", headers=admin)  # as before: all
+    assert len(everything.json()) == 28 and everything.headers["x-total-count"] == "28"
+    for hostile in ({"limit": 0}, {"limit": 5000}, {"q": "x" * 101}, {"sort": "secret_digest"}):
+        refused = await app_client.get("/api/v1/devices", params=hostile, headers=admin)
+        assert refused.status_code in (400, 422), hostile

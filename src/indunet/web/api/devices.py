@@ -7,14 +7,15 @@ A device's secret is returned once, when it is created or rotated.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from indunet import devices
 from indunet.core import InvalidInput, User, access
+from indunet.devices.listing import DeviceQuery, find
 from indunet.web.deps import BodyId, PlatformDep, QueryId, UserDep
 
 router = APIRouter(prefix="/devices", tags=["devices"])
@@ -81,18 +82,31 @@ def _registry(platform: PlatformDep) -> devices.DeviceRegistry:
     return reg
 
 
-@router.get("")
+@router.get("", responses={200: {"headers": {"X-Total-Count": {"description": "matches"}}}})
 def list_devices(
     platform: PlatformDep,
     user: UserDep,
+    response: Response,
     enterprise_id: QueryId = None,
     status: devices.Status | None = None,
-    tag: str | None = None,
+    tag: Annotated[str | None, Query(max_length=32)] = None,
+    q: Annotated[
+        str | None, Query(max_length=100, description="text in the id, name, a tag or the site")
+    ] = None,
+    sort: Literal["id", "name", "status", "last_seen"] = "id",
+    desc: bool = False,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int | None, Query(ge=1, le=1000, description="none: all")] = None,
 ) -> list[dict[str, Any]]:
-    """Devices you may see, sorted by id; filter by enterprise, status or tag."""
+    """Devices you may see, sorted by id (or ``sort``); filter by enterprise, status, tag or
+    search text; ``offset`` and ``limit`` cut a page, ``X-Total-Count`` says how many match.
+    ``last_seen`` (ISO 8601, UTC) is when the device's data last arrived."""
     enterprise_id = access.scope(user, enterprise_id)
-    found = _registry(platform).list(enterprise_id=enterprise_id, status=status, tag=tag)
-    return [d.to_json() for d in found]
+    every = _registry(platform).list(enterprise_id=enterprise_id)
+    query = DeviceQuery((q or "").strip(), status or "", tag or "", sort, desc, offset, limit)
+    found = find(every, enterprise_id, query)
+    response.headers["X-Total-Count"] = str(found.total)
+    return [d.to_json() for d in found.items]
 
 
 @router.post("", status_code=201)

@@ -10,10 +10,9 @@ page; the secrets of a CSV import are not shown at all but handed over once as a
 from __future__ import annotations
 
 import csv
-import heapq
 import io
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -24,6 +23,7 @@ from starlette.responses import Response
 from indunet.core import IndunetError, Role, User, access
 from indunet.devices import PROTOCOLS, Device, ImportReport, ThingModel
 from indunet.devices.device import default_protocol
+from indunet.devices.listing import SORTS, DeviceQuery, find
 from indunet.web.console import device_manage, fleet
 from indunet.web.console.device import CHARTED, value_text
 from indunet.web.console.deviceform import FIELD_KEYS, FORM_FIELDS, PROTOCOL_FIELDS, DeviceForm
@@ -34,7 +34,7 @@ from indunet.web.console.handoff import HANDOFFS
 from indunet.web.console.i18n import N_, Translator, locale_of, translator
 from indunet.web.console.models import visible_models
 from indunet.web.console.pages import error_text, is_htmx, render
-from indunet.web.console.paging import PageOf, Paging, link, page_of, paging_of, sort_link
+from indunet.web.console.paging import PageOf, Paging, link, paging_of, sort_link
 from indunet.web.console.session import ConsoleUser
 from indunet.web.deps import MAX_DB_INT, StateDep
 from indunet.web.platform import Platform
@@ -45,12 +45,8 @@ router.include_router(device_manage.router)  # one device's edit, secret and del
 
 LIST_PATH = "/platform/devices"
 MAX_CSV_BYTES = 5 * 1024 * 1024
-SORTS = ("id", "name", "status", "last_seen")
 KEY_POINTS = 3  # latest values shown per row
-MAX_TAG_CHOICES = 200  # tags offered in the filter's list
 MAX_REPORT_ROWS = 200  # failed import rows listed on the page
-HEAP_ROWS = 2_000  # pages ending before this row are picked with a heap, not a full sort
-STATUS_ORDER = {s: i for i, s in enumerate(STATUSES)}
 PROTOCOL_KEYS = {
     "mqtt": N_("protocol.mqtt"),
     "modbus": N_("protocol.modbus"),
@@ -80,16 +76,6 @@ def status_counts(devices: list[Device]) -> dict[str, int]:
     return {**{s: c.get(s, 0) for s in STATUSES}, "total": len(devices)}
 
 
-def _sort_key(sort: str) -> Any:
-    if sort == "name":
-        return lambda d: (d.name.casefold(), d.id)
-    if sort == "status":
-        return lambda d: (STATUS_ORDER.get(d.status, 9), d.id)
-    if sort == "last_seen":
-        return lambda d: (d.last_seen or 0.0, d.id)
-    return lambda d: d.id
-
-
 @dataclass(frozen=True)
 class Listing:
     """One page of the device list, the status counts of the user's devices, the tags."""
@@ -99,42 +85,13 @@ class Listing:
     tags: list[str]
 
 
-def _matches(q: str) -> Any:
-    def match(d: Device) -> bool:
-        return (
-            q in d.id
-            or q in d.name.casefold()
-            or any(q in t.casefold() for t in d.tags)
-            or q in str(d.location.get("site", "")).casefold()
-        )
-
-    return match
-
-
 def listing(
     devices: list[Device], scope: int | None, paging: Paging, status: str, tag: str
 ) -> Listing:
-    """Filter (enterprise scope, status, tag, search in id, name, tags and site), count, sort
-    and cut one page: a few passes over the devices, then the page's rows picked with a heap
-    (one full sort only for pages deep in the list)."""
-    mine = devices if scope is None else [d for d in devices if d.enterprise_id == scope]
-    tags = sorted(set().union(*(d.tags for d in mine)))[:MAX_TAG_CHOICES]
-    shown = mine
-    if status:
-        shown = [d for d in shown if d.status == status]
-    if tag:
-        shown = [d for d in shown if tag in d.tags]
-    if paging.q:
-        shown = list(filter(_matches(paging.q.casefold()), shown))
-    key = _sort_key(paging.sort)
-    wanted = paging.offset + paging.limit
-    if wanted <= HEAP_ROWS:
-        pick = heapq.nlargest if paging.desc else heapq.nsmallest
-        top = pick(wanted, shown, key=key)
-        page = PageOf(top[paging.offset :], len(shown), paging)
-    else:
-        page = page_of(sorted(shown, key=key, reverse=paging.desc), paging)
-    return Listing(page, status_counts(mine), tags)
+    """The page ``paging`` asks for (``devices.listing.find``), with the counts and tags."""
+    query = DeviceQuery(paging.q, status, tag, paging.sort or "id", paging.desc)
+    found = find(devices, scope, replace(query, offset=paging.offset, limit=paging.limit))
+    return Listing(PageOf(found.items, found.total, paging), found.counts, found.tags)
 
 
 @dataclass(frozen=True)
