@@ -88,8 +88,10 @@
       return;
     }
     var days = d.resolutions.map(function (r) { return r[0].slice(5); });
+    var any = d.resolutions.some(function (r) { return r[1] > 0 || r[2] > 0; });
     c.setOption({
       animation: false,
+      graphic: empty(any),
       color: ["#1d4ed8", "#9ca3af"],
       tooltip: { trigger: "axis" },
       legend: { top: 0, right: 0 },
