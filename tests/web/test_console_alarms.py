@@ -173,11 +173,13 @@ async def test_tenancy_and_roles(app_client: httpx.AsyncClient, fleet: Fleet) ->
     assert (await app_client.post(url + "/comments", data={"text": "x"})).status_code == 404
     for params in ({"device": "cnc-0001"}, {"device": "no-such-device"}):
         assert (await app_client.get("/platform/alarms", params=params)).status_code == 404
-        assert (await app_client.get("/platform/alarms/export", params=params)).status_code == 404
+        assert (
+            await app_client.get("/platform/alarms/export.csv", params=params)
+        ).status_code == 404
         assert (await app_client.get("/platform/alarms/tiles", params=params)).status_code == 404
     listing = await app_client.get("/platform/alarms", params={"state": "all"})
     assert row_ids(listing.text) == [fleet.alarm_b]
-    export = await app_client.get("/platform/alarms/export", params={"state": "all"})
+    export = await app_client.get("/platform/alarms/export.csv", params={"state": "all"})
     assert "主轴轴承过热" not in export.text and "乙厂电表过载" in export.text
     await login(app_client, "reg")  # regulators look, and are told they may not change
     page = await app_client.get(url)
@@ -214,7 +216,7 @@ async def test_hostile_parameters_answer_what_could_be_read(
     assert (await app_client.get("/platform/alarms/999999999")).status_code == 404
     assert (await app_client.get("/platform/alarms/0")).status_code == 422
     assert (await app_client.post("/platform/alarms/abc/clear")).status_code == 422
-    export = await app_client.get("/platform/alarms/export", params=hostile)
+    export = await app_client.get("/platform/alarms/export.csv", params=hostile)
     assert export.status_code == 200
 
 
@@ -223,7 +225,7 @@ async def test_csv_export_follows_the_filter(app_client: httpx.AsyncClient, flee
     await many(fleet, 7, start=datetime(2026, 12, 1, 0, 0, tzinfo=UTC), step=timedelta(hours=1))
     app_client.cookies.set("tz", "Asia/Shanghai")
     resp = await app_client.get(
-        "/platform/alarms/export", params={"state": "all", "device": "cnc-0001"}
+        "/platform/alarms/export.csv", params={"state": "all", "device": "cnc-0001"}
     )
     assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/csv")
     assert "attachment" in resp.headers["content-disposition"]

@@ -164,7 +164,7 @@ def alarm_tiles(request: Request, user: ConsoleUser, state: StateDep) -> Respons
     return render(request, "_alarm_tiles.html", _tiles(platform, user, f))
 
 
-@router.get("/platform/alarms/export")
+@router.get("/platform/alarms/export.csv")
 def export_alarms(request: Request, user: ConsoleUser, state: StateDep) -> Response:
     """The filtered list as CSV (UTF-8 with a byte-order mark, so spreadsheets read Chinese),
     newest first, at most ``MAX_EXPORT`` rows, streamed; times in the page's zone."""
