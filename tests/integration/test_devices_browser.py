@@ -108,6 +108,11 @@ def test_devices_list_add_import_edit_rotate_delete(server: Server, shots: Path)
             expect(fed.locator(".key-values")).to_contain_text("总有功功率")
             check_a11y(page)
             shot("01-list")
+            # Data keeps coming: the row's last data time moves (the table refreshes by HTMX).
+            seen_before = fed.locator("[data-seen]").inner_text()
+            time.sleep(1.2)
+            feed(api)
+            expect(fed.locator("[data-seen]")).not_to_have_text(seen_before, timeout=12_000)
 
             # Search (HTMX swaps the table), sort by name, the next page keeps both.
             page.fill("#list-q", "空压站")
