@@ -18,7 +18,7 @@ from tests.web import test_console_platform as platform_pages
 from tests.web.isolation import DISPLAY_ONLY, PUBLIC, operations
 from tests.web.test_console_platform import Fleet, login
 
-from indunet import telemetry
+from indunet import ids, telemetry
 from indunet.core import InvalidInput, Role, User
 from indunet.telemetry.boardtables import dashboards as board_table
 from indunet.telemetry.boardtables import display_tokens
@@ -323,6 +323,10 @@ async def test_overview_charts_are_scoped_to_what_the_user_may_see(
     app_client: httpx.AsyncClient, fleet: Fleet, state: AppState, admin_password: str
 ) -> None:
     fleet.platform.devices.flush_status()
+    tally = ids.daily.DailyTally()
+    for prefix in ("88.100.1", "88.100.1", "88.100.2"):  # A's twice, B's once
+        tally.resolved(prefix)
+    ids.daily.flush(state.engine, [tally])
     fleet.platform.ingest_rate.observe(int(time.time() * 1000) - 60_000, 0, 0)
     fleet.platform.ingest_rate.observe(int(time.time() * 1000), 40, 38)
     await login(app_client, "eu")
@@ -333,10 +337,12 @@ async def test_overview_charts_are_scoped_to_what_the_user_may_see(
     assert mine["top"] == [["cnc-0001", 1]] and mine["ingest"] is None
     assert sum(n for _, n in mine["alarms"]["critical"]) == 1
     assert sum(n for _, n in mine["alarms"]["minor"]) == 0  # B's alarm
+    assert len(mine["resolutions"]) == 14 and mine["resolutions"][-1][2] == 2
     await login(app_client, "admin", admin_password)
     every = (await app_client.get("/platform/overview/charts", params={"range": "7d"})).json()
     assert every["range"] == "7d" and {d for d, _ in every["top"]} == {"cnc-0001", "meter-b1"}
     assert [m[1:] for m in every["ingest"]] == [[40, 38]]
+    assert every["resolutions"][-1][2] == 3
     odd = await app_client.get("/platform/overview/charts", params={"range": "<script>"})
     assert odd.status_code == 200 and odd.json()["range"] == "24h"
 

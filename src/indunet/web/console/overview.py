@@ -4,20 +4,20 @@ The charts' data comes from ``/platform/overview/charts`` (JSON, the console ses
 by ``static/overview.js`` in the page's zone: devices online (the status history), samples
 accepted and stored per minute (``IngestRate``, in memory: empty after a restart; overseers
 only, since the pipeline's counters are not per enterprise), alarms raised by severity,
-resolutions per day (``ids.daily``) and the devices with most alarms. Every figure is scoped
+resolutions per day (``ids.daily``: the enterprise's own prefixes) and the devices with
+most alarms. Every figure is scoped
 by ``core.access``: an enterprise's users count their enterprise only.
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
-from indunet import telemetry
+from indunet import ids, telemetry
 from indunet.core import User, access
 from indunet.devices import Device
 from indunet.web.console import fleet
@@ -58,19 +58,14 @@ def scope_of(user: User) -> list[int] | None:
     return None if eid is None else [eid]
 
 
-def resolutions(state: AppState, user: User, zone: Any) -> list[list[Any]] | None:
-    """``[day, registrations, resolutions]`` of the last days in the page's zone (the user's
-    enterprise's prefixes only), or None while this build counts no resolutions."""
-    try:
-        from indunet.ids import daily
-    except ImportError:  # the identifier statistics are not in this build
-        return None
-    since = date.today() - timedelta(days=RESOLUTION_DAYS - 1)
-    eid = fleet.scope(user)
-    try:
-        rows = daily.counts(state.engine, since_day=since, enterprise_id=eid, zone=zone)
-    except sa.exc.SQLAlchemyError:  # its table is missing until its migration has run
-        return None
+def resolutions(state: AppState, user: User, zone: tzinfo) -> list[list[Any]]:
+    """``[day, registrations, resolutions]`` of the last ``RESOLUTION_DAYS`` days in the
+    page's zone, counting the prefixes of the user's enterprise (overseers: every prefix)."""
+    today = datetime.now(zone).date()
+    since = today - timedelta(days=RESOLUTION_DAYS - 1)
+    rows = ids.daily.counts(
+        state.engine, since_day=since, enterprise_id=fleet.scope(user), zone=zone
+    )
     return [[r.day.isoformat(), r.registrations, r.resolutions] for r in rows]
 
 

@@ -80,13 +80,7 @@
 
   function drawResolutions(d) {
     var c = chart("chart-resolutions");
-    var none = document.getElementById("resolutions-none");
     if (!c) { return; }
-    if (!d.resolutions) {
-      none.hidden = false;
-      c.getDom().hidden = true;
-      return;
-    }
     var days = d.resolutions.map(function (r) { return r[0].slice(5); });
     var any = d.resolutions.some(function (r) { return r[1] > 0 || r[2] > 0; });
     c.setOption({
