@@ -37,12 +37,17 @@ MSGTYPES = {"wecom": WECOM_TYPES, "dingtalk": DINGTALK_TYPES, "feishu": FEISHU_T
 MAX_FORM_FIELD = 5000
 
 
-def service(state: AppState) -> notify.Notifications:
-    """The notify subsystem's store, or the platform pages' "not running here" answer."""
+def dispatcher_of(state: AppState) -> notify.Dispatcher:
+    """The notify subsystem's service, or the platform pages' "not running here" answer."""
     dispatcher = state.services.get("notify")
     if not isinstance(dispatcher, notify.Dispatcher):
         raise fleet.NoPlatform()
-    return dispatcher.store
+    return dispatcher
+
+
+def service(state: AppState) -> notify.Notifications:
+    """The notify subsystem's store (channels, rules, the delivery log)."""
+    return dispatcher_of(state).store
 
 
 def may_manage(user: User) -> bool:
@@ -201,6 +206,7 @@ def _rules_context(
         "may_personal": user.role != Role.REGULATOR,
         "may_manage": may_manage(user),
         "user_id": user.id,
+        "window": round(dispatcher_of(state).pacing.window),
     }
 
 
