@@ -27,7 +27,7 @@ from indunet.telemetry import Display
 from indunet.web.console import fleet
 from indunet.web.console.devices import status_counts
 from indunet.web.console.i18n import N_, locale_of, translator
-from indunet.web.console.overview import figures
+from indunet.web.console.overview import MEMO, figures
 from indunet.web.console.pages import error_text, render
 from indunet.web.console.paging import PageOf, paging_of
 from indunet.web.console.session import ConsoleUser
@@ -42,6 +42,7 @@ WALL_PATH = "/wall"
 REFRESH_MS = 30_000
 DAY_MS = 86_400_000
 STEP_MS = 30 * 60_000
+OFFLINE_ROWS = 8
 SCOPE_KEYS = {
     "enterprise": N_("display.scope.enterprise"),
     "region": N_("display.scope.region"),
@@ -157,30 +158,37 @@ def _scope(state: AppState, display: Display) -> tuple[list[int] | None, str]:
     return None, ""
 
 
+def _devices(platform: Platform, scope: list[int] | None) -> dict[str, Any]:
+    """Device counts by status and the first offline devices of the enterprises in ``scope``."""
+    if scope is None:
+        found = platform.devices.list()
+    else:
+        found = [d for eid in scope for d in platform.devices.list(enterprise_id=eid)]
+    offline = [d for d in found if d.status == "offline"][:OFFLINE_ROWS]
+    return {
+        "counts": status_counts(found),
+        "offline": [{"id": d.id, "name": d.name, "since": d.last_seen} for d in offline],
+    }
+
+
 def wall_data(state: AppState, platform: Platform, display: Display) -> dict[str, Any]:
     """Everything the wall shows, for the display's scope."""
     scope, name = _scope(state, display)
-    if scope is None:
-        devices = platform.devices.list()
-    else:
-        devices = [d for eid in scope for d in platform.devices.list(enterprise_id=eid)]
+    key = ("wall", str(state.engine.url), None if scope is None else tuple(sorted(scope)))
+    devices = MEMO.get(key, lambda: _devices(platform, scope))
     end = fleet.now_ms()
     end += STEP_MS - end % STEP_MS
     start = end - DAY_MS
     out: dict[str, Any] = {
         "scope": display.kind,
         "name": name,
-        "devices": status_counts(devices),
+        "devices": devices["counts"],
         "alarm_counts": telemetry.trends.open_alarm_counts(state.engine, scope),
         "start": start,
         "end": end,
         **figures(state, scope, start, end, STEP_MS),
-        "recent": telemetry.trends.recent_open(state.engine, scope, 8),
-        "offline": [
-            {"id": d.id, "name": d.name, "since": d.last_seen}
-            for d in devices
-            if d.status == "offline"
-        ][:8],
+        "recent": telemetry.trends.recent_open(state.engine, scope, OFFLINE_ROWS),
+        "offline": devices["offline"],
         "ingest": None,
         "at": fleet.now_ms(),
     }
