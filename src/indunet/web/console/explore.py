@@ -12,7 +12,6 @@ under ``MAX_POINTS`` (the store's downsampling, as the series API). A window is 
 from __future__ import annotations
 
 import math
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -63,24 +62,18 @@ CHART_TEXT = {
 
 
 def local_ms(text: str, zone: Zone, field: str) -> int:
-    """A ``datetime-local`` value (``2026-12-06T08:30``, seconds allowed) in ``zone`` as UTC
-    milliseconds; ``InvalidInput`` naming ``field`` otherwise."""
+    """A ``datetime-local`` value (``2026-12-06T08:30``) in ``zone`` as UTC milliseconds;
+    ``InvalidInput`` naming ``field`` otherwise (or before 2000)."""
     raw = text.strip()[:32]
-    try:
-        naive = datetime.fromisoformat(raw)
-    except ValueError:
+    when = zone.local(raw)
+    if when is None or when.year < 2000:
         raise InvalidInput(
-            f"{field} must be a date and time such as 2026-12-06T08:30, not {raw!r}",
-            reason="explore_bad_time",
-            params={"field": field, "value": raw},
-        ) from None
-    if naive.tzinfo is not None or naive.year < 2000:
-        raise InvalidInput(
-            f"{field} must be a local date and time after 2000, not {raw!r}",
+            f"{field} must be a local date and time after 2000 such as 2026-12-06T08:30, "
+            f"not {raw!r}",
             reason="explore_bad_time",
             params={"field": field, "value": raw},
         )
-    return int(naive.replace(tzinfo=zone.info).timestamp() * 1000)
+    return int(when.timestamp() * 1000)
 
 
 def local_text(ms: int, zone: Zone) -> str:

@@ -25,7 +25,6 @@ from indunet.telemetry import REASONS, Pipeline
 from indunet.telemetry.deadletters import LetterFilter
 from indunet.telemetry.resubmit import MAX_RETRY, retry_letters
 from indunet.web.console import fleet
-from indunet.web.console.alarmfilters import local_time
 from indunet.web.console.i18n import N_
 from indunet.web.console.pages import error_text, page_zone, render
 from indunet.web.console.paging import PageOf, Paging, paging_of
@@ -64,8 +63,8 @@ def _filters(request: Request) -> tuple[dict[str, str], LetterFilter, list[str]]
     typed = {name: (params.get(name) or "").strip()[:MAX_ID] for name in FILTERS}
     problems: list[str] = []
     zone = page_zone(request)
-    since = local_time(typed["from"], zone) if typed["from"] else None
-    until = local_time(typed["to"], zone) if typed["to"] else None
+    since = zone.local(typed["from"]) if typed["from"] else None
+    until = zone.local(typed["to"]) if typed["to"] else None
     if typed["from"] and since is None:
         problems.append(N_("ingest.problem.from"))
         typed["from"] = ""

@@ -79,6 +79,19 @@ class Zone:
             return ""
         return self.at(value).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
+    def local(self, text: str) -> datetime | None:
+        """A time typed in this zone (``datetime-local``: ``2026-12-06T13:50``, seconds and a
+        space instead of ``T`` allowed) as an aware datetime; ``None`` when it cannot be read,
+        carries its own offset, or lies outside the years 1970 to 9999."""
+        raw = text.strip().replace(" ", "T")[:19]
+        try:
+            naive = datetime.fromisoformat(raw)
+        except ValueError:
+            return None
+        if naive.tzinfo is not None or not 1970 <= naive.year <= 9999:
+            return None
+        return naive.replace(tzinfo=self.info)
+
     def iso(self, value: datetime | float | int) -> str:
         """A time as ISO 8601 with this zone's offset (for ``<time datetime=…>``)."""
         return self.at(value).isoformat(timespec="seconds")
