@@ -198,6 +198,7 @@ def test_a_model_fixed_in_the_form_editor_then_dead_letters_retried(
             # The fix: a new version with a stroke point, built in the form editor.
             page.goto(server.url + "/platform/models/acme:press")
             page.click("#new-version-form")
+            expect(page.locator("#form-valid")).to_have_count(0)  # nothing checked yet
             expect(page.locator("#f-version")).to_have_value("1.1.0")
             expect(page.locator("#f-p0-name")).to_have_value("force")
             page.click("#add-point")
@@ -211,11 +212,21 @@ def test_a_model_fixed_in_the_form_editor_then_dead_letters_retried(
             page.fill("#f-p1-maximum", "500")
             expect(page.locator("#form-valid")).to_be_visible()
             expect(page.locator("#err-p1-minimum")).to_have_text("")
+            # Its Modbus address: the register fields appear once the protocol is chosen.
+            expect(page.locator("#f-p1-mb_address")).to_be_hidden()
+            page.select_option("#f-p1-protocol", "modbus")
+            page.select_option("#f-p1-mb_table", "input")
+            page.fill("#f-p1-mb_address", "70000")
+            expect(page.locator("#err-p1-mb_address")).to_contain_text("超出 65535")
+            page.fill("#f-p1-mb_address", "4")
+            page.select_option("#f-p1-mb_datatype", "float32")
+            expect(page.locator("#form-valid")).to_be_visible()
             check_a11y(page)
             page.screenshot(path=str(shots / "model-form-valid.png"), full_page=True)
             page.click("#publish")
             expect(page.locator("#model-published")).to_contain_text("acme:press@1.1.0")
             expect(page.locator("#points")).to_contain_text("行程")
+            expect(page.locator("#points")).to_contain_text("Modbus input@4 float32")
             page.screenshot(path=str(shots / "model-published.png"), full_page=True)
 
             ok(api.patch("/api/v1/devices/press-1", json={"model": "acme:press@1.1.0"}))

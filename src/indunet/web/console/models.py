@@ -265,6 +265,8 @@ def _form_context(
     base: str = "",
     base_version: str = "",
     exc: IndunetError | None = None,
+    *,
+    checked: bool = True,
 ) -> dict[str, Any]:
     t = translator(locale_of(request))
     by_field, general = form_problems(t, form, exc)
@@ -279,7 +281,7 @@ def _form_context(
         "protocol_options": [(k, t(PROTOCOL_KEYS[k])) for k in model_form.PROTOCOLS],
         "table_options": [(k, t(TABLE_KEYS[k])) for k in model_form.TABLES],
         "datatype_options": [(k, k) for k in model_form.DATATYPES],
-        "checked": exc is None,
+        "checked": checked and exc is None,  # "valid" is said only after a check
     }
 
 
@@ -313,10 +315,10 @@ def model_form_page(
         denied = {"denied": t("error.model_import_denied")}
         return render(request, "model_form.html", denied, status=403)
     if model is None:
-        ctx = _form_context(request, ModelForm(rows=[model_form.PointRow()]))
+        ctx = _form_context(request, ModelForm(rows=[model_form.PointRow()]), checked=False)
     else:
         form = model_form.form_of(model, next_version(model.version))
-        ctx = _form_context(request, form, model.id, model.version)
+        ctx = _form_context(request, form, model.id, model.version, checked=False)
     return render(request, "model_form.html", ctx)
 
 
@@ -346,11 +348,13 @@ async def publish_model_form(request: Request, state: StateDep, user: ConsoleUse
     if action == "add":
         if len(form.rows) < model_form.MAX_ROWS:
             form.rows.append(model_form.PointRow())
-        return render(request, "model_form.html", _form_context(request, form, base, base_version))
+        ctx = _form_context(request, form, base, base_version, checked=False)
+        return render(request, "model_form.html", ctx)
     if action.startswith("remove:") and action[7:].isdigit():
         index = int(action[7:])
         form.rows = [r for i, r in enumerate(form.rows) if i != index]
-        return render(request, "model_form.html", _form_context(request, form, base, base_version))
+        ctx = _form_context(request, form, base, base_version, checked=False)
+        return render(request, "model_form.html", ctx)
     try:
         doc, problem = await run_in_threadpool(
             checked_form, platform, user, form, base, base_version
