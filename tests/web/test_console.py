@@ -251,6 +251,7 @@ async def test_resolve_of_a_malformed_handle_says_so(client: httpx.AsyncClient) 
     resp = await client.get("/ids/resolve", params={"handle": "no-slash"})
     assert resp.status_code == 200
     assert "标识格式无效 · 102" in resp.text
+    assert "标识“no-slash”缺少分隔前缀和后缀的“/”" in resp.text  # the detail in Chinese too
 
 
 # -- register ---------------------------------------------------------------------------------

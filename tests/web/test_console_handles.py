@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -360,3 +360,20 @@ async def test_template_index_is_one_constant_written_by_the_console(
     rec = app_state.hierarchy.front.record("88.100.1/SP-1")
     assert rec is not None
     assert {v.type: v.index for v in rec.values}["TEMPLATE"] == TEMPLATE_INDEX == 3
+
+
+async def test_resolve_shows_hs_admin_as_rights_and_times_in_the_page_zone(
+    web: httpx.AsyncClient, app_state: AppState
+) -> None:
+    put(app_state, "88.100.1/R-1", URL="https://x.example/r")
+    web.cookies.set("tz", "Asia/Shanghai")
+    page = await web.get("/ids/resolve", params={"handle": "88.100.1/R-1"})
+    assert "0:0.NA/88.100.1" in page.text and "可：删除标识、" in page.text
+    assert "011111110011" not in page.text
+    rec = app_state.hierarchy.front.record("88.100.1/R-1")
+    assert rec is not None
+    stamp = datetime.fromisoformat(rec.values[0].timestamp.replace("Z", "+00:00"))
+    assert stamp.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M:%S") in page.text
+    web.cookies.set("lang", "en")
+    page = await web.get("/ids/resolve", params={"handle": "88.100.1/R-1"})
+    assert "may: delete handle, add derived prefix" in page.text

@@ -87,15 +87,20 @@ async def resolve_page(
     request: Request, state: StateDep, user: MaybeUser, handle: str = ""
 ) -> Response:
     """Resolve ``handle`` recursively; HTMX gets only the answer, a browser the whole page."""
-    answer, error = None, None
+    answer, error, said = None, None, None
     handle = handle[:MAX_HANDLE_TEXT]
     if handle.strip():
+        node = resolving_node(state)
         try:
-            answer = await resolving_node(state).resolve(handle.strip(), recurse=True)
+            node.scheme.target(handle.strip())
+        except IndunetError as exc:  # what is malformed, in the reader's words
+            said = error_text(request, exc)
+        try:
+            answer = await node.resolve(handle.strip(), recurse=True)
         except IndunetError as exc:
             error = error_text(request, exc)
     name = "_answer.html" if is_htmx(request) else "resolve.html"
-    ctx = {"handle": handle[:MAX_HANDLE_TEXT], "answer": answer, "error": error}
+    ctx = {"handle": handle, "answer": answer, "error": error, "answer_message": said}
     return render(request, name, {**ctx, "stamp": stamps(request)})
 
 
