@@ -160,6 +160,11 @@ def test_overview_dashboard_and_wall_display(server: Server, shots: Path, tmp_pa
                 ".getOption().series[0].data.some(p => p[1] >= 2)"
             )
             assert series_points(page, "#chart-top") == 1  # cnc-0001, one alarm
+            ingested = page.evaluate(
+                "() => echarts.getInstanceByDom(document.querySelector('#chart-ingest'))"
+                ".getOption().series[0].data.reduce((n, p) => n + p[1], 0)"
+            )
+            assert ingested >= 90 * 5, ingested  # 90 stamps of 3 and of 2 points, this minute
             assert series_points(page, "#chart-alarms") > 0
             page.wait_for_timeout(400)
             shot("01-overview")

@@ -327,7 +327,6 @@ async def test_overview_charts_are_scoped_to_what_the_user_may_see(
     for prefix in ("88.100.1", "88.100.1", "88.100.2"):  # A's twice, B's once
         tally.resolved(prefix)
     ids.daily.flush(state.engine, [tally])
-    fleet.platform.ingest_rate.observe(int(time.time() * 1000) - 60_000, 0, 0)
     fleet.platform.ingest_rate.observe(int(time.time() * 1000), 40, 38)
     await login(app_client, "eu")
     page = await app_client.get("/platform")
@@ -350,14 +349,14 @@ async def test_overview_charts_are_scoped_to_what_the_user_may_see(
 def test_ingest_rate_is_bounded_per_minute_and_survives_a_counter_reset() -> None:
     rate = telemetry.IngestRate(minutes=3)
     t0 = 1_700_000_000_000 - 1_700_000_000_000 % 60_000
-    rate.observe(t0, 100, 100)  # a baseline: nothing counted yet
+    rate.observe(t0, 100, 100)  # counted since the process started: this minute's
     rate.observe(t0 + 2_000, 130, 120)
     rate.observe(t0 + 4_000, 150, 150)
     rate.observe(t0 + 60_000, 160, 160)
     rate.observe(t0 + 61_000, 5, 5)  # a new pipeline: a new baseline, not -155
     rate.observe(t0 + 62_000, 9, 8)
     assert [(m.start - t0, m.accepted, m.stored) for m in rate.series()] == [
-        (0, 50, 50),
+        (0, 150, 150),
         (60_000, 14, 13),
     ]
     for k in range(2, 8):

@@ -2,10 +2,11 @@
 
 The pipeline counts totals since start (``IngestStats``); ``IngestRate`` turns those totals
 into a per-minute series by observing them every few seconds (the platform's housekeeping
-does) and keeping the differences in a bounded ring of minutes (a day by default). It lives
-in memory only: a restarted process starts with an empty series, and minutes in which nobody
-observed (the process was down) are simply absent. Counters that go backwards (a new
-pipeline) start a new baseline instead of a negative rate.
+does) and keeping the differences in a bounded ring of minutes (a day by default); what was
+counted before the first observation falls in its minute. It lives in memory only: a
+restarted process starts with an empty series, and minutes in which nobody observed (the
+process was down) are absent. Counters that go backwards (a new pipeline) start a new
+baseline instead of a negative rate.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class IngestRate:
 
     def __init__(self, minutes: int = DAY_MINUTES) -> None:
         self._minutes: deque[list[int]] = deque(maxlen=max(1, minutes))
-        self._last: tuple[int, int] | None = None
+        self._last = (0, 0)  # the pipeline's counters start at zero with the process
         self._lock = threading.Lock()
 
     def observe(self, now_ms: int, accepted: int, stored: int) -> None:
@@ -40,8 +41,8 @@ class IngestRate:
         is added to the minute ``now_ms`` falls in."""
         with self._lock:
             last, self._last = self._last, (accepted, stored)
-            if last is None or accepted < last[0] or stored < last[1]:
-                return  # the first look, or a new pipeline: a baseline
+            if accepted < last[0] or stored < last[1]:
+                return  # a new pipeline (counters from zero again): a new baseline
             start = now_ms - now_ms % MINUTE_MS
             if not self._minutes or self._minutes[-1][0] < start:
                 self._minutes.append([start, 0, 0])
