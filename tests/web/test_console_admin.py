@@ -628,3 +628,20 @@ async def test_the_audit_api_filters_pages_and_scopes_like_the_page(world: World
     assert (await world.client.get("/api/v1/audit", headers=user)).status_code == 403
     named = await world.client.get(f"/api/v1/audit?enterprise_id={world.b}", headers=user)
     assert named.status_code == 404
+
+
+async def test_only_the_newest_password_form_of_a_user_works(world: World) -> None:
+    with world.state.engine.begin() as conn:
+        user = core.get_user(conn, "a-user")
+        first = core.accounts.begin_password_change(conn, user)
+        second = core.accounts.begin_password_change(conn, user)
+    with world.state.engine.begin() as conn, pytest.raises(core.AuthenticationFailed):
+        core.accounts.finish_password_change(conn, first, "Fresh-password-77")
+    with world.state.engine.begin() as conn:
+        assert core.accounts.finish_password_change(conn, second, "Fresh-password-77") == user
+    with world.state.engine.begin() as conn:
+        unused = core.accounts.begin_password_change(conn, user)
+    with world.state.engine.connect() as conn, pytest.raises(core.AuthenticationFailed):
+        core.user_for_token(conn, unused)  # a password-change token is no session
+    resp = await world.client.get("/admin/account", headers=session_headers(unused))
+    assert resp.status_code == 303

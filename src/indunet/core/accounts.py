@@ -370,7 +370,12 @@ def change_own_password(
 
 def begin_password_change(conn: sa.Connection, user: User) -> str:
     """The short token with which a user who logged in with a temporary password sets their
-    own (it authenticates nothing else)."""
+    own (it authenticates nothing else); an earlier one of the same user stops working."""
+    conn.execute(
+        token_table.delete().where(
+            token_table.c.user_id == user.id, token_table.c.kind == PASSWORD_CHANGE_KIND
+        )
+    )
     return issue_token(
         conn, user, name="password change", kind=PASSWORD_CHANGE_KIND, ttl=PASSWORD_CHANGE_TTL
     )
