@@ -107,6 +107,7 @@ TENANT_PARAMS = {
     "display_id": "display",  # B's wall-display token (the wall itself takes only the token)
     "channel_id": "channel",  # B's notification channel
     "notify_rule_id": "notify_rule",  # B's notification subscription
+    "handle": "handle",  # B's identifier (the console's identifier pages)
 }
 # Parameters that name no tenant's thing, with a value that makes the request well formed.
 PLAIN_PARAMS: dict[str, Any] = {
