@@ -2,8 +2,8 @@
 
 One filter serves the page of rows, its total and the counts per severity, so the three
 always agree. Times are aware datetimes (``since`` inclusive, ``until`` exclusive) compared
-with ``raised_at``; ``text`` is searched, case-insensitively where the database allows, in
-the message, the device id and the rule's name.
+with ``raised_at``; ``text`` is searched, case-insensitively, in the message, the device id
+and the rule's name (one lower-cased column, ``search_text``).
 """
 
 from __future__ import annotations
@@ -83,17 +83,16 @@ def conditions(user: User, f: AlarmFilter) -> list[sa.ColumnElement[bool]]:
         where.append(table.c.raised_at >= _utc(f.since))
     if f.until is not None:
         where.append(table.c.raised_at < _utc(f.until))
-    text = f.text.strip()[:MAX_TEXT]
+    text = f.text.strip()[:MAX_TEXT].lower()
     if text:
-        pattern = like_pattern(text)
-        where.append(
-            sa.or_(
-                table.c.message.ilike(pattern, escape="\\"),
-                table.c.device_id.ilike(pattern, escape="\\"),
-                table.c.rule_name.ilike(pattern, escape="\\"),
-            )
-        )
+        where.append(table.c.search.like(like_pattern(text), escape="\\"))
     return where
+
+
+def search_text(message: str, device_id: str, rule_name: str) -> str:
+    """What a search looks in (the ``search`` column): the message, device id and rule name,
+    lower-cased, so one plain ``LIKE`` finds a text in any of them whatever its case."""
+    return f"{message} {device_id} {rule_name}".lower()
 
 
 def _utc(when: datetime) -> datetime:

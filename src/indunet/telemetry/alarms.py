@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from indunet.core import Conflict, EventBus, InvalidInput, NotFound, User, access, audit
 from indunet.telemetry import events
-from indunet.telemetry.alarmquery import AlarmFilter, conditions, order
+from indunet.telemetry.alarmquery import AlarmFilter, conditions, order, search_text
 from indunet.telemetry.alarmstate import (
     OPEN,
     STATE_FILTERS,
@@ -109,6 +109,7 @@ class Alarms:
             if row is not None and row.state in (AlarmState.ACTIVE, AlarmState.ACKNOWLEDGED):
                 return _alarm(row), False
             fields = {"severity": severity.value, "message": message, "value": value}
+            fields["search"] = search_text(message, device_id, rule_name)
             if model_id is not None:
                 fields["model_id"] = model_id
             if row is not None:  # cleared, not yet acknowledged: active again

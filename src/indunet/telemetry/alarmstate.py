@@ -116,6 +116,7 @@ def aware(v: datetime | None) -> datetime | None:
 def alarm_of(row: sa.Row[Any]) -> Alarm:
     """The ``Alarm`` of a ``tel_alarms`` row."""
     m = dict(row._mapping)
+    m.pop("search", None)
     for key in ("raised_at", "acked_at", "cleared_at"):
         m[key] = aware(m[key])
     return Alarm(**{**m, "severity": Severity(m["severity"]), "state": AlarmState(m["state"])})

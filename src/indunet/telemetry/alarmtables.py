@@ -1,5 +1,5 @@
 """Tables of rules, alarms, alarm comments and commands (SQLAlchemy Core), created by
-migrations r0001 and ar0001 (alarm model, manual clearing, comments)."""
+migrations r0001, ar0001 (alarm model, manual clearing, comments) and ar0002 (search)."""
 
 from __future__ import annotations
 
@@ -46,6 +46,7 @@ alarms = sa.Table(
     sa.Column("cleared_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("model_id", sa.String(200), nullable=True),
     sa.Column("cleared_by", sa.String(200), nullable=True),
+    sa.Column("search", sa.String(1200), nullable=True),  # alarmquery.search_text (ar0002)
 )
 
 alarm_comments = sa.Table(
