@@ -526,3 +526,49 @@ async def test_display_forms_refuse_hostile_input(
         assert resp.status_code == status, (form, resp.status_code)
         assert 'id="display-url"' not in resp.text
     assert (await app_client.post("/platform/displays/987654/revoke")).status_code == 404
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+async def test_every_page_reads_in_both_languages(
+    app_client: httpx.AsyncClient, fleet: Fleet, locale: str
+) -> None:
+    await login(app_client, "ea")
+    board_id = await _new_board(app_client, "看板")
+    layout = json.dumps(EVERY_WIDGET)
+    await app_client.post(
+        f"/platform/dashboards/{board_id}", data={"name": "看板", "layout": layout}
+    )
+    token = await _display(app_client)
+    app_client.cookies.set("lang", locale)
+    pages = [
+        "/platform",
+        "/platform/dashboards",
+        f"/platform/dashboards/{board_id}",
+        f"/platform/dashboards/{board_id}/edit",
+        "/platform/displays",
+    ]
+    seen = [await app_client.get(path) for path in pages]
+    await _open_wall(app_client, token)
+    app_client.cookies.set("lang", locale)
+    seen.append(await app_client.get("/wall"))
+    app_client.cookies.clear()
+    app_client.cookies.set("lang", locale)
+    seen.append(await app_client.get("/wall"))  # closed: no token
+    data = {
+        "看板",
+        "厦门示例机床有限公司",
+        "主轴转速",
+        "轴承温度",
+        "告警",
+        "位置",
+        "说明",
+        "车间大屏",
+    }
+    data |= {"一号车间", "早班", "主轴轴承过热", "五轴加工中心", "车间温湿度", "中文"}
+    for resp in seen:
+        assert resp.status_code in (200, 401), resp.url
+        text = platform_pages.text_of(resp.text)
+        keys = re.findall(r"\b(?:overview|board|display|wall)\.[a-z_.]+\b", text)
+        assert keys == [], (resp.url, keys)
+        if locale == "en":
+            assert set(platform_pages.CJK.findall(text)) - data == set(), resp.url
