@@ -47,6 +47,11 @@ class Receiver:
     hits: list[Hit] = field(default_factory=list)
     answer: dict[str, Any] = field(default_factory=lambda: {"errcode": 0, "errmsg": "ok"})
     status: int = 200
+    #: Answers for paths starting with a key (Feishu answers ``code``, not ``errcode``).
+    by_path: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def answer_for(self, path: str) -> dict[str, Any]:
+        return next((a for p, a in self.by_path.items() if path.startswith(p)), self.answer)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -61,7 +66,7 @@ def receiver() -> Iterator[Receiver]:
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
             box.hits.append(Hit(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-            data = json.dumps(box.answer).encode()
+            data = json.dumps(box.answer_for(self.path)).encode()
             self.send_response(box.status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))

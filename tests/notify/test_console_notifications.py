@@ -249,3 +249,9 @@ async def test_log_search_filters_and_paging_hold_with_many_rows(
     await login(client, "eb")
     assert 'data-delivery="' not in (await client.get(f"{BASE}/log")).text
     assert (await client.get(f"{BASE}/log", params={"channel_id": str(cid)})).status_code == 404
+
+
+async def test_metrics_count_messages(client: httpx.AsyncClient, receiver: Receiver) -> None:
+    text = (await client.get("/metrics")).text
+    assert 'indunet_notify_messages_total{outcome="sent"} 0' in text
+    assert "indunet_notify_open_groups 0" in text

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from email import message_from_bytes, policy
 
 import pytest
 import sqlalchemy as sa
 from tests.conftest import until
-from tests.notify.conftest import Receiver, context
+from tests.notify.conftest import SMTP_PASSWORD, SMTP_USER, Receiver, Smtp, Tls, context
 
 from indunet import core
 from indunet.core import Event, Role, User
@@ -146,6 +147,8 @@ async def test_ingested_data_fires_a_rule_and_one_grouped_message_arrives_per_ch
     allocation: object,
     receiver: Receiver,
     loopback: DestinationPolicy,
+    smtp: Smtp,
+    tls: Tls,
 ) -> None:
     platform = state.platform
     assert platform is not None
@@ -164,10 +167,26 @@ async def test_ingested_data_fires_a_rule_and_one_grouped_message_arrives_per_ch
     await platform.rules.create(
         admin, {"name": "bearing hot", "device_id": "cnc-0001", "condition": "bearing_temp > 80"}
     )
-    store = Notifications(state.engine, context(loopback))
+    store = Notifications(state.engine, context(loopback, tls))
     tags = {"cnc-0001": ("line-1",)}
     dispatcher = Dispatcher(state.bus, store, pacing=FAST, tags_of=lambda d: tags.get(d, ()))
-    for cid in channels(store, admin, receiver):
+    mail = {
+        "host": "127.0.0.1",
+        "port": str(smtp.port),
+        "username": SMTP_USER,
+        "password": SMTP_PASSWORD,
+        "sender": "indunet@example.com",
+        "to": "ops@example.com",
+    }
+    feishu = {"url": receiver.url("/open-apis/bot/v2/hook/x"), "msgtype": "post", "secret": "s"}
+    wecom = {"url": receiver.url("/cgi-bin/webhook/send?key=k"), "msgtype": "markdown"}
+    more = [
+        store.create_channel(admin, None, "mail", "email", mail).id,
+        store.create_channel(admin, None, "feishu", "feishu", feishu).id,
+        store.create_channel(admin, None, "wecom", "wecom", wecom).id,
+    ]
+    receiver.by_path["/open-apis/"] = {"code": 0, "msg": "success"}
+    for cid in [*channels(store, admin, receiver), *more]:
         store.create_rule(admin, cid, RULE | {"devices_mode": "tag", "devices": "line-1"})
     await dispatcher.start()
     await platform.pipeline.start()
@@ -179,12 +198,25 @@ async def test_ingested_data_fires_a_rule_and_one_grouped_message_arrives_per_ch
                 [Sample("cnc-0001", "bearing_temp", t0 + i * 1000, value)], source="test"
             )
             assert receipt.accepted == 1
-        await until(lambda: dispatcher.sent == 2, what="one digest per channel")
+        await until(lambda: dispatcher.sent == 5, what="one digest per channel")
     finally:
         await platform.pipeline.stop()
         await dispatcher.stop()
-    assert len(receiver.hits) == 2
+    assert len(receiver.hits) == 4 and len(smtp.mailbox.mails) == 1
+    ((envelope, over_tls),) = smtp.mailbox.mails
+    mail_msg = message_from_bytes(envelope.original_content or b"", policy=policy.default)
+    assert over_tls and mail_msg["Subject"] == "告警：cnc-0001 · bearing hot（6 条）"
+    assert {h.path.split("?")[0] for h in receiver.hits} == {
+        "/hook",
+        "/robot/send",
+        "/open-apis/bot/v2/hook/x",
+        "/cgi-bin/webhook/send",
+    }
     hook = next(h for h in receiver.hits if h.path == "/hook").json()
+    rows, _ = store.deliveries(admin)
+    assert sorted((r.channel_name, r.events, r.status) for r in rows) == [
+        (name, 6, "sent") for name in ("ding", "feishu", "hook", "mail", "wecom")
+    ]
     assert hook["subject"] == "告警：cnc-0001 · bearing hot（6 条）"
     assert len(hook["lines"]) == 6
     ding = next(h for h in receiver.hits if h.path.startswith("/robot")).json()

@@ -250,3 +250,25 @@ def pacing_from_env() -> Pacing:
         log.warning("%s is not a number of seconds; grouping for %g s", WINDOW_ENV, default)
         window = default
     return Pacing(window=min(3600.0, max(1.0, window)))
+
+
+def metric_lines(state: Any) -> list[str]:
+    """Prometheus lines of the dispatcher's counters (the descriptor's ``metrics``)."""
+    dispatcher = state.services.get("notify")
+    if not isinstance(dispatcher, Dispatcher):
+        return []
+    out = [
+        "# HELP indunet_notify_messages_total Notification messages by outcome since start.",
+        "# TYPE indunet_notify_messages_total counter",
+    ]
+    for outcome, value in (("sent", dispatcher.sent), ("failed", dispatcher.failed)):
+        out.append(f'indunet_notify_messages_total{{outcome="{outcome}"}} {value}')
+    out += [
+        "# HELP indunet_notify_dropped_total Events dropped because the notice queue was full.",
+        "# TYPE indunet_notify_dropped_total counter",
+        f"indunet_notify_dropped_total {dispatcher.dropped}",
+        "# HELP indunet_notify_open_groups Digests waiting for their window to close.",
+        "# TYPE indunet_notify_open_groups gauge",
+        f"indunet_notify_open_groups {len(dispatcher.groups)}",
+    ]
+    return out

@@ -11,5 +11,6 @@ SUBSYSTEM = Subsystem(
     tables=("indunet.notify.tables",),
     console=("indunet.web.console.notifications:router",),
     services="indunet.notify.dispatcher:from_state",
+    metrics="indunet.notify.dispatcher:metric_lines",
     role="platform",
 )
