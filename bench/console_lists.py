@@ -256,7 +256,7 @@ def run(rows: int, requests: int) -> dict[str, Any]:
         pw_file = ws / "seeduser.pw"
         pw_file.write_text("Correct-Horse-Battery-9\n")
         pw_file.chmod(0o600)
-        add_user = indunet_command("user", "add", "seeduser", "--role", "enterprise_reader")
+        add_user = indunet_command("user", "add", "seeduser", "--role", "enterprise_user")
         add_user += ["--password-file", str(pw_file), "--data-dir", str(small)]
         add_user += ["--enterprise", make_uscc("91350200MA3BENCH0")]
         subprocess.run(add_user, check=True, capture_output=True, cwd=ws)
