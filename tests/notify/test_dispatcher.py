@@ -3,6 +3,7 @@ engine) to one grouped message per channel, retries with backoff, quiet hours, t
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -237,3 +238,32 @@ def test_the_delivery_log_keeps_its_newest_rows(
     rows, total = store.deliveries(admin, limit=50)
     assert total == 10 and rows[0].subject == "s29" and rows[-1].subject == "s20"
     assert store.prune(keep=10) == 0
+
+
+async def test_a_channel_sends_a_burst_then_waits_for_its_rate_and_duplicates_are_dropped(
+    state: AppState, enterprise: core.Enterprise, receiver: Receiver, loopback: DestinationPolicy
+) -> None:
+    store = Notifications(state.engine, context(loopback))
+    pacing = Pacing(window=0.1, burst=2, per_minute=60)  # then one a second
+    dispatcher = Dispatcher(state.bus, store, pacing=pacing)
+    admin = user(state.engine, "ea", Role.ENTERPRISE_ADMIN, enterprise.id)
+    hook = store.create_channel(
+        admin, None, "hook", "webhook", {"url": receiver.url("/h"), "secret": "k" * 16}
+    )
+    store.create_rule(admin, hook.id, RULE)
+    await dispatcher.start()
+    try:
+        event = alarm("alarm.raised", "pump-0", enterprise.id)
+        for _ in range(3):  # the bus delivers at least once: the same event again is ignored
+            await state.bus.publish(event)
+        for i in range(1, 4):
+            await state.bus.publish(alarm("alarm.raised", f"pump-{i}", enterprise.id))
+        t0 = time.monotonic()
+        await until(lambda: len(receiver.hits) == 4, what="four messages")
+        elapsed = time.monotonic() - t0
+    finally:
+        await dispatcher.stop()
+    assert len(receiver.hits) == 4  # four devices, one message each; the duplicates made none
+    assert 1.5 < elapsed < 4.0, elapsed  # two at once, then one a second
+    rows, _ = store.deliveries(admin)
+    assert {r.events for r in rows} == {1}
