@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from tests.conftest import USCC_B
+from tests.conftest import USCC_B, bearer
 from tests.notify.conftest import Receiver, context
 
 from indunet import core, notify
@@ -255,3 +255,30 @@ async def test_metrics_count_messages(client: httpx.AsyncClient, receiver: Recei
     text = (await client.get("/metrics")).text
     assert 'indunet_notify_messages_total{outcome="sent"} 0' in text
     assert "indunet_notify_open_groups 0" in text
+
+
+async def test_the_read_api_lists_without_secrets_and_scopes_by_enterprise(
+    state: AppState, client: httpx.AsyncClient, receiver: Receiver, enterprise: core.Enterprise
+) -> None:
+    await login(client, "ea")
+    cid = await make_channel(client, receiver)
+    await client.post(f"{BASE}/channels/{cid}/test")
+    client.cookies.clear()
+    mine = bearer(state.engine, "api-a", Role.ENTERPRISE_USER, enterprise.id)
+    channels = (await client.get("/api/v1/notify/channels", headers=mine)).json()
+    assert channels["total"] == 1 and "secret" not in channels["items"][0]
+    assert SIGNING_KEY not in str(channels) and "hook-7f3a" not in str(channels)
+    log = await client.get("/api/v1/notify/deliveries", params={"channel_id": cid}, headers=mine)
+    assert log.status_code == 200 and log.json()["items"][0]["status"] == "sent"
+    assert log.json()["items"][0]["created_at"].endswith("+00:00")
+    with state.engine.connect() as conn:
+        other = next(e for e in core.list_enterprises(conn) if e.id != enterprise.id)
+    theirs = bearer(state.engine, "api-b", Role.ENTERPRISE_USER, other.id)
+    assert (await client.get("/api/v1/notify/channels", headers=theirs)).json()["total"] == 0
+    refused = await client.get(
+        "/api/v1/notify/deliveries", params={"channel_id": cid}, headers=theirs
+    )
+    assert refused.status_code == 404
+    for bad in ({"limit": "0"}, {"offset": "-1"}, {"q": "x" * 101}, {"channel_id": "0"}):
+        resp = await client.get("/api/v1/notify/deliveries", params=bad, headers=mine)
+        assert resp.status_code in (400, 422), bad
