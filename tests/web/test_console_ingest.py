@@ -88,6 +88,8 @@ async def test_filters_search_and_paging_run_on_the_server(
     await login(app_client, "admin", admin_password)
     everything = await app_client.get("/platform/ingest")
     assert 'id="ingest-counters"' in everything.text and "ghost-9" in everything.text
+    top = re.findall(r'href="/platform/ingest\?device=([^"]+)"><b>(\d+)</b>', everything.text)
+    assert top[:2] == [("cnc-0001", "30"), ("press-1", "5")]
     assert len(letters(everything.text)) == 20  # one page
     assert "第 1 / 2 页" in everything.text or "1 / 2" in everything.text
     second = await app_client.get("/platform/ingest", params={"page": 2})

@@ -317,3 +317,20 @@ class DeadLetters:
                     )
                 )
             audit.record(conn, actor, "telemetry.letters.retry", target, detail)
+
+    def top_devices(
+        self, *, enterprise_id: int | None = None, limit: int = 10
+    ) -> builtins.list[tuple[str, int]]:
+        """The devices holding the most letters (of ``enterprise_id`` when given), most first."""
+        c = dead_letters.c
+        n = sa.func.count().label("n")
+        query = (
+            sa.select(c.device, n)
+            .where(c.device.is_not(None))
+            .group_by(c.device)
+            .order_by(n.desc(), c.device)
+            .limit(limit)
+        )
+        query = self._where(query, None, None, None, None, enterprise_id)
+        with self._engine.connect() as conn:
+            return [(str(d), int(k)) for d, k in conn.execute(query)]

@@ -111,13 +111,19 @@ def _letters_context(request: Request, platform: Platform, user: User) -> dict[s
     )
     letters = _pipeline(platform).dead_letters
     items, total = letters.page(f, offset=paging.offset, limit=paging.limit)
-    by_reason = letters.counts_by_reason(device=f.device, enterprise_id=scope)
+    # The summaries scan every letter in scope: shown on the list itself (and per device),
+    # not on a search or a narrowed list, which stays within its time budget that way.
+    narrowed = bool(f.search or f.reason or f.since or f.until)
+    by_reason = {} if narrowed else letters.counts_by_reason(device=f.device, enterprise_id=scope)
+    top = [] if narrowed or f.device else letters.top_devices(enterprise_id=scope)
     ctx: dict[str, Any] = {
         "result": PageOf(items, total, paging),
         "typed": typed,
         "problems": problems,
         "reasons": REASON_KEYS,
         "by_reason": sorted(by_reason.items(), key=lambda kv: -kv[1]),
+        "top_devices": top,
+        "narrowed": narrowed,
         "may_retry": user.role in access.CHANGERS,
         "max_retry": MAX_RETRY,
         "payload_shown": PAYLOAD_SHOWN,
