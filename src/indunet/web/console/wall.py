@@ -120,7 +120,9 @@ async def create_display(request: Request, state: StateDep, user: ConsoleUser) -
             request, "displays.html", ctx | {"error": error_text(request, exc)}, status=exc.status
         )
     ctx = await run_in_threadpool(_list_context, request, state, user)
-    base = str(request.base_url).rstrip("/")
+    # The address the operator set (INDUNET_PUBLIC_URL), else the one this page was asked at.
+    public = state.settings.public_url
+    base = public.rstrip("/") if public else str(request.base_url).rstrip("/")
     ctx |= {"made": made, "url": f"{base}{WALL_PATH}?display={token}"}
     response = render(request, "displays.html", ctx)
     response.headers["Cache-Control"] = "no-store"  # the token is on this page, once
