@@ -158,6 +158,7 @@ async def test_roles_regulators_look_users_subscribe_themselves(
             "99999",
         ),
         ({"kind": "wecom", "url": "https://example.com/" + "x" * 6000}, "5000"),
+        ({"kind": "email", "host": "h", "sender": "a@b.cn", "to": "x" * 6000}, "5000"),
         (
             {"kind": "webhook", "url": "https://example.com/x", "secret": SIGNING_KEY, "name": ""},
             "",

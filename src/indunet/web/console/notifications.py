@@ -33,8 +33,11 @@ router = APIRouter(include_in_schema=False)
 BASE = "/platform/notifications"
 #: Message formats each bot offers, for the channel form.
 MSGTYPES = {"wecom": WECOM_TYPES, "dingtalk": DINGTALK_TYPES, "feishu": FEISHU_TYPES}
-#: Form fields read for a channel (every kind's), and their longest accepted text.
+#: The longest text a channel form field may hold.
 MAX_FORM_FIELD = 5000
+#: Fields of a refused channel form shown again (never a secret or a URL), and how much of each.
+SHOWN_FIELDS = ("name", "kind", "host", "port", "security", "username", "sender", "to")
+MAX_SHOWN = 500
 
 
 def dispatcher_of(state: AppState) -> notify.Dispatcher:
@@ -94,6 +97,7 @@ def _channels_context(state: AppState, user: User, request: Request) -> dict[str
     items, total = store.channels(
         user, q=paging.q, kind=kind, offset=paging.offset, limit=paging.limit
     )
+    names = fleet.enterprise_names(state, user)
     return {
         "tab": "channels",
         "result": PageOf(items, total, paging),
@@ -102,10 +106,8 @@ def _channels_context(state: AppState, user: User, request: Request) -> dict[str
         "msgtypes": MSGTYPES,
         "securities": SECURITY,
         "may_manage": may_manage(user),
-        "names": fleet.enterprise_names(state, user),
-        "enterprise_choices": fleet.enterprise_names(state, user)
-        if user.role == Role.PLATFORM_ADMIN
-        else {},
+        "names": names,
+        "enterprise_choices": names if user.role == Role.PLATFORM_ADMIN else {},
         "form": {},
     }
 
@@ -132,13 +134,7 @@ async def create_channel(request: Request, state: StateDep, user: ConsoleUser) -
         )
     except IndunetError as exc:
         ctx = await run_in_threadpool(_channels_context, state, user, request)
-        shown = {
-            k: v
-            for k, v in _fields(
-                form,
-                ("name", "kind", "host", "port", "security", "username", "sender", "to", "msgtype"),
-            ).items()
-        }
+        shown = {k: str(form.get(k) or "")[:MAX_SHOWN] for k in SHOWN_FIELDS}
         ctx |= {"error": error_text(request, exc), "form": shown}
         return render(request, "notifications.html", ctx, status=exc.status)
     return RedirectResponse(f"{BASE}?made=1", status_code=303)
