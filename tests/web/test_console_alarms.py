@@ -236,3 +236,30 @@ async def test_csv_export_follows_the_filter(app_client: httpx.AsyncClient, flee
     first_made = next(r for r in rows if r["rule_name"] == "rule-001")
     assert first_made["raised_at"] == "2026-12-01T09:00:00+08:00"  # the page's zone
     assert first_made["model_id"] == "indunet:cnc-machine" and first_made["severity"] == "warning"
+
+
+async def test_alarms_of_one_rule(app_client: httpx.AsyncClient, fleet: Fleet) -> None:
+    rules = fleet.platform.rules
+    assert rules is not None
+    boss = core.User(7, "boss", Role.ENTERPRISE_ADMIN, fleet.a.id)
+    spec = {"name": "热", "device_id": "cnc-0001", "condition": "bearing_temp > 80"}
+    rule = await rules.create(boss, spec)
+    mine = await fleet.platform.alarms.raise_alarm(
+        rule_id=rule.id,
+        rule_name=rule.name,
+        enterprise_id=fleet.a.id,
+        device_id="cnc-0001",
+        severity=telemetry.Severity.MAJOR,
+        message="轴承 90 °C",
+        value={"bearing_temp": 90},
+        at=datetime.now(UTC),
+    )
+    await login(app_client, "eu")
+    page = await app_client.get("/platform/alarms", params={"rule": rule.id, "state": "all"})
+    assert row_ids(page.text) == [mine.id] and f"规则 {rule.id} 的告警" in page.text
+    link = await app_client.get(f"/platform/rules/{rule.id}")
+    assert f"/platform/alarms?state=all&amp;rule={rule.id}" in link.text
+    odd = await app_client.get("/platform/alarms", params={"rule": "1; drop"})
+    assert odd.status_code == 200 and "无法识别的规则编号" in odd.text
+    await login(app_client, "eb")
+    assert (await app_client.get("/platform/alarms", params={"rule": rule.id})).status_code == 404

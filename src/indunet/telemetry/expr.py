@@ -145,11 +145,12 @@ class Expression:
         try:
             tree = ast.parse(source.strip(), mode="eval")
         except SyntaxError as exc:
+            column = (exc.offset or 1) + offset
             raise InvalidExpression(
                 f"not a valid expression: {exc.msg}",
-                column=(exc.offset or 1) + offset,
+                column=column,
                 reason="expr_syntax",
-                params={"detail": exc.msg},
+                params={"detail": exc.msg, "column": column},
             ) from None
         builder = _Builder(source.strip(), offset)
         fn = builder.build(tree.body, 0)

@@ -32,7 +32,7 @@ PRESETS = {
     "30d": (timedelta(days=30), N_("alarms.preset.30d")),
 }
 #: Query parameters of the filters (the paging's own are ``paging.OWN``).
-NAMES = ("state", "severity", "device", "model", "from", "to", "range")
+NAMES = ("state", "severity", "device", "model", "rule", "from", "to", "range")
 MAX_ID = 200
 
 
@@ -57,6 +57,7 @@ class Filters:
     severity: str = ""
     device: str = ""
     model: str = ""
+    rule: int | None = None
     since_text: str = ""
     until_text: str = ""
     preset: str = ""
@@ -73,6 +74,7 @@ class Filters:
             device_id=self.device or None,
             model_id=self.model or None,
             severity=self.severity or None,
+            rule_id=self.rule,
             since=self.since,
             until=self.until,
             text=self.q,
@@ -85,6 +87,7 @@ class Filters:
             "severity": self.severity,
             "device": self.device,
             "model": self.model,
+            "rule": str(self.rule or ""),
             "from": self.since_text,
             "to": self.until_text,
             "range": self.preset,
@@ -118,6 +121,11 @@ def read(params: QueryParams, zone: Zone, now: datetime) -> Filters:
     f.device = params.get("device", "").strip()[:MAX_ID]
     f.model = params.get("model", "").strip()[:MAX_ID]
     f.q = params.get("q", "").strip()[:100]
+    rule = params.get("rule", "").strip()
+    if rule.isdigit() and 0 < int(rule) < 2**63:
+        f.rule = int(rule)
+    elif rule:
+        f.problems.append(N_("alarms.problem.rule"))
     preset = params.get("range", "")
     for name, attr in (("from", "since"), ("to", "until")):
         text = params.get(name, "").strip()[:40]
@@ -141,11 +149,13 @@ def read(params: QueryParams, zone: Zone, now: datetime) -> Filters:
 
 
 def check_visible(platform: Platform, user: User, f: Filters) -> None:
-    """``NotFound`` when the filters name another enterprise's device or model (overseers may
-    filter by anything, including devices that are gone)."""
+    """``NotFound`` when the filters name another enterprise's device, model or rule
+    (overseers may filter by anything, including devices and rules that are gone)."""
     if access.sees_all(user):
         return
     if f.device:
         platform.devices.visible(user, f.device)
     if f.model:
         platform.models.visible(user, f.model)
+    if f.rule is not None and platform.rules is not None:
+        platform.rules.get(user, f.rule)
