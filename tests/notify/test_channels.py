@@ -186,3 +186,22 @@ async def test_the_policy_is_applied_again_at_each_send(receiver: Receiver) -> N
     with pytest.raises(DestinationRefused, match="loopback"):
         await hook.send(MESSAGE)
     assert receiver.hits == []
+
+
+async def test_a_subject_with_line_breaks_is_one_header_line(
+    smtp: Smtp, tls: Tls, loopback: DestinationPolicy
+) -> None:
+    form = {
+        "host": "127.0.0.1",
+        "port": str(smtp.port),
+        "username": SMTP_USER,
+        "password": SMTP_PASSWORD,
+        "sender": "a@example.com",
+        "to": "b@example.com",
+    }
+    mail = channel("email", form, context(loopback, tls))
+    await mail.send(Message("告警\r\nBcc: evil@example.com", ("x",)))  # type: ignore[attr-defined]
+    ((envelope, _),) = smtp.mailbox.mails
+    assert envelope.rcpt_tos == ["b@example.com"]
+    parsed = message_from_bytes(envelope.original_content or b"", policy=policy.default)
+    assert parsed["Subject"] == "告警 Bcc: evil@example.com" and parsed["Bcc"] is None

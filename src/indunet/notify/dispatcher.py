@@ -190,10 +190,13 @@ class Dispatcher:
                 await asyncio.sleep(wait)
             try:
                 await channel.send(message)
-            except IndunetError as exc:
+            except Exception as exc:  # a channel's bug must still end in the log, not hang
+                if not isinstance(exc, IndunetError):
+                    log.exception("channel %s failed unexpectedly", info.id)
                 final = attempt == attempts or isinstance(exc, DestinationRefused)
                 status = "failed" if final else "retrying"
-                await asyncio.to_thread(self.store.logged, delivery, status, attempt, exc.message)
+                error = exc.message if isinstance(exc, IndunetError) else type(exc).__name__
+                await asyncio.to_thread(self.store.logged, delivery, status, attempt, error)
                 if final:
                     self.failed += 1
                     return

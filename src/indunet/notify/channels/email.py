@@ -78,7 +78,7 @@ def parse(form: Mapping[str, str], ctx: SendContext) -> tuple[dict[str, Any], di
 def build(message: Message, sender: str, recipients: list[str]) -> EmailMessage:
     """The mail of ``message`` (UTF-8 plain text)."""
     mail = EmailMessage()
-    mail["Subject"] = message.subject
+    mail["Subject"] = " ".join(message.subject.split())[:300]  # one line, whatever it held
     mail["From"] = sender
     mail["To"] = ", ".join(recipients)
     mail["Date"] = formatdate(localtime=False)
