@@ -25,7 +25,7 @@ from indunet.web.csrf import HEADER, csrf_token
 SRC = Path(__file__).resolve().parents[2] / "src" / "indunet"
 #: Params helper functions add to every error they make, besides the keywords they are given.
 ADDED_BY = {"_broken": {"item", "index", "template"}}
-NOT_PARAMS = {"reason", "params", "detail", "rc"}
+NOT_PARAMS = {"reason", "params", "detail", "rc", "whole"}
 
 
 def _name(func: ast.expr) -> str:

@@ -160,7 +160,9 @@ def parse_item(raw: Any, pos: int) -> TemplateItem:
         ) from None
     if not MIN_ITEM_INDEX <= index <= MAX_INDEX:
         raise _bad_item(
-            f"item {name!r}: index {index} is not between {MIN_ITEM_INDEX} and {MAX_INDEX}",
+            f"item {name!r}: index {index} is below {MIN_ITEM_INDEX}"
+            if index < MIN_ITEM_INDEX
+            else f"item {name!r}: index {index} is above {MAX_INDEX}",
             reason="template_item_index",
             item=name,
             index=index,
@@ -316,11 +318,14 @@ def parse_template(prefix: str, raw: Any) -> Template:
     )
 
 
-def _broken(item: TemplateItem, ref: str, text: str, *, reason: str, **params: Any) -> InvalidValue:
-    """An ``InvalidValue`` naming the template item a value breaks (params: item, index, ref)."""
+def _broken(
+    item: TemplateItem, ref: str, text: str, *, reason: str, whole: bool = False, **params: Any
+) -> InvalidValue:
+    """An ``InvalidValue`` naming the template item a value breaks (params: item, index,
+    template); ``text`` follows "template <ref>: item '<name>' (index <n>): " unless ``whole``."""
     where = f"template {ref}: item {item.name!r} (index {item.index})"
     return InvalidValue(
-        f"{where}: {text}",
+        text if whole else f"{where}: {text}",
         reason=reason,
         params={"item": item.title or item.name, "index": item.index, "template": ref, **params},
     )
@@ -421,15 +426,21 @@ def check_record(template: Template, values: Sequence[HandleValue]) -> None:
         found = [v for v in values if v.type == item.name]
         if not found and item.required:
             raise _broken(
-                item, template.ref, "required item is missing", reason="template_value_missing"
+                item,
+                template.ref,
+                f"template {template.ref}: required item {item.name!r} is missing",
+                reason="template_value_missing",
+                whole=True,
             )
         for v in found:
             if v.index != item.index:
                 raise _broken(
                     item,
                     template.ref,
-                    f"must be at index {item.index}, not {v.index}",
+                    f"template {template.ref}: item {item.name!r} must be at index "
+                    f"{item.index}, not {v.index}",
                     reason="template_value_index",
+                    whole=True,
                     got=v.index,
                 )
             _check_item(item, v, template.ref)
