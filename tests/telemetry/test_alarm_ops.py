@@ -159,7 +159,7 @@ async def test_comments_are_bounded(desk: Desk, monkeypatch: pytest.MonkeyPatch)
     made = desk.alarms.comment(desk.operator, alarm.id, "  已更换轴承  ")
     assert (made.author, made.text) == ("operator", "已更换轴承")
     desk.alarms.comment(desk.boss, alarm.id, "x" * MAX_COMMENT)
-    monkeypatch.setattr("indunet.telemetry.alarms.MAX_COMMENTS", 3)
+    monkeypatch.setattr("indunet.telemetry.alarmcomments.MAX_COMMENTS", 3)
     desk.alarms.comment(desk.operator, alarm.id, "third")
     with pytest.raises(Conflict) as full:
         desk.alarms.comment(desk.operator, alarm.id, "fourth")

@@ -20,7 +20,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from indunet.core import Conflict, EventBus, InvalidInput, NotFound, User, access, audit
-from indunet.telemetry import events
+from indunet.telemetry import alarmcomments, events
+from indunet.telemetry.alarmcomments import MAX_COMMENT, MAX_COMMENTS
 from indunet.telemetry.alarmquery import AlarmFilter, conditions, order, search_text
 from indunet.telemetry.alarmstate import (
     OPEN,
@@ -30,17 +31,11 @@ from indunet.telemetry.alarmstate import (
     Comment,
     Severity,
     alarm_of,
-    aware,
 )
-from indunet.telemetry.alarmtables import alarm_comments as comments_table
 from indunet.telemetry.alarmtables import alarms as table
 
 MAX_NOTE = 500
 """Longest acknowledgement or clearing note, in characters."""
-MAX_COMMENT = 1000
-"""Longest comment, in characters."""
-MAX_COMMENTS = 200
-"""Most comments one alarm takes."""
 MAX_PAGE = 1000
 """Most alarms one query returns."""
 
@@ -253,7 +248,7 @@ class Alarms:
                 values |= {"acked_by": user.username, "acked_at": now}
             conn.execute(table.update().where(table.c.id == alarm_id).values(**values))
             if note:
-                self._add_comment(conn, alarm, user.username, note, now)
+                alarmcomments.add(conn, alarm, user.username, note, now)
             audit.record(
                 conn,
                 user.actor,
@@ -266,26 +261,11 @@ class Alarms:
     def comment(self, user: User, alarm_id: int, text: str) -> Comment:
         """Add ``user``'s comment to an alarm (audited; blocking): 1 to ``MAX_COMMENT``
         characters, at most ``MAX_COMMENTS`` per alarm; who may: as for acknowledging."""
-        text = text.strip()
-        if not 1 <= len(text) <= MAX_COMMENT:
-            raise InvalidInput(
-                f"a comment has 1 to {MAX_COMMENT} characters, not {len(text)}",
-                reason="alarm_comment_length",
-                params={"max": MAX_COMMENT, "length": len(text)},
-            )
+        text = alarmcomments.checked(text)
         with self.engine.begin() as conn:
             alarm = self._get(conn, alarm_id)
             access.check_change(user, alarm.enterprise_id, f"alarm {alarm_id}", users_too=True)
-            count = conn.execute(
-                sa.select(sa.func.count()).where(comments_table.c.alarm_id == alarm_id)
-            ).scalar_one()
-            if count >= MAX_COMMENTS:
-                raise Conflict(
-                    f"alarm {alarm_id} already has {MAX_COMMENTS} comments",
-                    reason="alarm_comments_full",
-                    params={"alarm": alarm_id, "max": MAX_COMMENTS},
-                )
-            made = self._add_comment(conn, alarm, user.username, text, datetime.now(UTC))
+            made = alarmcomments.add(conn, alarm, user.username, text, datetime.now(UTC))
             audit.record(
                 conn, user.actor, "alarm.comment", f"alarm:{alarm_id}", {"comment": made.id}
             )
@@ -296,32 +276,7 @@ class Alarms:
         with self.engine.connect() as conn:
             alarm = self._get(conn, alarm_id)
             access.check_see(user, alarm.enterprise_id, f"alarm {alarm_id}")
-            rows = conn.execute(
-                sa.select(comments_table)
-                .where(comments_table.c.alarm_id == alarm_id)
-                .order_by(comments_table.c.id)
-            )
-            return [
-                Comment(r.id, r.alarm_id, r.author, aware(r.created_at) or r.created_at, r.text)
-                for r in rows
-            ]
-
-    @staticmethod
-    def _add_comment(
-        conn: sa.Connection, alarm: Alarm, author: str, text: str, at: datetime
-    ) -> Comment:
-        new_id = conn.execute(
-            comments_table.insert()
-            .values(
-                alarm_id=alarm.id,
-                enterprise_id=alarm.enterprise_id,
-                author=author,
-                created_at=at,
-                text=text,
-            )
-            .returning(comments_table.c.id)
-        ).scalar_one()
-        return Comment(int(new_id), alarm.id, author, at, text)
+            return alarmcomments.of_alarm(conn, alarm_id)
 
     # -- queries -------------------------------------------------------------------------
 
