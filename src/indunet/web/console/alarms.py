@@ -123,7 +123,9 @@ def _tiles(platform: Platform, user: User, f: Filters) -> dict[str, Any]:
     }
 
 
-def _context(request: Request, platform: Platform, user: User, f: Filters) -> dict[str, Any]:
+def _context(
+    request: Request, platform: Platform, user: User, f: Filters, *, tiles: bool = True
+) -> dict[str, Any]:
     alarmfilters.check_visible(platform, user, f)
     paging = paging_of(request, sorts=SORTS, default_sort="raised", default_desc=True)
     f.q = paging.q
@@ -143,7 +145,7 @@ def _context(request: Request, platform: Platform, user: User, f: Filters) -> di
         "problems": f.problems,
         "max_export": MAX_EXPORT,
         **f.context(),
-        **_tiles(platform, user, f),
+        **(_tiles(platform, user, f) if tiles else row_context(user, show_device=True)),
     }
 
 
@@ -151,8 +153,9 @@ def _context(request: Request, platform: Platform, user: User, f: Filters) -> di
 def alarms_page(request: Request, user: ConsoleUser, state: StateDep) -> Response:
     """Alarms filtered and paged on the server; HTMX asks for the table alone to refresh it."""
     platform = fleet.platform_of(state)
-    ctx = _context(request, platform, user, _filters(request))
-    return render(request, "_alarm_table.html" if is_htmx(request) else "alarms.html", ctx)
+    fragment = is_htmx(request)  # the table alone: the tiles refresh themselves
+    ctx = _context(request, platform, user, _filters(request), tiles=not fragment)
+    return render(request, "_alarm_table.html" if fragment else "alarms.html", ctx)
 
 
 @router.get("/platform/alarms/tiles")
