@@ -435,3 +435,33 @@ async def test_statistics_count_registrations_and_resolutions(
         assert "厦门示例机床有限公司" not in theirs.text
         assert (await b.get("/ids/stats", params={"prefix": "88.100.1"})).status_code == 404
         assert (await b.get("/ids/stats", params={"enterprise": "1"})).status_code == 404
+
+
+async def test_an_interrupted_job_resumes_and_a_running_one_is_polled(
+    admin: httpx.AsyncClient, state: AppState, tmp_path: Any
+) -> None:
+    # A job whose process stopped after start: its row says running, nothing runs it here.
+    idsbulk.upload_dir(state).mkdir(parents=True, exist_ok=True)
+    text = "handle,URL:1\n" + "".join(f"88.100.1/RES-{i},https://r/{i}\n" for i in range(30))
+    staged = idsbulk.upload_dir(state) / "x.csv"
+    staged.write_text(text, encoding="utf-8")
+    principal = ids.Principal(actor="user:admin", prefixes=None)
+    job = ids.bulk.begin(state.hierarchy.front, staged, principal, source="r.csv")
+    staged.rename(idsbulk.upload_dir(state) / f"job-{job.id}.csv")
+    page = await admin.get(f"/ids/bulk/{job.id}")
+    assert "已中断" in page.text and "从第 1 行继续" in page.text
+    assert 'hx-trigger="every 1s"' not in page.text  # nothing to poll
+    # while it runs here, the progress part asks to be fetched again
+    idsbulk._running[job.id] = asyncio.get_running_loop().create_future()  # type: ignore[assignment]
+    try:
+        part = await admin.get(f"/ids/bulk/{job.id}/progress", headers={"HX-Request": "true"})
+        assert 'hx-trigger="every 1s"' in part.text and "进行中" in part.text
+    finally:
+        idsbulk._running.pop(job.id)
+    resumed = await admin.post(f"/ids/bulk/{job.id}/resume")
+    assert resumed.status_code == 303 and resumed.headers["location"] == f"/ids/bulk/{job.id}"
+    done = await wait_done(admin, resumed.headers["location"])
+    assert "注册 30" in done
+    assert not (idsbulk.upload_dir(state) / f"job-{job.id}.csv").exists()  # file dropped
+    again = await admin.post(f"/ids/bulk/{job.id}/resume")
+    assert again.status_code == 409

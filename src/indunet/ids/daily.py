@@ -159,6 +159,21 @@ def _filtered(
     return query
 
 
+def _per_prefix(start: datetime, prefix: str | None, enterprise_id: int | None) -> sa.Subquery:
+    """Counts per prefix since ``start``, summed before any join (one pass over the rows)."""
+    return _filtered(
+        sa.select(
+            daily_stats.c.prefix,
+            sa.func.sum(daily_stats.c.registrations).label("registrations"),
+            sa.func.sum(daily_stats.c.resolutions).label("resolutions"),
+        )
+        .where(daily_stats.c.hour >= start)
+        .group_by(daily_stats.c.prefix),
+        prefix,
+        enterprise_id,
+    ).subquery()
+
+
 def _connected(engine_or_conn: sa.Engine | sa.Connection) -> sa.Connection:
     return engine_or_conn.connect() if isinstance(engine_or_conn, sa.Engine) else engine_or_conn
 
@@ -206,28 +221,71 @@ def counts(
     return [DayCount(d, reg, res) for d, (reg, res) in days.items()]
 
 
+@dataclass(frozen=True, slots=True)
+class EnterpriseCount:
+    """Registrations and resolutions of one enterprise's prefixes over a span of days."""
+
+    enterprise_id: int | None
+    registrations: int
+    resolutions: int
+
+
+def by_enterprise(
+    engine_or_conn: sa.Engine | sa.Connection,
+    *,
+    since_day: date,
+    prefix: str | None = None,
+    enterprise_id: int | None = None,
+    zone: tzinfo = UTC,
+    limit: int = 20,
+) -> list[EnterpriseCount]:
+    """The ``limit`` busiest enterprises since ``since_day`` (most resolutions first); counts
+    of prefixes allocated to no enterprise come under ``None``."""
+    _, start = _start(since_day, zone)
+    per_prefix = _per_prefix(start, prefix, enterprise_id)
+    reg = sa.func.sum(per_prefix.c.registrations)
+    res = sa.func.sum(per_prefix.c.resolutions)
+    query = (
+        sa.select(prefixes.c.enterprise_id, reg, res)
+        .select_from(per_prefix.outerjoin(prefixes, prefixes.c.prefix == per_prefix.c.prefix))
+        .group_by(prefixes.c.enterprise_id)
+        .order_by(res.desc(), reg.desc())
+        .limit(max(1, min(limit, 1000)))
+    )
+    conn = _connected(engine_or_conn)
+    try:
+        rows = conn.execute(query).all()
+    finally:
+        if conn is not engine_or_conn:
+            conn.close()
+    return [EnterpriseCount(e, int(g or 0), int(s or 0)) for e, g, s in rows]
+
+
 def by_prefix(
     engine_or_conn: sa.Engine | sa.Connection,
     *,
     since_day: date,
     enterprise_id: int | None = None,
+    prefix: str | None = None,
     zone: tzinfo = UTC,
     limit: int = 20,
 ) -> list[PrefixCount]:
     """The ``limit`` busiest prefixes since ``since_day`` (most resolutions first), with the
     enterprise each is allocated to (None for a prefix allocated to none)."""
     _, start = _start(since_day, zone)
-    reg = sa.func.sum(daily_stats.c.registrations)
-    res = sa.func.sum(daily_stats.c.resolutions)
-    query = _filtered(
-        sa.select(daily_stats.c.prefix, prefixes.c.enterprise_id, reg, res)
-        .select_from(daily_stats.outerjoin(prefixes, prefixes.c.prefix == daily_stats.c.prefix))
-        .where(daily_stats.c.hour >= start)
-        .group_by(daily_stats.c.prefix, prefixes.c.enterprise_id)
-        .order_by(res.desc(), reg.desc(), daily_stats.c.prefix)
-        .limit(max(1, min(limit, 1000))),
-        None,
-        enterprise_id,
+    per_prefix = _per_prefix(start, prefix, enterprise_id)
+    query = (
+        sa.select(
+            per_prefix.c.prefix,
+            prefixes.c.enterprise_id,
+            per_prefix.c.registrations,
+            per_prefix.c.resolutions,
+        )
+        .select_from(per_prefix.outerjoin(prefixes, prefixes.c.prefix == per_prefix.c.prefix))
+        .order_by(
+            per_prefix.c.resolutions.desc(), per_prefix.c.registrations.desc(), per_prefix.c.prefix
+        )
+        .limit(max(1, min(limit, 1000)))
     )
     conn = _connected(engine_or_conn)
     try:
@@ -242,7 +300,9 @@ __all__ = [
     "FLUSH_S",
     "DailyTally",
     "DayCount",
+    "EnterpriseCount",
     "PrefixCount",
+    "by_enterprise",
     "by_prefix",
     "counts",
     "flush",

@@ -238,17 +238,21 @@ def page_allocations(
     elif state == REVOKED:
         where.append(prefixes.c.revoked_at.is_not(None))
     column = prefixes.c[sort if sort in SORTS else "prefix"]
+    counted = [sa.func.count().over().label("matches")] if like else []  # one scan, not two
     with engine.connect() as conn:
-        total = conn.execute(
-            sa.select(sa.func.count()).select_from(prefixes).where(*where)
-        ).scalar_one()
         rows = conn.execute(
-            sa.select(prefixes)
+            sa.select(prefixes, *counted)
             .where(*where)
             .order_by(column.desc() if desc else column, prefixes.c.prefix)
             .offset(max(0, offset))
             .limit(max(1, min(limit, 500)))
-        )
+        ).all()
+        if rows and like:
+            total = rows[0]._mapping["matches"]
+        else:
+            total = conn.execute(
+                sa.select(sa.func.count()).select_from(prefixes).where(*where)
+            ).scalar_one()
         return [_allocation(r) for r in rows], int(total)
 
 

@@ -8,38 +8,88 @@ a resolution shows up here within that time, not at once.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import threading
+import time
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from indunet.core import IndunetError, NotFound, User, access
+from indunet.core import enterprises as core_enterprises
 from indunet.ids import daily
 from indunet.ids import prefixes as ids_prefixes
 from indunet.ids.syntax import handle as hdl
-from indunet.web.console.enterprises import visible_enterprises
 from indunet.web.console.i18n import locale_of, translator
 from indunet.web.console.pages import page_zone, render
 from indunet.web.console.session import ConsoleUser
+from indunet.web.console.zones import Zone
 from indunet.web.deps import StateDep
 from indunet.web.state import AppState
 
 router = APIRouter(include_in_schema=False)
 SPANS = (7, 30, 90, 365)
-#: Prefixes in the "by prefix" chart (the busiest); the enterprise chart sums up to
-#: ``ALL_PREFIXES`` of them.
-TOP_PREFIXES = 15
-ALL_PREFIXES = 1000
+#: Prefixes and enterprises in the ranking charts (the busiest).
+TOP = 15
 
 
 def _span(text: str | None) -> int:
     return int(text) if text and text.isdigit() and int(text) in SPANS else SPANS[1]
 
 
+Counted = tuple[
+    list[daily.DayCount], list[daily.PrefixCount], list[daily.EnterpriseCount], dict[int, str]
+]
+#: Answers kept for ``daily.FLUSH_S`` seconds (the counts change only that often), by filters.
+_cache: dict[tuple[object, ...], tuple[float, Counted]] = {}
+_lock = threading.Lock()
+CACHE_ENTRIES = 256
+
+
+def _counted(
+    state: AppState, since: date, prefix: str | None, enterprise_id: int | None, zone: Zone
+) -> Counted:
+    """The counts the page draws, from the cache when they are a few seconds old at most."""
+    key = (str(state.engine.url), since, prefix, enterprise_id, zone.name)
+    with _lock:
+        hit = _cache.get(key)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    with state.engine.connect() as conn:
+        per_day = daily.counts(
+            conn, since_day=since, prefix=prefix, enterprise_id=enterprise_id, zone=zone.info
+        )
+        ranked = daily.by_prefix(
+            conn,
+            since_day=since,
+            enterprise_id=enterprise_id,
+            prefix=prefix,
+            zone=zone.info,
+            limit=TOP,
+        )
+        owners = daily.by_enterprise(
+            conn,
+            since_day=since,
+            enterprise_id=enterprise_id,
+            prefix=prefix,
+            zone=zone.info,
+            limit=TOP,
+        )
+        names = core_enterprises.names_of(conn, [o.enterprise_id for o in owners] + [enterprise_id])
+    found = (per_day, ranked, owners, names)
+    with _lock:
+        if len(_cache) >= CACHE_ENTRIES:
+            _cache.clear()
+        _cache[key] = (time.monotonic() + daily.FLUSH_S, found)
+    return found
+
+
 def statistics(request: Request, state: AppState, user: User) -> dict[str, Any]:
     """Everything the page shows, for the filters of ``request`` (hostile values fall back to
-    the defaults; another tenant's enterprise or prefix is ``NotFound``)."""
+    the defaults; another tenant's enterprise or prefix is ``NotFound``). Every query is
+    bounded: the charts rank the busiest ``TOP`` prefixes and enterprises, and the filters
+    offer those (and the one chosen)."""
     params = request.query_params
     days = _span(params.get("days"))
     asked = params.get("enterprise", "")
@@ -52,53 +102,32 @@ def statistics(request: Request, state: AppState, user: User) -> dict[str, Any]:
             raise NotFound(f"no prefix {prefix}")
     zone = page_zone(request)
     since = datetime.now(zone.info).date() - timedelta(days=days - 1)
-    per_day = daily.counts(
-        state.engine, since_day=since, prefix=prefix, enterprise_id=enterprise_id, zone=zone.info
-    )
-    ranked = daily.by_prefix(
-        state.engine,
-        since_day=since,
-        enterprise_id=enterprise_id,
-        zone=zone.info,
-        limit=ALL_PREFIXES,
-    )
-    if prefix is not None:
-        ranked = [r for r in ranked if r.prefix == prefix]
-    enterprises = visible_enterprises(state, user)
-    names = {e.id: e.name for e in enterprises}
+    per_day, ranked, owners, names = _counted(state, since, prefix, enterprise_id, zone)
     t = translator(locale_of(request))
-    by_enterprise: dict[str, list[int]] = {}
-    for r in ranked:
-        if not access.can_see(user, r.enterprise_id):
-            continue
-        label = names.get(r.enterprise_id or -1, t("ops.stats.no_enterprise"))
-        slot = by_enterprise.setdefault(label, [0, 0])
-        slot[0] += r.registrations
-        slot[1] += r.resolutions
-    visible_ranked = [r for r in ranked if access.can_see(user, r.enterprise_id)]
-    allocations, _ = ids_prefixes.page_allocations(
-        state.engine, enterprise_id=enterprise_id, limit=500
-    )
+    choices = {o.enterprise_id: names[o.enterprise_id] for o in owners if o.enterprise_id in names}
+    if enterprise_id is not None and enterprise_id in names:
+        choices[enterprise_id] = names[enterprise_id]
+    prefix_choices = sorted({r.prefix for r in ranked} | ({prefix} if prefix else set()))
     return {
         "days": days,
         "spans": SPANS,
         "enterprise_id": enterprise_id,
         "prefix": prefix or "",
-        "enterprises": enterprises if access.sees_all(user) else [],
-        "prefixes": [a.prefix for a in allocations],
+        "enterprises": choices if access.sees_all(user) else {},
+        "prefixes": prefix_choices,
         "total_registrations": sum(d.registrations for d in per_day),
         "total_resolutions": sum(d.resolutions for d in per_day),
         "chart": {
             "days": [[d.day.isoformat(), d.registrations, d.resolutions] for d in per_day],
-            "prefixes": [
-                [r.prefix, r.registrations, r.resolutions] for r in visible_ranked[:TOP_PREFIXES]
-            ],
+            "prefixes": [[r.prefix, r.registrations, r.resolutions] for r in ranked],
             "enterprises": [
-                [name, reg, res]
-                for name, (reg, res) in sorted(
-                    by_enterprise.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0])
-                )
-            ][:TOP_PREFIXES],
+                [
+                    names.get(o.enterprise_id or -1, t("ops.stats.no_enterprise")),
+                    o.registrations,
+                    o.resolutions,
+                ]
+                for o in owners
+            ],
             "text": {
                 "registrations": t("ops.stats.registrations"),
                 "resolutions": t("ops.stats.resolutions"),

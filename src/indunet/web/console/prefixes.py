@@ -12,10 +12,10 @@ from starlette.responses import RedirectResponse, Response
 
 from indunet import core, ids
 from indunet.core import IndunetError, NotFound, Role, User, access
+from indunet.core import enterprises as core_enterprises
 from indunet.ids import Allocation, HandleValue, Perm
 from indunet.ids import prefixes as ids_prefixes
 from indunet.ids.syntax import handle as hdl
-from indunet.web.console.enterprises import visible_enterprises
 from indunet.web.console.pages import error_text, render
 from indunet.web.console.paging import PageOf, paging_of
 from indunet.web.console.session import ConsoleUser
@@ -24,6 +24,9 @@ from indunet.web.state import AppState
 
 router = APIRouter(include_in_schema=False)
 STATES = (ids_prefixes.ACTIVE, ids_prefixes.REVOKED)
+#: Verified enterprises offered in the allocation form's list (the newest); with more, the
+#: form takes a typed USCC.
+CANDIDATES = 200
 
 
 def visible_allocations(state: AppState, user: User) -> list[Allocation]:
@@ -122,14 +125,34 @@ def _list(request: Request, state: AppState, user: User) -> PageOf[Allocation]:
 
 
 def _context(request: Request, state: AppState, user: User, **extra: object) -> dict[str, object]:
-    enterprises = visible_enterprises(state, user)
+    result = _list(request, state, user)
+    may_allocate = user.role == Role.PLATFORM_ADMIN
+    asked = request.query_params.get("enterprise", "")
+    with state.engine.connect() as conn:
+        names = core_enterprises.names_of(
+            conn,
+            [a.enterprise_id for a in result.items]
+            + ([int(asked)] if asked.isdigit() and len(asked) < 19 else []),
+        )
+        candidates, more = (
+            core_enterprises.page_enterprises(
+                conn,
+                review_state=core_enterprises.APPROVED,
+                sort="name",
+                limit=CANDIDATES,
+            )
+            if may_allocate
+            else ([], 0)
+        )
     ctx: dict[str, object] = {
-        "result": _list(request, state, user),
+        "result": result,
         "states": STATES,
         "state_filter": request.query_params.get("state", ""),
-        "names": {e.id: e.name for e in enterprises},
-        "candidates": [e for e in enterprises if e.verified],
-        "may_allocate": user.role == Role.PLATFORM_ADMIN,
+        "names": names,
+        "enterprise_filter": names.get(int(asked)) if asked.isdigit() and len(asked) < 19 else None,
+        "candidates": candidates,
+        "more_candidates": more > len(candidates),
+        "may_allocate": may_allocate,
         "parent": state.hierarchy.front.prefix or "",
         "typed": {"prefix": "", "uscc": ""},
     }
