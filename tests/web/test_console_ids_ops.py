@@ -325,7 +325,9 @@ async def test_bulk_upload_runs_with_progress_and_reports_errors(
     assert rows[1][1] == "'=cmd|x"  # a spreadsheet shows it, does not run it
     assert rows[2][2] == "标识 88.100.1/BULK-1 已存在且值不同（勾选覆盖以替换）"
     assert all(not cell.startswith("=") for row in rows for cell in row)  # no formulas
-    english = await admin.get(f"{location}/errors.csv", cookies={"lang": "en"})
+    admin.cookies.set("lang", "en")
+    english = await admin.get(f"{location}/errors.csv")
+    admin.cookies.set("lang", "zh-CN")
     assert "already exists with other values" in english.content.decode("utf-8-sig")
     assert (await admin.get("/api/handles/88.100.1/BULK-449")).status_code == 200
     listed = await admin.get("/ids/bulk", params={"q": "ids.csv"})
