@@ -104,7 +104,8 @@ def test_template_identifier_browse_edit_history_delete(server: Server, shots: P
             values = page.locator("input[name=value]")
             values.nth(0).fill("https://example.com/spindles/9")
             values.nth(1).fill("90000")
-            values.nth(2).fill("steel")
+            expect(values.nth(1)).to_have_attribute("placeholder", "必填 · 最高转速 · 1000–60000")
+            page.select_option("select[name=value]", "steel")  # the enum's choices, to pick
             page.click("#register-form button[type=submit]")
             expect(page.locator(".alert.error")).to_contain_text(
                 "字段「最高转速」的值 90000 大于最大值 60000"

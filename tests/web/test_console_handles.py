@@ -351,6 +351,9 @@ async def test_template_index_is_one_constant_written_by_the_console(
 ) -> None:
     await login(web, app_state, "admin")
     assert (await web.post("/ids/templates", data=SPINDLE)).status_code == 200
+    rows = await web.get("/ids/register/rows", params={"template": "spindle@1.0"})
+    assert '<option value="ceramic">ceramic</option>' in rows.text  # the enum offers its choices
+    assert 'placeholder="必填 · 最高转速 · 1000–60000"' in rows.text  # the range is shown
     resp = await web.post(
         "/ids/register",
         data={"handle": "88.100.1/SP-1", "template": "spindle@1.0", "index": ["2101", "2102"],

@@ -44,6 +44,8 @@ class ValueRow:
     type: str = ""
     value: str = ""
     required: bool = False
+    choices: tuple[str, ...] = ()  # an enum item's choices: the row offers them to pick
+    hint: str = ""  # what a template item expects (its title, its range)
 
     @property
     def blank(self) -> bool:

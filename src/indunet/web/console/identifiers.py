@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from fastapi import APIRouter, Request
@@ -11,7 +12,7 @@ from starlette.responses import Response
 
 from indunet import ids
 from indunet.core import IndunetError, User
-from indunet.ids import Node, Template
+from indunet.ids import Node, Template, TemplateItem
 from indunet.web.auth import principal_for_user
 from indunet.web.console.forms import FormError, ValueRow, record_values, value_rows
 from indunet.web.console.pages import error_text, is_htmx, page_zone, render
@@ -71,8 +72,19 @@ def template_rows(templates: list[Template], ref: str) -> list[ValueRow]:
     chosen = next((t for t in templates if t.ref == ref), None)
     if chosen is None:
         return list(BLANK_ROWS)
-    items = [ValueRow(str(i.index), i.name, "", i.required) for i in chosen.items]
+    items = [
+        ValueRow(str(i.index), i.name, "", i.required, i.choices, item_hint(i))
+        for i in chosen.items
+    ]
     return [ValueRow("1", "URL"), *items]
+
+
+def item_hint(item: TemplateItem) -> str:
+    """What a template item's row shows it expects: its title and its range, if any."""
+    low = "" if item.minimum is None else f"{item.minimum:g}"
+    high = "" if item.maximum is None else f"{item.maximum:g}"
+    span = f"{low}–{high}" if low or high else ""
+    return " · ".join(x for x in (item.title, span) if x)
 
 
 def write_record(state: AppState, user: User, handle: str, values: list[dict[str, object]]) -> str:
@@ -116,7 +128,24 @@ def _register_context(state: AppState, user: User, **extra: object) -> dict[str,
         "rows": list(BLANK_ROWS),
     }
     ctx.update(extra)
+    rows, ref = ctx["rows"], ctx["template"]
+    if isinstance(rows, list) and isinstance(ref, str) and ref:
+        ctx["rows"] = hinted(rows, templates, ref)
     return ctx
+
+
+def hinted(rows: list[ValueRow], templates: list[Template], ref: str) -> list[ValueRow]:
+    """``rows`` as typed, those of template ``ref``'s items with the item's choices and hint
+    again (a refused form comes back as it was typed, and as helpful as it was)."""
+    chosen = next((t for t in templates if t.ref == ref), None)
+    items = {i.name: i for i in chosen.items} if chosen else {}
+    out = []
+    for row in rows:
+        item = items.get(row.type.strip())
+        if item is not None:
+            row = replace(row, required=item.required, choices=item.choices, hint=item_hint(item))
+        out.append(row)
+    return out
 
 
 @router.get("/ids/register")
