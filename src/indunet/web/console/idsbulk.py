@@ -14,6 +14,7 @@ import csv
 import io
 import logging
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Annotated
@@ -52,8 +53,11 @@ BATCH = 200
 #: Error rows shown on the job's page (the report has them all).
 SHOWN_ERRORS = 50
 _CHUNK = 1024 * 1024
-#: Jobs this process is running now, by id (a job not here but "running" was interrupted).
+#: Jobs this process is running now, by id.
 _running: dict[int, asyncio.Task[None]] = {}
+#: A "running" job that no task here runs and that has not moved for this long was
+#: interrupted (one started over the API runs in its request and saves every batch).
+STALE_S = 120.0
 
 
 def upload_dir(state: AppState) -> Path:
@@ -168,14 +172,15 @@ def _list(request: Request, state: AppState, user: User) -> PageOf[BulkJob]:
 def _page(
     request: Request, state: AppState, user: User, *, status: int = 200, **extra: object
 ) -> Response:
+    result = _list(request, state, user)
     ctx: dict[str, object] = {
-        "result": _list(request, state, user),
+        "result": result,
+        "interrupted_ids": {j.id for j in result.items if is_interrupted(j)},
         "statuses": STATUSES,
         "status_filter": request.query_params.get("status", ""),
         "may_import": access.can_change(user, user.enterprise_id, users_too=True),
         "max_mib": MAX_UPLOAD_BYTES // (1024 * 1024),
         "suffixes": ", ".join(SUFFIXES),
-        "running_here": set(_running),
     }
     ctx.update(extra)
     return render(request, "idsbulk.html", ctx, status=status)
@@ -239,13 +244,21 @@ def _job_context(request: Request, state: AppState, user: User, job_id: str) -> 
         )
         for i, (line, handle, message) in enumerate(job.errors[:SHOWN_ERRORS])
     ]
-    interrupted = job.status == RUNNING and job.id not in _running
+    interrupted = is_interrupted(job)
     return {
         "job": job,
         "shown": shown,
         "interrupted": interrupted,
         "may_resume": interrupted and job.actor == user.actor and _kept(state, job.id) is not None,
     }
+
+
+def is_interrupted(job: BulkJob) -> bool:
+    """Whether ``job`` says running but nothing runs it (see ``STALE_S``)."""
+    if job.status != RUNNING or job.id in _running:
+        return False
+    moved = job.updated_at if job.updated_at.tzinfo else job.updated_at.replace(tzinfo=UTC)
+    return (datetime.now(UTC) - moved).total_seconds() >= STALE_S
 
 
 def _reason_text(request: Request, message: str, reason: str, params: dict[str, object]) -> str:
