@@ -21,9 +21,10 @@ from starlette.responses import RedirectResponse, Response
 from indunet import ids
 from indunet.core import IndunetError, NotFound, User, access
 from indunet.ids import HandleValue
+from indunet.ids.values import TEMPLATE_TYPE
 from indunet.web.auth import principal_for_user
 from indunet.web.console.forms import FormError, ValueRow, record_values, value_rows
-from indunet.web.console.identifiers import stamps
+from indunet.web.console.identifiers import hinted, stamps, visible_templates
 from indunet.web.console.pages import error_text, render
 from indunet.web.console.paging import PageOf, link, paging_of
 from indunet.web.console.session import ConsoleUser
@@ -258,10 +259,14 @@ def _edit_context(state: AppState, user: User, text: str) -> dict[str, Any]:
     kept = sorted(
         (v for v in rec.values if not editable(v) and v.public_read), key=lambda v: v.index
     )
+    ref = next((str(v.value) for v in rec.values if v.type == TEMPLATE_TYPE), "")
+    templates = visible_templates(state, user) if ref else []
     return {
         "handle": rec.handle,
         "prefix": owned.prefix,
-        "rows": edit_rows(rec.values),
+        "template": ref,
+        "templates": templates,
+        "rows": hinted(edit_rows(rec.values), templates, ref),
         "kept": kept,
     }
 
@@ -301,6 +306,7 @@ async def edit(request: Request, state: StateDep, user: ConsoleUser) -> Response
                 status=again.status,
             )
         ctx.update(rows=rows or ctx["rows"], error=error_text(request, exc))
+        ctx["rows"] = hinted(ctx["rows"], ctx["templates"], ctx["template"])
         return render(request, "handle_edit.html", ctx, status=getattr(exc, "status", 400))
     return RedirectResponse(
         f"/ids/handles/record?{urlencode({'handle': written, 'saved': '1'})}", status_code=303
