@@ -186,6 +186,14 @@ def test_rule_from_the_form_fires_and_the_alarm_is_handled(server: Server, shots
                 assert rows[0]["raised_at"].endswith("+08:00")
                 shot("07-alarms-closed")
 
+                # The rule can be disabled (its open alarms clear) and enabled again.
+                page.click("nav.tabs >> text=告警规则")
+                page.click("#rules button:has-text('停用')")
+                expect(page.locator("#rules .rule-enabled")).to_have_text("已停用")
+                page.click("#rules button:has-text('启用')")
+                expect(page.locator("#rules .rule-enabled")).to_have_text("已启用")
+                page.goto(server.url + f"/platform/alarms?state=closed&device={DEVICE}")
+
                 # English, one click away.
                 page.click("#lang-switch")
                 expect(page.locator("html")).to_have_attribute("lang", "en")
