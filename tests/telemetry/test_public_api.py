@@ -6,6 +6,7 @@ from indunet import telemetry
 
 PINNED = [
     "Alarm",
+    "AlarmFilter",
     "AlarmState",
     "Alarms",
     "BAD",
@@ -16,6 +17,7 @@ PINNED = [
     "CommandState",
     "CommandTimedOut",
     "Commands",
+    "Comment",
     "Dashboard",
     "Dashboards",
     "DeadLetter",

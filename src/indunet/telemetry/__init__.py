@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from indunet.telemetry import trends
-from indunet.telemetry.alarms import Alarm, Alarms, AlarmState, Severity
+from indunet.telemetry.alarms import Alarm, AlarmFilter, Alarms, AlarmState, Comment, Severity
 from indunet.telemetry.buffer import DiskBuffer
 from indunet.telemetry.checks import REASONS, Letter
 from indunet.telemetry.commands import (
@@ -49,6 +49,7 @@ __all__ = [
     "REASONS",
     "UNCERTAIN",
     "Alarm",
+    "AlarmFilter",
     "AlarmState",
     "Alarms",
     "Bucket",
@@ -58,6 +59,7 @@ __all__ = [
     "CommandState",
     "CommandTimedOut",
     "Commands",
+    "Comment",
     "Dashboard",
     "Dashboards",
     "DeadLetter",
