@@ -18,6 +18,7 @@ from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from indunet.core import IndunetError, InvalidInput, User, access
+from indunet.core import enterprises as core_enterprises
 from indunet.devices import ThingModel
 from indunet.telemetry import RuleEngine, ruletrial
 from indunet.telemetry import expr as expressions
@@ -39,6 +40,8 @@ router = APIRouter(include_in_schema=False)
 MAX_FIELD = 1000
 """Longest text field read from a form (the engine's own limits are smaller and named)."""
 ENABLED_FILTERS = ("", "1", "0")
+MAX_CHOICES = 500
+"""Most enterprises the rule form offers in a list."""
 
 
 def _engine(platform: Platform) -> RuleEngine:
@@ -46,6 +49,20 @@ def _engine(platform: Platform) -> RuleEngine:
     if engine is None:
         raise fleet.NoPlatform()
     return engine
+
+
+def _names(state: AppState, ids: list[int]) -> dict[int, str]:
+    """Names of the enterprises of one page of rules (not of every enterprise)."""
+    with state.engine.connect() as conn:
+        return core_enterprises.names_of(conn, ids)
+
+
+def _choices(state: AppState) -> dict[int, str] | None:
+    """Enterprises an overseer picks a model rule's from, by name; ``None`` when there are
+    more than ``MAX_CHOICES`` (the form then takes the enterprise's number)."""
+    with state.engine.connect() as conn:
+        found, total = core_enterprises.page_enterprises(conn, limit=MAX_CHOICES)
+    return {e.id: e.name for e in found} if total <= MAX_CHOICES else None
 
 
 def may_manage(user: User) -> bool:
@@ -89,7 +106,9 @@ def _list_context(request: Request, state: AppState, user: User) -> dict[str, An
         "severities": SEVERITIES,
         "severity_keys": SEVERITY_KEYS,
         "may_manage": may_manage(user),
-        "enterprises": fleet.enterprise_names(state, user) if access.sees_all(user) else {},
+        "enterprises": _names(state, [r.enterprise_id for r in result.items])
+        if access.sees_all(user)
+        else {},
         "deleted": params.get("deleted") == "1",
     }
     return ctx
@@ -278,7 +297,7 @@ def _form_context(
         "severity_keys": SEVERITY_KEYS,
         "may_manage": may_manage(user),
         "overseer": access.sees_all(user),
-        "enterprises": fleet.enterprise_names(state, user) if access.sees_all(user) else {},
+        "enterprises": _choices(state) if access.sees_all(user) else None,
         "models": [m.id for m in platform.models.list_for(user)],
         "windows": tuple(ruletrial.WINDOWS_MS),
         **_help(platform, user, values),
