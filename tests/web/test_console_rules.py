@@ -259,3 +259,46 @@ async def test_every_rule_page_in_english(
         "/platform/rules/help", params={"target": "model", "model_id": "indunet:env-sensor"}
     )
     assert 'data-point="temperature"' in help_.text and "Expression help" in help_.text
+
+
+def test_every_expression_refusal_reads_from_both_catalogues() -> None:
+    from indunet.telemetry import Expression, InvalidExpression
+    from indunet.web.console.i18n import catalogue
+
+    refused = [
+        "",
+        "x" * 501,
+        "a >",
+        "-" * 40 + "a",
+        " + ".join(["a"] * 150),
+        "a.b",
+        "1 / 0 > a",
+        "b'x' == a",
+        "_a > 1",
+        "abs > 1",
+        "~a",
+        "a & 1",
+        "'x' + a",
+        "a ** b",
+        "a ** 100",
+        "a is None",
+        "a in b",
+        "(1, 2)",
+        "[a]",
+        "open(a)",
+        "round(a, ndigits=2)",
+        "abs(a, b)",
+    ]
+    reasons = set()
+    for text in refused:
+        try:
+            Expression.parse(text)
+        except InvalidExpression as exc:
+            assert exc.reason and exc.reason.startswith("expr_"), text
+            reasons.add(exc.reason)
+            for locale in ("zh-CN", "en"):
+                said = catalogue(locale)[f"error.{exc.reason}"].format(**exc.params)
+                assert "{" not in said, (text, said)
+        else:
+            raise AssertionError(f"{text!r} was accepted")
+    assert len(reasons) >= 18, sorted(reasons)
