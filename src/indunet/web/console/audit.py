@@ -26,6 +26,7 @@ from indunet.web.console.i18n import N_
 from indunet.web.console.pages import error_text, page_zone, render
 from indunet.web.console.paging import PageOf, paging_of
 from indunet.web.console.session import ConsoleUser
+from indunet.web.console.users import enterprise_choices
 from indunet.web.console.zones import Zone
 from indunet.web.deps import MAX_DB_INT, StateDep
 from indunet.web.state import AppState
@@ -110,7 +111,7 @@ def audit_page(request: Request, state: StateDep, user: ConsoleUser) -> Response
         "typed": typed,
         "error": error,
         "actions": _actions(state, f.enterprise_id),
-        "enterprises": _enterprises(state, user),
+        "enterprises": enterprise_choices(state, user, f.enterprise_id),
         "export_limit": EXPORT_LIMIT,
         "export_query": request.url.query,
         "detail_text": _detail_text,
@@ -121,13 +122,6 @@ def audit_page(request: Request, state: StateDep, user: ConsoleUser) -> Response
 def _actions(state: AppState, enterprise_id: int | None) -> list[str]:
     with state.engine.connect() as conn:
         return core.audit.actions(conn, enterprise_id=enterprise_id, limit=ACTIONS_SHOWN)
-
-
-def _enterprises(state: AppState, user: User) -> list[core.Enterprise]:
-    if not access.sees_all(user):
-        return []
-    with state.engine.connect() as conn:
-        return core.list_enterprises(conn)[:500]
 
 
 def _detail_text(detail: dict[str, Any]) -> str:

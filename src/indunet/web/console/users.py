@@ -39,11 +39,18 @@ def _enterprise_id(text: str | None) -> int | None:
     return int(text)
 
 
-def _enterprises(state: AppState, user: User) -> list[core.Enterprise]:
+def enterprise_choices(
+    state: AppState, user: User, selected: int | None = None
+) -> list[core.Enterprise]:
+    """The enterprises offered in a filter or form to overseers (the first
+    ``ENTERPRISES_SHOWN`` by name, and the one ``selected``); none to anyone else."""
     if not access.sees_all(user):
         return []
     with state.engine.connect() as conn:
-        return core.list_enterprises(conn)[:ENTERPRISES_SHOWN]
+        found, _total = core.enterprises.page_enterprises(conn, limit=ENTERPRISES_SHOWN)
+        if selected is not None and all(e.id != selected for e in found):
+            found += core.enterprises.page_enterprises(conn, enterprise_id=selected)[0]
+    return found
 
 
 def _query(request: Request) -> UserQuery:
@@ -81,7 +88,7 @@ def _list_context(request: Request, state: AppState, user: User, **extra: Any) -
         "roles": list(Role),
         "statuses": STATUSES,
         "assignable": core.accounts.assignable_roles(user),
-        "enterprises": _enterprises(state, user),
+        "enterprises": enterprise_choices(state, user, query.enterprise_id),
         "sees_all": access.sees_all(user),
         "typed": {"username": "", "role": Role.ENTERPRISE_USER.value, "enterprise_id": ""},
     }
