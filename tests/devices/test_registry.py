@@ -288,6 +288,28 @@ def test_lookup_and_model_of_serve_other_processes_writes(reg: DeviceRegistry, e
     assert other.model_of("nobody") is None
 
 
+def test_reload_if_changed_reads_again_only_after_a_create_change_or_delete(
+    reg: DeviceRegistry, eid: int
+):
+    other = DeviceRegistry(reg.engine, reg.models, None)  # another process on the same tables
+    assert other.reload_if_changed() is None  # nothing happened since it was built
+    reg.create(eid, compressor(), actor="t")
+    made = other.reload_if_changed()
+    assert made is not None and [d.id for d in made] == ["comp-1"]
+    assert other.reload_if_changed() is None
+    reg.set_status("comp-1", True, 1000.0)
+    reg.flush_status()  # statuses are not a reason to read every row again
+    assert other.reload_if_changed() is None
+    reg.update("comp-1", {"name": "改名的空压机"}, actor="t")
+    changed = other.reload_if_changed()
+    assert changed is not None and changed[0].name == "改名的空压机"
+    reg.rotate_secret("comp-1", actor="t")
+    assert other.reload_if_changed() is not None
+    reg.delete("comp-1", actor="t")
+    assert other.reload_if_changed() == []
+    assert other.lookup("comp-1") is None
+
+
 def test_statuses_live_in_memory_until_flushed(reg: DeviceRegistry, state: AppState, eid: int):
     reg.create(eid, compressor(), actor="t")
     reg.create(eid, compressor("comp-2"), actor="t")

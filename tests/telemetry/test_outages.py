@@ -112,7 +112,8 @@ async def test_the_device_page_shows_the_history_and_the_charts_get_the_gaps(
     assert login.status_code == 303, login.text
     html = (await client.get("/platform/devices/gw-1")).text
     assert 'id="device-status-history"' in html and "上线与离线记录" in html
-    assert "2024-05-01 08:05:00 UTC" in html and "2024-05-01 08:00:00 UTC" in html
+    # In the page's zone: Asia/Shanghai for a zh-CN reader whose browser has not said its own.
+    assert "2024-05-01 16:05:00" in html and "2024-05-01 16:00:00" in html
     platform = state.platform
     assert platform is not None
     gw = platform.devices.get("gw-1")

@@ -112,7 +112,11 @@ class Platform:
                     enterprise_id=change.enterprise_id,
                 )
             )
-        self.sync_devices(await asyncio.to_thread(self.devices.reload))  # one read of all
+        # Devices made, changed or deleted anywhere (API, CLI, another process): read again
+        # only when the table changed (one aggregate query otherwise).
+        current = await asyncio.to_thread(self.devices.reload_if_changed)
+        if current is not None:
+            self.sync_devices(current)
         # Deleted devices (API, CLI, a failed purge), once detached above and once the
         # pipeline has stored what it accepted before the delete (Purger waits for that).
         await self.purger.purge_pending()
