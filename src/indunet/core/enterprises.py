@@ -243,3 +243,21 @@ def names_of(conn: sa.Connection, ids: Iterable[int | None]) -> dict[int, str]:
         sa.select(enterprises.c.id, enterprises.c.name).where(enterprises.c.id.in_(wanted))
     )
     return {int(i): str(n) for i, n in rows}
+
+
+def regions(conn: sa.Connection, limit: int = 1000) -> list[str]:
+    """The regions enterprises registered in (distinct, sorted, at most ``limit``)."""
+    rows = conn.execute(
+        sa.select(enterprises.c.region)
+        .where(enterprises.c.region != "")
+        .distinct()
+        .order_by(enterprises.c.region)
+        .limit(limit)
+    )
+    return [str(r) for (r,) in rows]
+
+
+def ids_in_region(conn: sa.Connection, region: str) -> list[int]:
+    """The ids of the enterprises registered in ``region``."""
+    rows = conn.execute(sa.select(enterprises.c.id).where(enterprises.c.region == region))
+    return [int(i) for (i,) in rows]

@@ -94,7 +94,7 @@ def _list_context(
         sort=paging.sort,
         desc=paging.desc,
     )
-    names = fleet.enterprise_names(state, user)
+    names = fleet.enterprise_names(state, user, [b.enterprise_id for b in boards] + [chosen])
     return {
         "result": PageOf(boards, total, paging),
         "chosen": chosen,
@@ -151,7 +151,9 @@ def _board_context(
 ) -> dict[str, Any]:
     return {
         "board": board,
-        "enterprise": fleet.enterprise_names(state, user).get(board.enterprise_id, ""),
+        "enterprise": fleet.enterprise_names(state, user, [board.enterprise_id]).get(
+            board.enterprise_id, ""
+        ),
         "may_edit": may_edit(user, board),
         "type_keys": TYPE_KEYS,
         "config": {

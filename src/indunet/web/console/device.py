@@ -157,7 +157,9 @@ def _device_context(
         "device": device,
         "model": model,
         "model_title": fleet.title_in(model.title, t.locale, model.id) if model else "",
-        "enterprise": fleet.enterprise_names(state, user).get(device.enterprise_id, ""),
+        "enterprise": fleet.enterprise_names(state, user, [device.enterprise_id]).get(
+            device.enterprise_id, ""
+        ),
         "connection": device.to_json()["connection"],
         "rows": live_rows(t, model, latest),
         "alarms": alarms,

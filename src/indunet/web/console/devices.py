@@ -142,7 +142,7 @@ def _list_context(
         "values": key_values(platform, t, found.page.items),
         "counts": found.counts,
         "tags": found.tags,
-        "names": fleet.enterprise_names(state, user),
+        "names": fleet.enterprise_names(state, user, [d.enterprise_id for d in found.page.items]),
         "filters": {"status": status, "tag": tag, "q": paging.q},
         "statuses": STATUSES,
         "seen_ago": fleet.seen_ago,

@@ -158,11 +158,12 @@ def _list_context(request: Request, state: AppState, user: User, **extra: Any) -
         rows.sort(key=lambda r: len(r.model.points), reverse=paging.desc)
     elif paging.desc:
         rows.reverse()
+    result = page_of(rows, paging)
     ctx: dict[str, Any] = {
-        "result": page_of(rows, paging),
+        "result": result,
         "owner_filter": kind,
         "owner_keys": OWNER_KEYS,
-        "names": fleet.enterprise_names(state, user),
+        "names": fleet.enterprise_names(state, user, [r.enterprise_id for r in result.items]),
         "may_import": may_import(user),
         "title_in": fleet.title_in,
         "document": "",
@@ -385,7 +386,7 @@ def model_page(
     ctx: dict[str, Any] = {
         "model": model,
         "versions": platform.models.versions(model.id, read=False),
-        "owner_name": fleet.enterprise_names(state, user).get(owner, "") if owner else "",
+        "owner_name": fleet.enterprise_names(state, user, [owner]).get(owner, "") if owner else "",
         "library": model.id.startswith(LIBRARY_NAMESPACE),
         "binding": binding,
         "title_in": fleet.title_in,

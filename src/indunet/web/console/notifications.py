@@ -97,7 +97,7 @@ def _channels_context(state: AppState, user: User, request: Request) -> dict[str
     items, total = store.channels(
         user, q=paging.q, kind=kind, offset=paging.offset, limit=paging.limit
     )
-    names = fleet.enterprise_names(state, user)
+    names = fleet.enterprise_names(state, user, [c.enterprise_id for c in items])
     return {
         "tab": "channels",
         "result": PageOf(items, total, paging),

@@ -60,7 +60,7 @@ def displays(state: AppState) -> telemetry.Displays:
 
 def _regions(state: AppState) -> list[str]:
     with state.engine.connect() as conn:
-        return sorted({e.region for e in core.list_enterprises(conn) if e.region})
+        return core.enterprises.regions(conn)
 
 
 def _list_context(request: Request, state: AppState, user: User) -> dict[str, Any]:
@@ -71,7 +71,7 @@ def _list_context(request: Request, state: AppState, user: User) -> dict[str, An
     platform_admin = user.role is core.Role.PLATFORM_ADMIN
     return {
         "result": PageOf(items, total, paging),
-        "enterprises": fleet.enterprise_names(state, user),
+        "enterprises": fleet.enterprise_names(state, user, [d.enterprise_id for d in items]),
         "regions": _regions(state) if platform_admin else [],
         "platform_admin": platform_admin,
         "may_create": user.role in access.CHANGERS,
@@ -150,13 +150,13 @@ def revoke_display(
 
 def _scope(state: AppState, display: Display) -> tuple[list[int] | None, str]:
     """The enterprises a display shows and its name for the header."""
-    with state.engine.connect() as conn:
-        every = core.list_enterprises(conn)
     if display.enterprise_id is not None:
-        name = next((e.name for e in every if e.id == display.enterprise_id), "")
-        return [display.enterprise_id], name
+        with state.engine.connect() as conn:
+            names = core.enterprises.names_of(conn, [display.enterprise_id])
+        return [display.enterprise_id], names.get(display.enterprise_id, "")
     if display.region:
-        return [e.id for e in every if e.region == display.region], display.region
+        with state.engine.connect() as conn:
+            return core.enterprises.ids_in_region(conn, display.region), display.region
     return None, ""
 
 
