@@ -292,7 +292,8 @@ def device_matches(
         return JSONResponse(exc.to_dict(), status_code=exc.status)
     needle = q.strip()[:63].casefold()
     found = []
-    for d in platform.devices.list(enterprise_id=board.enterprise_id):
+    mine = (d for d in platform.devices.in_memory() if d.enterprise_id == board.enterprise_id)
+    for d in sorted(mine, key=lambda d: d.id):
         if not needle or needle in d.id.casefold() or needle in d.name.casefold():
             found.append(_device_row(t, platform, d.id))
             if len(found) >= DEVICE_MATCHES:

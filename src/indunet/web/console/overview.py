@@ -114,7 +114,10 @@ def overview(request: Request, state: StateDep, user: ConsoleUser) -> Response:
     """Counts at a glance, the charts (drawn from the charts endpoint) and the newest alarms."""
     platform = fleet.platform_of(state)
     t = translator(locale_of(request))
-    devices: list[Device] = platform.devices.list(enterprise_id=fleet.scope(user))
+    scope = fleet.scope(user)  # the registry's memory: reading 100,000 rows took seconds
+    devices: list[Device] = [
+        d for d in platform.devices.in_memory() if scope is None or d.enterprise_id == scope
+    ]
     ctx = {
         "counts": status_counts(devices),
         "alarm_counts": platform.alarms.counts(user),
