@@ -80,13 +80,13 @@ def test_first_session_in_a_real_browser(server: Server, shots: Path) -> None:
             page.fill("input[name=name]", "cnc")
             page.fill("input[name=version]", "1.0")
             page.fill("input[name=industry_code]", "C342")
-            first = page.locator("#items tr").first
+            first = page.locator("#items tbody.item").first  # an item: its row and its limits
             first.locator("input[name=item_name]").fill("serial")
             first.locator("input[name=item_index]").fill("2000")
             first.locator("select[name=item_required]").select_option("1")
             first.locator("input[name=item_pattern]").fill("[A-Z0-9-]+")
             page.click("button:has-text('添加一项')")  # HTMX appends a row
-            expect(page.locator("#items tr")).to_have_count(4)
+            expect(page.locator("#items tbody.item")).to_have_count(4)  # 3 blank + 1
             page.click("button:has-text('发布')")
             expect(page.locator(".alert.ok")).to_contain_text("已发布模板 cnc@1.0")
             shot("04-templates")
