@@ -30,6 +30,7 @@ DEVICES = [
     "ThingModel",
     "library_documents",
     "library_models",
+    "online_series",
     "owners",
     "parse_model",
     "registers",

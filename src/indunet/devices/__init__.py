@@ -7,7 +7,7 @@ from indunet.devices.bundled import library_documents, library_models
 from indunet.devices.catalog import ModelRegistry
 from indunet.devices.csvimport import ImportReport
 from indunet.devices.device import DEVICE_ID, PROTOCOLS, Device, Protocol, Status
-from indunet.devices.lifecycle import Gap, StatusChange, owners
+from indunet.devices.lifecycle import Gap, StatusChange, online_series, owners
 from indunet.devices.models import (
     Action,
     DataType,
@@ -48,6 +48,7 @@ __all__ = [
     "ThingModel",
     "library_documents",
     "library_models",
+    "online_series",
     "owners",
     "parse_model",
     "registers",

@@ -21,6 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from indunet.core.buckets import bucket_index, bucket_starts, within
 from indunet.devices.tables import devices as device_table
 from indunet.devices.tables import purges
 from indunet.devices.tables import status_history as history_table
@@ -184,3 +185,48 @@ def owners(conn: sa.Connection, device_ids: Collection[str]) -> dict[str, int]:
     c = device_table.c
     q = sa.select(c.id, c.enterprise_id).where(c.id.in_(list(device_ids)))
     return {str(d): int(e) for d, e in conn.execute(q)}
+
+
+def online_series(
+    engine: sa.Engine, scope: Collection[int] | None, start: int, end: int, step: int
+) -> list[list[int]]:
+    """``[bucket start, devices online at the bucket's end]`` for each bucket.
+
+    The count at ``start`` is the devices whose last change before it is ``online``; each
+    change in the window then adds one (online) or takes one away (offline): the history holds
+    changes only, so a device's rows alternate. All of it is counted by the database.
+    """
+    c = history_table.c
+    lo, hi = start / 1000, end / 1000
+    mine = within(c.enterprise_id, scope)
+    last = (
+        sa.select(c.device_id, sa.func.max(c.at).label("at"))
+        .where(c.at < lo, *mine)
+        .group_by(c.device_id)
+        .subquery()
+    )
+    at_start = (
+        sa.select(sa.func.count(sa.distinct(c.device_id)))
+        .select_from(
+            history_table.join(last, sa.and_(c.device_id == last.c.device_id, c.at == last.c.at))
+        )
+        .where(c.status == "online", *mine)
+    )
+    starts = bucket_starts(start, end, step)
+    edges = [min(b + step, end) / 1000 for b in starts]
+    slot = bucket_index(c.at, edges).label("slot")
+    moves = (
+        sa.select(slot, c.status, sa.func.count())
+        .where(c.at >= lo, c.at < hi, *mine)
+        .group_by(slot, c.status)
+    )
+    delta = [0] * (len(starts) + 1)
+    with engine.connect() as conn:
+        online = int(conn.execute(at_start).scalar_one())
+        for k, status, n in conn.execute(moves):
+            delta[int(k)] += int(n) if status == "online" else -int(n)
+    out: list[list[int]] = []
+    for i, b in enumerate(starts):
+        online = max(0, online + delta[i])
+        out.append([b, online])
+    return out

@@ -2,10 +2,10 @@
 
 Each function takes the enterprises to count (``None``: every enterprise; the caller has
 asked ``core.access`` which ones a user or a display may see) and a window in ms cut into
-``step`` buckets. Devices online over time replays the status history (``dev_status_history``:
-each device's last change before the window, then every change in it); alarms by severity
-and top devices read ``tel_alarms``. The database counts per bucket, so no rows are carried
-into Python however many devices there are.
+``step`` buckets. Devices online over time is the devices subsystem's replay of its status
+history (``devices.online_series``); alarms by severity and top devices read ``tel_alarms``.
+The database counts per bucket, so no rows are carried into Python however many devices
+there are.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from indunet.devices.tables import status_history as history
+from indunet import devices
+from indunet.core.buckets import bucket_index, bucket_starts, within
 from indunet.telemetry.alarms import Severity
 from indunet.telemetry.alarmtables import alarms
 
@@ -53,66 +54,12 @@ class Memo:
         return value
 
 
-def _within(column: Any, scope: Scope) -> list[sa.ColumnElement[bool]]:
-    if scope is None:
-        return []
-    return [column.in_(list(scope))] if scope else [sa.false()]
-
-
-def buckets(start: int, end: int, step: int) -> list[int]:
-    """Bucket starts of ``[start, end)``."""
-    return list(range(start, end, max(1, step)))
-
-
-def _bucket_of(column: Any, edges: list[Any]) -> Any:
-    """The index of the bucket ``column`` falls in, computed by the database (a ``CASE`` over
-    the bucket edges works alike in SQLite and PostgreSQL, for numbers and times)."""
-    return sa.case(*((column < edge, i) for i, edge in enumerate(edges)), else_=len(edges))
-
-
 def online_series(
     engine: sa.Engine, scope: Scope, start: int, end: int, step: int
 ) -> list[list[int]]:
-    """``[bucket start, devices online at the bucket's end]`` for each bucket.
-
-    The count at ``start`` is the devices whose last change before it is ``online``; each
-    change in the window then adds one (online) or takes one away (offline): the history holds
-    changes only, so a device's rows alternate. All of it is counted by the database.
-    """
-    c = history.c
-    lo, hi = start / 1000, end / 1000
-    mine = _within(c.enterprise_id, scope)
-    last = (
-        sa.select(c.device_id, sa.func.max(c.at).label("at"))
-        .where(c.at < lo, *mine)
-        .group_by(c.device_id)
-        .subquery()
-    )
-    at_start = (
-        sa.select(sa.func.count(sa.distinct(c.device_id)))
-        .select_from(
-            history.join(last, sa.and_(c.device_id == last.c.device_id, c.at == last.c.at))
-        )
-        .where(c.status == "online", *mine)
-    )
-    starts = buckets(start, end, step)
-    edges = [min(b + step, end) / 1000 for b in starts]
-    slot = _bucket_of(c.at, edges).label("slot")
-    moves = (
-        sa.select(slot, c.status, sa.func.count())
-        .where(c.at >= lo, c.at < hi, *mine)
-        .group_by(slot, c.status)
-    )
-    delta = [0] * (len(starts) + 1)
-    with engine.connect() as conn:
-        online = int(conn.execute(at_start).scalar_one())
-        for k, status, n in conn.execute(moves):
-            delta[int(k)] += int(n) if status == "online" else -int(n)
-    out: list[list[int]] = []
-    for i, b in enumerate(starts):
-        online = max(0, online + delta[i])
-        out.append([b, online])
-    return out
+    """``[bucket start, devices online at the bucket's end]`` for each bucket (the devices'
+    status history is theirs: ``devices.online_series``)."""
+    return devices.online_series(engine, scope, start, end, step)
 
 
 def _ms(value: datetime) -> int:
@@ -129,12 +76,12 @@ def alarm_series(
 ) -> dict[str, list[list[int]]]:
     """Alarms raised per bucket, by severity: ``{severity: [[bucket start, count], ...]}``."""
     c = alarms.c
-    starts = buckets(start, end, step)
-    slot = _bucket_of(c.raised_at, [_when(min(b + step, end)) for b in starts]).label("slot")
+    starts = bucket_starts(start, end, step)
+    slot = bucket_index(c.raised_at, [_when(min(b + step, end)) for b in starts]).label("slot")
     q = (
         sa.select(slot, c.severity, sa.func.count())
         .where(
-            c.raised_at >= _when(start), c.raised_at < _when(end), *_within(c.enterprise_id, scope)
+            c.raised_at >= _when(start), c.raised_at < _when(end), *within(c.enterprise_id, scope)
         )
         .group_by(slot, c.severity)
     )
@@ -152,7 +99,7 @@ def top_devices(engine: sa.Engine, scope: Scope, since: int, limit: int = 10) ->
     n = sa.func.count().label("n")
     q = (
         sa.select(c.device_id, n)
-        .where(c.raised_at >= _when(since), *_within(c.enterprise_id, scope))
+        .where(c.raised_at >= _when(since), *within(c.enterprise_id, scope))
         .group_by(c.device_id)
         .order_by(n.desc(), c.device_id)
         .limit(max(1, min(limit, 100)))
@@ -166,7 +113,7 @@ def open_alarm_counts(engine: sa.Engine, scope: Scope) -> dict[str, int]:
     c = alarms.c
     q = (
         sa.select(c.severity, sa.func.count())
-        .where(c.state != "closed", *_within(c.enterprise_id, scope))
+        .where(c.state != "closed", *within(c.enterprise_id, scope))
         .group_by(c.severity)
     )
     with engine.connect() as conn:
@@ -179,7 +126,7 @@ def recent_open(engine: sa.Engine, scope: Scope, limit: int = 10) -> list[dict[s
     c = alarms.c
     q = (
         sa.select(c.severity, c.device_id, c.message, c.raised_at)
-        .where(c.state != "closed", *_within(c.enterprise_id, scope))
+        .where(c.state != "closed", *within(c.enterprise_id, scope))
         .order_by(c.id.desc())
         .limit(max(1, min(limit, 100)))
     )
