@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from indunet.core import audit
 from indunet.core.errors import Conflict, InvalidInput, NotFound
+from indunet.core.paged import page_of_rows
 from indunet.core.tables import enterprises
 from indunet.core.uscc import validate_uscc
 
@@ -213,25 +214,17 @@ def page_enterprises(
     if enterprise_id is not None:
         where.append(enterprises.c.id == enterprise_id)
     column = enterprises.c[sort if sort in SORTS else "name"]
-    # A search scans the table: the page's rows then carry the count of every match, in the
-    # same pass (a page past the end has no rows, so it counts on its own). Without one, the
-    # count and the page each use an index.
-    counted = [sa.func.count().over().label("matches")] if like else []
-    rows = conn.execute(
-        sa.select(enterprises, *counted)
-        .where(*where)
-        .order_by(column.desc() if desc else column, enterprises.c.id)
-        .offset(max(0, offset))
-        .limit(max(1, min(limit, 500)))
-    ).all()
-    if rows and like:
-        total = rows[0]._mapping["matches"]
-    else:
-        total = conn.execute(
-            sa.select(sa.func.count()).select_from(enterprises).where(*where)
-        ).scalar_one()
-    found = [Enterprise(**{k: v for k, v in r._mapping.items() if k != "matches"}) for r in rows]
-    return found, int(total)
+    rows, total = page_of_rows(
+        conn,
+        enterprises,
+        [enterprises],
+        where,
+        [column.desc() if desc else column, enterprises.c.id],
+        offset=offset,
+        limit=limit,
+        scan=bool(like),
+    )
+    return [Enterprise(**r) for r in rows], total
 
 
 def names_of(conn: sa.Connection, ids: Iterable[int | None]) -> dict[int, str]:

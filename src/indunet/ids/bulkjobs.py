@@ -18,6 +18,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 
 from indunet.core import Event, EventType, NotFound, User, access
+from indunet.core.paged import page_of_rows
 from indunet.ids.node import Node
 from indunet.ids.tables import bulk_jobs
 
@@ -191,17 +192,17 @@ def page_jobs(
     column = bulk_jobs.c[sort if sort in SORTS else "id"]
     cols = [c for c in bulk_jobs.c if c.name != "errors"]
     with engine.connect() as conn:
-        total = conn.execute(
-            sa.select(sa.func.count()).select_from(bulk_jobs).where(*where)
-        ).scalar_one()
-        rows = conn.execute(
-            sa.select(*cols, sa.literal(None).label("errors"))
-            .where(*where)
-            .order_by(column.desc() if desc else column, bulk_jobs.c.id.desc())
-            .offset(max(0, offset))
-            .limit(max(1, min(limit, 500)))
+        rows, total = page_of_rows(
+            conn,
+            bulk_jobs,
+            [*cols, sa.literal(None).label("errors")],
+            where,
+            [column.desc() if desc else column, bulk_jobs.c.id.desc()],
+            offset=offset,
+            limit=limit,
+            scan=False,
         )
-        return [_job(r._mapping, with_errors=False) for r in rows], int(total)
+    return [_job(r, with_errors=False) for r in rows], total
 
 
 @dataclass

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -27,6 +28,7 @@ from indunet.core import (
     audit,
     new_secret,
 )
+from indunet.core.paged import page_of_rows
 from indunet.ids.admin import ALL_RIGHTS, hash_seckeys
 from indunet.ids.errors import NotResponsible
 from indunet.ids.node import Node
@@ -175,11 +177,10 @@ def list_allocations(engine: sa.Engine, *, enterprise_id: int | None = None) -> 
     if enterprise_id is not None:
         q = q.where(prefixes.c.enterprise_id == enterprise_id)
     with engine.connect() as conn:
-        return [_allocation(r) for r in conn.execute(q)]
+        return [_allocation(r._mapping) for r in conn.execute(q)]
 
 
-def _allocation(r: sa.Row[tuple[object, ...]]) -> Allocation:
-    m = r._mapping
+def _allocation(m: Mapping[Any, Any]) -> Allocation:
     return Allocation(
         m["prefix"],
         m["node"],
@@ -238,22 +239,18 @@ def page_allocations(
     elif state == REVOKED:
         where.append(prefixes.c.revoked_at.is_not(None))
     column = prefixes.c[sort if sort in SORTS else "prefix"]
-    counted = [sa.func.count().over().label("matches")] if like else []  # one scan, not two
     with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(prefixes, *counted)
-            .where(*where)
-            .order_by(column.desc() if desc else column, prefixes.c.prefix)
-            .offset(max(0, offset))
-            .limit(max(1, min(limit, 500)))
-        ).all()
-        if rows and like:
-            total = rows[0]._mapping["matches"]
-        else:
-            total = conn.execute(
-                sa.select(sa.func.count()).select_from(prefixes).where(*where)
-            ).scalar_one()
-        return [_allocation(r) for r in rows], int(total)
+        rows, total = page_of_rows(
+            conn,
+            prefixes,
+            [prefixes],
+            where,
+            [column.desc() if desc else column, prefixes.c.prefix],
+            offset=offset,
+            limit=limit,
+            scan=bool(like),
+        )
+    return [_allocation(r) for r in rows], total
 
 
 def _row(conn: sa.Connection, prefix: str) -> sa.Row[tuple[object, ...]]:
@@ -271,7 +268,7 @@ def _row(conn: sa.Connection, prefix: str) -> sa.Row[tuple[object, ...]]:
 def allocation_of(engine: sa.Engine, prefix: str) -> Allocation:
     """The allocation of ``prefix`` (revoked or not), or ``NotFound``."""
     with engine.connect() as conn:
-        return _allocation(_row(conn, prefix))
+        return _allocation(_row(conn, prefix)._mapping)
 
 
 def prefix_detail(nodes: Mapping[str, Node], engine: sa.Engine, prefix: str) -> PrefixDetail:
@@ -288,7 +285,7 @@ def prefix_detail(nodes: Mapping[str, Node], engine: sa.Engine, prefix: str) -> 
     rec = node.store.get(hdl.parse(f"0.NA/{m['prefix']}").key) if node else None
     values = rec.values if rec else []
     return PrefixDetail(
-        _allocation(row),
+        _allocation(row._mapping),
         int(count),
         [v for v in values if v.type == ADMIN_TYPE],
         [v for v in values if v.type == SITE_TYPE],
