@@ -26,9 +26,8 @@ async def wait_or_accepting(
     refused = False
     while (left := end - loop.time()) > 0:
         try:
-            _, writer = await asyncio.wait_for(
-                asyncio.open_connection(host, port), timeout=min(every, left)
-            )
+            async with asyncio.timeout(min(every, left)):
+                _, writer = await asyncio.open_connection(host, port)
         except ConnectionRefusedError:
             refused = True
             await asyncio.sleep(min(every, max(end - loop.time(), 0.0)))

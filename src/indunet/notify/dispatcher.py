@@ -137,7 +137,8 @@ class Dispatcher:
         due = self.groups.next_due()
         wait = RELOAD_S if due is None else max(0.0, due - self.clock())
         try:
-            notice = await asyncio.wait_for(self._queue.get(), wait)
+            async with asyncio.timeout(wait):
+                notice = await self._queue.get()
         except TimeoutError:
             notice = None
         if notice is not None:

@@ -62,7 +62,8 @@ class Batcher:
         if self.concurrent and self.queued < self.max_batch and not stopping():
             self._full.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._full.wait(), self.max_delay)
+                async with asyncio.timeout(self.max_delay):
+                    await self._full.wait()
         jobs = [self.jobs.popleft()]
         size = len(jobs[0][0])
         while self.jobs and size + len(self.jobs[0][0]) <= self.max_batch:

@@ -223,7 +223,8 @@ class Commands:
         )
         wait = self.timeout
         try:
-            result = await asyncio.wait_for(send(), wait)
+            async with asyncio.timeout(wait):
+                result = await send()
         except TimeoutError:
             error = f"device {device_id} did not answer within {wait:g} s"
             await self._finish(command_id, CommandState.TIMEOUT, None, error)

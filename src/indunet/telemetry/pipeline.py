@@ -171,7 +171,8 @@ class Pipeline:
         batcher, drainer, notifier = self._tasks
         hung = False
         try:
-            await asyncio.wait_for(asyncio.shield(batcher), self.stop_timeout)
+            async with asyncio.timeout(self.stop_timeout):
+                await asyncio.shield(batcher)
         except TimeoutError:
             hung = True
             await self._abandon_store(batcher)
@@ -180,7 +181,8 @@ class Pipeline:
             await drainer
         self._notifier.wake()  # it delivers what is left (2 s at most), then ends
         with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-            await asyncio.wait_for(notifier, 2.0)
+            async with asyncio.timeout(2.0):
+                await notifier
         await self.dead_letters.close()
         if self._writer is not None:
             await asyncio.to_thread(self._writer.shutdown, wait=not hung, cancel_futures=hung)

@@ -262,7 +262,8 @@ class Connection:
         )
         timeout = max((d.settings.timeout for d in self.devices.values()), default=1.0)
         try:
-            ok = await asyncio.wait_for(client.connect(), timeout=max(timeout, 1.0))
+            async with asyncio.timeout(max(timeout, 1.0)):
+                ok = await client.connect()
         except (TimeoutError, OSError):
             ok = False
         if not ok or not client.connected:
@@ -304,7 +305,8 @@ class Connection:
                 )
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=max(nxt - now, 0.0))
+                    async with asyncio.timeout(max(nxt - now, 0.0)):
+                        await self._wake.wait()
                 continue
             samples: list[Sample] = []
             for dev, group in due:

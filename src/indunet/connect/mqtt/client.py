@@ -144,7 +144,8 @@ class BrokerClient:
         if self.connected:
             self._client.disconnect()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closed.wait(), timeout=2)
+                async with asyncio.timeout(2):
+                    await self._closed.wait()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -175,7 +176,8 @@ class BrokerClient:
             self._generation += 1
             try:
                 await loop.run_in_executor(None, self._connect_blocking)
-                refusal, present = await asyncio.wait_for(self._connack, timeout=15)
+                async with asyncio.timeout(15):
+                    refusal, present = await self._connack
                 if refusal:
                     raise ConnectionRefusedError(f"broker refused the connection: {refusal}")
             except (OSError, TimeoutError) as exc:

@@ -139,7 +139,8 @@ class MqttConnector:
                     f"device {device_id} cannot receive commands: it has not subscribed to {topic}"
                 )
             try:
-                result = await asyncio.wait_for(asyncio.shield(future), timeout)
+                async with asyncio.timeout(timeout):
+                    result = await asyncio.shield(future)
             except TimeoutError:
                 raise CommandFailed(
                     f"device {device_id} did not answer the command within {timeout:g} s"

@@ -312,7 +312,8 @@ class _Connection:
         if previous is not None:
             previous.kick(takeover=True)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(previous.finished.wait(), timeout=5)
+                async with asyncio.timeout(5):
+                    await previous.finished.wait()
         session, present = ep._session(device, client_id, connect.clean_session)
         self.connect, self.session = connect, session
         ep.connections[key] = self
@@ -495,7 +496,8 @@ class _Connection:
 
     async def _drain(self) -> None:
         try:
-            await asyncio.wait_for(self.writer.drain(), self.ep.limits.write_timeout)
+            async with asyncio.timeout(self.ep.limits.write_timeout):
+                await self.writer.drain()
         except (TimeoutError, OSError):
             self.writer.close()
 

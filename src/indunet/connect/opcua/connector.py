@@ -70,15 +70,13 @@ class OpcUaConnector:
             missing = set(points) - {b.point.name for b in chosen}
             raise InvalidInput(f"device {device_id} has no OPC UA point {sorted(missing)[0]}")
         try:
-            values = await asyncio.wait_for(
-                asyncio.gather(
+            async with asyncio.timeout(session.settings.timeout):
+                values = await asyncio.gather(
                     *(
                         client.get_node(b.node_id).read_data_value(raise_on_bad_status=False)
                         for b in chosen
                     )
-                ),
-                session.settings.timeout,
-            )
+                )
         except (UaError, OSError, TimeoutError, ConnectionError) as exc:
             raise CommandFailed(
                 f"device {device_id}: OPC UA read failed: {status_name(exc)}"
@@ -101,7 +99,8 @@ class OpcUaConnector:
         try:
             vtype = await _variant_type(session, client, node_id)
             variant = to_variant(value, vtype, f"node {node_id}")
-            await asyncio.wait_for(node.write_value(ua.DataValue(variant)), timeout)
+            async with asyncio.timeout(timeout):
+                await node.write_value(ua.DataValue(variant))
         except (UaError, OSError, TimeoutError, ConnectionError) as exc:
             raise CommandFailed(
                 f"device {device_id}: OPC UA write to {node_id} failed: {status_name(exc)}"
@@ -140,11 +139,14 @@ class OpcUaConnector:
         method = client.get_node(node_id)
         timeout = session.settings.timeout
         try:
-            parent = await asyncio.wait_for(method.get_parent(), timeout)
+            async with asyncio.timeout(timeout):
+                parent = await method.get_parent()
             if parent is None:
                 raise CommandFailed(f"method {node_id} has no parent object to call it on")
-            args = await asyncio.wait_for(_arguments(client, method, payload, action), timeout)
-            result = await asyncio.wait_for(parent.call_method(method.nodeid, *args), timeout)
+            async with asyncio.timeout(timeout):
+                args = await _arguments(client, method, payload, action)
+            async with asyncio.timeout(timeout):
+                result = await parent.call_method(method.nodeid, *args)
         except (UaError, OSError, TimeoutError, ConnectionError) as exc:
             raise CommandFailed(
                 f"device {device_id}: OPC UA method {node_id} failed: {status_name(exc)}"
@@ -209,9 +211,8 @@ async def _variant_type(session: Session, client: Client, node_id: str) -> ua.Va
     vtype = session.types.get(node_id)
     if vtype is None:
         node = client.get_node(node_id)
-        vtype = await asyncio.wait_for(
-            node.read_data_type_as_variant_type(), session.settings.timeout
-        )
+        async with asyncio.timeout(session.settings.timeout):
+            vtype = await node.read_data_type_as_variant_type()
         session.types[node_id] = vtype
     return vtype
 

@@ -235,7 +235,8 @@ class Session:
         while True:
             client = self._new_client()
             try:
-                await asyncio.wait_for(self._open(client), timeout=self.settings.timeout * 2)
+                async with asyncio.timeout(self.settings.timeout * 2):
+                    await self._open(client)
             except Exception as exc:
                 self.stats.errors += 1
                 log.info("opcua %s: cannot connect: %s", self.settings.endpoint, status_name(exc))
@@ -285,9 +286,11 @@ class Session:
         bound = min(self.settings.timeout, 2.0)
         with contextlib.suppress(Exception):
             if lost:  # nothing to say to the server: stop asyncua's tasks and the socket
-                await asyncio.wait_for(client.close_session(), timeout=bound)
+                async with asyncio.timeout(bound):
+                    await client.close_session()
             else:
-                await asyncio.wait_for(client.disconnect(), timeout=bound)
+                async with asyncio.timeout(bound):
+                    await client.disconnect()
         with contextlib.suppress(Exception):
             client.disconnect_socket()
 
