@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -64,6 +64,60 @@ class Settings(BaseSettings):
     retention_days: int = Field(
         default=365, ge=1, description="Telemetry kept per enterprise unless it sets its own"
     )
+    bus_url: str | None = Field(
+        default=None,
+        description="NATS JetStream backbone (nats://host:4222, comma-separated for a cluster);"
+        " unset = the in-process bus of the embedded mode",
+    )
+    role: str = Field(
+        default="all",
+        pattern=r"^(all|api|connector|worker)$",
+        description="What this process runs: all (embedded), api, connector or worker",
+    )
+    shard: str = Field(
+        default="0/1",
+        pattern=r"^[0-9]{1,4}/[1-9][0-9]{0,3}$",
+        description="This connector's or worker's share i/n: connectors poll the devices whose"
+        " hash modulo n is i, workers consume the partitions whose number modulo n is i",
+    )
+    bus_prefix: str = Field(
+        default="indunet",
+        pattern=r"^[a-z][a-z0-9_]{0,31}$",
+        description="Prefix of every subject and stream name on the backbone",
+    )
+    bus_replicas: int = Field(
+        default=1, ge=1, le=5, description="Copies JetStream keeps of each stream (3 in a cluster)"
+    )
+    bus_max_bytes: int = Field(
+        default=8 * 1024**3,
+        ge=1024 * 1024,
+        description="Bound of the telemetry stream; when full, producers buffer and slow down",
+    )
+    bus_max_age_s: int = Field(
+        default=7 * 86400, ge=60, description="How long unconsumed telemetry stays on the stream"
+    )
+    bus_partitions: int = Field(
+        default=16,
+        ge=1,
+        le=1024,
+        description="Telemetry partitions on the backbone (fixed once used)",
+    )
+    db_pool_size: int = Field(
+        default=5, ge=1, le=200, description="PostgreSQL connections kept per process"
+    )
+
+    @field_validator("shard")
+    @classmethod
+    def _share_in_range(cls, value: str) -> str:
+        index, count = (int(x) for x in value.split("/"))
+        if index >= count:
+            raise ValueError(f"shard {value}: the index must be below the count")
+        return value
+
+    def share(self) -> tuple[int, int]:
+        """``shard`` as ``(index, count)``."""
+        index, count = self.shard.split("/")
+        return int(index), int(count)
 
     @classmethod
     def settings_customise_sources(

@@ -5,7 +5,7 @@ from pathlib import Path
 from indunet.telemetry import trends
 from indunet.telemetry.alarms import Alarm, AlarmFilter, Alarms, AlarmState, Comment, Severity
 from indunet.telemetry.buffer import DiskBuffer
-from indunet.telemetry.checks import REASONS, Letter
+from indunet.telemetry.checks import POISON, REASONS, Letter
 from indunet.telemetry.commands import (
     Command,
     CommandFailed,
@@ -38,7 +38,7 @@ from indunet.telemetry.rules import Rule
 from indunet.telemetry.samples import BAD, GOOD, UNCERTAIN, Bucket, Sample, Value
 from indunet.telemetry.sink import Overloaded, SampleSink
 from indunet.telemetry.sqlite_store import SqliteStore, StoreClosed
-from indunet.telemetry.store import TimeSeriesStore
+from indunet.telemetry.store import BatchWriter, TimeSeriesStore
 
 MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
 
@@ -46,12 +46,14 @@ __all__ = [
     "BAD",
     "GOOD",
     "MIGRATIONS",
+    "POISON",
     "REASONS",
     "UNCERTAIN",
     "Alarm",
     "AlarmFilter",
     "AlarmState",
     "Alarms",
+    "BatchWriter",
     "Bucket",
     "Command",
     "CommandFailed",

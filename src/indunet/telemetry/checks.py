@@ -27,6 +27,7 @@ BAD_QUALITY = "bad_quality"
 UNDECODABLE = "undecodable"
 FORBIDDEN_TOPIC = "forbidden_topic"  # a device published outside its own topics (MQTT)
 REFUSED = "refused_by_store"
+POISON = "poison"  # a bus envelope that failed every delivery (``bus.BusWorker``)
 REASONS = (
     UNKNOWN_DEVICE,
     UNKNOWN_POINT,
@@ -37,6 +38,7 @@ REASONS = (
     UNDECODABLE,
     FORBIDDEN_TOPIC,
     REFUSED,
+    POISON,
 )
 """Every reason a dead letter can carry."""
 

@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
 from itertools import chain
+from pathlib import Path
 from typing import Any
 
 from indunet.core import InvalidInput
@@ -40,12 +41,35 @@ from indunet.telemetry.ingest_stats import IngestStats
 from indunet.telemetry.notifier import Notifier, OnStored
 from indunet.telemetry.samples import Sample
 from indunet.telemetry.sink import Overloaded
-from indunet.telemetry.store import TimeSeriesStore
+from indunet.telemetry.store import BatchWriter
 from indunet.telemetry.supervise import supervised
 
 log = logging.getLogger(__name__)
 
 _ERRORS_SHOWN = 5
+
+
+class _NoBuffer(DiskBuffer):
+    """The buffer of a pipeline without one: always empty, never opened, refuses appends."""
+
+    def __init__(self) -> None:
+        super().__init__(Path("/nonexistent/no-buffer.db"), 0)
+
+    @property
+    def full(self) -> bool:
+        return True
+
+    async def open(self) -> None:
+        return None
+
+    async def append(self, samples: Sequence[Sample]) -> None:
+        raise Overloaded("this pipeline keeps no disk buffer; retry later")
+
+    async def oldest(self, max_samples: int) -> list[tuple[int, list[Sample]]]:
+        return []
+
+    async def close(self) -> None:
+        return None
 
 
 class _StoreDown(Exception):
@@ -80,6 +104,10 @@ class Receipt:
 class Pipeline:
     """Validates, batches and durably stores samples; implements ``SampleSink``.
 
+    Without a buffer (``buffer=None``: a worker fed by the bus, which keeps each batch until
+    it is acknowledged), a batch the store does not take fails its callers with
+    ``Overloaded`` instead of going to disk, so "returned" always means "in the store".
+
     ``start`` opens the buffer and starts the tasks; ``stop`` refuses new samples, writes
     what is queued (to the store, or to the buffer if the store fails) and closes the buffer.
     The store is not closed: its owner does that after ``stop``.
@@ -87,10 +115,10 @@ class Pipeline:
 
     def __init__(
         self,
-        store: TimeSeriesStore,
+        store: BatchWriter,
         lookup: Callable[[str], ThingModel | None],
         dead_letters: DeadLetters,
-        buffer: DiskBuffer,
+        buffer: DiskBuffer | None,
         *,
         max_batch: int = 10_000,
         max_delay: float = 0.02,
@@ -103,7 +131,8 @@ class Pipeline:
     ) -> None:
         self.store = store
         self.dead_letters = dead_letters
-        self.buffer = buffer
+        self.durable_buffer = buffer is not None
+        self.buffer: DiskBuffer = buffer if buffer is not None else _NoBuffer()
         self.checks = Checks(lookup, ttl=model_ttl)
         self.max_batch = max_batch
         self.max_queued = max_queued if max_queued is not None else 20 * max_batch
@@ -271,6 +300,10 @@ class Pipeline:
     # -- queue and batches ---------------------------------------------------------------
     def _enqueue(self, samples: Sequence[Sample]) -> Awaitable[None]:
         if self._route is not Route.STORE or self._batcher.queued + len(samples) > self.max_queued:
+            if not self.durable_buffer:
+                raise self._overload(
+                    f"{self._batcher.queued:,} samples wait for the store; retry later"
+                )
             return self._to_buffer(samples)
         return self._batcher.add(samples)
 
@@ -304,6 +337,13 @@ class Pipeline:
                 jobs[0][1].set_exception(failed)
                 return
         except Exception as exc:
+            if not self.durable_buffer:  # the caller keeps the batch (a bus redelivers it)
+                self.counts.store_failures += 1
+                unstored = Overloaded(f"the store did not take the batch ({exc}); retry later")
+                for _, done in jobs:
+                    if not done.done():
+                        done.set_exception(unstored)
+                return
             if not isinstance(exc, _StoreDown):
                 self._store_failed(exc)
             try:

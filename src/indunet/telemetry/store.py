@@ -8,6 +8,14 @@ from typing import Protocol
 from indunet.telemetry.samples import Bucket, Sample
 
 
+class BatchWriter(Protocol):
+    """What the ingest pipeline writes to: a store, or the bus in front of one
+    (``bus.BusWriter``). Same contract as ``TimeSeriesStore.write_batch``."""
+
+    def write_batch(self, samples: Sequence[Sample]) -> None:
+        """Make every sample durable, or raise having made none so (called from one thread)."""
+
+
 class TimeSeriesStore(Protocol):
     """Durable storage of samples. Methods are synchronous and thread-safe.
 

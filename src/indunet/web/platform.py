@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import sqlalchemy as sa
 
+from indunet import bus as backbone_bus
 from indunet import connect, devices, ids, telemetry
 from indunet.core import EventBus, Settings
 from indunet.core.db import BUFFER_FILE
@@ -27,6 +28,48 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 STATUS_FLUSH_S = 2.0  # device statuses persisted, and new devices attached, this often
 RETENTION_S = 3600.0  # retention pass once an hour
+
+
+@dataclass(frozen=True, slots=True)
+class Role:
+    """What one process of the platform runs: ``INDUNET_ROLE`` and ``INDUNET_SHARD``.
+
+    ``all`` is the embedded mode (or every part in one process on the backbone). ``api``
+    serves the HTTP API, the console and HTTP ingest; ``connector`` serves devices (its share
+    of the polled ones: Modbus and OPC UA devices whose id hashes to its index; every MQTT
+    and HTTP device, which reach whichever connector the broker or balancer picks);
+    ``worker`` stores what the backbone delivers, runs the rules, purges and retention.
+    """
+
+    name: str
+    index: int
+    count: int
+
+    @property
+    def connects(self) -> bool:
+        """Whether this process runs connectors."""
+        return self.name in ("all", "connector")
+
+    @property
+    def stores(self) -> bool:
+        """Whether this process writes the store (and so purges and runs the rules)."""
+        return self.name in ("all", "worker")
+
+    @property
+    def takes_http(self) -> bool:
+        """Whether HTTP devices post to this process."""
+        return self.name in ("all", "api")
+
+    @property
+    def keeps_retention(self) -> bool:
+        """Whether this process runs the hourly retention pass (one worker does)."""
+        return self.name == "all" or (self.name == "worker" and self.index == 0)
+
+    def serves(self, device: Device) -> bool:
+        """Whether this connector attaches ``device``."""
+        if device.protocol in ("mqtt", "http"):
+            return True
+        return backbone_bus.owns_device(device.id, self.index, self.count)
 
 
 @dataclass
@@ -48,17 +91,26 @@ class Platform:
     purger: telemetry.Purger
     ingest_rate: telemetry.IngestRate = field(default_factory=telemetry.IngestRate)
     hooks: list[Hook] = field(default_factory=list)
+    role: Role = field(default_factory=lambda: Role("all", 0, 1))
+    writer: backbone_bus.BusWriter | None = None  # the pipeline publishes (scaled mode)
+    worker: backbone_bus.BusWorker | None = None  # stores what the bus delivers (scaled mode)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
-        """Start the pipeline, attach every device to its connector, start the connectors."""
+        """Start the pipeline, attach every device to its connector, start the connectors;
+        in the scaled mode, only what this process's role runs."""
+        if self.writer is not None:
+            self.writer.bind(asyncio.get_running_loop())
         await self.pipeline.start()
-        self.sync_devices(await asyncio.to_thread(self.devices.list))  # the list reads the db
-        await self.connectors.start()
-        self._tasks = [
-            asyncio.create_task(self._every(STATUS_FLUSH_S, self._housekeeping)),
-            asyncio.create_task(self._every(RETENTION_S, self._retention)),
-        ]
+        if self.worker is not None:
+            await self.worker.pipeline.start()
+            await self.worker.start()
+        if self.role.connects:
+            self.sync_devices(await asyncio.to_thread(self.devices.list))  # reads the db
+            await self.connectors.start()
+        self._tasks = [asyncio.create_task(self._every(STATUS_FLUSH_S, self._housekeeping))]
+        if self.role.keeps_retention:
+            self._tasks.append(asyncio.create_task(self._every(RETENTION_S, self._retention)))
         for hook in self.hooks:
             await hook.start(self)
 
@@ -68,6 +120,8 @@ class Platform:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.worker is not None:
+            await self.worker.stop()  # fetched, unacknowledged envelopes are delivered again
         await self.connectors.stop()
         for hook in reversed(self.hooks):
             try:
@@ -75,6 +129,8 @@ class Platform:
             except Exception:
                 log.exception("stopping %s failed; stopping the rest", type(hook).__name__)
         await self.pipeline.stop()
+        if self.worker is not None:
+            await self.worker.pipeline.stop()
         await asyncio.to_thread(self.devices.flush_status)
         await asyncio.to_thread(self.store.close)
 
@@ -87,9 +143,20 @@ class Platform:
         the caller read it already (off the event loop). Returns how many changed.
         """
         devices = self.devices.list() if current is None else current
-        changed = self.connectors.sync(devices, self.devices.model_of)
+        if not self.role.connects:  # nothing to attach: forget what was cached of them all
+            self.pipeline.invalidate()
+            if self.worker is not None:
+                self.worker.pipeline.invalidate()
+            for d in devices:
+                self.rules.forget(d.id)
+            return 0
+        changed = self.connectors.sync(
+            [d for d in devices if self.role.serves(d)], self.devices.model_of
+        )
         for device_id in changed:
             self.pipeline.invalidate(device_id)
+            if self.worker is not None:
+                self.worker.pipeline.invalidate(device_id)
             self.rules.forget(device_id)
         return len(changed)
 
@@ -102,7 +169,8 @@ class Platform:
                 log.exception("platform housekeeping failed; trying again in %s s", seconds)
 
     async def _housekeeping(self) -> None:
-        self.devices.expire_silent(time.time())  # the devices' own rule for HTTP devices
+        if self.role.takes_http:
+            self.devices.expire_silent(time.time())  # the devices' own rule for HTTP devices
         counts = self.pipeline.counts
         self.ingest_rate.observe(int(time.time() * 1000), counts.accepted, counts.stored)
         for change in await asyncio.to_thread(self.devices.flush_status_changes):
@@ -119,7 +187,8 @@ class Platform:
             self.sync_devices(current)
         # Deleted devices (API, CLI, a failed purge), once detached above and once the
         # pipeline has stored what it accepted before the delete (Purger waits for that).
-        await self.purger.purge_pending()
+        if self.role.stores:
+            await self.purger.purge_pending()
 
     async def _retention(self) -> None:
         by_enterprise: dict[int, list[str]] = {}
@@ -181,13 +250,35 @@ class _Seen:
 
 def from_state(state: AppState) -> Platform:
     """The platform's services for an app state (the platform descriptor's factory)."""
-    return build_platform(state.settings, state.engine, state.bus, state.hierarchy)
+    from indunet.web.backbone import backbone_of
+
+    return build_platform(
+        state.settings, state.engine, state.bus, state.hierarchy, backbone=backbone_of(state)
+    )
+
+
+class RoleNeedsBus(ValueError):
+    """A role other than ``all`` without ``INDUNET_BUS_URL``."""
 
 
 def build_platform(
-    settings: Settings, engine: sa.Engine, bus: EventBus, hierarchy: ids.Hierarchy
+    settings: Settings,
+    engine: sa.Engine,
+    bus: EventBus,
+    hierarchy: ids.Hierarchy,
+    *,
+    backbone: backbone_bus.Backbone | None = None,
 ) -> Platform:
-    """Construct every platform service; nothing runs until ``Platform.start``."""
+    """Construct every platform service; nothing runs until ``Platform.start``.
+
+    Without a backbone the pipeline writes the store (the embedded mode). With one, it
+    publishes to JetStream (``bus.BusWriter``) and, in a worker (or ``all``), a
+    ``bus.BusWorker`` feeds a second pipeline that writes the store and runs the rules.
+    """
+    index, count = settings.share()
+    role = Role(settings.role, index, count)
+    if backbone is None and role.name != "all":
+        raise RoleNeedsBus(f"the role {role.name} needs INDUNET_BUS_URL=nats://…")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # --- devices (models, registry with identifiers) ---
     models = devices.ModelRegistry(engine)
@@ -201,9 +292,21 @@ def build_platform(
     store = telemetry.open_store(settings.resolved_telemetry_url())
     dead_letters = telemetry.DeadLetters(engine)
     buffer = telemetry.DiskBuffer(settings.data_dir / BUFFER_FILE, settings.buffer_max_bytes)
-    pipeline = telemetry.Pipeline(
-        store, registry.model_of, dead_letters, buffer, on_stored=rules.on_stored
-    )
+    writer: backbone_bus.BusWriter | None = None
+    worker: backbone_bus.BusWorker | None = None
+    if backbone is None:
+        pipeline = telemetry.Pipeline(
+            store, registry.model_of, dead_letters, buffer, on_stored=rules.on_stored
+        )
+    else:
+        writer = backbone_bus.BusWriter(backbone, _enterprise_of(registry), source=role.name)
+        pipeline = telemetry.Pipeline(writer, registry.model_of, dead_letters, buffer)
+        if role.stores:
+            stored = telemetry.Pipeline(
+                store, registry.model_of, dead_letters, None, on_stored=rules.on_stored
+            )
+            partitions = backbone_bus.owned(index, count, backbone.names.partitions)
+            worker = backbone_bus.BusWorker(backbone, stored, partitions)
     # --- connectors ---
     status = _Status(registry)
     manager = connect.ConnectorManager.from_protocols(
@@ -223,5 +326,25 @@ def build_platform(
         pipeline=pipeline,
         connectors=manager,
         commands=commands,
-        purger=telemetry.Purger(engine, store, registry, bus, settled=pipeline.settled),
+        purger=telemetry.Purger(engine, store, registry, bus, settled=_settled(pipeline, worker)),
+        role=role,
+        writer=writer,
+        worker=worker,
     )
+
+
+def _enterprise_of(registry: devices.DeviceRegistry) -> Callable[[str], int | None]:
+    def enterprise_of(device_id: str) -> int | None:
+        d = registry.lookup(device_id)
+        return None if d is None else d.enterprise_id
+
+    return enterprise_of
+
+
+def _settled(
+    pipeline: telemetry.Pipeline, worker: backbone_bus.BusWorker | None
+) -> Callable[[], bool]:
+    """Whether what this process accepted is stored (a purge waits for it)."""
+    if worker is None:
+        return pipeline.settled
+    return lambda: pipeline.settled() and worker.pipeline.settled()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from indunet.bus.subsystem import SUBSYSTEM as BUS
 from indunet.connect.subsystem import SUBSYSTEM as CONNECT
 from indunet.core.plugins import Page, Section, Subsystem
 from indunet.core.subsystem import SUBSYSTEM as CORE
@@ -53,7 +54,7 @@ PLATFORM = Subsystem(
     role="platform",
 )
 
-SUBSYSTEMS: tuple[Subsystem, ...] = (CORE, IDS, DEVICES, TELEMETRY, CONNECT, PLATFORM, NOTIFY)
+SUBSYSTEMS: tuple[Subsystem, ...] = (CORE, IDS, DEVICES, TELEMETRY, CONNECT, BUS, PLATFORM, NOTIFY)
 
 #: Sections of subsystems still to come, announced in the console's navigation.
 COMING = (

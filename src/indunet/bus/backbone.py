@@ -1,0 +1,225 @@
+"""The connection to NATS and JetStream's streams, kept up for the life of the process.
+
+``Backbone.start`` returns at once: it connects in a task, retrying with capped backoff, so a
+connector or api process starts (and buffers) while NATS is still down. Once connected,
+nats-py reconnects by itself after a loss; the streams are created, or updated to the
+configured limits, at the first connection (JetStream keeps them across server restarts). The telemetry stream keeps envelopes until their
+age limit or its byte bound; when full it refuses new ones (``discard: new``), so a producer
+learns it must hold back: nothing a device was told is stored is ever dropped to make room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import nats
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError, NotFoundError
+
+from indunet.core import IndunetError, Settings
+
+from .subjects import Names
+
+log = logging.getLogger(__name__)
+
+
+class BusUnavailable(IndunetError):
+    """The backbone cannot take a message now: retry later."""
+
+    code = "bus_unavailable"
+    status = 503
+
+
+@dataclass(frozen=True, slots=True)
+class StreamLimits:
+    """What the streams keep: bytes and age, copies, and the deduplication window."""
+
+    max_bytes: int = 8 * 1024**3
+    max_age_s: float = 7 * 86400
+    replicas: int = 1
+    duplicate_window_s: float = 600.0
+    events_max_age_s: float = 86400.0
+    events_max_bytes: int = 256 * 1024**2
+
+
+class Backbone:
+    """One process's connection to the NATS cluster, with JetStream."""
+
+    def __init__(
+        self,
+        urls: list[str],
+        names: Names,
+        limits: StreamLimits | None = None,
+        *,
+        client_name: str = "indunet",
+        connect_timeout: float = 2.0,
+        retry_cap: float = 10.0,
+    ) -> None:
+        self.urls = urls
+        self.names = names
+        self.limits = limits or StreamLimits()
+        self.client_name = client_name
+        self.connect_timeout = connect_timeout
+        self.retry_cap = retry_cap
+        self.nc: NATS | None = None
+        self.js: JetStreamContext | None = None
+        self.ready = asyncio.Event()
+        self.reconnects = 0
+        self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, role: str) -> Backbone:
+        """The backbone of ``settings.bus_url`` for a process of ``role``."""
+        if not settings.bus_url:
+            raise ValueError("no bus URL: the backbone is for INDUNET_BUS_URL=nats://…")
+        names = Names(settings.bus_prefix, settings.bus_partitions)
+        limits = StreamLimits(
+            max_bytes=settings.bus_max_bytes,
+            max_age_s=float(settings.bus_max_age_s),
+            replicas=settings.bus_replicas,
+        )
+        urls = [u.strip() for u in settings.bus_url.split(",") if u.strip()]
+        return cls(urls, names, limits, client_name=f"indunet-{role}-{settings.shard}")
+
+    @property
+    def connected(self) -> bool:
+        """Whether the connection is up now."""
+        return self.nc is not None and self.nc.is_connected and self.ready.is_set()
+
+    def jetstream(self) -> JetStreamContext:
+        """The JetStream context; ``BusUnavailable`` before the first connection."""
+        if self.js is None or not self.ready.is_set():
+            raise BusUnavailable("the NATS backbone is not connected yet; retry later")
+        return self.js
+
+    def client(self) -> NATS:
+        """The NATS client; ``BusUnavailable`` before the first connection."""
+        if self.nc is None or not self.ready.is_set():
+            raise BusUnavailable("the NATS backbone is not connected yet; retry later")
+        return self.nc
+
+    async def start(self) -> None:
+        """Begin connecting (in a task); ``wait_ready`` waits for it."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._connect_loop(), name="bus-connect")
+
+    async def wait_ready(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` for the connection and streams; True when ready."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self.ready.wait()
+        return self.ready.is_set()
+
+    async def close(self) -> None:
+        """Stop connecting; drain and close the connection."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self.nc is not None and not self.nc.is_closed:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(5):
+                    await self.nc.drain()
+            with contextlib.suppress(Exception):
+                await self.nc.close()
+        self.ready.clear()
+
+    async def _connect_loop(self) -> None:
+        delay = 0.2
+        while True:
+            try:
+                nc = await nats.connect(
+                    servers=self.urls,
+                    name=self.client_name,
+                    connect_timeout=self.connect_timeout,
+                    allow_reconnect=True,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=1,
+                    disconnected_cb=self._disconnected,
+                    reconnected_cb=self._reconnected,
+                    error_cb=self._error,
+                )
+            except Exception as exc:  # no server answers yet: keep trying
+                log.warning("NATS at %s unavailable (%s); retrying", ",".join(self.urls), exc)
+                await asyncio.sleep(delay * (0.5 + random.random() / 2))
+                delay = min(delay * 2, self.retry_cap)
+                continue
+            self.nc, self.js = nc, nc.jetstream(timeout=5)
+            break
+        while True:
+            try:
+                await self.ensure_streams()
+                break
+            except Exception as exc:
+                log.warning("JetStream streams not ready (%s); retrying", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.retry_cap)
+        self.ready.set()
+        log.info("NATS backbone connected at %s", nc.connected_url)
+
+    async def ensure_streams(self) -> None:
+        """Create the streams, or bring an existing one to the configured limits."""
+        assert self.js is not None
+        n, lim = self.names, self.limits
+        for cfg in (
+            StreamConfig(
+                name=n.telemetry_stream,
+                subjects=[n.telemetry_subjects],
+                retention=RetentionPolicy.LIMITS,
+                max_bytes=lim.max_bytes,
+                max_age=lim.max_age_s,
+                discard=DiscardPolicy.NEW,
+                duplicate_window=lim.duplicate_window_s,
+                num_replicas=lim.replicas,
+                storage=StorageType.FILE,
+            ),
+            StreamConfig(
+                name=n.events_stream,
+                subjects=[n.event_subjects],
+                retention=RetentionPolicy.LIMITS,
+                max_bytes=lim.events_max_bytes,
+                max_age=lim.events_max_age_s,
+                discard=DiscardPolicy.OLD,
+                duplicate_window=lim.duplicate_window_s,
+                num_replicas=lim.replicas,
+                storage=StorageType.FILE,
+            ),
+        ):
+            try:
+                await self.js.stream_info(cfg.name or "")
+            except NotFoundError:
+                try:
+                    await self.js.add_stream(cfg)
+                    continue
+                except BadRequestError:  # another process made it meanwhile
+                    pass
+            await self.js.update_stream(cfg)
+
+    async def _disconnected(self) -> None:
+        log.warning("NATS backbone disconnected; reconnecting")
+
+    async def _reconnected(self) -> None:
+        self.reconnects += 1
+        log.info("NATS backbone reconnected")
+
+    async def _error(self, exc: Exception) -> None:
+        log.debug("NATS: %s", exc)
+
+
+def describe(stream: Any) -> dict[str, Any]:
+    """A stream's state as plain numbers (messages, bytes, first and last sequence)."""
+    state = stream.state
+    return {
+        "messages": state.messages,
+        "bytes": state.bytes,
+        "first_seq": state.first_seq,
+        "last_seq": state.last_seq,
+    }

@@ -1,0 +1,130 @@
+"""``BusWriter``: what the ingest pipeline of api and connector processes writes to.
+
+In the scaled mode those processes run the same ``telemetry.Pipeline`` as the embedded one
+(samples checked against the device models, dead letters recorded, batches gathered, the
+disk buffer, ``Overloaded``), but its batches go to JetStream instead of a store. A batch is
+grouped by subject (enterprise and device partition), cut into envelopes of at most 1,000
+points, each published with its ``Nats-Msg-Id``; ``write_batch`` returns once JetStream has
+acknowledged every envelope, so the pipeline's answer to a device (MQTT PUBACK, HTTP 2xx)
+still means durable, on the stream now rather than in the store.
+
+When NATS cannot take a batch (down, unreachable, the stream full), ``write_batch`` raises
+and the pipeline does what it does for a store that fails: the batch goes to the process's
+disk buffer, new batches join it behind, the drain task publishes it oldest first with a
+capped backoff, and a full buffer answers ``Overloaded`` (HTTP 503, no PUBACK: the devices
+slow down). A batch published again after a lost acknowledgement is stored once: JetStream
+drops a repeated message id within its window, and the stores' writes are idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from indunet.telemetry import Sample
+
+from .backbone import Backbone, BusUnavailable
+from .envelope import MAX_POINTS, Batch, chunks
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ProducerStats:
+    """What a producer published since start."""
+
+    batches: int = 0
+    samples: int = 0
+    duplicates: int = 0
+    failures: int = 0
+
+
+class BusWriter:
+    """Publishes the pipeline's batches to the backbone (``telemetry.BatchWriter``)."""
+
+    def __init__(
+        self,
+        backbone: Backbone,
+        enterprise_of: Callable[[str], int | None],
+        *,
+        source: str = "bus",
+        producer: str | None = None,
+        publish_timeout: float = 5.0,
+    ) -> None:
+        self.backbone = backbone
+        self.names = backbone.names
+        self.enterprise_of = enterprise_of
+        self.source = source
+        self.producer = producer or f"{backbone.client_name}-{uuid.uuid4().hex[:12]}"
+        self.publish_timeout = publish_timeout
+        self.stats = ProducerStats()
+        self._seq = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The event loop the backbone's connection runs on (``write_batch`` publishes there)."""
+        self._loop = loop
+
+    def write_batch(self, samples: Sequence[Sample]) -> None:
+        """Publish ``samples``; return once every envelope is acknowledged, else raise.
+
+        Called from the pipeline's writer thread: grouping happens here, publishing on the
+        loop.
+        """
+        if self._loop is None or not self.backbone.connected:
+            raise BusUnavailable("the NATS backbone is not connected; buffering")
+        planned = self.plan(samples)
+        future = asyncio.run_coroutine_threadsafe(self.publish(planned), self._loop)
+        failed = future.result(timeout=self.publish_timeout * 2 + 1)
+        if failed:
+            raise BusUnavailable(
+                f"JetStream did not acknowledge {failed} of {len(planned)} envelopes; buffering"
+            )
+
+    def plan(self, samples: Sequence[Sample]) -> list[tuple[str, Batch]]:
+        """The envelopes ``samples`` travel in, with their subjects."""
+        by_subject: dict[str, list[Sample]] = {}
+        subject_of: dict[str, str] = {}
+        for s in samples:
+            subject = subject_of.get(s[0])
+            if subject is None:
+                subject = self.names.telemetry_subject(self.enterprise_of(s[0]), s[0])
+                subject_of[s[0]] = subject
+            by_subject.setdefault(subject, []).append(s)
+        out = []
+        for subject, group in by_subject.items():
+            for part in chunks(group, MAX_POINTS):
+                self._seq += 1
+                out.append((subject, Batch(self.producer, self._seq, self.source, list(part))))
+        return out
+
+    async def publish(self, planned: list[tuple[str, Batch]]) -> int:
+        """Publish every envelope at once; how many JetStream did not acknowledge."""
+        try:
+            js = self.backbone.jetstream()
+        except BusUnavailable:
+            return len(planned)
+
+        async def one(subject: str, batch: Batch) -> bool:
+            try:
+                ack = await js.publish(
+                    subject,
+                    batch.encode(),
+                    timeout=self.publish_timeout,
+                    headers={"Nats-Msg-Id": batch.msg_id},
+                )
+            except Exception as exc:  # timeout, no responders, stream full, connection lost
+                self.stats.failures += 1
+                log.warning("publishing to %s failed: %s", subject, exc)
+                return False
+            self.stats.batches += 1
+            self.stats.samples += len(batch.samples)
+            if ack.duplicate:
+                self.stats.duplicates += 1
+            return True
+
+        results = await asyncio.gather(*(one(s, b) for s, b in planned))
+        return results.count(False)

@@ -1,0 +1,226 @@
+"""``BusWorker``: a worker process's consumers, from JetStream into the store.
+
+Each partition the worker owns has one durable pull consumer with explicit acknowledgement.
+A fetch takes up to ``fetch`` envelopes; their samples go through the worker's ``Pipeline``
+(checked against the device models, dead letters recorded, batched into one store write,
+rules run on what was stored). That pipeline has no disk buffer, so an envelope is
+acknowledged only once its samples are in the store (or dead-lettered for their content).
+
+A failure is never a blocked partition:
+- an envelope that does not decode (``EnvelopeInvalid``) is dead-lettered with its reason
+  and acknowledged at once: retrying cannot mend it;
+- a store that does not take a batch (down, failing over) gets the envelope back
+  (``nak`` with a capped delay) as many times as it takes: JetStream keeps it meanwhile;
+- any other failure is retried ``max_deliver`` times, then the envelope is dead-lettered
+  as ``poison`` with the error and terminated.
+
+Lag (messages not yet delivered plus delivered but unacknowledged) is read from the
+consumer every few seconds for the metrics and the console.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from indunet.telemetry import Overloaded, Pipeline
+
+from .backbone import Backbone
+from .envelope import MAX_LETTER, Batch, EnvelopeInvalid, decode
+
+log = logging.getLogger(__name__)
+POISON = "poison"
+"""The dead-letter reason of an envelope that failed ``max_deliver`` times (one of
+``telemetry.REASONS``)."""
+
+
+@dataclass
+class PartitionLag:
+    """One consumer's position, as JetStream reports it."""
+
+    pending: int = 0
+    ack_pending: int = 0
+    redelivered: int = 0
+
+
+@dataclass
+class WorkerStats:
+    """What a worker did since start."""
+
+    envelopes: int = 0
+    samples: int = 0
+    acked: int = 0
+    retried: int = 0
+    undecodable: int = 0
+    poison: int = 0
+    fetch_errors: int = 0
+    lag: dict[int, PartitionLag] = field(default_factory=dict)
+
+
+class BusWorker:
+    """Consumes the partitions ``partitions`` into ``pipeline``."""
+
+    def __init__(
+        self,
+        backbone: Backbone,
+        pipeline: Pipeline,
+        partitions: list[int],
+        *,
+        fetch: int = 64,
+        max_deliver: int = 5,
+        ack_wait: float = 60.0,
+        retry_cap: float = 10.0,
+        lag_every: float = 5.0,
+        refresh: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.backbone = backbone
+        self.pipeline = pipeline
+        self.partitions = partitions
+        self.fetch = fetch
+        self.max_deliver = max_deliver
+        self.ack_wait = ack_wait
+        self.retry_cap = retry_cap
+        self.lag_every = lag_every
+        self.refresh = refresh
+        self.stats = WorkerStats()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Start one consumer task per partition (each waits for the backbone)."""
+        self._tasks = [
+            asyncio.create_task(self._run(p), name=f"bus-worker-p{p}") for p in self.partitions
+        ]
+
+    async def stop(self) -> None:
+        """Stop fetching; what was fetched and not acknowledged is redelivered later."""
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        self._tasks = []
+
+    def lag(self) -> int:
+        """Envelopes waiting across this worker's partitions (at the last reading)."""
+        return sum(x.pending + x.ack_pending for x in self.stats.lag.values())
+
+    async def _run(self, partition: int) -> None:
+        names = self.backbone.names
+        delay = 0.2
+        while True:
+            await self.backbone.ready.wait()
+            try:
+                sub = await self.backbone.jetstream().pull_subscribe(
+                    names.partition_filter(partition),
+                    durable=names.durable(partition),
+                    stream=names.telemetry_stream,
+                    config=ConsumerConfig(
+                        ack_policy=AckPolicy.EXPLICIT,
+                        deliver_policy=DeliverPolicy.ALL,
+                        ack_wait=self.ack_wait,
+                        max_ack_pending=self.fetch * 4,
+                        max_deliver=-1,
+                    ),
+                )
+                break
+            except Exception as exc:
+                log.warning("partition %d: no consumer yet (%s); retrying", partition, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.retry_cap)
+        loop = asyncio.get_running_loop()
+        next_lag = 0.0
+        while True:
+            if loop.time() >= next_lag:
+                next_lag = loop.time() + self.lag_every
+                await self._read_lag(partition, sub)
+            try:
+                msgs = await sub.fetch(self.fetch, timeout=1.0)
+            except TimeoutError:
+                continue
+            except Exception as exc:  # connection lost, consumer gone: try again shortly
+                self.stats.fetch_errors += 1
+                log.warning("partition %d: fetch failed (%s); retrying", partition, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.retry_cap)
+                continue
+            delay = 0.2
+            await self.handle(msgs)
+
+    async def _read_lag(self, partition: int, sub: Any) -> None:
+        try:
+            info = await sub.consumer_info()
+        except Exception:
+            return
+        self.stats.lag[partition] = PartitionLag(
+            pending=int(info.num_pending or 0),
+            ack_pending=int(info.num_ack_pending or 0),
+            redelivered=int(info.num_redelivered or 0),
+        )
+
+    async def handle(self, msgs: list[Any]) -> None:
+        """Store (or dead-letter) a fetched set of envelopes, then acknowledge each."""
+        batches: list[tuple[Any, Batch]] = []
+        for msg in msgs:
+            self.stats.envelopes += 1
+            try:
+                env = decode(msg.data)
+            except EnvelopeInvalid as exc:
+                self.stats.undecodable += 1
+                await self._dead(msg, "undecodable", f"{exc.message} (on {msg.subject})")
+                continue
+            batches.append((msg, env))
+        if not batches:
+            return
+        if self.refresh is not None:
+            await self.refresh()
+        results = await asyncio.gather(
+            *(self.pipeline.ingest(b.samples, source=b.source) for _, b in batches),
+            return_exceptions=True,
+        )
+        for (msg, batch), result in zip(batches, results, strict=True):
+            if isinstance(result, BaseException):
+                if not isinstance(result, Exception):
+                    raise result
+                await self._failed(msg, result)
+                continue
+            self.stats.samples += len(batch.samples)
+            await self._ack(msg)
+
+    async def _ack(self, msg: Any) -> None:
+        with contextlib.suppress(Exception):  # a lost ack is a redelivery, stored once
+            await msg.ack()
+        self.stats.acked += 1
+
+    async def _failed(self, msg: Any, exc: Exception) -> None:
+        delivered = int(getattr(msg.metadata, "num_delivered", 1) or 1)
+        if not isinstance(exc, Overloaded) and delivered >= self.max_deliver:
+            self.stats.poison += 1
+            log.error(
+                "envelope on %s failed %d times (%s): dead-lettered", msg.subject, delivered, exc
+            )
+            await self._dead(msg, POISON, f"failed {delivered} times: {exc}", terminate=True)
+            return
+        self.stats.retried += 1
+        wait = min(0.5 * 2 ** min(delivered, 10), self.retry_cap)
+        with contextlib.suppress(Exception):
+            await msg.nak(delay=wait)
+
+    async def _dead(self, msg: Any, kind: str, reason: str, *, terminate: bool = False) -> None:
+        payload = bytes(msg.data[:MAX_LETTER]).decode("utf-8", "replace")
+        try:
+            await self.pipeline.reject(
+                None, source="bus", reason=reason, payload=payload, kind=kind
+            )
+        except Exception as exc:  # the dead letters are down too: let JetStream keep it
+            log.warning("dead letter for %s not recorded (%s); retrying later", msg.subject, exc)
+            with contextlib.suppress(Exception):
+                await msg.nak(delay=self.retry_cap)
+            return
+        with contextlib.suppress(Exception):
+            await (msg.term() if terminate else msg.ack())
