@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from indunet.cli.main import app
+from indunet.cli.serve import _no_password
 
 runner = CliRunner()
 
@@ -41,3 +43,37 @@ def test_a_secondary_node_without_a_prefix_fails_before_touching_the_data_dir(
     result = runner.invoke(app, ["node", "--role", "secondary", "--data-dir", str(data)])
     assert result.exit_code != 0 and "--prefix" in result.output
     assert not data.exists() or list(data.iterdir()) == []
+
+
+def test_a_scaled_role_without_a_bus_fails_before_touching_the_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("INDUNET_BUS_URL", raising=False)
+    data = tmp_path / "data"
+    result = runner.invoke(app, ["up", "--role", "worker", "--data-dir", str(data)])
+    assert result.exit_code == 2
+    assert "INDUNET_BUS_URL" in result.output
+    assert not data.exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        (["--shard", "2/2"], "the index must be below the count"),
+        (["--shard", "x"], "shard"),
+        (["--role", "boss"], "role"),
+    ],
+)
+def test_bad_role_or_shard_is_named_not_a_traceback(
+    tmp_path: Path, options: list[str], named: str
+) -> None:
+    result = runner.invoke(app, ["up", *options, "--data-dir", str(tmp_path / "d")])
+    assert result.exit_code == 2
+    text = " ".join(result.output.replace("│", " ").split())  # unwrap the error box
+    assert named in text
+    assert "Traceback" not in text
+
+
+def test_bus_passwords_are_not_printed() -> None:
+    shown = _no_password("nats://svc:s3cret@10.0.0.1:4222, tls://10.0.0.2:4222")
+    assert shown == "nats://svc:***@10.0.0.1:4222,tls://10.0.0.2:4222"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
+import typer
+from pydantic import ValidationError
 
 from indunet import ids
 from indunet.core import Settings
@@ -14,17 +16,33 @@ EMBEDDED_NODES = {"root": "", "88": "88", "88.100": "88.100"}
 
 
 def settings(
-    data_dir: Path | None = None, host: str | None = None, port: int | None = None
+    data_dir: Path | None = None,
+    host: str | None = None,
+    port: int | None = None,
+    *,
+    role: str | None = None,
+    shard: str | None = None,
 ) -> Settings:
-    """Settings from ``INDUNET_*`` with command-line options on top."""
+    """Settings from ``INDUNET_*`` with command-line options on top; a bad value (either
+    way) ends the command with the setting's name and what is wrong, not a traceback."""
     overrides: dict[str, object] = {}
+    if role is not None:
+        overrides["role"] = role
+    if shard is not None:
+        overrides["shard"] = shard
     if data_dir is not None:
         overrides["data_dir"] = data_dir
     if host is not None:
         overrides["host"] = host
     if port is not None:
         overrides["port"] = port
-    return Settings(**overrides)  # type: ignore[arg-type]
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise typer.BadParameter(f"settings: {problems}") from None
 
 
 def database(s: Settings) -> sa.Engine:

@@ -59,12 +59,53 @@ def tune_collector() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
-def up(host: HostOpt = None, port: PortOpt = None, data_dir: DataOpt = None) -> None:
-    """Run the API and console on one port, with a whole identifier hierarchy in-process."""
-    s = context.settings(data_dir, host, port)
+RoleOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="all (one process), or with INDUNET_BUS_URL: api, connector or worker "
+        "[default: all, or INDUNET_ROLE]"
+    ),
+]
+ShardOpt = Annotated[
+    str | None,
+    typer.Option(help="This connector's or worker's share i/n [default: 0/1, or INDUNET_SHARD]"),
+]
+
+
+def up(
+    host: HostOpt = None,
+    port: PortOpt = None,
+    data_dir: DataOpt = None,
+    role: RoleOpt = None,
+    shard: ShardOpt = None,
+) -> None:
+    """Run the API and console on one port, with a whole identifier hierarchy in-process.
+
+    With ``INDUNET_BUS_URL=nats://…`` the same command runs one part of a scaled
+    installation (docs/deploy-scaled.md): ``--role api``, ``connector`` or ``worker``.
+    """
+    s = context.settings(data_dir, host, port, role=role, shard=shard)
+    if s.role != "all" and not s.bus_url:
+        raise typer.BadParameter(f"the role {s.role} needs INDUNET_BUS_URL=nats://…")
     state = build_state(s)
     _print_admin(state.engine, s.base_url())
+    if s.bus_url:
+        typer.echo(
+            f"Role:         {s.role} {s.shard} on the NATS backbone {_no_password(s.bus_url)}"
+        )
     _serve(create_app(state), s.host, s.port)
+
+
+def _no_password(urls: str) -> str:
+    """Bus URLs as printable: any password replaced by ``***``."""
+    out = []
+    for url in urls.split(","):
+        scheme, sep, rest = url.strip().partition("://")
+        userinfo, at, host = rest.rpartition("@")
+        if at and ":" in userinfo:
+            userinfo = userinfo.split(":", 1)[0] + ":***"
+        out.append(f"{scheme}{sep}{userinfo}{at}{host}")
+    return ",".join(out)
 
 
 def demo(host: HostOpt = None, port: PortOpt = None, data_dir: DataOpt = None) -> None:
