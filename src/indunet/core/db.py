@@ -1,7 +1,21 @@
-"""The database engine (SQLite by default, PostgreSQL by URL) and schema migrations with Alembic."""
+"""The database engine (SQLite by default, PostgreSQL by URL) and schema migrations with Alembic.
+
+PostgreSQL connections are pooled for many processes sharing one server (the scaled mode):
+``Settings.db_pool_size`` connections kept per process, at most as many again opened under a
+burst (``max_overflow``), reused most-recently-returned first (LIFO) so the spares time out
+on the server's side and a quiet process holds few; replaced after ``POOL_RECYCLE_S``. A
+checkout does not ping the server (``pool_pre_ping`` cost a round trip per request): only a
+connection idle for ``IDLE_PING_S`` or longer is pinged, and a failed ping swaps it (and
+every older pooled connection) for a fresh one before the caller sees it. A connection that
+dies while in use (failover, ``pg_terminate_backend``) fails that one call; SQLAlchemy then
+invalidates the pool, so the next checkout connects afresh. Every connection carries an
+``application_name`` of the process's role and shard (``indunet-worker-1/4``), shown in
+``pg_stat_activity``. ``docs/postgres.md`` has the counts per process and PgBouncer advice.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +29,11 @@ from indunet.core.settings import Settings
 
 CORE_MIGRATIONS = Path(__file__).parent / "migrations"
 BUFFER_FILE = "buffer.db"  # the ingest buffer's file in the data directory (telemetry.DiskBuffer)
+POOL_RECYCLE_S = 1800  # a pooled PostgreSQL connection is replaced after this long
+POOL_TIMEOUT_S = 10.0  # a checkout waits this long for a free connection, then fails
+CONNECT_TIMEOUT_S = 5  # libpq's connect_timeout: an unreachable server fails fast
+IDLE_PING_S = 10.0  # a connection idle this long is pinged at checkout; busy ones are not
+_IDLE_SINCE = "indunet_idle_since"
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -43,11 +62,66 @@ def make_engine(settings: Settings) -> sa.Engine:
         engine = sa.create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        if url.startswith("postgresql://"):
-            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-        engine = sa.create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+        engine = _postgres_engine(url, settings)
     sealed.bind(engine, sealer)
     return engine
+
+
+def application_name(settings: Settings, part: str = "") -> str:
+    """What ``pg_stat_activity`` shows for this process: ``indunet-<role>-<shard>[-part]``."""
+    name = f"indunet-{settings.role}-{settings.shard}"
+    return f"{name}-{part}" if part else name
+
+
+def _postgres_engine(url: str, settings: Settings) -> sa.Engine:
+    """A pooled PostgreSQL engine without a ping per checkout (see the module docstring)."""
+    if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    query = sa.engine.make_url(url).query
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in query:
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
+    if "application_name" not in query:
+        connect_args["application_name"] = application_name(settings)
+    engine = sa.create_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        pool_timeout=POOL_TIMEOUT_S,
+        pool_recycle=POOL_RECYCLE_S,
+        pool_pre_ping=False,
+        pool_use_lifo=True,
+        connect_args=connect_args,
+    )
+    event.listen(engine, "connect", _fresh)
+    event.listen(engine, "checkin", _idle_from_now)
+    event.listen(engine, "checkout", _ping_if_idle)
+    return engine
+
+
+def _fresh(_dbapi_conn: Any, record: Any) -> None:
+    record.info.pop(_IDLE_SINCE, None)  # a new connection (also after a recycle): no ping
+
+
+def _idle_from_now(_dbapi_conn: Any, record: Any) -> None:
+    if record is not None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_conn: Any, record: Any, proxy: Any) -> None:
+    """Ping a connection that sat idle for ``IDLE_PING_S``; a dead one is replaced, and the
+    pool's older connections with it (the server likely restarted), before use."""
+    since = record.info.get(_IDLE_SINCE)
+    if since is None or time.monotonic() - since < IDLE_PING_S:
+        return
+    try:
+        cur = dbapi_conn.cursor()
+        try:
+            cur.execute("SELECT 1")
+        finally:
+            cur.close()
+    except Exception as exc:
+        raise sa.exc.InvalidatePoolError(f"an idle pooled connection is gone ({exc})") from exc
 
 
 def _sqlite_files(settings: Settings) -> list[Path]:
