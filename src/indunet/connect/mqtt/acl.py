@@ -25,6 +25,23 @@ from indunet.core import InvalidInput
 MOSQUITTO_ITERATIONS = 101
 """PBKDF2 rounds ``mosquitto_passwd`` itself uses (the broker hashes on every CONNECT)."""
 
+OPEN_SHARE_GROUP = "indunet"
+"""The share group of connectors on a broker without a service password (nothing to keep)."""
+
+
+def share_group(service_user: str | None, service_password: str | None) -> str:
+    """The group connectors share device traffic in: ``indunet-`` and 12 hex digits of a hash.
+
+    Derived from the service user's credentials so that a device cannot name it. Mosquitto's
+    ``acl_file`` does not check SUBSCRIBE (2.0.11, tested): a device may join
+    ``$share/<group>/indunet/v1/+/telemetry``, and the broker then hands it its turn of
+    every device's messages and drops them, as the ACL forbids it to read them.
+    """
+    if not service_password:
+        return OPEN_SHARE_GROUP
+    key = f"indunet share group\0{service_user or ''}\0{service_password}".encode()
+    return f"{OPEN_SHARE_GROUP}-{hashlib.sha256(key).hexdigest()[:12]}"
+
 
 def may_publish(device_id: str, topic: str, form_topics: Collection[str] = ()) -> bool:
     """Whether device ``device_id`` may publish to ``topic``.
@@ -71,19 +88,27 @@ def verify_mosquitto_hash(password: str, hashed: str) -> bool:
     return kind == "7" and hmac.compare_digest(got, raw)
 
 
-def mosquitto_acl(service_user: str) -> str:
+def mosquitto_acl(service_user: str, group: str | None = None) -> str:
     """ACL file text: devices write under their own topics and read their commands.
 
     ``%u`` is the MQTT user name, which is the device id. The service user (Indunet itself)
-    reads every device topic and writes commands.
+    reads every device topic, also through the connectors' shared subscription of ``group``
+    (for brokers that check a ``$share/...`` filter as written), and writes commands.
     """
     _check_user(service_user)
     p = topics.PREFIX
+    shared = (
+        ""
+        if group is None
+        else f"# connectors share device traffic: $share/<group>/{p}...\n"
+        f"topic read $share/{group}/{p}#\n"
+    )
     return (
         "# Written by `indunet mqtt acl`. Devices log in with user name = device id.\n"
         f"user {service_user}\n"
         f"topic read {p}#\n"
         f"topic write {p}+/{topics.COMMANDS}\n"
+        f"{shared}"
         "# the broker's own figures, for `indunet mqtt broker-check`\n"
         "topic read $SYS/#\n"
         "\n"
@@ -141,7 +166,8 @@ def write_mosquitto_files(
         data_dir=files.data_dir,
     )
     files.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _atomic_write(files.acl_file, mosquitto_acl(service_user))
+    group = share_group(service_user, service_password)
+    _atomic_write(files.acl_file, mosquitto_acl(service_user, group))
     set_mosquitto_passwords(files.password_file, users)
     _atomic_write(files.config_file, config)
     _give_to_broker(files, (broker or BrokerSettings()).run_as)

@@ -5,6 +5,12 @@ the loop calls ``loop_read``/``loop_write`` when it is ready, ``loop_misc`` ever
 The client id is fixed and ``clean_session=False``, so the broker keeps QoS 1 messages
 while Indunet is down. Acknowledgements are manual: ``ack`` only after ``submit`` returned.
 Reconnects forever with ``Backoff``.
+
+Several connector processes on one broker (``MqttConfig.share_group``) each have their own
+client id and session and subscribe device traffic as ``$share/<group>/<filter>``: the broker
+hands each message to one of them. Command results and statuses are subscribed without
+``$share``: every connector sees them, the one that sent a command takes its result and the
+others ignore an id they do not wait for; every connector knows which devices are offline.
 """
 
 from __future__ import annotations
@@ -21,11 +27,26 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from indunet.connect.backoff import Backoff
+from indunet.connect.mqtt import topics
 from indunet.connect.mqtt.config import BrokerUrl, MqttConfig
 from indunet.connect.mqtt.router import MessageRouter
 from indunet.telemetry import Overloaded
 
 log = logging.getLogger(__name__)
+
+EVERY_CONNECTOR = frozenset(
+    {f"{topics.PREFIX}+/{topics.RESULT}", f"{topics.PREFIX}+/{topics.STATUS}"}
+)
+"""Filters each connector of a share group subscribes on its own (not shared)."""
+
+
+def wire_filter(topic_filter: str, group: str | None) -> str:
+    """The filter sent to the broker: in a share group, ``$share/<group>/`` before device
+    traffic (results and statuses excepted, ``EVERY_CONNECTOR``); without one, unchanged."""
+    if group is None or topic_filter in EVERY_CONNECTOR:
+        return topic_filter
+    return f"$share/{group}/{topic_filter}"
+
 
 READ_SLICE = 0.01
 """Seconds one turn of reading may hold the event loop (a backlog arrives in 64 KiB reads)."""
@@ -153,11 +174,13 @@ class BrokerClient:
         self._drop_socket()
         self.connected = False
 
-    def subscribe(self, topics: list[str]) -> None:
-        """Subscribe (QoS 1) to topics not yet subscribed in this session."""
-        new = [t for t in topics if t not in self._subscribed]
+    def subscribe(self, filters: list[str]) -> None:
+        """Subscribe (QoS 1) to filters not yet subscribed in this session (shared ones in
+        the share group, see ``wire_filter``)."""
+        new = [t for t in filters if t not in self._subscribed]
         if new and self.connected:
-            self._client.subscribe([(t, 1) for t in new])
+            group = self.config.share_group
+            self._client.subscribe([(wire_filter(t, group), 1) for t in new])
             self._subscribed.update(new)
 
     def publish(self, topic: str, payload: bytes, qos: int = 1) -> bool:
@@ -190,7 +213,12 @@ class BrokerClient:
             backoff.reset()
             self.counts["reconnects" if self.counts["connects"] else "connects"] += 1
             self.connected = True
-            log.info("MQTT broker %s connected (session present: %s)", self.broker, present)
+            log.info(
+                "MQTT broker %s connected as %s (session present: %s)",
+                self.broker,
+                self.config.client_id,
+                present,
+            )
             standard = self.router.standard_subscriptions()
             if present:  # the broker kept them: subscribing again would resend retained messages
                 self._subscribed.update(standard)

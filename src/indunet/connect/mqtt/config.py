@@ -5,11 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
+from indunet.connect.mqtt.acl import share_group
 from indunet.connect.mqtt.endpoint import EndpointLimits
 from indunet.core import InvalidInput, Settings
 
 SERVICE_CLIENT_ID = "indunet-platform"
-"""The platform's fixed client id on an external broker (its persistent session)."""
+"""The platform's fixed client id on an external broker (role ``all``: its persistent session)."""
+
+CONNECTOR_CLIENT_ID = "indunet-connector-{index}"
+"""The client id of connector process ``index`` (``INDUNET_SHARD=index/n``): its own session."""
 
 
 @dataclass(frozen=True)
@@ -55,12 +59,16 @@ class MqttConfig:
 
     With ``broker`` set it is a client of that broker; otherwise it serves the embedded
     endpoint on ``host:port`` (``port`` 0 picks a free port; ``None`` turns it off).
+    ``share_group`` set makes it one of several connectors on the broker: device traffic is
+    subscribed as ``$share/<share_group>/<filter>`` (the broker hands each message to one
+    connector of the group), command results and statuses without it (every connector).
     """
 
     broker: BrokerUrl | None = None
     host: str = "127.0.0.1"
     port: int | None = 0
     client_id: str = SERVICE_CLIENT_ID
+    share_group: str | None = None
     keepalive: int = 30  # seconds, towards an external broker
     command_timeout: float = 10.0  # seconds a device has to answer a command
     backoff_base: float = 0.5
@@ -68,11 +76,33 @@ class MqttConfig:
     max_pending: int = 5000  # received messages waiting for storage before reading pauses
     limits: EndpointLimits = field(default_factory=EndpointLimits)
 
+    def __post_init__(self) -> None:
+        if not self.client_id:
+            raise InvalidInput("MQTT client id must not be empty")
+        group = self.share_group
+        if group is not None and (not group or any(c in group for c in "/+#")):
+            raise InvalidInput(f"MQTT share group {group!r} must be non-empty without / + #")
+
     @classmethod
     def from_settings(cls, settings: Settings) -> MqttConfig:
-        """``INDUNET_MQTT_URL`` selects broker mode; else the embedded endpoint (port 0 = off)."""
+        """``INDUNET_MQTT_URL`` selects broker mode; else the embedded endpoint (port 0 = off).
+
+        In broker mode, role ``connector`` (``INDUNET_SHARD=i/n``) is client
+        ``indunet-connector-<i>`` in the share group of the broker's service user; every other
+        role keeps the one client ``indunet-platform`` that takes every message.
+        """
         broker = BrokerUrl.parse(settings.mqtt_url) if settings.mqtt_url else None
-        return cls(broker=broker, host=settings.mqtt_host, port=settings.mqtt_port or None)
+        port = settings.mqtt_port or None
+        if broker is None or settings.role != "connector":
+            return cls(broker=broker, host=settings.mqtt_host, port=port)
+        index, _count = settings.share()
+        return cls(
+            broker=broker,
+            host=settings.mqtt_host,
+            port=port,
+            client_id=CONNECTOR_CLIENT_ID.format(index=index),
+            share_group=share_group(broker.username, broker.password),
+        )
 
     @property
     def mode(self) -> str:

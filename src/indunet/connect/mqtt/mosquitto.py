@@ -7,8 +7,9 @@ and the configuration written here closes each one:
 
 - ``max_queued_messages`` (default 1000) caps what an offline or slow session may queue
   beyond its in-flight window, *per client*; the platform's session is the one client that
-  receives every device's telemetry, so its backlog passes 1000 within seconds of an
-  outage or restart of Indunet and the rest is silently discarded. Written as ``NO_CAP``
+  receives every device's telemetry (or each connector's its turn of it, in a share group),
+  so its backlog passes 1000 within seconds of an outage or restart of Indunet and the rest
+  is silently discarded. Written as ``NO_CAP``
   (a billion): 0 would mean "no cap", but Mosquitto's handling of 0 has had bugs (2.0.11,
   tested: a device whose publish the ACL denies is disconnected; 2.0.16 drops every message,
   eclipse-mosquitto/mosquitto#2879; 2.0.2 drops QoS 0, #1956). A billion is never reached.
@@ -130,9 +131,11 @@ acl_file {acl_file}
 # Mosquitto PUBACKs a device before Indunet has the message; Indunet PUBACKs Mosquitto
 # only after storing it. Whatever Mosquitto discards in between is lost for good.
 #
-# Indunet's session (client id indunet-platform) queues every device's telemetry while
-# the platform restarts or catches up. The default cap of 1000 per client drops the rest
-# of that backlog (measured: 4,104 of 9,000 acknowledged messages lost in a 13 s restart).
+# Indunet's session (client id indunet-platform; with several connectors, each
+# indunet-connector-<i> gets its turn of it, also while it is away) queues every
+# device's telemetry while the platform restarts or catches up. The default cap of 1000
+# per client drops the rest of that backlog (measured: 4,104 of 9,000 acknowledged
+# messages lost in a 13 s restart).
 # A billion is no cap in practice: size the broker's memory for rate x longest outage.
 # (Not 0, which also means no cap: Mosquitto 2.0.11 then disconnects a device whose
 # publish the ACL denies, and 2.0.16 drops every message; see the docs.)
