@@ -3,9 +3,13 @@
 ``Backbone.start`` returns at once: it connects in a task, retrying with capped backoff, so a
 connector or api process starts (and buffers) while NATS is still down. Once connected,
 nats-py reconnects by itself after a loss; the streams are created, or updated to the
-configured limits, at the first connection (JetStream keeps them across server restarts). The telemetry stream keeps envelopes until their
-age limit or its byte bound; when full it refuses new ones (``discard: new``), so a producer
-learns it must hold back: nothing a device was told is stored is ever dropped to make room.
+configured limits, at the first connection and again after every reconnection (JetStream
+keeps them across server restarts, but a server that comes back without its store, or a new
+node, would otherwise leave every producer failing). The telemetry stream keeps envelopes
+until their age limit or its byte bound; when full it refuses new ones (``discard: new``), so
+a producer learns it must hold back: nothing a device was told is stored is ever dropped to
+make room. ``close`` is bounded in time: a server that is gone or hangs does not hold up the
+process's shutdown.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +66,7 @@ class Backbone:
         client_name: str = "indunet",
         connect_timeout: float = 2.0,
         retry_cap: float = 10.0,
+        close_timeout: float = 5.0,
     ) -> None:
         self.urls = urls
         self.names = names
@@ -68,11 +74,13 @@ class Backbone:
         self.client_name = client_name
         self.connect_timeout = connect_timeout
         self.retry_cap = retry_cap
+        self.close_timeout = close_timeout
         self.nc: NATS | None = None
         self.js: JetStreamContext | None = None
         self.ready = asyncio.Event()
         self.reconnects = 0
         self._task: asyncio.Task[None] | None = None
+        self._ensuring: asyncio.Task[None] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, role: str) -> Backbone:
@@ -118,19 +126,25 @@ class Backbone:
         return self.ready.is_set()
 
     async def close(self) -> None:
-        """Stop connecting; drain and close the connection."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if self.nc is not None and not self.nc.is_closed:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(5):
-                    await self.nc.drain()
-            with contextlib.suppress(Exception):
-                await self.nc.close()
+        """Stop connecting; drain and close the connection, in ``close_timeout`` s at most each.
+
+        (nats-py's ``drain`` does not end on cancellation while the server hangs: it waits out
+        its own flush timeout, so it runs in a task that is left behind when too slow.)
+        """
+        for task in (self._task, self._ensuring):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._ensuring = None
         self.ready.clear()
+        nc = self.nc
+        if nc is None or nc.is_closed:
+            return
+        if nc.is_connected:
+            await _bounded(nc.drain(), self.close_timeout, "drain")
+        if not nc.is_closed:
+            await _bounded(nc.close(), self.close_timeout, "close")
 
     async def _connect_loop(self) -> None:
         delay = 0.2
@@ -209,9 +223,40 @@ class Backbone:
     async def _reconnected(self) -> None:
         self.reconnects += 1
         log.info("NATS backbone reconnected")
+        if self.ready.is_set() and (self._ensuring is None or self._ensuring.done()):
+            self._ensuring = asyncio.create_task(self._ensure_again(), name="bus-streams")
+
+    async def _ensure_again(self) -> None:
+        """Bring the streams back after a reconnection (a server that lost its store)."""
+        delay = 0.2
+        while True:
+            try:
+                await self.ensure_streams()
+                return
+            except Exception as exc:
+                log.warning("JetStream streams not ready after reconnecting (%s); retrying", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.retry_cap)
 
     async def _error(self, exc: Exception) -> None:
         log.debug("NATS: %s", exc)
+
+
+async def _bounded(job: Coroutine[Any, Any, None], seconds: float, what: str) -> None:
+    """Run ``job`` for ``seconds`` at most; a job still running then is cancelled, not awaited."""
+    task = asyncio.ensure_future(job)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        log.warning("NATS %s did not finish in %g s; going on without it", what, seconds)
+        task.cancel()
+        task.add_done_callback(_forget)
+        return
+    _forget(task)
+
+
+def _forget(task: asyncio.Future[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("NATS: %s", task.exception())
 
 
 def describe(stream: Any) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from indunet.telemetry import Sample
 
 from .backbone import Backbone, BusUnavailable
-from .envelope import MAX_POINTS, Batch, chunks
+from .envelope import MAX_BYTES, MAX_POINTS, Batch, chunks
 
 log = logging.getLogger(__name__)
 
@@ -72,20 +72,34 @@ class BusWriter:
         """Publish ``samples``; return once every envelope is acknowledged, else raise.
 
         Called from the pipeline's writer thread: grouping happens here, publishing on the
-        loop.
+        loop. Any failure (not connected, a publish not acknowledged in time, the stream
+        full, the loop gone) is ``BusUnavailable``: the pipeline buffers the batch on disk.
         """
-        if self._loop is None or not self.backbone.connected:
+        loop = self._loop
+        if loop is None or loop.is_closed() or not self.backbone.connected:
             raise BusUnavailable("the NATS backbone is not connected; buffering")
         planned = self.plan(samples)
-        future = asyncio.run_coroutine_threadsafe(self.publish(planned), self._loop)
-        failed = future.result(timeout=self.publish_timeout * 2 + 1)
+        try:
+            future = asyncio.run_coroutine_threadsafe(self.publish(planned), loop)
+        except RuntimeError as exc:  # the loop is closing
+            raise BusUnavailable(f"the NATS backbone's loop is gone ({exc}); buffering") from None
+        try:
+            failed = future.result(timeout=self.publish_timeout * 2 + 1)
+        except TimeoutError:
+            future.cancel()
+            raise BusUnavailable("JetStream did not answer in time; buffering") from None
         if failed:
             raise BusUnavailable(
                 f"JetStream did not acknowledge {failed} of {len(planned)} envelopes; buffering"
             )
 
-    def plan(self, samples: Sequence[Sample]) -> list[tuple[str, Batch]]:
-        """The envelopes ``samples`` travel in, with their subjects."""
+    def plan(self, samples: Sequence[Sample]) -> list[tuple[str, Batch, bytes]]:
+        """The envelopes ``samples`` travel in: subject, envelope and wire form.
+
+        An envelope holds at most ``MAX_POINTS`` samples and ``MAX_BYTES`` bytes (long text
+        values: a piece too large is cut in halves), so the server never refuses one for its
+        size, which would hold it in the disk buffer for ever.
+        """
         by_subject: dict[str, list[Sample]] = {}
         subject_of: dict[str, str] = {}
         for s in samples:
@@ -94,25 +108,35 @@ class BusWriter:
                 subject = self.names.telemetry_subject(self.enterprise_of(s[0]), s[0])
                 subject_of[s[0]] = subject
             by_subject.setdefault(subject, []).append(s)
-        out = []
+        out: list[tuple[str, Batch, bytes]] = []
         for subject, group in by_subject.items():
             for part in chunks(group, MAX_POINTS):
-                self._seq += 1
-                out.append((subject, Batch(self.producer, self._seq, self.source, list(part))))
+                self._sized(subject, list(part), out)
         return out
 
-    async def publish(self, planned: list[tuple[str, Batch]]) -> int:
+    def _sized(self, subject: str, part: list[Sample], out: list[tuple[str, Batch, bytes]]) -> None:
+        self._seq += 1
+        batch = Batch(self.producer, self._seq, self.source, part)
+        body = batch.encode()
+        if len(body) <= MAX_BYTES or len(part) == 1:
+            out.append((subject, batch, body))
+            return
+        half = len(part) // 2
+        self._sized(subject, part[:half], out)
+        self._sized(subject, part[half:], out)
+
+    async def publish(self, planned: list[tuple[str, Batch, bytes]]) -> int:
         """Publish every envelope at once; how many JetStream did not acknowledge."""
         try:
             js = self.backbone.jetstream()
         except BusUnavailable:
             return len(planned)
 
-        async def one(subject: str, batch: Batch) -> bool:
+        async def one(subject: str, batch: Batch, body: bytes) -> bool:
             try:
                 ack = await js.publish(
                     subject,
-                    batch.encode(),
+                    body,
                     timeout=self.publish_timeout,
                     headers={"Nats-Msg-Id": batch.msg_id},
                 )
@@ -126,5 +150,5 @@ class BusWriter:
                 self.stats.duplicates += 1
             return True
 
-        results = await asyncio.gather(*(one(s, b) for s, b in planned))
+        results = await asyncio.gather(*(one(*p) for p in planned))
         return results.count(False)

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 NO_ENTERPRISE = 0
 """The enterprise segment of a sample whose device this process does not know (the worker
 dead-letters it as an unknown device)."""
-PREFIX = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+PREFIX = re.compile(r"[a-z][a-z0-9_]{0,31}")
+MAX_PARTITIONS = 1024
+"""Partitions at most (``INDUNET_BUS_PARTITIONS`` has the same bound)."""
 
 
 def partition_of(device: str, partitions: int) -> int:
@@ -30,6 +32,8 @@ def partition_of(device: str, partitions: int) -> int:
 
 def owned(index: int, count: int, partitions: int) -> list[int]:
     """The partitions a worker with share ``index/count`` reads."""
+    if not 0 <= index < count:
+        raise ValueError(f"share {index}/{count}: the index must be below the count")
     return [p for p in range(partitions) if p % count == index]
 
 
@@ -46,8 +50,10 @@ class Names:
     partitions: int = 16
 
     def __post_init__(self) -> None:
-        if not PREFIX.match(self.prefix):
+        if not isinstance(self.prefix, str) or not PREFIX.fullmatch(self.prefix):  # not "x\n"
             raise ValueError(f"bus prefix {self.prefix!r}: a-z, digits and _, at most 32")
+        if type(self.partitions) is not int or not 1 <= self.partitions <= MAX_PARTITIONS:
+            raise ValueError(f"bus partitions {self.partitions!r}: 1 to {MAX_PARTITIONS}")
 
     @property
     def telemetry_stream(self) -> str:

@@ -14,8 +14,13 @@ A failure is never a blocked partition:
 - any other failure is retried ``max_deliver`` times, then the envelope is dead-lettered
   as ``poison`` with the error and terminated.
 
+A consumer task never ends on an error: a failed fetch, a consumer deleted on the server
+(or a server that came back without its store) or a bug in handling makes it log, wait a
+capped doubling delay, and subscribe again (which makes the durable consumer anew if needed).
+
 Lag (messages not yet delivered plus delivered but unacknowledged) is read from the
-consumer every few seconds for the metrics and the console.
+consumer every few seconds for the metrics and the console; ``read_lag`` reads it at once,
+also while the worker does not consume.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 
 from indunet.telemetry import Overloaded, Pipeline
 
@@ -60,6 +66,7 @@ class WorkerStats:
     undecodable: int = 0
     poison: int = 0
     fetch_errors: int = 0
+    restarts: int = 0
     lag: dict[int, PartitionLag] = field(default_factory=dict)
 
 
@@ -110,58 +117,83 @@ class BusWorker:
         """Envelopes waiting across this worker's partitions (at the last reading)."""
         return sum(x.pending + x.ack_pending for x in self.stats.lag.values())
 
-    async def _run(self, partition: int) -> None:
-        names = self.backbone.names
-        delay = 0.2
-        while True:
-            await self.backbone.ready.wait()
-            try:
-                sub = await self.backbone.jetstream().pull_subscribe(
-                    names.partition_filter(partition),
-                    durable=names.durable(partition),
-                    stream=names.telemetry_stream,
-                    config=ConsumerConfig(
-                        ack_policy=AckPolicy.EXPLICIT,
-                        deliver_policy=DeliverPolicy.ALL,
-                        ack_wait=self.ack_wait,
-                        max_ack_pending=self.fetch * 4,
-                        max_deliver=-1,
-                    ),
-                )
-                break
-            except Exception as exc:
-                log.warning("partition %d: no consumer yet (%s); retrying", partition, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.retry_cap)
-        loop = asyncio.get_running_loop()
-        next_lag = 0.0
-        while True:
-            if loop.time() >= next_lag:
-                next_lag = loop.time() + self.lag_every
-                await self._read_lag(partition, sub)
-            try:
-                msgs = await sub.fetch(self.fetch, timeout=1.0)
-            except TimeoutError:
-                continue
-            except Exception as exc:  # connection lost, consumer gone: try again shortly
-                self.stats.fetch_errors += 1
-                log.warning("partition %d: fetch failed (%s); retrying", partition, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.retry_cap)
-                continue
-            delay = 0.2
-            await self.handle(msgs)
+    async def read_lag(self) -> dict[int, PartitionLag]:
+        """Read every owned partition's lag from JetStream now (whether or not this worker
+        consumes at the moment: a stopped or stuck worker's backlog shows too)."""
+        for partition in self.partitions:
+            await self._read_lag(partition)
+        return dict(self.stats.lag)
 
-    async def _read_lag(self, partition: int, sub: Any) -> None:
+    async def _read_lag(self, partition: int) -> bool:
+        """Update one partition's lag; False when its consumer does not exist (any more)."""
+        names = self.backbone.names
         try:
-            info = await sub.consumer_info()
-        except Exception:
-            return
+            info = await self.backbone.jetstream().consumer_info(
+                names.telemetry_stream, names.durable(partition), timeout=2.0
+            )
+        except NotFoundError:
+            return False
+        except Exception:  # not connected, slow: the last reading stands
+            return True
         self.stats.lag[partition] = PartitionLag(
             pending=int(info.num_pending or 0),
             ack_pending=int(info.num_ack_pending or 0),
             redelivered=int(info.num_redelivered or 0),
         )
+        return True
+
+    async def _run(self, partition: int) -> None:
+        """Consume one partition for ever: whatever fails, log it, wait, subscribe again."""
+        delay = 0.2
+        while True:
+            await self.backbone.ready.wait()
+            try:
+                await self._consume(partition)
+                delay = 0.2
+            except Exception as exc:
+                log.warning("partition %d: consumer failed (%s); starting again", partition, exc)
+            self.stats.restarts += 1
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.retry_cap)
+
+    async def _consume(self, partition: int) -> None:
+        """Fetch and handle until a fetch fails or the consumer is gone (then return)."""
+        names = self.backbone.names
+        sub = await self.backbone.jetstream().pull_subscribe(
+            names.partition_filter(partition),
+            durable=names.durable(partition),
+            stream=names.telemetry_stream,
+            config=ConsumerConfig(
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                ack_wait=self.ack_wait,
+                max_ack_pending=self.fetch * 4,
+                max_deliver=-1,
+            ),
+        )
+        loop = asyncio.get_running_loop()
+        next_lag = 0.0
+        try:
+            while True:
+                if loop.time() >= next_lag:
+                    next_lag = loop.time() + self.lag_every
+                    if not await self._read_lag(partition):
+                        log.warning(
+                            "partition %d: its consumer is gone; making it again", partition
+                        )
+                        return
+                try:
+                    msgs = await sub.fetch(self.fetch, timeout=1.0)
+                except TimeoutError:
+                    continue
+                except Exception as exc:  # connection lost, consumer gone: subscribe again
+                    self.stats.fetch_errors += 1
+                    log.warning("partition %d: fetch failed (%s); retrying", partition, exc)
+                    return
+                await self.handle(msgs)
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
 
     async def handle(self, msgs: list[Any]) -> None:
         """Store (or dead-letter) a fetched set of envelopes, then acknowledge each."""
@@ -178,7 +210,13 @@ class BusWorker:
         if not batches:
             return
         if self.refresh is not None:
-            await self.refresh()
+            try:
+                await self.refresh()
+            except Exception as exc:  # not the envelopes' fault: they come again
+                log.warning("refreshing before a fetch failed (%s); envelopes come again", exc)
+                for msg, _ in batches:
+                    await self._retry(msg)
+                return
         results = await asyncio.gather(
             *(self.pipeline.ingest(b.samples, source=b.source) for _, b in batches),
             return_exceptions=True,
@@ -198,7 +236,7 @@ class BusWorker:
         self.stats.acked += 1
 
     async def _failed(self, msg: Any, exc: Exception) -> None:
-        delivered = int(getattr(msg.metadata, "num_delivered", 1) or 1)
+        delivered = _delivered(msg)
         if not isinstance(exc, Overloaded) and delivered >= self.max_deliver:
             self.stats.poison += 1
             log.error(
@@ -206,8 +244,12 @@ class BusWorker:
             )
             await self._dead(msg, POISON, f"failed {delivered} times: {exc}", terminate=True)
             return
+        await self._retry(msg)
+
+    async def _retry(self, msg: Any) -> None:
+        """Give the envelope back to JetStream, to come again after a capped doubling delay."""
         self.stats.retried += 1
-        wait = min(0.5 * 2 ** min(delivered, 10), self.retry_cap)
+        wait = min(0.5 * 2 ** min(_delivered(msg), 10), self.retry_cap)
         with contextlib.suppress(Exception):
             await msg.nak(delay=wait)
 
@@ -224,3 +266,11 @@ class BusWorker:
             return
         with contextlib.suppress(Exception):
             await (msg.term() if terminate else msg.ack())
+
+
+def _delivered(msg: Any) -> int:
+    """How many times JetStream delivered ``msg`` (this time included)."""
+    try:
+        return int(msg.metadata.num_delivered or 1)
+    except Exception:  # not a JetStream message (no reply subject to read it from)
+        return 1
