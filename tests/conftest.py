@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from indunet import core, ids
+from indunet import bus, core, ids
 from indunet.core import Settings
 from indunet.web import AppState, build_state, open_database
 
 REQUIRE_SERVICES = os.environ.get("INDUNET_REQUIRE_SERVICES") == "1"
 USCC_A = "91350100M000100Y43"
 USCC_B = core.make_uscc("91110108MA01ABCDE")
+NATS_URL = os.environ.get("INDUNET_TEST_NATS_URL") or "nats://127.0.0.1:4222"
+PG_URL = os.environ.get("INDUNET_TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test"
+#: Streams a test may make on the shared NATS: JetStream reserves max_bytes per stream.
+SMALL_STREAMS = bus.StreamLimits(
+    max_bytes=64 * 1024**2, max_age_s=3600, duplicate_window_s=60, events_max_bytes=8 * 1024**2
+)
 
 
 def need_service(name: str, host: str, port: int) -> None:
@@ -95,6 +103,50 @@ def allocation(state: AppState, enterprise: core.Enterprise) -> ids.Allocation:
     return ids.allocate(
         state.hierarchy.front, "88.100.1", enterprise, actor="test", secret="s3cret-key-for-tests"
     )
+
+
+def bus_prefix() -> str:
+    """A prefix of subjects and streams no other test uses."""
+    return "t" + uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+async def nats_backbone() -> AsyncIterator[bus.Backbone]:
+    """A connected backbone on the shared NATS (``NATS_URL``) under a prefix of its own, with
+    two partitions and small streams, which are deleted afterwards."""
+    host, _, port = NATS_URL.removeprefix("nats://").rpartition(":")
+    need_service("NATS", host, int(port))
+    backbone = bus.Backbone(
+        [NATS_URL], bus.Names(bus_prefix(), 2), SMALL_STREAMS, client_name="indunet-test"
+    )
+    await backbone.start()
+    try:
+        assert await backbone.wait_ready(15), "NATS JetStream did not become ready in 15 s"
+        yield backbone
+    finally:
+        if backbone.js is not None:
+            for name in (backbone.names.telemetry_stream, backbone.names.events_stream):
+                with contextlib.suppress(Exception):
+                    await backbone.js.delete_stream(name)
+        await backbone.close()
+
+
+@pytest.fixture
+def pg_schema_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """``PG_URL`` with a fresh schema of this test first on its search path, dropped after."""
+    import psycopg
+
+    info = psycopg.conninfo.conninfo_to_dict(PG_URL)
+    need_service("PostgreSQL", str(info.get("host") or "127.0.0.1"), int(info.get("port") or 5432))
+    schema = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 # Asyncio debug mode for every test, failing a test whose code blocks the loop (see the module).

@@ -16,18 +16,23 @@ new into the rollup upsert in SQL: a replay counts nothing twice.
 ``num`` holds numbers and booleans (0/1) as float8, ``txt`` strings; ``q`` holds the quality
 in its two low bits, ``4`` for a boolean and ``8`` for an integer (an integer beyond 2**53 is
 kept exactly in ``txt`` too).
+
+Connections (``postgres_link``): when the server restarts or fails over, the write or read
+that was using a connection fails and the next one connects afresh, with a capped backoff
+while the server does not answer (``StoreUnavailable`` meanwhile). A write whose connection
+turns out dead is tried once more on a fresh one at once: writes are idempotent.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from indunet.telemetry import postgres_rows as pgrows
 from indunet.telemetry import postgres_sql as stmts
+from indunet.telemetry.postgres_link import RETRY_CAP_S, Link, Readers
 from indunet.telemetry.rollup import (
     MINUTE,
     BadRow,
@@ -52,63 +57,33 @@ DAY = 86_400_000
 _BY_KEY = itemgetter(0, 1)
 
 
-class _Readers:
-    """A small pool of autocommit connections for queries."""
-
-    def __init__(self, url: str, size: int) -> None:
-        self.url = url
-        self.idle: list[psycopg.Connection[Any]] = []
-        self.slots = threading.BoundedSemaphore(size)
-        self.lock = threading.Lock()
-        self.closed = False
-
-    @contextmanager
-    def connection(self) -> Iterator[psycopg.Connection[Any]]:
-        import psycopg
-
-        if not self.slots.acquire(timeout=60):
-            raise StoreClosed("no PostgreSQL connection became free within 60 s")
-        conn: psycopg.Connection[Any] | None = None
-        try:
-            with self.lock:
-                if self.closed:
-                    raise StoreClosed("the telemetry store is closed")
-                conn = self.idle.pop() if self.idle else None
-            if conn is None:
-                conn = psycopg.connect(self.url, autocommit=True)
-            yield conn
-        finally:
-            if conn is not None:
-                if conn.broken or conn.closed or self.closed:
-                    conn.close()
-                else:
-                    with self.lock:
-                        self.idle.append(conn)
-            self.slots.release()
-
-    def close(self) -> None:
-        with self.lock:
-            self.closed = True
-            for conn in self.idle:
-                conn.close()
-            self.idle.clear()
-
-
 class PostgresStore:
-    """A ``TimeSeriesStore`` in PostgreSQL; one writer connection and a small reader pool."""
+    """A ``TimeSeriesStore`` in PostgreSQL; one writer connection and a small reader pool.
 
-    def __init__(self, url: str, *, readers: int = 4) -> None:
+    ``application_name`` is what ``pg_stat_activity`` shows for its connections;
+    ``retry_cap`` bounds the delay between connection attempts while the server is down.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        readers: int = 4,
+        application_name: str = "indunet-telemetry",
+        retry_cap: float = RETRY_CAP_S,
+    ) -> None:
         import psycopg
 
         self.url = "postgresql://" + url.split("://", 1)[1]
         self._psycopg = psycopg
+        self._link = Link(self.url, application_name=application_name, cap=retry_cap)
         self._lock = threading.Lock()
         self._ids: dict[tuple[str, str], int] = {}
         self._strings: set[int] = set()
         self._days: set[int] = set()
         self._closed = False
         self._conn: psycopg.Connection[Any] | None = None
-        self._readers = _Readers(self.url, readers)
+        self._readers = Readers(self._link, readers)
         with self._lock:
             conn = self._writer()
             with conn.transaction():
@@ -123,18 +98,36 @@ class PostgresStore:
         if self._conn is None or self._conn.closed or self._conn.broken:
             if self._conn is not None:
                 self._conn.close()
-            self._conn = self._psycopg.connect(self.url)
-            self._conn.execute(stmts.STAGE)
-            self._conn.execute(stmts.STAGE_MINUTES)
-            self._conn.commit()
-            self._days.clear()
+                self._conn = None
+            conn = self._link.connect()
+            try:
+                conn.execute(stmts.STAGE)
+                conn.execute(stmts.STAGE_MINUTES)
+                conn.commit()
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+            self._days.clear()  # partitions may have been dropped meanwhile
         return self._conn
+
+    def _writer_broke(self) -> bool:
+        """Whether the writer connection died under the last call (server gone)."""
+        return self._conn is not None and (self._conn.broken or self._conn.closed)
 
     # -- writes ------------------------------------------------------------------------------
     def write_batch(self, samples: Sequence[Sample]) -> None:
         """Store ``samples`` atomically; a (device, point, ts) already stored is ignored."""
         if not samples:
             return
+        try:
+            self._write_once(samples)
+        except self._psycopg.OperationalError:
+            if not self._writer_broke():
+                raise  # a statement timeout, say: the connection is fine
+            self._write_once(samples)  # it died (a restart): once more on a fresh connection
+
+    def _write_once(self, samples: Sequence[Sample]) -> None:
         errors = self._psycopg.errors
         try:
             self._write(samples)
@@ -258,14 +251,17 @@ class PostgresStore:
         otherwise their rows are deleted. The minute straddling the cut is recounted.
         """
         check_cut(devices, before)
-        with self._readers.connection() as rconn:
+
+        def read(rconn: psycopg.Connection[Any]) -> tuple[list[int], list[int]]:
             sids = [
                 r[0]
                 for r in rconn.execute(
                     "SELECT id FROM tel_series WHERE device = ANY(%s)", (list(devices),)
                 )
             ]
-            days = sorted(stmts.day_of(r[0]) for r in rconn.execute(stmts.PARTITIONS))
+            return sids, sorted(stmts.day_of(r[0]) for r in rconn.execute(stmts.PARTITIONS))
+
+        sids, days = self._readers.run(read)
         if not sids:
             return 0
         removed = 0
@@ -353,13 +349,11 @@ class PostgresStore:
     # -- queries -----------------------------------------------------------------------------
     def latest(self, device: str, points: Sequence[str] | None = None) -> dict[str, Sample]:
         """The newest sample of each point of ``device`` (only ``points`` when given)."""
-        with self._readers.connection() as conn:
-            if points is None:
-                rows = conn.execute(stmts.LATEST, (device,)).fetchall()
-            else:
-                rows = conn.execute(
-                    stmts.LATEST + " AND s.point = ANY(%s)", (device, list(points))
-                ).fetchall()
+        if points is None:
+            rows = self._readers.run(lambda c: c.execute(stmts.LATEST, (device,)).fetchall())
+        else:
+            sql, args = stmts.LATEST + " AND s.point = ANY(%s)", (device, list(points))
+            rows = self._readers.run(lambda c: c.execute(sql, args).fetchall())
         return {p: pgrows.decode(device, p, ts, num, txt, q) for p, ts, num, txt, q in rows}
 
     @staticmethod
@@ -376,13 +370,16 @@ class PostgresStore:
         """Raw samples with ``start <= ts < end``, oldest first, at most ``limit``."""
         check_window(start, end)
         check_limit(limit)
-        with self._readers.connection() as conn:
+
+        def read(conn: psycopg.Connection[Any]) -> list[Any]:
             sid, _ = self._series(conn, device, point)
-            rows = conn.execute(
+            return conn.execute(
                 "SELECT ts, num, txt, q FROM tel_samples WHERE series = %s AND ts >= %s"
                 " AND ts < %s ORDER BY ts LIMIT %s",
                 (sid, start, end, limit),
             ).fetchall()
+
+        rows = self._readers.run(read)
         return [pgrows.decode(device, point, *row) for row in rows]
 
     def downsample(
@@ -390,7 +387,8 @@ class PostgresStore:
     ) -> list[Bucket]:
         """Aggregates per bucket; whole-minute buckets come from the minute rollups."""
         check_buckets(start, end, bucket_ms)
-        with self._readers.connection() as conn:
+
+        def read(conn: psycopg.Connection[Any]) -> list[Partial]:
             sid, strings = self._series(conn, device, point)
             if strings:
                 raise strings_refused(device, point)
@@ -402,7 +400,9 @@ class PostgresStore:
                 args["lo"] = whole
             if args["lo"] < end:
                 partials += conn.execute(stmts.RAW_PARTIALS, args).fetchall()
-        return to_buckets(partials, start, bucket_ms)
+            return partials
+
+        return to_buckets(self._readers.run(read), start, bucket_ms)
 
     def close(self) -> None:
         """Close the writer and the pooled reader connections."""
