@@ -196,6 +196,15 @@ async def test_the_console_page_shows_each_partitions_lag_in_both_languages(
         assert resp.status_code == 303
         c.cookies.set("lang", lang)
         page = await c.get("/platform/backbone")
+        hostile = await c.get(
+            "/platform/backbone",
+            params={"state": "<i>zz", "sort": "lag';--", "desc": "x", "page": "99999", "size": "0"},
+        )
+        behind = await c.get("/platform/backbone", params={"state": "behind", "sort": "lag"})
+    assert hostile.status_code == 200 and "<i>zz" not in hostile.text
+    assert 'id="consumer-table"' not in hostile.text and 'id="total-lag"' in hostile.text
+    assert behind.status_code == 200
+    assert set(re.findall(r'data-state="([a-z_]+)"', behind.text)) == {"behind"}
     assert page.status_code == 200, page.text[:300]
     html = page.text
     assert f'<html lang="{lang}">' in html

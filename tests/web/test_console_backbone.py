@@ -13,10 +13,12 @@ import pytest
 from tests.web.test_console_platform import CJK, PASSWORD, add_user, text_of
 
 from indunet import core
+from indunet.bus import Backbone, Names
 from indunet.bus.status import ConsumerState, ConsumerStatus
 from indunet.core import Role
 from indunet.web import AppState, create_app
 from indunet.web.auth import SESSION_COOKIE
+from indunet.web.backbone import BackboneService
 from indunet.web.console.backbone import age_text, row_state, sorted_rows
 
 RAW_KEY = re.compile(r"\b(?:backbone|platform)\.[a-z_0-9.]+\b")
@@ -102,3 +104,23 @@ def test_rows_say_behind_caught_up_not_started_or_unknown_and_sort_by_lag() -> N
     assert age_text(7200) == ("backbone.age.hours", 2)
     assert age_text(90) == ("backbone.age.minutes", 2)
     assert age_text(0) == ("backbone.age.none", 0)
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+async def test_a_process_that_lost_nats_says_so_instead_of_waiting_or_failing(
+    client: httpx.AsyncClient, state: AppState, lang: str
+) -> None:
+    unreachable = Backbone(["nats://127.0.0.1:1"], Names("tnowhere", 8))  # never connects
+    state.services["bus"] = BackboneService(unreachable)
+    await login(client, "root2", lang)
+    page = await client.get(
+        "/platform/backbone",
+        params={"state": "<script>", "sort": "x", "desc": "2", "page": "999999", "size": "-5"},
+    )
+    assert page.status_code == 200, page.text[:300]
+    seen = text_of(page.text)
+    assert RAW_KEY.findall(seen) == [] and "<script>" not in page.text
+    lost = "本进程尚未连接到 NATS" if lang == "zh-CN" else "This process is not connected to NATS"
+    assert lost in seen and 'id="backbone-problem"' in page.text
+    assert ("未连接" if lang == "zh-CN" else "Not connected") in seen
+    assert 'id="consumer-table"' not in page.text and "TNOWHERE_TELEMETRY" in page.text
