@@ -6,9 +6,9 @@ nats-py reconnects by itself after a loss; the streams are created, or updated t
 configured limits, at the first connection and again after every reconnection (JetStream
 keeps them across server restarts, but a server that comes back without its store, or a new
 node, would otherwise leave every producer failing). The telemetry stream keeps envelopes
-until their age limit or its byte bound; when full it refuses new ones (``discard: new``), so
-a producer learns it must hold back: nothing a device was told is stored is ever dropped to
-make room. ``close`` is bounded in time: a server that is gone or hangs does not hold up the
+until a worker acknowledged them (a work queue: what is stored frees its room), bounded by
+age and bytes; when full it refuses new ones (``discard: new``), so a producer learns it must
+hold back: nothing a device was told is stored is ever dropped to make room. ``close`` is bounded in time: a server that is gone or hangs does not hold up the
 process's shutdown.
 """
 
@@ -187,7 +187,7 @@ class Backbone:
             StreamConfig(
                 name=n.telemetry_stream,
                 subjects=[n.telemetry_subjects],
-                retention=RetentionPolicy.LIMITS,
+                retention=RetentionPolicy.WORK_QUEUE,
                 max_bytes=lim.max_bytes,
                 max_age=lim.max_age_s,
                 discard=DiscardPolicy.NEW,
@@ -215,7 +215,15 @@ class Backbone:
                     continue
                 except BadRequestError:  # another process made it meanwhile
                     pass
-            await self.js.update_stream(cfg)
+            try:
+                await self.js.update_stream(cfg)
+            except BadRequestError as exc:  # a change JetStream refuses (the retention kind)
+                log.error(
+                    "stream %s keeps its configuration: JetStream refused the update (%s); "
+                    "delete the stream once its workers have emptied it to apply it",
+                    cfg.name,
+                    exc.description,
+                )
 
     async def _disconnected(self) -> None:
         log.warning("NATS backbone disconnected; reconnecting")
