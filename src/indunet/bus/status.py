@@ -62,6 +62,8 @@ class StreamStatus:
     first_seq: int
     last_seq: int
     consumers: int
+    #: ``limits`` (kept until age or size remove them) or ``workqueue`` (removed once acked).
+    retention: str = "limits"
 
     @property
     def bytes_used(self) -> float | None:
@@ -138,6 +140,7 @@ def stream_status(info: Any) -> StreamStatus:
         first_seq=int(state.first_seq or 0),
         last_seq=int(state.last_seq or 0),
         consumers=int(state.consumer_count or 0),
+        retention=str(getattr(cfg.retention, "value", cfg.retention) or "limits"),
     )
 
 
