@@ -8,8 +8,8 @@ keeps them across server restarts, but a server that comes back without its stor
 node, would otherwise leave every producer failing). The telemetry stream keeps envelopes
 until a worker acknowledged them (a work queue: what is stored frees its room), bounded by
 age and bytes; when full it refuses new ones (``discard: new``), so a producer learns it must
-hold back: nothing a device was told is stored is ever dropped to make room. ``close`` is bounded in time: a server that is gone or hangs does not hold up the
-process's shutdown.
+hold back: nothing a device was told is stored is ever dropped to make room. ``close`` is
+bounded in time: a server that is gone or hangs does not hold up the process's shutdown.
 """
 
 from __future__ import annotations
