@@ -102,6 +102,13 @@ class Settings(BaseSettings):
         le=1024,
         description="Telemetry partitions on the backbone (fixed once used)",
     )
+    bus_connectors: int = Field(
+        default=1,
+        ge=1,
+        le=1024,
+        description="How many connector processes share the devices (their shard is i/this);"
+        " other processes send each command to the one that serves the device",
+    )
     db_pool_size: int = Field(
         default=5, ge=1, le=200, description="PostgreSQL connections kept per process"
     )

@@ -15,7 +15,7 @@ import dataclasses
 import hmac
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -64,7 +64,14 @@ class DeviceRegistry:
         self._seal_clear_secrets()
         self._changes: builtins.list[lifecycle.StatusChange] = []
         self._mark: tuple[Any, ...] = ()
+        #: Called with the id of each device created, changed or deleted here (the scaled
+        #: mode tells other processes, whose registries then reload at once).
+        self.on_change: builtins.list[Callable[[str], None]] = []
         self.reload_if_changed()
+
+    def _changed(self, device_id: str) -> None:
+        for listener in self.on_change:
+            listener(device_id)
 
     def _seal_clear_secrets(self) -> None:
         """Seal connection passwords and keys stored in clear text (before sealing existed)."""
@@ -415,6 +422,7 @@ class DeviceRegistry:
             self._devices[device_id] = d
             self._digests[device_id] = row["secret_digest"]
             self._misses.pop(device_id, None)
+        self._changed(device_id)
         return d, secret
 
     def _sealed(self, values: dict[str, Any]) -> dict[str, Any]:
@@ -472,6 +480,7 @@ class DeviceRegistry:
             self._devices[device_id] = dataclasses.replace(
                 updated, status=live.status, last_seen=live.last_seen
             )
+        self._changed(device_id)
         return self._devices[device_id]
 
     def delete(self, device_id: str, *, actor: str) -> Device:
@@ -499,6 +508,7 @@ class DeviceRegistry:
             self._digests.pop(device_id, None)
             self._dirty.discard(device_id)
             self._changes = [c for c in self._changes if c.device_id != device_id]
+        self._changed(device_id)
         return current
 
     def rotate_secret(self, device_id: str, *, actor: str, secret: str | None = None) -> str:
@@ -515,6 +525,7 @@ class DeviceRegistry:
             audit.record(conn, actor, "device.rotate_secret", f"device:{device_id}")
         with self._lock:
             self._digests[device_id] = dig
+        self._changed(device_id)
         return new
 
     def import_csv(self, enterprise_id: int, text: str, *, actor: str) -> ImportReport:

@@ -101,8 +101,10 @@ def embedded(
     def node(name: str, role: NodeRole, prefix: str | None, r: Resolver | None) -> Node:
         return Node(name, role, prefix, engine, templates, resolver=r, policy=policy)
 
-    root = node("root", NodeRole.ROOT, "", None)
-    top = node(TOP_PREFIX, NodeRole.TOP_LEVEL, TOP_PREFIX, None)
+    # Every node holds the resolver, so that a write on any of them drops what it cached (the
+    # root's and the top-level node's records are resolved, and cached, by the front node).
+    root = node("root", NodeRole.ROOT, "", resolver)
+    top = node(TOP_PREFIX, NodeRole.TOP_LEVEL, TOP_PREFIX, resolver)
     sec = node(SECONDARY_PREFIX, NodeRole.SECONDARY, SECONDARY_PREFIX, resolver)
     rec = node("recursive", NodeRole.RECURSIVE, None, resolver)
     nodes = {n.name: n for n in (root, top, sec, rec)}

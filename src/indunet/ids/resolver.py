@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -55,6 +55,8 @@ class Resolver:
         self.negative_ttl = negative_ttl
         self.answers: TTLCache[tuple[Answer, bytes]] = TTLCache(cache_size)
         self.referrals: TTLCache[Referral] = TTLCache(max(1024, cache_size // 10))
+        #: Called with each key ``forget`` drops (the scaled mode tells other processes).
+        self.on_forget: list[Callable[[str], None]] = []
 
     def cached_body(self, key: str) -> bytes | None:
         """The serialised cached record for a normalised key (the hot path), or ``None``.
@@ -66,8 +68,10 @@ class Resolver:
         return hit[1] if hit is not None and hit[0].rc == RC.SUCCESS else None
 
     def forget(self, key: str) -> None:
-        """Drop a cached answer (after a local write)."""
+        """Drop a cached answer (after a local write); ``on_forget`` listeners are told."""
         self.answers.drop(key)
+        for listener in self.on_forget:
+            listener(key)
 
     async def resolve(self, text: str, *, fresh: bool = False) -> Answer:
         """Resolve ``text``; ``fresh`` skips cached answers (not cached referrals)."""

@@ -231,8 +231,9 @@ async def send_test(store: Notifications, channel_id: int, lang: str) -> None:
 
 
 def from_state(state: Any) -> Dispatcher:
-    """The descriptor's service factory: the app state's bus and engine, device tags from the
-    platform's registry (in memory) when it runs in this process."""
+    """The descriptor's service factory: the app state's bus of events handled once per
+    installation (``AppState.bus_once``) and engine, device tags from the platform's registry
+    (in memory) when it runs in this process."""
     platform = state.services.get("platform")
     registry = getattr(platform, "devices", None)
 
@@ -241,7 +242,7 @@ def from_state(state: Any) -> Dispatcher:
         return tuple(device.tags) if device is not None else ()
 
     store = Notifications(state.engine, SendContext())
-    return Dispatcher(state.bus, store, tags_of=tags_of, pacing=pacing_from_env())
+    return Dispatcher(state.bus_once, store, tags_of=tags_of, pacing=pacing_from_env())
 
 
 def pacing_from_env() -> Pacing:

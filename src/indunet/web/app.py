@@ -10,11 +10,12 @@ import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from indunet import __version__, ids
-from indunet.core import IndunetError, Settings, make_engine, migrate
+from indunet import __version__, bus, ids
+from indunet.core import EventBus, IndunetError, Settings, make_engine, migrate
 from indunet.core.plugins import Service, load, loader
 from indunet.web import console, guards, subsystems
 from indunet.web.api import docs, metrics
+from indunet.web.platform import Role
 from indunet.web.state import AppState
 
 log = logging.getLogger(__name__)
@@ -52,12 +53,37 @@ def build_state(
             site_allow=settings.site_allow,
         )
     state = AppState(settings=settings, engine=engine, hierarchy=hierarchy)
+    if platform and settings.bus_url:
+        join_backbone(state)
     for sub in subsystems.active(platform):
         if sub.services is not None:
             service: Service | None = loader(sub.services)(state)
             if service is not None:
                 state.services[sub.name] = service
     return state
+
+
+def join_backbone(state: AppState) -> None:
+    """The scaled mode's wiring of ``state``: the NATS connection, the event bus every process
+    subscribes to, the bus of events handled once per installation (its consumer in the
+    lead process only, ``Role.leads``), and cache invalidation for the identifier resolver.
+    """
+    s = state.settings
+    backbone = bus.Backbone.from_settings(s, s.role)
+    events = bus.NatsEventBus(backbone)
+    once: EventBus = bus.HandledElsewhere(events)
+    state.backbone_parts = [events]
+    if Role.of(s).leads:
+        lead = bus.NatsEventBus(backbone, durable="notify")
+        state.backbone_parts.append(lead)
+        once = lead
+    invalidation = bus.Invalidation(backbone)
+    if state.hierarchy.resolver is not None:
+        nodes = list(state.hierarchy.nodes.values())
+        bus.share_resolver(invalidation, state.hierarchy.resolver, nodes)
+    state.backbone_parts.append(invalidation)
+    state.bus, state.single_bus, state.invalidation = events, once, invalidation
+    state.backbone = backbone
 
 
 def create_app(state: AppState) -> FastAPI:

@@ -8,36 +8,51 @@ publish the ingest pipeline's batches (``bus.BusWriter``) or to store them
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from indunet.bus import Backbone
+from indunet.core.plugins import Service
 
 if TYPE_CHECKING:
     from indunet.web.state import AppState
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class BackboneService:
-    """The process's connection to NATS, started before the platform and stopped after it."""
+    """The process's connection to NATS, started before the platform and stopped after it,
+    with ``parts`` that live on it (the event buses, cache invalidation: ``AppState``)."""
 
     backbone: Backbone
+    parts: list[Service] = field(default_factory=list)
 
     async def start(self) -> None:
         """Begin connecting (the platform's parts wait for it or buffer meanwhile)."""
         await self.backbone.start()
+        for part in self.parts:
+            await part.start()
 
     async def stop(self) -> None:
-        """Drain and close the connection."""
+        """Stop the parts, then drain and close the connection."""
+        for part in reversed(self.parts):
+            try:
+                await part.stop()
+            except Exception:
+                log.exception("stopping %s failed; closing the backbone", type(part).__name__)
         await self.backbone.close()
 
 
 def from_state(state: AppState) -> BackboneService | None:
-    """The backbone service when ``INDUNET_BUS_URL`` is set (the bus descriptor's factory)."""
+    """The backbone service when ``INDUNET_BUS_URL`` is set (the bus descriptor's factory):
+    the backbone ``build_state`` made, or a new one."""
     s = state.settings
     if not s.bus_url:
         return None
-    return BackboneService(Backbone.from_settings(s, s.role))
+    backbone = state.backbone or Backbone.from_settings(s, s.role)
+    return BackboneService(backbone, state.backbone_parts)
 
 
 def backbone_of(state: AppState) -> Backbone | None:

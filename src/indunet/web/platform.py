@@ -45,6 +45,18 @@ class Role:
     index: int
     count: int
 
+    @classmethod
+    def of(cls, settings: Settings) -> Role:
+        """The role of ``settings`` (``INDUNET_ROLE``, ``INDUNET_SHARD``)."""
+        index, count = settings.share()
+        return cls(settings.role, index, count)
+
+    @property
+    def leads(self) -> bool:
+        """Whether this process does what one process of the installation does: the
+        retention pass, and handling the events handled once (notifications)."""
+        return self.name == "all" or (self.name == "worker" and self.index == 0)
+
     @property
     def connects(self) -> bool:
         """Whether this process runs connectors."""
@@ -63,13 +75,18 @@ class Role:
     @property
     def keeps_retention(self) -> bool:
         """Whether this process runs the hourly retention pass (one worker does)."""
-        return self.name == "all" or (self.name == "worker" and self.index == 0)
+        return self.leads
 
     def serves(self, device: Device) -> bool:
         """Whether this connector attaches ``device``."""
         if device.protocol in ("mqtt", "http"):
             return True
         return backbone_bus.owns_device(device.id, self.index, self.count)
+
+    def owns(self, device_id: str) -> bool:
+        """Whether commands to ``device_id`` are this connector's to send (every protocol
+        follows the share rule, so an MQTT device's command is published once)."""
+        return self.connects and backbone_bus.owns_device(device_id, self.index, self.count)
 
 
 @dataclass
@@ -94,7 +111,9 @@ class Platform:
     role: Role = field(default_factory=lambda: Role("all", 0, 1))
     writer: backbone_bus.BusWriter | None = None  # the pipeline publishes (scaled mode)
     worker: backbone_bus.BusWorker | None = None  # stores what the bus delivers (scaled mode)
+    command_server: backbone_bus.CommandServer | None = None  # commands from other processes
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _reloading: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def start(self) -> None:
         """Start the pipeline, attach every device to its connector, start the connectors;
@@ -108,6 +127,8 @@ class Platform:
         if self.role.connects:
             self.sync_devices(await asyncio.to_thread(self.devices.list))  # reads the db
             await self.connectors.start()
+        if self.command_server is not None:
+            await self.command_server.start()
         self._tasks = [asyncio.create_task(self._every(STATUS_FLUSH_S, self._housekeeping))]
         if self.role.keeps_retention:
             self._tasks.append(asyncio.create_task(self._every(RETENTION_S, self._retention)))
@@ -120,6 +141,8 @@ class Platform:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.command_server is not None:
+            await self.command_server.stop()
         if self.worker is not None:
             await self.worker.stop()  # fetched, unacknowledged envelopes are delivered again
         await self.connectors.stop()
@@ -160,6 +183,14 @@ class Platform:
             self.rules.forget(device_id)
         return len(changed)
 
+    async def reload_devices(self, _changed: Sequence[str] = ()) -> None:
+        """Read the devices again if the table changed, and sync them: every few seconds,
+        and at once when another process says it changed devices (``bus.Invalidation``)."""
+        async with self._reloading:
+            current = await asyncio.to_thread(self.devices.reload_if_changed)
+            if current is not None:
+                self.sync_devices(current)
+
     async def _every(self, seconds: float, job: Callable[[], Awaitable[None]]) -> None:
         while True:
             await asyncio.sleep(seconds)
@@ -182,9 +213,7 @@ class Platform:
             )
         # Devices made, changed or deleted anywhere (API, CLI, another process): read again
         # only when the table changed (one aggregate query otherwise).
-        current = await asyncio.to_thread(self.devices.reload_if_changed)
-        if current is not None:
-            self.sync_devices(current)
+        await self.reload_devices()
         # Deleted devices (API, CLI, a failed purge), once detached above and once the
         # pipeline has stored what it accepted before the delete (Purger waits for that).
         if self.role.stores:
@@ -253,7 +282,12 @@ def from_state(state: AppState) -> Platform:
     from indunet.web.backbone import backbone_of
 
     return build_platform(
-        state.settings, state.engine, state.bus, state.hierarchy, backbone=backbone_of(state)
+        state.settings,
+        state.engine,
+        state.bus,
+        state.hierarchy,
+        backbone=backbone_of(state),
+        invalidation=state.invalidation,
     )
 
 
@@ -268,15 +302,20 @@ def build_platform(
     hierarchy: ids.Hierarchy,
     *,
     backbone: backbone_bus.Backbone | None = None,
+    invalidation: backbone_bus.Invalidation | None = None,
 ) -> Platform:
     """Construct every platform service; nothing runs until ``Platform.start``.
 
     Without a backbone the pipeline writes the store (the embedded mode). With one, it
     publishes to JetStream (``bus.BusWriter``) and, in a worker (or ``all``), a
     ``bus.BusWorker`` feeds a second pipeline that writes the store and runs the rules.
+    Commands for devices this process does not serve go to the connector that does
+    (``bus.RemoteSender``), and a connector serves commands from the others
+    (``bus.CommandServer``). With ``invalidation``, a device changed here makes the other
+    processes read their devices at once, and theirs this one.
     """
-    index, count = settings.share()
-    role = Role(settings.role, index, count)
+    role = Role.of(settings)
+    index, count = role.index, role.count
     if backbone is None and role.name != "all":
         raise RoleNeedsBus(f"the role {role.name} needs INDUNET_BUS_URL=nats://…")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -312,8 +351,20 @@ def build_platform(
     manager = connect.ConnectorManager.from_protocols(
         connect.ConnectorContext(_Seen(pipeline, registry), status, settings, registry.authenticate)
     )
-    commands = telemetry.Commands(engine, manager, registry, bus=bus)
-    return Platform(
+    sender: telemetry.CommandSender = manager
+    server: backbone_bus.CommandServer | None = None
+    if backbone is not None:
+        remote = backbone_bus.RemoteSender(
+            backbone, count if role.connects else settings.bus_connectors
+        )
+        sender = remote
+        if role.connects:
+            sender = backbone_bus.RoutedSender(manager, remote, owns=role.owns)
+            server = backbone_bus.CommandServer(backbone, manager, index)
+    if invalidation is not None:
+        registry.on_change.append(lambda d: invalidation.tell(backbone_bus.DEVICES, [d]))
+    commands = telemetry.Commands(engine, sender, registry, bus=bus)
+    platform = Platform(
         settings=settings,
         engine=engine,
         bus=bus,
@@ -330,7 +381,11 @@ def build_platform(
         role=role,
         writer=writer,
         worker=worker,
+        command_server=server,
     )
+    if invalidation is not None:
+        invalidation.on(backbone_bus.DEVICES, platform.reload_devices)
+    return platform
 
 
 def _enterprise_of(registry: devices.DeviceRegistry) -> Callable[[str], int | None]:

@@ -4,13 +4,17 @@ of every subsystem that runs in this process."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from indunet.core import InMemoryEventBus, Logins, Settings
+from indunet.core import EventBus, InMemoryEventBus, Logins, Settings
 from indunet.core.plugins import Service
 from indunet.ids import Hierarchy
 from indunet.web.platform import Platform
+
+if TYPE_CHECKING:
+    from indunet.bus import Backbone, Invalidation
 
 
 @dataclass
@@ -20,14 +24,29 @@ class AppState:
     ``services`` holds each subsystem's running service by the subsystem's name, in start
     order (``web.subsystems``). ``platform`` is the industrial platform's, typed, or None in
     a process that runs identifier nodes only.
+
+    ``bus`` delivers every event to each process's subscribers: in-process in the embedded
+    mode, over the backbone in the scaled mode (``bus.NatsEventBus``). Subscribers of
+    ``bus_once`` handle each event once per installation (the notification dispatcher): in
+    one process, the lead, of the scaled mode. ``backbone`` and ``invalidation`` exist in the
+    scaled mode only; ``backbone_parts`` are started with the backbone's service.
     """
 
     settings: Settings
     engine: sa.Engine
     hierarchy: Hierarchy
-    bus: InMemoryEventBus = field(default_factory=InMemoryEventBus)
+    bus: EventBus = field(default_factory=InMemoryEventBus)
     logins: Logins = field(default_factory=Logins)  # failed logins throttled and audited
     services: dict[str, Service] = field(default_factory=dict)
+    single_bus: EventBus | None = None  # the scaled mode's bus of once-handled events
+    backbone: Backbone | None = None
+    invalidation: Invalidation | None = None
+    backbone_parts: list[Service] = field(default_factory=list)
+
+    @property
+    def bus_once(self) -> EventBus:
+        """The bus whose subscribers handle each event once per installation."""
+        return self.single_bus if self.single_bus is not None else self.bus
 
     @property
     def platform(self) -> Platform | None:

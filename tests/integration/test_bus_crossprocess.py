@@ -1,0 +1,339 @@
+"""Across processes on the real NATS: events, commands and cache invalidation.
+
+Two "processes" here are two app states in one test process, each with its own NATS
+connection, database engine and services, sharing one database file and one bus prefix, as
+two ``indunet up`` processes of one installation would. Every test has a prefix of its own,
+small streams, and deletes them at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from tests.conftest import NATS_URL, SMALL_STREAMS, bearer, bus_prefix, need_service, until
+
+from indunet import bus, core, ids
+from indunet.connect import MemoryConnector
+from indunet.core import Event, EventType, Role, Settings
+from indunet.web import AppState, build_state, create_app, open_database
+
+pytestmark = pytest.mark.integration
+PING = EventType("test.ping", 1, "tests", "a test event")
+
+
+def _need_nats() -> None:
+    host, _, port = NATS_URL.removeprefix("nats://").rpartition(":")
+    need_service("NATS", host, int(port))
+
+
+async def _delete_streams(backbone: bus.Backbone) -> None:
+    if backbone.js is not None:
+        for name in (backbone.names.telemetry_stream, backbone.names.events_stream):
+            with contextlib.suppress(Exception):
+                await backbone.js.delete_stream(name)
+
+
+@contextlib.asynccontextmanager
+async def connected(prefix: str, name: str) -> AsyncIterator[bus.Backbone]:
+    backbone = bus.Backbone(
+        [NATS_URL], bus.Names(prefix, 2), SMALL_STREAMS, client_name=f"indunet-test-{name}"
+    )
+    await backbone.start()
+    try:
+        assert await backbone.wait_ready(15), "NATS JetStream did not become ready in 15 s"
+        yield backbone
+    finally:
+        await backbone.close()
+
+
+# -- events -----------------------------------------------------------------------------------
+
+
+async def test_an_event_published_in_one_process_reaches_every_other_subscriber_once() -> None:
+    _need_nats()
+    prefix = bus_prefix()
+    async with connected(prefix, "a") as a, connected(prefix, "b") as b:
+        try:
+            bus_a, bus_b = bus.NatsEventBus(a, heartbeat=1.0), bus.NatsEventBus(b, heartbeat=1.0)
+            got_a: list[Event] = []
+            got_b: list[Event] = []
+
+            async def on_a(e: Event) -> None:
+                got_a.append(e)
+
+            async def on_b(e: Event) -> None:
+                got_b.append(e)
+
+            bus_a.subscribe("test.ping", on_a)
+            await bus_a.start()
+            await bus_b.start()
+            bus_b.subscribe("test.ping", on_b)  # after start: opened at once
+            await until(lambda: len(bus_a._feeds) == 1 and len(bus_b._feeds) == 1, 5)
+            await until(
+                lambda: all(f.consumer for f in [*bus_a._feeds.values(), *bus_b._feeds.values()]), 5
+            )
+            sent = [PING.make({"n": i}, enterprise_id=7) for i in range(5)]
+            for e in sent:
+                await bus_a.publish(e)
+            await bus_a.publish(sent[0])  # the same id again: the stream drops it
+            await until(lambda: len(got_a) >= 5 and len(got_b) >= 5, 10, "events delivered")
+            await asyncio.sleep(0.5)  # nothing more arrives
+            assert [e.id for e in got_b] == [e.id for e in sent]
+            assert [e.id for e in got_a] == [e.id for e in sent]
+            assert got_b[3].data == {"n": 3} and got_b[3].enterprise_id == 7
+            assert bus_a.published == 6 and bus_b.errors == 0
+            await bus_a.stop()
+            await bus_b.stop()
+        finally:
+            await _delete_streams(a)
+
+
+async def test_events_handled_once_go_to_the_lead_process_only_and_wait_for_it() -> None:
+    _need_nats()
+    prefix = bus_prefix()
+    async with connected(prefix, "api") as api, connected(prefix, "lead") as lead_bb:
+        try:
+            everyone = bus.NatsEventBus(api)
+            elsewhere = bus.HandledElsewhere(everyone)
+            ignored: list[Event] = []
+
+            async def never(e: Event) -> None:
+                ignored.append(e)
+
+            elsewhere.subscribe("test.ping", never)
+            lead = bus.NatsEventBus(lead_bb, durable="notify")
+            got: list[str] = []
+
+            async def on(e: Event) -> None:
+                got.append(e.data["n"])
+
+            lead.subscribe("test.ping", on)
+            await everyone.start()
+            await lead.start()
+            info = None
+            for _ in range(100):
+                with contextlib.suppress(Exception):
+                    info = await lead_bb.jetstream().consumer_info(
+                        lead_bb.names.events_stream, "evt-notify"
+                    )
+                    break
+                await asyncio.sleep(0.05)
+            assert info is not None, "the lead's durable consumer was not made"
+            await elsewhere.publish(PING.make({"n": 1}))
+            await until(lambda: got == [1], 10, "the lead handled the event")
+            # the lead goes away; events published meanwhile wait for it
+            await lead.stop()
+            await elsewhere.publish(PING.make({"n": 2}))
+            await elsewhere.publish(PING.make({"n": 3}))
+            again = bus.NatsEventBus(lead_bb, durable="notify")
+            again.subscribe("test.ping", on)
+            await again.start()
+            await until(lambda: got == [1, 2, 3], 10, "the restarted lead caught up")
+            await asyncio.sleep(0.3)
+            assert got == [1, 2, 3] and ignored == []
+            await again.stop()
+            await everyone.stop()
+        finally:
+            await _delete_streams(api)
+
+
+# -- two app states ----------------------------------------------------------------------------
+
+
+@dataclass
+class Proc:
+    state: AppState
+    app: FastAPI
+
+
+def _proc(tmp: Path, name: str, db: str, prefix: str, role: str) -> Proc:
+    settings = Settings(
+        data_dir=tmp / name,
+        database_url=db,
+        port=8000,
+        bus_url=NATS_URL,
+        bus_prefix=prefix,
+        bus_partitions=2,
+        bus_max_bytes=64 * 1024**2,
+        role=role,
+        shard="0/1",
+    )
+    state = build_state(settings)
+    assert state.backbone is not None
+    state.backbone.limits = SMALL_STREAMS
+    return Proc(state, create_app(state))
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[tuple[Proc, Proc]]:
+    """An api process and a connector process of one installation (one database, one
+    prefix); the connector's Modbus devices are served by an in-memory connector."""
+    _need_nats()
+    db = f"sqlite:///{tmp_path / 'shared.db'}"
+    tmp_path.joinpath("a").mkdir()
+    open_database(Settings(data_dir=tmp_path / "a", database_url=db)).dispose()
+    prefix = bus_prefix()
+    a = _proc(tmp_path, "a", db, prefix, "api")
+    b = _proc(tmp_path, "b", db, prefix, "connector")
+    assert b.state.platform is not None
+    b.state.platform.connectors.connectors["modbus"] = MemoryConnector("modbus")
+    yield a, b
+    a.state.engine.dispose()
+    b.state.engine.dispose()
+
+
+@contextlib.asynccontextmanager
+async def running(*procs: Proc) -> AsyncIterator[None]:
+    async with contextlib.AsyncExitStack() as stack:
+        for p in procs:
+            await stack.enter_async_context(p.app.router.lifespan_context(p.app))
+        for p in procs:
+            assert p.state.backbone is not None
+            assert await p.state.backbone.wait_ready(15)
+        try:
+            yield
+        finally:
+            backbone = procs[0].state.backbone
+            assert backbone is not None
+            await _delete_streams(backbone)
+
+
+def _client(p: Proc) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=p.app), base_url="http://t")
+
+
+def _enterprise(p: Proc) -> core.Enterprise:
+    """An enterprise with the identifier prefix 88.100.1."""
+    with p.state.engine.begin() as conn:
+        ent = core.create_enterprise(
+            conn, uscc="91350100M000100Y43", name="示例", actor="t", verified=True
+        )
+    ids.allocate(p.state.hierarchy.front, "88.100.1", ent, actor="t", secret="s3cret-key-for-tests")
+    return ent
+
+
+MODBUS = {"host": "127.0.0.1", "port": 1502, "unit": 1}
+
+
+async def test_a_command_sent_on_the_api_process_is_carried_out_by_the_connector_process(
+    pair: tuple[Proc, Proc],
+) -> None:
+    a, b = pair
+    ent = _enterprise(a)
+    admin = bearer(a.state.engine, "ops", Role.PLATFORM_ADMIN)
+    memory = b.state.platform.connectors.connectors["modbus"]  # type: ignore[union-attr]
+    assert isinstance(memory, MemoryConnector)
+    async with running(a, b), _client(a) as api:
+        made = await api.post(
+            "/api/v1/devices",
+            json={
+                "id": "press-9",
+                "name": "空压机",
+                "enterprise_id": ent.id,
+                "model": "indunet:air-compressor",
+                "protocol": "modbus",
+                "connection": MODBUS,
+            },
+            headers=admin,
+        )
+        assert made.status_code in (200, 201), made.text
+        # the connector learns of the device at once (the api's registry told it)
+        await until(lambda: "press-9" in memory.devices, 1.5, "the connector attached press-9")
+        sent = await api.post(
+            "/api/v1/devices/press-9/commands",
+            json={"point": "pressure_setpoint", "value": 0.8},
+            headers=admin,
+        )
+        assert sent.status_code == 200, sent.text
+        assert sent.json()["state"] == "succeeded"
+        assert memory.writes == [("press-9", "pressure_setpoint", 0.8)]
+        memory.set_offline("press-9")
+        failed = await api.post(
+            "/api/v1/devices/press-9/commands",
+            json={"point": "pressure_setpoint", "value": 0.6},
+            headers=admin,
+        )
+        assert failed.status_code == 502, failed.text
+        assert "press-9 is offline" in failed.text
+        history = (await api.get("/api/v1/devices/press-9/commands", headers=admin)).json()
+        assert [(c["state"], c["argument"]) for c in history] == [
+            ("failed", 0.6),
+            ("succeeded", 0.8),
+        ]
+
+
+async def test_without_a_connector_a_command_fails_at_once_naming_the_device(
+    pair: tuple[Proc, Proc],
+) -> None:
+    a, _b = pair
+    ent = _enterprise(a)
+    admin = bearer(a.state.engine, "ops", Role.PLATFORM_ADMIN)
+    async with running(a), _client(a) as api:
+        made = await api.post(
+            "/api/v1/devices",
+            json={
+                "id": "press-7",
+                "name": "空压机",
+                "enterprise_id": ent.id,
+                "model": "indunet:air-compressor",
+                "protocol": "modbus",
+                "connection": MODBUS,
+            },
+            headers=admin,
+        )
+        assert made.status_code in (200, 201), made.text
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        sent = await api.post(
+            "/api/v1/devices/press-7/commands",
+            json={"point": "pressure_setpoint", "value": 0.8},
+            headers=admin,
+        )
+        assert loop.time() - t0 < 3
+        assert sent.status_code == 502, sent.text
+        assert "no connector serves device press-7" in sent.text
+
+
+async def test_a_handle_changed_on_one_process_is_not_served_stale_by_the_other(
+    pair: tuple[Proc, Proc],
+) -> None:
+    """B's front node resolves ``88/PUMP-1`` (held by the top-level node) through its
+    resolver, which caches the answer (a "not found" for 30 s, a record for its TTL); A's
+    writes make B forget it at once."""
+    a, b = pair
+    handle, key = "88/pump-1", "88/PUMP-1"
+    on_top = f"/nodes/88/api/handles/{handle}"
+    resolver = b.state.hierarchy.resolver
+    assert resolver is not None
+
+    def url_value(answer: dict[str, Any]) -> Any:
+        return next(v["data"]["value"] for v in answer["values"] if v["type"] == "URL")
+
+    def record(url: str) -> dict[str, Any]:
+        return {"values": [{"index": 1, "type": "URL", "data": {"format": "string", "value": url}}]}
+
+    admin = bearer(a.state.engine, "ops", Role.PLATFORM_ADMIN)
+    async with running(a, b), _client(a) as ca, _client(b) as cb:
+        missing = await cb.get(f"/api/handles/{handle}")
+        assert missing.status_code == 404, missing.text
+        assert resolver.answers.get(key) is not None  # B caches "not found"
+        put = await ca.put(on_top, json=record("https://one.example"), headers=admin)
+        assert put.status_code in (200, 201), put.text
+        await until(lambda: resolver.answers.get(key) is None, 2, "B forgot the not-found")
+        first = await cb.get(f"/api/handles/{handle}")
+        assert first.status_code == 200, first.text
+        assert url_value(first.json()) == "https://one.example"
+        assert resolver.cached_body(key) is not None  # B serves it from its cache now
+        put = await ca.put(on_top, json=record("https://two.example"), headers=admin)
+        assert put.status_code in (200, 201), put.text
+        await until(lambda: resolver.cached_body(key) is None, 2, "B forgot the record")
+        second = await cb.get(f"/api/handles/{handle}")
+        assert url_value(second.json()) == "https://two.example"
