@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from tests.conftest import need_service
 
 from indunet.core import Settings, db, make_engine
+from indunet.telemetry import open_store
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -139,3 +140,18 @@ def test_statement_timeout_from_the_url(pg_url: str, tmp_path: Path) -> None:
         assert backend_pid(eng) > 0  # the pool goes on
     finally:
         eng.dispose()
+
+
+def test_the_telemetry_store_names_its_connections(pg_schema_url: str, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", role="worker", shard=SHARD)
+    name = db.application_name(settings, "telemetry")
+    store = open_store(pg_schema_url, application_name=name)
+    try:
+        store.latest("nothing")  # a reader too
+        with psycopg.connect(admin_url(), autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (name,)
+            ).fetchone()
+        assert rows is not None and rows[0] == 2  # the writer and one reader
+    finally:
+        store.close()

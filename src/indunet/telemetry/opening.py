@@ -12,12 +12,13 @@ from indunet.telemetry.store import TimeSeriesStore
 SCHEMES = ("sqlite:///", "postgresql://", "postgres://", "postgresql+psycopg://", "memory://")
 
 
-def open_store(url: str) -> TimeSeriesStore:
+def open_store(url: str, *, application_name: str = "indunet-telemetry") -> TimeSeriesStore:
     """The store a URL names: ``sqlite:///path``, ``postgresql://...`` or ``memory://``.
 
     ``sqlite:///data/telemetry.db`` is relative to the working directory and
     ``sqlite:////var/lib/indunet/telemetry.db`` absolute, as in SQLAlchemy. PostgreSQL needs
-    psycopg (``pip install indunet[postgres]``).
+    psycopg (``pip install indunet[postgres]``); its connections show ``application_name`` in
+    ``pg_stat_activity``.
     """
     if url.startswith("sqlite:///"):
         path = url.removeprefix("sqlite:///").split("?", 1)[0]
@@ -27,7 +28,7 @@ def open_store(url: str) -> TimeSeriesStore:
     if url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
         from indunet.telemetry.postgres_store import PostgresStore  # psycopg is optional
 
-        return PostgresStore(url)
+        return PostgresStore(url, application_name=application_name)
     if url.startswith("memory://"):
         return MemoryStore()
     scheme = url.split(":", 1)[0] if ":" in url else url

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from indunet import bus as backbone_bus
 from indunet import connect, devices, ids, telemetry
 from indunet.core import EventBus, Settings
-from indunet.core.db import BUFFER_FILE
+from indunet.core.db import BUFFER_FILE, application_name
 from indunet.devices import Device
 from indunet.devices import events as device_events
 
@@ -328,7 +328,9 @@ def build_platform(
     # --- telemetry (store, pipeline, rules, alarms, commands) ---
     alarms = telemetry.Alarms(engine, bus)
     rules = telemetry.RuleEngine(engine, registry, alarms, bus, find_model=models.usable_by)
-    store = telemetry.open_store(settings.resolved_telemetry_url())
+    store = telemetry.open_store(
+        settings.resolved_telemetry_url(), application_name=application_name(settings, "telemetry")
+    )
     dead_letters = telemetry.DeadLetters(engine)
     buffer = telemetry.DiskBuffer(settings.data_dir / BUFFER_FILE, settings.buffer_max_bytes)
     writer: backbone_bus.BusWriter | None = None
