@@ -128,6 +128,16 @@ def test_idle_connections_cut_by_the_server_are_replaced_before_use(
     assert before not in pids
 
 
+def test_a_pinged_connection_can_be_used_in_autocommit(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The identifier store reads in autocommit: the idle ping must leave no transaction."""
+    backend_pid(engine)
+    monkeypatch.setattr(db, "IDLE_PING_S", 0.0)
+    with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+        assert conn.execute(sa.text("SELECT 2")).scalar_one() == 2
+
+
 def test_statement_timeout_from_the_url(pg_url: str, tmp_path: Path) -> None:
     sep = "&" if "?" in pg_url else "?"
     eng = make(pg_url + sep + "options=-c%20statement_timeout%3D200", tmp_path)

@@ -120,6 +120,8 @@ def _ping_if_idle(dbapi_conn: Any, record: Any, proxy: Any) -> None:
             cur.execute("SELECT 1")
         finally:
             cur.close()
+        if not dbapi_conn.autocommit:  # end the ping's transaction: the caller may want
+            dbapi_conn.rollback()  # autocommit (ids.HandleStore reads), set only when idle
     except Exception as exc:
         raise sa.exc.InvalidatePoolError(f"an idle pooled connection is gone ({exc})") from exc
 
