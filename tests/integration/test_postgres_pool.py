@@ -9,18 +9,23 @@ call that was using it, an idle one is replaced before anyone uses it.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 import sqlalchemy as sa
-from tests.conftest import need_service
+from tests.conftest import bearer, need_service
 
+from indunet import core
 from indunet.core import Settings, db, make_engine
 from indunet.telemetry import open_store
+from indunet.web import AppState, build_state, create_app
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -65,9 +70,14 @@ def backends() -> list[int]:
 
 
 def terminate(pids: list[int]) -> None:
+    """Cut these backends and wait until they are gone."""
     with psycopg.connect(admin_url(), autocommit=True) as conn:
         for pid in pids:
             conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    deadline = time.monotonic() + 5
+    while set(pids) & set(backends()):
+        assert time.monotonic() < deadline, "the cut backends did not exit in 5 s"
+        time.sleep(0.01)
 
 
 def backend_pid(engine: sa.Engine) -> int:
@@ -165,3 +175,34 @@ def test_the_telemetry_store_names_its_connections(pg_schema_url: str, tmp_path:
         assert rows is not None and rows[0] == 2  # the writer and one reader
     finally:
         store.close()
+
+
+@pytest.fixture
+def api(pg_schema_url: str, tmp_path: Path) -> Iterator[tuple[AppState, dict[str, str]]]:
+    settings = Settings(
+        database_url=pg_schema_url, data_dir=tmp_path / "data", role="worker", shard=SHARD
+    )
+    state = build_state(settings, platform=False)
+    try:
+        yield state, bearer(state.engine, "root", core.Role.PLATFORM_ADMIN)
+    finally:
+        state.engine.dispose()
+
+
+async def test_a_request_on_a_cut_connection_answers_503_and_the_next_one_works(
+    api: tuple[AppState, dict[str, str]],
+) -> None:
+    state, headers = api
+    transport = httpx.ASGITransport(app=create_app(state))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        assert (await client.get("/api/v1/enterprises", headers=headers)).status_code == 200
+        await asyncio.to_thread(terminate, await asyncio.to_thread(backends))
+        cut = await client.get("/api/v1/enterprises", headers=headers)
+        assert cut.status_code == 503, cut.text
+        assert cut.json() == {
+            "code": "database_unavailable",
+            "message": "the database lost its connection; retry in a moment",
+        }
+        assert cut.headers["retry-after"] == "2"
+        for _ in range(3):
+            assert (await client.get("/api/v1/enterprises", headers=headers)).status_code == 200

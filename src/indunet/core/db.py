@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from indunet.core import sealed
+from indunet.core.errors import IndunetError
 from indunet.core.files import private_file, secure_tree
 from indunet.core.settings import Settings
 
@@ -34,6 +35,27 @@ POOL_TIMEOUT_S = 10.0  # a checkout waits this long for a free connection, then 
 CONNECT_TIMEOUT_S = 5  # libpq's connect_timeout: an unreachable server fails fast
 IDLE_PING_S = 10.0  # a connection idle this long is pinged at checkout; busy ones are not
 _IDLE_SINCE = "indunet_idle_since"
+
+
+class DatabaseUnavailable(IndunetError):
+    """The database did not answer or lost the connection (a restart, a failover): retry in
+    a moment."""
+
+    code = "database_unavailable"
+    status = 503
+
+    def headers(self) -> dict[str, str]:
+        """Retry after two seconds."""
+        return {"Retry-After": "2"}
+
+
+def unavailable(exc: sa.exc.OperationalError) -> DatabaseUnavailable:
+    """The answer to a lost or refused database connection, without the server's address.
+
+    SQLAlchemy has invalidated the pool by then, so the next request connects afresh.
+    """
+    what = "lost its connection" if exc.connection_invalidated else "did not answer"
+    return DatabaseUnavailable(f"the database {what}; retry in a moment")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -38,6 +38,10 @@ class StoreUnavailable(IndunetError):
     code = "store_unavailable"
     status = 503
 
+    def headers(self) -> dict[str, str]:
+        """Retry after two seconds."""
+        return {"Retry-After": "2"}
+
 
 class Link:
     """Opens connections to one server, spacing attempts while it does not answer."""

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from indunet import __version__, bus, ids
 from indunet.core import EventBus, IndunetError, Settings, make_engine, migrate
+from indunet.core.db import unavailable
 from indunet.core.plugins import Service, load, loader
 from indunet.web import console, guards, subsystems
 from indunet.web.api import docs, metrics
@@ -126,6 +127,11 @@ def create_app(state: AppState) -> FastAPI:
     @app.exception_handler(IndunetError)
     async def _indunet_error(_request: Request, exc: IndunetError) -> JSONResponse:
         return JSONResponse(exc.to_dict(), status_code=exc.status, headers=exc.headers())
+
+    @app.exception_handler(sa.exc.OperationalError)
+    async def _database_down(request: Request, exc: sa.exc.OperationalError) -> JSONResponse:
+        log.warning("database error on %s: %s", request.url.path, exc.orig)
+        return await _indunet_error(request, unavailable(exc))
 
     guards.install(app, state)  # outermost: security headers, body limits, CSRF
     return app
