@@ -19,6 +19,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from tests.conftest import NATS_URL, SMALL_STREAMS, bearer, bus_prefix, need_service, until
+from tests.integration import natsserver
 
 from indunet import bus, core, ids
 from indunet.connect import MemoryConnector
@@ -143,6 +144,54 @@ async def test_events_handled_once_go_to_the_lead_process_only_and_wait_for_it()
             await everyone.stop()
         finally:
             await _delete_streams(api)
+
+
+async def test_events_published_while_the_server_restarts_arrive_once_in_order(
+    tmp_path: Path,
+) -> None:
+    """A private server is killed (SIGKILL) and started again on its store: the publisher
+    holds what it could not send, the subscriber's feed is opened again after the last event
+    it delivered, and every event arrives once, in order."""
+    if not natsserver.have_binary():
+        pytest.skip("no nats-server binary")
+    prefix = bus_prefix()
+    with natsserver.nats_server(tmp_path / "nats", started=False) as server:
+        await asyncio.to_thread(server.start)
+        a = bus.Backbone([server.url], bus.Names(prefix, 2), SMALL_STREAMS, client_name="a")
+        b = bus.Backbone([server.url], bus.Names(prefix, 2), SMALL_STREAMS, client_name="b")
+        await a.start()
+        await b.start()
+        publisher, subscriber = bus.NatsEventBus(a), bus.NatsEventBus(b, heartbeat=0.5)
+        got: list[int] = []
+
+        async def on(e: Event) -> None:
+            got.append(e.data["n"])
+
+        subscriber.subscribe("test.ping", on)
+        try:
+            assert await a.wait_ready(10) and await b.wait_ready(10)
+            await publisher.start()
+            await subscriber.start()
+            await until(lambda: any(f.consumer for f in subscriber._feeds.values()), 5)
+            await publisher.publish(PING.make({"n": 1}))
+            await until(lambda: got == [1], 5, "the first event")
+            await asyncio.to_thread(server.kill)
+            await until(lambda: not a.connected, 5, "the publisher saw the server go")
+            await publisher.publish(PING.make({"n": 2}))  # held: nothing to send it to
+            assert publisher.held == 1
+            await asyncio.to_thread(server.start)
+            await publisher.publish(PING.make({"n": 3}))
+            await until(lambda: got == [1, 2, 3], 20, "the events after the restart")
+            await publisher.publish(PING.make({"n": 4}))
+            await until(lambda: got == [1, 2, 3, 4], 5, "an event on the reopened feed")
+            await asyncio.sleep(1.5)  # a heartbeat or two: nothing is delivered twice
+            assert got == [1, 2, 3, 4]
+            assert subscriber.reopened >= 1 and publisher.dropped == 0
+        finally:
+            await publisher.stop()
+            await subscriber.stop()
+            await a.close()
+            await b.close()
 
 
 # -- two app states ----------------------------------------------------------------------------
