@@ -25,6 +25,7 @@ from indunet import bus, core, ids
 from indunet.connect import MemoryConnector
 from indunet.core import Event, EventType, Role, Settings
 from indunet.web import AppState, build_state, create_app, open_database
+from indunet.web import platform as platform_module
 
 pytestmark = pytest.mark.integration
 PING = EventType("test.ping", 1, "tests", "a test event")
@@ -273,8 +274,11 @@ MODBUS = {"host": "127.0.0.1", "port": 1502, "unit": 1}
 
 
 async def test_a_command_sent_on_the_api_process_is_carried_out_by_the_connector_process(
-    pair: tuple[Proc, Proc],
+    pair: tuple[Proc, Proc], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The connector process learns of a device made on the api process at once (its
+    2-second poll is off here), carries out its commands and answers them back."""
+    monkeypatch.setattr(platform_module, "STATUS_FLUSH_S", 600.0)
     a, b = pair
     ent = _enterprise(a)
     admin = bearer(a.state.engine, "ops", Role.PLATFORM_ADMIN)
@@ -295,7 +299,7 @@ async def test_a_command_sent_on_the_api_process_is_carried_out_by_the_connector
         )
         assert made.status_code in (200, 201), made.text
         # the connector learns of the device at once (the api's registry told it)
-        await until(lambda: "press-9" in memory.devices, 1.5, "the connector attached press-9")
+        await until(lambda: "press-9" in memory.devices, 2, "the connector attached press-9")
         sent = await api.post(
             "/api/v1/devices/press-9/commands",
             json={"point": "pressure_setpoint", "value": 0.8},
@@ -317,6 +321,9 @@ async def test_a_command_sent_on_the_api_process_is_carried_out_by_the_connector
             ("failed", 0.6),
             ("succeeded", 0.8),
         ]
+        gone = await api.delete("/api/v1/devices/press-9", headers=admin)
+        assert gone.status_code in (200, 204), gone.text
+        await until(lambda: "press-9" not in memory.devices, 2, "the connector let press-9 go")
 
 
 async def test_without_a_connector_a_command_fails_at_once_naming_the_device(
