@@ -13,6 +13,7 @@ before the outage too, are dropped.
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 CONNECT_TIMEOUT_S = 5  # libpq's connect_timeout: a server that does not answer fails fast
 RETRY_BASE_S = 0.2
 RETRY_CAP_S = 10.0
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -69,7 +71,6 @@ class Link:
         if "application_name" not in given:
             self._kwargs["application_name"] = application_name
         self._retry_at = 0.0
-        self._last = ""
         self._lock = threading.Lock()
 
     def connect(self, *, autocommit: bool = False) -> psycopg.Connection[Any]:
@@ -79,8 +80,8 @@ class Link:
             wait = self._retry_at - time.monotonic()
             if wait > 0:
                 raise StoreUnavailable(
-                    f"the telemetry store's PostgreSQL is unreachable ({self._last}); "
-                    f"next attempt in {wait:.1f} s"
+                    f"the telemetry store's database does not answer ({self.failures} attempts);"
+                    f" next attempt in {wait:.1f} s"
                 )
         try:
             conn = self._psycopg.connect(self.url, autocommit=autocommit, **self._kwargs)
@@ -88,10 +89,16 @@ class Link:
             with self._lock:
                 self.failures += 1
                 ceiling = min(self.cap, self.base * 2 ** min(self.failures - 1, 30))
-                self._retry_at = time.monotonic() + random.uniform(ceiling / 2, ceiling)
-                self._last = str(exc).strip().splitlines()[0][:200] if str(exc) else "no answer"
+                delay = random.uniform(ceiling / 2, ceiling)
+                self._retry_at = time.monotonic() + delay
+            # The server's address and error go to the log, not into answers to clients.
+            log.warning(
+                "telemetry store: PostgreSQL does not answer (%s); next attempt in %.1f s",
+                str(exc).strip().replace("\n", " ")[:300],
+                delay,
+            )
             raise StoreUnavailable(
-                f"the telemetry store's PostgreSQL is unreachable ({self._last}); retrying"
+                "the telemetry store's database does not answer; retry in a moment"
             ) from exc
         with self._lock:
             self.failures, self._retry_at = 0, 0.0
