@@ -2,8 +2,9 @@
 
 PostgreSQL connections are pooled for many processes sharing one server (the scaled mode):
 ``Settings.db_pool_size`` connections kept per process, at most as many again opened under a
-burst (``max_overflow``), reused most-recently-returned first (LIFO) so the spares time out
-on the server's side and a quiet process holds few; replaced after ``POOL_RECYCLE_S``. A
+burst (``max_overflow``, closed again as they come back), reused most-recently-returned first
+(LIFO: light load keeps reusing the same few warm connections); replaced after
+``POOL_RECYCLE_S``. A
 checkout does not ping the server (``pool_pre_ping`` cost a round trip per request): only a
 connection idle for ``IDLE_PING_S`` or longer is pinged, and a failed ping swaps it (and
 every older pooled connection) for a fresh one before the caller sees it. A connection that
