@@ -321,6 +321,16 @@ async def test_a_command_sent_on_the_api_process_is_carried_out_by_the_connector
             ("failed", 0.6),
             ("succeeded", 0.8),
         ]
+        async with _client(b) as cb:
+            metrics = (await cb.get("/metrics")).text
+        for line in (
+            'indunet_bus_commands_total{outcome="served"} 3',  # two checks, one write
+            'indunet_bus_commands_total{outcome="failed"} 1',
+            'indunet_bus_events_total{bus="every",outcome="undecodable"} 0',
+            "indunet_bus_connected 1",
+        ):
+            assert line in metrics, line
+        assert 'indunet_bus_invalidations_total{outcome="received"} 0' not in metrics  # nudged
         gone = await api.delete("/api/v1/devices/press-9", headers=admin)
         assert gone.status_code in (200, 204), gone.text
         await until(lambda: "press-9" not in memory.devices, 2, "the connector let press-9 go")

@@ -241,8 +241,9 @@ class CommandServer:
         self.index = index
         self.timeout = timeout
         self.in_flight = in_flight
-        self.served = 0
-        self.refused = 0
+        self.served = 0  # carried out
+        self.failed = 0  # the device or its connector refused or failed
+        self.refused = 0  # unreadable requests, and those past ``in_flight``
         self._sub: Any = None
         self._task: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
@@ -304,14 +305,18 @@ class CommandServer:
                 else:
                     result = await self.manager.invoke(device, name, argument)
         except InvalidInput as exc:
+            self.failed += 1
             return error_reply("invalid_input", exc.message)
         except TimeoutError:
+            self.failed += 1
             return error_reply(
                 "command_failed", f"device {device} did not answer within {self.timeout:g} s"
             )
         except IndunetError as exc:
+            self.failed += 1
             return error_reply("command_failed", exc.message)
         except Exception as exc:
+            self.failed += 1
             log.warning("command %s %s on %s failed: %r", op, name, device, exc)
             return error_reply("command_failed", f"{type(exc).__name__}: {exc}")
         self.served += 1

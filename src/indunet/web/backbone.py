@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from indunet.bus import Backbone
+from indunet.bus import Backbone, NatsEventBus
 from indunet.core.plugins import Service
 
 if TYPE_CHECKING:
@@ -74,6 +74,7 @@ def metric_lines(state: AppState) -> list[str]:
         "# TYPE indunet_bus_reconnects_total counter",
         f"indunet_bus_reconnects_total {backbone.reconnects}",
     ]
+    out += _crossing_lines(state)
     platform = state.platform
     writer = platform.writer if platform is not None else None
     if writer is not None:
@@ -108,4 +109,49 @@ def metric_lines(state: AppState) -> list[str]:
                 f'indunet_bus_consumer_lag{{partition="{partition}",state="unacknowledged"}} '
                 f"{lag.ack_pending}"
             )
+    return out
+
+
+def _crossing_lines(state: AppState) -> list[str]:
+    """Events, commands and invalidations between processes (``bus.events``, ``bus.commands``,
+    ``bus.invalidation``)."""
+    out: list[str] = []
+    buses = [b for b in (state.bus, state.single_bus) if isinstance(b, NatsEventBus)]
+    if buses:
+        out += [
+            "# HELP indunet_bus_events_total Events on the backbone by outcome, per bus"
+            " (every: each process's feeds; once: the lead's durable consumer).",
+            "# TYPE indunet_bus_events_total counter",
+        ]
+        for b in buses:
+            kind = "every" if b.durable is None else "once"
+            for outcome, n in (
+                ("published", b.published),
+                ("held", b.held),
+                ("dropped", b.dropped),
+                ("delivered", b.delivered),
+                ("handler_error", b.errors),
+                ("undecodable", b.undecodable),
+            ):
+                out.append(f'indunet_bus_events_total{{bus="{kind}",outcome="{outcome}"}} {n}')
+    platform = state.platform
+    server = platform.command_server if platform is not None else None
+    if server is not None:
+        out += [
+            "# HELP indunet_bus_commands_total Commands from other processes, by outcome.",
+            "# TYPE indunet_bus_commands_total counter",
+            f'indunet_bus_commands_total{{outcome="served"}} {server.served}',
+            f'indunet_bus_commands_total{{outcome="failed"}} {server.failed}',
+            f'indunet_bus_commands_total{{outcome="refused"}} {server.refused}',
+        ]
+    inval = state.invalidation
+    if inval is not None:
+        out += [
+            "# HELP indunet_bus_invalidations_total Cache invalidation messages, by outcome.",
+            "# TYPE indunet_bus_invalidations_total counter",
+            f'indunet_bus_invalidations_total{{outcome="sent"}} {inval.sent}',
+            f'indunet_bus_invalidations_total{{outcome="failed"}} {inval.failures}',
+            f'indunet_bus_invalidations_total{{outcome="received"}} {inval.received}',
+            f'indunet_bus_invalidations_total{{outcome="ignored"}} {inval.ignored}',
+        ]
     return out
