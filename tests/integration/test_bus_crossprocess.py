@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +22,11 @@ from fastapi import FastAPI
 from tests.conftest import NATS_URL, SMALL_STREAMS, bearer, bus_prefix, need_service, until
 from tests.integration import natsserver
 
-from indunet import bus, core, ids
+from indunet import bus, core, devices, ids
 from indunet.connect import MemoryConnector
 from indunet.core import Event, EventType, Role, Settings
+from indunet.sim import Equipment, ModbusGateway
+from indunet.sim.plan import SimDevice
 from indunet.web import AppState, build_state, create_app, open_database
 from indunet.web import platform as platform_module
 
@@ -222,19 +225,32 @@ def _proc(tmp: Path, name: str, db: str, prefix: str, role: str) -> Proc:
     return Proc(state, create_app(state))
 
 
-@pytest.fixture
-def pair(tmp_path: Path) -> Iterator[tuple[Proc, Proc]]:
+def _pair(tmp_path: Path) -> tuple[Proc, Proc]:
     """An api process and a connector process of one installation (one database, one
-    prefix); the connector's Modbus devices are served by an in-memory connector."""
+    prefix)."""
     _need_nats()
     db = f"sqlite:///{tmp_path / 'shared.db'}"
     tmp_path.joinpath("a").mkdir()
     open_database(Settings(data_dir=tmp_path / "a", database_url=db)).dispose()
     prefix = bus_prefix()
-    a = _proc(tmp_path, "a", db, prefix, "api")
-    b = _proc(tmp_path, "b", db, prefix, "connector")
+    return _proc(tmp_path, "a", db, prefix, "api"), _proc(tmp_path, "b", db, prefix, "connector")
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[tuple[Proc, Proc]]:
+    """``_pair``, the connector's Modbus devices served by an in-memory connector."""
+    a, b = _pair(tmp_path)
     assert b.state.platform is not None
     b.state.platform.connectors.connectors["modbus"] = MemoryConnector("modbus")
+    yield a, b
+    a.state.engine.dispose()
+    b.state.engine.dispose()
+
+
+@pytest.fixture
+def real_pair(tmp_path: Path) -> Iterator[tuple[Proc, Proc]]:
+    """``_pair`` with the connector's own Modbus connector."""
+    a, b = _pair(tmp_path)
     yield a, b
     a.state.engine.dispose()
     b.state.engine.dispose()
@@ -403,3 +419,51 @@ async def test_a_handle_changed_on_one_process_is_not_served_stale_by_the_other(
         await until(lambda: resolver.cached_body(key) is None, 2, "B forgot the record")
         second = await cb.get(f"/api/handles/{handle}")
         assert url_value(second.json()) == "https://two.example"
+
+
+async def test_a_write_on_the_api_process_reaches_a_real_modbus_device(
+    real_pair: tuple[Proc, Proc],
+) -> None:
+    """The simulated air compressor behind a Modbus TCP gateway takes the new set-point from
+    the connector process's Modbus connector, asked by the api process."""
+    a, b = real_pair
+    ent = _enterprise(a)
+    admin = bearer(a.state.engine, "ops", Role.PLATFORM_ADMIN)
+    model = next(m for m in devices.library_models() if m.id == "indunet:air-compressor")
+    eq = Equipment(SimDevice("comp-1", model.id, "modbus"), model, seed=3)
+    eq.tick(time.time())
+    written: list[tuple[str, Any]] = []
+    eq.on_write = lambda point, value: written.append((point, value))
+    gateway = ModbusGateway([eq])
+    await gateway.start()
+    try:
+        async with running(a, b), _client(a) as api:
+            made = await api.post(
+                "/api/v1/devices",
+                json={
+                    "id": "comp-1",
+                    "name": "空压机",
+                    "enterprise_id": ent.id,
+                    "model": model.id,
+                    "protocol": "modbus",
+                    "connection": {"host": "127.0.0.1", "port": gateway.port, "unit": 1},
+                },
+                headers=admin,
+            )
+            assert made.status_code in (200, 201), made.text
+            sent: httpx.Response | None = None
+            for _ in range(50):  # until the connector has attached it and connected
+                sent = await api.post(
+                    "/api/v1/devices/comp-1/commands",
+                    json={"point": "pressure_setpoint", "value": 0.75},
+                    headers=admin,
+                )
+                if sent.status_code == 200:
+                    break
+                await asyncio.sleep(0.2)
+            assert sent is not None and sent.status_code == 200, sent.text if sent else ""
+            assert written and written[-1][0] == "pressure_setpoint"
+            assert written[-1][1] == pytest.approx(0.75, abs=0.01)
+            assert eq.values.get("pressure_setpoint", 0.75) == pytest.approx(0.75, abs=0.01)
+    finally:
+        await gateway.stop()
