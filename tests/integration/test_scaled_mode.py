@@ -155,23 +155,23 @@ async def running(state: AppState) -> AsyncIterator[Scaled]:
     svc = state.services["bus"]
     assert isinstance(svc, BackboneService)
     backbone = svc.backbone
-    await backbone.start()
-    assert await backbone.wait_ready(15), "NATS JetStream did not become ready in 15 s"
-    platform.writer.bind(asyncio.get_running_loop())
-    await platform.pipeline.start()
     worker = platform.worker
-    await worker.pipeline.start()
-    await worker.start()
+    await backbone.start()
     try:
+        assert await backbone.wait_ready(15), "NATS JetStream did not become ready in 15 s"
+        platform.writer.bind(asyncio.get_running_loop())
+        await platform.pipeline.start()
+        await worker.pipeline.start()
+        await worker.start()
         yield Scaled(platform, backbone)
     finally:
-        await worker.stop()
+        await worker.stop()  # each of these does nothing if it did not start
         await platform.pipeline.stop()
         await worker.pipeline.stop()
-        assert backbone.js is not None
-        for name in (backbone.names.telemetry_stream, backbone.names.events_stream):
-            with contextlib.suppress(Exception):
-                await backbone.js.delete_stream(name)
+        if backbone.js is not None:
+            for name in (backbone.names.telemetry_stream, backbone.names.events_stream):
+                with contextlib.suppress(Exception):
+                    await backbone.js.delete_stream(name)
         await backbone.close()
 
 
