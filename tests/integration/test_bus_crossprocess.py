@@ -20,7 +20,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from tests.conftest import NATS_URL, SMALL_STREAMS, bearer, bus_prefix, need_service, until
-from tests.integration import natsserver
+from tests.integration import natsserver, servers
 
 from indunet import bus, core, devices, ids
 from indunet.connect import MemoryConnector
@@ -467,3 +467,79 @@ async def test_a_write_on_the_api_process_reaches_a_real_modbus_device(
             assert eq.values.get("pressure_setpoint", 0.75) == pytest.approx(0.75, abs=0.01)
     finally:
         await gateway.stop()
+
+
+# -- two `indunet up` processes ---------------------------------------------------------------
+
+
+def _bus_env(prefix: str, role: str) -> dict[str, str]:
+    return {
+        "INDUNET_BUS_URL": NATS_URL,
+        "INDUNET_BUS_PREFIX": prefix,
+        "INDUNET_BUS_PARTITIONS": "2",
+        "INDUNET_BUS_MAX_BYTES": str(64 * 1024**2),
+        "INDUNET_ROLE": role,
+    }
+
+
+async def test_a_command_crosses_from_an_api_process_to_a_connector_process(
+    tmp_path: Path,
+) -> None:
+    """``indunet up --role api`` and ``--role connector`` on one database: a set-point sent
+    to the api process is written to a real Modbus device by the connector process."""
+    _need_nats()
+    prefix = bus_prefix()
+    model = next(m for m in devices.library_models() if m.id == "indunet:air-compressor")
+    eq = Equipment(SimDevice("comp-2", model.id, "modbus"), model, seed=5)
+    eq.tick(time.time())
+    written: list[tuple[str, Any]] = []
+    eq.on_write = lambda point, value: written.append((point, value))
+    gateway = ModbusGateway([eq])
+    await gateway.start()
+    try:
+        with servers.group(tmp_path) as g:
+            api = await asyncio.to_thread(g.start, "api", "up", env=_bus_env(prefix, "api"))
+            password = api.admin_password
+            assert password, api.output
+            env = _bus_env(prefix, "connector")
+            await asyncio.to_thread(g.start, "conn", "up", data_dir=api.data_dir, env=env)
+            async with httpx.AsyncClient(base_url=api.url, timeout=15.0) as c:
+                token = await c.post(
+                    "/api/v1/auth/token", json={"username": "admin", "password": password}
+                )
+                c.headers["Authorization"] = f"Bearer {token.json()['token']}"
+                uscc = core.make_uscc("91350200MA3ABCDE1")
+                ent = await c.post("/api/v1/enterprises", json={"uscc": uscc, "name": "示例"})
+                assert ent.status_code < 300, ent.text
+                pre = await c.post(
+                    "/api/v1/prefixes", json={"prefix": "88.100.1", "enterprise_uscc": uscc}
+                )
+                assert pre.status_code < 300, pre.text
+                made = await c.post(
+                    "/api/v1/devices",
+                    json={
+                        "id": "comp-2",
+                        "name": "空压机",
+                        "enterprise_id": ent.json()["id"],
+                        "model": model.id,
+                        "protocol": "modbus",
+                        "connection": {"host": "127.0.0.1", "port": gateway.port, "unit": 1},
+                    },
+                )
+                assert made.status_code < 300, made.text
+                sent: httpx.Response | None = None
+                for _ in range(50):  # until the connector has attached it and connected
+                    sent = await c.post(
+                        "/api/v1/devices/comp-2/commands",
+                        json={"point": "pressure_setpoint", "value": 0.65},
+                    )
+                    if sent.status_code == 200:
+                        break
+                    await asyncio.sleep(0.2)
+                assert sent is not None and sent.status_code == 200, sent.text if sent else ""
+                assert written[-1][0] == "pressure_setpoint"
+                assert written[-1][1] == pytest.approx(0.65, abs=0.01)
+    finally:
+        await gateway.stop()
+        async with connected(prefix, "cleanup") as backbone:
+            await _delete_streams(backbone)
