@@ -1,10 +1,11 @@
 """A private ``nats-server`` with JetStream for the backbone's fault tests.
 
 Each server gets a free port on 127.0.0.1 and its own store directory, so a test can kill it
-(``kill``: SIGKILL, as a crashed host), start it again on the same port and directory (its
-streams and consumers come back), or stop it for good. Start waits until the port answers,
-bounded in time; ``nats_server(...)`` always ends the process, and should the test process
-itself die the server gets SIGTERM too.
+(``kill``: SIGKILL, as a crashed process), hang it (``pause``), start it again on the same
+port and directory (its streams and consumers come back) or on an empty one (``wipe``: a new
+node), or stop it for good. Start waits until the port answers, bounded in time;
+``nats_server(...)`` always ends the process, and should the test process itself die the
+server gets SIGTERM too.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -94,6 +96,21 @@ class NatsServer:
         except subprocess.TimeoutExpired:
             self.kill()
 
+    def pause(self) -> None:
+        """SIGSTOP: the server hangs (connections stay open, nothing answers)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after ``pause``."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+
+    def wipe(self) -> None:
+        """Forget every stream and consumer (the server must be down): a new, empty node."""
+        assert not self.running, "wipe a stopped server only"
+        shutil.rmtree(self.store, ignore_errors=True)
+
     @property
     def output(self) -> str:
         """The server's log so far."""
@@ -109,4 +126,4 @@ def nats_server(home: Path, *, started: bool = True, port: int = 0) -> Iterator[
             server.start()
         yield server
     finally:
-        server.kill()
+        server.kill()  # SIGKILL ends a paused (SIGSTOP) server too

@@ -78,6 +78,8 @@ class Backbone:
         self.nc: NATS | None = None
         self.js: JetStreamContext | None = None
         self.ready = asyncio.Event()
+        self.lost = asyncio.Event()
+        """Set while the connection is lost (until nats-py reconnects)."""
         self.reconnects = 0
         self._task: asyncio.Task[None] | None = None
         self._ensuring: asyncio.Task[None] | None = None
@@ -226,10 +228,12 @@ class Backbone:
                 )
 
     async def _disconnected(self) -> None:
+        self.lost.set()
         log.warning("NATS backbone disconnected; reconnecting")
 
     async def _reconnected(self) -> None:
         self.reconnects += 1
+        self.lost.clear()
         log.info("NATS backbone reconnected")
         if self.ready.is_set() and (self._ensuring is None or self._ensuring.done()):
             self._ensuring = asyncio.create_task(self._ensure_again(), name="bus-streams")

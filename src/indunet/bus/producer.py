@@ -4,13 +4,13 @@ In the scaled mode those processes run the same ``telemetry.Pipeline`` as the em
 (samples checked against the device models, dead letters recorded, batches gathered, the
 disk buffer, ``Overloaded``), but its batches go to JetStream instead of a store. A batch is
 grouped by subject (enterprise and device partition), cut into envelopes of at most 1,000
-points, each published with its ``Nats-Msg-Id``; ``write_batch`` returns once JetStream has
+points and 1 MiB, each published with its ``Nats-Msg-Id``; ``write_batch`` returns once JetStream has
 acknowledged every envelope, so the pipeline's answer to a device (MQTT PUBACK, HTTP 2xx)
 still means durable, on the stream now rather than in the store.
 
 When NATS cannot take a batch (down, unreachable, the stream full), ``write_batch`` raises
-and the pipeline does what it does for a store that fails: the batch goes to the process's
-disk buffer, new batches join it behind, the drain task publishes it oldest first with a
+(at once when the connection drops mid-publish, else after ``publish_timeout``) and the
+pipeline does what it does for a store that fails: the batch goes to the process's disk buffer, new batches join it behind, the drain task publishes it oldest first with a
 capped backoff, and a full buffer answers ``Overloaded`` (HTTP 503, no PUBACK: the devices
 slow down). A batch published again after a lost acknowledgement is stored once: JetStream
 drops a repeated message id within its window, and the stores' writes are idempotent.
@@ -19,10 +19,12 @@ drops a repeated message id within its window, and the stores' writes are idempo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from indunet.telemetry import Sample
 
@@ -150,5 +152,17 @@ class BusWriter:
                 self.stats.duplicates += 1
             return True
 
-        results = await asyncio.gather(*(one(*p) for p in planned))
-        return results.count(False)
+        acks: asyncio.Future[list[bool]] = asyncio.gather(*(one(*p) for p in planned))
+        lost: asyncio.Future[Any] = asyncio.ensure_future(self.backbone.lost.wait())
+        try:
+            await asyncio.wait((acks, lost), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            lost.cancel()
+        if not acks.done():  # the connection dropped: no acknowledgement is coming
+            acks.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await acks
+            self.stats.failures += 1
+            log.warning("the NATS connection dropped while publishing; buffering")
+            return len(planned)
+        return acks.result().count(False)
