@@ -101,6 +101,35 @@ async def test_an_event_published_in_one_process_reaches_every_other_subscriber_
             await _delete_streams(a)
 
 
+async def test_a_feed_reopened_after_an_outage_delivers_what_was_published_meanwhile() -> None:
+    """Even the first events of an empty stream: the feed starts again just after the last
+    event it delivered (none: the stream's first), not at "new"."""
+    _need_nats()
+    prefix = bus_prefix()
+    async with connected(prefix, "a") as a:
+        try:
+            events = bus.NatsEventBus(a, heartbeat=1.0)
+            got: list[int] = []
+
+            async def on(e: Event) -> None:
+                got.append(e.data["n"])
+
+            events.subscribe("test.ping", on)
+            await events.start()
+            await until(lambda: any(f.consumer for f in events._feeds.values()), 5)
+            feed = events._feeds["test.ping"]
+            await feed.close()  # as if the server had lost the consumer
+            await events.publish(PING.make({"n": 1}))
+            await events.publish(PING.make({"n": 2}))
+            await asyncio.sleep(0.2)
+            assert got == []
+            await feed.reopen()
+            await until(lambda: got == [1, 2], 5, "the events published during the outage")
+            await events.stop()
+        finally:
+            await _delete_streams(a)
+
+
 async def test_events_handled_once_go_to_the_lead_process_only_and_wait_for_it() -> None:
     _need_nats()
     prefix = bus_prefix()

@@ -300,6 +300,7 @@ class Feed:
         self.subject = subject
         self.last = 0
         self.expect = 1
+        self.opened = False  # once open, a reopening starts just after ``last``
         self.consumer: str | None = None
         self.sub: Any = None
         self._seen = True
@@ -337,7 +338,10 @@ class Feed:
             num_replicas=1,
             inactive_threshold=max(30.0, 6 * hb),
         )
-        if self.last:
+        if self.opened:
+            stream = await js.stream_info(bb.names.events_stream)
+            if stream.state.last_seq < self.last:  # a new stream (a server lost its store)
+                self.last = 0
             config.deliver_policy = DeliverPolicy.BY_START_SEQUENCE
             config.opt_start_seq = self.last + 1
         else:
@@ -345,8 +349,9 @@ class Feed:
         self.expect = 1
         info = await js.add_consumer(bb.names.events_stream, config=config)
         self.consumer = info.name
-        if not self.last and info.delivered is not None:
+        if not self.opened and info.delivered is not None:
             self.last = info.delivered.stream_seq or 0
+        self.opened = True
         self._seen = True
 
     async def close(self) -> None:
