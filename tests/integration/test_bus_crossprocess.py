@@ -168,8 +168,9 @@ async def test_events_handled_once_go_to_the_lead_process_only_and_wait_for_it()
             await elsewhere.publish(PING.make({"n": 2}))
             await elsewhere.publish(PING.make({"n": 3}))
             again = bus.NatsEventBus(lead_bb, durable="notify")
+            await again.start()  # as the app starts the bus before the dispatcher subscribes
+            await asyncio.sleep(0.3)
             again.subscribe("test.ping", on)
-            await again.start()
             await until(lambda: got == [1, 2, 3], 10, "the restarted lead caught up")
             await asyncio.sleep(0.3)
             assert got == [1, 2, 3] and ignored == []

@@ -13,7 +13,8 @@ Subscribers are served in one of two ways:
   intervals, as after a server restart) is opened again just after the last event it
   delivered, so an outage delays events rather than losing them.
 - once per installation (``durable="notify"``): one durable pull consumer ``evt-notify`` over
-  every event subject, acknowledged after the handlers ran. Only the process that should
+  every event subject, read from the first subscription on (subscribers subscribe every
+  type they want at once), each acknowledged after the handlers ran. Only the process that should
   handle such events (the notification dispatcher's: role ``all`` or worker 0) builds this
   bus with subscribers; the others publish through ``HandledElsewhere``.
 
@@ -129,7 +130,11 @@ class NatsEventBus:
         """Call ``handler`` for each event of ``event_type`` (see the module docstring)."""
         subject_token(event_type)
         self._handlers[event_type].append(handler)
-        if self.stage is Stage.RUNNING and self.durable is None and self.backbone.connected:
+        if self.stage is not Stage.RUNNING:
+            return
+        if self.durable is not None:
+            self._consume()
+        elif self.backbone.connected:
             self._spawn_open(event_type)
 
     # -- life ------------------------------------------------------------------------------
@@ -142,7 +147,14 @@ class NatsEventBus:
         if self.durable is None:
             self._tasks.append(asyncio.create_task(self._watch_feeds(), name="events-feeds"))
         else:
-            self._tasks.append(asyncio.create_task(self._consume_durable(), name=CONSUMING))
+            self._consume()
+
+    def _consume(self) -> None:
+        """Start fetching from the durable consumer, once there are handlers: what is fetched
+        before would be acknowledged unhandled (a backlog the lead process restarts to)."""
+        if not self._handlers or any(t.get_name() == CONSUMING for t in self._tasks):
+            return
+        self._tasks.append(asyncio.create_task(self._consume_durable(), name=CONSUMING))
 
     async def stop(self) -> None:
         """Stop delivering; send what the outbox holds for a moment, then give up on it."""
