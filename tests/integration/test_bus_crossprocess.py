@@ -316,6 +316,40 @@ def _enterprise(p: Proc) -> core.Enterprise:
     return ent
 
 
+async def test_notifications_are_handled_by_the_lead_process_only(tmp_path: Path) -> None:
+    """An alarm event published on an api process reaches the dispatcher of the lead (worker
+    0) once, and not the api process's own dispatcher."""
+    _need_nats()
+    db = f"sqlite:///{tmp_path / 'shared.db'}"
+    tmp_path.joinpath("a").mkdir()
+    open_database(Settings(data_dir=tmp_path / "a", database_url=db)).dispose()
+    prefix = bus_prefix()
+    a = _proc(tmp_path, "a", db, prefix, "api")
+    lead = _proc(tmp_path, "w", db, prefix, "worker")
+    try:
+        async with running(a, lead):
+            here, there = a.state.services["notify"], lead.state.services["notify"]
+            backbone = lead.state.backbone
+            assert backbone is not None
+            for _ in range(100):  # the lead's durable consumer is made (events from then on)
+                with contextlib.suppress(Exception):
+                    await backbone.jetstream().consumer_info(
+                        backbone.names.events_stream, "evt-notify"
+                    )
+                    break
+                await asyncio.sleep(0.05)
+            event = EventType("alarm.raised", 1, "telemetry", "t").make(
+                {"device_id": "press-1", "rule_name": "hot", "severity": "major"}, enterprise_id=1
+            )
+            await a.state.bus.publish(event)
+            await until(lambda: event.id in there._seen, 10, "the lead's dispatcher")  # type: ignore[attr-defined]
+            await asyncio.sleep(0.5)
+            assert event.id not in here._seen  # type: ignore[attr-defined]
+    finally:
+        a.state.engine.dispose()
+        lead.state.engine.dispose()
+
+
 MODBUS = {"host": "127.0.0.1", "port": 1502, "unit": 1}
 
 
