@@ -19,6 +19,7 @@ from tests.integration.natsserver import NatsServer, have_binary, nats_server
 from tests.integration.test_bus_nats import DEVICES, Rig, rig, samples
 
 from indunet.bus.backbone import StreamLimits
+from indunet.bus.envelope import Batch
 from indunet.telemetry import Overloaded, Sample
 
 pytestmark = [
@@ -156,7 +157,11 @@ async def test_a_full_stream_makes_producers_buffer_and_the_workers_make_room(
             await r.worker.start()
             await until(lambda: r.store.count() == len(accepted), 20, "the backlog stored")
             await until(r.producer.settled, 10, "the disk buffer empty")
-            while r.writer.stats.samples * 25 < 4 * limits.max_bytes:  # 25 bytes a sample
+            probe = samples(100, start=i, devices=DEVICES[:1])
+            per_sample = len(Batch(r.writer.producer, 1, "http", probe).encode()) / len(probe)
+            deadline = time.monotonic() + 15
+            while r.writer.stats.samples * per_sample < 3 * limits.max_bytes:
+                assert time.monotonic() < deadline, "the stream takes no more"
                 batch = samples(100, start=i)
                 i += 100
                 await r.producer.submit(batch, source="http")
