@@ -266,12 +266,23 @@ class CommandServer:
             self._sub = None
 
     async def _subscribe(self) -> None:
-        await self.backbone.ready.wait()
+        """Subscribe once connected, retrying (nats-py keeps the subscription across
+        reconnections from then on)."""
         subject = self.backbone.names.command_subject(self.index)
-        self._sub = await self.backbone.client().subscribe(
-            subject, queue=f"{QUEUE}-{self.index}", cb=self._on_request
-        )
-        log.info("serving commands on %s", subject)
+        delay = 0.5
+        while True:
+            await self.backbone.ready.wait()
+            try:
+                self._sub = await self.backbone.client().subscribe(
+                    subject, queue=f"{QUEUE}-{self.index}", cb=self._on_request
+                )
+            except Exception as exc:
+                log.warning("cannot serve commands on %s yet (%s); retrying", subject, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            log.info("serving commands on %s", subject)
+            return
 
     async def _on_request(self, msg: Msg) -> None:
         if not msg.reply:

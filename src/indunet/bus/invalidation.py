@@ -141,9 +141,19 @@ class Invalidation:
 
     # -- receiving -------------------------------------------------------------------------
     async def _subscribe(self) -> None:
-        await self.backbone.ready.wait()
+        """Subscribe once connected, retrying (nats-py keeps the subscription across
+        reconnections from then on)."""
         every = self.backbone.names.invalidate_subject("*")
-        self._subs.append(await self.backbone.client().subscribe(every, cb=self._receive))
+        delay = 0.5
+        while True:
+            await self.backbone.ready.wait()
+            try:
+                self._subs.append(await self.backbone.client().subscribe(every, cb=self._receive))
+                return
+            except Exception as exc:
+                log.warning("cannot listen for invalidations yet (%s); retrying", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     async def _receive(self, msg: Msg) -> None:
         kind = msg.subject.rpartition(".")[2]
