@@ -607,3 +607,46 @@ async def test_a_command_crosses_from_an_api_process_to_a_connector_process(
         await gateway.stop()
         async with connected(prefix, "cleanup") as backbone:
             await _delete_streams(backbone)
+
+
+class _Slow(MemoryConnector):
+    """The in-memory connector, whose actions wait until the test lets them go."""
+
+    def __init__(self) -> None:
+        super().__init__("modbus")
+        self.go = asyncio.Event()
+
+    async def invoke(self, device_id: str, action: str, payload: Any) -> Any:
+        await self.go.wait()
+        return await super().invoke(device_id, action, payload)
+
+
+async def test_a_connector_busy_with_its_limit_of_commands_refuses_more_at_once() -> None:
+    from tests.telemetry.fleet import PRESS
+
+    from indunet.connect import ConnectorManager, DeviceLink
+
+    _need_nats()
+    prefix = bus_prefix()
+    async with connected(prefix, "api") as api, connected(prefix, "conn") as conn:
+        try:
+            slow = _Slow()
+            manager = ConnectorManager({"modbus": slow})
+            manager.attach("modbus", DeviceLink("press-1", PRESS))
+            server = bus.CommandServer(conn, manager, 0, in_flight=2)
+            await server.start()
+            await until(lambda: server._sub is not None, 5, "the server subscribed")
+            remote = bus.RemoteSender(api, 1, timeout=5)
+            first = [asyncio.create_task(remote.invoke("press-1", "reset", None)) for _ in "ab"]
+            await until(lambda: len(server._running) == 2, 5, "two commands under way")
+            loop = asyncio.get_running_loop()
+            t0 = loop.time()
+            with pytest.raises(core.IndunetError, match="the connector is busy"):
+                await remote.invoke("press-1", "reset", None)
+            assert loop.time() - t0 < 1
+            slow.go.set()
+            assert await asyncio.gather(*first) == [None, None]
+            assert (server.served, server.refused) == (2, 1)
+            await server.stop()
+        finally:
+            await _delete_streams(api)
