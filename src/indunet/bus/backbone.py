@@ -52,6 +52,10 @@ class StreamLimits:
     duplicate_window_s: float = 600.0
     events_max_age_s: float = 86400.0
     events_max_bytes: int = 256 * 1024**2
+    keep_stored: bool = False
+    """Keep telemetry envelopes after a worker stored them (limits retention), so several
+    consumers can read one stream again (benchmarks). Never in production: the stream then
+    fills up after ``max_bytes`` of traffic and every producer buffers until ``max_age_s``."""
 
 
 class Backbone:
@@ -189,7 +193,7 @@ class Backbone:
             StreamConfig(
                 name=n.telemetry_stream,
                 subjects=[n.telemetry_subjects],
-                retention=RetentionPolicy.WORK_QUEUE,
+                retention=RetentionPolicy.LIMITS if lim.keep_stored else RetentionPolicy.WORK_QUEUE,
                 max_bytes=lim.max_bytes,
                 max_age=lim.max_age_s,
                 discard=DiscardPolicy.NEW,
