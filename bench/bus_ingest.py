@@ -20,10 +20,12 @@ Each round:
    id once, one round trip each: that cold start is reported apart).
    Figures: points/s; points per CPU second of the worker processes, of their PostgreSQL
    backends and of the NATS server; ratio Indunet / bare.
-Then once: end-to-end latency at half the measured maximum (one worker live, the producer
-open-loop: submission *k* due at ``start + k / rate``), from a submission's due time to
-the moment the worker's pipeline returns for the envelope holding it, i.e. its batch is
-committed in PostgreSQL (the worker acknowledges right after).
+Then: end-to-end latency at half and a fifth of the measured maximum (``--latency-at``; one
+worker live, the producer open-loop: submission *k* due at ``start + k / rate``), from a
+submission's due time to the moment the worker's pipeline returns for the envelope holding
+it, i.e. its batch is committed in PostgreSQL (the worker acknowledges right after). Live
+envelopes are small (the producer's batches are as large as the submissions waiting at that
+moment, cut by partition): the figures say how small.
 """
 
 from __future__ import annotations
@@ -73,6 +75,42 @@ def drop_schema(url: str, schema: str) -> None:
 
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def wal_lsn(url: str) -> str:
+    """The server's current WAL position."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+        return str(row[0]) if row else "0/0"
+
+
+def wal_since(url: str, lsn: str) -> int:
+    """WAL bytes written since ``lsn`` (by the whole server: an upper bound for us)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)", (lsn,)).fetchone()
+        return int(row[0]) if row else 0
+
+
+def table_bytes(url: str, schema: str, tables: tuple[str, ...]) -> dict[str, int]:
+    """Bytes of each table with its partitions, TOAST and indexes (after VACUUM ANALYZE)."""
+    import psycopg
+
+    out = {}
+    with psycopg.connect(url, autocommit=True) as conn:
+        for t in tables:
+            conn.execute(f'VACUUM ANALYZE "{schema}".{t}')
+            row = conn.execute(
+                "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s"
+                " AND c.relkind = 'r' AND (c.relname = %s OR c.relname LIKE %s)",
+                (schema, t, t + "\\_2%"),
+            ).fetchone()
+            out[t] = int(row[0]) if row else 0
+    return out
 
 
 def count_rows(url: str, schema: str, table: str) -> int:
@@ -169,9 +207,12 @@ def drain(args: argparse.Namespace, kind: str, workers: int, ticks: int) -> dict
     jetstream(args, "delete")
     prod = produce(args, ticks)
     stream = jetstream(args, "info")
+    if prod["published"] < args.devices * 10 * ticks or not prod["settled"]:
+        raise RuntimeError(f"the producer published {prod['published']:,} points: {prod}")
     fresh_schema(args.database_url, args.schema)
     meter = CpuMeter(names=("postgres", "nats-server"))
     meter.start()
+    lsn = wal_lsn(args.database_url)
     procs = []
     for i in range(workers):
         n = share(args, i, workers) * 10
@@ -194,12 +235,21 @@ def drain(args: argparse.Namespace, kind: str, workers: int, ticks: int) -> dict
         )
     docs = []
     for p in procs:
-        stdout, stderr = p.communicate(timeout=200)
+        try:
+            stdout, stderr = p.communicate(timeout=200)
+        except subprocess.TimeoutExpired:
+            for q in procs:
+                q.kill()
+            raise
         if p.returncode != 0:
             raise RuntimeError(f"{kind} worker failed ({p.returncode}):\n{stderr[-3000:]}")
         docs.append(json.loads(stdout.strip().splitlines()[-1]))
+    foreign = round(meter.foreign_cores(), 2)
+    wal = wal_since(args.database_url, lsn)
     table = "tel_samples" if kind == "indunet" else "bare_samples"
     rows = count_rows(args.database_url, args.schema, table)
+    tables = ("tel_samples", "tel_rollup_1m", "tel_series") if kind == "indunet" else (table,)
+    sizes = table_bytes(args.database_url, args.schema, tables)
     steady = [d["steady"] for d in docs]
     samples = sum(s["samples"] for s in steady)
     wall = max(s["t1"] for s in steady) - min(s["t0"] for s in steady)
@@ -222,7 +272,9 @@ def drain(args: argparse.Namespace, kind: str, workers: int, ticks: int) -> dict
         "stored": sum(d["stored"] for d in docs),
         "rows": rows,
         "expected": args.devices * 10 * ticks,
-        "foreign_cores": round(meter.foreign_cores(), 2),
+        "foreign_cores": foreign,
+        "wal_bytes_per_point": round(wal / max(rows, 1), 1),
+        "table_bytes_per_point": {t: round(b / max(rows, 1), 1) for t, b in sizes.items()},
         "procs": [{k: v for k, v in d.items() if k != "partitions"} for d in docs],
         "producer": prod,
         "stream": stream,
@@ -291,6 +343,10 @@ def latency(args: argparse.Namespace, rate: float) -> dict[str, Any]:
         "stored": doc["stored"],
         "expected": expect,
         "published_points_per_s": prod["points_per_s"],
+        "points_per_envelope": prod["points_per_envelope"],
+        "worker_store_batches": doc["store_batches"],
+        "worker_store_write_s": doc["store_write_s"],
+        "worker_wall_s": round(doc["steady"]["t1"] - started, 1),
         "producer_submit_p50_ms": prod["submit_p50_ms"],
         "producer_submit_p99_ms": prod["submit_p99_ms"],
         "worker_cores": round(doc["steady"]["cpu_s"] / max(doc["steady"]["wall_s"], 1e-6), 2)
@@ -321,6 +377,11 @@ def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         out[key]["worker_cores"] = round(median([x["worker_cores"] for x in runs]), 2)
         out[key]["pg_cores"] = round(median([x["pg_cores"] for x in runs]), 2)
         out[key]["rounds_points_per_s"] = [x["points_per_s"] for x in runs]
+        out[key]["wal_bytes_per_point"] = median([x["wal_bytes_per_point"] for x in runs])
+        out[key]["table_bytes_per_point"] = {
+            t: median([x["table_bytes_per_point"][t] for x in runs])
+            for t in runs[0]["table_bytes_per_point"]
+        }
     drains = [d for r in rounds for d in r["drains"].values()]
     prod = [d["producer"] for d in drains]
     out["producer"] = {
@@ -360,10 +421,17 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--latency-seconds", type=float, default=20.0)
     ap.add_argument("--latency-warm", type=float, default=5.0, help="seconds left out first")
+    ap.add_argument(
+        "--latency-at",
+        type=lambda v: [float(x) for x in v.split(",")],
+        default=[0.5, 0.2],
+        help="rates as shares of the measured maximum (default 0.5,0.2)",
+    )
     ap.add_argument("--quick", action="store_true", help="small sizes: checks the script works")
     args = ap.parse_args()
     if args.quick:
         args.devices, args.ticks, args.rounds, args.latency_seconds = 1000, 20, 1, 8.0
+        args.latency_at = [0.5]
         args.latency_warm = 3.0
     args.prefix = "bb" + uuid.uuid4().hex[:10]
     args.schema = f"bench_bus_{os.getpid()}"
@@ -405,8 +473,10 @@ def main() -> None:
                 result["rounds"].append(rnd)
             result["summary"] = s = summary(result["rounds"])
             top = min(s["producer"]["points_per_s"], s["indunet_1"]["points_per_s"])
-            say(f"latency at half the maximum ({top / 2:,.0f} points/s), one worker live ...")
-            result["latency"] = lat = latency(args, top / 2)
+            result["latency"] = lats = []
+            for share_ in args.latency_at:
+                say(f"latency at {share_} of the maximum ({top * share_:,.0f} points/s) ...")
+                lats.append(latency(args, top * share_))
         finally:
             jetstream(args, "delete")
             drop_schema(args.database_url, args.schema)
@@ -425,7 +495,8 @@ def main() -> None:
             f"{name}: {x['points_per_s']:,} points/s (rounds {x['rounds_points_per_s']});"
             f" per CPU s: worker {x['points_per_worker_cpu_s']:,},"
             f" PostgreSQL {x['points_per_pg_cpu_s']:,}, NATS {x['points_per_nats_cpu_s']:,};"
-            f" cold start {x['cold_points_per_s']:,}/s"
+            f" cold start {x['cold_points_per_s']:,}/s; bytes a point: WAL"
+            f" {x['wal_bytes_per_point']} (whole server), tables {x['table_bytes_per_point']}"
         )
     say(
         f"ratio Indunet / bare: 1 worker {s['ratio_1_worker']}, 2 workers {s['ratio_2_workers']};"
@@ -435,11 +506,14 @@ def main() -> None:
         f"scaling 2 workers / 1: {s['scaling_2_over_1']} (bare {s['bare_scaling_2_over_1']});"
         f" efficiency of the added worker {s['efficiency_added_worker']}"
     )
-    say(
-        f"latency at {lat['rate_points_per_s']:,} points/s (submission due → committed):"
-        f" p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms, max {lat['max_ms']:.1f} ms"
-        f" ({lat['n']:,} figures; stored {lat['stored']:,} of {lat['expected']:,})"
-    )
+    for lat in lats:
+        say(
+            f"latency at {lat['rate_points_per_s']:,} points/s (submission due → committed):"
+            f" p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms, max {lat['max_ms']:.1f} ms"
+            f" ({lat['n']:,} figures; stored {lat['stored']:,} of {lat['expected']:,};"
+            f" {lat['points_per_envelope']} points an envelope; the worker's writer busy"
+            f" {lat['worker_store_write_s']} s of {lat['worker_wall_s']} s)"
+        )
     say(f"load average before {load_before}, after {result['load_after']}; {result['seconds']} s")
     say(f"results: {save('bus_ingest', result)}")
 

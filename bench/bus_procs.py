@@ -210,6 +210,10 @@ async def produce(args: argparse.Namespace) -> dict[str, Any]:
     else:
         submitted = await _closed_loop(pipeline, gateways, args)
     end = meter.read()
+    for _ in range(1200):  # 60 s for batches JetStream did not take (in the disk buffer)
+        if pipeline.settled():
+            break
+        await asyncio.sleep(0.05)
     out = window(start, end, submitted)
     out.update(
         envelopes=writer.stats.batches,
@@ -217,6 +221,7 @@ async def produce(args: argparse.Namespace) -> dict[str, Any]:
         published=writer.stats.samples,
         failures=writer.stats.failures,
         buffered=pipeline.counts.buffered_total,
+        settled=pipeline.settled(),
         dead=sum(pipeline.counts.dead.values()),
         submit_p50_ms=_pct(latencies, 0.5),
         submit_p99_ms=_pct(latencies, 0.99),
@@ -346,11 +351,12 @@ async def worker(args: argparse.Namespace) -> dict[str, Any]:
     }
     if isinstance(pipeline, TimedPipeline):
         out["lags"] = pipeline.lags  # (submission due, ms from due to stored)
-    await w.stop()
-    await pipeline.stop()
-    await asyncio.to_thread(store.close)
-    await asyncio.to_thread(meter.close)
-    await bb.close()
+    async with asyncio.timeout(30):  # a hung shutdown must not hang the benchmark
+        await w.stop()
+        await pipeline.stop()
+        await asyncio.to_thread(store.close)
+        await asyncio.to_thread(meter.close)
+        await bb.close()
     return out
 
 
@@ -486,8 +492,11 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=120.0)
     ap.add_argument("--latency", action="store_true")
     ap.add_argument("--out", help="write the answer to this file instead of stdout")
+    ap.add_argument("--switch-interval", type=float, default=0.0, help="sys.setswitchinterval")
     args = ap.parse_args()
     role = {"produce": produce, "worker": worker, "bare": bare}[args.role]
+    if args.switch_interval:
+        sys.setswitchinterval(args.switch_interval)
     try:
         import uvloop  # what ``indunet`` processes run on (uvicorn[standard])
     except ImportError:
