@@ -398,3 +398,47 @@ async def test_evaluating_a_big_batch_is_fast(world: World) -> None:
     assert world.rules.stats.errors == 0
     print(f"rule engine: {best * 1000:.1f} ms per 10,000-sample batch")
     assert best < 0.1
+
+
+# -- rules changed by another process (the scaled mode: api processes edit, workers evaluate) --
+
+
+def _worker(world: World) -> RuleEngine:
+    """A second engine on the same database and bus, like a worker process's."""
+    return RuleEngine(
+        world.engine, world.fleet, world.alarms, world.bus, find_model=world.fleet.model
+    )
+
+
+async def test_a_rule_made_elsewhere_is_evaluated_here(world: World) -> None:
+    worker = _worker(world)
+    made = await world.rules.create(world.admin, {**HOT, "severity": "critical"})
+    await worker.on_stored([Sample("press-1", "bearing_temp", T0, 90.0)])
+    assert world.alarm_states() == [AlarmState.ACTIVE]
+    assert [a.rule_id for a in world.alarms.find(world.platform, device_id="press-1")] == [made.id]
+
+
+async def test_a_rule_changed_or_removed_elsewhere_changes_here(world: World) -> None:
+    worker = _worker(world)
+    made = await world.rules.create(world.admin, HOT)
+    await world.rules.update(world.admin, made.id, {"condition": "bearing_temp > 100"})
+    await worker.on_stored([Sample("press-1", "bearing_temp", T0, 90.0)])
+    assert world.alarm_states() == []  # the new threshold, not the first one
+    await world.rules.delete(world.admin, made.id)
+    await worker.on_stored([Sample("press-1", "bearing_temp", T0 + 1000, 150.0)])
+    assert world.alarm_states() == []
+
+
+async def test_an_alarm_closed_elsewhere_by_disabling_its_rule_can_raise_again(
+    world: World,
+) -> None:
+    worker = _worker(world)
+    made = await world.rules.create(world.admin, HOT)
+    await worker.on_stored([Sample("press-1", "bearing_temp", T0, 90.0)])
+    assert world.alarm_states() == [AlarmState.ACTIVE]
+    await world.rules.update(world.admin, made.id, {"enabled": False})  # closes it
+    assert world.alarm_states() == [AlarmState.CLEARED]
+    await world.rules.update(world.admin, made.id, {"enabled": True})
+    await worker.on_stored([Sample("press-1", "bearing_temp", T0 + 1000, 95.0)])
+    assert world.alarm_states() == [AlarmState.ACTIVE]  # raised anew, not stuck as "active"
+    assert worker.stats.raised == 2

@@ -97,6 +97,39 @@ class RuleEngine:
         self._active = set(alarms.active())
         bus.subscribe(events.DEVICE_PURGED.name, self._on_purged)
         bus.subscribe(events.ALARM_CLEARED.name, self._on_cleared)
+        for kind in (events.RULE_CREATED, events.RULE_UPDATED, events.RULE_DELETED):
+            bus.subscribe(kind.name, self._on_rule_changed)
+
+    async def _on_rule_changed(self, event: Event) -> None:
+        """A rule was made, changed or removed, maybe by another process (an api process
+        in the scaled mode; workers evaluate): read it again from the database. Alarms the
+        change closed there are no longer active here either."""
+        rule_id = event.data.get("id")
+        if not isinstance(rule_id, int) or isinstance(rule_id, bool):
+            return
+
+        def read() -> tuple[rules.Rule | None, set[tuple[int, str]]]:
+            with self.engine.connect() as conn:
+                rule = rules.load_one(conn, rule_id)
+            return rule, {k for k in self.alarms.active() if k[0] == rule_id}
+
+        async with self._lock:  # not while a batch's alarms are being written
+            rule, active = await asyncio.to_thread(read)
+            self._reinstall(rule_id, rule, active)
+
+    def _reinstall(
+        self, rule_id: int, rule: rules.Rule | None, active: set[tuple[int, str]]
+    ) -> None:
+        if rule is None:
+            if self._rules.pop(rule_id, None) is not None:
+                self._targets.clear()
+        elif rule_id not in self._rules or self._rules[rule_id].rule != rule:
+            try:
+                self._install(CompiledRule.of(rule))
+            except Exception:  # stored rules were checked when saved; never stop the bus
+                self.stats.errors += 1
+                log.exception("rule %s from the database does not compile", rule_id)
+        self._active = {k for k in self._active if k[0] != rule_id} | active
 
     async def _on_cleared(self, event: Event) -> None:
         """A person cleared an alarm by hand: its condition is watched afresh, so a condition
@@ -427,8 +460,12 @@ class RuleEngine:
             del self._pending[key]
 
     async def _clear_rule(self, rule_id: int) -> None:
+        """Close the rule's open alarms: the ones this engine raised and those the database
+        holds (raised by another process's engine, in the scaled mode)."""
         now = datetime.now(UTC)
+        stored = await asyncio.to_thread(self.alarms.active)
         async with self._lock:
+            self._active |= {k for k in stored if k[0] == rule_id}
             for key in [k for k in self._active if k[0] == rule_id]:
                 self._active.discard(key)
                 await self.alarms.clear(rule_id, key[1], at=now)

@@ -278,6 +278,12 @@ def load_all(conn: sa.Connection) -> list[Rule]:
     return [_rule(r) for r in conn.execute(sa.select(table).order_by(table.c.id))]
 
 
+def load_one(conn: sa.Connection, rule_id: int) -> Rule | None:
+    """One stored rule, or None when it does not exist (any more)."""
+    row = conn.execute(sa.select(table).where(table.c.id == rule_id)).first()
+    return None if row is None else _rule(row)
+
+
 def insert(conn: sa.Connection, rule: Rule, actor: str) -> Rule:
     """Store a checked rule with its audit entry; ``Conflict`` if the name is taken."""
     _unique_name(conn, rule)
