@@ -94,7 +94,11 @@ async def test_action_input_is_checked_against_its_schema(bench: Bench) -> None:
         assert says in caught.value.message
     with pytest.raises(InvalidInput, match="action 'reset' takes no input"):
         await bench.commands.request(bench.admin, "press-1", action="reset", payload={"now": 1})
-    assert len(bench.commands.history(bench.admin, "press-1")) == 1
+    with pytest.raises(InvalidInput, match=r"is 40,0\d\d bytes as JSON; at most 32,768"):
+        await bench.commands.request(
+            bench.admin, "press-1", action="move_to", payload={"x": 1, "note": "n" * 40_000}
+        )
+    assert len(bench.commands.history(bench.admin, "press-1")) == 1  # none of them recorded
 
 
 async def test_device_failure_is_recorded_and_reported(bench: Bench) -> None:

@@ -31,6 +31,8 @@ from indunet.telemetry import events, owners
 from indunet.telemetry.alarmtables import commands as table
 from indunet.telemetry.samples import Value
 
+MAX_INPUT = 32 * 1024
+"""Bytes of an action's input as JSON at most (it must cross the backbone to a connector)."""
 DEFAULT_TIMEOUT_S = 10.0
 """How long ``request`` waits for the device by default."""
 MAX_TEXT = 1000
@@ -147,7 +149,15 @@ def check_value(point: Point, value: Any) -> Value:
 
 
 def check_input(action: Action, payload: Any) -> None:
-    """Raise ``InvalidInput`` unless ``payload`` fits the action's input schema."""
+    """Raise ``InvalidInput`` unless ``payload`` fits the action's input schema and size."""
+    try:
+        size = len(json.dumps(payload, allow_nan=False))
+    except (TypeError, ValueError):
+        raise InvalidInput(f"input of action {action.name!r} is not plain JSON") from None
+    if size > MAX_INPUT:
+        raise InvalidInput(
+            f"input of action {action.name!r} is {size:,} bytes as JSON; at most {MAX_INPUT:,}"
+        )
     if action.input is None:
         if payload is not None:
             raise InvalidInput(f"action {action.name!r} takes no input")
