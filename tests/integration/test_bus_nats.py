@@ -156,7 +156,7 @@ async def rig(
         writer, MODELS.get, letters, buffer, max_batch=max_batch, retry_base=0.05, retry_cap=0.3
     )
     recording = Recording(store if store is not None else MemoryStore())
-    stored = Pipeline(recording, worker_lookup, letters, None)
+    stored = Pipeline(recording, worker_lookup, letters, None, model_ttl=0.0)  # asks each time
     worker = BusWorker(
         backbone,
         stored,
@@ -296,6 +296,29 @@ async def test_a_poison_envelope_is_dead_lettered_after_max_deliver_and_terminat
         await r.stream_empties()
         await asyncio.sleep(1.0)  # terminated: never delivered again
         assert r.worker.stats.poison == 1 and r.letters.count() == 1
+
+
+async def test_an_envelope_that_waited_out_a_store_outage_is_not_poison_for_one_failure(
+    shared_nats: str, engine: sa.Engine, tmp_path: Path
+) -> None:
+    """Delivered five times while the store was down, then failing once for itself (the
+    registry blinked): it is retried and stored, not dead-lettered as failing ``max_deliver``
+    (3) times."""
+    blinked: list[str] = []
+
+    def lookup(device: str) -> ThingModel | None:
+        if r.store.failures == 0 and not blinked:
+            blinked.append(device)
+            raise RuntimeError("the registry blinked")
+        return MODELS.get(device)
+
+    async with rig(shared_nats, engine, tmp_path, worker_lookup=lookup) as r:
+        r.store.failures = 5
+        sent = samples(10, devices=["meter-1"])
+        await r.producer.submit(sent, source="http")
+        await until(lambda: r.holds(sent), 15, "the envelope stored")
+        assert blinked and r.store.failed == 5
+        assert r.worker.stats.poison == 0 and r.letters.count() == 0
 
 
 async def test_lag_shows_while_the_worker_is_stopped_and_drops_to_zero_after(

@@ -11,8 +11,9 @@ A failure is never a blocked partition:
   and acknowledged at once: retrying cannot mend it;
 - a store that does not take a batch (down, failing over) gets the envelope back
   (``nak`` with a capped delay) as many times as it takes: JetStream keeps it meanwhile;
-- any other failure is retried ``max_deliver`` times, then the envelope is dead-lettered
-  as ``poison`` with the error and terminated.
+- any other failure is retried until the envelope failed ``max_deliver`` times (deliveries
+  the store refused do not count), then it is dead-lettered as ``poison`` with the error
+  and terminated.
 
 A consumer task never ends on an error: a failed fetch, a consumer deleted on the server
 (or a server that came back without its store) or a bug in handling makes it log, wait a
@@ -41,6 +42,8 @@ from .backbone import Backbone
 from .envelope import MAX_LETTER, Batch, EnvelopeInvalid, decode
 
 log = logging.getLogger(__name__)
+MAX_TRACKED = 100_000
+"""Envelopes whose failures a worker counts at once (beyond, it forgets the counts)."""
 POISON = "poison"
 """The dead-letter reason of an envelope that failed ``max_deliver`` times (one of
 ``telemetry.REASONS``)."""
@@ -97,6 +100,7 @@ class BusWorker:
         self.refresh = refresh
         self.stats = WorkerStats()
         self._tasks: list[asyncio.Task[None]] = []
+        self._failures: dict[int, int] = {}  # stream sequence → failures not of the store
         self._inflight = 0  # samples handed to the pipeline and not yet answered
         self._room: asyncio.Condition | None = None
 
@@ -257,20 +261,32 @@ class BusWorker:
                 room.notify_all()
 
     async def _ack(self, msg: Any) -> None:
+        self._failures.pop(_sequence(msg), None)
         with contextlib.suppress(Exception):  # a lost ack is a redelivery, stored once
             await msg.ack()
         self.stats.acked += 1
 
     async def _failed(self, msg: Any, exc: Exception) -> None:
-        delivered = _delivered(msg)
-        if not isinstance(exc, Overloaded) and delivered >= self.max_deliver:
-            log.error(
-                "envelope on %s failed %d times (%s): dead-lettered", msg.subject, delivered, exc
-            )
-            if await self._dead(msg, POISON, f"failed {delivered} times: {exc}", terminate=True):
-                self.stats.poison += 1
+        """Retry, or dead-letter an envelope that failed ``max_deliver`` times for itself.
+
+        Deliveries the store refused (``Overloaded``) do not count: an envelope that waited
+        out a long database outage is not poison for failing once afterwards.
+        """
+        if isinstance(exc, Overloaded):
+            await self._retry(msg)
             return
-        await self._retry(msg)
+        key = _sequence(msg)
+        failed = self._failures.get(key, 0) + 1
+        if failed < self.max_deliver:
+            if len(self._failures) >= MAX_TRACKED:  # forgetting only means more retries
+                self._failures.clear()
+            self._failures[key] = failed
+            await self._retry(msg)
+            return
+        self._failures.pop(key, None)
+        log.error("envelope on %s failed %d times (%s): dead-lettered", msg.subject, failed, exc)
+        if await self._dead(msg, POISON, f"failed {failed} times: {exc}", terminate=True):
+            self.stats.poison += 1
 
     async def _retry(self, msg: Any) -> None:
         """Give the envelope back to JetStream, to come again after a capped doubling delay."""
@@ -294,6 +310,14 @@ class BusWorker:
         with contextlib.suppress(Exception):
             await (msg.term() if terminate else msg.ack())
         return True
+
+
+def _sequence(msg: Any) -> int:
+    """``msg``'s sequence number in its stream (-1 when it has none)."""
+    try:
+        return int(msg.metadata.sequence.stream)
+    except Exception:  # not a JetStream message (no reply subject to read it from)
+        return -1
 
 
 def _delivered(msg: Any) -> int:
