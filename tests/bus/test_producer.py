@@ -59,3 +59,20 @@ def test_writing_before_the_backbone_is_connected_fails_so_the_pipeline_buffers(
     with pytest.raises(BusUnavailable, match="not connected; buffering"):
         writer().write_batch([Sample("oven-1", "p", NOW, 1.0, GOOD)])
     assert BusUnavailable.status == 503
+
+
+@pytest.mark.parametrize(("producer", "source"), [("p" * 129, "http"), ("api-0", "s" * 33)])
+def test_a_producer_whose_envelopes_no_worker_could_decode_is_refused(
+    producer: str, source: str
+) -> None:
+    """Every envelope would be dead-lettered as undecodable: accepted samples lost."""
+    backbone = Backbone(["nats://127.0.0.1:1"], Names("plant", 16))
+    with pytest.raises(ValueError, match="at most 128 characters and a source 32"):
+        BusWriter(backbone, ENTERPRISES.get, source=source, producer=producer)
+
+
+def test_the_longest_names_a_worker_takes_are_accepted() -> None:
+    backbone = Backbone(["nats://127.0.0.1:1"], Names("plant", 16))
+    w = BusWriter(backbone, ENTERPRISES.get, source="s" * 32, producer="p" * 128)
+    [(_, batch, body)] = w.plan([Sample("oven-1", "p", NOW, 1.0, GOOD)])
+    assert decode(body) == batch

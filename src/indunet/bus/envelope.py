@@ -31,6 +31,10 @@ MAX_BYTES = 1024 * 1024
 """An envelope's size at most (the NATS server's default ``max_payload``)."""
 MAX_LETTER = 64 * 1024
 """Bytes of an undecodable envelope kept in its dead letter at most."""
+MAX_PRODUCER = 128
+"""Characters of a producer's name at most."""
+MAX_SOURCE = 32
+"""Characters of an envelope's source (``http``, ``connector``…) at most."""
 _QUALITIES = frozenset({0, 1, 2})
 
 
@@ -80,11 +84,11 @@ def decode(raw: bytes) -> Batch:
     if not isinstance(doc, dict):
         raise EnvelopeInvalid("an envelope must be a JSON object")
     fmt = doc.get("f")
-    producer = _text(doc, "p", 128)
+    producer = _text(doc, "p", MAX_PRODUCER)
     seq = doc.get("q")
     if type(seq) is not int or seq < 0:
         raise EnvelopeInvalid("envelope field 'q' (sequence) must be a whole number ≥ 0")
-    source = _text(doc, "src", 32)
+    source = _text(doc, "src", MAX_SOURCE)
     if fmt == SAMPLES:
         return Batch(producer, seq, source, _samples(doc.get("c")))
     raise EnvelopeInvalid(f"unknown envelope format {str(fmt)[:64]!r}")

@@ -29,7 +29,7 @@ from typing import Any
 from indunet.telemetry import Sample
 
 from .backbone import Backbone, BusUnavailable
-from .envelope import MAX_BYTES, MAX_POINTS, Batch, chunks
+from .envelope import MAX_BYTES, MAX_POINTS, MAX_PRODUCER, MAX_SOURCE, Batch, chunks
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,11 @@ class BusWriter:
         self.source = source
         self.producer = producer or f"{backbone.client_name}-{uuid.uuid4().hex[:12]}"
         self.publish_timeout = publish_timeout
+        if len(self.producer) > MAX_PRODUCER or len(source) > MAX_SOURCE:  # else undecodable
+            raise ValueError(
+                f"a producer name has at most {MAX_PRODUCER} characters and a source "
+                f"{MAX_SOURCE}: {self.producer[:40]!r}…, {source[:40]!r}…"
+            )
         self.stats = ProducerStats()
         self._seq = 0
         self._loop: asyncio.AbstractEventLoop | None = None
