@@ -62,8 +62,9 @@ def samples(n: int, start: int = 0, devices: Sequence[str] = DEVICES) -> list[Sa
 
 
 class Recording:
-    """A store double around a real store: counts each sample written, and fails the next
-    ``failures`` writes (a database that is down for a while)."""
+    """A store double around a real store: counts each sample written, fails the next
+    ``failures`` writes (a database that is down for a while), and holds each write until
+    ``gate`` is open (a database that hangs)."""
 
     def __init__(self, inner: TimeSeriesStore) -> None:
         self.inner = inner
@@ -71,8 +72,14 @@ class Recording:
         self.failures = 0
         self.failed = 0
         self.lock = threading.Lock()
+        self.gate = threading.Event()
+        self.gate.set()
+        self.waiting = 0
 
     def write_batch(self, batch: Sequence[Sample]) -> None:
+        self.waiting += 1
+        self.gate.wait(15)
+        self.waiting -= 1
         with self.lock:
             if self.failures > 0:
                 self.failures -= 1
@@ -139,6 +146,7 @@ async def rig(
     store: TimeSeriesStore | None = None,
     buffer_bytes: int = 4 * 1024**2,
     max_batch: int = 10_000,
+    ack_wait: float = 5.0,
     worker_lookup: Callable[[str], ThingModel | None] = MODELS.get,
     limits: StreamLimits = LIMITS,
     start_worker: bool = True,
@@ -162,7 +170,7 @@ async def rig(
         stored,
         owned(0, 1, PARTITIONS),
         max_deliver=3,
-        ack_wait=5.0,
+        ack_wait=ack_wait,
         retry_cap=0.3,
         lag_every=0.2,
     )
@@ -338,3 +346,22 @@ async def test_lag_shows_while_the_worker_is_stopped_and_drops_to_zero_after(
         await until(lambda: r.store.count() == len(sent), 15, "the backlog stored")
         await until(lambda: r.worker.lag() == 0, 10, "the lag back to zero")
         assert set(r.store.written.values()) == {1}
+
+
+async def test_envelopes_in_flight_when_a_worker_stops_come_again_at_once(
+    shared_nats: str, engine: sa.Engine, tmp_path: Path
+) -> None:
+    """A worker stopped mid-write (a rolling restart) gives its envelopes back, so the next
+    worker stores them now rather than after ``ack_wait`` (30 s here)."""
+    async with rig(shared_nats, engine, tmp_path, ack_wait=30.0) as r:
+        r.store.gate.clear()  # the store hangs in its next write, which then fails
+        r.store.failures = 1
+        sent = samples(20)
+        await r.producer.submit(sent, source="http")
+        await until(lambda: r.store.waiting == 1, 10, "the worker writing")
+        await r.worker.stop()
+        r.store.gate.set()
+        await until(lambda: r.store.failed == 1, 5, "the hung write failed")
+        assert r.store.count() < len(sent)  # what it held is not stored
+        await r.worker.start()
+        await until(lambda: r.store.count() == len(sent), 10, "stored by the next worker")

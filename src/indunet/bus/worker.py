@@ -223,11 +223,17 @@ class BusWorker:
                 for msg, _ in batches:
                     await self._retry(msg)
                 return
-        async with self._admitted(sum(len(b.samples) for _, b in batches)):
-            results = await asyncio.gather(
-                *(self.pipeline.ingest(b.samples, source=b.source) for _, b in batches),
-                return_exceptions=True,
-            )
+        try:
+            async with self._admitted(sum(len(b.samples) for _, b in batches)):
+                results = await asyncio.gather(
+                    *(self.pipeline.ingest(b.samples, source=b.source) for _, b in batches),
+                    return_exceptions=True,
+                )
+        except asyncio.CancelledError:  # stopping: another worker may take them now, not
+            for msg, _ in batches:  # after ack_wait (stored twice at worst: writes are idempotent)
+                with contextlib.suppress(Exception):
+                    await msg.nak()
+            raise
         for (msg, batch), result in zip(batches, results, strict=True):
             if isinstance(result, BaseException):
                 if not isinstance(result, Exception):
