@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from tests.integration.servers import _die_with_this_process, free_port
 
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
@@ -30,6 +31,16 @@ STOP_TIMEOUT = 10.0
 def have_binary() -> bool:
     """Whether a ``nats-server`` binary is installed."""
     return os.access(NATS_SERVER, os.X_OK)
+
+
+def need_binary() -> None:
+    """Skip (or, under INDUNET_REQUIRE_SERVICES=1, fail) without a ``nats-server`` binary."""
+    if have_binary():
+        return
+    msg = f"the nats-server binary is not installed ({NATS_SERVER})"
+    if os.environ.get("INDUNET_REQUIRE_SERVICES") == "1":
+        pytest.fail(msg + " and INDUNET_REQUIRE_SERVICES=1")
+    pytest.skip(msg)
 
 
 class NatsServer:

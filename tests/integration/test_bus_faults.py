@@ -15,17 +15,19 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from tests.conftest import until
-from tests.integration.natsserver import NatsServer, have_binary, nats_server
+from tests.integration.natsserver import NatsServer, nats_server, need_binary
 from tests.integration.test_bus_nats import DEVICES, Rig, rig, samples
 
 from indunet.bus.backbone import StreamLimits
 from indunet.bus.envelope import Batch
 from indunet.telemetry import Overloaded, Sample
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(not have_binary(), reason="needs the nats-server binary"),
-]
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True)
+def _nats_binary() -> None:
+    need_binary()
 
 
 async def start(server: NatsServer) -> None:
