@@ -1,7 +1,7 @@
 """Benchmark: the scaled mode's ingest, producer → JetStream → worker → PostgreSQL.
 
-    python bench/bus_ingest.py            # about 3 minutes on 2 cores
-    python bench/bus_ingest.py --quick    # small sizes: checks that it works (~40 s)
+    python bench/bus_ingest.py            # about 3½ minutes on 2 cores
+    python bench/bus_ingest.py --quick    # small sizes: checks that it works (~1 minute)
     python bench/bus_ingest.py --database-url postgresql://… --nats nats://…
 
 Real services: NATS with JetStream (``--nats``, default 127.0.0.1:4222) under a unique
