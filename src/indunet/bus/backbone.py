@@ -33,6 +33,13 @@ from indunet.core import IndunetError, Settings
 from .subjects import Names
 
 log = logging.getLogger(__name__)
+PING_INTERVAL_S = 5
+MAX_OUTSTANDING_PINGS = 3
+"""A connection whose server misses this many pings in a row is lost (about 15-20 s), and
+nats-py reconnects on a new one. With nats-py's defaults (120 s, 2) a silently dropped
+connection (a network cut, no RST) was noticed only after 4 minutes: after a 60 s cut the
+old connection waited another 50 s for TCP's backed-off retransmission
+(tests/integration/test_multihost.py)."""
 
 
 class BusUnavailable(IndunetError):
@@ -163,6 +170,8 @@ class Backbone:
                     allow_reconnect=True,
                     max_reconnect_attempts=-1,
                     reconnect_time_wait=1,
+                    ping_interval=PING_INTERVAL_S,
+                    max_outstanding_pings=MAX_OUTSTANDING_PINGS,
                     disconnected_cb=self._disconnected,
                     reconnected_cb=self._reconnected,
                     error_cb=self._error,
