@@ -26,7 +26,7 @@ import nats
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import APIError, BadRequestError, NotFoundError
 
 from indunet.core import IndunetError, Settings
 
@@ -232,7 +232,8 @@ class Backbone:
                     pass
             try:
                 await self.js.update_stream(cfg)
-            except BadRequestError as exc:  # a change JetStream refuses (the retention kind)
+            except APIError as exc:  # a change JetStream refuses (the retention kind: 2.9
+                # answers 500, later servers 400); the stream exists and serves as it is
                 log.error(
                     "stream %s keeps its configuration: JetStream refused the update (%s); "
                     "delete the stream once its workers have emptied it to apply it",
