@@ -49,6 +49,7 @@ from indunet.web.platform import Platform, build_platform
 
 pytestmark = pytest.mark.integration
 SETTLE_S = 15.0
+STOP_S = 45.0  # a pipeline's own stop waits up to 30 s for a hanging store
 
 
 # -- the scaled configuration ------------------------------------------------------------------
@@ -165,14 +166,29 @@ async def running(state: AppState) -> AsyncIterator[Scaled]:
         await worker.start()
         yield Scaled(platform, backbone)
     finally:
-        await worker.stop()  # each of these does nothing if it did not start
-        await platform.pipeline.stop()
-        await worker.pipeline.stop()
-        if backbone.js is not None:
-            for name in (backbone.names.telemetry_stream, backbone.names.events_stream):
-                with contextlib.suppress(Exception):
-                    await backbone.js.delete_stream(name)
-        await backbone.close()
+        # Each step does nothing if it did not start, and is bounded: a hang names itself
+        # and the later steps still run (the streams are deleted).
+        hung = []
+        for step, stop in (
+            ("worker", worker.stop),
+            ("ingest pipeline", platform.pipeline.stop),
+            ("worker pipeline", worker.pipeline.stop),
+            ("streams", lambda: delete_streams(backbone)),
+            ("backbone", backbone.close),
+        ):
+            try:
+                async with asyncio.timeout(STOP_S):
+                    await stop()
+            except TimeoutError:
+                hung.append(step)
+        assert not hung, f"stopping took over {STOP_S} s: {', '.join(hung)}"
+
+
+async def delete_streams(backbone: bus.Backbone) -> None:
+    if backbone.js is not None:
+        for name in (backbone.names.telemetry_stream, backbone.names.events_stream):
+            with contextlib.suppress(Exception):
+                await backbone.js.delete_stream(name)
 
 
 @pytest.fixture
