@@ -122,7 +122,6 @@ def test_busy_connections_cut_by_the_server_fail_at_most_one_call(engine: sa.Eng
     assert backends() == sorted(cut)
     terminate(cut)
     failed, pids = calls(engine, 5)
-    print(f"failed calls after the cut: {failed}")
     assert failed <= 1, "the pool kept handing out cut connections"
     assert len(pids) == 5 - failed and not set(pids) & set(cut)  # fresh backends answer
 
