@@ -59,6 +59,7 @@ RECOVER_S = 30.0  # at most, for the connector to publish again once the cut is 
 START_S = 60.0  # at most, for a process to answer
 SETTLE_S = 90.0  # at most, for everything acknowledged to reach PostgreSQL at the end
 BUDGET_S = 240.0  # the whole test
+STOP_S = 8.0  # at most, for a part to stop on SIGTERM with NATS gone (its unit allows 60)
 INITDB_ARGS = ("-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
 PASSWORD = re.compile(r"^\s*password:\s*(\S+)\s*$", re.MULTILINE)
 
@@ -466,6 +467,14 @@ def run(net: Network, home: Path, pgdir: Path, t0: float) -> None:
     assert all(stored_by), f"a worker stored nothing (since its start): {stored_by}"
     api_buffered = int(metrics(api_url)["indunet_ingest_buffered_samples_total"])
     http_rows = sum(len(s.ok) for s in senders) * HTTP_BATCH
+    # --- with NATS gone, every part still stops promptly on SIGTERM (as systemd stops it) ---
+    inst.procs["nats"].kill()
+    stop_s = {}
+    for name in ("indunet-connector@0-1", "indunet-worker@0-2", "indunet-worker@1-2"):
+        began = time.monotonic()
+        inst.procs[name].stop()
+        stop_s[name] = round(time.monotonic() - began, 1)
+    assert all(s < STOP_S for s in stop_s.values()), f"slow to stop without NATS: {stop_s}"
     print(
         f"\n{report}; HTTP: {http_rows} rows answered 2xx "
         f"({sum(s.failures for s in senders)} posts failed and were sent again); "
@@ -473,5 +482,5 @@ def run(net: Network, home: Path, pgdir: Path, t0: float) -> None:
         f"{int(buffered)} buffered on its disk while cut off; "
         f"{api_buffered} samples buffered by the api (NATS restart); "
         f"envelopes stored by worker 0/1 since their start: {stored_by}; "
-        f"{time.monotonic() - t0:.0f} s so far"
+        f"{time.monotonic() - t0:.0f} s so far; stopped without NATS in {stop_s}"
     )
