@@ -39,6 +39,7 @@ import httpx
 import orjson
 import pytest
 from cryptography.fernet import Fernet
+from tests.conftest import REQUIRE_SERVICES
 from tests.integration import units
 from tests.integration.netns import NetnsUnavailable, Network, Proc, network, wait_until
 
@@ -66,7 +67,12 @@ PASSWORD = re.compile(r"^\s*password:\s*(\S+)\s*$", re.MULTILINE)
 
 def _missing_binaries() -> list[str]:
     need = [NATS_SERVER, *(str(PG_BIN / b) for b in ("initdb", "postgres")), "/usr/sbin/runuser"]
-    return [b for b in need if not os.access(b, os.X_OK)]
+    out = [b for b in need if not os.access(b, os.X_OK)]
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        out.append("the OS user postgres")
+    return out
 
 
 def _tcp_open(host: str, port: int) -> bool:
@@ -266,13 +272,45 @@ def stored_counts(inst: Installation, devices: list[str]) -> dict[str, tuple[int
     return {d: (n, countable, int(rolled.get(d) or 0)) for d, n, countable in rows}
 
 
+@pytest.mark.parametrize(
+    ("template", "instance", "role", "shard"),
+    [
+        ("indunet-api", "0", "api", "0/1"),
+        ("indunet-connector", "1-2", "connector", "1/2"),
+        ("indunet-worker", "2-3", "worker", "2/3"),
+    ],
+)
+def test_each_unit_with_the_env_example_makes_valid_settings(
+    template: str, instance: str, role: str, shard: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unit = units.Unit.load(template, instance)
+    shared = units.env_file()
+    assert not set(shared) & set(unit.env), "the env file would override the unit's role"
+    for key in [k for k in os.environ if k.startswith("INDUNET_")]:
+        monkeypatch.delenv(key)
+    for key, value in (unit.env | shared).items():
+        monkeypatch.setenv(key, value)
+    settings = core.Settings()
+    assert (settings.role, settings.shard) == (role, shard)
+    assert settings.bus_url and len(settings.bus_url.split(",")) == 3
+    assert settings.bus_replicas == 3
+    assert "sslmode=verify-full" in (settings.database_url or "")
+    assert str(settings.data_dir).startswith("/var/lib/indunet/")
+    assert unit.command()[1:] == ["-m", "indunet", "up"]
+
+
 def test_acknowledged_samples_are_stored_once_through_crashes_and_a_partition(
     tmp_path: Path,
 ) -> None:
     t0 = time.monotonic()
+    if os.geteuid() != 0:
+        pytest.skip(f"network namespaces need root (this test runs as uid {os.geteuid()})")
     missing = _missing_binaries()
-    if missing:
-        pytest.skip(f"missing {', '.join(missing)}")
+    if missing:  # a service this test runs itself: as for the others (tests/conftest.py)
+        msg = f"missing {', '.join(missing)}"
+        if REQUIRE_SERVICES:
+            pytest.fail(msg + " and INDUNET_REQUIRE_SERVICES=1")
+        pytest.skip(msg)
     with contextlib.ExitStack() as stack:
         pgdir = stack.enter_context(postgres_dir())  # removed after the network is closed
         try:
