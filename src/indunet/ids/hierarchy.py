@@ -99,12 +99,15 @@ def embedded(
     )
 
     def node(name: str, role: NodeRole, prefix: str | None, r: Resolver | None) -> Node:
-        return Node(name, role, prefix, engine, templates, resolver=r, policy=policy)
+        return Node(
+            name, role, prefix, engine, templates, resolver=r, caches=resolver, policy=policy
+        )
 
-    # Every node holds the resolver, so that a write on any of them drops what it cached (the
-    # root's and the top-level node's records are resolved, and cached, by the front node).
-    root = node("root", NodeRole.ROOT, "", resolver)
-    top = node(TOP_PREFIX, NodeRole.TOP_LEVEL, TOP_PREFIX, resolver)
+    # Every node's writes drop what the shared resolver cached (the root's and the top-level
+    # node's records are resolved, and cached, by the front node); only the secondary and the
+    # recursive node answer recursively with it.
+    root = node("root", NodeRole.ROOT, "", None)
+    top = node(TOP_PREFIX, NodeRole.TOP_LEVEL, TOP_PREFIX, None)
     sec = node(SECONDARY_PREFIX, NodeRole.SECONDARY, SECONDARY_PREFIX, resolver)
     rec = node("recursive", NodeRole.RECURSIVE, None, resolver)
     nodes = {n.name: n for n in (root, top, sec, rec)}

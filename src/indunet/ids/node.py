@@ -87,6 +87,7 @@ class Node:
         templates: TemplateRegistry,
         *,
         resolver: Resolver | None = None,
+        caches: Resolver | None = None,
         checker: CredentialChecker | None = None,
         policy: SitePolicy | None = None,
         scheme: Scheme[Any] = HANDLE,
@@ -98,7 +99,8 @@ class Node:
         self.engine = engine
         self.store = HandleStore(engine, name)
         self.templates = templates
-        self.resolver = resolver
+        self.resolver = resolver  # answers recursively through it when asked to
+        self.caches = caches or resolver  # whose cached answers this node's writes make stale
         self.checker = checker or CredentialChecker()
         self.policy = policy or SitePolicy()
         self.stats = NodeStats()
@@ -415,10 +417,10 @@ class Node:
         self.stats.registrations += 1
         if h.is_prefix_handle:
             self._note_prefix_record(h.text, values)
-        if self.resolver is not None:
-            self.resolver.forget(h.key)
+        if self.caches is not None:
+            self.caches.forget(h.key)
             if h.is_prefix_handle:  # its delegation may have changed
-                self.resolver.referrals.drop(hdl.normalise_prefix(h.suffix))
+                self.caches.referrals.drop(hdl.normalise_prefix(h.suffix))
 
     def browse(
         self, prefix: str, *, search: str = "", offset: int = 0, limit: int = 20, desc: bool = False
