@@ -77,3 +77,4 @@ def test_bad_role_or_shard_is_named_not_a_traceback(
 def test_bus_passwords_are_not_printed() -> None:
     shown = _no_password("nats://svc:s3cret@10.0.0.1:4222, tls://10.0.0.2:4222")
     assert shown == "nats://svc:***@10.0.0.1:4222,tls://10.0.0.2:4222"
+    assert _no_password("nats://s3cret-token@10.0.0.1:4222") == "nats://***@10.0.0.1:4222"

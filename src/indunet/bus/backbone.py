@@ -42,6 +42,20 @@ old connection waited another 50 s for TCP's backed-off retransmission
 (tests/integration/test_multihost.py)."""
 
 
+def shown(urls: list[str] | str) -> str:
+    """Bus URLs as they may be printed or logged: a password replaced by ``***``."""
+    out = []
+    for url in urls.split(",") if isinstance(urls, str) else urls:
+        scheme, sep, rest = url.strip().partition("://")
+        userinfo, at, host = rest.rpartition("@")
+        if at and ":" in userinfo:
+            userinfo = userinfo.split(":", 1)[0] + ":***"
+        elif at:
+            userinfo = "***"  # a token alone is the whole secret
+        out.append(f"{scheme}{sep}{userinfo}{at}{host}")
+    return ",".join(out)
+
+
 class BusUnavailable(IndunetError):
     """The backbone cannot take a message now: retry later."""
 
@@ -92,6 +106,7 @@ class Backbone:
         self.lost = asyncio.Event()
         """Set while the connection is lost (until nats-py reconnects)."""
         self.reconnects = 0
+        self._erring = False  # an outage's first error was logged at WARNING
         self._task: asyncio.Task[None] | None = None
         self._ensuring: asyncio.Task[None] | None = None
 
@@ -177,7 +192,7 @@ class Backbone:
                     error_cb=self._error,
                 )
             except Exception as exc:  # no server answers yet: keep trying
-                log.warning("NATS at %s unavailable (%s); retrying", ",".join(self.urls), exc)
+                log.warning("NATS at %s unavailable (%s); retrying", shown(self.urls), exc)
                 await asyncio.sleep(delay * (0.5 + random.random() / 2))
                 delay = min(delay * 2, self.retry_cap)
                 continue
@@ -192,7 +207,9 @@ class Backbone:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.retry_cap)
         self.ready.set()
-        log.info("NATS backbone connected at %s", nc.connected_url)
+        self._erring = False
+        url = nc.connected_url
+        log.info("NATS backbone connected at %s", url.hostname if url is not None else "?")
 
     async def ensure_streams(self) -> None:
         """Create the streams, or bring an existing one to the configured limits."""
@@ -246,6 +263,7 @@ class Backbone:
         log.warning("NATS backbone disconnected; reconnecting")
 
     async def _reconnected(self) -> None:
+        self._erring = False
         self.reconnects += 1
         self.lost.clear()
         log.info("NATS backbone reconnected")
@@ -265,7 +283,13 @@ class Backbone:
                 delay = min(delay * 2, self.retry_cap)
 
     async def _error(self, exc: Exception) -> None:
-        log.debug("NATS: %s", exc)
+        """nats-py's errors: the first of an outage at WARNING (naming the servers, never
+        their password), the repeats of its retries at DEBUG."""
+        if self._erring:
+            log.debug("NATS: %s", exc)
+            return
+        self._erring = True
+        log.warning("NATS at %s: %s (retrying)", shown(self.urls), exc)
 
 
 async def _bounded(job: Coroutine[Any, Any, None], seconds: float, what: str) -> None:

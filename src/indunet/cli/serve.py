@@ -97,15 +97,10 @@ def up(
 
 
 def _no_password(urls: str) -> str:
-    """Bus URLs as printable: any password replaced by ``***``."""
-    out = []
-    for url in urls.split(","):
-        scheme, sep, rest = url.strip().partition("://")
-        userinfo, at, host = rest.rpartition("@")
-        if at and ":" in userinfo:
-            userinfo = userinfo.split(":", 1)[0] + ":***"
-        out.append(f"{scheme}{sep}{userinfo}{at}{host}")
-    return ",".join(out)
+    """Bus URLs as printable (``bus.backbone.shown``)."""
+    from indunet.bus.backbone import shown
+
+    return shown(urls)
 
 
 def demo(host: HostOpt = None, port: PortOpt = None, data_dir: DataOpt = None) -> None:
