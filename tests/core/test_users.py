@@ -145,11 +145,14 @@ def test_api_tokens_are_audited_and_session_tokens_are_not(core_engine: sa.Engin
 def test_token_expires(core_engine: sa.Engine) -> None:
     user = _user(core_engine)
     with core_engine.begin() as conn:
-        short = core.issue_token(conn, user, name="short", ttl=timedelta(milliseconds=200))
+        # long enough that a busy machine still checks it before it ends (200 ms was not:
+        # CI once took longer between issuing and the first check)
+        short = core.issue_token(conn, user, name="short", ttl=timedelta(seconds=1.5))
         long = core.issue_token(conn, user, name="long", ttl=timedelta(hours=1))
+        issued = time.monotonic()
     with core_engine.connect() as conn:
         assert core.user_for_token(conn, short) == user
-    time.sleep(0.3)
+    time.sleep(max(0.0, issued + 1.6 - time.monotonic()))
     with core_engine.connect() as conn:
         with pytest.raises(core.AuthenticationFailed, match="token has expired"):
             core.user_for_token(conn, short)
