@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +28,7 @@ from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfi
 from nats.js.errors import APIError, BadRequestError, NotFoundError
 
 from indunet.core import IndunetError, Settings
+from indunet.core.backoff import Backoff
 
 from .subjects import Names
 
@@ -175,7 +175,7 @@ class Backbone:
             await _bounded(nc.close(), self.close_timeout, "close")
 
     async def _connect_loop(self) -> None:
-        delay = 0.2
+        backoff = Backoff(base=0.2, cap=self.retry_cap)
         while True:
             try:
                 nc = await nats.connect(
@@ -193,19 +193,11 @@ class Backbone:
                 )
             except Exception as exc:  # no server answers yet: keep trying
                 log.warning("NATS at %s unavailable (%s); retrying", shown(self.urls), exc)
-                await asyncio.sleep(delay * (0.5 + random.random() / 2))
-                delay = min(delay * 2, self.retry_cap)
+                await asyncio.sleep(backoff.next())
                 continue
             self.nc, self.js = nc, nc.jetstream(timeout=5)
             break
-        while True:
-            try:
-                await self.ensure_streams()
-                break
-            except Exception as exc:
-                log.warning("JetStream streams not ready (%s); retrying", exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.retry_cap)
+        await self._ensure_until_done()
         self.ready.set()
         self._erring = False
         url = nc.connected_url
@@ -268,19 +260,19 @@ class Backbone:
         self.lost.clear()
         log.info("NATS backbone reconnected")
         if self.ready.is_set() and (self._ensuring is None or self._ensuring.done()):
-            self._ensuring = asyncio.create_task(self._ensure_again(), name="bus-streams")
+            self._ensuring = asyncio.create_task(self._ensure_until_done(), name="bus-streams")
 
-    async def _ensure_again(self) -> None:
-        """Bring the streams back after a reconnection (a server that lost its store)."""
-        delay = 0.2
+    async def _ensure_until_done(self) -> None:
+        """Make the streams, retrying: at the first connection, and after a reconnection
+        (a server that lost its store)."""
+        backoff = Backoff(base=0.2, cap=self.retry_cap)
         while True:
             try:
                 await self.ensure_streams()
                 return
             except Exception as exc:
-                log.warning("JetStream streams not ready after reconnecting (%s); retrying", exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.retry_cap)
+                log.warning("JetStream streams not ready (%s); retrying", exc)
+                await asyncio.sleep(backoff.next())
 
     async def _error(self, exc: Exception) -> None:
         """nats-py's errors: the first of an outage at WARNING (naming the servers, never

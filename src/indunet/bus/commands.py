@@ -35,6 +35,7 @@ import orjson
 from nats.aio.msg import Msg
 
 from indunet.core import IndunetError, InvalidInput
+from indunet.core.backoff import Backoff
 from indunet.telemetry import CommandFailed, Value
 
 from .backbone import Backbone, BusUnavailable
@@ -269,7 +270,7 @@ class CommandServer:
         """Subscribe once connected, retrying (nats-py keeps the subscription across
         reconnections from then on)."""
         subject = self.backbone.names.command_subject(self.index)
-        delay = 0.5
+        backoff = Backoff(base=0.5, cap=10.0)
         while True:
             await self.backbone.ready.wait()
             try:
@@ -278,8 +279,7 @@ class CommandServer:
                 )
             except Exception as exc:
                 log.warning("cannot serve commands on %s yet (%s); retrying", subject, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+                await asyncio.sleep(backoff.next())
                 continue
             log.info("serving commands on %s", subject)
             return

@@ -37,6 +37,7 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from indunet.core import Event, EventBus, InvalidInput
+from indunet.core.backoff import Backoff
 
 from .backbone import Backbone
 
@@ -258,7 +259,7 @@ class NatsEventBus:
         """Fetch from the installation's durable consumer; acknowledge after the handlers."""
         assert self.durable is not None
         name = f"evt-{self.durable}"
-        delay = RETRY_S
+        backoff = Backoff(base=RETRY_S, cap=10.0)
         while True:
             await self.backbone.ready.wait()
             try:
@@ -276,7 +277,7 @@ class NatsEventBus:
                         max_ack_pending=1000,
                     ),
                 )
-                delay = RETRY_S
+                backoff.reset()
                 try:
                     while self.stage is Stage.RUNNING:
                         try:
@@ -294,9 +295,9 @@ class NatsEventBus:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                delay = backoff.next()
                 log.warning("the %s event consumer failed (%s); again in %g s", name, exc, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
 
 
 class Feed:

@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 from nats.aio.msg import Msg
 
+from indunet.core.backoff import Backoff
 from indunet.ids import Node, Resolver
 from indunet.ids.syntax import handle
 
@@ -144,7 +145,7 @@ class Invalidation:
         """Subscribe once connected, retrying (nats-py keeps the subscription across
         reconnections from then on)."""
         every = self.backbone.names.invalidate_subject("*")
-        delay = 0.5
+        backoff = Backoff(base=0.5, cap=10.0)
         while True:
             await self.backbone.ready.wait()
             try:
@@ -152,8 +153,7 @@ class Invalidation:
                 return
             except Exception as exc:
                 log.warning("cannot listen for invalidations yet (%s); retrying", exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+                await asyncio.sleep(backoff.next())
 
     async def _receive(self, msg: Msg) -> None:
         kind = msg.subject.rpartition(".")[2]

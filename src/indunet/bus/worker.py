@@ -36,6 +36,7 @@ from typing import Any
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
+from indunet.core.backoff import Backoff
 from indunet.telemetry import Overloaded, Pipeline
 
 from .backbone import Backbone
@@ -150,17 +151,16 @@ class BusWorker:
 
     async def _run(self, partition: int) -> None:
         """Consume one partition for ever: whatever fails, log it, wait, subscribe again."""
-        delay = 0.2
+        backoff = Backoff(base=0.2, cap=self.retry_cap)
         while True:
             await self.backbone.ready.wait()
             try:
                 await self._consume(partition)
-                delay = 0.2
+                backoff.reset()
             except Exception as exc:
                 log.warning("partition %d: consumer failed (%s); starting again", partition, exc)
             self.stats.restarts += 1
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self.retry_cap)
+            await asyncio.sleep(backoff.next())
 
     async def _consume(self, partition: int) -> None:
         """Fetch and handle until a fetch fails or the consumer is gone (then return)."""

@@ -6,7 +6,6 @@ asyncua alone took 0.43 s of every CLI command's start, ``indunet id resolve`` i
 
 from typing import TYPE_CHECKING
 
-from indunet.connect.backoff import Backoff
 from indunet.connect.connector import (
     ChecksWrites,
     CommandFailed,
@@ -27,6 +26,7 @@ from indunet.connect.memory import MemoryConnector
 from indunet.connect.mqtt import MosquittoFiles, MqttConfig, MqttConnector, write_mosquitto_files
 from indunet.connect.protocols import PROTOCOLS
 from indunet.connect.spec import ConnectorContext, ProtocolSpec
+from indunet.core.backoff import Backoff
 from indunet.core.lazy import lazy_names
 
 if TYPE_CHECKING:

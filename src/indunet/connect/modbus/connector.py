@@ -16,10 +16,10 @@ from typing import Any
 
 from pymodbus.pdu import ModbusPDU
 
-from indunet.connect.backoff import Backoff
 from indunet.connect.connector import CommandFailed, DeviceLink, Health, StatusSink
 from indunet.connect.links import Links
 from indunet.core import InvalidInput, NotFound
+from indunet.core.backoff import Backoff
 from indunet.devices import ModbusForm, Point
 from indunet.telemetry import Sample, SampleSink, Value
 

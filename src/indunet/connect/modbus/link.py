@@ -23,9 +23,9 @@ from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 from pymodbus.pdu import ExceptionResponse, ModbusPDU
 
-from indunet.connect.backoff import Backoff
 from indunet.connect.connector import DeviceLink, StatusSink
 from indunet.connect.probe import wait_or_accepting
+from indunet.core.backoff import Backoff
 from indunet.telemetry import Overloaded, Sample, SampleSink
 
 from .codec import as_point_value, decode_registers

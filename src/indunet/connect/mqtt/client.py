@@ -26,10 +26,10 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from indunet.connect.backoff import Backoff
 from indunet.connect.mqtt import topics
 from indunet.connect.mqtt.config import BrokerUrl, MqttConfig
 from indunet.connect.mqtt.router import MessageRouter
+from indunet.core.backoff import Backoff
 from indunet.telemetry import Overloaded
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from indunet.connect.backoff import Backoff
 from indunet.connect.mqtt import acl
 from indunet.connect.mqtt.packets import (
     SUBACK_FAILURE,
@@ -46,6 +45,7 @@ from indunet.connect.mqtt.packets import (
 )
 from indunet.connect.mqtt.router import Batch, MessageRouter
 from indunet.connect.mqtt.sessions import Session
+from indunet.core.backoff import Backoff
 from indunet.telemetry import Overloaded
 
 log = logging.getLogger(__name__)

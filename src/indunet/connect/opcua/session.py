@@ -21,9 +21,9 @@ from asyncua import ua
 from asyncua.client.client import Client
 from asyncua.ua.uaerrors import UaError
 
-from indunet.connect.backoff import Backoff
 from indunet.connect.connector import DeviceLink, StatusSink
 from indunet.connect.probe import wait_or_accepting
+from indunet.core.backoff import Backoff
 from indunet.devices import Point
 from indunet.telemetry import BAD, GOOD, Overloaded, Sample, SampleSink, Value
 

@@ -1,4 +1,4 @@
-"""Capped exponential backoff with full jitter, shared by every connector's reconnect loop."""
+"""Capped exponential backoff with full jitter, shared by every reconnect and retry loop."""
 
 from __future__ import annotations
 
