@@ -38,6 +38,9 @@ class Enterprise:
     review_reason: str = ""
     reviewed_by: str = ""
     reviewed_at: datetime | None = None
+    self_registered: bool = False  # applied by itself (``core.registration``)
+    contact_phone: str = ""
+    contact_email: str = ""
 
 
 def create_enterprise(
@@ -51,8 +54,14 @@ def create_enterprise(
     industry_code: str = "",
     region: str = "",
     verified: bool = False,
+    contact_phone: str = "",
+    contact_email: str = "",
+    self_registered: bool = False,
 ) -> Enterprise:
-    """Register an enterprise; a bad USCC or a duplicate is refused and nothing is written."""
+    """Register an enterprise; a bad USCC or a duplicate is refused and nothing is written.
+
+    ``self_registered`` marks an enterprise that applied by itself (``core.registration``):
+    its users cannot log in until it is approved (``review``)."""
     code = validate_uscc(uscc)
     name = name.strip()
     if not name or len(name) > 200:
@@ -66,6 +75,8 @@ def create_enterprise(
         ("contact", contact),
         ("industry_code", industry_code),
         ("region", region),
+        ("contact_phone", contact_phone),
+        ("contact_email", contact_email),
     ):
         kind = enterprises.c[field].type
         limit = kind.length if isinstance(kind, sa.String) and kind.length else 0
@@ -91,6 +102,9 @@ def create_enterprise(
         "verified": verified,
         "created_at": datetime.now(UTC),
         "review_state": APPROVED if verified else PENDING,
+        "self_registered": self_registered,
+        "contact_phone": contact_phone.strip(),
+        "contact_email": contact_email.strip(),
     }
     new_id = conn.execute(
         enterprises.insert().values(**values).returning(enterprises.c.id)

@@ -109,6 +109,11 @@ class Settings(BaseSettings):
         description="How many connector processes share the devices (their shard is i/this);"
         " other processes send each command to the one that serves the device",
     )
+    self_registration: bool = Field(
+        default=True,
+        description="Whether enterprises may apply for an account themselves (/register,"
+        " POST /api/v1/registrations); each waits for a platform admin's review",
+    )
     db_pool_size: int = Field(
         default=5, ge=1, le=200, description="PostgreSQL connections kept per process"
     )

@@ -23,6 +23,10 @@ enterprises = sa.Table(
     sa.Column("review_reason", sa.String(500), nullable=False, server_default=""),
     sa.Column("reviewed_by", sa.String(200), nullable=False, server_default=""),
     sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=True),
+    # self-registration (migration cr0001): applied by itself, with the applicant's contact
+    sa.Column("self_registered", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("contact_phone", sa.String(32), nullable=False, server_default=""),
+    sa.Column("contact_email", sa.String(254), nullable=False, server_default=""),
 )
 
 users = sa.Table(

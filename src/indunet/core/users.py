@@ -26,7 +26,7 @@ from indunet.core.secrets import (
     verify_nothing,
     verify_secret,
 )
-from indunet.core.tables import tokens, users
+from indunet.core.tables import enterprises, tokens, users
 
 
 class Role(StrEnum):
@@ -64,6 +64,45 @@ class PasswordChangeRequired(PermissionDenied):
         self.user = user
 
 
+class EnterpriseNotApproved(PermissionDenied):
+    """The password was right, but the user's enterprise applied by itself
+    (``core.registration``) and a platform admin has not approved it: its ``reason`` is
+    ``enterprise_pending_review``, or ``enterprise_rejected`` with the reviewer's reason in
+    ``params``."""
+
+    code = "enterprise_not_approved"
+
+
+def review_gate(
+    applied: bool | None, state: str | None, reason: str | None
+) -> tuple[str, str, dict[str, Any]] | None:
+    """Why a user of an enterprise in this review state may not log in, as ``(message,
+    reason, params)``, or ``None`` if they may. Only self-registered enterprises are held:
+    one an admin added opens whatever its review says."""
+    if not applied or state == "approved":
+        return None
+    if state == "rejected":
+        text = reason or ""
+        return (
+            f"your enterprise's application was rejected: {text}",
+            "enterprise_rejected",
+            {"reason": text},
+        )
+    return (
+        "your enterprise's application awaits review by a platform administrator",
+        "enterprise_pending_review",
+        {},
+    )
+
+
+_GATE_COLS = (
+    enterprises.c.self_registered,
+    enterprises.c.review_state,
+    enterprises.c.review_reason,
+)
+_WITH_ENTERPRISE = users.outerjoin(enterprises, enterprises.c.id == users.c.enterprise_id)
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     """An authenticated person or service account."""
@@ -86,6 +125,21 @@ def _user(row: Sequence[Any]) -> User:
 _COLS = (users.c.id, users.c.username, users.c.role, users.c.enterprise_id)
 
 
+def check_username(username: str) -> str:
+    """``username`` trimmed, or ``InvalidInput`` unless it is 1 to 64 letters, digits, '.',
+    '-' or '_'."""
+    username = username.strip()
+    if (
+        not username
+        or len(username) > 64
+        or not username.replace("-", "").replace("_", "").replace(".", "").isalnum()
+    ):
+        raise InvalidInput(
+            "username must be 1 to 64 letters, digits, '.', '-' or '_'", reason="username_invalid"
+        )
+    return username
+
+
 def create_user(
     conn: sa.Connection,
     *,
@@ -101,15 +155,7 @@ def create_user(
     With ``temporary``, the password is a one-time password that works for that long and
     must be replaced at the first login (an invitation).
     """
-    username = username.strip()
-    if (
-        not username
-        or len(username) > 64
-        or not username.replace("-", "").replace("_", "").replace(".", "").isalnum()
-    ):
-        raise InvalidInput(
-            "username must be 1 to 64 letters, digits, '.', '-' or '_'", reason="username_invalid"
-        )
+    username = check_username(username)
     check_password(password, username)
     if (role in ENTERPRISE_ROLES) != (enterprise_id is not None):
         needs = role in ENTERPRISE_ROLES
@@ -165,7 +211,8 @@ def authenticate(conn: sa.Connection, username: str, password: str) -> User:
 
     Only with the right password does it say more: a disabled account (401
     ``account_disabled``), an expired temporary password (401 ``temporary_password_expired``),
-    a temporary password that must be replaced (``PasswordChangeRequired``, 403).
+    a temporary password that must be replaced (``PasswordChangeRequired``, 403), an
+    enterprise that applied by itself and is not approved (``EnterpriseNotApproved``, 403).
     """
     row = conn.execute(
         sa.select(
@@ -174,7 +221,10 @@ def authenticate(conn: sa.Connection, username: str, password: str) -> User:
             users.c.disabled,
             users.c.must_change_password,
             users.c.password_expires_at,
-        ).where(users.c.username == username.strip())
+            *_GATE_COLS,
+        )
+        .select_from(_WITH_ENTERPRISE)
+        .where(users.c.username == username.strip())
     ).first()
     ok = verify_nothing(password) if row is None else verify_secret(password, row[4])
     if row is None or not ok:
@@ -191,6 +241,9 @@ def authenticate(conn: sa.Connection, username: str, password: str) -> User:
             "the temporary password has expired; ask an administrator for a new one",
             reason="temporary_password_expired",
         )
+    held = review_gate(row[8], row[9], row[10])
+    if held is not None:
+        raise EnterpriseNotApproved(held[0], reason=held[1], params=held[2])
     if row[6]:
         raise PasswordChangeRequired(user)
     return user
@@ -286,8 +339,9 @@ def token_use(conn: sa.Connection, token: str) -> tuple[User, int | None]:
     """The user a token belongs to, and the token's id if its ``last_used_at`` is older than
     ``TOUCH_EVERY`` (the caller moves it with ``touch_token``), else ``None``.
 
-    A disabled user's tokens, and every token of a user who must change a temporary
-    password, stop working at once; the password-change token authenticates nothing here.
+    A disabled user's tokens, every token of a user who must change a temporary password,
+    and those of a self-registered enterprise that is not (or no longer) approved stop
+    working at once; the password-change token authenticates nothing here.
     """
     row = conn.execute(
         sa.select(
@@ -297,7 +351,9 @@ def token_use(conn: sa.Connection, token: str) -> tuple[User, int | None]:
             tokens.c.last_used_at,
             users.c.disabled,
             users.c.must_change_password,
+            *_GATE_COLS,
         )
+        .select_from(_WITH_ENTERPRISE)
         .join(tokens, tokens.c.user_id == users.c.id)
         .where(tokens.c.token_hash == token_digest(token))
         .where(tokens.c.kind != PASSWORD_CHANGE_KIND)
@@ -314,6 +370,9 @@ def token_use(conn: sa.Connection, token: str) -> tuple[User, int | None]:
         raise AuthenticationFailed(
             "the password must be changed first", reason="password_change_required"
         )
+    held = review_gate(row[9], row[10], row[11])
+    if held is not None:
+        raise AuthenticationFailed(held[0], reason=held[1], params=held[2])
     used = _utc(row[6])
     stale = used is None or now - used >= TOUCH_EVERY
     return _user(row), int(row[5]) if stale else None

@@ -37,7 +37,17 @@ def add_enterprise(state: AppState, user: User, fields: dict[str, str]) -> Enter
     """A platform admin registers an enterprise; it counts as verified at once."""
     require(user, Role.PLATFORM_ADMIN)
     with state.engine.begin() as conn:
-        return core.create_enterprise(conn, **fields, actor=user.actor, verified=True)
+        return core.create_enterprise(
+            conn,
+            uscc=fields["uscc"],
+            name=fields["name"],
+            legal_representative=fields["legal_representative"],
+            contact=fields["contact"],
+            industry_code=fields["industry_code"],
+            region=fields["region"],
+            actor=user.actor,
+            verified=True,
+        )
 
 
 def enterprise_id_of(text: str) -> int:
