@@ -285,3 +285,28 @@ def test_allocating_a_prefix_with_a_site_outside_the_policy_is_refused(
             sites=["http://169.254.169.254"],
         )
     assert ids.list_allocations(state.engine) == []
+
+
+def test_a_finished_job_is_claimed_once_and_a_running_or_old_one_never(
+    state: AppState, allocation: ids.Allocation, tmp_path: Path
+):
+    from datetime import UTC, datetime, timedelta
+
+    from indunet.ids.bulkjobs import ANNOUNCE_WITHIN, claim_finished
+    from indunet.ids.tables import bulk_jobs
+
+    done = ids.import_file(state.hierarchy.front, write(tmp_path, "a.csv", GOOD), OPS)
+    old = ids.import_file(state.hierarchy.front, write(tmp_path, "b.csv", BAD), OPS)
+    running = ids.bulk.begin(state.hierarchy.front, write(tmp_path, "c.csv", GOOD + "\n"), OPS)
+    long_ago = datetime.now(UTC) - ANNOUNCE_WITHIN - timedelta(minutes=1)
+    with state.engine.begin() as conn:
+        conn.execute(
+            bulk_jobs.update().where(bulk_jobs.c.id == old.job_id).values(updated_at=long_ago)
+        )
+    (event,) = claim_finished(state.engine)
+    assert event.type == "bulk.finished" and event.data["job_id"] == done.job_id
+    assert event.data["source"].endswith("a.csv") and event.data["actor"] == "cli:test"
+    assert (event.data["total"], event.data["registered"], event.data["failed"]) == (3, 3, 0)
+    assert claim_finished(state.engine) == []  # once
+    assert claim_finished(state.engine, old.job_id) != []  # by id: the process that ran it
+    assert claim_finished(state.engine, running.id) == []

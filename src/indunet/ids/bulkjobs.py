@@ -7,17 +7,24 @@ Each stored error is ``[line, handle, message, reason, params]``: the English me
 API and the stable reason (with its parameters) a console renders in its reader's language;
 rows stored before reasons existed have the first three only. A job started for an
 enterprise (``enterprise_id``) is listed to that enterprise's users; others' jobs are not.
+
+A finished job's ``bulk.finished`` event is published once, by whichever process claims it
+(``claim_finished`` sets ``announced_at``): the process that ran it at once (console, API),
+or, for an import that ran where there is no event bus (the CLI), the ids upkeep of a
+running server within seconds. Jobs finished more than ``ANNOUNCE_WITHIN`` ago are not
+announced any more.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
 
-from indunet.core import Event, EventType, NotFound, User, access
+from indunet.core import Event, EventBus, EventType, NotFound, User, access
 from indunet.core.paged import page_of_rows
 from indunet.ids.node import Node
 from indunet.ids.tables import bulk_jobs
@@ -30,6 +37,8 @@ Reason = tuple[str, dict[str, Any]]
 BULK_FINISHED = EventType(
     "bulk.finished", 1, "ids", "a bulk registration finished (counts of the whole file)"
 )
+ANNOUNCE_WITHIN = timedelta(days=1)  # the events stream keeps a day too
+_EVENT_FIELDS = ("id", "total", "registered", "unchanged", "failed")
 
 
 @dataclass
@@ -55,13 +64,6 @@ class BulkReport:
             "errors": [{"line": ln, "handle": h, "message": m} for ln, h, m in self.errors],
             "resumed_from_line": self.resumed_from_line,
         }
-
-    def finished(self, source: str, actor: str, enterprise_id: int | None) -> Event:
-        """The ``bulk.finished`` event of this import (counts, no error rows)."""
-        data = {k: v for k, v in self.to_json().items() if k != "errors"}
-        return BULK_FINISHED.make(
-            {**data, "source": source[:300], "actor": actor}, enterprise_id=enterprise_id
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +115,38 @@ class BulkJob:
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
         }
+
+
+def claim_finished(engine: sa.Engine, job_id: int | None = None) -> list[Event]:
+    """Mark finished, unannounced jobs (``job_id`` only, or all of the last
+    ``ANNOUNCE_WITHIN``) announced, and return their ``bulk.finished`` events (counts of the
+    whole file, no error rows). A job is claimed once, whichever process asks first."""
+    cols = [bulk_jobs.c[n] for n in (*_EVENT_FIELDS, "source", "actor", "enterprise_id")]
+    now = datetime.now(UTC)
+    where = [bulk_jobs.c.status == DONE, bulk_jobs.c.announced_at.is_(None)]
+    if job_id is not None:
+        where.append(bulk_jobs.c.id == job_id)
+    else:
+        where.append(bulk_jobs.c.updated_at >= now - ANNOUNCE_WITHIN)
+    with engine.begin() as conn:
+        rows = conn.execute(
+            bulk_jobs.update().where(*where).values(announced_at=now).returning(*cols)
+        ).all()
+    events = []
+    for row in sorted(rows, key=lambda r: int(r.id)):
+        m = row._mapping
+        data = {"job_id": m["id"], **{k: m[k] for k in _EVENT_FIELDS[1:]}}
+        data |= {"source": m["source"], "actor": m["actor"]}
+        events.append(BULK_FINISHED.make(data, enterprise_id=m["enterprise_id"]))
+    return events
+
+
+async def announce_finished(engine: sa.Engine, bus: EventBus, job_id: int | None = None) -> int:
+    """Publish what ``claim_finished`` claims (off the event loop); how many were published."""
+    events = await asyncio.to_thread(claim_finished, engine, job_id)
+    for event in events:
+        await bus.publish(event)
+    return len(events)
 
 
 def _errors(stored: Any) -> list[tuple[int, str, str]]:

@@ -72,6 +72,7 @@ bulk_jobs = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("enterprise_id", sa.Integer, nullable=True),  # migration io0001
+    sa.Column("announced_at", sa.DateTime(timezone=True), nullable=True),  # migration io0002
 )
 
 handle_history = sa.Table(

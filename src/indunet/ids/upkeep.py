@@ -1,9 +1,12 @@
-"""The ids subsystem's background service: stores the daily counts and learns revocations.
+"""The ids subsystem's background service: stores the daily counts, learns revocations and
+announces finished bulk imports.
 
 Every ``daily.FLUSH_S`` seconds, off the event loop, it adds every node's tally of
-registrations and resolutions to ``ids_daily_stats`` (``daily.flush``) and reloads the
+registrations and resolutions to ``ids_daily_stats`` (``daily.flush``), reloads the
 revoked prefixes (``prefixes.load_revoked``), so a revocation made by another process is
-obeyed here within that time. Stopping flushes once more.
+obeyed here within that time, and publishes ``bulk.finished`` for imports that finished
+unannounced (``bulkjobs.announce_finished``: those the CLI ran, which has no event bus, or
+whose process stopped before publishing). Stopping flushes once more.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from typing import Protocol
 
 import sqlalchemy as sa
 
+from indunet.core import EventBus
 from indunet.ids import daily
+from indunet.ids.bulkjobs import announce_finished
 from indunet.ids.node import Node
 from indunet.ids.prefixes import load_revoked
 
@@ -23,12 +28,20 @@ log = logging.getLogger(__name__)
 
 
 class Upkeep:
-    """Flushes counts and refreshes revocations of ``nodes`` every ``every`` seconds."""
+    """Flushes counts and refreshes revocations of ``nodes`` every ``every`` seconds, and
+    publishes unannounced finished bulk imports on ``bus`` (if given)."""
 
-    def __init__(self, engine: sa.Engine, nodes: Sequence[Node], every: float = daily.FLUSH_S):
+    def __init__(
+        self,
+        engine: sa.Engine,
+        nodes: Sequence[Node],
+        every: float = daily.FLUSH_S,
+        bus: EventBus | None = None,
+    ):
         self.engine = engine
         self.nodes = list(nodes)
         self.every = every
+        self.bus = bus
         self._task: asyncio.Task[None] | None = None
 
     def run_once(self) -> None:
@@ -54,6 +67,8 @@ class Upkeep:
             await asyncio.sleep(self.every)
             try:
                 await asyncio.to_thread(self.run_once)
+                if self.bus is not None:
+                    await announce_finished(self.engine, self.bus)
             except Exception:
                 log.exception("identifier upkeep failed; trying again in %s s", self.every)
 
@@ -70,7 +85,10 @@ class _State(Protocol):
     @property
     def hierarchy(self) -> _Hierarchy: ...
 
+    @property
+    def bus(self) -> EventBus: ...
+
 
 def service(state: _State) -> Upkeep:
     """The ids subsystem's service for an app state: upkeep of every node it runs."""
-    return Upkeep(state.engine, list(state.hierarchy.nodes.values()))
+    return Upkeep(state.engine, list(state.hierarchy.nodes.values()), bus=state.bus)

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from indunet import ids
 from indunet.ids.bulkfiles import upload_name
-from indunet.ids.bulkjobs import visible_job
+from indunet.ids.bulkjobs import announce_finished, visible_job
 from indunet.web.auth import principal_for_user
 from indunet.web.deps import PathId, StateDep, UserDep
 
@@ -54,8 +54,7 @@ async def bulk_import(
     report: ids.BulkReport = await run_in_threadpool(
         _import, state, file, principal, overwrite, user.enterprise_id
     )
-    source = upload_name(file.filename)
-    await state.bus.publish(report.finished(source, user.actor, user.enterprise_id))
+    await announce_finished(state.engine, state.bus, report.job_id)
     return report.to_json()
 
 

@@ -32,7 +32,7 @@ from indunet.ids.bulkjobs import (
     STATUSES,
     BulkJob,
     Job,
-    get_job,
+    announce_finished,
     page_jobs,
     visible_job,
 )
@@ -128,8 +128,7 @@ def start(
                 source=name,
             )
             await asyncio.to_thread(path.unlink, missing_ok=True)
-            owner = await asyncio.to_thread(_enterprise_of, state, job.id)
-            await state.bus.publish(report.finished(name, principal.actor, owner))
+            await announce_finished(state.engine, state.bus, report.job_id)
         except Exception:
             log.exception("bulk import job %s stopped; it can be resumed from its page", job.id)
         finally:
@@ -137,13 +136,6 @@ def start(
 
     if job.id not in _running:
         _running[job.id] = asyncio.get_running_loop().create_task(work())
-
-
-def _enterprise_of(state: AppState, job_id: int) -> int | None:
-    try:
-        return get_job(state.engine, job_id).enterprise_id
-    except NotFound:
-        return None
 
 
 def job_id_of(text: str) -> int:
