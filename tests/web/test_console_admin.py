@@ -486,6 +486,23 @@ async def test_audit_filters_search_and_paging(world: World) -> None:
     assert hostile.status_code == 200
 
 
+async def test_audit_details_read_as_key_value_pairs_not_json(world: World) -> None:
+    detail = {"name": "主轴温度过高", "enabled": True, "note": "x" * 400}
+    with world.state.engine.begin() as conn:
+        conn.execute(
+            audit_log.insert(),
+            [{"at": datetime.now(UTC), "actor": "user:root", "action": "rule.create",
+              "target": "rule:7", "detail": detail, "enterprise_id": world.a}],
+        )  # fmt: skip
+    root = await world.login("root")
+    page = await world.client.get("/admin/audit?target=rule:7", headers=root)
+    (cell,) = re.findall(r'<td class="detail small">(.*?)</td>', page.text)
+    assert cell.startswith("enabled: true · name: 主轴温度过高 · note: xxx") and "&#34;" not in cell
+    assert len(cell) == 300 and cell.endswith("…")
+    export = await world.client.get("/admin/audit/export.csv?target=rule:7", headers=root)
+    assert '""name"": ""主轴温度过高""' in export.text and "x" * 400 in export.text  # all of it
+
+
 async def test_enterprise_admins_read_their_own_audit_entries_only(world: World) -> None:
     seed_audit(world.state, world.a, world.b)
     admin = await world.login("a-admin")

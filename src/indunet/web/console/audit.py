@@ -37,6 +37,7 @@ FILTERS = ("actor", "action", "target", "from", "to", "enterprise_id")
 MAX_FILTER = 300
 #: Actions offered as suggestions in the action filter.
 ACTIONS_SHOWN = 200
+DETAIL_SHOWN = 300  # characters of an entry's detail on the page (the CSV has all of it)
 #: Spreadsheet programs run a cell starting with one of these as a formula.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -125,7 +126,15 @@ def _actions(state: AppState, enterprise_id: int | None) -> list[str]:
 
 
 def _detail_text(detail: dict[str, Any]) -> str:
-    return json.dumps(detail, ensure_ascii=False, sort_keys=True)[:300] if detail else ""
+    """``key: value`` pairs, one after another, text values as they are (not JSON-quoted);
+    the CSV export keeps the JSON."""
+    parts = []
+    for key in sorted(detail):
+        value = detail[key]
+        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        parts.append(f"{key}: {shown}")
+    text = " · ".join(parts)
+    return text if len(text) <= DETAIL_SHOWN else text[: DETAIL_SHOWN - 1] + "…"
 
 
 def _cell(text: str) -> str:
