@@ -380,3 +380,22 @@ async def test_resolve_shows_hs_admin_as_rights_and_times_in_the_page_zone(
     web.cookies.set("lang", "en")
     page = await web.get("/ids/resolve", params={"handle": "88.100.1/R-1"})
     assert "may: delete handle, add derived prefix" in page.text
+
+
+@pytest.mark.parametrize(
+    ("indexes", "expected"),
+    [(["", ""], (2000, 2001)), (["", "2000"], (2001, 2000)), (["2005", ""], (2005, 2000))],
+)
+async def test_an_empty_item_index_takes_the_next_unused_one_from_2000(
+    web: httpx.AsyncClient,
+    app_state: AppState,
+    indexes: list[str],
+    expected: tuple[int, int],
+) -> None:
+    # The index field shows 2000 as its placeholder; leaving it empty used to be refused
+    # with "第 1 行的索引“”不是整数" (issue 9's acceptance audit).
+    await login(web, app_state, "admin")
+    resp = await web.post("/ids/templates", data={**SPINDLE, "item_index": indexes})
+    assert resp.status_code == 200, resp.text
+    (t,) = app_state.hierarchy.front.templates.for_prefix("88.100.1")
+    assert tuple(item.index for item in t.items) == expected

@@ -14,7 +14,7 @@ from typing import Any
 from starlette.datastructures import FormData
 
 from indunet.ids import TemplateItem
-from indunet.ids.templates import MAX_ITEMS
+from indunet.ids.templates import MAX_ITEMS, MIN_ITEM_INDEX
 from indunet.ids.values import TEMPLATE_INDEX
 from indunet.web.console.i18n import N_
 
@@ -202,15 +202,26 @@ def template_form(form: FormData) -> TemplateForm:
 
 
 def template_definition(tf: TemplateForm) -> dict[str, Any]:
-    """The definition ``ids.parse_template`` takes, from the filled item rows."""
+    """The definition ``ids.parse_template`` takes, from the filled item rows. An item whose
+    index is left empty (the field shows 2000 as its placeholder) takes the lowest index from
+    2000 up that no other item uses."""
     items: list[dict[str, Any]] = []
-    for n, row in enumerate(tf.items, start=1):
-        if row.blank:
-            continue
+    rows = [(n, row) for n, row in enumerate(tf.items, start=1) if not row.blank]
+    given = {
+        n: _whole(row.index, n, N_("form.index_not_whole")) for n, row in rows if row.index.strip()
+    }
+    used = set(given.values())
+    free = MIN_ITEM_INDEX
+    for n, row in rows:
+        if n not in given:
+            while free in used:
+                free += 1
+            given[n] = free
+            used.add(free)
         item: dict[str, Any] = {
             "name": row.name.strip(),
             "type": row.type,
-            "index": _whole(row.index, n, N_("form.index_not_whole")),
+            "index": given[n],
             "required": row.required,
         }
         if row.min_length.strip():
