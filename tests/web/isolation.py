@@ -80,6 +80,11 @@ PUBLIC = {
     ("GET", "/docs/oauth2-redirect"),
     ("GET", "/ids/resolve"),  # the console's resolve page, anonymous
     ("POST", "/login/password"),  # a temporary password replaced (its own one-time token)
+    # Enterprise self-registration: anonymous by design; what it creates is held at login
+    # until reviewed (tests/web/test_registration.py).
+    ("GET", "/register"),
+    ("POST", "/register"),
+    ("POST", "/api/v1/registrations"),
 }
 STATIC = ("/console/static",)  # mounted file trees: CSS, scripts, fonts
 # The wall display's routes: authenticated by a display token (a cookie scoped to /wall), not

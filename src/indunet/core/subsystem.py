@@ -10,7 +10,9 @@ SUBSYSTEM = Subsystem(
         "indunet.web.console.account:router",
         "indunet.web.console.users:router",
         "indunet.web.console.audit:router",
+        "indunet.web.console.registration:router",
     ),
+    api=("indunet.web.api.registrations:router",),
     sections=(
         Section(
             "/admin",

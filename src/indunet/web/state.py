@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from indunet.core import EventBus, InMemoryEventBus, Logins, Settings
 from indunet.core.plugins import Service
+from indunet.core.registration import Applications
 from indunet.ids import Hierarchy
 from indunet.web.platform import Platform
 
@@ -37,6 +38,7 @@ class AppState:
     hierarchy: Hierarchy
     bus: EventBus = field(default_factory=InMemoryEventBus)
     logins: Logins = field(default_factory=Logins)  # failed logins throttled and audited
+    applications: Applications = field(default_factory=Applications)  # self-registration door
     services: dict[str, Service] = field(default_factory=dict)
     single_bus: EventBus | None = None  # the scaled mode's bus of once-handled events
     backbone: Backbone | None = None

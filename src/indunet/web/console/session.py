@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Annotated
 from urllib.parse import quote
@@ -17,6 +18,7 @@ from indunet.core import (
     TooManyAttempts,
     User,
 )
+from indunet.core.users import EnterpriseNotApproved
 from indunet.web.auth import SESSION_COOKIE, client_address, token_user
 from indunet.web.console.forms import FormError
 from indunet.web.console.i18n import LANG_COOKIE, LOCALES, N_
@@ -77,10 +79,18 @@ MaybeUser = Annotated[User | None, Depends(optional_user)]
 ConsoleUser = Annotated[User, Depends(required_user)]
 
 
+def login_form(
+    request: Request, state: AppState, ctx: Mapping[str, object], *, status: int = 200
+) -> Response:
+    """The login form with ``ctx``, linking to self-registration where it is on."""
+    page = {**ctx, "may_apply": state.settings.self_registration}
+    return render(request, "login.html", page, status=status)
+
+
 @router.get("/login")
-def login_page(request: Request, user: MaybeUser, next: str = "/") -> Response:
+def login_page(request: Request, state: StateDep, user: MaybeUser, next: str = "/") -> Response:
     """The login form."""
-    return render(request, "login.html", {"next": safe_next(next), "username": ""})
+    return login_form(request, state, {"next": safe_next(next), "username": ""})
 
 
 @router.post("/login")
@@ -108,10 +118,13 @@ def login(
     except AuthenticationFailed as exc:
         if exc.reason in ("account_disabled", "temporary_password_expired"):
             ctx["error"] = error_text(request, exc)
-        return render(request, "login.html", ctx, status=401)
+        return login_form(request, state, ctx, status=401)
+    except EnterpriseNotApproved as exc:  # pending review, or rejected with the reason
+        ctx["error"] = error_text(request, exc)
+        return login_form(request, state, ctx, status=exc.status)
     except TooManyAttempts as exc:
         ctx["retry_after"] = exc.retry_after
-        page = render(request, "login.html", ctx, status=429)
+        page = login_form(request, state, ctx, status=429)
         page.headers.update(exc.headers())
         return page
     return start_session(request, state, user, safe_next(next))
@@ -175,7 +188,7 @@ def set_first_password(
     except IndunetError as exc:
         if exc.status == 401:
             ctx = {"next": target, "username": username, "error": error_text(request, exc)}
-            return render(request, "login.html", ctx, status=401)
+            return login_form(request, state, ctx, status=401)
         return first_password_page(
             request, change, username, target, error=error_text(request, exc), status=exc.status
         )

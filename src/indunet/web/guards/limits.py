@@ -27,6 +27,8 @@ MIB = 1024 * 1024
 DEFAULT_LIMIT = 1 * MIB
 #: Room for multipart framing and the other form fields around an uploaded file.
 _FORM_ROOM = 256 * 1024
+#: An enterprise's application (``core.registration``): every field is short.
+APPLICATION_BODY = 16 * 1024
 
 
 class PayloadTooLarge(IndunetError):
@@ -61,6 +63,9 @@ ROUTE_LIMITS: tuple[RouteLimit, ...] = (
     # Thing Model imports (JSON over the API, a pasted document in the console).
     RouteLimit("POST", r"/api/v1/models", 4 * MIB),
     RouteLimit("POST", r"/platform/models", 4 * MIB),
+    # Enterprise self-registration: a dozen short fields, anonymous (core.registration).
+    RouteLimit("POST", r"/register", APPLICATION_BODY),
+    RouteLimit("POST", r"/api/v1/registrations", APPLICATION_BODY),
     # A Handle record (up to MAX_VALUES values of MAX_VALUE_BYTES each, plus JSON): the Handle
     # API's own cap, which it also checks while reading.
     RouteLimit("PUT", r"(/nodes/[^/]+)?/api/handles/.+", HANDLE_PUT),

@@ -1,0 +1,94 @@
+"""The console's self-registration page: an enterprise applies, then waits for review.
+
+Anonymous, like the login page; the service (``core.registration``) bounds every field,
+throttles each address and caps the applications waiting. Off (404) with
+``INDUNET_SELF_REGISTRATION=false``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from starlette.responses import Response
+
+from indunet.core import IndunetError, registration
+from indunet.web.auth import client_address
+from indunet.web.console.forms import FormError
+from indunet.web.console.i18n import N_
+from indunet.web.console.pages import error_text, render
+from indunet.web.console.session import MaybeUser
+from indunet.web.deps import StateDep
+from indunet.web.state import AppState
+
+router = APIRouter(include_in_schema=False)
+#: The form's fields, in the order the page asks for them (the password is never echoed).
+FIELDS = ("name", "uscc", "region", "contact", "contact_phone", "contact_email", "username")
+#: What a form field may carry before the service's own, tighter bounds are checked.
+FORM_MAX = 1000
+
+
+def is_open(state: AppState) -> bool:
+    """Whether enterprises may apply on this installation."""
+    return state.settings.self_registration
+
+
+def _missing(request: Request) -> Response:
+    return render(request, "not_found.html", {"missing": request.url.path[:200]}, status=404)
+
+
+def _form(
+    request: Request, typed: dict[str, str], *, error: str = "", status: int = 200
+) -> Response:
+    return render(request, "apply.html", {"typed": typed, "error": error}, status=status)
+
+
+@router.get("/register")
+def register_page(request: Request, state: StateDep, user: MaybeUser) -> Response:
+    """The application form."""
+    if not is_open(state):
+        return _missing(request)
+    return _form(request, dict.fromkeys(FIELDS, ""))
+
+
+@router.post("/register")
+def register(
+    request: Request,
+    state: StateDep,
+    user: MaybeUser,
+    name: Annotated[str, Form(max_length=FORM_MAX)] = "",
+    uscc: Annotated[str, Form(max_length=FORM_MAX)] = "",
+    region: Annotated[str, Form(max_length=FORM_MAX)] = "",
+    contact: Annotated[str, Form(max_length=FORM_MAX)] = "",
+    contact_phone: Annotated[str, Form(max_length=FORM_MAX)] = "",
+    contact_email: Annotated[str, Form(max_length=FORM_MAX)] = "",
+    username: Annotated[str, Form(max_length=FORM_MAX)] = "",
+    password: Annotated[str, Form(max_length=2048)] = "",
+    confirm: Annotated[str, Form(max_length=2048)] = "",
+) -> Response:
+    """Apply; the page says the application awaits review, or shows the form again with
+    the reason (nothing is written then)."""
+    if not is_open(state):
+        return _missing(request)
+    typed = dict(
+        zip(
+            FIELDS,
+            (name, uscc, region, contact, contact_phone, contact_email, username),
+            strict=True,
+        )
+    )
+    try:
+        if password != confirm:
+            raise FormError(N_("apply.mismatch"))
+        applied = state.applications.apply(
+            state.engine,
+            registration.Application(password=password, **typed),
+            source=client_address(request),
+        )
+    except FormError as exc:
+        return _form(request, typed, error=error_text(request, exc), status=400)
+    except IndunetError as exc:
+        page = _form(request, typed, error=error_text(request, exc), status=exc.status)
+        page.headers.update(exc.headers())
+        return page
+    return render(request, "apply_done.html", {"applied": applied})
