@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
@@ -199,3 +200,21 @@ def test_malformed_applications_do_not_use_up_the_share(core_engine: sa.Engine) 
         with pytest.raises(core.InvalidInput):
             door.apply(core_engine, dataclasses.replace(FORM, uscc="bad"), source="192.0.2.1")
     assert door.apply(core_engine, FORM, source="192.0.2.1").enterprise.uscc == USCC
+
+
+def test_parallel_applications_from_one_address_get_five_in_all(core_engine: sa.Engine) -> None:
+    door = Applications()
+
+    def one(i: int) -> str:
+        form = dataclasses.replace(
+            FORM, uscc=core.make_uscc(f"9135010000001{i:04d}"), username=f"p{i}"
+        )
+        try:
+            door.apply(core_engine, form, source="198.51.100.7")
+        except registration.TooManyApplications:
+            return "429"
+        return "201"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = sorted(pool.map(one, range(8)))
+    assert answers == ["201"] * 5 + ["429"] * 3

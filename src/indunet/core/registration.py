@@ -14,6 +14,7 @@ Anyone may apply, so every input is bounded and ``Applications`` guards the door
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -198,7 +199,10 @@ def source_key(source: str) -> tuple[str, str]:
 
 @dataclass
 class Applications:
-    """The door anonymous applications come through: per-source throttle and pending cap."""
+    """The door anonymous applications come through: per-source throttle and pending cap.
+
+    Applications are handled one at a time in a process (each costs one scrypt hash), which
+    also makes the per-source count exact under parallel requests."""
 
     throttle: Throttle = field(
         default_factory=lambda: Throttle(
@@ -206,6 +210,7 @@ class Applications:
         )
     )
     max_pending: int = MAX_PENDING
+    _one_at_a_time: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def apply(self, engine: sa.Engine, form: Application, *, source: str) -> Applied:
         """``apply`` for an address, refused with 429 while it has used its hourly share.
@@ -214,14 +219,15 @@ class Applications:
         (duplicates tell whether a USCC or username is known); malformed ones do not.
         """
         key = source_key(source)
-        wait = self.throttle.retry_after(key)
-        if wait > 0:
-            raise TooManyApplications(wait)
-        try:
-            with engine.begin() as conn:
-                applied = apply(conn, form, source=source, max_pending=self.max_pending)
-        except Conflict:
+        with self._one_at_a_time:  # so parallel requests cannot pass the count together
+            wait = self.throttle.retry_after(key)
+            if wait > 0:
+                raise TooManyApplications(wait)
+            try:
+                with engine.begin() as conn:
+                    applied = apply(conn, form, source=source, max_pending=self.max_pending)
+            except Conflict:
+                self.throttle.failed(key)
+                raise
             self.throttle.failed(key)
-            raise
-        self.throttle.failed(key)
-        return applied
+            return applied

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from indunet.core import NotFound, passwords, registration
 from indunet.web.auth import client_address
 from indunet.web.deps import StateDep
+from indunet.web.state import AppState
 
 router = APIRouter()
 
@@ -29,9 +30,9 @@ class ApplicationIn(BaseModel):
     password: str = Field(max_length=passwords.MAX_LENGTH, description="the admin's password")
 
 
-def check_open(request: Request) -> None:
+def check_open(state: AppState) -> None:
     """404 unless self-registration is on (``INDUNET_SELF_REGISTRATION``)."""
-    if not request.app.state.indunet.settings.self_registration:
+    if not state.settings.self_registration:
         raise NotFound("self-registration is off on this installation")
 
 
@@ -48,7 +49,7 @@ def check_open(request: Request) -> None:
 def apply(body: ApplicationIn, request: Request, state: StateDep) -> dict[str, Any]:
     """Apply for an account: the enterprise waits for review (``pending``) and its admin can
     log in once a platform admin approves it. No credentials needed; throttled per address."""
-    check_open(request)
+    check_open(state)
     applied = state.applications.apply(
         state.engine,
         registration.Application(**body.model_dump()),
