@@ -75,6 +75,15 @@ def test_events_become_notices_and_others_do_not() -> None:
     assert failed is not None and failed.subject("en") == "Command failed: p · speed"
     bulk = notice_of(Event("bulk.finished", 1, "ids", {"source": "a.csv", "failed": 2}, 1))
     assert bulk is not None and bulk.severity == "minor" and bulk.device_id is None
+    counts = {"source": "a.csv", "registered": 3, "unchanged": 1, "failed": 2}
+    bulk = notice_of(Event("bulk.finished", 1, "ids", counts, 1))
+    assert bulk is not None
+    assert (
+        bulk.line("zh-CN", "08:00") == "08:00 批量导入完成：a.csv 登记 3 条，未变 1 条，失败 2 条"
+    )
+    assert bulk.line("en", "08:00") == (
+        "08:00 Bulk import finished: a.csv registered 3, unchanged 1, failed 2"
+    )
 
 
 FORM = {"name": "夜班", "kinds": ["alarm.raised"], "devices_mode": "all", "min_severity": "minor"}

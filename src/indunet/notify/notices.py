@@ -28,6 +28,7 @@ _SUBJECTS = {
         "command.failed": "命令失败：{what}",
         "bulk.finished": "批量导入完成：{what}",
         "digest": "{subject}（{count} 条）",
+        "bulk.counts": "登记 {registered} 条，未变 {unchanged} 条，失败 {failed} 条",
     },
     "en": {
         "alarm.raised": "Alarm: {what}",
@@ -36,6 +37,7 @@ _SUBJECTS = {
         "command.failed": "Command failed: {what}",
         "bulk.finished": "Bulk import finished: {what}",
         "digest": "{subject} ({count} events)",
+        "bulk.counts": "registered {registered}, unchanged {unchanged}, failed {failed}",
     },
 }
 
@@ -49,9 +51,10 @@ class Notice:
     device_id: str | None
     severity: str
     what: str  # the short name of what happened (device and rule), for the subject
-    detail: str  # one line of detail
+    detail: str  # one line of detail (data: an alarm's message, a command's error)
     time_ms: int
     event_id: str
+    counts: tuple[int, int, int] | None = None  # a bulk import's registered/unchanged/failed
 
     def subject(self, lang: str) -> str:
         """The subject line in ``lang``."""
@@ -59,7 +62,15 @@ class Notice:
 
     def line(self, lang: str, clock: str) -> str:
         """The notice as one line: time, subject, detail."""
-        return f"{clock} {self.subject(lang)} {self.detail}".strip()
+        return f"{clock} {self.subject(lang)} {self.detail_in(lang)}".strip()
+
+    def detail_in(self, lang: str) -> str:
+        """The detail in ``lang`` (a bulk import's counts are worded; data is as it came)."""
+        if self.counts is None:
+            return self.detail
+        registered, unchanged, failed = self.counts
+        template = _SUBJECTS.get(lang, _SUBJECTS["en"])["bulk.counts"]
+        return template.format(registered=registered, unchanged=unchanged, failed=failed)
 
 
 def digest_subject(first: Notice, count: int, lang: str) -> str:
@@ -75,13 +86,33 @@ def _text(data: Any, key: str, limit: int = 200) -> str:
     return "" if value is None else str(value)[:limit]
 
 
+def _count(data: dict[str, Any], key: str) -> int:
+    value = data.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 def notice_of(event: Event) -> Notice | None:
     """The notice of ``event``, or None for events no rule subscribes to."""
     d = dict(event.data)
 
-    def make(kind: str, device: str | None, severity: str, what: str, detail: str) -> Notice:
+    def make(
+        kind: str,
+        device: str | None,
+        severity: str,
+        what: str,
+        detail: str,
+        counts: tuple[int, int, int] | None = None,
+    ) -> Notice:
         return Notice(
-            kind, event.enterprise_id, device, severity, what, detail, event.time_ms, event.id
+            kind,
+            event.enterprise_id,
+            device,
+            severity,
+            what,
+            detail,
+            event.time_ms,
+            event.id,
+            counts,
         )
 
     if event.type in ("alarm.raised", "alarm.cleared"):
@@ -99,11 +130,10 @@ def notice_of(event: Event) -> Notice | None:
         what = f"{device} · {_text(d, 'name', 100)}"
         return make("command.failed", device, "major", what, _text(d, "error", 300))
     if event.type == "bulk.finished":
-        failed = d.get("failed") if isinstance(d.get("failed"), int) else 0
-        detail = (
-            f"registered {d.get('registered', 0)}, unchanged {d.get('unchanged', 0)}, "
-            f"failed {failed}"
+        registered, unchanged, failed = (
+            _count(d, k) for k in ("registered", "unchanged", "failed")
         )
         severity = "minor" if failed else "warning"
-        return make("bulk.finished", None, severity, _text(d, "source", 100), detail)
+        what = _text(d, "source", 100)
+        return make("bulk.finished", None, severity, what, "", (registered, unchanged, failed))
     return None
