@@ -399,3 +399,29 @@ async def test_an_empty_item_index_takes_the_next_unused_one_from_2000(
     assert resp.status_code == 200, resp.text
     (t,) = app_state.hierarchy.front.templates.for_prefix("88.100.1")
     assert tuple(item.index for item in t.items) == expected
+
+
+async def test_optional_template_items_left_empty_are_left_out_and_required_ones_are_named(
+    web: httpx.AsyncClient, app_state: AppState
+) -> None:
+    # The register form lists every item of the chosen template; an optional enum or number
+    # left empty used to be refused as "“” 不是可选值之一" (issue 9's acceptance audit).
+    await login(web, app_state, "admin")
+    assert (await web.post("/ids/templates", data=SPINDLE)).status_code == 200
+    form = {
+        "handle": "88.100.1/SP-1",
+        "template": "spindle@1.0",
+        "index": ["1", "2101", "2102"],
+        "type": ["URL", "max_rpm", "bearing"],
+        "value": ["", "24000", ""],
+    }
+    resp = await web.post("/ids/register", data=form)
+    assert resp.status_code == 200, resp.text
+    answer = await app_state.hierarchy.front.resolve("88.100.1/SP-1")
+    types = {v.type: v.value for v in answer.public_values()}
+    assert types["max_rpm"] == "24000" and "bearing" not in types and "URL" not in types
+    missing = {**form, "handle": "88.100.1/SP-2", "value": ["", "", "steel"]}
+    resp = await web.post("/ids/register", data=missing)
+    assert resp.status_code == 400
+    assert "缺少模板 spindle@1.0 的必填字段「最高转速」（索引 2101）" in resp.text
+    assert await app_state.hierarchy.front.store.aget("88.100.1/SP-2") is None

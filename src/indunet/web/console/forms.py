@@ -148,10 +148,12 @@ def choice_list(text: str, row: int) -> list[str]:
 
 
 def record_values(rows: list[ValueRow], template: str) -> list[dict[str, Any]]:
-    """Values JSON for ``Node.put``: filled rows as strings, plus a ``TEMPLATE`` reference."""
+    """Values JSON for ``Node.put``: rows with a value, as strings, plus a ``TEMPLATE``
+    reference. A row without a value is left out, as a template's optional items are when
+    left empty (a required one is then named by the template check)."""
     out: list[dict[str, Any]] = []
     for n, row in enumerate(rows, start=1):
-        if row.blank:
+        if row.blank or not row.value.strip():
             continue
         if not row.type.strip():
             raise FormError(N_("form.row_needs_type"), row=n)
