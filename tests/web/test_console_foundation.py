@@ -11,7 +11,7 @@ import httpx
 import pytest
 from starlette.requests import Request
 
-from indunet import ids
+from indunet import core, ids
 from indunet.core import InvalidInput
 from indunet.web import AppState, create_app
 from indunet.web.console.forms import FormError
@@ -164,3 +164,18 @@ async def test_unknown_addresses_get_a_page_in_the_browser_and_json_in_the_api(
     assert icon.status_code == 301
     svg = await client.get(icon.headers["location"])
     assert svg.status_code == 200 and svg.text.startswith("<svg")
+
+
+async def test_the_unknown_address_page_shows_who_is_logged_in(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    # The audit found the 404 page offering "登录" to a logged-in admin: no route had run
+    # to read the session.
+    with state.engine.begin() as conn:
+        password = core.ensure_admin(conn)
+    login = await client.post("/login", data={"username": "admin", "password": password})
+    assert login.status_code == 303, login.text
+    page = await client.get("/no/such/page", headers={"accept": "text/html"})
+    assert page.status_code == 404
+    assert "admin · 平台管理员" in page.text and 'action="/logout"' in page.text
+    assert 'href="/login' not in page.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.exception_handlers import http_exception_handler
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -13,6 +14,7 @@ from indunet.core.plugins import load
 from indunet.web import subsystems
 from indunet.web.console import fleet, prefs, sections, session
 from indunet.web.console.pages import STATIC_DIR, STATIC_URL, render, templates
+from indunet.web.deps import get_state
 from indunet.web.state import AppState
 
 #: The console's own routers (login, navigation); subsystems bring their pages.
@@ -49,6 +51,8 @@ async def not_found_page(request: Request, exc: Exception) -> Response:
     API clients, and every other status, keep FastAPI's JSON answer."""
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404 and wants_page(request):
+        if not hasattr(request.state, "console_user"):  # no route ran: say who is logged in
+            await run_in_threadpool(session.optional_user, request, get_state(request))
         return render(request, "not_found.html", {"missing": request.url.path[:200]}, status=404)
     return await http_exception_handler(request, exc)
 
