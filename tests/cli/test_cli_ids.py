@@ -221,3 +221,16 @@ def test_resolve_on_a_server_data_dir_keeps_the_servers_published_sites(data: Pa
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["handle"] == "0.NA/88.100.1"
     assert ids.stored_base_url(engine(data)) == before
+
+
+def test_registrations_by_the_cli_reach_the_daily_statistics(data: Path, tmp_path: Path):
+    from datetime import UTC, datetime
+
+    path = tmp_path / "ids.csv"
+    path.write_text(CSV)
+    assert run(data, "id", "import", str(path)).exit_code == 1  # 2 good rows, 1 bad
+    one = run(data, "id", "register", "88.100.1/ONE", "--value", "URL=https://example.com/1")
+    assert one.exit_code == 0, one.output
+    today = datetime.now(UTC).date()
+    (day,) = ids.daily.counts(engine(data), since_day=today, prefix="88.100.1")
+    assert day.registrations == 3

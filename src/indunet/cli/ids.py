@@ -6,8 +6,10 @@ Writes act as the node operator (audited as ``cli:<os user>``) on the data direc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -43,6 +45,17 @@ app.add_typer(template_app, name="template")
 
 def _node(data_dir: Path | None, name: str) -> ids.Node:
     return context.node(engine(data_dir), name)
+
+
+@contextlib.contextmanager
+def _counted(data_dir: Path | None, name: str) -> Iterator[ids.Node]:
+    """A node whose registrations reach the daily statistics when the command ends (a server
+    stores its nodes' tallies every few seconds; this process has no such service)."""
+    target = _node(data_dir, name)
+    try:
+        yield target
+    finally:
+        ids.daily.flush(target.engine, [target.stats.daily])
 
 
 def parse_value_option(text: str) -> tuple[int | None, str, str]:
@@ -101,7 +114,8 @@ def register(
         raw = raw.get("values") if isinstance(raw, dict) else raw
     else:
         raw = values_from_options(value or [])
-    text, created = _node(data_dir, node).put(handle, raw, operator(), overwrite=overwrite)
+    with _counted(data_dir, node) as target:
+        text, created = target.put(handle, raw, operator(), overwrite=overwrite)
     typer.echo(f"{'registered' if created else 'updated'} {text}")
 
 
@@ -214,17 +228,19 @@ def import_(
     data_dir: DataOpt = None,
 ) -> None:
     """Register identifiers in bulk from a .csv or .jsonl file (rerun to resume or to fix rows)."""
-    target = _node(data_dir, node)
     t0 = time.perf_counter()
     start: list[int] = []
-    with Progress(
-        TextColumn("importing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:,.0f} rows/s"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-    ) as bar:
+    with (
+        _counted(data_dir, node) as target,
+        Progress(
+            TextColumn("importing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]:,.0f} rows/s"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+        ) as bar,
+    ):
         task = bar.add_task("import", total=None, rate=0.0)
 
         def progress(done: int, total: int) -> None:
