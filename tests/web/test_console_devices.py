@@ -530,3 +530,16 @@ async def test_the_api_list_searches_sorts_and_pages(
     for hostile in ({"limit": 0}, {"limit": 5000}, {"q": "x" * 101}, {"sort": "secret_digest"}):
         refused = await app_client.get("/api/v1/devices", params=hostile, headers=admin)
         assert refused.status_code in (400, 422), hostile
+
+
+async def test_the_device_record_names_the_administrators_rights(
+    app_client: httpx.AsyncClient, fleet: Fleet
+) -> None:
+    # The audit found the device page printing HS_ADMIN as "0:0.NA/88.100.1 (011111110011)"
+    # while the identifier pages named the rights.
+    await login(app_client, "eu")
+    page = await app_client.get("/platform/devices/cnc-0001")
+    record = re.search(r'id="identifier-record">(.*?)</section>', page.text, re.S).group(1)  # type: ignore[union-attr]
+    row = re.search(r"<code>HS_ADMIN</code>.*?</tr>", record, re.S).group(0)  # type: ignore[union-attr]
+    assert "可：" in row and "读取值" in row
+    assert not re.search(r"\([01]{12}\)", row)
