@@ -487,7 +487,12 @@ async def test_audit_filters_search_and_paging(world: World) -> None:
 
 
 async def test_audit_details_read_as_key_value_pairs_not_json(world: World) -> None:
-    detail = {"name": "主轴温度过高", "enabled": True, "note": "x" * 400}
+    detail = {
+        "name": "主轴温度过高",
+        "enabled": True,
+        "expires_at": "2026-12-13T23:31:33.277945+00:00",
+        "note": "x" * 400,
+    }
     with world.state.engine.begin() as conn:
         conn.execute(
             audit_log.insert(),
@@ -497,7 +502,10 @@ async def test_audit_details_read_as_key_value_pairs_not_json(world: World) -> N
     root = await world.login("root")
     page = await world.client.get("/admin/audit?target=rule:7", headers=root)
     (cell,) = re.findall(r'<td class="detail small">(.*?)</td>', page.text)
-    assert cell.startswith("enabled: true · name: 主轴温度过高 · note: xxx") and "&#34;" not in cell
+    assert cell.startswith(
+        "enabled: true · expires_at: 2026-12-14 07:31:33 · name: 主轴温度过高 · note: xxx"
+    )  # times in the page's zone (Asia/Shanghai for zh-CN), not UTC
+    assert "&#34;" not in cell
     assert len(cell) == 300 and cell.endswith("…")
     export = await world.client.get("/admin/audit/export.csv?target=rule:7", headers=root)
     assert '""name"": ""主轴温度过高""' in export.text and "x" * 400 in export.text  # all of it

@@ -115,7 +115,7 @@ def audit_page(request: Request, state: StateDep, user: ConsoleUser) -> Response
         "enterprises": enterprise_choices(state, user, f.enterprise_id),
         "export_limit": EXPORT_LIMIT,
         "export_query": request.url.query,
-        "detail_text": _detail_text,
+        "detail_text": _detail_text,  # with the page's zone: detail_text(e.detail, zone)
     }
     return render(request, "admin_audit.html", ctx, status=status)
 
@@ -125,16 +125,32 @@ def _actions(state: AppState, enterprise_id: int | None) -> list[str]:
         return core.audit.actions(conn, enterprise_id=enterprise_id, limit=ACTIONS_SHOWN)
 
 
-def _detail_text(detail: dict[str, Any]) -> str:
-    """``key: value`` pairs, one after another, text values as they are (not JSON-quoted);
-    the CSV export keeps the JSON."""
+def _detail_text(detail: dict[str, Any], zone: Zone) -> str:
+    """``key: value`` pairs, one after another, text values as they are (not JSON-quoted) and
+    times (ISO 8601 with an offset, as services record them) in the page's zone; the CSV
+    export keeps the JSON."""
     parts = []
     for key in sorted(detail):
         value = detail[key]
-        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        if isinstance(value, str):
+            when = _aware_time(value)
+            shown = value if when is None else zone.clock(when)
+        else:
+            shown = json.dumps(value, ensure_ascii=False)
         parts.append(f"{key}: {shown}")
     text = " · ".join(parts)
     return text if len(text) <= DETAIL_SHOWN else text[: DETAIL_SHOWN - 1] + "…"
+
+
+def _aware_time(text: str) -> datetime | None:
+    """``text`` as a time if it is ISO 8601 with a date, a time and an offset, else None."""
+    if not 20 <= len(text) <= 40 or text[10:11] != "T":
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else None
 
 
 def _cell(text: str) -> str:
