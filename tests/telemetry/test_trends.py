@@ -3,6 +3,7 @@ bucket, counted by the database, scoped to the enterprises asked for."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -94,3 +95,63 @@ def test_memo_reuses_a_figure_until_it_expires() -> None:
     expired.get("k", lambda: compute("k"))
     expired.get("k", lambda: compute("k"))
     assert calls[-2:] == ["k", "k"]
+
+
+def alarm_reference(
+    raised: list[tuple[int, str, str, int]], scope: list[int] | None, start: int, end: int
+) -> tuple[dict[str, list[list[int]]], list[list[object]]]:
+    """Alarms per bucket and severity, and the top devices, counted here one alarm at a time."""
+    series = {s: [[b, 0] for b in range(start, end, HOUR)] for s in SEVERITIES}
+    per_device: dict[str, int] = {}
+    for enterprise, device, severity, at in raised:
+        if scope is not None and enterprise not in scope:
+            continue
+        if start <= at < end:
+            series[severity][(at - start) // HOUR][1] += 1
+        if at >= start:
+            per_device[device] = per_device.get(device, 0) + 1
+    top = sorted(per_device.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+    return series, [[d, n] for d, n in top]
+
+
+SEVERITIES = ("critical", "major", "minor", "warning")
+
+
+def test_alarm_figures_match_counting_each_alarm(engine: sa.Engine) -> None:
+    rnd = random.Random(4)
+    edges = [T0 + k * HOUR for k in range(-1, 8)]
+    raised = [
+        (
+            rnd.choice([1, 2, 3]),
+            f"d{rnd.randint(0, 30)}",
+            rnd.choice(SEVERITIES),
+            rnd.choice(edges) + rnd.choice([-1, 0, 0, 1])
+            if i % 4 == 0
+            else T0 - HOUR + rnd.randrange(9 * HOUR),
+        )
+        for i in range(600)
+    ]
+    with engine.begin() as conn:
+        conn.execute(
+            alarms.insert(),
+            [
+                {
+                    "rule_id": i,
+                    "rule_name": "r",
+                    "enterprise_id": e,
+                    "device_id": d,
+                    "severity": s,
+                    "state": "closed",
+                    "message": "m",
+                    "value": {},
+                    "occurrences": 1,
+                    "raised_at": datetime.fromtimestamp(at / 1000, UTC),
+                }
+                for i, (e, d, s, at) in enumerate(raised)
+            ],
+        )
+    start, end = T0, T0 + 6 * HOUR
+    for scope in (None, [2], [1, 3], []):
+        series, top = alarm_reference(raised, scope, start, end)
+        assert telemetry.trends.alarm_series(engine, scope, start, end, HOUR) == series
+        assert telemetry.trends.top_devices(engine, scope, start) == top

@@ -14,6 +14,7 @@ shows the previous owner's data to the next one.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,10 +22,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from indunet.core.buckets import bucket_index, bucket_starts, within
+from indunet.core.buckets import SCOPE, edge_table, edge_values, scoped
 from indunet.devices.tables import devices as device_table
 from indunet.devices.tables import purges
 from indunet.devices.tables import status_history as history_table
+from indunet.devices.tables import status_latest as latest_table
 
 HISTORY_LIMIT = 1000
 """Most status changes one read returns."""
@@ -187,46 +189,52 @@ def owners(conn: sa.Connection, device_ids: Collection[str]) -> dict[str, int]:
     return {str(d): int(e) for d, e in conn.execute(q)}
 
 
+@functools.lru_cache(maxsize=32)
+def _online_statements(
+    n: int, scope: bool
+) -> tuple[sa.Select[Any], sa.Select[Any], sa.Select[Any]]:
+    """Devices online now, the deltas since the window's start and the deltas of each of ``n``
+    buckets (parameters: ``start``, the ``edge_table``'s bounds, ``SCOPE`` if ``scope``)."""
+    c, latest = history_table.c, latest_table.c
+    mine = scoped(c.enterprise_id, scope)
+    now_online = sa.select(sa.func.count()).where(
+        latest.status == "online", *scoped(latest.enterprise_id, scope)
+    )
+    start = sa.bindparam("start", type_=sa.Float)
+    since = sa.select(sa.func.coalesce(sa.func.sum(c.delta), 0)).where(c.at >= start, *mine)
+    edges = edge_table(n, sa.Float())
+    moved = (
+        sa.select(sa.func.coalesce(sa.func.sum(c.delta), 0))
+        .where(c.at >= edges.c.lo, c.at < edges.c.hi, *mine)
+        .scalar_subquery()
+    )
+    return now_online, since, sa.select(edges.c.k, moved)
+
+
 def online_series(
     engine: sa.Engine, scope: Collection[int] | None, start: int, end: int, step: int
 ) -> list[list[int]]:
     """``[bucket start, devices online at the bucket's end]`` for each bucket.
 
-    The count at ``start`` is the devices whose last change before it is ``online``; each
-    change in the window then adds one (online) or takes one away (offline): the history holds
-    changes only, so a device's rows alternate. All of it is counted by the database.
+    A device is online at a time when its last change before that time (by time, then row)
+    is ``online``. Each change carries its effect on that count (``delta``, kept by the
+    database: migration d0003), so the devices online at ``start`` are those online now
+    (``dev_status_latest``) less the deltas since ``start``, and each bucket adds its own
+    deltas: one index range summed per bucket, no row read, whatever the history's length.
     """
-    c = history_table.c
-    lo, hi = start / 1000, end / 1000
-    mine = within(c.enterprise_id, scope)
-    last = (
-        sa.select(c.device_id, sa.func.max(c.at).label("at"))
-        .where(c.at < lo, *mine)
-        .group_by(c.device_id)
-        .subquery()
-    )
-    at_start = (
-        sa.select(sa.func.count(sa.distinct(c.device_id)))
-        .select_from(
-            history_table.join(last, sa.and_(c.device_id == last.c.device_id, c.at == last.c.at))
-        )
-        .where(c.status == "online", *mine)
-    )
-    starts = bucket_starts(start, end, step)
-    edges = [min(b + step, end) / 1000 for b in starts]
-    slot = bucket_index(c.at, edges).label("slot")
-    moves = (
-        sa.select(slot, c.status, sa.func.count())
-        .where(c.at >= lo, c.at < hi, *mine)
-        .group_by(slot, c.status)
-    )
-    delta = [0] * (len(starts) + 1)
+    starts, values = edge_values(start, end, step, lambda ms: ms / 1000)
+    if not starts or (scope is not None and not scope):
+        return [[b, 0] for b in starts]
+    now_online, since, per_bucket = _online_statements(len(starts), scope is not None)
+    values["start"] = start / 1000
+    if scope is not None:
+        values[SCOPE] = list(scope)
     with engine.connect() as conn:
-        online = int(conn.execute(at_start).scalar_one())
-        for k, status, n in conn.execute(moves):
-            delta[int(k)] += int(n) if status == "online" else -int(n)
+        online = int(conn.execute(now_online, values).scalar_one())
+        online -= int(conn.execute(since, values).scalar_one())
+        moves = {int(k): int(n) for k, n in conn.execute(per_bucket, values)}
     out: list[list[int]] = []
-    for i, b in enumerate(starts):
-        online = max(0, online + delta[i])
+    for k, b in enumerate(starts):
+        online += moves.get(k, 0)
         out.append([b, online])
     return out

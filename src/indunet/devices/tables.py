@@ -1,4 +1,5 @@
-"""Device tables (filled by the devices migration): Thing Model versions and devices."""
+"""Device tables (filled by the devices migrations): Thing Model versions, devices, their
+status history and its newest row per device (kept by triggers, d0003)."""
 
 from __future__ import annotations
 
@@ -56,4 +57,16 @@ status_history = sa.Table(
     sa.Column("enterprise_id", sa.Integer, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("at", sa.Float, nullable=False),
+    # +1 turned the device online, -1 turned it offline, 0 changed nothing (kept by triggers)
+    sa.Column("delta", sa.SmallInteger, nullable=False, server_default="0"),
+)
+
+status_latest = sa.Table(
+    "dev_status_latest",
+    metadata,
+    sa.Column("device_id", sa.String(63), primary_key=True),
+    sa.Column("enterprise_id", sa.Integer, primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("row_id", sa.Integer, nullable=False),  # the dev_status_history row (d0003)
 )
