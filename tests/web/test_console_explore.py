@@ -122,6 +122,9 @@ async def test_bad_ranges_and_points_are_named_in_the_readers_language(
     page = await app_client.get("/platform/explore", params={"device": "cnc-0001"} | params)
     assert page.status_code == 400
     assert reason in page.text
+    for field in ("from", "to"):  # a refused range stays in its fields to be corrected
+        if field in params:
+            assert f'name="{field}" id="range-{field}" value="{params[field]}"' in page.text
 
 
 async def test_series_are_raw_when_small_and_bucketed_when_not(

@@ -49,6 +49,8 @@ MAX_POINTS = 2000
 """The most values one series sends to the chart (raw samples or buckets)."""
 MAX_SERIES = 8
 """The most points on one chart (and in one export)."""
+MAX_TIME_TEXT = 32
+"""Characters of a refused from/to value given back in its field."""
 MIN_BUCKET_MS = 1000
 CHARTED = ("number", "integer", "boolean")
 FORMATS = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
@@ -216,16 +218,20 @@ def _page_context(request: Request, state: Any, user: User) -> tuple[dict[str, A
     ctx["matches"] = _matches(state, user, q)
     ctx["max_series"] = MAX_SERIES
     now = fleet.now_ms()
+    typed = None
     try:
         start, end, preset = window_of(params, zone, now)
     except InvalidInput as exc:
         ctx["error"] = error_text(request, exc)
         start, end, preset = now - PRESETS[DEFAULT_PRESET], now, DEFAULT_PRESET
+        typed = [(params.get(k) or "")[:MAX_TIME_TEXT] for k in ("from", "to")]
     ctx |= {
         "preset": preset,
         "from_text": local_text(start, zone),
         "to_text": local_text(end, zone),
     }
+    if typed:  # a refused range stays in its fields to be corrected
+        ctx |= {"from_text": typed[0], "to_text": typed[1]}
     if not device_id:
         return ctx, 200 if "error" not in ctx else 400
     try:
