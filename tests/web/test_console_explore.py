@@ -173,6 +173,9 @@ async def test_exports_hold_exactly_the_window_and_points(
     )
     assert got.status_code == 200
     assert got.headers["content-type"].startswith("text/csv")
+    # The file is named by the window in the page's zone, not in milliseconds since 1970.
+    named = 'attachment; filename="env-0001-20260529-042650-20260529-042700.csv"'
+    assert got.headers["content-disposition"] == named
     rows = [r for r in csv.DictReader(io.StringIO(got.text)) if r["quality"] != "gap"]
     assert len(rows) == 10 and {r["point"] for r in rows} == {"temperature"}
     assert min(int(r["ts_ms"]) for r in rows) == base + 10_000

@@ -302,6 +302,11 @@ def explore_series(request: Request, state: StateDep, user: ConsoleUser) -> Resp
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
+def _file_stamp(ms: int, zone: Zone) -> str:
+    """``ms`` in the page's zone as a file name part: 20261207-061439."""
+    return zone.clock(ms).replace("-", "").replace(" ", "-").replace(":", "")
+
+
 @router.get("/platform/explore/export")
 async def explore_export(request: Request, state: StateDep, user: ConsoleUser) -> Response:
     """The samples of the chosen points in ``[start, end)`` (ms), raw, as CSV (with the
@@ -330,7 +335,8 @@ async def explore_export(request: Request, state: StateDep, user: ConsoleUser) -
         chunks = telemetry.csv_chunks(rows, gaps=[(device.id, g.start, g.end) for g in gaps])
     else:
         chunks = telemetry.parquet_chunks(rows)
-    name = f"{device.id}-{start}-{end}.{fmt}"
+    zone = page_zone(request)
+    name = f"{device.id}-{_file_stamp(start, zone)}-{_file_stamp(end, zone)}.{fmt}"
     return StreamingResponse(
         chunks,
         media_type=FORMATS[fmt],
