@@ -543,3 +543,32 @@ async def test_the_device_record_names_the_administrators_rights(
     row = re.search(r"<code>HS_ADMIN</code>.*?</tr>", record, re.S).group(0)  # type: ignore[union-attr]
     assert "可：" in row and "读取值" in row
     assert not re.search(r"\([01]{12}\)", row)
+
+
+@pytest.mark.parametrize(
+    ("extra", "shown", "not_shown"),
+    [
+        (
+            {"model": "indunet:power-meter", "protocol": "modbus", "connection": {"host": "x"}},
+            "设备本身不需要这个密钥",
+            "请立即更新设备配置",
+        ),
+        ({"model": "indunet:env-sensor", "protocol": "mqtt"}, "MQTT 密码", "平台主动轮询"),
+        ({"model": "indunet:env-sensor", "protocol": "http"}, "请立即更新设备配置", "MQTT"),
+    ],
+)
+async def test_a_new_secret_says_what_it_is_for_per_protocol(
+    app_client: httpx.AsyncClient,
+    fleet: Fleet,
+    extra: dict[str, Any],
+    shown: str,
+    not_shown: str,
+) -> None:
+    # The audit found a polled Modbus device told to "update the device's configuration"
+    # with its new secret, which the device never uses (the add form already said so).
+    fleet.platform.devices.create(fleet.a.id, {"id": "gw-0002", "name": "网关", **extra}, actor="t")
+    await login(app_client, "ea")
+    resp = await app_client.post("/platform/devices/gw-0002/secret")
+    assert resp.status_code == 200
+    box = re.search(r'id="secret-done">(.*?)</div>', resp.text, re.S).group(1)  # type: ignore[union-attr]
+    assert shown in box and not_shown not in box
