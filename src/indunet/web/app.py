@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from indunet import __version__, bus, ids
 from indunet.core import EventBus, IndunetError, Settings, make_engine, migrate
@@ -125,11 +125,14 @@ def create_app(state: AppState) -> FastAPI:
     console.mount(app, state)
 
     @app.exception_handler(IndunetError)
-    async def _indunet_error(_request: Request, exc: IndunetError) -> JSONResponse:
+    async def _indunet_error(request: Request, exc: IndunetError) -> Response:
+        page = await console.error_page(request, exc)
+        if page is not None:
+            return page
         return JSONResponse(exc.to_dict(), status_code=exc.status, headers=exc.headers())
 
     @app.exception_handler(sa.exc.OperationalError)
-    async def _database_down(request: Request, exc: sa.exc.OperationalError) -> JSONResponse:
+    async def _database_down(request: Request, exc: sa.exc.OperationalError) -> Response:
         log.warning("database error on %s: %s", request.url.path, exc.orig)
         return await _indunet_error(request, unavailable(exc))
 

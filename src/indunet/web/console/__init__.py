@@ -10,10 +10,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
+from indunet.core import IndunetError
 from indunet.core.plugins import load
 from indunet.web import subsystems
 from indunet.web.console import fleet, prefs, sections, session
-from indunet.web.console.pages import STATIC_DIR, STATIC_URL, render, templates
+from indunet.web.console.pages import STATIC_DIR, STATIC_URL, error_text, render, templates
 from indunet.web.deps import get_state
 from indunet.web.state import AppState
 
@@ -57,4 +58,23 @@ async def not_found_page(request: Request, exc: Exception) -> Response:
     return await http_exception_handler(request, exc)
 
 
-__all__ = ["mount"]
+#: The title of an error page by status; any other status below 500 is "could not be done".
+ERROR_TITLES = {404: "page.not_found_title", 403: "page.forbidden_title"}
+
+
+async def error_page(request: Request, exc: IndunetError) -> Response | None:
+    """A service error raised by a console page that a person's browser asked for (a missing
+    alarm, user or rule, say) as a page in the reader's language with the catalogue text of
+    its reason, not the API's JSON; ``None`` for API clients, HTMX swaps and server errors."""
+    if exc.status >= 500 or not wants_page(request) or request.headers.get("hx-request"):
+        return None
+    if not hasattr(request.state, "console_user"):
+        await run_in_threadpool(session.optional_user, request, get_state(request))
+    ctx = {
+        "title": ERROR_TITLES.get(exc.status, "page.error_title"),
+        "message": error_text(request, exc),
+    }
+    return render(request, "error_page.html", ctx, status=exc.status)
+
+
+__all__ = ["error_page", "mount"]
