@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -10,6 +11,7 @@ import sqlalchemy as sa
 
 from indunet import ids
 from indunet.ids import daily
+from indunet.ids.tables import daily_stats, prefixes
 from indunet.ids.upkeep import Upkeep
 from indunet.web.state import AppState
 
@@ -93,3 +95,41 @@ def test_upkeep_stores_on_stop(state: AppState) -> None:
     asyncio.run(run())
     today = datetime.now(UTC).date()
     assert daily.counts(state.engine, since_day=today, prefix="88.100.1")[-1].registrations == 1
+
+
+def test_rankings_rank_like_by_prefix_and_by_enterprise(engine: sa.Engine) -> None:
+    """One pass ranks the prefixes and the enterprises as the two queries do (random counts,
+    distinct totals so that the order is fixed; prefixes of no enterprise under None)."""
+    rnd = random.Random(5)
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    names = [f"88.{300 + i}.1" for i in range(40)]
+    with engine.begin() as conn:
+        conn.execute(
+            prefixes.insert(),
+            [
+                {"prefix": p, "node": "n", "enterprise_id": None if i % 7 == 0 else 1 + i % 5}
+                | {"created_at": hour}
+                for i, p in enumerate(names)
+            ],
+        )
+        conn.execute(
+            daily_stats.insert(),
+            [
+                {
+                    "hour": hour - timedelta(hours=h),
+                    "prefix": p,
+                    "registrations": rnd.randrange(5),
+                    "resolutions": 1000 * i + h,  # distinct totals: one order only
+                }
+                for i, p in enumerate(names)
+                for h in rnd.sample(range(24 * 40), 6)
+            ],
+        )
+    since = datetime.now(SHANGHAI).date() - timedelta(days=20)
+    for enterprise in (None, 3):
+        for limit in (3, 50):
+            ask = {"since_day": since, "enterprise_id": enterprise, "zone": SHANGHAI}
+            ranked, owners = daily.rankings(engine, **ask, limit=limit)
+            assert ranked == daily.by_prefix(engine, **ask, limit=limit)
+            assert owners == daily.by_enterprise(engine, **ask, limit=limit)
+            assert ranked and owners

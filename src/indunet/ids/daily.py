@@ -296,6 +296,43 @@ def by_prefix(
     return [PrefixCount(p, e, int(g or 0), int(s or 0)) for p, e, g, s in rows]
 
 
+def rankings(
+    engine_or_conn: sa.Engine | sa.Connection,
+    *,
+    since_day: date,
+    prefix: str | None = None,
+    enterprise_id: int | None = None,
+    zone: tzinfo = UTC,
+    limit: int = 20,
+) -> tuple[list[PrefixCount], list[EnterpriseCount]]:
+    """``by_prefix`` and ``by_enterprise`` from one pass over the counts: the sums per prefix
+    (with each prefix's enterprise) are read once and ranked both ways here, in the same
+    orders (ties of enterprises: by id, ``None`` first)."""
+    _, start = _start(since_day, zone)
+    per_prefix = _per_prefix(start, prefix, enterprise_id)
+    query = sa.select(
+        per_prefix.c.prefix,
+        prefixes.c.enterprise_id,
+        per_prefix.c.registrations,
+        per_prefix.c.resolutions,
+    ).select_from(per_prefix.outerjoin(prefixes, prefixes.c.prefix == per_prefix.c.prefix))
+    conn = _connected(engine_or_conn)
+    try:
+        found = [PrefixCount(p, e, int(g or 0), int(s or 0)) for p, e, g, s in conn.execute(query)]
+    finally:
+        if conn is not engine_or_conn:
+            conn.close()
+    limit = max(1, min(limit, 1000))
+    ranked = sorted(found, key=lambda c: (-c.resolutions, -c.registrations, c.prefix))[:limit]
+    owners: dict[int | None, list[int]] = {}
+    for c in found:
+        total = owners.setdefault(c.enterprise_id, [0, 0])
+        total[0] += c.registrations
+        total[1] += c.resolutions
+    order = sorted(owners.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0] or 0))
+    return ranked, [EnterpriseCount(e, g, s) for e, (g, s) in order[:limit]]
+
+
 __all__ = [
     "FLUSH_S",
     "DailyTally",
@@ -306,4 +343,5 @@ __all__ = [
     "by_prefix",
     "counts",
     "flush",
+    "rankings",
 ]

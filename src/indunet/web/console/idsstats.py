@@ -60,15 +60,7 @@ def _counted(
         per_day = daily.counts(
             conn, since_day=since, prefix=prefix, enterprise_id=enterprise_id, zone=zone.info
         )
-        ranked = daily.by_prefix(
-            conn,
-            since_day=since,
-            enterprise_id=enterprise_id,
-            prefix=prefix,
-            zone=zone.info,
-            limit=TOP,
-        )
-        owners = daily.by_enterprise(
+        ranked, owners = daily.rankings(
             conn,
             since_day=since,
             enterprise_id=enterprise_id,
