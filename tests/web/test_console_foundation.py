@@ -179,3 +179,22 @@ async def test_the_unknown_address_page_shows_who_is_logged_in(
     assert page.status_code == 404
     assert "admin · 平台管理员" in page.text and 'action="/logout"' in page.text
     assert 'href="/login' not in page.text
+
+
+async def test_an_address_wrong_in_its_path_is_an_unknown_page_in_the_browser(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    # The audit found /platform/dashboards/abc answering FastAPI's 422 JSON to a browser.
+    with state.engine.begin() as conn:
+        password = core.ensure_admin(conn)
+    await client.post("/login", data={"username": "admin", "password": password})
+    for path in ("/platform/dashboards/abc", "/platform/alarms/x1", "/admin/users/-"):
+        page = await client.get(path, headers={"accept": "text/html"})
+        assert page.status_code == 404, path
+        assert "页面不存在" in page.text and "admin · 平台管理员" in page.text
+    api = await client.get("/platform/dashboards/abc")  # no HTML asked for: the JSON stays
+    assert api.status_code == 422 and api.json()["code"] == "invalid_input"
+    query = await client.get(
+        "/api/v1/devices", params={"limit": "x"}, headers={"accept": "text/html"}
+    )
+    assert query.status_code in (401, 422) and query.headers["content-type"] == "application/json"

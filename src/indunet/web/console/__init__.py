@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 from fastapi.exception_handlers import http_exception_handler
 from starlette.concurrency import run_in_threadpool
@@ -77,4 +79,15 @@ async def error_page(request: Request, exc: IndunetError) -> Response | None:
     return render(request, "error_page.html", ctx, status=exc.status)
 
 
-__all__ = ["error_page", "mount"]
+async def bad_address_page(request: Request, errors: list[Any]) -> Response | None:
+    """The unknown-address page for a browser whose address failed validation only in its
+    path (``/platform/dashboards/abc`` where a number belongs); ``None`` otherwise."""
+    in_path = bool(errors) and all(
+        isinstance(e, dict) and tuple(e.get("loc") or ())[:1] == ("path",) for e in errors
+    )
+    if request.method != "GET" or not in_path or not wants_page(request):
+        return None
+    return await not_found_page(request, HTTPException(status_code=404))
+
+
+__all__ = ["bad_address_page", "error_page", "mount"]

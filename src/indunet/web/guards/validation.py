@@ -42,9 +42,15 @@ def summary(errors: list[dict[str, Any]]) -> str:
     return f"{where}: {first.get('msg', 'not valid')}{more}"
 
 
-async def validation_error(_request: Request, exc: Exception) -> Response:
-    """422 with ``code``, ``message`` and FastAPI's ``detail`` list, always encodable."""
+async def validation_error(request: Request, exc: Exception) -> Response:
+    """422 with ``code``, ``message`` and FastAPI's ``detail`` list, always encodable; a
+    browser whose address is wrong only in its path gets the console's unknown-address page."""
+    from indunet.web.console import bad_address_page  # guards are installed before pages
+
     errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    page = await bad_address_page(request, list(errors))
+    if page is not None:
+        return page
     detail = text_safe(jsonable_encoder(errors))
     body = {"code": CODE, "message": summary(detail), "detail": detail}
     return JSONResponse(body, status_code=422)
