@@ -245,6 +245,12 @@ async def test_resolve_for_htmx_returns_only_the_answer(client: httpx.AsyncClien
     )
     assert "<html" not in resp.text
     assert "标识不存在 · 100" in resp.text
+    assert "标识 88.100.1/NOPE 未注册" in resp.text and "is not registered" not in resp.text
+    unknown = await client.get("/ids/resolve", params={"handle": "77.1/X"})  # across HTTP hops
+    assert "前缀 77.1 未分配" in unknown.text and "not delegated" not in unknown.text
+    client.cookies.set("lang", "en")
+    english = await client.get("/ids/resolve", params={"handle": "88.100.1/NOPE"})
+    assert "88.100.1/NOPE" in english.text and "未注册" not in english.text
 
 
 async def test_resolve_of_a_malformed_handle_says_so(client: httpx.AsyncClient) -> None:

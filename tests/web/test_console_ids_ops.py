@@ -239,6 +239,9 @@ async def test_revoking_a_prefix_needs_reason_and_confirmation_and_stops_resolut
     assert "已撤销" in page.text and "企业注销，停止服务" in page.text
     gone = await admin.get("/api/handles/88.100.1/REV-1")
     assert gone.status_code == 404 and "revoked" in gone.text
+    assert gone.json()["reason"] == "prefix_revoked"  # what a console says in its own words
+    said = await admin.get("/ids/resolve", params={"handle": "88.100.1/REV-1"})
+    assert "前缀 88.100.1 已撤销" in said.text and "is revoked" not in said.text
     refused = await admin.put(
         "/api/handles/88.100.1/REV-2", json={"values": [url_value("https://b.example")]}, auth=auth
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,6 +10,11 @@ import orjson
 
 from indunet.ids.errors import RC, HandleError
 from indunet.ids.values import SITE_TYPE, HandleValue
+
+#: Bounds of an answer's reason as read from another node.
+REASON = re.compile(r"[a-z][a-z0-9_]{0,63}")
+MAX_PARAMS = 8
+MAX_PARAM_TEXT = 400
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +92,11 @@ class Answer:
     referral: Referral | None = None
     message: str = ""
     path: list[Hop] = field(default_factory=list)
+    #: Why, as a stable code with parameters (``prefix_revoked``, {"prefix": …}), so a console
+    #: says it in its reader's language; an extra field of the REST body, absent from nodes of
+    #: other software (then only ``message`` is known).
+    reason: str = ""
+    params: dict[str, str] = field(default_factory=dict)
 
     def public_values(self) -> list[HandleValue]:
         """Values anyone may read (secret keys are never shown)."""
@@ -100,6 +111,9 @@ class Answer:
             out["referral"] = self.referral.to_json()
         if self.message:
             out["message"] = self.message
+        if self.reason:
+            out["reason"] = self.reason
+            out["params"] = self.params
         if with_path:
             out["path"] = [h.to_json() for h in self.path]
         return out
@@ -135,7 +149,17 @@ class Answer:
                 ),
                 ttl=int(r.get("ttl", 0)),
             )
-        return cls(rc, str(d.get("handle", "")), values, referral, str(d.get("message", "")))
+        answer = cls(rc, str(d.get("handle", "")), values, referral, str(d.get("message", "")))
+        reason, params = d.get("reason"), d.get("params")
+        if isinstance(reason, str) and REASON.fullmatch(reason):
+            answer.reason = reason
+            if isinstance(params, dict) and len(params) <= MAX_PARAMS:
+                answer.params = {
+                    str(k)[:64]: str(v)[:MAX_PARAM_TEXT]
+                    for k, v in params.items()
+                    if isinstance(v, str | int)
+                }
+        return answer
 
     @property
     def min_ttl(self) -> int:

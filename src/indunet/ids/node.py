@@ -159,10 +159,16 @@ class Node:
         route = self.route_prefix(t.routing)
         if route is LOCAL:
             if self.revoked and any(self.scheme.is_under(t.routing, p) for p in self.revoked):
-                return Answer(RC.HANDLE_NOT_FOUND, t.text, message=f"prefix {t.routing} is revoked")
+                return Answer(
+                    RC.HANDLE_NOT_FOUND,
+                    t.text,
+                    message=f"prefix {t.routing} is revoked",
+                    reason="prefix_revoked",
+                    params={"prefix": t.routing},
+                )
             rec = await self.store.aget(t.key)
             if rec is None:
-                return Answer(RC.HANDLE_NOT_FOUND, t.text, message=self._not_found(t))
+                return self._not_found(t)
             self.stats.daily.resolved(t.routing)  # ids.daily: counted in memory, stored later
             return Answer(RC.SUCCESS, rec.handle, rec.values)
         if recurse and self.resolver is not None:
@@ -173,12 +179,30 @@ class Node:
             RC.SERVER_NOT_RESPONSIBLE,
             t.text,
             message=f"node {self.name} does not serve prefix {t.routing or '(the root)'}",
+            reason="node_not_serving",
+            params={"node": self.name, "prefix": t.routing or "(root)"},
         )
 
-    def _not_found(self, t: Target) -> str:
+    def _not_found(self, t: Target) -> Answer:
         if self.prefix == "" and t.routing:
-            return f"prefix {t.routing} is not delegated by the root"
-        return f"handle {t.text} is not registered"
+            message = f"prefix {t.routing} is not delegated by the root"
+            params = {"prefix": t.routing}
+            return Answer(
+                RC.HANDLE_NOT_FOUND,
+                t.text,
+                message=message,
+                reason="prefix_not_found",
+                params=params,
+            )
+        message = f"handle {t.text} is not registered"
+        params = {"handle": t.text}
+        return Answer(
+            RC.HANDLE_NOT_FOUND,
+            t.text,
+            message=message,
+            reason="handle_not_registered",
+            params=params,
+        )
 
     def authenticate(self, username: str, secret: str) -> Principal:
         """Check Handle Basic credentials (``index:handle`` and its HS_SECKEY secret)."""

@@ -90,6 +90,8 @@ class Resolver:
                     answer.referral,
                     answer.message,
                     [Hop("cache", answer.rc, 0.0, cached=True)],
+                    answer.reason,
+                    answer.params,
                 )
         path: list[Hop] = []
         try:

@@ -111,6 +111,9 @@ async def resolve_page(
             answer = await node.resolve(handle.strip(), recurse=True)
         except IndunetError as exc:
             error = error_text(request, exc)
+        if said is None and answer is not None and answer.reason:  # in the reader's words
+            why = IndunetError(answer.message, reason=answer.reason, params=dict(answer.params))
+            said = error_text(request, why)
     name = "_answer.html" if is_htmx(request) else "resolve.html"
     ctx = {"handle": handle, "answer": answer, "error": error, "answer_message": said}
     return render(request, name, {**ctx, "stamp": stamps(request)})
