@@ -11,7 +11,7 @@ before t, and that sum is the devices online now (``dev_status_latest``) less th
 the database sums one index range per chart bucket, and reads no row.
 
 Triggers on ``dev_status_history`` keep both, in the writer's transaction, whatever writes
-and in whatever order: after an insert, the new row's delta and that of the row after it;
+and in whatever order (on PostgreSQL one writer at a time, see ``_ONE_WRITER``): after an insert, the new row's delta and that of the row after it;
 after a delete, the delta of the row after it; and the newest row per device. History rows
 are never updated otherwise. Note: an Alembic batch operation on ``dev_status_history`` in
 SQLite recreates the table without its triggers; a migration doing one must create them
@@ -98,11 +98,16 @@ SQLITE = [
     {_NEWEST_LEFT};
     END""",
 ]
+# PostgreSQL: concurrent transactions writing changes of one device would each compute their
+# rows' deltas without seeing the other's rows, so writers of the history take one lock, held
+# until they commit, before the trigger reads; each statement after it sees what the previous
+# writer committed (READ COMMITTED). Status changes are few and their transactions short.
+_ONE_WRITER = "PERFORM pg_advisory_xact_lock(7324011);"
 POSTGRESQL = [
     f"""CREATE FUNCTION dev_status_history_insert() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN {_ON_INSERT} RETURN NULL; END $$""",
+    BEGIN {_ONE_WRITER} {_ON_INSERT} RETURN NULL; END $$""",
     f"""CREATE FUNCTION dev_status_history_delete() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN {_ON_DELETE} RETURN NULL; END $$""",
+    BEGIN {_ONE_WRITER} {_ON_DELETE} RETURN NULL; END $$""",
     f"""CREATE TRIGGER dev_status_history_insert AFTER INSERT ON {H}
     FOR EACH ROW EXECUTE FUNCTION dev_status_history_insert()""",
     f"""CREATE TRIGGER dev_status_history_delete AFTER DELETE ON {H}
