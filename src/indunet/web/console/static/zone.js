@@ -44,6 +44,15 @@
     }
     return t.hour + ":" + t.minute;
   }
+  /* Over two days or more the ticks are whole UTC days, which in most zones are not local
+   * midnights (08:00 in Asia/Shanghai): every label then needs its date. */
+  function dayLabel(ms) {
+    var t = parts(hm, ms);
+    var d = parts(md, ms);
+    var day = d.month + "-" + d.day;
+    return t.hour === "00" && t.minute === "00" ? day : day + " " + t.hour + ":" + t.minute;
+  }
+  var DAYS = 2 * 86400000;
   function escape(s) {
     return String(s).replace(/[&<>"']/g, function (c) {
       return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
@@ -52,11 +61,12 @@
   window.indunetZone = {
     name: name,
     clock: clock,
-    /* Options for an ECharts time axis: labels in the page's zone, the zone as the axis name. */
+    /* Options for an ECharts time axis: labels in the page's zone (dated over two days or more). */
     axis: function (extra) {
+      var span = extra && extra.min != null && extra.max != null ? extra.max - extra.min : 0;
       return Object.assign({
         type: "time",
-        axisLabel: { formatter: axisLabel, hideOverlap: true },
+        axisLabel: { formatter: span >= DAYS ? dayLabel : axisLabel, hideOverlap: true },
         axisPointer: { label: { formatter: function (p) { return clock(p.value); } } }
       }, extra || {});
     },
