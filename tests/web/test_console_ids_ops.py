@@ -434,6 +434,10 @@ async def test_statistics_count_registrations_and_resolutions(
     hostile = await admin.get("/ids/stats", params={"days": "99999", "enterprise": "x"})
     assert hostile.status_code == 200
     assert (await admin.get("/ids/stats", params={"prefix": "88.100.77"})).status_code == 404
+    html = {"Accept": "text/html"}  # a browser: the error page says which prefix, in Chinese
+    missing = await admin.get("/ids/stats", params={"prefix": "88.100.77"}, headers=html)
+    assert missing.status_code == 404 and "前缀 88.100.77" in missing.text
+    assert "找不到地址" not in missing.text and "no prefix" not in missing.text
     async with as_user(state, "b-admin", core.Role.ENTERPRISE_ADMIN, other.id) as b:
         theirs = await b.get("/ids/stats")
         assert theirs.status_code == 200 and 'id="total-resolutions">0<' in theirs.text
