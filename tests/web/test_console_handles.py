@@ -425,3 +425,27 @@ async def test_optional_template_items_left_empty_are_left_out_and_required_ones
     assert resp.status_code == 400
     assert "缺少模板 spindle@1.0 的必填字段「最高转速」（索引 2101）" in resp.text
     assert await app_state.hierarchy.front.store.aget("88.100.1/SP-2") is None
+
+
+async def test_a_page_past_the_end_shows_the_last_page(
+    web: httpx.AsyncClient, app_state: AppState
+) -> None:
+    for n in range(1, 26):
+        put(app_state, f"88.100.1/CNC-{n:04d}", URL=f"https://x.example/{n}")
+    await login(web, app_state, "admin")
+    for page in ("3", "999999999999"):
+        resp = await web.get(
+            "/ids/handles", params={"prefix": "88.100.1", "q": "cnc", "page": page}
+        )
+        assert resp.status_code == 303
+        assert resp.headers["location"] == "/ids/handles?prefix=88.100.1&q=cnc&page=2"
+        last = await web.get(resp.headers["location"])
+        assert "第 2 / 2 页" in last.text
+        assert listed(last.text)[-1] == "88.100.1/CNC-0025"
+    # nothing found: page 1 of 1, not page 5
+    resp = await web.get("/ids/handles", params={"prefix": "88.100.1", "q": "zz", "page": "5"})
+    assert resp.headers["location"] == "/ids/handles?prefix=88.100.1&q=zz&page=1"
+    # other lists do the same
+    for path in ("/ids/enterprises", "/admin/users"):
+        resp = await web.get(path, params={"page": "40"})
+        assert resp.status_code == 303 and resp.headers["location"] == f"{path}?page=1", path

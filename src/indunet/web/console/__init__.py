@@ -15,7 +15,7 @@ from starlette.staticfiles import StaticFiles
 from indunet.core import IndunetError
 from indunet.core.plugins import load
 from indunet.web import subsystems
-from indunet.web.console import fleet, prefs, sections, session
+from indunet.web.console import fleet, paging, prefs, sections, session
 from indunet.web.console.pages import STATIC_DIR, STATIC_URL, error_text, render, templates
 from indunet.web.deps import get_state
 from indunet.web.state import AppState
@@ -40,6 +40,7 @@ def mount(app: FastAPI, state: AppState) -> None:
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="console-static")
     app.add_exception_handler(session.LoginRequired, session.login_redirect)
     app.add_exception_handler(fleet.NoPlatform, fleet.no_platform_page)
+    app.add_exception_handler(paging.PastLastPage, paging.last_page_redirect)
     app.add_exception_handler(HTTPException, not_found_page)
 
 

@@ -4,7 +4,10 @@ A list page reads ``Paging`` from the query string (``q``, ``page``, ``size``, `
 ``desc``), asks its service for one page (``offset``/``limit`` plus the total), and renders
 ``PageOf`` with the ``pager`` and ``search`` macros of ``_paging.html``. Hostile values never
 fail: text is cut to ``MAX_QUERY`` characters, numbers are clamped, an unknown sort key falls
-back to the list's default, so a list answers 200 with what it could read.
+back to the list's default, so a list answers 200 with what it could read. A page past the
+last one raises ``PastLastPage`` when its ``PageOf`` is made, and the console answers it with
+a redirect to the last page (``last_page_redirect``), so every list shows its last page with a
+true label instead of "page 100000 of 152" over an empty table.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Generic, TypeVar
 from urllib.parse import urlencode
 
 from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
 
 T = TypeVar("T")
 
@@ -99,13 +103,33 @@ def paging_of(
     )
 
 
+class PastLastPage(Exception):
+    """A list was asked for a page after its last one; ``last`` is that last page."""
+
+    def __init__(self, last: int) -> None:
+        super().__init__(f"the list ends at page {last}")
+        self.last = last
+
+
+def last_page_redirect(request: Request, exc: Exception) -> Response:
+    """The answer to ``PastLastPage``: the same list (filters kept) on its last page."""
+    assert isinstance(exc, PastLastPage)
+    return RedirectResponse(link(request, page=exc.last), status_code=303)
+
+
 @dataclass(frozen=True, slots=True)
 class PageOf(Generic[T]):
-    """One page of a list: its rows, how many rows match in all, and the request."""
+    """One page of a list: its rows, how many rows match in all, and the request.
+
+    Made for a page after the last one, it raises ``PastLastPage``."""
 
     items: list[T]
     total: int
     paging: Paging
+
+    def __post_init__(self) -> None:
+        if self.paging.page > self.pages:
+            raise PastLastPage(self.pages)
 
     @property
     def pages(self) -> int:
@@ -159,4 +183,15 @@ def sort_link(request: Request, paging: Paging, key: str) -> str:
     return link(request, sort=key, desc=desc)
 
 
-__all__ = ["OWN", "SIZES", "PageOf", "Paging", "link", "page_of", "paging_of", "sort_link"]
+__all__ = [
+    "OWN",
+    "SIZES",
+    "PageOf",
+    "Paging",
+    "PastLastPage",
+    "last_page_redirect",
+    "link",
+    "page_of",
+    "paging_of",
+    "sort_link",
+]
