@@ -53,6 +53,7 @@ CORE = [
     "make_uscc",
     "migrate",
     "new_secret",
+    "regions",
     "revoke_token",
     "revoke_token_by_id",
     "sealed",

@@ -1,6 +1,6 @@
 """Core: settings, database and migrations, enterprises, users and roles, tokens, audit, events."""
 
-from indunet.core import access, accounts, audit, sealed, tokens
+from indunet.core import access, accounts, audit, regions, sealed, tokens
 from indunet.core.db import make_engine, migrate
 from indunet.core.enterprises import (
     Enterprise,
@@ -80,6 +80,7 @@ __all__ = [
     "make_uscc",
     "migrate",
     "new_secret",
+    "regions",
     "revoke_token",
     "revoke_token_by_id",
     "sealed",

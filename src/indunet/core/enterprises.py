@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 from indunet.core import audit
 from indunet.core.errors import Conflict, InvalidInput, NotFound
 from indunet.core.paged import page_of_rows
+from indunet.core.regions import codes_named
 from indunet.core.tables import enterprises
 from indunet.core.uscc import validate_uscc
 
@@ -212,8 +214,8 @@ def page_enterprises(
     limit: int = 20,
 ) -> tuple[list[Enterprise], int]:
     """One page of enterprises and how many match: ``like`` (an SQL LIKE pattern escaped
-    with ``\\``) searches name, USCC and region; ``review_state`` and ``enterprise_id``
-    filter."""
+    with ``\\``) searches name, USCC and region (its code, or its place name: 苏州);
+    ``review_state`` and ``enterprise_id`` filter."""
     where: list[sa.ColumnElement[bool]] = []
     if like:
         where.append(
@@ -221,6 +223,7 @@ def page_enterprises(
                 enterprises.c.name.like(like, escape="\\"),
                 enterprises.c.uscc.like(like.upper(), escape="\\"),
                 enterprises.c.region.like(like, escape="\\"),
+                enterprises.c.region.in_(codes_named(_text_of(like))),
             )
         )
     if review_state in REVIEW_STATES:
@@ -239,6 +242,14 @@ def page_enterprises(
         scan=bool(like),
     )
     return [Enterprise(**r) for r in rows], total
+
+
+def _text_of(like: str) -> str:
+    """The text a ``%text%`` pattern searches for (escapes undone); ``""`` for other patterns."""
+    if len(like) < 2 or not (like.startswith("%") and like.endswith("%")):
+        return ""
+    inner = like[1:-1]
+    return re.sub(r"\\(.)", r"\1", inner)
 
 
 def names_of(conn: sa.Connection, ids: Iterable[int | None]) -> dict[int, str]:

@@ -12,6 +12,7 @@ from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
 from indunet import __version__
+from indunet.core import regions
 from indunet.ids import HandleValue
 from indunet.web.auth import SESSION_COOKIE
 from indunet.web.console.i18n import LOCALES, locale_of, other_locale, translator
@@ -29,6 +30,7 @@ _env = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+_env.filters["region"] = regions.label  # {{ code | region }}: 苏州市 (320500)
 templates = Jinja2Templates(env=_env)
 
 

@@ -156,7 +156,8 @@ def _scope(state: AppState, display: Display) -> tuple[list[int] | None, str]:
         return [display.enterprise_id], names.get(display.enterprise_id, "")
     if display.region:
         with state.engine.connect() as conn:
-            return core.enterprises.ids_in_region(conn, display.region), display.region
+            ids = core.enterprises.ids_in_region(conn, display.region)
+        return ids, core.regions.label(display.region, full=True)
     return None, ""
 
 
