@@ -128,6 +128,8 @@ class RecordingSink:
         reason: str,
         payload: bytes | str,
         kind: str = "undecodable",
+        why: str | None = None,
+        params: object = None,
     ) -> None:
         self.rejects.append((device, reason))
 

@@ -254,6 +254,8 @@ async def test_an_undecodable_message_is_dead_lettered_and_blocks_nothing(
         [letter] = r.letters.list()
         assert (letter.reason, letter.source) == ("undecodable", "bus")
         assert "must be a JSON object" in letter.detail and subject in letter.detail
+        assert letter.why == "envelope_undecodable" and letter.params  # said in zh-CN too
+        assert letter.params["subject"] == subject
         assert letter.payload.startswith("{not an envelope")
         await until(lambda: r.worker.lag() == 0, 5, "nothing left to redeliver")
         await asyncio.sleep(0.5)
@@ -299,6 +301,8 @@ async def test_a_poison_envelope_is_dead_lettered_after_max_deliver_and_terminat
         [letter] = r.letters.list()
         assert (letter.reason, letter.source) == ("poison", "bus")
         assert "failed 3 times" in letter.detail and "cannot read device" in letter.detail
+        assert letter.why == "poison" and letter.params
+        assert letter.params["times"] == "3" and "cannot read device" in letter.params["error"]
         assert '"cursed"' in letter.payload
         await until(lambda: r.worker.lag() == 0, 5, "the poison envelope terminated")
         await r.stream_empties()

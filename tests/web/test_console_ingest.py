@@ -186,3 +186,21 @@ async def test_a_letter_of_an_earlier_owner_is_never_written_into_the_new_device
     done = await app_client.post("/platform/ingest/retry", data={"ids": [str(letter.id)]})
     assert done.status_code == 303 and done.headers["location"].endswith("retried=0.0.1")
     assert platform.store.query("press-1", "force", 0, NOW + 1) == []
+
+
+async def test_letter_details_read_in_the_readers_language(
+    app_client: httpx.AsyncClient, world: Fleet
+) -> None:
+    await login(app_client, "eu")
+    page = await app_client.get("/platform/ingest", params={"size": 100})
+    assert page.status_code == 200
+    assert "设备 press-1 的模型中没有测点 stroke（现有测点：force）" in page.text
+    assert "测点 force 应为 number 类型，收到 str 类型的值 &#39;heavy&#39;" in page.text
+    assert "测点 spindle_speed 的值 -5.0 低于最小值" in page.text
+    assert "below the minimum" not in page.text and "has no point" not in page.text
+    assert "not JSON" in page.text  # a letter that does not name its detail keeps its text
+    app_client.cookies.set("lang", "en")
+    english = await app_client.get("/platform/ingest", params={"size": 100})
+    assert "The model of press-1 has no point stroke (it has: force)" in english.text
+    assert "spindle_speed value -5.0 is below the minimum" in english.text
+    assert "低于最小值" not in english.text

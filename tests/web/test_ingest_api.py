@@ -303,3 +303,31 @@ async def test_retention_per_enterprise(
     assert (
         await client.get("/api/v1/telemetry/retention/9999", headers=world["admin"])
     ).status_code == 404
+
+
+async def test_dead_letters_name_their_detail_with_params_besides_the_english_text(
+    client: httpx.AsyncClient, store: MemoryStore, world: World
+) -> None:
+    now = int(time.time() * 1000)
+    body = {"device": "env-0001", "ts": [now], "points": {"bogus": [1], "temperature": [999]}}
+    resp = await client.post("/api/v1/telemetry", json=body, headers=world["admin"])
+    assert resp.status_code == 200 and resp.json()["dead_lettered"] == 2
+    listed = (await client.get("/api/v1/telemetry/dead-letters", headers=world["admin"])).json()
+    by_point = {x["point"]: x for x in listed["items"]}
+    hot = by_point["temperature"]
+    assert hot["detail"].startswith("temperature value 999 is above the maximum")  # unchanged
+    assert hot["detail_reason"] == "above_maximum"
+    assert hot["detail_params"]["point"] == "temperature" and hot["detail_params"]["value"] == "999"
+    assert by_point["bogus"]["detail_reason"] == "point_unknown"
+    assert by_point["bogus"]["detail_params"]["device"] == "env-0001"
+    bad = await client.post("/api/v1/telemetry", content=b"[1, 2]", headers=world["device"])
+    assert bad.status_code == 400
+    [payload] = [
+        x
+        for x in (
+            await client.get("/api/v1/telemetry/dead-letters", headers=world["admin"])
+        ).json()["items"]
+        if x["reason"] == "undecodable"
+    ]
+    assert payload["detail_reason"] == "payload_undecodable"
+    assert "[0] must be an object" in payload["detail_params"]["message"]

@@ -38,6 +38,7 @@ from nats.js.errors import NotFoundError
 
 from indunet.core.backoff import Backoff
 from indunet.telemetry import Overloaded, Pipeline
+from indunet.telemetry.checks import said
 
 from .backbone import Backbone
 from .envelope import MAX_LETTER, Batch, EnvelopeInvalid, decode
@@ -209,7 +210,9 @@ class BusWorker:
             try:
                 env = decode(msg.data)
             except EnvelopeInvalid as exc:
-                if await self._dead(msg, "undecodable", f"{exc.message} (on {msg.subject})"):
+                why = said("envelope_undecodable", subject=msg.subject, message=exc.message)
+                text = f"{exc.message} (on {msg.subject})"
+                if await self._dead(msg, "undecodable", text, why):
                     self.stats.undecodable += 1
                 continue
             batches.append((msg, env))
@@ -291,7 +294,8 @@ class BusWorker:
             return
         self._failures.pop(key, None)
         log.error("envelope on %s failed %d times (%s): dead-lettered", msg.subject, failed, exc)
-        if await self._dead(msg, POISON, f"failed {failed} times: {exc}", terminate=True):
+        why = said("poison", times=str(failed), error=str(exc))
+        if await self._dead(msg, POISON, f"failed {failed} times: {exc}", why, terminate=True):
             self.stats.poison += 1
 
     async def _retry(self, msg: Any) -> None:
@@ -301,12 +305,27 @@ class BusWorker:
         with contextlib.suppress(Exception):
             await msg.nak(delay=wait)
 
-    async def _dead(self, msg: Any, kind: str, reason: str, *, terminate: bool = False) -> bool:
-        """Record ``msg`` as a dead letter, then settle it; False when the letter failed."""
+    async def _dead(
+        self,
+        msg: Any,
+        kind: str,
+        reason: str,
+        why: tuple[str, dict[str, str]],
+        *,
+        terminate: bool = False,
+    ) -> bool:
+        """Record ``msg`` as a dead letter (``why``: its detail's name and parameters), then
+        settle it; False when the letter failed."""
         payload = bytes(msg.data[:MAX_LETTER]).decode("utf-8", "replace")
         try:
             await self.pipeline.reject(
-                None, source="bus", reason=reason, payload=payload, kind=kind
+                None,
+                source="bus",
+                reason=reason,
+                payload=payload,
+                kind=kind,
+                why=why[0],
+                params=why[1],
             )
         except Exception as exc:  # the dead letters are down too: let JetStream keep it
             log.warning("dead letter for %s not recorded (%s); retrying later", msg.subject, exc)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from indunet.devices import Point, ThingModel
 from indunet.telemetry.samples import BAD, Sample
@@ -47,6 +47,7 @@ AHEAD_MS = 86_400_000  # a device clock may run at most one day ahead of ours
 _NUMBER, _INTEGER, _BOOLEAN, _STRING = 0, 1, 2, 3
 _KINDS = {"number": _NUMBER, "integer": _INTEGER, "boolean": _BOOLEAN, "string": _STRING}
 _NAMES = ("a number", "an integer", "a boolean", "a string")
+_TYPES = ("number", "integer", "boolean", "string")
 _I64 = -(2**63)  # stores hold 64-bit integers
 _HUGE = sys.float_info.max  # unbounded numbers still exclude inf (and NaN fails every test)
 _MAX_DEVICES = 100_000  # cached device entries before the cache is cleared
@@ -58,7 +59,13 @@ Spec = tuple[int, float, float]
 
 @dataclass(frozen=True, slots=True)
 class Letter:
-    """A rejected sample or payload on its way to the dead-letter table."""
+    """A rejected sample or payload on its way to the dead-letter table.
+
+    ``detail`` is the English sentence the API shows; ``why`` names the same sentence
+    stably (the console's catalogue text ``letter.<why>``, or ``error.<why>`` for a service
+    error's reason) and ``params`` fills it, every value a string. A letter without ``why``
+    is shown by its ``detail``.
+    """
 
     device: str | None
     point: str | None
@@ -66,6 +73,13 @@ class Letter:
     reason: str
     detail: str
     payload: str
+    why: str | None = None
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+def said(why: str, **params: object) -> tuple[str, dict[str, str]]:
+    """A detail's stable name and its parameters as text (JSON-safe: NaN, big ints, bytes)."""
+    return why, {k: v if isinstance(v, str) else repr(v) for k, v in params.items()}
 
 
 def compile_point(point: Point) -> Spec:
@@ -182,18 +196,29 @@ class Checks:
         """The sample to keep (possibly normalised) or the dead letter saying why not."""
         device, point, ts, value, quality = sample
 
-        def letter(reason: str, detail: str) -> tuple[None, Letter]:
+        def letter(
+            reason: str, detail: str, why: tuple[str, dict[str, str]]
+        ) -> tuple[None, Letter]:
             dev = device if isinstance(device, str) else repr(device)
             pt = point if isinstance(point, str) else repr(point)
-            return None, Letter(dev, pt, source, reason, detail, sample_text(sample))
+            text = sample_text(sample)
+            return None, Letter(dev, pt, source, reason, detail, text, why[0], why[1])
 
         points = self._points(device) if isinstance(device, str) else None
         if points is None:
-            return letter(UNKNOWN_DEVICE, f"device {device!r} is not registered")
+            return letter(
+                UNKNOWN_DEVICE,
+                f"device {device!r} is not registered",
+                said("device_unregistered", device=device),
+            )
         spec = points.get(point) if isinstance(point, str) else None
         if spec is None:
             known = ", ".join(sorted(points)[:20])
-            return letter(UNKNOWN_POINT, f"{device} has no point {point!r} (it has: {known})")
+            return letter(
+                UNKNOWN_POINT,
+                f"{device} has no point {point!r} (it has: {known})",
+                said("point_unknown", device=device, point=point, known=known),
+            )
         kind, lo, hi = spec
         kind_of = type(value)
         if kind == _INTEGER and kind_of is float and value.is_integer():  # type: ignore[union-attr]
@@ -207,32 +232,66 @@ class Checks:
         )
         if not ok_type:
             name = kind_of.__name__
-            return letter(WRONG_TYPE, f"{point} expects {_NAMES[kind]}, got {name} {value!r}")
+            return letter(
+                WRONG_TYPE,
+                f"{point} expects {_NAMES[kind]}, got {name} {value!r}",
+                said(
+                    "type_mismatch", point=point, expected=_TYPES[kind], got=name, value=repr(value)
+                ),
+            )
         if kind_of is int and not _I64 <= value < -_I64:  # type: ignore[operator]
-            return letter(OUT_OF_RANGE, f"{point} value {value} does not fit in 64 bits")
+            return letter(
+                OUT_OF_RANGE,
+                f"{point} value {value} does not fit in 64 bits",
+                said("int_too_big", point=point, value=value),
+            )
         if kind in (_NUMBER, _INTEGER) and quality != BAD and not lo <= value <= hi:  # type: ignore[operator]
-            return letter(OUT_OF_RANGE, _range_detail(point, value, lo, hi))
+            return letter(OUT_OF_RANGE, *_range_detail(point, value, lo, hi))
         if kind == _STRING and len(value) > MAX_TEXT:  # type: ignore[arg-type]
-            return letter(OUT_OF_RANGE, f"{point} text is longer than {MAX_TEXT} characters")
+            return letter(
+                OUT_OF_RANGE,
+                f"{point} text is longer than {MAX_TEXT} characters",
+                said("text_too_long", point=point, max=MAX_TEXT, length=len(value)),  # type: ignore[arg-type]
+            )
         if type(ts) is not int:
             got = type(ts).__name__
-            return letter(BAD_TIMESTAMP, f"ts must be integer milliseconds, got {got} {ts!r}")
+            return letter(
+                BAD_TIMESTAMP,
+                f"ts must be integer milliseconds, got {got} {ts!r}",
+                said("ts_not_integer", got=got, ts=repr(ts)),
+            )
         if ts < EARLIEST_MS:
-            return letter(BAD_TIMESTAMP, f"ts {ts} is before 2000-01-01 (milliseconds expected)")
+            return letter(
+                BAD_TIMESTAMP,
+                f"ts {ts} is before 2000-01-01 (milliseconds expected)",
+                said("ts_too_early", ts=ts),
+            )
         if ts > wall + AHEAD_MS:
-            return letter(BAD_TIMESTAMP, f"ts {ts} is more than a day ahead of the server clock")
+            return letter(
+                BAD_TIMESTAMP,
+                f"ts {ts} is more than a day ahead of the server clock",
+                said("ts_ahead", ts=ts),
+            )
         if type(quality) is not int or not 0 <= quality <= BAD:
-            return letter(BAD_QUALITY, f"quality must be 0, 1 or 2, got {quality!r}")
+            return letter(
+                BAD_QUALITY,
+                f"quality must be 0, 1 or 2, got {quality!r}",
+                said("quality_invalid", quality=quality),
+            )
         return sample, None
 
 
-def _range_detail(point: str, value: object, lo: float, hi: float) -> str:
+def _range_detail(
+    point: str, value: object, lo: float, hi: float
+) -> tuple[str, tuple[str, dict[str, str]]]:
     if value != value:  # NaN
-        return f"{point} is NaN"
+        return f"{point} is NaN", said("value_nan", point=point)
     if value in (float("inf"), float("-inf")):
-        return f"{point} is infinite"
+        return f"{point} is infinite", said("value_infinite", point=point)
     if value is not None and value < lo:  # type: ignore[operator]
         low = "-inf" if lo == -_HUGE else f"{lo:g}"
-        return f"{point} value {value!r} is below the minimum {low}"
+        detail = f"{point} value {value!r} is below the minimum {low}"
+        return detail, said("below_minimum", point=point, value=value, minimum=low)
     high = "inf" if hi == _HUGE else f"{hi:g}"
-    return f"{point} value {value!r} is above the maximum {high}"
+    detail = f"{point} value {value!r} is above the maximum {high}"
+    return detail, said("above_maximum", point=point, value=value, maximum=high)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +34,7 @@ PAYLOAD_MAX = 4096  # characters of payload kept per letter
 MAX_ROWS = 100_000  # letters kept overall
 MAX_PER_DEVICE = 10_000  # letters kept per device
 _TEXT_MAX = {"device": 200, "point": 200, "source": 32, "reason": 32, "detail": 500}
+PARAM_MAX = 200  # characters kept per detail parameter (the detail itself keeps 500)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +67,12 @@ class DeadLetter:
     detail: str
     payload: str
     enterprise_id: int | None = None
+    why: str | None = None
+    params: dict[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The letter as JSON-ready data."""
+        """The letter as JSON-ready data: ``detail`` in English, ``detail_reason`` and
+        ``detail_params`` naming it stably (null for letters written before they existed)."""
         return {
             "id": self.id,
             "at": self.at.isoformat(),
@@ -79,11 +83,20 @@ class DeadLetter:
             "detail": self.detail,
             "payload": self.payload,
             "enterprise_id": self.enterprise_id,
+            "detail_reason": self.why,
+            "detail_params": self.params,
         }
 
 
 def _clip(text: str | None, limit: int) -> str | None:
     return text if text is None or len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _params(params: Mapping[str, str] | None) -> dict[str, str] | None:
+    """A detail's parameters as stored: at most 20, each clipped; None when there are none."""
+    if not params:
+        return None
+    return {str(k)[:40]: _clip(str(v), PARAM_MAX) or "" for k, v in list(params.items())[:20]}
 
 
 class DeadLetters:
@@ -114,6 +127,8 @@ class DeadLetters:
                 "reason": _clip(x.reason, 32),
                 "detail": _clip(x.detail, 500),
                 "payload": _clip(x.payload, PAYLOAD_MAX),
+                "why": _clip(x.why, 48),
+                "params": _params(x.params) if x.why else None,
             }
             for x in letters
         ]
@@ -294,19 +309,20 @@ class DeadLetters:
     def settle(
         self,
         passed: Collection[int],
-        failed: Sequence[tuple[int, str, str, int | None]],
+        failed: Sequence[tuple[int, str, str, int | None, str | None, dict[str, str] | None]],
         *,
         actor: str,
         target: str,
         detail: dict[str, Any],
     ) -> None:
         """After a retry: remove the letters whose samples are now stored, give the others
-        their new (reason, detail, enterprise), and audit it, in one transaction."""
+        their new (reason, detail, enterprise, detail's name and parameters), and audit it, in
+        one transaction."""
         c = dead_letters.c
         with self._engine.begin() as conn:
             if passed:
                 conn.execute(dead_letters.delete().where(c.id.in_(builtins.list(passed))))
-            for letter_id, reason, text, enterprise_id in failed:
+            for letter_id, reason, text, enterprise_id, why, params in failed:
                 conn.execute(
                     dead_letters.update()
                     .where(c.id == letter_id)
@@ -314,6 +330,8 @@ class DeadLetters:
                         reason=_clip(reason, _TEXT_MAX["reason"]),
                         detail=_clip(text, _TEXT_MAX["detail"]),
                         enterprise_id=enterprise_id,
+                        why=_clip(why, 48),
+                        params=_params(params) if why else None,
                     )
                 )
             audit.record(conn, actor, "telemetry.letters.retry", target, detail)

@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
@@ -35,7 +35,7 @@ from indunet.core import InvalidInput
 from indunet.devices import ThingModel
 from indunet.telemetry.batching import Batcher, Job
 from indunet.telemetry.buffer import DiskBuffer
-from indunet.telemetry.checks import REFUSED, UNDECODABLE, Checks, Letter, sample_text
+from indunet.telemetry.checks import REFUSED, UNDECODABLE, Checks, Letter, said, sample_text
 from indunet.telemetry.deadletters import DeadLetters
 from indunet.telemetry.ingest_stats import IngestStats
 from indunet.telemetry.notifier import Notifier, OnStored
@@ -260,11 +260,15 @@ class Pipeline:
         reason: str,
         payload: bytes | str,
         kind: str = UNDECODABLE,
+        why: str | None = None,
+        params: Mapping[str, str] | None = None,
     ) -> None:
-        """Record a payload that could not be decoded (or was not allowed) as a dead letter."""
+        """Record a payload that could not be decoded (or was not allowed) as a dead letter;
+        ``why`` and ``params`` name its detail stably (``checks.said``)."""
         text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
         self.counts.dead[kind] += 1
-        await self.dead_letters.record([Letter(device, None, source, kind, reason, text)])
+        letter = Letter(device, None, source, kind, reason, text, why, dict(params or {}))
+        await self.dead_letters.record([letter])
 
     def invalidate(self, device: str | None = None) -> None:
         """Forget the cached model of ``device`` (every device when None), after an edit."""
@@ -399,8 +403,12 @@ class Pipeline:
         """Dead-letter a batch the store refuses outright, so it cannot block the buffer."""
         log.warning("the store refused %d samples: %s", len(samples), exc.message)
         self.counts.dead[REFUSED] += len(samples)
+        why, params = said(exc.reason, **exc.params) if exc.reason else ("store_refused", {})
         await self.dead_letters.record(
-            [Letter(s[0], s[1], "store", REFUSED, exc.message, sample_text(s)) for s in samples]
+            [
+                Letter(s[0], s[1], "store", REFUSED, exc.message, sample_text(s), why, params)
+                for s in samples
+            ]
         )
 
     async def _drain_loop(self) -> None:

@@ -78,8 +78,9 @@ def _check_devices(
     return devices
 
 
-Failed = list[tuple[int, str, str, int | None]]
-"""Letters that fail again: (id, new reason, new detail, enterprise of the device now)."""
+Failed = list[tuple[int, str, str, int | None, str | None, dict[str, str] | None]]
+"""Letters that fail again: (id, new reason, new detail, enterprise of the device now, the
+new detail's stable name and parameters)."""
 
 
 def _sort(
@@ -105,9 +106,12 @@ def _sort(
         if valid:
             passed[letter.source].append((letter.id, valid[0]))
         else:
-            reason, detail = (bad[0].reason, bad[0].detail) if bad else (letter.reason, "")
             owner = current.enterprise_id if current is not None else letter.enterprise_id
-            failed.append((letter.id, reason, detail, owner))
+            if bad:
+                why = bad[0]
+                failed.append((letter.id, why.reason, why.detail, owner, why.why, dict(why.params)))
+            else:
+                failed.append((letter.id, letter.reason, "", owner, None, None))
     return passed, failed, skipped
 
 
@@ -143,7 +147,7 @@ async def retry_letters(
         pipeline.invalidate(name)  # the model may have changed a moment ago
     passed, failed, skipped = await run(_sort, pipeline, letters, devices)
     reasons: dict[str, int] = defaultdict(int)
-    for _, reason, _, _ in failed:
+    for _, reason, *_ in failed:
         reasons[reason] += 1
     stored_ids: list[int] = []
     for source, rows in passed.items():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from indunet.core import IndunetError
@@ -36,9 +36,13 @@ class SampleSink(Protocol):
         reason: str,
         payload: bytes | str,
         kind: str = "undecodable",
+        why: str | None = None,
+        params: Mapping[str, str] | None = None,
     ) -> None:
         """Record a payload that could not be decoded at all as a dead letter.
 
-        ``reason`` is the detail a user reads; ``kind`` the dead letter's reason code, one
-        of ``REASONS`` (``forbidden_topic`` for a publish outside the device's rights).
+        ``reason`` is the detail a user reads (English, as the API shows it); ``kind`` the
+        dead letter's reason code, one of ``REASONS`` (``forbidden_topic`` for a publish
+        outside the device's rights); ``why`` and ``params``, when given, name the detail
+        stably so the console can say it in the reader's language (``checks.said``).
         """

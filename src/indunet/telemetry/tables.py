@@ -18,6 +18,8 @@ dead_letters = sa.Table(
     sa.Column("detail", sa.String(500), nullable=False),
     sa.Column("payload", sa.Text, nullable=False),
     sa.Column("enterprise_id", sa.Integer, nullable=True),  # the device's, when registered
+    sa.Column("why", sa.String(48), nullable=True),  # the detail's stable name (tx0002)
+    sa.Column("params", sa.JSON, nullable=True),  # its parameters, each a string
 )
 
 retention = sa.Table(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -273,8 +273,12 @@ class _Seen:
         reason: str,
         payload: bytes | str,
         kind: str = "undecodable",
+        why: str | None = None,
+        params: Mapping[str, str] | None = None,
     ) -> None:
-        await self.pipeline.reject(device, source=source, reason=reason, payload=payload, kind=kind)
+        await self.pipeline.reject(
+            device, source=source, reason=reason, payload=payload, kind=kind, why=why, params=params
+        )
 
 
 def from_state(state: AppState) -> Platform:

@@ -18,7 +18,7 @@ from indunet.connect.connector import DeviceLink, StatusSink
 from indunet.connect.mqtt import acl, payloads, topics
 from indunet.devices import MqttForm, ThingModel
 from indunet.telemetry import Sample, SampleSink
-from indunet.telemetry.checks import FORBIDDEN_TOPIC, UNDECODABLE
+from indunet.telemetry.checks import FORBIDDEN_TOPIC, UNDECODABLE, said
 
 SOURCE = "mqtt"
 
@@ -27,11 +27,13 @@ SOURCE = "mqtt"
 class Batch:
     """One decoded batch: samples to submit and dead letters still to record.
 
-    A reject is ``(device, detail, payload, reason code)``.
+    A reject is ``(device, detail, payload, reason code, (detail's name, its params))``.
     """
 
     samples: list[Sample] = field(default_factory=list)
-    rejects: list[tuple[str | None, str, bytes, str]] = field(default_factory=list)
+    rejects: list[tuple[str | None, str, bytes, str, tuple[str, dict[str, str]]]] = field(
+        default_factory=list
+    )
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,9 @@ class MessageRouter:
                 self._route(batch, publisher, topic, payload, now)
             except payloads.PayloadError as exc:
                 device = publisher or (topics.split(topic) or (None, ""))[0]
-                batch.rejects.append((device, f"{topic}: {exc.message}", payload, UNDECODABLE))
+                why = said("mqtt_payload", topic=topic, message=exc.message)
+                text = f"{topic}: {exc.message}"
+                batch.rejects.append((device, text, payload, UNDECODABLE, why))
         return batch
 
     def _route(
@@ -142,14 +146,16 @@ class MessageRouter:
         if publisher is not None:
             if not acl.may_publish(publisher, topic, self.form_topics(publisher)):
                 denial = acl.publish_denial(publisher, topic)
-                batch.rejects.append((publisher, denial, payload, FORBIDDEN_TOPIC))
+                why = said("topic_forbidden", device=publisher, topic=topic)
+                batch.rejects.append((publisher, denial, payload, FORBIDDEN_TOPIC, why))
                 return
             device = publisher
         else:
             owner = parts[0] if parts else self.owners.get(topic)
             if owner is None:
                 detail = f"no device publishes on topic {topic}"
-                batch.rejects.append((None, detail, payload, UNDECODABLE))
+                why = said("topic_unowned", topic=topic)
+                batch.rejects.append((None, detail, payload, UNDECODABLE, why))
                 return
             device = owner
         self.last_seen[device] = now
@@ -191,8 +197,16 @@ class MessageRouter:
     async def commit(self, batch: Batch) -> None:
         """Record the batch's dead letters, then submit its samples (raises ``Overloaded``)."""
         while batch.rejects:
-            device, reason, payload, kind = batch.rejects[0]
-            await self.sink.reject(device, source=SOURCE, reason=reason, payload=payload, kind=kind)
+            device, reason, payload, kind, (why, params) = batch.rejects[0]
+            await self.sink.reject(
+                device,
+                source=SOURCE,
+                reason=reason,
+                payload=payload,
+                kind=kind,
+                why=why,
+                params=params,
+            )
             batch.rejects.pop(0)
             self.counts["rejected"] += 1
         if batch.samples:

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from indunet import connect, core, telemetry
 from indunet.core import AuthenticationFailed, NotFound, PermissionDenied, Role, User, access
+from indunet.telemetry.checks import said
 from indunet.web.deps import (
     PathId,
     PlatformDep,
@@ -141,8 +142,18 @@ async def post_telemetry(request: Request, state: StateDep, platform: PlatformDe
     try:
         batch = connect.decode_telemetry(body)
     except connect.PayloadInvalid as exc:
+        why, params = (
+            said(exc.reason, **exc.params)
+            if exc.reason
+            else said("payload_undecodable", message=exc.message)
+        )
         await pipeline.reject(
-            sender.device, source="http", reason=exc.message, payload=body[:_KEPT_BYTES]
+            sender.device,
+            source="http",
+            reason=exc.message,
+            payload=body[:_KEPT_BYTES],
+            why=why,
+            params=params,
         )
         raise
     if sender.device is not None:  # a device writes only its own: no registry read

@@ -22,10 +22,10 @@ from starlette.responses import RedirectResponse, Response
 
 from indunet.core import IndunetError, InvalidInput, NotFound, User, access
 from indunet.telemetry import REASONS, Pipeline
-from indunet.telemetry.deadletters import LetterFilter
+from indunet.telemetry.deadletters import DeadLetter, LetterFilter
 from indunet.telemetry.resubmit import MAX_RETRY, retry_letters
 from indunet.web.console import fleet
-from indunet.web.console.i18n import N_
+from indunet.web.console.i18n import N_, Translator, locale_of, translator
 from indunet.web.console.pages import error_text, page_zone, render
 from indunet.web.console.paging import PageOf, Paging, paging_of
 from indunet.web.console.session import ConsoleUser, safe_next
@@ -86,6 +86,20 @@ def _filters(request: Request) -> tuple[dict[str, str], LetterFilter, list[str]]
     return typed, f, problems
 
 
+def detail_text(t: Translator, letter: DeadLetter) -> str:
+    """A letter's detail in the reader's language: the catalogue text ``letter.<why>`` (or
+    ``error.<why>`` for a service error's reason) filled with its params; a letter written
+    before letters named their detail, or one whose text does not fill, keeps its English."""
+    if letter.why:
+        for key in (f"letter.{letter.why}", f"error.{letter.why}"):
+            if t.has(key):
+                try:
+                    return t.messages[key].format(**(letter.params or {}))
+                except (KeyError, IndexError, ValueError):
+                    break
+    return letter.detail
+
+
 def _check_device(platform: Platform, user: User, device_id: str | None) -> None:
     """Another tenant's device is not found; a device that no longer exists is no secret
     (its letters are filtered by the enterprise they were written for)."""
@@ -110,6 +124,7 @@ def _letters_context(request: Request, platform: Platform, user: User) -> dict[s
         search=f.search,
     )
     letters = _pipeline(platform).dead_letters
+    t = translator(locale_of(request))
     items, total = letters.page(f, offset=paging.offset, limit=paging.limit)
     # The summaries scan every letter in scope: shown on the list itself (and per device),
     # not on a search or a narrowed list, which stays within its time budget that way.
@@ -118,6 +133,7 @@ def _letters_context(request: Request, platform: Platform, user: User) -> dict[s
     top = [] if narrowed or f.device else letters.top_devices(enterprise_id=scope)
     ctx: dict[str, Any] = {
         "result": PageOf(items, total, paging),
+        "details": {x.id: detail_text(t, x) for x in items},
         "typed": typed,
         "problems": problems,
         "reasons": REASON_KEYS,
