@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import time
 from email import message_from_bytes, policy
 from urllib.parse import parse_qs, urlsplit
@@ -16,6 +17,8 @@ from tests.notify.conftest import SMTP_PASSWORD, SMTP_USER, Receiver, Smtp, Tls,
 
 from indunet.notify import KINDS, DeliveryFailed, DestinationPolicy, DestinationRefused, Message
 from indunet.notify.channels import webhook
+from indunet.notify.channels.base import FAILURES
+from indunet.web.console.i18n import translator
 
 MESSAGE = Message("告警：pump-1 · 轴承过热", ("2026-03-01 08:00:00 告警：pump-1 93.5 ℃",))
 
@@ -61,11 +64,13 @@ async def test_email_refuses_an_untrusted_certificate_and_a_wrong_password(
         "to": "b@example.com",
     }
     untrusted = channel("email", form, context(loopback))  # the system's CAs only
-    with pytest.raises(DeliveryFailed, match=r"CERTIFICATE_VERIFY_FAILED|certificate"):
+    with pytest.raises(DeliveryFailed, match=r"CERTIFICATE_VERIFY_FAILED|certificate") as bad:
         await untrusted.send(MESSAGE)  # type: ignore[attr-defined]
+    assert (bad.value.reason, bad.value.params) == ("notify_send_tls", {"host": "127.0.0.1"})
     wrong = channel("email", form | {"password": "wrong"}, context(loopback, tls))
-    with pytest.raises(DeliveryFailed, match=r"535|Authentication"):
+    with pytest.raises(DeliveryFailed, match=r"535|Authentication") as refused:
         await wrong.send(MESSAGE)  # type: ignore[attr-defined]
+    assert refused.value.reason == "notify_send_auth" and refused.value.params["code"] == "535"
     assert smtp.mailbox.mails == []
 
 
@@ -107,8 +112,10 @@ async def test_wecom_robot_gets_markdown_or_text(
     assert md["msgtype"] == "markdown" and MESSAGE.subject in md["markdown"]["content"]
     assert text == {"msgtype": "text", "text": {"content": MESSAGE.text()}}
     receiver.answer = {"errcode": 93000, "errmsg": "invalid webhook url"}
-    with pytest.raises(DeliveryFailed, match="93000"):
+    with pytest.raises(DeliveryFailed, match="93000") as bot:
         await channel("wecom", {"url": url}, context(loopback)).send(MESSAGE)  # type: ignore[attr-defined]
+    assert bot.value.reason == "notify_send_bot_error"
+    assert bot.value.params == {"code": "93000", "msg": "invalid webhook url"}
 
 
 async def test_dingtalk_robot_with_jiaqian_signature(
@@ -155,8 +162,12 @@ async def test_a_receiver_error_and_a_huge_answer_are_bounded_failures(
 ) -> None:
     hook = channel("webhook", {"url": receiver.url("/h"), "secret": "k" * 16}, context(loopback))
     receiver.status = 500
-    with pytest.raises(DeliveryFailed, match="HTTP 500"):
+    with pytest.raises(DeliveryFailed, match="HTTP 500") as failed:
         await hook.send(MESSAGE)  # type: ignore[attr-defined]
+    assert (failed.value.reason, failed.value.params) == (
+        "notify_send_http_status",
+        {"status": "500"},
+    )
     receiver.status, receiver.answer = 200, {"junk": "x" * 200_000}
     await hook.send(MESSAGE)  # type: ignore[attr-defined]  # a 2xx with a huge body is read only up to the cap
 
@@ -205,3 +216,12 @@ async def test_a_subject_with_line_breaks_is_one_header_line(
     assert envelope.rcpt_tos == ["b@example.com"]
     parsed = message_from_bytes(envelope.original_content or b"", policy=policy.default)
     assert parsed["Subject"] == "告警 Bcc: evil@example.com" and parsed["Bcc"] is None
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_every_send_failure_has_its_text_naming_only_its_params(locale: str) -> None:
+    t = translator(locale)
+    for reason, params in FAILURES.items():
+        key = f"error.{reason}"
+        assert t.has(key), key
+        assert set(re.findall(r"{(\w+)}", t.messages[key])) == set(params), key

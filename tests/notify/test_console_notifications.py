@@ -4,6 +4,7 @@ tenancy (another enterprise's channel is 404), roles (a regulator only looks), h
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 
 import httpx
@@ -86,14 +87,22 @@ async def test_channel_create_test_send_and_delete_with_secrets_never_shown(
     assert "值班群" in page and "http://127.0.0.1:" in page
     assert SIGNING_KEY not in page and "hook-7f3a" not in page  # the key and the URL's path
     resp = await client.post(f"{BASE}/channels/{cid}/test")
-    assert resp.status_code == 200 and 'id="test-sent"' in resp.text
+    assert resp.status_code == 303  # post-redirect-get: a reload sends nothing again
+    shown = await client.get(resp.headers["location"])
+    assert 'id="test-sent"' in shown.text and "值班群" in shown.text
+    assert 'id="test-sent"' in (await client.get(resp.headers["location"])).text
     (hit,) = receiver.hits
     assert hit.headers["x-indunet-signature"].startswith("sha256=")
     log = (await client.get(f"{BASE}/log", params={"kind": "test"})).text
     assert 'data-status="sent"' in log
     receiver.status = 500
     failed = await client.post(f"{BASE}/channels/{cid}/test")
-    assert failed.status_code == 502 and "HTTP 500" in failed.text
+    assert failed.status_code == 303
+    page = (await client.get(failed.headers["location"])).text
+    assert "接收地址返回了 HTTP 500，未接受消息。" in page and 'id="test-sent"' not in page
+    log = (await client.get(f"{BASE}/log", params={"status": "failed"})).text
+    assert "接收地址返回了 HTTP 500，未接受消息。" in log
+    assert len(receiver.hits) == 2
     assert (await client.post(f"{BASE}/channels/{cid}/delete")).status_code == 303
     assert "值班群" not in (await client.get(BASE)).text
 
@@ -283,3 +292,34 @@ async def test_the_read_api_lists_without_secrets_and_scopes_by_enterprise(
     for bad in ({"limit": "0"}, {"offset": "-1"}, {"q": "x" * 101}, {"channel_id": "0"}):
         resp = await client.get("/api/v1/notify/deliveries", params=bad, headers=mine)
         assert resp.status_code in (400, 422), bad
+
+
+async def test_a_closed_mail_port_reads_as_refused_in_both_languages(
+    client: httpx.AsyncClient,
+) -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    await login(client, "ea")
+    form = {
+        "name": "邮件",
+        "kind": "email",
+        "host": "127.0.0.1",
+        "port": str(port),
+        "security": "starttls",
+        "sender": "a@example.com",
+        "to": "b@example.com",
+    }
+    assert (await client.post(f"{BASE}/channels", data=form)).status_code == 303
+    page = (await client.get(BASE, params={"q": "邮件"})).text
+    cid = int(page.split('data-channel="')[1].split('"')[0])
+    sent = await client.post(f"{BASE}/channels/{cid}/test")
+    assert sent.status_code == 303
+    zh = (await client.get(sent.headers["location"])).text
+    assert f"127.0.0.1 的端口 {port} 拒绝连接" in zh
+    assert "Errno" not in zh and "ConnectionRefusedError" not in zh
+    client.cookies.set("lang", "en")
+    en = (await client.get(sent.headers["location"])).text
+    assert f"127.0.0.1 refused the connection on port {port}" in en
+    log = (await client.get(f"{BASE}/log")).text
+    assert f"127.0.0.1 refused the connection on port {port}" in log and "Errno" not in log

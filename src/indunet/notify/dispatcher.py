@@ -196,8 +196,7 @@ class Dispatcher:
                     log.exception("channel %s failed unexpectedly", info.id)
                 final = attempt == attempts or isinstance(exc, DestinationRefused)
                 status = "failed" if final else "retrying"
-                error = exc.message if isinstance(exc, IndunetError) else type(exc).__name__
-                await asyncio.to_thread(self.store.logged, delivery, status, attempt, error)
+                await asyncio.to_thread(self.store.logged, delivery, status, attempt, *_why(exc))
                 if final:
                     self.failed += 1
                     return
@@ -212,9 +211,16 @@ class Dispatcher:
         return {"sent": self.sent, "failed": self.failed, "dropped": self.dropped}
 
 
-async def send_test(store: Notifications, channel_id: int, lang: str) -> None:
+def _why(exc: Exception) -> tuple[str, str | None, dict[str, Any] | None]:
+    """What the delivery log keeps of a failed send: English text, reason, params."""
+    if isinstance(exc, IndunetError):
+        return exc.message, exc.reason, dict(exc.params)
+    return type(exc).__name__, None, None
+
+
+async def send_test(store: Notifications, channel_id: int, lang: str) -> int:
     """Send a test message through a channel (already checked visible), logged as ``test``;
-    raises what the channel raised."""
+    the id of its row in the delivery log, which says whether it went out and why not."""
     info, channel = await asyncio.to_thread(store.open_channel, channel_id)
     subject = {"zh-CN": "Indunet 测试通知", "en": "Indunet test notification"}.get(
         lang, "Indunet test notification"
@@ -225,9 +231,10 @@ async def send_test(store: Notifications, channel_id: int, lang: str) -> None:
     try:
         await channel.send(message)
     except IndunetError as exc:
-        await asyncio.to_thread(store.logged, delivery, "failed", 1, exc.message)
-        raise
-    await asyncio.to_thread(store.logged, delivery, "sent", 1, None)
+        await asyncio.to_thread(store.logged, delivery, "failed", 1, *_why(exc))
+    else:
+        await asyncio.to_thread(store.logged, delivery, "sent", 1, None)
+    return delivery
 
 
 def from_state(state: Any) -> Dispatcher:

@@ -10,6 +10,7 @@ bot URLs) are sealed at rest (``core.sealed``) and never returned.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -69,6 +70,8 @@ class Delivery:
     error: str | None
     created_at: datetime
     finished_at: datetime | None
+    reason: str | None = None  # why it failed, stably (``error.<reason>``); None before n0002
+    params: dict[str, str] | None = None
 
 
 def _aware(v: datetime | None) -> datetime | None:
@@ -413,8 +416,17 @@ class Notifications:
                 ).scalar_one()
             )
 
-    def logged(self, delivery_id: int, status: str, attempts: int, error: str | None) -> None:
-        """Record an attempt's outcome."""
+    def logged(
+        self,
+        delivery_id: int,
+        status: str,
+        attempts: int,
+        error: str | None,
+        reason: str | None = None,
+        params: Mapping[str, object] | None = None,
+    ) -> None:
+        """Record an attempt's outcome: ``error`` in English, ``reason`` and ``params`` for
+        the console's catalogue."""
         done = status in ("sent", "failed")
         with self.engine.begin() as conn:
             conn.execute(
@@ -424,6 +436,8 @@ class Notifications:
                     status=status,
                     attempts=attempts,
                     error=(error or None) and error[:500],
+                    reason=reason,
+                    params={k: str(v)[:200] for k, v in params.items()} if params else None,
                     finished_at=datetime.now(UTC) if done else None,
                 )
             )
@@ -437,6 +451,13 @@ class Notifications:
             if edge is None:
                 return 0
             return int(conn.execute(deliveries.delete().where(deliveries.c.id <= edge)).rowcount)
+
+    def delivery(self, user: User, delivery_id: int) -> Delivery | None:
+        """One row of the delivery log if ``user`` may see it."""
+        where = [*self._scope(user, deliveries), deliveries.c.id == delivery_id]
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(deliveries).where(*where)).first()
+        return _delivery(row) if row is not None else None
 
     def deliveries(
         self,

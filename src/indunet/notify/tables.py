@@ -1,4 +1,4 @@
-"""Tables of notifications (SQLAlchemy Core), created by migration n0001: channels, subscription
+"""Tables of notifications (SQLAlchemy Core), created by migrations n0001 and n0002: channels, subscription
 rules and the delivery log."""
 
 from __future__ import annotations
@@ -59,4 +59,6 @@ deliveries = sa.Table(
     sa.Column("error", sa.String(500), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("reason", sa.String(48), nullable=True),  # error.<reason> in the catalogues
+    sa.Column("params", sa.JSON, nullable=True),  # its parameters, every value a string
 )

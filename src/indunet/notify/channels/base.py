@@ -29,14 +29,50 @@ class Message:
         return data[: limit - 3].decode(errors="ignore") + "…"
 
 
+#: Why a send failed (``reason`` of ``DeliveryFailed``, catalogue ``error.<reason>``) and the
+#: params each one carries; the delivery log keeps the reason and params, not a text.
+FAILURES = {
+    "notify_send_refused": ("host", "port"),  # nothing listens there (connection refused)
+    "notify_send_timeout": ("host", "port"),  # no answer in time
+    "notify_send_unreachable": ("host", "port"),  # no route, reset, DNS: the network failed
+    "notify_send_tls": ("host",),  # the TLS handshake or certificate check failed
+    "notify_send_no_starttls": ("host",),  # the mail server does not offer STARTTLS
+    "notify_send_auth": ("host", "code"),  # the mail server refused the login
+    "notify_send_mail_refused": ("host", "code"),  # the mail server refused sender/recipient/mail
+    "notify_send_http_status": ("status",),  # the webhook answered other than 2xx
+    "notify_send_bad_answer": (),  # the bot's answer is not a JSON object
+    "notify_send_bot_error": ("code", "msg"),  # the bot answered with an error code
+}
+
+
 class DeliveryFailed(IndunetError):
-    """A channel did not accept a message; ``message`` says why (logged in the delivery log)."""
+    """A channel did not accept a message: ``reason`` (one of ``FAILURES``) and ``params``
+    say why, ``message`` says it in English (the API and the server log)."""
 
     code = "delivery_failed"
     status = 502
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, reason="notify_delivery_failed", params={"why": message})
+    def __init__(self, message: str, reason: str, **params: object) -> None:
+        assert reason in FAILURES, reason
+        shown = {k: str(v)[:200] for k, v in params.items()}
+        super().__init__(message[:300], reason=reason, params=shown)
+
+
+def network_failure(exc: BaseException, host: str, port: int | None) -> DeliveryFailed:
+    """The ``DeliveryFailed`` of a connection that failed with ``exc`` (``OSError`` family,
+    TLS or an HTTP client's transport error)."""
+    where = {"host": host, "port": "" if port is None else port}
+    text = f"{type(exc).__name__}: {exc}"
+    chain = [exc]  # an HTTP client's error wraps the socket's
+    while (inner := chain[-1].__cause__ or chain[-1].__context__) is not None and len(chain) < 8:
+        chain.append(inner)
+    if any(isinstance(e, ssl.SSLError) for e in chain):
+        return DeliveryFailed(text, "notify_send_tls", host=host)
+    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+        return DeliveryFailed(text, "notify_send_refused", **where)
+    if any(isinstance(e, TimeoutError) or "Timeout" in type(e).__name__ for e in chain):
+        return DeliveryFailed(text, "notify_send_timeout", **where)
+    return DeliveryFailed(text, "notify_send_unreachable", **where)
 
 
 @dataclass(frozen=True)

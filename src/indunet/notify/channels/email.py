@@ -20,7 +20,7 @@ from typing import Any
 
 from indunet.core import InvalidInput
 from indunet.notify.channels import common
-from indunet.notify.channels.base import DeliveryFailed, Message, SendContext
+from indunet.notify.channels.base import DeliveryFailed, Message, SendContext, network_failure
 
 SECURITY = ("starttls", "tls")
 MAX_RECIPIENTS = 20
@@ -106,8 +106,42 @@ class Email:
         mail = build(message, self.sender, list(self.recipients))
         try:
             await asyncio.to_thread(self._send, str(ip), mail)
-        except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
-            raise DeliveryFailed(f"{type(exc).__name__}: {exc}"[:300]) from None
+        except smtplib.SMTPAuthenticationError as exc:
+            code = exc.smtp_code
+            raise DeliveryFailed(
+                f"the mail server refused the login: {code} {exc.smtp_error!r}",
+                "notify_send_auth",
+                host=self.host,
+                code=code,
+            ) from None
+        except smtplib.SMTPResponseException as exc:
+            raise DeliveryFailed(
+                f"the mail server refused the message: {exc}",
+                "notify_send_mail_refused",
+                host=self.host,
+                code=exc.smtp_code,
+            ) from None
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = ",".join(sorted({str(code) for code, _ in exc.recipients.values()}))
+            raise DeliveryFailed(
+                f"the mail server refused the recipients: {exc}",
+                "notify_send_mail_refused",
+                host=self.host,
+                code=codes,
+            ) from None
+        except (smtplib.SMTPNotSupportedError, smtplib.SMTPServerDisconnected) as exc:
+            if self.security == "starttls" and "STARTTLS" in str(exc).upper():
+                raise DeliveryFailed(str(exc), "notify_send_no_starttls", host=self.host) from None
+            raise network_failure(exc, self.host, self.port) from None
+        except smtplib.SMTPException as exc:
+            raise DeliveryFailed(
+                f"the mail server refused: {exc}",
+                "notify_send_mail_refused",
+                host=self.host,
+                code="",
+            ) from None
+        except OSError as exc:  # ssl.SSLError and socket timeouts are OSErrors too
+            raise network_failure(exc, self.host, self.port) from None
 
     def _send(self, ip: str, mail: EmailMessage) -> None:
         tls = self.ctx.tls or ssl.create_default_context()
@@ -124,7 +158,11 @@ class Email:
             if self.security == "starttls":
                 smtp.ehlo()
                 if not smtp.has_extn("starttls"):
-                    raise DeliveryFailed("the mail server does not offer STARTTLS")
+                    raise DeliveryFailed(
+                        "the mail server does not offer STARTTLS",
+                        "notify_send_no_starttls",
+                        host=self.host,
+                    )
                 smtp.starttls(context=tls)
                 smtp.ehlo()
             if self.username:

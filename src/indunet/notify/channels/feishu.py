@@ -72,7 +72,10 @@ class Feishu:
         data = json_answer(answer)
         code = data.get("code", data.get("StatusCode"))
         if code != 0:
-            raise DeliveryFailed(f"the bot refused: {code} {data.get('msg')}")
+            msg = str(data.get("msg", data.get("StatusMessage", "")))
+            raise DeliveryFailed(
+                f"the bot refused: {code} {msg}", "notify_send_bot_error", code=code, msg=msg
+            )
 
 
 def make(config: Mapping[str, Any], secrets: Mapping[str, str], ctx: SendContext) -> Feishu:

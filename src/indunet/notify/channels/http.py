@@ -12,7 +12,7 @@ import ipaddress
 import httpx
 import orjson
 
-from indunet.notify.channels.base import DeliveryFailed, SendContext
+from indunet.notify.channels.base import DeliveryFailed, SendContext, network_failure
 
 
 async def post(
@@ -51,7 +51,8 @@ async def post(
             finally:
                 await resp.aclose()
     except httpx.HTTPError as exc:
-        raise DeliveryFailed(f"{type(exc).__name__}: {exc}".rstrip(": ")[:300]) from None
+        port = parts.port or (443 if https else 80)
+        raise network_failure(exc, parts.hostname or "", port) from None
     return resp.status_code, bytes(answer[:cap])
 
 
@@ -59,7 +60,9 @@ def check_status(status: int, answer: bytes) -> None:
     """A 2xx answer, else ``DeliveryFailed`` with the status and the start of the answer."""
     if not 200 <= status < 300:
         text = answer[:200].decode(errors="replace")
-        raise DeliveryFailed(f"HTTP {status}: {text}".strip())
+        raise DeliveryFailed(
+            f"HTTP {status}: {text}".strip(), "notify_send_http_status", status=status
+        )
 
 
 def json_answer(answer: bytes) -> dict[str, object]:
@@ -67,7 +70,7 @@ def json_answer(answer: bytes) -> dict[str, object]:
     try:
         data = orjson.loads(answer)
     except orjson.JSONDecodeError:
-        raise DeliveryFailed("the bot's answer is not JSON") from None
+        raise DeliveryFailed("the bot's answer is not JSON", "notify_send_bad_answer") from None
     if not isinstance(data, dict):
-        raise DeliveryFailed("the bot's answer is not a JSON object")
+        raise DeliveryFailed("the bot's answer is not a JSON object", "notify_send_bad_answer")
     return data

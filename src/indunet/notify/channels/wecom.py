@@ -33,7 +33,10 @@ def payload(message: Message, msgtype: str) -> dict[str, Any]:
 def check_answer(answer: Mapping[str, object]) -> None:
     """``errcode`` 0, else ``DeliveryFailed`` with the robot's ``errmsg``."""
     if answer.get("errcode") != 0:
-        raise DeliveryFailed(f"the robot refused: {answer.get('errcode')} {answer.get('errmsg')}")
+        code, msg = answer.get("errcode"), str(answer.get("errmsg", ""))
+        raise DeliveryFailed(
+            f"the robot refused: {code} {msg}", "notify_send_bot_error", code=code, msg=msg
+        )
 
 
 def parse(form: Mapping[str, str], ctx: SendContext) -> tuple[dict[str, Any], dict[str, str]]:

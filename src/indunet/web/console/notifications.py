@@ -22,7 +22,7 @@ from indunet.notify.channels.email import SECURITY
 from indunet.notify.channels.feishu import MSGTYPES as FEISHU_TYPES
 from indunet.notify.channels.wecom import MSGTYPES as WECOM_TYPES
 from indunet.web.console import fleet
-from indunet.web.console.i18n import locale_of
+from indunet.web.console.i18n import Translator, locale_of, translator
 from indunet.web.console.pages import error_text, page_zone, render
 from indunet.web.console.paging import PageOf, paging_of
 from indunet.web.console.session import ConsoleUser
@@ -114,8 +114,19 @@ def _channels_context(state: AppState, user: User, request: Request) -> dict[str
 
 @router.get(BASE)
 def channels_page(request: Request, state: StateDep, user: ConsoleUser) -> Response:
-    """The channels of the user's enterprise (all, for overseers), with the create form."""
-    return render(request, "notifications.html", _channels_context(state, user, request))
+    """The channels of the user's enterprise (all, for overseers), with the create form and,
+    after a test send (``tested``: its delivery), whether it went out."""
+    ctx = _channels_context(state, user, request)
+    tested = _int(request.query_params.get("tested"))
+    delivery = service(state).delivery(user, tested) if tested is not None else None
+    if delivery is not None and delivery.kind == "test":
+        t = translator(locale_of(request))
+        if delivery.status == "sent":
+            ctx["tested"] = delivery.channel_name
+        else:
+            why = failure_text(t, delivery)
+            ctx["test_failed"] = t("notify.test_failed", name=delivery.channel_name, why=why)
+    return render(request, "notifications.html", ctx)
 
 
 @router.post(f"{BASE}/channels")
@@ -144,17 +155,30 @@ async def create_channel(request: Request, state: StateDep, user: ConsoleUser) -
 async def test_channel(
     request: Request, state: StateDep, user: ConsoleUser, channel_id: PathId
 ) -> Response:
-    """Send a test message now; the page says whether the channel accepted it."""
+    """Send a test message now, then show the channels page with its row of the delivery log
+    (sent, or why not): a reload shows the result again and sends nothing."""
     store = service(state)
     try:
-        info = await run_in_threadpool(store.changeable_channel, user, channel_id)
-        await notify.send_test(store, channel_id, locale_of(request))
-        outcome: dict[str, Any] = {"tested": info.name}
-        status = 200
+        await run_in_threadpool(store.changeable_channel, user, channel_id)
     except IndunetError as exc:
-        outcome, status = {"error": error_text(request, exc)}, exc.status
-    ctx = await run_in_threadpool(_channels_context, state, user, request)
-    return render(request, "notifications.html", ctx | outcome, status=status)
+        ctx = await run_in_threadpool(_channels_context, state, user, request)
+        return render(
+            request,
+            "notifications.html",
+            ctx | {"error": error_text(request, exc)},
+            status=exc.status,
+        )
+    delivery = await notify.send_test(store, channel_id, locale_of(request))
+    return RedirectResponse(f"{BASE}?tested={delivery}", status_code=303)
+
+
+def failure_text(t: Translator, delivery: notify.Delivery) -> str:
+    """Why ``delivery`` failed in the reader's language (its English text for rows logged
+    before reasons were kept, or a reason this catalogue lacks)."""
+    key = f"error.{delivery.reason}"
+    if delivery.reason and t.has(key):
+        return t(key, **(delivery.params or {}))
+    return delivery.error or ""
 
 
 # --- rules ------------------------------------------------------------------------------------
@@ -309,6 +333,7 @@ def log_page(request: Request, state: StateDep, user: ConsoleUser) -> Response:
         "statuses": notify.STATUSES,
         "log_kinds": (*notify.EVENT_KINDS, "test"),
         "channels": channels,
+        "failure_text": failure_text,
     }
     return render(request, "notifications_log.html", ctx)
 
