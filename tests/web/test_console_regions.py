@@ -57,6 +57,8 @@ async def test_displays_wall_and_enterprise_pages_name_the_region(
 
     listing = await app_client.get("/ids/enterprises")
     assert "厦门市 (350200)" in text_of(listing.text) and "吴中区 (320506)" in text_of(listing.text)
+    hint = re.search(r'<p class="muted small" id="add-region-hint">([^<]+)</p>', listing.text)
+    assert hint and "GB/T 2260" in hint.group(1) and "320500" in hint.group(1)  # how to write one
     found = await app_client.get("/ids/enterprises", params={"q": "苏州"})
     assert "北京示例电气" in found.text and "吴中区 (320506)" in text_of(found.text)
     assert "厦门市 (350200)" not in text_of(found.text)
