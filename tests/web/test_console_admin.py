@@ -460,7 +460,8 @@ async def test_audit_filters_search_and_paging(world: World) -> None:
     assert len(rows) == 20  # 60 by a-admin, a third of them rule.update: 20 (one page)
     assert "device:b-" not in page.text
     prefix = await world.client.get("/admin/audit?action=rule.&size=100", headers=root)
-    assert "device.create</a>" not in prefix.text
+    assert 'data-action="rule.update"' in prefix.text
+    assert 'data-action="device.create"' not in prefix.text
     window = await world.client.get(
         "/admin/audit?from=2026-12-01T10:00&to=2026-12-01T12:00&actor=user:b-admin", headers=root
     )
@@ -484,6 +485,26 @@ async def test_audit_filters_search_and_paging(world: World) -> None:
         "/admin/audit?actor=" + "x" * 5000 + "&q=%25_%5C&page=-3&size=99999", headers=root
     )
     assert hostile.status_code == 200
+
+
+async def test_audit_actions_read_as_names_in_the_readers_language(world: World) -> None:
+    with world.state.engine.begin() as conn:
+        conn.execute(
+            audit_log.insert(),
+            [{"at": datetime.now(UTC), "actor": "user:root", "action": action,
+              "target": "prefix:88.100.9", "detail": {}, "enterprise_id": None}
+             for action in ("prefix.revoke", "user.create", "plugin.future_thing")],
+        )  # fmt: skip
+    root = await world.login("root")
+    zh = (await world.client.get("/admin/audit?target=prefix:88.100.9", headers=root)).text
+    assert 'title="prefix.revoke">撤销前缀</a>' in zh
+    assert 'title="user.create">新建用户</a>' in zh
+    assert 'class="mono">plugin.future_thing</a>' in zh  # an unknown action shows its code
+    assert '<option value="prefix.revoke" label="撤销前缀">' in zh  # the action filter
+    root["Cookie"] += "; lang=en"
+    en = (await world.client.get("/admin/audit?target=prefix:88.100.9", headers=root)).text
+    assert 'title="prefix.revoke">Revoke prefix</a>' in en
+    assert '<option value="user.create" label="Create user">' in en
 
 
 async def test_audit_details_read_as_key_value_pairs_not_json(world: World) -> None:

@@ -22,7 +22,7 @@ from indunet import core
 from indunet.core import PermissionDenied, Role, User, access
 from indunet.core.audit import EXPORT_LIMIT, AuditEntry, AuditFilter
 from indunet.web.console.forms import FormError
-from indunet.web.console.i18n import N_
+from indunet.web.console.i18n import N_, Translator
 from indunet.web.console.pages import error_text, page_zone, render
 from indunet.web.console.paging import PageOf, paging_of
 from indunet.web.console.session import ConsoleUser
@@ -116,8 +116,16 @@ def audit_page(request: Request, state: StateDep, user: ConsoleUser) -> Response
         "export_limit": EXPORT_LIMIT,
         "export_query": request.url.query,
         "detail_text": _detail_text,  # with the page's zone: detail_text(e.detail, zone)
+        "action_name": action_name,
     }
     return render(request, "admin_audit.html", ctx, status=status)
+
+
+def action_name(t: Translator, action: str) -> str:
+    """The name of an audit action in the reader's language (``audit.action.<action>``); an
+    action the catalogue does not name shows as its code."""
+    key = f"audit.action.{action}"
+    return t(key) if t.has(key) else action
 
 
 def _actions(state: AppState, enterprise_id: int | None) -> list[str]:
