@@ -50,7 +50,13 @@ def recorded_actions() -> set[str]:
                     pairs = (
                         [(target, node.value)]
                         if isinstance(target, ast.Name)
-                        else list(zip(getattr(target, "elts", []), getattr(node.value, "elts", [])))
+                        else list(
+                            zip(
+                                getattr(target, "elts", []),
+                                getattr(node.value, "elts", []),
+                                strict=False,
+                            )
+                        )
                     )
                     for name, value in pairs:
                         if isinstance(name, ast.Name) and name.id == "action":
