@@ -15,7 +15,8 @@ from starlette.staticfiles import StaticFiles
 from indunet.core import IndunetError
 from indunet.core.plugins import load
 from indunet.web import subsystems
-from indunet.web.console import fleet, paging, prefs, sections, session
+from indunet.web.console import failures, fleet, paging, prefs, sections, session
+from indunet.web.console.failures import asks_for_page, wants_page
 from indunet.web.console.pages import STATIC_DIR, STATIC_URL, error_text, render, templates
 from indunet.web.deps import get_state
 from indunet.web.state import AppState
@@ -42,12 +43,7 @@ def mount(app: FastAPI, state: AppState) -> None:
     app.add_exception_handler(fleet.NoPlatform, fleet.no_platform_page)
     app.add_exception_handler(paging.PastLastPage, paging.last_page_redirect)
     app.add_exception_handler(HTTPException, not_found_page)
-
-
-def wants_page(request: Request) -> bool:
-    """Whether a person's browser asked (not an API client): HTML accepted, not under /api."""
-    accept = request.headers.get("accept", "")
-    return "text/html" in accept and not request.url.path.startswith("/api")
+    app.add_exception_handler(Exception, failures.crash_page)
 
 
 async def not_found_page(request: Request, exc: Exception) -> Response:
@@ -68,9 +64,12 @@ ERROR_TITLES = {404: "page.not_found_title", 403: "page.forbidden_title"}
 async def error_page(request: Request, exc: IndunetError) -> Response | None:
     """A service error raised by a console page that a person's browser asked for (a missing
     alarm, user or rule, say) as a page in the reader's language with the catalogue text of
-    its reason, not the API's JSON; ``None`` for API clients, HTMX swaps and server errors."""
-    if exc.status >= 500 or not wants_page(request) or request.headers.get("hx-request"):
+    its reason, not the API's JSON; a server error (503 database unavailable, say) as the
+    page of ``failures``; ``None`` for API clients and HTMX swaps."""
+    if not asks_for_page(request):
         return None
+    if exc.status >= 500:
+        return await failures.service_error_page(request, exc)
     if not hasattr(request.state, "console_user"):
         await run_in_threadpool(session.optional_user, request, get_state(request))
     ctx = {
