@@ -271,3 +271,27 @@ async def test_templates_are_stored_and_enforced(
         auth=AUTH,
     )
     assert good.status_code == 201, good.text
+
+
+async def test_dead_letters_keep_their_detail_name_and_params_on_postgresql(
+    pg_state: AppState,
+) -> None:
+    from indunet.telemetry import DeadLetters, Letter
+
+    letters = DeadLetters(pg_state.engine)
+    params = {"point": "温度", "value": "nan", "maximum": "80"}
+    await letters.record(
+        [
+            Letter("d1", "温度", "http", "out_of_range", "温度 is NaN", "{}", "value_nan", params),
+            Letter("d1", "t", "mqtt", "undecodable", "not JSON", "\xff"),
+        ]
+    )
+    named, old = sorted(letters.list(), key=lambda x: x.reason)
+    assert (named.why, named.params) == ("value_nan", params)
+    assert (old.why, old.params) == (None, None)
+    letters.settle(
+        [], [(named.id, "out_of_range", "t 9 > 5", None, "above_maximum", {"value": "9"})],
+        actor="t", target="d1", detail={},
+    )  # fmt: skip
+    [again] = [x for x in letters.list() if x.id == named.id]
+    assert (again.why, again.params) == ("above_maximum", {"value": "9"})

@@ -1,0 +1,55 @@
+"""The audit's case in a real browser: a bogus point and a temperature of 999 posted over
+HTTP are dead letters whose 说明 reads in Chinese on the zh-CN ingest page and in English on
+the English one, while the API keeps the English detail and adds its name and params."""
+
+# ruff: noqa: F401, F811  (fixtures imported from test_explore_browser are parameters here)
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from tests.integration.browser import CHROMIUM, CHROMIUM_ARGS, check_a11y
+from tests.integration.servers import Server
+from tests.integration.test_explore_browser import ZONE, api_of, login, ok, seed, server
+
+
+def test_letter_details_read_in_the_readers_language(server: Server, shots: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    api = api_of(server)
+    seed(api)
+    now = int(time.time() * 1000)
+    body = {"device": "env-1", "ts": [now], "points": {"bogus": [1], "temperature": [999]}}
+    assert ok(api.post("/api/v1/telemetry", json=body))["dead_lettered"] == 2
+    listed = ok(api.get("/api/v1/telemetry/dead-letters"))["items"]
+    hot = next(x for x in listed if x["point"] == "temperature")
+    assert "above the maximum" in hot["detail"] and hot["detail_reason"] == "above_maximum"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(
+                viewport={"width": 1280, "height": 900}, locale="zh-CN", timezone_id=ZONE
+            )
+            page = context.new_page()
+            page.set_default_timeout(15_000)
+            login(page, server, "/platform/ingest")
+            details = page.locator("#letters td.detail")
+            expect(details).to_have_count(2)
+            expect(page.locator('#letters td[data-why="above_maximum"]')).to_have_text(
+                f"测点 temperature 的值 999 高于最大值 {hot['detail_params']['maximum']}"
+            )
+            expect(page.locator('#letters td[data-why="point_unknown"]')).to_contain_text(
+                "设备 env-1 的模型中没有测点 bogus"
+            )
+            expect(page.locator("#letters")).not_to_contain_text("above the maximum")
+            page.screenshot(path=str(shots / "ingest-zh.png"), full_page=True)
+            check_a11y(page)
+            page.goto(f"{server.url}/lang/en?next=/platform/ingest")
+            expect(page.locator('#letters td[data-why="above_maximum"]')).to_contain_text(
+                "temperature value 999 is above the maximum"
+            )
+            expect(page.locator("#letters")).not_to_contain_text("高于最大值")
+            page.screenshot(path=str(shots / "ingest-en.png"), full_page=True)
+        finally:
+            browser.close()
