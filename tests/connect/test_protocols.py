@@ -36,7 +36,14 @@ class Sink:
         pass
 
     async def reject(
-        self, device: str | None, *, source: str, reason: str, payload: bytes | str
+        self,
+        device: str | None,
+        *,
+        source: str,
+        reason: str,
+        payload: bytes | str,
+        why: str | None = None,
+        params: object = None,
     ) -> None:
         pass
 

@@ -36,6 +36,7 @@ class Recorder:
     def __init__(self) -> None:
         self.batches: list[list[Sample]] = []
         self.rejects: list[tuple[str | None, str, str]] = []
+        self.named: list[tuple[str | None, object]] = []  # each letter's detail name, params
         self.statuses: list[tuple[str, bool]] = []
 
     async def submit(self, samples: Sequence[Sample], *, source: str) -> None:
@@ -43,9 +44,17 @@ class Recorder:
         self.batches.append(list(samples))
 
     async def reject(
-        self, device: str | None, *, source: str, reason: str, payload: bytes | str
+        self,
+        device: str | None,
+        *,
+        source: str,
+        reason: str,
+        payload: bytes | str,
+        why: str | None = None,
+        params: object = None,
     ) -> None:
         self.rejects.append((device, reason, str(payload)))
+        self.named.append((why, params))
 
     def device_status(self, device_id: str, online: bool) -> None:
         self.statuses.append((device_id, online))
@@ -309,6 +318,8 @@ async def test_an_exception_answer_is_one_dead_letter_and_other_points_flow(serv
         "modbus exception 2 (illegal data address) reading holding 100 (unit 1)",
         "modbus exception 2 (illegal data address) reading holding 25 (unit 1)",
     ]
+    blocks = sorted(p["block"] for w, p in rec.named if w == "modbus_exception")  # type: ignore[index]
+    assert blocks == ["holding 100 (unit 1)", "holding 25 (unit 1)"]  # said in zh-CN too
     assert rec.statuses == [("holes", True), ("holes", False)]  # offline again at stop
     h = conn.health()
     assert h.detail["split_blocks"] == 1  # the coalesced read was split to save "ok"

@@ -50,7 +50,14 @@ class Recorder:
         self.batches.append(list(samples))
 
     async def reject(
-        self, device: str | None, *, source: str, reason: str, payload: bytes | str
+        self,
+        device: str | None,
+        *,
+        source: str,
+        reason: str,
+        payload: bytes | str,
+        why: str | None = None,
+        params: object = None,
     ) -> None:
         self.rejects.append((device, reason))
 

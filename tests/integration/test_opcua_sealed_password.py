@@ -64,7 +64,14 @@ class Recorder:
         self.samples.extend(samples)
 
     async def reject(
-        self, device: str | None, *, source: str, reason: str, payload: bytes | str
+        self,
+        device: str | None,
+        *,
+        source: str,
+        reason: str,
+        payload: bytes | str,
+        why: str | None = None,
+        params: object = None,
     ) -> None:
         pass
 

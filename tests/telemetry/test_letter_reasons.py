@@ -70,6 +70,10 @@ def test_every_payload_detail_name_reads_from_both_catalogues() -> None:
         "envelope_undecodable": {"subject": "indunet.ingest.1", "message": "bad"},
         "poison": {"times": "5", "error": "boom"},
         "store_refused": {},
+        "modbus_exception": {"code": "2", "block": "holding 100 (unit 1)"},
+        "modbus_short_answer": {"block": "input 4-5 (unit 1)", "fault": "short answer"},
+        "opcua_convert": {"node": "ns=2;s=Temp", "type": "number"},
+        "opcua_monitor_refused": {"nodes": "ns=2;s=Gone: BadNodeIdUnknown"},
     }
     for why, values in params.items():
         for locale in ("zh-CN", "en"):
@@ -90,3 +94,22 @@ async def test_a_letter_keeps_its_detail_name_and_params(engine: sa.Engine) -> N
     assert new.why == "above_maximum" and new.params == {"point": "t", "value": "9", "maximum": "5"}
     assert new.to_dict()["detail_reason"] == "above_maximum"
     assert new.to_dict()["detail"] == bad.detail
+
+
+def test_every_detail_name_in_the_source_has_both_catalogue_texts() -> None:
+    """A ``said("name", ...)`` anywhere in the package reads as ``letter.<name>``."""
+    import re
+    from pathlib import Path
+
+    import indunet
+
+    root = Path(indunet.__file__).parent
+    names = {
+        m
+        for path in root.rglob("*.py")
+        for m in re.findall(r'\bsaid\(\s*"([a-z_]+)"', path.read_text(encoding="utf-8"))
+    }
+    assert len(names) >= 20, sorted(names)
+    for locale in ("zh-CN", "en"):
+        missing = sorted(n for n in names if f"letter.{n}" not in catalogue(locale))
+        assert not missing, (locale, missing)

@@ -27,6 +27,7 @@ from indunet.connect.connector import DeviceLink, StatusSink
 from indunet.connect.probe import wait_or_accepting
 from indunet.core.backoff import Backoff
 from indunet.telemetry import Overloaded, Sample, SampleSink
+from indunet.telemetry.checks import said
 
 from .codec import as_point_value, decode_registers
 from .config import ModbusSettings
@@ -355,14 +356,16 @@ class Connection:
                     pending[0:0] = parts
                     self.stats.split_blocks += 1
                     continue
-                await self._episode(dev, block, exception_text(code))
+                why = said("modbus_exception", code=str(code), block=block.describe())
+                await self._episode(dev, block, exception_text(code), why)
                 continue
             self._answered(dev)
             fault = answer_fault(block, pdu)
             if fault is not None:
                 self.stats.short_answers += 1
                 short = True
-                await self._episode(dev, block, fault)
+                why = said("modbus_short_answer", block=block.describe(), fault=fault)
+                await self._episode(dev, block, fault, why)
                 continue
             dev.failing.discard(block.describe())
             out.extend(self.decode(dev, block, pdu, ts))
@@ -387,7 +390,9 @@ class Connection:
                 out.append(Sample(dev.link.id, slot.point.name, ts, value))
         return out
 
-    async def _episode(self, dev: DeviceState, block: Block, fault: str) -> None:
+    async def _episode(
+        self, dev: DeviceState, block: Block, fault: str, why: tuple[str, dict[str, str]]
+    ) -> None:
         """Record a refused or short read once, until the block reads again."""
         key = block.describe()
         if key in dev.failing:
@@ -396,7 +401,14 @@ class Connection:
         reason = f"{fault} reading {key}"
         payload = f"FC{_FUNCTION[block.table]} address={block.start} count={block.count} unit={block.unit}"
         try:
-            await self.sink.reject(dev.link.id, source="modbus", reason=reason, payload=payload)
+            await self.sink.reject(
+                dev.link.id,
+                source="modbus",
+                reason=reason,
+                payload=payload,
+                why=why[0],
+                params=why[1],
+            )
         except Exception:
             self.stats.errors += 1
             log.exception("modbus: the sink refused a dead letter for %s", dev.link.id)

@@ -26,6 +26,7 @@ from indunet.connect.probe import wait_or_accepting
 from indunet.core.backoff import Backoff
 from indunet.devices import Point
 from indunet.telemetry import BAD, GOOD, Overloaded, Sample, SampleSink, Value
+from indunet.telemetry.checks import said
 
 from .codec import monitored_item, quality, status_name, timestamp_ms, to_value
 from .config import OpcUaSettings
@@ -184,6 +185,7 @@ class Session:
                     f"value:{point.name}",
                     f"OPC UA value of {binding.node_id} does not convert to {point.type}",
                     repr(raw)[:1000],
+                    said("opcua_convert", node=str(binding.node_id), type=point.type),
                 )
                 return
             value = dev.last.get(point.name)  # a Bad status often carries no value
@@ -199,13 +201,28 @@ class Session:
         self._buffer.append(Sample(device_id, point.name, timestamp_ms(dv), value, q))
         self._ready.set()
 
-    async def episode(self, dev: DeviceState, key: str, reason: str, payload: str) -> None:
-        """A dead letter, once until the problem ``key`` goes away."""
+    async def episode(
+        self,
+        dev: DeviceState,
+        key: str,
+        reason: str,
+        payload: str,
+        why: tuple[str, dict[str, str]],
+    ) -> None:
+        """A dead letter, once until the problem ``key`` goes away (``why``: its detail's
+        name and parameters)."""
         if key in dev.failing:
             return
         dev.failing.add(key)
         try:
-            await self.sink.reject(dev.link.id, source="opcua", reason=reason, payload=payload)
+            await self.sink.reject(
+                dev.link.id,
+                source="opcua",
+                reason=reason,
+                payload=payload,
+                why=why[0],
+                params=why[1],
+            )
         except Exception:
             self.stats.errors += 1
             log.exception("opcua: the sink refused a dead letter for %s", dev.link.id)
@@ -362,6 +379,7 @@ class Session:
                 "monitor",
                 "OPC UA server refused to monitor " + "; ".join(refused),
                 "\n".join(refused),
+                said("opcua_monitor_refused", nodes="; ".join(refused)),
             )
         else:
             dev.failing.discard("monitor")
