@@ -449,3 +449,37 @@ async def test_a_page_past_the_end_shows_the_last_page(
     for path in ("/ids/enterprises", "/admin/users"):
         resp = await web.get(path, params={"page": "40"})
         assert resp.status_code == 303 and resp.headers["location"] == f"{path}?page=1", path
+
+
+async def test_a_platform_admins_edits_are_in_the_owning_enterprises_audit_log(
+    web: httpx.AsyncClient, app_state: AppState, allocation: ids.Allocation
+) -> None:
+    with app_state.engine.begin() as conn:
+        core.create_user(
+            conn, username="a-admin", password=PASSWORD, role=core.Role.ENTERPRISE_ADMIN,
+            actor="test", enterprise_id=allocation.enterprise_id,
+        )  # fmt: skip
+    put(app_state, "88.100.1/CNC-0002", DESC="旧")
+    put(app_state, "88.100.2/OTHER-1", DESC="乙")
+    await login(web, app_state, "admin")
+    saved = await web.post(
+        "/ids/handles/edit",
+        data={"handle": "88.100.1/CNC-0002", "index": "1", "type": "DESC", "value": "新"},
+    )
+    assert saved.status_code == 303, saved.text
+    platform = app_state.platform
+    assert platform is not None
+    spec = {"id": "cnc-9", "name": "9号机床", "model": "indunet:air-compressor",
+            "connection": {"host": "127.0.0.1", "port": 1502}}  # fmt: skip
+    platform.devices.create(allocation.enterprise_id, spec, actor="user:admin")
+    platform.devices.update("cnc-9", {"name": "九号机床"}, actor="user:admin")
+
+    await login(web, app_state, "a-admin")
+    mine = (await web.get("/admin/audit", params={"actor": "user:admin", "size": "100"})).text
+    assert "88.100.1/CNC-0002" in mine and 'data-action="handle.modify"' in mine
+    assert "device:cnc-9" in mine and 'data-action="device.update"' in mine
+    assert "88.100.2/OTHER-1" not in mine  # the seed of another enterprise's prefix
+    await login(web, app_state, "b-admin")
+    theirs = (await web.get("/admin/audit", params={"size": "100"})).text
+    assert "88.100.1/CNC-0002" not in theirs and "device:cnc-9" not in theirs
+    assert "88.100.2/OTHER-1" in theirs  # done by `seed` to their prefix: theirs

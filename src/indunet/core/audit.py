@@ -1,10 +1,12 @@
 """The audit log: every write records who did what to which thing, in the writer's transaction.
 
-Each entry belongs to an enterprise or to none (``enterprise_id``): the writer names it, or it
-is the acting user's enterprise (an enterprise user acts only inside their own enterprise).
-Entries of no enterprise (platform admins' work, the CLI, failed logins, the system) are read
-by overseers only; an enterprise admin reads their enterprise's entries and never another's
-(``AuditFilter.enterprise_id``).
+Each entry belongs to an enterprise or to none (``enterprise_id``). A writer that changes an
+enterprise's thing names the thing's enterprise (an identifier: its prefix's owner; a device,
+rule, alarm, model, user or prefix: its enterprise; an enterprise: itself), whoever acts, so a
+platform admin's edit of an enterprise's identifier is read by that enterprise's admins too.
+Left out, it is the acting user's enterprise. Entries of no enterprise (platform-wide things,
+failed logins, the system) are read by overseers only; an enterprise admin reads their
+enterprise's entries and never another's (``AuditFilter.enterprise_id``).
 """
 
 from __future__ import annotations

@@ -111,7 +111,9 @@ def create_enterprise(
     new_id = conn.execute(
         enterprises.insert().values(**values).returning(enterprises.c.id)
     ).scalar_one()
-    audit.record(conn, actor, "enterprise.create", f"enterprise:{code}", {"name": name})
+    audit.record(
+        conn, actor, "enterprise.create", f"enterprise:{code}", {"name": name}, enterprise_id=new_id
+    )
     return Enterprise(id=int(new_id), **values)  # type: ignore[arg-type]
 
 
@@ -123,7 +125,14 @@ def set_verified(conn: sa.Connection, uscc: str, *, verified: bool, actor: str) 
         .where(enterprises.c.id == ent.id)
         .values(verified=verified, review_state=APPROVED if verified else PENDING)
     )
-    audit.record(conn, actor, "enterprise.verify", f"enterprise:{ent.uscc}", {"verified": verified})
+    audit.record(
+        conn,
+        actor,
+        "enterprise.verify",
+        f"enterprise:{ent.uscc}",
+        {"verified": verified},
+        enterprise_id=ent.id,
+    )
     return get_enterprise(conn, ent.uscc)
 
 
@@ -198,6 +207,7 @@ def review(
         f"enterprise.{'approve' if approve else 'reject'}",
         f"enterprise:{ent.uscc}",
         {"reason": text},
+        enterprise_id=ent.id,
     )
     return get_enterprise_by_id(conn, ent.id)
 

@@ -111,7 +111,9 @@ class ModelRegistry:
                         created_at=datetime.now(UTC),
                     )
                 )
-                audit.record(conn, actor, "model.create", f"model:{model.ref}")
+                audit.record(
+                    conn, actor, "model.create", f"model:{model.ref}", enterprise_id=enterprise_id
+                )
         except sa.exc.IntegrityError:
             raise Conflict(f"model {model.ref} was imported at the same time; look again") from None
         with self._lock:

@@ -411,6 +411,7 @@ class DeviceRegistry:
                         "enterprise_id": enterprise_id,
                         "model": f"{fields['model_id']}@{fields['model_version']}",
                     },
+                    enterprise_id=enterprise_id,
                 )
         except Exception as exc:
             self._drop_handle(identifier, actor)
@@ -460,7 +461,12 @@ class DeviceRegistry:
                 if not res.rowcount:
                     raise specs.missing(device_id)
                 audit.record(
-                    conn, actor, "device.update", f"device:{device_id}", {"fields": sorted(changes)}
+                    conn,
+                    actor,
+                    "device.update",
+                    f"device:{device_id}",
+                    {"fields": sorted(changes)},
+                    enterprise_id=current.enterprise_id,
                 )
         except Exception:
             if relabel and current.identifier and self.node is not None:
@@ -494,7 +500,13 @@ class DeviceRegistry:
             with self.engine.begin() as conn:
                 conn.execute(table.delete().where(table.c.id == device_id))
                 lifecycle.mark_deleted(conn, device_id, current.enterprise_id)
-                audit.record(conn, actor, "device.delete", f"device:{device_id}")
+                audit.record(
+                    conn,
+                    actor,
+                    "device.delete",
+                    f"device:{device_id}",
+                    enterprise_id=current.enterprise_id,
+                )
         except Exception:
             if current.identifier and self.node is not None:
                 self.node.put(
@@ -513,7 +525,7 @@ class DeviceRegistry:
 
     def rotate_secret(self, device_id: str, *, actor: str, secret: str | None = None) -> str:
         """Issue a new secret; the old one stops working at once."""
-        self.get(device_id)
+        current = self.get(device_id)
         new = specs.check_secret(secret)
         dig = secret_digest(new)
         with self.engine.begin() as conn:
@@ -522,7 +534,13 @@ class DeviceRegistry:
                 .where(table.c.id == device_id)
                 .values(secret_digest=dig, updated_at=datetime.now(UTC))
             )
-            audit.record(conn, actor, "device.rotate_secret", f"device:{device_id}")
+            audit.record(
+                conn,
+                actor,
+                "device.rotate_secret",
+                f"device:{device_id}",
+                enterprise_id=current.enterprise_id,
+            )
         with self._lock:
             self._digests[device_id] = dig
         self._changed(device_id)
@@ -540,5 +558,6 @@ class DeviceRegistry:
                 "device.import",
                 f"enterprise:{enterprise_id}",
                 {"total": report.total, "created": report.created, "failed": report.failed},
+                enterprise_id=enterprise_id,
             )
         return report

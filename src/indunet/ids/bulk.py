@@ -35,12 +35,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from indunet.core import IndunetError, InvalidInput, audit, verify_secret
 from indunet.ids.admin import Perm, Principal, authorize, check_platform_record, hash_seckeys
 from indunet.ids.answers import Referral
 from indunet.ids.bulkfiles import Row, file_kind, rows, scan
 from indunet.ids.bulkjobs import DONE, RUNNING, BulkReport, Job, save_job, start_job
 from indunet.ids.node import LOCAL, Node, default_admin
+from indunet.ids.owners import prefix_owner
 from indunet.ids.store import decode_values, encode_values
 from indunet.ids.syntax import handle as hdl
 from indunet.ids.values import ADMIN_TYPE, SECKEY_TYPE, HandleValue, now_timestamp
@@ -383,6 +386,7 @@ def _write_batch(
                     "replaced": len(replaced),
                     "lines": [batch[0].line, batch[-1].line],
                 },
+                enterprise_id=_owner(conn, {r.prefix for r in ready.values()}),
             )
         if batch:
             job.next_line = batch[-1].line + 1
@@ -396,3 +400,10 @@ def _write_batch(
     if node.resolver is not None:
         for key in [*(i[0] for i in inserts), *replaced]:
             node.resolver.forget(key)
+
+
+def _owner(conn: sa.Connection, prefixes: set[str]) -> int | None:
+    """The one enterprise owning every prefix of a batch (its audit entry is theirs), else
+    ``None`` (overseers read it)."""
+    owners = {prefix_owner(conn, p) for p in prefixes}
+    return owners.pop() if len(owners) == 1 else None

@@ -42,6 +42,7 @@ from indunet.ids.errors import (
     ValueExists,
     ValuesNotFound,
 )
+from indunet.ids.owners import prefix_owner
 from indunet.ids.resolver import Resolver
 from indunet.ids.sites import SitePolicy
 from indunet.ids.stats import NodeStats
@@ -321,6 +322,7 @@ class Node:
                 action,
                 h.text,
                 {"node": self.name, "indices": sorted(v.index for v in values)},
+                enterprise_id=prefix_owner(conn, h.prefix),
             )
         self._written(h, final)
         if created and not h.is_prefix_handle:
@@ -433,6 +435,7 @@ class Node:
                 action,
                 existing.handle,
                 {"node": self.name, "indices": sorted(indices or [])},
+                enterprise_id=prefix_owner(conn, h.prefix),
             )
         self._written(h, remaining)
         return existing.handle

@@ -160,6 +160,7 @@ def allocate(
             "prefix.allocate",
             f"0.NA/{prefix}",
             {"node": node.name, "enterprise": enterprise.uscc if enterprise else None},
+            enterprise_id=enterprise.id if enterprise else None,
         )
     node._written(h, values)
     return Allocation(
@@ -333,7 +334,14 @@ def revoke(nodes: Mapping[str, Node], prefix: str, *, reason: str, actor: str) -
             .values(revoked_at=datetime.now(UTC), revoked_by=actor[:200], revoke_reason=text)
         )
         node.store.delete(conn, h.key)
-        audit.record(conn, actor, "prefix.revoke", f"0.NA/{norm}", {"reason": text})
+        audit.record(
+            conn,
+            actor,
+            "prefix.revoke",
+            f"0.NA/{norm}",
+            {"reason": text},
+            enterprise_id=m["enterprise_id"],
+        )
     node._written(h, None)  # drops its delegation and cached answers about it
     for n in nodes.values():
         n.revoked = n.revoked | {norm}
@@ -369,7 +377,14 @@ def rotate_key(nodes: Mapping[str, Node], prefix: str, *, actor: str) -> str:
         values = [v for v in rec.values if v.index != ADMIN_KEY_INDEX]
         values = sorted([*values, *hash_seckeys([key])], key=lambda v: v.index)
         node.store.replace(conn, h.key, values)
-        audit.record(conn, actor, "prefix.rotate_key", f"0.NA/{norm}", {"index": ADMIN_KEY_INDEX})
+        audit.record(
+            conn,
+            actor,
+            "prefix.rotate_key",
+            f"0.NA/{norm}",
+            {"index": ADMIN_KEY_INDEX},
+            enterprise_id=m["enterprise_id"],
+        )
     node._written(h, values)
     return secret
 

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from indunet.core import Conflict, InvalidInput, NotFound, audit
 from indunet.ids.errors import InvalidValue
+from indunet.ids.owners import prefix_owner
 from indunet.ids.syntax import handle as hdl
 from indunet.ids.tables import templates
 from indunet.ids.values import (
@@ -491,7 +492,13 @@ class TemplateRegistry:
             )
             .returning(templates.c.id)
         ).scalar_one()
-        audit.record(conn, actor, "template.create", f"template:{t.prefix}/{t.ref}")
+        audit.record(
+            conn,
+            actor,
+            "template.create",
+            f"template:{t.prefix}/{t.ref}",
+            enterprise_id=prefix_owner(conn, t.prefix),
+        )
         t = Template(
             t.prefix, t.name, t.version, t.industry_code, t.items, t.description, int(new_id)
         )
@@ -515,7 +522,13 @@ class TemplateRegistry:
                 reason="template_not_found",
                 params={"template": ref, "prefix": prefix},
             )
-        audit.record(conn, actor, "template.delete", f"template:{prefix}/{ref}")
+        audit.record(
+            conn,
+            actor,
+            "template.delete",
+            f"template:{prefix}/{ref}",
+            enterprise_id=prefix_owner(conn, prefix),
+        )
         self._by_ref.pop((prefix, ref), None)
         self._types.pop(prefix, None)
         for t in self._by_ref.values():

@@ -204,6 +204,7 @@ class Alarms:
                 "alarm.acknowledge",
                 f"alarm:{alarm_id}",
                 {"rule": alarm.rule_name, "device": alarm.device_id, "note": note},
+                enterprise_id=alarm.enterprise_id,
             )
             return self._get(conn, alarm_id)
 
@@ -255,6 +256,7 @@ class Alarms:
                 "alarm.clear",
                 f"alarm:{alarm_id}",
                 {"rule": alarm.rule_name, "device": alarm.device_id, "note": note},
+                enterprise_id=alarm.enterprise_id,
             )
             return self._get(conn, alarm_id)
 
@@ -267,7 +269,12 @@ class Alarms:
             access.check_change(user, alarm.enterprise_id, f"alarm {alarm_id}", users_too=True)
             made = alarmcomments.add(conn, alarm, user.username, text, datetime.now(UTC))
             audit.record(
-                conn, user.actor, "alarm.comment", f"alarm:{alarm_id}", {"comment": made.id}
+                conn,
+                user.actor,
+                "alarm.comment",
+                f"alarm:{alarm_id}",
+                {"comment": made.id},
+                enterprise_id=alarm.enterprise_id,
             )
             return made
 

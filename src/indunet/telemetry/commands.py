@@ -319,6 +319,7 @@ class Commands:
                 f"device.{kind}",
                 f"device:{device_id}",
                 {"command": command_id, "name": name, "argument": argument},
+                enterprise_id=enterprise,
             )
         return int(command_id)
 

@@ -291,7 +291,14 @@ def insert(conn: sa.Connection, rule: Rule, actor: str) -> Rule:
     values.update(created_by=actor)
     new_id = conn.execute(table.insert().values(**values).returning(table.c.id)).scalar_one()
     stored = replace(rule, id=int(new_id), created_by=actor)
-    audit.record(conn, actor, "rule.create", f"rule:{new_id}", _detail(stored))
+    audit.record(
+        conn,
+        actor,
+        "rule.create",
+        f"rule:{new_id}",
+        _detail(stored),
+        enterprise_id=stored.enterprise_id,
+    )
     return stored
 
 
@@ -301,14 +308,28 @@ def update(conn: sa.Connection, rule: Rule, actor: str) -> Rule:
     values = _columns(rule)
     del values["created_at"]
     conn.execute(table.update().where(table.c.id == rule.id).values(**values))
-    audit.record(conn, actor, "rule.update", f"rule:{rule.id}", _detail(rule))
+    audit.record(
+        conn,
+        actor,
+        "rule.update",
+        f"rule:{rule.id}",
+        _detail(rule),
+        enterprise_id=rule.enterprise_id,
+    )
     return rule
 
 
 def delete(conn: sa.Connection, rule: Rule, actor: str) -> None:
     """Remove a rule with its audit entry (its alarms stay, as history)."""
     conn.execute(table.delete().where(table.c.id == rule.id))
-    audit.record(conn, actor, "rule.delete", f"rule:{rule.id}", _detail(rule))
+    audit.record(
+        conn,
+        actor,
+        "rule.delete",
+        f"rule:{rule.id}",
+        _detail(rule),
+        enterprise_id=rule.enterprise_id,
+    )
 
 
 def _columns(rule: Rule) -> dict[str, Any]:
