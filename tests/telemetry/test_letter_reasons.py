@@ -113,3 +113,48 @@ def test_every_detail_name_in_the_source_has_both_catalogue_texts() -> None:
     for locale in ("zh-CN", "en"):
         missing = sorted(n for n in names if f"letter.{n}" not in catalogue(locale))
         assert not missing, (locale, missing)
+
+
+BODIES = [
+    b'{"samples": [',
+    b'"just text"',
+    b"[1, 2]",
+    b'{"samples": 5}',
+    b'{"samples": [7]}',
+    b'{"samples": [{"device": 1, "point": "p", "value": 1}]}',
+    b'{"samples": [{"device": "d", "point": "p"}]}',
+    b'{"device": 5, "ts": [1], "points": {}}',
+    b'{"device": "d", "ts": 1, "points": {}}',
+    b'{"device": "d", "ts": [1], "points": []}',
+    b'{"device": "d", "ts": [1], "points": {}, "quality": [1]}',
+    b'{"device": "d", "ts": [1, 2], "points": {"noise": [1]}}',
+    b'{"device": "d", "ts": [1], "points": {"noise": [1]}, "quality": {"noise": [0, 0]}}',
+]
+
+
+def test_every_unreadable_http_body_is_named_in_both_languages() -> None:
+    """The HTTP decoder's refusals name themselves: the API answers the reason and the
+    dead letter's detail reads as ``error.<reason>`` in the console."""
+    from indunet.connect import PayloadInvalid, decode_telemetry
+    from indunet.connect.http.codec import inflate_body
+
+    reasons = set()
+    for body in BODIES:
+        with pytest.raises(PayloadInvalid) as caught:
+            decode_telemetry(body)
+        exc = caught.value
+        assert exc.reason, body
+        reasons.add(exc.reason)
+        for locale in ("zh-CN", "en"):
+            said = catalogue(locale)[f"error.{exc.reason}"].format(**exc.params)
+            assert "{" not in said or exc.reason == "payload_shape", (body, said)
+    for encoding, body in (("br", b"x"), ("gzip", b"not gzip")):
+        with pytest.raises(PayloadInvalid) as caught:
+            inflate_body(body, encoding, 1000)
+        exc = caught.value
+        assert exc.reason
+        reasons.add(exc.reason)
+        for locale in ("zh-CN", "en"):
+            said = catalogue(locale)[f"error.{exc.reason}"].format(**exc.params)
+            assert encoding in said and "{" not in said, said
+    assert len(reasons) == 14, sorted(reasons)

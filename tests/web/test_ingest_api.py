@@ -329,5 +329,5 @@ async def test_dead_letters_name_their_detail_with_params_besides_the_english_te
         ).json()["items"]
         if x["reason"] == "undecodable"
     ]
-    assert payload["detail_reason"] == "payload_undecodable"
-    assert "[0] must be an object" in payload["detail_params"]["message"]
+    assert payload["detail_reason"] == "payload_block_not_object"
+    assert payload["detail_params"] == {"where": "[0]"}

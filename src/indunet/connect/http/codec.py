@@ -78,12 +78,20 @@ def inflate_body(body: bytes, encoding: str, limit: int) -> bytes:
     if encoding in ("", "identity"):
         return body
     if encoding not in ("gzip", "deflate"):
-        raise PayloadInvalid(f"Content-Encoding {encoding!r} is not supported (use gzip)")
+        raise PayloadInvalid(
+            f"Content-Encoding {encoding!r} is not supported (use gzip)",
+            reason="body_encoding_unsupported",
+            params={"encoding": encoding[:40]},
+        )
     inflater = zlib.decompressobj(wbits=47)  # gzip or zlib header, detected
     try:
         out = inflater.decompress(body, limit + 1)
     except zlib.error as exc:
-        raise PayloadInvalid(f"the {encoding} body is corrupt: {exc}") from None
+        raise PayloadInvalid(
+            f"the {encoding} body is corrupt: {exc}",
+            reason="body_corrupt",
+            params={"encoding": encoding},
+        ) from None
     if len(out) > limit:
         raise PayloadTooLarge(f"the body inflates beyond {limit:,} bytes; send smaller batches")
     return out
@@ -116,7 +124,9 @@ def _decode(body: bytes, now_ms: int | None) -> TelemetryBatch:
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise PayloadInvalid(f"the body is not JSON: {exc}") from None
+        raise PayloadInvalid(
+            f"the body is not JSON: {exc}", reason="body_not_json", params={"error": str(exc)}
+        ) from None
     now = int(time.time() * 1000) if now_ms is None else now_ms
     batch = TelemetryBatch()
     if isinstance(doc, dict) and "samples" in doc:
@@ -126,19 +136,27 @@ def _decode(body: bytes, now_ms: int | None) -> TelemetryBatch:
     elif isinstance(doc, list):
         for i, block in enumerate(doc):
             if not isinstance(block, dict):
-                raise PayloadInvalid(f"[{i}] must be an object with device, ts and points")
+                raise PayloadInvalid(
+                    f"[{i}] must be an object with device, ts and points",
+                    reason="payload_block_not_object",
+                    params={"where": f"[{i}]"},
+                )
             _block(block, f"[{i}]", batch)
     else:
         raise PayloadInvalid(
             'expected {"samples": [...]} (rows) or {"device": ..., "ts": [...], "points": {...}}'
-            " (columns), or an array of column blocks"
+            " (columns), or an array of column blocks",
+            reason="payload_shape",
+            params={},
         )
     return batch
 
 
 def _rows(rows: Any, now: int, batch: TelemetryBatch) -> None:
     if not isinstance(rows, list):
-        raise PayloadInvalid("samples must be an array of objects")
+        raise PayloadInvalid(
+            "samples must be an array of objects", reason="payload_samples_not_array", params={}
+        )
     out = batch.samples
     devices = batch.devices
     last = None
@@ -164,24 +182,44 @@ def _row_problem(rows: list[Any], i: int) -> NoReturn:
     row = rows[i]
     where = f"samples[{i}]"
     if not isinstance(row, dict):
-        raise PayloadInvalid(f"{where} must be an object, not {type(row).__name__}")
+        got = type(row).__name__
+        raise PayloadInvalid(
+            f"{where} must be an object, not {got}",
+            reason="payload_row_not_object",
+            params={"where": where, "got": got},
+        )
     for key in ("device", "point"):
         if not isinstance(row.get(key), str):
-            raise PayloadInvalid(f"{where}.{key} must be a string")
-    raise PayloadInvalid(f"{where} has no value")
+            raise _not_string(f"{where}.{key}")
+    raise PayloadInvalid(
+        f"{where} has no value", reason="payload_row_no_value", params={"where": where}
+    )
 
 
 def _block(block: dict[str, Any], where: str, batch: TelemetryBatch) -> None:
     device, stamps, points = block.get("device"), block.get("ts"), block.get("points")
     if not isinstance(device, str):
-        raise PayloadInvalid(f"{_at(where, 'device')} must be a string")
+        raise _not_string(_at(where, "device"))
     if not isinstance(stamps, list):
-        raise PayloadInvalid(f"{_at(where, 'ts')} must be an array of times")
+        at = _at(where, "ts")
+        raise PayloadInvalid(
+            f"{at} must be an array of times", reason="payload_ts_not_array", params={"where": at}
+        )
     if not isinstance(points, dict):
-        raise PayloadInvalid(f"{_at(where, 'points')} must be an object of value arrays")
+        at = _at(where, "points")
+        raise PayloadInvalid(
+            f"{at} must be an object of value arrays",
+            reason="payload_points_not_object",
+            params={"where": at},
+        )
     qualities = block.get("quality") or {}
     if not isinstance(qualities, dict):
-        raise PayloadInvalid(f"{_at(where, 'quality')} must be an object of quality arrays")
+        at = _at(where, "quality")
+        raise PayloadInvalid(
+            f"{at} must be an object of quality arrays",
+            reason="payload_quality_not_object",
+            params={"where": at},
+        )
     n = len(stamps)
     if not set(map(type, stamps)) <= {int}:
         stamps = [iso_ms(t) if type(t) is str else t for t in stamps]
@@ -189,15 +227,21 @@ def _block(block: dict[str, Any], where: str, batch: TelemetryBatch) -> None:
     for name, values in points.items():
         if not isinstance(values, list) or len(values) != n:
             size = len(values) if isinstance(values, list) else type(values).__name__
+            at = f"{_at(where, 'points')}.{name}"
             raise PayloadInvalid(
-                f"{_at(where, 'points')}.{name} must be an array of {n} values (one per ts), got {size}"
+                f"{at} must be an array of {n} values (one per ts), got {size}",
+                reason="payload_values_length",
+                params={"where": at, "n": n, "got": size},
             )
         marks = qualities.get(name)
         if marks is None:
             marks = repeat(0)
         elif not isinstance(marks, list) or len(marks) != n:
+            at = f"{_at(where, 'quality')}.{name}"
             raise PayloadInvalid(
-                f"{_at(where, 'quality')}.{name} must be an array of {n} qualities"
+                f"{at} must be an array of {n} qualities",
+                reason="payload_qualities_length",
+                params={"where": at, "n": n},
             )
         rows = zip(repeat(device), repeat(name), stamps, values, marks)
         if None in values:
@@ -205,6 +249,12 @@ def _block(block: dict[str, Any], where: str, batch: TelemetryBatch) -> None:
         else:
             out.extend(map(_new, repeat(Sample), rows))
     batch.devices.add(device)
+
+
+def _not_string(where: str) -> PayloadInvalid:
+    return PayloadInvalid(
+        f"{where} must be a string", reason="payload_not_string", params={"where": where}
+    )
 
 
 def _at(where: str, key: str) -> str:
