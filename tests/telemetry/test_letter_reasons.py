@@ -158,3 +158,41 @@ def test_every_unreadable_http_body_is_named_in_both_languages() -> None:
             said = catalogue(locale)[f"error.{exc.reason}"].format(**exc.params)
             assert encoding in said and "{" not in said, said
     assert len(reasons) == 14, sorted(reasons)
+
+
+MQTT = [
+    ("telemetry", b'{"temp": 1, "ts": true}'),
+    ("telemetry", b'{"temp": 1, "ts": -5}'),
+    ("telemetry", b'{"temp": 1, "ts": "yesterday"}'),
+    ("telemetry", b'{"temp": 1, "ts": [1]}'),
+    ("telemetry", b'{"temp": null}'),
+    ("telemetry", b"{not json"),
+    ("telemetry", b"[1]"),
+    ("telemetry", b'{"device": "dev-b", "temp": 1}'),
+    ("telemetry", b"{}"),
+    ("commands/result", b"{not json"),
+    ("commands/result", b'{"ok": true}'),
+    ("commands/result", b'{"id": "c1"}'),
+    ("status", b"sleeping"),
+    ("other", b"{}"),
+]
+
+
+def test_every_refused_mqtt_payload_is_named_in_both_languages() -> None:
+    from tests.connect.test_mqtt_support import METER, RecordingSink
+
+    from indunet.connect import DeviceLink
+    from indunet.connect.mqtt import MessageRouter
+
+    router = MessageRouter(RecordingSink())
+    router.add(DeviceLink("dev-a", METER))
+    names = set()
+    for kind, payload in MQTT:
+        topic = f"indunet/v1/dev-a/{kind}"
+        [(_, _, _, _, (why, params))] = router.decode("dev-a", [(topic, payload)]).rejects
+        assert params["topic"] == topic
+        names.add(why)
+        for locale in ("zh-CN", "en"):
+            said = catalogue(locale)[f"letter.{why}"].format(**params)
+            assert "{" not in said and topic in said, (kind, payload, said)
+    assert len(names) == len(MQTT), sorted(names)

@@ -79,20 +79,36 @@ class Binding:
 def parse_ts(value: Any) -> int:
     """Milliseconds since the epoch from a number (ms) or an ISO 8601 string."""
     if isinstance(value, bool):
-        raise PayloadError("ts must be milliseconds since the epoch or ISO 8601, not a boolean")
+        raise PayloadError(
+            "ts must be milliseconds since the epoch or ISO 8601, not a boolean",
+            reason="mqtt_ts_boolean",
+            params={},
+        )
     if isinstance(value, int | float):
         if value < 0 or value != value or value > 253_402_300_799_999:
-            raise PayloadError(f"ts {value} is not a time in milliseconds since the epoch")
+            raise PayloadError(
+                f"ts {value} is not a time in milliseconds since the epoch",
+                reason="mqtt_ts_range",
+                params={"ts": str(value)},
+            )
         return int(value)
     if isinstance(value, str):
         try:
             dt = datetime.fromisoformat(value)
         except ValueError:
-            raise PayloadError(f"ts {value!r} is not an ISO 8601 time") from None
+            raise PayloadError(
+                f"ts {value!r} is not an ISO 8601 time",
+                reason="mqtt_ts_not_iso",
+                params={"ts": value[:64]},
+            ) from None
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=UTC)
         return int(dt.timestamp() * 1000)
-    raise PayloadError("ts must be milliseconds since the epoch or an ISO 8601 string")
+    raise PayloadError(
+        "ts must be milliseconds since the epoch or an ISO 8601 string",
+        reason="mqtt_ts_type",
+        params={},
+    )
 
 
 _SCALARS = frozenset((bool, int, float, str))
@@ -102,7 +118,11 @@ def _scalar(point: str, value: Any) -> Value:
     if type(value) in _SCALARS or isinstance(value, bool | int | float | str):
         return value  # type: ignore[no-any-return]
     kind = "null" if value is None else "an object" if isinstance(value, dict) else "a list"
-    raise PayloadError(f"point {point} has {kind} value; values are numbers, booleans or strings")
+    raise PayloadError(
+        f"point {point} has {kind} value; values are numbers, booleans or strings",
+        reason="mqtt_value_type",
+        params={"point": point, "kind": "null" if value is None else type(value).__name__},
+    )
 
 
 def decode(
@@ -122,16 +142,24 @@ def decode(
     try:
         doc = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
-        raise PayloadError(f"payload is not JSON ({exc})") from None
+        raise PayloadError(
+            f"payload is not JSON ({exc})", reason="mqtt_not_json", params={"error": str(exc)}
+        ) from None
     items = doc if isinstance(doc, list) else [doc]
     out: list[Sample] = []
     for item in items:
         if not isinstance(item, dict):
-            raise PayloadError("payload must be a JSON object or a list of objects")
+            raise PayloadError(
+                "payload must be a JSON object or a list of objects",
+                reason="mqtt_not_object",
+                params={},
+            )
         named = item.get("device", device_id)
         if named != device_id:
             raise PayloadError(
-                f"payload names device {named} but came on the topic of device {device_id}"
+                f"payload names device {named} but came on the topic of device {device_id}",
+                reason="mqtt_wrong_device",
+                params={"named": str(named)[:200], "device": device_id},
             )
         ts = parse_ts(item["ts"]) if "ts" in item else now_ms
         if standard and not bindings:  # the common case, kept tight
@@ -157,7 +185,7 @@ def decode(
                 found[b.point] = _scalar(b.point, value)
         out.extend(Sample(device_id, p, ts, v) for p, v in found.items())
     if not out:
-        raise PayloadError("payload carries no point values")
+        raise PayloadError("payload carries no point values", reason="mqtt_no_points", params={})
     return out
 
 
@@ -166,12 +194,22 @@ def decode_command_result(payload: bytes) -> tuple[str, bool, Any, str]:
     try:
         doc = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
-        raise PayloadError(f"command result is not JSON ({exc})") from None
+        raise PayloadError(
+            f"command result is not JSON ({exc})",
+            reason="mqtt_result_not_json",
+            params={"error": str(exc)},
+        ) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("id"), str):
-        raise PayloadError('command result must be an object with a string "id"')
+        raise PayloadError(
+            'command result must be an object with a string "id"',
+            reason="mqtt_result_no_id",
+            params={},
+        )
     ok = doc.get("ok")
     if not isinstance(ok, bool):
-        raise PayloadError('command result must have a boolean "ok"')
+        raise PayloadError(
+            'command result must have a boolean "ok"', reason="mqtt_result_no_ok", params={}
+        )
     error = doc.get("error")
     return doc["id"], ok, doc.get("output"), error if isinstance(error, str) else ""
 

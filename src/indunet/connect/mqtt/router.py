@@ -134,7 +134,10 @@ class MessageRouter:
                 self._route(batch, publisher, topic, payload, now)
             except payloads.PayloadError as exc:
                 device = publisher or (topics.split(topic) or (None, ""))[0]
-                why = said("mqtt_payload", topic=topic, message=exc.message)
+                if exc.reason:  # said in the console as letter.<reason>, with the topic
+                    why = said(exc.reason, **{**exc.params, "topic": topic})
+                else:
+                    why = said("mqtt_payload", topic=topic, message=exc.message)
                 text = f"{topic}: {exc.message}"
                 batch.rejects.append((device, text, payload, UNDECODABLE, why))
         return batch
@@ -172,7 +175,11 @@ class MessageRouter:
                 payloads.decode(device, payload, now, standard=False, bindings=bindings)
             )
         else:
-            raise payloads.PayloadError(f"topic {topic} carries nothing Indunet reads")
+            raise payloads.PayloadError(
+                f"topic {topic} carries nothing Indunet reads",
+                reason="mqtt_topic_unread",
+                params={},
+            )
 
     def _result(self, device: str, payload: bytes) -> None:
         command_id, ok, output, error = payloads.decode_command_result(payload)
@@ -181,7 +188,9 @@ class MessageRouter:
             return  # answered after its caller gave up: nothing waits for it any more
         if waiting[0] != device:
             raise payloads.PayloadError(
-                f"device {device} answered command {command_id} of device {waiting[0]}"
+                f"device {device} answered command {command_id} of device {waiting[0]}",
+                reason="mqtt_result_foreign",
+                params={"device": device, "command": command_id, "owner": waiting[0]},
             )
         del self.pending[command_id]
         self.counts["results"] += 1
@@ -191,7 +200,9 @@ class MessageRouter:
     def _status(self, device: str, payload: bytes) -> None:
         text = payload.decode(errors="replace").strip().strip('"').lower()
         if text not in ("online", "offline"):
-            raise payloads.PayloadError('status must be "online" or "offline"')
+            raise payloads.PayloadError(
+                'status must be "online" or "offline"', reason="mqtt_status_invalid", params={}
+            )
         self.set_status(device, text == "online")
 
     async def commit(self, batch: Batch) -> None:
