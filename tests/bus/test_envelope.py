@@ -17,6 +17,7 @@ from indunet.bus.envelope import (
     decode,
 )
 from indunet.telemetry import BAD, GOOD, UNCERTAIN, Sample
+from indunet.web.console.i18n import catalogue
 
 NOW = 1_765_000_000_000
 
@@ -127,6 +128,11 @@ def test_a_hostile_envelope_is_refused_naming_the_problem(raw: bytes, problem: s
     assert problem in caught.value.message
     assert caught.value.code == "envelope_invalid"
     assert len(caught.value.message) < 400  # a dead letter's detail, not an echo of the input
+    exc = caught.value
+    assert exc.reason and exc.reason.startswith("envelope_")  # the letter's detail name
+    for locale in ("zh-CN", "en"):
+        said = catalogue(locale)[f"letter.{exc.reason}"].format(subject="s.1", **exc.params)
+        assert "{" not in said and "s.1" in said, said
 
 
 @pytest.mark.parametrize("number", [b"NaN", b"Infinity", b"-Infinity", b"1e999", b"-1e999"])

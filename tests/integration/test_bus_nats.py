@@ -254,7 +254,7 @@ async def test_an_undecodable_message_is_dead_lettered_and_blocks_nothing(
         [letter] = r.letters.list()
         assert (letter.reason, letter.source) == ("undecodable", "bus")
         assert "must be a JSON object" in letter.detail and subject in letter.detail
-        assert letter.why == "envelope_undecodable" and letter.params  # said in zh-CN too
+        assert letter.why == "envelope_not_json" and letter.params  # said in zh-CN too
         assert letter.params["subject"] == subject
         assert letter.payload.startswith("{not an envelope")
         await until(lambda: r.worker.lag() == 0, 5, "nothing left to redeliver")

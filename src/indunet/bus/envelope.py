@@ -44,6 +44,11 @@ class EnvelopeInvalid(InvalidInput):
     code = "envelope_invalid"
 
 
+def _bad(message: str, reason: str, **params: object) -> EnvelopeInvalid:
+    """An ``EnvelopeInvalid`` naming its problem stably (the dead letter's detail name)."""
+    return EnvelopeInvalid(message, reason=reason, params={k: str(v) for k, v in params.items()})
+
+
 @dataclass(frozen=True, slots=True)
 class Batch:
     """Samples from one producer, in one message."""
@@ -76,48 +81,70 @@ class Batch:
 def decode(raw: bytes) -> Batch:
     """An envelope from its wire form; ``EnvelopeInvalid`` naming the first problem."""
     if len(raw) > MAX_BYTES:
-        raise EnvelopeInvalid(f"an envelope is at most {MAX_BYTES} bytes, not {len(raw)}")
+        raise _bad(
+            f"an envelope is at most {MAX_BYTES} bytes, not {len(raw)}",
+            "envelope_too_big",
+            max=MAX_BYTES,
+            size=len(raw),
+        )
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise EnvelopeInvalid(f"an envelope must be a JSON object: {exc}") from None
+        raise _bad(
+            f"an envelope must be a JSON object: {exc}", "envelope_not_json", error=str(exc)
+        ) from None
     if not isinstance(doc, dict):
-        raise EnvelopeInvalid("an envelope must be a JSON object")
+        raise _bad("an envelope must be a JSON object", "envelope_not_object")
     fmt = doc.get("f")
     producer = _text(doc, "p", MAX_PRODUCER)
     seq = doc.get("q")
     if type(seq) is not int or seq < 0:
-        raise EnvelopeInvalid("envelope field 'q' (sequence) must be a whole number ≥ 0")
+        raise _bad(
+            "envelope field 'q' (sequence) must be a whole number ≥ 0", "envelope_bad_sequence"
+        )
     source = _text(doc, "src", MAX_SOURCE)
     if fmt == SAMPLES:
         return Batch(producer, seq, source, _samples(doc.get("c")))
-    raise EnvelopeInvalid(f"unknown envelope format {str(fmt)[:64]!r}")
+    raise _bad(
+        f"unknown envelope format {str(fmt)[:64]!r}",
+        "envelope_unknown_format",
+        format=str(fmt)[:64],
+    )
 
 
 def _text(doc: dict[str, Any], name: str, limit: int) -> str:
     value = doc.get(name)
     if not isinstance(value, str) or len(value) > limit:
-        raise EnvelopeInvalid(f"envelope field {name!r} must be text of at most {limit} characters")
+        raise _bad(
+            f"envelope field {name!r} must be text of at most {limit} characters",
+            "envelope_bad_text",
+            field=name,
+            max=limit,
+        )
     return value
 
 
 def _samples(columns: Any) -> list[Sample]:
     if not isinstance(columns, list) or len(columns) != 5:
-        raise EnvelopeInvalid("envelope field 'c' must be five columns")
+        raise _bad("envelope field 'c' must be five columns", "envelope_bad_columns")
     if not all(isinstance(c, list) for c in columns):
-        raise EnvelopeInvalid("envelope field 'c' must be five columns")
+        raise _bad("envelope field 'c' must be five columns", "envelope_bad_columns")
     devices, points, times, values, qualities = columns
     n = len(devices)
     if n > MAX_POINTS or any(len(c) != n for c in columns):
-        raise EnvelopeInvalid(f"an envelope holds at most {MAX_POINTS} samples in equal columns")
+        raise _bad(
+            f"an envelope holds at most {MAX_POINTS} samples in equal columns",
+            "envelope_too_many",
+            max=MAX_POINTS,
+        )
     if not all(type(x) is str for x in devices) or not all(type(x) is str for x in points):
-        raise EnvelopeInvalid("device and point columns must be text")
+        raise _bad("device and point columns must be text", "envelope_bad_names")
     if not all(type(x) is int for x in times):
-        raise EnvelopeInvalid("the time column must be whole milliseconds")
+        raise _bad("the time column must be whole milliseconds", "envelope_bad_times")
     if not all(type(x) in (float, int, bool, str) for x in values):
-        raise EnvelopeInvalid("the value column holds numbers, booleans or text only")
+        raise _bad("the value column holds numbers, booleans or text only", "envelope_bad_values")
     if not all(x in _QUALITIES and type(x) is int for x in qualities):
-        raise EnvelopeInvalid("the quality column holds 0, 1 or 2 only")
+        raise _bad("the quality column holds 0, 1 or 2 only", "envelope_bad_qualities")
     return list(map(Sample._make, zip(devices, points, times, values, qualities, strict=True)))
 
 

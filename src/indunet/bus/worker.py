@@ -210,7 +210,10 @@ class BusWorker:
             try:
                 env = decode(msg.data)
             except EnvelopeInvalid as exc:
-                why = said("envelope_undecodable", subject=msg.subject, message=exc.message)
+                if exc.reason:  # said in the console as letter.<reason>, with the subject
+                    why = said(exc.reason, **{**exc.params, "subject": msg.subject})
+                else:
+                    why = said("envelope_undecodable", subject=msg.subject, message=exc.message)
                 text = f"{exc.message} (on {msg.subject})"
                 if await self._dead(msg, "undecodable", text, why):
                     self.stats.undecodable += 1
