@@ -160,6 +160,39 @@ async def test_enterprise_detail_counts_prefixes_users_and_devices(
     assert "88.100.1" in page.text
 
 
+async def test_an_approved_enterprise_leads_on_to_allocation_users_and_devices(
+    admin: httpx.AsyncClient, state: AppState, enterprise: core.Enterprise, other: core.Enterprise
+) -> None:
+    pending = (await admin.get(f"/ids/enterprises/{other.id}")).text
+    assert 'id="allocate-link"' not in pending  # not before the review
+    done = await admin.post(
+        f"/ids/enterprises/{other.id}/review", data={"decision": "approve"}, follow_redirects=True
+    )
+    assert "可以为该企业分配前缀" in done.text
+    allocate = f'href="/ids/prefixes?enterprise={other.id}#allocate"'
+    assert allocate in done.text and "为该企业分配前缀" in done.text
+    assert f'href="/admin/users?enterprise_id={other.id}"' in done.text
+    assert f'href="/platform/devices?enterprise={other.id}"' in done.text
+    form = (await admin.get("/ids/prefixes", params={"enterprise": str(other.id)})).text
+    assert 'id="allocate"' in form
+    assert f'<option value="{USCC_B}" selected>' in form  # pre-selected to allocate
+    make_user(state, "b-user", core.Role.ENTERPRISE_USER, other.id)
+    make_user(state, "a-user", core.Role.ENTERPRISE_USER, enterprise.id)
+    users = (await admin.get("/admin/users", params={"enterprise_id": str(other.id)})).text
+    assert "b-user" in users and "a-user" not in users
+    state.platform.devices.create(
+        enterprise.id,
+        {"id": "a-dev", "name": "甲", "model": "indunet:air-compressor",
+         "connection": {"host": "127.0.0.1", "port": 1502}},
+        actor="test",
+    )  # fmt: skip
+    devices = (await admin.get("/platform/devices", params={"enterprise": str(other.id)})).text
+    assert 'id="enterprise-filter"' in devices and "北京示例科技有限公司" in devices
+    assert "a-dev" not in devices
+    everyone = (await admin.get("/platform/devices")).text
+    assert "a-dev" in everyone
+
+
 async def test_enterprise_pages_keep_tenants_apart(
     client: httpx.AsyncClient, state: AppState, enterprise: core.Enterprise, other: core.Enterprise
 ) -> None:
@@ -188,6 +221,9 @@ async def test_prefix_detail_reads_hs_admin_plainly(admin: httpx.AsyncClient) ->
     page = await admin.get("/ids/prefixes/88.100.1")
     assert page.status_code == 200
     assert "300:0.NA/88.100.1" in page.text and "全部权限" in page.text
+    assert '管理员 <small class="mono muted">HS_ADMIN</small>' in page.text
+    assert '服务站点 <small class="mono muted">HS_SITE</small>' in page.text
+    assert "<h2>HS_ADMIN</h2>" not in page.text
     assert 'id="handle-count">0<' in page.text
     listed = await admin.get("/ids/prefixes", params={"q": "88.100", "state": "active"})
     assert '<a href="/ids/prefixes/88.100.1">' in listed.text

@@ -134,7 +134,12 @@ def _list_context(
     status = request.query_params.get("status", "")
     status = status if status in STATUSES else ""
     tag = request.query_params.get("tag", "").strip()[:32]
-    found = listing(platform.devices.in_memory(), fleet.scope(user), paging, status, tag)
+    scope = fleet.scope(user)
+    asked = request.query_params.get("enterprise", "")
+    one = int(asked) if scope is None and asked.isdigit() and len(asked) < 19 else None
+    found = listing(
+        platform.devices.in_memory(), scope if one is None else one, paging, status, tag
+    )
     t = translator(locale_of(request))
     return {
         "result": found.page,
@@ -143,7 +148,10 @@ def _list_context(
         "counts": found.counts,
         "tags": found.tags,
         "names": fleet.enterprise_names(state, user, [d.enterprise_id for d in found.page.items]),
-        "filters": {"status": status, "tag": tag, "q": paging.q},
+        "filters": {"status": status, "tag": tag, "q": paging.q, "enterprise": one},
+        "enterprise_filter": (
+            fleet.enterprise_names(state, user, [one]).get(one, "—") if one is not None else None
+        ),
         "statuses": STATUSES,
         "seen_ago": fleet.seen_ago,
     }

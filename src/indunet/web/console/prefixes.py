@@ -144,6 +144,15 @@ def _context(request: Request, state: AppState, user: User, **extra: object) -> 
             if may_allocate
             else ([], 0)
         )
+        # one enterprise's list (its detail page's "allocate" link) pre-selects it to allocate
+        chosen = None
+        if may_allocate and asked.isdigit() and len(asked) < 19:
+            found, _ = core_enterprises.page_enterprises(
+                conn, enterprise_id=int(asked), review_state=core_enterprises.APPROVED
+            )
+            chosen = found[0] if found else None
+        if chosen is not None and all(c.id != chosen.id for c in candidates):
+            candidates = [chosen, *candidates]
     ctx: dict[str, object] = {
         "result": result,
         "states": STATES,
@@ -154,7 +163,7 @@ def _context(request: Request, state: AppState, user: User, **extra: object) -> 
         "more_candidates": more > len(candidates),
         "may_allocate": may_allocate,
         "parent": state.hierarchy.front.prefix or "",
-        "typed": {"prefix": "", "uscc": ""},
+        "typed": {"prefix": "", "uscc": chosen.uscc if chosen is not None else ""},
     }
     ctx.update(extra)
     return ctx
