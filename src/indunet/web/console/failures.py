@@ -78,7 +78,8 @@ async def service_error_page(request: Request, exc: IndunetError) -> Response:
     headers = exc.headers()
     wait = headers.get("Retry-After", "")
     if wait.isdigit():
-        message = f"{message} {t('page.retry_after', seconds=int(wait))}"
+        gap = "" if t.locale.startswith("zh") else " "  # Chinese sentences need no space
+        message = f"{message}{gap}{t('page.retry_after', seconds=int(wait))}"
     title = UNAVAILABLE_TITLE if exc.status == 503 else SERVER_ERROR_TITLE
     page = render(
         request, "error_page.html", {"title": title, "message": message}, status=exc.status
