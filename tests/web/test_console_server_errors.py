@@ -80,3 +80,19 @@ async def test_an_unexpected_exception_is_a_plain_page_without_a_traceback(
         assert english.status_code == 500 and "Server error" in english.text
         api = await client.get("/platform/ingest", headers={"Accept": "application/json"})
         assert api.status_code == 500 and api.text == "Internal Server Error"
+
+
+async def test_another_unavailable_service_is_a_page_that_still_names_the_user(
+    app_client: httpx.AsyncClient, fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from indunet.bus.backbone import BusUnavailable
+
+    def down(*_args: Any) -> Any:
+        raise BusUnavailable("the backbone cannot take a message now")
+
+    await login(app_client, "eu")
+    monkeypatch.setattr(ingest, "_letters_context", down)
+    page = await app_client.get("/platform/ingest", headers=PAGE)
+    assert page.status_code == 503 and page.headers["content-type"].startswith("text/html")
+    assert "消息总线暂时不可用" in page.text and "backbone cannot" not in page.text
+    assert '<span class="user">eu ·' in page.text  # the sessions could still be read

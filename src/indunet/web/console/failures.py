@@ -71,8 +71,12 @@ def server_error_text(request: Request, exc: IndunetError) -> str:
 
 
 async def service_error_page(request: Request, exc: IndunetError) -> Response:
-    """A console page for a service error of status 500 or more, with its ``Retry-After``."""
-    await know_user(request)
+    """A console page for a service error of status 500 or more, with its ``Retry-After``.
+
+    With the database down the sessions cannot be read either: the page does not try again
+    (a second connection attempt would only double the wait), and shows no user."""
+    if exc.code != "database_unavailable":
+        await know_user(request)
     t = translator(locale_of(request))
     message = server_error_text(request, exc)
     headers = exc.headers()
