@@ -16,7 +16,7 @@ from indunet.core import InvalidInput
 from indunet.web import AppState, create_app
 from indunet.web.console.forms import FormError
 from indunet.web.console.pages import error_text
-from indunet.web.console.paging import Paging, link, page_of, paging_of, sort_link
+from indunet.web.console.paging import Paging, PastLastPage, link, page_of, paging_of, sort_link
 from indunet.web.console.zones import valid_zone, zone, zone_of
 
 
@@ -109,8 +109,11 @@ def test_page_of_counts_rows_and_pages() -> None:
     assert not first.has_prev and first.has_next
     last = page_of(rows, Paging(size=20, page=3))
     assert last.items == [40, 41, 42, 43, 44] and last.has_prev and not last.has_next
-    empty = page_of([], Paging(page=9))
+    empty = page_of([], Paging())
     assert (empty.first, empty.last, empty.pages) == (0, 0, 1)
+    with pytest.raises(PastLastPage) as past:  # the console redirects it to the last page
+        page_of(rows, Paging(size=20, page=9))
+    assert past.value.last == 3
 
 
 def test_links_keep_filters_and_go_back_to_page_one() -> None:
