@@ -112,12 +112,16 @@ def _channels_context(state: AppState, user: User, request: Request) -> dict[str
     }
 
 
+#: The delivery of the last test send, read once by the channels page after the redirect.
+TESTED_COOKIE = "notify_tested"
+
+
 @router.get(BASE)
 def channels_page(request: Request, state: StateDep, user: ConsoleUser) -> Response:
     """The channels of the user's enterprise (all, for overseers), with the create form and,
-    after a test send (``tested``: its delivery), whether it went out."""
+    once after a test send (the ``TESTED_COOKIE`` names its delivery), whether it went out."""
     ctx = _channels_context(state, user, request)
-    tested = _int(request.query_params.get("tested"))
+    tested = _int(request.cookies.get(TESTED_COOKIE))
     delivery = service(state).delivery(user, tested) if tested is not None else None
     if delivery is not None and delivery.kind == "test":
         t = translator(locale_of(request))
@@ -126,7 +130,10 @@ def channels_page(request: Request, state: StateDep, user: ConsoleUser) -> Respo
         else:
             why = failure_text(t, delivery)
             ctx["test_failed"] = t("notify.test_failed", name=delivery.channel_name, why=why)
-    return render(request, "notifications.html", ctx)
+    response = render(request, "notifications.html", ctx)
+    if tested is not None:
+        response.delete_cookie(TESTED_COOKIE, path=BASE)  # shown once: a reload does not
+    return response
 
 
 @router.post(f"{BASE}/channels")
@@ -155,8 +162,8 @@ async def create_channel(request: Request, state: StateDep, user: ConsoleUser) -
 async def test_channel(
     request: Request, state: StateDep, user: ConsoleUser, channel_id: PathId
 ) -> Response:
-    """Send a test message now, then show the channels page with its row of the delivery log
-    (sent, or why not): a reload shows the result again and sends nothing."""
+    """Send a test message now, then redirect to the channels page, which shows once whether
+    it went out (or why not, from its row of the delivery log): a reload sends nothing."""
     store = service(state)
     try:
         await run_in_threadpool(store.changeable_channel, user, channel_id)
@@ -169,7 +176,11 @@ async def test_channel(
             status=exc.status,
         )
     delivery = await notify.send_test(store, channel_id, locale_of(request))
-    return RedirectResponse(f"{BASE}?tested={delivery}", status_code=303)
+    response = RedirectResponse(BASE, status_code=303)
+    response.set_cookie(
+        TESTED_COOKIE, str(delivery), max_age=300, path=BASE, httponly=True, samesite="lax"
+    )
+    return response
 
 
 def failure_text(t: Translator, delivery: notify.Delivery) -> str:
