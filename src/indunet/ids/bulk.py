@@ -45,6 +45,7 @@ from indunet.ids.bulkjobs import DONE, RUNNING, BulkReport, Job, save_job, start
 from indunet.ids.node import LOCAL, Node, default_admin
 from indunet.ids.owners import prefix_owner
 from indunet.ids.store import decode_values, encode_values
+from indunet.ids.syntax import gs1
 from indunet.ids.syntax import handle as hdl
 from indunet.ids.values import ADMIN_TYPE, SECKEY_TYPE, HandleValue, now_timestamp
 from indunet.ids.values import parse_values as _parse_values
@@ -123,6 +124,7 @@ class _Checker:
                 row.problem, reason="bulk_row_unreadable", params={"problem": row.problem}
             )
         h = hdl.parse(row.handle)
+        gs1.check_suffix(h.suffix)
         if h.is_prefix_handle:
             raise InvalidInput(
                 "prefix handles are allocated with 'indunet id prefix add', not here",

@@ -47,6 +47,7 @@ from indunet.ids.resolver import Resolver
 from indunet.ids.sites import SitePolicy
 from indunet.ids.stats import NodeStats
 from indunet.ids.store import HandleStore, Listed, StoredRecord
+from indunet.ids.syntax import gs1
 from indunet.ids.syntax import handle as hdl
 from indunet.ids.syntax.scheme import HANDLE, Scheme, Target
 from indunet.ids.templates import TemplateRegistry
@@ -255,6 +256,7 @@ class Node:
         ``indices`` only those values are added or replaced in an existing record.
         """
         h = hdl.parse(text)
+        gs1.check_suffix(h.suffix)
         self._local(h)
         ts = now_timestamp()
         values = hash_seckeys(parse_values(raw_values, timestamp=ts))
