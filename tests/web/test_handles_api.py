@@ -101,12 +101,12 @@ async def test_create_is_201_replace_is_200_and_get_returns_the_record(
     assert (await record(client, h))[1]["data"]["value"] == "https://b.example"
 
 
-async def test_lookup_is_case_insensitive_and_keeps_the_registered_case(
+async def test_lookup_is_case_insensitive_and_answers_in_the_case_asked_for(
     client: httpx.AsyncClient,
 ) -> None:
     await create(client, "88.100.1/Pump-7", [url_value("https://p.example")])
     resp = await client.get(f"{API}/88.100.1/PUMP-7")
-    assert resp.status_code == 200 and resp.json()["handle"] == "88.100.1/Pump-7"
+    assert resp.status_code == 200 and resp.json()["handle"] == "88.100.1/PUMP-7"
 
 
 async def test_a_username_sent_with_a_raw_colon_is_accepted(client: httpx.AsyncClient) -> None:

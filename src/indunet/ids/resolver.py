@@ -58,14 +58,22 @@ class Resolver:
         #: Called with each key ``forget`` drops (the scaled mode tells other processes).
         self.on_forget: list[Callable[[str], None]] = []
 
-    def cached_body(self, key: str) -> bytes | None:
+    def cached_body(self, key: str, asked: str | None = None) -> bytes | None:
         """The serialised cached record for a normalised key (the hot path), or ``None``.
 
         Only successful answers: a cached "not found" goes the normal way, which gives it
-        its HTTP status (404), where these bytes would be sent as 200.
+        its HTTP status (404), where these bytes would be sent as 200. With ``asked`` (the
+        handle as this client wrote it) the body's ``handle`` is ``asked``: the stored bytes
+        when it is what the cached answer says, a fresh serialisation otherwise, so one
+        requester's case never reaches another.
         """
         hit = self.answers.get(key)
-        return hit[1] if hit is not None and hit[0].rc == RC.SUCCESS else None
+        if hit is None or hit[0].rc != RC.SUCCESS:
+            return None
+        answer, body = hit
+        if asked is None or asked == answer.handle:
+            return body
+        return orjson.dumps(answer.to_json() | {"handle": asked})
 
     def forget(self, key: str) -> None:
         """Drop a cached answer (after a local write); ``on_forget`` listeners are told."""

@@ -30,6 +30,7 @@ from indunet.ids.values import (
     TEMPLATE_TYPE,
     HandleValue,
 )
+from indunet.ids.valuetypes import reserved_parent, writable_parent
 
 ITEM_TYPES = ("string", "integer", "number", "boolean", "date", "datetime", "url", "enum")
 MIN_ITEM_INDEX = 2000
@@ -570,13 +571,25 @@ class TemplateRegistry:
         """Check value types are known and, if the record names a template, that it complies."""
         known: set[str] | None = None
         for v in values:
-            if v.type in STANDARD_TYPES or "/" in v.type:
+            if (
+                v.type in STANDARD_TYPES
+                or "/" in v.type
+                or writable_parent(v.type, STANDARD_TYPES) is not None
+            ):
                 continue
             if known is None:
                 known = self.known_types(prefix)
             if v.type not in known:
                 self._refresh()
                 known = self.known_types(prefix)
+            reserved = reserved_parent(v.type) if v.type not in known else None
+            if reserved is not None:
+                raise InvalidValue(
+                    f"value {v.index}: type {v.type!r} would be a subtype of {reserved}; "
+                    "HS_ types have no subtypes here (their meaning is fixed)",
+                    reason="value_reserved_subtype",
+                    params={"index": v.index, "type": v.type, "parent": reserved},
+                )
             if v.type not in known:
                 raise InvalidValue(
                     f"value {v.index}: unknown type {v.type!r}; use a standard type "

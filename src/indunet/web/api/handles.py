@@ -35,6 +35,7 @@ from indunet.ids import (
 from indunet.ids.syntax.handle import upper_ascii
 from indunet.ids.transport import handle_path
 from indunet.ids.values import MAX_INDEX
+from indunet.ids.valuetypes import TypeFilter
 from indunet.web.auth import SESSION_COOKIE, client_address, write_principal
 from indunet.web.state import AppState
 
@@ -101,32 +102,31 @@ def _redirect_site(answer: Answer, policy: SitePolicy) -> str | None:
     return None
 
 
-def answer_response(answer: Answer, request: Request, policy: SitePolicy) -> Response:
+def answer_response(answer: Answer, request: Request, policy: SitePolicy, asked: str) -> Response:
     """Shape a node's answer: filter by ``type``/``index``, redirect referrals.
 
-    A referral is an HTTP redirect only to a site that passes the destination policy; a
-    referral with none answers 502 ``site unavailable``, so a node mount is no open redirect.
+    ``handle`` in the body is ``asked``, the handle as the client wrote it (case and Unicode
+    form), as Handle.Net answers; the lookup itself ignores both. A referral is an HTTP
+    redirect only to a site that passes the destination policy; a referral with none answers
+    502 ``site unavailable``, so a node mount is no open redirect.
     """
     if answer.rc == RC.SUCCESS:
-        types = set(request.query_params.getlist("type"))
+        types = TypeFilter(request.query_params.getlist("type"))
         indices = set(_ints(request, "index"))
         values = answer.public_values()
         if types or indices:
-            values = [v for v in values if v.type in types or v.index in indices]
+            values = [v for v in values if types.selects(v.type) or v.index in indices]
             if not values:
                 return _json(
                     200,
-                    {
-                        "responseCode": int(RC.VALUES_NOT_FOUND),
-                        "handle": answer.handle,
-                        "values": [],
-                    },
+                    {"responseCode": int(RC.VALUES_NOT_FOUND), "handle": asked, "values": []},
                 )
         return _json(
             200,
-            {"responseCode": 1, "handle": answer.handle, "values": [v.to_json() for v in values]},
+            {"responseCode": 1, "handle": asked, "values": [v.to_json() for v in values]},
         )
     body = answer.to_json()
+    body["handle"] = asked
     status = HTTP_STATUS.get(answer.rc, 500)
     if answer.referral is not None and answer.referral.sites:
         site = _redirect_site(answer, policy)
@@ -135,13 +135,13 @@ def answer_response(answer: Answer, request: Request, policy: SitePolicy) -> Res
                 502,
                 {
                     "responseCode": int(RC.ERROR),
-                    "handle": answer.handle,
+                    "handle": asked,
                     "code": "site_unavailable",
                     "message": f"site unavailable: no usable site for prefix "
                     f"{answer.referral.prefix}",
                 },
             )
-        location = site + handle_path(answer.handle)
+        location = site + handle_path(asked)
         if request.url.query:
             location += "?" + request.url.query
         return _json(status, body, {"Location": location})
@@ -156,8 +156,8 @@ class CachedAnswers:
     """ASGI middleware: ``GET /api/handles/<handle>`` without a query, answered from the front
     node's resolver cache when it holds the handle; everything else goes on to ``app``.
 
-    It gives the same bytes, status and headers as the route does for a cache hit, and counts
-    the resolution in the front node's statistics.
+    It gives the same bytes, status and headers as the route does for a cache hit (the
+    ``handle`` echoed as asked), and counts the resolution in the front node's statistics.
     """
 
     def __init__(self, app: ASGIApp, state: AppState) -> None:
@@ -177,7 +177,8 @@ class CachedAnswers:
             t0 = perf_counter()
             path: str = scope["path"]
             if path.startswith(_API) and len(path) > len(_API):
-                body = resolver.cached_body(upper_ascii(path[len(_API) :]))
+                asked = path[len(_API) :]
+                body = resolver.cached_body(upper_ascii(asked), asked)
                 if body is not None:
                     self.front.stats.resolved(perf_counter() - t0)
                     await send(
@@ -221,13 +222,13 @@ class HandleApi:
             resolver = node.resolver
             if resolver is not None and recurse and not request.scope["query_string"]:
                 t0 = perf_counter()
-                body = resolver.cached_body(upper_ascii(text))
+                body = resolver.cached_body(upper_ascii(text), text)
                 if body is not None:
                     node.stats.resolved(perf_counter() - t0)
                     return Response(body, media_type=JSON)
             fresh = _flag(request, "auth", False)
             answer = await node.resolve(text, recurse=recurse and resolver is not None, fresh=fresh)
-            return answer_response(answer, request, self.policy)
+            return answer_response(answer, request, self.policy, text)
         except IndunetError as exc:
             return error_response(exc, text)
 
@@ -259,7 +260,7 @@ class HandleApi:
             values = body.get("values") if isinstance(body, dict) else body
             if _flag(request, "mintNewSuffix", False):
                 text = node.mint(text)
-            handle, created = await run_in_threadpool(
+            _, created = await run_in_threadpool(
                 node.put,
                 text,
                 values,
@@ -267,7 +268,8 @@ class HandleApi:
                 indices=_ints(request, "index") or None,
                 overwrite=_flag(request, "overwrite", True),
             )
-            return _json(201 if created else 200, {"responseCode": 1, "handle": handle})
+            # As Handle.Net: the handle as the client wrote it (or the one minted for it).
+            return _json(201 if created else 200, {"responseCode": 1, "handle": text})
         except IndunetError as exc:
             return error_response(exc, text)
 
@@ -278,8 +280,8 @@ class HandleApi:
             node, _ = self._node(request)
             principal = await self._principal(request, node)
             indices = _ints(request, "index") or None
-            handle = await run_in_threadpool(node.delete, text, principal, indices=indices)
-            return _json(200, {"responseCode": 1, "handle": handle})
+            await run_in_threadpool(node.delete, text, principal, indices=indices)
+            return _json(200, {"responseCode": 1, "handle": text})
         except IndunetError as exc:
             return error_response(exc, text)
 
