@@ -1,0 +1,90 @@
+"""pyhandle 1.5.0, unchanged, reads handles in another case or Unicode form than they were
+registered in (it insists the answer's ``handle`` is what it asked for), and filters by type."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyhandle.handleclient import PyHandleClient
+from tests.integration.servers import Server, group
+
+from indunet import core, ids
+from indunet.core import Settings
+from indunet.web import build_state
+
+PREFIX = "88.100.1"
+USERNAME = f"300:0.NA/{PREFIX}"
+SECRET = "pyhandle-echo-key"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with group(tmp_path_factory.mktemp("pyhandle-echo")) as g:
+        srv = g.prepare("up", "up")
+        allocate_before_start(srv.data_dir, srv.port)
+        yield srv.start()
+
+
+def allocate_before_start(data_dir: Path, port: int) -> None:
+    state = build_state(Settings(data_dir=data_dir, port=port))
+    try:
+        with state.engine.begin() as conn:
+            ent = core.create_enterprise(
+                conn,
+                uscc=core.make_uscc("91350100M00030000"),
+                name="福州示例泵业有限公司",
+                actor="test",
+                verified=True,
+            )
+        ids.allocate(state.hierarchy.front, PREFIX, ent, actor="test", secret=SECRET)
+    finally:
+        state.engine.dispose()
+
+
+@pytest.fixture
+def client(server: Server) -> Any:
+    return PyHandleClient("rest").instantiate_with_username_and_password(
+        server.url, USERNAME, SECRET, HTTPS_verify=False
+    )
+
+
+def test_a_handle_is_read_in_another_case_than_registered(client: Any) -> None:
+    client.register_handle(f"{PREFIX}/PH-1", "https://example.com/ph-1")
+    for asked in (f"{PREFIX}/ph-1", f"{PREFIX}/Ph-1", f"{PREFIX}/PH-1"):
+        record = client.retrieve_handle_record_json(asked)  # raises if "handle" differs
+        assert record["handle"] == asked
+        assert client.get_value_from_handle(asked, "URL") == "https://example.com/ph-1"
+
+
+def test_a_handle_is_read_in_another_unicode_form_than_registered(client: Any) -> None:
+    nfc = unicodedata.normalize("NFC", f"{PREFIX}/泵-café-1")
+    nfd = unicodedata.normalize("NFD", nfc)
+    client.register_handle(nfc, "https://example.com/cafe")
+    record = client.retrieve_handle_record_json(nfd)
+    assert record["handle"] == nfd
+    assert client.get_value_from_handle(nfd, "URL") == "https://example.com/cafe"
+
+
+def test_type_filters_and_subtypes_through_pyhandle(client: Any) -> None:
+    handle = f"{PREFIX}/PH-MIRRORS-1"
+    client.register_handle_json(
+        handle,
+        [
+            {"index": 1, "type": "URL", "data": "https://example.com/primary"},
+            {"index": 2, "type": "URL.mirror", "data": "https://mirror.example.com/m"},
+            {"index": 3, "type": "EMAIL", "data": "ops@example.com"},
+        ],
+    )
+
+    def types(*wanted: str) -> list[str]:
+        record = client.retrieve_handle_record_json(handle, type=list(wanted))
+        return sorted(v["type"] for v in record["values"])
+
+    assert types("url") == ["URL"]
+    assert types("URL.") == ["URL", "URL.mirror"]
+    assert types("email", "url.mirror") == ["EMAIL", "URL.mirror"]
+    assert client.get_value_from_handle(handle, "URL.mirror") == "https://mirror.example.com/m"
