@@ -150,3 +150,31 @@ async def test_subtypes_of_hs_types_are_refused(client: httpx.AsyncClient, state
     )
     assert unknown.status_code == 400 and "unknown type 'SPINDLE.speed'" in unknown.text
     assert stored(state) == before
+
+
+async def test_echoing_costs_no_database_statement(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    put = await client.put(
+        f"{API}/88.100.1/Fast-1", json={"values": [value(1, "URL", "https://f.example")]}, auth=AUTH
+    )
+    assert put.status_code == 201
+    await client.get(f"{API}/0.NA/88")  # now in the front resolver's cache
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    sa.event.listen(state.engine, "before_cursor_execute", count)
+    try:
+        as_registered = await client.get(f"{API}/88.100.1/Fast-1")
+        per_read = len(statements)
+        other_case = await client.get(f"{API}/88.100.1/FAST-1")
+        assert len(statements) == 2 * per_read  # the same lookup, nothing more for the echo
+        cached = await client.get(f"{API}/0.na/88")
+        assert len(statements) == 2 * per_read  # a cache hit reads no database at all
+    finally:
+        sa.event.remove(state.engine, "before_cursor_execute", count)
+    assert as_registered.json()["values"] == other_case.json()["values"]
+    assert other_case.json()["handle"] == "88.100.1/FAST-1"
+    assert cached.json()["handle"] == "0.na/88"
