@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from indunet import core, ids
+from indunet.ids import listing
 from indunet.web import AppState, create_app
 from indunet.web.csrf import HEADER, csrf_token
 
@@ -192,10 +193,11 @@ async def test_put_with_index_adds_and_replaces_only_those_values(
     assert exists.status_code == 409 and exists.json()["responseCode"] == 201
     assert "index 2" in exists.json()["message"]
 
-    missing = await client.put(
+    mismatched = await client.put(  # Handle.Net: "Mismatched indexes", a protocol error
         f"{API}/{h}?index=9", json={"values": [text_value(2, "EMAIL", "y@m.example")]}, auth=AUTH
     )
-    assert missing.status_code == 400 and missing.json()["responseCode"] == 200
+    assert mismatched.status_code == 400 and mismatched.json()["responseCode"] == 4
+    assert "index= names [9] but the body holds indexes [2]" in mismatched.json()["message"]
 
     no_handle = await client.put(
         f"{API}/88.100.1/NOPE?index=1", json={"values": [url_value("https://n.example")]}, auth=AUTH
@@ -371,14 +373,9 @@ async def test_malformed_identifiers_are_400_102(
 @pytest.mark.parametrize(
     ("body", "words"),
     [
-        (b"{not json", "not valid JSON"),
         (b'{"values": {"index": 1}}', "must be a list"),
         (b'{"values": [{"type": "URL", "data": "x"}]}', "integer 'index'"),
         (b'{"values": [{"index": 0, "type": "URL", "data": "x"}]}', "between 1 and"),
-        (
-            b'{"values": [{"index": 1, "type": "URL", "data": "a"}, {"index": 1, "type": "URL", "data": "b"}]}',
-            "twice",
-        ),
         (
             b'{"values": [{"index": 1, "type": "URL", "data": {"format": "weird", "value": "x"}}]}',
             "unknown data format",
@@ -826,3 +823,283 @@ async def test_enterprise_users_cannot_change_device_identifier_records(
         headers=admin,
     )
     assert allowed.status_code == 200, allowed.text
+
+
+# -- listing: the whole list, its cap, and the prefix handle form (issue 11) --------------
+
+
+async def _register(client: httpx.AsyncClient, count: int, stem: str = "ALL") -> list[str]:
+    names = [f"88.100.1/{stem}-{i}" for i in range(count)]
+    for name in names:
+        await create(client, name, [url_value("https://l.example")])
+    return names
+
+
+async def test_without_paging_the_whole_list_is_streamed_in_batches(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(listing, "BATCH", 2)  # five handles walk in three batches
+    names = await _register(client, 5)
+    resp = await client.get(f"{API}?prefix=88.100.1", auth=AUTH)
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["responseCode"] == 1 and body["prefix"] == "88.100.1"
+    assert body["handles"] == sorted(names) and body["totalCount"] == "5"
+    assert "page" not in body and "pageSize" not in body  # as Handle.Net: no paging, no keys
+
+
+async def test_a_whole_list_above_the_cap_is_refused_before_anything_is_sent(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _register(client, 4)
+    monkeypatch.setattr(listing, "MAX_WHOLE_LIST", 3)
+    resp = await client.get(f"{API}?prefix=88.100.1", auth=AUTH)
+    assert resp.status_code == 400 and resp.json()["responseCode"] == 2
+    assert "4 handles are registered under 88.100.1" in resp.json()["message"]
+    assert "page= and pageSize=" in resp.json()["message"]
+    paged = await client.get(f"{API}?prefix=88.100.1&page=1&pageSize=3", auth=AUTH)
+    assert paged.status_code == 200 and len(paged.json()["handles"]) == 1
+
+
+def test_a_walk_that_grows_past_the_cap_stops_with_an_error(
+    state: AppState, allocation: ids.Allocation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    front = state.hierarchy.front
+    for i in range(3):
+        front.put(f"88.100.1/GROW-{i}", [url_value("https://g.example")], ids.OPERATOR)
+    monkeypatch.setattr(listing, "MAX_WHOLE_LIST", 3)
+    walk = front.listing("88.100.1", ids.OPERATOR)
+    assert walk.total == 3
+    for i in range(3, 5):  # registered after the count, before the walk
+        front.put(f"88.100.1/GROW-{i}", [url_value("https://g.example")], ids.OPERATOR)
+    batches = walk.batches(2)
+    assert len(next(batches)) == 2
+    with pytest.raises(listing.ListTooLarge, match="at most 3"):
+        next(batches)
+
+
+@pytest.mark.parametrize("prefix", ["0.NA/88.100.1", "0.na/88.100.1"])
+async def test_the_prefix_may_be_given_as_its_prefix_handle(
+    client: httpx.AsyncClient, prefix: str
+) -> None:
+    names = await _register(client, 3, "NA")
+    whole = await client.get(API, params={"prefix": prefix}, auth=AUTH)
+    assert whole.status_code == 200, whole.text
+    assert whole.json()["handles"] == sorted(names) and whole.json()["prefix"] == prefix
+    page = await client.get(API, params={"prefix": prefix, "page": 0, "pageSize": 2}, auth=AUTH)
+    assert page.json()["handles"] == sorted(names)[:2] and page.json()["totalCount"] == "3"
+
+
+async def test_page_size_alone_is_the_first_page_and_empty_numbers_are_refused(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    names = await _register(client, 3, "PS")
+    first = await client.get(f"{API}?prefix=88.100.1&pageSize=2", auth=AUTH)
+    assert first.json()["handles"] == sorted(names)[:2] and first.json()["page"] == 0
+    for query in ("page=", "pageSize=", "page=-1&pageSize=2", "page=0&pageSize=-5"):
+        resp = await client.get(f"{API}?prefix=88.100.1&{query}", auth=AUTH)
+        assert resp.status_code == 400, query
+        assert "is not a whole number from 0 to" in resp.json()["message"]
+
+
+# -- PUT: what Handle.Net's servlet refuses, and what it keeps (issue 11) -----------------
+
+
+async def _refused(
+    client: httpx.AsyncClient,
+    state: AppState,
+    url: str,
+    status: int,
+    rc: int,
+    words: str,
+    **kw: Any,
+) -> None:
+    before = snapshot(state)
+    resp = await client.put(url, auth=AUTH, **kw)
+    assert (resp.status_code, resp.json()["responseCode"]) == (status, rc), resp.text
+    assert words in resp.json()["message"]
+    assert snapshot(state) == before
+
+
+async def test_a_body_not_sent_as_json_is_415(client: httpx.AsyncClient, state: AppState) -> None:
+    body = b'{"values": [{"index": 1, "type": "URL", "data": "https://x.example"}]}'
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", ""):
+        await _refused(
+            client,
+            state,
+            f"{API}/88.100.1/CT-1",
+            415,
+            4,
+            "must be sent as application/json",
+            content=body,
+            headers={"Content-Type": content_type},
+        )
+    ok = await client.put(
+        f"{API}/88.100.1/CT-1",
+        content=body,
+        headers={"Content-Type": "Application/JSON; charset=utf-8"},
+        auth=AUTH,
+    )
+    assert ok.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b'{"index": 1, "type": "URL"}', '{"values": [...]}, a list of values, or one value'),
+        (b'"https://x.example"', '{"values": [...]}, a list of values, or one value'),
+        (
+            b'{"handle": "88.100.1/OTHER", "values": [{"index": 1, "type": "URL", "data": "x"}]}',
+            "the body names handle '88.100.1/OTHER' but the request is for '88.100.1/BODY-1'",
+        ),
+        (b'{"handle": 7, "values": []}', "the body names handle '7'"),
+    ],
+)
+async def test_malformed_put_bodies_are_protocol_errors(
+    client: httpx.AsyncClient, state: AppState, body: bytes, words: str
+) -> None:
+    await _refused(
+        client,
+        state,
+        f"{API}/88.100.1/BODY-1",
+        400,
+        4,
+        words,
+        content=body,
+        headers={"Content-Type": "application/json"},
+    )
+
+
+async def test_the_body_handle_matches_case_insensitively_and_one_value_is_a_body(
+    client: httpx.AsyncClient,
+) -> None:
+    named = await client.put(
+        f"{API}/88.100.1/Named-1",
+        json={"handle": "88.100.1/NAMED-1", "values": [url_value("https://n.example")]},
+        auth=AUTH,
+    )
+    assert named.status_code == 201, named.text
+    one = await client.put(
+        f"{API}/88.100.1/ONE-1", json=text_value(2, "DESC", "a single value"), auth=AUTH
+    )
+    assert one.status_code == 201, one.text
+    assert (await record(client, "88.100.1/ONE-1"))[2]["data"]["value"] == "a single value"
+    listed = await client.put(
+        f"{API}/88.100.1/LIST-1", json=[url_value("https://l.example")], auth=AUTH
+    )
+    assert listed.status_code == 201
+
+
+async def test_duplicate_indexes_are_409_201_and_change_nothing(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    """Handle.Net's server: "Index conflict", RC_VALUE_ALREADY_EXISTS, HTTP 409."""
+    values = [url_value("https://a.example"), text_value(1, "DESC", "same index")]
+    await _refused(
+        client, state, f"{API}/88.100.1/TWICE-1", 409, 201, "index 1 appears twice", json=values
+    )
+    await create(client, "88.100.1/TWICE-2", [url_value("https://a.example")])
+    await _refused(
+        client,
+        state,
+        f"{API}/88.100.1/TWICE-2?index=2",
+        409,
+        201,
+        "index 2 appears twice",
+        json={"values": [text_value(2, "DESC", "a"), text_value(2, "DESC", "b")]},
+    )
+
+
+async def test_indexes_in_the_body_must_be_those_of_the_query_unless_various(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    h = "88.100.1/IDXQ-1"
+    await create(client, h, [url_value("https://q.example")])
+    await _refused(
+        client,
+        state,
+        f"{API}/{h}?index=2&index=3",
+        400,
+        4,
+        "index= names [2, 3] but the body holds indexes [2]",
+        json={"values": [text_value(2, "DESC", "two")]},
+    )
+    await _refused(
+        client,
+        state,
+        f"{API}/{h}?index=2",
+        400,
+        4,
+        "index= names [2] but the body holds indexes [2, 4]",
+        json={"values": [text_value(2, "DESC", "two"), text_value(4, "DESC", "four")]},
+    )
+    await _refused(
+        client, state, f"{API}/{h}?index=various", 400, 4, "holds no value", json={"values": []}
+    )
+    various = await client.put(
+        f"{API}/{h}?index=various",
+        json={"values": [text_value(2, "DESC", "two"), text_value(4, "DESC", "four")]},
+        auth=AUTH,
+    )
+    assert various.status_code == 200, various.text
+    got = await record(client, h)
+    assert got[1]["data"]["value"] == "https://q.example"  # kept: only 2 and 4 were written
+    assert (got[2]["data"]["value"], got[4]["data"]["value"]) == ("two", "four")
+
+
+async def test_absolute_ttls_and_references_are_stored_and_returned(
+    client: httpx.AsyncClient,
+) -> None:
+    h = "88.100.1/TTL-1"
+    refs = [{"handle": "88.100.1/OTHER", "index": 1}, {"handle": "0.NA/88.100.1", "index": 300}]
+    await create(
+        client,
+        h,
+        [
+            {**url_value("https://t.example"), "ttl": "2030-01-01T08:00:00+08:00"},
+            {**text_value(2, "DESC", "relative"), "ttl": 60, "references": refs},
+        ],
+    )
+    got = await record(client, h)
+    assert got[1]["ttl"] == "2030-01-01T00:00:00Z"  # an absolute TTL is answered as a time
+    assert got[2]["ttl"] == 60 and got[2]["references"] == refs
+    assert "references" not in got[1]
+    replaced = await client.put(
+        f"{API}/{h}?index=1", json={"values": [url_value("https://u.example")]}, auth=AUTH
+    )
+    assert replaced.status_code == 200
+    assert (await record(client, h))[1]["ttl"] == 86_400
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ({"ttl": "next tuesday"}, "is neither a whole number of seconds nor a time"),
+        ({"ttl": "2040-01-01T00:00:00Z"}, "to 2038-01-19T03:14:07Z"),
+        ({"ttl": 2**31}, "ttl must be a whole number of seconds or a time"),
+        ({"references": {"handle": "x", "index": 1}}, "references must be a list"),
+        ({"references": [{"handle": "88.100.1/X"}]}, "each reference needs a 'handle'"),
+        ({"references": [{"handle": "", "index": 1}]}, "each reference needs a 'handle'"),
+        ({"references": [{"handle": "h", "index": 1}] * 65}, "at most 64"),
+    ],
+)
+async def test_bad_ttls_and_references_are_400_202(
+    client: httpx.AsyncClient, state: AppState, value: dict[str, Any], words: str
+) -> None:
+    await _refused(
+        client,
+        state,
+        f"{API}/88.100.1/BADTTL-1",
+        400,
+        202,
+        words,
+        json={"values": [{**url_value("https://b.example"), **value}]},
+    )
+
+
+def test_an_absolute_ttl_caches_until_its_time_and_not_after() -> None:
+    value = ids.HandleValue(1, "URL", "string", "x", ttl=1_000, ttl_absolute=True)
+    assert value.seconds_to_live(now=400) == 600
+    assert value.seconds_to_live(now=2_000) == 0
+    assert ids.HandleValue(1, "URL", "string", "x", ttl=60).seconds_to_live(now=2_000) == 60

@@ -55,7 +55,7 @@ class Referral:
                 Site(v.value["url"], bool(v.value.get("primary")), v.value.get("name", ""))
                 for v in sites
             ),
-            ttl=min(v.ttl for v in sites),
+            ttl=min(v.seconds_to_live() for v in sites),
         )
 
 
@@ -164,4 +164,4 @@ class Answer:
     @property
     def min_ttl(self) -> int:
         """Shortest TTL among the values (how long the answer may be cached)."""
-        return min((v.ttl for v in self.values or ()), default=0)
+        return min((v.seconds_to_live() for v in self.values or ()), default=0)

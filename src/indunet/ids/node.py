@@ -42,6 +42,7 @@ from indunet.ids.errors import (
     ValueExists,
     ValuesNotFound,
 )
+from indunet.ids.listing import Listing, list_prefix
 from indunet.ids.owners import prefix_owner
 from indunet.ids.resolver import Resolver
 from indunet.ids.sites import SitePolicy
@@ -474,14 +475,25 @@ class Node:
     def list_handles(
         self, prefix: str, principal: Principal, *, page: int = 0, page_size: int = 100
     ) -> tuple[int, list[str]]:
-        """Handles registered under exactly ``prefix`` (needs the list-handles right)."""
-        norm = hdl.normalise_prefix(hdl.validate_prefix(prefix))
+        """One page of the handles registered under exactly ``prefix`` (``88.100`` or
+        ``0.NA/88.100``), with the total (needs the list-handles right)."""
+        norm = self._may_list(prefix, principal)
+        return self.store.list_page(norm, page=page, page_size=page_size)
+
+    def listing(self, prefix: str, principal: Principal) -> Listing:
+        """All the handles under exactly ``prefix``, counted and ready to walk in batches
+        (needs the list-handles right; ``ListTooLarge`` above ``MAX_WHOLE_LIST``)."""
+        return Listing.start(self.store, self._may_list(prefix, principal))
+
+    def _may_list(self, prefix: str, principal: Principal) -> str:
+        """The normalised prefix to list, once ``principal`` may list it."""
+        norm = list_prefix(prefix)
         prefix_rec = self.store.get(hdl.prefix_handle_key(norm))
         fake = hdl.Handle(norm, "*")
         _Checker(principal, fake, prefix_rec.values if prefix_rec else None)(
             Perm.LIST_HANDLES, None
         )
-        return self.store.list_page(norm, page=page, page_size=page_size)
+        return norm
 
 
 def _not_registered(text: str) -> HandleNotFound:

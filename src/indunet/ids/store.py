@@ -148,6 +148,31 @@ class HandleStore:
             )
             return int(total), [r[0] for r in rows]
 
+    def count_under(self, prefix: str) -> int:
+        """How many handles are registered under exactly ``prefix`` (normalised)."""
+        where = sa.and_(handles.c.node == self.node, handles.c.prefix == prefix)
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count()).select_from(handles).where(where)
+                ).scalar_one()
+            )
+
+    def handles_after(self, prefix: str, after: str, limit: int) -> list[tuple[str, str]]:
+        """Up to ``limit`` ``(key, handle)`` under exactly ``prefix`` whose key sorts after
+        ``after`` (``""``: from the first), in key order: one batch of a keyset walk."""
+        where = sa.and_(
+            handles.c.node == self.node, handles.c.prefix == prefix, handles.c.hkey > after
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(handles.c.hkey, handles.c.handle)
+                .where(where)
+                .order_by(handles.c.hkey)
+                .limit(limit)
+            )
+            return [(r[0], r[1]) for r in rows]
+
     def browse(
         self, prefix: str, *, search: str = "", offset: int = 0, limit: int = 20, desc: bool = False
     ) -> tuple[int, list[Listed]]:

@@ -4,6 +4,12 @@ The JSON shape is the Handle.Net REST API's:
 ``{"index": 1, "type": "URL", "data": {"format": "string", "value": "…"}, "ttl": 86400,
 "timestamp": "2026-11-21T10:00:00Z"}``. ``permissions`` is four bits, ``adminRead adminWrite
 publicRead publicWrite``; values that are not public-readable (secret keys) are never shown.
+
+As in Handle.Net's ``GsonUtility``, a ``ttl`` given as a number is relative (seconds a cache
+may keep the value) and a ``ttl`` given as a time (``"2027-01-01T00:00:00Z"``) is absolute (the
+value expires then; RFC 3651 TTLType 1); both are stored and answered in the form given.
+``references`` (RFC 3651 §3.1: other handle values this one refers to) are a list of
+``{"handle": …, "index": …}``, kept and answered as given.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from indunet.ids.errors import InvalidValue
+from indunet.ids.errors import InvalidValue, ValueExists
 
 FORMATS = ("string", "base64", "hex", "admin", "site")
 DEFAULT_TTL = 86_400
@@ -24,6 +30,13 @@ MAX_INDEX = 2**31 - 1
 MAX_VALUE_BYTES = 65_535
 MAX_VALUES = 256
 MAX_TYPE_LEN = 128
+#: Most references one value may carry, and the longest handle a reference may name.
+MAX_REFERENCES = 64
+MAX_REFERENCE_HANDLE_LEN = 255
+#: Largest TTL, relative (seconds) or absolute (seconds since 1970, i.e. 2038-01-19T03:14:07Z):
+#: Handle.Net holds a TTL in a signed 32-bit integer.
+MAX_TTL = 2**31 - 1
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 #: Types every node accepts. Other types must be items of a data template of the prefix, or
 #: be handles themselves (``0.TYPE/…``), as the Handle System allows.
@@ -55,11 +68,23 @@ class HandleValue:
     ttl: int = DEFAULT_TTL
     timestamp: str = ""
     permissions: str = DEFAULT_PERMISSIONS
+    #: ``ttl`` is an expiry time (seconds since 1970), not a number of seconds to keep.
+    ttl_absolute: bool = False
+    #: ``(handle, index)`` of the values this one refers to.
+    references: tuple[tuple[str, int], ...] = ()
 
     @property
     def public_read(self) -> bool:
         """Anyone may read this value."""
         return self.permissions[2] == "1"
+
+    def seconds_to_live(self, now: float | None = None) -> int:
+        """How long a cache may keep this value from ``now``: the relative TTL, or the time
+        left until an absolute TTL (0 once it has passed)."""
+        if not self.ttl_absolute:
+            return self.ttl
+        left = self.ttl - int(datetime.now(UTC).timestamp() if now is None else now)
+        return max(left, 0)
 
     def to_json(self, *, with_permissions: bool = False) -> dict[str, Any]:
         """The REST API shape of this value."""
@@ -67,9 +92,11 @@ class HandleValue:
             "index": self.index,
             "type": self.type,
             "data": {"format": self.format, "value": self.value},
-            "ttl": self.ttl,
+            "ttl": _format_time(self.ttl) if self.ttl_absolute else self.ttl,
             "timestamp": self.timestamp,
         }
+        if self.references:
+            out["references"] = [{"handle": h, "index": i} for h, i in self.references]
         if with_permissions:
             out["permissions"] = self.permissions
         return out
@@ -78,20 +105,36 @@ class HandleValue:
     def from_stored(cls, d: dict[str, Any]) -> HandleValue:
         """Rebuild a value stored by ``to_json(with_permissions=True)``."""
         data = d["data"]
+        ttl = d.get("ttl", DEFAULT_TTL)
+        absolute = isinstance(ttl, str)
         return cls(
             index=d["index"],
             type=d["type"],
             format=data["format"],
             value=data["value"],
-            ttl=d.get("ttl", DEFAULT_TTL),
+            ttl=_parse_time(ttl) if absolute else ttl,
             timestamp=d.get("timestamp", ""),
             permissions=d.get("permissions", DEFAULT_PERMISSIONS),
+            ttl_absolute=absolute,
+            references=tuple((r["handle"], r["index"]) for r in d.get("references", ())),
         )
+
+
+def _format_time(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime(_TIME_FORMAT)
+
+
+def _parse_time(text: str) -> int:
+    """Seconds since 1970 of an ISO 8601 time; naive times are UTC."""
+    when = datetime.fromisoformat(text)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return int(when.timestamp())
 
 
 def now_timestamp() -> str:
     """The current time in the REST API's timestamp form."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime(_TIME_FORMAT)
 
 
 def _bad(where: str, text: str, *, reason: str, **params: Any) -> InvalidValue:
@@ -266,15 +309,8 @@ def parse_value(raw: Any, *, timestamp: str | None = None) -> HandleValue:
             type=vtype,
         )
     value = _check_data(index, vtype, fmt, value, where)
-    ttl = raw.get("ttl", DEFAULT_TTL)
-    if not isinstance(ttl, int) or isinstance(ttl, bool) or not 0 <= ttl <= MAX_INDEX:
-        raise _bad(
-            where,
-            "ttl must be a whole number of seconds",
-            reason="value_ttl",
-            index=index,
-            type=vtype,
-        )
+    ttl, absolute = _check_ttl(raw.get("ttl", DEFAULT_TTL), index, vtype, where)
+    references = _check_references(raw.get("references"), index, vtype, where)
     default_perms = SECRET_PERMISSIONS if vtype == SECKEY_TYPE else DEFAULT_PERMISSIONS
     perms = str(raw.get("permissions", default_perms))
     if len(perms) != 4 or set(perms) - {"0", "1"}:
@@ -287,7 +323,75 @@ def parse_value(raw: Any, *, timestamp: str | None = None) -> HandleValue:
         )
     if vtype == SECKEY_TYPE:
         perms = perms[:2] + "00"
-    return HandleValue(index, vtype, fmt, value, ttl, timestamp or now_timestamp(), perms)
+    return HandleValue(
+        index, vtype, fmt, value, ttl, timestamp or now_timestamp(), perms, absolute, references
+    )
+
+
+def _check_ttl(ttl: Any, index: int, vtype: str, where: str) -> tuple[int, bool]:
+    """A relative TTL (whole seconds) or an absolute one (an ISO 8601 time), and which."""
+    if isinstance(ttl, str):
+        try:
+            seconds = _parse_time(ttl)
+        except (ValueError, OverflowError):
+            seconds = -1
+        if not 0 <= seconds <= MAX_TTL:
+            raise _bad(
+                where,
+                f"ttl {ttl[:40]!r} is neither a whole number of seconds nor a time from "
+                f"1970-01-01T00:00:00Z to {_format_time(MAX_TTL)}",
+                reason="value_ttl_time",
+                index=index,
+                type=vtype,
+                max=_format_time(MAX_TTL),
+            )
+        return seconds, True
+    if not isinstance(ttl, int) or isinstance(ttl, bool) or not 0 <= ttl <= MAX_TTL:
+        raise _bad(
+            where,
+            "ttl must be a whole number of seconds or a time such as 2030-01-01T00:00:00Z",
+            reason="value_ttl",
+            index=index,
+            type=vtype,
+        )
+    return ttl, False
+
+
+def _check_references(raw: Any, index: int, vtype: str, where: str) -> tuple[tuple[str, int], ...]:
+    """``references``: at most ``MAX_REFERENCES`` objects ``{"handle": …, "index": …}``."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or len(raw) > MAX_REFERENCES:
+        raise _bad(
+            where,
+            f"references must be a list of at most {MAX_REFERENCES} "
+            '{"handle": ..., "index": ...} objects',
+            reason="value_references",
+            index=index,
+            type=vtype,
+            max=MAX_REFERENCES,
+        )
+    out = []
+    for ref in raw:
+        handle = ref.get("handle") if isinstance(ref, dict) else None
+        ref_index = _whole(ref.get("index")) if isinstance(ref, dict) else None
+        if (
+            not isinstance(handle, str)
+            or not 0 < len(handle) <= MAX_REFERENCE_HANDLE_LEN
+            or ref_index is None
+            or not 0 <= ref_index <= MAX_INDEX
+        ):
+            raise _bad(
+                where,
+                "each reference needs a 'handle' (1-"
+                f"{MAX_REFERENCE_HANDLE_LEN} characters) and a whole-number 'index'",
+                reason="value_reference",
+                index=index,
+                type=vtype,
+                max=MAX_REFERENCE_HANDLE_LEN,
+            )
+        out.append((handle, ref_index))
+    return tuple(out)
 
 
 def parse_values(raw: Any, *, timestamp: str | None = None) -> list[HandleValue]:
@@ -304,8 +408,8 @@ def parse_values(raw: Any, *, timestamp: str | None = None) -> list[HandleValue]
     values = [parse_value(v, timestamp=ts) for v in raw]
     seen: set[int] = set()
     for v in values:
-        if v.index in seen:
-            raise InvalidValue(
+        if v.index in seen:  # Handle.Net: "index conflict", VALUE_ALREADY_EXISTS (HTTP 409)
+            raise ValueExists(
                 f"index {v.index} appears twice",
                 reason="value_index_twice",
                 params={"index": v.index},

@@ -36,13 +36,14 @@ from indunet.ids.syntax.handle import upper_ascii
 from indunet.ids.transport import handle_path
 from indunet.ids.values import MAX_INDEX
 from indunet.ids.valuetypes import TypeFilter
+from indunet.web.api.handle_list import list_response, paging
+from indunet.web.api.handle_put import read_put
 from indunet.web.auth import SESSION_COOKIE, client_address, write_principal
 from indunet.web.state import AppState
 
 JSON = "application/json"
 #: Largest Handle PUT body: a full record (256 values of at most 64 KiB, in JSON) fits.
 MAX_PUT_BYTES = 20 * 1024 * 1024
-MAX_PAGE_SIZE = 10_000
 
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
@@ -251,21 +252,21 @@ class HandleApi:
             node, _ = self._node(request)
             principal = await self._principal(request, node)
             raw = await request.body()  # bounded by guards.BodyLimit (MAX_PUT_BYTES)
-            try:
-                body = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                raise HandleError(
-                    f"the body is not valid JSON: {exc}", rc=RC.INVALID_VALUE
-                ) from None
-            values = body.get("values") if isinstance(body, dict) else body
+            various = request.query_params.get("index") == "various"
+            body = read_put(
+                request.headers.get("content-type", ""),
+                raw,
+                text,
+                "various" if various else (_ints(request, "index") or None),
+            )
             if _flag(request, "mintNewSuffix", False):
                 text = node.mint(text)
             _, created = await run_in_threadpool(
                 node.put,
                 text,
-                values,
+                body.values,
                 principal,
-                indices=_ints(request, "index") or None,
+                indices=body.indices,
                 overwrite=_flag(request, "overwrite", True),
             )
             # As Handle.Net: the handle as the client wrote it (or the one minted for it).
@@ -286,7 +287,7 @@ class HandleApi:
             return error_response(exc, text)
 
     async def list(self, request: Request) -> Response:
-        """List handles under ``prefix=``, a page at a time (needs credentials)."""
+        """List the handles under ``prefix=``: a page, or the whole list streamed."""
         prefix = request.query_params.get("prefix", "")
         try:
             node, _ = self._node(request)
@@ -294,28 +295,9 @@ class HandleApi:
                 raise HandleError(
                     "give the prefix to list, e.g. ?prefix=88.100.1", rc=RC.INVALID_HANDLE
                 )
-            page = _int("page", request.query_params.get("page", "0") or "0", low=0, high=MAX_INDEX)
-            size = _int(  # 0: the count alone, as Handle.Net answers it
-                "pageSize",
-                request.query_params.get("pageSize", "100") or "100",
-                low=0,
-                high=MAX_PAGE_SIZE,
-            )
+            pages = paging(request.query_params)
             principal = await self._principal(request, node)
-            total, handles = await run_in_threadpool(
-                node.list_handles, prefix, principal, page=page, page_size=size
-            )
-            return _json(
-                200,
-                {
-                    "responseCode": 1,
-                    "prefix": prefix,
-                    "totalCount": str(total),
-                    "page": page,
-                    "pageSize": size,
-                    "handles": handles,
-                },
-            )
+            return await list_response(node, principal, prefix, pages)
         except IndunetError as exc:
             return error_response(exc, prefix)
 
