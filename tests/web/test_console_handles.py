@@ -483,3 +483,34 @@ async def test_a_platform_admins_edits_are_in_the_owning_enterprises_audit_log(
     theirs = (await web.get("/admin/audit", params={"size": "100"})).text
     assert "88.100.1/CNC-0002" not in theirs and "device:cnc-9" not in theirs
     assert "88.100.2/OTHER-1" in theirs  # done by `seed` to their prefix: theirs
+
+
+async def test_an_edit_keeps_absolute_ttls_and_references_of_unchanged_rows(
+    web: httpx.AsyncClient, app_state: AppState
+) -> None:
+    refs = [{"handle": "88.100.1/OTHER", "index": 1}]
+    app_state.hierarchy.front.put(
+        "88.100.1/CNC-TTL",
+        [
+            {
+                "index": 1,
+                "type": "URL",
+                "data": "https://x.example/t",
+                "ttl": "2030-01-01T00:00:00Z",
+            },
+            {"index": 2, "type": "DESC", "data": "旧", "references": refs},
+        ],
+        ids.Principal(actor="seed", prefixes=None),
+    )
+    await login(web, app_state, "admin")
+    saved = await web.post(
+        "/ids/handles/edit",
+        data={"handle": "88.100.1/CNC-TTL", "index": ["1", "2"], "type": ["URL", "DESC"],
+              "value": ["https://x.example/t", "旧"]},
+    )  # fmt: skip
+    assert saved.status_code in (200, 303), saved.text
+    rec = app_state.hierarchy.front.record("88.100.1/CNC-TTL")
+    assert rec is not None
+    by_index = {v.index: v.to_json() for v in rec.values}
+    assert by_index[1]["ttl"] == "2030-01-01T00:00:00Z"  # still an absolute time, not seconds
+    assert by_index[2]["references"] == refs

@@ -236,10 +236,11 @@ def save_edit(state: AppState, user: User, text: str, rows: list[ValueRow]) -> s
         )
     old = {(v.index, v.type): v for v in rec.values}
     values = record_values(rows, "")
-    for v in values:  # a row left as it was keeps its time to live and permissions
+    for v in values:  # a row left as it was keeps its time to live, permissions, references
         before = old.get((v["index"], v["type"]))
         if before is not None and before.format == "string":
-            v.update(ttl=before.ttl, permissions=before.permissions)
+            kept = before.to_json(with_permissions=True)
+            v.update({k: kept[k] for k in ("ttl", "permissions", "references") if k in kept})
     written, _ = node.put(
         rec.handle, [*values, *kept_values(rec.values)], principal_for_user(state.engine, user)
     )
