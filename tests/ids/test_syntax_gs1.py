@@ -59,8 +59,17 @@ def test_format_adds_the_check_digit() -> None:
     assert gs1.format("400638133393") == "4006381333931"
     assert gs1.format("9638507") == "96385074"
     assert gs1.format("10614141123456789") == "106141411234567897"
-    with pytest.raises(InvalidHandle, match="give 7, 11, 12 or 13 for a GTIN or 17 for an SSCC"):
+    with pytest.raises(
+        InvalidHandle, match="give 7, 11, 12 or 13 for a GTIN or 17 for an SSCC"
+    ) as err:
         gs1.format("123")
+    assert (err.value.reason, err.value.params) == (
+        "gs1_body_length",
+        {"value": "123", "length": 3},
+    )
+    with pytest.raises(InvalidHandle) as err:
+        gs1.format("400638133393", "1")
+    assert (err.value.reason, err.value.params) == ("gs1_format_parts", {"count": 2})
 
 
 def test_gtin_suffix_pads_to_14_digits_and_is_a_valid_handle_suffix() -> None:

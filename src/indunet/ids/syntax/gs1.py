@@ -222,13 +222,20 @@ def parse(text: str) -> Gs1Key:
 def format(*parts: str | int) -> str:
     """Complete the one part, 7, 11, 12, 13 or 17 digits, with its check digit into a key."""
     if len(parts) != 1:
-        raise InvalidHandle(f"a GS1 key is written from one part, its digits; got {len(parts)}")
+        raise _refused(
+            f"a GS1 key is written from one part, its digits; got {len(parts)}",
+            reason="gs1_format_parts",
+            count=len(parts),
+        )
     body = str(parts[0])
     _digits(body, "GS1 key body")
     if len(body) + 1 not in KINDS:
-        raise InvalidHandle(
+        raise _refused(
             f"GS1 key body {body!r} has {len(body)} digits; give 7, 11, 12 or 13 for a GTIN "
-            "or 17 for an SSCC"
+            "or 17 for an SSCC",
+            reason="gs1_body_length",
+            value=body,
+            length=len(body),
         )
     return parse(body + check_digit(body)).text
 
