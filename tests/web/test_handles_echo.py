@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import sqlalchemy as sa
 
@@ -178,3 +179,16 @@ async def test_echoing_costs_no_database_statement(
     assert as_registered.json()["values"] == other_case.json()["values"]
     assert other_case.json()["handle"] == "88.100.1/FAST-1"
     assert cached.json()["handle"] == "0.na/88"
+
+
+@pytest.mark.parametrize(
+    "asked", ['88.100.1/a"b\\\\c-é', '88.100.1/A"B\\\\C-e\u0301', "88.100.1/x"]
+)
+def test_the_cached_body_for_another_spelling_is_the_answer_with_that_handle(asked: str) -> None:
+    resolver = ids.Resolver([], transport=None)  # type: ignore[arg-type]
+    stored_as = '88.100.1/A"B\\\\C-é'
+    answer = ids.Answer(1, stored_as, [ids.values.string_value(1, "URL", "https://q.example")])
+    resolver.answers.put("KEY", (answer, answer.body()), 60)
+    body = resolver.cached_body("KEY", asked)
+    assert body is not None and orjson.loads(body) == answer.to_json() | {"handle": asked}
+    assert resolver.cached_body("KEY", stored_as) == answer.body()

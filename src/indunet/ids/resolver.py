@@ -22,6 +22,8 @@ MAX_HOPS = 12
 #: to the log.
 SITE_UNAVAILABLE = "site unavailable"
 DEFAULT_DEADLINE = 10.0
+#: How ``Answer.body()`` of a success begins; ``cached_body`` splices the asked handle after it.
+_SUCCESS_HEAD = b'{"responseCode":1,"handle":'
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,9 @@ class Resolver:
         answer, body = hit
         if asked is None or asked == answer.handle:
             return body
+        head = _SUCCESS_HEAD + orjson.dumps(answer.handle)
+        if body.startswith(head):  # splice: a few bytes copied instead of a serialisation
+            return _SUCCESS_HEAD + orjson.dumps(asked) + body[len(head) :]
         return orjson.dumps(answer.to_json() | {"handle": asked})
 
     def forget(self, key: str) -> None:
