@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from indunet.ids import HandleValue, InvalidValue, parse_values
+from indunet.ids import HandleValue, InvalidValue, ValueExists, parse_values
 from indunet.ids import values as v
 
 
@@ -123,7 +123,10 @@ def test_site_values_need_an_http_url() -> None:
             {"index": 1, "type": "URL", "data": "x", "ttl": -1},
             "ttl must be a whole number of seconds",
         ),
-        ({"index": 1, "type": "URL", "data": "x", "ttl": "60"}, "ttl must be a whole number"),
+        (  # a string ttl is a time (Handle.Net's absolute TTL), and "60" is none
+            {"index": 1, "type": "URL", "data": "x", "ttl": "60"},
+            "ttl '60' is neither a whole number of seconds nor a time",
+        ),
         ({"index": 1, "type": "URL", "data": "x", "ttl": True}, "ttl must be a whole number"),
         (
             {"index": 1, "type": "URL", "data": "x", "permissions": "11"},
@@ -169,9 +172,20 @@ def test_a_record_holds_at_most_256_values() -> None:
     )
 
 
-def test_duplicate_index_is_refused() -> None:
+def test_duplicate_index_is_refused_as_handle_net_does() -> None:
+    """Handle.Net's server: an index conflict is VALUE_ALREADY_EXISTS (201), HTTP 409."""
     raw = [{"index": 2, "type": "URL", "data": "a"}, {"index": 2, "type": "DESC", "data": "b"}]
-    assert _refused(raw) == "index 2 appears twice"
+    with pytest.raises(ValueExists) as err:
+        parse_values(raw)
+    assert (err.value.rc, err.value.status) == (201, 409)
+    assert err.value.message == "index 2 appears twice"
+
+
+def test_an_absolute_ttl_round_trips_through_storage_in_utc() -> None:
+    value = _one(data="x", ttl="2030-01-01T08:00:00+08:00")
+    assert value.ttl_absolute and value.to_json()["ttl"] == "2030-01-01T00:00:00Z"
+    stored = HandleValue.from_stored(value.to_json(with_permissions=True))
+    assert stored == value
 
 
 def test_values_must_be_a_list() -> None:
