@@ -1,14 +1,37 @@
-"""HS_ADMIN permission bits, Handle identities, secret-key checks and authorisation."""
+"""HS_ADMIN permission bits (in Handle.Net's order), Handle identities, secret-key checks and
+authorisation."""
 
 from __future__ import annotations
 
-import pytest
+import itertools
 
-from indunet import core
+import pytest
+import sqlalchemy as sa
+
+from indunet import core, ids
 from indunet.ids import OPERATOR, AuthenticationFailed, HandleValue, NotAuthorized, Perm, Principal
-from indunet.ids.admin import CredentialChecker, authorize, grants, hash_seckeys, parse_identity
+from indunet.ids.admin import (
+    ALL_RIGHTS,
+    DEFAULT_RIGHTS,
+    CredentialChecker,
+    authorize,
+    grants,
+    hash_seckeys,
+    parse_identity,
+    permission_string,
+    right_names,
+    rights_of,
+)
 
 ID = (300, "0.NA/88.100.1")
+#: pyhandle's (and hdl-admintool's) default HS_ADMIN permissions.
+PYHANDLE_DEFAULT = "011111110011"
+#: What Handle.Net says that default grants (AdminRecord bits 0, 1, 4-10) and does not.
+PYHANDLE_GRANTS = {
+    Perm.ADD_HANDLE, Perm.DELETE_HANDLE, Perm.MODIFY_VALUE, Perm.REMOVE_VALUE, Perm.ADD_VALUE,
+    Perm.MODIFY_ADMIN, Perm.REMOVE_ADMIN, Perm.ADD_ADMIN, Perm.READ_VALUE,
+}  # fmt: skip
+PYHANDLE_WITHHOLDS = {Perm.ADD_DERIVED_PREFIX, Perm.DELETE_DERIVED_PREFIX, Perm.LIST_HANDLES}
 
 
 def _admin(
@@ -20,7 +43,7 @@ def _admin(
 
 
 def _only(perm: Perm) -> str:
-    return "".join("1" if i == perm else "0" for i in range(12))
+    return permission_string({perm})
 
 
 def test_permission_bits_follow_the_handle_system_order() -> None:
@@ -30,6 +53,59 @@ def test_permission_bits_follow_the_handle_system_order() -> None:
         "ADD_ADMIN", "READ_VALUE", "LIST_HANDLES",
     ]  # fmt: skip
     assert [int(p) for p in Perm] == list(range(12))
+
+
+@pytest.mark.parametrize(
+    ("perm", "bits"),
+    [
+        (Perm.ADD_HANDLE, "000000000001"),  # bit 0 is the last character
+        (Perm.DELETE_HANDLE, "000000000010"),
+        (Perm.ADD_DERIVED_PREFIX, "000000000100"),
+        (Perm.DELETE_DERIVED_PREFIX, "000000001000"),
+        (Perm.MODIFY_VALUE, "000000010000"),
+        (Perm.REMOVE_VALUE, "000000100000"),
+        (Perm.ADD_VALUE, "000001000000"),
+        (Perm.MODIFY_ADMIN, "000010000000"),
+        (Perm.REMOVE_ADMIN, "000100000000"),
+        (Perm.ADD_ADMIN, "001000000000"),
+        (Perm.READ_VALUE, "010000000000"),
+        (Perm.LIST_HANDLES, "100000000000"),  # bit 11 is the first
+    ],
+)
+def test_a_string_is_written_highest_bit_first_as_handle_net_writes_it(
+    perm: Perm, bits: str
+) -> None:
+    assert permission_string({perm}) == bits
+    assert rights_of(bits) == {perm}
+    assert right_names(bits) == [perm.name.lower()]
+
+
+def test_pyhandles_default_grants_what_handle_net_says() -> None:
+    assert rights_of(PYHANDLE_DEFAULT) == PYHANDLE_GRANTS
+    assert set(Perm) == PYHANDLE_GRANTS | PYHANDLE_WITHHOLDS
+    record = [_admin(perms=PYHANDLE_DEFAULT)]
+    assert {p for p in Perm if grants(record, ID, p)} == PYHANDLE_GRANTS
+    assert not any(grants(record, ID, p) for p in PYHANDLE_WITHHOLDS)
+    assert right_names(PYHANDLE_DEFAULT) == [
+        "add_handle", "delete_handle", "modify_value", "remove_value", "add_value",
+        "modify_admin", "remove_admin", "add_admin", "read_value",
+    ]  # fmt: skip
+
+
+def test_indunets_own_strings_are_handle_nets_defaults() -> None:
+    assert DEFAULT_RIGHTS == PYHANDLE_DEFAULT  # a record created without HS_ADMIN
+    assert ALL_RIGHTS == "111111111111" and rights_of(ALL_RIGHTS) == set(Perm)
+
+
+def test_every_string_reads_back_to_itself() -> None:
+    for bits in ("".join(t) for t in itertools.product("01", repeat=12)):
+        assert permission_string(rights_of(bits)) == bits
+
+
+@pytest.mark.parametrize("bits", ["", "1", "01111111001", "0111111100111", "01111111001x", "*"])
+def test_anything_but_twelve_bits_grants_nothing(bits: str) -> None:
+    assert rights_of(bits) == frozenset()
+    assert not any(grants([_admin(perms=bits)], ID, p) for p in Perm)
 
 
 @pytest.mark.parametrize("perm", list(Perm))
@@ -153,3 +229,39 @@ def test_platform_users_write_only_under_their_enterprise_prefixes() -> None:
     assert not nobody.is_superuser
     with pytest.raises(NotAuthorized):
         _authorize(nobody, Perm.ADD_HANDLE, None, None)
+
+
+def test_an_identity_with_pyhandles_default_on_the_prefix_adds_but_may_not_list(
+    engine: sa.Engine,
+) -> None:
+    node = ids.Node(
+        "88.100", ids.NodeRole.SECONDARY, "88.100", engine, ids.TemplateRegistry(engine)
+    )
+    with engine.begin() as conn:
+        ent = core.create_enterprise(
+            conn, uscc="91350100M000100Y43", name="A", actor="test", verified=True
+        )
+    ids.allocate(node, "88.100.1", ent, actor="test", secret="prefix-secret-1")
+    key = {"index": 300, "type": "HS_SECKEY", "data": "ops-secret-123"}
+    node.put("88.100.1/OPS", [key], OPERATOR)
+    ops_admin = {"handle": "88.100.1/OPS", "index": 300, "permissions": PYHANDLE_DEFAULT}
+    node.put(
+        "0.NA/88.100.1",
+        [{"index": 101, "type": "HS_ADMIN", "data": {"format": "admin", "value": ops_admin}}],
+        OPERATOR,
+        indices=[101],
+    )
+    ops = node.authenticate("300:88.100.1/OPS", "ops-secret-123")
+
+    url = [{"index": 1, "type": "URL", "data": "https://a.example.cn/1"}]
+    assert node.put("88.100.1/NEW-1", url, ops) == ("88.100.1/NEW-1", True)  # add handle
+    record = node.record("88.100.1/NEW-1")
+    assert record is not None
+    [made] = [v.value for v in record.values if v.type == "HS_ADMIN"]
+    assert made == {"handle": "88.100.1/OPS", "index": 300, "permissions": PYHANDLE_DEFAULT}
+    with pytest.raises(NotAuthorized) as refused:
+        node.list_handles("88.100.1", ops)
+    assert refused.value.reason == "handle_no_right"
+    assert refused.value.params["right"] == "list_handles"
+    prefix_admin = node.authenticate("300:0.NA/88.100.1", "prefix-secret-1")
+    assert node.list_handles("88.100.1", prefix_admin)[0] == 2  # all twelve rights: it may

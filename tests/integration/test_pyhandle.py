@@ -10,6 +10,7 @@ import httpx
 import pytest
 from pyhandle.handleclient import PyHandleClient
 from pyhandle.handleexceptions import (
+    GenericHandleError,
     HandleAlreadyExistsException,
     HandleAuthenticationError,
     HandleNotFoundException,
@@ -18,12 +19,18 @@ from tests.integration.servers import Server, group
 
 from indunet import core, ids
 from indunet.core import Settings
+from indunet.ids import Perm
+from indunet.ids.admin import permission_string
 from indunet.web import build_state
 
 PREFIX = "88.100.1"
 USERNAME = f"300:0.NA/{PREFIX}"
 SECRET = "pyhandle-acceptance-key"
 USCC = core.make_uscc("91350100M00020000")
+#: A second identity, holding rights only through the HS_ADMIN values pyhandle writes.
+OPS = f"{PREFIX}/PH-OPS"
+OPS_USER = f"300:{OPS}"
+OPS_SECRET = "pyhandle-ops-key-1"
 
 
 def allocate_before_start(data_dir: Path, port: int) -> None:
@@ -186,3 +193,70 @@ def test_writes_are_audited_with_the_handle_identity(client: Any, server: Server
     ).json()
     entries = [e for e in log if e["target"] == handle]
     assert [(e["actor"], e["action"]) for e in entries] == [(USERNAME, "handle.create")]
+
+
+@pytest.fixture(scope="module")
+def ops(server: Server) -> Any:
+    """A pyhandle client logged in as ``300:88.100.1/PH-OPS``, an identity the prefix key made."""
+    body = {"values": [{"index": 300, "type": "HS_SECKEY", "data": OPS_SECRET}]}
+    auth = (USERNAME.replace(":", "%3A"), SECRET)
+    made = httpx.put(f"{server.url}/api/handles/{OPS}", json=body, auth=auth, timeout=5)
+    assert made.status_code == 201, made.text
+    return PyHandleClient("rest").instantiate_with_username_and_password(
+        server.url, OPS_USER, OPS_SECRET, HTTPS_verify=False
+    )
+
+
+def owned_by_ops(server: Server, **config: Any) -> Any:
+    """The prefix key's client, writing HS_ADMIN values that name the ops identity."""
+    return PyHandleClient("rest").instantiate_with_username_and_password(
+        server.url, USERNAME, SECRET, HTTPS_verify=False, handleowner=OPS_USER, **config
+    )
+
+
+def test_pyhandles_default_hs_admin_gives_the_rights_handle_net_reads_in_it(
+    server: Server, ops: Any
+) -> None:
+    handle = f"{PREFIX}/PH-RIGHTS-1"
+    owned_by_ops(server).register_handle(handle, "https://example.com/r/1", checksum="c1")
+    [admin] = [v for v in fetch(server, handle).json()["values"] if v["type"] == "HS_ADMIN"]
+    assert admin["data"]["value"]["permissions"] == "011111110011"  # pyhandle's default
+    assert admin["data"]["value"]["handle"] == OPS
+
+    # 011111110011 read from its last character (bit 0): the ops identity may modify, add and
+    # remove values, add and remove admins, and delete the handle
+    ops.modify_handle_value(handle, URL="https://example.com/r/2", EMAIL="ops@example.com")
+    ops.delete_handle_value(handle, "CHECKSUM")
+    values = by_type(fetch(server, handle).json())
+    assert values["URL"] == "https://example.com/r/2" and values["EMAIL"] == "ops@example.com"
+    assert "CHECKSUM" not in values
+    url = f"{server.url}/api/handles/{handle}"
+    auth = (OPS_USER.replace(":", "%3A"), OPS_SECRET)
+    second = {"handle": f"0.NA/{PREFIX}", "index": 300, "permissions": "010000000000"}
+    add_admin = {"values": [{"index": 101, "type": "HS_ADMIN", "data": {"format": "admin", "value": second}}]}  # fmt: skip
+    added = httpx.put(url, params={"index": 101}, json=add_admin, auth=auth, timeout=5)
+    assert added.status_code == 200, added.text  # add admin (bit 9)
+    removed = httpx.delete(url, params={"index": 101}, auth=auth, timeout=5)
+    assert removed.status_code == 200, removed.text  # remove admin (bit 8)
+    assert ops.delete_handle(handle) == handle  # delete handle (bit 1)
+    assert fetch(server, handle).status_code == 404
+
+    # what the default withholds: listing the prefix (bit 11)
+    listed = httpx.get(f"{server.url}/api/handles", params={"prefix": PREFIX}, auth=auth, timeout=5)
+    assert listed.status_code == 403, listed.text
+
+
+def test_a_right_left_out_by_name_is_refused_to_pyhandle(server: Server, ops: Any) -> None:
+    handle = f"{PREFIX}/PH-RIGHTS-2"
+    no_modify = permission_string(set(Perm) - {Perm.MODIFY_VALUE})
+    assert no_modify == "111111101111"  # Handle.Net's bit 4 is the eighth character
+    owned_by_ops(server, HS_ADMIN_permissions=no_modify).register_handle(
+        handle, "https://example.com/r/3"
+    )
+    with pytest.raises(GenericHandleError) as refused:
+        ops.modify_handle_value(handle, URL="https://example.com/r/4")
+    assert refused.value.response.status_code == 403
+    assert "modify_value" in refused.value.response.json()["message"]
+    assert by_type(fetch(server, handle).json())["URL"] == "https://example.com/r/3"
+    ops.modify_handle_value(handle, EMAIL="ops@example.com")  # add value (bit 6) is held
+    assert by_type(fetch(server, handle).json())["EMAIL"] == "ops@example.com"

@@ -371,7 +371,10 @@ async def test_resolve_shows_hs_admin_as_rights_and_times_in_the_page_zone(
     put(app_state, "88.100.1/R-1", URL="https://x.example/r")
     web.cookies.set("tz", "Asia/Shanghai")
     page = await web.get("/ids/resolve", params={"handle": "88.100.1/R-1"})
-    assert "0:0.NA/88.100.1" in page.text and "可：删除标识、" in page.text
+    # Handle.Net's default 011111110011 read from its last character: add handle first, and
+    # neither the derived-prefix rights nor listing
+    assert "0:0.NA/88.100.1" in page.text and "可：添加标识、删除标识、修改值" in page.text
+    assert "下级前缀" not in page.text and "列出标识" not in page.text
     assert "011111110011" not in page.text
     rec = app_state.hierarchy.front.record("88.100.1/R-1")
     assert rec is not None
@@ -379,7 +382,8 @@ async def test_resolve_shows_hs_admin_as_rights_and_times_in_the_page_zone(
     assert stamp.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M:%S") in page.text
     web.cookies.set("lang", "en")
     page = await web.get("/ids/resolve", params={"handle": "88.100.1/R-1"})
-    assert "may: delete handle, add derived prefix" in page.text
+    assert "may: add handle, delete handle, modify value" in page.text
+    assert "derived prefix" not in page.text and "list handles" not in page.text
 
 
 @pytest.mark.parametrize(

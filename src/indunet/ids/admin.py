@@ -1,8 +1,14 @@
 """Who may write: HS_ADMIN permissions, HS_SECKEY credentials, and the principals behind a write.
 
-HS_ADMIN permission strings have 12 bits, left to right (as in the Handle System):
-add handle, delete handle, add derived prefix, delete derived prefix, modify value,
-remove value, add value, modify admin, remove admin, add admin, read value, list handles.
+An HS_ADMIN permission string has 12 bits (``Perm``): 0 add handle, 1 delete handle, 2 add
+derived prefix, 3 delete derived prefix, 4 modify value, 5 remove value, 6 add value, 7 modify
+admin, 8 remove admin, 9 add admin, 10 read value, 11 list handles (Handle.Net's
+``AdminRecord``). It is written as Handle.Net's REST API writes it, highest bit first: the
+*last* character is bit 0 (add handle), the first is bit 11 (list handles). So the default of
+pyhandle and hdl-admintool, ``011111110011``, grants every right but add derived prefix,
+delete derived prefix and list handles. ``rights_of`` and ``permission_string`` are the only
+places that know the order.
+
 An identity ``index:handle`` (e.g. ``300:0.NA/88.100.1``) holds a right on a record if one of
 the record's HS_ADMIN values names that handle with that index (or index 0, any index) and
 sets the bit. The admins of a prefix handle ``0.NA/P`` also hold every right on the handles
@@ -26,9 +32,6 @@ from indunet.ids.values import ADMIN_TYPE, SECKEY_TYPE, HandleValue
 #: device identifiers ``<prefix>/dev-<id>`` (indunet.devices.identifiers).
 PLATFORM_SUFFIXES = ("DEV-",)
 
-ALL_RIGHTS = "111111111111"
-DEFAULT_RIGHTS = "011111110011"
-
 
 class Perm(IntEnum):
     """Bit positions in an HS_ADMIN permission string."""
@@ -45,6 +48,38 @@ class Perm(IntEnum):
     ADD_ADMIN = 9
     READ_VALUE = 10
     LIST_HANDLES = 11
+
+
+def rights_of(bits: str) -> frozenset[Perm]:
+    """The rights a permission string grants: its last character is bit 0 (``ADD_HANDLE``).
+
+    Anything but 12 characters of 0 and 1 grants nothing.
+    """
+    if len(bits) != len(Perm) or not set(bits) <= {"0", "1"}:
+        return frozenset()
+    return frozenset(p for p in Perm if bits[len(Perm) - 1 - p] == "1")
+
+
+def permission_string(rights: Iterable[Perm]) -> str:
+    """The 12-character string granting ``rights``, highest bit first (as Handle.Net writes it)."""
+    held = set(rights)
+    return "".join("1" if p in held else "0" for p in reversed(Perm))
+
+
+def right_names(bits: str) -> list[str]:
+    """The lower-case names of the rights a permission string grants, in bit order."""
+    held = rights_of(bits)
+    return [p.name.lower() for p in Perm if p in held]
+
+
+#: Every right: what a prefix's own key holds on its prefix handle.
+ALL_RIGHTS = permission_string(Perm)
+#: What a record created without HS_ADMIN gives its creator: Handle.Net's default
+#: (``011111110011``, as pyhandle and hdl-admintool write it), every right but the derived-prefix
+#: ones and listing.
+DEFAULT_RIGHTS = permission_string(
+    set(Perm) - {Perm.ADD_DERIVED_PREFIX, Perm.DELETE_DERIVED_PREFIX, Perm.LIST_HANDLES}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,8 +184,7 @@ def grants(values: Iterable[HandleValue] | None, identity: tuple[int, str], perm
         except InvalidHandle:
             continue
         admin_index = int(v.value.get("index", 0))
-        perms = str(v.value.get("permissions", ""))
-        granted = len(perms) == len(Perm) and perms[perm] == "1"
+        granted = perm in rights_of(str(v.value.get("permissions", "")))
         if admin_key == key and admin_index in (0, index) and granted:
             return True
     return False

@@ -14,6 +14,7 @@ from starlette.templating import Jinja2Templates
 from indunet import __version__
 from indunet.core import regions
 from indunet.ids import HandleValue
+from indunet.ids.admin import right_names
 from indunet.web.auth import SESSION_COOKIE
 from indunet.web.console.i18n import LOCALES, locale_of, other_locale, translator
 from indunet.web.console.paging import SIZES, link, sort_link
@@ -88,6 +89,7 @@ def render(
         "rc_text": rc_text,
         "value_text": value_text,
         "is_link": is_link,
+        "right_names": right_names,
         "csrf_token": csrf_of(request),
         "zone": zone,
         "clock": zone.clock,

@@ -15,6 +15,7 @@ from indunet.core import IndunetError, NotFound, Role, User, access
 from indunet.core import enterprises as core_enterprises
 from indunet.ids import Allocation, HandleValue, Perm
 from indunet.ids import prefixes as ids_prefixes
+from indunet.ids.admin import right_names
 from indunet.ids.syntax import handle as hdl
 from indunet.web.console.pages import error_text, render
 from indunet.web.console.paging import PageOf, paging_of
@@ -62,8 +63,7 @@ class AdminView:
 def admin_view(v: HandleValue) -> AdminView:
     """Read an HS_ADMIN value: ``index:handle`` and the names of the rights it grants."""
     data: dict[str, Any] = v.value if isinstance(v.value, dict) else {}
-    perms = str(data.get("permissions", ""))
-    rights = [p.name.lower() for p in Perm if p < len(perms) and perms[p] == "1"]
+    rights = right_names(str(data.get("permissions", "")))
     return AdminView(
         v.index,
         f"{data.get('index', '')}:{data.get('handle', '')}",
