@@ -265,3 +265,20 @@ def test_an_identity_with_pyhandles_default_on_the_prefix_adds_but_may_not_list(
     assert refused.value.params["right"] == "list_handles"
     prefix_admin = node.authenticate("300:0.NA/88.100.1", "prefix-secret-1")
     assert node.list_handles("88.100.1", prefix_admin)[0] == 2  # all twelve rights: it may
+
+
+def test_a_prefix_handle_made_without_hs_admin_gives_its_own_key_every_right(
+    engine: sa.Engine,
+) -> None:
+    node = ids.Node(
+        "88.100", ids.NodeRole.SECONDARY, "88.100", engine, ids.TemplateRegistry(engine)
+    )
+    key = {"index": 300, "type": "HS_SECKEY", "data": "prefix-secret-7"}
+    node.put("0.NA/88.100.7", [key], OPERATOR)
+    record = node.record("0.NA/88.100.7")
+    assert record is not None
+    [admin] = [v.value for v in record.values if v.type == "HS_ADMIN"]
+    assert admin == {"handle": "0.NA/88.100.7", "index": 300, "permissions": ALL_RIGHTS}
+    own = node.authenticate("300:0.NA/88.100.7", "prefix-secret-7")
+    node.put("88.100.7/A", [{"index": 1, "type": "URL", "data": "https://a.example.cn/a"}], own)
+    assert node.list_handles("88.100.7", own) == (1, ["88.100.7/A"])  # list handles (bit 11)

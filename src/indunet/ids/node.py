@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from indunet.core import audit
 from indunet.ids import history
 from indunet.ids.admin import (
+    ALL_RIGHTS,
     BAD_CREDENTIALS,
     DEFAULT_RIGHTS,
     CredentialChecker,
@@ -549,8 +550,9 @@ def default_admin(
             "index": principal.identity[0],
             "permissions": DEFAULT_RIGHTS,
         }
-    elif h.is_prefix_handle:  # the prefix's own key (where ``allocate`` puts HS_SECKEY)
-        admin = {"handle": h.text, "index": 300, "permissions": DEFAULT_RIGHTS}
+    elif h.is_prefix_handle:  # the prefix's own key (where ``allocate`` puts HS_SECKEY), with
+        # every right, as ``allocate`` gives it: Handle.Net's default withholds listing
+        admin = {"handle": h.text, "index": 300, "permissions": ALL_RIGHTS}
     else:
         admin = {"handle": f"0.NA/{h.prefix}", "index": 0, "permissions": DEFAULT_RIGHTS}
     return HandleValue(index, ADMIN_TYPE, "admin", admin, 86_400, ts)
