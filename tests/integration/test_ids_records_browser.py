@@ -125,7 +125,9 @@ def test_template_identifier_browse_edit_history_delete(server: Server, shots: P
             shot("04-handles-search")
             page.click(f"a:has-text('{HANDLE}')")
             expect(page.locator("h1")).to_have_text(HANDLE)
-            expect(page.locator("table.values")).to_contain_text("0:0.NA/88.100.1 可：删除标识、")
+            expect(page.locator("table.values")).to_contain_text(
+                "0:0.NA/88.100.1 可：添加标识、删除标识、修改值"
+            )
             expect(page.locator("table.history")).to_contain_text("创建")
             shot("05-handle-record")
 
