@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import sqlalchemy as sa
 
@@ -1103,3 +1106,43 @@ def test_an_absolute_ttl_caches_until_its_time_and_not_after() -> None:
     assert value.seconds_to_live(now=400) == 600
     assert value.seconds_to_live(now=2_000) == 0
     assert ids.HandleValue(1, "URL", "string", "x", ttl=60).seconds_to_live(now=2_000) == 60
+
+
+async def test_the_whole_list_leaves_the_server_batch_by_batch(
+    state: AppState, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Streamed, not built: with batches of 2, five handles leave in separate body messages."""
+    monkeypatch.setattr(listing, "BATCH", 2)
+    names = await _register(client, 5, "CHUNK")
+    app = create_app(state)
+    token = base64.b64encode(f"{AUTH[0]}:{AUTH[1]}".encode()).decode()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": API,
+        "raw_path": API.encode(),
+        "root_path": "",
+        "query_string": b"prefix=88.100.1",
+        "headers": [(b"host", b"testserver"), (b"authorization", f"Basic {token}".encode())],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    sent: list[dict[str, Any]] = []
+    requests = [{"type": "http.request", "body": b"", "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        if requests:
+            return requests.pop()
+        await asyncio.Event().wait()  # the client stays connected until the answer ends
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    bodies = [m["body"] for m in sent if m["type"] == "http.response.body" and m.get("body")]
+    assert len(bodies) >= 5  # the head, three batches (2 + 2 + 1) and the tail
+    assert orjson.loads(b"".join(bodies))["handles"] == sorted(names)
