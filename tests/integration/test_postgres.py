@@ -207,6 +207,12 @@ def test_bulk_rows_with_insert_many(pg_state: AppState) -> None:
         node.store.insert_many(conn, [rows[0], rows[0]])
     assert node.list_handles("88.100.1", principal)[0] == 1000
 
+    # the whole list walks PostgreSQL's key order in batches: every handle once, in page order
+    walk = node.listing("0.NA/88.100.1", principal)
+    walked = [h for batch in walk.batches(300) for h in batch]
+    paged = node.list_handles("88.100.1", principal, page=0, page_size=1000)[1]
+    assert walk.total == 1000 and walked == paged and len(set(walked)) == 1000
+
 
 def test_bulk_import_file(pg_state: AppState, tmp_path: Path) -> None:
     node = pg_state.hierarchy.front
