@@ -518,3 +518,5 @@ async def test_an_edit_keeps_absolute_ttls_and_references_of_unchanged_rows(
     by_index = {v.index: v.to_json() for v in rec.values}
     assert by_index[1]["ttl"] == "2030-01-01T00:00:00Z"  # still an absolute time, not seconds
     assert by_index[2]["references"] == refs
+    page = await web.get("/ids/handles/record", params={"handle": "88.100.1/CNC-TTL"})
+    assert "2030-01-01" in page.text and "1893456000" not in page.text  # a time, not seconds
