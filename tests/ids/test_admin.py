@@ -185,6 +185,19 @@ def test_seckeys_are_hashed_once_and_other_values_kept() -> None:
     assert hash_seckeys(hashed) == hashed
 
 
+def test_a_hashed_seckey_keeps_its_absolute_ttl_and_references() -> None:
+    raw = HandleValue(
+        300, "HS_SECKEY", "string", "clear", ttl=1_900_000_000, ttl_absolute=True,
+        references=(("88.100.1/X", 1),),
+    )  # fmt: skip
+    [hashed] = hash_seckeys([raw])
+    assert (hashed.ttl, hashed.ttl_absolute, hashed.references) == (
+        1_900_000_000,
+        True,
+        (("88.100.1/X", 1),),
+    )
+
+
 def _authorize(
     principal: Principal,
     perm: Perm,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 from urllib.parse import unquote
 
@@ -166,9 +166,7 @@ def hash_seckeys(values: list[HandleValue]) -> list[HandleValue]:
     out = []
     for v in values:
         if v.type == SECKEY_TYPE and isinstance(v.value, str) and not v.value.startswith("scrypt$"):
-            v = HandleValue(
-                v.index, v.type, "string", hash_secret(v.value), v.ttl, v.timestamp, v.permissions
-            )
+            v = replace(v, format="string", value=hash_secret(v.value))  # keeps TTL, refs
         out.append(v)
     return out
 
