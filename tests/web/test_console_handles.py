@@ -180,13 +180,14 @@ async def test_a_bad_edit_is_refused_and_changes_nothing(
 ) -> None:
     put(app_state, "88.100.1/CNC-8", URL="https://x.example/8")
     await login(web, app_state, "admin")
-    for data, shown in (
-        ({"index": "one", "type": "URL", "value": "https://y.example"}, "第 1 行的索引“one”不是整数"),
-        ({"index": ["1", "1"], "type": ["URL", "DESC"], "value": ["a", "b"]}, "索引 1 出现了两次"),
-        ({"index": "1", "type": "COLOUR", "value": "red"}, "第 1 个值的类型“COLOUR”未知"),
+    for data, status, shown in (
+        ({"index": "one", "type": "URL", "value": "https://y.example"}, 400, "第 1 行的索引“one”不是整数"),
+        # an index twice is Handle.Net's "value already exists" (201), a conflict
+        ({"index": ["1", "1"], "type": ["URL", "DESC"], "value": ["a", "b"]}, 409, "索引 1 出现了两次"),
+        ({"index": "1", "type": "COLOUR", "value": "red"}, 400, "第 1 个值的类型“COLOUR”未知"),
     ):  # fmt: skip
         resp = await web.post("/ids/handles/edit", data={"handle": "88.100.1/CNC-8", **data})
-        assert resp.status_code == 400 and shown in resp.text
+        assert resp.status_code == status and shown in resp.text
     _, changes = app_state.hierarchy.front.history("88.100.1/CNC-8")
     assert [c.action for c in changes] == ["handle.create"]  # no change, no history
 
