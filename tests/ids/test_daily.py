@@ -45,8 +45,9 @@ def test_resolutions_and_registrations_are_counted_per_prefix_and_day(
     ent = daily.counts(state.engine, since_day=today, enterprise_id=allocation.enterprise_id)
     assert ent[-1].resolutions == 3
     assert daily.counts(state.engine, since_day=today, enterprise_id=9999)[-1].resolutions == 0
-    top = daily.by_prefix(state.engine, since_day=today)
+    top, owners = daily.rankings(state.engine, since_day=today)
     assert top == [daily.PrefixCount("88.100.1", allocation.enterprise_id, 1, 3)]
+    assert owners == [daily.EnterpriseCount(allocation.enterprise_id, 1, 3)]
 
 
 def test_flushes_add_up_and_days_follow_the_zone(state: AppState) -> None:
@@ -97,9 +98,10 @@ def test_upkeep_stores_on_stop(state: AppState) -> None:
     assert daily.counts(state.engine, since_day=today, prefix="88.100.1")[-1].registrations == 1
 
 
-def test_rankings_rank_like_by_prefix_and_by_enterprise(engine: sa.Engine) -> None:
-    """One pass ranks the prefixes and the enterprises as the two queries do (random counts,
-    distinct totals so that the order is fixed; prefixes of no enterprise under None)."""
+def test_rankings_sum_and_rank_prefixes_and_enterprises(engine: sa.Engine) -> None:
+    """The rankings agree with sums worked out here from the rows written (random counts,
+    ties broken as the docstring says; prefixes of no enterprise under None; rows
+    before the first day, read in Shanghai, left out)."""
     rnd = random.Random(5)
     hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     names = [f"88.{300 + i}.1" for i in range(40)]
@@ -112,24 +114,40 @@ def test_rankings_rank_like_by_prefix_and_by_enterprise(engine: sa.Engine) -> No
                 for i, p in enumerate(names)
             ],
         )
-        conn.execute(
-            daily_stats.insert(),
-            [
-                {
-                    "hour": hour - timedelta(hours=h),
-                    "prefix": p,
-                    "registrations": rnd.randrange(5),
-                    "resolutions": 1000 * i + h,  # distinct totals: one order only
-                }
-                for i, p in enumerate(names)
-                for h in rnd.sample(range(24 * 40), 6)
-            ],
-        )
+        rows = [
+            {
+                "hour": hour - timedelta(hours=h),
+                "prefix": p,
+                "registrations": rnd.randrange(5),
+                "resolutions": 1000 * i + h,  # distinct totals: one order only
+            }
+            for i, p in enumerate(names)
+            for h in rnd.sample(range(24 * 40), 6)
+        ]
+        conn.execute(daily_stats.insert(), rows)
+    owner_of = {p: None if i % 7 == 0 else 1 + i % 5 for i, p in enumerate(names)}
     since = datetime.now(SHANGHAI).date() - timedelta(days=20)
+    start = datetime.combine(since, datetime.min.time(), SHANGHAI)
     for enterprise in (None, 3):
+        sums: dict[str, list[int]] = {}
+        for r in rows:
+            if r["hour"] >= start and enterprise in (None, owner_of[r["prefix"]]):
+                total = sums.setdefault(r["prefix"], [0, 0])
+                total[0] += r["registrations"]
+                total[1] += r["resolutions"]
+        by_owner: dict[int | None, list[int]] = {}
+        for p, (g, s) in sums.items():
+            total = by_owner.setdefault(owner_of[p], [0, 0])
+            total[0] += g
+            total[1] += s
         for limit in (3, 50):
-            ask = {"since_day": since, "enterprise_id": enterprise, "zone": SHANGHAI}
-            ranked, owners = daily.rankings(engine, **ask, limit=limit)
-            assert ranked == daily.by_prefix(engine, **ask, limit=limit)
-            assert owners == daily.by_enterprise(engine, **ask, limit=limit)
+            ranked, owners = daily.rankings(
+                engine, since_day=since, enterprise_id=enterprise, zone=SHANGHAI, limit=limit
+            )
+            want = sorted(sums.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))[:limit]
+            assert ranked == [daily.PrefixCount(p, owner_of[p], g, s) for p, (g, s) in want]
+            top = sorted(by_owner.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0] or 0))[
+                :limit
+            ]
+            assert owners == [daily.EnterpriseCount(e, g, s) for e, (g, s) in top]
             assert ranked and owners

@@ -33,10 +33,10 @@ def test_daily_counts_revocation_and_searches(pg_state: AppState) -> None:  # no
     assert daily.counts(state.engine, since_day=today, enterprise_id=eid)[-1] == daily.DayCount(
         today, 1, 3
     )
-    assert daily.by_prefix(state.engine, since_day=today) == [
-        daily.PrefixCount("88.100.1", eid, 1, 3)
-    ]
-    assert daily.by_enterprise(state.engine, since_day=today) == [daily.EnterpriseCount(eid, 1, 3)]
+    assert daily.rankings(state.engine, since_day=today) == (
+        [daily.PrefixCount("88.100.1", eid, 1, 3)],
+        [daily.EnterpriseCount(eid, 1, 3)],
+    )
     with state.engine.connect() as conn:
         found, total = core_enterprises.page_enterprises(conn, like="%深圳%")
         assert [e.id for e in found] == [eid] and total == 1

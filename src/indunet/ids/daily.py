@@ -230,72 +230,6 @@ class EnterpriseCount:
     resolutions: int
 
 
-def by_enterprise(
-    engine_or_conn: sa.Engine | sa.Connection,
-    *,
-    since_day: date,
-    prefix: str | None = None,
-    enterprise_id: int | None = None,
-    zone: tzinfo = UTC,
-    limit: int = 20,
-) -> list[EnterpriseCount]:
-    """The ``limit`` busiest enterprises since ``since_day`` (most resolutions first); counts
-    of prefixes allocated to no enterprise come under ``None``."""
-    _, start = _start(since_day, zone)
-    per_prefix = _per_prefix(start, prefix, enterprise_id)
-    reg = sa.func.sum(per_prefix.c.registrations)
-    res = sa.func.sum(per_prefix.c.resolutions)
-    query = (
-        sa.select(prefixes.c.enterprise_id, reg, res)
-        .select_from(per_prefix.outerjoin(prefixes, prefixes.c.prefix == per_prefix.c.prefix))
-        .group_by(prefixes.c.enterprise_id)
-        .order_by(res.desc(), reg.desc())
-        .limit(max(1, min(limit, 1000)))
-    )
-    conn = _connected(engine_or_conn)
-    try:
-        rows = conn.execute(query).all()
-    finally:
-        if conn is not engine_or_conn:
-            conn.close()
-    return [EnterpriseCount(e, int(g or 0), int(s or 0)) for e, g, s in rows]
-
-
-def by_prefix(
-    engine_or_conn: sa.Engine | sa.Connection,
-    *,
-    since_day: date,
-    enterprise_id: int | None = None,
-    prefix: str | None = None,
-    zone: tzinfo = UTC,
-    limit: int = 20,
-) -> list[PrefixCount]:
-    """The ``limit`` busiest prefixes since ``since_day`` (most resolutions first), with the
-    enterprise each is allocated to (None for a prefix allocated to none)."""
-    _, start = _start(since_day, zone)
-    per_prefix = _per_prefix(start, prefix, enterprise_id)
-    query = (
-        sa.select(
-            per_prefix.c.prefix,
-            prefixes.c.enterprise_id,
-            per_prefix.c.registrations,
-            per_prefix.c.resolutions,
-        )
-        .select_from(per_prefix.outerjoin(prefixes, prefixes.c.prefix == per_prefix.c.prefix))
-        .order_by(
-            per_prefix.c.resolutions.desc(), per_prefix.c.registrations.desc(), per_prefix.c.prefix
-        )
-        .limit(max(1, min(limit, 1000)))
-    )
-    conn = _connected(engine_or_conn)
-    try:
-        rows = conn.execute(query).all()
-    finally:
-        if conn is not engine_or_conn:
-            conn.close()
-    return [PrefixCount(p, e, int(g or 0), int(s or 0)) for p, e, g, s in rows]
-
-
 def rankings(
     engine_or_conn: sa.Engine | sa.Connection,
     *,
@@ -305,9 +239,10 @@ def rankings(
     zone: tzinfo = UTC,
     limit: int = 20,
 ) -> tuple[list[PrefixCount], list[EnterpriseCount]]:
-    """``by_prefix`` and ``by_enterprise`` from one pass over the counts: the sums per prefix
-    (with each prefix's enterprise) are read once and ranked both ways here, in the same
-    orders (ties of enterprises: by id, ``None`` first)."""
+    """The ``limit`` busiest prefixes and enterprises since ``since_day`` from one pass over
+    the counts: the sums per prefix (with each prefix's enterprise, ``None`` for a prefix
+    allocated to none) are read once and ranked both ways here, most resolutions first, then
+    most registrations (ties of prefixes: by name; of enterprises: by id, ``None`` first)."""
     _, start = _start(since_day, zone)
     per_prefix = _per_prefix(start, prefix, enterprise_id)
     query = sa.select(
@@ -339,8 +274,6 @@ __all__ = [
     "DayCount",
     "EnterpriseCount",
     "PrefixCount",
-    "by_enterprise",
-    "by_prefix",
     "counts",
     "flush",
     "rankings",
