@@ -19,6 +19,9 @@ from indunet.core import Settings
 from indunet.web import AppState, build_state, open_database
 
 REQUIRE_SERVICES = os.environ.get("INDUNET_REQUIRE_SERVICES") == "1"
+# Tests talk to their servers over plain HTTP on loopback, with credentials: the development
+# allowance, explicitly (the default refuses; tests of the rule set it themselves).
+os.environ.setdefault("INDUNET_PLAIN_HTTP_AUTH", "loopback")
 USCC_A = "91350100M000100Y43"
 USCC_B = core.make_uscc("91110108MA01ABCDE")
 NATS_URL = os.environ.get("INDUNET_TEST_NATS_URL") or "nats://127.0.0.1:4222"

@@ -54,7 +54,13 @@ class Server:
         self.args = args
         # Each server gets its own embedded MQTT port too: two servers (or a demo running on
         # the machine) must not fight over the default 11883.
-        self.env = {"INDUNET_MQTT_PORT": str(free_port()), **(env or {})}
+        # Credentials over plain HTTP from loopback: the development allowance, as the
+        # tests' clients speak HTTP (an env given may set INDUNET_PLAIN_HTTP_AUTH=refuse).
+        self.env = {
+            "INDUNET_MQTT_PORT": str(free_port()),
+            "INDUNET_PLAIN_HTTP_AUTH": "loopback",
+            **(env or {}),
+        }
         self.data_dir = data_dir
         self.log = log
         self.port = port or free_port()
@@ -62,8 +68,9 @@ class Server:
 
     @property
     def url(self) -> str:
-        """Base URL of the server."""
-        return f"http://127.0.0.1:{self.port}"
+        """Base URL of the server (https when it was started with ``--self-signed``)."""
+        scheme = "https" if "--self-signed" in self.args else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     @property
     def output(self) -> str:
@@ -108,7 +115,8 @@ class Server:
                     f"{' '.join(self.args)} exited with {self.proc.returncode}:\n{self.output}"
                 )
             try:
-                if httpx.get(self.url + "/api/v1/nodes", timeout=1.0).status_code == 200:
+                probe = httpx.get(self.url + "/api/v1/nodes", timeout=1.0, verify=False)
+                if probe.status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,13 +14,12 @@ from pyhandle.handleexceptions import (
     HandleAuthenticationError,
     HandleNotFoundException,
 )
-from tests.integration.servers import Server, group
+from tests.integration.prefixes import prefixed_server, pyhandle_client
+from tests.integration.servers import Server
 
-from indunet import core, ids
-from indunet.core import Settings
+from indunet import core
 from indunet.ids import Perm
 from indunet.ids.admin import permission_string
-from indunet.web import build_state
 
 PREFIX = "88.100.1"
 USERNAME = f"300:0.NA/{PREFIX}"
@@ -33,32 +31,16 @@ OPS_USER = f"300:{OPS}"
 OPS_SECRET = "pyhandle-ops-key-1"
 
 
-def allocate_before_start(data_dir: Path, port: int) -> None:
-    """Give an enterprise prefix 88.100.1 in the server's data directory, in this process."""
-    state = build_state(Settings(data_dir=data_dir, port=port))
-    try:
-        with state.engine.begin() as conn:
-            ent = core.create_enterprise(
-                conn, uscc=USCC, name="福州示例电机有限公司", actor="test", verified=True
-            )
-        ids.allocate(state.hierarchy.front, PREFIX, ent, actor="test", secret=SECRET)
-    finally:
-        state.engine.dispose()
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with group(tmp_path_factory.mktemp("pyhandle")) as g:
-        srv = g.prepare("up", "up")
-        allocate_before_start(srv.data_dir, srv.port)
-        yield srv.start()
+    base = tmp_path_factory.mktemp("pyhandle")
+    with prefixed_server(base, PREFIX, SECRET, uscc=USCC, name="福州示例电机有限公司") as srv:
+        yield srv
 
 
 @pytest.fixture
 def client(server: Server) -> Any:
-    return PyHandleClient("rest").instantiate_with_username_and_password(
-        server.url, USERNAME, SECRET, HTTPS_verify=False
-    )
+    return pyhandle_client(server, USERNAME, SECRET)
 
 
 def fetch(server: Server, handle: str) -> httpx.Response:

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from pyhandle.handleclient import PyHandleClient
-from tests.integration.servers import Server, group
+from tests.integration.prefixes import prefixed_server, pyhandle_client
+from tests.integration.servers import Server
 
-from indunet import core, ids
-from indunet.core import Settings
-from indunet.web import build_state
+from indunet import core
 
 PREFIX = "88.100.1"
 USERNAME = f"300:0.NA/{PREFIX}"
@@ -23,33 +20,15 @@ SECRET = "pyhandle-echo-key"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with group(tmp_path_factory.mktemp("pyhandle-echo")) as g:
-        srv = g.prepare("up", "up")
-        allocate_before_start(srv.data_dir, srv.port)
-        yield srv.start()
-
-
-def allocate_before_start(data_dir: Path, port: int) -> None:
-    state = build_state(Settings(data_dir=data_dir, port=port))
-    try:
-        with state.engine.begin() as conn:
-            ent = core.create_enterprise(
-                conn,
-                uscc=core.make_uscc("91350100M00030000"),
-                name="福州示例泵业有限公司",
-                actor="test",
-                verified=True,
-            )
-        ids.allocate(state.hierarchy.front, PREFIX, ent, actor="test", secret=SECRET)
-    finally:
-        state.engine.dispose()
+    base = tmp_path_factory.mktemp("pyhandle-echo")
+    uscc = core.make_uscc("91350100M00030000")
+    with prefixed_server(base, PREFIX, SECRET, uscc=uscc, name="福州示例泵业有限公司") as srv:
+        yield srv
 
 
 @pytest.fixture
 def client(server: Server) -> Any:
-    return PyHandleClient("rest").instantiate_with_username_and_password(
-        server.url, USERNAME, SECRET, HTTPS_verify=False
-    )
+    return pyhandle_client(server, USERNAME, SECRET)
 
 
 def test_a_handle_is_read_in_another_case_than_registered(client: Any) -> None:

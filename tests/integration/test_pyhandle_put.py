@@ -5,18 +5,15 @@ a prefix is streamed without paging."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from pyhandle.handleclient import PyHandleClient
 from pyhandle.handleexceptions import GenericHandleError
-from tests.integration.servers import Server, group
+from tests.integration.prefixes import prefixed_server, pyhandle_client
+from tests.integration.servers import Server
 
-from indunet import core, ids
-from indunet.core import Settings
-from indunet.web import build_state
+from indunet import core
 
 PREFIX = "88.100.1"
 USERNAME = f"300:0.NA/{PREFIX}"
@@ -25,33 +22,15 @@ SECRET = "pyhandle-put-key-1"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with group(tmp_path_factory.mktemp("pyhandle-put")) as g:
-        srv = g.prepare("up", "up")
-        allocate_before_start(srv.data_dir, srv.port)
-        yield srv.start()
-
-
-def allocate_before_start(data_dir: Path, port: int) -> None:
-    state = build_state(Settings(data_dir=data_dir, port=port))
-    try:
-        with state.engine.begin() as conn:
-            ent = core.create_enterprise(
-                conn,
-                uscc=core.make_uscc("91350100M00040000"),
-                name="福州示例阀门有限公司",
-                actor="test",
-                verified=True,
-            )
-        ids.allocate(state.hierarchy.front, PREFIX, ent, actor="test", secret=SECRET)
-    finally:
-        state.engine.dispose()
+    base = tmp_path_factory.mktemp("pyhandle-put")
+    uscc = core.make_uscc("91350100M00040000")
+    with prefixed_server(base, PREFIX, SECRET, uscc=uscc, name="福州示例阀门有限公司") as srv:
+        yield srv
 
 
 @pytest.fixture
 def client(server: Server) -> Any:
-    return PyHandleClient("rest").instantiate_with_username_and_password(
-        server.url, USERNAME, SECRET, HTTPS_verify=False
-    )
+    return pyhandle_client(server, USERNAME, SECRET)
 
 
 def test_absolute_ttls_and_references_survive_a_round_trip(client: Any) -> None:

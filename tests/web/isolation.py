@@ -53,9 +53,12 @@ B_MARKERS = (
 # walked: nothing in them belongs to a tenant, or what they show is meant to be seen.
 PUBLIC = {
     # The Handle API: identifier records are resolvable by anyone (that is what they are
-    # for); its writes are authorised by the Handle principals (tests/web/test_handles_api.py).
+    # for); its writes are authorised by the Handle principals (tests/web/test_handles_api.py),
+    # and so are reads of restricted values, by GET or POST (tests/web/test_handles_http.py).
     ("GET", "/api/handles"),
     ("GET", "/api/handles/{handle}"),
+    ("POST", "/api/handles/{handle}"),
+    ("POST", "/nodes/{node}/api/handles/{handle}"),
     ("PUT", "/api/handles/{handle}"),
     ("DELETE", "/api/handles/{handle}"),
     ("GET", "/nodes/{node}/api/handles"),

@@ -19,6 +19,24 @@ PortOpt = Annotated[int | None, typer.Option(help="Port to listen on [default: 8
 DataOpt = Annotated[
     Path | None, typer.Option("--data-dir", help="Where data lives [default: ./indunet-data]")
 ]
+CertOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--tls-cert", help="Serve HTTPS with this PEM certificate (chain) [INDUNET_TLS_CERT]"
+    ),
+]
+KeyOpt = Annotated[
+    Path | None,
+    typer.Option("--tls-key", help="The certificate's PEM private key [INDUNET_TLS_KEY]"),
+]
+SelfSignedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--self-signed",
+        help="Serve HTTPS with a self-signed certificate made in the data directory (trying "
+        "TLS on one machine; clients must be told to trust it)",
+    ),
+]
 
 
 def _print_admin(engine: object, url: str) -> None:
@@ -34,7 +52,32 @@ def _print_admin(engine: object, url: str) -> None:
     typer.echo(f"API docs:     {url}/docs")
 
 
-def _serve(app: object, host: str, port: int) -> None:
+def _tls(s: core.Settings, cert: Path | None, key: Path | None, self_made: bool) -> TlsFiles:
+    """The certificate to serve with: given (options, then settings), made, or none."""
+    if self_made and (cert or key):
+        raise typer.BadParameter(
+            "--self-signed makes its own certificate: drop --tls-cert/--tls-key"
+        )
+    if (cert is None) != (key is None):
+        raise typer.BadParameter("--tls-cert and --tls-key go together")
+    if cert is not None and key is not None:
+        s.tls_cert, s.tls_key = cert, key
+    if self_made:
+        made = core.tls.self_signed(s.data_dir, core.sealed.Sealer.from_settings(s), s.host)
+        s.tls_cert, s.tls_key = made.cert, made.key
+        return made
+    if s.tls_cert is not None and s.tls_key is not None:
+        for path in (s.tls_cert, s.tls_key):
+            if not path.is_file():
+                raise typer.BadParameter(f"{path}: no such file")
+        return core.tls.ServerCert(s.tls_cert, s.tls_key)
+    return None
+
+
+TlsFiles = core.tls.ServerCert | None
+
+
+def _serve(app: object, host: str, port: int, tls: TlsFiles = None) -> None:
     # asyncua warns about every security policy a server or client does not offer; the
     # connectors log their own state changes, so only asyncua's errors are worth showing.
     logging.getLogger("asyncua").setLevel(logging.ERROR)
@@ -42,7 +85,14 @@ def _serve(app: object, host: str, port: int) -> None:
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     tune_collector()
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)  # type: ignore[arg-type]
+    ssl: dict[str, object] = {}
+    if tls is not None:
+        ssl = {
+            "ssl_certfile": str(tls.cert),
+            "ssl_keyfile": str(tls.key),
+            "ssl_keyfile_password": tls.password,
+        }
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, **ssl)  # type: ignore[arg-type]
 
 
 def tune_collector() -> None:
@@ -78,6 +128,9 @@ def up(
     data_dir: DataOpt = None,
     role: RoleOpt = None,
     shard: ShardOpt = None,
+    tls_cert: CertOpt = None,
+    tls_key: KeyOpt = None,
+    self_signed: SelfSignedOpt = False,
 ) -> None:
     """Run the API and console on one port, with a whole identifier hierarchy in-process.
 
@@ -87,13 +140,15 @@ def up(
     s = context.settings(data_dir, host, port, role=role, shard=shard)
     if s.role != "all" and not s.bus_url:
         raise typer.BadParameter(f"the role {s.role} needs INDUNET_BUS_URL=nats://…")
+    tls = _tls(s, tls_cert, tls_key, self_signed)
     state = build_state(s)
     _print_admin(state.engine, s.base_url())
     if s.bus_url:
         typer.echo(
             f"Role:         {s.role} {s.shard} on the NATS backbone {_no_password(s.bus_url)}"
         )
-    _serve(create_app(state), s.host, s.port)
+    _say_tls(s, tls)
+    _serve(create_app(state), s.host, s.port, tls)
 
 
 def _no_password(urls: str) -> str:
@@ -103,12 +158,23 @@ def _no_password(urls: str) -> str:
     return shown(urls)
 
 
-def demo(host: HostOpt = None, port: PortOpt = None, data_dir: DataOpt = None) -> None:
-    """``up`` plus sample enterprises, identifiers, and a virtual factory sending live data."""
+def demo(
+    host: HostOpt = None,
+    port: PortOpt = None,
+    data_dir: DataOpt = None,
+    self_signed: SelfSignedOpt = False,
+) -> None:
+    """``up`` plus sample enterprises, identifiers, and a virtual factory sending live data.
+
+    The demo is development on this machine: it accepts Handle API credentials over plain
+    HTTP from loopback (``INDUNET_PLAIN_HTTP_AUTH=loopback``) unless ``--self-signed``."""
     from indunet.cli.factory_demo import DemoFactory
     from indunet.cli.samples import ENTERPRISES, seed
 
     s = context.settings(data_dir, host, port)
+    tls = _tls(s, None, None, self_signed)
+    if tls is None:
+        s.plain_http_auth = "loopback"
     state = build_state(s)
     _print_admin(state.engine, s.base_url())
     seed(state, s.data_dir)
@@ -126,7 +192,8 @@ def demo(host: HostOpt = None, port: PortOpt = None, data_dir: DataOpt = None) -
             "              the simulated equipment's OPC UA and Modbus TCP servers take free"
         )
         typer.echo("              ports on 127.0.0.1, printed when they open")
-    _serve(create_app(state), s.host, s.port)
+    _say_tls(s, tls)
+    _serve(create_app(state), s.host, s.port, tls)
 
 
 def node(
@@ -150,11 +217,15 @@ def node(
     host: HostOpt = None,
     port: PortOpt = None,
     data_dir: DataOpt = None,
+    tls_cert: CertOpt = None,
+    tls_key: KeyOpt = None,
+    self_signed: SelfSignedOpt = False,
 ) -> None:
     """Run a single node of the hierarchy as its own process."""
     s = context.settings(data_dir, host, port)
     if public_url:
         s.public_url = public_url
+    tls = _tls(s, tls_cert, tls_key, self_signed)
     if role not in (ids.NodeRole.ROOT, ids.NodeRole.RECURSIVE) and not prefix:
         raise typer.BadParameter(f"a {role.value} node needs --prefix")
     announcing = bool(parent) and role is not ids.NodeRole.RECURSIVE
@@ -177,7 +248,20 @@ def node(
     if announcing and parent and parent_key_file is not None and prefix is not None:
         announce(parent[0], prefix, parent_key_file.read_text().strip(), [s.base_url()])
     typer.echo(f"{role.value} node {hierarchy.front.name} at {s.base_url()}")
-    _serve(create_app(state), s.host, s.port)
+    _say_tls(s, tls)
+    _serve(create_app(state), s.host, s.port, tls)
+
+
+def _say_tls(s: core.Settings, tls: TlsFiles) -> None:
+    if tls is not None:
+        typer.echo(f"TLS:          {tls.cert}")
+    elif s.plain_http_auth == "loopback":
+        typer.echo("Plain HTTP:   Handle API credentials accepted from this machine only")
+    else:
+        typer.echo(
+            "Plain HTTP:   Handle API credentials are refused; serve TLS with --tls-cert and "
+            "--tls-key (or --self-signed to try it)"
+        )
 
 
 def announce(parent: str, prefix: str, secret: str, sites: list[str]) -> None:

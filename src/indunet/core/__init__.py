@@ -1,6 +1,6 @@
 """Core: settings, database and migrations, enterprises, users and roles, tokens, audit, events."""
 
-from indunet.core import access, accounts, audit, regions, sealed, tokens
+from indunet.core import access, accounts, audit, regions, sealed, tls, tokens
 from indunet.core.db import make_engine, migrate
 from indunet.core.enterprises import (
     Enterprise,
@@ -85,6 +85,7 @@ __all__ = [
     "revoke_token_by_id",
     "sealed",
     "set_verified",
+    "tls",
     "tokens",
     "user_for_token",
     "validate_uscc",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -117,6 +118,15 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(
         default=5, ge=1, le=200, description="PostgreSQL connections kept per process"
     )
+    tls_cert: Path | None = Field(
+        default=None, description="PEM certificate (chain) to serve HTTPS with; needs tls_key"
+    )
+    tls_key: Path | None = Field(default=None, description="PEM private key of tls_cert")
+    plain_http_auth: Literal["refuse", "loopback"] = Field(
+        default="refuse",
+        description="Credentials sent to the Handle API over plain HTTP: refused (the default),"
+        " or accepted from this machine only (loopback, for development)",
+    )
 
     @field_validator("shard")
     @classmethod
@@ -125,6 +135,12 @@ class Settings(BaseSettings):
         if index >= count:
             raise ValueError(f"shard {value}: the index must be below the count")
         return value
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together: give both or neither")
+        return self
 
     def share(self) -> tuple[int, int]:
         """``shard`` as ``(index, count)``."""
@@ -163,4 +179,5 @@ class Settings(BaseSettings):
         if self.public_url:
             return self.public_url.rstrip("/")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host  # noqa: S104
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.tls_cert else "http"
+        return f"{scheme}://{host}:{self.port}"

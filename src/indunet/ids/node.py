@@ -404,16 +404,20 @@ class Node:
                 remaining: list[HandleValue] | None = None
                 action = "handle.delete"
             else:
-                gone = [v for v in existing.values if v.index in set(indices)]
-                if not gone:
+                # As Handle.Net: one index the record lacks refuses the whole request, so a
+                # removal is all or nothing.
+                missing = sorted(set(indices) - {v.index for v in existing.values})
+                if missing:
                     raise ValuesNotFound(
-                        f"handle {existing.handle} has no value at index {sorted(indices)}",
+                        f"handle {existing.handle} has no value at index {missing}; "
+                        "nothing was removed",
                         reason="values_not_found",
                         params={
                             "handle": existing.handle,
-                            "indices": ", ".join(map(str, sorted(indices))),
+                            "indices": ", ".join(map(str, missing)),
                         },
                     )
+                gone = [v for v in existing.values if v.index in set(indices)]
                 for v in gone:
                     check(
                         Perm.REMOVE_ADMIN if v.type == ADMIN_TYPE else Perm.REMOVE_VALUE,

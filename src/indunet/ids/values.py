@@ -97,7 +97,9 @@ class HandleValue:
         }
         if self.references:
             out["references"] = [{"handle": h, "index": i} for h, i in self.references]
-        if with_permissions:
+        # As Handle.Net's GsonUtility: permissions are shown when unusual (anything but admin
+        # read and write, public read, no public write), and always when stored.
+        if with_permissions or self.permissions != DEFAULT_PERMISSIONS:
             out["permissions"] = self.permissions
         return out
 

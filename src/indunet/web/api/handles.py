@@ -10,13 +10,16 @@ about a third of the throughput, see docs/benchmarks.md).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from time import perf_counter
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -32,18 +35,102 @@ from indunet.ids import (
     SitePolicy,
     SiteRefused,
 )
+from indunet.ids.reading import holds, read_values
 from indunet.ids.syntax.handle import upper_ascii
 from indunet.ids.transport import handle_path
 from indunet.ids.values import MAX_INDEX
 from indunet.ids.valuetypes import TypeFilter
+from indunet.web.api.handle_http import HandleHttp, flag, shaped
 from indunet.web.api.handle_list import list_response, paging
-from indunet.web.api.handle_put import read_put
+from indunet.web.api.handle_put import ProtocolError, read_put
 from indunet.web.auth import SESSION_COOKIE, client_address, write_principal
 from indunet.web.state import AppState
 
 JSON = "application/json"
 #: Largest Handle PUT body: a full record (256 values of at most 64 KiB, in JSON) fits.
 MAX_PUT_BYTES = 20 * 1024 * 1024
+#: Largest body of a resolution by POST (its parameters) and how many values it may give.
+MAX_POST_BYTES = 64 * 1024
+MAX_POST_PARAMS = 1000
+
+
+class Params:
+    """A request's parameters: the query's, then those a POST gives in its body (JSON object
+    or form), as Handle.Net's servlet reads them (the query wins for one value, lists join)."""
+
+    def __init__(self, query: QueryParams, extra: Mapping[str, list[str]] | None = None) -> None:
+        self.query = query
+        self.extra = extra or {}
+
+    def get(self, name: str) -> str | None:
+        """The first value of ``name``, or ``None``."""
+        found = self.query.get(name)
+        if found is not None:
+            return found
+        more = self.extra.get(name)
+        return more[0] if more else None
+
+    def getlist(self, name: str) -> list[str]:
+        """Every value of ``name``."""
+        return [*self.query.getlist(name), *self.extra.get(name, ())]
+
+    def __bool__(self) -> bool:
+        return bool(self.query) or bool(self.extra)
+
+
+def body_params(content_type: str, raw: bytes) -> dict[str, list[str]]:
+    """The parameters a resolution by POST gives in its body: a JSON object whose members are
+    strings, numbers, booleans or arrays of them, or a form; any other body is ignored, as
+    Handle.Net ignores it. A body that says it is JSON and is not an object is refused."""
+    kind = content_type.split(";")[0].strip().lower()
+    if not raw.strip():
+        return {}
+    if kind == "application/x-www-form-urlencoded":
+        out: dict[str, list[str]] = {}
+        try:
+            pairs = parse_qsl(raw.decode(), keep_blank_values=True, max_num_fields=MAX_POST_PARAMS)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise ProtocolError(
+                f"the form body cannot be read: {exc}", reason="post_unreadable"
+            ) from None
+        for name, value in pairs:
+            out.setdefault(name, []).append(value)
+        return out
+    if kind != JSON:
+        return {}
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolError(f"the body is not JSON: {exc}", reason="post_unreadable") from None
+    if not isinstance(doc, dict):
+        raise ProtocolError(
+            "the body must be a JSON object of parameters", reason="post_not_object"
+        )
+    out = {}
+    count = 0
+    for name, value in doc.items():
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if isinstance(item, bool):
+                text = "true" if item else "false"
+            elif isinstance(item, str | int | float):
+                text = str(item)
+            else:
+                raise ProtocolError(
+                    f"parameter {name[:40]!r} must be a string, a number, a boolean or a list "
+                    "of them",
+                    reason="post_param_kind",
+                    params={"name": name[:40]},
+                )
+            count += 1
+            if count > MAX_POST_PARAMS:
+                raise ProtocolError(
+                    f"the body gives more than {MAX_POST_PARAMS} parameter values",
+                    reason="post_too_many",
+                    params={"max": MAX_POST_PARAMS},
+                )
+            out.setdefault(name, []).append(text)
+    return out
 
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
@@ -78,18 +165,20 @@ def _int(name: str, raw: str, *, low: int, high: int) -> int:
     return value
 
 
-def _ints(request: Request, name: str) -> list[int]:
+def _ints(params: Params | QueryParams, name: str) -> list[int]:
     return [
         _int(name, part, low=1, high=MAX_INDEX)
-        for raw in request.query_params.getlist(name)
+        for raw in params.getlist(name)
         for part in raw.split(",")
         if part.strip()
     ]
 
 
-def _flag(request: Request, name: str, default: bool) -> bool:
-    raw = request.query_params.get(name)
-    return default if raw is None else raw.lower() in ("true", "1", "yes")
+def _flag(params: Params | QueryParams, name: str, default: bool) -> bool:
+    """A boolean parameter as Handle.Net reads one (present and empty, ``true`` or ``yes``;
+    Indunet also takes ``1``), or ``default`` when absent."""
+    raw = params.get(name)
+    return default if raw is None else (flag(raw) or raw == "1")
 
 
 def _redirect_site(answer: Answer, policy: SitePolicy) -> str | None:
@@ -103,7 +192,17 @@ def _redirect_site(answer: Answer, policy: SitePolicy) -> str | None:
     return None
 
 
-def answer_response(answer: Answer, request: Request, policy: SitePolicy, asked: str) -> Response:
+def values_response(asked: str, values: list[Any], filtered: bool) -> Response:
+    """A successful resolution's body: ``values`` (already chosen), or response code 200
+    (values not found, HTTP 200 as Handle.Net answers it) when a filter left none."""
+    if filtered and not values:
+        return _json(200, {"responseCode": int(RC.VALUES_NOT_FOUND), "handle": asked, "values": []})
+    return _json(200, {"responseCode": 1, "handle": asked, "values": [v.to_json() for v in values]})
+
+
+def answer_response(
+    answer: Answer, request: Request, policy: SitePolicy, asked: str, params: Params | None = None
+) -> Response:
     """Shape a node's answer: filter by ``type``/``index``, redirect referrals.
 
     ``handle`` in the body is ``asked``, the handle as the client wrote it (case and Unicode
@@ -111,21 +210,14 @@ def answer_response(answer: Answer, request: Request, policy: SitePolicy, asked:
     redirect only to a site that passes the destination policy; a referral with none answers
     502 ``site unavailable``, so a node mount is no open redirect.
     """
+    query = params if params is not None else Params(request.query_params)
     if answer.rc == RC.SUCCESS:
-        types = TypeFilter(request.query_params.getlist("type"))
-        indices = set(_ints(request, "index"))
+        types = TypeFilter(query.getlist("type"))
+        indices = set(_ints(query, "index"))
         values = answer.public_values()
         if types or indices:
             values = [v for v in values if types.selects(v.type) or v.index in indices]
-            if not values:
-                return _json(
-                    200,
-                    {"responseCode": int(RC.VALUES_NOT_FOUND), "handle": asked, "values": []},
-                )
-        return _json(
-            200,
-            {"responseCode": 1, "handle": asked, "values": [v.to_json() for v in values]},
-        )
+        return values_response(asked, values, bool(types or indices))
     body = answer.to_json()
     body["handle"] = asked
     status = HTTP_STATUS.get(answer.rc, 500)
@@ -218,6 +310,7 @@ class HandleApi:
     async def get(self, request: Request) -> Response:
         """Resolve one handle."""
         text = request.path_params["handle"]
+        params = Params(request.query_params)
         try:
             node, recurse = self._node(request)
             resolver = node.resolver
@@ -227,11 +320,67 @@ class HandleApi:
                 if body is not None:
                     node.stats.resolved(perf_counter() - t0)
                     return Response(body, media_type=JSON)
-            fresh = _flag(request, "auth", False)
-            answer = await node.resolve(text, recurse=recurse and resolver is not None, fresh=fresh)
-            return answer_response(answer, request, self.policy, text)
+            return shaped(await self._resolve(request, node, recurse, text, params), params)
         except IndunetError as exc:
-            return error_response(exc, text)
+            return shaped(error_response(exc, text), params)
+
+    async def post(self, request: Request) -> Response:
+        """Resolve one handle with its parameters in the body (Handle.Net's POST)."""
+        text = request.path_params["handle"]
+        params = Params(request.query_params)
+        try:
+            raw = await request.body()  # bounded by guards.BodyLimit (MAX_POST_BYTES)
+            params = Params(
+                request.query_params, body_params(request.headers.get("content-type", ""), raw)
+            )
+            node, recurse = self._node(request)
+            return shaped(await self._resolve(request, node, recurse, text, params), params)
+        except IndunetError as exc:
+            return shaped(error_response(exc, text), params)
+
+    async def _resolve(
+        self, request: Request, node: Node, recurse: bool, text: str, params: Params
+    ) -> Response:
+        """Resolution with ``params``: public values through the resolver and its cache, or,
+        with credentials and not ``publicOnly``, the values the caller may read from the
+        node's own store. A JSONP answer (``callback``) is always public-only."""
+        authorization = request.headers.get("authorization")
+        public = params.get("publicOnly")
+        public_only = params.get("callback") is not None or (
+            _flag(params, "publicOnly", False) if public is not None else not authorization
+        )
+        # Held elsewhere, only its public values can be had, by resolution (as without
+        # credentials, which this node could not check anyway).
+        if not public_only and holds(node, text):
+            principal = await self._reader(request, node, authorization)
+            types = TypeFilter(params.getlist("type"))
+            indices = set(_ints(params, "index"))
+            _, values = await run_in_threadpool(
+                read_values, node, text, principal, types=types, indices=indices
+            )
+            # The answer echoes the handle as asked, as every answer does.
+            return values_response(text, values, bool(types or indices))
+        fresh = _flag(params, "auth", False)
+        resolver = node.resolver
+        answer = await node.resolve(text, recurse=recurse and resolver is not None, fresh=fresh)
+        return answer_response(answer, request, self.policy, text, params)
+
+    async def _reader(
+        self, request: Request, node: Node, authorization: str | None
+    ) -> Principal | None:
+        """Who reads restricted values: the ``Authorization`` header's identity, never the
+        console's cookie (a page of another site could make a browser send that)."""
+        if not authorization:
+            return None
+        return await run_in_threadpool(
+            write_principal,
+            self.state.engine,
+            node,
+            authorization,
+            None,
+            logins=self.state.logins,
+            source=client_address(request),
+        )
 
     async def _principal(self, request: Request, node: Node) -> Principal:
         """Who is writing: Basic, Bearer or console session (checked off the event loop)."""
@@ -257,9 +406,9 @@ class HandleApi:
                 request.headers.get("content-type", ""),
                 raw,
                 text,
-                "various" if various else (_ints(request, "index") or None),
+                "various" if various else (_ints(request.query_params, "index") or None),
             )
-            if _flag(request, "mintNewSuffix", False):
+            if _flag(request.query_params, "mintNewSuffix", False):
                 text = node.mint(text)
             _, created = await run_in_threadpool(
                 node.put,
@@ -267,12 +416,13 @@ class HandleApi:
                 body.values,
                 principal,
                 indices=body.indices,
-                overwrite=_flag(request, "overwrite", True),
+                overwrite=_flag(request.query_params, "overwrite", True),
             )
             # As Handle.Net: the handle as the client wrote it (or the one minted for it).
-            return _json(201 if created else 200, {"responseCode": 1, "handle": text})
+            answer = _json(201 if created else 200, {"responseCode": 1, "handle": text})
+            return shaped(answer, request.query_params)
         except IndunetError as exc:
-            return error_response(exc, text)
+            return shaped(error_response(exc, text), request.query_params)
 
     async def delete(self, request: Request) -> Response:
         """Delete a handle, or some of its values (``index=``)."""
@@ -280,11 +430,11 @@ class HandleApi:
         try:
             node, _ = self._node(request)
             principal = await self._principal(request, node)
-            indices = _ints(request, "index") or None
+            indices = _ints(request.query_params, "index") or None
             await run_in_threadpool(node.delete, text, principal, indices=indices)
-            return _json(200, {"responseCode": 1, "handle": text})
+            return shaped(_json(200, {"responseCode": 1, "handle": text}), request.query_params)
         except IndunetError as exc:
-            return error_response(exc, text)
+            return shaped(error_response(exc, text), request.query_params)
 
     async def list(self, request: Request) -> Response:
         """List the handles under ``prefix=``: a page, or the whole list streamed."""
@@ -297,9 +447,12 @@ class HandleApi:
                 )
             pages = paging(request.query_params)
             principal = await self._principal(request, node)
-            return await list_response(node, principal, prefix, pages)
+            listed = await list_response(node, principal, prefix, pages)
+            if isinstance(listed, StreamingResponse):  # the whole list: sent as it is read
+                return listed
+            return shaped(listed, request.query_params)
         except IndunetError as exc:
-            return error_response(exc, prefix)
+            return shaped(error_response(exc, prefix), request.query_params)
 
 
 def routes(state: AppState) -> list[Route]:
@@ -309,6 +462,7 @@ def routes(state: AppState) -> list[Route]:
     for base in ("", "/nodes/{node}"):
         out.append(Route(f"{base}/api/handles", api.list, methods=["GET"]))
         out.append(Route(f"{base}/api/handles/{{handle:path}}", api.get, methods=["GET"]))
+        out.append(Route(f"{base}/api/handles/{{handle:path}}", api.post, methods=["POST"]))
         out.append(Route(f"{base}/api/handles/{{handle:path}}", api.put, methods=["PUT"]))
         out.append(Route(f"{base}/api/handles/{{handle:path}}", api.delete, methods=["DELETE"]))
     return out
@@ -316,6 +470,8 @@ def routes(state: AppState) -> list[Route]:
 
 def mount(app: Any, state: AppState) -> None:
     """The Handle API on ``app``: its routes first (the hot path must not walk the FastAPI
-    routes) and the cache middleware that answers the front node's hits without the stack."""
+    routes), the cache middleware that answers the front node's hits without the stack, and
+    outside it Handle.Net's OPTIONS, CORS and gzip (``handle_http``)."""
     app.router.routes[:0] = routes(state)
     app.add_middleware(CachedAnswers, state=state)
+    app.add_middleware(HandleHttp, plain_auth=state.settings.plain_http_auth)

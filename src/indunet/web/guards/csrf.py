@@ -11,12 +11,17 @@ Two checks, both on state-changing methods (POST, PUT, PATCH, DELETE) only:
   (HTMX sends it from ``hx-headers`` on ``<body>``) or in the ``csrf_token`` field of a form.
   Logging in is exempt (it is not cookie-authenticated).
 
+A POST to ``/api/handles/<handle>`` is a resolution with its parameters in the body, as
+Handle.Net takes it: it changes nothing and never reads the session cookie (restricted values
+need an ``Authorization`` header), so it passes from any origin, as in Handle.Net.
+
 A refused request gets ``403 csrf_refused`` naming what was wrong.
 """
 
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Iterable
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import parse_qs, urlsplit
@@ -33,6 +38,8 @@ from indunet.web.guards.limits import answer
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Paths whose POST is not authenticated by the cookie, so needs no token (Origin is checked).
 EXEMPT = frozenset({"/login"})
+#: Resolutions by POST: reads that never use the cookie (see above).
+RESOLUTION_POST = re.compile(r"^(/nodes/[^/]+)?/api/handles/.")
 _FORMS = (b"application/x-www-form-urlencoded", b"multipart/form-data")
 
 
@@ -59,7 +66,11 @@ class CsrfGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse a forged change with 403; pass everything else on unchanged."""
-        if scope["type"] != "http" or scope["method"] not in UNSAFE:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in UNSAFE
+            or (scope["method"] == "POST" and RESOLUTION_POST.match(scope["path"]))
+        ):
             await self.app(scope, receive, send)
             return
         headers: dict[bytes, bytes] = {}

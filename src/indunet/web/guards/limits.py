@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from indunet.core import IndunetError
 from indunet.web.api.devices import MAX_CSV as API_CSV
+from indunet.web.api.handles import MAX_POST_BYTES as HANDLE_POST
 from indunet.web.api.handles import MAX_PUT_BYTES as HANDLE_PUT
 from indunet.web.api.ingest import MAX_BODY as TELEMETRY_BODY
 from indunet.web.console.devices import MAX_CSV_BYTES as CONSOLE_CSV
@@ -69,6 +70,7 @@ ROUTE_LIMITS: tuple[RouteLimit, ...] = (
     # A Handle record (up to MAX_VALUES values of MAX_VALUE_BYTES each, plus JSON): the Handle
     # API's own cap, which it also checks while reading.
     RouteLimit("PUT", r"(/nodes/[^/]+)?/api/handles/.+", HANDLE_PUT),
+    RouteLimit("POST", r"(/nodes/[^/]+)?/api/handles/.+", HANDLE_POST),
 )
 
 
