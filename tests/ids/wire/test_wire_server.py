@@ -152,18 +152,34 @@ async def test_recursion_answers_from_the_resolver_cache_and_follows_writes(
     await asyncio.to_thread(top.put, "88/TOP-1", url, OPERATOR)
     no_recursion = await udp(front, rfc.resolution_request("88/TOP-1"))
     assert no_recursion.rc == 301
-    ask = rfc.resolution_request("88/TOP-1", flags=rfc.RECURSIVE)
-    first = await udp(front, ask)
+
+    def ask(request_id: int, **kw: object) -> bytes:
+        return rfc.resolution_request(
+            "88/TOP-1",
+            flags=rfc.RECURSIVE,
+            request_id=request_id,
+            **kw,  # type: ignore[arg-type]
+        )
+
+    first = await udp(front, ask(1))  # resolved through the hierarchy, now in the cache
     assert first.rc == 1 and not first.flags & rfc.AUTHORITATIVE
-    second = await udp(front, ask)
-    assert second.values == first.values
-    assert front.service.cache.hits == 0 and len(front.service.cache) == 1
-    third = await udp(front, ask)
-    assert third.values == first.values and front.service.cache.hits == 1
+    service = front.service
+    second = await udp(front, ask(2))  # encoded from the cached answer
+    assert (second.request_id, second.values) == (2, first.values)
+    assert (service.cache.hits, len(service.cache), service.repeated) == (0, 1, 0)
+    third = await udp(front, ask(3))  # the same request again: the encoded answer reused
+    assert (third.request_id, third.values, service.repeated) == (3, first.values, 1)
+    by_type = await udp(front, ask(4, types=("URL",)))  # another selection of the same answer
+    assert [v.type for v in by_type.values] == ["URL"] and len(service.cache) == 2
+    (over_tcp,) = await tcp(front, ask(5))
+    assert (over_tcp.request_id, over_tcp.values, service.repeated) == (5, first.values, 2)
     url[0]["data"] = "https://top.example.cn/b"
     await asyncio.to_thread(top.put, "88/TOP-1", url, OPERATOR)
-    changed = await udp(front, ask)
+    changed = await udp(front, ask(6))
     assert [v.data for v in changed.values if v.type == "URL"] == [b"https://top.example.cn/b"]
+    assert service.repeated == 2  # the remembered answer was not reused after the write
+    again = [await udp(front, ask(i)) for i in (7, 8)]  # cached, then remembered anew
+    assert [a.values for a in again] == [changed.values] * 2 and service.repeated == 3
 
 
 async def test_site_info(front: WireServer) -> None:

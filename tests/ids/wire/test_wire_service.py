@@ -41,7 +41,7 @@ def test_off_by_default(tmp_path: Path) -> None:
 
 async def test_the_app_serves_the_handle_port(tmp_path: Path) -> None:
     port = _free_udp_and_tcp_port()
-    settings = Settings(data_dir=tmp_path / "data", port=8000, handle_port=port)
+    settings = Settings(data_dir=tmp_path / "data", port=8000, handle_port=port, mqtt_port=0)
     engine = open_database(settings)
     try:
         state = build_state(settings, engine=engine)
