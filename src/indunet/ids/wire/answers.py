@@ -10,11 +10,13 @@ disagree.
 
 from __future__ import annotations
 
+import base64
 from collections import OrderedDict
 from collections.abc import Iterable
 
 from indunet.ids.answers import Answer, Referral
-from indunet.ids.values import ADMIN_TYPE, SITE_TYPE, HandleValue
+from indunet.ids.values import SITE_TYPE, HandleValue
+from indunet.ids.valuetypes import TypeFilter
 from indunet.ids.wire import codec
 
 MAX_ENTRIES = 50_000
@@ -26,8 +28,6 @@ def _data(v: HandleValue) -> bytes:
     if v.format == "hex":
         return bytes.fromhex(v.value)
     if v.format == "base64":
-        import base64
-
         return base64.b64decode(v.value)
     if v.format == "admin" and isinstance(v.value, dict):
         return codec.admin_data(
@@ -58,24 +58,18 @@ def wire_value(v: HandleValue) -> codec.WireValue:
     )
 
 
-def _type_matches(vtype: str, asked: Iterable[str]) -> bool:
-    """Handle.Net's rule: a type asked for matches itself and its subtypes (``URL`` matches
-    ``URL.mirror``), regardless of case."""
-    t = vtype.upper()
-    return any(t == a or t.startswith(a + ".") for a in asked)
-
-
 def select(
     values: Iterable[HandleValue], indexes: tuple[int, ...], types: tuple[str, ...]
 ) -> list[HandleValue]:
     """The public values asked for: all when neither list is given, else those whose index
-    is listed or whose type matches a listed type."""
-    asked = tuple(t.upper() for t in types)
+    is listed or whose type the type list selects (``TypeFilter``, the REST API's rule:
+    ASCII case ignored, ``URL.`` the URL family)."""
+    wanted = TypeFilter(types)
     out = []
     for v in values:
         if not v.public_read:
             continue
-        if (indexes or types) and not (v.index in indexes or _type_matches(v.type, asked)):
+        if (indexes or wanted) and not (v.index in indexes or wanted.selects(v.type)):
             continue
         out.append(v)
     return out
@@ -90,10 +84,6 @@ def referral_values(ref: Referral) -> list[codec.WireValue]:
             codec.WireValue(index=100 + i, type=SITE_TYPE.encode(), data=data, ttl=max(ref.ttl, 0))
         )
     return out
-
-
-#: The wire form of the admin type, reused (answers are mostly built per request otherwise).
-ADMIN = ADMIN_TYPE.encode()
 
 
 class WireCache:
