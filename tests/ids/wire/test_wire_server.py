@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 from tests.ids.wire import rfc_client as rfc
 
-from indunet.ids import OPERATOR, Node
+from indunet.ids import OPERATOR, Answer, HandleValue, Node
 from indunet.ids.wire.server import UDP_ANSWER_MAX, WireServer, WireService
 from indunet.web.state import AppState
 
@@ -214,3 +214,21 @@ async def test_malformed_requests(front: WireServer) -> None:
     assert front.service.refused >= 1
     still = await udp(front, good)
     assert still.rc == 1
+
+
+async def test_a_malformed_value_from_another_node_is_left_out(
+    state: AppState, front: WireServer
+) -> None:
+    resolver = state.hierarchy.resolver
+    assert resolver is not None
+    good = HandleValue(1, "URL", "string", "https://ok.example.cn/")
+    bad = [
+        HandleValue(2, "DATA", "hex", "zz"),  # not hex
+        HandleValue(3, "URL", "string", "x", ttl=2**40),  # does not fit a TTL
+        HandleValue(2**33, "URL", "string", "x"),  # nor an index
+    ]
+    answer = Answer(1, "77.1/REMOTE", [good, *bad])
+    resolver.answers.put("77.1/REMOTE", (answer, answer.body()), 60)
+    for _ in range(2):  # encoded from the cache, then remembered
+        reply = await udp(front, rfc.resolution_request("77.1/remote", flags=rfc.RECURSIVE))
+        assert reply.rc == 1 and [v.index for v in reply.values] == [1]

@@ -11,6 +11,9 @@ disagree.
 from __future__ import annotations
 
 import base64
+import binascii
+import logging
+import struct
 from collections import OrderedDict
 from collections.abc import Iterable
 
@@ -20,6 +23,8 @@ from indunet.ids.valuetypes import TypeFilter
 from indunet.ids.wire import codec
 
 MAX_ENTRIES = 50_000
+
+log = logging.getLogger(__name__)
 
 
 def _data(v: HandleValue) -> bytes:
@@ -45,17 +50,35 @@ def _data(v: HandleValue) -> bytes:
 
 
 def wire_value(v: HandleValue) -> codec.WireValue:
-    """An Indunet value in RFC 3651 layout."""
-    return codec.WireValue(
-        index=v.index,
-        type=v.type.encode(),
-        data=_data(v),
-        timestamp=codec.seconds_of(v.timestamp),
-        ttl_type=1 if v.ttl_absolute else 0,
-        ttl=v.ttl,
-        permissions=int(v.permissions, 2) & 0x0F,
-        references=tuple((h.encode(), i) for h, i in v.references),
-    )
+    """An Indunet value in RFC 3651 layout; ``ValueError`` if it cannot be one (values
+    another node answered are not checked as local writes are)."""
+    try:
+        out = codec.WireValue(
+            index=int(v.index),
+            type=str(v.type).encode(),
+            data=_data(v),
+            timestamp=codec.seconds_of(v.timestamp),
+            ttl_type=1 if v.ttl_absolute else 0,
+            ttl=int(v.ttl),
+            permissions=int(str(v.permissions), 2) & 0x0F,
+            references=tuple((str(h).encode(), int(i)) for h, i in v.references),
+        )
+        codec.encode_value(out)  # the integers fit their fields
+    except (ValueError, TypeError, AttributeError, struct.error, binascii.Error) as exc:
+        raise ValueError(f"value {v.index!r} cannot be encoded: {exc}") from None
+    return out
+
+
+def wire_values(values: Iterable[HandleValue]) -> list[codec.WireValue]:
+    """The values that can be sent; any that cannot (malformed in another node's answer)
+    are left out and logged."""
+    out = []
+    for v in values:
+        try:
+            out.append(wire_value(v))
+        except ValueError as exc:
+            log.warning("left out of a Handle protocol answer: %s", exc)
+    return out
 
 
 def select(

@@ -28,7 +28,7 @@ from indunet.ids.errors import RC, HandleError
 from indunet.ids.node import Node, NodeRole
 from indunet.ids.syntax.handle import upper_ascii
 from indunet.ids.wire import codec
-from indunet.ids.wire.answers import WireCache, referral_values, select, wire_value
+from indunet.ids.wire.answers import WireCache, referral_values, select, wire_values
 
 log = logging.getLogger(__name__)
 
@@ -136,10 +136,10 @@ class WireService:
             types = tuple(t.decode() for t in req.types)
         except UnicodeDecodeError:
             types = ()
-        chosen = select(values, req.indexes, types)
+        chosen = wire_values(select(values, req.indexes, types))
         if not chosen:
             return None
-        return codec.encode_value_list([wire_value(v) for v in chosen])
+        return codec.encode_value_list(chosen)
 
     async def answer(self, req: codec.Request) -> bytes:
         """The whole response message to ``req``."""
