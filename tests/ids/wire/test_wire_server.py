@@ -232,3 +232,19 @@ async def test_a_malformed_value_from_another_node_is_left_out(
     for _ in range(2):  # encoded from the cache, then remembered
         reply = await udp(front, rfc.resolution_request("77.1/remote", flags=rfc.RECURSIVE))
         assert reply.rc == 1 and [v.index for v in reply.values] == [1]
+
+
+async def test_a_recursive_node_always_resolves(state: AppState) -> None:
+    top = state.hierarchy.nodes["88"]
+    url = [{"index": 1, "type": "URL", "data": "https://top.example.cn/r"}]
+    await asyncio.to_thread(top.put, "88/REC-1", url, OPERATOR)
+    server = await _serve(state.hierarchy.nodes["recursive"])
+    try:
+        replies = [await udp(server, rfc.resolution_request("88/rec-1")) for _ in range(3)]
+        fresh = await udp(server, rfc.resolution_request("88/rec-1", flags=rfc.AUTHORITATIVE))
+    finally:
+        await server.stop()
+    for reply in [*replies, fresh]:
+        assert reply.rc == 1 and reply.handle == "88/rec-1"
+        assert [v.data for v in reply.values if v.type == "URL"] == [b"https://top.example.cn/r"]
+    assert server.service.repeated == 1  # the third; AT skipped the cache
