@@ -4,6 +4,7 @@ shares no code with the server) over real UDP and TCP sockets on loopback."""
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 import struct
 from collections.abc import AsyncIterator
@@ -248,3 +249,40 @@ async def test_a_recursive_node_always_resolves(state: AppState) -> None:
         assert reply.rc == 1 and reply.handle == "88/rec-1"
         assert [v.data for v in reply.values if v.type == "URL"] == [b"https://top.example.cn/r"]
     assert server.service.repeated == 1  # the third; AT skipped the cache
+
+
+async def test_hostile_datagrams_and_streams_leave_the_server_answering(
+    front: WireServer,
+) -> None:
+    rng = random.Random(3652)
+    good = rfc.resolution_request("88.100.1/PUMP-1", flags=rfc.REQUEST_DIGEST)
+
+    def barrage() -> int:
+        answered = 0
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(0.3)
+            for i in range(400):
+                packet = bytearray(good if i % 2 else rng.randbytes(rng.randint(0, 600)))
+                for _ in range(rng.randint(1, 4)):
+                    if packet:
+                        packet[rng.randrange(len(packet))] = rng.randrange(256)
+                s.sendto(bytes(packet), (HOST, front.port))
+                if i % 20 == 19:  # read what came back so far (the socket buffer is finite)
+                    s.settimeout(0.02)
+                    try:
+                        while True:
+                            reply, _ = s.recvfrom(4096)
+                            assert len(reply) <= 512
+                            answered += 1
+                    except TimeoutError:
+                        pass
+            for _ in range(20):  # streams of garbage, cut short or not
+                with socket.create_connection((HOST, front.port), timeout=2) as t:
+                    t.sendall(rng.randbytes(rng.randint(1, 300)))
+        return answered
+
+    answered = await asyncio.to_thread(barrage)
+    assert answered > 0  # protocol errors and the requests that survived the mutation
+    assert front.service.refused > 0
+    still = await udp(front, good)
+    assert still.rc == 1 and rfc.digest_ok(good, still)
