@@ -7,8 +7,11 @@ import asyncio
 import socket
 from pathlib import Path
 
+import pytest
+import typer
 from tests.ids.wire import rfc_client as rfc
 
+from indunet.cli import context
 from indunet.core import Settings
 from indunet.ids import OPERATOR
 from indunet.ids.wire.service import endpoint
@@ -29,14 +32,26 @@ def _free_udp_and_tcp_port() -> int:
     raise AssertionError("no free port")
 
 
-def test_off_by_default(tmp_path: Path) -> None:
+def test_off_by_default_and_only_where_clients_are_served(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data")
     assert settings.handle_port == 0
     engine = open_database(settings)
     try:
-        assert endpoint(build_state(settings, engine=engine)) is None
+        state = build_state(settings, engine=engine)
+        assert endpoint(state) is None
+        state.settings = Settings(data_dir=tmp_path / "data", handle_port=2641, role="worker")
+        assert endpoint(state) is None  # a scaled installation's workers answer no client
+        state.settings = Settings(data_dir=tmp_path / "data", handle_port=2641, role="api")
+        wire = endpoint(state)
+        assert wire is not None and wire.server.port == 2641  # not bound: never started
     finally:
         engine.dispose()
+
+
+def test_the_command_line_option_and_its_bounds() -> None:
+    assert context.settings(handle_port=2641).handle_port == 2641
+    with pytest.raises(typer.BadParameter, match="handle_port"):
+        context.settings(handle_port=70_000)
 
 
 async def test_the_app_serves_the_handle_port(tmp_path: Path) -> None:
