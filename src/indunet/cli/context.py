@@ -22,6 +22,7 @@ def settings(
     *,
     role: str | None = None,
     shard: str | None = None,
+    handle_port: int | None = None,
 ) -> Settings:
     """Settings from ``INDUNET_*`` with command-line options on top; a bad value (either
     way) ends the command with the setting's name and what is wrong, not a traceback."""
@@ -30,6 +31,8 @@ def settings(
         overrides["role"] = role
     if shard is not None:
         overrides["shard"] = shard
+    if handle_port is not None:
+        overrides["handle_port"] = handle_port
     if data_dir is not None:
         overrides["data_dir"] = data_dir
     if host is not None:

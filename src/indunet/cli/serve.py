@@ -16,6 +16,13 @@ from indunet.web import build_state, create_app
 
 HostOpt = Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1]")]
 PortOpt = Annotated[int | None, typer.Option(help="Port to listen on [default: 8000]")]
+HandlePortOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="Also answer the Handle protocol (RFC 3652) over UDP and TCP on this port; "
+        "2641 is the standard one [default: off, or INDUNET_HANDLE_PORT]"
+    ),
+]
 DataOpt = Annotated[
     Path | None, typer.Option("--data-dir", help="Where data lives [default: ./indunet-data]")
 ]
@@ -77,6 +84,12 @@ def _tls(s: core.Settings, cert: Path | None, key: Path | None, self_made: bool)
 TlsFiles = core.tls.ServerCert | None
 
 
+def _print_handle_port(s: core.Settings) -> None:
+    if s.handle_port:
+        where = f"{s.handle_host or s.host}:{s.handle_port}"
+        typer.echo(f"Handle port:  {where} UDP and TCP (RFC 3652 resolution)")
+
+
 def _serve(app: object, host: str, port: int, tls: TlsFiles = None) -> None:
     # asyncua warns about every security policy a server or client does not offer; the
     # connectors log their own state changes, so only asyncua's errors are worth showing.
@@ -131,18 +144,20 @@ def up(
     tls_cert: CertOpt = None,
     tls_key: KeyOpt = None,
     self_signed: SelfSignedOpt = False,
+    handle_port: HandlePortOpt = None,
 ) -> None:
     """Run the API and console on one port, with a whole identifier hierarchy in-process.
 
     With ``INDUNET_BUS_URL=nats://…`` the same command runs one part of a scaled
     installation (docs/deploy-scaled.md): ``--role api``, ``connector`` or ``worker``.
     """
-    s = context.settings(data_dir, host, port, role=role, shard=shard)
+    s = context.settings(data_dir, host, port, role=role, shard=shard, handle_port=handle_port)
     if s.role != "all" and not s.bus_url:
         raise typer.BadParameter(f"the role {s.role} needs INDUNET_BUS_URL=nats://…")
     tls = _tls(s, tls_cert, tls_key, self_signed)
     state = build_state(s)
     _print_admin(state.engine, s.base_url())
+    _print_handle_port(s)
     if s.bus_url:
         typer.echo(
             f"Role:         {s.role} {s.shard} on the NATS backbone {_no_password(s.bus_url)}"
@@ -220,9 +235,10 @@ def node(
     tls_cert: CertOpt = None,
     tls_key: KeyOpt = None,
     self_signed: SelfSignedOpt = False,
+    handle_port: HandlePortOpt = None,
 ) -> None:
     """Run a single node of the hierarchy as its own process."""
-    s = context.settings(data_dir, host, port)
+    s = context.settings(data_dir, host, port, handle_port=handle_port)
     if public_url:
         s.public_url = public_url
     tls = _tls(s, tls_cert, tls_key, self_signed)
@@ -248,6 +264,7 @@ def node(
     if announcing and parent and parent_key_file is not None and prefix is not None:
         announce(parent[0], prefix, parent_key_file.read_text().strip(), [s.base_url()])
     typer.echo(f"{role.value} node {hierarchy.front.name} at {s.base_url()}")
+    _print_handle_port(s)
     _say_tls(s, tls)
     _serve(create_app(state), s.host, s.port, tls)
 

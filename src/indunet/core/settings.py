@@ -59,6 +59,16 @@ class Settings(BaseSettings):
     mqtt_port: int = Field(
         default=DEFAULT_MQTT_PORT, ge=0, description="Embedded MQTT endpoint port (0 = off)"
     )
+    handle_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Handle protocol (RFC 3652) UDP and TCP port; 2641 is the standard one"
+        " (0 = off)",
+    )
+    handle_host: str | None = Field(
+        default=None, description="Address of the Handle protocol port [default: host]"
+    )
     buffer_max_bytes: int = Field(
         default=256 * 1024 * 1024, ge=1024, description="Bound of the on-disk ingest buffer"
     )

@@ -9,7 +9,7 @@ SUBSYSTEM = Subsystem(
     summary="identifier resolution (标识解析): nodes, records, templates, prefixes, bulk",
     migrations=Path(__file__).parent / "migrations" / "versions",
     tables=("indunet.ids.tables", "indunet.ids.store"),
-    services="indunet.ids.upkeep:service",
+    services="indunet.ids.services:service",
     api=("indunet.web.api.native:router", "indunet.web.api.bulk:router"),
     console=(
         "indunet.web.console.identifiers:router",

@@ -1,0 +1,220 @@
+"""A Handle protocol client written from RFC 3652 alone, for the tests.
+
+It shares nothing with ``indunet.ids.wire``: its own byte layouts, its own reading of
+answers (UDP packets reassembled by sequence number), its own HS_SITE and HS_ADMIN parsing.
+If the server and this client disagree about a field, the tests see it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import struct
+from dataclasses import dataclass, field
+
+OP_RESOLUTION = 1
+OP_GET_SITE_INFO = 2
+OP_ADD_VALUE = 102
+
+AUTHORITATIVE = 1 << 31
+RECURSIVE = 1 << 28
+KEEP_CONNECTION = 1 << 25
+PUBLIC_ONLY = 1 << 24
+REQUEST_DIGEST = 1 << 23
+
+
+def _string(b: bytes) -> bytes:
+    return struct.pack("!I", len(b)) + b
+
+
+def resolution_request(
+    handle: str,
+    *,
+    indexes: tuple[int, ...] = (),
+    types: tuple[str, ...] = (),
+    flags: int = 0,
+    request_id: int = 7,
+    version: tuple[int, int] = (2, 10),
+    op: int = OP_RESOLUTION,
+    credential: bytes | None = b"",
+) -> bytes:
+    """Envelope, header, body and an (empty) credential section, per RFC 3652 §2."""
+    body = _string(handle.encode("utf-8")) if op != OP_GET_SITE_INFO else b""
+    if op == OP_RESOLUTION:
+        body += struct.pack("!I", len(indexes)) + b"".join(struct.pack("!i", i) for i in indexes)
+        body += struct.pack("!I", len(types)) + b"".join(_string(t.encode()) for t in types)
+    if op == OP_ADD_VALUE:
+        body += struct.pack("!I", 0)
+    header = struct.pack("!IIIHBBII", op, 0, flags, 0, 0, 0, 0, len(body))
+    cred = b"" if credential is None else _string(credential)
+    message = header + body + cred
+    # major, minor, flag (2 bytes), session id, request id, sequence number, length
+    envelope = struct.pack("!BBHIIII", version[0], version[1], 0, 0, request_id, 0, len(message))
+    return envelope + message
+
+
+@dataclass
+class Value:
+    index: int
+    timestamp: int
+    ttl_type: int
+    ttl: int
+    permissions: int
+    type: str
+    data: bytes
+    references: list[tuple[str, int]] = field(default_factory=list)
+
+
+@dataclass
+class Reply:
+    version: tuple[int, int]
+    request_id: int
+    sequence: int
+    op: int
+    rc: int
+    flags: int
+    handle: str = ""
+    values: list[Value] = field(default_factory=list)
+    message: str = ""
+    digest: bytes = b""
+    credential: bytes = b""
+    site: bytes = b""
+
+
+class _Cursor:
+    def __init__(self, data: bytes) -> None:
+        self.data, self.at = data, 0
+
+    def take(self, n: int) -> bytes:
+        assert self.at + n <= len(self.data), "answer ends early"
+        out = self.data[self.at : self.at + n]
+        self.at += n
+        return out
+
+    def u32(self) -> int:
+        return int(struct.unpack("!I", self.take(4))[0])
+
+    def i32(self) -> int:
+        return int(struct.unpack("!i", self.take(4))[0])
+
+    def string(self) -> bytes:
+        return self.take(self.u32())
+
+
+def parse_reply(whole: bytes) -> Reply:
+    """A complete answer (one envelope followed by the whole message)."""
+    major, minor, _flag, _session, request_id, seq, length = struct.unpack("!BBHIIII", whole[:20])
+    message = whole[20:]
+    assert len(message) == length, (len(message), length)
+    op, rc, flags, _serial, _rec, _res, _exp, body_len = struct.unpack("!IIIHBBII", message[:24])
+    body = _Cursor(message[24 : 24 + body_len])
+    cred = _Cursor(message[24 + body_len :])
+    reply = Reply((major, minor), request_id, seq, op, rc, flags)
+    if flags & REQUEST_DIGEST:
+        algorithm = body.take(1)[0]
+        reply.digest = bytes([algorithm]) + body.take({1: 16, 2: 20, 3: 32}[algorithm])
+    if rc == 1 and op == OP_RESOLUTION:
+        reply.handle = body.string().decode()
+        reply.values = [_value(body) for _ in range(body.u32())]
+    elif rc == 1 and op == OP_GET_SITE_INFO:
+        reply.site = body.take(body_len - body.at)
+    elif rc in (302, 303):
+        reply.handle = body.string().decode()
+        reply.values = [_value(body) for _ in range(body.u32())]
+    else:
+        reply.message = body.string().decode()
+    assert body.at == body_len, "bytes left in the body"
+    reply.credential = cred.string()
+    assert cred.at == len(cred.data)
+    return reply
+
+
+def _value(c: _Cursor) -> Value:
+    index = c.i32()
+    timestamp = c.u32()
+    ttl_type = c.take(1)[0]
+    ttl = c.i32()
+    permissions = c.take(1)[0]
+    vtype = c.string().decode()
+    data = c.string()
+    refs = []
+    for _ in range(c.u32()):
+        refs.append((c.string().decode(), c.i32()))
+    return Value(index, timestamp, ttl_type, ttl, permissions, vtype, data, refs)
+
+
+def parse_site(data: bytes) -> dict[str, object]:
+    """HS_SITE data, RFC 3651 §3.2.2."""
+    c = _Cursor(data)
+    out: dict[str, object] = {"version": struct.unpack("!H", c.take(2))[0]}
+    out["protocol"] = tuple(c.take(2))
+    out["serial"] = struct.unpack("!H", c.take(2))[0]
+    out["primary"] = bool(c.take(1)[0] & 0x80)
+    out["hash"] = c.take(1)[0]
+    out["filter"] = c.string()
+    out["attributes"] = {c.string().decode(): c.string().decode() for _ in range(c.u32())}
+    servers = []
+    for _ in range(c.u32()):
+        sid = c.u32()
+        address = c.take(16)
+        key = c.string()
+        ifaces = [(c.take(1)[0], c.take(1)[0], c.u32()) for _ in range(c.u32())]
+        servers.append({"id": sid, "address": address, "key": key, "interfaces": ifaces})
+    out["servers"] = servers
+    assert c.at == len(data), "bytes left in the site"
+    return out
+
+
+def parse_admin(data: bytes) -> tuple[int, str, int]:
+    """HS_ADMIN data: permission bits, admin handle, admin index."""
+    c = _Cursor(data)
+    bits = struct.unpack("!H", c.take(2))[0]
+    return bits, c.string().decode(), c.i32()
+
+
+def digest_ok(request: bytes, reply: Reply) -> bool:
+    """The reply's request digest is that of ``request``'s header and body."""
+    header_and_body = request[20 : 20 + 24 + struct.unpack("!I", request[40:44])[0]]
+    algorithm, digest = reply.digest[0], reply.digest[1:]
+    fn = {1: hashlib.md5, 2: hashlib.sha1, 3: hashlib.sha256}[algorithm]
+    return fn(header_and_body).digest() == digest
+
+
+def ask_udp(host: str, port: int, request: bytes, timeout: float = 2.0) -> Reply:
+    """Send over UDP and reassemble the packets of the answer by sequence number."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.sendto(request, (host, port))
+        parts: dict[int, bytes] = {}
+        total = None
+        envelope = b""
+        while total is None or sum(len(p) for p in parts.values()) < total:
+            packet, _ = s.recvfrom(65_535)
+            assert len(packet) <= 512, "a UDP packet longer than 512 bytes"
+            seq, total = struct.unpack("!II", packet[12:20])
+            envelope = envelope or packet[:20]
+            parts[seq] = packet[20:]
+        whole = b"".join(parts[i] for i in sorted(parts))
+        head = envelope[:12] + struct.pack("!I", 0) + envelope[16:20]
+        return parse_reply(head + whole)
+
+
+def ask_tcp(host: str, port: int, *requests: bytes, timeout: float = 2.0) -> list[Reply]:
+    """Send each request over one TCP connection, reading each answer in turn."""
+    out = []
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        for request in requests:
+            s.sendall(request)
+            envelope = _recv_exactly(s, 20)
+            length = struct.unpack("!I", envelope[16:20])[0]
+            out.append(parse_reply(envelope + _recv_exactly(s, length)))
+    return out
+
+
+def _recv_exactly(s: socket.socket, n: int) -> bytes:
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        assert chunk, "connection closed early"
+        buf += chunk
+    return buf
