@@ -1,0 +1,265 @@
+"""Active identifiers end to end through the ASGI app: enrolment by the enterprise, signed
+announcements and key rotation by the device (Ed25519 and SM2), and every refusal."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import sqlalchemy as sa
+from tests.conftest import bearer
+
+from indunet import core, ids
+from indunet.core import Role
+from indunet.ids import active
+from indunet.web import AppState, create_app
+from indunet_device import DeviceKey, generate, sign_request
+from indunet_device.signing import rotation_proof
+
+ANNOUNCE = "/api/v1/active/announce"
+ROTATE = "/api/v1/active/rotate"
+ENROL = "/api/v1/active/enrol"
+HANDLE = "88.100.1/ai-module-1"
+
+
+@pytest.fixture
+async def client(state: AppState, allocation: ids.Allocation) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app(state))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+def ent(state: AppState, enterprise: core.Enterprise) -> dict[str, str]:
+    return bearer(state.engine, "ea", Role.ENTERPRISE_ADMIN, enterprise.id)
+
+
+async def enrol(
+    c: httpx.AsyncClient, headers: dict[str, str], key: DeviceKey, handle: str = HANDLE, **kw: Any
+) -> httpx.Response:
+    return await c.post(
+        ENROL, json={"handle": handle, "key": key.hs_pubkey(), **kw}, headers=headers
+    )
+
+
+async def signed(
+    c: httpx.AsyncClient,
+    key: DeviceKey,
+    doc: dict[str, Any],
+    *,
+    path: str = ANNOUNCE,
+    handle: str = HANDLE,
+    body: bytes | None = None,
+    **kw: Any,
+) -> httpx.Response:
+    raw = orjson.dumps(doc) if body is None else body
+    headers = sign_request(key, "POST", path, handle, raw, **kw)
+    headers["Content-Type"] = "application/json"
+    return await c.post(path, content=raw, headers=headers)
+
+
+async def values(c: httpx.AsyncClient, handle: str = HANDLE) -> dict[int, Any]:
+    got = await c.get(f"/api/handles/{handle}")
+    assert got.status_code == 200, got.text
+    return {v["index"]: v for v in got.json()["values"]}
+
+
+def reason(resp: httpx.Response) -> str:
+    return str(resp.json().get("reason"))
+
+
+@pytest.mark.parametrize("alg", ["ed25519", "sm2"])
+async def test_enrol_then_the_device_announces_itself(
+    client: httpx.AsyncClient, ent: dict[str, str], alg: str
+) -> None:
+    key = generate(alg)
+    made = await enrol(client, ent, key)
+    assert made.status_code == 201, made.text
+    rec = await values(client)
+    assert rec[active.KEY_INDEX]["type"] == "HS_PUBKEY"
+    assert rec[active.KEY_INDEX]["data"] == {"format": "key", "value": key.hs_pubkey()}
+    assert rec[active.ADMIN_INDEX]["data"]["value"] == {
+        "handle": HANDLE,
+        "index": 300,
+        "permissions": "000001110000",  # add, remove and modify value: nothing more
+    }
+    doc = {
+        "handle": HANDLE,
+        "status": "running",
+        "firmware": "v2.4.1",
+        "location": {"lat": 24.4798, "lon": 118.0894},
+        "links": ["88.100.1/line-3", "https://example.com/manual.pdf"],
+    }
+    resp = await signed(client, key, doc)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["fields"] == ["status", "firmware", "location", "links"]
+    rec = await values(client)
+    assert rec[2101]["data"]["value"] == "running"
+    assert rec[2102]["data"]["value"] == "v2.4.1"
+    assert rec[2103]["data"]["value"] == "24.4798,118.0894"
+    assert orjson.loads(rec[2104]["data"]["value"]) == doc["links"]
+    assert rec[2106]["type"] == "announced_at"
+    # a second announcement changes only what it names
+    assert (await signed(client, key, {"handle": HANDLE, "status": "fault"})).status_code == 200
+    rec = await values(client)
+    assert rec[2101]["data"]["value"] == "fault" and rec[2102]["data"]["value"] == "v2.4.1"
+    # the write went through the node: history and audit name the device
+    total, changes = ids.Node.history(
+        client._transport.app.state.indunet.hierarchy.front,  # type: ignore[attr-defined]
+        HANDLE,
+    )
+    assert total == 3 and changes[0].actor == f"active:{HANDLE}"
+
+
+async def test_refusals(client: httpx.AsyncClient, ent: dict[str, str], state: AppState) -> None:
+    key = generate("ed25519")
+    assert (await enrol(client, ent, key)).status_code == 201
+    before = await values(client)
+    doc = {"handle": HANDLE, "status": "online"}
+
+    # no signature, and a signature by another key
+    unsigned = await client.post(ANNOUNCE, json=doc)
+    assert unsigned.status_code == 401 and reason(unsigned) == "active_signature_missing"
+    wrong = await signed(client, generate("ed25519"), doc)
+    assert wrong.status_code == 401 and reason(wrong) == "active_signature_bad"
+    sm2 = await signed(client, generate("sm2"), doc)
+    assert sm2.status_code == 401 and reason(sm2) == "active_signature_bad"
+
+    # a body altered after signing
+    raw = orjson.dumps(doc)
+    headers = sign_request(key, "POST", ANNOUNCE, HANDLE, raw)
+    headers["Content-Type"] = "application/json"
+    tampered = await client.post(
+        ANNOUNCE, content=raw.replace(b"online", b"fault "), headers=headers
+    )
+    assert tampered.status_code == 401 and reason(tampered) == "active_signature_bad"
+    # signed for another path (rotate) and replayed at announce
+    other_path = await signed(client, key, doc, path=ROTATE)
+    assert other_path.status_code in (400, 401)
+    moved = sign_request(key, "POST", ROTATE, HANDLE, raw)
+    moved["Content-Type"] = "application/json"
+    replayed_elsewhere = await client.post(ANNOUNCE, content=raw, headers=moved)
+    assert reason(replayed_elsewhere) == "active_signature_bad"
+
+    # a timestamp six minutes off either way
+    for skew in (-361, 361):
+        old = await signed(client, key, doc, timestamp=int(time.time()) + skew)
+        assert old.status_code == 401 and reason(old) == "active_timestamp_skew"
+
+    # the same request twice: the second is a replay, even with a valid signature
+    raw = orjson.dumps(doc)
+    headers = sign_request(key, "POST", ANNOUNCE, HANDLE, raw)
+    headers["Content-Type"] = "application/json"
+    first = await client.post(ANNOUNCE, content=raw, headers=headers)
+    assert first.status_code == 200, first.text
+    again = await client.post(ANNOUNCE, content=raw, headers=headers)
+    assert again.status_code == 409 and reason(again) == "active_replay"
+
+    # oversize bodies, by length and by content
+    big = orjson.dumps({"handle": HANDLE, "firmware": "x" * 20_000})
+    huge = await signed(client, key, {}, body=big)
+    assert huge.status_code == 413 and reason(huge) == "active_body_too_large"
+
+    # fields a device may not set, and bad values
+    cases = [
+        ({"handle": HANDLE, "HS_ADMIN": "x"}, "active_field_not_writable"),
+        ({"handle": HANDLE, "device_id": "x"}, "active_field_not_writable"),
+        ({"handle": HANDLE, "status": "exploded"}, "active_status"),
+        ({"handle": HANDLE, "firmware": "v1\n"}, "active_field_text"),
+        ({"handle": HANDLE, "location": {"lat": 91, "lon": 0}}, "active_location"),
+        ({"handle": HANDLE, "location": {"lat": float("nan"), "lon": 0}}, "active_body_json"),
+        ({"handle": HANDLE, "links": ["javascript:alert(1)"]}, "active_link"),
+        ({"handle": HANDLE, "links": ["88.100.1/x"] * 17}, "active_links"),
+        ({"handle": HANDLE, "device": "../etc"}, "active_device_id"),
+    ]
+    for body, why in cases:
+        if why == "active_body_json":
+            raw_body = b'{"handle": "88.100.1/ai-module-1", "location": {"lat": NaN, "lon": 0}}'
+            resp = await signed(client, key, {}, body=raw_body)
+        else:
+            resp = await signed(client, key, body)
+        assert resp.status_code == 400 and reason(resp) == why, (body, resp.text)
+    bad_nonce = await signed(client, key, doc, nonce="short")
+    assert bad_nonce.status_code == 400 and reason(bad_nonce) == "active_nonce_format"
+
+    # an unknown handle is the same answer as a wrong key
+    ghost = await signed(client, key, {"handle": "88.100.1/ai-ghost"}, handle="88.100.1/ai-ghost")
+    assert ghost.status_code == 401 and reason(ghost) == "active_signature_bad"
+
+    after = await values(client)
+    assert after[active.KEY_INDEX] == before[active.KEY_INDEX]
+    assert after[active.ADMIN_INDEX] == before[active.ADMIN_INDEX]
+    with state.engine.connect() as conn:
+        kept = conn.execute(sa.text("SELECT count(*) FROM ids_active_nonces")).scalar_one()
+    assert kept == 1  # the one accepted request
+
+
+async def test_the_device_cannot_touch_its_admin_or_key_through_the_handle_api(
+    client: httpx.AsyncClient, ent: dict[str, str]
+) -> None:
+    # its identity has no secret key: Handle Basic authentication as it fails
+    key = generate("ed25519")
+    assert (await enrol(client, ent, key)).status_code == 201
+    resp = await client.put(
+        f"/api/handles/{HANDLE}?index=300",
+        json={"values": [{"index": 300, "type": "URL", "data": "http://x"}]},
+        auth=(f"300%3A{HANDLE}", "anything"),
+    )
+    assert resp.status_code == 401
+
+
+@pytest.mark.parametrize(("old_alg", "new_alg"), [("ed25519", "sm2"), ("sm2", "ed25519")])
+async def test_key_rotation_needs_the_current_key_and_a_proof_of_the_new(
+    client: httpx.AsyncClient, ent: dict[str, str], old_alg: str, new_alg: str
+) -> None:
+    old, new = generate(old_alg), generate(new_alg)
+    assert (await enrol(client, ent, old)).status_code == 201
+    nonce = "n" * 24
+    # the proof made by a third key does not pass
+    stranger = generate(new_alg)
+    doc = {
+        "handle": HANDLE,
+        "key": new.hs_pubkey(),
+        "proof": rotation_proof(stranger, HANDLE, nonce),
+    }
+    refused = await signed(client, old, doc, path=ROTATE, nonce=nonce)
+    assert refused.status_code == 401 and reason(refused) == "active_proof_bad"
+    # signed by the new key only: refused
+    nonce = "m" * 24
+    doc = {"handle": HANDLE, "key": new.hs_pubkey(), "proof": rotation_proof(new, HANDLE, nonce)}
+    by_new = await signed(client, new, doc, path=ROTATE, nonce=nonce)
+    assert by_new.status_code == 401 and reason(by_new) == "active_signature_bad"
+    # signed by the current key, proven by the new one: done
+    done = await signed(client, old, doc, path=ROTATE, nonce=nonce)
+    assert done.status_code == 200, done.text
+    rec = await values(client)
+    assert rec[300]["data"]["value"] == new.hs_pubkey()
+    # the old key is of no use now; the new one is
+    stale = await signed(client, old, {"handle": HANDLE, "status": "online"})
+    assert stale.status_code == 401
+    fresh = await signed(client, new, {"handle": HANDLE, "status": "online"})
+    assert fresh.status_code == 200, fresh.text
+
+
+async def test_enrolment_is_the_enterprises(
+    client: httpx.AsyncClient, ent: dict[str, str], state: AppState
+) -> None:
+    key = generate("sm2")
+    assert (
+        await client.post(ENROL, json={"handle": HANDLE, "key": key.hs_pubkey()})
+    ).status_code == 401
+    with state.engine.begin() as conn:
+        other = core.create_enterprise(
+            conn, uscc=core.make_uscc("91110108MA01ABCDE"), name="B", actor="t", verified=True
+        )
+    stranger = bearer(state.engine, "oa", Role.ENTERPRISE_ADMIN, other.id)
+    assert (await enrol(client, stranger, key)).status_code == 403
+    bad = await client.post(ENROL, json={"handle": HANDLE, "key": "QUJD"}, headers=ent)
+    assert bad.status_code == 400 and reason(bad) == "active_key_format"
+    assert (await enrol(client, ent, key)).status_code == 201
+    twice = await enrol(client, ent, generate("sm2"))
+    assert twice.status_code == 409  # the enterprise replaces a key through the Handle API
