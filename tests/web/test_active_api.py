@@ -263,3 +263,70 @@ async def test_enrolment_is_the_enterprises(
     assert (await enrol(client, ent, key)).status_code == 201
     twice = await enrol(client, ent, generate("sm2"))
     assert twice.status_code == 409  # the enterprise replaces a key through the Handle API
+
+
+METER = {
+    "id": "meter-1",
+    "name": "1号电表",
+    "model": "indunet:power-meter",
+    "connection": {"host": "127.0.0.1", "port": 1502},
+}
+
+
+async def test_a_device_that_announces_itself_is_linked_to_its_device_record(
+    client: httpx.AsyncClient, ent: dict[str, str], state: AppState
+) -> None:
+    for dev in ("meter-1", "meter-2"):
+        made = await client.post("/api/v1/devices", json={**METER, "id": dev}, headers=ent)
+        assert made.status_code == 201, made.text
+    key, other_key = generate("sm2"), generate("ed25519")
+    assert (await enrol(client, ent, key)).status_code == 201
+    assert (await enrol(client, ent, other_key, "88.100.1/ai-module-2")).status_code == 201
+
+    unknown = await signed(client, key, {"handle": HANDLE, "status": "online", "device": "nope"})
+    assert unknown.status_code == 404 and reason(unknown) == "active_device_unknown"
+    assert 2101 not in await values(client)  # a refused announcement writes nothing
+    done = await signed(client, key, {"handle": HANDLE, "status": "online", "device": "meter-1"})
+    assert done.status_code == 200, done.text
+    assert done.json()["link"] == {
+        "device": "meter-1",
+        "identifier": "88.100.1/dev-meter-1",
+        "linked": True,
+    }
+    assert (await values(client))[2105]["data"]["value"] == "88.100.1/dev-meter-1"
+    dev = await values(client, "88.100.1/dev-meter-1")
+    assert dev[2110]["data"]["value"] == HANDLE and dev[2110]["type"] == "active_id"
+    assert dev[2001]["data"]["value"] == "meter-1"  # the device record keeps its values
+
+    # announcing again is idempotent; naming another device once linked is refused
+    again = await signed(client, key, {"handle": HANDLE, "device": "meter-1"})
+    assert again.status_code == 200 and again.json()["link"]["linked"] is True
+    moved = await signed(client, key, {"handle": HANDLE, "device": "meter-2"})
+    assert moved.status_code == 403 and reason(moved) == "active_device_mismatch"
+    # another module cannot take meter-1 over
+    taken = await signed(
+        client, other_key, {"handle": "88.100.1/ai-module-2", "device": "meter-1"},
+        handle="88.100.1/ai-module-2",
+    )  # fmt: skip
+    assert taken.status_code == 409 and reason(taken) == "active_device_taken"
+
+
+async def test_a_device_of_another_enterprise_is_never_linked(
+    client: httpx.AsyncClient, ent: dict[str, str], state: AppState
+) -> None:
+    with state.engine.begin() as conn:
+        other = core.create_enterprise(
+            conn, uscc=core.make_uscc("91110108MA01ABCDE"), name="B", actor="t", verified=True
+        )
+    ids.allocate(state.hierarchy.front, "88.100.2", other, actor="t", secret="other-secret-22")
+    theirs = bearer(state.engine, "oa", Role.ENTERPRISE_ADMIN, other.id)
+    made = await client.post("/api/v1/devices", json={**METER, "id": "their-1"}, headers=theirs)
+    assert made.status_code == 201, made.text
+    key = generate("ed25519")
+    assert (await enrol(client, ent, key)).status_code == 201
+    resp = await signed(client, key, {"handle": HANDLE, "device": "their-1"})
+    assert resp.status_code == 404 and reason(resp) == "active_device_unknown"
+    assert 2110 not in await values(client, "88.100.2/dev-their-1")
+    # nor may an enterprise bind its identifier to another's device at enrolment
+    bound = await enrol(client, ent, generate("sm2"), "88.100.1/ai-x", device="their-1")
+    assert bound.status_code == 404 and reason(bound) == "active_device_unknown"

@@ -39,8 +39,11 @@ def _unknown(device_id: str) -> NotFound:
     )
 
 
-def link(node: ids.Node, registry: DeviceRegistry, handle: str, device_id: str) -> Link:
-    """Link active identifier ``handle`` and device ``device_id`` (both ways), or refuse."""
+def link(
+    node: ids.Node, registry: DeviceRegistry, handle: str, device_id: str, *, dry_run: bool = False
+) -> Link:
+    """Link active identifier ``handle`` and device ``device_id`` (both ways), or refuse;
+    ``dry_run`` only checks that it would link them."""
     h = ids.handle.parse(handle)
     with node.engine.connect() as conn:
         owner = prefix_owner(conn, h.prefix)
@@ -67,6 +70,8 @@ def link(node: ids.Node, registry: DeviceRegistry, handle: str, device_id: str) 
             reason="active_device_taken",
             params={"device": device_id, "other": other},
         )
+    if dry_run:
+        return Link(device_id, device.identifier, False)
     written = False
     if other is None:
         value = {

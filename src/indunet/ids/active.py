@@ -387,7 +387,11 @@ def device_claim(body: dict[str, Any]) -> str | None:
 
 def announce(node: Node, req: Request, *, now: float | None = None) -> Announced:
     """Write the fields a signed announcement sets (and its time) to the device's record."""
-    v = verify(node, req, now=now)
+    return write_announcement(node, verify(node, req, now=now))
+
+
+def write_announcement(node: Node, v: Verified) -> Announced:
+    """Write a verified announcement (``verify``): its fields, checked, and its time."""
     unknown = sorted(set(v.body) - {"handle", "device", *FIELDS})
     if unknown:
         raise InvalidInput(

@@ -58,12 +58,22 @@ async def _signed(request: Request) -> active.Request:
     return active.Request(request.method, request.url.path, request.headers, raw)
 
 
-def _link(state: AppState, handle: str, device: str) -> dict[str, Any]:
-    platform = state.platform
-    if platform is None:
-        return {"device": device, "linked": False, "reason": "no_platform"}
-    done = activelink.link(state.hierarchy.front, platform.devices, handle, device)
-    return {"device": device, "identifier": done.identifier, "linked": True}
+def _announce(state: AppState, req: active.Request) -> dict[str, Any]:
+    """Verify, check the link it asks for, write, link: a refusal changes nothing."""
+    node, platform = state.hierarchy.front, state.platform
+    v = active.verify(node, req)
+    device = active.device_claim(v.body)
+    if device is not None and platform is not None:
+        activelink.link(node, platform.devices, v.handle.text, device, dry_run=True)
+    done = active.write_announcement(node, v)
+    out: dict[str, Any] = {"handle": done.handle, "fields": list(done.fields)}
+    if device is not None:
+        if platform is None:
+            out["link"] = {"device": device, "linked": False, "reason": "no_platform"}
+        else:
+            made = activelink.link(node, platform.devices, done.handle, device)
+            out["link"] = {"device": device, "identifier": made.identifier, "linked": True}
+    return out
 
 
 @router.post("/active/enrol", tags=["identifiers"], status_code=201)
@@ -88,10 +98,7 @@ async def announce(request: Request, state: StateDep) -> dict[str, Any]:
     """A device sets its status, firmware, location and links, signed with its key; naming
     ``device`` links it to that device record of its enterprise."""
     req = await _signed(request)
-    done = await run_in_threadpool(active.announce, state.hierarchy.front, req)
-    out: dict[str, Any] = {"handle": done.handle, "fields": list(done.fields)}
-    if done.device is not None:
-        out["link"] = await run_in_threadpool(_link, state, done.handle, done.device)
+    out: dict[str, Any] = await run_in_threadpool(_announce, state, req)
     return out
 
 
