@@ -330,3 +330,22 @@ async def test_a_device_of_another_enterprise_is_never_linked(
     # nor may an enterprise bind its identifier to another's device at enrolment
     bound = await enrol(client, ent, generate("sm2"), "88.100.1/ai-x", device="their-1")
     assert bound.status_code == 404 and reason(bound) == "active_device_unknown"
+
+
+async def test_a_nonce_is_kept_until_its_request_expires_then_released(
+    client: httpx.AsyncClient, ent: dict[str, str], state: AppState
+) -> None:
+    key = generate("ed25519")
+    assert (await enrol(client, ent, key)).status_code == 201
+    doc = {"handle": HANDLE, "status": "online"}
+    nonce = "kept-nonce-0123456789"
+    assert (await signed(client, key, doc, nonce=nonce)).status_code == 200
+    again = await signed(client, key, doc, nonce=nonce)  # a new timestamp does not help
+    assert again.status_code == 409 and reason(again) == "active_replay"
+    with state.engine.begin() as conn:  # as if 361 s had passed: the old request is dead
+        conn.execute(sa.text("UPDATE ids_active_nonces SET expires = expires - 1000"))
+    later = await signed(client, key, doc, nonce=nonce)
+    assert later.status_code == 200, later.text
+    with state.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT expires FROM ids_active_nonces")).all()
+    assert len(rows) == 1 and rows[0][0] > time.time() + active.NONCE_KEEP_S - 10

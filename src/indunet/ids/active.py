@@ -27,6 +27,7 @@ import binascii
 import json
 import math
 import re
+import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from indunet.core import AuthenticationFailed, Conflict, IndunetError, InvalidInput
 from indunet.ids import activekeys
@@ -77,6 +80,8 @@ ROTATE_SCHEME = "INDUNET-ACTIVE-ROTATE-1"
 MAX_SKEW_S = 300
 #: A nonce is kept this long after its timestamp: past it, the clock check refuses a replay.
 NONCE_KEEP_S = MAX_SKEW_S + 60
+#: One signed write in this many also deletes the identifier's expired nonces.
+CLEAN_EVERY = 16
 MAX_BODY_BYTES = 16 * 1024
 MAX_LINKS = 16
 MAX_LINK_LEN = 255
@@ -258,37 +263,43 @@ def _guard(node: Node, v: Verified) -> Guard:
         found = key_in(rec.values if rec else None, v.signed.key_index)
         if found is None or found[0] != v.key_text:  # rotated or removed meanwhile
             raise _unsigned(BAD_SIGNATURE, "active_signature_bad")
-        where = sa.and_(active_nonces.c.node == node.name, active_nonces.c.hkey == v.handle.key)
-        conn.execute(active_nonces.delete().where(where, active_nonces.c.expires < time.time()))
-        seen = (
-            conn.execute(
-                sa.select(active_nonces.c.nonce).where(
-                    where, active_nonces.c.nonce == v.signed.nonce
-                )
-            ).first()
-            is not None
-        )
-        if not seen:
-            try:
-                with conn.begin_nested():
-                    conn.execute(
-                        active_nonces.insert().values(
-                            node=node.name,
-                            hkey=v.handle.key,
-                            nonce=v.signed.nonce,
-                            expires=v.signed.timestamp + NONCE_KEEP_S,
-                        )
-                    )
-            except sa.exc.IntegrityError:
-                seen = True  # a concurrent request with the same nonce won
-        if seen:
+        now = time.time()
+        if not _note_nonce(conn, node.name, v.handle.key, v.signed, now):
             raise Conflict(
                 "this request was already received (its nonce is used); sign each request "
                 "with a new nonce",
                 reason="active_replay",
             )
+        if secrets.randbelow(CLEAN_EVERY) == 0:  # expired nonces of this identifier, now and then
+            conn.execute(
+                active_nonces.delete().where(
+                    active_nonces.c.node == node.name,
+                    active_nonces.c.hkey == v.handle.key,
+                    active_nonces.c.expires < now,
+                )
+            )
 
     return check
+
+
+def _note_nonce(conn: sa.Connection, node: str, hkey: str, signed: Signed, now: float) -> bool:
+    """Record the nonce in one statement; False if it is recorded and not yet expired.
+
+    An expired row with the same nonce is taken over (a nonce may come back once its request
+    can no longer pass the clock check); a concurrent insert of the same nonce waits for the
+    first transaction and then counts as recorded.
+    """
+    insert = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(active_nonces)
+    stmt = insert.values(
+        node=node, hkey=hkey, nonce=signed.nonce, expires=signed.timestamp + NONCE_KEEP_S
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[active_nonces.c.node, active_nonces.c.hkey, active_nonces.c.nonce],
+        set_={"expires": stmt.excluded.expires},
+        where=active_nonces.c.expires < now,
+    )
+    # RETURNING, not rowcount: drivers differ in what rowcount says for ON CONFLICT
+    return conn.execute(stmt.returning(active_nonces.c.nonce)).first() is not None
 
 
 def _text(value: Any, name: str, limit: int) -> str:
