@@ -349,3 +349,18 @@ async def test_a_nonce_is_kept_until_its_request_expires_then_released(
     with state.engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT expires FROM ids_active_nonces")).all()
     assert len(rows) == 1 and rows[0][0] > time.time() + active.NONCE_KEEP_S - 10
+
+
+async def test_a_link_across_two_prefixes_of_one_enterprise(
+    client: httpx.AsyncClient, ent: dict[str, str], state: AppState, enterprise: core.Enterprise
+) -> None:
+    ids.allocate(state.hierarchy.front, "88.100.9", enterprise, actor="t", secret="second-key-99")
+    made = await client.post("/api/v1/devices", json=METER, headers=ent)
+    assert made.status_code == 201 and made.json()["identifier"] == "88.100.1/dev-meter-1"
+    key = generate("ed25519")
+    handle = "88.100.9/ai-meter-1"
+    assert (await enrol(client, ent, key, handle)).status_code == 201
+    resp = await signed(client, key, {"handle": handle, "device": "meter-1"}, handle=handle)
+    assert resp.status_code == 200, resp.text
+    dev = await values(client, "88.100.1/dev-meter-1")
+    assert dev[2110]["data"]["value"] == handle

@@ -31,7 +31,8 @@ class Link:
     written: bool
 
 
-def _unknown(device_id: str) -> NotFound:
+def unknown_device(device_id: str) -> NotFound:
+    """The refusal of a device id that is missing, another enterprise's or has no identifier."""
     return NotFound(
         f"no device {device_id} of this identifier's enterprise has an identifier to link",
         reason="active_device_unknown",
@@ -49,7 +50,7 @@ def link(
         owner = prefix_owner(conn, h.prefix)
     device = registry.lookup(device_id)
     if device is None or owner is None or device.enterprise_id != owner or not device.identifier:
-        raise _unknown(device_id)
+        raise unknown_device(device_id)
     rec = node.record(h.text)
     if rec is None:
         raise active.not_active(h.text)
@@ -62,7 +63,7 @@ def link(
         )
     dev_rec = node.record(device.identifier)
     if dev_rec is None:
-        raise _unknown(device_id)
+        raise unknown_device(device_id)
     other = active.linked_active(dev_rec)
     if other is not None and ids.handle.parse(other).key != h.key:
         raise Conflict(
@@ -79,7 +80,8 @@ def link(
             "type": "active_id",
             "data": {"format": "string", "value": h.text},
         }
-        active.ensure_template(node, ids.handle.normalise_prefix(h.prefix), actor=PLATFORM.actor)
+        dev_prefix = ids.handle.normalise_prefix(ids.handle.parse(device.identifier).prefix)
+        active.ensure_template(node, dev_prefix, actor=PLATFORM.actor)  # its `active_id` type
         node.put(device.identifier, [value], PLATFORM, indices=[active.ACTIVE_ID_INDEX])
         written = True
     if bound is None:

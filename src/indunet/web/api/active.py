@@ -86,7 +86,7 @@ def enrol(body: EnrolIn, user: UserDep, state: StateDep) -> dict[str, Any]:
         platform = state.platform
         d = platform.devices.lookup(body.device) if platform is not None else None
         if d is None or not d.identifier or not access.can_see(user, d.enterprise_id):
-            raise activelink._unknown(body.device)
+            raise activelink.unknown_device(body.device)
         bound = d.identifier
     principal = principal_for_user(state.engine, user)
     handle = active.enrol(node, principal, body.handle, body.key, device=bound, name=body.name)
