@@ -68,6 +68,12 @@ async def values(c: httpx.AsyncClient, handle: str = HANDLE) -> dict[int, Any]:
     return {v["index"]: v for v in got.json()["values"]}
 
 
+def allocation_owner(state: AppState) -> int:
+    return next(
+        a.enterprise_id for a in ids.list_allocations(state.engine) if a.prefix == "88.100.1"
+    )
+
+
 def reason(resp: httpx.Response) -> str:
     return str(resp.json().get("reason"))
 
@@ -257,7 +263,15 @@ async def test_enrolment_is_the_enterprises(
             conn, uscc=core.make_uscc("91110108MA01ABCDE"), name="B", actor="t", verified=True
         )
     stranger = bearer(state.engine, "oa", Role.ENTERPRISE_ADMIN, other.id)
-    assert (await enrol(client, stranger, key)).status_code == 403
+    assert (await enrol(client, stranger, key)).status_code == 404  # as for no such prefix
+    assert (await enrol(client, stranger, key, "88.999.9/ai-x")).status_code == 404
+    user = bearer(state.engine, "eu", Role.ENTERPRISE_USER, allocation_owner(state))
+    assert (await enrol(client, user, key)).status_code == 403  # admins enrol keys
+    # below the API too: a principal without the right creates neither record nor template
+    nobody = ids.Principal(actor="nobody", prefixes=frozenset())
+    with pytest.raises(ids.NotAuthorized):
+        active.enrol(state.hierarchy.front, nobody, HANDLE, key.hs_pubkey())
+    assert not state.hierarchy.front.templates.for_prefix("88.100.1")
     bad = await client.post(ENROL, json={"handle": HANDLE, "key": "QUJD"}, headers=ent)
     assert bad.status_code == 400 and reason(bad) == "active_key_format"
     assert (await enrol(client, ent, key)).status_code == 201

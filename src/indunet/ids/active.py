@@ -41,9 +41,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from indunet.core import AuthenticationFailed, Conflict, IndunetError, InvalidInput
 from indunet.ids import activekeys
 from indunet.ids.activekeys import PublicKey
-from indunet.ids.admin import Perm, Principal, permission_string
-from indunet.ids.errors import HandleError, HandleNotFound
-from indunet.ids.node import Guard, Node
+from indunet.ids.admin import Perm, Principal, authorize, permission_string
+from indunet.ids.errors import HandleError, HandleNotFound, NotResponsible
+from indunet.ids.node import LOCAL, Guard, Node
 from indunet.ids.store import StoredRecord
 from indunet.ids.syntax import handle as hdl
 from indunet.ids.tables import active_nonces
@@ -517,7 +517,23 @@ def enrol(
     belongs to, when the enterprise binds it now."""
     h = hdl.parse(handle)
     key = activekeys.from_text(key_text)
-    ensure_template(node, hdl.normalise_prefix(h.prefix), actor=principal.actor)
+    prefix = hdl.normalise_prefix(h.prefix)
+    if node.route(h) is not LOCAL:
+        raise NotResponsible(
+            f"node {node.name} does not serve prefix {h.routing_prefix}",
+            reason="node_not_responsible",
+            params={"node": node.name, "prefix": h.routing_prefix},
+        )
+    prefix_rec = node.record(f"0.NA/{prefix}")
+    authorize(  # before the template is created on the prefix: only its managers may
+        principal,
+        Perm.ADD_HANDLE,
+        target=h.text,
+        routing_prefix=prefix,
+        record=None,
+        prefix_record=prefix_rec.values if prefix_rec else None,
+    )
+    ensure_template(node, prefix, actor=principal.actor)
     node.put(
         h.text, enrol_values(h.text, key, device=device, name=name), principal, overwrite=False
     )

@@ -14,10 +14,11 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from indunet import ids
 from indunet.core import access
 from indunet.devices import activelink
 from indunet.ids import active, activekeys
-from indunet.web.auth import principal_for_user
+from indunet.web.auth import template_manager
 from indunet.web.deps import StateDep, UserDep
 from indunet.web.state import AppState
 
@@ -78,9 +79,12 @@ def _announce(state: AppState, req: active.Request) -> dict[str, Any]:
 
 @router.post("/active/enrol", tags=["identifiers"], status_code=201)
 def enrol(body: EnrolIn, user: UserDep, state: StateDep) -> dict[str, Any]:
-    """Create a device's active identifier holding its public key (the enterprise's write;
-    the device keeps the record from then on). ``device`` binds it to a device now."""
+    """Create a device's active identifier holding its public key (an enterprise or platform
+    admin; the device keeps the record from then on). ``device`` binds it to a device now.
+    Another enterprise's prefix is not found (404), as for one that does not exist."""
     node = state.hierarchy.front
+    prefix = ids.handle.parse(body.handle).prefix
+    principal = template_manager(state.engine, user, prefix)  # it may create active@1 there
     bound = None
     if body.device is not None:
         platform = state.platform
@@ -88,7 +92,6 @@ def enrol(body: EnrolIn, user: UserDep, state: StateDep) -> dict[str, Any]:
         if d is None or not d.identifier or not access.can_see(user, d.enterprise_id):
             raise activelink.unknown_device(body.device)
         bound = d.identifier
-    principal = principal_for_user(state.engine, user)
     handle = active.enrol(node, principal, body.handle, body.key, device=bound, name=body.name)
     return {"handle": handle, "key_index": active.KEY_INDEX, "device": bound}
 
