@@ -3,6 +3,7 @@ announcements and key rotation by the device (Ed25519 and SM2), and every refusa
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,6 +17,7 @@ from tests.conftest import bearer
 from indunet import core, ids
 from indunet.core import Role
 from indunet.ids import active
+from indunet.ids import upkeep as ids_upkeep
 from indunet.web import AppState, create_app
 from indunet_device import DeviceKey, generate, sign_request
 from indunet_device.signing import rotation_proof
@@ -378,3 +380,24 @@ async def test_a_link_across_two_prefixes_of_one_enterprise(
     assert resp.status_code == 200, resp.text
     dev = await values(client, "88.100.1/dev-meter-1")
     assert dev[2110]["data"]["value"] == handle
+
+
+async def test_the_upkeep_forgets_expired_nonces_of_every_identifier(
+    client: httpx.AsyncClient, ent: dict[str, str], state: AppState
+) -> None:
+    key = generate("ed25519")
+    assert (await enrol(client, ent, key)).status_code == 201
+    for _ in range(3):
+        assert (await signed(client, key, {"handle": HANDLE, "status": "idle"})).status_code == 200
+    with state.engine.begin() as conn:  # two of them from a request long past
+        conn.execute(
+            sa.text(
+                "UPDATE ids_active_nonces SET expires = 0 WHERE nonce IN "
+                "(SELECT nonce FROM ids_active_nonces LIMIT 2)"
+            )
+        )
+    upkeep = ids_upkeep.Upkeep(state.engine, list(state.hierarchy.nodes.values()))
+    await asyncio.to_thread(upkeep.run_once)
+    with state.engine.connect() as conn:
+        left = conn.execute(sa.text("SELECT count(*) FROM ids_active_nonces")).scalar_one()
+    assert left == 1

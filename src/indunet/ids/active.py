@@ -302,6 +302,18 @@ def _note_nonce(conn: sa.Connection, node: str, hkey: str, signed: Signed, now: 
     return conn.execute(stmt.returning(active_nonces.c.nonce)).first() is not None
 
 
+def forget_expired(engine: sa.Engine, now: float | None = None) -> int:
+    """Delete the nonces whose requests can no longer pass the clock check, of every
+    identifier (those of deleted or silent identifiers included); how many went."""
+    with engine.begin() as conn:
+        gone = conn.execute(
+            active_nonces.delete().where(
+                active_nonces.c.expires < (time.time() if now is None else now)
+            )
+        )
+    return int(gone.rowcount or 0)
+
+
 def _text(value: Any, name: str, limit: int) -> str:
     if not isinstance(value, str) or not 0 < len(value) <= limit or not _PRINTABLE.fullmatch(value):
         raise InvalidInput(
