@@ -401,3 +401,19 @@ async def test_the_upkeep_forgets_expired_nonces_of_every_identifier(
     with state.engine.connect() as conn:
         left = conn.execute(sa.text("SELECT count(*) FROM ids_active_nonces")).scalar_one()
     assert left == 1
+
+
+async def test_the_enterprise_replaces_a_lost_key_through_the_handle_api(
+    client: httpx.AsyncClient, ent: dict[str, str]
+) -> None:
+    lost, new = generate("sm2"), generate("sm2")
+    assert (await enrol(client, ent, lost)).status_code == 201
+    value = {"index": 300, "type": "HS_PUBKEY", "data": {"format": "key", "value": new.hs_pubkey()}}
+    put = await client.put(
+        f"/api/handles/{HANDLE}?index=300",
+        json={"values": [value]},
+        auth=("300%3A0.NA/88.100.1", "s3cret-key-for-tests"),  # the prefix's key (pyhandle)
+    )
+    assert put.status_code == 200, put.text
+    assert (await signed(client, lost, {"handle": HANDLE, "status": "idle"})).status_code == 401
+    assert (await signed(client, new, {"handle": HANDLE, "status": "idle"})).status_code == 200
