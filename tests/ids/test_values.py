@@ -82,7 +82,7 @@ def test_site_values_need_an_http_url() -> None:
     [
         (
             {"index": 1, "type": "URL", "data": {"format": "xml", "value": "<a/>"}},
-            "unknown data format 'xml'; use one of string, base64, hex, admin, site",
+            "unknown data format 'xml'; use one of string, base64, hex, key, admin, site",
         ),
         (
             {"index": 1, "type": "URL", "data": {"format": "string", "value": 5}},
@@ -209,3 +209,13 @@ def test_secret_keys_are_never_public() -> None:
     default = v.parse_value({"index": 300, "type": "HS_SECKEY", "data": "secret"})
     assert default.permissions == "1100"
     assert _one(data="x").public_read
+
+
+def test_a_key_value_is_base64_bytes_as_handle_net_answers_an_hs_pubkey() -> None:
+    raw = {"index": 300, "type": "HS_PUBKEY", "data": {"format": "key", "value": "AAAAC0RT"}}
+    parsed = v.parse_value(raw)
+    assert parsed.format == "key"
+    assert parsed.to_json()["data"] == {"format": "key", "value": "AAAAC0RT"}
+    with pytest.raises(InvalidValue) as err:
+        v.parse_value({**raw, "data": {"format": "key", "value": "not base64!"}})
+    assert err.value.reason == "value_bad_encoding"

@@ -31,6 +31,8 @@ from indunet.sim import FactoryPlan, make_plan
         (["--plan-in", "/nonexistent/plan.json"], "does not exist"),
         (["--plan-in", "p.json", "--devices", "5"], "not both"),
         (["--interval", "0"], "interval"),
+        (["--active", "sm2"], "--active needs --register"),
+        (["--register", "http://h:1", "--token", "t", "--active", "rsa"], "ed25519 or sm2"),
     ],
 )
 def test_bad_options_are_refused_before_anything_runs(args: list[str], message: str) -> None:

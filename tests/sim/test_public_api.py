@@ -5,6 +5,7 @@ from __future__ import annotations
 from indunet import sim
 
 SIM = [
+    "ActiveReport",
     "BEHAVIOURS",
     "Behaviour",
     "Counters",
@@ -21,6 +22,7 @@ SIM = [
     "Signals",
     "SimDevice",
     "Ticker",
+    "announce_active",
     "make_plan",
     "mix",
     "parse_fault",

@@ -30,9 +30,11 @@ from indunet.core import Role
 from indunet.web import AppState
 from indunet.web.auth import SESSION_COOKIE
 from indunet.web.csrf import HEADER, csrf_token
+from indunet_device import generate
 
 B_NAME = "乙方专属精密制造有限公司"
 B_PREFIX = "88.100.2"
+DEVICE_KEY = generate("ed25519").hs_pubkey()  # an active identifier's key (enrol)
 B_DEVICE = "b-only-digger-7"
 B_MODEL = "b-only:pump"
 B_RULE = "b-only-rule-hot-engine"
@@ -88,6 +90,10 @@ PUBLIC = {
     ("GET", "/register"),
     ("POST", "/register"),
     ("POST", "/api/v1/registrations"),
+    # A device's signed requests: no account, the signature against the key in the record
+    # is the credential; only that record is written (tests/web/test_active_api.py).
+    ("POST", "/api/v1/active/announce"),
+    ("POST", "/api/v1/active/rotate"),
 }
 STATIC = ("/console/static",)  # mounted file trees: CSS, scripts, fonts
 # The wall display's routes: authenticated by a display token (a cookie scoped to /wall), not
@@ -239,6 +245,13 @@ BODY_FIELDS: dict[tuple[str, str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/rules/{rule_id}", "model_id"): {"model_id": THING, "condition": "flow > 1"},
     ("PATCH", "/api/v1/rules/{rule_id}", "enterprise_id"): {"enterprise_id": THING},
     ("POST", "/api/v1/prefixes", "prefix"): {"prefix": THING, "enterprise_uscc": USCC_A},
+    # Enrolling an active identifier under another's prefix, or bound to another's device.
+    ("POST", "/api/v1/active/enrol", "handle"): {"handle": THING, "key": DEVICE_KEY},
+    ("POST", "/api/v1/active/enrol", "device"): {
+        "handle": f"{B_PREFIX}/ai-bound",  # B's own, so that B's admin proves the body works
+        "key": DEVICE_KEY,
+        "device": THING,
+    },
     ("POST", "/api/v1/prefixes", "enterprise_uscc"): {
         "prefix": "88.100.77",
         "enterprise_uscc": THING,

@@ -70,6 +70,8 @@ async def _run(
     register: str | None,
     token: str | None,
     enterprise: str | None,
+    active: str | None = None,
+    active_keys: Path | None = None,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -87,6 +89,17 @@ async def _run(
             )
             for dev, why in sorted(done.failed.items())[:10]:
                 typer.secho(f"  {dev}: {why}", fg="yellow", err=True)
+            if active:
+                act = await sim.announce_active(
+                    factory.plan, register, token or "", algorithm=active, keys=active_keys
+                )
+                typer.echo(
+                    f"Active identifiers ({active}): {len(act.enrolled)} enrolled, "
+                    f"{len(act.announced)} announced, {len(act.linked)} linked to their "
+                    f"device, {len(act.failed)} refused"
+                )
+                for dev, why in sorted(act.failed.items())[:10]:
+                    typer.secho(f"  {dev}: {why}", fg="yellow", err=True)
         factory.connect_mqtt()
         n = len(factory.plan.devices)
         typer.echo(f"Virtual factory: {n} devices, one step every {factory.interval:g} s")
@@ -150,11 +163,25 @@ def run(
     enterprise: Annotated[
         str | None, typer.Option(help="Owner of the devices for --register (USCC or enterprise id)")
     ] = None,
+    active: Annotated[
+        str | None,
+        typer.Option(
+            help="With --register: each device carries an active identifier (主动标识) with an "
+            "ed25519 or sm2 key, enrolled with the token, announced signed and linked"
+        ),
+    ] = None,
+    active_keys: Annotated[
+        Path | None, typer.Option(help="Keep the devices' private keys in this directory")
+    ] = None,
 ) -> None:
     """Run the virtual factory until Ctrl-C: CNC machines on OPC UA, compressors and meters on Modbus TCP, excavators and sensors on MQTT."""
     _quiet_libraries()
     if register and not token:
         raise InvalidInput("--register needs --token (or INDUNET_TOKEN)")
+    if active and not register:
+        raise InvalidInput("--active needs --register (the platform to announce to)")
+    if active and active not in ("ed25519", "sm2"):
+        raise InvalidInput(f"--active takes ed25519 or sm2, not {active!r}")
     if plan_in is not None and devices is not None:
         raise InvalidInput("give --devices or --plan-in, not both")
     settings = Settings()
@@ -180,4 +207,6 @@ def run(
         faults=fault or (),
     )
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_run(factory, broker, plan_out, register, token, enterprise))
+        asyncio.run(
+            _run(factory, broker, plan_out, register, token, enterprise, active, active_keys)
+        )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -74,6 +74,10 @@ class NodeRole(StrEnum):
 
 class _Local:
     pass
+
+
+#: A check run inside a write's transaction on the record locked for it (see ``Node.put``).
+Guard = Callable[[sa.Connection, StoredRecord | None], None]
 
 
 LOCAL = _Local()
@@ -251,11 +255,15 @@ class Node:
         *,
         indices: Sequence[int] | None = None,
         overwrite: bool = True,
+        guard: Guard | None = None,
     ) -> tuple[str, bool]:
         """Create or modify ``text``; return the handle and whether it was created.
 
         Without ``indices`` the record is created, or replaced when ``overwrite``; with
-        ``indices`` only those values are added or replaced in an existing record.
+        ``indices`` only those values are added or replaced in an existing record. ``guard``
+        sees the record as locked for the write (``None`` if absent) in the write's
+        transaction and may refuse it by raising (``ids.active`` checks a device's key and
+        records its nonce there).
         """
         h = hdl.parse(text)
         gs1.check_suffix(h.suffix)
@@ -265,6 +273,8 @@ class Node:
         prefix_key = hdl.prefix_handle_key(h.routing_prefix)
         with self.engine.begin() as conn:
             existing = self.store.get_for_update(conn, h.key)
+            if guard is not None:
+                guard(conn, existing)
             prefix_rec = self.store.get_for_update(conn, prefix_key) if h.routing_prefix else None
             pvals = prefix_rec.values if prefix_rec else None
             check = _Checker(principal, h, pvals)

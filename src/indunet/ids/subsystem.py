@@ -10,7 +10,11 @@ SUBSYSTEM = Subsystem(
     migrations=Path(__file__).parent / "migrations" / "versions",
     tables=("indunet.ids.tables", "indunet.ids.store"),
     services="indunet.ids.services:service",
-    api=("indunet.web.api.native:router", "indunet.web.api.bulk:router"),
+    api=(
+        "indunet.web.api.native:router",
+        "indunet.web.api.bulk:router",
+        "indunet.web.api.active:router",
+    ),
     console=(
         "indunet.web.console.identifiers:router",
         "indunet.web.console.data_templates:router",

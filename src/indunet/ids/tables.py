@@ -88,3 +88,14 @@ handle_history = sa.Table(
     sa.Column("before", sa.Text, nullable=True),
     sa.Index("ix_ids_handle_history_key", "node", "hkey", "id"),
 )
+
+active_nonces = (
+    sa.Table(  # nonces of signed active-identifier requests (ids.active), migration iv0001
+        "ids_active_nonces",
+        metadata,
+        sa.Column("node", sa.String(64), primary_key=True),
+        sa.Column("hkey", sa.String(400), primary_key=True),
+        sa.Column("nonce", sa.String(64), primary_key=True),
+        sa.Column("expires", sa.Float, nullable=False),
+    )
+)

@@ -6,7 +6,8 @@ registrations and resolutions to ``ids_daily_stats`` (``daily.flush``), reloads 
 revoked prefixes (``prefixes.load_revoked``), so a revocation made by another process is
 obeyed here within that time, and publishes ``bulk.finished`` for imports that finished
 unannounced (``bulkjobs.announce_finished``: those the CLI ran, which has no event bus, or
-whose process stopped before publishing). Stopping flushes once more.
+whose process stopped before publishing). Every ``NONCE_SWEEP_PASSES`` passes it deletes the
+expired nonces of active identifiers (``active.forget_expired``). Stopping flushes once more.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from typing import Protocol
 import sqlalchemy as sa
 
 from indunet.core import EventBus
-from indunet.ids import daily
+from indunet.ids import active, daily
 from indunet.ids.bulkjobs import announce_finished
 from indunet.ids.node import Node
 from indunet.ids.prefixes import load_revoked
 
 log = logging.getLogger(__name__)
+NONCE_SWEEP_PASSES = 60  # every 5 minutes at the default pace
 
 
 class Upkeep:
@@ -43,11 +45,15 @@ class Upkeep:
         self.every = every
         self.bus = bus
         self._task: asyncio.Task[None] | None = None
+        self._passes = 0
 
     def run_once(self) -> None:
         """One pass (blocking: call it in a thread)."""
         daily.flush(self.engine, [n.stats.daily for n in self.nodes])
         load_revoked(self.engine, self.nodes)
+        if self._passes % NONCE_SWEEP_PASSES == 0:
+            active.forget_expired(self.engine)
+        self._passes += 1
 
     async def start(self) -> None:
         """Learn the revocations now, then keep going in the background."""

@@ -22,7 +22,7 @@ from typing import Any
 
 from indunet.ids.errors import InvalidValue, ValueExists
 
-FORMATS = ("string", "base64", "hex", "admin", "site")
+FORMATS = ("string", "base64", "hex", "key", "admin", "site")
 DEFAULT_TTL = 86_400
 DEFAULT_PERMISSIONS = "1110"
 SECRET_PERMISSIONS = "1100"  # noqa: S105 - permission bits, not a password
@@ -166,7 +166,7 @@ def _check_data(index: int, vtype: str, fmt: str, value: Any, where: str) -> Any
                 max=MAX_VALUE_BYTES,
             )
         return value
-    if fmt in ("base64", "hex"):
+    if fmt in ("base64", "hex", "key"):  # key: HS_PUBKEY bytes in base64 (ids.activekeys)
         if not isinstance(value, str):
             raise _bad(
                 where,
@@ -176,9 +176,7 @@ def _check_data(index: int, vtype: str, fmt: str, value: Any, where: str) -> Any
                 type=vtype,
             )
         try:
-            raw = (
-                base64.b64decode(value, validate=True) if fmt == "base64" else bytes.fromhex(value)
-            )
+            raw = bytes.fromhex(value) if fmt == "hex" else base64.b64decode(value, validate=True)
         except (binascii.Error, ValueError) as exc:
             raise _bad(
                 where,

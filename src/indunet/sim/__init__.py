@@ -7,6 +7,7 @@ so the CLI does not pay for them on every command.
 from typing import TYPE_CHECKING
 
 from indunet.core.lazy import lazy_names
+from indunet.sim.active import ActiveReport, announce_active
 from indunet.sim.behaviours import BEHAVIOURS, Behaviour, Rule
 from indunet.sim.equipment import Counters, Equipment
 from indunet.sim.faults import Fault, parse_fault
@@ -31,6 +32,7 @@ __getattr__ = lazy_names(
 
 __all__ = [
     "BEHAVIOURS",
+    "ActiveReport",
     "Behaviour",
     "Counters",
     "Equipment",
@@ -46,6 +48,7 @@ __all__ = [
     "Signals",
     "SimDevice",
     "Ticker",
+    "announce_active",
     "make_plan",
     "mix",
     "parse_fault",
