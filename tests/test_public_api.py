@@ -58,6 +58,7 @@ CORE = [
     "revoke_token_by_id",
     "sealed",
     "set_verified",
+    "tls",
     "tokens",
     "user_for_token",
     "validate_uscc",
