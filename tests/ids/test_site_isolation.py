@@ -10,13 +10,24 @@ import socket
 import time
 from collections.abc import Iterator
 
+import httpx
 import orjson
 import pytest
-from tests.ids.test_sites import LOOPBACK, Handler, LocalSite, not_handle
+from tests.ids.test_sites import (  # noqa: F401 - api and loopback_state are fixtures
+    LOOPBACK,
+    Handler,
+    LocalSite,
+    api,
+    closed_port,
+    loopback_state,
+    not_handle,
+)
 
+from indunet import ids
 from indunet.ids import RC, HttpTransport, Resolver, Site, SiteLimits, SitePolicy, SiteUnavailable
 from indunet.ids.siteguard import BreakerState, SiteGuard
 from indunet.ids.sites import origin
+from indunet.web import AppState
 
 HANDLE = "88.100.7/X"
 
@@ -193,3 +204,43 @@ async def test_a_full_queue_is_refused_at_once_with_its_reason() -> None:
         assert err.value.to_dict()["reason"] == "site_busy"
         assert t.sites.summary()["shed_busy"] == 1
         assert t.sites.state(origin(site.url)) is BreakerState.CLOSED  # busy is no failure
+
+
+# -- what the node shows ------------------------------------------------------------------------
+
+
+async def test_breaker_states_show_in_node_status_and_metrics(
+    api: httpx.AsyncClient,  # noqa: F811 - the fixtures of test_sites
+    loopback_state: AppState,  # noqa: F811
+) -> None:
+    """A prefix delegated to a site that refuses connections: after five failures its breaker
+    is open, the API says ``site_open`` with the handle, and the node and metrics show it."""
+    front = loopback_state.hierarchy.front
+    url = f"http://127.0.0.1:{closed_port()}"
+    ids.delegate(front, "88.100.9", [url])
+    limits = loopback_state.hierarchy.policy.limits
+    for i in range(limits.breaker_failures):
+        resp = await api.get(f"/api/v1/resolve/88.100.9/X{i}")
+        assert resp.status_code == 502 and resp.json()["reason"] == "site_unavailable"
+    resp = await api.get("/api/v1/resolve/88.100.9/LATER")
+    assert resp.status_code == 502
+    body = resp.json()
+    assert (body["code"], body["reason"]) == ("site_unavailable", "site_open")
+    assert body["params"] == {"handle": "88.100.9/LATER"}
+    assert body["message"].startswith("site unavailable: every site of prefix 88.100.9")
+    handle_api = await api.get("/api/handles/88.100.9/LATER")
+    assert handle_api.status_code == 502 and handle_api.json()["responseCode"] == 2
+
+    status = (await api.get(f"/api/v1/nodes/{front.name}")).json()
+    assert status["sites"]["open"] == 1 and status["sites"]["opened"] == 1
+    assert status["sites"]["shed_open"] >= 2
+    metrics = dict(
+        line.rsplit(" ", 1)
+        for line in (await api.get("/metrics")).text.splitlines()
+        if line.startswith("indunet_ids_site")
+    )
+    assert metrics['indunet_ids_site_breakers{state="open"}'] == "1"
+    assert metrics['indunet_ids_site_breakers{state="half_open"}'] == "0"
+    assert metrics["indunet_ids_site_breaker_openings_total"] == "1"
+    assert int(metrics['indunet_ids_site_refusals_total{reason="site_open"}']) >= 2
+    assert metrics['indunet_ids_site_refusals_total{reason="site_busy"}'] == "0"
