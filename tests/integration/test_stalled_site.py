@@ -164,6 +164,7 @@ class Run:
     stalled: StalledSite
     transport: ids.HttpTransport
     foreign: float
+    spikes: list[tuple[float, float]]  # (seconds into the window, ms) of the slowest
 
     def report(self) -> str:
         reasons = [r for r, _ in self.outcomes]
@@ -177,7 +178,8 @@ class Run:
             f"p99 {p99(lat):.2f} ms, max {lat[-1]:.2f} ms; guard {self.transport.sites.summary()}"
             f"\nthe same just before, without the stalled site: {len(base)} resolutions, p50 "
             f"{base[len(base) // 2]:.2f} ms, p99 {p99(base):.2f} ms; other processes took "
-            f"{self.foreign:.2f} cores"
+            f"{self.foreign:.2f} cores\nslowest healthy resolutions (s into the window, ms): "
+            f"{self.spikes}"
         )
 
 
@@ -200,6 +202,7 @@ async def measure(nodes: Nodes) -> Run:
                 t0 = time.perf_counter()
                 answer = await resolver.resolve(f"88/HEALTHY-{k % 50}", fresh=True)
                 latencies.append((time.perf_counter() - t0) * 1000)
+                started.append(t0)
                 assert answer.rc == ids.RC.SUCCESS
                 # one real request to the top-level node's process, not the answer cache
                 assert [(h.site, h.cached) for h in answer.path] == [(nodes.top.url, False)]
@@ -215,6 +218,7 @@ async def measure(nodes: Nodes) -> Run:
 
         # The same measurement without the stalled site first: what this machine gives now.
         baseline: list[float] = []
+        started: list[float] = []
         done = asyncio.Event()
         workers = [asyncio.create_task(healthy(w, baseline, done)) for w in range(HEALTHY_WORKERS)]
         await asyncio.sleep(BASELINE_SECONDS)
@@ -222,6 +226,7 @@ async def measure(nodes: Nodes) -> Run:
         await asyncio.gather(*workers)
 
         latencies: list[float] = []
+        started.clear()
         done = asyncio.Event()
         workers = [asyncio.create_task(healthy(w, latencies, done)) for w in range(HEALTHY_WORKERS)]
         meter.start()
@@ -238,7 +243,9 @@ async def measure(nodes: Nodes) -> Run:
         for w in stalled.writers:
             w.close()
         await transport.close()
-    return Run(baseline, latencies, list(outcomes), window, stalled, transport, foreign)
+    slowest = sorted(zip(latencies, started, strict=True), reverse=True)[:8]
+    spikes = [(round(at - t0, 2), round(ms, 1)) for ms, at in slowest]
+    return Run(baseline, latencies, list(outcomes), window, stalled, transport, foreign, spikes)
 
 
 @pytest.mark.slow_callbacks_ok(

@@ -21,6 +21,7 @@ per-site request limit and breaker (``ids.siteguard``) take their figures from i
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 from collections.abc import Iterable, Sequence
@@ -68,6 +69,7 @@ def parse_networks(spec: str | Iterable[str]) -> tuple[IPNetwork, ...]:
     return tuple(ipaddress.ip_network(s.strip(), strict=False) for s in items if s.strip())
 
 
+@functools.lru_cache(maxsize=4096)  # every request to a site asks it, twice
 def origin(url: str) -> str:
     """``scheme://host:port`` of a URL, lower-cased, with the default port made explicit."""
     parts = urlsplit(url.strip())
