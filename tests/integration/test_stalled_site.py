@@ -32,7 +32,6 @@ import resource
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from tests.integration.servers import Server, free_port, group
@@ -193,7 +192,7 @@ async def measure(nodes: Nodes) -> Run:
         for i in range(20):  # warm: the referral of 88 is cached, connections are open
             assert (await resolver.resolve(f"88/HEALTHY-{i}", fresh=True)).rc == ids.RC.SUCCESS
         with pytest.raises(TimeoutError):  # the root refers 99 to the stalled site
-            await asyncio.wait_for(resolver.resolve("99/WARM"), 0.3)
+            await asyncio.wait_for(resolver.resolve("99/WARM"), 1.0)  # < the site timeout
         assert resolver.referrals.get("99") is not None and stalled.accepted == 1
 
         async def healthy(worker: int, latencies: list[float], done: asyncio.Event) -> None:
@@ -276,9 +275,3 @@ async def test_a_stalled_site_does_not_slow_a_healthy_prefix(nodes: Nodes) -> No
     # The healthy prefix kept its pace the whole time.
     assert len(run.latencies) >= 200
     assert p99(run.latencies) < P99_LIMIT_MS, run.report()
-
-
-def test_the_root_and_top_level_are_separate_processes(nodes: Nodes) -> None:
-    """What the figure above relies on: the healthy site is not in the resolver's process."""
-    assert nodes.root.alive and nodes.top.alive
-    assert Path(nodes.top.log).exists()
