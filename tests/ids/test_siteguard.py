@@ -40,10 +40,14 @@ async def succeed(g: SiteGuard, site: str = A) -> None:
 
 
 async def refused(g: SiteGuard, site: str = A) -> str:
-    """The reason ``site`` is refused with; the body must not run."""
-    with pytest.raises(Shed) as err:
+    """The reason ``site`` is refused with; the body must not run, nor the refusal wait."""
+
+    async def ask() -> None:
         async with g.request(site):
             raise AssertionError("a refused request reached the site")
+
+    with pytest.raises(Shed) as err:
+        await asyncio.wait_for(ask(), 1.0)
     return err.value.reason
 
 
@@ -166,6 +170,20 @@ async def test_outcomes_of_requests_from_before_the_opening_are_ignored() -> Non
     clock.now += 10.0
     await succeed(g)
     assert g.state(A) is BreakerState.CLOSED
+
+    # Failures of requests from before an opening do not count after the probe closed it.
+    release.clear()
+    outcome[0] = False
+    late = [asyncio.create_task(slow()) for _ in range(2)]
+    await asyncio.sleep(0)
+    for _ in range(3):
+        await fail(g)
+    clock.now += 10.0
+    await succeed(g)  # the probe
+    release.set()
+    await asyncio.gather(*late)
+    await fail(g)
+    assert g.state(A) is BreakerState.CLOSED  # one failure counted, not three
 
 
 async def test_healthy_sites_leave_nothing_behind_and_failing_ones_are_bounded() -> None:
