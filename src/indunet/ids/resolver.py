@@ -21,6 +21,12 @@ MAX_HOPS = 12
 #: silent, not HTTP, too large), which would make the resolver a port scanner. The details go
 #: to the log.
 SITE_UNAVAILABLE = "site unavailable"
+#: What a hop's ``failed`` says of a site this resolver did not ask: its own state, nothing
+#: the site did.
+_NOT_ASKED = {
+    "site_open": "site unavailable (failing; not asked)",
+    "site_busy": "site unavailable (too many requests waiting; not asked)",
+}
 DEFAULT_DEADLINE = 10.0
 #: How ``Answer.body()`` of a success begins; ``cached_body`` splices the asked handle after it.
 _SUCCESS_HEAD = b'{"responseCode":1,"handle":'
@@ -33,9 +39,11 @@ class Resolver:
 
     Answers are cached for the shortest TTL of their values (capped by ``max_ttl``), "not found"
     for ``negative_ttl``, and referrals for their own TTL, so a warm resolver goes straight to
-    the node that holds a prefix. When a site fails, the prefix's other sites are tried in turn.
-    One resolution, all hops together, gives up after ``deadline`` seconds. Errors name the
-    sites but not how they failed (``SITE_UNAVAILABLE``); the log has the details.
+    the node that holds a prefix. When a site fails, the prefix's other sites are tried in turn;
+    sites the transport reports unavailable (breaker open, request queue full) are tried last.
+    One resolution, all hops together (connecting, waiting for a site's request slot, reading),
+    gives up after ``deadline`` seconds. Errors name the sites but not how they failed
+    (``SITE_UNAVAILABLE``, with a stable ``reason``); the log has the details.
     """
 
     def __init__(
@@ -115,6 +123,8 @@ class Resolver:
             raise SiteUnavailable(
                 f"{SITE_UNAVAILABLE}: resolving {h.text} took longer than {self.deadline:g} s",
                 detail={"code": "site_unavailable", "path": [hop.to_json() for hop in path]},
+                reason="resolution_deadline",
+                params={"handle": h.text, "seconds": self.deadline},
             ) from None
 
     async def _walk(self, h: Target, path: list[Hop]) -> Answer:
@@ -123,9 +133,9 @@ class Resolver:
         for _ in range(MAX_HOPS):
             try:
                 answer, hop = await self._ask(referral, h.text)
-            except SiteUnavailable:
-                if path or referral is self.root:
-                    raise
+            except SiteUnavailable as exc:
+                if path or referral is self.root or exc.reason != "site_unavailable":
+                    raise  # sites not asked (open, busy) say nothing about the referral
                 # A cached referral may be stale (its prefix has new mirrors): ask the root again.
                 referral = self.root
                 continue
@@ -176,11 +186,19 @@ class Resolver:
 
     async def _ask(self, referral: Referral, handle: str) -> tuple[Answer, Hop]:
         failed: list[tuple[str, str]] = []
-        for site in referral.sites:
+        not_asked: set[str] = set()
+        # Stable: the primary first among the sites that can be asked, unavailable ones last.
+        sites = sorted(referral.sites, key=lambda s: not self.transport.available(s.url))
+        for site in sites:
             t0 = time.perf_counter()
             try:
                 answer = await self.transport.query(site.url, handle)
             except SiteError as exc:
+                if exc.reason in _NOT_ASKED:
+                    not_asked.add(exc.reason)
+                    log.info("site %s not asked for %s: %s", site.url, handle, exc)
+                    failed.append((site.url, _NOT_ASKED[exc.reason]))
+                    continue
                 log.warning("site %s failed for %s: %s", site.url, handle, exc or "no answer")
                 failed.append((site.url, SITE_UNAVAILABLE))
                 continue
@@ -190,14 +208,32 @@ class Resolver:
                 continue
             ms = (time.perf_counter() - t0) * 1000
             return answer, Hop(site.url, answer.rc, ms, referral.prefix, tuple(failed))
-        if referral.prefix:
-            self.referrals.drop(referral.prefix)
         where = f"prefix {referral.prefix}" if referral.prefix else "the root"
+        listed = ", ".join(url for url, _ in failed)
+        detail = {"code": "site_unavailable", "sites": [url for url, _ in failed]}
+        asked = sum(1 for _, text in failed if text == SITE_UNAVAILABLE)
+        if asked == 0 and "site_open" in not_asked:
+            raise SiteUnavailable(
+                f"{SITE_UNAVAILABLE}: every site of {where} failed recently; not asked ({listed})",
+                detail=detail,
+                reason="site_open",
+                params={"handle": handle},
+            )
+        if asked == 0 and "site_busy" in not_asked:
+            raise SiteUnavailable(
+                f"{SITE_UNAVAILABLE}: every site of {where} has too many requests waiting; "
+                f"not asked ({listed})",
+                detail=detail,
+                reason="site_busy",
+                params={"handle": handle},
+            )
+        if referral.prefix:  # a real failure: the delegation may be stale, ask for it again
+            self.referrals.drop(referral.prefix)
         raise SiteUnavailable(
-            f"{SITE_UNAVAILABLE}: no site of {where} answered ("
-            + ", ".join(url for url, _ in failed)
-            + ")",
-            detail={"code": "site_unavailable", "sites": [url for url, _ in failed]},
+            f"{SITE_UNAVAILABLE}: no site of {where} answered ({listed})",
+            detail=detail,
+            reason="site_unavailable",
+            params={"handle": handle},
         )
 
 

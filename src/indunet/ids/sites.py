@@ -14,12 +14,14 @@ resolver fetches (and every URL a node redirects a client to) passes this policy
   which are never refused.
 
 ``SiteLimits`` bounds what a site may cost: an answer larger than ``max_answer_bytes`` is cut
-off while streaming, and one resolution, all hops together, gives up after ``deadline``.
+off while streaming, one resolution, all hops together, gives up after ``deadline``, and the
+per-site request limit and breaker (``ids.siteguard``) take their figures from it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 from collections.abc import Iterable, Sequence
@@ -39,10 +41,22 @@ _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 
 @dataclass(frozen=True, slots=True)
 class SiteLimits:
-    """What one resolution may cost: answer size per site, and time over all hops."""
+    """What one resolution may cost (answer size per site, time over all hops), and what one
+    site may hold of a resolver: requests in flight and waiting, and when its breaker opens
+    (``ids.siteguard``). A site is an origin, ``scheme://host:port``."""
 
     max_answer_bytes: int = 1024 * 1024
     deadline: float = 10.0
+    site_connections: int = 32
+    site_queue: int = 1024
+    breaker_failures: int = 5
+    breaker_cooldown: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.site_connections < 1 or self.site_queue < 0 or self.breaker_failures < 1:
+            raise ValueError("site limits: connections and failures >= 1, queue >= 0")
+        if self.breaker_cooldown <= 0 or self.deadline <= 0:
+            raise ValueError("site limits: cool-down and deadline must be positive")
 
 
 class SiteRefused(InvalidValue):
@@ -55,6 +69,7 @@ def parse_networks(spec: str | Iterable[str]) -> tuple[IPNetwork, ...]:
     return tuple(ipaddress.ip_network(s.strip(), strict=False) for s in items if s.strip())
 
 
+@functools.lru_cache(maxsize=4096)  # every request to a site asks it, twice
 def origin(url: str) -> str:
     """``scheme://host:port`` of a URL, lower-cased, with the default port made explicit."""
     parts = urlsplit(url.strip())

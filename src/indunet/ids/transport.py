@@ -13,14 +13,27 @@ import httpx
 import orjson
 
 from indunet.ids.answers import Answer
-from indunet.ids.sites import SitePolicy, SiteRefused
+from indunet.ids.siteguard import Shed, SiteGuard
+from indunet.ids.sites import SitePolicy, SiteRefused, origin
 
 #: https sites with a connection pool of their own; the least recently used is closed beyond.
 MAX_TLS_POOLS = 64
+#: Connections of the shared pool (plain http sites). Each site holds at most
+#: ``SiteLimits.site_connections`` of them, so it takes this many stalled sites at once, before
+#: their breakers open, to make the others wait for a connection.
+MAX_CONNECTIONS = 512
 
 
 class SiteError(Exception):
-    """A site did not give a usable answer (refused, timed out, broken reply)."""
+    """A site did not give a usable answer (refused, timed out, broken reply).
+
+    ``reason``: ``site_failed`` (the site was asked and failed), ``site_refused`` (the
+    destination policy refused it; not asked), ``site_busy`` or ``site_open`` (the site guard
+    refused it; not asked)."""
+
+    def __init__(self, message: str = "", reason: str = "site_failed") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class NodeTransport(Protocol):
@@ -31,6 +44,12 @@ class NodeTransport(Protocol):
 
     async def close(self) -> None:
         """Release connections."""
+
+    def available(self, site: str) -> bool:
+        """False when ``site`` would be refused without being asked (breaker open, full)."""
+
+    def guard(self) -> SiteGuard | None:
+        """The per-site limits and breakers of network sites, if this transport has them."""
 
 
 def handle_path(handle: str) -> str:
@@ -46,6 +65,9 @@ class HttpTransport:
     site's name), so a name cannot be re-pointed at a forbidden address between the check
     and the connection. Answers are streamed and cut off past ``policy.limits``. ``tls``
     replaces the system's certificate authorities (a private CA for private sites).
+
+    Every request goes through the per-site guard (``ids.siteguard``): a limit on requests in
+    flight and waiting per origin, and a breaker that refuses a failing site at once.
     """
 
     def __init__(
@@ -56,6 +78,7 @@ class HttpTransport:
         tls: ssl.SSLContext | None = None,
     ) -> None:
         self.policy = policy or SitePolicy()
+        self.sites = SiteGuard(self.policy.limits)
         self._timeout, self._verify = timeout, tls if tls is not None else True
         self._client = self._new()
         # Requests go to addresses, so httpx pools connections by address: an https site gets
@@ -66,7 +89,7 @@ class HttpTransport:
         return httpx.AsyncClient(
             verify=self._verify,
             timeout=httpx.Timeout(self._timeout),
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
+            limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=64),
             follow_redirects=False,
             trust_env=False,
         )
@@ -82,15 +105,37 @@ class HttpTransport:
         self._tls.move_to_end(name)
         return client
 
+    def available(self, site: str) -> bool:
+        """False while ``site``'s breaker is open or its request queue is full."""
+        return self.sites.available(origin(site))
+
+    def guard(self) -> SiteGuard:
+        """The per-site limits and breakers."""
+        return self.sites
+
     async def query(self, site: str, handle: str) -> Answer:
-        """GET the handle from the node at ``site``."""
+        """GET the handle from the node at ``site``, within the site's limits and breaker."""
+        try:
+            async with self.sites.request(origin(site)) as ticket:
+                try:
+                    answer = await self._query(site, handle)
+                except SiteError as exc:
+                    if exc.reason == "site_failed":
+                        ticket.failed()
+                    raise
+                ticket.succeeded()
+                return answer
+        except Shed as exc:
+            raise SiteError(str(exc), exc.reason) from None
+
+    async def _query(self, site: str, handle: str) -> Answer:
         url = site + handle_path(handle)
         try:
             parts, ips = await self.policy.addresses(url)
         except SiteRefused as exc:
-            raise SiteError(exc.message) from None
+            raise SiteError(exc.message, "site_refused") from None
         if not ips:
-            raise SiteError(f"host of {site} has no address")
+            raise SiteError(f"host of {site} has no address", "site_refused")
         ip = ips[0]
         host = f"[{ip}]" if isinstance(ip, ipaddress.IPv6Address) else str(ip)
         netloc = host if parts.port is None else f"{host}:{parts.port}"
@@ -147,6 +192,14 @@ class LocalTransport:
     def register(self, site: str, handler: LocalHandler) -> None:
         """Serve ``site`` with ``handler``."""
         self._local[site.rstrip("/")] = handler
+
+    def available(self, site: str) -> bool:
+        """Sites in this process always are; others as the fallback says."""
+        return site in self._local or self._fallback.available(site)
+
+    def guard(self) -> SiteGuard | None:
+        """The fallback's guard (sites in this process have none)."""
+        return self._fallback.guard()
 
     async def query(self, site: str, handle: str) -> Answer:
         """Answer locally when ``site`` is ours, else over the fallback."""

@@ -47,6 +47,8 @@ _RULES = (
     ("errors", "indunet_rules_errors_total", "Rule engine failures."),
 )  # fmt: skip
 
+_BREAKER_STATES = ("failing", "open", "half_open")
+
 # Who the metrics endpoint counts alarms as: everyone's alarms, like a platform admin.
 _OVERSEER = core.User(id=0, username="metrics", role=core.Role.PLATFORM_ADMIN, enterprise_id=None)
 
@@ -136,6 +138,23 @@ def _ids(lines: list[str], state: AppState) -> None:
             "# HELP indunet_ids_cache_entries Answers held by the recursive cache.",
             "# TYPE indunet_ids_cache_entries gauge",
             f"indunet_ids_cache_entries {len(c)}",
+        ]
+    guard = state.hierarchy.transport.guard()
+    if guard is not None:
+        sites = guard.summary()
+        lines += [
+            "# HELP indunet_ids_site_breakers Other nodes' sites by breaker state (failing: "
+            "closed with recent failures).",
+            "# TYPE indunet_ids_site_breakers gauge",
+            *(f'indunet_ids_site_breakers{{state="{k}"}} {sites[k]}' for k in _BREAKER_STATES),
+            "# HELP indunet_ids_site_breaker_openings_total Times a site's breaker opened.",
+            "# TYPE indunet_ids_site_breaker_openings_total counter",
+            f"indunet_ids_site_breaker_openings_total {sites['opened']}",
+            "# HELP indunet_ids_site_refusals_total Requests to other nodes refused without being "
+            "sent: breaker open, or too many waiting for the site.",
+            "# TYPE indunet_ids_site_refusals_total counter",
+            f'indunet_ids_site_refusals_total{{reason="site_open"}} {sites["shed_open"]}',
+            f'indunet_ids_site_refusals_total{{reason="site_busy"}} {sites["shed_busy"]}',
         ]
     lines += [
         "# HELP indunet_ids_resolution_seconds Time to answer a resolution.",

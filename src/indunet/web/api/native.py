@@ -94,6 +94,9 @@ def node_status(node: Node, state: AppState) -> dict[str, Any]:
             "misses": node.resolver.answers.misses,
             "hit_rate": node.resolver.answers.hit_rate,
         }
+        guard = state.hierarchy.transport.guard()
+        if guard is not None:  # other nodes' sites: breaker states and refusals (ids.siteguard)
+            out["sites"] = guard.summary()
     return out
 
 
