@@ -61,6 +61,20 @@ PUBLIC = {
     ("GET", "/api/handles/{handle}"),
     ("POST", "/api/handles/{handle}"),
     ("POST", "/nodes/{node}/api/handles/{handle}"),
+    # Handle.Net's site information (public, as in HS_SITE), the prefixes a node is home to
+    # (scoped to what the Handle principal may see, tests/web/test_handles_http.py) and
+    # homing, which answers 501 to everyone.
+    *(
+        (method, f"{base}/api/{path}")
+        for base in ("", "/nodes/{node}")
+        for method, path in (
+            ("GET", "site"),
+            ("GET", "site/"),
+            ("GET", "prefixes"),
+            ("POST", "prefixes/{prefix}"),
+            ("DELETE", "prefixes/{prefix}"),
+        )
+    ),
     ("PUT", "/api/handles/{handle}"),
     ("DELETE", "/api/handles/{handle}"),
     ("GET", "/nodes/{node}/api/handles"),

@@ -340,3 +340,40 @@ async def test_credentials_over_plain_http_are_refused_unless_allowed_for_loopba
             assert cookie.status_code == 403
         else:
             assert put.status_code == 201, put.text
+
+
+# -- /api/site and /api/prefixes -------------------------------------------------------------
+
+
+async def test_site_answers_the_node_in_handle_net_shape(client: httpx.AsyncClient) -> None:
+    resp = await client.get("/api/site")
+    assert resp.status_code == 200
+    site = resp.json()["site"]
+    assert resp.json()["responseCode"] == 1 and site["primarySite"] is True
+    assert site["protocolVersion"] == "2.11" and site["version"] == 1
+    (server,) = site["servers"]
+    assert server["interfaces"] == [
+        {"query": True, "admin": True, "protocol": "HTTP", "port": 8000}
+    ]
+    attrs = {a["name"]: a["value"] for a in site["attributes"]}
+    assert attrs == {"domain": "127.0.0.1", "path": ""}
+    node = (await client.get("/nodes/88/api/site")).json()["site"]
+    assert {a["name"]: a["value"] for a in node["attributes"]}["path"] == "/nodes/88"
+    assert (await client.get("/nodes/nowhere/api/site")).json()["responseCode"] == 301
+
+
+async def test_prefixes_lists_what_the_caller_may_see_and_homing_is_refused(
+    client: httpx.AsyncClient, state: AppState, other_tenant: ids.Allocation
+) -> None:
+    assert (await client.get("/api/prefixes")).status_code == 401
+    mine = await client.get("/api/prefixes", auth=AUTH)
+    assert mine.status_code == 200
+    assert mine.json()["handles"] == ["0.NA/88.100.1"] and mine.json()["totalCount"] == "1"
+    theirs = await client.get("/api/prefixes", auth=OTHER_AUTH)
+    assert theirs.json()["handles"] == ["0.NA/88.100.2"]
+    paged = await client.get("/api/prefixes?page=1&pageSize=1", auth=AUTH)
+    assert paged.json()["handles"] == [] and paged.json()["page"] == 1
+    assert (await client.get("/api/prefixes?pageSize=-1", auth=AUTH)).status_code == 400
+    for method in ("POST", "DELETE"):
+        homing = await client.request(method, "/api/prefixes/88.100.9", auth=AUTH)
+        assert homing.status_code == 501 and homing.json()["responseCode"] == 5

@@ -44,6 +44,6 @@ SUBSYSTEM = Subsystem(
         ),
     ),
     metrics="indunet.web.api.metrics:ids_lines",
-    mount="indunet.web.api.handles:mount",
+    mount="indunet.web.api.handle_mount:mount",
     cli=(("id", "indunet.cli.ids:app"),),
 )

@@ -40,7 +40,7 @@ from indunet.ids.syntax.handle import upper_ascii
 from indunet.ids.transport import handle_path
 from indunet.ids.values import MAX_INDEX
 from indunet.ids.valuetypes import TypeFilter
-from indunet.web.api.handle_http import HandleHttp, flag, shaped
+from indunet.web.api.handle_http import flag, shaped
 from indunet.web.api.handle_list import list_response, paging
 from indunet.web.api.handle_put import ProtocolError, read_put
 from indunet.web.auth import SESSION_COOKIE, client_address, write_principal
@@ -295,7 +295,7 @@ class HandleApi:
         self.nodes = state.hierarchy.nodes
         self.policy = state.hierarchy.policy
 
-    def _node(self, request: Request) -> tuple[Node, bool]:
+    def node_of(self, request: Request) -> tuple[Node, bool]:
         name = request.path_params.get("node")
         if name is None:
             return self.front, True
@@ -312,7 +312,7 @@ class HandleApi:
         text = request.path_params["handle"]
         params = Params(request.query_params)
         try:
-            node, recurse = self._node(request)
+            node, recurse = self.node_of(request)
             resolver = node.resolver
             if resolver is not None and recurse and not request.scope["query_string"]:
                 t0 = perf_counter()
@@ -333,7 +333,7 @@ class HandleApi:
             params = Params(
                 request.query_params, body_params(request.headers.get("content-type", ""), raw)
             )
-            node, recurse = self._node(request)
+            node, recurse = self.node_of(request)
             return shaped(await self._resolve(request, node, recurse, text, params), params)
         except IndunetError as exc:
             return shaped(error_response(exc, text), params)
@@ -382,7 +382,7 @@ class HandleApi:
             source=client_address(request),
         )
 
-    async def _principal(self, request: Request, node: Node) -> Principal:
+    async def principal_of(self, request: Request, node: Node) -> Principal:
         """Who is writing: Basic, Bearer or console session (checked off the event loop)."""
         return await run_in_threadpool(
             write_principal,
@@ -398,8 +398,8 @@ class HandleApi:
         """Create a handle, replace it, or add/replace some of its values."""
         text = request.path_params["handle"]
         try:
-            node, _ = self._node(request)
-            principal = await self._principal(request, node)
+            node, _ = self.node_of(request)
+            principal = await self.principal_of(request, node)
             raw = await request.body()  # bounded by guards.BodyLimit (MAX_PUT_BYTES)
             various = request.query_params.get("index") == "various"
             body = read_put(
@@ -428,8 +428,8 @@ class HandleApi:
         """Delete a handle, or some of its values (``index=``)."""
         text = request.path_params["handle"]
         try:
-            node, _ = self._node(request)
-            principal = await self._principal(request, node)
+            node, _ = self.node_of(request)
+            principal = await self.principal_of(request, node)
             indices = _ints(request.query_params, "index") or None
             await run_in_threadpool(node.delete, text, principal, indices=indices)
             return shaped(_json(200, {"responseCode": 1, "handle": text}), request.query_params)
@@ -440,13 +440,13 @@ class HandleApi:
         """List the handles under ``prefix=``: a page, or the whole list streamed."""
         prefix = request.query_params.get("prefix", "")
         try:
-            node, _ = self._node(request)
+            node, _ = self.node_of(request)
             if not prefix:
                 raise HandleError(
                     "give the prefix to list, e.g. ?prefix=88.100.1", rc=RC.INVALID_HANDLE
                 )
             pages = paging(request.query_params)
-            principal = await self._principal(request, node)
+            principal = await self.principal_of(request, node)
             listed = await list_response(node, principal, prefix, pages)
             if isinstance(listed, StreamingResponse):  # the whole list: sent as it is read
                 return listed
@@ -455,9 +455,9 @@ class HandleApi:
             return shaped(error_response(exc, prefix), request.query_params)
 
 
-def routes(state: AppState) -> list[Route]:
+def routes(state: AppState, api: HandleApi | None = None) -> list[Route]:
     """The Handle API routes, front node first."""
-    api = HandleApi(state)
+    api = api or HandleApi(state)
     out = []
     for base in ("", "/nodes/{node}"):
         out.append(Route(f"{base}/api/handles", api.list, methods=["GET"]))
@@ -466,12 +466,3 @@ def routes(state: AppState) -> list[Route]:
         out.append(Route(f"{base}/api/handles/{{handle:path}}", api.put, methods=["PUT"]))
         out.append(Route(f"{base}/api/handles/{{handle:path}}", api.delete, methods=["DELETE"]))
     return out
-
-
-def mount(app: Any, state: AppState) -> None:
-    """The Handle API on ``app``: its routes first (the hot path must not walk the FastAPI
-    routes), the cache middleware that answers the front node's hits without the stack, and
-    outside it Handle.Net's OPTIONS, CORS and gzip (``handle_http``)."""
-    app.router.routes[:0] = routes(state)
-    app.add_middleware(CachedAnswers, state=state)
-    app.add_middleware(HandleHttp, plain_auth=state.settings.plain_http_auth)
