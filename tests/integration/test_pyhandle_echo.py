@@ -35,7 +35,7 @@ def allocate_before_start(data_dir: Path, port: int) -> None:
         with state.engine.begin() as conn:
             ent = core.create_enterprise(
                 conn,
-                uscc=core.make_uscc("91350100M00030000"),
+                uscc=core.make_uscc("91350100M0003000"),
                 name="福州示例泵业有限公司",
                 actor="test",
                 verified=True,

@@ -37,7 +37,7 @@ def allocate_before_start(data_dir: Path, port: int) -> None:
         with state.engine.begin() as conn:
             ent = core.create_enterprise(
                 conn,
-                uscc=core.make_uscc("91350100M00040000"),
+                uscc=core.make_uscc("91350100M0004000"),
                 name="福州示例阀门有限公司",
                 actor="test",
                 verified=True,

@@ -310,7 +310,7 @@ MISSING: dict[str, Any] = {
     "enterprise": 987_654,
     "model": "nobody:nothing",
     "prefix": "88.999.9",
-    "uscc": core.make_uscc("91110108MA01XYWQT"),
+    "uscc": core.make_uscc("91110108MA01XYWQ"),
     "rule": 987_654,
     "alarm": 987_654,
     "job": 987_654,
