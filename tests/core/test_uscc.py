@@ -21,6 +21,8 @@ def test_make_uscc_completes_sixteen_characters_with_both_checks() -> None:
     assert core.validate_uscc(made) == made
     with pytest.raises(ValueError, match="16 characters"):
         core.make_uscc(REAL[:17])
+    with pytest.raises(ValueError, match="16 characters"):
+        core.make_uscc("91350200MA3GOVXX")  # O and V are not in the alphabet
 
 
 # Published codes of real enterprises (business licences shown on their sites and in public

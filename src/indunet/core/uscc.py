@@ -109,7 +109,7 @@ def make_uscc(first16: str) -> str:
     """Complete the first 16 characters (department, category, region, organisation code
     body) with the organisation code's and the whole code's check characters (for samples and
     tests)."""
-    if len(first16) != 16:
-        raise ValueError(f"make_uscc takes 16 characters, got {len(first16)}: {first16!r}")
+    if len(first16) != 16 or any(ch not in _VALUE for ch in first16):
+        raise ValueError(f"make_uscc takes 16 characters of the GB 32100 alphabet, got {first16!r}")
     first17 = first16 + org_check_character(first16[8:])
     return first17 + check_character(first17)
