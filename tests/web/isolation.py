@@ -93,6 +93,7 @@ PUBLIC = {
     ("POST", "/complain/status"),
     ("POST", "/api/v1/complaints"),
     ("POST", "/api/v1/complaints/status"),
+    ("GET", "/api/v1/licence"),  # the operator's licence, shown on the public page
 }
 # Things of no enterprise that only overseers see (``core.access`` with no enterprise):
 # complaints. They are not a tenant's, so no owner finds them; ``test_isolation_matrix``

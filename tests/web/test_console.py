@@ -26,11 +26,12 @@ PROTECTED = [
     "/ids/enterprises",
     "/ids/prefixes",
     "/ids/nodes",
+    "/ids/complaints",
     "/platform",
     "/security",
     "/monitoring",
 ]
-PAGES = ["/login", "/ids/resolve", *PROTECTED]
+PAGES = ["/login", "/ids/resolve", "/complain", "/complain/status", *PROTECTED]
 CJK = re.compile(r"[\u3000-\u30ff\u4e00-\u9fff\uff00-\uffef]+")
 
 

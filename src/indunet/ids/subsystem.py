@@ -14,6 +14,7 @@ SUBSYSTEM = Subsystem(
         "indunet.web.api.native:router",
         "indunet.web.api.bulk:router",
         "indunet.web.api.complaints:router",
+        "indunet.web.api.licence:router",
     ),
     console=(
         "indunet.web.console.identifiers:router",
