@@ -229,6 +229,8 @@ async def test_the_console_list_highlights_overdue_ones_and_operators_handle_the
     assert done.status_code == 303
     after = await client.get(done.headers["location"])
     assert "不予受理" in after.text and "重复投诉" in after.text
+    stale = await client.post(f"/ids/complaints/{late.id}", data={"action": "start"})
+    assert stale.status_code == 409 and "已在处理中或已办结" in stale.text
     assert (await client.get("/ids/complaints/abc")).status_code == 404
 
 
