@@ -58,6 +58,13 @@ def make_uscc(body16: str) -> str:
     return core.make_uscc(body16)
 
 
+def uscc_body(i: int) -> str:
+    """Six characters of the GB 32100 alphabet numbering copy ``i`` (31**6, about 887 million)."""
+    from indunet.core.uscc import ALPHABET
+
+    return "".join(ALPHABET[(i // 31**k) % 31] for k in reversed(range(6)))
+
+
 # -- seeding through the API -----------------------------------------------------------------
 def seed(url: str, password: str) -> None:
     """One row of each kind, made the way users make them."""
@@ -167,7 +174,7 @@ def _maker(
         for c in cols:
             v = row[c]
             if table == "core_enterprises" and c == "uscc":
-                v = make_uscc(f"91350200MA{i:06d}")
+                v = make_uscc("91350200MA" + uscc_body(i))
             elif isinstance(v, str) and pattern.search(v):
                 v = pattern.sub(lambda m: f"{m.group(0)}{i:06d}", v)
             elif c in TIME_COLUMNS and v is not None:
