@@ -47,7 +47,7 @@ def main() -> None:
     node = state.hierarchy.front
     with engine.begin() as conn:
         ent = core.create_enterprise(
-            conn, uscc=core.make_uscc("91350200MA3K7LL03"), name="bench", actor="b", verified=True
+            conn, uscc=core.make_uscc("91350200MA3K7LL1"), name="bench", actor="b", verified=True
         )
     ids.allocate(node, "88.100.1", ent, actor="b", secret="bench-secret-123")
     keys = {"ed25519": generate("ed25519"), "sm2": generate("sm2")}

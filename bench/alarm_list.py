@@ -62,7 +62,7 @@ def run(url: str | None) -> None:
     with engine.begin() as conn:
         ids = [
             core.create_enterprise(
-                conn, uscc=core.make_uscc(f"9135010{n}MA0010ABC"), name=f"e{n}", actor="t"
+                conn, uscc=core.make_uscc(f"9135010{n}MA0010AB"), name=f"e{n}", actor="t"
             ).id
             for n in range(5)
         ]

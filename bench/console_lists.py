@@ -52,10 +52,17 @@ DAY_S = 86_400
 USCC_BASE = "91350200MA3BENCH"  # 16 characters; the copies get their own check digit
 
 
-def make_uscc(body17: str) -> str:
+def make_uscc(body16: str) -> str:
     from indunet import core
 
-    return core.make_uscc(body17)
+    return core.make_uscc(body16)
+
+
+def uscc_body(i: int) -> str:
+    """Six characters of the GB 32100 alphabet numbering copy ``i`` (31**6, about 887 million)."""
+    from indunet.core.uscc import ALPHABET
+
+    return "".join(ALPHABET[(i // 31**k) % 31] for k in reversed(range(6)))
 
 
 # -- seeding through the API -----------------------------------------------------------------
@@ -73,7 +80,7 @@ def seed(url: str, password: str) -> None:
     ent = ok(
         api.post(
             "/api/v1/enterprises",
-            json={"uscc": make_uscc("91350200MA3BENCH0"), "name": "基准企业 seedent"},
+            json={"uscc": make_uscc("91350200MA3BENCH"), "name": "基准企业 seedent"},
         )
     )
     ok(api.post("/api/v1/prefixes", json={"prefix": "88.100.1", "enterprise_uscc": ent["uscc"]}))
@@ -167,7 +174,7 @@ def _maker(
         for c in cols:
             v = row[c]
             if table == "core_enterprises" and c == "uscc":
-                v = make_uscc(f"91350200MA{i:07d}")
+                v = make_uscc("91350200MA" + uscc_body(i))
             elif isinstance(v, str) and pattern.search(v):
                 v = pattern.sub(lambda m: f"{m.group(0)}{i:06d}", v)
             elif c in TIME_COLUMNS and v is not None:
@@ -258,7 +265,7 @@ def run(rows: int, requests: int) -> dict[str, Any]:
         pw_file.chmod(0o600)
         add_user = indunet_command("user", "add", "seeduser", "--role", "enterprise_user")
         add_user += ["--password-file", str(pw_file), "--data-dir", str(small)]
-        add_user += ["--enterprise", make_uscc("91350200MA3BENCH0")]
+        add_user += ["--enterprise", make_uscc("91350200MA3BENCH")]
         subprocess.run(add_user, check=True, capture_output=True, cwd=ws)
         shutil.copytree(small, big)
         say(f"copying each row {rows:,} times")

@@ -50,7 +50,7 @@ from common import (
     workspace,
 )
 
-USCC_FIRST17 = "91350200MA31XK077"
+USCC_FIRST16 = "91350200MA31XK07"
 PREFIX = "88.100.77"
 
 
@@ -120,7 +120,7 @@ def _setup(url: str, password: str) -> tuple[str, str]:
             "/api/v1/auth/token", json={"username": "admin", "password": password}
         ).json()["token"]
         h = {"Authorization": f"Bearer {token}"}
-        uscc = make_uscc(USCC_FIRST17)
+        uscc = make_uscc(USCC_FIRST16)
         r = c.post("/api/v1/enterprises", json={"uscc": uscc, "name": "压测工厂"}, headers=h)
         r.raise_for_status()
         r = c.post("/api/v1/prefixes", json={"prefix": PREFIX, "enterprise_uscc": uscc}, headers=h)

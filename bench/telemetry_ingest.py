@@ -71,7 +71,7 @@ def prepare(data_dir: Path, devices: int) -> str:
     with state.engine.begin() as conn:
         ent = core.create_enterprise(
             conn,
-            uscc=core.make_uscc("91350100MA00BENCH"),
+            uscc=core.make_uscc("91350100MA00BENC"),
             name="Bench",
             actor="bench",
             verified=True,

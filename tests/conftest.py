@@ -23,7 +23,7 @@ REQUIRE_SERVICES = os.environ.get("INDUNET_REQUIRE_SERVICES") == "1"
 # allowance, explicitly (the default refuses; tests of the rule set it themselves).
 os.environ.setdefault("INDUNET_PLAIN_HTTP_AUTH", "loopback")
 USCC_A = "91350100M000100Y43"
-USCC_B = core.make_uscc("91110108MA01ABCDE")
+USCC_B = core.make_uscc("91110108MA01ABCD")
 NATS_URL = os.environ.get("INDUNET_TEST_NATS_URL") or "nats://127.0.0.1:4222"
 PG_URL = os.environ.get("INDUNET_TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test"
 #: Streams a test may make on the shared NATS: JetStream reserves max_bytes per stream.

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from indunet import core
 
 USCC_A = "91350100M000100Y43"
-USCC_B = core.make_uscc("91110108MA01ABCDE")
+USCC_B = core.make_uscc("91110108MA01ABCD")
 
 
 def _create(

@@ -67,7 +67,7 @@ def test_codes_named_finds_a_city_and_its_areas() -> None:
 
 def test_enterprises_are_found_by_the_name_of_their_region(core_engine: sa.Engine) -> None:
     with core_engine.begin() as conn:
-        for uscc, region in (("91320500MA1XXXXX0", "320506"), ("91350200MA1XXXXX0", "350200")):
+        for uscc, region in (("91320500MA1XXXXX", "320506"), ("91350200MA1XXXXX", "350200")):
             core.create_enterprise(
                 conn, uscc=core.make_uscc(uscc), name=f"E{region}", actor="t", region=region
             )

@@ -17,7 +17,7 @@ from indunet.core.throttle import Throttle
 from indunet.core.users import EnterpriseNotApproved
 
 USCC = "91350100M000100Y43"
-OTHER_USCC = core.make_uscc("91110108MA01ABCDE")
+OTHER_USCC = core.make_uscc("91110108MA01ABCD")
 PASSWORD = "Kettle-Spout-42"
 FORM = Application(
     name="厦门自助注册机床有限公司",
@@ -174,7 +174,7 @@ def test_one_source_gets_five_applications_an_hour(core_engine: sa.Engine) -> No
     )
     for i in range(5):
         form = dataclasses.replace(
-            FORM, uscc=core.make_uscc(f"9135010000000{i:04d}"), username=f"u{i}"
+            FORM, uscc=core.make_uscc(f"913501000000{i:04d}"), username=f"u{i}"
         )
         door.apply(core_engine, form, source="198.51.100.1")
     with pytest.raises(registration.TooManyApplications) as err:
@@ -183,13 +183,13 @@ def test_one_source_gets_five_applications_an_hour(core_engine: sa.Engine) -> No
     assert err.value.headers()["Retry-After"] == "3600"
     door.apply(  # another address is not held
         core_engine,
-        dataclasses.replace(FORM, uscc=core.make_uscc("91350100000000099"), username="u8"),
+        dataclasses.replace(FORM, uscc=core.make_uscc("9135010000000098"), username="u8"),
         source="198.51.100.2",
     )
     now[0] += 3601
     door.apply(
         core_engine,
-        dataclasses.replace(FORM, uscc=core.make_uscc("91350100000000098"), username="u7"),
+        dataclasses.replace(FORM, uscc=core.make_uscc("9135010000000099"), username="u7"),
         source="198.51.100.1",
     )
 
@@ -207,7 +207,7 @@ def test_parallel_applications_from_one_address_get_five_in_all(core_engine: sa.
 
     def one(i: int) -> str:
         form = dataclasses.replace(
-            FORM, uscc=core.make_uscc(f"9135010000001{i:04d}"), username=f"p{i}"
+            FORM, uscc=core.make_uscc(f"913501000001{i:04d}"), username=f"p{i}"
         )
         try:
             door.apply(core_engine, form, source="198.51.100.7")

@@ -94,7 +94,7 @@ def test_history_of_a_deleted_device_is_not_the_next_owners(
     assert reg.pending_purges() == []
     with state.engine.begin() as conn:
         other = core.create_enterprise(
-            conn, uscc=core.make_uscc("91110108MA01ABCDE"), name="乙", actor="test", verified=True
+            conn, uscc=core.make_uscc("91110108MA01ABCD"), name="乙", actor="test", verified=True
         )
     ids.allocate(state.hierarchy.front, "88.100.2", other, actor="test", secret="another-secret")
     spec = {"id": http_device, "name": "new", "model": "indunet:env-sensor", "protocol": "http"}

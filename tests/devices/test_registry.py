@@ -209,7 +209,7 @@ def test_a_failed_insert_removes_the_identifier_again(
 def test_an_enterprise_without_a_prefix_is_told_to_allocate_one(state: AppState):
     with state.engine.begin() as conn:
         other = core.create_enterprise(
-            conn, uscc=core.make_uscc("91110108MA01ABCDE"), name="B", actor="t", verified=True
+            conn, uscc=core.make_uscc("91110108MA01ABCD"), name="B", actor="t", verified=True
         )
     with pytest.raises(InvalidInput, match=r"no identifier prefix on node 88\.100"):
         state.platform.devices.create(other.id, compressor(), actor="t")

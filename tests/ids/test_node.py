@@ -26,7 +26,7 @@ from indunet.ids import (
 )
 
 USCC_A = "91350100M000100Y43"
-USCC_B = core.make_uscc("91110108MA01ABCDE")
+USCC_B = core.make_uscc("91110108MA01ABCD")
 SECRET_A = "secret-of-enterprise-a"
 SECRET_B = "secret-of-enterprise-b"
 URL = [{"index": 1, "type": "URL", "data": "https://a.example.cn/cnc-1"}]

@@ -17,7 +17,7 @@ from tests.integration.servers import Server, group
 from indunet import core
 
 pytestmark = pytest.mark.integration
-USCC = core.make_uscc("91350200MA3K7LL02")
+USCC = core.make_uscc("91350200MA3K7LL0")
 HANDLE = "88.100.7/ai-gw-1"
 
 

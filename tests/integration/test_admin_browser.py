@@ -20,7 +20,7 @@ from tests.integration.servers import Server, group
 from indunet import core
 
 pytestmark = pytest.mark.integration
-USCC = core.make_uscc("91350200MA3ADMXN1")
+USCC = core.make_uscc("91350200MA3ADMXN")
 NEW_USER = "li.lei"
 NEW_PASSWORD = "Spindle-Line-2026"
 

@@ -27,7 +27,7 @@ from tests.integration.servers import Server, group
 from indunet import core
 
 pytestmark = pytest.mark.integration
-USCC = core.make_uscc("91350200MA3ABCDE1")
+USCC = core.make_uscc("91350200MA3ABCDE")
 DEVICE = "cnc-0001"
 HISTORY_S = 900
 

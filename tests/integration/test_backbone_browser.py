@@ -32,7 +32,7 @@ pytestmark = pytest.mark.integration
 NATS_URL = "nats://127.0.0.1:4222"
 PARTITIONS = 4
 MAX_BYTES = 64 * 1024**2
-USCC = core.make_uscc("91350200MA3ABCDE1")
+USCC = core.make_uscc("91350200MA3ABCDE")
 DEVICE = "env-0001"
 POSTS = 5
 

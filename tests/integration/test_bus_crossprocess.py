@@ -572,7 +572,7 @@ async def test_a_command_crosses_from_an_api_process_to_a_connector_process(
                     "/api/v1/auth/token", json={"username": "admin", "password": password}
                 )
                 c.headers["Authorization"] = f"Bearer {token.json()['token']}"
-                uscc = core.make_uscc("91350200MA3ABCDE1")
+                uscc = core.make_uscc("91350200MA3ABCDE")
                 ent = await c.post("/api/v1/enterprises", json={"uscc": uscc, "name": "示例"})
                 assert ent.status_code < 300, ent.text
                 pre = await c.post(

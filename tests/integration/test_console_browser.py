@@ -18,7 +18,7 @@ from tests.integration.servers import Server, group
 
 from indunet import core
 
-USCC = core.make_uscc("91350200MA3ABCDE1")
+USCC = core.make_uscc("91350200MA3ABCDE")
 HANDLE = "88.100.1/CNC-0001"
 
 pytestmark = pytest.mark.integration

@@ -22,7 +22,7 @@ from tests.integration.servers import Server, group
 from indunet import core
 
 pytestmark = pytest.mark.integration
-USCC = core.make_uscc("91350200MA31F7T01")
+USCC = core.make_uscc("91350200MA31F7T0")
 DEVICE = "cnc-0001"
 #: Long texts as plants write them squeeze the other columns of a table.
 LONG_MESSAGE = (

@@ -23,7 +23,7 @@ from tests.integration.test_console_browser import CHROMIUM, CHROMIUM_ARGS, need
 from indunet import core
 
 pytestmark = pytest.mark.integration
-USCC = core.make_uscc("91350200MA3ABCDE1")
+USCC = core.make_uscc("91350200MA3ABCDE")
 DEVICE = "cnc-0001"
 HISTORY_S = 900  # fifteen minutes of history, one sample every ten seconds
 CHART = "#chart-spindle_speed"

@@ -17,7 +17,7 @@ from tests.integration.test_console_browser import CHROMIUM, CHROMIUM_ARGS, need
 from indunet import core
 
 pytestmark = pytest.mark.integration
-USCC = core.make_uscc("91350200MA3FXRGED")
+USCC = core.make_uscc("91350200MA3FXRGE")
 ATTACK = """<!doctype html><html><body>
 <form id="f" method="post" action="{target}/ids/enterprises">
 <input type="hidden" name="uscc" value="{uscc}"><input type="hidden" name="name" value="Forged">

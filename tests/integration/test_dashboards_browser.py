@@ -26,7 +26,7 @@ from tests.integration.servers import Server, group
 from indunet import core
 
 pytestmark = pytest.mark.integration
-USCC = core.make_uscc("91350200MA3DA7HB0")
+USCC = core.make_uscc("91350200MA3DA7HB")
 PASSWORD = "dashboard-pass-2024"
 HISTORY_S = 900
 

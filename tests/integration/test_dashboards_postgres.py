@@ -26,7 +26,7 @@ def test_boards_displays_and_trends_on_postgres(pg_url: str, tmp_path: Path) -> 
     try:
         with engine.begin() as conn:
             ent = core.create_enterprise(
-                conn, uscc=core.make_uscc("91350100M00010000"), name="a", actor="t"
+                conn, uscc=core.make_uscc("91350100M0001000"), name="a", actor="t"
             )
         admin = User(1, "ea", Role.ENTERPRISE_ADMIN, ent.id)
         boards = telemetry.Dashboards(engine, lambda _: None, lambda _: None)

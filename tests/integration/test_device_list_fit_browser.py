@@ -21,7 +21,7 @@ from tests.integration.servers import Server, group
 from indunet import core
 
 pytestmark = pytest.mark.integration
-USCC = core.make_uscc("91350200MA31F7T01")
+USCC = core.make_uscc("91350200MA31F7T0")
 DEVICES = {
     "compressor-0001": ("Screw air compressor 1", "indunet:air-compressor", "discharge_pressure"),
     "cnc-0001": ("CNC machining centre 1", "indunet:cnc-machine", "spindle_speed"),

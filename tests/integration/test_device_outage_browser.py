@@ -29,7 +29,7 @@ from indunet.core.db import make_engine
 from indunet.core.settings import Settings
 
 pytestmark = pytest.mark.integration
-USCC = core.make_uscc("91350200MA3ABCDE1")
+USCC = core.make_uscc("91350200MA3ABCDE")
 DEVICE = "cnc-0007"
 CHART = "#chart-spindle_speed"
 STEP_S = 10  # one sample every ten seconds

@@ -22,7 +22,7 @@ from tests.integration.servers import Server, group
 from indunet import core
 
 pytestmark = pytest.mark.integration
-USCC = core.make_uscc("91350200MA3ABCDE1")
+USCC = core.make_uscc("91350200MA3ABCDE")
 COUNT = 163
 FED = "meter-0007"
 

@@ -28,7 +28,7 @@ from tests.integration.servers import Server, group
 from indunet import core
 
 pytestmark = pytest.mark.integration
-USCC = core.make_uscc("91350200MA3EXPL01")
+USCC = core.make_uscc("91350200MA3EXPL0")
 ZONE = "Asia/Shanghai"
 PRESS = {
     "@context": ["https://www.w3.org/2022/wot/td/v1.1"],

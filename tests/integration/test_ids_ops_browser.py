@@ -23,8 +23,8 @@ from tests.integration.servers import Server, group
 
 from indunet import core
 
-USCC = core.make_uscc("91350200MA3ABCDE1")
-SELF_USCC = core.make_uscc("91110108MA7ABC012")
+USCC = core.make_uscc("91350200MA3ABCDE")
+SELF_USCC = core.make_uscc("91110108MA7ABC01")
 ROWS = 3000
 
 pytestmark = pytest.mark.integration

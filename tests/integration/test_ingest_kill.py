@@ -28,7 +28,7 @@ from tests.integration.servers import Server, free_port, group
 from indunet import core
 
 pytestmark = pytest.mark.integration
-USCC = core.make_uscc("91350200MA3K7LL01")
+USCC = core.make_uscc("91350200MA3K7LL0")
 RATE = 300  # messages (or rows) a second
 BEFORE_KILL_S = 2.5  # streaming before the kill
 AFTER_RESTART_S = 2.0  # streaming after the restart

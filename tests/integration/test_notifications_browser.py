@@ -24,7 +24,7 @@ from indunet import core
 from indunet.notify.channels import webhook
 
 pytestmark = pytest.mark.integration
-USCC = core.make_uscc("91350200MA3NTFY01")
+USCC = core.make_uscc("91350200MA3NTFY0")
 KEY = "browser-signing-key-0001"
 
 

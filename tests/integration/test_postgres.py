@@ -58,7 +58,7 @@ def pg_state(pg_url: str, tmp_path: Path) -> Iterator[AppState]:
     with state.engine.begin() as conn:
         ent = core.create_enterprise(
             conn,
-            uscc=core.make_uscc("91440300MA5ABCDEF"),
+            uscc=core.make_uscc("91440300MA5ABCDE"),
             name="深圳示例",
             actor="t",
             verified=True,

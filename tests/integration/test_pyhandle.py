@@ -24,7 +24,7 @@ from indunet.ids.admin import permission_string
 PREFIX = "88.100.1"
 USERNAME = f"300:0.NA/{PREFIX}"
 SECRET = "pyhandle-acceptance-key"
-USCC = core.make_uscc("91350100M00020000")
+USCC = core.make_uscc("91350100M0002000")
 #: A second identity, holding rights only through the HS_ADMIN values pyhandle writes.
 OPS = f"{PREFIX}/PH-OPS"
 OPS_USER = f"300:{OPS}"

@@ -21,7 +21,7 @@ SECRET = "pyhandle-echo-key"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     base = tmp_path_factory.mktemp("pyhandle-echo")
-    uscc = core.make_uscc("91350100M00030000")
+    uscc = core.make_uscc("91350100M0003000")
     with prefixed_server(base, PREFIX, SECRET, uscc=uscc, name="福州示例泵业有限公司") as srv:
         yield srv
 

@@ -23,7 +23,7 @@ SECRET = "pyhandle-put-key-1"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     base = tmp_path_factory.mktemp("pyhandle-put")
-    uscc = core.make_uscc("91350100M00040000")
+    uscc = core.make_uscc("91350100M0004000")
     with prefixed_server(base, PREFIX, SECRET, uscc=uscc, name="福州示例阀门有限公司") as srv:
         yield srv
 

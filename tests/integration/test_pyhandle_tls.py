@@ -22,7 +22,7 @@ SECRET = "pyhandle-tls-key-1"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     base = tmp_path_factory.mktemp("pyhandle-tls")
-    uscc = core.make_uscc("91350100M00050000")
+    uscc = core.make_uscc("91350100M0005000")
     with prefixed_server(
         base,
         PREFIX,

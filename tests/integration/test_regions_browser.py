@@ -20,8 +20,8 @@ from indunet import core
 
 pytestmark = pytest.mark.integration
 ENTERPRISES = (
-    (core.make_uscc("91320500MA1REGN00"), "苏州示例精密机械", "320500"),
-    (core.make_uscc("91350200MA1REGN00"), "厦门示例机床", "350200"),
+    (core.make_uscc("91320500MA1REGN0"), "苏州示例精密机械", "320500"),
+    (core.make_uscc("91350200MA1REGN0"), "厦门示例机床", "350200"),
 )
 
 

@@ -20,8 +20,8 @@ from tests.integration.servers import Server, group
 from indunet import core
 
 pytestmark = pytest.mark.integration
-USCC = core.make_uscc("91350200MA3APPLY1")
-OTHER_USCC = core.make_uscc("91110108MA0REJECT")
+USCC = core.make_uscc("91350200MA3APPLY")
+OTHER_USCC = core.make_uscc("91110108MA0REJEC")
 PASSWORD = "Spindle-Line-2026"
 NAME = "厦门自助注册精密机床有限公司"
 

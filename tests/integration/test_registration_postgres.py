@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 PASSWORD = "Kettle-Spout-42"
 FORM = registration.Application(
     name="厦门自助注册机床有限公司",
-    uscc=core.make_uscc("91350100MA3PGAPP1"),
+    uscc=core.make_uscc("91350100MA3PGAP1"),
     contact="王工",
     contact_email="wang@example.cn",
     username="pg-applicant",
@@ -47,7 +47,7 @@ def test_pending_applicant_is_held_until_approved(engine: sa.Engine) -> None:
 
 
 def test_a_race_on_the_same_username_leaves_one_whole_application(engine: sa.Engine) -> None:
-    second = dataclasses.replace(FORM, uscc=core.make_uscc("91350100MA3PGAPP2"))
+    second = dataclasses.replace(FORM, uscc=core.make_uscc("91350100MA3PGAP2"))
     outcome: list[BaseException | None] = []
 
     def late() -> None:

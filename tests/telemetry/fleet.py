@@ -107,7 +107,7 @@ def make_user(
 def other_enterprise(engine: sa.Engine) -> core.Enterprise:
     with engine.begin() as conn:
         return core.create_enterprise(
-            conn, uscc=core.make_uscc("91110108MA01ABCDE"), name="北京其他公司", actor="test"
+            conn, uscc=core.make_uscc("91110108MA01ABCD"), name="北京其他公司", actor="test"
         )
 
 

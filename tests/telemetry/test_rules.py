@@ -30,7 +30,7 @@ class World:
     def __init__(self, engine: sa.Engine, enterprise: core.Enterprise) -> None:
         self.engine = engine
         self.ent = enterprise.id
-        self.other = core.make_uscc("91110108MA01ABCDE")
+        self.other = core.make_uscc("91110108MA01ABCD")
         with engine.begin() as conn:
             self.other_id = core.create_enterprise(
                 conn, uscc=self.other, name="其他公司", actor="test"

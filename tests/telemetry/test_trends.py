@@ -41,7 +41,7 @@ def test_online_series_replays_changes_per_bucket_and_per_enterprise(engine: sa.
 def test_alarms_per_bucket_by_severity_and_top_devices(engine: sa.Engine) -> None:
     with engine.begin() as conn:
         a = core.create_enterprise(
-            conn, uscc=core.make_uscc("91350100M00010000"), name="a", actor="t"
+            conn, uscc=core.make_uscc("91350100M0001000"), name="a", actor="t"
         )
 
     def alarm(i: int, device: str, severity: str, at_ms: int, enterprise: int) -> dict[str, object]:

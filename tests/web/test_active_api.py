@@ -262,7 +262,7 @@ async def test_enrolment_is_the_enterprises(
     ).status_code == 401
     with state.engine.begin() as conn:
         other = core.create_enterprise(
-            conn, uscc=core.make_uscc("91110108MA01ABCDE"), name="B", actor="t", verified=True
+            conn, uscc=core.make_uscc("91110108MA01ABCF"), name="B", actor="t", verified=True
         )
     stranger = bearer(state.engine, "oa", Role.ENTERPRISE_ADMIN, other.id)
     assert (await enrol(client, stranger, key)).status_code == 404  # as for no such prefix
@@ -332,7 +332,7 @@ async def test_a_device_of_another_enterprise_is_never_linked(
 ) -> None:
     with state.engine.begin() as conn:
         other = core.create_enterprise(
-            conn, uscc=core.make_uscc("91110108MA01ABCDE"), name="B", actor="t", verified=True
+            conn, uscc=core.make_uscc("91110108MA01ABCF"), name="B", actor="t", verified=True
         )
     ids.allocate(state.hierarchy.front, "88.100.2", other, actor="t", secret="other-secret-22")
     theirs = bearer(state.engine, "oa", Role.ENTERPRISE_ADMIN, other.id)

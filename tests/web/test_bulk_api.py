@@ -79,7 +79,7 @@ async def test_a_job_is_shown_to_its_starter_and_overseers_only(
     job_id = r.json()["job_id"]
     with state.engine.begin() as conn:
         other = core.create_enterprise(
-            conn, uscc=core.make_uscc("91110108MA01ABCDE"), name="Other", actor="t"
+            conn, uscc=core.make_uscc("91110108MA01ABCD"), name="Other", actor="t"
         )
         bob = core.create_user(
             conn,

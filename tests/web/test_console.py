@@ -26,11 +26,12 @@ PROTECTED = [
     "/ids/enterprises",
     "/ids/prefixes",
     "/ids/nodes",
+    "/ids/complaints",
     "/platform",
     "/security",
     "/monitoring",
 ]
-PAGES = ["/login", "/ids/resolve", *PROTECTED]
+PAGES = ["/login", "/ids/resolve", "/complain", "/complain/status", *PROTECTED]
 CJK = re.compile(r"[\u3000-\u30ff\u4e00-\u9fff\uff00-\uffef]+")
 
 
@@ -346,7 +347,7 @@ async def test_enterprise_user_cannot_register_under_another_prefix(
 ) -> None:
     with state.engine.begin() as conn:
         other = core.create_enterprise(
-            conn, uscc=core.make_uscc("91110108MA01ABCDE"), name="B", actor="t", verified=True
+            conn, uscc=core.make_uscc("91110108MA01ABCD"), name="B", actor="t", verified=True
         )
         core.create_user(
             conn,
@@ -442,7 +443,7 @@ async def test_template_editor_rejects_bad_definitions(
 async def test_admin_adds_an_enterprise_and_a_bad_uscc_is_refused(
     admin: httpx.AsyncClient, engine: object
 ) -> None:
-    uscc = core.make_uscc("91330100MA2ABCDEF")
+    uscc = core.make_uscc("91330100MA2ABCDE")
     resp = await admin.post("/ids/enterprises", data={"uscc": uscc, "name": "杭州示例泵业"})
     assert resp.status_code == 200 and "已添加企业 杭州示例泵业" in resp.text
     bad = await admin.post(

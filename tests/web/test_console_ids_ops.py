@@ -138,7 +138,7 @@ async def test_enterprise_list_searches_and_pages(
     with state.engine.begin() as conn:
         for i in range(25):
             core.create_enterprise(
-                conn, uscc=core.make_uscc(f"91110108MA{i:07d}"), name=f"测试企业{i:02d}", actor="t"
+                conn, uscc=core.make_uscc(f"91110108MA{i:06d}"), name=f"测试企业{i:02d}", actor="t"
             )
     first = await admin.get("/ids/enterprises", params={"q": "测试企业", "size": 20})
     assert "第 1–20 条，共 25 条" in first.text

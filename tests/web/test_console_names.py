@@ -17,7 +17,7 @@ def test_names_are_those_asked_for_plus_a_bounded_chooser(
     with state.engine.begin() as conn:
         made = [
             core.create_enterprise(
-                conn, uscc=core.make_uscc(f"9135020{i}MA3ABCDE1"), name=name, actor="t"
+                conn, uscc=core.make_uscc(f"9135020{i}MA3ABCDE"), name=name, actor="t"
             )
             for i, name in enumerate(["丙企业", "甲企业", "乙企业"])
         ]

@@ -48,7 +48,7 @@ async def client(state: AppState, allocation: ids.Allocation) -> AsyncIterator[h
 def who(state: AppState, enterprise: core.Enterprise) -> dict[str, Any]:
     with state.engine.begin() as conn:
         other = core.create_enterprise(
-            conn, uscc=core.make_uscc("91110108MA01ABCDE"), name="B", actor="t", verified=True
+            conn, uscc=core.make_uscc("91110108MA01ABCD"), name="B", actor="t", verified=True
         )
     return {
         "admin": bearer(state.engine, "root", Role.PLATFORM_ADMIN),

@@ -45,7 +45,7 @@ def other_tenant(state: AppState) -> ids.Allocation:
     with state.engine.begin() as conn:
         ent = core.create_enterprise(
             conn,
-            uscc=core.make_uscc("91110108MA01ABCDE"),
+            uscc=core.make_uscc("91110108MA01ABCD"),
             name="北京另一家制造有限公司",
             actor="test",
             verified=True,

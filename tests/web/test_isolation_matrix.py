@@ -21,6 +21,7 @@ from tests.web.isolation import (
     BODY_FIELDS,
     BODY_TENANT_FIELDS,
     MISSING,
+    OVERSEERS_ONLY,
     PUBLIC,
     PUBLIC_QUERY,
     TENANT_PARAMS,
@@ -32,6 +33,7 @@ from tests.web.isolation import (
     operations,
 )
 
+from indunet.ids import complaints
 from indunet.web import AppState, create_app
 
 STRANGERS = ("a_admin", "a_user")  # A's users, who must not find B's things
@@ -56,7 +58,7 @@ def walked(state: AppState) -> list[Operation]:
     assert bad.problems == [], "routes the isolation matrix cannot walk:\n" + "\n".join(
         bad.problems
     )
-    return [op for op in ops if op.key not in PUBLIC]
+    return [op for op in ops if op.key not in PUBLIC and op.key not in OVERSEERS_ONLY]
 
 
 def owner_order(op: Operation) -> tuple[int, int, bool, bool]:
@@ -222,3 +224,28 @@ async def test_another_tenants_identifier_records_cannot_be_changed(tenants: Ten
             resp = await send
             assert 400 <= resp.status_code < 500, (who, resp.status_code, resp.text)
     assert (await tenants.client.get(url)).json()["values"] == before["values"]
+
+
+async def test_complaints_are_found_by_overseers_only(state: AppState, tenants: Tenants) -> None:
+    """A complaint belongs to no enterprise: every enterprise's user gets 404 on each of its
+    routes, exactly as for a complaint that does not exist; the regulator reads it."""
+    form = complaints.ComplaintForm("service", "", "slow", "Wang", contact_email="w@example.cn")
+    with state.engine.begin() as conn:
+        filed = complaints.file(conn, form, source="matrix")
+    ops = [op for op in operations(create_app(state))[0] if op.key in OVERSEERS_ONLY]
+    assert len(ops) == len(OVERSEERS_ONLY)
+    failures: list[str] = []
+    for op in sorted(ops, key=owner_order):
+        for cid in (filed.id, 987_654):
+            path = {"complaint_id": cid, "action": "start"}
+            for who in (*STRANGERS, "b_admin"):
+                resp = await tenants.call(who, op, path, {})
+                if resp.status_code != 404:
+                    failures.append(f"{op} as {who} for {cid}: {_said(resp)}")
+    for op in ops:
+        if op.method == "GET":
+            path = {"complaint_id": filed.id}
+            resp = await tenants.call("regulator", op, path, {})
+            if resp.status_code != 200 or filed.reference not in resp.text:
+                failures.append(f"{op} as regulator: {_said(resp)}")
+    assert failures == [], "\n".join(failures)

@@ -15,7 +15,7 @@ from indunet.web import AppState, create_app
 SECRET = "s3cret-key-for-tests"
 AUTH = ("300%3A0.NA/88.100.1", SECRET)
 SITES = "http://127.0.0.1:8000/nodes"
-NEW_USCC = core.make_uscc("91330100MA2ABCDEF")
+NEW_USCC = core.make_uscc("91330100MA2ABCDE")
 TEMPLATE = {
     "name": "pump",
     "version": "1.0",

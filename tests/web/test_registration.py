@@ -96,7 +96,7 @@ async def test_one_address_gets_five_applications_then_429_with_retry_after(
     client: httpx.AsyncClient,
 ) -> None:
     for i in range(5):
-        uscc = core.make_uscc(f"9135010000000{i:04d}")
+        uscc = core.make_uscc(f"913501000000{i:04d}")
         body = {**APPLICATION, "uscc": uscc, "username": f"u{i}"}
         assert (await client.post("/api/v1/registrations", json=body)).status_code == 201
     resp = await client.post("/api/v1/registrations", json={**APPLICATION, "username": "u9"})

@@ -41,7 +41,7 @@ TEMPLATE = {
 class SampleEnterprise:
     """One sample tenant: its real-name data, its prefix (if any) and its admin user."""
 
-    first17: str
+    first16: str
     name: str
     region: str
     industry_code: str
@@ -56,21 +56,21 @@ class SampleEnterprise:
     @property
     def uscc(self) -> str:
         """The full unified social credit code, with its computed check character."""
-        return core.make_uscc(self.first17)
+        return core.make_uscc(self.first16)
 
 
 ENTERPRISES = (
     SampleEnterprise(
-        "91350200MA31XK001", "厦门示例机床有限公司", "350200", "C3421", "陈明",
+        "91350200MA31XK00", "厦门示例机床有限公司", "350200", "C3421", "陈明",
         "88.100.1", "xm-admin", "https://xm-machine.example.com", "VMC850", "CNC", 12,
     ),
     SampleEnterprise(
-        "91320500MA1Y7P002", "苏州示例精密部件有限公司", "320500", "C3484", "王芳",
+        "91320500MA1Y7P00", "苏州示例精密部件有限公司", "320500", "C3484", "王芳",
         "88.100.2", "sz-admin", "https://sz-parts.example.com", "SP-120", "SPINDLE", 8,
     ),
     # Registered but not yet verified: a prefix cannot be allocated until it passes real-name review.
     SampleEnterprise(
-        "91330200MA2H3R003", "宁波示例注塑机械有限公司", "330200", "C3523", "李强",
+        "91330200MA2H3R00", "宁波示例注塑机械有限公司", "330200", "C3523", "李强",
         None, None, "", "", "", 0,
     ),
 )  # fmt: skip

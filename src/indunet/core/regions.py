@@ -13,6 +13,11 @@ Some city-level entries are not places but groupings (``110100`` 市辖区, ``50
 ``429000`` 省直辖县级行政区划): they are named by their province, and left out of full names
 (``110101`` is 北京市 东城区). Nothing here validates what is stored; an unknown code is shown
 as it is.
+
+``FORMER_CITY_LEVEL`` keeps the province- and city-level codes that GB/T 2260 listed at some
+revision from October 2014 (the one in force when the first unified social credit codes were
+issued, 2015-10-01) but the table no longer has: a USCC keeps its registration authority's code
+for life, so ``core.uscc`` accepts them (``is_known_or_former``).
 """
 
 from __future__ import annotations
@@ -47,6 +52,30 @@ def _levels(code: str) -> list[str]:
 def is_known(code: str) -> bool:
     """Whether ``code`` is a division in the table (exactly six digits)."""
     return len(code) == CODE_LENGTH and code.isdigit() and code in _table()
+
+
+#: Province- and city-level codes abolished since GB/T 2260's revision of 2014-10, with the
+#: last revision (year and month) that listed them; checked against the revisions of 2014-10
+#: to 2019-04 and the 2023 table above.
+FORMER_CITY_LEVEL: dict[str, tuple[str, str]] = {
+    "110200": ("县", "2015-09"),
+    "120200": ("县", "2015-09"),
+    "139000": ("省直辖县级行政区划", "2016-07"),
+    "310200": ("县", "2015-09"),
+    "371200": ("莱芜市", "2019-04"),
+    "542100": ("昌都地区", "2014-10"),
+    "542200": ("山南地区", "2016-04"),
+    "542400": ("那曲地区", "2017-09"),
+    "542600": ("林芝地区", "2015-02"),
+    "652100": ("吐鲁番地区", "2015-02"),
+    "652200": ("哈密地区", "2016-06"),
+}
+
+
+def is_known_or_former(code: str) -> bool:
+    """Whether ``code`` is in the table or is a province- or city-level code abolished since
+    2014-10 (``FORMER_CITY_LEVEL``)."""
+    return is_known(code) or code in FORMER_CITY_LEVEL
 
 
 def full_name_of(code: str) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -125,6 +126,24 @@ class Settings(BaseSettings):
         description="Whether enterprises may apply for an account themselves (/register,"
         " POST /api/v1/registrations); each waits for a platform admin's review",
     )
+    licence_number: str = Field(
+        default="",
+        max_length=100,
+        description="The operator's identifier resolution service licence (标识解析服务许可)"
+        " number, shown on the node's public page; empty: no licence shown",
+    )
+    licence_holder: str = Field(
+        default="", max_length=200, description="The licence holder (the operator's name)"
+    )
+    licence_scope: str = Field(
+        default="", max_length=500, description="The licensed service scope (许可范围)"
+    )
+    licence_valid_from: date | None = Field(
+        default=None, description="First day of the licence's validity (YYYY-MM-DD)"
+    )
+    licence_valid_until: date | None = Field(
+        default=None, description="Last day of the licence's validity (YYYY-MM-DD)"
+    )
     db_pool_size: int = Field(
         default=5, ge=1, le=200, description="PostgreSQL connections kept per process"
     )
@@ -150,6 +169,13 @@ class Settings(BaseSettings):
     def _tls_pair(self) -> Settings:
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key go together: give both or neither")
+        return self
+
+    @model_validator(mode="after")
+    def _licence_dates_in_order(self) -> Settings:
+        start, end = self.licence_valid_from, self.licence_valid_until
+        if start is not None and end is not None and end < start:
+            raise ValueError(f"licence_valid_until {end} is before licence_valid_from {start}")
         return self
 
     def share(self) -> tuple[int, int]:

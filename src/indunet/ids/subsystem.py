@@ -8,12 +8,14 @@ SUBSYSTEM = Subsystem(
     name="ids",
     summary="identifier resolution (标识解析): nodes, records, templates, prefixes, bulk",
     migrations=Path(__file__).parent / "migrations" / "versions",
-    tables=("indunet.ids.tables", "indunet.ids.store"),
+    tables=("indunet.ids.tables", "indunet.ids.store", "indunet.ids.complainttables"),
     services="indunet.ids.services:service",
     api=(
         "indunet.web.api.native:router",
         "indunet.web.api.bulk:router",
         "indunet.web.api.active:router",
+        "indunet.web.api.complaints:router",
+        "indunet.web.api.licence:router",
     ),
     console=(
         "indunet.web.console.identifiers:router",
@@ -24,6 +26,7 @@ SUBSYSTEM = Subsystem(
         "indunet.web.console.handles:router",
         "indunet.web.console.idsbulk:router",
         "indunet.web.console.idsstats:router",
+        "indunet.web.console.complaints:router",
     ),
     sections=(
         Section(
@@ -40,6 +43,7 @@ SUBSYSTEM = Subsystem(
                 Page("/ids/enterprises", "ids.tab.enterprises"),
                 Page("/ids/prefixes", "ids.tab.prefixes"),
                 Page("/ids/nodes", "ids.tab.nodes"),
+                Page("/ids/complaints", "ids.tab.complaints"),
             ),
         ),
     ),

@@ -12,6 +12,7 @@ from indunet.core import EventBus, InMemoryEventBus, Logins, Settings
 from indunet.core.plugins import Service
 from indunet.core.registration import Applications
 from indunet.ids import Hierarchy
+from indunet.ids.complaints import Complaints
 from indunet.web.platform import Platform
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ class AppState:
     bus: EventBus = field(default_factory=InMemoryEventBus)
     logins: Logins = field(default_factory=Logins)  # failed logins throttled and audited
     applications: Applications = field(default_factory=Applications)  # self-registration door
+    complaints: Complaints = field(default_factory=Complaints)  # the public complaints door
     services: dict[str, Service] = field(default_factory=dict)
     single_bus: EventBus | None = None  # the scaled mode's bus of once-handled events
     backbone: Backbone | None = None

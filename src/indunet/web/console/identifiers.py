@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from indunet import ids
 from indunet.core import IndunetError, User
-from indunet.ids import Node, Template, TemplateItem
+from indunet.ids import Node, Template, TemplateItem, licence
 from indunet.web.auth import principal_for_user
 from indunet.web.console.forms import FormError, ValueRow, record_values, value_rows
 from indunet.web.console.pages import error_text, is_htmx, page_zone, render
@@ -116,7 +116,18 @@ async def resolve_page(
             said = error_text(request, why)
     name = "_answer.html" if is_htmx(request) else "resolve.html"
     ctx = {"handle": handle, "answer": answer, "error": error, "answer_message": said}
-    return render(request, name, {**ctx, "stamp": stamps(request)})
+    return render(request, name, {**ctx, **licence_context(state), "stamp": stamps(request)})
+
+
+def licence_context(state: AppState) -> dict[str, object]:
+    """What the public page shows of the operator's licence (``ids.licence``)."""
+    found = licence.licence_of(state.settings)
+    today = licence.today()
+    return {
+        "licence": found,
+        "licence_status": found.status(today) if found else None,
+        "licence_left": found.days_left(today) if found else None,
+    }
 
 
 def _register_context(state: AppState, user: User, **extra: object) -> dict[str, object]:

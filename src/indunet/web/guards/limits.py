@@ -30,6 +30,9 @@ DEFAULT_LIMIT = 1 * MIB
 _FORM_ROOM = 256 * 1024
 #: An enterprise's application (``core.registration``): every field is short.
 APPLICATION_BODY = 16 * 1024
+#: A complaint (``ids.complaints``): up to 2,000 characters of text and a few short fields,
+#: form-encoded (a Chinese character is 9 bytes percent-encoded).
+COMPLAINT_BODY = 32 * 1024
 
 
 class PayloadTooLarge(IndunetError):
@@ -67,6 +70,9 @@ ROUTE_LIMITS: tuple[RouteLimit, ...] = (
     # Enterprise self-registration: a dozen short fields, anonymous (core.registration).
     RouteLimit("POST", r"/register", APPLICATION_BODY),
     RouteLimit("POST", r"/api/v1/registrations", APPLICATION_BODY),
+    # Complaints and their status lookups: anonymous, short (ids.complaints).
+    RouteLimit("POST", r"/complain(/status)?", COMPLAINT_BODY),
+    RouteLimit("POST", r"/api/v1/complaints(/status)?", COMPLAINT_BODY),
     # A Handle record (up to MAX_VALUES values of MAX_VALUE_BYTES each, plus JSON): the Handle
     # API's own cap, which it also checks while reading.
     RouteLimit("PUT", r"(/nodes/[^/]+)?/api/handles/.+", HANDLE_PUT),
