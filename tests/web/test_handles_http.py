@@ -377,3 +377,15 @@ async def test_prefixes_lists_what_the_caller_may_see_and_homing_is_refused(
     for method in ("POST", "DELETE"):
         homing = await client.request(method, "/api/prefixes/88.100.9", auth=AUTH)
         assert homing.status_code == 501 and homing.json()["responseCode"] == 5
+
+
+async def test_a_cached_public_answer_does_not_stand_in_for_a_credentialed_read(
+    client: httpx.AsyncClient,
+) -> None:
+    h = "88.100.1/PRIV-CACHE"
+    await create(client, h, [url_value("https://x.example"), restricted(2, "EMAIL", "c@x.example")])
+    for _ in range(2):  # the second anonymous read comes from the answer cache
+        anonymous = await client.get(f"{API}/{h}")
+        assert "c@x.example" not in anonymous.text
+    owner = await client.get(f"{API}/{h}", auth=AUTH)
+    assert "c@x.example" in owner.text

@@ -241,6 +241,10 @@ def answer_response(
     return _json(status, body)
 
 
+def _has_authorization(scope: Scope) -> bool:
+    return any(name == b"authorization" for name, _ in scope["headers"])
+
+
 _API = "/api/handles/"
 _JSON_HEADER = (b"content-type", JSON.encode())
 
@@ -266,6 +270,7 @@ class CachedAnswers:
             and scope["method"] == "GET"
             and not scope["query_string"]
             and not scope.get("root_path")
+            and not _has_authorization(scope)  # credentials may read restricted values
         ):
             t0 = perf_counter()
             path: str = scope["path"]
@@ -314,7 +319,12 @@ class HandleApi:
         try:
             node, recurse = self.node_of(request)
             resolver = node.resolver
-            if resolver is not None and recurse and not request.scope["query_string"]:
+            if (
+                resolver is not None
+                and recurse
+                and not request.scope["query_string"]
+                and not _has_authorization(request.scope)
+            ):
                 t0 = perf_counter()
                 body = resolver.cached_body(upper_ascii(text), text)
                 if body is not None:
