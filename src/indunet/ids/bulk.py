@@ -399,9 +399,10 @@ def _write_batch(
         created[prefix] = created.get(prefix, 0) + 1
     for prefix, n in created.items():
         node.stats.daily.registered(prefix, n)
-    if node.resolver is not None:
-        for key in [*(i[0] for i in inserts), *replaced]:
-            node.resolver.forget(key)
+    for key in [*(i[0] for i in inserts), *replaced]:
+        node.answers.drop(key)
+        if node.caches is not None:
+            node.caches.forget(key)
 
 
 def _owner(conn: sa.Connection, prefixes: set[str]) -> int | None:
