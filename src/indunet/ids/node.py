@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from indunet.core import audit
-from indunet.ids import history
+from indunet.ids import changes, history
 from indunet.ids.admin import (
     ALL_RIGHTS,
     BAD_CREDENTIALS,
@@ -359,6 +359,7 @@ class Node:
                 {"node": self.name, "indices": sorted(v.index for v in values)},
                 enterprise_id=prefix_owner(conn, h.prefix),
             )
+            changes.note(conn, self.name, [h.key])
         self._written(h, final)
         if created and not h.is_prefix_handle:
             self.stats.daily.registered(hdl.normalise_prefix(h.prefix))
@@ -472,6 +473,7 @@ class Node:
                 {"node": self.name, "indices": sorted(indices or [])},
                 enterprise_id=prefix_owner(conn, h.prefix),
             )
+            changes.note(conn, self.name, [h.key])
         self._written(h, remaining)
         return existing.handle
 
