@@ -92,6 +92,10 @@ async def test_a_record_held_here_is_answered_from_the_node_cache(
     assert sum(c[1] for c in daily.values()) == 1  # the first read counted for its prefix …
     counted = front.stats.daily.drain()  # … and the cache hit as well
     assert [(k[1], c[1]) for k, c in counted.items()] == [("88.100.1", 1)]
+    metrics = (await client.get("/metrics")).text
+    assert f'indunet_ids_answer_cache_lookups_total{{node="88.100",result="hit"}} {hits + 1}' in (
+        metrics
+    )
 
 
 async def test_every_write_reaches_the_cached_answer(
