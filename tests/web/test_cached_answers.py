@@ -180,3 +180,8 @@ async def test_a_revoked_prefix_is_no_longer_answered_from_the_cache(
     resp = await client.get("/api/handles/88.100.1/pump-5")
     assert resp.status_code == 404
     assert resp.json()["reason"] == "prefix_revoked"
+
+
+def test_the_node_caches_follow_the_cache_settings(state: AppState) -> None:
+    for node in state.hierarchy.nodes.values():
+        assert node.answers.max_ttl == state.settings.cache_max_ttl

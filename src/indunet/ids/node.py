@@ -96,6 +96,7 @@ class Node:
         checker: CredentialChecker | None = None,
         policy: SitePolicy | None = None,
         scheme: Scheme[Any] = HANDLE,
+        answers: AnswerCache | None = None,
     ) -> None:
         self.name = name
         self.role = role
@@ -110,7 +111,7 @@ class Node:
         self.policy = policy or SitePolicy()
         self.stats = NodeStats()
         #: The answers this node gave from its own records (dropped by every write).
-        self.answers = AnswerCache()
+        self.answers = answers or AnswerCache()
         self.delegations: dict[str, Referral] = {}
         self._revoked: frozenset[str] = frozenset()
         self.load_delegations()
