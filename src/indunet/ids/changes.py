@@ -138,9 +138,16 @@ class ChangeFeed:
             self._task = None
 
     async def _run(self) -> None:
+        failing = False
         while True:
             await asyncio.sleep(self.every)
             try:
                 await asyncio.to_thread(self.poll)
             except Exception:
-                log.exception("reading identifier changes failed; trying again")
+                if not failing:  # once per outage, not four times a second
+                    log.exception("reading identifier changes failed; trying again")
+                failing = True
+            else:
+                if failing:
+                    log.warning("reading identifier changes works again")
+                failing = False
