@@ -82,7 +82,10 @@ async def test_a_finished_bulk_import_is_published(
     transport = httpx.ASGITransport(app=create_app(state))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         resp = await client.post(
-            "/api/v1/bulk", files={"file": ("pumps.csv", csv, "text/csv")}, headers=headers
+            "/api/v1/bulk",
+            files={"file": ("pumps.csv", csv, "text/csv")},
+            data={"wait": "true"},
+            headers=headers,
         )
     assert resp.status_code == 200, resp.text
     (event,) = seen
@@ -124,7 +127,10 @@ async def test_a_bulk_import_run_by_the_cli_is_published_by_the_running_server(
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             csv = "handle,URL\n88.100.1/n-1,https://example.com/1\n"
             resp = await client.post(
-                "/api/v1/bulk", files={"file": ("pumps.csv", csv, "text/csv")}, headers=headers
+                "/api/v1/bulk",
+                files={"file": ("pumps.csv", csv, "text/csv")},
+                data={"wait": "true"},
+                headers=headers,
             )
         assert resp.status_code == 200, resp.text
         assert [e.data["source"] for e in seen][1:] == ["pumps.csv"]  # published at once

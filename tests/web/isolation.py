@@ -743,7 +743,12 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
     assert command["state"] == "succeeded", command
     csv = f"handle,URL\n{B_HANDLE},https://b.example/1\n"
     job = await ok(
-        await client.post("/api/v1/bulk", files={"file": (B_BULK, csv, "text/csv")}, headers=boss),
+        await client.post(
+            "/api/v1/bulk",
+            files={"file": (B_BULK, csv, "text/csv")},
+            data={"wait": "true"},
+            headers=boss,
+        ),
         "bulk job",
     )
     await ok(await client.post("/api/v1/models", json=B_PUMP_MODEL, headers=boss), "model")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -44,7 +46,10 @@ async def test_upload_registers_own_rows_and_reports_the_rest(
 ):
     auth = {"authorization": f"Bearer {token}"}
     r = await client.post(
-        "/api/v1/bulk", files={"file": ("ids.csv", CSV, "text/csv")}, headers=auth
+        "/api/v1/bulk",
+        files={"file": ("ids.csv", CSV, "text/csv")},
+        data={"wait": "true"},
+        headers=auth,
     )
     assert r.status_code == 200, r.text
     report = r.json()
@@ -74,6 +79,7 @@ async def test_a_job_is_shown_to_its_starter_and_overseers_only(
     r = await client.post(
         "/api/v1/bulk",
         files={"file": ("ids.csv", CSV, "text/csv")},
+        data={"wait": "true"},
         headers={"authorization": f"Bearer {token}"},
     )
     job_id = r.json()["job_id"]
@@ -102,3 +108,31 @@ async def test_a_job_is_shown_to_its_starter_and_overseers_only(
         f"/api/v1/bulk/{job_id}", headers={"authorization": f"Bearer {reg_token}"}
     )
     assert seen.status_code == 200 and seen.json()["actor"] == "user:alice"
+
+
+async def test_a_job_answers_at_once_and_its_progress_is_polled(
+    client: httpx.AsyncClient, token: str, state: AppState
+):
+    auth = {"authorization": f"Bearer {token}"}
+    rows = 6000  # three batches of 2,000: the progress moves batch by batch
+    body = "handle,URL\n" + "".join(f"88.100.1/P-{i},https://up.example/{i}\n" for i in range(rows))
+    t0 = time.monotonic()
+    r = await client.post(
+        "/api/v1/bulk", files={"file": ("many.csv", body, "text/csv")}, headers=auth
+    )
+    assert r.status_code == 202, r.text
+    started = r.json()
+    assert (started["status"], started["total"], started["done"]) == ("running", rows, 0)
+    assert r.headers["location"] == f"/api/v1/bulk/{started['job_id']}" == started["job"]
+    seen: list[tuple[str, int, int]] = []
+    while time.monotonic() - t0 < 30:
+        job = (await client.get(r.headers["location"], headers=auth)).json()
+        seen.append((job["status"], job["done"], job["percent"]))
+        if job["status"] == "done":
+            break
+        await asyncio.sleep(0.02)
+    assert seen[-1] == ("done", rows, 100)
+    assert all(0 <= done <= rows and 0 <= pct <= 100 for _, done, pct in seen)
+    assert [d for _, d, _ in seen] == sorted(d for _, d, _ in seen)  # never goes back
+    assert job["registered"] == rows
+    assert state.hierarchy.front.store.get(f"88.100.1/P-{rows - 1}") is not None

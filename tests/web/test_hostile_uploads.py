@@ -46,7 +46,9 @@ async def test_bulk_file_names_that_cannot_name_a_file_are_refused(
 async def test_bulk_file_names_keep_their_last_part(
     client: httpx.AsyncClient, filename: str
 ) -> None:
-    resp = await client.post("/api/v1/bulk", files={"file": (filename, CSV, "text/csv")})
+    resp = await client.post(
+        "/api/v1/bulk", files={"file": (filename, CSV, "text/csv")}, data={"wait": "true"}
+    )
     assert resp.status_code == 200, resp.text
     assert resp.json()["registered"] == 1
 

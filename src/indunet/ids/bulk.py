@@ -38,6 +38,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from indunet.core import IndunetError, InvalidInput, audit, verify_secret
+from indunet.ids import changes
 from indunet.ids.admin import Perm, Principal, authorize, check_platform_record, hash_seckeys
 from indunet.ids.answers import Referral
 from indunet.ids.bulkfiles import Row, file_kind, rows, scan
@@ -390,6 +391,7 @@ def _write_batch(
                 },
                 enterprise_id=_owner(conn, {r.prefix for r in ready.values()}),
             )
+        changes.note(conn, node.name, [*(i[0] for i in inserts), *replaced])
         if batch:
             job.next_line = batch[-1].line + 1
         save_job(conn, job, DONE if last else RUNNING)
@@ -399,9 +401,10 @@ def _write_batch(
         created[prefix] = created.get(prefix, 0) + 1
     for prefix, n in created.items():
         node.stats.daily.registered(prefix, n)
-    if node.resolver is not None:
-        for key in [*(i[0] for i in inserts), *replaced]:
-            node.resolver.forget(key)
+    for key in [*(i[0] for i in inserts), *replaced]:
+        node.answers.drop(key)
+        if node.caches is not None:
+            node.caches.forget(key)
 
 
 def _owner(conn: sa.Connection, prefixes: set[str]) -> int | None:

@@ -107,6 +107,8 @@ class BulkJob:
             "actor": self.actor,
             "status": self.status,
             "total": self.total,
+            "done": self.done,
+            "percent": self.percent,
             "registered": self.registered,
             "unchanged": self.unchanged,
             "failed": self.failed,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from indunet.ids.admin import OPERATOR
+from indunet.ids.answercache import AnswerCache
 from indunet.ids.answers import Site
 from indunet.ids.node import Node, NodeRole
 from indunet.ids.resolver import Resolver
@@ -100,7 +101,15 @@ def embedded(
 
     def node(name: str, role: NodeRole, prefix: str | None, r: Resolver | None) -> Node:
         return Node(
-            name, role, prefix, engine, templates, resolver=r, caches=resolver, policy=policy
+            name,
+            role,
+            prefix,
+            engine,
+            templates,
+            resolver=r,
+            caches=resolver,
+            policy=policy,
+            answers=AnswerCache(cache_size, max_ttl),
         )
 
     # Every node's writes drop what the shared resolver cached (the root's and the top-level
@@ -175,6 +184,7 @@ def single(
         templates,
         resolver=resolver,
         policy=policy,
+        answers=AnswerCache(cache_size, max_ttl),
     )
     return Hierarchy({node.name: node}, node, transport, resolver, policy)
 

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from indunet.core import audit
-from indunet.ids import history
+from indunet.ids import changes, history
 from indunet.ids.admin import (
     ALL_RIGHTS,
     BAD_CREDENTIALS,
@@ -32,6 +32,7 @@ from indunet.ids.admin import (
     hash_seckeys,
     parse_identity,
 )
+from indunet.ids.answercache import AnswerCache, echo
 from indunet.ids.answers import Answer, Referral
 from indunet.ids.errors import (
     RC,
@@ -99,6 +100,7 @@ class Node:
         checker: CredentialChecker | None = None,
         policy: SitePolicy | None = None,
         scheme: Scheme[Any] = HANDLE,
+        answers: AnswerCache | None = None,
     ) -> None:
         self.name = name
         self.role = role
@@ -112,9 +114,22 @@ class Node:
         self.checker = checker or CredentialChecker()
         self.policy = policy or SitePolicy()
         self.stats = NodeStats()
+        #: The answers this node gave from its own records (dropped by every write).
+        self.answers = answers or AnswerCache()
         self.delegations: dict[str, Referral] = {}
-        self.revoked: frozenset[str] = frozenset()  # refreshed by ids.prefixes.load_revoked
+        self._revoked: frozenset[str] = frozenset()
         self.load_delegations()
+
+    @property
+    def revoked(self) -> frozenset[str]:
+        """Prefixes revoked (refreshed by ``ids.prefixes.load_revoked``)."""
+        return self._revoked
+
+    @revoked.setter
+    def revoked(self, prefixes: frozenset[str]) -> None:
+        if prefixes != self._revoked:
+            self._revoked = prefixes
+            self.answers.clear()  # cached answers under a newly revoked prefix must go
 
     def load_delegations(self) -> None:
         """Read the HS_SITE delegations of every prefix handle this node holds."""
@@ -174,10 +189,17 @@ class Node:
                     reason="prefix_revoked",
                     params={"prefix": t.routing},
                 )
+            hit = None if fresh else self.answers.get(t.key)
+            if hit is not None:
+                self.stats.daily.resolved(t.routing)
+                return Answer(RC.SUCCESS, hit[0].handle, hit[0].values)
+            ticket = self.answers.ticket()
             rec = await self.store.aget(t.key)
             if rec is None:
                 return self._not_found(t)
             self.stats.daily.resolved(t.routing)  # ids.daily: counted in memory, stored later
+            answer = Answer(RC.SUCCESS, rec.handle, rec.values)
+            self.answers.put(t.key, answer, t.routing, ticket)  # ``fresh``: refreshed here
             return Answer(RC.SUCCESS, rec.handle, rec.values)
         if recurse and self.resolver is not None:
             return await self.resolver.resolve(t.text, fresh=fresh)
@@ -190,6 +212,16 @@ class Node:
             reason="node_not_serving",
             params={"node": self.name, "prefix": t.routing or "(root)"},
         )
+
+    def cached_body(self, key: str, asked: str) -> bytes | None:
+        """The hot path: the stored body of a cached answer for ``key`` with ``handle`` as
+        ``asked``, counted as a resolution of its prefix; ``None`` when not cached."""
+        hit = self.answers.get(key)
+        if hit is None:
+            return None
+        answer, body, routing = hit
+        self.stats.daily.resolved(routing)
+        return echo(answer, body, asked)
 
     def _not_found(self, t: Target) -> Answer:
         if self.prefix == "" and t.routing:
@@ -338,6 +370,7 @@ class Node:
                 {"node": self.name, "indices": sorted(v.index for v in values)},
                 enterprise_id=prefix_owner(conn, h.prefix),
             )
+            changes.note(conn, self.name, [h.key])
         self._written(h, final)
         if created and not h.is_prefix_handle:
             self.stats.daily.registered(hdl.normalise_prefix(h.prefix))
@@ -455,11 +488,13 @@ class Node:
                 {"node": self.name, "indices": sorted(indices or [])},
                 enterprise_id=prefix_owner(conn, h.prefix),
             )
+            changes.note(conn, self.name, [h.key])
         self._written(h, remaining)
         return existing.handle
 
     def _written(self, h: hdl.Handle, values: list[HandleValue] | None) -> None:
         self.stats.registrations += 1
+        self.answers.drop(h.key)
         if h.is_prefix_handle:
             self._note_prefix_record(h.text, values)
         if self.caches is not None:

@@ -29,6 +29,7 @@ from indunet.core import (
     new_secret,
 )
 from indunet.core.paged import page_of_rows
+from indunet.ids import changes
 from indunet.ids.admin import ALL_RIGHTS, hash_seckeys
 from indunet.ids.errors import NotResponsible
 from indunet.ids.node import Node
@@ -154,6 +155,7 @@ def allocate(
             )
         )
         node.store.insert(conn, h.key, h.text, h.routing_prefix, values)
+        changes.note(conn, node.name, [h.key])
         audit.record(
             conn,
             actor,
@@ -334,6 +336,7 @@ def revoke(nodes: Mapping[str, Node], prefix: str, *, reason: str, actor: str) -
             .values(revoked_at=datetime.now(UTC), revoked_by=actor[:200], revoke_reason=text)
         )
         node.store.delete(conn, h.key)
+        changes.note(conn, node.name, [changes.EVERYTHING])  # revocations reloaded
         audit.record(
             conn,
             actor,
@@ -377,6 +380,7 @@ def rotate_key(nodes: Mapping[str, Node], prefix: str, *, actor: str) -> str:
         values = [v for v in rec.values if v.index != ADMIN_KEY_INDEX]
         values = sorted([*values, *hash_seckeys([key])], key=lambda v: v.index)
         node.store.replace(conn, h.key, values)
+        changes.note(conn, node.name, [h.key])
         audit.record(
             conn,
             actor,

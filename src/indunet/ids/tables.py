@@ -99,3 +99,14 @@ active_nonces = (
         sa.Column("expires", sa.Float, nullable=False),
     )
 )
+
+changes = sa.Table(  # what changed, for other processes' answer caches (ids.changes)
+    "ids_changes",
+    metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("node", sa.String(64), nullable=False),
+    sa.Column("hkey", sa.String(400), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Index("ix_ids_changes_at", "at"),
+    sqlite_autoincrement=True,  # a sequence never reused, even once every row is pruned
+)

@@ -1,65 +1,101 @@
-"""Bulk registration over the native API: upload a CSV or JSON Lines file, read a job's status."""
+"""Bulk registration over the native API: upload a CSV or JSON Lines file, follow its job.
+
+``POST /api/v1/bulk`` checks the file as a whole (format, header, size), starts its job and
+answers ``202`` at once with the job's id and a ``Location`` to poll; the rows are registered
+in the background, batch by batch, and ``GET /api/v1/bulk/{id}`` says how far it got
+(``done`` of ``total``, ``percent``, ``status``). ``wait=true`` answers when the import has
+finished, with its report, as the endpoint did before jobs ran in the background.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
-import tempfile
+import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from indunet import ids
+from indunet.core import User
+from indunet.ids import bulk as ids_bulk
 from indunet.ids.bulkfiles import upload_name
-from indunet.ids.bulkjobs import announce_finished, visible_job
-from indunet.web.auth import principal_for_user
+from indunet.ids.bulkjobs import Job, announce_finished, visible_job
+from indunet.web import bulkrun
 from indunet.web.deps import PathId, StateDep, UserDep
+from indunet.web.state import AppState
 
 router = APIRouter(tags=["identifiers"])
+#: Rows per committed batch of an API job: the unit its progress moves by.
+BATCH = 2000
 
 
-def _import(
-    state: StateDep,
-    upload: UploadFile,
-    principal: ids.Principal,
-    overwrite: bool,
-    enterprise_id: int | None,
-) -> ids.BulkReport:
-    """Copy the upload to a temporary file with its suffix, then import it."""
+def _stage(state: AppState, upload: UploadFile) -> tuple[Path, str]:
+    """Copy the upload under the data directory (blocking); its path and its file name."""
     name = upload_name(upload.filename)
-    with tempfile.TemporaryDirectory(prefix="indunet-bulk-") as tmp:
-        path = Path(tmp) / name
-        with path.open("wb") as out:
-            shutil.copyfileobj(upload.file, out)
-        return ids.import_file(
-            state.hierarchy.front,
-            path,
-            principal,
-            overwrite=overwrite,
-            source=name,
-            enterprise_id=enterprise_id,
-        )
+    suffix = Path(name).suffix.lower()[:16]  # the kind is checked by ``prepare``
+    folder = bulkrun.upload_dir(state)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"upload-{uuid.uuid4().hex}{suffix}"
+    with path.open("wb") as out:
+        shutil.copyfileobj(upload.file, out)
+    return path, name
 
 
-@router.post("/bulk")
+def _prepare(
+    state: AppState, user: User, upload: UploadFile
+) -> tuple[ids.Principal, Job, Path, str]:
+    path, name = _stage(state, upload)
+    try:
+        principal, job, kept = bulkrun.prepare(state, user, path, name)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return principal, job, kept, name
+
+
+@router.post("/bulk", status_code=202)
 async def bulk_import(
     state: StateDep,
     user: UserDep,
     file: Annotated[UploadFile, File(description="a .csv, .jsonl or .ndjson file")],
     overwrite: Annotated[bool, Form()] = False,
-) -> dict[str, Any]:
-    """Register the identifiers of an uploaded file; bad rows are listed with line numbers."""
-    principal = await run_in_threadpool(principal_for_user, state.engine, user)
-    report: ids.BulkReport = await run_in_threadpool(
-        _import, state, file, principal, overwrite, user.enterprise_id
-    )
-    await announce_finished(state.engine, state.bus, report.job_id)
-    return report.to_json()
+    wait: Annotated[bool, Form(description="answer when the import has finished")] = False,
+) -> JSONResponse:
+    """Start registering the identifiers of an uploaded file: 202 with the job to poll (or,
+    with ``wait``, 200 with the report; bad rows are listed with line numbers)."""
+    principal, job, kept, name = await run_in_threadpool(_prepare, state, user, file)
+    if wait:
+        report: ids.BulkReport = await run_in_threadpool(
+            ids_bulk.run,
+            state.hierarchy.front,
+            kept,
+            principal,
+            job,
+            overwrite=overwrite,
+            source=name,
+        )
+        await asyncio.to_thread(kept.unlink, missing_ok=True)
+        await announce_finished(state.engine, state.bus, report.job_id)
+        return JSONResponse(report.to_json())
+    bulkrun.start(state, principal, job, kept, name, overwrite, batch_size=BATCH)
+    where = f"/api/v1/bulk/{job.id}"
+    body = {
+        "job_id": job.id,
+        "status": "running",
+        "total": job.total,
+        "done": job.done,
+        "job": where,
+    }
+    return JSONResponse(body, status_code=202, headers={"Location": where})
 
 
 @router.get("/bulk/{job_id}")
 def bulk_job(job_id: PathId, state: StateDep, user: UserDep) -> dict[str, Any]:
-    """Where a bulk import stands (counts, next line, errors): for its starter, its
-    enterprise's users and overseers; another's job is not found, like any other."""
+    """Where a bulk import stands (``status``, ``done`` of ``total`` rows, ``percent``,
+    counts, next line, errors): for its starter, its enterprise's users and overseers;
+    another's job is not found, like any other."""
     return visible_job(state.engine, user, job_id).to_json()

@@ -251,10 +251,12 @@ _JSON_HEADER = (b"content-type", JSON.encode())
 
 class CachedAnswers:
     """ASGI middleware: ``GET /api/handles/<handle>`` without a query, answered from the front
-    node's resolver cache when it holds the handle; everything else goes on to ``app``.
+    node's caches when they hold the handle; everything else goes on to ``app``.
 
-    It gives the same bytes, status and headers as the route does for a cache hit (the
-    ``handle`` echoed as asked), and counts the resolution in the front node's statistics.
+    First the node's own answers (the records it holds, ``Node.cached_body``), then what its
+    resolver cached from other nodes. It gives the same bytes, status and headers as the
+    route does (the ``handle`` echoed as asked), and counts the resolution in the front
+    node's statistics.
     """
 
     def __init__(self, app: ASGIApp, state: AppState) -> None:
@@ -263,10 +265,8 @@ class CachedAnswers:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer a cache hit directly; pass anything else on."""
-        resolver = self.front.resolver
         if (
-            resolver is not None
-            and scope["type"] == "http"
+            scope["type"] == "http"
             and scope["method"] == "GET"
             and not scope["query_string"]
             and not scope.get("root_path")
@@ -276,9 +276,13 @@ class CachedAnswers:
             path: str = scope["path"]
             if path.startswith(_API) and len(path) > len(_API):
                 asked = path[len(_API) :]
-                body = resolver.cached_body(upper_ascii(asked), asked)
+                key = upper_ascii(asked)
+                front = self.front
+                body = front.cached_body(key, asked)
+                if body is None and front.resolver is not None:
+                    body = front.resolver.cached_body(key, asked)
                 if body is not None:
-                    self.front.stats.resolved(perf_counter() - t0)
+                    front.stats.resolved(perf_counter() - t0)
                     await send(
                         {
                             "type": "http.response.start",
@@ -319,14 +323,12 @@ class HandleApi:
         try:
             node, recurse = self.node_of(request)
             resolver = node.resolver
-            if (
-                resolver is not None
-                and recurse
-                and not request.scope["query_string"]
-                and not _has_authorization(request.scope)
-            ):
+            if not request.scope["query_string"] and not _has_authorization(request.scope):
                 t0 = perf_counter()
-                body = resolver.cached_body(upper_ascii(text), text)
+                key = upper_ascii(text)
+                body = node.cached_body(key, text)
+                if body is None and resolver is not None and recurse:
+                    body = resolver.cached_body(key, text)
                 if body is not None:
                     node.stats.resolved(perf_counter() - t0)
                     return Response(body, media_type=JSON)

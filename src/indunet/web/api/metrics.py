@@ -127,6 +127,25 @@ def _ids(lines: list[str], state: AppState) -> None:
     ]
     for name, node in nodes.items():
         lines.append(f'indunet_ids_registrations_total{{node="{name}"}} {node.stats.registrations}')
+    lines += [
+        "# HELP indunet_ids_answer_cache_lookups_total Lookups in a node's cache of its own"
+        " answers, by result.",
+        "# TYPE indunet_ids_answer_cache_lookups_total counter",
+    ]
+    for name, node in nodes.items():
+        a = node.answers
+        lines.append(
+            f'indunet_ids_answer_cache_lookups_total{{node="{name}",result="hit"}} {a.hits}'
+        )
+        lines.append(
+            f'indunet_ids_answer_cache_lookups_total{{node="{name}",result="miss"}} {a.misses}'
+        )
+    lines += [
+        "# HELP indunet_ids_answer_cache_entries Answers a node holds about its own records.",
+        "# TYPE indunet_ids_answer_cache_entries gauge",
+    ]
+    for name, node in nodes.items():
+        lines.append(f'indunet_ids_answer_cache_entries{{node="{name}"}} {len(node.answers)}')
     resolver = state.hierarchy.resolver
     if resolver is not None:
         c = resolver.answers

@@ -32,10 +32,10 @@ from indunet.ids.bulkjobs import (
     STATUSES,
     BulkJob,
     Job,
-    announce_finished,
     page_jobs,
     visible_job,
 )
+from indunet.web import bulkrun
 from indunet.web.auth import principal_for_user
 from indunet.web.console.i18n import locale_of, translator
 from indunet.web.console.pages import error_text, is_htmx, render
@@ -54,21 +54,13 @@ BATCH = 200
 SHOWN_ERRORS = 50
 _CHUNK = 1024 * 1024
 #: Jobs this process is running now, by id.
-_running: dict[int, asyncio.Task[None]] = {}
+_running = bulkrun.running
+upload_dir = bulkrun.upload_dir
+_kept = bulkrun.kept_file
+_prepare = bulkrun.prepare
 #: A "running" job that no task here runs and that has not moved for this long was
 #: interrupted (one started over the API runs in its request and saves every batch).
 STALE_S = 120.0
-
-
-def upload_dir(state: AppState) -> Path:
-    """Where uploaded files wait while their job runs."""
-    return state.settings.data_dir / "bulk"
-
-
-def _kept(state: AppState, job_id: int) -> Path | None:
-    for path in upload_dir(state).glob(f"job-{job_id}.*"):
-        return path
-    return None
 
 
 def check_may_import(user: User) -> None:
@@ -97,45 +89,11 @@ async def _save(upload: UploadFile, target: Path) -> None:
         raise InvalidInput("the file is empty", reason="bulk_file_empty")
 
 
-def _prepare(state: AppState, user: User, path: Path, name: str) -> tuple[Principal, Job, Path]:
-    principal = principal_for_user(state.engine, user)
-    job = bulk.begin(
-        state.hierarchy.front, path, principal, source=name, enterprise_id=user.enterprise_id
-    )
-    kept = upload_dir(state) / f"job-{job.id}{path.suffix}"
-    if kept.exists():  # the same file again while its job waits: keep the first copy
-        path.unlink()
-    else:
-        path.rename(kept)
-    return principal, job, kept
-
-
 def start(
     state: AppState, principal: Principal, job: Job, path: Path, name: str, overwrite: bool
 ) -> None:
-    """Run ``job`` in a worker thread; publish ``bulk.finished`` and drop the file when done."""
-
-    async def work() -> None:
-        try:
-            report = await asyncio.to_thread(
-                bulk.run,
-                state.hierarchy.front,
-                path,
-                principal,
-                job,
-                overwrite=overwrite,
-                batch_size=BATCH,
-                source=name,
-            )
-            await asyncio.to_thread(path.unlink, missing_ok=True)
-            await announce_finished(state.engine, state.bus, report.job_id)
-        except Exception:
-            log.exception("bulk import job %s stopped; it can be resumed from its page", job.id)
-        finally:
-            _running.pop(job.id, None)
-
-    if job.id not in _running:
-        _running[job.id] = asyncio.get_running_loop().create_task(work())
+    """Run ``job`` in the background with batches small enough for the bar to move."""
+    bulkrun.start(state, principal, job, path, name, overwrite, batch_size=BATCH)
 
 
 def job_id_of(text: str) -> int:
