@@ -43,6 +43,7 @@ from indunet.ids.errors import (
     ValueExists,
     ValuesNotFound,
 )
+from indunet.ids.groups import GroupReader
 from indunet.ids.listing import Listing, list_prefix
 from indunet.ids.owners import prefix_owner
 from indunet.ids.resolver import Resolver
@@ -277,7 +278,8 @@ class Node:
                 guard(conn, existing)
             prefix_rec = self.store.get_for_update(conn, prefix_key) if h.routing_prefix else None
             pvals = prefix_rec.values if prefix_rec else None
-            check = _Checker(principal, h, pvals)
+            read = self._groups(conn, {h.key: existing, prefix_key: prefix_rec})
+            check = _Checker(principal, h, pvals, read)
             if indices:
                 if existing is None:
                     raise _not_registered(h.text)
@@ -403,7 +405,8 @@ class Node:
             if existing is None:
                 raise _not_registered(h.text)
             prefix_rec = self.store.get_for_update(conn, prefix_key) if h.routing_prefix else None
-            check = _Checker(principal, h, prefix_rec.values if prefix_rec else None)
+            read = self._groups(conn, {h.key: existing, prefix_key: prefix_rec})
+            check = _Checker(principal, h, prefix_rec.values if prefix_rec else None, read)
             if not indices:
                 check_platform_record(principal, h.suffix, h.text)
                 check(
@@ -458,6 +461,31 @@ class Node:
         self._written(h, remaining)
         return existing.handle
 
+    def _groups(self, conn: sa.Connection, known: dict[str, StoredRecord | None]) -> GroupReader:
+        """Admin groups read in a write's transaction: the records it has locked as read, the
+        others read (unlocked) on its connection, each once per write."""
+        seen = {k: (r.values if r else None) for k, r in known.items()}
+
+        def read(key: str) -> list[HandleValue] | None:
+            if key not in seen:
+                rec = self.store.get_in(conn, key)
+                seen[key] = rec.values if rec else None
+            return seen[key]
+
+        return read
+
+    def group_reader(self) -> GroupReader:
+        """Admin groups read from this node's records outside a write (each once per check)."""
+        seen: dict[str, list[HandleValue] | None] = {}
+
+        def read(key: str) -> list[HandleValue] | None:
+            if key not in seen:
+                rec = self.store.get(key)
+                seen[key] = rec.values if rec else None
+            return seen[key]
+
+        return read
+
     def _written(self, h: hdl.Handle, values: list[HandleValue] | None) -> None:
         self.stats.registrations += 1
         if h.is_prefix_handle:
@@ -505,7 +533,7 @@ class Node:
         norm = list_prefix(prefix)
         prefix_rec = self.store.get(hdl.prefix_handle_key(norm))
         fake = hdl.Handle(norm, "*")
-        _Checker(principal, fake, prefix_rec.values if prefix_rec else None)(
+        _Checker(principal, fake, prefix_rec.values if prefix_rec else None, self.group_reader())(
             Perm.LIST_HANDLES, None
         )
         return norm
@@ -521,9 +549,14 @@ class _Checker:
     """Binds a principal and target for repeated permission checks within one write."""
 
     def __init__(
-        self, principal: Principal, h: hdl.Handle, prefix_values: list[HandleValue] | None
+        self,
+        principal: Principal,
+        h: hdl.Handle,
+        prefix_values: list[HandleValue] | None,
+        read: GroupReader | None = None,
     ) -> None:
         self.principal, self.h, self.prefix_values = principal, h, prefix_values
+        self.read = read
 
     def __call__(self, perm: Perm, record: list[HandleValue] | None) -> None:
         authorize(
@@ -535,6 +568,7 @@ class _Checker:
             else hdl.normalise_prefix(self.h.prefix),
             record=record,
             prefix_record=self.prefix_values,
+            read=self.read,
         )
 
 
