@@ -111,6 +111,7 @@ class _Checker:
                     routing_prefix=prefix,
                     record=None,
                     prefix_record=self.prefix_values(prefix),
+                    read=self.node.group_reader(),
                 )
             except IndunetError as exc:
                 problem = exc
@@ -171,6 +172,7 @@ class _Checker:
                 routing_prefix=ready.prefix,
                 record=stored,
                 prefix_record=prefix_record,
+                read=self.node.group_reader(),
             )
         if has_admin:
             return new
