@@ -12,7 +12,9 @@ from indunet import core, ids
 from indunet.ids import OPERATOR, HandleValue, InvalidValue, NotAuthorized, Perm, Principal
 from indunet.ids.admin import authorize, grants, permission_string
 from indunet.ids.groups import MAX_DEPTH, MAX_LOOKUPS, Membership, find, members
+from indunet.ids.reading import read_values
 from indunet.ids.values import MAX_VLIST_MEMBERS, parse_value
+from indunet.ids.valuetypes import TypeFilter
 from indunet.ids.wire import codec
 from indunet.ids.wire.answers import wire_value
 
@@ -257,3 +259,20 @@ def test_leaving_the_group_takes_the_rights_away(node: ids.Node) -> None:
     node.put("88.100.1/ADMINS", [_group(1, "88.100.1/BOB")], OPERATOR)
     with pytest.raises(NotAuthorized):
         node.put("88.100.1/DOC", url, alice, indices=[1])
+
+
+def test_a_group_member_with_the_read_right_reads_restricted_values(node: ids.Node) -> None:
+    node.put("88.100.1/READERS", [_group(1, "88.100.1/ALICE")], OPERATOR)
+    admin = {"handle": "88.100.1/READERS", "index": 1, "permissions": "010000000000"}
+    secret = {"index": 2, "type": "DESC", "data": "restricted", "permissions": "1100"}
+    node.put(
+        "88.100.1/SHUT",
+        [secret, {"index": 100, "type": "HS_ADMIN", "data": {"format": "admin", "value": admin}}],
+        OPERATOR,
+    )
+    alice = node.authenticate("300:88.100.1/ALICE", "alice-secret-1")
+    _, values = read_values(node, "88.100.1/SHUT", alice, types=TypeFilter(()), indices=[2])
+    assert [v.value for v in values] == ["restricted"]
+    bob = node.authenticate("300:88.100.1/BOB", "bob-secret-1")
+    with pytest.raises(NotAuthorized):
+        read_values(node, "88.100.1/SHUT", bob, types=TypeFilter(()), indices=[2])
