@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from indunet import core, ids
 from indunet.ids import OPERATOR, HandleValue, InvalidValue, NotAuthorized, Perm, Principal
 from indunet.ids.admin import authorize, grants, permission_string
-from indunet.ids.groups import MAX_DEPTH, MAX_LOOKUPS, Membership, find, members
+from indunet.ids.groups import MAX_DEPTH, MAX_LOOKUPS, Groups, Membership, find, members
 from indunet.ids.reading import read_values
 from indunet.ids.values import MAX_VLIST_MEMBERS, parse_value
 from indunet.ids.valuetypes import TypeFilter
@@ -104,7 +104,7 @@ def test_a_vlist_is_sent_in_rfc_3651_layout_on_the_wire() -> None:
 
 # -- authorization through groups -----------------------------------------------------------
 def test_a_member_of_the_group_an_hs_admin_names_gets_its_rights() -> None:
-    read = _reader({"88.100.1/ADMINS": [_vlist(1, ("88.100.1/alice", 300))]})
+    read = Groups(_reader({"88.100.1/ADMINS": [_vlist(1, ("88.100.1/alice", 300))]}))
     record = [_admin("88.100.1/admins", 1)]
     assert grants(record, ALICE, Perm.MODIFY_VALUE, read)
     assert not grants(record, ALICE, Perm.DELETE_HANDLE, read)  # only the HS_ADMIN's rights
@@ -114,20 +114,20 @@ def test_a_member_of_the_group_an_hs_admin_names_gets_its_rights() -> None:
 
 
 def test_a_member_at_index_zero_is_any_key_of_that_handle() -> None:
-    read = _reader({"88.100.1/ADMINS": [_vlist(1, ("88.100.1/ALICE", 0))]})
+    read = Groups(_reader({"88.100.1/ADMINS": [_vlist(1, ("88.100.1/ALICE", 0))]}))
     assert grants([_admin("88.100.1/ADMINS", 1)], (301, ALICE[1]), Perm.MODIFY_VALUE, read)
 
 
 def test_only_hs_vlist_values_are_groups() -> None:
     url = HandleValue(1, "URL", "string", "https://example.cn")
-    read = _reader({"88.100.1/ADMINS": [url, _vlist(2, ("88.100.1/ALICE", 300))]})
+    read = Groups(_reader({"88.100.1/ADMINS": [url, _vlist(2, ("88.100.1/ALICE", 300))]}))
     assert not grants([_admin("88.100.1/ADMINS", 1)], ALICE, Perm.MODIFY_VALUE, read)
     assert grants([_admin("88.100.1/ADMINS", 2)], ALICE, Perm.MODIFY_VALUE, read)
 
 
 def test_a_group_reference_at_index_zero_is_never_looked_up() -> None:
     read = _reader({"88.100.1/ADMINS": [_vlist(1, ("88.100.1/ALICE", 300))]})
-    assert not grants([_admin("88.100.1/ADMINS", 0)], ALICE, Perm.MODIFY_VALUE, read)
+    assert not grants([_admin("88.100.1/ADMINS", 0)], ALICE, Perm.MODIFY_VALUE, Groups(read))
     assert read.asked == []
 
 
@@ -176,7 +176,7 @@ def test_the_depth_is_bounded() -> None:
             routing_prefix="88.100.1",
             record=[_admin("88.100.1/G0", 1)],
             prefix_record=None,
-            read=deep,
+            groups=Groups(deep),
         )
     assert err.value.reason == "handle_group_bound" and err.value.status == 403
 
@@ -187,6 +187,16 @@ def test_the_number_of_lists_read_is_bounded() -> None:
     read = _reader(records)
     assert find(ALICE, wide, read) is Membership.BOUND
     assert len(read.asked) == MAX_LOOKUPS
+
+
+def test_one_request_reads_each_record_and_makes_each_walk_once() -> None:
+    read = _reader(_chain(3))
+    groups = Groups(read, {"88.100.1/G0": [_vlist(1, ("88.100.1/G1", 1))]})
+    for perm in (Perm.MODIFY_VALUE, Perm.ADD_VALUE, Perm.MODIFY_VALUE):
+        assert grants([_admin("88.100.1/G0", 1, "011111110011")], ALICE, perm, groups)
+    assert read.asked == ["88.100.1/G1", "88.100.1/G2"]  # G0 was known; each read once
+    assert groups.find(BOB, [("88.100.1/G0", 1)]) is Membership.NOT_MEMBER
+    assert read.asked == ["88.100.1/G1", "88.100.1/G2", "88.100.1/ALICE"]
 
 
 def test_a_group_this_node_does_not_hold_is_not_followed() -> None:

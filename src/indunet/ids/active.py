@@ -544,7 +544,7 @@ def enrol(
         routing_prefix=prefix,
         record=None,
         prefix_record=prefix_rec.values if prefix_rec else None,
-        read=node.group_reader(),
+        groups=node.admin_groups(),
     )
     ensure_template(node, prefix, actor=principal.actor)
     node.put(

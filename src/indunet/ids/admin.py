@@ -25,9 +25,9 @@ from enum import IntEnum
 from urllib.parse import unquote
 
 from indunet.core import hash_secret, new_secret, verify_secret
-from indunet.ids import groups
+from indunet.ids import groups as group_limits
 from indunet.ids.errors import AuthenticationFailed, InvalidHandle, NotAuthorized
-from indunet.ids.groups import GroupReader, Membership
+from indunet.ids.groups import Groups, Membership
 from indunet.ids.syntax import handle as hdl
 from indunet.ids.values import ADMIN_TYPE, SECKEY_TYPE, HandleValue
 
@@ -191,27 +191,27 @@ def _holders(values: Iterable[HandleValue] | None, perm: Perm) -> list[tuple[str
 
 
 def _membership(
-    holders: list[tuple[str, int]], identity: tuple[int, str], read: GroupReader | None
+    holders: list[tuple[str, int]], identity: tuple[int, str], groups: Groups | None
 ) -> Membership:
     """Whether ``identity`` is one of ``holders`` (index 0: any index of that handle), or a
-    member of an admin group (HS_VLIST) one of them names, read through ``read``."""
+    member of an admin group (HS_VLIST) one of them names, among this node's ``groups``."""
     index, key = identity
     if any(k == key and i in (0, index) for k, i in holders):
         return Membership.MEMBER
-    if read is None:
+    if groups is None:
         return Membership.NOT_MEMBER
-    return groups.find(identity, holders, read)
+    return groups.find(identity, holders)
 
 
 def grants(
     values: Iterable[HandleValue] | None,
     identity: tuple[int, str],
     perm: Perm,
-    read: GroupReader | None = None,
+    groups: Groups | None = None,
 ) -> bool:
     """True if an HS_ADMIN value among ``values`` gives ``identity`` the right ``perm``, naming
-    it or (with ``read``, which reads this node's records) an admin group listing it."""
-    return _membership(_holders(values, perm), identity, read) is Membership.MEMBER
+    it or (with ``groups``, this node's records) an admin group listing it."""
+    return _membership(_holders(values, perm), identity, groups) is Membership.MEMBER
 
 
 def authorize(
@@ -222,11 +222,11 @@ def authorize(
     routing_prefix: str,
     record: Iterable[HandleValue] | None,
     prefix_record: Iterable[HandleValue] | None,
-    read: GroupReader | None = None,
+    groups: Groups | None = None,
 ) -> None:
     """Raise ``NotAuthorized`` unless ``principal`` may do ``perm`` on ``target``.
 
-    With ``read`` (the records of this node by lookup key), HS_ADMIN values that name an
+    With ``groups`` (the records of this node), HS_ADMIN values that name an
     admin group (an HS_VLIST value) give its members the rights (``ids.groups``).
     """
     if principal.is_superuser:
@@ -234,21 +234,21 @@ def authorize(
     if principal.identity is not None:
         index, key = principal.identity
         holders = [*_holders(record, perm), *_holders(prefix_record, perm)]
-        found = _membership(holders, principal.identity, read)
+        found = _membership(holders, principal.identity, groups)
         if found is Membership.MEMBER:
             return
         if found is Membership.BOUND:
             raise NotAuthorized(
                 f"{index}:{key} was not found in the admin groups of {target} within "
-                f"{groups.MAX_DEPTH} nested lists, {groups.MAX_LOOKUPS} lists and "
-                f"{groups.MAX_MEMBERS} members; name it nearer the HS_ADMIN value",
+                f"{group_limits.MAX_DEPTH} nested lists, {group_limits.MAX_LOOKUPS} lists and "
+                f"{group_limits.MAX_MEMBERS} members; name it nearer the HS_ADMIN value",
                 reason="handle_group_bound",
                 params={
                     "who": f"{index}:{key}",
                     "target": target,
-                    "depth": groups.MAX_DEPTH,
-                    "lookups": groups.MAX_LOOKUPS,
-                    "members": groups.MAX_MEMBERS,
+                    "depth": group_limits.MAX_DEPTH,
+                    "lookups": group_limits.MAX_LOOKUPS,
+                    "members": group_limits.MAX_MEMBERS,
                 },
             )
         raise NotAuthorized(

@@ -43,7 +43,7 @@ from indunet.ids.errors import (
     ValueExists,
     ValuesNotFound,
 )
-from indunet.ids.groups import GroupReader
+from indunet.ids.groups import Groups
 from indunet.ids.listing import Listing, list_prefix
 from indunet.ids.owners import prefix_owner
 from indunet.ids.resolver import Resolver
@@ -278,8 +278,8 @@ class Node:
                 guard(conn, existing)
             prefix_rec = self.store.get_for_update(conn, prefix_key) if h.routing_prefix else None
             pvals = prefix_rec.values if prefix_rec else None
-            read = self._groups(conn, {h.key: existing, prefix_key: prefix_rec})
-            check = _Checker(principal, h, pvals, read)
+            groups = self._groups(conn, {h.key: existing, prefix_key: prefix_rec})
+            check = _Checker(principal, h, pvals, groups)
             if indices:
                 if existing is None:
                     raise _not_registered(h.text)
@@ -405,8 +405,8 @@ class Node:
             if existing is None:
                 raise _not_registered(h.text)
             prefix_rec = self.store.get_for_update(conn, prefix_key) if h.routing_prefix else None
-            read = self._groups(conn, {h.key: existing, prefix_key: prefix_rec})
-            check = _Checker(principal, h, prefix_rec.values if prefix_rec else None, read)
+            groups = self._groups(conn, {h.key: existing, prefix_key: prefix_rec})
+            check = _Checker(principal, h, prefix_rec.values if prefix_rec else None, groups)
             if not indices:
                 check_platform_record(principal, h.suffix, h.text)
                 check(
@@ -461,30 +461,24 @@ class Node:
         self._written(h, remaining)
         return existing.handle
 
-    def _groups(self, conn: sa.Connection, known: dict[str, StoredRecord | None]) -> GroupReader:
+    def _groups(self, conn: sa.Connection, known: dict[str, StoredRecord | None]) -> Groups:
         """Admin groups read in a write's transaction: the records it has locked as read, the
-        others read (unlocked) on its connection, each once per write."""
-        seen = {k: (r.values if r else None) for k, r in known.items()}
+        others read (unlocked) on its connection."""
 
         def read(key: str) -> list[HandleValue] | None:
-            if key not in seen:
-                rec = self.store.get_in(conn, key)
-                seen[key] = rec.values if rec else None
-            return seen[key]
+            rec = self.store.get_in(conn, key)
+            return rec.values if rec else None
 
-        return read
+        return Groups(read, {k: (r.values if r else None) for k, r in known.items()})
 
-    def group_reader(self) -> GroupReader:
-        """Admin groups read from this node's records outside a write (each once per check)."""
-        seen: dict[str, list[HandleValue] | None] = {}
+    def admin_groups(self) -> Groups:
+        """Admin groups read from this node's records, for one request outside a write."""
 
         def read(key: str) -> list[HandleValue] | None:
-            if key not in seen:
-                rec = self.store.get(key)
-                seen[key] = rec.values if rec else None
-            return seen[key]
+            rec = self.store.get(key)
+            return rec.values if rec else None
 
-        return read
+        return Groups(read)
 
     def _written(self, h: hdl.Handle, values: list[HandleValue] | None) -> None:
         self.stats.registrations += 1
@@ -533,7 +527,7 @@ class Node:
         norm = list_prefix(prefix)
         prefix_rec = self.store.get(hdl.prefix_handle_key(norm))
         fake = hdl.Handle(norm, "*")
-        _Checker(principal, fake, prefix_rec.values if prefix_rec else None, self.group_reader())(
+        _Checker(principal, fake, prefix_rec.values if prefix_rec else None, self.admin_groups())(
             Perm.LIST_HANDLES, None
         )
         return norm
@@ -553,10 +547,10 @@ class _Checker:
         principal: Principal,
         h: hdl.Handle,
         prefix_values: list[HandleValue] | None,
-        read: GroupReader | None = None,
+        groups: Groups | None = None,
     ) -> None:
         self.principal, self.h, self.prefix_values = principal, h, prefix_values
-        self.read = read
+        self.groups = groups
 
     def __call__(self, perm: Perm, record: list[HandleValue] | None) -> None:
         authorize(
@@ -568,7 +562,7 @@ class _Checker:
             else hdl.normalise_prefix(self.h.prefix),
             record=record,
             prefix_record=self.prefix_values,
-            read=self.read,
+            groups=self.groups,
         )
 
 
