@@ -49,7 +49,7 @@ from indunet.ids.owners import prefix_owner
 from indunet.ids.resolver import Resolver
 from indunet.ids.sites import SitePolicy
 from indunet.ids.stats import NodeStats
-from indunet.ids.store import HandleStore, Listed, StoredRecord
+from indunet.ids.store import HandleStore, Listed, StoredRecord, decode_values
 from indunet.ids.syntax import gs1
 from indunet.ids.syntax import handle as hdl
 from indunet.ids.syntax.scheme import HANDLE, Scheme, Target
@@ -463,20 +463,20 @@ class Node:
 
     def _groups(self, conn: sa.Connection, known: dict[str, StoredRecord | None]) -> Groups:
         """Admin groups read in a write's transaction: the records it has locked as read, the
-        others read (unlocked) on its connection."""
+        others read (unlocked) on its connection, a level of the walk per query."""
 
-        def read(key: str) -> list[HandleValue] | None:
-            rec = self.store.get_in(conn, key)
-            return rec.values if rec else None
+        def read(keys: Sequence[str]) -> dict[str, list[HandleValue]]:
+            return {k: decode_values(r) for k, r in self.store.existing(conn, keys).items()}
 
         return Groups(read, {k: (r.values if r else None) for k, r in known.items()})
 
     def admin_groups(self) -> Groups:
         """Admin groups read from this node's records, for one request outside a write."""
 
-        def read(key: str) -> list[HandleValue] | None:
-            rec = self.store.get(key)
-            return rec.values if rec else None
+        def read(keys: Sequence[str]) -> dict[str, list[HandleValue]]:
+            with self.engine.connect() as conn:
+                found = self.store.existing(conn, keys)
+            return {k: decode_values(r) for k, r in found.items()}
 
         return Groups(read)
 

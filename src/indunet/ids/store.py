@@ -97,15 +97,10 @@ class HandleStore:
 
     def get_for_update(self, conn: sa.Connection, hkey: str) -> StoredRecord | None:
         """Fetch a record inside a write transaction, locking its row where the database can."""
-        return self.get_in(conn, hkey, lock=True)
-
-    def get_in(self, conn: sa.Connection, hkey: str, *, lock: bool = False) -> StoredRecord | None:
-        """Fetch a record on ``conn`` (inside its transaction), locking its row if ``lock``
-        and the database can."""
         q = sa.select(handles.c.handle, handles.c.record).where(
             handles.c.node == self.node, handles.c.hkey == hkey
         )
-        if lock and conn.dialect.name != "sqlite":
+        if conn.dialect.name != "sqlite":
             q = q.with_for_update()
         row = conn.execute(q).first()
         return None if row is None else StoredRecord(row[0], decode_values(row[1]))
