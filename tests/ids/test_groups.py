@@ -326,3 +326,10 @@ def test_a_group_member_with_the_read_right_reads_restricted_values(node: ids.No
     bob = node.authenticate("300:88.100.1/BOB", "bob-secret-1")
     with pytest.raises(NotAuthorized):
         read_values(node, "88.100.1/SHUT", bob, types=TypeFilter(()), indices=[2])
+
+
+def test_the_console_shows_a_vlist_as_its_references() -> None:
+    from indunet.web.console.pages import value_text
+
+    v = _vlist(200, ("88.100.1/ALICE", 300), ("88.100.1/OPS", 0))
+    assert value_text(v) == "300:88.100.1/ALICE, 0:88.100.1/OPS"
