@@ -544,6 +544,7 @@ def enrol(
         routing_prefix=prefix,
         record=None,
         prefix_record=prefix_rec.values if prefix_rec else None,
+        groups=node.admin_groups(),
     )
     ensure_template(node, prefix, actor=principal.actor)
     node.put(

@@ -11,7 +11,8 @@ places that know the order.
 
 An identity ``index:handle`` (e.g. ``300:0.NA/88.100.1``) holds a right on a record if one of
 the record's HS_ADMIN values names that handle with that index (or index 0, any index) and
-sets the bit. The admins of a prefix handle ``0.NA/P`` also hold every right on the handles
+sets the bit, or names an admin group (an HS_VLIST value) that lists the identity, directly
+or through nested lists held on this node (``ids.groups``). The admins of a prefix handle ``0.NA/P`` also hold every right on the handles
 under ``P``: that is how an enterprise's credential manages all of its identifiers.
 """
 
@@ -24,7 +25,9 @@ from enum import IntEnum
 from urllib.parse import unquote
 
 from indunet.core import hash_secret, new_secret, verify_secret
+from indunet.ids import groups as group_limits
 from indunet.ids.errors import AuthenticationFailed, InvalidHandle, NotAuthorized
+from indunet.ids.groups import Groups, Membership
 from indunet.ids.syntax import handle as hdl
 from indunet.ids.values import ADMIN_TYPE, SECKEY_TYPE, HandleValue
 
@@ -171,21 +174,44 @@ def hash_seckeys(values: list[HandleValue]) -> list[HandleValue]:
     return out
 
 
-def grants(values: Iterable[HandleValue] | None, identity: tuple[int, str], perm: Perm) -> bool:
-    """True if an HS_ADMIN value among ``values`` gives ``identity`` the right ``perm``."""
-    index, key = identity
+def _holders(values: Iterable[HandleValue] | None, perm: Perm) -> list[tuple[str, int]]:
+    """The ``(key, index)`` references the HS_ADMIN values among ``values`` give ``perm``."""
+    out = []
     for v in values or ():
         if v.type != ADMIN_TYPE or not isinstance(v.value, dict):
+            continue
+        if perm not in rights_of(str(v.value.get("permissions", ""))):
             continue
         try:
             admin_key = hdl.parse(str(v.value.get("handle", ""))).key
         except InvalidHandle:
             continue
-        admin_index = int(v.value.get("index", 0))
-        granted = perm in rights_of(str(v.value.get("permissions", "")))
-        if admin_key == key and admin_index in (0, index) and granted:
-            return True
-    return False
+        out.append((admin_key, int(v.value.get("index", 0))))
+    return out
+
+
+def _membership(
+    holders: list[tuple[str, int]], identity: tuple[int, str], groups: Groups | None
+) -> Membership:
+    """Whether ``identity`` is one of ``holders`` (index 0: any index of that handle), or a
+    member of an admin group (HS_VLIST) one of them names, among this node's ``groups``."""
+    index, key = identity
+    if any(k == key and i in (0, index) for k, i in holders):
+        return Membership.MEMBER
+    if groups is None:
+        return Membership.NOT_MEMBER
+    return groups.find(identity, holders)
+
+
+def grants(
+    values: Iterable[HandleValue] | None,
+    identity: tuple[int, str],
+    perm: Perm,
+    groups: Groups | None = None,
+) -> bool:
+    """True if an HS_ADMIN value among ``values`` gives ``identity`` the right ``perm``, naming
+    it or (with ``groups``, this node's records) an admin group listing it."""
+    return _membership(_holders(values, perm), identity, groups) is Membership.MEMBER
 
 
 def authorize(
@@ -196,16 +222,35 @@ def authorize(
     routing_prefix: str,
     record: Iterable[HandleValue] | None,
     prefix_record: Iterable[HandleValue] | None,
+    groups: Groups | None = None,
 ) -> None:
-    """Raise ``NotAuthorized`` unless ``principal`` may do ``perm`` on ``target``."""
+    """Raise ``NotAuthorized`` unless ``principal`` may do ``perm`` on ``target``.
+
+    With ``groups`` (the records of this node), HS_ADMIN values that name an
+    admin group (an HS_VLIST value) give its members the rights (``ids.groups``).
+    """
     if principal.is_superuser:
         return
     if principal.identity is not None:
-        if grants(record, principal.identity, perm) or grants(
-            prefix_record, principal.identity, perm
-        ):
-            return
         index, key = principal.identity
+        holders = [*_holders(record, perm), *_holders(prefix_record, perm)]
+        found = _membership(holders, principal.identity, groups)
+        if found is Membership.MEMBER:
+            return
+        if found is Membership.BOUND:
+            raise NotAuthorized(
+                f"{index}:{key} was not found in the admin groups of {target} within "
+                f"{group_limits.MAX_DEPTH} nested lists, {group_limits.MAX_LOOKUPS} lists and "
+                f"{group_limits.MAX_MEMBERS} members; name it nearer the HS_ADMIN value",
+                reason="handle_group_bound",
+                params={
+                    "who": f"{index}:{key}",
+                    "target": target,
+                    "depth": group_limits.MAX_DEPTH,
+                    "lookups": group_limits.MAX_LOOKUPS,
+                    "members": group_limits.MAX_MEMBERS,
+                },
+            )
         raise NotAuthorized(
             f"{index}:{key} holds no {perm.name.lower()} right on {target}; "
             f"it must be an HS_ADMIN of the handle or of 0.NA/{routing_prefix}",

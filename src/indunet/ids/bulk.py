@@ -112,6 +112,7 @@ class _Checker:
                     routing_prefix=prefix,
                     record=None,
                     prefix_record=self.prefix_values(prefix),
+                    groups=self.node.admin_groups(),
                 )
             except IndunetError as exc:
                 problem = exc
@@ -164,6 +165,7 @@ class _Checker:
         has_admin = any(v.type == ADMIN_TYPE for v in new)
         if has_admin and _admins(new) != _admins(stored):
             perms.append(Perm.MODIFY_ADMIN)
+        groups = self.node.admin_groups()
         for perm in perms:
             authorize(
                 self.principal,
@@ -172,6 +174,7 @@ class _Checker:
                 routing_prefix=ready.prefix,
                 record=stored,
                 prefix_record=prefix_record,
+                groups=groups,
             )
         if has_admin:
             return new

@@ -44,12 +44,13 @@ from indunet.ids.errors import (
     ValueExists,
     ValuesNotFound,
 )
+from indunet.ids.groups import Groups
 from indunet.ids.listing import Listing, list_prefix
 from indunet.ids.owners import prefix_owner
 from indunet.ids.resolver import Resolver
 from indunet.ids.sites import SitePolicy
 from indunet.ids.stats import NodeStats
-from indunet.ids.store import HandleStore, Listed, StoredRecord
+from indunet.ids.store import HandleStore, Listed, StoredRecord, decode_values
 from indunet.ids.syntax import gs1
 from indunet.ids.syntax import handle as hdl
 from indunet.ids.syntax.scheme import HANDLE, Scheme, Target
@@ -309,7 +310,8 @@ class Node:
                 guard(conn, existing)
             prefix_rec = self.store.get_for_update(conn, prefix_key) if h.routing_prefix else None
             pvals = prefix_rec.values if prefix_rec else None
-            check = _Checker(principal, h, pvals)
+            groups = self._groups(conn, {h.key: existing, prefix_key: prefix_rec})
+            check = _Checker(principal, h, pvals, groups)
             if indices:
                 if existing is None:
                     raise _not_registered(h.text)
@@ -436,7 +438,8 @@ class Node:
             if existing is None:
                 raise _not_registered(h.text)
             prefix_rec = self.store.get_for_update(conn, prefix_key) if h.routing_prefix else None
-            check = _Checker(principal, h, prefix_rec.values if prefix_rec else None)
+            groups = self._groups(conn, {h.key: existing, prefix_key: prefix_rec})
+            check = _Checker(principal, h, prefix_rec.values if prefix_rec else None, groups)
             if not indices:
                 check_platform_record(principal, h.suffix, h.text)
                 check(
@@ -492,6 +495,25 @@ class Node:
         self._written(h, remaining)
         return existing.handle
 
+    def _groups(self, conn: sa.Connection, known: dict[str, StoredRecord | None]) -> Groups:
+        """Admin groups read in a write's transaction: the records it has locked as read, the
+        others read (unlocked) on its connection, a level of the walk per query."""
+
+        def read(keys: Sequence[str]) -> dict[str, list[HandleValue]]:
+            return {k: decode_values(r) for k, r in self.store.existing(conn, keys).items()}
+
+        return Groups(read, {k: (r.values if r else None) for k, r in known.items()})
+
+    def admin_groups(self) -> Groups:
+        """Admin groups read from this node's records, for one request outside a write."""
+
+        def read(keys: Sequence[str]) -> dict[str, list[HandleValue]]:
+            with self.engine.connect() as conn:
+                found = self.store.existing(conn, keys)
+            return {k: decode_values(r) for k, r in found.items()}
+
+        return Groups(read)
+
     def _written(self, h: hdl.Handle, values: list[HandleValue] | None) -> None:
         self.stats.registrations += 1
         self.answers.drop(h.key)
@@ -540,7 +562,7 @@ class Node:
         norm = list_prefix(prefix)
         prefix_rec = self.store.get(hdl.prefix_handle_key(norm))
         fake = hdl.Handle(norm, "*")
-        _Checker(principal, fake, prefix_rec.values if prefix_rec else None)(
+        _Checker(principal, fake, prefix_rec.values if prefix_rec else None, self.admin_groups())(
             Perm.LIST_HANDLES, None
         )
         return norm
@@ -556,9 +578,14 @@ class _Checker:
     """Binds a principal and target for repeated permission checks within one write."""
 
     def __init__(
-        self, principal: Principal, h: hdl.Handle, prefix_values: list[HandleValue] | None
+        self,
+        principal: Principal,
+        h: hdl.Handle,
+        prefix_values: list[HandleValue] | None,
+        groups: Groups | None = None,
     ) -> None:
         self.principal, self.h, self.prefix_values = principal, h, prefix_values
+        self.groups = groups
 
     def __call__(self, perm: Perm, record: list[HandleValue] | None) -> None:
         authorize(
@@ -570,6 +597,7 @@ class _Checker:
             else hdl.normalise_prefix(self.h.prefix),
             record=record,
             prefix_record=self.prefix_values,
+            groups=self.groups,
         )
 
 

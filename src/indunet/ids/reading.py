@@ -107,6 +107,7 @@ def read_values(
         routing_prefix=h.routing_prefix if h.is_prefix_handle else hdl.normalise_prefix(h.prefix),
         record=rec.values,
         prefix_record=prefix_rec.values if prefix_rec else None,
+        groups=node.admin_groups(),
     )
     return rec.handle, chosen
 

@@ -10,6 +10,9 @@ may keep the value) and a ``ttl`` given as a time (``"2027-01-01T00:00:00Z"``) i
 value expires then; RFC 3651 TTLType 1); both are stored and answered in the form given.
 ``references`` (RFC 3651 §3.1: other handle values this one refers to) are a list of
 ``{"handle": …, "index": …}``, kept and answered as given.
+
+An ``HS_VLIST`` value (format ``vlist``, as ``GsonUtility`` reads and writes it) is a list of
+such references too: the members of an admin group (see ``ids.groups``).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any
 
 from indunet.ids.errors import InvalidValue, ValueExists
 
-FORMATS = ("string", "base64", "hex", "key", "admin", "site")
+FORMATS = ("string", "base64", "hex", "key", "admin", "site", "vlist")
 DEFAULT_TTL = 86_400
 DEFAULT_PERMISSIONS = "1110"
 SECRET_PERMISSIONS = "1100"  # noqa: S105 - permission bits, not a password
@@ -33,6 +36,8 @@ MAX_TYPE_LEN = 128
 #: Most references one value may carry, and the longest handle a reference may name.
 MAX_REFERENCES = 64
 MAX_REFERENCE_HANDLE_LEN = 255
+#: Most members one HS_VLIST value may list (each a handle and an index).
+MAX_VLIST_MEMBERS = 1024
 #: Largest TTL, relative (seconds) or absolute (seconds since 1970, i.e. 2038-01-19T03:14:07Z):
 #: Handle.Net holds a TTL in a signed 32-bit integer.
 MAX_TTL = 2**31 - 1
@@ -49,6 +54,7 @@ STANDARD_TYPES = frozenset(
 ADMIN_TYPE = "HS_ADMIN"
 SECKEY_TYPE = "HS_SECKEY"
 SITE_TYPE = "HS_SITE"
+VLIST_TYPE = "HS_VLIST"
 #: Index of a prefix's first HS_SITE value; mirrors take the next free ones (11, 12, …).
 FIRST_SITE_INDEX = 11
 TEMPLATE_TYPE = "TEMPLATE"
@@ -225,6 +231,18 @@ def _check_data(index: int, vtype: str, fmt: str, value: Any, where: str) -> Any
                 type=vtype,
             )
         return {"handle": value["handle"], "index": admin_index, "permissions": perms}
+    if fmt == "vlist":
+        if not isinstance(value, list) or len(value) > MAX_VLIST_MEMBERS:
+            raise _bad(
+                where,
+                f"a vlist value must be a list of at most {MAX_VLIST_MEMBERS} "
+                '{"handle": ..., "index": ...} objects',
+                reason="value_vlist",
+                index=index,
+                type=vtype,
+                max=MAX_VLIST_MEMBERS,
+            )
+        return [{"handle": h, "index": i} for h, i in _refs(value, index, vtype, where)]
     if fmt == "site":
         if not isinstance(value, dict) or not isinstance(value.get("url"), str):
             raise _bad(
@@ -260,7 +278,13 @@ def _check_data(index: int, vtype: str, fmt: str, value: Any, where: str) -> Any
     )
 
 
-_BARE_FORMAT = {ADMIN_TYPE: "admin", SITE_TYPE: "site"}
+_BARE_FORMAT = {ADMIN_TYPE: "admin", SITE_TYPE: "site", VLIST_TYPE: "vlist"}
+
+
+def is_vlist(vtype: str) -> bool:
+    """``HS_VLIST`` or a subtype of it, ASCII case ignored (Handle.Net's ``hasType``)."""
+    upper = vtype.upper()
+    return upper == VLIST_TYPE or upper.startswith(VLIST_TYPE + ".")
 
 
 def _whole(x: Any) -> int | None:
@@ -305,6 +329,14 @@ def parse_value(raw: Any, *, timestamp: str | None = None) -> HandleValue:
             where,
             "HS_SITE data must have format 'site'",
             reason="value_site_format",
+            index=index,
+            type=vtype,
+        )
+    if vtype == VLIST_TYPE and fmt != "vlist":
+        raise _bad(
+            where,
+            'HS_VLIST data must have format \'vlist\': a list of {"handle": ..., "index": ...}',
+            reason="value_vlist_format",
             index=index,
             type=vtype,
         )
@@ -371,6 +403,12 @@ def _check_references(raw: Any, index: int, vtype: str, where: str) -> tuple[tup
             type=vtype,
             max=MAX_REFERENCES,
         )
+    return _refs(raw, index, vtype, where)
+
+
+def _refs(raw: list[Any], index: int, vtype: str, where: str) -> tuple[tuple[str, int], ...]:
+    """Each item of ``raw`` as ``(handle, index)``: a handle of 1-255 characters and an index
+    from 0 (any index) to ``MAX_INDEX``."""
     out = []
     for ref in raw:
         handle = ref.get("handle") if isinstance(ref, dict) else None

@@ -46,6 +46,8 @@ def _data(v: HandleValue) -> bytes:
             primary=bool(v.value.get("primary")),
             name=str(v.value.get("name", "")),
         )
+    if v.format == "vlist" and isinstance(v.value, list):
+        return codec.vlist_data([(str(m["handle"]), int(m["index"])) for m in v.value])
     return str(v.value).encode()
 
 

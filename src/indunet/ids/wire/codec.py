@@ -461,6 +461,12 @@ def admin_data(handle: str, index: int, permissions: str) -> bytes:
     return _U16.pack(bits) + _blob(handle.encode()) + _I32.pack(index)
 
 
+def vlist_data(members: list[tuple[str, int]]) -> bytes:
+    """HS_VLIST data (RFC 3651 §3.2.5): the number of references, then each one's handle and
+    index."""
+    return _I32.pack(len(members)) + b"".join(_blob(h.encode()) + _I32.pack(i) for h, i in members)
+
+
 def _address(host: str) -> bytes:
     """16-byte server address: IPv6 as is, IPv4 in the last four bytes (as Handle.Net writes
     it); a host name gives zeros (the ``domain`` attribute names it)."""

@@ -43,6 +43,8 @@ def value_text(v: HandleValue) -> str:
         return f"{v.value.get('index')}:{v.value.get('handle')} ({v.value.get('permissions')})"
     if v.format == "site" and isinstance(v.value, dict):
         return str(v.value.get("url", ""))
+    if v.format == "vlist" and isinstance(v.value, list):
+        return ", ".join(f"{m.get('index')}:{m.get('handle')}" for m in v.value)
     return json.dumps(v.value, ensure_ascii=False)
 
 
