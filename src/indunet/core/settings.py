@@ -48,6 +48,13 @@ class Settings(BaseSettings):
         default="",
         description="CIDRs of private/loopback sites a resolver may fetch, comma-separated",
     )
+    gs1_prefixes: str = Field(
+        default="",
+        max_length=100_000,
+        pattern=r"^\s*([0-9]{1,12}=[^,=\s]{1,128}\s*(,\s*[0-9]{1,12}=[^,=\s]{1,128}\s*)*)?$",
+        description="GS1 Digital Link: GS1 company prefix = Indunet prefix holding its keys,"
+        " comma-separated (9506000=88.100.1); the longest company prefix wins",
+    )
     telemetry_url: str | None = Field(
         default=None,
         description="Time-series store: sqlite:///path or postgresql://...; default data_dir/telemetry.db",
