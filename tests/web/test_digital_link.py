@@ -51,6 +51,14 @@ PRODUCT = [
 ]
 
 
+IRI_GTIN = gs1.format("0950600013438")
+IRI_VALUES = [
+    value(1, "URL", "https://a.example/x\r\nSet-Cookie: taken=1"),
+    value(2, "URL", "https://a.example/with space"),
+    value(3, "URL.gs1:pip", "https://例子.example/路径?q=番茄"),
+]
+
+
 @pytest.fixture
 async def client(state: AppState, allocation: ids.Allocation) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=create_app(state))
@@ -63,6 +71,7 @@ async def client(state: AppState, allocation: ids.Allocation) -> AsyncIterator[h
             ),
             (f"GS1:01/{gs1.format('0950600013437')}", [value(2, "DESC", "no links here")]),
             (f"GS1:00/{SSCC}", [value(1, "URL", "https://carrier.example/track")]),
+            (f"GS1:01/{IRI_GTIN}", IRI_VALUES),
         ):
             put = await c.put(f"/api/handles/88.100.1/{suffix}", json={"values": values}, auth=AUTH)
             assert put.status_code == 201, put.text
@@ -210,3 +219,14 @@ async def test_the_resolver_describes_itself(client: httpx.AsyncClient) -> None:
     body = got.json()
     assert body["resolverRoot"] == BASE
     assert body["supportedPrimaryKeys"] == ["00", "01", "414", "8003", "8004", "8018"]
+
+
+async def test_link_targets_are_safe_in_a_location_header(client: httpx.AsyncClient) -> None:
+    """Values with line breaks or spaces are no links; an IRI is sent as its URI."""
+    got = await client.get(f"/01/{IRI_GTIN}")
+    assert got.status_code == 307
+    assert "set-cookie" not in got.headers
+    encoded = "https://%E4%BE%8B%E5%AD%90.example/%E8%B7%AF%E5%BE%84?q=%E7%95%AA%E8%8C%84"
+    assert got.headers["location"] == encoded
+    ls = await client.get(f"/01/{IRI_GTIN}", params={"linkType": "all"})
+    assert ls.json()["linkset"][0][f"{VOC}pip"] == [{"href": encoded, "title": "gs1:pip"}]

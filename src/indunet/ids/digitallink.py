@@ -43,6 +43,9 @@ LINKSET_TYPE = "application/linkset+json"
 MAX_PATH = 512
 MAX_SEGMENTS = 8
 MAX_LINK_TYPE = 200
+#: Longest link target used (characters, once percent-encoded).
+MAX_HREF = 4096
+_ASCII_VISIBLE = "".join(chr(c) for c in range(0x21, 0x7F))
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,63}")
 _LANG = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,4}")
 _LINK_TYPE_PREFIX = "URL.GS1:"
@@ -167,21 +170,32 @@ def links(values: Iterable[HandleValue]) -> tuple[list[Link], str | None]:
     found: list[Link] = []
     plain: str | None = None
     for v in ordered:
-        if not (isinstance(v.value, str) and _is_web(v.value)):
+        href = web_href(v.value)
+        if href is None:
             continue
         kind = upper_ascii(v.type)
         if kind == "URL":
-            plain = plain or v.value
+            plain = plain or href
         elif kind.startswith(_LINK_TYPE_PREFIX):
             name, _, lang = v.type[len(_LINK_TYPE_PREFIX) :].partition(".")
             if _NAME.fullmatch(name) and (not lang or _LANG.fullmatch(lang)):
-                found.append(Link(name, v.value, lang, title[:200] or f"gs1:{name}"))
+                found.append(Link(name, href, lang, title[:200] or f"gs1:{name}"))
     return found, plain
 
 
-def _is_web(href: str) -> bool:
-    low = href[:8].lower()
-    return low.startswith("https://") or low.startswith("http://")
+def web_href(value: object) -> str | None:
+    """``value`` as an http(s) URL fit for a ``Location`` header: non-ASCII characters
+    percent-encoded (an IRI becomes its URI); None for anything else, a value with spaces or
+    control characters (header injection) or longer than ``MAX_HREF``."""
+    if not isinstance(value, str) or len(value) > MAX_HREF:
+        return None
+    low = value[:8].lower()
+    if not (low.startswith("https://") or low.startswith("http://")):
+        return None
+    if any(ch <= " " or "\x7f" <= ch <= "\x9f" for ch in value):
+        return None
+    href = quote(value, safe=_ASCII_VISIBLE)
+    return href if len(href) <= MAX_HREF else None
 
 
 def languages(accept_language: str) -> list[str]:
