@@ -72,7 +72,8 @@ class DigitalLinkApi:
                     reason="gs1_dl_unavailable",
                     params={"handle": handle, "rc": int(answer.rc)},
                 )
-                failed.status = HTTP_STATUS.get(answer.rc, 502)
+                status = HTTP_STATUS.get(answer.rc, 502)
+                failed.status = status if status < 500 or status == 503 else 502
                 raise failed
             found_any = True
             values = answer.public_values()
