@@ -5,6 +5,7 @@ and language, RFC 9264 linksets, the less specific record when a qualified one i
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 from indunet import ids
 from indunet.core.settings import Settings
 from indunet.ids.syntax import gs1
-from indunet.web import AppState, create_app
+from indunet.web import AppState, build_state, create_app
 
 SECRET = "s3cret-key-for-tests"
 AUTH = ("300%3A0.NA/88.100.1", SECRET)
@@ -230,3 +231,32 @@ async def test_link_targets_are_safe_in_a_location_header(client: httpx.AsyncCli
     assert got.headers["location"] == encoded
     ls = await client.get(f"/01/{IRI_GTIN}", params={"linkType": "all"})
     assert ls.json()["linkset"][0][f"{VOC}pip"] == [{"href": encoded, "title": "gs1:pip"}]
+
+
+async def test_head_answers_like_get(client: httpx.AsyncClient) -> None:
+    got = await client.head(f"/01/{GTIN}", params={"linkType": "gs1:certificationInfo"})
+    assert got.status_code == 307 and got.headers["location"] == "https://brand.example/cert"
+
+
+async def test_a_record_whose_node_is_down_is_502_not_500(tmp_path: Path) -> None:
+    """The company prefix maps to a prefix delegated to a site that refuses connections."""
+    s = Settings(
+        data_dir=tmp_path / "dead",
+        port=8000,
+        site_allow="127.0.0.0/8",
+        site_timeout=0.5,
+        gs1_prefixes="9506000=88.100.9",
+    )
+    state = build_state(s, platform=False)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    ids.delegate(state.hierarchy.front, "88.100.9", [f"http://127.0.0.1:{port}"])
+    transport = httpx.ASGITransport(app=create_app(state))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            got = await c.get(f"/01/{GTIN}")
+        assert got.status_code == 502, got.text
+        assert got.json()["reason"] == "site_unavailable"
+    finally:
+        await state.hierarchy.close()
