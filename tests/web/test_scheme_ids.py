@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from indunet import ids
 from indunet.core.settings import Settings
 from indunet.web import AppState, create_app
+from indunet.web.console.i18n import LANG_COOKIE
 
 AUTH = ("300%3A0.NA/88.100.1", "s3cret-key-for-tests")
 URL = [{"index": 1, "type": "URL", "data": "https://oid.example/pump-7"}]
@@ -112,3 +113,15 @@ async def test_resolution_refusals_have_a_reason(
 async def test_an_unregistered_oid_is_not_found(client: httpx.AsyncClient) -> None:
     got = await client.get("/api/v1/resolve/oid:1.2.156.3001.404")
     assert got.json()["responseCode"] == 100
+
+
+async def test_the_console_resolve_page_takes_an_oid(client: httpx.AsyncClient) -> None:
+    put = await client.put(
+        "/api/handles/88.100.1/OID:1.2.156.3001.7", json={"values": URL}, auth=AUTH
+    )
+    assert put.status_code == 201
+    page = await client.get("/ids/resolve", params={"handle": "oid:1.2.156.3001.7"})
+    assert page.status_code == 200 and "https://oid.example/pump-7" in page.text
+    client.cookies.set(LANG_COOKIE, "zh-CN")
+    unmapped = await client.get("/ids/resolve", params={"handle": "oid:1.2.840.1"})
+    assert "没有已配置的 oid 弧段管辖 1.2.840.1" in unmapped.text
