@@ -71,7 +71,13 @@ async def client(state: AppState, allocation: ids.Allocation) -> AsyncIterator[h
                 [value(1, "URL.gs1:defaultLink", "https://brand.example/item/SN-1")],
             ),
             (f"GS1:01/{gs1.format('0950600013437')}", [value(2, "DESC", "no links here")]),
-            (f"GS1:00/{SSCC}", [value(1, "URL", "https://carrier.example/track")]),
+            (
+                f"GS1:00/{SSCC}",
+                [
+                    value(1, "URL", "https://carrier.example/track"),
+                    value(2, "URL.gs1:traceability", "https://carrier.example/epcis"),
+                ],
+            ),
             (f"GS1:01/{IRI_GTIN}", IRI_VALUES),
         ):
             put = await c.put(f"/api/handles/88.100.1/{suffix}", json={"values": values}, auth=AUTH)
@@ -181,6 +187,20 @@ async def test_a_qualified_identifier_uses_its_own_record_or_the_less_specific_o
 async def test_other_primary_keys_resolve(client: httpx.AsyncClient) -> None:
     got = await client.get(f"/00/{SSCC}")
     assert got.status_code == 307 and got.headers["location"] == "https://carrier.example/track"
+    ls = await client.get(f"/00/{SSCC}", params={"linkType": "all"})
+    assert ls.json() == {  # no DESC: each title is its link type
+        "linkset": [
+            {
+                "anchor": f"{BASE}/00/{SSCC}",
+                f"{VOC}traceability": [
+                    {"href": "https://carrier.example/epcis", "title": "gs1:traceability"}
+                ],
+                f"{VOC}defaultLink": [
+                    {"href": "https://carrier.example/track", "title": "gs1:defaultLink"}
+                ],
+            }
+        ]
+    }
 
 
 BAD = [

@@ -160,22 +160,23 @@ def link_type_name(text: str) -> str:
     return name
 
 
-def links(values: Iterable[HandleValue]) -> tuple[list[Link], str | None]:
-    """The record's links (by value index) and its first plain ``URL`` value, if any."""
+def links(values: Iterable[HandleValue]) -> tuple[list[Link], Link | None]:
+    """The record's links (by value index) and its first plain ``URL`` value as a default
+    link, if any."""
     ordered = sorted(values, key=lambda v: v.index)
     title = next(
         (v.value for v in ordered if upper_ascii(v.type) == "DESC" and isinstance(v.value, str)),
         "",
     )
     found: list[Link] = []
-    plain: str | None = None
+    plain: Link | None = None
     for v in ordered:
         href = web_href(v.value)
         if href is None:
             continue
         kind = upper_ascii(v.type)
         if kind == "URL":
-            plain = plain or href
+            plain = plain or Link(DEFAULT_LINK, href, "", title[:200] or f"gs1:{DEFAULT_LINK}")
         elif kind.startswith(_LINK_TYPE_PREFIX):
             name, _, lang = v.type[len(_LINK_TYPE_PREFIX) :].partition(".")
             if _NAME.fullmatch(name) and (not lang or _LANG.fullmatch(lang)):
@@ -227,15 +228,10 @@ def pick(candidates: Sequence[Link], wanted: Sequence[str]) -> Link | None:
     return next((c for c in candidates if not c.lang), candidates[0] if candidates else None)
 
 
-def default_link(found: Sequence[Link], plain: str | None, wanted: Sequence[str]) -> Link | None:
+def default_link(found: Sequence[Link], plain: Link | None, wanted: Sequence[str]) -> Link | None:
     """``gs1:defaultLink``, else the first plain URL, else the first link."""
     chosen = pick([x for x in found if x.link_type.lower() == DEFAULT_LINK.lower()], wanted)
-    if chosen is not None:
-        return chosen
-    if plain is not None:
-        title = found[0].title if found else ""
-        return Link(DEFAULT_LINK, plain, "", title if found else f"gs1:{DEFAULT_LINK}")
-    return pick(found, wanted)
+    return chosen or plain or pick(found, wanted)
 
 
 def of_type(found: Sequence[Link], name: str, wanted: Sequence[str]) -> Link | None:
