@@ -120,7 +120,11 @@ PUBLIC = {
     # The GS1 Digital Link resolver: public reads by design (what a phone scanning a QR code
     # asks), of public values only, one route per GS1 primary key, and its description file
     # (tests/web/test_digital_link.py).
-    *(("GET", f"/{ai}/{{rest}}") for ai in ("00", "01", "414", "8003", "8004", "8018")),
+    *(
+        (method, f"/{ai}/{{rest}}")
+        for ai in ("00", "01", "414", "8003", "8004", "8018")
+        for method in ("GET", "OPTIONS")
+    ),
     ("GET", "/.well-known/gs1resolver"),
 }
 # Things of no enterprise that only overseers see (``core.access`` with no enterprise):

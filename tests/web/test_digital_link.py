@@ -240,6 +240,7 @@ async def test_the_resolver_describes_itself(client: httpx.AsyncClient) -> None:
     body = got.json()
     assert body["resolverRoot"] == BASE
     assert body["supportedPrimaryKeys"] == ["00", "01", "414", "8003", "8004", "8018"]
+    assert body["supportedLinkType"] == [{"namespace": VOC, "prefix": "gs1:"}]
 
 
 async def test_link_targets_are_safe_in_a_location_header(client: httpx.AsyncClient) -> None:
@@ -280,3 +281,18 @@ async def test_a_record_whose_node_is_down_is_502_not_500(tmp_path: Path) -> Non
         assert got.json()["reason"] == "site_unavailable"
     finally:
         await state.hierarchy.close()
+
+
+async def test_cors_and_options_as_the_resolver_standard_asks(client: httpx.AsyncClient) -> None:
+    got = await client.get(f"/01/{GTIN}", headers={"Origin": "https://shop.example"})
+    assert got.headers["access-control-allow-origin"] == "*"
+    assert got.headers["access-control-expose-headers"] == "Link, Location"
+    refused = await client.get(f"/01/{GTIN[:-1]}3")
+    assert refused.status_code == 400 and refused.headers["access-control-allow-origin"] == "*"
+    pre = await client.options(
+        f"/01/{GTIN}",
+        headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert pre.status_code == 204
+    assert pre.headers["allow"] == "GET, HEAD, OPTIONS"
+    assert pre.headers["access-control-allow-headers"] == "Accept, Accept-Language"

@@ -31,11 +31,25 @@ from indunet.web.state import AppState
 JSON = "application/json"
 VARY = "Accept, Accept-Language"
 LINKSET_CONTEXT = "https://ref.gs1.org/standards/resolver/linkset-context"
+#: Every answer may be read by a page of any origin (GS1's resolver standard asks for CORS):
+#: the resolver is public and reads no credentials.
+CORS = {
+    "Vary": VARY,
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "Link, Location",
+}
+PREFLIGHT = {
+    **CORS,
+    "Allow": "GET, HEAD, OPTIONS",
+    "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+    "Access-Control-Allow-Headers": "Accept, Accept-Language",
+    "Access-Control-Max-Age": "86400",
+}
 
 
 def _error(exc: IndunetError) -> Response:
     return Response(
-        orjson.dumps(exc.to_dict()), status_code=exc.status, media_type=JSON, headers={"Vary": VARY}
+        orjson.dumps(exc.to_dict()), status_code=exc.status, media_type=JSON, headers=CORS
     )
 
 
@@ -112,13 +126,13 @@ class DigitalLinkApi:
                 return Response(
                     orjson.dumps(body),
                     media_type=dl.LINKSET_TYPE,
-                    headers={"Vary": VARY, "Link": context},
+                    headers={**CORS, "Link": context},
                 )
             target = (dl.of_type(links, name, wanted) if name else None) or default
             assert target is not None  # _record returns only records with a link
             linkset = f'<{anchor}?linkType=all>; rel="linkset"; type="{dl.LINKSET_TYPE}"'
             return Response(
-                status_code=307, headers={"Location": target.href, "Link": linkset, "Vary": VARY}
+                status_code=307, headers={**CORS, "Location": target.href, "Link": linkset}
             )
         except IndunetError as exc:
             return _error(exc)
@@ -128,11 +142,15 @@ class DigitalLinkApi:
         body = {
             "name": "Indunet GS1 Digital Link resolver",
             "resolverRoot": self.state.settings.base_url(),
+            "supportedLinkType": [{"namespace": dl.GS1_VOC, "prefix": "gs1:"}],
             "supportedPrimaryKeys": [ai for ai, row in gs1.AIS.items() if row.key],
-            "supportedLinkType": "all",
-            "linkTypeDefaultCanBeLinkset": False,
+            "linkTypeDefaultCanBeAll": False,
         }
-        return Response(orjson.dumps(body), media_type=JSON)
+        return Response(orjson.dumps(body), media_type=JSON, headers=CORS)
+
+    async def preflight(self, request: Request) -> Response:
+        """OPTIONS: what the resolver allows, for CORS preflights and curious clients."""
+        return Response(status_code=204, headers=PREFLIGHT)
 
 
 def routes(state: AppState) -> list[Route]:
@@ -142,4 +160,5 @@ def routes(state: AppState) -> list[Route]:
     for ai, row in gs1.AIS.items():
         if row.key:
             out.append(Route(f"/{ai}/{{rest:path}}", api.resolve, methods=["GET"]))
+            out.append(Route(f"/{ai}/{{rest:path}}", api.preflight, methods=["OPTIONS"]))
     return out
