@@ -234,3 +234,26 @@ def test_registrations_by_the_cli_reach_the_daily_statistics(data: Path, tmp_pat
     today = datetime.now(UTC).date()
     (day,) = ids.daily.counts(engine(data), since_day=today, prefix="88.100.1")
     assert day.registrations == 3
+
+
+def test_register_and_resolve_an_oid_and_an_ecode(data: Path):
+    env = {
+        "INDUNET_OID_PREFIXES": "1.2.156.3001=88.100.1",
+        "INDUNET_ECODE_PREFIXES": "10001=88.100.1",
+    }
+    for handle in ("88.100.1/OID:1.2.156.3001.7", "88.100.1/ECODE:100011234567"):
+        r = runner.invoke(
+            app, ["id", "register", handle, "--value", "URL=https://oid.example/7",
+                  "--data-dir", str(data)], env=env,
+        )  # fmt: skip
+        assert r.exit_code == 0, r.output
+    for asked in ("oid:1.2.156.3001.7", "ecode:100011234567"):
+        r = runner.invoke(app, ["id", "resolve", asked, "--json", "--data-dir", str(data)], env=env)
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.stdout)["values"][0]["data"]["value"] == "https://oid.example/7"
+    bad = run(
+        data, "id", "register", "88.100.1/OID:1.2.156.03001", "--value", "URL=https://x.example"
+    )
+    assert bad.exit_code != 0 and "leading zero" in bad.output
+    unmapped = runner.invoke(app, ["id", "resolve", "oid:1.2.840.1", "--data-dir", str(data)])
+    assert unmapped.exit_code != 0 and "no configured oid arc holds 1.2.840.1" in unmapped.output

@@ -117,6 +117,15 @@ PUBLIC = {
     ("POST", "/api/v1/complaints"),
     ("POST", "/api/v1/complaints/status"),
     ("GET", "/api/v1/licence"),  # the operator's licence, shown on the public page
+    # The GS1 Digital Link resolver: public reads by design (what a phone scanning a QR code
+    # asks), of public values only, one route per GS1 primary key, and its description file
+    # (tests/web/test_digital_link.py).
+    *(
+        (method, f"/{ai}/{{rest}}")
+        for ai in ("00", "01", "414", "8003", "8004", "8018")
+        for method in ("GET", "OPTIONS")
+    ),
+    ("GET", "/.well-known/gs1resolver"),
 }
 # Things of no enterprise that only overseers see (``core.access`` with no enterprise):
 # complaints. They are not a tenant's, so no owner finds them; ``test_isolation_matrix``

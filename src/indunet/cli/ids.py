@@ -34,6 +34,7 @@ from indunet.cli.options import (
     read_secret,
 )
 from indunet.core import InvalidInput, NotFound
+from indunet.ids import schemekeys
 from indunet.web import build_state
 
 app = typer.Typer(help="Identifiers: register, resolve, import, prefixes and templates.")
@@ -130,10 +131,11 @@ def _resolve_here(data_dir: Path | None, handle: str) -> ids.Answer:
     if not s.public_url:  # reuse the server's published sites; never re-point them
         s.public_url = ids.stored_base_url(engine)
     state = build_state(s, engine=engine)
+    target = schemekeys.handle_of(handle, s.oid_prefixes, s.ecode_prefixes)  # oid:…, ecode:…
 
     async def run() -> ids.Answer:
         try:
-            return await state.hierarchy.nodes["recursive"].resolve(handle, recurse=True)
+            return await state.hierarchy.nodes["recursive"].resolve(target, recurse=True)
         finally:
             await state.hierarchy.close()
 

@@ -48,6 +48,27 @@ class Settings(BaseSettings):
         default="",
         description="CIDRs of private/loopback sites a resolver may fetch, comma-separated",
     )
+    gs1_prefixes: str = Field(
+        default="",
+        max_length=100_000,
+        pattern=r"^\s*([0-9]{1,12}=[^,=\s]{1,128}\s*(,\s*[0-9]{1,12}=[^,=\s]{1,128}\s*)*)?$",
+        description="GS1 Digital Link: GS1 company prefix = Indunet prefix holding its keys,"
+        " comma-separated (9506000=88.100.1); the longest company prefix wins",
+    )
+    oid_prefixes: str = Field(
+        default="",
+        max_length=100_000,
+        pattern=r"^\s*([0-9.]{1,255}=[^,=\s]{1,128}\s*(,\s*[0-9.]{1,255}=[^,=\s]{1,128}\s*)*)?$",
+        description="OID arc = Indunet prefix holding its OIDs (1.2.156.3001=88.100.1),"
+        " comma-separated; resolution of oid:… walks up the arcs",
+    )
+    ecode_prefixes: str = Field(
+        default="",
+        max_length=100_000,
+        pattern=r"^\s*([0-9]{1,25}=[^,=\s]{1,128}\s*(,\s*[0-9]{1,25}=[^,=\s]{1,128}\s*)*)?$",
+        description="Ecode version and NSI = Indunet prefix holding its codes (10001=88.100.1),"
+        " comma-separated",
+    )
     telemetry_url: str | None = Field(
         default=None,
         description="Time-series store: sqlite:///path or postgresql://...; default data_dir/telemetry.db",

@@ -38,7 +38,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from indunet.core import IndunetError, InvalidInput, audit, verify_secret
-from indunet.ids import changes
+from indunet.ids import changes, schemekeys
 from indunet.ids.admin import Perm, Principal, authorize, check_platform_record, hash_seckeys
 from indunet.ids.answers import Referral
 from indunet.ids.bulkfiles import Row, file_kind, rows, scan
@@ -46,7 +46,6 @@ from indunet.ids.bulkjobs import DONE, RUNNING, BulkReport, Job, save_job, start
 from indunet.ids.node import LOCAL, Node, default_admin
 from indunet.ids.owners import prefix_owner
 from indunet.ids.store import decode_values, encode_values
-from indunet.ids.syntax import gs1
 from indunet.ids.syntax import handle as hdl
 from indunet.ids.values import ADMIN_TYPE, SECKEY_TYPE, HandleValue, now_timestamp
 from indunet.ids.values import parse_values as _parse_values
@@ -126,7 +125,7 @@ class _Checker:
                 row.problem, reason="bulk_row_unreadable", params={"problem": row.problem}
             )
         h = hdl.parse(row.handle)
-        gs1.check_suffix(h.suffix)
+        schemekeys.check_suffix(h.suffix)
         if h.is_prefix_handle:
             raise InvalidInput(
                 "prefix handles are allocated with 'indunet id prefix add', not here",

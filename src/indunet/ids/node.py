@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from indunet.core import audit
-from indunet.ids import changes, history
+from indunet.ids import changes, history, schemekeys
 from indunet.ids.admin import (
     ALL_RIGHTS,
     BAD_CREDENTIALS,
@@ -51,7 +51,6 @@ from indunet.ids.resolver import Resolver
 from indunet.ids.sites import SitePolicy
 from indunet.ids.stats import NodeStats
 from indunet.ids.store import HandleStore, Listed, StoredRecord, decode_values
-from indunet.ids.syntax import gs1
 from indunet.ids.syntax import handle as hdl
 from indunet.ids.syntax.scheme import HANDLE, Scheme, Target
 from indunet.ids.templates import TemplateRegistry
@@ -299,7 +298,7 @@ class Node:
         records its nonce there).
         """
         h = hdl.parse(text)
-        gs1.check_suffix(h.suffix)
+        schemekeys.check_suffix(h.suffix)
         self._local(h)
         ts = now_timestamp()
         values = hash_seckeys(parse_values(raw_values, timestamp=ts))

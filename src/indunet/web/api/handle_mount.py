@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from indunet.web.api import handle_site, handles
+from indunet.web.api import digital_link, handle_site, handles
 from indunet.web.api.handle_http import HandleHttp
 from indunet.web.state import AppState
 
@@ -15,7 +15,11 @@ from indunet.web.state import AppState
 def mount(app: Any, state: AppState) -> None:
     """Add the Handle API's routes and middleware to ``app``."""
     api = handles.HandleApi(state)
-    app.router.routes[:0] = [*handles.routes(state, api), *handle_site.routes(state, api)]
+    app.router.routes[:0] = [
+        *handles.routes(state, api),
+        *handle_site.routes(state, api),
+        *digital_link.routes(state),
+    ]
     app.add_middleware(handles.CachedAnswers, state=state)
     app.add_middleware(HandleHttp, plain_auth=state.settings.plain_http_auth)
 

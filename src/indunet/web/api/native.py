@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from indunet import core, ids
 from indunet.core import NotFound, Role, access
-from indunet.ids import Node
+from indunet.ids import Node, schemekeys
 from indunet.web.auth import client_address, template_manager
 from indunet.web.deps import MAX_DB_INT, QueryId, StateDep, UserDep, require
 from indunet.web.state import AppState
@@ -179,6 +179,8 @@ def get_node(name: str, state: StateDep) -> dict[str, Any]:
 async def resolve(handle: str, state: StateDep, fresh: bool = False) -> dict[str, Any]:
     """Resolve through the recursive resolver and show the referral path taken."""
     node = state.hierarchy.nodes.get("recursive") or state.hierarchy.front
+    s = state.settings
+    handle = schemekeys.handle_of(handle, s.oid_prefixes, s.ecode_prefixes)  # oid:…, ecode:…
     answer = await node.resolve(handle, recurse=True, fresh=fresh)
     return answer.to_json(with_path=True)
 

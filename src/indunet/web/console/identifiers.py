@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from indunet import ids
 from indunet.core import IndunetError, User
-from indunet.ids import Node, Template, TemplateItem, licence
+from indunet.ids import Node, Template, TemplateItem, licence, schemekeys
 from indunet.web.auth import principal_for_user
 from indunet.web.console.forms import FormError, ValueRow, record_values, value_rows
 from indunet.web.console.pages import error_text, is_htmx, page_zone, render
@@ -101,14 +101,17 @@ async def resolve_page(
     """Resolve ``handle`` recursively; HTMX gets only the answer, a browser the whole page."""
     answer, error, said = None, None, None
     handle = handle[:MAX_HANDLE_TEXT]
-    if handle.strip():
+    text = handle.strip()
+    if text:
         node = resolving_node(state)
+        s = state.settings
         try:
-            node.scheme.target(handle.strip())
+            text = schemekeys.handle_of(text, s.oid_prefixes, s.ecode_prefixes)  # oid:, ecode:
+            node.scheme.target(text)
         except IndunetError as exc:  # what is malformed, in the reader's words
             said = error_text(request, exc)
         try:
-            answer = await node.resolve(handle.strip(), recurse=True)
+            answer = await node.resolve(text, recurse=True)
         except IndunetError as exc:
             error = error_text(request, exc)
         if said is None and answer is not None and answer.reason:  # in the reader's words
