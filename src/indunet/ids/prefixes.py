@@ -29,6 +29,7 @@ from indunet.core import (
     new_secret,
 )
 from indunet.core.paged import page_of_rows
+from indunet.ids import history
 from indunet.ids.admin import ALL_RIGHTS, hash_seckeys
 from indunet.ids.errors import NotResponsible
 from indunet.ids.node import Node
@@ -154,6 +155,15 @@ def allocate(
             )
         )
         node.store.insert(conn, h.key, h.text, h.routing_prefix, values)
+        history.record(
+            conn,
+            node=node.name,
+            hkey=h.key,
+            handle=h.text,
+            action="handle.create",
+            actor=actor,
+            before=None,
+        )
         audit.record(
             conn,
             actor,
@@ -333,7 +343,18 @@ def revoke(nodes: Mapping[str, Node], prefix: str, *, reason: str, actor: str) -
             .where(prefixes.c.prefix == norm)
             .values(revoked_at=datetime.now(UTC), revoked_by=actor[:200], revoke_reason=text)
         )
-        node.store.delete(conn, h.key)
+        old = node.store.get_for_update(conn, h.key)
+        if old is not None:  # a record removed by hand before leaves nothing to keep
+            node.store.delete(conn, h.key)
+            history.record(
+                conn,
+                node=node.name,
+                hkey=h.key,
+                handle=old.handle,
+                action="handle.delete",
+                actor=actor,
+                before=old.values,
+            )
         audit.record(
             conn,
             actor,
@@ -377,6 +398,15 @@ def rotate_key(nodes: Mapping[str, Node], prefix: str, *, actor: str) -> str:
         values = [v for v in rec.values if v.index != ADMIN_KEY_INDEX]
         values = sorted([*values, *hash_seckeys([key])], key=lambda v: v.index)
         node.store.replace(conn, h.key, values)
+        history.record(
+            conn,
+            node=node.name,
+            hkey=h.key,
+            handle=rec.handle,
+            action="handle.modify",
+            actor=actor,
+            before=rec.values,
+        )
         audit.record(
             conn,
             actor,
