@@ -30,7 +30,7 @@ def test_bulk_writes_one_entry_per_row_with_the_values_before(
     path.write_text(ROWS, encoding="utf-8")
     node = state.hierarchy.front
     ids.import_file(node, path, OPS, batch_size=100)
-    created = entries(state, prefix="88.100.1", action="handle.create", handle="/R-")
+    created = entries(state, prefix="88.100.1", action="handle.create", q="/R-")
     assert len(created) == 250
     assert {c.handle for c in created} == {f"88.100.1/R-{i}" for i in range(250)}
     assert all(c.before is None and c.actor == "cli:ops" for c in created)
@@ -79,13 +79,13 @@ def test_search_filters_pages_and_scope(state: AppState, allocation: ids.Allocat
     ids.allocate(node, "88.100.2", other, actor="test", secret="another-secret-key")
     node.put("88.100.2/S_9", value, OPS)
 
-    total, page = history.search(state.engine, history.RecordFilter(handle="s_"), limit=2)
+    total, page = history.search(state.engine, history.RecordFilter(q="s_"), limit=2)
     assert total == 7 and [c.handle for c in page] == ["88.100.2/S_9", "88.100.1/S_0"]
-    total, page = history.search(state.engine, history.RecordFilter(handle="s_"), offset=2, limit=2)
+    total, page = history.search(state.engine, history.RecordFilter(q="s_"), offset=2, limit=2)
     assert total == 7 and [c.handle for c in page] == ["88.100.1/S_4", "88.100.1/S_3"]
     # "_" is a character, not a wildcard: "S_" matches, "S%" and "SX" nothing
-    assert history.search(state.engine, history.RecordFilter(handle="S%"))[0] == 0
-    mine = history.RecordFilter(enterprise_id=allocation.enterprise_id, handle="S_")
+    assert history.search(state.engine, history.RecordFilter(q="S%"))[0] == 0
+    mine = history.RecordFilter(enterprise_id=allocation.enterprise_id, q="S_")
     assert history.search(state.engine, mine)[0] == 6
     theirs = history.RecordFilter(enterprise_id=other.id)
     assert {c.handle for c in entries(state, enterprise_id=other.id)} == {
@@ -114,5 +114,5 @@ def test_export_reads_in_chunks_below_the_last_id(
     for i in range(7):
         node.put(f"88.100.1/C-{i}", value, OPS)
     monkeypatch.setattr(history, "EXPORT_CHUNK", 3)
-    got = [c.handle for c in history.export(state.engine, history.RecordFilter(handle="C-"))]
+    got = [c.handle for c in history.export(state.engine, history.RecordFilter(q="C-"))]
     assert got == [f"88.100.1/C-{i}" for i in range(6, -1, -1)]

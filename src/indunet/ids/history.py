@@ -24,13 +24,15 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from indunet.core import IndunetError, NotFound, User, access
 from indunet.ids.owners import prefix_owner
+from indunet.ids.syntax import handle as hdl
 from indunet.ids.tables import handle_history
 from indunet.ids.values import HandleValue
 
 MAX_BEFORE_BYTES = 65_536
 ACTIONS = ("handle.create", "handle.modify", "handle.delete", "handle.remove_values")
-#: Entries one export may hold; a wider export is cut there (its last line says so).
+#: Entries one export may hold; a wider export stops there (narrow the filters).
 EXPORT_LIMIT = 100_000
 #: Entries read from the database at a time while exporting.
 EXPORT_CHUNK = 1_000
@@ -178,11 +180,13 @@ def changes(
 
 @dataclass(frozen=True, slots=True)
 class RecordFilter:
-    """Which entries a reader asks for. ``handle`` is contained in the identifier (case as
-    keys: ASCII upper-cased); ``prefix`` matches exactly; ``action`` and ``actor`` exactly;
+    """Which entries a reader asks for. ``q`` is contained in the identifier (any ASCII
+    case); ``handle`` (one identifier), ``prefix``, ``action`` and ``actor`` match exactly;
     ``since`` inclusive, ``until`` exclusive. ``enterprise_id`` limits to one enterprise's
-    prefixes (``None``: all) and comes from ``core.access.scope``."""
+    prefixes (``None``: all) and comes from ``core.access.scope``; a named prefix or
+    identifier is checked by ``seen_prefix`` first."""
 
+    q: str = ""
     handle: str = ""
     prefix: str = ""
     action: str = ""
@@ -204,7 +208,9 @@ def _where(f: RecordFilter) -> list[sa.ColumnElement[bool]]:
     if f.prefix:
         out.append(c.prefix == f.prefix.translate(_UPPER))
     if f.handle:
-        out.append(c.hkey.like(f"%{_like(f.handle.translate(_UPPER))}%", escape="\\"))
+        out.append(c.hkey == f.handle.translate(_UPPER))
+    if f.q:
+        out.append(c.hkey.like(f"%{_like(f.q.translate(_UPPER))}%", escape="\\"))
     if f.action:
         out.append(c.action == f.action)
     if f.actor:
@@ -217,6 +223,29 @@ def _where(f: RecordFilter) -> list[sa.ColumnElement[bool]]:
 
 
 _UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def seen_prefix(engine: sa.Engine, user: User, prefix: str) -> str:
+    """``prefix`` (normalised) if ``user`` may read its records: overseers any, others the
+    prefixes allocated to their enterprise (and those under them); else ``NotFound``, as for
+    a prefix that does not exist."""
+    norm = prefix.translate(_UPPER)[:128]
+    if not access.sees_all(user):
+        with engine.connect() as conn:
+            owner = prefix_owner(conn, norm) if norm else None
+        access.check_see(user, owner, f"prefix {norm}")
+    return norm
+
+
+def seen_handle(engine: sa.Engine, user: User, text: str) -> str:
+    """The lookup key of identifier ``text`` if ``user`` may read its records (see
+    ``seen_prefix``); a malformed identifier is ``NotFound`` too."""
+    try:
+        key = hdl.parse(text).key
+    except IndunetError:
+        raise NotFound(f"no identifier {text[:100]}") from None
+    seen_prefix(engine, user, prefix_of(key))
+    return key
 
 
 def search(
