@@ -14,7 +14,7 @@ from alembic import op
 revision = "ih0002"
 down_revision = "ih0001"
 branch_labels = None
-depends_on = ("io0001",)  # ids_prefixes.enterprise_id
+depends_on = None  # ih0001 depends on i0001 (ids_prefixes)
 
 BATCH = 2000
 history = sa.table(
