@@ -93,6 +93,10 @@ async def test_api_filters_pages_and_scope(
     assert r.status_code == 404
     r = await web.get("/api/v1/records", params={"since": "2999-01-01T00:00:00"}, headers=b)
     assert r.json() == []
+    # times UTC cannot hold filter as the earliest or latest time, never a 500
+    for edge, n in (("0001-01-01T00:00:00+05:00", 2), ("9999-12-31T23:59:59-05:00", 0)):
+        r = await web.get("/api/v1/records", params={"since": edge}, headers=b)
+        assert r.status_code == 200 and len(r.json()) == n, edge
 
 
 @pytest.mark.parametrize(
@@ -148,6 +152,8 @@ async def test_console_page_filters_and_exports(
     assert "88.100.2" not in r.text.split('id="records-filters"')[1]
     r = await c.get("/ids/records", params={"from": "yesterday"})
     assert r.status_code == 400 and "yesterday" in r.text
+    r = await c.get("/ids/records", params={"to": "0001-01-01T00:00"})  # +08:00: before year 1
+    assert r.status_code == 200 and 'id="records-table"' not in r.text
     r = await c.get("/ids/records", params={"action": "handle.bulk"})
     assert r.status_code == 400
     r = await c.get("/ids/records/export.csv", params={"action": "handle.delete"})

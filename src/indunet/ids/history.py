@@ -196,6 +196,18 @@ class RecordFilter:
     enterprise_id: int | None = None
 
 
+def utc(at: datetime) -> datetime:
+    """``at`` (aware; naive is taken as UTC) in UTC; a time that UTC cannot hold (year 1 with
+    a positive offset, year 9999 with a negative one) becomes the earliest or latest time,
+    which filters the same."""
+    if at.tzinfo is None:
+        return at.replace(tzinfo=UTC)
+    try:
+        return at.astimezone(UTC)
+    except OverflowError:
+        return (datetime.min if at.year == 1 else datetime.max).replace(tzinfo=UTC)
+
+
 def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 

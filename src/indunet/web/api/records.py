@@ -25,9 +25,7 @@ MAX_PAGE = 1000
 
 def _utc(at: datetime | None) -> datetime | None:
     """An ISO time as UTC (a time without an offset is taken as UTC)."""
-    if at is None:
-        return None
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    return None if at is None else history.utc(at)
 
 
 def _filter(

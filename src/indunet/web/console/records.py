@@ -8,7 +8,7 @@ narrow to one enterprise); everyone else reads the entries of their enterprise's
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -48,8 +48,7 @@ def _time(text: str, zone: Zone, name: str) -> datetime | None:
         naive = datetime.fromisoformat(text)
     except ValueError:
         raise FormError(N_("records.time_invalid"), field=name, text=text[:40]) from None
-    when = naive if naive.tzinfo is not None else naive.replace(tzinfo=zone.info)
-    return when.astimezone(UTC)
+    return history.utc(naive if naive.tzinfo is not None else naive.replace(tzinfo=zone.info))
 
 
 def record_filter(
