@@ -87,7 +87,9 @@ def test_records_are_listed_filtered_and_exported(
             page.fill("input[name=password]", admin_password)
             page.click("form.stack button[type=submit]")
             expect(page.locator("h1")).to_have_text("标识备案记录")
-            expect(page.locator("a[href='/ids/records'][aria-current=page]")).to_have_text("备案记录")
+            expect(page.locator("a[href='/ids/records'][aria-current=page]")).to_have_text(
+                "备案记录"
+            )
             first = page.locator("#records-table > tbody > tr").first
             expect(first).to_contain_text("88.100.1/CNC-08")
             expect(first.locator("td[data-action]")).to_have_text("删除")
