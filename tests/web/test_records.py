@@ -154,6 +154,8 @@ async def test_console_page_filters_and_exports(
     assert r.status_code == 400 and "yesterday" in r.text
     r = await c.get("/ids/records", params={"to": "0001-01-01T00:00"})  # +08:00: before year 1
     assert r.status_code == 200 and 'id="records-table"' not in r.text
+    for hostile in ({"page": "99"}, {"size": "100000"}, {"q": "%_\\" * 100}, {"prefix": "x" * 999}):
+        assert (await c.get("/ids/records", params=hostile)).status_code < 500, hostile
     r = await c.get("/ids/records", params={"action": "handle.bulk"})
     assert r.status_code == 400
     r = await c.get("/ids/records/export.csv", params={"action": "handle.delete"})
