@@ -38,7 +38,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from indunet.core import IndunetError, InvalidInput, audit, verify_secret
-from indunet.ids import changes, schemekeys
+from indunet.ids import changes, history, schemekeys
 from indunet.ids.admin import Perm, Principal, authorize, check_platform_record, hash_seckeys
 from indunet.ids.answers import Referral
 from indunet.ids.bulkfiles import Row, file_kind, rows, scan
@@ -325,6 +325,7 @@ def _write_batch(
             results.append((row, None, exc))
     inserts: list[tuple[str, str, str, str]] = []
     replaced: list[str] = []
+    entries: list[history.Written] = []
     with node.engine.begin() as conn:
         keys = [r.key for _, r, _ in results if r is not None]
         existing = node.store.existing(conn, keys) if keys else {}
@@ -353,6 +354,7 @@ def _write_batch(
             stored_json = existing.get(key)
             if stored_json is None:
                 inserts.append((key, r.h.text, r.prefix, encode_values(check.final(r))))
+                entries.append(history.Written(key, r.h.text, None))
                 job.registered += 1
                 continue
             stored = decode_values(stored_json)
@@ -374,8 +376,10 @@ def _write_batch(
                     continue
                 node.store.replace(conn, key, final)
                 replaced.append(key)
+                entries.append(history.Written(key, r.h.text, stored))
                 job.registered += 1
         node.store.insert_many(conn, inserts)
+        history.record_many(conn, node=node.name, actor=principal.actor, written=entries)
         written = len(inserts) + len(replaced)
         if written:
             audit.record(

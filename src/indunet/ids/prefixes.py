@@ -29,7 +29,7 @@ from indunet.core import (
     new_secret,
 )
 from indunet.core.paged import page_of_rows
-from indunet.ids import changes
+from indunet.ids import changes, history
 from indunet.ids.admin import ALL_RIGHTS, hash_seckeys
 from indunet.ids.errors import NotResponsible
 from indunet.ids.node import Node
@@ -156,6 +156,15 @@ def allocate(
         )
         node.store.insert(conn, h.key, h.text, h.routing_prefix, values)
         changes.note(conn, node.name, [h.key])
+        history.record(
+            conn,
+            node=node.name,
+            hkey=h.key,
+            handle=h.text,
+            action="handle.create",
+            actor=actor,
+            before=None,
+        )
         audit.record(
             conn,
             actor,
@@ -335,7 +344,18 @@ def revoke(nodes: Mapping[str, Node], prefix: str, *, reason: str, actor: str) -
             .where(prefixes.c.prefix == norm)
             .values(revoked_at=datetime.now(UTC), revoked_by=actor[:200], revoke_reason=text)
         )
-        node.store.delete(conn, h.key)
+        old = node.store.get_for_update(conn, h.key)
+        if old is not None:  # a record removed by hand before leaves nothing to keep
+            node.store.delete(conn, h.key)
+            history.record(
+                conn,
+                node=node.name,
+                hkey=h.key,
+                handle=old.handle,
+                action="handle.delete",
+                actor=actor,
+                before=old.values,
+            )
         changes.note(conn, node.name, [changes.EVERYTHING])  # revocations reloaded
         audit.record(
             conn,
@@ -381,6 +401,15 @@ def rotate_key(nodes: Mapping[str, Node], prefix: str, *, actor: str) -> str:
         values = sorted([*values, *hash_seckeys([key])], key=lambda v: v.index)
         node.store.replace(conn, h.key, values)
         changes.note(conn, node.name, [h.key])
+        history.record(
+            conn,
+            node=node.name,
+            hkey=h.key,
+            handle=rec.handle,
+            action="handle.modify",
+            actor=actor,
+            before=rec.values,
+        )
         audit.record(
             conn,
             actor,

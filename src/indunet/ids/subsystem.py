@@ -16,6 +16,7 @@ SUBSYSTEM = Subsystem(
         "indunet.web.api.active:router",
         "indunet.web.api.complaints:router",
         "indunet.web.api.licence:router",
+        "indunet.web.api.records:router",
     ),
     console=(
         "indunet.web.console.identifiers:router",
@@ -26,6 +27,7 @@ SUBSYSTEM = Subsystem(
         "indunet.web.console.handles:router",
         "indunet.web.console.idsbulk:router",
         "indunet.web.console.idsstats:router",
+        "indunet.web.console.records:router",
         "indunet.web.console.complaints:router",
     ),
     sections=(
@@ -40,6 +42,7 @@ SUBSYSTEM = Subsystem(
                 Page("/ids/bulk", "ids.tab.bulk"),
                 Page("/ids/templates", "ids.tab.templates"),
                 Page("/ids/stats", "ids.tab.stats"),
+                Page("/ids/records", "ids.tab.records"),
                 Page("/ids/enterprises", "ids.tab.enterprises"),
                 Page("/ids/prefixes", "ids.tab.prefixes"),
                 Page("/ids/nodes", "ids.tab.nodes"),

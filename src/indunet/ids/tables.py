@@ -86,7 +86,13 @@ handle_history = sa.Table(
     sa.Column("actor", sa.String(200), nullable=False),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("before", sa.Text, nullable=True),
+    # migration ih0002: the prefix the record is under and its owner when written (search)
+    sa.Column("prefix", sa.String(128), nullable=False, server_default=""),
+    sa.Column("enterprise_id", sa.Integer, nullable=True),
     sa.Index("ix_ids_handle_history_key", "node", "hkey", "id"),
+    sa.Index("ix_ids_handle_history_owner", "enterprise_id", "id"),
+    sa.Index("ix_ids_handle_history_prefix", "prefix", "id"),
+    sa.Index("ix_ids_handle_history_at", "at"),
 )
 
 active_nonces = (
