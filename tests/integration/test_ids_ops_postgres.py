@@ -40,7 +40,8 @@ def test_daily_counts_revocation_and_searches(pg_state: AppState) -> None:  # no
     with state.engine.connect() as conn:
         found, total = core_enterprises.page_enterprises(conn, like="%深圳%")
         assert [e.id for e in found] == [eid] and total == 1
-        assert core_enterprises.page_enterprises(conn, like="%x%", offset=50) == ([], 0)
+        none = core_enterprises.page_enterprises(conn, like="%no-such-name%", offset=50)
+        assert none == ([], 0)
     found_prefixes, total = ids_prefixes.page_allocations(state.engine, like="%100%")
     assert total == 1 and found_prefixes[0].prefix == "88.100.1"
     ids_prefixes.revoke(state.hierarchy.nodes, "88.100.1", reason="test", actor="t")

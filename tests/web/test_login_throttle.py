@@ -39,8 +39,10 @@ def clock(state: AppState) -> Clock:
 
 
 def client_at(state: AppState, address: str) -> httpx.AsyncClient:
+    """A client at ``address`` over HTTPS (credentials from another host over plain HTTP are
+    refused before any throttle sees them: tests/web/test_handles_http.py)."""
     transport = httpx.ASGITransport(app=create_app(state), client=(address, 40000))
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+    return httpx.AsyncClient(transport=transport, base_url="https://testserver")
 
 
 @pytest.fixture
