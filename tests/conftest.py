@@ -22,6 +22,11 @@ REQUIRE_SERVICES = os.environ.get("INDUNET_REQUIRE_SERVICES") == "1"
 # Tests talk to their servers over plain HTTP on loopback, with credentials: the development
 # allowance, explicitly (the default refuses; tests of the rule set it themselves).
 os.environ.setdefault("INDUNET_PLAIN_HTTP_AUTH", "loopback")
+# Under pytest-xdist each worker's in-process apps get their own embedded MQTT port, so two
+# workers never fight over the default 11883 (worker gw0 keeps it; servers.py picks free ones).
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+if _WORKER != "gw0" and _WORKER[2:].isdigit():
+    os.environ.setdefault("INDUNET_MQTT_PORT", str(11883 + 1000 * int(_WORKER[2:])))
 USCC_A = "91350100M000100Y43"
 USCC_B = core.make_uscc("91110108MA01ABCD")
 NATS_URL = os.environ.get("INDUNET_TEST_NATS_URL") or "nats://127.0.0.1:4222"

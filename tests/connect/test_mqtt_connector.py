@@ -184,7 +184,8 @@ def test_broker_urls_parse() -> None:
             BrokerUrl.parse(bad)
 
 
-def test_config_from_settings(tmp_path: Any) -> None:
+def test_config_from_settings(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("INDUNET_MQTT_PORT", raising=False)  # a test worker's own port
     embedded_cfg = MqttConfig.from_settings(Settings(data_dir=tmp_path))
     assert (embedded_cfg.mode, embedded_cfg.port) == ("embedded", 11883)
     off = MqttConfig.from_settings(Settings(data_dir=tmp_path, mqtt_port=0))

@@ -14,7 +14,7 @@ from tests.integration.servers import Server, group
 
 from indunet import core
 
-USCC = core.make_uscc("91350200MA3PRGAB1")
+USCC = core.make_uscc("91350200MA3PRGAB")
 ROWS = 60_000  # 30 API batches of 2,000: several seconds, several console polls
 
 pytestmark = pytest.mark.integration

@@ -201,9 +201,9 @@ PREFIX_RECORD = "0.NA/"
 
 
 def share_resolver(invalidation: Invalidation, resolver: Resolver, nodes: Sequence[Node]) -> None:
-    """Identifier writes here make other processes' resolvers forget the record, and theirs
-    this one's; a prefix record (``0.NA/…``) also drops the referral and reloads every
-    node's delegations (in a worker thread)."""
+    """Identifier writes here make other processes' resolvers and nodes' answer caches forget
+    the record, and theirs this one's; a prefix record (``0.NA/…``) also drops the referral
+    and reloads every node's delegations (in a worker thread)."""
     resolver.on_forget.append(lambda key: invalidation.tell(IDS, [key]))
 
     async def forget(keys: Sequence[str]) -> None:
@@ -212,9 +212,13 @@ def share_resolver(invalidation: Invalidation, resolver: Resolver, nodes: Sequen
             if key == EVERYTHING:
                 resolver.answers.clear()
                 resolver.referrals.clear()
+                for node in nodes:
+                    node.answers.clear()
                 delegations = True
                 continue
             resolver.answers.drop(key)
+            for node in nodes:  # the authoritative answers a node here keeps (ids.answercache)
+                node.answers.drop(key)
             if key.upper().startswith(PREFIX_RECORD):
                 resolver.referrals.drop(handle.normalise_prefix(key[len(PREFIX_RECORD) :]))
                 delegations = True
