@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.conftest import USCC_B
+from tests.conftest import USCC_B, until
 from tests.web.test_console import log_in
 
 from indunet import core, ids
@@ -510,6 +510,7 @@ async def test_an_interrupted_job_resumes_and_a_running_one_is_polled(
     assert resumed.status_code == 303 and resumed.headers["location"] == f"/ids/bulk/{job.id}"
     done = await wait_done(admin, resumed.headers["location"])
     assert "注册 30" in done
-    assert not (idsbulk.upload_dir(state) / f"job-{job.id}.csv").exists()  # file dropped
+    staged_file = idsbulk.upload_dir(state) / f"job-{job.id}.csv"  # dropped once the job ends
+    await until(lambda: not staged_file.exists(), 5, "the job's file removed")
     again = await admin.post(f"/ids/bulk/{job.id}/resume")
     assert again.status_code == 409

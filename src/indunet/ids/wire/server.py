@@ -18,6 +18,7 @@ and queries waiting on the node or the resolver at ``MAX_PENDING`` (then
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import struct
 from time import perf_counter
@@ -38,6 +39,8 @@ MAX_CONNECTIONS = 256
 MAX_PENDING = 1024
 #: Requests remembered for ``WireService.repeat`` (forgotten all at once when full).
 REPEATS_MAX = 10_000
+#: Free UDP ports tried when the same number is taken for TCP (``port`` 0).
+_FREE_PORT_TRIES = 20
 #: Seconds a TCP connection may sit between requests, and to send the rest of a request.
 IDLE_TIMEOUT = 30.0
 READ_TIMEOUT = 10.0
@@ -279,14 +282,24 @@ class WireServer:
         self._connections: set[asyncio.Task[Any]] = set()
 
     async def start(self) -> None:
-        """Bind UDP and TCP (port 0 takes a free port, the same for both)."""
+        """Bind UDP and TCP (port 0 takes a free port, the same for both: a UDP port whose
+        number is taken for TCP is given back and another tried, a few times)."""
         loop = asyncio.get_running_loop()
-        transport, protocol = await loop.create_datagram_endpoint(
-            lambda: _Udp(self.service), local_addr=(self.host, self.port)
-        )
-        self._udp, self._udp_protocol = transport, protocol
-        self.port = transport.get_extra_info("sockname")[1]
-        self._tcp = await asyncio.start_server(self._serve_tcp, self.host, self.port)
+        wanted = self.port
+        for attempt in range(1 if wanted else _FREE_PORT_TRIES):
+            transport, protocol = await loop.create_datagram_endpoint(
+                lambda: _Udp(self.service), local_addr=(self.host, wanted)
+            )
+            port = transport.get_extra_info("sockname")[1]
+            try:
+                self._tcp = await asyncio.start_server(self._serve_tcp, self.host, port)
+            except OSError as exc:
+                transport.close()
+                if wanted or exc.errno != errno.EADDRINUSE or attempt == _FREE_PORT_TRIES - 1:
+                    raise
+                continue
+            self._udp, self._udp_protocol, self.port = transport, protocol, port
+            return
 
     async def stop(self) -> None:
         """Close both endpoints and the open connections."""
