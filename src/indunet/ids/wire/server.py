@@ -33,7 +33,7 @@ from indunet.ids.wire.answers import WireCache, referral_values, select, wire_va
 
 log = logging.getLogger(__name__)
 
-UDP_ANSWER_MAX = 16 * codec.UDP_PACKET_SIZE
+UDP_ANSWER_MAX = 8 * codec.UDP_PACKET_SIZE  # 4,096 bytes: records larger than this go by TCP
 TCP_ANSWER_MAX = 8 * 1024 * 1024
 MAX_CONNECTIONS = 256
 MAX_PENDING = 1024
