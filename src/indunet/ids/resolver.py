@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from indunet.ids.answercache import echo
 from indunet.ids.answers import Answer, Hop, Referral, Site
 from indunet.ids.cache import TTLCache
 from indunet.ids.errors import RC, HandleError, InvalidHandle, SiteUnavailable
@@ -28,8 +29,6 @@ _NOT_ASKED = {
     "site_busy": "site unavailable (too many requests waiting; not asked)",
 }
 DEFAULT_DEADLINE = 10.0
-#: How ``Answer.body()`` of a success begins; ``cached_body`` splices the asked handle after it.
-_SUCCESS_HEAD = b'{"responseCode":1,"handle":'
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +80,7 @@ class Resolver:
         if hit is None or hit[0].rc != RC.SUCCESS:
             return None
         answer, body = hit
-        if asked is None or asked == answer.handle:
-            return body
-        head = _SUCCESS_HEAD + orjson.dumps(answer.handle)
-        if body.startswith(head):  # splice: a few bytes copied instead of a serialisation
-            return _SUCCESS_HEAD + orjson.dumps(asked) + body[len(head) :]
-        return orjson.dumps(answer.to_json() | {"handle": asked})
+        return body if asked is None else echo(answer, body, asked)
 
     def forget(self, key: str) -> None:
         """Drop a cached answer (after a local write); ``on_forget`` listeners are told."""
