@@ -46,6 +46,8 @@ from .envelope import MAX_LETTER, Batch, EnvelopeInvalid, decode
 log = logging.getLogger(__name__)
 MAX_TRACKED = 100_000
 """Envelopes whose failures a worker counts at once (beyond, it forgets the counts)."""
+STOP_RECANCEL_S = 1.0
+"""How often ``stop`` cancels again a consumer task that has not ended."""
 POISON = "poison"
 """The dead-letter reason of an envelope that failed ``max_deliver`` times (one of
 ``telemetry.REASONS``)."""
@@ -113,12 +115,20 @@ class BusWorker:
         ]
 
     async def stop(self) -> None:
-        """Stop fetching; what was fetched and not acknowledged is redelivered later."""
+        """Stop fetching; what was fetched and not acknowledged is redelivered later.
+
+        A task that lost its cancellation (nats.py's ``next_msg`` on Python 3.11 can turn it
+        into a fetch timeout when both arrive together) is cancelled again each second, so
+        stopping never hangs on it.
+        """
+        pending = set(self._tasks)
+        while pending:
+            for t in pending:
+                t.cancel()
+            _, pending = await asyncio.wait(pending, timeout=STOP_RECANCEL_S)
         for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+            if not t.cancelled() and (exc := t.exception()) is not None:
+                log.warning("a partition consumer ended with %r while stopping", exc)
         self._tasks = []
 
     def lag(self) -> int:
@@ -159,6 +169,7 @@ class BusWorker:
                 await self._consume(partition)
                 backoff.reset()
             except Exception as exc:
+                _cancelled_meanwhile()
                 log.warning("partition %d: consumer failed (%s); starting again", partition, exc)
             self.stats.restarts += 1
             await asyncio.sleep(backoff.next())
@@ -192,8 +203,10 @@ class BusWorker:
                 try:
                     msgs = await sub.fetch(self.fetch, timeout=1.0)
                 except TimeoutError:
+                    _cancelled_meanwhile()
                     continue
                 except Exception as exc:  # connection lost, consumer gone: subscribe again
+                    _cancelled_meanwhile()
                     self.stats.fetch_errors += 1
                     log.warning("partition %d: fetch failed (%s); retrying", partition, exc)
                     return
@@ -338,6 +351,14 @@ class BusWorker:
         with contextlib.suppress(Exception):
             await (msg.term() if terminate else msg.ack())
         return True
+
+
+def _cancelled_meanwhile() -> None:
+    """Raise ``CancelledError`` when this task was asked to stop although the awaited call
+    answered otherwise (a library that caught the cancellation and raised a timeout)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _sequence(msg: Any) -> int:
