@@ -91,6 +91,14 @@ class Settings(BaseSettings):
     handle_host: str | None = Field(
         default=None, description="Address of the Handle protocol port [default: host]"
     )
+    handle_udp_rate: float = Field(
+        default=20.0,
+        ge=0,
+        le=100_000,
+        description="UDP answers per second about one handle to one source network (/24, /56)"
+        " before answers are dropped or slipped as short errors (0 = no limit; loopback is"
+        " never limited)",
+    )
     buffer_max_bytes: int = Field(
         default=256 * 1024 * 1024, ge=1024, description="Bound of the on-disk ingest buffer"
     )

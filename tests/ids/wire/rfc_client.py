@@ -185,18 +185,29 @@ def ask_udp(host: str, port: int, request: bytes, timeout: float = 2.0) -> Reply
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(timeout)
         s.sendto(request, (host, port))
-        parts: dict[int, bytes] = {}
-        total = None
-        envelope = b""
-        while total is None or sum(len(p) for p in parts.values()) < total:
+        packets: list[bytes] = []
+        while not complete(packets):
             packet, _ = s.recvfrom(65_535)
             assert len(packet) <= 512, "a UDP packet longer than 512 bytes"
-            seq, total = struct.unpack("!II", packet[12:20])
-            envelope = envelope or packet[:20]
-            parts[seq] = packet[20:]
-        whole = b"".join(parts[i] for i in sorted(parts))
-        head = envelope[:12] + struct.pack("!I", 0) + envelope[16:20]
-        return parse_reply(head + whole)
+            packets.append(packet)
+        return reassemble(packets)
+
+
+def complete(packets: list[bytes]) -> bool:
+    """Whether ``packets`` (of one answer) hold the whole message their envelopes announce."""
+    if not packets:
+        return False
+    total = struct.unpack("!I", packets[0][16:20])[0]
+    return sum(len(p) - 20 for p in packets) >= total
+
+
+def reassemble(packets: list[bytes]) -> Reply:
+    """The answer carried by ``packets``, put in order by their sequence numbers."""
+    parts = {struct.unpack("!I", p[12:16])[0]: p[20:] for p in packets}
+    whole = b"".join(parts[i] for i in sorted(parts))
+    envelope = packets[0][:20]
+    head = envelope[:12] + struct.pack("!I", 0) + envelope[16:20]
+    return parse_reply(head + whole)
 
 
 def ask_tcp(host: str, port: int, *requests: bytes, timeout: float = 2.0) -> list[Reply]:

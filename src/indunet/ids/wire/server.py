@@ -30,6 +30,7 @@ from indunet.ids.node import Node, NodeRole
 from indunet.ids.syntax.handle import upper_ascii
 from indunet.ids.wire import codec
 from indunet.ids.wire.answers import WireCache, referral_values, select, wire_values
+from indunet.ids.wire.ratelimit import ResponseRateLimit, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,9 @@ IDLE_TIMEOUT = 30.0
 READ_TIMEOUT = 10.0
 
 _HEAD = struct.Struct(">BBBBiiiIiiIHBBiI")  # envelope and header, unchecked
+_BODY = codec.ENVELOPE_SIZE + codec.HEADER_SIZE  # where a request's handle (length first) is
+#: The short error sent instead of an answer over the rate limit (``ratelimit.Verdict.SLIP``).
+SLIP_MESSAGE = "rate limited: too many answers about this handle to your network; ask over TCP"
 
 
 def _blob(b: bytes) -> bytes:
@@ -62,8 +66,10 @@ class WireService:
         limits: codec.Limits = codec.DEFAULT_LIMITS,
         site_url: str = "",
         handle_port: int = 0,
+        rate_limit: ResponseRateLimit | None = None,
     ) -> None:
         self.node = node
+        self.rate_limit = rate_limit if rate_limit is not None else ResponseRateLimit()
         self.limits = limits
         self.cache = WireCache()
         self.site_url = site_url
@@ -220,7 +226,15 @@ class _Udp(asyncio.DatagramProtocol):
         out = service.repeat(data) if len(data) <= codec.UDP_PACKET_SIZE else None
         if out is not None:
             if len(out) <= codec.UDP_PACKET_SIZE and self.transport is not None:
-                self.transport.sendto(out, addr)
+                size = int.from_bytes(data[_BODY : _BODY + 4])  # decoded before: well formed
+                handle = data[_BODY + 4 : _BODY + 4 + size]
+                verdict = service.rate_limit.verdict(addr[0], handle)
+                if verdict is Verdict.SEND:
+                    self.transport.sendto(out, addr)
+                elif verdict is Verdict.SLIP:
+                    req = codec.decode_request(data, udp=True, limits=service.limits)
+                    slip = codec.encode_error(req, codec.RC_SERVER_TOO_BUSY, SLIP_MESSAGE)
+                    self.transport.sendto(slip, addr)
                 return
             out = None
         try:
@@ -228,7 +242,8 @@ class _Udp(asyncio.DatagramProtocol):
         except codec.WireError as exc:
             service.refused += 1
             reply = error_reply(data[: codec.ENVELOPE_SIZE + codec.HEADER_SIZE], exc.reason)
-            if reply is not None and self.transport is not None:
+            allowed = service.rate_limit.verdict(addr[0], b"") is not Verdict.DROP
+            if reply is not None and self.transport is not None and allowed:
                 self.transport.sendto(reply, addr)
             return
         out = service.cached(req, data)
@@ -256,6 +271,11 @@ class _Udp(asyncio.DatagramProtocol):
     def _send(self, message: bytes, req: codec.Request, addr: tuple[str | Any, int]) -> None:
         if self.transport is None:
             return
+        verdict = self.service.rate_limit.verdict(addr[0], req.handle)
+        if verdict is Verdict.DROP:
+            return
+        if verdict is Verdict.SLIP:
+            message = codec.encode_error(req, codec.RC_SERVER_TOO_BUSY, SLIP_MESSAGE)
         if len(message) > UDP_ANSWER_MAX:
             message = codec.encode_error(
                 req,

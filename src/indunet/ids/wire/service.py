@@ -7,6 +7,7 @@ from typing import Protocol
 
 from indunet.core import Settings
 from indunet.ids.node import Node
+from indunet.ids.wire.ratelimit import ResponseRateLimit
 from indunet.ids.wire.server import WireServer, WireService
 
 log = logging.getLogger(__name__)
@@ -15,8 +16,12 @@ log = logging.getLogger(__name__)
 class WireEndpoint:
     """UDP and TCP on ``host:port`` answering for ``node`` (its site is ``site_url``)."""
 
-    def __init__(self, node: Node, host: str, port: int, site_url: str) -> None:
-        self.service = WireService(node, site_url=site_url, handle_port=port)
+    def __init__(
+        self, node: Node, host: str, port: int, site_url: str, *, udp_rate: float = 20.0
+    ) -> None:
+        self.service = WireService(
+            node, site_url=site_url, handle_port=port, rate_limit=ResponseRateLimit(udp_rate)
+        )
         self.server = WireServer(self.service, host, port)
 
     async def start(self) -> None:
@@ -57,4 +62,5 @@ def endpoint(state: _State) -> WireEndpoint | None:
     node = state.hierarchy.front
     embedded = len(state.hierarchy.nodes) > 1  # its nodes' sites are <base>/nodes/<name>
     site = f"{s.base_url()}/nodes/{node.name}" if embedded else s.base_url()
-    return WireEndpoint(node, s.handle_host or s.host, s.handle_port, site)
+    host = s.handle_host or s.host
+    return WireEndpoint(node, host, s.handle_port, site, udp_rate=s.handle_udp_rate)
