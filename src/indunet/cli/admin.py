@@ -13,9 +13,11 @@ from rich.table import Table
 from indunet import core
 from indunet.cli.options import DataOpt, engine, operator, read_secret
 
-enterprise_app = typer.Typer(help="Enterprises (tenants) and their real-name data.")
-user_app = typer.Typer(help="Users of the console and the API.")
-token_app = typer.Typer(help="API tokens.")
+enterprise_app = typer.Typer(
+    rich_markup_mode=None, help="Enterprises (tenants) and their real-name data."
+)
+user_app = typer.Typer(rich_markup_mode=None, help="Users of the console and the API.")
+token_app = typer.Typer(rich_markup_mode=None, help="API tokens.")
 
 PasswordFile = Annotated[
     Path, typer.Option("--password-file", help="File whose first line is the password")

@@ -29,8 +29,12 @@ from indunet.cli.options import (
 )
 from indunet.core import InvalidInput
 
-device_app = typer.Typer(help="Devices: register, list, show, delete, import from CSV.")
-model_app = typer.Typer(help="Device models (W3C WoT Thing Models): import, export, list.")
+device_app = typer.Typer(
+    rich_markup_mode=None, help="Devices: register, list, show, delete, import from CSV."
+)
+model_app = typer.Typer(
+    rich_markup_mode=None, help="Device models (W3C WoT Thing Models): import, export, list."
+)
 
 EnterpriseOpt = Annotated[str, typer.Option("--enterprise", help="USCC of the enterprise")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON")]

@@ -37,9 +37,13 @@ from indunet.core import InvalidInput, NotFound
 from indunet.ids import schemekeys
 from indunet.web import build_state
 
-app = typer.Typer(help="Identifiers: register, resolve, import, prefixes and templates.")
-prefix_app = typer.Typer(help="Prefixes allocated to enterprises (and top-level prefixes).")
-template_app = typer.Typer(help="Data templates of a prefix.")
+app = typer.Typer(
+    rich_markup_mode=None, help="Identifiers: register, resolve, import, prefixes and templates."
+)
+prefix_app = typer.Typer(
+    rich_markup_mode=None, help="Prefixes allocated to enterprises (and top-level prefixes)."
+)
+template_app = typer.Typer(rich_markup_mode=None, help="Data templates of a prefix.")
 app.add_typer(prefix_app, name="prefix")
 app.add_typer(template_app, name="template")
 

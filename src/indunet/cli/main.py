@@ -31,6 +31,7 @@ class _Commands(TyperGroup):
 
 
 app = typer.Typer(
+    rich_markup_mode=None,
     cls=_Commands,
     help="Indunet: software for the industrial internet (工业互联网).",
     no_args_is_help=True,

@@ -10,7 +10,11 @@ import typer
 from indunet.connect import mqtt
 from indunet.core import InvalidInput
 
-app = typer.Typer(help="MQTT broker mode: files for an external Mosquitto.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode=None,
+    help="MQTT broker mode: files for an external Mosquitto.",
+    no_args_is_help=True,
+)
 
 Directory = Annotated[Path, typer.Argument(help="Where to write passwd, acl, mosquitto.conf")]
 ServiceUser = Annotated[
