@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from indunet.ids.errors import InvalidHandle
 
@@ -28,42 +28,43 @@ MAX_PREFIX_LEN = 128
 MAX_SUFFIX_BYTES = 255
 
 _SEGMENT = re.compile(r"[A-Za-z0-9-]{1,32}\Z")
+_REFUSED_CATEGORIES = frozenset(("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"))
 _ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 @dataclass(frozen=True, slots=True)
 class Handle:
-    """A parsed identifier."""
+    """A parsed identifier.
+
+    Its lookup key and routing prefix are worked out once, when it is made: a bulk import
+    asks for them several times per row.
+    """
 
     prefix: str
     suffix: str
+    key: str = field(init=False, repr=False, compare=False)
+    """The normalised lookup key (ASCII letters upper-cased)."""
+    is_prefix_handle: bool = field(init=False, repr=False, compare=False)
+    """True for ``0.NA/<prefix>`` handles, which describe a prefix."""
+    routing_prefix: str = field(init=False, repr=False, compare=False)
+    """The prefix that decides which node holds this handle (normalised).
+
+    A prefix handle ``0.NA/88.100.1`` is held by the node of the parent prefix ``88.100``;
+    ``0.NA/88`` by the root (empty routing prefix). Every other handle is held by the node
+    of its own prefix."""
+
+    def __post_init__(self) -> None:
+        upper = self.prefix.translate(_ASCII_UPPER)
+        suffix = self.suffix.translate(_ASCII_UPPER)
+        is_prefix = upper == PREFIX_HANDLE_PREFIX
+        object.__setattr__(self, "key", f"{upper}/{suffix}")
+        object.__setattr__(self, "is_prefix_handle", is_prefix)
+        object.__setattr__(self, "routing_prefix", parent_prefix(suffix) if is_prefix else upper)
 
     @property
     def text(self) -> str:
         """The display form, ``prefix/suffix``."""
         return f"{self.prefix}/{self.suffix}"
-
-    @property
-    def key(self) -> str:
-        """The normalised lookup key (ASCII letters upper-cased)."""
-        return self.text.translate(_ASCII_UPPER)
-
-    @property
-    def is_prefix_handle(self) -> bool:
-        """True for ``0.NA/<prefix>`` handles, which describe a prefix."""
-        return self.prefix.translate(_ASCII_UPPER) == PREFIX_HANDLE_PREFIX
-
-    @property
-    def routing_prefix(self) -> str:
-        """The prefix that decides which node holds this handle (normalised).
-
-        A prefix handle ``0.NA/88.100.1`` is held by the node of the parent prefix ``88.100``;
-        ``0.NA/88`` by the root (empty routing prefix). Every other handle is held by the node
-        of its own prefix.
-        """
-        if self.is_prefix_handle:
-            return parent_prefix(normalise_prefix(self.suffix))
-        return normalise_prefix(self.prefix)
 
 
 def upper_ascii(text: str) -> str:
@@ -93,6 +94,22 @@ def is_under(prefix: str, ancestor: str) -> bool:
 
 def validate_prefix(prefix: str) -> str:
     """Return the prefix if it is well formed, else raise ``InvalidHandle``."""
+    if prefix in _VALID_PREFIXES:
+        return prefix
+    _check_prefix(prefix)
+    if len(_VALID_PREFIXES) >= _VALID_PREFIXES_MAX:
+        _VALID_PREFIXES.clear()
+    _VALID_PREFIXES.add(prefix)
+    return prefix
+
+
+#: Prefixes found well formed, so that a file of a million rows under a few prefixes checks
+#: each prefix once (forgotten all at once when full).
+_VALID_PREFIXES: set[str] = set()
+_VALID_PREFIXES_MAX = 4096
+
+
+def _check_prefix(prefix: str) -> None:
     if not prefix:
         raise InvalidHandle("the prefix is empty", reason="prefix_empty")
     if len(prefix) > MAX_PREFIX_LEN:
@@ -116,7 +133,6 @@ def validate_prefix(prefix: str) -> str:
                 reason="prefix_segment",
                 params={"prefix": prefix, "segment": seg, "max": MAX_SEGMENT_LEN},
             )
-    return prefix
 
 
 def parse(text: str) -> Handle:
@@ -129,7 +145,9 @@ def parse(text: str) -> Handle:
         )
     prefix, _, suffix = text.partition("/")
     validate_prefix(prefix)
-    suffix = unicodedata.normalize("NFC", suffix)
+    plain = suffix.isascii()  # ASCII is its own NFC form, and printable means no Cc in it
+    if not plain:
+        suffix = unicodedata.normalize("NFC", suffix)
     if not suffix:
         raise InvalidHandle(
             f"identifier {text!r} has an empty suffix",
@@ -148,8 +166,8 @@ def parse(text: str) -> Handle:
             reason="handle_suffix_space",
             params={"suffix": suffix},
         )
-    for ch in suffix:
-        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+    for ch in "" if plain and suffix.isprintable() else suffix:
+        if unicodedata.category(ch) in _REFUSED_CATEGORIES:
             raise InvalidHandle(
                 f"suffix {suffix!r} contains control character U+{ord(ch):04X}",
                 reason="handle_control_character",
