@@ -181,6 +181,10 @@ class Node:
         except InvalidHandle as exc:
             return Answer(RC.INVALID_HANDLE, text, message=exc.message)
         route = self.route_prefix(t.routing)
+        if route is None and self.prefix and t.key == hdl.prefix_handle_key(self.prefix):
+            # the prefix identity this node holds a copy of (ids.enrolment), as its clients
+            # (pyhandle) read it; the parent stays the authority for its delegation
+            route = LOCAL if await self.store.aget(t.key) is not None else None
         if route is LOCAL:
             if self.revoked and any(self.scheme.is_under(t.routing, p) for p in self.revoked):
                 return Answer(
