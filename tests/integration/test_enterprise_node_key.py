@@ -88,6 +88,8 @@ def test_pyhandle_writes_to_the_enterprise_node_with_the_prefix_key(pair: Pair) 
     got = httpx.get(f"{pair.node.url}/api/handles/{handle}", timeout=5).json()
     assert {v["type"] for v in got["values"]} >= {"URL", "DESC", "HS_ADMIN"}
     assert "accepted at this node" in pair.node.output
+    identity = httpx.get(f"{pair.node.url}/api/handles/0.NA/{PREFIX}", timeout=5).json()
+    assert [v["type"] for v in identity["values"]] == ["HS_ADMIN"]  # the key's hash is not public
     # and the node is where the parent refers to
     ref = httpx.get(f"{pair.parent.url}/api/handles/{handle}", timeout=5)
     assert ref.status_code == 302 and ref.headers["location"].startswith(pair.node.url)
