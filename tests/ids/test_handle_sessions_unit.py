@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import base64
 import struct
+import time
 
 import pytest
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import dsa, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, padding, rsa
 from tests.web.handle_pubkey_client import hs_pubkey
 
 from indunet.ids import InvalidValue, pubkeys
 from indunet.ids.authheader import parse
-from indunet.ids.sessions import SessionLimits, Sessions, check_answer
+from indunet.ids.sessions import Session, SessionLimits, Sessions, check_answer, digest
 from indunet.ids.values import HandleValue
 
 RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -26,17 +27,34 @@ class Clock:
         return self.now
 
 
+def _sign_in(table: Sessions, s: Session) -> None:
+    """Answer ``s``'s nonce with ``RSA`` as ``300:88.100.1/K`` (a real signature)."""
+    cnonce = b"client-nonce-123"
+    sig = RSA.sign(s.nonce + cnonce, padding.PKCS1v15(), hashes.SHA256())
+    header = (
+        f'Handle sessionId="{s.id}", id="300:88.100.1/K", type="HS_PUBKEY", alg="SHA256", '
+        f'cnonce="{base64.b64encode(cnonce).decode()}", '
+        f'signature="{base64.b64encode(sig).decode()}"'
+    )
+    values = [_value(300, hs_pubkey(RSA))]
+    table.answer(s, parse(header), digest(header), lambda key: ("88.100.1/K", values))
+
+
 def test_the_table_is_bounded_and_unauthenticated_sessions_go_first() -> None:
     clock = Clock()
     table = Sessions(SessionLimits(max_sessions=3), clock=clock)
     kept = table.open("n")
-    kept.identity, kept.actor = (300, "K"), "300:K"  # as if its answer had checked
+    _sign_in(table, kept)
+    assert kept.actor == "300:88.100.1/K"
     pending = [table.open("n") for _ in range(2)]
     clock.now += 1
     newest = table.open("n")  # full: the oldest unauthenticated session makes room
     assert len(table) == 3
     assert table.get(pending[0].id, "n") is None
     assert table.get(kept.id, "n") is kept and table.get(newest.id, "n") is newest
+    for _ in range(5):  # a flood of unanswered sessions never pushes the signed-in one out
+        table.open("n")
+    assert table.get(kept.id, "n") is kept and len(table) == 3
 
 
 def test_sessions_expire_pending_sooner_than_authenticated_and_never_outlive_max_age() -> None:
@@ -44,7 +62,7 @@ def test_sessions_expire_pending_sooner_than_authenticated_and_never_outlive_max
     limits = SessionLimits(pending_s=10, idle_s=100, max_age_s=150)
     table = Sessions(limits, clock=clock)
     pending, done = table.open("n"), table.open("n")
-    done.identity, done.actor = (300, "K"), "300:K"
+    _sign_in(table, done)
     clock.now += 11
     assert table.get(pending.id, "n") is None
     assert table.get(done.id, "n") is done  # used now: idle again from here
@@ -53,6 +71,18 @@ def test_sessions_expire_pending_sooner_than_authenticated_and_never_outlive_max
     clock.now += 45  # 155 s after opening
     assert table.get(done.id, "n") is None
     assert table.get("nope", "n") is None
+
+
+def test_opening_stays_cheap_when_the_table_is_full() -> None:
+    table = Sessions(SessionLimits(max_sessions=10_000))
+    for _ in range(10_000):
+        table.open("n")
+    t0 = time.perf_counter()
+    for _ in range(2_000):
+        table.open("n")
+    per_open = (time.perf_counter() - t0) / 2_000
+    assert len(table) == 10_000
+    assert per_open < 0.001, f"{per_open * 1e6:.0f} µs per open of a full table"
 
 
 def test_a_session_belongs_to_one_node() -> None:
@@ -68,8 +98,6 @@ def _value(index: int, text: str) -> HandleValue:
 
 
 def test_rsa_keys_check_sha256_signatures_and_refuse_weaker_hashes() -> None:
-    from cryptography.hazmat.primitives.asymmetric import padding
-
     key = pubkeys.decode(base64.b64decode(hs_pubkey(RSA)))
     msg = b"nonce" + b"cnonce"
     sig = RSA.sign(msg, padding.PKCS1v15(), hashes.SHA256())

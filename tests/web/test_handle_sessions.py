@@ -333,6 +333,11 @@ async def test_a_device_key_opens_a_session_but_cannot_replace_keys_it_should_no
         assert resp.json()["responseCode"] == 400
     gone = await client.delete(f"{API}/{handle}?index=300", headers=session)
     assert gone.status_code == 403  # nor remove its key
+    whole = await client.get(f"{API}/{handle}")
+    values = [*whole.json()["values"], pubkey_value(301, intruder)]
+    replaced = await client.put(f"{API}/{handle}", json={"values": values}, headers=session)
+    assert replaced.status_code == 403  # nor add one by replacing the whole record
+    assert "modify_admin" in replaced.json()["message"]
     rotated = generate("ed25519")
     own = {
         "index": 300,

@@ -30,6 +30,7 @@ import hashlib
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -148,44 +149,50 @@ class Sessions:
         self.limits = limits or SessionLimits()
         self._clock = clock
         self._lock = threading.Lock()
-        self._by_id: dict[str, Session] = {}
+        # unanswered sessions in the order they were opened, authenticated ones least
+        # recently used first: making room and sweeping take from the front, in O(1) each
+        self._pending: OrderedDict[str, Session] = OrderedDict()
+        self._live: OrderedDict[str, Session] = OrderedDict()
 
     def __len__(self) -> int:
-        return len(self._by_id)
+        return len(self._pending) + len(self._live)
 
     def _expired(self, s: Session, now: float) -> bool:
         idle = self.limits.idle_s if s.identity else self.limits.pending_s
         return now - s.used > idle or now - s.opened > self.limits.max_age_s
 
     def _make_room(self, now: float) -> None:
-        for sid in [k for k, s in self._by_id.items() if self._expired(s, now)]:
-            del self._by_id[sid]
-        while len(self._by_id) >= self.limits.max_sessions:
+        for table in (self._pending, self._live):
+            while table and self._expired(next(iter(table.values())), now):
+                table.popitem(last=False)
+        while len(self) >= self.limits.max_sessions:
             # unauthenticated sessions go first, then the least recently used
-            victim = min(self._by_id.values(), key=lambda s: (s.identity is not None, s.used))
-            del self._by_id[victim.id]
+            (self._pending or self._live).popitem(last=False)
 
     def open(self, node: str) -> Session:
         """A new, unauthenticated session of ``node`` with a fresh nonce."""
         now = self._clock()
         s = Session(secrets.token_urlsafe(24), node, secrets.token_bytes(NONCE_BYTES), now, now)
         with self._lock:
-            if len(self._by_id) >= self.limits.max_sessions:
+            if len(self) >= self.limits.max_sessions:
                 self._make_room(now)
-            self._by_id[s.id] = s
+            self._pending[s.id] = s
         return s
 
     def get(self, session_id: str, node: str) -> Session | None:
         """The live session ``session_id`` of ``node``, its use noted; ``None`` otherwise."""
         now = self._clock()
         with self._lock:
-            s = self._by_id.get(session_id)
+            table = self._live if session_id in self._live else self._pending
+            s = table.get(session_id)
             if s is None or s.node != node:
                 return None
             if self._expired(s, now):
-                del self._by_id[session_id]
+                del table[session_id]
                 return None
             s.used = now
+            if table is self._live:
+                table.move_to_end(session_id)
             return s
 
     def close(self, session_id: str, node: str) -> bool:
@@ -193,7 +200,8 @@ class Sessions:
         if self.get(session_id, node) is None:
             return False
         with self._lock:
-            self._by_id.pop(session_id, None)
+            self._pending.pop(session_id, None)
+            self._live.pop(session_id, None)
         return True
 
     def answer(
@@ -237,7 +245,8 @@ class Sessions:
         if checked is None or found is None:
             raise AuthenticationFailed(BAD_ANSWER, reason="handle_signature_bad")
         with self._lock:
-            if session.nonce != nonce or self._by_id.get(session.id) is not session:
+            held = self._live.get(session.id) or self._pending.get(session.id)
+            if session.nonce != nonce or held is not session:
                 raise AuthenticationFailed(
                     "that nonce was answered already; sign the session's current nonce "
                     "(GET /api/sessions/this)",
@@ -247,6 +256,8 @@ class Sessions:
             session.identity = (checked, key)
             session.actor = f"{checked}:{found[0]}"
             session.answered = header_digest
+            self._pending.pop(session.id, None)
+            self._live[session.id] = session
         return self.principal(session)
 
     def principal(self, session: Session) -> Principal:
