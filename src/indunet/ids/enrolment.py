@@ -152,7 +152,8 @@ def withdraw(node: Node, prefix: str) -> bool:
 
 
 def read_key(path: Path) -> str:
-    """The key in ``path`` (its first line), or ``""`` if it cannot be read."""
+    """The key in ``path`` (its text without surrounding white space, as ``announce`` reads
+    it), or ``""`` if it cannot be read or is larger than ``MAX_KEY_FILE``."""
     try:
         with path.open("rb") as fh:
             raw = fh.read(MAX_KEY_FILE + 1)
