@@ -226,7 +226,7 @@ def node(
     parent_key_file: Annotated[
         Path | None,
         typer.Option(
-            help="File with the secret key of 0.NA/<prefix> at the parent (to announce this node)"
+            help="File with the secret key of 0.NA/<prefix> at the parent: announces this node, and the key then works here too (re-read every INDUNET_ENROL_CHECK_S)"
         ),
     ] = None,
     public_url: Annotated[str | None, typer.Option(help="URL others reach this node at")] = None,
