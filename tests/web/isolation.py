@@ -73,6 +73,15 @@ PUBLIC = {
             ("GET", "prefixes"),
             ("POST", "prefixes/{prefix}"),
             ("DELETE", "prefixes/{prefix}"),
+            # Handle.Net's challenge-response sessions: a session holds a nonce and, once a
+            # signature checks, one Handle identity; it reads nothing of any tenant
+            # (tests/web/test_handle_sessions.py).
+            ("POST", "sessions"),
+            ("POST", "sessions/"),
+            ("GET", "sessions/{rest}"),
+            ("PUT", "sessions/{rest}"),
+            ("POST", "sessions/{rest}"),
+            ("DELETE", "sessions/{rest}"),
         )
     ),
     ("PUT", "/api/handles/{handle}"),

@@ -12,6 +12,7 @@ import uvicorn
 
 from indunet import core, ids
 from indunet.cli import context
+from indunet.ids.enrolment import Enrolment, Verdict
 from indunet.web import build_state, create_app
 
 HostOpt = Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1]")]
@@ -225,7 +226,7 @@ def node(
     parent_key_file: Annotated[
         Path | None,
         typer.Option(
-            help="File with the secret key of 0.NA/<prefix> at the parent (to announce this node)"
+            help="File with the secret key of 0.NA/<prefix> at the parent: announces this node, and the key then works here too (re-read every INDUNET_ENROL_CHECK_S)"
         ),
     ] = None,
     public_url: Annotated[str | None, typer.Option(help="URL others reach this node at")] = None,
@@ -263,6 +264,9 @@ def node(
     _print_admin(engine, s.base_url())
     if announcing and parent and parent_key_file is not None and prefix is not None:
         announce(parent[0], prefix, parent_key_file.read_text().strip(), [s.base_url()])
+        state.services["enrolment"] = enrol(
+            hierarchy.front, parent[0], prefix, parent_key_file, every=s.enrol_check_s
+        )
     typer.echo(f"{role.value} node {hierarchy.front.name} at {s.base_url()}")
     _print_handle_port(s)
     _say_tls(s, tls)
@@ -279,6 +283,22 @@ def _say_tls(s: core.Settings, tls: TlsFiles) -> None:
             "Plain HTTP:   Handle API credentials are refused; serve TLS with --tls-cert and "
             "--tls-key (or --self-signed to try it)"
         )
+
+
+def enrol(node: ids.Node, parent: str, prefix: str, key_file: Path, *, every: float) -> Enrolment:
+    """Hold the prefix identity at this node (``ids.enrolment``), checked now and then every
+    ``every`` seconds while the node runs."""
+    enrolment = Enrolment(node, parent, prefix, key_file, every=every)
+    if enrolment.check() is Verdict.ACCEPTED:
+        typer.echo(f"prefix key {ids.admin_username(prefix)} accepted at this node too")
+    else:
+        typer.secho(
+            f"the parent did not confirm the key of 0.NA/{prefix}; this node does not take it "
+            f"now and asks again every {every:.0f} s",
+            fg="yellow",
+            err=True,
+        )
+    return enrolment
 
 
 def announce(parent: str, prefix: str, secret: str, sites: list[str]) -> None:

@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     negative_ttl: int = Field(default=30, ge=0, description="TTL of cached 'not found', seconds")
     cache_size: int = Field(default=100_000, ge=16, description="Entries held by a recursive node")
     site_timeout: float = Field(default=2.0, gt=0, description="Seconds to wait for another node")
+    enrol_check_s: float = Field(
+        default=60.0,
+        ge=1,
+        le=86_400,
+        description="Seconds between checks of a node's prefix key at its parent (ids.enrolment)",
+    )
     site_allow: str = Field(
         default="",
         description="CIDRs of private/loopback sites a resolver may fetch, comma-separated",

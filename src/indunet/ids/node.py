@@ -56,6 +56,7 @@ from indunet.ids.syntax.scheme import HANDLE, Scheme, Target
 from indunet.ids.templates import TemplateRegistry
 from indunet.ids.values import (
     ADMIN_TYPE,
+    GUARDED_TYPES,
     SITE_TYPE,
     HandleValue,
     now_timestamp,
@@ -180,6 +181,10 @@ class Node:
         except InvalidHandle as exc:
             return Answer(RC.INVALID_HANDLE, text, message=exc.message)
         route = self.route_prefix(t.routing)
+        if route is None and self.prefix and t.key == hdl.prefix_handle_key(self.prefix):
+            # the prefix identity this node holds a copy of (ids.enrolment), as its clients
+            # (pyhandle) read it; the parent stays the authority for its delegation
+            route = LOCAL if await self.store.aget(t.key) is not None else None
         if route is LOCAL:
             if self.revoked and any(self.scheme.is_under(t.routing, p) for p in self.revoked):
                 return Answer(
@@ -411,7 +416,7 @@ class Node:
             )
         for v in chosen:
             old = by_index.get(v.index)
-            admin = v.type == ADMIN_TYPE or (old is not None and old.type == ADMIN_TYPE)
+            admin = _guarded(v, old, check)
             if old is not None:
                 if not overwrite:
                     raise ValueExists(
@@ -465,7 +470,7 @@ class Node:
                 gone = [v for v in existing.values if v.index in set(indices)]
                 for v in gone:
                     check(
-                        Perm.REMOVE_ADMIN if v.type == ADMIN_TYPE else Perm.REMOVE_VALUE,
+                        Perm.REMOVE_ADMIN if v.type in GUARDED_TYPES else Perm.REMOVE_VALUE,
                         existing.values,
                     )
                 remaining = [v for v in existing.values if v.index not in set(indices)]
@@ -608,8 +613,21 @@ def _sites(values: Sequence[HandleValue] | None) -> set[str]:
     }
 
 
-def _admins(values: Sequence[HandleValue]) -> list[tuple[int, str]]:
-    return sorted((v.index, repr(v.value)) for v in values if v.type == ADMIN_TYPE)
+def _admins(values: Sequence[HandleValue]) -> list[tuple[int, str, str]]:
+    """The values that decide who may act on a record (HS_ADMIN and the keys)."""
+    return sorted((v.index, v.type, repr(v.value)) for v in values if v.type in GUARDED_TYPES)
+
+
+def _guarded(new: HandleValue, old: HandleValue | None, check: _Checker) -> bool:
+    """Whether writing ``new`` over ``old`` takes the admin rights: it is, or replaces, an
+    HS_ADMIN or a key (HS_SECKEY, HS_PUBKEY), unless an identity replaces its own key (a
+    rotation, as ``ids.active`` does). So a device whose HS_ADMIN grants value rights only
+    cannot add a key, or replace another identity's, by a Handle API write."""
+    types = {new.type, old.type if old is not None else new.type}
+    if not types & GUARDED_TYPES:
+        return False
+    own = (new.index, check.h.key) == check.principal.identity
+    return ADMIN_TYPE in types or old is None or old.type != new.type or not own
 
 
 def default_admin(

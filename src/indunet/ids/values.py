@@ -53,6 +53,10 @@ STANDARD_TYPES = frozenset(
 )  # fmt: skip
 ADMIN_TYPE = "HS_ADMIN"
 SECKEY_TYPE = "HS_SECKEY"
+PUBKEY_TYPE = "HS_PUBKEY"
+#: Values that decide who may act on a record: changing one takes the admin rights
+#: (``ids.node``), not the value rights.
+GUARDED_TYPES = frozenset({ADMIN_TYPE, SECKEY_TYPE, PUBKEY_TYPE})
 SITE_TYPE = "HS_SITE"
 VLIST_TYPE = "HS_VLIST"
 #: Index of a prefix's first HS_SITE value; mirrors take the next free ones (11, 12, …).

@@ -1,4 +1,5 @@
-"""Turning request credentials into principals: Handle Basic auth, API tokens, console sessions."""
+"""Turning request credentials into principals: Handle Basic auth, Handle challenge-response
+sessions (HS_PUBKEY), API tokens, console sessions."""
 
 from __future__ import annotations
 
@@ -16,9 +17,12 @@ from indunet.ids import (
     AuthenticationNeeded,
     Node,
     Principal,
+    authheader,
     enterprise_prefixes,
     handle,
 )
+from indunet.ids.sessions import Challenge, SessionExpired, Sessions, digest
+from indunet.ids.values import HandleValue
 
 SESSION_COOKIE = "indunet_session"
 
@@ -93,6 +97,48 @@ def token_user(engine: sa.Engine, token: str) -> User:
     return user
 
 
+def handle_session_principal(
+    engine: sa.Engine,
+    node: Node,
+    authorization: str,
+    sessions: Sessions,
+    *,
+    logins: Logins,
+    source: str,
+) -> Principal:
+    """Who an ``Authorization: Handle …`` header acts as (``ids.sessions``).
+
+    Without ``sessionId`` a fresh session is offered in the 401's challenge; a challenge
+    answer is throttled and audited per ``source`` like Basic credentials.
+    """
+    auth = authheader.parse(authorization)
+    if auth.session_id is None:
+        offered = sessions.open(node.name)
+        raise Challenge(
+            offered,
+            "sign the nonce of the session offered in WWW-Authenticate and send it with "
+            "sessionId (or open one with POST /api/sessions)",
+        )
+    session = sessions.get(auth.session_id, node.name)
+    if session is None:
+        raise SessionExpired()
+    if not auth.answering:
+        return sessions.principal(session)
+
+    def lookup(key: str) -> tuple[str, list[HandleValue]] | None:
+        rec = node.store.get(key)
+        return (rec.handle, rec.values) if rec is not None else None
+
+    return logins.attempt(
+        engine,
+        (auth.id or "")[:200],
+        source,
+        "handle-pubkey",
+        lambda: sessions.answer(session, auth, digest(authorization), lookup),
+        per_account=False,
+    )
+
+
 def write_principal(
     engine: sa.Engine,
     node: Node,
@@ -101,8 +147,10 @@ def write_principal(
     *,
     logins: Logins,
     source: str,
+    sessions: Sessions | None = None,
 ) -> Principal:
-    """Authenticate a write to the Handle API by Basic, Bearer token, or console session.
+    """Authenticate a write to the Handle API by Basic, a Handle session (HS_PUBKEY), Bearer
+    token, or console session.
 
     Basic credentials are throttled per ``source`` (identities are public, so a lock per
     identity would let anyone lock its owner out) and failures audited
@@ -120,12 +168,16 @@ def write_principal(
                 lambda: node.authenticate(username, secret),
                 per_account=False,  # prefix identities are public: no stranger may lock them
             )
+        if scheme == "handle" and sessions is not None:
+            return handle_session_principal(
+                engine, node, authorization, sessions, logins=logins, source=source
+            )
         if scheme == "bearer":
             return principal_for_user(
                 engine, token_user(engine, authorization.split(" ", 1)[1].strip())
             )
         raise AuthenticationFailed(
-            f"authorization scheme {scheme!r} is not supported; use Basic or Bearer"
+            f"authorization scheme {scheme!r} is not supported; use Basic, Handle or Bearer"
         )
     if session:
         return principal_for_user(engine, token_user(engine, session))
@@ -138,6 +190,7 @@ __all__ = [
     "OPERATOR",
     "SESSION_COOKIE",
     "client_address",
+    "handle_session_principal",
     "principal_for_user",
     "split_basic",
     "template_manager",

@@ -13,6 +13,7 @@ from indunet.core.plugins import Service
 from indunet.core.registration import Applications
 from indunet.ids import Hierarchy
 from indunet.ids.complaints import Complaints
+from indunet.ids.sessions import Sessions
 from indunet.web.platform import Platform
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ class AppState:
     logins: Logins = field(default_factory=Logins)  # failed logins throttled and audited
     applications: Applications = field(default_factory=Applications)  # self-registration door
     complaints: Complaints = field(default_factory=Complaints)  # the public complaints door
+    handle_sessions: Sessions = field(default_factory=Sessions)  # Handle challenge-response
     services: dict[str, Service] = field(default_factory=dict)
     single_bus: EventBus | None = None  # the scaled mode's bus of once-handled events
     backbone: Backbone | None = None

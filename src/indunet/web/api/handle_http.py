@@ -5,7 +5,7 @@ Handle.Net 9 wraps ``/api/*`` in Jetty's cross-origin filter (any origin, method
 HEAD, PUT and DELETE, the headers ``X-Requested-With, Authorization, Origin, Accept,
 Content-Type``, preflights kept a day, never credentials) and its gzip filter, and answers
 OPTIONS with the methods a servlet allows. ``HandleHttp`` does the same for the Handle API's
-paths (``/api/handles``, ``/api/site``, ``/api/prefixes`` and their ``/nodes/<name>`` mounts):
+paths (``/api/handles``, ``/api/site``, ``/api/prefixes``, ``/api/sessions`` and their ``/nodes/<name>`` mounts):
 
 * a preflight (``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``) for an
   allowed method and headers gets the allowing headers; any ``OPTIONS`` gets ``Allow``;
@@ -14,7 +14,8 @@ paths (``/api/handles``, ``/api/site``, ``/api/prefixes`` and their ``/nodes/<na
   ``WWW-Authenticate``, ``Retry-After``); credentials are never allowed, so no page of another
   site can read an answer a browser authenticated with a cookie;
 * bodies of at least ``GZIP_MINIMUM`` bytes are compressed for clients that accept gzip;
-* credentials (an ``Authorization`` header, or the console's cookie on a write) sent over
+* credentials (an ``Authorization`` header, the console's cookie on a write, or anything sent
+  to ``/api/sessions``) sent over
   plain HTTP are refused (403 ``plain_http_auth``) before anything reads them, unless
   ``plain_http_auth`` is ``loopback`` and the client is on this machine (development). Behind
   a proxy that terminates TLS, uvicorn's proxy headers make the scheme ``https``.
@@ -38,7 +39,9 @@ from indunet.core import PermissionDenied
 from indunet.web.auth import SESSION_COOKIE
 
 #: The paths these rules cover: the Handle API's, on the front node and on each node mount.
-HANDLE_PATHS = re.compile(r"^(/nodes/[^/]+)?/api/(handles|site|prefixes)(/|$)")
+HANDLE_PATHS = re.compile(r"^(/nodes/[^/]+)?/api/(handles|site|prefixes|sessions)(/|$)")
+#: The session paths: refused over plain HTTP whatever they carry, as Handle.Net refuses them.
+SESSION_PATHS = re.compile(r"^(/nodes/[^/]+)?/api/sessions(/|$)")
 #: What ``Allow`` lists (Handle.Net lists TRACE too; Indunet answers no TRACE).
 ALLOW = b"GET, HEAD, POST, PUT, DELETE, OPTIONS"
 CORS_METHODS = frozenset({"GET", "POST", "HEAD", "PUT", "DELETE"})
@@ -113,7 +116,10 @@ def _loopback(scope: Scope) -> bool:
 
 
 def carries_credentials(scope: Scope) -> bool:
-    """An ``Authorization`` header, or the session cookie on a write."""
+    """An ``Authorization`` header, the session cookie on a write, or any request to the
+    challenge-response sessions (``/api/sessions``)."""
+    if SESSION_PATHS.match(scope["path"]):
+        return True
     writes = scope["method"] in ("PUT", "DELETE")
     cookie = SESSION_COOKIE.encode() + b"="
     for key, value in scope["headers"]:
@@ -223,6 +229,7 @@ __all__ = [
     "ALLOW",
     "GZIP_MINIMUM",
     "HANDLE_PATHS",
+    "SESSION_PATHS",
     "HandleHttp",
     "PlainHttpAuth",
     "carries_credentials",

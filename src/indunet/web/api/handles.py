@@ -150,8 +150,14 @@ def error_response(exc: IndunetError, handle: str) -> Response:
             400: RC.INVALID_VALUE,
         }.get(exc.status, RC.ERROR)
     status = exc.status
-    headers = {"WWW-Authenticate": 'Basic realm="handle"'} if status == 401 else exc.headers()
-    return _json(status, {"responseCode": rc, "handle": handle, "message": exc.message}, headers)
+    response = _json(status, {"responseCode": rc, "handle": handle, "message": exc.message})
+    if status == 401:  # both schemes offered, as Handle.Net offers them
+        response.headers.append("WWW-Authenticate", 'Basic realm="handle"')
+        if "WWW-Authenticate" in exc.headers():
+            response.headers.append("WWW-Authenticate", exc.headers()["WWW-Authenticate"])
+    else:
+        response.headers.update(exc.headers())
+    return response
 
 
 def _int(name: str, raw: str, *, low: int, high: int) -> int:
@@ -392,6 +398,7 @@ class HandleApi:
             None,
             logins=self.state.logins,
             source=client_address(request),
+            sessions=self.state.handle_sessions,
         )
 
     async def principal_of(self, request: Request, node: Node) -> Principal:
@@ -404,6 +411,7 @@ class HandleApi:
             request.cookies.get(SESSION_COOKIE),
             logins=self.state.logins,
             source=client_address(request),
+            sessions=self.state.handle_sessions,
         )
 
     async def put(self, request: Request) -> Response:
