@@ -162,7 +162,7 @@ async def child_self(request: Request, state: StateDep) -> dict[str, Any]:
     """What this node holds of the calling child: the last day it reported through (China
     Standard Time) and the digest of its registry ("" before the first push)."""
     reporter = await reporter_of(request, state)
-    held = children.state_of(state.engine, reporter)
+    held = await run_in_threadpool(children.state_of, state.engine, reporter)
     return {
         "reporter": held.reporter,
         "last_report_day": held.last_report_day.isoformat() if held.last_report_day else None,
@@ -178,7 +178,9 @@ async def put_report(request: Request, state: StateDep) -> dict[str, Any]:
     reporter = await reporter_of(request, state)
     body = await _body(request, ReportIn)
     rows = [children.DayRow(r.day, r.prefix, r.registrations, r.resolutions) for r in body.rows]
-    stored = children.store_report(state.engine, reporter, rows, through=body.through)
+    stored = await run_in_threadpool(
+        children.store_report, state.engine, reporter, rows, through=body.through
+    )
     return {"reporter": reporter, "stored": stored, "through": body.through.isoformat()}
 
 
@@ -188,7 +190,8 @@ async def put_registry(request: Request, state: StateDep) -> dict[str, Any]:
     all under its own prefix) by this snapshot; answers the digest stored."""
     reporter = await reporter_of(request, state)
     body = await _body(request, RegistryIn)
-    digest = children.store_registry(
+    digest = await run_in_threadpool(
+        children.store_registry,
         state.engine,
         reporter,
         [children.ChildEnterprise(e.uscc, e.name, e.verified) for e in body.enterprises],
