@@ -15,6 +15,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from tests.conftest import USCC_B, bearer
+from tests.web.test_console import log_in
 
 from indunet import core, ids
 from indunet.core import Role, Settings
@@ -218,3 +219,53 @@ def test_a_link_catches_up_and_pushes_the_registry_on_change(
     assert [(e["uscc"], e["verified"]) for e in ents] == [(USCC_B, False)]
     assert [(a["prefix"], a["uscc"], a["name"]) for a in allocs] == [("88.200.7", USCC_B, "乙方")]
     assert children.state_of(parent.engine, "88.200").last_report_day == today - timedelta(days=1)
+
+
+async def test_the_console_page_shows_reports_and_registries_to_overseers_only(
+    client: httpx.AsyncClient, parent: AppState
+) -> None:
+    yesterday = _yesterday()
+    children.store_report(
+        parent.engine,
+        "88.200",
+        [children.DayRow(date.fromisoformat(yesterday), "88.200.1", 7, 70)],
+        through=date.fromisoformat(yesterday),
+    )
+    children.store_registry(
+        parent.engine,
+        "88.200",
+        [children.ChildEnterprise(USCC_B, "乙方精密", True)],
+        [children.ChildAllocation("88.200.1", USCC_B, None)],
+    )
+    with parent.engine.begin() as conn:
+        password = core.ensure_admin(conn)
+        ent = core.create_enterprise(conn, uscc="91350100M000100Y43", name="甲", actor="t")
+        core.create_user(
+            conn,
+            username="ent-admin",
+            password="a-long-password",
+            role=Role.ENTERPRISE_ADMIN,
+            actor="t",
+            enterprise_id=ent.id,
+        )
+    assert password
+    assert (await log_in(client, "ent-admin", "a-long-password")).status_code == 303
+    outsider = await client.get("/ids/children")
+    assert outsider.status_code == 200 and "88.200.1" not in outsider.text
+    client.cookies.clear()
+    assert (await log_in(client, "admin", password)).status_code == 303
+    page = await client.get("/ids/children")
+    assert page.status_code == 200
+    assert (
+        yesterday in page.text and 'id="chart-days"' in page.text and "Asia/Shanghai" in page.text
+    )
+    found = await client.get("/ids/children", params={"q": "88.200.1"})
+    assert "88.200.1" in found.text
+    missing = await client.get("/ids/children", params={"q": "99.1"})
+    assert "88.200.1" not in missing.text.split('id="children-list"')[1]
+    ents = await client.get("/ids/children", params={"view": "enterprises", "q": "乙方"})
+    assert "乙方精密" in ents.text and USCC_B in ents.text
+    allocs = await client.get("/ids/children", params={"view": "allocations", "reporter": "88.200"})
+    assert "乙方精密" in allocs.text and "88.200.1" in allocs.text
+    hostile = await client.get("/ids/children", params={"view": "x", "days": "-1", "page": "x"})
+    assert hostile.status_code == 200

@@ -35,6 +35,7 @@ SUBSYSTEM = Subsystem(
         "indunet.web.console.idsstats:router",
         "indunet.web.console.records:router",
         "indunet.web.console.complaints:router",
+        "indunet.web.console.children:router",
     ),
     sections=(
         Section(
@@ -53,6 +54,7 @@ SUBSYSTEM = Subsystem(
                 Page("/ids/prefixes", "ids.tab.prefixes"),
                 Page("/ids/nodes", "ids.tab.nodes"),
                 Page("/ids/complaints", "ids.tab.complaints"),
+                Page("/ids/children", "ids.tab.children"),
             ),
         ),
     ),
