@@ -65,7 +65,7 @@ def _prepare_top(top: Server) -> None:
         engine.dispose()
 
 
-def _prepare_secondary(secondary: Server) -> None:
+def _prepare_secondary(secondary: Server, back: tuple[int, ...]) -> None:
     engine = _engine(secondary)
     try:
         with engine.begin() as conn:
@@ -76,15 +76,15 @@ def _prepare_secondary(secondary: Server) -> None:
         ids.allocate(node, "88.100.1", ent, actor="test", secret=ENTERPRISE_KEY)
         today = children.report_today()
         with engine.begin() as conn:
-            for back in BACK:
-                day = today - timedelta(days=back)
+            for b in back:
+                day = today - timedelta(days=b)
                 at = datetime(day.year, day.month, day.day, 10, tzinfo=children.REPORT_ZONE)
                 conn.execute(
                     daily_stats.insert().values(
                         hour=at.astimezone(UTC),
                         prefix="88.100.1",
-                        registrations=back,
-                        resolutions=100 * back,
+                        registrations=b,
+                        resolutions=100 * b,
                     )
                 )
     finally:
@@ -103,7 +103,7 @@ def _admin(server: Server) -> dict[str, str]:
     return {"Authorization": f"Bearer {resp.json()['token']}"}
 
 
-def start_pair(g: ServerGroup) -> Pair:
+def start_pair(g: ServerGroup, back: tuple[int, ...] = BACK) -> Pair:
     top = g.prepare("top", "node", "--role", "top-level", "--prefix", "88", env=ALLOW_LOOPBACK)
     _prepare_top(top)
     top.start()
@@ -114,7 +114,7 @@ def start_pair(g: ServerGroup) -> Pair:
         *("--parent-key-file", str(g.base / "key"), "--report-every", "1"),
         env=ALLOW_LOOPBACK,
     )
-    _prepare_secondary(secondary)
+    _prepare_secondary(secondary, back)
     secondary.start()
     return Pair(top, secondary, _admin(top))
 

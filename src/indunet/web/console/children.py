@@ -44,8 +44,8 @@ def children_page(request: Request, state: StateDep, user: ConsoleUser) -> Respo
     days = _span(params.get("days"))
     reporter = handle.normalise_prefix(params.get("reporter", "").strip()[:128])
     paging = paging_of(request)
-    today = children.report_today()
-    since = today - timedelta(days=days - 1)
+    last = children.report_today() - timedelta(days=1)  # today is never reported
+    since = last - timedelta(days=days - 1)
     ctx: dict[str, Any] = {"operator": True, "view": view, "views": VIEWS, "days": days}
     with state.engine.connect() as conn:
         known = childview.children(conn)
