@@ -269,3 +269,29 @@ async def test_the_console_page_shows_reports_and_registries_to_overseers_only(
     assert "乙方精密" in allocs.text and "88.200.1" in allocs.text
     hostile = await client.get("/ids/children", params={"view": "x", "days": "-1", "page": "x"})
     assert hostile.status_code == 200
+
+
+def test_a_day_over_one_report_is_sent_in_parts(
+    parent: AppState, child_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(children, "MAX_REPORT_ROWS", 2)  # both ends read the same limit
+    today = children.report_today()
+    big, small = today - timedelta(days=2), today - timedelta(days=1)
+    for n in range(5):
+        _count(child_engine, big, f"88.200.{n}", 1, n)
+    _count(child_engine, small, "88.200.9", 4, 4)
+    noon = datetime.combine(today, time(12), children.REPORT_ZONE)
+    with _sync_client(create_app(parent), "https://testserver") as http:
+        link = ParentLink(child_engine, "https://testserver", "88.200", KEY, client=http)
+        pushed = link.run_once(noon)
+    assert pushed.rows == 6 and pushed.days == [big, small]
+    with parent.engine.connect() as conn:
+        rows, total = childview.page_reports(conn, childview.ReportFilter(), offset=0, limit=50)
+    assert total == 6 and sorted(r["resolutions"] for r in rows if r["day"] == big) == [
+        0,
+        1,
+        2,
+        3,
+        4,
+    ]
+    assert children.state_of(parent.engine, "88.200").last_report_day == small

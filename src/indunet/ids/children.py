@@ -14,7 +14,8 @@ short by a failure is sent again whole.
 
 The registry is a snapshot of the child's enterprises (USCC, name, verified) and the
 prefixes it allocated (to which USCC): each push replaces the reporter's previous snapshot
-in one transaction, and the digest of what was stored (``registry_digest``) tells the child
+in one transaction (audited as ``children.registry`` by ``child:<prefix>``), and the digest
+of what was stored (``registry_digest``) tells the child
 whether it must push again. Secrets never travel: a snapshot has no field for them.
 
 Every input is bounded: ``MAX_REPORT_ROWS`` rows a report, ``MAX_REGISTRY_ROWS`` enterprises
@@ -34,7 +35,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from indunet.core import InvalidInput, PermissionDenied
+from indunet.core import InvalidInput, PermissionDenied, audit
 from indunet.ids.childtables import child_allocations, child_enterprises, child_nodes
 from indunet.ids.childtables import child_reports as reports
 from indunet.ids.syntax import handle as hdl
@@ -270,6 +271,14 @@ def store_registry(
                 ],
             )
         _note(conn, reporter, now=now, digest=digest)
+        audit.record(
+            conn,
+            f"child:{reporter}",
+            "children.registry",
+            f"prefix:{reporter}",
+            {"enterprises": len(enterprises), "allocations": len(checked), "digest": digest},
+            enterprise_id=None,
+        )
     return digest
 
 

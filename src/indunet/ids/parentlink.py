@@ -29,6 +29,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import httpx
+import orjson
 import sqlalchemy as sa
 
 from indunet.core import enterprises as core_enterprises
@@ -45,6 +46,8 @@ SETTLE = timedelta(minutes=10)
 CATCH_UP_DAYS = 90
 EVERY = 300.0
 TIMEOUT = 15.0
+#: The longest answer read from the parent (its answers are a few hundred bytes).
+MAX_ANSWER = 64 * 1024
 
 
 @dataclass
@@ -150,14 +153,21 @@ class ParentLink:
         return self._client
 
     def _call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
-        resp = self._http().request(
+        """One request; the answer is read up to ``MAX_ANSWER`` bytes and must be an object."""
+        with self._http().stream(
             method, self.parent + path, json=body, auth=self._auth, follow_redirects=False
-        )
+        ) as resp:
+            raw = b""
+            for chunk in resp.iter_bytes():
+                raw += chunk
+                if len(raw) > MAX_ANSWER:
+                    raise RuntimeError(f"{method} {path} at {self.parent}: answer too long")
         if resp.status_code != 200:
-            raise RuntimeError(
-                f"{method} {path} at {self.parent}: HTTP {resp.status_code} {resp.text[:300]}"
-            )
-        answer: dict[str, Any] = resp.json()
+            text = raw[:300].decode(errors="replace")
+            raise RuntimeError(f"{method} {path} at {self.parent}: HTTP {resp.status_code} {text}")
+        answer = orjson.loads(raw)
+        if not isinstance(answer, dict):
+            raise RuntimeError(f"{method} {path} at {self.parent}: not a JSON object")
         return answer
 
     def run_once(self, now: datetime | None = None) -> Pushed:
@@ -243,7 +253,7 @@ class ParentLink:
                         " and the registry" if pushed.registry else "",
                         self.parent,
                     )
-            except (httpx.HTTPError, RuntimeError, ValueError) as exc:
+            except (httpx.HTTPError, RuntimeError, ValueError, TypeError) as exc:  # bad answers too
                 self.last_error = str(exc) or type(exc).__name__
                 log.warning(
                     "reporting to %s failed; trying again in %s s: %s",
