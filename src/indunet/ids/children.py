@@ -163,6 +163,7 @@ def store_report(engine: sa.Engine, reporter: str, rows: Sequence[DayRow], *, th
             "received_at": now,
         }
     with engine.begin() as conn:
+        last = _lock(conn, reporter)
         if checked:
             conn.execute(
                 _upsert(
@@ -173,32 +174,25 @@ def store_report(engine: sa.Engine, reporter: str, rows: Sequence[DayRow], *, th
                 ),
                 list(checked.values()),
             )
-        _note(conn, reporter, through=through, now=now)
+        conn.execute(  # the day reported through never moves back
+            child_nodes.update()
+            .where(child_nodes.c.reporter == reporter)
+            .values(last_report_day=max(through, last) if last else through, reported_at=now)
+        )
     return len(checked)
 
 
-def _note(
-    conn: sa.Connection,
-    reporter: str,
-    *,
-    now: datetime,
-    through: date | None = None,
-    digest: str | None = None,
-) -> None:
-    """Record what a child sent: the latest day reported (never moved back), or the digest."""
-    row = conn.execute(
-        sa.select(child_nodes.c.last_report_day).where(child_nodes.c.reporter == reporter)
-    ).first()
-    values: dict[str, Any] = {}
-    if through is not None:
-        last = row[0] if row is not None else None
-        values |= {"last_report_day": max(through, last) if last else through, "reported_at": now}
-    if digest is not None:
-        values |= {"registry_digest": digest, "synced_at": now}
-    if row is None:
-        conn.execute(child_nodes.insert().values(reporter=reporter, **values))
-    else:
-        conn.execute(child_nodes.update().where(child_nodes.c.reporter == reporter).values(values))
+def _lock(conn: sa.Connection, reporter: str) -> date | None:
+    """Make the reporter's row if it is new and lock it for this transaction, so two writes
+    for one child (two sites of one secondary) run one after the other; its last day."""
+    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+    conn.execute(dialect.insert(child_nodes).values(reporter=reporter).on_conflict_do_nothing())
+    last: date | None = conn.execute(
+        sa.select(child_nodes.c.last_report_day)
+        .where(child_nodes.c.reporter == reporter)
+        .with_for_update()
+    ).scalar()
+    return last
 
 
 def registry_digest(
@@ -249,6 +243,7 @@ def store_registry(
     digest = registry_digest(enterprises, list(checked.values()))
     now = datetime.now(UTC)
     with engine.begin() as conn:
+        _lock(conn, reporter)
         for table in (child_allocations, child_enterprises):
             conn.execute(table.delete().where(table.c.reporter == reporter))
         if enterprises:
@@ -270,7 +265,11 @@ def store_registry(
                     for a in checked.values()
                 ],
             )
-        _note(conn, reporter, now=now, digest=digest)
+        conn.execute(
+            child_nodes.update()
+            .where(child_nodes.c.reporter == reporter)
+            .values(registry_digest=digest, synced_at=now)
+        )
         audit.record(
             conn,
             f"child:{reporter}",
