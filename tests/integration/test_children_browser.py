@@ -3,7 +3,8 @@ node and its secondary (two ``indunet node`` processes; the secondary reports 20
 days and pushes its registry). In Chinese the platform admin sees the secondary with the day
 it reported through, the chart of 20 days drawn, the report rows paged and searched on the
 server, the enterprises and the allocations; in English the headings read in English. Every
-page is checked with axe-core and photographed.
+page is checked with axe-core and photographed, and so is the secondary's node status page,
+which says where it reports and the last day its parent holds.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def test_the_top_level_shows_its_secondaries_reports(pair: Pair, shots: Path) ->
         time.sleep(0.2)
     password = pair.top.admin_password
     assert password, pair.top.output
+    secondary_password = pair.secondary.admin_password
+    assert secondary_password, pair.secondary.output
     last = (children.report_today() - timedelta(days=1)).isoformat()
 
     with sync_playwright() as pw:
@@ -93,5 +96,19 @@ def test_the_top_level_shows_its_secondaries_reports(pair: Pair, shots: Path) ->
             expect(page.locator("h1")).to_have_text("Secondary nodes' reports")
             check_a11y(page)
             page.screenshot(path=str(shots / "04-reports-en.png"), full_page=True)
+
+            # The secondary's own status page says where it reports and how far the parent is.
+            mine = browser.new_context(
+                viewport={"width": 1280, "height": 900}, locale="zh-CN", timezone_id="Asia/Shanghai"
+            ).new_page()
+            mine.set_default_timeout(15_000)
+            mine.goto(pair.secondary.url + "/ids/nodes")
+            mine.fill("input[name=username]", "admin")
+            mine.fill("input[name=password]", secondary_password)
+            mine.click("form.stack button[type=submit]")
+            expect(mine.locator("#parent-link")).to_contain_text(pair.top.url)
+            expect(mine.locator("#parent-through")).to_have_text(last)
+            check_a11y(mine)
+            mine.screenshot(path=str(shots / "05-secondary-link.png"), full_page=True)
         finally:
             browser.close()

@@ -146,6 +146,8 @@ class ParentLink:
         self._client = client
         self._task: asyncio.Task[None] | None = None
         self.last_error = ""
+        self.last_pass_at: datetime | None = None  # the last pass that ended well
+        self.reported_through: date | None = None  # the last day the parent holds
 
     def _http(self) -> httpx.Client:
         if self._client is None:
@@ -175,6 +177,10 @@ class ParentLink:
         held = self._call("GET", "/api/v1/children/self")
         pushed = Pushed()
         self._report(held.get("last_report_day"), now, pushed)
+        if pushed.days:
+            self.reported_through = completed_through(now)
+        elif held.get("last_report_day"):
+            self.reported_through = date.fromisoformat(held["last_report_day"])
         enterprises, allocations = registry(self.engine, self.prefix)
         if max(len(enterprises), len(allocations)) > children.MAX_REGISTRY_ROWS:
             log.error(
@@ -226,6 +232,17 @@ class ParentLink:
             return None
         return _utc(first).astimezone(REPORT_ZONE).date()  # type: ignore[union-attr]
 
+    def status(self) -> dict[str, Any]:
+        """What the node's status page shows: where it reports, how far, the last error."""
+        return {
+            "parent": self.parent,
+            "prefix": self.prefix,
+            "every": self.every,
+            "reported_through": self.reported_through,
+            "last_pass_at": self.last_pass_at,
+            "last_error": self.last_error,
+        }
+
     async def start(self) -> None:
         """Keep going in the background (the first pass at once)."""
         self._task = asyncio.create_task(self._run())
@@ -245,6 +262,7 @@ class ParentLink:
             try:
                 pushed = await asyncio.to_thread(self.run_once)
                 self.last_error = ""
+                self.last_pass_at = datetime.now(UTC)
                 if pushed.days or pushed.registry:
                     log.info(
                         "reported %s day(s) (%s rows)%s to %s",
