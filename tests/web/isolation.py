@@ -126,6 +126,12 @@ PUBLIC = {
     ("POST", "/api/v1/complaints"),
     ("POST", "/api/v1/complaints/status"),
     ("GET", "/api/v1/licence"),  # the operator's licence, shown on the public page
+    # A secondary node's pushes to its top-level node: no account, the prefix credential
+    # 300:0.NA/<prefix> is the caller, and only rows under that prefix are taken; every row
+    # is keyed by it (tests/web/test_children_api.py).
+    ("GET", "/api/v1/children/self"),
+    ("PUT", "/api/v1/children/reports"),
+    ("PUT", "/api/v1/children/registry"),
     # The GS1 Digital Link resolver: public reads by design (what a phone scanning a QR code
     # asks), of public values only, one route per GS1 primary key, and its description file
     # (tests/web/test_digital_link.py).

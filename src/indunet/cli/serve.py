@@ -12,7 +12,8 @@ import uvicorn
 
 from indunet import core, ids
 from indunet.cli import context
-from indunet.ids.enrolment import Enrolment, Verdict
+from indunet.ids.enrolment import Enrolment, Verdict, read_key
+from indunet.ids.parentlink import ParentLink
 from indunet.web import build_state, create_app
 
 HostOpt = Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1]")]
@@ -230,6 +231,14 @@ def node(
         ),
     ] = None,
     public_url: Annotated[str | None, typer.Option(help="URL others reach this node at")] = None,
+    report_every: Annotated[
+        float,
+        typer.Option(
+            min=1.0,
+            help="Seconds between checks that the parent has this node's completed days "
+            "and registry (ids.parentlink; with --parent, for a top-level or secondary node)",
+        ),
+    ] = 300.0,
     host: HostOpt = None,
     port: PortOpt = None,
     data_dir: DataOpt = None,
@@ -263,9 +272,14 @@ def node(
     state = build_state(s, hierarchy=hierarchy, engine=engine, platform=False)
     _print_admin(engine, s.base_url())
     if announcing and parent and parent_key_file is not None and prefix is not None:
-        announce(parent[0], prefix, parent_key_file.read_text().strip(), [s.base_url()])
+        secret = parent_key_file.read_text().strip()
+        announce(parent[0], prefix, secret, [s.base_url()])
         state.services["enrolment"] = enrol(
             hierarchy.front, parent[0], prefix, parent_key_file, every=s.enrol_check_s
+        )
+        key_file = parent_key_file
+        state.services["ids.parent"] = ParentLink(
+            engine, parent[0], prefix, lambda: read_key(key_file), every=report_every
         )
     typer.echo(f"{role.value} node {hierarchy.front.name} at {s.base_url()}")
     _print_handle_port(s)

@@ -8,7 +8,12 @@ SUBSYSTEM = Subsystem(
     name="ids",
     summary="identifier resolution (标识解析): nodes, records, templates, prefixes, bulk",
     migrations=Path(__file__).parent / "migrations" / "versions",
-    tables=("indunet.ids.tables", "indunet.ids.store", "indunet.ids.complainttables"),
+    tables=(
+        "indunet.ids.tables",
+        "indunet.ids.store",
+        "indunet.ids.complainttables",
+        "indunet.ids.childtables",
+    ),
     services="indunet.ids.services:service",
     api=(
         "indunet.web.api.native:router",
@@ -17,6 +22,7 @@ SUBSYSTEM = Subsystem(
         "indunet.web.api.complaints:router",
         "indunet.web.api.licence:router",
         "indunet.web.api.records:router",
+        "indunet.web.api.children:router",
     ),
     console=(
         "indunet.web.console.identifiers:router",
@@ -29,6 +35,7 @@ SUBSYSTEM = Subsystem(
         "indunet.web.console.idsstats:router",
         "indunet.web.console.records:router",
         "indunet.web.console.complaints:router",
+        "indunet.web.console.children:router",
     ),
     sections=(
         Section(
@@ -47,6 +54,7 @@ SUBSYSTEM = Subsystem(
                 Page("/ids/prefixes", "ids.tab.prefixes"),
                 Page("/ids/nodes", "ids.tab.nodes"),
                 Page("/ids/complaints", "ids.tab.complaints"),
+                Page("/ids/children", "ids.tab.children"),
             ),
         ),
     ),

@@ -1,4 +1,5 @@
-"""The node status page: each node's records and latency, resolutions per minute, cache hits."""
+"""The node status page: each node's records and latency, resolutions per minute, cache hits,
+and, for operators of a node that reports to a parent (``ids.parentlink``), how far it has."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from indunet.core import access
 from indunet.web.api.native import node_status
 from indunet.web.console.i18n import N_, locale_of, translator
 from indunet.web.console.pages import render
@@ -35,4 +37,8 @@ def nodes_page(request: Request, state: StateDep, user: ConsoleUser) -> Response
     """Node table and charts; the page's script refreshes them from ``/api/v1/nodes``."""
     t = translator(locale_of(request))
     chart_text = {name: t(key) for name, key in CHART_TEXT.items()}
-    return render(request, "nodes.html", {"nodes": statuses(state), "chart_text": chart_text})
+    link = state.services.get("ids.parent")
+    status = getattr(link, "status", None)
+    parent = status() if callable(status) and access.sees_all(user) else None
+    ctx = {"nodes": statuses(state), "chart_text": chart_text, "parent": parent}
+    return render(request, "nodes.html", ctx)

@@ -16,6 +16,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from indunet.core import IndunetError
+from indunet.web.api.children import REGISTRY_BODY, REPORT_BODY
 from indunet.web.api.devices import MAX_CSV as API_CSV
 from indunet.web.api.handles import MAX_POST_BYTES as HANDLE_POST
 from indunet.web.api.handles import MAX_PUT_BYTES as HANDLE_PUT
@@ -73,6 +74,9 @@ ROUTE_LIMITS: tuple[RouteLimit, ...] = (
     # Complaints and their status lookups: anonymous, short (ids.complaints).
     RouteLimit("POST", r"/complain(/status)?", COMPLAINT_BODY),
     RouteLimit("POST", r"/api/v1/complaints(/status)?", COMPLAINT_BODY),
+    # A secondary's daily report and its registry snapshot (ids.children).
+    RouteLimit("PUT", r"/api/v1/children/reports", REPORT_BODY),
+    RouteLimit("PUT", r"/api/v1/children/registry", REGISTRY_BODY),
     # A Handle record (up to MAX_VALUES values of MAX_VALUE_BYTES each, plus JSON): the Handle
     # API's own cap, which it also checks while reading.
     RouteLimit("PUT", r"(/nodes/[^/]+)?/api/handles/.+", HANDLE_PUT),
