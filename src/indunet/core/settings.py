@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     negative_ttl: int = Field(default=30, ge=0, description="TTL of cached 'not found', seconds")
     cache_size: int = Field(default=100_000, ge=16, description="Entries held by a recursive node")
     site_timeout: float = Field(default=2.0, gt=0, description="Seconds to wait for another node")
+    ids_changelog_days: float = Field(
+        default=7.0,
+        gt=0,
+        le=3650,
+        description="Days the identifier change log keeps a change (ids.changelog); a "
+        "disaster-recovery copy further behind than this copies everything again",
+    )
     site_allow: str = Field(
         default="",
         description="CIDRs of private/loopback sites a resolver may fetch, comma-separated",
