@@ -95,8 +95,10 @@ class Replica:
         every: float = POLL_S,
         page: int = PAGE,
         timeout: float = TIMEOUT_S,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.node = node
+        self._transport = transport  # tests: the primary's app in this process
         self.primary = primary.rstrip("/")
         self.source = source or node.name
         self.every = every
@@ -111,11 +113,18 @@ class Replica:
     # -- the loop ------------------------------------------------------------------------
     async def start(self) -> None:
         """Read what was applied before and keep the copy up to date in the background."""
+        await self.open()
+        self._task = asyncio.create_task(self._run(), name="ids-replica")
+
+    async def open(self) -> None:
+        """Read what was applied before and connect; ``sync_once`` may be called then."""
         self.status.applied = await asyncio.to_thread(self._load)
         self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(self._timeout), follow_redirects=False, trust_env=False
+            timeout=httpx.Timeout(self._timeout),
+            follow_redirects=False,
+            trust_env=False,
+            transport=self._transport,
         )
-        self._task = asyncio.create_task(self._run(), name="ids-replica")
 
     async def stop(self) -> None:
         """Stop copying."""
