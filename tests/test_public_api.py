@@ -130,6 +130,7 @@ IDS = [
     "oid",
     "parse_template",
     "parse_values",
+    "primary_of",
     "single",
     "stored_base_url",
 ]

@@ -35,7 +35,7 @@ from indunet.ids.prefixes import (
     enterprise_prefixes,
     list_allocations,
 )
-from indunet.ids.replica import Replica, ReplicaStatus
+from indunet.ids.replica import Replica, ReplicaStatus, primary_of
 from indunet.ids.resolver import Resolver
 from indunet.ids.sites import SiteLimits, SitePolicy, SiteRefused
 from indunet.ids.syntax import ecode, gs1, handle, oid
@@ -110,6 +110,7 @@ __all__ = [
     "oid",
     "parse_template",
     "parse_values",
+    "primary_of",
     "single",
     "stored_base_url",
 ]

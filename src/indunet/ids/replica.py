@@ -315,6 +315,14 @@ class Replica:
             self.node.load_delegations()
 
 
+def primary_of(engine: sa.Engine, node: str) -> str | None:
+    """The primary whose copy ``node`` holds in this database (``None``: not a copy), so that
+    the CLI on a DR node's data directory builds the node read-only too."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(replicas.c.primary_url).where(replicas.c.node == node)).first()
+    return None if row is None else str(row[0])
+
+
 def _list(body: dict[str, Any], name: str) -> list[Any]:
     items = body.get(name)
     if not isinstance(items, list) or len(items) > changelog.MAX_PAGE:
