@@ -149,3 +149,24 @@ def test_concurrent_writers_on_postgresql_number_in_commit_order(pg_schema_url: 
         assert [e.seq for e in total.entries] == list(range(1, 4 * per_writer + 1))
     finally:
         engine.dispose()
+
+
+@pytest.mark.integration
+def test_a_bulk_import_on_postgresql_logs_every_row(pg_schema_url: str, tmp_path: Path) -> None:
+    engine = open_database(Settings(data_dir=tmp_path, database_url=pg_schema_url))
+    try:
+        node = secondary(engine)
+        node.put("88.100/first", URL, OPERATOR)
+        csv = tmp_path / "rows.csv"
+        rows = changelog.COPY_FROM * 3
+        csv.write_text(
+            "handle,URL\n" + "".join(f"88.100/r-{i},https://r.cn/{i}\n" for i in range(rows))
+        )
+        assert import_file(node, csv, OPERATOR, batch_size=rows).registered == rows  # by COPY
+        node.put("88.100/last", URL, OPERATOR)
+        page = changelog.read(engine, "88.100", 0, limit=changelog.MAX_PAGE)
+        assert [e.seq for e in page.entries] == list(range(1, rows + 3))
+        assert {e.key for e in page.entries[1:-1]} == {f"88.100/R-{i}" for i in range(rows)}
+        assert all(e.record is not None for e in page.entries)
+    finally:
+        engine.dispose()

@@ -145,6 +145,11 @@ def test_the_copy_refuses_writes_and_is_a_further_site(dr_setup: DrSetup) -> Non
     gone = httpx.delete(f"{dr_setup.dr.url}/api/handles/88.100.1/DR-1", auth=ENTERPRISE_AUTH)
     assert gone.status_code == 403 and gone.json()["responseCode"] == 7
     assert httpx.get(f"{dr_setup.dr.url}/api/handles/88.100.1/DR-1").status_code == 200
+    status = httpx.get(f"{dr_setup.dr.url}/api/v1/nodes/88.100", timeout=5).json()
+    assert status["role"] == "dr" and status["records"] >= RECORDS
+    copy = status["copy"]
+    assert copy["primary"] == dr_setup.primary.url and copy["reaching_primary"] is True
+    assert copy["applied"] == copy["primary_head"] and copy["applied"] > RECORDS
     sites = sites_of(dr_setup.top, "88.100")
     assert [(s["url"], s["primary"]) for s in sites] == [
         (dr_setup.primary.url, True),

@@ -45,6 +45,8 @@ from indunet.ids.tables import changelog, changelog_heads, handles
 #: Entries or records one page holds at most (and by default).
 MAX_PAGE = 1000
 DAY_S = 86_400.0
+#: From this many keys in one write, PostgreSQL gets them by COPY.
+COPY_FROM = 100
 #: The marker ``changes.note`` uses for "every record"; not a key, never logged.
 EVERYTHING = "*"
 
@@ -110,11 +112,28 @@ def append(conn: sa.Connection, node: str, keys: Sequence[str]) -> int:
     last = int(conn.execute(take).scalar_one())
     now = time.time()
     first = last - n + 1
-    conn.execute(
-        changelog.insert(),
-        [{"node": node, "seq": first + i, "hkey": k, "at": now} for i, k in enumerate(wanted)],
-    )
+    if n >= COPY_FROM and conn.dialect.driver == "psycopg":
+        _copy(conn, [(node, first + i, k, now) for i, k in enumerate(wanted)])
+    else:
+        conn.execute(
+            changelog.insert(),
+            [{"node": node, "seq": first + i, "hkey": k, "at": now} for i, k in enumerate(wanted)],
+        )
     return last
+
+
+def _copy(conn: sa.Connection, rows: list[tuple[str, int, str, float]]) -> None:
+    """PostgreSQL: a bulk batch's entries by COPY in the caller's transaction (as
+    ``HandleStore.insert_many`` writes its records), a third of the time of an INSERT."""
+    sql = "COPY ids_changelog (node, seq, hkey, at) FROM STDIN"
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        with cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except dbapi_error as exc:  # same exception types as the SQLAlchemy paths
+        raise sa.exc.DBAPIError.instance(sql, None, exc, dbapi_error) from exc
 
 
 def head(conn: sa.Connection, node: str) -> Head:
