@@ -7,15 +7,19 @@ write cost before the log). Resolution does not touch the log and is not measure
 
     python bench/changelog_writes.py
     python bench/changelog_writes.py --database-url postgresql://postgres@127.0.0.1:5432/test
+
+PostgreSQL runs in a fresh schema (``bench_<pid>_…``), dropped afterwards.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from bulk_registration import pg_schemas
 from common import median, save, say, workspace
 from fixtures import ENTERPRISE_PREFIX, SECRET, USERNAME, allocate, engine_for, node
 from indunet import ids
@@ -42,6 +46,16 @@ def _bulk(secondary: ids.Node, tag: str, rows: int, where: Path) -> float:
     return rows / (time.perf_counter() - t0)
 
 
+@contextlib.contextmanager
+def _database(url: str | None) -> Iterator[str | None]:
+    """``url`` with a fresh schema of its own (``None``: SQLite in the workspace)."""
+    if url is None:
+        yield None
+        return
+    with pg_schemas(url, ["log"]) as urls:
+        yield urls["log"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--database-url", default=None)
@@ -55,8 +69,8 @@ def main() -> None:
         "with_log": {"put": [], "bulk": []},
         "without_log": {"put": [], "bulk": []},
     }
-    with workspace("changelog") as where:
-        engine = engine_for(where, args.database_url)
+    with workspace("changelog") as where, _database(args.database_url) as url:
+        engine = engine_for(where, url)
         top = node(engine, ids.NodeRole.TOP_LEVEL, "88")
         secondary = node(engine, ids.NodeRole.SECONDARY, "88.100")
         allocate(top, "88.100", SECRET)

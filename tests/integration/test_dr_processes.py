@@ -235,3 +235,38 @@ def test_a_restarted_copy_resumes_without_copying_everything_again(dr_setup: DrS
     dr_setup.dr.start()
     wait_for(dr_setup.dr, "88.100.1/WHILE-DOWN", "https://down.example", COPY_BOUND_S + 5)
     assert dr_setup.dr.output.count("copied ") == 1, dr_setup.dr.output  # the first start only
+
+
+def test_a_primary_on_postgresql_is_copied_to_sqlite(
+    pg_schema_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The change log's PostgreSQL path (numbers under the head row's lock, bulk by COPY)
+    read by a copy in SQLite, both real processes."""
+    with group(tmp_path_factory.mktemp("dr-pg")) as g:
+        primary = g.start(
+            "primary", "node", "--role", "secondary", "--prefix", "88.100",
+            env={**ALLOW_LOOPBACK, "INDUNET_DATABASE_URL": pg_schema_url},
+        )  # fmt: skip
+        token = _token(primary)
+        (g.base / "token").write_text(token + "\n")
+        admin = {"Authorization": f"Bearer {token}"}
+        for i in range(5):
+            resp = httpx.put(
+                f"{primary.url}/api/handles/88.100/PG-{i}",
+                json={"values": [{"index": 1, "type": "URL", "data": f"https://pg.example/{i}"}]},
+                headers=admin,
+                timeout=10,
+            )
+            assert resp.status_code == 201, resp.text
+        dr = g.start(
+            "dr", "node", "--role", "dr", "--prefix", "88.100", "--primary", primary.url,
+            "--primary-token-file", str(g.base / "token"), env=ALLOW_LOOPBACK,
+        )  # fmt: skip
+        for i in range(5):
+            wait_for(dr, f"88.100/PG-{i}", f"https://pg.example/{i}", COPY_BOUND_S)
+        resp = httpx.delete(f"{primary.url}/api/handles/88.100/PG-0", headers=admin, timeout=10)
+        assert resp.status_code == 200, resp.text
+        deadline = time.monotonic() + COPY_BOUND_S
+        while httpx.get(f"{dr.url}/api/handles/88.100/PG-0", timeout=5).status_code != 404:
+            assert time.monotonic() < deadline, "the deletion did not reach the copy"
+            time.sleep(0.05)
