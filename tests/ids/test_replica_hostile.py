@@ -12,7 +12,7 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
-from indunet.ids import Node, NodeRole, Replica, TemplateRegistry
+from indunet.ids import Node, NodeRole, Replica, TemplateRegistry, announce
 from indunet.ids.replica import MAX_BODY, ReplicaError
 
 GOOD = [
@@ -140,3 +140,23 @@ async def test_a_snapshot_that_does_not_move_forward_is_refused(engine: sa.Engin
         assert r.status.applied is None
     finally:
         await r.stop()
+
+
+@pytest.mark.parametrize(("primary", "marked"), [(True, True), (False, False)])
+def test_a_dr_copy_announced_first_is_still_not_primary(primary: bool, marked: bool) -> None:
+    """``announce(primary=False)`` (what ``indunet node --role dr`` passes) never marks its
+    site primary, even when the prefix has no site yet; other nodes' first site is."""
+    put: list[dict[str, Any]] = []
+
+    def parent(req: httpx.Request) -> httpx.Response:
+        if req.method == "GET":
+            return httpx.Response(200, json={"responseCode": 1, "values": []})
+        put.append(orjson.loads(req.content))
+        return httpx.Response(200, json={"responseCode": 1})
+
+    with httpx.Client(transport=httpx.MockTransport(parent)) as client:
+        added = announce(
+            "http://top.test", "88.100", "key", ["http://dr.test"], client=client, primary=primary
+        )
+    assert added == ["http://dr.test"]
+    assert put[0]["values"][0]["data"]["value"] == {"url": "http://dr.test", "primary": marked}

@@ -281,7 +281,8 @@ def node(
         state.services["ids-dr"] = ids.Replica(hierarchy.front, primary, token)
     _print_admin(engine, s.base_url())
     if announcing and parent and parent_key_file is not None and prefix is not None:
-        announce(parent[0], prefix, parent_key_file.read_text().strip(), [s.base_url()])
+        secret = parent_key_file.read_text().strip()
+        announce(parent[0], prefix, secret, [s.base_url()], primary=role is not ids.NodeRole.DR)
     typer.echo(f"{role.value} node {hierarchy.front.name} at {s.base_url()}")
     if primary and token:
         typer.echo(f"Copy of:      {primary} (read-only; writes go to the primary)")
@@ -323,10 +324,12 @@ def _say_tls(s: core.Settings, tls: TlsFiles) -> None:
         )
 
 
-def announce(parent: str, prefix: str, secret: str, sites: list[str]) -> None:
+def announce(
+    parent: str, prefix: str, secret: str, sites: list[str], *, primary: bool = True
+) -> None:
     """Publish this node's sites at the parent (``ids.announce``); exit 1 if it refuses."""
     try:
-        ids.announce(parent, prefix, secret, sites)
+        ids.announce(parent, prefix, secret, sites, primary=primary)
     except ids.AnnounceFailed as exc:
         typer.secho(exc.message, fg="red", err=True)
         raise typer.Exit(1) from None
