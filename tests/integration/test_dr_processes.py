@@ -10,6 +10,8 @@ docs/ids/running-a-node.md records a run).
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -270,3 +272,40 @@ def test_a_primary_on_postgresql_is_copied_to_sqlite(
         while httpx.get(f"{dr.url}/api/handles/88.100/PG-0", timeout=5).status_code != 404:
             assert time.monotonic() < deadline, "the deletion did not reach the copy"
             time.sleep(0.05)
+
+
+def test_a_stalled_primary_costs_the_site_timeout_until_its_breaker_opens(
+    dr_setup: DrSetup,
+) -> None:
+    """SIGSTOP instead of SIGKILL: the primary's port still accepts connections and answers
+    nothing, so each resolution waits for the site timeout (2 s) until the site guard's
+    breaker opens, then goes to the copy at once."""
+    load = Load()
+    proc = dr_setup.primary.proc
+    assert proc is not None
+
+    async def run() -> None:
+        start = time.monotonic()
+        task = asyncio.create_task(_load(dr_setup, load, start + LOAD_BEFORE_S + LOAD_AFTER_S))
+        await asyncio.sleep(LOAD_BEFORE_S)
+        load.kill_at = time.monotonic()
+        os.killpg(proc.pid, signal.SIGSTOP)
+        await task
+
+    try:
+        asyncio.run(run())
+    finally:
+        os.killpg(proc.pid, signal.SIGCONT)
+    after = [r for r in load.results if r[0] >= load.kill_at]
+    failed = [r for r in after if not r[2]]
+    by_dr = [r for r in after if r[2] and r[3] == dr_setup.dr.url]
+    assert by_dr, "the copy never answered while the primary was stopped"
+    first = by_dr[0][0] + by_dr[0][1] - load.kill_at
+    late = sorted(r[1] for r in after if r[0] >= load.kill_at + 4.0)
+    print(
+        f"\nDR with the primary stopped (SIGSTOP): {len(after)} resolutions after the stop, "
+        f"{len(failed)} failed; first answer from the copy {first:.2f} s after; slowest "
+        f"{max(r[1] for r in after):.2f} s; from 4 s on the slowest {late[-1] if late else 0:.2f} s"
+    )
+    assert len(failed) <= CONCURRENCY
+    assert late and late[-1] < 1.0  # the breaker is open: no more waiting for the primary
