@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 POLL_S = 0.5
 PAGE = changelog.MAX_PAGE
 TIMEOUT_S = 10.0
+#: The longest wait between attempts while the primary is away: what its return costs the
+#: copy at most before it catches up (one cheap request per attempt).
+MAX_RETRY_S = 5.0
 #: An answer of the primary larger than this is refused (1,000 records of ~64 KiB).
 MAX_BODY = 64 * 1024 * 1024
 
@@ -137,7 +140,7 @@ class Replica:
             self._client = None
 
     async def _run(self) -> None:
-        backoff = Backoff(base=self.every, cap=30.0)
+        backoff = Backoff(base=self.every, cap=MAX_RETRY_S)
         while True:
             try:
                 more = await self.sync_once()
