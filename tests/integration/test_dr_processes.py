@@ -308,4 +308,4 @@ def test_a_stalled_primary_costs_the_site_timeout_until_its_breaker_opens(
         f"{max(r[1] for r in after):.2f} s; from 4 s on the slowest {late[-1] if late else 0:.2f} s"
     )
     assert len(failed) <= CONCURRENCY
-    assert late and late[-1] < 1.0  # the breaker is open: no more waiting for the primary
+    assert late and late[-1] < 1.9  # under the 2 s site timeout: the breaker is open
