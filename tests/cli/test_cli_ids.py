@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from tests.conftest import USCC_A
 from tests.integration.servers import group
 from typer.testing import CliRunner, Result
@@ -17,7 +18,8 @@ from indunet import ids
 from indunet.cli import app
 from indunet.cli.ids import parse_value_option, values_from_options
 from indunet.cli.options import engine
-from indunet.core import InvalidInput
+from indunet.core import InvalidInput, Settings
+from indunet.web import open_database
 
 runner = CliRunner()
 KEY = "s3cret-key-for-tests"
@@ -257,3 +259,21 @@ def test_register_and_resolve_an_oid_and_an_ecode(data: Path):
     assert bad.exit_code != 0 and "leading zero" in bad.output
     unmapped = runner.invoke(app, ["id", "resolve", "oid:1.2.840.1", "--data-dir", str(data)])
     assert unmapped.exit_code != 0 and "no configured oid arc holds 1.2.840.1" in unmapped.output
+
+
+def test_writes_on_a_dr_copys_data_dir_are_refused(data: Path):
+    db = open_database(Settings(data_dir=data))
+    try:
+        with db.begin() as conn:
+            conn.execute(
+                sa.text("INSERT INTO ids_replicas (node, primary_url) VALUES ('88.100', :u)"),
+                {"u": "https://primary.example"},
+            )
+    finally:
+        db.dispose()
+    refused = run(data, "id", "register", "88.100.1/ON-COPY", "--value", "URL=https://x")
+    assert refused.exit_code == 2, refused.output
+    assert (
+        "disaster-recovery copy" in refused.stderr and "https://primary.example" in refused.stderr
+    )
+    assert run(data, "id", "resolve", "88.100.1/ON-COPY").exit_code != 0

@@ -59,4 +59,7 @@ def node(engine: sa.Engine, name: str) -> ids.Node:
     role = {"": ids.NodeRole.ROOT, "88": ids.NodeRole.TOP_LEVEL}.get(prefix)
     if role is None:
         role = ids.NodeRole.SECONDARY if prefix.count(".") == 1 else ids.NodeRole.ENTERPRISE
-    return ids.Node(name, role, prefix, engine, ids.TemplateRegistry(engine))
+    primary = ids.primary_of(engine, name)  # a disaster-recovery copy: read-only here too
+    if primary is not None:
+        role = ids.NodeRole.DR
+    return ids.Node(name, role, prefix, engine, ids.TemplateRegistry(engine), copy_of=primary)

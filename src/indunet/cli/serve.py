@@ -12,6 +12,7 @@ import uvicorn
 
 from indunet import core, ids
 from indunet.cli import context
+from indunet.cli.options import read_secret
 from indunet.ids.enrolment import Enrolment, Verdict, read_key
 from indunet.ids.parentlink import ParentLink
 from indunet.web import build_state, create_app
@@ -239,6 +240,16 @@ def node(
             "and registry (ids.parentlink; with --parent, for a top-level or secondary node)",
         ),
     ] = 300.0,
+    primary: Annotated[
+        str | None,
+        typer.Option(help="For --role dr: URL of the primary node this node copies"),
+    ] = None,
+    primary_token_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="For --role dr: file with a platform administrator's API token on the primary"
+        ),
+    ] = None,
     host: HostOpt = None,
     port: PortOpt = None,
     data_dir: DataOpt = None,
@@ -247,7 +258,11 @@ def node(
     self_signed: SelfSignedOpt = False,
     handle_port: HandlePortOpt = None,
 ) -> None:
-    """Run a single node of the hierarchy as its own process."""
+    """Run a single node of the hierarchy as its own process.
+
+    ``--role dr`` runs a disaster-recovery copy (灾备节点) of the node at ``--primary``: it
+    copies its records continuously, answers for ``--prefix`` from the copy, refuses writes,
+    and announces itself at ``--parent`` as a further (not primary) site of the prefix."""
     s = context.settings(data_dir, host, port, handle_port=handle_port)
     if public_url:
         s.public_url = public_url
@@ -257,6 +272,7 @@ def node(
     announcing = bool(parent) and role is not ids.NodeRole.RECURSIVE
     if announcing and parent_key_file is None:  # every option checked before anything is
         raise typer.BadParameter("announcing to --parent needs --parent-key-file")  # written
+    token = _dr_options(s, role, primary, primary_token_file)
     engine = context.database(s)
     hierarchy = ids.single(
         engine,
@@ -268,23 +284,51 @@ def node(
         cache_size=s.cache_size,
         timeout=s.site_timeout,
         site_allow=s.site_allow,
+        copy_of=primary.rstrip("/") if token and primary else None,
     )
     state = build_state(s, hierarchy=hierarchy, engine=engine, platform=False)
+    if token and primary:
+        state.services["ids-dr"] = ids.Replica(hierarchy.front, primary, token)
     _print_admin(engine, s.base_url())
     if announcing and parent and parent_key_file is not None and prefix is not None:
         secret = parent_key_file.read_text().strip()
-        announce(parent[0], prefix, secret, [s.base_url()])
-        state.services["enrolment"] = enrol(
-            hierarchy.front, parent[0], prefix, parent_key_file, every=s.enrol_check_s
-        )
-        key_file = parent_key_file
-        state.services["ids.parent"] = ParentLink(
-            engine, parent[0], prefix, lambda: read_key(key_file), every=report_every
-        )
+        copy = role is ids.NodeRole.DR
+        announce(parent[0], prefix, secret, [s.base_url()], primary=not copy)
+        if not copy:  # a DR copy holds the primary's records and must not report its counts
+            state.services["enrolment"] = enrol(
+                hierarchy.front, parent[0], prefix, parent_key_file, every=s.enrol_check_s
+            )
+            key_file = parent_key_file
+            state.services["ids.parent"] = ParentLink(
+                engine, parent[0], prefix, lambda: read_key(key_file), every=report_every
+            )
     typer.echo(f"{role.value} node {hierarchy.front.name} at {s.base_url()}")
+    if primary and token:
+        typer.echo(f"Copy of:      {primary} (read-only; writes go to the primary)")
     _print_handle_port(s)
     _say_tls(s, tls)
     _serve(create_app(state), s.host, s.port, tls)
+
+
+def _dr_options(
+    s: core.Settings, role: ids.NodeRole, primary: str | None, token_file: Path | None
+) -> str | None:
+    """The token a disaster-recovery node reads its primary with (``None`` for other roles),
+    once its options are checked: the primary's URL by the destination policy."""
+    if role is not ids.NodeRole.DR:
+        if primary or token_file:
+            raise typer.BadParameter("--primary and --primary-token-file are for --role dr")
+        return None
+    if not primary or token_file is None:
+        raise typer.BadParameter("a dr node needs --primary and --primary-token-file")
+    try:
+        ids.SitePolicy.build(allow=s.site_allow).check_url(primary)
+    except ids.SiteRefused as exc:
+        raise typer.BadParameter(f"--primary: {exc.message}") from None
+    try:
+        return read_secret(token_file, "primary token", min_length=16)
+    except core.InvalidInput as exc:
+        raise typer.BadParameter(exc.message) from None
 
 
 def _say_tls(s: core.Settings, tls: TlsFiles) -> None:
@@ -315,10 +359,12 @@ def enrol(node: ids.Node, parent: str, prefix: str, key_file: Path, *, every: fl
     return enrolment
 
 
-def announce(parent: str, prefix: str, secret: str, sites: list[str]) -> None:
+def announce(
+    parent: str, prefix: str, secret: str, sites: list[str], *, primary: bool = True
+) -> None:
     """Publish this node's sites at the parent (``ids.announce``); exit 1 if it refuses."""
     try:
-        ids.announce(parent, prefix, secret, sites)
+        ids.announce(parent, prefix, secret, sites, primary=primary)
     except ids.AnnounceFailed as exc:
         typer.secho(exc.message, fg="red", err=True)
         raise typer.Exit(1) from None

@@ -50,6 +50,13 @@ class Settings(BaseSettings):
         le=86_400,
         description="Seconds between checks of a node's prefix key at its parent (ids.enrolment)",
     )
+    ids_changelog_days: float = Field(
+        default=7.0,
+        gt=0,
+        le=3650,
+        description="Days the identifier change log keeps a change (ids.changelog); a "
+        "disaster-recovery copy further behind than this copies everything again",
+    )
     site_allow: str = Field(
         default="",
         description="CIDRs of private/loopback sites a resolver may fetch, comma-separated",

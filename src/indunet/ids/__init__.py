@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from indunet.ids import daily
+from indunet.ids import changelog, daily
 from indunet.ids.admin import OPERATOR, CredentialChecker, Perm, Principal
 from indunet.ids.announce import AnnounceFailed, announce
 from indunet.ids.answers import Answer, Hop, Referral, Site
@@ -21,6 +21,7 @@ from indunet.ids.errors import (
     InvalidValue,
     NotAuthorized,
     NotResponsible,
+    ReadOnlyCopy,
     SiteUnavailable,
     ValueExists,
     ValuesNotFound,
@@ -34,6 +35,7 @@ from indunet.ids.prefixes import (
     enterprise_prefixes,
     list_allocations,
 )
+from indunet.ids.replica import Replica, ReplicaStatus, primary_of
 from indunet.ids.resolver import Resolver
 from indunet.ids.sites import SiteLimits, SitePolicy, SiteRefused
 from indunet.ids.syntax import ecode, gs1, handle, oid
@@ -75,7 +77,10 @@ __all__ = [
     "Perm",
     "PrefixCount",
     "Principal",
+    "ReadOnlyCopy",
     "Referral",
+    "Replica",
+    "ReplicaStatus",
     "Resolver",
     "Site",
     "SiteError",
@@ -91,6 +96,7 @@ __all__ = [
     "admin_username",
     "allocate",
     "announce",
+    "changelog",
     "daily",
     "delegate",
     "ecode",
@@ -104,6 +110,7 @@ __all__ = [
     "oid",
     "parse_template",
     "parse_values",
+    "primary_of",
     "single",
     "stored_base_url",
 ]

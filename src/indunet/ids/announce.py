@@ -3,7 +3,7 @@
 Every site keeps an index of its own, so mirrors of one prefix can announce themselves one
 after another: a URL already published stays where it is (restarting a node changes
 nothing), a new one takes the next free index from ``FIRST_SITE_INDEX`` and is primary only
-if the prefix had no site yet. Values are added with ``overwrite=false``; if another node
+if the prefix had no site yet (never for a disaster-recovery copy: ``primary=False``). Values are added with ``overwrite=false``; if another node
 took the same index in the meantime, the next free one is tried, ``MAX_ATTEMPTS`` times.
 The node authenticates as the prefix's admin (``admin_username``), the one identity besides
 the parent's operator that may change the prefix's delegation.
@@ -38,8 +38,11 @@ def announce(
     sites: Sequence[str],
     *,
     client: httpx.Client | None = None,
+    primary: bool = True,
 ) -> list[str]:
-    """Publish ``sites`` for ``prefix`` at ``parent``; return the URLs newly published."""
+    """Publish ``sites`` for ``prefix`` at ``parent``; return the URLs newly published.
+
+    ``primary=False`` never marks a site primary, even the prefix's first (a DR copy)."""
     base = f"{parent.rstrip('/')}/api/handles/0.NA/{prefix}"
     auth = (admin_username(prefix).replace(":", "%3A", 1), secret)
     own = client is None
@@ -47,7 +50,7 @@ def announce(
     added: list[str] = []
     try:
         for url in (u.rstrip("/") for u in sites):
-            if _publish(http, base, auth, url, parent):
+            if _publish(http, base, auth, url, parent, primary):
                 added.append(url)
     except httpx.HTTPError as exc:
         raise AnnounceFailed(f"announcing to {parent} failed: {type(exc).__name__}") from None
@@ -57,7 +60,9 @@ def announce(
     return added
 
 
-def _publish(http: httpx.Client, base: str, auth: tuple[str, str], url: str, parent: str) -> bool:
+def _publish(
+    http: httpx.Client, base: str, auth: tuple[str, str], url: str, parent: str, primary: bool
+) -> bool:
     for _attempt in range(MAX_ATTEMPTS):
         current = http.get(base, params={"auth": "true"})
         if current.status_code != 200:
@@ -71,7 +76,7 @@ def _publish(http: httpx.Client, base: str, auth: tuple[str, str], url: str, par
         value = {
             "index": index,
             "type": SITE_TYPE,
-            "data": {"format": "site", "value": {"url": url, "primary": not published}},
+            "data": {"format": "site", "value": {"url": url, "primary": primary and not published}},
         }
         resp = http.put(
             base,

@@ -265,6 +265,7 @@ def begin(
 ) -> Job:
     """Check the file as a whole (format, header, size) and start its job, or find the
     running job of the same file and actor to resume; nothing is registered yet."""
+    node.store.check_writable()  # a disaster-recovery copy takes no import
     kind = file_kind(path)
     digest, total = scan(path, kind)
     return start_job(node, digest, source or str(path), total, principal.actor, enterprise_id)

@@ -16,6 +16,9 @@ number may commit after a poll saw a higher one. Each poll therefore also reads 
 noted in the last ``WINDOW_S`` seconds and acts on those it has not seen. Rows older than
 ``KEEP_S`` are pruned; a poller that could not poll for that long (a suspended process, a
 database outage) drops everything instead of trusting what it cached.
+
+``note`` also appends the keys to the durable change log (``ids.changelog``), numbered per
+node in commit order and kept for days, which disaster-recovery copies replay.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 
+from indunet.ids import changelog
+from indunet.ids.changelog import EVERYTHING as EVERYTHING
 from indunet.ids.tables import changes as rows_of_changes
 
 log = logging.getLogger(__name__)
@@ -38,16 +43,17 @@ KEEP_S = 120.0
 MAX_KEYS = 500
 #: More rows than this in one poll: drop everything rather than each key.
 MAX_ROWS = 5000
-EVERYTHING = "*"
 
 Change = tuple[str, str]
 """``(node, key)``: the record ``key`` of ``node`` changed (``EVERYTHING``: all of them)."""
 
 
 def note(conn: sa.Connection, node: str, keys: Sequence[str]) -> None:
-    """Note, in the caller's write transaction, that ``node``'s records ``keys`` changed."""
+    """Note, in the caller's write transaction, that ``node``'s records ``keys`` changed:
+    here for the caches, and in the durable change log (``ids.changelog``) for copies."""
     if not keys:
         return
+    changelog.append(conn, node, keys)
     now = time.time()
     wanted = [EVERYTHING] if len(keys) > MAX_KEYS else list(dict.fromkeys(keys))
     conn.execute(rows_of_changes.insert(), [{"node": node, "hkey": k, "at": now} for k in wanted])

@@ -15,6 +15,8 @@ class RC(IntEnum):
     ERROR = 2
     SERVER_TOO_BUSY = 3
     PROTOCOL_ERROR = 4
+    #: Handle.Net's RC_SERVER_BACKUP: this server holds a copy and takes no administration.
+    SERVER_BACKUP = 7
     HANDLE_NOT_FOUND = 100
     HANDLE_ALREADY_EXISTS = 101
     INVALID_HANDLE = 102
@@ -43,6 +45,7 @@ HTTP_STATUS: dict[int, int] = {
     RC.ERROR: 500,
     RC.SERVER_TOO_BUSY: 503,
     RC.PROTOCOL_ERROR: 400,
+    RC.SERVER_BACKUP: 403,
     RC.HANDLE_NOT_FOUND: 404,
     RC.HANDLE_ALREADY_EXISTS: 409,
     RC.INVALID_HANDLE: 400,
@@ -123,6 +126,12 @@ class NotResponsible(HandleError):
     """This node does not hold the identifier's prefix."""
 
     rc = RC.SERVER_NOT_RESPONSIBLE
+
+
+class ReadOnlyCopy(HandleError):
+    """This node is a disaster-recovery copy (``ids.replica``): writes go to the primary."""
+
+    rc = RC.SERVER_BACKUP
 
 
 class AuthenticationNeeded(HandleError):

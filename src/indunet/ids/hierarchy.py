@@ -155,8 +155,12 @@ def single(
     timeout: float = 2.0,
     site_allow: str | Sequence[str] = (),
     limits: SiteLimits | None = None,
+    copy_of: str | None = None,
 ) -> Hierarchy:
-    """One node as its own process; a recursive node needs ``root_urls`` (trusted sites)."""
+    """One node as its own process; a recursive node needs ``root_urls`` (trusted sites), a
+    disaster-recovery node (``NodeRole.DR``) the URL of the primary it copies (``copy_of``)."""
+    if (role is NodeRole.DR) != (copy_of is not None):
+        raise ValueError("a disaster-recovery node, and only it, names the primary it copies")
     limits = limits or SiteLimits()
     policy = SitePolicy.build(allow=site_allow, trusted=root_urls or (), limits=limits)
     templates = TemplateRegistry(engine)
@@ -185,6 +189,7 @@ def single(
         resolver=resolver,
         policy=policy,
         answers=AnswerCache(cache_size, max_ttl),
+        copy_of=copy_of,
     )
     return Hierarchy({node.name: node}, node, transport, resolver, policy)
 

@@ -72,6 +72,8 @@ class NodeRole(StrEnum):
     SECONDARY = "secondary"
     ENTERPRISE = "enterprise"
     RECURSIVE = "recursive"
+    #: A disaster-recovery copy of a primary node (灾备节点): answers, never writes.
+    DR = "dr"
 
 
 class _Local:
@@ -102,13 +104,16 @@ class Node:
         policy: SitePolicy | None = None,
         scheme: Scheme[Any] = HANDLE,
         answers: AnswerCache | None = None,
+        copy_of: str | None = None,
     ) -> None:
         self.name = name
         self.role = role
         self.scheme = scheme
         self.prefix = scheme.normalise_prefix(prefix) if prefix is not None else None
         self.engine = engine
-        self.store = HandleStore(engine, name)
+        #: The primary's URL when this node is a disaster-recovery copy (read-only).
+        self.copy_of = copy_of
+        self.store = HandleStore(engine, name, copy_of=copy_of)
         self.templates = templates
         self.resolver = resolver  # answers recursively through it when asked to
         self.caches = caches or resolver  # whose cached answers this node's writes make stale
@@ -260,6 +265,7 @@ class Node:
 
     # -- writing -------------------------------------------------------------------------
     def _local(self, h: hdl.Handle) -> None:
+        self.store.check_writable()  # a copy refuses before checking anything else
         route = self.route(h)
         if isinstance(route, Referral):
             sites = ", ".join(s.url for s in route.sites)

@@ -356,7 +356,8 @@ def revoke(nodes: Mapping[str, Node], prefix: str, *, reason: str, actor: str) -
                 actor=actor,
                 before=old.values,
             )
-        changes.note(conn, node.name, [changes.EVERYTHING])  # revocations reloaded
+        # revocations reloaded; the record's key for the change log (copies delete it too)
+        changes.note(conn, node.name, [h.key, changes.EVERYTHING])
         audit.record(
             conn,
             actor,

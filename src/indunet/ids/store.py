@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import orjson
 import sqlalchemy as sa
 
+from indunet.ids.errors import ReadOnlyCopy
 from indunet.ids.syntax import handle as hdl
 from indunet.ids.tables import handles
 from indunet.ids.values import HandleValue
@@ -54,11 +55,18 @@ class Listed:
 
 
 class HandleStore:
-    """The records a node holds, in the shared ``ids_handles`` table under the node's name."""
+    """The records a node holds, in the shared ``ids_handles`` table under the node's name.
 
-    def __init__(self, engine: sa.Engine, node: str) -> None:
+    ``copy_of`` (a primary's URL) makes the store a disaster-recovery copy's: every write
+    method refuses with ``ReadOnlyCopy`` before touching the database, whichever code path
+    (API, bulk, CLI, wire protocol) reached it. The replica applies changes through a store
+    of its own without ``copy_of``.
+    """
+
+    def __init__(self, engine: sa.Engine, node: str, *, copy_of: str | None = None) -> None:
         self.engine = engine
         self.node = node
+        self.copy_of = copy_of
         self.offload = engine.dialect.name != "sqlite"
         # Reads are single statements: on SQLite they go straight to the pooled DB-API
         # connection (the SQLAlchemy Connection/Result layers cost ~25 µs, twice the lookup);
@@ -218,6 +226,16 @@ class HandleStore:
             return [StoredRecord(r[0], decode_values(r[1])) for r in rows]
 
     # -- writes (inside the caller's transaction) ----------------------------------------
+    def check_writable(self) -> None:
+        """Raise ``ReadOnlyCopy`` if this is a disaster-recovery copy's store."""
+        if self.copy_of is not None:
+            raise ReadOnlyCopy(
+                f"node {self.node} is a disaster-recovery copy (read-only) of {self.copy_of}; "
+                "write at the primary",
+                reason="dr_read_only",
+                params={"node": self.node, "primary": self.copy_of},
+            )
+
     def insert(
         self,
         conn: sa.Connection,
@@ -227,6 +245,7 @@ class HandleStore:
         values: Sequence[HandleValue],
     ) -> None:
         """Add a new record."""
+        self.check_writable()
         now = datetime.now(UTC)
         conn.execute(
             handles.insert().values(
@@ -242,6 +261,7 @@ class HandleStore:
 
     def insert_many(self, conn: sa.Connection, rows: Sequence[tuple[str, str, str, str]]) -> None:
         """Add many new records at once: ``(hkey, handle, prefix, record_json)`` each."""
+        self.check_writable()
         if not rows:
             return
         now: object = datetime.now(UTC)
@@ -289,6 +309,7 @@ class HandleStore:
 
     def replace(self, conn: sa.Connection, hkey: str, values: Sequence[HandleValue]) -> None:
         """Overwrite the values of an existing record."""
+        self.check_writable()
         conn.execute(
             handles.update()
             .where(handles.c.node == self.node, handles.c.hkey == hkey)
@@ -297,6 +318,7 @@ class HandleStore:
 
     def delete(self, conn: sa.Connection, hkey: str) -> bool:
         """Remove a record; return whether it existed."""
+        self.check_writable()
         res = conn.execute(
             handles.delete().where(handles.c.node == self.node, handles.c.hkey == hkey)
         )

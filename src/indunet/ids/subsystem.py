@@ -23,6 +23,7 @@ SUBSYSTEM = Subsystem(
         "indunet.web.api.licence:router",
         "indunet.web.api.records:router",
         "indunet.web.api.children:router",
+        "indunet.web.api.replication:router",
     ),
     console=(
         "indunet.web.console.identifiers:router",

@@ -116,3 +116,32 @@ changes = sa.Table(  # what changed, for other processes' answer caches (ids.cha
     sa.Index("ix_ids_changes_at", "at"),
     sqlite_autoincrement=True,  # a sequence never reused, even once every row is pruned
 )
+
+# The durable change log (ids.changelog), migration ir0001: one row per record written or
+# deleted, numbered per node by ``changelog_heads.last`` (taken under its row lock).
+changelog = sa.Table(
+    "ids_changelog",
+    metadata,
+    sa.Column("node", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("hkey", sa.String(400), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Index("ix_ids_changelog_at", "at"),
+)
+
+changelog_heads = sa.Table(
+    "ids_changelog_heads",
+    metadata,
+    sa.Column("node", sa.String(64), primary_key=True),
+    sa.Column("last", sa.BigInteger, nullable=False),  # the highest number given
+    sa.Column("pruned", sa.BigInteger, nullable=False),  # every number up to it was pruned
+)
+
+replicas = sa.Table(  # what a disaster-recovery node has applied (ids.replica)
+    "ids_replicas",
+    metadata,
+    sa.Column("node", sa.String(64), primary_key=True),
+    sa.Column("primary_url", sa.String(500), nullable=False),
+    sa.Column("applied", sa.BigInteger, nullable=True),  # None: a full copy is needed
+    sa.Column("synced_at", sa.DateTime(timezone=True), nullable=True),
+)

@@ -7,7 +7,9 @@ revoked prefixes (``prefixes.load_revoked``), so a revocation made by another pr
 obeyed here within that time, and publishes ``bulk.finished`` for imports that finished
 unannounced (``bulkjobs.announce_finished``: those the CLI ran, which has no event bus, or
 whose process stopped before publishing). Every ``NONCE_SWEEP_PASSES`` passes it deletes the
-expired nonces of active identifiers (``active.forget_expired``). Stopping flushes once more.
+expired nonces of active identifiers (``active.forget_expired``) and the entries of the
+durable change log older than ``changelog_keep_s`` (``changelog.prune``). Stopping flushes
+once more.
 
 Besides, its ``ChangeFeed`` (``ids.changes``) polls every quarter of a second for records
 other processes changed, and drops them from the nodes' answer caches and their resolver's
@@ -26,7 +28,7 @@ from typing import Protocol
 import sqlalchemy as sa
 
 from indunet.core import EventBus
-from indunet.ids import active, daily
+from indunet.ids import active, changelog, daily
 from indunet.ids.bulkjobs import announce_finished
 from indunet.ids.changes import EVERYTHING, Change, ChangeFeed
 from indunet.ids.node import Node
@@ -50,8 +52,10 @@ class Upkeep:
         nodes: Sequence[Node],
         every: float = daily.FLUSH_S,
         bus: EventBus | None = None,
+        changelog_keep_s: float = 7 * changelog.DAY_S,
     ):
         self.engine = engine
+        self.changelog_keep_s = changelog_keep_s
         self.nodes = list(nodes)
         self.every = every
         self.bus = bus
@@ -95,6 +99,7 @@ class Upkeep:
         load_revoked(self.engine, self.nodes)
         if self._passes % NONCE_SWEEP_PASSES == 0:
             active.forget_expired(self.engine)
+            changelog.prune(self.engine, self.changelog_keep_s)
         self._passes += 1
 
     async def start(self) -> None:
@@ -128,9 +133,17 @@ class _Hierarchy(Protocol):
     def nodes(self) -> dict[str, Node]: ...
 
 
+class _Settings(Protocol):
+    @property
+    def ids_changelog_days(self) -> float: ...
+
+
 class _State(Protocol):
     @property
     def engine(self) -> sa.Engine: ...
+
+    @property
+    def settings(self) -> _Settings: ...
 
     @property
     def hierarchy(self) -> _Hierarchy: ...
@@ -141,4 +154,9 @@ class _State(Protocol):
 
 def service(state: _State) -> Upkeep:
     """The ids subsystem's service for an app state: upkeep of every node it runs."""
-    return Upkeep(state.engine, list(state.hierarchy.nodes.values()), bus=state.bus)
+    return Upkeep(
+        state.engine,
+        list(state.hierarchy.nodes.values()),
+        bus=state.bus,
+        changelog_keep_s=state.settings.ids_changelog_days * changelog.DAY_S,
+    )

@@ -97,6 +97,16 @@ def node_status(node: Node, state: AppState) -> dict[str, Any]:
         guard = state.hierarchy.transport.guard()
         if guard is not None:  # other nodes' sites: breaker states and refusals (ids.siteguard)
             out["sites"] = guard.summary()
+    replica = state.services.get("ids-dr")
+    if node.copy_of is not None and isinstance(replica, ids.Replica) and replica.node is node:
+        st = replica.status  # how far the disaster-recovery copy is (ids.replica)
+        out["copy"] = {
+            "primary": node.copy_of,
+            "applied": st.applied,
+            "primary_head": st.primary_head,
+            "synced_at": st.synced_at.isoformat() if st.synced_at else None,
+            "reaching_primary": not st.failing,
+        }
     return out
 
 
