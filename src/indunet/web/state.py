@@ -14,6 +14,7 @@ from indunet.core.registration import Applications
 from indunet.ids import Hierarchy
 from indunet.ids.complaints import Complaints
 from indunet.web.platform import Platform
+from indunet.web.streams import StreamSlots
 
 if TYPE_CHECKING:
     from indunet.bus import Backbone, Invalidation
@@ -41,6 +42,7 @@ class AppState:
     logins: Logins = field(default_factory=Logins)  # failed logins throttled and audited
     applications: Applications = field(default_factory=Applications)  # self-registration door
     complaints: Complaints = field(default_factory=Complaints)  # the public complaints door
+    streams: StreamSlots = field(default_factory=StreamSlots)  # open event streams, by user
     services: dict[str, Service] = field(default_factory=dict)
     single_bus: EventBus | None = None  # the scaled mode's bus of once-handled events
     backbone: Backbone | None = None
