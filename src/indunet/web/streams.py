@@ -31,7 +31,7 @@ class StreamLimits:
     """Bounds of the process's event streams (times in seconds)."""
 
     per_user: int = 4
-    total: int = 256
+    total: int = 64  # each polls the database 4 times a second: about 0.4 ms a read
     max_s: float = 600.0  # a stream ends after this long; the client may open a new one
     poll_s: float = 0.25  # how often the source is read
     keepalive_s: float = 15.0  # a comment line after this long without an event
