@@ -186,3 +186,18 @@ def test_the_deadline_is_the_nodes_setting_within_bounds(
         with pytest.raises(pydantic.ValidationError, match="complaint_deadline_days"):
             Settings(complaint_deadline_days=wrong)
     assert Settings().complaint_deadline_days == cp.DEADLINE_DAYS == 15
+
+
+def test_month_edges_are_the_zones_first_instants_across_a_new_year(engine: sa.Engine) -> None:
+    op = _admin(engine)
+    cst = ZoneInfo("Asia/Shanghai")
+    new_year = datetime(2026, 1, 1, tzinfo=cst).astimezone(UTC)  # 2025-12-31 16:00 UTC
+    for at in (
+        new_year - timedelta(microseconds=1),  # December's last instant
+        new_year,  # January's first
+        datetime(2026, 2, 1, tzinfo=cst).astimezone(UTC),  # past the window: not counted
+    ):
+        _complaint(engine, op, "prefix", at.replace(tzinfo=None).isoformat())
+    with engine.connect() as conn:
+        got = cs.monthly(conn, op, months=2, zone=cst, now=datetime(2026, 1, 10, tzinfo=UTC))
+    assert [(m.month, m.filed) for m in got] == [("2025-12", 1), ("2026-01", 1)]

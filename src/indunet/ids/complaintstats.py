@@ -17,6 +17,7 @@ bounded by ``MAX_MONTHS``.
 
 from __future__ import annotations
 
+import bisect
 import statistics
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
@@ -64,8 +65,22 @@ def _start_of(key: str, zone: tzinfo) -> datetime:
     return datetime(year, month, 1, tzinfo=zone).astimezone(UTC)
 
 
-def _key(at: datetime, zone: tzinfo) -> str:
-    return utc(at).astimezone(zone).strftime("%Y-%m")
+class _Months:
+    """Which of ``keys`` an instant falls in, by bisecting the months' first instants (one
+    comparison chain a row instead of a zone conversion)."""
+
+    def __init__(self, keys: list[str], zone: tzinfo) -> None:
+        self.keys = keys
+        self.starts = [_start_of(key, zone) for key in keys]
+        year, month = (int(part) for part in keys[-1].split("-"))
+        following = f"{year + month // 12:04d}-{month % 12 + 1:02d}"
+        self.end = _start_of(following, zone)  # the first instant past the window
+
+    def of(self, at: datetime) -> str | None:
+        """The month key of ``at`` (UTC), or ``None`` outside the window."""
+        if at < self.starts[0] or at >= self.end:
+            return None
+        return self.keys[bisect.bisect_right(self.starts, at) - 1]
 
 
 def monthly(
@@ -85,7 +100,8 @@ def monthly(
     keys = month_keys(now, months, zone)
     by_month = {key: MonthStats(key) for key in keys}
     durations: dict[str, list[float]] = {key: [] for key in keys}
-    start = _start_of(keys[0], zone)
+    window = _Months(keys, zone)
+    start = window.starts[0]
     c = complaints.c
     rows = conn.execution_options(yield_per=2000).execute(
         sa.select(c.state, c.subject_kind, c.filed_at, c.due_at, c.closed_at).where(
@@ -94,7 +110,8 @@ def monthly(
     )
     for state, kind, filed_at, due_at, closed_at in rows:
         filed, due = utc(filed_at), utc(due_at)
-        filed_in = by_month.get(_key(filed, zone))
+        filed_key = window.of(filed)
+        filed_in = by_month[filed_key] if filed_key else None
         if filed_in is not None:
             filed_in.filed += 1
             filed_in.by_state[state] = filed_in.by_state.get(state, 0) + 1
@@ -104,10 +121,10 @@ def monthly(
         if closed_at is None:
             continue
         closed = utc(closed_at)
-        closed_key = _key(closed, zone)
-        closed_in = by_month.get(closed_key)
-        if closed_in is None:
+        closed_key = window.of(closed)
+        if closed_key is None:
             continue
+        closed_in = by_month[closed_key]
         closed_in.closed += 1
         closed_in.closed_late += int(closed > due)
         durations[closed_key].append((closed - filed).total_seconds() / _DAY_S)
