@@ -179,8 +179,9 @@ def _charts(request: Request, state: AppState, user: User) -> dict[str, Any]:
         "spans": SPANS,
         "chart": {
             "months": [m.month for m in found],
-            "by_state": {s: [m.by_state[s] for m in found] for s in ids_complaints.STATES},
-            "by_kind": {k: [m.by_kind[k] for m in found] for k in ids_complaints.SUBJECT_KINDS},
+            # lists of [key, per month], in the workflow's order (a JSON object's keys are sorted)
+            "by_state": [[s, [m.by_state[s] for m in found]] for s in ids_complaints.STATES],
+            "by_kind": [[k, [m.by_kind[k] for m in found]] for k in ids_complaints.SUBJECT_KINDS],
             "overdue": [m.overdue for m in found],
             "closed": [m.closed for m in found],
             "closed_late": [m.closed_late for m in found],

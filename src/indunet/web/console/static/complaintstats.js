@@ -13,9 +13,9 @@
   function stacked(id, groups, names, colours, extra) {
     var chart = echarts.init(document.getElementById(id));
     charts.push(chart);
-    var series = Object.keys(groups).map(function (key) {
-      return { name: names[key], type: "bar", stack: "filed", barMaxWidth: 22,
-               itemStyle: { color: colours[key] }, data: groups[key] };
+    var series = groups.map(function (group) {  /* [key, per month], in the server's order */
+      return { name: names[group[0]], type: "bar", stack: "filed", barMaxWidth: 22,
+               itemStyle: { color: colours[group[0]] }, data: group[1] };
     });
     if (extra) { series.push(extra); }
     chart.setOption({
