@@ -286,3 +286,17 @@ async def test_monthly_statistics_over_the_api(client: httpx.AsyncClient, state:
     assert (await client.get(url, params={"months": 37}, headers=admin)).status_code == 422
     assert (await client.get(url, headers=tenant)).status_code == 404
     assert (await client.get(url)).status_code == 401
+
+
+async def test_the_public_form_and_the_api_follow_the_nodes_deadline(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    state.complaints.deadline_days = 30  # as INDUNET_COMPLAINT_DEADLINE_DAYS=30 sets it
+    page = await client.get("/complain")
+    assert "我们在 30 天内处理并答复" in page.text
+    filed = (await client.post("/api/v1/complaints", json=COMPLAINT)).json()
+    due = datetime.fromisoformat(filed["due_at"]) - datetime.fromisoformat(filed["filed_at"])
+    assert due == timedelta(days=30)
+    admin = bearer(state.engine, "op", Role.PLATFORM_ADMIN)
+    stats = (await client.get("/api/v1/complaints/stats", headers=admin)).json()
+    assert stats["deadline_days"] == 30
