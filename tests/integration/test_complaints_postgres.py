@@ -92,3 +92,26 @@ def test_two_operators_closing_at_once_leave_one_answer(engine: sa.Engine) -> No
     assert final.reply.endswith(final.handler)
     assert [e.action for e in entries].count("complaint.file") == 1
     assert len(entries) == 2  # the filing and the one close that was written
+
+
+def test_monthly_statistics_on_postgres(engine: sa.Engine) -> None:
+    """The hand-made complaints of tests/ids/test_complaintstats.py give the same figures on
+    PostgreSQL (timestamptz read back aware, months cut in Shanghai time)."""
+    from zoneinfo import ZoneInfo
+
+    from tests.ids import test_complaintstats as hand
+
+    from indunet.ids import complaintstats as cs
+
+    op = hand.seven_complaints(engine)
+    with engine.connect() as conn:
+        utc_months = cs.monthly(conn, op, months=3, now=hand.NOW)
+        cst_months = cs.monthly(conn, op, months=3, zone=ZoneInfo("Asia/Shanghai"), now=hand.NOW)
+    assert [(m.filed, m.overdue, m.closed, m.closed_late) for m in utc_months] == [
+        (1, 0, 1, 0),
+        (3, 1, 2, 1),
+        (2, 0, 1, 0),
+    ]
+    assert [m.median_handling_days for m in utc_months] == [14.0, 10.75, 3.0]
+    assert [m.filed for m in cst_months] == [1, 2, 3]
+    assert cst_months[2].by_state == hand._states(resolved=1, received=1, in_progress=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -255,3 +256,47 @@ async def test_a_tenant_sees_where_to_file_but_no_complaint(
     assert page.status_code == 200
     assert 'href="/complain"' in page.text and filed.reference not in page.text
     assert (await client.get(f"/ids/complaints/{filed.id}")).status_code == 404
+
+
+async def test_monthly_statistics_over_the_api(client: httpx.AsyncClient, state: AppState) -> None:
+    admin = bearer(state.engine, "op", Role.PLATFORM_ADMIN)
+    with state.engine.begin() as conn:
+        ent = core.create_enterprise(
+            conn, uscc=core.make_uscc("91350200MA3GQWXX"), name="E", actor="t", verified=True
+        )
+    tenant = bearer(state.engine, "ea", Role.ENTERPRISE_ADMIN, ent.id)
+    late_at = datetime.now(UTC) - timedelta(days=40)
+    with state.engine.begin() as conn:
+        cp.file(conn, cp.ComplaintForm(**{**COMPLAINT, "subject_kind": "service"}), source="t")
+        cp.file(conn, cp.ComplaintForm(**COMPLAINT), source="t", now=late_at)
+    url = "/api/v1/complaints/stats/monthly"
+    got = await client.get(url, params={"months": 3, "tz": "Asia/Shanghai"}, headers=admin)
+    assert got.status_code == 200, got.text
+    body = got.json()
+    assert (body["zone"], body["deadline_days"], len(body["months"])) == ("Asia/Shanghai", 15, 3)
+    this_month = body["months"][-1]
+    assert this_month["month"] == datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+    assert this_month["by_kind"]["service"] == 1 and this_month["by_state"]["received"] >= 1
+    assert sum(m["filed"] for m in body["months"]) == 2
+    assert sum(m["overdue"] for m in body["months"]) == 1
+    assert all(m["median_handling_days"] is None for m in body["months"])
+    bad_zone = await client.get(url, params={"tz": "Mars/Olympus"}, headers=admin)
+    assert (bad_zone.status_code, bad_zone.json()["reason"]) == (400, "complaint_stats_zone")
+    assert (await client.get(url, params={"months": 0}, headers=admin)).status_code == 422
+    assert (await client.get(url, params={"months": 37}, headers=admin)).status_code == 422
+    assert (await client.get(url, headers=tenant)).status_code == 404
+    assert (await client.get(url)).status_code == 401
+
+
+async def test_the_public_form_and_the_api_follow_the_nodes_deadline(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    state.complaints.deadline_days = 30  # as INDUNET_COMPLAINT_DEADLINE_DAYS=30 sets it
+    page = await client.get("/complain")
+    assert "我们在 30 天内处理并答复" in page.text
+    filed = (await client.post("/api/v1/complaints", json=COMPLAINT)).json()
+    due = datetime.fromisoformat(filed["due_at"]) - datetime.fromisoformat(filed["filed_at"])
+    assert due == timedelta(days=30)
+    admin = bearer(state.engine, "op", Role.PLATFORM_ADMIN)
+    stats = (await client.get("/api/v1/complaints/stats", headers=admin)).json()
+    assert stats["deadline_days"] == 30

@@ -186,6 +186,13 @@ class Settings(BaseSettings):
     licence_valid_until: date | None = Field(
         default=None, description="Last day of the licence's validity (YYYY-MM-DD)"
     )
+    complaint_deadline_days: int = Field(
+        default=15,
+        ge=1,
+        le=90,
+        description="Calendar days an operator has to close a complaint (投诉) after it is filed;"
+        " open ones past that are overdue. Applies to complaints filed after a change",
+    )
     db_pool_size: int = Field(
         default=5, ge=1, le=200, description="PostgreSQL connections kept per process"
     )

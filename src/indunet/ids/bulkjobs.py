@@ -98,6 +98,19 @@ class BulkJob:
             return 100
         return min(99, self.done * 100 // self.total) if self.total else 0
 
+    def progress(self) -> dict[str, Any]:
+        """How far it is, without the errors (what a progress stream sends)."""
+        return {
+            "job_id": self.id,
+            "status": self.status,
+            "total": self.total,
+            "done": self.done,
+            "percent": self.percent,
+            "registered": self.registered,
+            "unchanged": self.unchanged,
+            "failed": self.failed,
+        }
+
     def to_json(self) -> dict[str, Any]:
         """API shape."""
         return {
@@ -164,21 +177,23 @@ def _reasons(stored: Any) -> list[Reason]:
     return out
 
 
-def get_job(engine: sa.Engine, job_id: int) -> BulkJob:
-    """The bulk job ``job_id``, or ``NotFound``."""
+def get_job(engine: sa.Engine, job_id: int, *, with_errors: bool = True) -> BulkJob:
+    """The bulk job ``job_id``, or ``NotFound``; ``with_errors=False`` leaves the stored
+    errors (up to ``MAX_STORED_ERRORS``) unread, for a read of its progress only."""
+    columns = [c for c in bulk_jobs.c if with_errors or c.name != "errors"]
     with engine.connect() as conn:
-        row = conn.execute(sa.select(bulk_jobs).where(bulk_jobs.c.id == job_id)).first()
+        row = conn.execute(sa.select(*columns).where(bulk_jobs.c.id == job_id)).first()
     if row is None:
         raise NotFound(
             f"no bulk import job {job_id}", reason="bulk_job_not_found", params={"id": job_id}
         )
-    return _job(row._mapping, with_errors=True)
+    return _job(row._mapping, with_errors=with_errors)
 
 
-def visible_job(engine: sa.Engine, user: User, job_id: int) -> BulkJob:
+def visible_job(engine: sa.Engine, user: User, job_id: int, *, with_errors: bool = True) -> BulkJob:
     """The job ``job_id`` if ``user`` started it or may see its enterprise's things (an
     overseer, a user of the enterprise it was started for); else ``NotFound``, as if missing."""
-    job = get_job(engine, job_id)
+    job = get_job(engine, job_id, with_errors=with_errors)
     if job.actor != user.actor and not access.can_see(user, job.enterprise_id):
         raise NotFound(f"no bulk job {job_id}", reason="bulk_job_not_found", params={"id": job_id})
     return job

@@ -7,8 +7,10 @@ same phone or e-mail they may look up the state (``Complaints.lookup``), nothing
 
 Operators handle complaints: ``received`` → ``in_progress`` → ``resolved`` or ``rejected``, a
 reply being needed to close (a complaint may be closed straight from ``received``). Each
-complaint is due ``DEADLINE_DAYS`` days after it was filed; an open one past that is
-*overdue*. Complaints belong to no enterprise, so by the one access rule (``core.access``)
+complaint is due ``deadline_days`` days after it was filed (``DEADLINE_DAYS`` unless the
+operator set ``INDUNET_COMPLAINT_DEADLINE_DAYS``); an open one past that is *overdue*. The due
+date is fixed when filing (the complainant is told it), so changing the setting moves only the
+deadlines of complaints filed afterwards. Complaints belong to no enterprise, so by the one access rule (``core.access``)
 platform admins and regulators see them all, only platform admins change them, and nobody
 else sees any. Filing, each step and each closing are audited.
 
@@ -40,7 +42,7 @@ SUBJECT_KINDS = ("identifier", "prefix", "service")
 RECEIVED, IN_PROGRESS, RESOLVED, REJECTED = "received", "in_progress", "resolved", "rejected"
 STATES = (RECEIVED, IN_PROGRESS, RESOLVED, REJECTED)
 OPEN_STATES = (RECEIVED, IN_PROGRESS)
-#: Days from filing to the deadline (calendar days).
+#: Days from filing to the deadline (calendar days), unless the setting says otherwise.
 DEADLINE_DAYS = 15
 #: Bounds of the complaint's text, its subject and the operator's reply.
 MAX_TEXT, MAX_SUBJECT, MAX_REPLY = 2000, 400, 2000
@@ -261,8 +263,9 @@ def file(
     source: str,
     now: datetime | None = None,
     max_open: int = MAX_OPEN,
+    deadline_days: int = DEADLINE_DAYS,
 ) -> Complaint:
-    """Write a complaint (state ``received``, due ``DEADLINE_DAYS`` days on), audited as
+    """Write a complaint (state ``received``, due ``deadline_days`` days on), audited as
     ``complaint.file`` by ``source:<address>``; nothing is written when a rule refuses it."""
     form = check_form(form)
     if open_count(conn) >= max_open:
@@ -287,7 +290,7 @@ def file(
         "text": form.text,
         "state": RECEIVED,
         "filed_at": now,
-        "due_at": now + timedelta(days=DEADLINE_DAYS),
+        "due_at": now + timedelta(days=deadline_days),
         "updated_at": now,
         "closed_at": None,
         "handler": "",
@@ -529,6 +532,7 @@ class Complaints:
         )
     )
     max_open: int = MAX_OPEN
+    deadline_days: int = DEADLINE_DAYS  # the node's setting (``complaint_deadline_days``)
     _one_at_a_time: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def file(self, engine: sa.Engine, form: ComplaintForm, *, source: str) -> Complaint:
@@ -540,7 +544,13 @@ class Complaints:
             if wait > 0:
                 raise TooManyComplaints(wait)
             with engine.begin() as conn:
-                filed = file(conn, form, source=source, max_open=self.max_open)
+                filed = file(
+                    conn,
+                    form,
+                    source=source,
+                    max_open=self.max_open,
+                    deadline_days=self.deadline_days,
+                )
             self.throttle.failed(key)
             return filed
 

@@ -14,6 +14,7 @@ from indunet import __version__, bus, ids
 from indunet.core import EventBus, IndunetError, Settings, make_engine, migrate
 from indunet.core.db import unavailable
 from indunet.core.plugins import Service, load, loader
+from indunet.ids.complaints import Complaints
 from indunet.web import console, guards, subsystems
 from indunet.web.api import docs, metrics
 from indunet.web.platform import Role
@@ -53,7 +54,12 @@ def build_state(
             timeout=settings.site_timeout,
             site_allow=settings.site_allow,
         )
-    state = AppState(settings=settings, engine=engine, hierarchy=hierarchy)
+    state = AppState(
+        settings=settings,
+        engine=engine,
+        hierarchy=hierarchy,
+        complaints=Complaints(deadline_days=settings.complaint_deadline_days),
+    )
     if platform and settings.bus_url:
         join_backbone(state)
     for sub in subsystems.active(platform):

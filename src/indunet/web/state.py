@@ -15,6 +15,7 @@ from indunet.ids import Hierarchy
 from indunet.ids.complaints import Complaints
 from indunet.ids.sessions import Sessions
 from indunet.web.platform import Platform
+from indunet.web.streams import StreamSlots
 
 if TYPE_CHECKING:
     from indunet.bus import Backbone, Invalidation
@@ -43,6 +44,7 @@ class AppState:
     applications: Applications = field(default_factory=Applications)  # self-registration door
     complaints: Complaints = field(default_factory=Complaints)  # the public complaints door
     handle_sessions: Sessions = field(default_factory=Sessions)  # Handle challenge-response
+    streams: StreamSlots = field(default_factory=StreamSlots)  # open event streams, by user
     services: dict[str, Service] = field(default_factory=dict)
     single_bus: EventBus | None = None  # the scaled mode's bus of once-handled events
     backbone: Backbone | None = None

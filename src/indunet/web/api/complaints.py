@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from indunet.core import access, registration
+from indunet.core import InvalidInput, access, registration
 from indunet.ids import complaints as ids_complaints
+from indunet.ids import complaintstats
 from indunet.ids.complaints import Complaint, ComplaintForm, ComplaintQuery, Status
 from indunet.web.auth import client_address
+from indunet.web.console.zones import valid_zone
 from indunet.web.deps import MAX_DB_INT, PathId, StateDep, UserDep
 
 router = APIRouter()
@@ -167,7 +171,38 @@ def complaint_stats(state: StateDep, user: UserDep) -> dict[str, Any]:
         "total": counts.total,
         "open": counts.open,
         "overdue": counts.overdue,
-        "deadline_days": ids_complaints.DEADLINE_DAYS,
+        "deadline_days": state.complaints.deadline_days,
+    }
+
+
+@router.get(
+    "/complaints/stats/monthly",
+    tags=["complaints"],
+    responses={400: {"description": "an unknown time zone"}},
+)
+def complaint_stats_monthly(
+    state: StateDep,
+    user: UserDep,
+    months: Annotated[int, Query(ge=1, le=complaintstats.MAX_MONTHS)] = (
+        complaintstats.DEFAULT_MONTHS
+    ),
+    tz: Annotated[str, Query(max_length=64)] = "UTC",
+) -> dict[str, Any]:
+    """Per calendar month in ``tz`` (an IANA zone), oldest first: the complaints filed (by
+    state, by category, still open past their deadline) and those closed (how many late, the
+    median days from filing to closing). Platform admins and regulators."""
+    access.check_see(user, None, "complaints")
+    zone = valid_zone(tz)
+    if zone is None:
+        raise InvalidInput(
+            f"unknown time zone {tz!r}", reason="complaint_stats_zone", params={"zone": tz}
+        )
+    with state.engine.connect() as conn:
+        found = complaintstats.monthly(conn, user, months=months, zone=ZoneInfo(zone))
+    return {
+        "zone": zone,
+        "deadline_days": state.complaints.deadline_days,
+        "months": [dataclasses.asdict(m) for m in found],
     }
 
 

@@ -3,16 +3,18 @@ statistics and handling (``ids.complaints``)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from indunet.core import IndunetError, NotFound, User, access
 from indunet.ids import complaints as ids_complaints
+from indunet.ids import complaintstats
 from indunet.ids.complaints import ComplaintForm, ComplaintQuery
 from indunet.web.auth import client_address
-from indunet.web.console.pages import error_text, render
+from indunet.web.console.i18n import locale_of, translator
+from indunet.web.console.pages import error_text, page_zone, render
 from indunet.web.console.paging import PageOf, paging_of
 from indunet.web.console.session import ConsoleUser, MaybeUser
 from indunet.web.deps import MAX_DB_INT, StateDep
@@ -23,6 +25,8 @@ router = APIRouter(include_in_schema=False)
 FIELDS = ("subject_kind", "subject", "text", "contact", "contact_phone", "contact_email")
 #: What a form field may carry before the service's own, tighter bounds are checked.
 FORM_MAX = 4000
+#: Months the statistics charts may span.
+SPANS = (6, 12, 24, complaintstats.MAX_MONTHS)
 
 
 def _missing(request: Request) -> Response:
@@ -30,13 +34,18 @@ def _missing(request: Request) -> Response:
 
 
 def _form(
-    request: Request, typed: dict[str, str], *, error: str = "", status: int = 200
+    request: Request,
+    state: AppState,
+    typed: dict[str, str],
+    *,
+    error: str = "",
+    status: int = 200,
 ) -> Response:
     ctx = {
         "typed": typed,
         "error": error,
         "kinds": ids_complaints.SUBJECT_KINDS,
-        "days": ids_complaints.DEADLINE_DAYS,
+        "days": state.complaints.deadline_days,
         "max_text": ids_complaints.MAX_TEXT,
     }
     return render(request, "complain.html", ctx, status=status)
@@ -44,13 +53,13 @@ def _form(
 
 @router.get("/complain")
 def complain_page(
-    request: Request, user: MaybeUser, about: str = "", subject: str = ""
+    request: Request, state: StateDep, user: MaybeUser, about: str = "", subject: str = ""
 ) -> Response:
     """The complaint form; ``about`` and ``subject`` fill it in (a link from a record)."""
     typed = dict.fromkeys(FIELDS, "")
     typed["subject_kind"] = about if about in ids_complaints.SUBJECT_KINDS else "identifier"
     typed["subject"] = subject[: ids_complaints.MAX_SUBJECT]
-    return _form(request, typed)
+    return _form(request, state, typed)
 
 
 @router.post("/complain")
@@ -79,7 +88,7 @@ def complain(
             state.engine, ComplaintForm(**typed), source=client_address(request)
         )
     except IndunetError as exc:
-        page = _form(request, typed, error=error_text(request, exc), status=exc.status)
+        page = _form(request, state, typed, error=error_text(request, exc), status=exc.status)
         page.headers.update(exc.headers())
         return page
     return render(request, "complain_done.html", {"filed": filed})
@@ -151,9 +160,46 @@ def complaints_page(request: Request, state: StateDep, user: ConsoleUser) -> Res
         "state_filter": request.query_params.get("state", ""),
         "overdue_only": request.query_params.get("overdue") == "1",
         "now": ids_complaints.utcnow(),
-        "days": ids_complaints.DEADLINE_DAYS,
+        "days": state.complaints.deadline_days,
+        **_charts(request, state, user),
     }
     return render(request, "complaints.html", ctx)
+
+
+def _charts(request: Request, state: AppState, user: User) -> dict[str, Any]:
+    """The monthly statistics the page draws (months in the page's zone) and their span."""
+    asked = request.query_params.get("months", "")
+    months = int(asked) if asked.isdigit() and int(asked) in SPANS else 12
+    zone = page_zone(request)
+    with state.engine.connect() as conn:
+        found = complaintstats.monthly(conn, user, months=months, zone=zone.info)
+    t = translator(locale_of(request))
+    return {
+        "months": months,
+        "spans": SPANS,
+        "chart": {
+            "months": [m.month for m in found],
+            # lists of [key, per month], in the workflow's order (a JSON object's keys are sorted)
+            "by_state": [[s, [m.by_state[s] for m in found]] for s in ids_complaints.STATES],
+            "by_kind": [[k, [m.by_kind[k] for m in found]] for k in ids_complaints.SUBJECT_KINDS],
+            "overdue": [m.overdue for m in found],
+            "closed": [m.closed for m in found],
+            "closed_late": [m.closed_late for m in found],
+            "median": [m.median_handling_days for m in found],
+            "deadline": state.complaints.deadline_days,
+            "text": {
+                "state": {s: t("complaint.state." + s) for s in ids_complaints.STATES},
+                "kind": {k: t("complaint.kind." + k) for k in ids_complaints.SUBJECT_KINDS},
+                "overdue": t("complaints.count.overdue"),
+                "closed": t("complaints.stats.closed"),
+                "closed_late": t("complaints.stats.closed_late"),
+                "median": t("complaints.stats.median"),
+                "days": t("complaints.stats.days_axis"),
+                "filed": t("complaints.stats.filed_axis"),
+                "deadline": t("complaints.stats.deadline", days=state.complaints.deadline_days),
+            },
+        },
+    }
 
 
 def _complaint_id(text: str) -> int:

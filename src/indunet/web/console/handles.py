@@ -28,6 +28,13 @@ from indunet.web.console.identifiers import hinted, stamps, visible_templates
 from indunet.web.console.pages import error_text, render
 from indunet.web.console.paging import PageOf, link, paging_of
 from indunet.web.console.session import ConsoleUser
+from indunet.web.console.vlistform import (
+    VlistRow,
+    edited,
+    vlist_edit_rows,
+    vlist_rows,
+    vlist_values,
+)
 from indunet.web.deps import StateDep
 from indunet.web.state import AppState
 
@@ -217,13 +224,25 @@ def edit_rows(values: list[HandleValue]) -> list[ValueRow]:
     return [*sorted(rows, key=lambda r: int(r.index)), ValueRow()]
 
 
-def kept_values(values: list[HandleValue]) -> list[dict[str, Any]]:
-    """The values an edit keeps unchanged (admin, site, secret, binary), in the API's shape."""
-    return [v.to_json(with_permissions=True) for v in values if not editable(v)]
+def kept_values(values: list[HandleValue], *, groups_too: bool = True) -> list[dict[str, Any]]:
+    """The values an edit keeps unchanged (admin, site, secret, binary, and the admin groups
+    unless the edit gives them), in the API's shape."""
+    return [
+        v.to_json(with_permissions=True)
+        for v in values
+        if not editable(v) and (groups_too or not edited(v))
+    ]
 
 
-def save_edit(state: AppState, user: User, text: str, rows: list[ValueRow]) -> str:
-    """Replace the text values of ``text`` by ``rows``, keeping its other values, as ``user``."""
+def save_edit(
+    state: AppState,
+    user: User,
+    text: str,
+    rows: list[ValueRow],
+    groups: list[VlistRow] | None = None,
+) -> str:
+    """Replace the text values of ``text`` by ``rows`` and, when ``groups`` is given, its
+    admin groups (HS_VLIST) by those rows, keeping its other values, as ``user``."""
     h, owned = seen_handle(state, user, text)
     access.check_change(user, owned.enterprise_id, f"identifier {h.text}", users_too=True)
     node = state.hierarchy.front
@@ -235,15 +254,20 @@ def save_edit(state: AppState, user: User, text: str, rows: list[ValueRow]) -> s
             params={"handle": h.text},
         )
     old = {(v.index, v.type): v for v in rec.values}
-    values = record_values(rows, "")
+    group_values = vlist_values(groups) if groups is not None else []
+    try:
+        values = record_values(rows, "") + group_values
+    except FormError as exc:  # a group record may hold no text value
+        if exc.key != "form.no_values" or not group_values:
+            raise
+        values = group_values
     for v in values:  # a row left as it was keeps its time to live, permissions, references
         before = old.get((v["index"], v["type"]))
-        if before is not None and before.format == "string":
+        if before is not None and before.format == v["data"].get("format", "string"):
             kept = before.to_json(with_permissions=True)
             v.update({k: kept[k] for k in ("ttl", "permissions", "references") if k in kept})
-    written, _ = node.put(
-        rec.handle, [*values, *kept_values(rec.values)], principal_for_user(state.engine, user)
-    )
+    others = kept_values(rec.values, groups_too=groups is None)
+    written, _ = node.put(rec.handle, [*values, *others], principal_for_user(state.engine, user))
     return written
 
 
@@ -258,7 +282,8 @@ def _edit_context(state: AppState, user: User, text: str) -> dict[str, Any]:
             params={"handle": h.text},
         )
     kept = sorted(
-        (v for v in rec.values if not editable(v) and v.public_read), key=lambda v: v.index
+        (v for v in rec.values if not editable(v) and not edited(v) and v.public_read),
+        key=lambda v: v.index,
     )
     ref = next((str(v.value) for v in rec.values if v.type == TEMPLATE_TYPE), "")
     templates = visible_templates(state, user) if ref else []
@@ -268,6 +293,7 @@ def _edit_context(state: AppState, user: User, text: str) -> dict[str, Any]:
         "template": ref,
         "templates": templates,
         "rows": hinted(edit_rows(rec.values), templates, ref),
+        "groups": vlist_edit_rows(rec.values),
         "kept": kept,
     }
 
@@ -292,8 +318,9 @@ async def edit(request: Request, state: StateDep, user: ConsoleUser) -> Response
     form = await request.form()
     text = str(form.get("handle", ""))[:MAX_HANDLE_TEXT]
     rows = value_rows(form)
+    groups = vlist_rows(form)
     try:
-        written = await run_in_threadpool(save_edit, state, user, text, rows)
+        written = await run_in_threadpool(save_edit, state, user, text, rows, groups)
     except NotFound as exc:
         return _missing(request, exc)
     except (FormError, IndunetError) as exc:
@@ -306,7 +333,8 @@ async def edit(request: Request, state: StateDep, user: ConsoleUser) -> Response
                 {"error": error_text(request, again)},
                 status=again.status,
             )
-        ctx.update(rows=rows or ctx["rows"], error=error_text(request, exc))
+        ctx.update(rows=rows or ctx["rows"], groups=groups or ctx["groups"])
+        ctx["error"] = error_text(request, exc)
         ctx["rows"] = hinted(ctx["rows"], ctx["templates"], ctx["template"])
         return render(request, "handle_edit.html", ctx, status=getattr(exc, "status", 400))
     return RedirectResponse(
