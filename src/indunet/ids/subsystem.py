@@ -17,6 +17,7 @@ SUBSYSTEM = Subsystem(
         "indunet.web.api.complaints:router",
         "indunet.web.api.licence:router",
         "indunet.web.api.records:router",
+        "indunet.web.api.prefix_governance:router",
     ),
     console=(
         "indunet.web.console.identifiers:router",
