@@ -24,6 +24,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Mount
 from tests.conftest import USCC_A, USCC_B, api_token
+from tests.core.test_documents import png
 
 from indunet import core, ids, notify, telemetry
 from indunet.core import Role
@@ -106,6 +107,10 @@ PUBLIC = {
     ("GET", "/register"),
     ("POST", "/register"),
     ("POST", "/api/v1/registrations"),
+    # The applicant's own door (its admin's Basic credentials; it cannot log in before
+    # approval): its licence and its review state, nobody else's (tests/web/test_enterprise_review).
+    ("PUT", "/api/v1/registrations/licence"),
+    ("GET", "/api/v1/registrations/status"),
     # A device's signed requests: no account, the signature against the key in the record
     # is the credential; only that record is written (tests/web/test_active_api.py).
     ("POST", "/api/v1/active/announce"),
@@ -255,6 +260,7 @@ BODIES: dict[tuple[str, str], tuple[str, Any]] = {
     ("POST", "/api/v1/prefix-applications/{application_id}/reject"): ("json", {"reason": "x"}),
     ("POST", "/api/v1/prefixes/{prefix}/renewals"): ("json", {"purpose": "x"}),
     ("POST", "/api/v1/prefixes/{prefix}/revoke"): ("json", {"reason": "x"}),
+    ("POST", "/api/v1/enterprises/{enterprise_id}/review"): ("json", {"decision": "approve"}),
 }
 
 
@@ -695,6 +701,7 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
     with state.engine.begin() as conn:
         a = core.create_enterprise(conn, uscc=USCC_A, name="甲方", actor="t", verified=True)
         b = core.create_enterprise(conn, uscc=USCC_B, name=B_NAME, actor="t", verified=True)
+        core.documents.store(conn, b.id, png(), actor="t")  # B's business licence
     ids.allocate(state.hierarchy.front, "88.100.1", a, actor="t", secret="a-secret-key-1")
     ids.allocate(state.hierarchy.front, B_PREFIX, b, actor="t", secret="b-secret-key-2")
     record = [{"index": 1, "type": "URL", "data": "https://b.example/record"}]
