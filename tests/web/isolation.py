@@ -261,6 +261,8 @@ BODIES: dict[tuple[str, str], tuple[str, Any]] = {
     ("POST", "/api/v1/prefixes/{prefix}/renewals"): ("json", {"purpose": "x"}),
     ("POST", "/api/v1/prefixes/{prefix}/revoke"): ("json", {"reason": "x"}),
     ("POST", "/api/v1/enterprises/{enterprise_id}/review"): ("json", {"decision": "approve"}),
+    ("POST", "/ids/prefixes/{prefix}/renew"): ("form", {"purpose": "x"}),
+    ("POST", "/ids/prefix-applications/{application_id}"): ("form", {"decision": "approve"}),
 }
 
 
@@ -418,6 +420,7 @@ NAMES_NOTHING = {
     ("POST", "/ids/templates"),
     ("POST", "/ids/enterprises"),
     ("POST", "/ids/prefixes"),
+    ("POST", "/ids/prefix-applications"),  # for the caller's own enterprise (its admins)
     ("POST", "/ids/bulk"),  # a job of the caller's own (its page: tests/web/test_console_ids_ops)
     ("POST", "/platform/devices"),
     ("POST", "/platform/devices/import"),

@@ -30,6 +30,7 @@ SUBSYSTEM = Subsystem(
         "indunet.web.console.idsstats:router",
         "indunet.web.console.records:router",
         "indunet.web.console.complaints:router",
+        "indunet.web.console.prefix_applications:router",
     ),
     sections=(
         Section(
@@ -46,6 +47,7 @@ SUBSYSTEM = Subsystem(
                 Page("/ids/records", "ids.tab.records"),
                 Page("/ids/enterprises", "ids.tab.enterprises"),
                 Page("/ids/prefixes", "ids.tab.prefixes"),
+                Page("/ids/prefix-applications", "ids.tab.prefix_applications"),
                 Page("/ids/nodes", "ids.tab.nodes"),
                 Page("/ids/complaints", "ids.tab.complaints"),
             ),
