@@ -113,3 +113,25 @@ async def test_reviewers_need_a_reason_to_reject_and_strangers_see_nothing(
     assert mine.headers["x-content-type-options"] == "nosniff"
     with pytest.raises(core.InvalidInput), state.engine.begin() as conn:
         documents.store(conn, enterprise.id, EXE, actor="t")
+
+
+async def test_the_prefix_list_shows_terms_and_lapsed_prefixes(
+    client: httpx.AsyncClient, state: AppState, enterprise: core.Enterprise, admin_password: str
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from indunet.ids.tables import prefixes as prefix_table
+
+    app = applications.apply(state.hierarchy.front, enterprise, "88.100.7", "追溯", actor="t")
+    applications.review(
+        state.hierarchy.nodes, app.id, approve=True, reason="", actor="t", term_days=30
+    )
+    await log_in(client, "admin", admin_password)
+    fresh = await client.get("/ids/prefixes?sort=expires_at")
+    assert fresh.status_code == 200 and "已到期" not in fresh.text
+    with state.engine.begin() as conn:
+        conn.execute(prefix_table.update().values(expires_at=datetime.now(UTC) - timedelta(days=1)))
+    lapsed = await client.get("/ids/prefixes")
+    assert "已到期" in lapsed.text
+    page = await client.get("/ids/prefixes/88.100.7")
+    assert 'id="lapsed"' in page.text and 'id="renew"' in page.text
