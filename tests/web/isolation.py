@@ -111,6 +111,8 @@ PUBLIC = {
     # approval): its licence and its review state, nobody else's (tests/web/test_enterprise_review).
     ("PUT", "/api/v1/registrations/licence"),
     ("GET", "/api/v1/registrations/status"),
+    ("GET", "/register/licence"),  # the same door in the console (the credentials in the form)
+    ("POST", "/register/licence"),
     # A device's signed requests: no account, the signature against the key in the record
     # is the credential; only that record is written (tests/web/test_active_api.py).
     ("POST", "/api/v1/active/announce"),

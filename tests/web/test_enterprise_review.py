@@ -196,3 +196,38 @@ async def test_the_console_form_takes_the_licence_and_refuses_an_executable(
         ent = core.list_enterprises(conn)[0]
         info, data = documents.content(conn, ent.id)
     assert (ent.legal_representative, info.media_type, data) == ("陈法人", "application/pdf", PDF)
+
+
+async def test_a_rejected_applicant_sends_a_new_licence_from_the_console(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    eid = await _applied(client)
+    with state.engine.begin() as conn:
+        core.enterprises.review(conn, eid, approve=False, reason="执照模糊", actor="user:ops")
+    login = await client.post("/login", data={"username": "xm-admin", "password": PASSWORD})
+    assert login.status_code == 403 and 'id="licence-upload-link"' in login.text
+    page = await client.get("/register/licence")
+    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    form = {"username": "xm-admin", "password": PASSWORD, "csrf_token": token}
+    exe = await client.post(
+        "/register/licence", data=form, files={"licence": ("licence.png", EXE, "image/png")}
+    )
+    assert exe.status_code == 400 and 'class="alert error"' in exe.text
+    wrong = await client.post(
+        "/register/licence",
+        data={**form, "password": "not-the-password"},
+        files={"licence": ("licence.pdf", PDF, "application/pdf")},
+    )
+    assert wrong.status_code == 401
+    none = await client.post("/register/licence", data=form)
+    assert none.status_code == 400
+    with state.engine.connect() as conn:
+        assert documents.info(conn, eid) is None
+        assert core.get_enterprise_by_id(conn, eid).review_state == "rejected"
+    sent = await client.post(
+        "/register/licence", data=form, files={"licence": ("执照.pdf", PDF, "application/pdf")}
+    )
+    assert sent.status_code == 200 and 'id="licence-sent"' in sent.text
+    with state.engine.connect() as conn:
+        assert documents.content(conn, eid)[1] == PDF
+        assert core.get_enterprise_by_id(conn, eid).review_state == "pending"

@@ -12,7 +12,8 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from starlette.responses import Response
 
-from indunet.core import IndunetError, documents, registration
+from indunet import core
+from indunet.core import IndunetError, User, documents, registration
 from indunet.web.auth import client_address
 from indunet.web.console.forms import FormError
 from indunet.web.console.i18n import N_
@@ -133,3 +134,46 @@ def register(
         page.headers.update(exc.headers())
         return page
     return render(request, "apply_done.html", {"applied": applied})
+
+
+@router.get("/register/licence")
+def licence_page(request: Request, state: StateDep, user: MaybeUser) -> Response:
+    """The applicant's form to send (or send again) its business licence."""
+    if not is_open(state):
+        return _missing(request)
+    return render(request, "apply_licence.html", {"username": ""})
+
+
+@router.post("/register/licence")
+def send_licence(
+    request: Request,
+    state: StateDep,
+    user: MaybeUser,
+    username: Annotated[str, Form(max_length=FORM_MAX)] = "",
+    password: Annotated[str, Form(max_length=2048)] = "",
+    licence: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """Keep the licence of the applicant whose admin credentials these are; a rejected
+    application goes back to review. The credentials are throttled like a login."""
+    if not is_open(state):
+        return _missing(request)
+    data = read_upload(licence)
+    try:
+        if data is None:
+            raise core.InvalidInput("choose the licence file to send", reason="document_empty")
+
+        def check() -> User:
+            with state.engine.connect() as conn:
+                return registration.authenticate_applicant(conn, username, password)
+
+        applicant = state.logins.attempt(
+            state.engine, username[:64], client_address(request), "applicant", check
+        )
+        with state.engine.begin() as conn:
+            kept = registration.submit_licence(conn, applicant, data)
+    except IndunetError as exc:
+        ctx = {"username": username, "error": error_text(request, exc)}
+        page = render(request, "apply_licence.html", ctx, status=exc.status)
+        page.headers.update(exc.headers())
+        return page
+    return render(request, "apply_licence.html", {"username": username, "kept": kept})

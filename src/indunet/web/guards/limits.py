@@ -74,6 +74,7 @@ ROUTE_LIMITS: tuple[RouteLimit, ...] = (
     RouteLimit("POST", r"/register", APPLICATION_BODY + DOCUMENT_BODY),
     RouteLimit("POST", r"/api/v1/registrations", APPLICATION_BODY),
     RouteLimit("PUT", r"/api/v1/registrations/licence", DOCUMENT_BODY),
+    RouteLimit("POST", r"/register/licence", DOCUMENT_BODY),
     RouteLimit("PUT", r"/api/v1/enterprises/[0-9]+/licence", DOCUMENT_BODY),
     RouteLimit("POST", r"/ids/enterprises/[0-9]+/licence", DOCUMENT_BODY),
     # Complaints and their status lookups: anonymous, short (ids.complaints).
