@@ -24,9 +24,11 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Mount
 from tests.conftest import USCC_A, USCC_B, api_token
+from tests.core.test_documents import png
 
 from indunet import core, ids, notify, telemetry
 from indunet.core import Role
+from indunet.ids import applications
 from indunet.web import AppState
 from indunet.web.auth import SESSION_COOKIE
 from indunet.web.csrf import HEADER, csrf_token
@@ -42,11 +44,12 @@ B_TEMPLATE = "b-only-template"
 B_BULK = "b-only-bulk.csv"
 B_HANDLE = f"{B_PREFIX}/b-only-bulk-1"
 B_RECORD = f"{B_PREFIX}/b-only-record-1"  # an identifier of B's, registered at once
+B_PURPOSE = "b-only-application-purpose"  # B's application for a prefix
 A_DEVICE = "a-digger-1"
 # Strings that only B's things carry: a list that A may read must contain none of them.
 B_MARKERS = (
     *(B_NAME, USCC_B, B_DEVICE, B_MODEL, B_RULE, B_TEMPLATE, B_BULK, "b-only-bulk-1"),
-    *("b-only-board", "b-only-display", "b-only-record-1"),
+    *("b-only-board", "b-only-display", "b-only-record-1", B_PURPOSE),
 )
 
 # -- what the routes are ------------------------------------------------------------------
@@ -113,6 +116,12 @@ PUBLIC = {
     ("GET", "/register"),
     ("POST", "/register"),
     ("POST", "/api/v1/registrations"),
+    # The applicant's own door (its admin's Basic credentials; it cannot log in before
+    # approval): its licence and its review state, nobody else's (tests/web/test_enterprise_review).
+    ("PUT", "/api/v1/registrations/licence"),
+    ("GET", "/api/v1/registrations/status"),
+    ("GET", "/register/licence"),  # the same door in the console (the credentials in the form)
+    ("POST", "/register/licence"),
     # A device's signed requests: no account, the signature against the key in the record
     # is the credential; only that record is written (tests/web/test_active_api.py).
     ("POST", "/api/v1/active/announce"),
@@ -178,6 +187,7 @@ TENANT_PARAMS = {
     "channel_id": "channel",  # B's notification channel
     "notify_rule_id": "notify_rule",  # B's notification subscription
     "handle": "handle",  # B's identifier (the console's identifier pages)
+    "application_id": "application",  # B's application for a prefix (ids.applications)
 }
 # Parameters that name no tenant's thing, with a value that makes the request well formed.
 PLAIN_PARAMS: dict[str, Any] = {
@@ -193,6 +203,11 @@ PLAIN_PARAMS: dict[str, Any] = {
 # A route whose query parameter is in TENANT_PARAMS is tried with it; the console's template
 # pages take a prefix whose templates are public (as GET /api/v1/prefixes/{prefix}/templates).
 PUBLIC_QUERY = {("GET", "/ids/templates", "prefix")}
+# Body fields named like a tenant's thing that name a public one: an application for a prefix
+# names the prefix it wants, and whether a prefix is taken is public (its ``0.NA/<prefix>``
+# record resolves for anyone); the refusal, 409 ``prefix_allocated``, is the same for every
+# enterprise's prefix (tests/web/test_prefix_governance.py).
+PUBLIC_BODY = {("POST", "/api/v1/prefix-applications", "prefix")}
 
 # Request bodies of operations that take one, by (method, path). JSON unless a key says
 # otherwise: ("form", {...}) for console forms, ("csv", text) for CSV uploads.
@@ -258,6 +273,13 @@ BODIES: dict[tuple[str, str], tuple[str, Any]] = {
     ),
     ("POST", "/api/v1/complaints/{complaint_id}/{action}"): ("json", {"reply": "closed"}),
     ("POST", "/ids/complaints/{complaint_id}"): ("form", {"action": "resolve", "reply": "x"}),
+    ("POST", "/api/v1/prefix-applications/{application_id}/approve"): ("json", {}),
+    ("POST", "/api/v1/prefix-applications/{application_id}/reject"): ("json", {"reason": "x"}),
+    ("POST", "/api/v1/prefixes/{prefix}/renewals"): ("json", {"purpose": "x"}),
+    ("POST", "/api/v1/prefixes/{prefix}/revoke"): ("json", {"reason": "x"}),
+    ("POST", "/api/v1/enterprises/{enterprise_id}/review"): ("json", {"decision": "approve"}),
+    ("POST", "/ids/prefixes/{prefix}/renew"): ("form", {"purpose": "x"}),
+    ("POST", "/ids/prefix-applications/{application_id}"): ("form", {"decision": "approve"}),
 }
 
 
@@ -309,6 +331,11 @@ BODY_FIELDS: dict[tuple[str, str, str], dict[str, Any]] = {
         "handle": f"{B_PREFIX}/ai-bound",  # B's own, so that B's admin proves the body works
         "key": DEVICE_KEY,
         "device": THING,
+    },
+    ("POST", "/api/v1/prefix-applications", "enterprise_id"): {
+        "prefix": "88.100.77",
+        "purpose": "x",
+        "enterprise_id": THING,
     },
     ("POST", "/api/v1/prefixes", "enterprise_uscc"): {
         "prefix": "88.100.77",
@@ -398,6 +425,7 @@ MISSING: dict[str, Any] = {
     "notify_rule": 987_654,
     "template": "nothing@1.0",
     "handle": "88.999.9/nothing",
+    "application": 987_654,
 }
 # Changes that name no tenant's thing at all (no id in the path, query or body): creating an
 # enterprise, a model or a bulk job acts on the caller's own enterprise or is role-gated.
@@ -409,6 +437,7 @@ NAMES_NOTHING = {
     ("POST", "/ids/templates"),
     ("POST", "/ids/enterprises"),
     ("POST", "/ids/prefixes"),
+    ("POST", "/ids/prefix-applications"),  # for the caller's own enterprise (its admins)
     ("POST", "/ids/bulk"),  # a job of the caller's own (its page: tests/web/test_console_ids_ops)
     ("POST", "/platform/devices"),
     ("POST", "/platform/devices/import"),
@@ -533,7 +562,11 @@ def operations(app: FastAPI) -> tuple[list[Operation], Unclassified]:
     listed = {(m, p) for m, p, _ in BODY_FIELDS}
     for op in ops:
         for name in spec_fields.get(op.key, ()):
-            if name in BODY_TENANT_FIELDS and (*op.key, name) not in BODY_FIELDS:
+            if (
+                name in BODY_TENANT_FIELDS
+                and (*op.key, name) not in BODY_FIELDS
+                and (*op.key, name) not in PUBLIC_BODY
+            ):
                 bad.problems.append(f"{op}: body field {name!r} names a thing; add to BODY_FIELDS")
         unscoped = not op.path_params and not (set(op.query_params) & set(TENANT_PARAMS))
         if (
@@ -688,10 +721,12 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
     with state.engine.begin() as conn:
         a = core.create_enterprise(conn, uscc=USCC_A, name="甲方", actor="t", verified=True)
         b = core.create_enterprise(conn, uscc=USCC_B, name=B_NAME, actor="t", verified=True)
+        core.documents.store(conn, b.id, png(), actor="t")  # B's business licence
     ids.allocate(state.hierarchy.front, "88.100.1", a, actor="t", secret="a-secret-key-1")
     ids.allocate(state.hierarchy.front, B_PREFIX, b, actor="t", secret="b-secret-key-2")
     record = [{"index": 1, "type": "URL", "data": "https://b.example/record"}]
     state.hierarchy.front.put(B_RECORD, record, ids.Principal(actor="t", prefixes=None))
+    b_application = applications.apply(state.hierarchy.front, b, "88.100.3", B_PURPOSE, actor="t")
     eid = {"A": a.id, "B": b.id}
     users: dict[str, Who] = {}
     for key, (username, role, ent) in ROLES.items():
@@ -839,6 +874,7 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
             "channel": channel.id,
             "notify_rule": subscription.id,
             "handle": B_RECORD,
+            "application": b_application.id,
         },
         {
             "device": A_DEVICE,

@@ -19,14 +19,27 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from indunet.core import audit
-from indunet.core.enterprises import PENDING, Enterprise, create_enterprise
-from indunet.core.errors import Conflict, IndunetError, InvalidInput
+from indunet.core import audit, documents
+from indunet.core.enterprises import (
+    PENDING,
+    REJECTED,
+    Enterprise,
+    create_enterprise,
+    get_enterprise_by_id,
+)
+from indunet.core.errors import AuthenticationFailed, Conflict, IndunetError, InvalidInput
 from indunet.core.passwords import check_password
 from indunet.core.tables import enterprises, users
 from indunet.core.throttle import Backoff, Throttle
 from indunet.core.uscc import validate_uscc
-from indunet.core.users import Role, User, check_username, create_user
+from indunet.core.users import (
+    EnterpriseNotApproved,
+    Role,
+    User,
+    authenticate,
+    check_username,
+    create_user,
+)
 
 #: Applications one source address may send an hour (accepted or refused as duplicates).
 PER_SOURCE = 5
@@ -51,6 +64,8 @@ class Application:
     region: str = ""
     contact_phone: str = ""
     contact_email: str = ""
+    legal_representative: str = ""  # 法定代表人, as on the business licence
+    licence: bytes | None = None  # the business licence (``core.documents``), if sent with it
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +161,9 @@ def apply(
     ``user_exists``), the cap on pending applications (503 ``applications_full``).
     """
     person, phone, email = check_contact(form.contact, form.contact_phone, form.contact_email)
+    legal = _bounded(form.legal_representative, MAX_PERSON, "legal_representative")
+    if form.licence is not None:
+        documents.check(form.licence)
     validate_uscc(form.uscc)
     username = check_username(form.username)
     check_password(form.password, username)
@@ -163,6 +181,7 @@ def apply(
             name=form.name,
             actor=actor,
             contact=person,
+            legal_representative=legal,
             region=form.region,
             contact_phone=phone,
             contact_email=email,
@@ -181,6 +200,8 @@ def apply(
             "another application took this USCC or username just now",
             reason="application_conflict",
         ) from None
+    if form.licence is not None:
+        documents.store(conn, ent.id, form.licence, actor=actor)
     audit.record(
         conn,
         actor,
@@ -231,3 +252,48 @@ class Applications:
                 raise
             self.throttle.failed(key)
             return applied
+
+
+# -- the applicant's own door: documents and the review state ---------------------------
+
+
+def authenticate_applicant(conn: sa.Connection, username: str, password: str) -> User:
+    """The admin of a self-registered enterprise by username and password, whether or not
+    the enterprise is approved yet (a pending or rejected applicant submits its documents
+    and reads the review here, though it cannot log in). Any other account is refused as a
+    wrong password would be (401), so this door opens nothing else."""
+    try:
+        user = authenticate(conn, username, password)
+    except EnterpriseNotApproved as held:
+        if held.user is None:
+            raise
+        user = held.user
+    ent = get_enterprise_by_id(conn, user.enterprise_id) if user.enterprise_id else None
+    if ent is None or not ent.self_registered or user.role is not Role.ENTERPRISE_ADMIN:
+        raise AuthenticationFailed("wrong username or password", reason="wrong_password")
+    return user
+
+
+def submit_licence(conn: sa.Connection, user: User, data: bytes) -> documents.DocumentInfo:
+    """Keep ``data`` as the business licence of ``user``'s enterprise; an enterprise that was
+    rejected goes back to review (``enterprise.resubmit``), with the old reason kept in the
+    audit log."""
+    if user.enterprise_id is None:
+        raise AuthenticationFailed("wrong username or password", reason="wrong_password")
+    kept = documents.store(conn, user.enterprise_id, data, actor=user.actor)
+    ent = get_enterprise_by_id(conn, user.enterprise_id)
+    if ent.review_state == REJECTED:
+        conn.execute(
+            enterprises.update()
+            .where(enterprises.c.id == ent.id)
+            .values(review_state=PENDING, verified=False)
+        )
+        audit.record(
+            conn,
+            user.actor,
+            "enterprise.resubmit",
+            f"enterprise:{ent.uscc}",
+            {"rejected_for": ent.review_reason},
+            enterprise_id=ent.id,
+        )
+    return kept

@@ -168,6 +168,13 @@ class Settings(BaseSettings):
         description="Whether enterprises may apply for an account themselves (/register,"
         " POST /api/v1/registrations); each waits for a platform admin's review",
     )
+    prefix_term_days: int = Field(
+        default=365,
+        ge=1,
+        le=3650,
+        description="Days a prefix approved on an enterprise's application (or renewed) is"
+        " allocated for; once it lapses its identifiers still resolve but take no writes",
+    )
     licence_number: str = Field(
         default="",
         max_length=100,

@@ -12,7 +12,7 @@ SUBSYSTEM = Subsystem(
         "indunet.web.console.audit:router",
         "indunet.web.console.registration:router",
     ),
-    api=("indunet.web.api.registrations:router",),
+    api=("indunet.web.api.registrations:router", "indunet.web.api.enterprise_review:router"),
     sections=(
         Section(
             "/admin",

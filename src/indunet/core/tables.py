@@ -29,6 +29,19 @@ enterprises = sa.Table(
     sa.Column("contact_email", sa.String(254), nullable=False, server_default=""),
 )
 
+documents = sa.Table(  # review documents of enterprises (core.documents), migration cd0001
+    "core_enterprise_documents",
+    metadata,
+    sa.Column("enterprise_id", sa.Integer, sa.ForeignKey("core_enterprises.id"), primary_key=True),
+    sa.Column("kind", sa.String(32), primary_key=True),
+    sa.Column("media_type", sa.String(64), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+    sa.Column("uploaded_by", sa.String(200), nullable=False),
+    sa.Column("uploaded_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 users = sa.Table(
     "core_users",
     metadata,

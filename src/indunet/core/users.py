@@ -72,6 +72,13 @@ class EnterpriseNotApproved(PermissionDenied):
 
     code = "enterprise_not_approved"
 
+    def __init__(
+        self, message: str, *, reason: str, params: dict[str, Any], user: User | None = None
+    ) -> None:
+        super().__init__(message, reason=reason, params=params)
+        #: The user whose password was right (what ``core.registration`` lets submit documents).
+        self.user = user
+
 
 def review_gate(
     applied: bool | None, state: str | None, reason: str | None
@@ -243,7 +250,7 @@ def authenticate(conn: sa.Connection, username: str, password: str) -> User:
         )
     held = review_gate(row[8], row[9], row[10])
     if held is not None:
-        raise EnterpriseNotApproved(held[0], reason=held[1], params=held[2])
+        raise EnterpriseNotApproved(held[0], reason=held[1], params=held[2], user=user)
     if row[6]:
         raise PasswordChangeRequired(user)
     return user

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 
 from indunet.core import audit
-from indunet.ids import changes, history, schemekeys
+from indunet.ids import changes, history, schemekeys, terms
 from indunet.ids.admin import (
     ALL_RIGHTS,
     BAD_CREDENTIALS,
@@ -124,6 +125,8 @@ class Node:
         self.answers = answers or AnswerCache()
         self.delegations: dict[str, Referral] = {}
         self._revoked: frozenset[str] = frozenset()
+        #: The end of each term-bound prefix's term (``ids.terms``; refreshed with revocations).
+        self.terms: Mapping[str, datetime] = {}
         self.load_delegations()
 
     @property
@@ -311,6 +314,7 @@ class Node:
         h = hdl.parse(text)
         schemekeys.check_suffix(h.suffix)
         self._local(h)
+        terms.check_writable(self.terms, h.routing_prefix)
         ts = now_timestamp()
         values = hash_seckeys(parse_values(raw_values, timestamp=ts))
         prefix_key = hdl.prefix_handle_key(h.routing_prefix)
@@ -442,6 +446,7 @@ class Node:
         """Delete ``text``, or only the values at ``indices``."""
         h = hdl.parse(text)
         self._local(h)
+        terms.check_writable(self.terms, h.routing_prefix)
         prefix_key = hdl.prefix_handle_key(h.routing_prefix)
         with self.engine.begin() as conn:
             existing = self.store.get_for_update(conn, h.key)

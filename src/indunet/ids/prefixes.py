@@ -12,7 +12,7 @@ of the process learns this at once, other processes within ``FLUSH_S`` seconds
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,7 +29,7 @@ from indunet.core import (
     new_secret,
 )
 from indunet.core.paged import page_of_rows
-from indunet.ids import changes, history
+from indunet.ids import changes, history, terms
 from indunet.ids.admin import ALL_RIGHTS, hash_seckeys
 from indunet.ids.errors import NotResponsible
 from indunet.ids.node import Node
@@ -60,6 +60,12 @@ class Allocation:
     secret: str | None = None
     created_at: datetime | None = None
     revoked_at: datetime | None = None
+    expires_at: datetime | None = None  # the end of its term (``ids.terms``); None: no term
+
+    @property
+    def lapsed(self) -> bool:
+        """Whether its term has ended (it resolves but takes no writes; ``ids.terms``)."""
+        return terms.lapsed(self.expires_at)
 
 
 def admin_username(prefix: str) -> str:
@@ -75,12 +81,43 @@ def allocate(
     actor: str,
     secret: str | None = None,
     sites: list[str] | None = None,
+    expires_at: datetime | None = None,
 ) -> Allocation:
     """Create prefix ``prefix`` below ``node``'s prefix, with an HS_ADMIN and an HS_SECKEY.
 
     If ``secret`` is not given one is generated and returned once. ``sites`` delegates the
-    prefix to an enterprise node (HS_SITE values) instead of serving it here.
+    prefix to an enterprise node (HS_SITE values) instead of serving it here. ``expires_at``
+    ends the allocation's term (``ids.terms``; ``None``: no term).
     """
+    with node.engine.begin() as conn:
+        made, after = allocate_in(
+            conn,
+            node,
+            prefix,
+            enterprise,
+            actor=actor,
+            secret=secret,
+            sites=sites,
+            expires_at=expires_at,
+        )
+    after()
+    return made
+
+
+def allocate_in(
+    conn: sa.Connection,
+    node: Node,
+    prefix: str,
+    enterprise: Enterprise | None,
+    *,
+    actor: str,
+    secret: str | None = None,
+    sites: list[str] | None = None,
+    expires_at: datetime | None = None,
+) -> tuple[Allocation, Callable[[], None]]:
+    """``allocate`` in the caller's transaction ``conn`` (an approved application writes its
+    review in the same one); call the returned function once it has committed, to tell the
+    node."""
     hdl.validate_prefix(prefix)
     norm = hdl.normalise_prefix(prefix)
     if node.prefix is None or hdl.parent_prefix(norm) != node.prefix:
@@ -106,6 +143,76 @@ def allocate(
         )
     generated = secret is None
     key = secret or new_secret(24)
+    values = hash_seckeys(_prefix_values(prefix, key, enterprise, sites or []))
+    h = hdl.parse(f"0.NA/{prefix}")
+    if conn.execute(sa.select(prefixes.c.prefix).where(prefixes.c.prefix == norm)).first():
+        raise Conflict(
+            f"prefix {prefix} is already allocated",
+            reason="prefix_allocated",
+            params={"prefix": prefix},
+        )
+    if node.store.get_for_update(conn, h.key) is not None:
+        raise Conflict(
+            f"prefix handle 0.NA/{prefix} already exists",
+            reason="prefix_handle_exists",
+            params={"prefix": prefix},
+        )
+    created = datetime.now(UTC)
+    conn.execute(
+        prefixes.insert().values(
+            prefix=norm,
+            node=node.name,
+            enterprise_id=enterprise.id if enterprise else None,
+            created_at=created,
+            expires_at=expires_at,
+        )
+    )
+    node.store.insert(conn, h.key, h.text, h.routing_prefix, values)
+    changes.note(conn, node.name, [h.key])
+    history.record(
+        conn,
+        node=node.name,
+        hkey=h.key,
+        handle=h.text,
+        action="handle.create",
+        actor=actor,
+        before=None,
+    )
+    audit.record(
+        conn,
+        actor,
+        "prefix.allocate",
+        f"0.NA/{prefix}",
+        {
+            "node": node.name,
+            "enterprise": enterprise.uscc if enterprise else None,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        },
+        enterprise_id=enterprise.id if enterprise else None,
+    )
+
+    def after() -> None:
+        node._written(h, values)
+        if expires_at is not None:
+            node.terms = {**node.terms, norm: expires_at}
+
+    made = Allocation(
+        norm,
+        node.name,
+        enterprise.id if enterprise else None,
+        admin_username(prefix),
+        key if generated else None,
+        created,
+        None,
+        expires_at,
+    )
+    return made, after
+
+
+def _prefix_values(
+    prefix: str, key: str, enterprise: Enterprise | None, sites: list[str]
+) -> list[HandleValue]:
+    """The values of a new prefix handle: its admin, its key, its holder's name, its sites."""
     ts = now_timestamp()
     values = [
         HandleValue(
@@ -120,7 +227,7 @@ def allocate(
     ]
     if enterprise is not None:
         values.append(HandleValue(2, "DESC", "string", enterprise.name, 86_400, ts))
-    for i, url in enumerate(sites or ()):
+    for i, url in enumerate(sites):
         values.append(
             HandleValue(
                 FIRST_SITE_INDEX + i,
@@ -131,56 +238,7 @@ def allocate(
                 ts,
             )
         )
-    values = hash_seckeys(values)
-    h = hdl.parse(f"0.NA/{prefix}")
-    with node.engine.begin() as conn:
-        if conn.execute(sa.select(prefixes.c.prefix).where(prefixes.c.prefix == norm)).first():
-            raise Conflict(
-                f"prefix {prefix} is already allocated",
-                reason="prefix_allocated",
-                params={"prefix": prefix},
-            )
-        if node.store.get_for_update(conn, h.key) is not None:
-            raise Conflict(
-                f"prefix handle 0.NA/{prefix} already exists",
-                reason="prefix_handle_exists",
-                params={"prefix": prefix},
-            )
-        conn.execute(
-            prefixes.insert().values(
-                prefix=norm,
-                node=node.name,
-                enterprise_id=enterprise.id if enterprise else None,
-                created_at=datetime.now(UTC),
-            )
-        )
-        node.store.insert(conn, h.key, h.text, h.routing_prefix, values)
-        changes.note(conn, node.name, [h.key])
-        history.record(
-            conn,
-            node=node.name,
-            hkey=h.key,
-            handle=h.text,
-            action="handle.create",
-            actor=actor,
-            before=None,
-        )
-        audit.record(
-            conn,
-            actor,
-            "prefix.allocate",
-            f"0.NA/{prefix}",
-            {"node": node.name, "enterprise": enterprise.uscc if enterprise else None},
-            enterprise_id=enterprise.id if enterprise else None,
-        )
-    node._written(h, values)
-    return Allocation(
-        norm,
-        node.name,
-        enterprise.id if enterprise else None,
-        admin_username(prefix),
-        key if generated else None,
-    )
+    return values
 
 
 def list_allocations(engine: sa.Engine, *, enterprise_id: int | None = None) -> list[Allocation]:
@@ -201,6 +259,7 @@ def _allocation(m: Mapping[Any, Any]) -> Allocation:
         None,
         m["created_at"],
         m["revoked_at"],
+        terms.utc(m["expires_at"]),
     )
 
 
@@ -211,7 +270,7 @@ def enterprise_prefixes(engine: sa.Engine, enterprise_id: int) -> frozenset[str]
 
 # -- operators' list, detail, revocation and key rotation ----------------------------------
 ACTIVE, REVOKED = "active", "revoked"
-SORTS = ("prefix", "created_at", "enterprise_id")
+SORTS = ("prefix", "created_at", "enterprise_id", "expires_at")
 MAX_REASON = 500
 
 
@@ -424,8 +483,11 @@ def rotate_key(nodes: Mapping[str, Node], prefix: str, *, actor: str) -> str:
 
 
 def load_revoked(engine: sa.Engine, nodes: Iterable[Node]) -> None:
-    """Tell ``nodes`` which prefixes are revoked (revocations made by other processes)."""
+    """Tell ``nodes`` which prefixes are revoked (revocations made by other processes) and
+    the terms of those in service (renewals made by other processes, ``ids.terms``)."""
+    nodes = list(nodes)
     with engine.connect() as conn:
+        terms.load_terms(conn, nodes)
         gone = frozenset(
             str(p)
             for p in conn.execute(

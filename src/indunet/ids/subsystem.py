@@ -24,6 +24,7 @@ SUBSYSTEM = Subsystem(
         "indunet.web.api.records:router",
         "indunet.web.api.children:router",
         "indunet.web.api.replication:router",
+        "indunet.web.api.prefix_governance:router",
     ),
     console=(
         "indunet.web.console.identifiers:router",
@@ -37,6 +38,7 @@ SUBSYSTEM = Subsystem(
         "indunet.web.console.records:router",
         "indunet.web.console.complaints:router",
         "indunet.web.console.children:router",
+        "indunet.web.console.prefix_applications:router",
     ),
     sections=(
         Section(
@@ -53,6 +55,7 @@ SUBSYSTEM = Subsystem(
                 Page("/ids/records", "ids.tab.records"),
                 Page("/ids/enterprises", "ids.tab.enterprises"),
                 Page("/ids/prefixes", "ids.tab.prefixes"),
+                Page("/ids/prefix-applications", "ids.tab.prefix_applications"),
                 Page("/ids/nodes", "ids.tab.nodes"),
                 Page("/ids/complaints", "ids.tab.complaints"),
                 Page("/ids/children", "ids.tab.children"),

@@ -43,6 +43,30 @@ prefixes = sa.Table(
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("revoked_by", sa.String(200), nullable=False, server_default=""),
     sa.Column("revoke_reason", sa.String(500), nullable=False, server_default=""),
+    # the end of the allocation's term (migration ip0001); None: no term (ids.terms)
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+prefix_applications = sa.Table(  # applications for a prefix or a renewal (ids.applications)
+    "ids_prefix_applications",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # new or renew
+    sa.Column("prefix", sa.String(128), nullable=False),
+    sa.Column("node", sa.String(64), nullable=False),
+    sa.Column("enterprise_id", sa.Integer, nullable=False),
+    sa.Column("purpose", sa.String(500), nullable=False, server_default=""),
+    sa.Column("state", sa.String(16), nullable=False),  # pending, approved or rejected
+    sa.Column("applied_by", sa.String(200), nullable=False),
+    sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("reviewed_by", sa.String(200), nullable=False, server_default=""),
+    sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("reason", sa.String(500), nullable=False, server_default=""),
+    # the end of the term an approval gave (the allocation's expires_at then)
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("ix_ids_prefix_applications_state", "state", "id"),
+    sa.Index("ix_ids_prefix_applications_enterprise", "enterprise_id", "id"),
+    sa.Index("ix_ids_prefix_applications_prefix", "prefix", "state"),
 )
 
 daily_stats = sa.Table(  # registrations and resolutions per UTC hour and prefix (ids.daily)

@@ -231,6 +231,8 @@ def list_prefixes(state: StateDep, user: UserDep) -> list[dict[str, Any]]:
             "node": a.node,
             "enterprise_id": a.enterprise_id,
             "username": a.username,
+            "expires_at": a.expires_at.isoformat() if a.expires_at else None,
+            "lapsed": a.lapsed,
         }
         for a in allocs
     ]

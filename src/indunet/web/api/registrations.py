@@ -23,6 +23,9 @@ class ApplicationIn(BaseModel):
     name: str = Field(max_length=200, description="the enterprise's registered name")
     uscc: str = Field(max_length=40, description="unified social credit code, 18 characters")
     region: str = Field(default="", max_length=100)
+    legal_representative: str = Field(
+        default="", max_length=registration.MAX_PERSON, description="法定代表人, as on the licence"
+    )
     contact: str = Field(max_length=registration.MAX_PERSON, description="the contact person")
     contact_phone: str = Field(default="", max_length=registration.MAX_PHONE)
     contact_email: str = Field(default="", max_length=registration.MAX_EMAIL)
@@ -48,7 +51,8 @@ def check_open(state: AppState) -> None:
 )
 def apply(body: ApplicationIn, request: Request, state: StateDep) -> dict[str, Any]:
     """Apply for an account: the enterprise waits for review (``pending``) and its admin can
-    log in once a platform admin approves it. No credentials needed; throttled per address."""
+    log in once a platform admin approves it. No credentials needed; throttled per address.
+    The business licence follows with ``PUT /api/v1/registrations/licence``."""
     check_open(state)
     applied = state.applications.apply(
         state.engine,

@@ -4,17 +4,18 @@ enterprise's detail page and the real-name review (approve, or reject with a rea
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from indunet import core
-from indunet.core import Enterprise, IndunetError, NotFound, Role, User, access
+from indunet.core import Enterprise, IndunetError, NotFound, Role, User, access, documents
 from indunet.core import accounts as core_accounts
 from indunet.core import enterprises as core_enterprises
 from indunet.ids import Allocation
 from indunet.ids import prefixes as ids_prefixes
+from indunet.web.api.enterprise_review import licence_response
 from indunet.web.console.pages import error_text, render
 from indunet.web.console.paging import PageOf, paging_of
 from indunet.web.console.session import ConsoleUser
@@ -183,8 +184,30 @@ def enterprise_page(
         "may_review": user.role == Role.PLATFORM_ADMIN,
         "done": request.query_params.get("done", ""),
         "fields": FIELDS,
+        **documents_of(state, user, detail.enterprise.id),
     }
     return render(request, "enterprise.html", ctx)
+
+
+def documents_of(state: AppState, user: User, enterprise_id: int) -> dict[str, Any]:
+    """The review documents the page shows: what is kept of the licence, and whether this
+    user may open it (its reviewers and the enterprise's admins; ``core.documents``)."""
+    with state.engine.connect() as conn:
+        licence = documents.info(conn, enterprise_id)
+    return {"licence": licence, "may_read_licence": access.can_change(user, enterprise_id)}
+
+
+@router.get("/ids/enterprises/{enterprise_id}/licence")
+def licence_file(
+    request: Request, state: StateDep, user: ConsoleUser, enterprise_id: str
+) -> Response:
+    """The business licence, to platform admins and the enterprise's admins only."""
+    try:
+        eid = enterprise_id_of(enterprise_id)
+        access.check_change(user, eid, f"enterprise {eid}")
+        return licence_response(state, eid)
+    except NotFound:
+        return _missing(request)
 
 
 @router.post("/ids/enterprises/{enterprise_id}/review")
@@ -214,6 +237,7 @@ def review_enterprise(
             "error": error_text(request, exc),
             "typed_reason": reason,
             "fields": FIELDS,
+            **documents_of(state, user, eid),
         }
         return render(request, "enterprise.html", ctx, status=exc.status)
     return RedirectResponse(f"/ids/enterprises/{eid}?done={decision}", status_code=303)

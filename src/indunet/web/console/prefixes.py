@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from indunet import core, ids
 from indunet.core import IndunetError, NotFound, Role, User, access
 from indunet.core import enterprises as core_enterprises
-from indunet.ids import Allocation, HandleValue, Perm
+from indunet.ids import Allocation, HandleValue, Perm, applications
 from indunet.ids import prefixes as ids_prefixes
 from indunet.ids.admin import right_names
 from indunet.ids.syntax import handle as hdl
@@ -221,6 +221,10 @@ def _detail(
         "may_revoke": user.role == Role.PLATFORM_ADMIN and allocation.revoked_at is None,
         "may_rotate": access.can_change(user, allocation.enterprise_id)
         and allocation.revoked_at is None,
+        "may_renew": allocation.expires_at is not None
+        and allocation.revoked_at is None
+        and allocation.enterprise_id is not None
+        and access.can_change(user, allocation.enterprise_id),
         "done": request.query_params.get("done", ""),
     }
     ctx.update(extra)
@@ -281,3 +285,31 @@ def rotate_prefix_key(
             request, state, user, norm, status=exc.status, rotate_error=error_text(request, exc)
         )
     return _detail(request, state, user, norm, new_secret=secret)
+
+
+@router.post("/ids/prefixes/{prefix}/renew")
+def renew_prefix(
+    request: Request,
+    state: StateDep,
+    user: ConsoleUser,
+    prefix: str,
+    purpose: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    """Apply to renew the prefix's term (its enterprise's admins); the application's page,
+    or this page with the reason."""
+    norm = hdl.normalise_prefix(prefix)
+    try:
+        allocation = visible_prefix(state, user, norm)
+        access.check_change(user, allocation.enterprise_id, f"prefix {norm}")
+        if allocation.enterprise_id is None:
+            raise NotFound(f"no prefix {norm}")
+        with state.engine.connect() as conn:
+            ent = core.get_enterprise_by_id(conn, allocation.enterprise_id)
+        made = applications.apply_renewal(state.engine, ent, norm, purpose, actor=user.actor)
+    except NotFound:
+        return _missing(request)
+    except IndunetError as exc:
+        return _detail(
+            request, state, user, norm, status=exc.status, renew_error=error_text(request, exc)
+        )
+    return RedirectResponse(f"/ids/prefix-applications/{made.id}?done=applied", status_code=303)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from starlette.responses import Response
 
-from indunet.core import IndunetError, registration
+from indunet import core
+from indunet.core import IndunetError, User, documents, registration
 from indunet.web.auth import client_address
 from indunet.web.console.forms import FormError
 from indunet.web.console.i18n import N_
@@ -23,9 +24,28 @@ from indunet.web.state import AppState
 
 router = APIRouter(include_in_schema=False)
 #: The form's fields, in the order the page asks for them (the password is never echoed).
-FIELDS = ("name", "uscc", "region", "contact", "contact_phone", "contact_email", "username")
+FIELDS = (
+    "name",
+    "uscc",
+    "region",
+    "legal_representative",
+    "contact",
+    "contact_phone",
+    "contact_email",
+    "username",
+)
 #: What a form field may carry before the service's own, tighter bounds are checked.
 FORM_MAX = 1000
+
+
+def read_upload(upload: UploadFile | None) -> bytes | None:
+    """The bytes of an uploaded document, at most one past ``documents.MAX_BYTES`` (so an
+    oversize file is refused by the check without being held whole); ``None`` if no file
+    was chosen. Its name and content type are ignored (the content is sniffed)."""
+    if upload is None or not upload.filename:
+        return None
+    upload.file.seek(0)
+    return upload.file.read(documents.MAX_BYTES + 1)
 
 
 def is_open(state: AppState) -> bool:
@@ -59,12 +79,14 @@ def register(
     name: Annotated[str, Form(max_length=FORM_MAX)] = "",
     uscc: Annotated[str, Form(max_length=FORM_MAX)] = "",
     region: Annotated[str, Form(max_length=FORM_MAX)] = "",
+    legal_representative: Annotated[str, Form(max_length=FORM_MAX)] = "",
     contact: Annotated[str, Form(max_length=FORM_MAX)] = "",
     contact_phone: Annotated[str, Form(max_length=FORM_MAX)] = "",
     contact_email: Annotated[str, Form(max_length=FORM_MAX)] = "",
     username: Annotated[str, Form(max_length=FORM_MAX)] = "",
     password: Annotated[str, Form(max_length=2048)] = "",
     confirm: Annotated[str, Form(max_length=2048)] = "",
+    licence: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     """Apply; the page says the application awaits review, or shows the form again with
     the reason (nothing is written then)."""
@@ -73,7 +95,16 @@ def register(
     typed = dict(
         zip(
             FIELDS,
-            (name, uscc, region, contact, contact_phone, contact_email, username),
+            (
+                name,
+                uscc,
+                region,
+                legal_representative,
+                contact,
+                contact_phone,
+                contact_email,
+                username,
+            ),
             strict=True,
         )
     )
@@ -82,7 +113,18 @@ def register(
             raise FormError(N_("apply.mismatch"))
         applied = state.applications.apply(
             state.engine,
-            registration.Application(password=password, **typed),
+            registration.Application(
+                name=name,
+                uscc=uscc,
+                region=region,
+                legal_representative=legal_representative,
+                contact=contact,
+                contact_phone=contact_phone,
+                contact_email=contact_email,
+                username=username,
+                password=password,
+                licence=read_upload(licence),
+            ),
             source=client_address(request),
         )
     except FormError as exc:
@@ -92,3 +134,46 @@ def register(
         page.headers.update(exc.headers())
         return page
     return render(request, "apply_done.html", {"applied": applied})
+
+
+@router.get("/register/licence")
+def licence_page(request: Request, state: StateDep, user: MaybeUser) -> Response:
+    """The applicant's form to send (or send again) its business licence."""
+    if not is_open(state):
+        return _missing(request)
+    return render(request, "apply_licence.html", {"username": ""})
+
+
+@router.post("/register/licence")
+def send_licence(
+    request: Request,
+    state: StateDep,
+    user: MaybeUser,
+    username: Annotated[str, Form(max_length=FORM_MAX)] = "",
+    password: Annotated[str, Form(max_length=2048)] = "",
+    licence: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """Keep the licence of the applicant whose admin credentials these are; a rejected
+    application goes back to review. The credentials are throttled like a login."""
+    if not is_open(state):
+        return _missing(request)
+    data = read_upload(licence)
+    try:
+        if data is None:
+            raise core.InvalidInput("choose the licence file to send", reason="document_empty")
+
+        def check() -> User:
+            with state.engine.connect() as conn:
+                return registration.authenticate_applicant(conn, username, password)
+
+        applicant = state.logins.attempt(
+            state.engine, username[:64], client_address(request), "applicant", check
+        )
+        with state.engine.begin() as conn:
+            kept = registration.submit_licence(conn, applicant, data)
+    except IndunetError as exc:
+        ctx = {"username": username, "error": error_text(request, exc)}
+        page = render(request, "apply_licence.html", ctx, status=exc.status)
+        page.headers.update(exc.headers())
+        return page
+    return render(request, "apply_licence.html", {"username": username, "kept": kept})

@@ -121,6 +121,7 @@ def login(
         return login_form(request, state, ctx, status=401)
     except EnterpriseNotApproved as exc:  # pending review, or rejected with the reason
         ctx["error"] = error_text(request, exc)
+        ctx["held"] = True  # the applicant may still send its licence (/register/licence)
         return login_form(request, state, ctx, status=exc.status)
     except TooManyAttempts as exc:
         ctx["retry_after"] = exc.retry_after

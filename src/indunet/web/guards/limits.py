@@ -31,6 +31,8 @@ DEFAULT_LIMIT = 1 * MIB
 _FORM_ROOM = 256 * 1024
 #: An enterprise's application (``core.registration``): every field is short.
 APPLICATION_BODY = 16 * 1024
+#: A review document (``core.documents``): the file and room for the form around it.
+DOCUMENT_BODY = 5 * MIB + _FORM_ROOM
 #: A complaint (``ids.complaints``): up to 2,000 characters of text and a few short fields,
 #: form-encoded (a Chinese character is 9 bytes percent-encoded).
 COMPLAINT_BODY = 32 * 1024
@@ -69,8 +71,13 @@ ROUTE_LIMITS: tuple[RouteLimit, ...] = (
     RouteLimit("POST", r"/api/v1/models", 4 * MIB),
     RouteLimit("POST", r"/platform/models", 4 * MIB),
     # Enterprise self-registration: a dozen short fields, anonymous (core.registration).
-    RouteLimit("POST", r"/register", APPLICATION_BODY),
+    # The console's form carries the business licence (core.documents); the API sends it apart.
+    RouteLimit("POST", r"/register", APPLICATION_BODY + DOCUMENT_BODY),
     RouteLimit("POST", r"/api/v1/registrations", APPLICATION_BODY),
+    RouteLimit("PUT", r"/api/v1/registrations/licence", DOCUMENT_BODY),
+    RouteLimit("POST", r"/register/licence", DOCUMENT_BODY),
+    RouteLimit("PUT", r"/api/v1/enterprises/[0-9]+/licence", DOCUMENT_BODY),
+    RouteLimit("POST", r"/ids/enterprises/[0-9]+/licence", DOCUMENT_BODY),
     # Complaints and their status lookups: anonymous, short (ids.complaints).
     RouteLimit("POST", r"/complain(/status)?", COMPLAINT_BODY),
     RouteLimit("POST", r"/api/v1/complaints(/status)?", COMPLAINT_BODY),
