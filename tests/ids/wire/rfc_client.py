@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 
 OP_RESOLUTION = 1
 OP_GET_SITE_INFO = 2
+OP_CREATE_HANDLE = 100
+OP_DELETE_HANDLE = 101
 OP_ADD_VALUE = 102
+OP_REMOVE_VALUE = 103
+OP_MODIFY_VALUE = 104
+OP_CHALLENGE_RESPONSE = 200
+ADMIN_OPS = (OP_CREATE_HANDLE, OP_DELETE_HANDLE, OP_ADD_VALUE, OP_REMOVE_VALUE, OP_MODIFY_VALUE)
 
 AUTHORITATIVE = 1 << 31
 RECURSIVE = 1 << 28
@@ -73,6 +79,8 @@ class Reply:
     op: int
     rc: int
     flags: int
+    session: int = 0
+    nonce: bytes = b""
     handle: str = ""
     values: list[Value] = field(default_factory=list)
     message: str = ""
@@ -103,13 +111,13 @@ class _Cursor:
 
 def parse_reply(whole: bytes) -> Reply:
     """A complete answer (one envelope followed by the whole message)."""
-    major, minor, _flag, _session, request_id, seq, length = struct.unpack("!BBHIIII", whole[:20])
+    major, minor, _flag, session, request_id, seq, length = struct.unpack("!BBHIIII", whole[:20])
     message = whole[20:]
     assert len(message) == length, (len(message), length)
     op, rc, flags, _serial, _rec, _res, _exp, body_len = struct.unpack("!IIIHBBII", message[:24])
     body = _Cursor(message[24 : 24 + body_len])
     cred = _Cursor(message[24 + body_len :])
-    reply = Reply((major, minor), request_id, seq, op, rc, flags)
+    reply = Reply((major, minor), request_id, seq, op, rc, flags, session)
     if flags & REQUEST_DIGEST:
         algorithm = body.take(1)[0]
         reply.digest = bytes([algorithm]) + body.take({1: 16, 2: 20, 3: 32}[algorithm])
@@ -118,6 +126,10 @@ def parse_reply(whole: bytes) -> Reply:
         reply.values = [_value(body) for _ in range(body.u32())]
     elif rc == 1 and op == OP_GET_SITE_INFO:
         reply.site = body.take(body_len - body.at)
+    elif rc == 1 and op in ADMIN_OPS:
+        pass  # nothing but the digest
+    elif rc == 402:
+        reply.nonce = body.string()
     elif rc in (302, 303):
         reply.handle = body.string().decode()
         reply.values = [_value(body) for _ in range(body.u32())]
@@ -229,3 +241,90 @@ def _recv_exactly(s: socket.socket, n: int) -> bytes:
         assert chunk, "connection closed early"
         buf += chunk
     return buf
+
+
+# -- administration (RFC 3652 §3.5 and Handle.Net's byte layouts) ------------------------------
+def encode_value(v: Value) -> bytes:
+    """One value, RFC 3651 §3.1."""
+    out = struct.pack("!iIBiB", v.index, v.timestamp, v.ttl_type, v.ttl, v.permissions)
+    out += _string(v.type.encode()) + _string(v.data) + struct.pack("!I", len(v.references))
+    return out + b"".join(_string(h.encode()) + struct.pack("!i", i) for h, i in v.references)
+
+
+def admin_data(bits: int, handle: str, index: int) -> bytes:
+    """HS_ADMIN data: permission bits, admin handle, admin index."""
+    return struct.pack("!H", bits) + _string(handle.encode()) + struct.pack("!i", index)
+
+
+def rsa_pubkey(numbers_e: int, numbers_n: int) -> bytes:
+    """HS_PUBKEY bytes of an RSA key as Handle.Net's ``Util.getBytesFromPublicKey`` lays them
+    out: key type, two flag bytes, exponent and modulus as Java's signed big-endian bytes."""
+
+    def number(x: int) -> bytes:
+        return _string(x.to_bytes(x.bit_length() // 8 + 1, "big"))
+
+    return _string(b"RSA_PUB_KEY") + b"\0\0" + number(numbers_e) + number(numbers_n)
+
+
+def _message(op: int, body: bytes, flags: int, request_id: int, session: int) -> bytes:
+    header = struct.pack("!IIIHBBII", op, 0, flags, 0, 0, 0, 0, len(body))
+    message = header + body + _string(b"")
+    return struct.pack("!BBHIIII", 2, 11, 0, session, request_id, 0, len(message)) + message
+
+
+def admin_request(
+    op: int,
+    handle: str,
+    *,
+    values: tuple[Value, ...] = (),
+    indexes: tuple[int, ...] = (),
+    flags: int = 0,
+    request_id: int = 11,
+) -> bytes:
+    """Create/delete handle, add/remove/modify values (RFC 3652 §3.4)."""
+    body = _string(handle.encode())
+    if op in (OP_CREATE_HANDLE, OP_ADD_VALUE, OP_MODIFY_VALUE):
+        body += struct.pack("!I", len(values)) + b"".join(encode_value(v) for v in values)
+    elif op == OP_REMOVE_VALUE:
+        body += struct.pack("!I", len(indexes)) + b"".join(struct.pack("!i", i) for i in indexes)
+    return _message(op, body, flags, request_id, 0)
+
+
+def challenge_answer(
+    challenge: Reply,
+    key_handle: str,
+    key_index: int,
+    response: bytes,
+    *,
+    auth_type: bytes = b"HS_PUBKEY",
+    request_id: int = 12,
+) -> bytes:
+    """OC_CHALLENGE_RESPONSE in the challenge's session: authType, keyHandle, keyIndex and
+    the response, each length first (the index as int4)."""
+    body = _string(auth_type) + _string(key_handle.encode()) + struct.pack("!i", key_index)
+    body += _string(response)
+    return _message(OP_CHALLENGE_RESPONSE, body, 0, request_id, challenge.session)
+
+
+def signed_response(sign: object, challenge: Reply) -> bytes:
+    """What Handle.Net's ``PublicKeyAuthenticationInfo`` answers: the hash algorithm's name and
+    the signature over the nonce followed by the bare request digest."""
+    digest = challenge.digest[1:]  # the algorithm byte in front dropped
+    signature = sign(challenge.nonce + digest)  # type: ignore[operator]
+    return _string(b"SHA-256") + _string(signature)
+
+
+class Connection:
+    """One TCP connection, requests and answers in turn."""
+
+    def __init__(self, host: str, port: int, timeout: float = 5.0) -> None:
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+
+    def ask(self, request: bytes) -> Reply:
+        self.sock.sendall(request)
+        envelope = _recv_exactly(self.sock, 20)
+        length = struct.unpack("!I", envelope[16:20])[0]
+        return parse_reply(envelope + _recv_exactly(self.sock, length))
+
+    def close(self) -> None:
+        self.sock.close()

@@ -96,7 +96,9 @@ async def test_errors_carry_their_response_codes(front: WireServer) -> None:
     elsewhere = await udp(front, rfc.resolution_request("99.1/x"))
     assert elsewhere.rc == 301
     admin = await udp(front, rfc.resolution_request("88.100.1/PUMP-1", op=rfc.OP_ADD_VALUE))
-    assert admin.rc == 5 and "REST" in admin.message
+    assert admin.rc == 2 and "TCP" in admin.message  # administration is over TCP only
+    listing = await udp(front, rfc.resolution_request("88.100.1/PUMP-1", op=105))
+    assert listing.rc == 5 and "REST" in listing.message  # OC_LIST_HANDLES is not offered
 
 
 async def test_request_digest_is_of_the_request_as_sent(front: WireServer) -> None:

@@ -45,6 +45,7 @@ OC_ADD_VALUE = 102
 OC_REMOVE_VALUE = 103
 OC_MODIFY_VALUE = 104
 OC_LIST_HANDLES = 105
+OC_CHALLENGE_RESPONSE = 200
 
 RC_RESERVED = 0  # requests
 RC_SUCCESS = 1
@@ -59,6 +60,7 @@ RC_VALUES_NOT_FOUND = 200
 RC_SERVER_NOT_RESPONSIBLE = 301
 RC_SERVICE_REFERRAL = 302
 RC_PREFIX_REFERRAL = 303
+RC_AUTHENTICATION_NEEDED = 402
 
 # opFlag bits, most significant first
 FLAG_AT = 0x8000_0000  # authoritative
@@ -339,6 +341,38 @@ def decode_request(buf: bytes, *, udp: bool = False, limits: Limits = DEFAULT_LI
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ChallengeAnswer:
+    """The body of ``OC_CHALLENGE_RESPONSE`` (RFC 3652 §3.5.2): who answers and how."""
+
+    auth_type: bytes
+    key_handle: bytes
+    key_index: int
+    response: bytes  # for HS_PUBKEY: hash algorithm id and signature, each length first
+
+
+def decode_challenge_answer(req: Request, limits: Limits = DEFAULT_LIMITS) -> ChallengeAnswer:
+    """The challenge answer in ``req``'s body (``decode_request`` keeps it in ``signed``)."""
+    r = _Reader(req.signed, HEADER_SIZE, len(req.signed))
+    auth_type = r.blob(limits.type_bytes, "authentication type")
+    key_handle = r.blob(limits.handle_bytes, "key handle")
+    key_index = r.i32("key index")
+    response = r.blob(limits.credential_bytes, "challenge response")
+    if r.pos != r.end:
+        raise WireError("bad_length", f"{r.end - r.pos} bytes left over in the answer")
+    return ChallengeAnswer(auth_type, key_handle, key_index, response)
+
+
+def decode_signature(data: bytes) -> tuple[bytes, bytes]:
+    """An HS_PUBKEY challenge response: (hash algorithm id, signature)."""
+    r = _Reader(data, 0, len(data))
+    alg = r.blob(64, "hash algorithm")
+    signature = r.blob(len(data), "signature")
+    if r.pos != r.end:
+        raise WireError("bad_length", f"{r.end - r.pos} bytes after the signature")
+    return alg, signature
+
+
 # -- encoding ----------------------------------------------------------------------------------
 def _blob(b: bytes) -> bytes:
     return _U32.pack(len(b)) + b
@@ -381,11 +415,14 @@ def encode_response(
     body: bytes | list[bytes],
     *,
     authoritative: bool = False,
+    digest: bool = False,
 ) -> bytes:
     """A whole response message (envelope included) to ``req``; ``body`` is what follows the
-    request digest (which is added when the request asked for it)."""
+    request digest (which is added when the request asked for it, or ``digest`` is set)."""
     version = req.envelope.reply_version()
     flags = req.header.op_flags & ECHOED_FLAGS
+    if digest:
+        flags |= FLAG_RD
     if authoritative:
         flags |= FLAG_AT
     parts = body if isinstance(body, list) else [body]

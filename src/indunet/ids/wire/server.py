@@ -4,8 +4,8 @@ Resolution (``OC_RESOLUTION``) is answered from the node: its own records author
 referrals as ``RC_SERVICE_REFERRAL`` with HS_SITE values, and, when the request sets the
 recursion flag (a recursive node always recurses), through the node's resolver. Answers the
 resolver holds are sent from the wire cache without leaving the datagram callback.
-``OC_GET_SITE_INFO`` answers this endpoint's own HS_SITE. Administration over the wire is
-not offered: those requests get ``RC_OPERATION_NOT_SUPPORTED`` (the REST API does it).
+``OC_GET_SITE_INFO`` answers this endpoint's own HS_SITE. Administration is offered over
+TCP with HS_PUBKEY challenge-response (``ids/wire/admin.py``); over UDP it is refused.
 
 Bounds: UDP requests are one packet (at most 512 bytes), TCP requests at most
 ``Limits.tcp_message``; an answer over UDP longer than ``UDP_ANSWER_MAX`` is replaced by an
@@ -29,6 +29,7 @@ from indunet.ids.errors import RC, HandleError
 from indunet.ids.node import Node, NodeRole
 from indunet.ids.syntax.handle import upper_ascii
 from indunet.ids.wire import codec
+from indunet.ids.wire.admin import ADMIN_OPS, UDP_REFUSAL, WireAdmin
 from indunet.ids.wire.answers import WireCache, referral_values, select, wire_values
 from indunet.ids.wire.ratelimit import ResponseRateLimit, Verdict
 
@@ -72,6 +73,7 @@ class WireService:
         self.rate_limit = rate_limit if rate_limit is not None else ResponseRateLimit()
         self.limits = limits
         self.cache = WireCache()
+        self.admin = WireAdmin(node)
         self.site_url = site_url
         self.handle_port = handle_port
         self.pending = 0
@@ -158,6 +160,8 @@ class WireService:
         if op == codec.OC_GET_SITE_INFO and self.site_url:
             data = codec.site_data(self.site_url, primary=True, handle_port=self.handle_port)
             return codec.encode_response(req, codec.RC_SUCCESS, data, authoritative=True)
+        if op in ADMIN_OPS or op == codec.OC_CHALLENGE_RESPONSE:
+            return codec.encode_error(req, codec.RC_ERROR, UDP_REFUSAL)  # TCP: _converse
         return codec.encode_error(
             req,
             codec.RC_OPERATION_NOT_SUPPORTED,
@@ -350,6 +354,7 @@ class WireServer:
 
     async def _converse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         service, limits = self.service, self.service.limits
+        peer = str((writer.get_extra_info("peername") or ("",))[0])
         while True:
             async with asyncio.timeout(IDLE_TIMEOUT):
                 head = await reader.readexactly(codec.ENVELOPE_SIZE)
@@ -369,12 +374,19 @@ class WireServer:
                     writer.write(reply)
                     await writer.drain()
                 return
-            out = service.repeat(data) or service.cached(req, data) or await service.answer(req)
+            op, challenged = req.header.op_code, False
+            if op in ADMIN_OPS:  # challenged; the answer may come on this or a new connection
+                out = service.admin.challenge(req, peer)
+                challenged = True
+            elif op == codec.OC_CHALLENGE_RESPONSE:
+                out = await service.admin.answer(req, peer)
+            else:
+                out = service.repeat(data) or service.cached(req, data) or await service.answer(req)
             if len(out) > TCP_ANSWER_MAX:
                 out = codec.encode_error(
                     req, codec.RC_ERROR, f"the answer is larger than {TCP_ANSWER_MAX} bytes"
                 )
             writer.write(out)
             await writer.drain()
-            if not req.header.op_flags & codec.FLAG_KC:
+            if not req.header.op_flags & codec.FLAG_KC and not challenged:
                 return
