@@ -317,8 +317,10 @@ def signed_response(sign: object, challenge: Reply) -> bytes:
 class Connection:
     """One TCP connection, requests and answers in turn."""
 
-    def __init__(self, host: str, port: int, timeout: float = 5.0) -> None:
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, host: str, port: int, timeout: float = 5.0, source: str = "") -> None:
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout, source_address=(source, 0) if source else None
+        )
 
     def ask(self, request: bytes) -> Reply:
         self.sock.sendall(request)

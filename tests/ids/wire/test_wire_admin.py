@@ -16,6 +16,7 @@ from tests.ids.wire import rfc_client as rfc
 
 from indunet import ids
 from indunet.ids import OPERATOR, Node
+from indunet.ids.wire import admin as wire_admin
 from indunet.ids.wire.server import WireServer, WireService
 from indunet.web.state import AppState
 
@@ -273,3 +274,54 @@ async def test_malformed_answers_and_values(state: AppState, server: WireServer)
     )
     assert refused.rc == 202, refused
     assert {6, 7}.isdisjoint(_values(node, ADMIN_ID))
+
+
+async def test_an_answer_from_another_address_is_refused(
+    state: AppState, server: WireServer
+) -> None:
+    def other_address(port: int) -> tuple[rfc.Reply, rfc.Reply]:
+        c = rfc.Connection(HOST, port)
+        try:
+            ch = c.ask(rfc.admin_request(rfc.OP_DELETE_HANDLE, ADMIN_ID))
+        finally:
+            c.close()
+        signed = rfc.challenge_answer(ch, ADMIN_ID, 300, rfc.signed_response(_sign(KEY), ch))
+        elsewhere = rfc.Connection(HOST, port, source="127.0.0.2")
+        try:
+            stolen = elsewhere.ask(signed)
+        finally:
+            elsewhere.close()
+        c = rfc.Connection(HOST, port)  # the address it was sent to can still answer
+        try:
+            return stolen, c.ask(signed)
+        finally:
+            c.close()
+
+    stolen, own = await asyncio.to_thread(other_address, server.port)
+    assert stolen.rc == 405, stolen
+    assert own.rc == 1, own
+    assert state.hierarchy.front.record(ADMIN_ID) is None
+
+
+async def test_waiting_challenges_are_bounded(
+    monkeypatch: pytest.MonkeyPatch, server: WireServer
+) -> None:
+    monkeypatch.setattr(wire_admin, "MAX_PER_PEER", 2)
+
+    def three(port: int) -> list[rfc.Reply]:
+        c = rfc.Connection(HOST, port)
+        try:
+            chs = [c.ask(rfc.admin_request(rfc.OP_DELETE_HANDLE, NOBODY_ID)) for _ in range(3)]
+        finally:
+            c.close()
+        out = []
+        for ch in chs:  # each answer on its own connection, as Handle.Net sends them
+            signed = rfc.challenge_answer(ch, ADMIN_ID, 300, rfc.signed_response(_sign(KEY), ch))
+            out.append(rfc.ask_tcp(HOST, port, signed)[0])
+        return out
+
+    replies = await asyncio.to_thread(three, server.port)
+    assert len(server.service.admin) <= 2
+    # the first challenge was dropped for the third; the second deletes; the third finds
+    # the handle gone
+    assert [r.rc for r in replies] == [405, 1, 100], replies

@@ -12,7 +12,7 @@ log and history all apply.
 
 Pending challenges are kept by the session id the challenge names, as Handle.Net's server
 does (its client sends the answer on a new TCP connection): at most ``MAX_CHALLENGES`` (the
-oldest dropped first), each answerable once, only from the address it was sent to, and only
+oldest dropped first; ``MAX_PER_PEER`` per address), each answerable once, only from the address it was sent to, and only
 for ``CHALLENGE_SECONDS``. Over UDP (forgeable sources, no
 place for the challenge's state) admin requests are refused with a request to use TCP.
 HS_SECKEY answers are refused: Indunet keeps secret keys hashed, so it cannot compute the
@@ -33,6 +33,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from indunet.core.errors import IndunetError
 from indunet.ids.admin import Principal
 from indunet.ids.errors import RC, HandleError, InvalidValue, ValueExists, ValuesNotFound
 from indunet.ids.node import Node
@@ -54,6 +55,9 @@ ADMIN_OPS = frozenset(
 #: Seconds a challenge may wait for its answer, and how many may wait at once.
 CHALLENGE_SECONDS = 60.0
 MAX_CHALLENGES = 1024
+#: Challenges one address may have waiting (its oldest is dropped for a new one), so that
+#: one client cannot push everyone else's challenges out.
+MAX_PER_PEER = 16
 NONCE_BYTES = 16  # Handle.Net's CHALLENGE_NONCE_SIZE
 #: Hash algorithm ids of a signature (Handle.Net writes the name, or one hash-code byte).
 _SHA256_IDS = {b"SHA-256": "SHA256", b"SHA256": "SHA256", b"\x03": "SHA256"}
@@ -196,6 +200,9 @@ class WireAdmin:
                 or next(iter(self._pending.values())).deadline < now
             ):
                 self._pending.popitem(last=False)
+            mine = [sid for sid, p in self._pending.items() if p.peer == peer]
+            if len(mine) >= MAX_PER_PEER:
+                del self._pending[mine[0]]
             self._pending[session_id] = pending
         env = dataclasses.replace(req.envelope, session_id=session_id)
         out = codec.encode_response(
@@ -264,6 +271,8 @@ class WireAdmin:
             )
         except HandleError as exc:
             return codec.encode_error(orig, int(exc.rc), exc.message)
+        except IndunetError as exc:  # not a Handle error (none expected): no traceback sent
+            return codec.encode_error(orig, codec.RC_ERROR, str(exc)[:300])
 
     def _verified(
         self,
