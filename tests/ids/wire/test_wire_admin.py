@@ -130,6 +130,17 @@ async def test_create_add_modify_remove_delete_each_authenticated(
     )
     assert added.rc == 1, added
     assert _values(node, h)[2] == ("DESC", "泵")
+    members = struct.pack("!i", 2) + b"".join(
+        struct.pack("!I", len(m)) + m + struct.pack("!i", 300)
+        for m in (ADMIN_ID.encode(), NOBODY_ID.encode())
+    )
+    group = await admin(
+        server, rfc.admin_request(rfc.OP_ADD_VALUE, h, values=(value(3, "HS_VLIST", members),))
+    )
+    assert group.rc == 1, group
+    kind, listed = _values(node, h)[3]
+    assert kind == "HS_VLIST"
+    assert [(m["handle"], m["index"]) for m in listed] == [(ADMIN_ID, 300), (NOBODY_ID, 300)]  # type: ignore[attr-defined]
 
     again = await admin(
         server, rfc.admin_request(rfc.OP_ADD_VALUE, h, values=(value(2, "DESC", b"x"),))

@@ -104,7 +104,7 @@ def _raw_value(v: codec.WireValue) -> dict[str, Any]:
             raise _bad_value(v.index, "the HS_ADMIN handle is not UTF-8") from None
         (index,) = struct.unpack_from(">i", v.data, 6 + n)
         data = {"handle": handle, "index": index, "permissions": format(bits & 0xFFF, "012b")}
-    elif is_vlist(vtype) and vtype == VLIST_TYPE:
+    elif vtype == VLIST_TYPE:
         data = {"format": "vlist", "value": _vlist(v)}
     elif vtype == SITE_TYPE or is_vlist(vtype):
         raise _bad_value(v.index, f"{vtype} values cannot be written over the wire here")
