@@ -15,9 +15,12 @@ import os
 import shutil
 import subprocess
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
+from indunet import ids
 from indunet.ids import OPERATOR
 from indunet.ids.wire.server import WireServer, WireService
 from indunet.web.state import AppState
@@ -77,3 +80,41 @@ async def test_handle_net_reads_errors_recursion_and_referrals(servers: tuple[in
     assert referral[0] == "rc 302"
     assert referral[2] == "site HS_SITE primary=true path=/nodes/88"
     assert referral[3] == "interface 2 2 8000"  # query, HTTP, the site URL's port
+
+
+async def test_handle_net_adds_a_value_answering_the_challenge(
+    state: AppState, allocation: ids.Allocation, tmp_path: Path
+) -> None:
+    """hdllib's ``PublicKeyAuthenticationInfo`` signs the challenge (after checking its digest
+    of the request) and the answer, sent on a new connection, is accepted (``HdlAdmin``)."""
+    from tests.ids.wire.test_wire_admin import ADMIN_ID, KEY, OTHER_KEY, _pubkey_json
+
+    node = state.hierarchy.front
+    own = {  # the identity administers its own record
+        "index": 100,
+        "type": "HS_ADMIN",
+        "data": {"format": "admin", "value": {"handle": ADMIN_ID, "index": 300}},
+    }
+    await asyncio.to_thread(node.put, ADMIN_ID, [_pubkey_json(KEY), own], OPERATOR)
+    der = serialization.PrivateFormat.PKCS8
+    for name, key in (("key.der", KEY), ("other.der", OTHER_KEY)):
+        raw = key.private_bytes(serialization.Encoding.DER, der, serialization.NoEncryption())
+        (tmp_path / name).write_bytes(raw)
+    srv = WireServer(WireService(node), "127.0.0.1", 0)
+    await srv.start()
+    try:
+        ok = await _java("HdlAdmin", srv.port, tmp_path / "key.der", ADMIN_ID, 300, ADMIN_ID)
+        assert ok == ["rc 402", "rc 1"], ok
+        got = await asyncio.to_thread(node.record, ADMIN_ID)
+        assert got is not None and any(v.index == 7 and v.value == "hdllib" for v in got.values)
+        bad = await _java("HdlAdmin", srv.port, tmp_path / "other.der", ADMIN_ID, 300, ADMIN_ID)
+        assert bad[:2] == ["rc 402", "rc 403"], bad
+    finally:
+        await srv.stop()
+
+
+async def _java(main: str, *args: object) -> list[str]:
+    cmd = ["java", "-cp", CLASSPATH, main, *map(str, args), "7", "DESC", "hdllib"]
+    done = await asyncio.to_thread(subprocess.run, cmd, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.splitlines()

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Compile Handle.Net's client library (hdllib) from a Handle.Net source tree, with HdlProbe,
+# Compile Handle.Net's client library (hdllib) from a Handle.Net source tree, with HdlProbe and HdlAdmin,
 # for tests/ids/wire/test_handle_net_client.py. Nothing of Handle.Net is kept in Indunet.
 #
 #   tests/ids/wire/interop/build.sh HANDLE_SRC OUT GSON_JAR COMMONS_CODEC_JAR
@@ -16,5 +16,5 @@ cp -r "$src/src/main/java/." "$work/"
 cp -r "$here/stubs/." "$work/"
 cp_="$src/cnri-libs/net/cnri/cnriutil/2.0/cnriutil-2.0.jar:$gson:$codec"
 mkdir -p "$out"
-javac -nowarn -d "$out" -cp "$cp_" -sourcepath "$work" "$here/HdlProbe.java"
+javac -nowarn -d "$out" -cp "$cp_" -sourcepath "$work" "$here/HdlProbe.java" "$here/HdlAdmin.java"
 rm -rf "$work"
