@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from tests.ids.wire import rfc_client as rfc
 
 from indunet import ids
-from indunet.ids import OPERATOR, Node
+from indunet.ids import OPERATOR, Node, history
 from indunet.ids.wire import admin as wire_admin
 from indunet.ids.wire.server import WireServer, WireService
 from indunet.web.state import AppState
@@ -170,6 +170,12 @@ async def test_create_add_modify_remove_delete_each_authenticated(
     gone = await admin(server, rfc.admin_request(rfc.OP_DELETE_HANDLE, h))
     assert gone.rc == 1, gone
     assert node.record(h) is None
+    # each write is in the record's history, by the identity that signed it
+    f = history.RecordFilter(handle=h)
+    logged = [(c.action, c.actor) for c in history.export(state.engine, f)]
+    assert len(logged) >= 6, logged  # create, add, add, modify, remove, delete
+    assert {actor for _, actor in logged} == {f"300:{ADMIN_ID}"}, logged
+    assert {"handle.create", "handle.delete"} <= {action for action, _ in logged}, logged
 
 
 async def test_wrong_signature_and_unknown_identity_fail_authentication(
