@@ -8,6 +8,7 @@ import asyncio
 import base64
 import struct
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.hazmat.primitives import hashes
@@ -15,7 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from tests.ids.wire import rfc_client as rfc
 
 from indunet import ids
-from indunet.ids import OPERATOR, Node, history
+from indunet.ids import OPERATOR, Node, history, prefixes
+from indunet.ids.tables import prefixes as prefix_table
 from indunet.ids.wire import admin as wire_admin
 from indunet.ids.wire.server import WireServer, WireService
 from indunet.web.state import AppState
@@ -342,3 +344,18 @@ async def test_waiting_challenges_are_bounded(
     # the first challenge was dropped for the third; the second deletes; the third finds
     # the handle gone
     assert [r.rc for r in replies] == [405, 1, 100], replies
+
+
+async def test_a_lapsed_prefix_refuses_wire_writes(state: AppState, server: WireServer) -> None:
+    with state.engine.begin() as conn:  # the prefix's term ended yesterday
+        conn.execute(
+            prefix_table.update()
+            .where(prefix_table.c.prefix == "88.100.1")
+            .values(expires_at=datetime.now(UTC) - timedelta(days=1))
+        )
+    prefixes.load_revoked(state.engine, state.hierarchy.nodes.values())
+    h = "88.100.1/WIRE-5"
+    req = rfc.admin_request(rfc.OP_CREATE_HANDLE, h, values=(admin_value(),))
+    refused = await admin(server, req)
+    assert refused.rc == 400 and "term ended" in refused.message, refused
+    assert state.hierarchy.front.record(h) is None
