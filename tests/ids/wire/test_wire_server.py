@@ -288,3 +288,20 @@ async def test_hostile_datagrams_and_streams_leave_the_server_answering(
     assert front.service.refused > 0
     still = await udp(front, good)
     assert still.rc == 1 and rfc.digest_ok(good, still)
+
+
+async def test_a_failure_inside_the_node_is_answered_over_tcp_not_a_dropped_connection(
+    front: WireServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store that fails with something other than a Handle error (a database gone) is
+    answered ``RC_ERROR`` over TCP as over UDP, and the connection goes on serving."""
+
+    async def broken(req: object) -> bytes:
+        raise RuntimeError("the database is gone")
+
+    monkeypatch.setattr(front.service, "answer", broken)
+    keep = rfc.resolution_request("88.100.1/NOT-CACHED", flags=rfc.KEEP_CONNECTION, request_id=1)
+    failed, again = await tcp(front, keep, rfc.resolution_request("88.100.1/X", request_id=2))
+    assert (failed.rc, failed.request_id) == (2, 1)
+    assert (again.rc, again.request_id) == (2, 2)
+    assert failed.message == "internal error"  # the cause stays in the log

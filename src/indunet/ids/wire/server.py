@@ -352,6 +352,14 @@ class WireServer:
             self._connections.discard(task)
             writer.close()
 
+    async def _answer_tcp(self, req: codec.Request, data: bytes, peer: str) -> bytes:
+        service, op = self.service, req.header.op_code
+        if op in ADMIN_OPS:  # challenged; the answer may come on this or a new connection
+            return service.admin.challenge(req, peer)
+        if op == codec.OC_CHALLENGE_RESPONSE:
+            return await service.admin.answer(req, peer)
+        return service.repeat(data) or service.cached(req, data) or await service.answer(req)
+
     async def _converse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         service, limits = self.service, self.service.limits
         peer = str((writer.get_extra_info("peername") or ("",))[0])
@@ -374,14 +382,12 @@ class WireServer:
                     writer.write(reply)
                     await writer.drain()
                 return
-            op, challenged = req.header.op_code, False
-            if op in ADMIN_OPS:  # challenged; the answer may come on this or a new connection
-                out = service.admin.challenge(req, peer)
-                challenged = True
-            elif op == codec.OC_CHALLENGE_RESPONSE:
-                out = await service.admin.answer(req, peer)
-            else:
-                out = service.repeat(data) or service.cached(req, data) or await service.answer(req)
+            challenged = req.header.op_code in ADMIN_OPS
+            try:
+                out = await self._answer_tcp(req, data, peer)
+            except Exception:  # as over UDP (``_Udp._slow``): logged, answered, no traceback
+                log.exception("answering a Handle protocol request over TCP failed")
+                out = codec.encode_error(req, codec.RC_ERROR, "internal error")
             if len(out) > TCP_ANSWER_MAX:
                 out = codec.encode_error(
                     req, codec.RC_ERROR, f"the answer is larger than {TCP_ANSWER_MAX} bytes"
