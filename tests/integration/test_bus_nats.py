@@ -367,5 +367,13 @@ async def test_envelopes_in_flight_when_a_worker_stops_come_again_at_once(
         r.store.gate.set()
         await until(lambda: r.store.failed == 1, 5, "the hung write failed")
         assert r.store.count() < len(sent)  # what it held is not stored
+        started = time.monotonic()
         await r.worker.start()
-        await until(lambda: r.store.count() == len(sent), 10, "stored by the next worker")
+        while r.store.count() < len(sent):
+            # at once; unless the connection dropped meanwhile (seen once on a loaded CI
+            # host): naks sent on a lost connection are gone, and the envelopes come again
+            # only after ack_wait, as documented
+            dropped = r.backbone.reconnects > 0 or r.backbone.lost.is_set()
+            within = 30.0 + 15 if dropped else 10.0
+            assert time.monotonic() - started < within, "not stored by the next worker"
+            await asyncio.sleep(0.05)
