@@ -391,6 +391,10 @@ BODY_FIELDS: dict[tuple[str, str, str], dict[str, Any]] = {
     ("POST", "/api/v1/telemetry", "device"): {
         "samples": [{"device": THING, "point": "engine_temp", "value": 1.0}]
     },
+    # Not in OpenAPI's body schema either: security events for another tenant's enterprise.
+    ("POST", "/api/v1/security/events", "enterprise_id"): {
+        "events": [{"source": "zeek", "kind": "net.connection", "enterprise_id": THING}]
+    },
 }
 # Body fields that name a tenant's thing, and their kind.
 BODY_TENANT_FIELDS = {

@@ -18,6 +18,7 @@ from indunet.core.subsystem import SUBSYSTEM as CORE
 from indunet.devices.subsystem import SUBSYSTEM as DEVICES
 from indunet.ids.subsystem import SUBSYSTEM as IDS
 from indunet.notify.subsystem import SUBSYSTEM as NOTIFY
+from indunet.security.subsystem import SUBSYSTEM as SECURITY
 from indunet.telemetry.subsystem import SUBSYSTEM as TELEMETRY
 
 #: The industrial platform: devices, telemetry and connectors wired into one set of services
@@ -56,7 +57,17 @@ PLATFORM = Subsystem(
     role="platform",
 )
 
-SUBSYSTEMS: tuple[Subsystem, ...] = (CORE, IDS, DEVICES, TELEMETRY, CONNECT, BUS, PLATFORM, NOTIFY)
+SUBSYSTEMS: tuple[Subsystem, ...] = (
+    CORE,
+    IDS,
+    DEVICES,
+    TELEMETRY,
+    CONNECT,
+    BUS,
+    PLATFORM,
+    NOTIFY,
+    SECURITY,
+)
 
 #: Sections of subsystems still to come, announced in the console's navigation.
 COMING = (

@@ -1,0 +1,16 @@
+"""Security's descriptor: the security situational awareness platform (安全态势感知平台)."""
+
+from pathlib import Path
+
+from indunet.core.plugins import Subsystem
+
+SUBSYSTEM = Subsystem(
+    name="security",
+    summary="security situational awareness: assets, the OT sensor, events, detection, "
+    "vulnerabilities, cases, threat sharing",
+    migrations=Path(__file__).parent / "migrations" / "versions",
+    api=("indunet.web.api.security_events:router",),
+    services="indunet.security.service:from_state",
+    metrics="indunet.security.service:metric_lines",
+    role="platform",
+)
