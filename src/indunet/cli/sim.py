@@ -72,12 +72,14 @@ async def _run(
     enterprise: str | None,
     active: str | None = None,
     active_keys: Path | None = None,
+    intruder: bool = False,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await factory.start(mqtt=False)
+    bad = _intruder(factory) if intruder else None
     try:
         if plan_out is not None:
             await asyncio.to_thread(plan_out.write_bytes, factory.plan.to_json())
@@ -109,9 +111,19 @@ async def _run(
                 typer.echo(f"  fault scheduled: {a.fault.spec()}")
         if plan_out is not None:
             typer.echo(f"Plan (ids, endpoints, secrets) written to {plan_out}")
+        if factory.mirror is not None:
+            typer.echo(f"Modbus conversations mirrored to {factory.mirror.path} (pcap)")
+        if bad is not None:
+            await bad.start()
+            typer.echo(
+                f"Intruder: from {bad.source}, sweeps the Modbus gateways and writes a coil "
+                f"every {bad.every:g} s"
+            )
         typer.echo("Ctrl-C stops the factory.")
         await stop.wait()
     finally:
+        if bad is not None:
+            await bad.stop()
         await factory.stop()
     t = factory.totals()
     typer.echo(
@@ -173,6 +185,21 @@ def run(
     active_keys: Annotated[
         Path | None, typer.Option(help="Keep the devices' private keys in this directory")
     ] = None,
+    mirror: Annotated[
+        Path | None,
+        typer.Option(
+            help="Copy every Modbus conversation into this pcap file, as a plant's SPAN port "
+            "would (for `indunet sensor follow`)"
+        ),
+    ] = None,
+    intruder: Annotated[
+        bool,
+        typer.Option(
+            "--intruder",
+            help="Add a misbehaving host (127.0.0.66) that sweeps the Modbus gateways and "
+            "writes a coil every 30 s",
+        ),
+    ] = False,
 ) -> None:
     """Run the virtual factory until Ctrl-C: CNC machines on OPC UA, compressors and meters on Modbus TCP, excavators and sensors on MQTT."""
     _quiet_libraries()
@@ -205,8 +232,25 @@ def run(
         seed=seed,
         interval=interval,
         faults=fault or (),
+        mirror=mirror,
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
-            _run(factory, broker, plan_out, register, token, enterprise, active, active_keys)
+            _run(
+                factory,
+                broker,
+                plan_out,
+                register,
+                token,
+                enterprise,
+                active,
+                active_keys,
+                intruder,
+            )
         )
+
+
+def _intruder(factory: sim.Factory) -> sim.Intruder | None:
+    """The misbehaving host, aimed at every Modbus gateway of ``factory`` (None: it has none)."""
+    targets = [(factory.host, gw.port, len(gw.equipment)) for gw in factory.gateways]
+    return sim.Intruder(targets) if targets else None

@@ -18,6 +18,8 @@ from indunet.sim.signals import Signals
 
 if TYPE_CHECKING:
     from indunet.sim.factory import Factory
+    from indunet.sim.intruder import Intruder
+    from indunet.sim.mirror import PcapWriter
     from indunet.sim.modbus import ModbusGateway
     from indunet.sim.opcua import OpcUaServer
 
@@ -25,6 +27,8 @@ __getattr__ = lazy_names(
     __name__,
     {
         "Factory": "indunet.sim.factory",
+        "Intruder": "indunet.sim.intruder",
+        "PcapWriter": "indunet.sim.mirror",
         "ModbusGateway": "indunet.sim.modbus",
         "OpcUaServer": "indunet.sim.opcua",
     },
@@ -39,9 +43,11 @@ __all__ = [
     "Factory",
     "FactoryPlan",
     "Fault",
+    "Intruder",
     "ModbusGateway",
     "MqttDevice",
     "OpcUaServer",
+    "PcapWriter",
     "PlatformUnreachable",
     "Registration",
     "Rule",

@@ -12,6 +12,7 @@ import logging
 import math
 import time
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -19,6 +20,7 @@ from indunet.core import InvalidInput, NotFound
 from indunet.devices import ThingModel, library_models
 from indunet.sim.equipment import Equipment
 from indunet.sim.faults import Fault, parse_fault
+from indunet.sim.mirror import PcapWriter
 from indunet.sim.modbus import ModbusGateway
 from indunet.sim.mqtt import MqttDevice, Ticker
 from indunet.sim.opcua import OpcUaServer
@@ -44,6 +46,7 @@ class Factory:
         seed: int = 0,
         interval: float = 1.0,
         faults: Sequence[Fault | str] = (),
+        mirror: Path | None = None,
     ) -> None:
         if not 0.01 <= interval <= 3600:
             raise InvalidInput(f"the step interval must be 0.01 s to 1 h, not {interval}")
@@ -58,6 +61,8 @@ class Factory:
         self.mqtt_host, self.mqtt_port = mqtt_host, mqtt_port
         self.opcua_port, self.modbus_base_port = opcua_port, modbus_base_port
         self.interval = interval
+        self.mirror_path = mirror  # a pcap of the Modbus conversations, as a SPAN port gives
+        self.mirror: PcapWriter | None = None
         self.equipment = {d.id: Equipment(d, by_id[d.model_id], seed) for d in plan.devices}
         for f in faults:
             fault = parse_fault(f) if isinstance(f, str) else f
@@ -113,7 +118,10 @@ class Factory:
             await self.opcua.start()
         for i, group in enumerate(self.plan.modbus_units()):
             port = self.modbus_base_port + i if self.modbus_base_port else 0
-            gw = ModbusGateway([self.equipment[d.id] for d in group], self.host, port)
+            if self.mirror_path is not None and self.mirror is None:
+                self.mirror = PcapWriter(self.mirror_path)
+            equipment = [self.equipment[d.id] for d in group]
+            gw = ModbusGateway(equipment, self.host, port, mirror=self.mirror)
             self.gateways.append(gw)
             await gw.start()
         self.plan = self.plan.bound(
@@ -161,6 +169,9 @@ class Factory:
             await gw.stop()
         if self.opcua is not None:
             await self.opcua.stop()
+        if self.mirror is not None:
+            self.mirror.close()
+            self.mirror = None
 
     async def __aenter__(self) -> Factory:
         await self.start()

@@ -22,6 +22,7 @@ from indunet.core import Conflict, InvalidInput
 from indunet.devices import ModbusForm
 from indunet.sim import registers
 from indunet.sim.equipment import Equipment
+from indunet.sim.mirror import PcapWriter, Tap
 from indunet.sim.signals import check_value
 
 _TABLE_OF_FC = {1: "coil", 5: "coil", 15: "coil", 2: "discrete", 4: "input"}
@@ -179,14 +180,20 @@ class ModbusGateway:
     """A Modbus TCP server for up to 247 simulated devices (unit ids 1.. in the given order)."""
 
     def __init__(
-        self, equipment: Sequence[Equipment], host: str = "127.0.0.1", port: int = 0
+        self,
+        equipment: Sequence[Equipment],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        mirror: PcapWriter | None = None,
     ) -> None:
         if not 1 <= len(equipment) <= 247:
             raise InvalidInput(f"a Modbus gateway serves 1 to 247 units, not {len(equipment)}")
         self.equipment = list(equipment)
         self.host = host
         self.port = port
+        self.mirror = mirror
         self._server: ModbusTcpServer | None = None
+        self._tap: Tap | None = None
 
     async def start(self) -> None:
         """Listen; with port 0 a free port is taken (then ``port`` holds it)."""
@@ -197,20 +204,37 @@ class ModbusGateway:
             default=1,
         )
         units.append(_catch_all(top))
-        server = ModbusTcpServer(units, address=(self.host, self.port))
+        # Mirrored: the server listens on a free port of its own and a tap on the public one,
+        # copying every conversation into the capture (sim.mirror).
+        listen = 0 if self.mirror is not None else self.port
+        server = ModbusTcpServer(units, address=(self.host, listen))
         try:
             await server.serve_forever(background=True)
         except RuntimeError:
             raise Conflict(
-                f"cannot listen for Modbus TCP on {self.host}:{self.port}: in use?"
+                f"cannot listen for Modbus TCP on {self.host}:{listen}: in use?"
             ) from None
         self._server = server
         sockets = getattr(server.transport, "sockets", None) or []
-        if sockets:
-            self.port = int(sockets[0].getsockname()[1])
+        bound = int(sockets[0].getsockname()[1]) if sockets else listen
+        if self.mirror is None:
+            self.port = bound
+            return
+        self._tap = Tap(self.mirror, (self.host, bound), self.host, self.port)
+        try:
+            await self._tap.start()
+        except OSError:
+            await self.stop()
+            raise Conflict(
+                f"cannot listen for Modbus TCP on {self.host}:{self.port}: in use?"
+            ) from None
+        self.port = self._tap.port
 
     async def stop(self) -> None:
         """Close the listener and every client connection."""
+        if self._tap is not None:
+            await self._tap.stop()
+            self._tap = None
         if self._server is not None:
             await self._server.shutdown()  # type: ignore[no-untyped-call]
             self._server = None
