@@ -22,6 +22,8 @@ from indunet.web.platform import Platform
 
 log = logging.getLogger(__name__)
 PLAN_FILE = "demo-factory.json"
+MIRROR_FILE = "mirror.pcap"
+"""The Modbus conversations as a SPAN port would copy them, read by the demo's sensor."""
 ACTOR = "demo"
 FAULTS = (
     # cnc-0002's spindle bearing heats up from 5 s at 1 °C/s for 2 minutes, then cools down:
@@ -30,6 +32,7 @@ FAULTS = (
     "compressor-0002:vibration_spike@45s,for=60s",
     "meter-0002:offline@90s,for=30s",
 )
+INTRUDER_EVERY_S = 30.0
 RULES = (
     {
         "name": "主轴轴承温度过高 Spindle bearing overheating",
@@ -58,6 +61,7 @@ class DemoFactory:
         self.data_dir = data_dir
         self.enterprise_uscc = enterprise_uscc
         self.factory: sim.Factory | None = None
+        self.intruder: sim.Intruder | None = None
 
     def _plan(self) -> sim.FactoryPlan:
         path = self.data_dir / PLAN_FILE
@@ -82,6 +86,7 @@ class DemoFactory:
             modbus_base_port=0,
             seed=7,
             faults=FAULTS,
+            mirror=self.data_dir / MIRROR_FILE,
         )
         await self.factory.start(mqtt=False)
         enterprise = self._register(platform, self.factory.plan)
@@ -95,9 +100,18 @@ class DemoFactory:
         )
         for line in equipment_ports(self.factory):
             typer.echo(line)  # the banner's last lines: the ports the equipment opened
+        # A misbehaving host sweeps and writes the Modbus gateways from an address that is not
+        # the platform's: the security pages show it (docs/security/concepts.md, the demo).
+        targets = [(self.factory.host, gw.port, len(gw.equipment)) for gw in self.factory.gateways]
+        if targets:
+            self.intruder = sim.Intruder(targets, every=INTRUDER_EVERY_S, first_after=15.0)
+            await self.intruder.start()
 
     async def stop(self, platform: Platform) -> None:
-        """Stop the equipment."""
+        """Stop the intruder and the equipment."""
+        if self.intruder is not None:
+            await self.intruder.stop()
+            self.intruder = None
         if self.factory is not None:
             await self.factory.stop()
 
