@@ -102,7 +102,15 @@ def frames(
         base = conv.chunks[0][0] if conv.chunks else 0.0
         ts = t0 + n
 
-        def emit(t: float, up: bool, flags: int, data: bytes, seq: int | None = None) -> None:
+        def emit(
+            t: float,
+            up: bool,
+            flags: int,
+            data: bytes,
+            seq: int | None = None,
+            seqs: dict[bool, int] = seqs,
+            cport: int = cport,
+        ) -> None:
             s = seqs[up] if seq is None else seq
             src, dst, sp, dp = (
                 (client_ip, server_ip, cport, server_port)
