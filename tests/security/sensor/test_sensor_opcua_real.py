@@ -7,9 +7,9 @@ import asyncio
 from pathlib import Path
 
 from asyncua import Client, Server, ua
+from tests.security.sensor.wire import Conversation, Relay, frames, write_pcap
 
 from indunet.security.sensor.decode import Decoder, read_file
-from tests.security.sensor.wire import Conversation, Relay, frames, write_pcap
 
 APP_URI = "urn:indunet:test:sensor-plant"
 

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import modbus, opcua
+from . import dnp3, enip, modbus, opcua, s7comm
 from .base import Endpoints, ProtocolSpec
 from .flows import Flow, FlowCounters, FlowKey, FlowTable
 from .pcapio import ETHERNET, NULL, RAW_TYPES, SLL, SLL2, CaptureError, read_packets
 from .records import Transaction
 
-SPECS: tuple[ProtocolSpec, ...] = (modbus.SPEC, opcua.SPEC)
+SPECS: tuple[ProtocolSpec, ...] = (modbus.SPEC, opcua.SPEC, s7comm.SPEC, enip.SPEC, dnp3.SPEC)
 TCP_PORTS = {port: spec for spec in SPECS for port in spec.tcp_ports}
 UDP_PORTS = {port: spec for spec in SPECS for port in spec.udp_ports}
 

@@ -207,6 +207,7 @@ class OpcUaSession:
         return [tx]
 
     def _message(self, ts: float, to_server: bool, request_id: int, r: Reader) -> list[Transaction]:
+        tx: Transaction | None
         type_id = r.numeric_nodeid()
         name = SERVICES.get(type_id, f"Service_{type_id}" if type_id >= 0 else "UnknownService")
         if to_server:
@@ -244,7 +245,7 @@ def _request_details(tx: Transaction, r: Reader, type_id: int) -> None:
     r.request_header()
     if type_id == 631:  # Read
         r.skip(12)  # max age, timestamps to return
-        nodes = []
+        nodes: list[str] = []
         for _ in range(r.count()):
             node = r.nodeid()
             attribute = r.u32()
@@ -256,7 +257,8 @@ def _request_details(tx: Transaction, r: Reader, type_id: int) -> None:
         tx.details["nodes"] = nodes
         tx.count = len(nodes)
     elif type_id == 673:  # Write
-        nodes, values = [], []
+        nodes = []
+        values: list[Any] = []
         tx.details["nodes"] = nodes
         tx.values = values
         for _ in range(r.count()):
