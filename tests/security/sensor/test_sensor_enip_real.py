@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.security.sensor.wire import Conversation, Relay, frames, write_pcap
 
 from indunet.security.sensor.decode import Decoder, read_file
-from tests.security.sensor.wire import Conversation, Relay, frames, write_pcap
 
 pytest.importorskip("cpppo")
 

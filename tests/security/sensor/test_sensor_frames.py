@@ -143,9 +143,13 @@ def test_s7_szl_component_identification_pi_services_and_s7plus() -> None:
     c.send(False, _s7(7, 1, rsp_params, rsp_data))
     # PI service _INSE (activate a downloaded block), then an S7comm-plus PDU
     name = b"_INSE"
-    pi = bytes([0x28, 0, 0, 0, 0, 0, 0, 0xFD]) + struct.pack(">H", 4) + b"0800" + bytes(
-        [len(name)]
-    ) + name
+    pi = (
+        bytes([0x28, 0, 0, 0, 0, 0, 0, 0xFD])
+        + struct.pack(">H", 4)
+        + b"0800"
+        + bytes([len(name)])
+        + name
+    )
     c.send(True, _s7(1, 2, pi))
     c.send(False, _s7(3, 2, bytes([0x28]), err=b"\x00\x00"))
     plus = b"\x02\xf0\x80\x72\x01\x00\x10" + bytes(16)

@@ -8,9 +8,9 @@ import socket
 from pathlib import Path
 
 import pytest
+from tests.security.sensor.wire import Conversation, Relay, frames, write_pcap
 
 from indunet.security.sensor.decode import Decoder, read_file
-from tests.security.sensor.wire import Conversation, Relay, frames, write_pcap
 
 snap7 = pytest.importorskip("snap7")
 from snap7.type import SrvArea  # noqa: E402
