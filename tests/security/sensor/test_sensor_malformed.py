@@ -193,10 +193,8 @@ def test_random_and_mutated_frames_never_raise(
     payload = payload[: max(cut, 1)]
     a, b = ("10.0.0.1", "10.0.0.2") if to_server else ("10.0.0.2", "10.0.0.1")
     sp, dp = (40000, port) if to_server else (port, 40000)
-    if use_udp:
-        frame = udp(a, b, sp, dp, bytes(payload))
-    else:
-        frame = tcp(a, b, sp, dp, 7, bytes(payload))
+    make = udp if use_udp else (lambda *a: tcp(*a[:4], 7, a[4]))
+    frame = make(a, b, sp, dp, bytes(payload))
     for data in (frame, raw_frame, frame[: len(frame) // 2], frame):
         dec.feed(1.0, data)
         dec.feed_ip(1.0, data[14:])
