@@ -164,7 +164,7 @@ SEEDS = [
         struct.pack("<IHH", 0, 5, 2)
         + struct.pack("<HHHH", 0, 0, 0xB2, 6)
         + bytes([0x0E, 3, 0x20, 1, 0x24, 1]),
-    ),  # fmt: skip
+    ),
     dnp3_frame(0xC4, 1, 2, bytes([0xC0, 0xC1, 1, 60, 1, 6])),
     b"HELF" + struct.pack("<I", 40) + bytes(32),
 ]
