@@ -88,6 +88,9 @@ BUILD_INFO = {
     "i=2264": "SoftwareVersion",
     "i=2265": "BuildNumber",
 }
+#: Services whose bodies are read for details (the others only by type and result).
+REQUEST_DETAILS = frozenset({422, 428, 461, 467, 631, 673, 712})
+RESPONSE_DETAILS = frozenset({431, 464, 634, 676, 715})
 NONE_POLICY = "http://opcfoundation.org/UA/SecurityPolicy#None"
 MESSAGE_TYPES = frozenset({b"HEL", b"ACK", b"ERR", b"OPN", b"MSG", b"CLO", b"RHE"})
 MAX_MESSAGE = 16 * 1024 * 1024
@@ -213,7 +216,8 @@ class OpcUaSession:
         if to_server:
             tx = self.ends.tx(ts, "opcua", type_id, name, write=type_id in WRITES)
             tx.details["request_id"] = request_id
-            _safely(tx, _request_details, r, type_id)
+            if type_id in REQUEST_DETAILS:
+                _safely(tx, _request_details, r, type_id)
             return self.pending.put(request_id, tx)
         tx = self.pending.take(request_id)
         if tx is None:
@@ -221,11 +225,13 @@ class OpcUaSession:
             tx = self.ends.tx(ts, "opcua", req_id, SERVICES.get(req_id, name))
             tx.details["request_seen"] = False
         tx.details["response"] = name
-        result = r.response_header()
+        result: int = _U32(r.data, r.pos + 12)[0]  # after the timestamp and request handle
         if result & 0x80000000 or type_id == 397:
             tx.status, tx.error = "exception", status_name(result)
             return [tx]
-        _safely(tx, _response_details, r, type_id)
+        if type_id in RESPONSE_DETAILS:
+            r.response_header()
+            _safely(tx, _response_details, r, type_id)
         return [tx]
 
     def flush(self) -> list[Transaction]:
