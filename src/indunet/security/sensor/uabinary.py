@@ -71,7 +71,10 @@ class Reader:
         return v
 
     def skip(self, n: int) -> None:
-        self.take(n)
+        end = self.pos + n
+        if n < 0 or end > len(self.data):
+            raise Malformed(f"field of {n} bytes runs past the message end")
+        self.pos = end
 
     def string(self) -> str | None:
         n = self.i32()
