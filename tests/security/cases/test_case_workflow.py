@@ -141,10 +141,10 @@ async def test_the_history_holds_every_change(
     assert got[0][:2] == ("system:security", "created")
     assert got[1][:2] == ("system:security", "merged")
     assert got[2:] == [
-        ("user:ea", "assignee", None, "eu"),
+        ("user:ea", "severity", "high", "critical"),
         ("user:ea", "tlp", "AMBER", "RED"),
         ("user:ea", "pap", "AMBER", "GREEN"),
-        ("user:ea", "severity", "high", "critical"),
+        ("user:ea", "assignee", None, "eu"),
         ("user:ea", "title", "Modbus write from a new host", "Rogue writes to PLC-7"),
         ("user:ea", "description", "", "d"),
         ("user:eu", "task", None, "Pull the switch port log"),

@@ -253,8 +253,8 @@ class Cases:
             case = self.row(conn, user, case_id)
             access.check_change(user, case.enterprise_id, f"case {case_id}")
             values: dict[str, Any] = {}
-            for name, value in fields.items():
-                value = self._checked(conn, case, name, value)
+            for name in (n for n in ADMIN_FIELDS if n in fields):
+                value = self._checked(conn, case, name, fields[name])
                 old = getattr(case, name)
                 if value == old:
                     continue
