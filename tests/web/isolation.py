@@ -225,6 +225,13 @@ BODIES: dict[tuple[str, str], tuple[str, Any]] = {
     ("PATCH", "/api/v1/security/cases/{case_id}/tasks/{task_id}"): ("json", {"done": True}),
     ("POST", "/api/v1/security/cases/{case_id}/notes"): ("json", {"text": "x"}),
     ("POST", "/api/v1/security/cases/{case_id}/evidence"): ("csv", "a,b\n"),
+    ("POST", "/security/cases/{case_id}"): ("form", {"tlp": "RED"}),
+    ("POST", "/security/cases/{case_id}/status"): ("form", {"status": "in_progress"}),
+    ("POST", "/security/cases/{case_id}/tasks"): ("form", {"title": "x"}),
+    ("POST", "/security/cases/{case_id}/tasks/{task_id}"): ("form", {"done": "1"}),
+    ("POST", "/security/cases/{case_id}/notes"): ("form", {"text": "x"}),
+    ("POST", "/security/cases/{case_id}/evidence"): ("form", {}),
+    ("POST", "/security/alerts/{alert_id}/promote"): ("form", {}),
     ("POST", "/api/v1/devices/{device_id}/commands"): (
         "json",
         {"action": "engine_lock", "input": True},

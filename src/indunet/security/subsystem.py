@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from indunet.core.plugins import Subsystem
+from indunet.core.plugins import Page, Section, Subsystem
 
 SUBSYSTEM = Subsystem(
     name="security",
@@ -13,6 +13,19 @@ SUBSYSTEM = Subsystem(
     api=(
         "indunet.web.api.security_events:router",
         "indunet.web.api.security_cases:router",
+    ),
+    console=("indunet.web.console.security_cases:router",),
+    sections=(
+        Section(
+            "/security",
+            "nav.security",
+            "security.intro",
+            (
+                Page("/security/alerts", "security.tab.alerts"),
+                Page("/security/cases", "security.tab.cases"),
+            ),
+            order=40,
+        ),
     ),
     services="indunet.security.service:from_state",
     metrics="indunet.security.service:metric_lines",

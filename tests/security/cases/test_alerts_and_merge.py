@@ -111,7 +111,7 @@ async def test_an_alert_at_the_promotion_level_makes_a_case(
     store: AlertStore, enterprise: core.Enterprise, users: dict[str, User]
 ) -> None:
     await store.raise_alerts([alert(enterprise.id, level=11), alert(enterprise.id, level=13)])
-    found, total = store.cases.list(users["eu"], CaseFilter())
+    found, total = store.cases.find(users["eu"], CaseFilter())
     assert total == 1
     case = found[0]
     assert (case.severity, case.status, case.alerts, case.tlp) == ("critical", "new", 1, "AMBER")
@@ -137,7 +137,7 @@ async def test_a_new_alert_merges_by_each_observable(
     second = alert(enterprise.id, at=T0 + timedelta(hours=3), **shared)
     await store.raise_alerts([first])
     await store.raise_alerts([second])
-    found, total = store.cases.list(users["pa"], CaseFilter())
+    found, total = store.cases.find(users["pa"], CaseFilter())
     assert total == 1 and found[0].alerts == 2
     merged = [h for h in store.cases.history(users["pa"], found[0].id) if h.what == "merged"]
     assert len(merged) == 1
@@ -153,7 +153,7 @@ async def test_no_merge_without_a_shared_observable_or_past_the_window(
     late = alert(enterprise.id, at=T0 + timedelta(hours=25))
     await store.raise_alerts([unrelated])
     await store.raise_alerts([late])
-    assert store.cases.list(users["pa"], CaseFilter())[1] == 3
+    assert store.cases.find(users["pa"], CaseFilter())[1] == 3
 
 
 async def test_no_merge_into_a_closed_case_or_another_enterprises(
@@ -163,12 +163,12 @@ async def test_no_merge_into_a_closed_case_or_another_enterprises(
     users: dict[str, User],
 ) -> None:
     await store.raise_alerts([alert(enterprise.id)])
-    (case,), _ = store.cases.list(users["pa"], CaseFilter())
+    (case,), _ = store.cases.find(users["pa"], CaseFilter())
     await store.raise_alerts([alert(other.id, at=T0 + timedelta(hours=1))])
-    assert store.cases.list(users["pa"], CaseFilter(enterprise_id=other.id))[1] == 1
+    assert store.cases.find(users["pa"], CaseFilter(enterprise_id=other.id))[1] == 1
     store.cases.set_status(users["eu"], case.id, "resolved", "false_positive")
     await store.raise_alerts([alert(enterprise.id, at=T0 + timedelta(hours=2))])
-    assert store.cases.list(users["pa"], CaseFilter(enterprise_id=enterprise.id))[1] == 2
+    assert store.cases.find(users["pa"], CaseFilter(enterprise_id=enterprise.id))[1] == 2
     assert store.cases.get(users["pa"], case.id).alerts == 1
 
 

@@ -48,11 +48,11 @@ def test_the_resolve_timer_runs_once_acknowledged_and_met_or_missed_after(
     assert store.cases.get(users["eu"], case_id).sla == "due_soon"
     clock.advance(hours=6)
     assert store.cases.get(users["eu"], case_id).sla == "overdue"
-    listed, total = store.cases.list(users["eu"], CaseFilter(overdue=True))
+    listed, total = store.cases.find(users["eu"], CaseFilter(overdue=True))
     assert total == 1 and listed[0].id == case_id
     store.cases.set_status(users["eu"], case_id, "resolved", "true_positive")
     assert store.cases.get(users["eu"], case_id).sla == "missed"
-    assert store.cases.list(users["eu"], CaseFilter(overdue=True))[1] == 0
+    assert store.cases.find(users["eu"], CaseFilter(overdue=True))[1] == 0
     assert sla_state("resolved", T0, T0, T0 + timedelta(hours=1), T0, T0) == "met"
 
 
@@ -116,7 +116,7 @@ def test_assignees_are_users_of_the_enterprise_or_platform_admins(
         assert err.value.reason == "case_assignee"
     with pytest.raises(core.InvalidInput):
         add_task(store.cases, users["eu"], case_id, "look", assignee="ob")
-    assert store.cases.list(users["eu"], CaseFilter(assignee="pa"))[1] == 1
+    assert store.cases.find(users["eu"], CaseFilter(assignee="pa"))[1] == 1
 
 
 async def test_the_history_holds_every_change(
@@ -124,7 +124,7 @@ async def test_the_history_holds_every_change(
 ) -> None:
     await store.raise_alerts([alert(enterprise.id)])
     await store.raise_alerts([alert(enterprise.id, at=T0 + timedelta(hours=1))])
-    (case,), _ = store.cases.list(users["eu"], CaseFilter())
+    (case,), _ = store.cases.find(users["eu"], CaseFilter())
     clock.advance(minutes=5)
     store.cases.update(
         users["ea"], case.id, assignee="eu", tlp="RED", pap="GREEN", severity="critical"

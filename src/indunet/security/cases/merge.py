@@ -36,7 +36,7 @@ def observables(alert: dict[str, Any]) -> list[tuple[str, str]]:
     return [(k, v[:_VALUE]) for k, v in dict.fromkeys(out)]
 
 
-def _owner(column: Any, enterprise_id: int | None) -> sa.ColumnElement[bool]:
+def _owner(column: sa.Column[Any], enterprise_id: int | None) -> sa.ColumnElement[bool]:
     return column.is_(None) if enterprise_id is None else column == enterprise_id
 
 

@@ -108,7 +108,7 @@ class Cases:
         with self.engine.connect() as conn:
             return self.row(conn, user, case_id)
 
-    def list(
+    def find(
         self, user: User, f: CaseFilter, *, offset: int = 0, limit: int = 20
     ) -> tuple[list[Case], int]:
         """One page of the cases ``user`` may see that ``f`` matches, newest first."""

@@ -193,7 +193,7 @@ def list_cases(
         q=q,
         enterprise_id=enterprise_id,
     )
-    items, total = alert_store(state).cases.list(user, f, offset=offset, limit=limit)
+    items, total = alert_store(state).cases.find(user, f, offset=offset, limit=limit)
     return {"items": [as_json(c) for c in items], "total": total}
 
 

@@ -67,6 +67,7 @@ ROUTE_LIMITS: tuple[RouteLimit, ...] = (
     RouteLimit("POST", r"/api/v1/security/events", SECURITY_EVENTS_BODY),
     # A case's evidence file (security.cases): the raw body over the API, a form in the console.
     RouteLimit("POST", r"/api/v1/security/cases/[0-9]+/evidence", MAX_EVIDENCE),
+    RouteLimit("POST", r"/security/cases/[0-9]+/evidence", MAX_EVIDENCE + _FORM_ROOM),
     # Bulk identifier registration files (CSV or JSON Lines).
     RouteLimit("POST", r"/api/v1/bulk", 64 * MIB),
     RouteLimit("POST", r"/ids/bulk", CONSOLE_BULK + _FORM_ROOM),
