@@ -24,7 +24,7 @@ SUBSYSTEM = Subsystem(
                 Page("/security/alerts", "security.tab.alerts"),
                 Page("/security/cases", "security.tab.cases"),
             ),
-            order=40,
+            order=50,  # after identifiers and the platform (tests/web/test_subsystems.py)
         ),
     ),
     services="indunet.security.service:from_state",
