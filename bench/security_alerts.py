@@ -58,9 +58,7 @@ async def through_store() -> float:
     items = make()
     await store.start()
     start = time.perf_counter()
-    await asyncio.gather(
-        *(store.raise_alerts(items[k : k + BATCH]) for k in range(0, N, BATCH))
-    )
+    await asyncio.gather(*(store.raise_alerts(items[k : k + BATCH]) for k in range(0, N, BATCH)))
     took = time.perf_counter() - start
     await store.stop()
     assert store.stats.written == N, store.stats
