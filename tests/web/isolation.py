@@ -50,6 +50,7 @@ A_DEVICE = "a-digger-1"
 B_MARKERS = (
     *(B_NAME, USCC_B, B_DEVICE, B_MODEL, B_RULE, B_TEMPLATE, B_BULK, "b-only-bulk-1"),
     *("b-only-board", "b-only-display", "b-only-record-1", B_PURPOSE),
+    *("b-only-alert", "b-only-case"),
 )
 
 # -- what the routes are ------------------------------------------------------------------
@@ -188,6 +189,10 @@ TENANT_PARAMS = {
     "notify_rule_id": "notify_rule",  # B's notification subscription
     "handle": "handle",  # B's identifier (the console's identifier pages)
     "application_id": "application",  # B's application for a prefix (ids.applications)
+    "alert_id": "alert",  # B's security alert (security.cases)
+    "case_id": "case",  # B's security case, its task and its evidence file
+    "task_id": "case_task",
+    "evidence_id": "evidence",
 }
 # Parameters that name no tenant's thing, with a value that makes the request well formed.
 PLAIN_PARAMS: dict[str, Any] = {
@@ -198,6 +203,7 @@ PLAIN_PARAMS: dict[str, Any] = {
     "range": "15m",
     "bucket": 60_000,
     "limit": 10,
+    "name": "evidence.bin",  # an evidence file's name (security cases)
 }
 # Parameters that narrow a list by a tenant's thing: A's users naming B's thing get 404.
 # A route whose query parameter is in TENANT_PARAMS is tried with it; the console's template
@@ -213,6 +219,19 @@ PUBLIC_BODY = {("POST", "/api/v1/prefix-applications", "prefix")}
 # otherwise: ("form", {...}) for console forms, ("csv", text) for CSV uploads.
 BODIES: dict[tuple[str, str], tuple[str, Any]] = {
     ("PATCH", "/api/v1/devices/{device_id}"): ("json", {"name": "renamed by someone"}),
+    ("PATCH", "/api/v1/security/cases/{case_id}"): ("json", {"tlp": "RED"}),
+    ("POST", "/api/v1/security/cases/{case_id}/status"): ("json", {"status": "in_progress"}),
+    ("POST", "/api/v1/security/cases/{case_id}/tasks"): ("json", {"title": "x"}),
+    ("PATCH", "/api/v1/security/cases/{case_id}/tasks/{task_id}"): ("json", {"done": True}),
+    ("POST", "/api/v1/security/cases/{case_id}/notes"): ("json", {"text": "x"}),
+    ("POST", "/api/v1/security/cases/{case_id}/evidence"): ("csv", "a,b\n"),
+    ("POST", "/security/cases/{case_id}"): ("form", {"tlp": "RED"}),
+    ("POST", "/security/cases/{case_id}/status"): ("form", {"status": "in_progress"}),
+    ("POST", "/security/cases/{case_id}/tasks"): ("form", {"title": "x"}),
+    ("POST", "/security/cases/{case_id}/tasks/{task_id}"): ("form", {"done": "1"}),
+    ("POST", "/security/cases/{case_id}/notes"): ("form", {"text": "x"}),
+    ("POST", "/security/cases/{case_id}/evidence"): ("form", {}),
+    ("POST", "/security/alerts/{alert_id}/promote"): ("form", {}),
     ("POST", "/api/v1/devices/{device_id}/commands"): (
         "json",
         {"action": "engine_lock", "input": True},
@@ -392,6 +411,7 @@ BODY_FIELDS: dict[tuple[str, str, str], dict[str, Any]] = {
         "samples": [{"device": THING, "point": "engine_temp", "value": 1.0}]
     },
     # Not in OpenAPI's body schema either: security events for another tenant's enterprise.
+    ("POST", "/api/v1/security/cases", "enterprise_id"): {"title": "x", "enterprise_id": THING},
     ("POST", "/api/v1/security/events", "enterprise_id"): {
         "events": [{"source": "zeek", "kind": "net.connection", "enterprise_id": THING}]
     },
@@ -430,6 +450,10 @@ MISSING: dict[str, Any] = {
     "template": "nothing@1.0",
     "handle": "88.999.9/nothing",
     "application": 987_654,
+    "alert": "f" * 32,
+    "case": 987_654,
+    "case_task": 987_654,
+    "evidence": 987_654,
 }
 # Changes that name no tenant's thing at all (no id in the path, query or body): creating an
 # enterprise, a model or a bulk job acts on the caller's own enterprise or is role-gated.
@@ -845,6 +869,7 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
     a_subscription = notes.create_rule(
         a_admin, a_channel.id, {"name": "a-subscription", "kinds": ["alarm.raised"]}
     )
+    b_case = await _security_case(state, b_admin)
     a_boss = users["a_admin"].bearer
     a_device = {"id": A_DEVICE, "name": "甲方挖掘机", "model": EXCAVATOR, "protocol": "mqtt"}
     await ok(await client.post("/api/v1/devices", json=a_device, headers=a_boss), "A's device")
@@ -879,6 +904,7 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
             "notify_rule": subscription.id,
             "handle": B_RECORD,
             "application": b_application.id,
+            **b_case,
         },
         {
             "device": A_DEVICE,
@@ -888,6 +914,28 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
             "notify_rule": a_subscription.id,
         },
     )
+
+
+async def _security_case(state: AppState, b_admin: core.User) -> dict[str, Any]:
+    """B's security alert, and a case of it with a task and an evidence file."""
+    from indunet.security import Alert, Security
+    from indunet.security.cases import AlertStore, add_task
+
+    svc = state.services["security"]
+    assert isinstance(svc, Security)
+    store = svc.part("alerts")
+    assert isinstance(store, AlertStore) and store.evidence is not None
+    alert = Alert(time.time(), "b-only-rule", 1, 3, "b-only-alert", b_admin.enterprise_id)
+    await store.raise_alerts([alert])
+    case_id = store.cases.promote(b_admin, alert.id)
+    store.cases.update(b_admin, case_id, title="b-only-case")
+    task_id = add_task(store.cases, b_admin, case_id, "b-only-task")
+
+    async def chunks() -> Any:
+        yield b"b-only evidence"
+
+    found = await store.evidence.upload(b_admin, case_id, "b.txt", "text/plain", chunks())
+    return {"alert": alert.id, "case": case_id, "case_task": task_id, "evidence": found.id}
 
 
 async def _locked(_device: str, payload: Any) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -54,7 +55,12 @@ class Security:
 
 def from_state(state: Any) -> Security:
     """The descriptor's service factory."""
-    return Security(state.engine)
+    svc = Security(state.engine)
+    from .cases import AlertStore
+
+    evidence = Path(state.settings.data_dir) / "security" / "evidence"
+    svc.add("alerts", AlertStore(state.engine, state.bus, evidence_dir=evidence))
+    return svc
 
 
 def metric_lines(state: Any) -> list[str]:

@@ -2,14 +2,31 @@
 
 from pathlib import Path
 
-from indunet.core.plugins import Subsystem
+from indunet.core.plugins import Page, Section, Subsystem
 
 SUBSYSTEM = Subsystem(
     name="security",
     summary="security situational awareness: assets, the OT sensor, events, detection, "
     "vulnerabilities, cases, threat sharing",
     migrations=Path(__file__).parent / "migrations" / "versions",
-    api=("indunet.web.api.security_events:router",),
+    tables=("indunet.security.casetables",),
+    api=(
+        "indunet.web.api.security_events:router",
+        "indunet.web.api.security_cases:router",
+    ),
+    console=("indunet.web.console.security_cases:router",),
+    sections=(
+        Section(
+            "/security",
+            "nav.security",
+            "security.intro",
+            (
+                Page("/security/alerts", "security.tab.alerts"),
+                Page("/security/cases", "security.tab.cases"),
+            ),
+            order=50,  # after identifiers and the platform (tests/web/test_subsystems.py)
+        ),
+    ),
     services="indunet.security.service:from_state",
     metrics="indunet.security.service:metric_lines",
     role="platform",

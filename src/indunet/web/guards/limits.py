@@ -16,6 +16,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from indunet.core import IndunetError
+from indunet.security.cases import MAX_EVIDENCE
 from indunet.web.api.children import REGISTRY_BODY, REPORT_BODY
 from indunet.web.api.devices import MAX_CSV as API_CSV
 from indunet.web.api.handles import MAX_POST_BYTES as HANDLE_POST
@@ -64,6 +65,9 @@ ROUTE_LIMITS: tuple[RouteLimit, ...] = (
     RouteLimit("POST", r"/api/v1/telemetry", TELEMETRY_BODY),
     # Security event batches (the sensor's, log shippers'): the route's own cap, also inflated.
     RouteLimit("POST", r"/api/v1/security/events", SECURITY_EVENTS_BODY),
+    # A case's evidence file (security.cases): the raw body over the API, a form in the console.
+    RouteLimit("POST", r"/api/v1/security/cases/[0-9]+/evidence", MAX_EVIDENCE),
+    RouteLimit("POST", r"/security/cases/[0-9]+/evidence", MAX_EVIDENCE + _FORM_ROOM),
     # Bulk identifier registration files (CSV or JSON Lines).
     RouteLimit("POST", r"/api/v1/bulk", 64 * MIB),
     RouteLimit("POST", r"/ids/bulk", CONSOLE_BULK + _FORM_ROOM),
