@@ -1,0 +1,27 @@
+"""Threat-information sharing: STIX 2.1 bundles out of our records and into our collections,
+served over TAXII 2.1 (``indunet.web.api.taxii``) and pulled from other TAXII servers
+(``feeds``). docs/security/stix.md, docs/security/taxii.md.
+"""
+
+from .export import Producer, VulnerabilityMatch, bundle, bundle_bytes, export_objects
+from .importing import Imported, import_bundle, import_objects, order, parse
+from .stixids import record_id, sco_id, stamp
+from .store import Collection, Outcome
+
+__all__ = [
+    "Collection",
+    "Imported",
+    "Outcome",
+    "Producer",
+    "VulnerabilityMatch",
+    "bundle",
+    "bundle_bytes",
+    "export_objects",
+    "import_bundle",
+    "import_objects",
+    "order",
+    "parse",
+    "record_id",
+    "sco_id",
+    "stamp",
+]
