@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 import orjson
-import pytest
+import stix2
 from stix2validator import ValidationOptions, validate_instance
 from tests.security.sharing.stixdata import PRODUCER, Match, alert, event
 
@@ -88,7 +88,6 @@ def test_sco_ids_follow_the_spec_uuidv5_rule() -> None:
     assert sco is not None and sco["id"] == expected
     assert sco_id("ipv4-addr", {"value": "203.0.113.5"}) == expected
     # the stix2 library computes the same id (independent check)
-    stix2 = pytest.importorskip("stix2")
     assert stix2.IPv4Address(value="203.0.113.5").id == expected
 
 
@@ -126,3 +125,19 @@ def test_an_alert_with_no_address_sights_its_technique() -> None:
     validated(objects)
     (sighting,) = by_type(objects, "sighting")
     assert sighting["sighting_of_ref"].startswith("attack-pattern--")
+
+
+def test_network_traffic_and_mac_ids_match_the_stix2_library() -> None:
+    ev = event(1)
+    objects = {o["type"]: o for o in event_observables(ev)}
+    traffic = objects["network-traffic"]
+    theirs = stix2.NetworkTraffic(
+        start=traffic["start"],
+        src_ref=traffic["src_ref"],
+        dst_ref=traffic["dst_ref"],
+        src_port=traffic["src_port"],
+        dst_port=traffic["dst_port"],
+        protocols=traffic["protocols"],
+    )
+    assert theirs.id == traffic["id"]
+    assert stix2.MACAddress(value="aa:bb:cc:00:11:33").id == objects["mac-addr"]["id"]

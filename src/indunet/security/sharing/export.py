@@ -32,7 +32,7 @@ from indunet.security.alerts import Alert
 from indunet.security.events import SecurityEvent
 
 from .attack import attack
-from .stixids import record_id, sco_id, stamp
+from .stixids import compact_stamp, record_id, sco_id, stamp
 
 MAX_NUMBER = 999_999_999
 """The largest ``number_observed``/``count`` STIX allows."""
@@ -139,7 +139,7 @@ def _traffic(event: SecurityEvent, src: dict[str, Any], dst: dict[str, Any]) -> 
     protocols = ["ipv4" if src["type"] == "ipv4-addr" else "ipv6"]
     protocols += IANA_PROTOCOLS.get((event.protocol or "").lower(), ())
     contributing: dict[str, Any] = {
-        "start": stamp(event.ts),
+        "start": compact_stamp(event.ts),  # hashed: written as stix2 writes it
         "src_ref": src["id"],
         "dst_ref": dst["id"],
         "src_port": event.src_port,

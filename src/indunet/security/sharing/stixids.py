@@ -72,6 +72,14 @@ def stamp(when: float | datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
+def compact_stamp(when: float) -> str:
+    """A STIX timestamp with only the fraction digits it needs (``…:41.25Z``, ``…:41Z``):
+    the form the ``stix2`` library writes, used where a timestamp is hashed into an id."""
+    dt = datetime.fromtimestamp(when, UTC)
+    frac = f"{dt.microsecond:06d}".rstrip("0")
+    return dt.strftime("%Y-%m-%dT%H:%M:%S") + (f".{frac}" if frac else "") + "Z"
+
+
 def parse_stamp(text: str) -> datetime:
     """A STIX/TAXII timestamp read (``ValueError`` if it is not RFC 3339 UTC with ``Z``).
 
