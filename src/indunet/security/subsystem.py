@@ -13,4 +13,6 @@ SUBSYSTEM = Subsystem(
     services="indunet.security.service:from_state",
     metrics="indunet.security.service:metric_lines",
     role="platform",
+    tables=("indunet.security.sharingtables",),
+    mount="indunet.web.api.taxii:mount",
 )

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from indunet.security.sharingtables import collections, objects
+from indunet.security.sharingtables import collections, objects, statuses
 
 from .stixids import normal_stamp, now_stamp
 
@@ -172,7 +172,7 @@ def known_ids(conn: sa.Connection, collection_id: str, ids: Sequence[str]) -> se
     for i in range(0, len(unique), 500):
         found.update(
             conn.execute(
-                sa.select(objects.c.stix_id.distinct()).where(
+                sa.select(objects.c.stix_id).distinct().where(
                     objects.c.collection_id == collection_id,
                     objects.c.stix_id.in_(unique[i : i + 500]),
                 )
@@ -193,3 +193,51 @@ def counts(conn: sa.Connection, ids: Sequence[str]) -> dict[str, tuple[int, str 
         .group_by(objects.c.collection_id)
     )
     return {r[0]: (int(r[1]), r[2]) for r in rows}
+
+
+def status_resource(
+    status_id: str, request_timestamp: str, results: Sequence[tuple[str, str, Outcome]]
+) -> dict[str, Any]:
+    """The TAXII 2.1 status resource (§4.3.1) of a finished add: every object succeeded (an
+    add is all or nothing), those not kept because a newer version is held say so."""
+    successes: list[dict[str, Any]] = []
+    for stix_id, version, outcome in results:
+        item: dict[str, Any] = {"id": stix_id, "version": version}
+        if outcome is Outcome.SAME:
+            item["message"] = "this version was held already"
+        elif outcome is Outcome.OLDER:
+            item["message"] = "a newer version is held; this one was not kept"
+        successes.append(item)
+    return {
+        "id": status_id,
+        "status": "complete",
+        "request_timestamp": request_timestamp,
+        "total_count": len(results),
+        "success_count": len(results),
+        "successes": successes,
+        "failure_count": 0,
+        "failures": [],
+        "pending_count": 0,
+        "pendings": [],
+    }
+
+
+def save_status(conn: sa.Connection, collection: Collection, resource: dict[str, Any]) -> None:
+    """Keep a status resource (read back by ``status``)."""
+    conn.execute(
+        statuses.insert().values(
+            id=resource["id"],
+            collection_id=collection.id,
+            enterprise_id=collection.enterprise_id,
+            request_timestamp=resource["request_timestamp"],
+            body=orjson.dumps(resource).decode(),
+        )
+    )
+
+
+def status(conn: sa.Connection, status_id: str) -> tuple[int | None, bytes] | None:
+    """The owner and JSON of status ``status_id`` (None if there is none)."""
+    row = conn.execute(
+        sa.select(statuses.c.enterprise_id, statuses.c.body).where(statuses.c.id == status_id[:36])
+    ).first()
+    return (row[0], row[1].encode()) if row is not None else None
