@@ -54,7 +54,11 @@ class Security:
 
 def from_state(state: Any) -> Security:
     """The descriptor's service factory."""
-    return Security(state.engine)
+    from .sharing.puller import Puller
+
+    svc = Security(state.engine)
+    svc.add("sharing", Puller(state.engine))
+    return svc
 
 
 def metric_lines(state: Any) -> list[str]:
