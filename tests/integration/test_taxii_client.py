@@ -139,7 +139,7 @@ async def test_destination_policy_refusals(state: AppState) -> None:
         assert why in err.value.params["why"], err.value.params
     # a feed saved under a looser policy is still refused when pulled under the strict one
     feed = feeds.create_feed(
-        state.engine, root, FeedForm("x", "http://127.0.0.1:9/api1/", "c1"), LOOPBACK
+        state.engine, root, FeedForm("x", "http://127.0.0.1:9999/api1/", "c1"), LOOPBACK
     )
     await run_feed(state.engine, feed, strict, PullLimits())
     feed = feeds.get_feed(state.engine, root, feed.id)
