@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import orjson
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Mount
@@ -188,6 +189,9 @@ TENANT_PARAMS = {
     "notify_rule_id": "notify_rule",  # B's notification subscription
     "handle": "handle",  # B's identifier (the console's identifier pages)
     "application_id": "application",  # B's application for a prefix (ids.applications)
+    "collection_id": "collection",  # B's TAXII collection (security.sharing)
+    "object_id": "stix_object",  # a STIX object in it
+    "status_id": "taxii_status",  # the status resource of B's TAXII add
 }
 # Parameters that name no tenant's thing, with a value that makes the request well formed.
 PLAIN_PARAMS: dict[str, Any] = {
@@ -280,6 +284,7 @@ BODIES: dict[tuple[str, str], tuple[str, Any]] = {
     ("POST", "/api/v1/enterprises/{enterprise_id}/review"): ("json", {"decision": "approve"}),
     ("POST", "/ids/prefixes/{prefix}/renew"): ("form", {"purpose": "x"}),
     ("POST", "/ids/prefix-applications/{application_id}"): ("form", {"decision": "approve"}),
+    ("POST", "/taxii2/api1/collections/{collection_id}/objects/"): ("json", {"objects": []}),
 }
 
 
@@ -430,6 +435,9 @@ MISSING: dict[str, Any] = {
     "template": "nothing@1.0",
     "handle": "88.999.9/nothing",
     "application": 987_654,
+    "collection": "00000000-0000-4000-8000-000000000000",
+    "stix_object": "indicator--00000000-0000-4000-8000-000000000000",
+    "taxii_status": "00000000-0000-4000-8000-000000000001",
 }
 # Changes that name no tenant's thing at all (no id in the path, query or body): creating an
 # enterprise, a model or a bulk job acts on the caller's own enterprise or is role-gated.
@@ -839,6 +847,7 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
     subscription = notes.create_rule(
         b_admin, channel.id, {"name": "b-only-subscription", "kinds": ["alarm.raised"]}
     )
+    b_taxii = await _taxii_of_b(client, boss)
     a_admin = core.User(0, users["a_admin"].name, Role.ENTERPRISE_ADMIN, a.id)
     a_hook = {"url": "https://a.example.com/hook", "secret": "a-only-signing-key"}
     a_channel = notes.create_channel(a_admin, None, "a-channel", "webhook", a_hook)
@@ -879,6 +888,7 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
             "notify_rule": subscription.id,
             "handle": B_RECORD,
             "application": b_application.id,
+            **b_taxii,
         },
         {
             "device": A_DEVICE,
@@ -888,6 +898,28 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
             "notify_rule": a_subscription.id,
         },
     )
+
+
+async def _taxii_of_b(client: httpx.AsyncClient, boss: dict[str, str]) -> dict[str, str]:
+    """B's TAXII collection, an object in it, and the status of the add that put it there."""
+    cols = await client.get("/taxii2/api1/collections/", headers=boss)
+    assert cols.status_code == 200, cols.text
+    cid = cols.json()["collections"][0]["id"]
+    indicator = {
+        "type": "indicator", "spec_version": "2.1",
+        "id": "indicator--6b1f3c2e-8d0a-4f7e-9a61-3c1d2e4f5a6b",
+        "created": "2025-01-01T00:00:00.000Z", "modified": "2025-01-01T00:00:00.000Z",
+        "name": "b-only-indicator", "pattern": "[ipv4-addr:value = '198.51.100.7']",
+        "pattern_type": "stix", "valid_from": "2025-01-01T00:00:00Z",
+    }  # fmt: skip
+    taxii = {"Content-Type": "application/taxii+json;version=2.1"}
+    status = await client.post(
+        f"/taxii2/api1/collections/{cid}/objects/",
+        content=orjson.dumps({"objects": [indicator]}),
+        headers=boss | taxii,
+    )
+    assert status.status_code == 202, status.text
+    return {"collection": cid, "stix_object": indicator["id"], "taxii_status": status.json()["id"]}
 
 
 async def _locked(_device: str, payload: Any) -> Any:

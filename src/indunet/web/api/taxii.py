@@ -97,11 +97,10 @@ async def api_root(request: Request) -> Response:
 
 @router.get(f"{API_ROOT}/status/{{status_id}}/", summary="TAXII status")
 @taxii_route
-async def get_status(request: Request) -> Response:
+async def get_status(request: Request, status_id: str) -> Response:
     """The status resource of an earlier add (its collection's readers only)."""
     state = _state(request)
     user = await caller(request)
-    status_id = request.path_params["status_id"]
 
     def read() -> bytes:
         with state.engine.connect() as conn:
@@ -131,11 +130,11 @@ async def get_collections(request: Request) -> Response:
 
 @router.get(f"{_COLLECTION}/", summary="TAXII collection")
 @taxii_route
-async def get_collection(request: Request) -> Response:
+async def get_collection(request: Request, collection_id: str) -> Response:
     """One collection (404 if the caller may not read it)."""
     state = _state(request)
     user = await caller(request)
-    cid = request.path_params["collection_id"]
+    cid = collection_id
 
     def read() -> store.Collection:
         with state.engine.connect() as conn:
@@ -196,7 +195,7 @@ def _join(head: dict[str, Any], kind: str, rows: list[Stored]) -> bytes:
 
 @router.get(f"{_COLLECTION}/objects/", summary="TAXII get objects")
 @taxii_route
-async def get_objects(request: Request) -> Response:
+async def get_objects(request: Request, collection_id: str) -> Response:
     """A page of the collection's objects (filters, ``limit``, ``next``)."""
     state = _state(request)
     user = await caller(request)
@@ -207,7 +206,7 @@ async def get_objects(request: Request) -> Response:
 
 @router.get(f"{_COLLECTION}/manifest/", summary="TAXII manifest")
 @taxii_route
-async def get_manifest(request: Request) -> Response:
+async def get_manifest(request: Request, collection_id: str) -> Response:
     """A page of the collection's manifest (id, date added, version, media type)."""
     state = _state(request)
     user = await caller(request)
@@ -225,7 +224,7 @@ def _object_id(request: Request) -> str:
 
 @router.get(f"{_COLLECTION}/objects/{{object_id}}/", summary="TAXII get an object")
 @taxii_route
-async def get_object(request: Request) -> Response:
+async def get_object(request: Request, collection_id: str, object_id: str) -> Response:
     """The versions of one object the filters select (the newest by default)."""
     state = _state(request)
     user = await caller(request)
@@ -238,7 +237,7 @@ async def get_object(request: Request) -> Response:
 
 @router.get(f"{_COLLECTION}/objects/{{object_id}}/versions/", summary="TAXII object versions")
 @taxii_route
-async def get_versions(request: Request) -> Response:
+async def get_versions(request: Request, collection_id: str, object_id: str) -> Response:
     """Every version of one object, oldest added first."""
     state = _state(request)
     user = await caller(request)
@@ -251,11 +250,11 @@ async def get_versions(request: Request) -> Response:
 
 @router.post(f"{_COLLECTION}/objects/", summary="TAXII add objects", status_code=202)
 @taxii_route
-async def add_objects(request: Request) -> Response:
+async def add_objects(request: Request, collection_id: str) -> Response:
     """Add an envelope's objects (all or nothing); 202 with the status resource."""
     state = _state(request)
     user = await caller(request)
-    cid = request.path_params["collection_id"]
+    cid = collection_id
 
     def may_write() -> None:
         with state.engine.connect() as conn:

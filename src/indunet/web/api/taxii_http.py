@@ -113,15 +113,15 @@ def error(exc: IndunetError) -> Response:
 
 
 def taxii_route(
-    fn: Callable[[Request], Awaitable[Response]],
-) -> Callable[[Request], Awaitable[Response]]:
+    fn: Callable[..., Awaitable[Response]],
+) -> Callable[..., Awaitable[Response]]:
     """Run ``fn`` with TAXII's content negotiation and error shape (never a traceback)."""
 
     @functools.wraps(fn)
-    async def run(request: Request) -> Response:
+    async def run(request: Request, **path: str) -> Response:
         try:
             check_accept(request)
-            return await fn(request)
+            return await fn(request, **path)
         except IndunetError as exc:
             if exc.status >= 500:
                 log.warning("TAXII %s %s: %s", request.method, request.url.path, exc.message)
