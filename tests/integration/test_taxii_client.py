@@ -37,8 +37,9 @@ LOOPBACK = FeedPolicy.build("127.0.0.1/32")
 
 def admin(state: AppState) -> core.User:
     with state.engine.begin() as conn:
-        return core.create_user(conn, username="root", password="a-long-password",
-                                role=Role.PLATFORM_ADMIN, actor="t")  # fmt: skip
+        return core.create_user(
+            conn, username="root", password="a-long-password", role=Role.PLATFORM_ADMIN, actor="t"
+        )
 
 
 def held(state: AppState, collection_id: str) -> set[str]:
@@ -64,8 +65,9 @@ async def test_pull_from_our_own_server_incrementally(
     with served(state) as url:
         col_url = None
         async with httpx.AsyncClient() as client:
-            r = await client.get(f"{url}/taxii2/api1/collections/",
-                                 headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+            r = await client.get(
+                f"{url}/taxii2/api1/collections/", headers={"Authorization": f"Bearer {token}"}
+            )
             remote = r.json()["collections"][0]["id"]
             col_url = f"{url}/taxii2/api1/collections/{remote}/"
         first = sample()
@@ -94,8 +96,13 @@ async def test_pull_from_our_own_server_incrementally(
         feed = feeds.get_feed(state.engine, root, feed.id)
         assert feed.objects_total == len(first) + 1
         # a wrong password is recorded on the feed, and retried later
-        feeds.update_feed(state.engine, root, feed.id,
-                          FeedForm("own", form.api_root, remote, "x", "wrong", 60), LOOPBACK)  # fmt: skip
+        feeds.update_feed(
+            state.engine,
+            root,
+            feed.id,
+            FeedForm("own", form.api_root, remote, "x", "wrong", 60),
+            LOOPBACK,
+        )
         feed = feeds.get_feed(state.engine, root, feed.id)
         await run_feed(state.engine, feed, LOOPBACK, limits)
         feed = feeds.get_feed(state.engine, root, feed.id)
@@ -146,8 +153,9 @@ async def test_destination_policy_refusals(state: AppState) -> None:
     assert feed.last_error and "loopback" in feed.last_error
     # only platform admins change feeds; enterprise users do not see them at all
     with state.engine.begin() as conn:
-        reg = core.create_user(conn, username="reg", password="a-long-password",
-                               role=Role.REGULATOR, actor="t")  # fmt: skip
+        reg = core.create_user(
+            conn, username="reg", password="a-long-password", role=Role.REGULATOR, actor="t"
+        )
     assert [f.id for f in feeds.list_feeds(state.engine, reg)] == [feed.id]
     with pytest.raises(core.PermissionDenied):
         feeds.delete_feed(state.engine, reg, feed.id)
@@ -164,14 +172,23 @@ def medallion(tmp_path: Path) -> Iterator[str]:
     data = {
         "/discovery": {"title": "medallion", "default": "", "api_roots": []},
         "api1": {
-            "information": {"title": "api1", "versions": ["application/taxii+json;version=2.1"],
-                            "max_content_length": 10_000_000},  # fmt: skip
+            "information": {
+                "title": "api1",
+                "versions": ["application/taxii+json;version=2.1"],
+                "max_content_length": 10_000_000,
+            },
             "status": [],
-            "collections": [{
-                "id": MEDALLION_COLLECTION, "title": "feed", "can_read": True,
-                "can_write": True, "media_types": ["application/stix+json;version=2.1"],
-                "objects": [], "manifest": [],
-            }],  # fmt: skip
+            "collections": [
+                {
+                    "id": MEDALLION_COLLECTION,
+                    "title": "feed",
+                    "can_read": True,
+                    "can_write": True,
+                    "media_types": ["application/stix+json;version=2.1"],
+                    "objects": [],
+                    "manifest": [],
+                }
+            ],
         },
     }
     (tmp_path / "data.json").write_text(json.dumps(data))
@@ -187,10 +204,19 @@ def medallion(tmp_path: Path) -> Iterator[str]:
     (tmp_path / "config.json").write_text(json.dumps(config))
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "medallion.scripts.run", "--host", "127.0.0.1",
-         "--port", str(port), str(tmp_path / "config.json")],
-        stdout=subprocess.DEVNULL, stderr=(tmp_path / "medallion.log").open("wb"),
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "medallion.scripts.run",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            str(tmp_path / "config.json"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "medallion.log").open("wb"),
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20
@@ -210,13 +236,17 @@ def medallion(tmp_path: Path) -> Iterator[str]:
 
 async def test_pull_from_medallion(state: AppState, medallion: str) -> None:
     root = admin(state)
-    col = Collection(f"{medallion}/api1/collections/{MEDALLION_COLLECTION}/",
-                     user="feeder", password="feeder-password")  # fmt: skip
+    col = Collection(
+        f"{medallion}/api1/collections/{MEDALLION_COLLECTION}/",
+        user="feeder",
+        password="feeder-password",
+    )
     sent = sample(4)
     status = await asyncio.to_thread(col.add_objects, {"objects": sent})
     assert status.success_count == len(sent)
-    form = FeedForm("medallion", f"{medallion}/api1/", MEDALLION_COLLECTION, "feeder",
-                    "feeder-password", 60)  # fmt: skip
+    form = FeedForm(
+        "medallion", f"{medallion}/api1/", MEDALLION_COLLECTION, "feeder", "feeder-password", 60
+    )
     feed = feeds.create_feed(state.engine, root, form, LOOPBACK)
     got = await fetch(feed, "feeder-password", LOOPBACK, PullLimits())
     assert got.pages >= len(sent) // 5  # medallion pages by 5: next was followed

@@ -463,6 +463,10 @@ NAMES_NOTHING = {
     ("POST", "/platform/dashboards"),  # of the caller's enterprise (naming another's: 404,
     ("POST", "/platform/displays"),  # tests/web/test_console_dashboards.py)
     ("POST", "/platform/notifications/channels"),  # in the caller's enterprise (tests/notify)
+    # TAXII feeds are the installation's, changed by platform admins only; others get 404
+    # (tests/security/sharing/test_sharing_console.py)
+    ("POST", "/security/sharing/feeds"),
+    ("POST", "/security/sharing/feeds/delete"),
 }
 
 
@@ -906,12 +910,16 @@ async def _taxii_of_b(client: httpx.AsyncClient, boss: dict[str, str]) -> dict[s
     assert cols.status_code == 200, cols.text
     cid = cols.json()["collections"][0]["id"]
     indicator = {
-        "type": "indicator", "spec_version": "2.1",
+        "type": "indicator",
+        "spec_version": "2.1",
         "id": "indicator--6b1f3c2e-8d0a-4f7e-9a61-3c1d2e4f5a6b",
-        "created": "2025-01-01T00:00:00.000Z", "modified": "2025-01-01T00:00:00.000Z",
-        "name": "b-only-indicator", "pattern": "[ipv4-addr:value = '198.51.100.7']",
-        "pattern_type": "stix", "valid_from": "2025-01-01T00:00:00Z",
-    }  # fmt: skip
+        "created": "2025-01-01T00:00:00.000Z",
+        "modified": "2025-01-01T00:00:00.000Z",
+        "name": "b-only-indicator",
+        "pattern": "[ipv4-addr:value = '198.51.100.7']",
+        "pattern_type": "stix",
+        "valid_from": "2025-01-01T00:00:00Z",
+    }
     taxii = {"Content-Type": "application/taxii+json;version=2.1"}
     status = await client.post(
         f"/taxii2/api1/collections/{cid}/objects/",

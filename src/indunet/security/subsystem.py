@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from indunet.core.plugins import Subsystem
+from indunet.core.plugins import Page, Section, Subsystem
 
 SUBSYSTEM = Subsystem(
     name="security",
@@ -15,4 +15,13 @@ SUBSYSTEM = Subsystem(
     role="platform",
     tables=("indunet.security.sharingtables",),
     mount="indunet.web.api.taxii:mount",
+    console=("indunet.web.console.security_sharing:router",),
+    sections=(
+        Section(
+            "/security",
+            "nav.security",
+            "security.intro",
+            (Page("/security/sharing", "security.tab.sharing"),),
+        ),
+    ),
 )

@@ -53,9 +53,11 @@ def test_attack_patterns_are_mitres_own_objects() -> None:
     objects = export_objects(PRODUCER, [alert()])
     patterns = {o["id"]: o for o in by_type(objects, "attack-pattern")}
     refs = {
-        r["external_id"] for p in patterns.values() for r in p["external_references"]
+        r["external_id"]
+        for p in patterns.values()
+        for r in p["external_references"]
         if r["source_name"] == "mitre-attack"
-    }  # fmt: skip
+    }
     assert refs == {"T0855", "T0836"}
     for pid, obj in patterns.items():
         assert attack().by_id[pid] is obj  # unchanged: same id, same modified
@@ -64,8 +66,10 @@ def test_attack_patterns_are_mitres_own_objects() -> None:
     assert all(r["relationship_type"] == "indicates" for r in rels)
     # MITRE's identity and marking come along, so every reference resolves in the bundle
     ids = {o["id"] for o in objects}
-    assert {"identity--c78cb6e5-0c4b-4611-8297-d1b8b55e40b5",
-            "marking-definition--fa42a846-8d90-4e51-bc29-71d5b4802168"} <= ids  # fmt: skip
+    assert {
+        "identity--c78cb6e5-0c4b-4611-8297-d1b8b55e40b5",
+        "marking-definition--fa42a846-8d90-4e51-bc29-71d5b4802168",
+    } <= ids
 
 
 def test_vulnerability_is_named_by_its_cve() -> None:

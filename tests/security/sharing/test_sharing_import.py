@@ -53,8 +53,10 @@ def test_order_puts_references_first_whatever_the_bundle_order() -> None:
     assert sorted(o["id"] for o in ordered) == sorted(o["id"] for o in objs)
     seen: set[str] = set()
     inside = {o["id"] for o in objs}
-    cyclic = {"identity--c78cb6e5-0c4b-4611-8297-d1b8b55e40b5",
-              "marking-definition--fa42a846-8d90-4e51-bc29-71d5b4802168"}  # fmt: skip
+    cyclic = {
+        "identity--c78cb6e5-0c4b-4611-8297-d1b8b55e40b5",
+        "marking-definition--fa42a846-8d90-4e51-bc29-71d5b4802168",
+    }
     for obj in ordered:
         for prop, ref in references(obj):
             if ref in inside and not (obj["id"] in cyclic and ref in cyclic):
@@ -63,9 +65,13 @@ def test_order_puts_references_first_whatever_the_bundle_order() -> None:
 
 
 def test_a_long_chain_orders_without_recursion() -> None:
-    chain = [{"id": f"x-thing--00000000-0000-4000-8000-{i:012d}",
-              **({"next_ref": f"x-thing--00000000-0000-4000-8000-{i + 1:012d}"} if i < 4999 else {})}
-             for i in range(5000)]  # fmt: skip
+    chain = [
+        {
+            "id": f"x-thing--00000000-0000-4000-8000-{i:012d}",
+            **({"next_ref": f"x-thing--00000000-0000-4000-8000-{i + 1:012d}"} if i < 4999 else {}),
+        }
+        for i in range(5000)
+    ]
     ordered = order(chain)
     assert ordered[0]["id"].endswith("004999") and ordered[-1]["id"].endswith("000000")
 
@@ -95,14 +101,21 @@ def test_a_dangling_reference_refuses_the_whole_bundle(engine: sa.Engine, collec
 
 def test_a_dangling_reference_is_named(engine: sa.Engine, collection: str) -> None:
     ghost = "indicator--11111111-1111-4111-8111-111111111111"
-    sighting = {"type": "sighting", "spec_version": "2.1",
-                "id": "sighting--22222222-2222-4222-8222-222222222222",
-                "created": "2025-01-01T00:00:00.000Z", "modified": "2025-01-01T00:00:00.000Z",
-                "sighting_of_ref": ghost}  # fmt: skip
+    sighting = {
+        "type": "sighting",
+        "spec_version": "2.1",
+        "id": "sighting--22222222-2222-4222-8222-222222222222",
+        "created": "2025-01-01T00:00:00.000Z",
+        "modified": "2025-01-01T00:00:00.000Z",
+        "sighting_of_ref": ghost,
+    }
     with pytest.raises(InvalidInput) as err:
         import_bundle(engine, collection, bundle([sighting]))
-    assert err.value.params == {"object": sighting["id"], "property": "sighting_of_ref",
-                                "ref": ghost}  # fmt: skip
+    assert err.value.params == {
+        "object": sighting["id"],
+        "property": "sighting_of_ref",
+        "ref": ghost,
+    }
 
 
 def test_idempotent_by_id_and_modified(engine: sa.Engine, collection: str) -> None:
@@ -123,11 +136,16 @@ def test_idempotent_by_id_and_modified(engine: sa.Engine, collection: str) -> No
     assert versions == ["2025-12-06T05:46:51.000000Z", "2026-01-01T00:00:00.000000Z"]
 
 
-BASE = {"type": "indicator", "spec_version": "2.1",
-        "id": "indicator--33333333-3333-4333-8333-333333333333",
-        "created": "2025-01-01T00:00:00.000Z", "modified": "2025-01-01T00:00:00.000Z",
-        "pattern": "[ipv4-addr:value = '198.51.100.1']", "pattern_type": "stix",
-        "valid_from": "2025-01-01T00:00:00Z"}  # fmt: skip
+BASE = {
+    "type": "indicator",
+    "spec_version": "2.1",
+    "id": "indicator--33333333-3333-4333-8333-333333333333",
+    "created": "2025-01-01T00:00:00.000Z",
+    "modified": "2025-01-01T00:00:00.000Z",
+    "pattern": "[ipv4-addr:value = '198.51.100.1']",
+    "pattern_type": "stix",
+    "valid_from": "2025-01-01T00:00:00Z",
+}
 
 
 @pytest.mark.parametrize(
@@ -172,6 +190,9 @@ def test_bundle_shape_and_bounds() -> None:
         cur = cur["x"]
     with pytest.raises(InvalidInput):
         parse(bundle([BASE | {"x_deep": deep}]))
-    sco = {"type": "ipv4-addr", "id": "ipv4-addr--44444444-4444-5444-8444-444444444444",
-           "value": "198.51.100.1"}  # fmt: skip
+    sco = {
+        "type": "ipv4-addr",
+        "id": "ipv4-addr--44444444-4444-5444-8444-444444444444",
+        "value": "198.51.100.1",
+    }
     assert parse(bundle([sco])) == [sco]  # SCOs need no spec_version nor created

@@ -67,7 +67,9 @@ def objects() -> list[dict[str, Any]]:
     return export_objects(PRODUCER, [alert(1), alert(2)], [Match()])
 
 
-def test_discovery_api_root_and_collections_per_user(world: World, enterprise: core.Enterprise) -> None:
+def test_discovery_api_root_and_collections_per_user(
+    world: World, enterprise: core.Enterprise
+) -> None:
     server = world.server(world.a_user)
     assert server.title == "Indunet TAXII 2.1"
     assert server.default.url == f"{world.url}/taxii2/api1/"
@@ -87,8 +89,11 @@ def test_discovery_api_root_and_collections_per_user(world: World, enterprise: c
     url = f"{world.url}/taxii2/api1/collections/{b_col.id}/"
     for path in ("", "objects/", "manifest/"):
         with pytest.raises(requests.HTTPError) as err:
-            Collection(url, user="x", password=world.a_admin).get_objects() if path == "objects/" \
-                else Collection(url + path if path else url, user="x", password=world.a_admin).title
+            Collection(
+                url, user="x", password=world.a_admin
+            ).get_objects() if path == "objects/" else Collection(
+                url + path if path else url, user="x", password=world.a_admin
+            ).title
         assert err.value.response.status_code == 404
         assert err.value.response.json()["http_status"] == "404"
 
@@ -116,8 +121,11 @@ def test_add_objects_status_and_idempotence(world: World, enterprise: core.Enter
     ro = Collection(col.url, user="x", password=world.a_user)
     with pytest.raises(AccessError):
         ro.add_objects({"objects": sent})
-    r = httpx.post(f"{col.url}objects/", json={"objects": sent},
-                   headers={"Content-Type": TAXII, "Authorization": f"Bearer {world.a_user}"})  # fmt: skip
+    r = httpx.post(
+        f"{col.url}objects/",
+        json={"objects": sent},
+        headers={"Content-Type": TAXII, "Authorization": f"Bearer {world.a_user}"},
+    )
     assert r.status_code == 403 and r.headers["content-type"] == TAXII
     assert r.json()["http_status"] == "403"
 
@@ -132,8 +140,11 @@ def test_paging_with_added_after_limit_and_next(world: World, enterprise: core.E
     assert len(pages) == -(-len(first) // 4)
     assert all(p["more"] for p in pages[:-1]) and not pages[-1]["more"]
     # the date-added headers let a puller continue where it stopped
-    resp = httpx.get(f"{col.url}objects/", params={"limit": 3},
-                     headers={"Accept": TAXII, "Authorization": f"Bearer {world.a_user}"})  # fmt: skip
+    resp = httpx.get(
+        f"{col.url}objects/",
+        params={"limit": 3},
+        headers={"Accept": TAXII, "Authorization": f"Bearer {world.a_user}"},
+    )
     assert resp.headers["content-type"] == TAXII
     last = resp.headers["X-TAXII-Date-Added-Last"]
     assert resp.headers["X-TAXII-Date-Added-First"] <= last

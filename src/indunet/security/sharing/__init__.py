@@ -5,6 +5,7 @@ served over TAXII 2.1 (``indunet.web.api.taxii``) and pulled from other TAXII se
 
 from .export import Producer, VulnerabilityMatch, bundle, bundle_bytes, export_objects
 from .importing import Imported, import_bundle, import_objects, order, parse
+from .publish import collection_bundle, publish
 from .stixids import record_id, sco_id, stamp
 from .store import Collection, Outcome
 
@@ -16,11 +17,13 @@ __all__ = [
     "VulnerabilityMatch",
     "bundle",
     "bundle_bytes",
+    "collection_bundle",
     "export_objects",
     "import_bundle",
     "import_objects",
     "order",
     "parse",
+    "publish",
     "record_id",
     "sco_id",
     "stamp",

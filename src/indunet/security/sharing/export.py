@@ -94,8 +94,14 @@ class VulnerabilityMatch(Protocol):
 
 def _sdo(kind: str, key: str, ts: float, **props: Any) -> dict[str, Any]:
     when = stamp(ts)
-    return {"type": kind, "spec_version": "2.1", "id": record_id(kind, key),
-            "created": when, "modified": when, **props}  # fmt: skip
+    return {
+        "type": kind,
+        "spec_version": "2.1",
+        "id": record_id(kind, key),
+        "created": when,
+        "modified": when,
+        **props,
+    }
 
 
 def address(value: str) -> dict[str, Any] | None:
@@ -105,15 +111,23 @@ def address(value: str) -> dict[str, Any] | None:
     except ValueError:
         return None
     kind = "ipv4-addr" if ip.version == 4 else "ipv6-addr"
-    return {"type": kind, "spec_version": "2.1", "id": sco_id(kind, {"value": str(ip)}),
-            "value": str(ip)}  # fmt: skip
+    return {
+        "type": kind,
+        "spec_version": "2.1",
+        "id": sco_id(kind, {"value": str(ip)}),
+        "value": str(ip),
+    }
 
 
 def mac(value: str) -> dict[str, Any]:
     """The ``mac-addr`` SCO (the spec's form: lower-case, colon-separated)."""
     norm = value.lower().replace("-", ":")
-    return {"type": "mac-addr", "spec_version": "2.1", "id": sco_id("mac-addr", {"value": norm}),
-            "value": norm}  # fmt: skip
+    return {
+        "type": "mac-addr",
+        "spec_version": "2.1",
+        "id": sco_id("mac-addr", {"value": norm}),
+        "value": norm,
+    }
 
 
 def pattern_quote(value: str) -> str:
@@ -146,8 +160,11 @@ def _traffic(event: SecurityEvent, src: dict[str, Any], dst: dict[str, Any]) -> 
         "dst_port": event.dst_port,
         "protocols": protocols,
     }
-    out = {"type": "network-traffic", "spec_version": "2.1",
-           "id": sco_id("network-traffic", contributing)}  # fmt: skip
+    out = {
+        "type": "network-traffic",
+        "spec_version": "2.1",
+        "id": sco_id("network-traffic", contributing),
+    }
     out |= {k: v for k, v in contributing.items() if v is not None}
     return out
 
@@ -175,14 +192,18 @@ def _indicator(alert: Alert, producer: Producer) -> dict[str, Any] | None:
     else:
         return None
     return _sdo(
-        "indicator", f"{producer.key}:alert:{alert.id}", alert.ts,
+        "indicator",
+        f"{producer.key}:alert:{alert.id}",
+        alert.ts,
         created_by_ref=producer.id,
         name=f"{alert.title} ({what})"[:250],
         description=f"Source of alert {alert.rule} v{alert.rule_version}, level {alert.level}.",
         indicator_types=["anomalous-activity"],
-        pattern=pattern, pattern_type="stix", pattern_version="2.1",
+        pattern=pattern,
+        pattern_type="stix",
+        pattern_version="2.1",
         valid_from=stamp(alert.ts),
-    )  # fmt: skip
+    )
 
 
 def alert_objects(alert: Alert, producer: Producer) -> list[dict[str, Any]]:
@@ -209,31 +230,46 @@ def alert_objects(alert: Alert, producer: Producer) -> list[dict[str, Any]]:
     if indicator is not None:
         out.append(indicator)
         for ap in patterns:
-            out.append(_sdo(
-                "relationship", f"{producer.key}:alert:{alert.id}:indicates:{ap['id']}",
-                alert.ts, created_by_ref=producer.id, relationship_type="indicates",
-                source_ref=indicator["id"], target_ref=ap["id"],
-            ))  # fmt: skip
+            out.append(
+                _sdo(
+                    "relationship",
+                    f"{producer.key}:alert:{alert.id}:indicates:{ap['id']}",
+                    alert.ts,
+                    created_by_ref=producer.id,
+                    relationship_type="indicates",
+                    source_ref=indicator["id"],
+                    target_ref=ap["id"],
+                )
+            )
     times = [e.ts for e in events] or [alert.ts]
     count = max(1, min(alert.count, MAX_NUMBER))
     observed = None
     if scos:
         observed = _sdo(
-            "observed-data", f"{producer.key}:alert:{alert.id}", alert.ts,
+            "observed-data",
+            f"{producer.key}:alert:{alert.id}",
+            alert.ts,
             created_by_ref=producer.id,
-            first_observed=stamp(min(times)), last_observed=stamp(max(times)),
-            number_observed=count, object_refs=[o["id"] for o in scos],
-        )  # fmt: skip
+            first_observed=stamp(min(times)),
+            last_observed=stamp(max(times)),
+            number_observed=count,
+            object_refs=[o["id"] for o in scos],
+        )
         out.append(observed)
     target = indicator or (patterns[0] if patterns else None)
     if target is not None:
         sighting = _sdo(
-            "sighting", f"{producer.key}:alert:{alert.id}", alert.ts,
-            created_by_ref=producer.id, sighting_of_ref=target["id"],
-            where_sighted_refs=[producer.id], count=count,
-            first_seen=stamp(min(times)), last_seen=stamp(max(times)),
+            "sighting",
+            f"{producer.key}:alert:{alert.id}",
+            alert.ts,
+            created_by_ref=producer.id,
+            sighting_of_ref=target["id"],
+            where_sighted_refs=[producer.id],
+            count=count,
+            first_seen=stamp(min(times)),
+            last_seen=stamp(max(times)),
             description=alert.title[:500],
-        )  # fmt: skip
+        )
         if observed is not None:
             sighting["observed_data_refs"] = [observed["id"]]
         out.append(sighting)
@@ -244,26 +280,38 @@ def vulnerability_objects(match: VulnerabilityMatch, producer: Producer) -> list
     """The ``vulnerability`` of a match and a ``sighting`` of it on the asset's address."""
     cve = match.cve.upper()
     vuln = _sdo(
-        "vulnerability", cve, match.published, name=cve,
+        "vulnerability",
+        cve,
+        match.published,
+        name=cve,
         description=match.description[:2000],
         external_references=[{"source_name": "cve", "external_id": cve}],
-    )  # fmt: skip
+    )
     out = [vuln]
     sighting = _sdo(
-        "sighting", f"{producer.key}:vuln:{match.key}", match.first_seen,
-        created_by_ref=producer.id, sighting_of_ref=vuln["id"],
-        where_sighted_refs=[producer.id], count=1,
-        first_seen=stamp(match.first_seen), last_seen=stamp(max(match.first_seen, match.last_seen)),
-    )  # fmt: skip
+        "sighting",
+        f"{producer.key}:vuln:{match.key}",
+        match.first_seen,
+        created_by_ref=producer.id,
+        sighting_of_ref=vuln["id"],
+        where_sighted_refs=[producer.id],
+        count=1,
+        first_seen=stamp(match.first_seen),
+        last_seen=stamp(max(match.first_seen, match.last_seen)),
+    )
     sighting["modified"] = stamp(max(match.first_seen, match.last_seen))
     sco = address(match.ip) if match.ip else None
     if sco is not None:
         observed = _sdo(
-            "observed-data", f"{producer.key}:vuln:{match.key}", match.first_seen,
-            created_by_ref=producer.id, first_observed=stamp(match.first_seen),
+            "observed-data",
+            f"{producer.key}:vuln:{match.key}",
+            match.first_seen,
+            created_by_ref=producer.id,
+            first_observed=stamp(match.first_seen),
             last_observed=stamp(max(match.first_seen, match.last_seen)),
-            number_observed=1, object_refs=[sco["id"]],
-        )  # fmt: skip
+            number_observed=1,
+            object_refs=[sco["id"]],
+        )
         out += [sco, observed]
         sighting["observed_data_refs"] = [observed["id"]]
     out.append(sighting)

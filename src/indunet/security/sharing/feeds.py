@@ -84,8 +84,15 @@ def _checked(form: FeedForm, policy: FeedPolicy) -> FeedForm:
         raise _bad("username", "the user name or password is too long")
     if not MIN_INTERVAL <= form.interval_s <= MAX_INTERVAL:
         raise _bad("interval_s", f"give {MIN_INTERVAL} to {MAX_INTERVAL} seconds")
-    return FeedForm(name, api_root, form.remote_collection.strip(), form.username.strip(),
-                    form.password, form.interval_s, form.enabled)  # fmt: skip
+    return FeedForm(
+        name,
+        api_root,
+        form.remote_collection.strip(),
+        form.username.strip(),
+        form.password,
+        form.interval_s,
+        form.enabled,
+    )
 
 
 def _feed(row: Any) -> Feed:
@@ -93,11 +100,23 @@ def _feed(row: Any) -> Feed:
         return v.replace(tzinfo=UTC) if v is not None and v.tzinfo is None else v
 
     return Feed(
-        row.id, row.name, row.api_root, row.remote_collection, row.collection_id,
-        row.username, bool(row.secret), row.interval_s, row.enabled, row.added_last,
-        row.next_run, aware(row.last_run_at), aware(row.last_ok_at), row.last_error,
-        row.failures, row.objects_total,
-    )  # fmt: skip
+        row.id,
+        row.name,
+        row.api_root,
+        row.remote_collection,
+        row.collection_id,
+        row.username,
+        bool(row.secret),
+        row.interval_s,
+        row.enabled,
+        row.added_last,
+        row.next_run,
+        aware(row.last_run_at),
+        aware(row.last_ok_at),
+        row.last_error,
+        row.failures,
+        row.objects_total,
+    )
 
 
 def list_feeds(engine: sa.Engine, user: User) -> list[Feed]:
@@ -124,18 +143,33 @@ def create_feed(engine: sa.Engine, user: User, form: FeedForm, policy: FeedPolic
     secret = for_engine(engine).seal(ok.password) if ok.password else None
     with engine.begin() as conn:
         col = own_collection(conn, None)
-        fid = conn.execute(
+        made = conn.execute(
             feeds.insert().values(
-                name=ok.name, api_root=ok.api_root, remote_collection=ok.remote_collection,
-                collection_id=col.id, username=ok.username, secret=secret,
-                interval_s=ok.interval_s, enabled=ok.enabled, added_last=None,
-                next_run=0.0, failures=0, objects_total=0, created_by=user.actor,
+                name=ok.name,
+                api_root=ok.api_root,
+                remote_collection=ok.remote_collection,
+                collection_id=col.id,
+                username=ok.username,
+                secret=secret,
+                interval_s=ok.interval_s,
+                enabled=ok.enabled,
+                added_last=None,
+                next_run=0.0,
+                failures=0,
+                objects_total=0,
+                created_by=user.actor,
                 created_at=datetime.now(UTC),
             )
-        ).inserted_primary_key[0]  # fmt: skip
-        audit.record(conn, user.actor, "sharing.feed_created", f"feed {ok.name}",
-                     {"api_root": ok.api_root, "collection": ok.remote_collection},
-                     enterprise_id=None)  # fmt: skip
+        )
+        fid = made.inserted_primary_key[0] if made.inserted_primary_key else 0
+        audit.record(
+            conn,
+            user.actor,
+            "sharing.feed_created",
+            f"feed {ok.name}",
+            {"api_root": ok.api_root, "collection": ok.remote_collection},
+            enterprise_id=None,
+        )
     return get_feed(engine, user, int(fid))
 
 
@@ -147,19 +181,28 @@ def update_feed(
     access.check_change(user, None, f"feed {feed_id}")
     ok = _checked(form, policy)
     values: dict[str, Any] = {
-        "name": ok.name, "api_root": ok.api_root, "remote_collection": ok.remote_collection,
-        "username": ok.username, "interval_s": ok.interval_s, "enabled": ok.enabled,
+        "name": ok.name,
+        "api_root": ok.api_root,
+        "remote_collection": ok.remote_collection,
+        "username": ok.username,
+        "interval_s": ok.interval_s,
+        "enabled": ok.enabled,
         "next_run": 0.0,
-    }  # fmt: skip
+    }
     if ok.password:
         values["secret"] = for_engine(engine).seal(ok.password)
     if (ok.api_root, ok.remote_collection) != (old.api_root, old.remote_collection):
         values["added_last"] = None
     with engine.begin() as conn:
         conn.execute(feeds.update().where(feeds.c.id == feed_id).values(**values))
-        audit.record(conn, user.actor, "sharing.feed_changed", f"feed {ok.name}",
-                     {"api_root": ok.api_root, "collection": ok.remote_collection},
-                     enterprise_id=None)  # fmt: skip
+        audit.record(
+            conn,
+            user.actor,
+            "sharing.feed_changed",
+            f"feed {ok.name}",
+            {"api_root": ok.api_root, "collection": ok.remote_collection},
+            enterprise_id=None,
+        )
     return get_feed(engine, user, feed_id)
 
 
@@ -169,8 +212,14 @@ def delete_feed(engine: sa.Engine, user: User, feed_id: int) -> None:
     access.check_change(user, None, f"feed {feed_id}")
     with engine.begin() as conn:
         conn.execute(feeds.delete().where(feeds.c.id == feed_id))
-        audit.record(conn, user.actor, "sharing.feed_deleted", f"feed {old.name}",
-                     {"api_root": old.api_root}, enterprise_id=None)  # fmt: skip
+        audit.record(
+            conn,
+            user.actor,
+            "sharing.feed_deleted",
+            f"feed {old.name}",
+            {"api_root": old.api_root},
+            enterprise_id=None,
+        )
 
 
 # -- for the puller (no user: the service itself) ----------------------------------------

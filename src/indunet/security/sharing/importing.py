@@ -30,12 +30,14 @@ from .store import Outcome
 from .validate import objects_of, references
 
 #: The TLP 1.0 marking definitions of the STIX 2.1 spec (§7.2.1.4): known everywhere.
-TLP_MARKINGS = frozenset({
-    "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9",  # TLP:WHITE
-    "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da",  # TLP:GREEN
-    "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82",  # TLP:AMBER
-    "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed",  # TLP:RED
-})  # fmt: skip
+TLP_MARKINGS = frozenset(
+    {
+        "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9",  # TLP:WHITE
+        "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da",  # TLP:GREEN
+        "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82",  # TLP:AMBER
+        "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed",  # TLP:RED
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +66,9 @@ def order(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         stack: list[tuple[str, list[str]]] = [(root["id"], _ref_ids(by_id[root["id"]]))]
         while stack:
             node, pending = stack[-1]
-            while pending and (pending[-1] in done or pending[-1] in onpath
-                               or pending[-1] not in by_id):  # fmt: skip
+            while pending and (
+                pending[-1] in done or pending[-1] in onpath or pending[-1] not in by_id
+            ):
                 pending.pop()
             if pending:
                 child = pending.pop()
@@ -139,9 +142,7 @@ def parse(body: bytes | dict[str, Any], *, envelope: bool = False) -> list[dict[
     return objects_of(data, envelope=envelope)
 
 
-def import_bundle(
-    engine: sa.Engine, collection_id: str, body: bytes | dict[str, Any]
-) -> Imported:
+def import_bundle(engine: sa.Engine, collection_id: str, body: bytes | dict[str, Any]) -> Imported:
     """Import a whole bundle into ``collection_id``: all of it, or (an error) none."""
     items = parse(body)
     with engine.begin() as conn:

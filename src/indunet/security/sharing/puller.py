@@ -96,10 +96,12 @@ async def fetch(
     ) as client:
         while True:
             request = client.build_request(
-                "GET", pinned.geturl(), params=params,
+                "GET",
+                pinned.geturl(),
+                params=params,
                 headers={"Host": parts.netloc, "Accept": TAXII},
                 extensions={"sni_hostname": parts.hostname} if https else {},
-            )  # fmt: skip
+            )
             try:
                 resp = await client.send(request, stream=True)
             except httpx.HTTPError as exc:
@@ -118,7 +120,9 @@ async def fetch(
                 text = bytes(body[:200]).decode(errors="replace")
                 raise PullFailed(f"HTTP {resp.status_code}: {text}".strip())
             if not _is_taxii(resp.headers.get("content-type", "")):
-                raise PullFailed(f"the answer is {resp.headers.get('content-type')!r}, not TAXII 2.1")
+                raise PullFailed(
+                    f"the answer is {resp.headers.get('content-type')!r}, not TAXII 2.1"
+                )
             try:
                 envelope = orjson.loads(bytes(body))
             except orjson.JSONDecodeError:
@@ -168,8 +172,9 @@ async def run_feed(
         error = f"{type(exc).__name__}: {exc}"
     else:
         await run_in_threadpool(
-            lambda: feeds.record_run(engine, feed, error=None, added_last=got.added_last,
-                                     objects=added)  # fmt: skip
+            lambda: feeds.record_run(
+                engine, feed, error=None, added_last=got.added_last, objects=added
+            )
         )
         return
     log.warning("TAXII feed %s (%s): %s", feed.id, feed.name, error)

@@ -48,8 +48,9 @@ class Filters:
 
     def key(self) -> str:
         """The filters as a short text (the cursor is tied to it)."""
-        return orjson.dumps([self.added_after, self.ids, self.types, self.versions,
-                             self.spec_versions]).decode()  # fmt: skip
+        return orjson.dumps(
+            [self.added_after, self.ids, self.types, self.versions, self.spec_versions]
+        ).decode()
 
 
 def _values(raw: str | None, param: str) -> tuple[str, ...]:
@@ -86,7 +87,9 @@ def read_filters(params: dict[str, str], *, allow: frozenset[str]) -> Filters:
         try:
             checked.append(normal_stamp(v))
         except ValueError:
-            raise _bad("match[version]", f"{v[:100]!r}: give last, first, all or a timestamp") from None
+            raise _bad(
+                "match[version]", f"{v[:100]!r}: give last, first, all or a timestamp"
+            ) from None
     specs = _values(params.get("match[spec_version]"), "match[spec_version]")
     for v in specs:
         if v not in ("2.0", "2.1"):
@@ -126,19 +129,20 @@ def open_cursor(
         raise _bad("next", "is not a cursor this server gave for these filters") from None
 
 
-def _versions_clause(versions: tuple[str, ...]) -> sa.ColumnElement[bool] | None:
+def versions_clause(versions: tuple[str, ...]) -> sa.ColumnElement[bool] | None:
     if "all" in versions:
         return None
     o2 = objects.alias("o2")
-    same = sa.and_(o2.c.collection_id == objects.c.collection_id,
-                   o2.c.stix_id == objects.c.stix_id)  # fmt: skip
+    same = sa.and_(o2.c.collection_id == objects.c.collection_id, o2.c.stix_id == objects.c.stix_id)
     parts: list[sa.ColumnElement[bool]] = []
     if "last" in versions:
-        parts.append(objects.c.version == sa.select(sa.func.max(o2.c.version)).where(same)
-                     .scalar_subquery())  # fmt: skip
+        parts.append(
+            objects.c.version == sa.select(sa.func.max(o2.c.version)).where(same).scalar_subquery()
+        )
     if "first" in versions:
-        parts.append(objects.c.version == sa.select(sa.func.min(o2.c.version)).where(same)
-                     .scalar_subquery())  # fmt: skip
+        parts.append(
+            objects.c.version == sa.select(sa.func.min(o2.c.version)).where(same).scalar_subquery()
+        )
     stamps = [v for v in versions if v not in ("last", "first")]
     if stamps:
         parts.append(objects.c.version.in_(stamps))
@@ -166,7 +170,7 @@ def page(
         q = q.where(objects.c.type.in_(f.types))
     if f.spec_versions:
         q = q.where(objects.c.spec_version.in_(f.spec_versions))
-    clause = _versions_clause(f.versions)
+    clause = versions_clause(f.versions)
     if clause is not None:
         q = q.where(clause)
     if after is not None:
@@ -177,14 +181,24 @@ def page(
 
 
 def _stored(row: Any) -> Stored:
-    return Stored(row.seq, row.stix_id, row.type, row.version, row.spec_version,
-                  row.date_added, row.body.encode())  # fmt: skip
+    return Stored(
+        row.seq,
+        row.stix_id,
+        row.type,
+        row.version,
+        row.spec_version,
+        row.date_added,
+        row.body.encode(),
+    )
 
 
 def exists(conn: sa.Connection, collection_id: str, stix_id: str) -> bool:
     """Whether the collection holds any version of ``stix_id``."""
-    return conn.execute(
-        sa.select(objects.c.seq).where(
-            objects.c.collection_id == collection_id, objects.c.stix_id == stix_id
-        ).limit(1)
-    ).first() is not None
+    return (
+        conn.execute(
+            sa.select(objects.c.seq)
+            .where(objects.c.collection_id == collection_id, objects.c.stix_id == stix_id)
+            .limit(1)
+        ).first()
+        is not None
+    )

@@ -70,18 +70,21 @@ def _collection(row: Any) -> Collection:
 
 def collection(conn: sa.Connection, collection_id: str) -> Collection | None:
     """The collection ``collection_id`` (None if there is none)."""
-    row = conn.execute(
-        sa.select(collections).where(collections.c.id == collection_id[:36])
-    ).first()
+    row = conn.execute(sa.select(collections).where(collections.c.id == collection_id[:36])).first()
     return _collection(row) if row is not None else None
 
 
-def list_collections(conn: sa.Connection, enterprise_id: int | None, *, every: bool) -> list[Collection]:
+def list_collections(
+    conn: sa.Connection, enterprise_id: int | None, *, every: bool
+) -> list[Collection]:
     """The collections of ``enterprise_id`` (or, with ``every``, all of them), oldest first."""
     q = sa.select(collections).order_by(collections.c.created_at, collections.c.id)
     if not every:
-        q = q.where(collections.c.enterprise_id.is_(None) if enterprise_id is None
-                    else collections.c.enterprise_id == enterprise_id)  # fmt: skip
+        q = q.where(
+            collections.c.enterprise_id.is_(None)
+            if enterprise_id is None
+            else collections.c.enterprise_id == enterprise_id
+        )
     return [_collection(r) for r in conn.execute(q)]
 
 
@@ -90,22 +93,22 @@ def ensure_collection(conn: sa.Connection, enterprise_id: int | None, title: str
     found = list_collections(conn, enterprise_id, every=False)
     if found:
         return found[0]
-    row = {
-        "id": str(uuid.uuid4()),
-        "enterprise_id": enterprise_id,
-        "title": title[:200],
-        "description": "",
-        "created_at": datetime.now(UTC),
-    }
-    conn.execute(collections.insert().values(**row))
-    return Collection(row["id"], enterprise_id, row["title"], "")
+    made = Collection(str(uuid.uuid4()), enterprise_id, title[:200], "")
+    conn.execute(
+        collections.insert().values(
+            id=made.id,
+            enterprise_id=enterprise_id,
+            title=made.title,
+            description="",
+            created_at=datetime.now(UTC),
+        )
+    )
+    return made
 
 
 def _last_added(conn: sa.Connection, collection_id: str) -> str | None:
     return conn.execute(
-        sa.select(sa.func.max(objects.c.date_added)).where(
-            objects.c.collection_id == collection_id
-        )
+        sa.select(sa.func.max(objects.c.date_added)).where(objects.c.collection_id == collection_id)
     ).scalar()
 
 
@@ -150,15 +153,17 @@ def add(
             out.append((obj["id"], version, Outcome.OLDER))
             continue
         versions.add(version)
-        rows_in.append({
-            "collection_id": collection_id,
-            "stix_id": obj["id"],
-            "type": obj["type"],
-            "version": version,
-            "spec_version": obj.get("spec_version", "2.1"),
-            "date_added": added,
-            "body": orjson.dumps(obj).decode(),
-        })  # fmt: skip
+        rows_in.append(
+            {
+                "collection_id": collection_id,
+                "stix_id": obj["id"],
+                "type": obj["type"],
+                "version": version,
+                "spec_version": obj.get("spec_version", "2.1"),
+                "date_added": added,
+                "body": orjson.dumps(obj).decode(),
+            }
+        )
         out.append((obj["id"], version, Outcome.ADDED))
     if rows_in:
         conn.execute(objects.insert(), rows_in)
@@ -172,7 +177,9 @@ def known_ids(conn: sa.Connection, collection_id: str, ids: Sequence[str]) -> se
     for i in range(0, len(unique), 500):
         found.update(
             conn.execute(
-                sa.select(objects.c.stix_id).distinct().where(
+                sa.select(objects.c.stix_id)
+                .distinct()
+                .where(
                     objects.c.collection_id == collection_id,
                     objects.c.stix_id.in_(unique[i : i + 500]),
                 )
@@ -186,9 +193,7 @@ def counts(conn: sa.Connection, ids: Sequence[str]) -> dict[str, tuple[int, str 
     if not ids:
         return {}
     rows = conn.execute(
-        sa.select(
-            objects.c.collection_id, sa.func.count(), sa.func.max(objects.c.date_added)
-        )
+        sa.select(objects.c.collection_id, sa.func.count(), sa.func.max(objects.c.date_added))
         .where(objects.c.collection_id.in_(list(ids)))
         .group_by(objects.c.collection_id)
     )

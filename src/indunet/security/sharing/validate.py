@@ -28,12 +28,28 @@ MAX_DEPTH = 20
 """Nesting of an object's JSON, at most."""
 
 #: Cyber-observable types (STIX 2.1 §6): spec_version optional, no created/modified.
-SCO_TYPES = frozenset({
-    "artifact", "autonomous-system", "directory", "domain-name", "email-addr",
-    "email-message", "file", "ipv4-addr", "ipv6-addr", "mac-addr", "mutex",
-    "network-traffic", "process", "software", "url", "user-account",
-    "windows-registry-key", "x509-certificate",
-})  # fmt: skip
+SCO_TYPES = frozenset(
+    {
+        "artifact",
+        "autonomous-system",
+        "directory",
+        "domain-name",
+        "email-addr",
+        "email-message",
+        "file",
+        "ipv4-addr",
+        "ipv6-addr",
+        "mac-addr",
+        "mutex",
+        "network-traffic",
+        "process",
+        "software",
+        "url",
+        "user-account",
+        "windows-registry-key",
+        "x509-certificate",
+    }
+)
 
 #: Properties the spec requires per type, beyond the common ones.
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -74,10 +90,21 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "email-message": ("is_multipart",),
 }
 #: Properties holding timestamps, checked wherever they appear at the top level.
-TIMESTAMPS = frozenset({
-    "created", "modified", "valid_from", "valid_until", "first_seen", "last_seen",
-    "first_observed", "last_observed", "published", "start_time", "stop_time",
-})  # fmt: skip
+TIMESTAMPS = frozenset(
+    {
+        "created",
+        "modified",
+        "valid_from",
+        "valid_until",
+        "first_seen",
+        "last_seen",
+        "first_observed",
+        "last_observed",
+        "published",
+        "start_time",
+        "stop_time",
+    }
+)
 
 
 def _fault(where: str, prop: str, why: str) -> InvalidInput:
@@ -148,9 +175,12 @@ def check_object(obj: Any, index: int) -> dict[str, Any]:
             parse_stamp(obj[prop])
         except ValueError as exc:
             raise _fault(where, prop, str(exc)) from None
-    if "modified" in obj and "created" in obj:
-        if parse_stamp(obj["modified"]) < parse_stamp(obj["created"]):
-            raise _fault(where, "modified", "is before created")
+    if (
+        "modified" in obj
+        and "created" in obj
+        and parse_stamp(obj["modified"]) < parse_stamp(obj["created"])
+    ):
+        raise _fault(where, "modified", "is before created")
     for prop, ref in references(obj):
         if not ID_RE.match(ref):
             raise _fault(where, prop, f"holds {ref[:100]!r}, which is not a STIX id")

@@ -73,12 +73,14 @@ async def discovery(request: Request) -> Response:
     _state(request)
     await caller(request)
     base = str(request.base_url).rstrip("/")
-    return answer({
-        "title": "Indunet TAXII 2.1",
-        "description": "Threat sharing of this Indunet installation (STIX 2.1)",
-        "default": f"{base}{API_ROOT}/",
-        "api_roots": [f"{base}{API_ROOT}/"],
-    })  # fmt: skip
+    return answer(
+        {
+            "title": "Indunet TAXII 2.1",
+            "description": "Threat sharing of this Indunet installation (STIX 2.1)",
+            "default": f"{base}{API_ROOT}/",
+            "api_roots": [f"{base}{API_ROOT}/"],
+        }
+    )
 
 
 @router.get(f"{API_ROOT}/", summary="TAXII API root")
@@ -87,12 +89,14 @@ async def api_root(request: Request) -> Response:
     """The API root's information."""
     _state(request)
     await caller(request)
-    return answer({
-        "title": "Indunet threat sharing",
-        "description": "One collection per enterprise; overseers read every collection",
-        "versions": [TAXII],
-        "max_content_length": MAX_BODY,
-    })  # fmt: skip
+    return answer(
+        {
+            "title": "Indunet threat sharing",
+            "description": "One collection per enterprise; overseers read every collection",
+            "versions": [TAXII],
+            "max_content_length": MAX_BODY,
+        }
+    )
 
 
 @router.get(f"{API_ROOT}/status/{{status_id}}/", summary="TAXII status")
@@ -185,8 +189,14 @@ def _join(head: dict[str, Any], kind: str, rows: list[Stored]) -> bytes:
         items = b",".join(orjson.dumps(r.version) for r in rows)
     else:
         items = b",".join(
-            orjson.dumps({"id": r.stix_id, "date_added": r.date_added, "version": r.version,
-                          "media_type": STIX})  # fmt: skip
+            orjson.dumps(
+                {
+                    "id": r.stix_id,
+                    "date_added": r.date_added,
+                    "version": r.version,
+                    "media_type": STIX,
+                }
+            )
             for r in rows
         )
     name = b"versions" if kind == "versions" else b"objects"
@@ -199,9 +209,7 @@ async def get_objects(request: Request, collection_id: str) -> Response:
     """A page of the collection's objects (filters, ``limit``, ``next``)."""
     state = _state(request)
     user = await caller(request)
-    return await run_in_threadpool(
-        _envelope, request, state, user, scope="objects", kind="objects"
-    )
+    return await run_in_threadpool(_envelope, request, state, user, scope="objects", kind="objects")
 
 
 @router.get(f"{_COLLECTION}/manifest/", summary="TAXII manifest")
@@ -230,9 +238,14 @@ async def get_object(request: Request, collection_id: str, object_id: str) -> Re
     user = await caller(request)
     stix_id = _object_id(request)
     return await run_in_threadpool(
-        _envelope, request, state, user, scope=f"object:{stix_id}", kind="objects",
+        _envelope,
+        request,
+        state,
+        user,
+        scope=f"object:{stix_id}",
+        kind="objects",
         stix_id=stix_id,
-    )  # fmt: skip
+    )
 
 
 @router.get(f"{_COLLECTION}/objects/{{object_id}}/versions/", summary="TAXII object versions")
@@ -243,9 +256,14 @@ async def get_versions(request: Request, collection_id: str, object_id: str) -> 
     user = await caller(request)
     stix_id = _object_id(request)
     return await run_in_threadpool(
-        _envelope, request, state, user, scope=f"versions:{stix_id}", kind="versions",
+        _envelope,
+        request,
+        state,
+        user,
+        scope=f"versions:{stix_id}",
+        kind="versions",
         stix_id=stix_id,
-    )  # fmt: skip
+    )
 
 
 @router.post(f"{_COLLECTION}/objects/", summary="TAXII add objects", status_code=202)
@@ -273,11 +291,18 @@ async def add_objects(request: Request, collection_id: str) -> Response:
             resource = store.status_resource(str(uuid.uuid4()), requested, done.results)
             store.save_status(conn, col, resource)
             audit.record(
-                conn, user.actor, "sharing.objects_added", f"collection {col.id}",
-                {"added": done.count(Outcome.ADDED), "same": done.count(Outcome.SAME),
-                 "older": done.count(Outcome.OLDER), "status": resource["id"]},
+                conn,
+                user.actor,
+                "sharing.objects_added",
+                f"collection {col.id}",
+                {
+                    "added": done.count(Outcome.ADDED),
+                    "same": done.count(Outcome.SAME),
+                    "older": done.count(Outcome.OLDER),
+                    "status": resource["id"],
+                },
                 enterprise_id=col.enterprise_id,
-            )  # fmt: skip
+            )
             return resource
 
     return answer(await run_in_threadpool(keep), 202)

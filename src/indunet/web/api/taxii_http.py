@@ -139,7 +139,9 @@ def _credential(request: Request) -> str:
         try:
             raw = base64.b64decode(value.strip(), validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):
-            raise AuthenticationFailed("the Basic credentials are not base64 of user:password") from None
+            raise AuthenticationFailed(
+                "the Basic credentials are not base64 of user:password"
+            ) from None
         _, sep, password = raw.partition(":")
         if sep and password:
             return password
