@@ -21,10 +21,15 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from indunet.security.sharingtables import collections, objects, statuses
 
 from .stixids import normal_stamp, now_stamp
+
+#: Namespace of the collections' ids (a fixed random UUID).
+COLLECTION_NAMESPACE = uuid.UUID("3f9e6a52-1c7b-4d8e-b0a4-6e2d9c1f7a35")
 
 
 class Outcome(enum.StrEnum):
@@ -88,21 +93,33 @@ def list_collections(
     return [_collection(r) for r in conn.execute(q)]
 
 
+def collection_id_of(enterprise_id: int | None) -> str:
+    """The id of the collection of ``enterprise_id`` (None: the installation's): derived, so
+    two requests making it at once make the same one."""
+    return str(uuid.uuid5(COLLECTION_NAMESPACE, f"collection:{enterprise_id}"))
+
+
 def ensure_collection(conn: sa.Connection, enterprise_id: int | None, title: str) -> Collection:
     """The collection of ``enterprise_id`` (None: the installation's), made if it has none."""
-    found = list_collections(conn, enterprise_id, every=False)
-    if found:
-        return found[0]
-    made = Collection(str(uuid.uuid4()), enterprise_id, title[:200], "")
-    conn.execute(
-        collections.insert().values(
-            id=made.id,
-            enterprise_id=enterprise_id,
-            title=made.title,
-            description="",
-            created_at=datetime.now(UTC),
-        )
-    )
+    cid = collection_id_of(enterprise_id)
+    found = collection(conn, cid)
+    if found is not None:
+        return found
+    values = {
+        "id": cid,
+        "enterprise_id": enterprise_id,
+        "title": title[:200],
+        "description": "",
+        "created_at": datetime.now(UTC),
+    }
+    if conn.dialect.name == "postgresql":
+        conn.execute(pg_insert(collections).values(**values).on_conflict_do_nothing())
+    elif conn.dialect.name == "sqlite":
+        conn.execute(sqlite_insert(collections).values(**values).on_conflict_do_nothing())
+    else:
+        conn.execute(collections.insert().values(**values))
+    made = collection(conn, cid)
+    assert made is not None
     return made
 
 
