@@ -57,7 +57,11 @@ def from_state(state: Any) -> Security:
     from .sharing.puller import Puller
 
     svc = Security(state.engine)
-    svc.add("sharing", Puller(state.engine))
+    # TAXII feeds are pulled by one process of the installation: the one that leads
+    # (``web.platform.Role.leads``; every process in the embedded mode)
+    role = getattr(getattr(state, "platform", None), "role", None)
+    if getattr(role, "leads", True):
+        svc.add("sharing", Puller(state.engine))
     return svc
 
 

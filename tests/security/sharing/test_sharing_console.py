@@ -14,7 +14,9 @@ from tests.security.sharing.stixdata import Match, alert
 
 from indunet import core
 from indunet.core import Role
+from indunet.security import Security
 from indunet.security.sharing import Outcome, publish
+from indunet.security.sharing.puller import Puller
 from indunet.web import AppState, create_app
 from indunet.web.auth import SESSION_COOKIE
 from indunet.web.csrf import HEADER, csrf_token
@@ -109,7 +111,9 @@ async def test_platform_admins_add_and_delete_feeds(client: httpx.AsyncClient) -
     assert (await client.post(f"{BASE}/feeds/delete", data={"feed": "x"})).status_code == 400
 
 
-async def test_the_section_opens_on_sharing(client: httpx.AsyncClient) -> None:
+async def test_the_section_opens_on_sharing(client: httpx.AsyncClient, state: AppState) -> None:
+    svc = state.services["security"]
+    assert isinstance(svc, Security) and isinstance(svc.part("sharing"), Puller)
     await login(client, "eu")
     resp = await client.get("/security")
     assert resp.status_code == 303 and resp.headers["location"] == BASE

@@ -223,3 +223,30 @@ def test_errors_keep_the_taxii_shape(world: World, enterprise: core.Enterprise) 
     r = httpx.get(url, params={"limit": "5000"}, headers=auth)
     assert r.status_code == 200  # lowered to the maximum page, not refused
     assert httpx.get(f"{col.url}objects/", headers=auth).json() == {}  # empty: {}
+
+
+def test_hostile_filters_are_named(world: World, enterprise: core.Enterprise) -> None:
+    col = world.collection_of(world.a_admin, enterprise.name)
+    auth = {"Authorization": f"Bearer {world.a_admin}", "Accept": TAXII}
+    url = f"{col.url}objects/"
+    cases = {
+        "match[id]": "not-an-id",
+        "match[type]": "Bad_Type",
+        "match[version]": "yesterday",
+        "match[spec_version]": "9.9",
+        "next": "x" * 3000,
+    }
+    for param, value in cases.items():
+        r = httpx.get(url, params={param: value}, headers=auth)
+        assert r.status_code == 400, (param, r.text)
+        assert r.json()["details"]["param"] == param
+    many = ",".join(f"indicator--00000000-0000-4000-8000-{i:012d}" for i in range(101))
+    r = httpx.get(url, params={"match[id]": many}, headers=auth)
+    assert r.status_code == 400 and "100" in r.json()["details"]["why"]
+    r = httpx.get(f"{col.url}objects/not-an-id/", headers=auth)
+    assert r.status_code == 404
+    r = httpx.get(f"{world.url}/taxii2/api1/collections/{'x' * 500}/", headers=auth)
+    assert r.status_code == 404
+    big = b'{"objects": [' + b'"' + b"x" * (17 * 1024 * 1024) + b'"]}'
+    r = httpx.post(url, content=big, headers=auth | {"Content-Type": TAXII})
+    assert r.status_code == 413
