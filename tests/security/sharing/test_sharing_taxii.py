@@ -250,3 +250,33 @@ def test_hostile_filters_are_named(world: World, enterprise: core.Enterprise) ->
     big = b'{"objects": [' + b'"' + b"x" * (17 * 1024 * 1024) + b'"]}'
     r = httpx.post(url, content=big, headers=auth | {"Content-Type": TAXII})
     assert r.status_code == 413
+
+
+def test_delete_an_object(world: World, enterprise: core.Enterprise) -> None:
+    col = world.collection_of(world.a_admin, enterprise.name)
+    sent = objects()
+    col.add_objects({"objects": sent})
+    indicator = next(o for o in sent if o["type"] == "indicator")
+    v2 = copy.deepcopy(indicator) | {"modified": "2026-03-01T00:00:00.000Z"}
+    col.add_objects({"objects": [v2]})
+    col.delete_object(indicator["id"], version=v2["modified"])  # the newest only
+    left = col.get_object(indicator["id"], version="all")["objects"]
+    assert [o["modified"] for o in left] == [indicator["modified"]]
+    col.delete_object(indicator["id"])  # every version
+    with pytest.raises(requests.HTTPError) as err:
+        col.get_object(indicator["id"])
+    assert err.value.response.status_code == 404
+    with pytest.raises(requests.HTTPError) as err:
+        col.delete_object(indicator["id"])
+    assert err.value.response.status_code == 404
+    # readers may not delete; another enterprise's object is 404
+    r = httpx.delete(
+        f"{col.url}objects/{sent[0]['id']}/",
+        headers={"Authorization": f"Bearer {world.a_user}", "Accept": TAXII},
+    )
+    assert r.status_code == 403
+    r = httpx.delete(
+        f"{col.url}objects/{sent[0]['id']}/",
+        headers={"Authorization": f"Bearer {world.b_admin}", "Accept": TAXII},
+    )
+    assert r.status_code == 404

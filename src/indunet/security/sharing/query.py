@@ -202,3 +202,20 @@ def exists(conn: sa.Connection, collection_id: str, stix_id: str) -> bool:
         ).first()
         is not None
     )
+
+
+def delete(conn: sa.Connection, collection_id: str, stix_id: str, f: Filters) -> int:
+    """Remove the versions of ``stix_id`` that ``f`` selects (``match[version]``, default
+    every version; ``match[spec_version]``); how many were removed."""
+    q = sa.select(objects.c.seq).where(
+        objects.c.collection_id == collection_id, objects.c.stix_id == stix_id
+    )
+    if f.spec_versions:
+        q = q.where(objects.c.spec_version.in_(f.spec_versions))
+    clause = versions_clause(f.versions)
+    if clause is not None:
+        q = q.where(clause)
+    seqs = list(conn.execute(q).scalars())
+    if seqs:
+        conn.execute(objects.delete().where(objects.c.seq.in_(seqs)))
+    return len(seqs)

@@ -11,7 +11,9 @@ kept (``security.sharing.store``). Rights, paging and limits: docs/security/taxi
   spec_version]``), ``GET …/objects/{object_id}/``, ``…/objects/{object_id}/versions/``,
   ``…/manifest/``: pages with ``more``/``next`` and ``X-TAXII-Date-Added-First/Last``;
 - ``POST …/objects/`` (write rights; an envelope, at most ``MAX_BODY`` bytes): all or
-  nothing, 202 with a complete status resource.
+  nothing, 202 with a complete status resource;
+- ``DELETE …/objects/{object_id}/`` (write rights): the versions ``match[version]`` selects,
+  every one by default.
 """
 
 from __future__ import annotations
@@ -306,6 +308,38 @@ async def add_objects(request: Request, collection_id: str) -> Response:
             return resource
 
     return answer(await run_in_threadpool(keep), 202)
+
+
+@router.delete(f"{_COLLECTION}/objects/{{object_id}}/", summary="TAXII delete an object")
+@taxii_route
+async def delete_object(request: Request, collection_id: str, object_id: str) -> Response:
+    """Delete the object's versions ``match[version]`` selects (every version by default;
+    write rights); 200 with no body, 404 if none was there."""
+    state = _state(request)
+    user = await caller(request)
+    stix_id = _object_id(request)
+    params = dict(request.query_params)
+    if "match[version]" not in params:
+        params["match[version]"] = "all"
+    f = query.read_filters(params, allow=frozenset())
+
+    def remove() -> None:
+        with state.engine.begin() as conn:
+            col = rights.writable(conn, user, collection_id)
+            gone = query.delete(conn, col.id, stix_id, f)
+            if not gone:
+                raise NotFound(f"no object {stix_id} in collection {col.id}")
+            audit.record(
+                conn,
+                user.actor,
+                "sharing.object_deleted",
+                f"{stix_id} in collection {col.id}",
+                {"versions": gone},
+                enterprise_id=col.enterprise_id,
+            )
+
+    await run_in_threadpool(remove)
+    return Response(status_code=200, media_type=TAXII)
 
 
 def mount(app: Any, state: AppState) -> None:
