@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import orjson
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Mount
@@ -193,6 +194,9 @@ TENANT_PARAMS = {
     "case_id": "case",  # B's security case, its task and its evidence file
     "task_id": "case_task",
     "evidence_id": "evidence",
+    "collection_id": "collection",  # B's TAXII collection (security.sharing)
+    "object_id": "stix_object",  # a STIX object in it
+    "status_id": "taxii_status",  # the status resource of B's TAXII add
 }
 # Parameters that name no tenant's thing, with a value that makes the request well formed.
 PLAIN_PARAMS: dict[str, Any] = {
@@ -299,6 +303,7 @@ BODIES: dict[tuple[str, str], tuple[str, Any]] = {
     ("POST", "/api/v1/enterprises/{enterprise_id}/review"): ("json", {"decision": "approve"}),
     ("POST", "/ids/prefixes/{prefix}/renew"): ("form", {"purpose": "x"}),
     ("POST", "/ids/prefix-applications/{application_id}"): ("form", {"decision": "approve"}),
+    ("POST", "/taxii2/api1/collections/{collection_id}/objects/"): ("json", {"objects": []}),
 }
 
 
@@ -454,6 +459,9 @@ MISSING: dict[str, Any] = {
     "case": 987_654,
     "case_task": 987_654,
     "evidence": 987_654,
+    "collection": "00000000-0000-4000-8000-000000000000",
+    "stix_object": "indicator--00000000-0000-4000-8000-000000000000",
+    "taxii_status": "00000000-0000-4000-8000-000000000001",
 }
 # Changes that name no tenant's thing at all (no id in the path, query or body): creating an
 # enterprise, a model or a bulk job acts on the caller's own enterprise or is role-gated.
@@ -479,6 +487,10 @@ NAMES_NOTHING = {
     ("POST", "/platform/dashboards"),  # of the caller's enterprise (naming another's: 404,
     ("POST", "/platform/displays"),  # tests/web/test_console_dashboards.py)
     ("POST", "/platform/notifications/channels"),  # in the caller's enterprise (tests/notify)
+    # TAXII feeds are the installation's, changed by platform admins only; others get 404
+    # (tests/security/sharing/test_sharing_console.py)
+    ("POST", "/security/sharing/feeds"),
+    ("POST", "/security/sharing/feeds/delete"),
 }
 
 
@@ -863,6 +875,7 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
     subscription = notes.create_rule(
         b_admin, channel.id, {"name": "b-only-subscription", "kinds": ["alarm.raised"]}
     )
+    b_taxii = await _taxii_of_b(client, boss)
     a_admin = core.User(0, users["a_admin"].name, Role.ENTERPRISE_ADMIN, a.id)
     a_hook = {"url": "https://a.example.com/hook", "secret": "a-only-signing-key"}
     a_channel = notes.create_channel(a_admin, None, "a-channel", "webhook", a_hook)
@@ -905,6 +918,7 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
             "handle": B_RECORD,
             "application": b_application.id,
             **b_case,
+            **b_taxii,
         },
         {
             "device": A_DEVICE,
@@ -936,6 +950,32 @@ async def _security_case(state: AppState, b_admin: core.User) -> dict[str, Any]:
 
     found = await store.evidence.upload(b_admin, case_id, "b.txt", "text/plain", chunks())
     return {"alert": alert.id, "case": case_id, "case_task": task_id, "evidence": found.id}
+
+
+async def _taxii_of_b(client: httpx.AsyncClient, boss: dict[str, str]) -> dict[str, str]:
+    """B's TAXII collection, an object in it, and the status of the add that put it there."""
+    cols = await client.get("/taxii2/api1/collections/", headers=boss)
+    assert cols.status_code == 200, cols.text
+    cid = cols.json()["collections"][0]["id"]
+    indicator = {
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": "indicator--6b1f3c2e-8d0a-4f7e-9a61-3c1d2e4f5a6b",
+        "created": "2025-01-01T00:00:00.000Z",
+        "modified": "2025-01-01T00:00:00.000Z",
+        "name": "b-only-indicator",
+        "pattern": "[ipv4-addr:value = '198.51.100.7']",
+        "pattern_type": "stix",
+        "valid_from": "2025-01-01T00:00:00Z",
+    }
+    taxii = {"Content-Type": "application/taxii+json;version=2.1"}
+    status = await client.post(
+        f"/taxii2/api1/collections/{cid}/objects/",
+        content=orjson.dumps({"objects": [indicator]}),
+        headers=boss | taxii,
+    )
+    assert status.status_code == 202, status.text
+    return {"collection": cid, "stix_object": indicator["id"], "taxii_status": status.json()["id"]}
 
 
 async def _locked(_device: str, payload: Any) -> Any:

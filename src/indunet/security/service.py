@@ -60,6 +60,13 @@ def from_state(state: Any) -> Security:
 
     evidence = Path(state.settings.data_dir) / "security" / "evidence"
     svc.add("alerts", AlertStore(state.engine, state.bus, evidence_dir=evidence))
+    from .sharing.puller import Puller
+
+    # TAXII feeds are pulled by one process of the installation: the one that leads
+    # (``web.platform.Role.leads``; every process in the embedded mode)
+    role = getattr(getattr(state, "platform", None), "role", None)
+    if getattr(role, "leads", True):
+        svc.add("sharing", Puller(state.engine))
     return svc
 
 

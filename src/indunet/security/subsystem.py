@@ -9,12 +9,18 @@ SUBSYSTEM = Subsystem(
     summary="security situational awareness: assets, the OT sensor, events, detection, "
     "vulnerabilities, cases, threat sharing",
     migrations=Path(__file__).parent / "migrations" / "versions",
-    tables=("indunet.security.casetables",),
+    tables=(
+        "indunet.security.casetables",
+        "indunet.security.sharingtables",
+    ),
     api=(
         "indunet.web.api.security_events:router",
         "indunet.web.api.security_cases:router",
     ),
-    console=("indunet.web.console.security_cases:router",),
+    console=(
+        "indunet.web.console.security_cases:router",
+        "indunet.web.console.security_sharing:router",
+    ),
     sections=(
         Section(
             "/security",
@@ -23,11 +29,13 @@ SUBSYSTEM = Subsystem(
             (
                 Page("/security/alerts", "security.tab.alerts"),
                 Page("/security/cases", "security.tab.cases"),
+                Page("/security/sharing", "security.tab.sharing"),
             ),
             order=50,  # after identifiers and the platform (tests/web/test_subsystems.py)
         ),
     ),
     services="indunet.security.service:from_state",
     metrics="indunet.security.service:metric_lines",
+    mount="indunet.web.api.taxii:mount",
     role="platform",
 )

@@ -23,6 +23,7 @@ from indunet.web.api.handles import MAX_POST_BYTES as HANDLE_POST
 from indunet.web.api.handles import MAX_PUT_BYTES as HANDLE_PUT
 from indunet.web.api.ingest import MAX_BODY as TELEMETRY_BODY
 from indunet.web.api.security_events import MAX_BODY as SECURITY_EVENTS_BODY
+from indunet.web.api.taxii import MAX_BODY as TAXII_BODY
 from indunet.web.console.devices import MAX_CSV_BYTES as CONSOLE_CSV
 from indunet.web.console.idsbulk import MAX_UPLOAD_BYTES as CONSOLE_BULK
 
@@ -68,6 +69,8 @@ ROUTE_LIMITS: tuple[RouteLimit, ...] = (
     # A case's evidence file (security.cases): the raw body over the API, a form in the console.
     RouteLimit("POST", r"/api/v1/security/cases/[0-9]+/evidence", MAX_EVIDENCE),
     RouteLimit("POST", r"/security/cases/[0-9]+/evidence", MAX_EVIDENCE + _FORM_ROOM),
+    # TAXII 2.1 envelopes posted to a collection (the API root's max_content_length).
+    RouteLimit("POST", r"/taxii2/api1/collections/[^/]+/objects/", TAXII_BODY),
     # Bulk identifier registration files (CSV or JSON Lines).
     RouteLimit("POST", r"/api/v1/bulk", 64 * MIB),
     RouteLimit("POST", r"/ids/bulk", CONSOLE_BULK + _FORM_ROOM),
