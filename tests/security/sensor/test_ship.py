@@ -128,7 +128,7 @@ async def test_server_away_batches_on_disk_then_every_event_once(
         # a batch sent again (its answer lost) is recognised by id, not handled twice
         body = orjson.dumps({"events": [e.to_dict() for e in events(90, 5)]})
         shipper.spool.put(body, 5)
-        shipper._work.set()
+        shipper.wake()
         async with asyncio.timeout(10):
             await shipper.drained()
         assert shipper.stats.duplicates == 5 and hub.stats.duplicates == 5

@@ -186,6 +186,10 @@ class Shipper:
             self._client = None
         self.spool.close()
 
+    def wake(self) -> None:
+        """Look at the spool again now (a batch was written to it from elsewhere)."""
+        self._work.set()
+
     async def drained(self) -> None:
         """Wait until the spool is empty (every batch accepted or rejected)."""
         while self.spool.batches or self._parts:
@@ -203,9 +207,9 @@ class Shipper:
     async def _send_loop(self) -> None:
         failures = 0
         while True:
+            self._work.clear()  # before looking: a batch written meanwhile sets it again
             batch = await asyncio.to_thread(self.spool.oldest)
             if batch is None:
-                self._work.clear()
                 await self._work.wait()
                 continue
             wait = await self._send(batch)
