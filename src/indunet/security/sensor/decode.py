@@ -1,0 +1,370 @@
+"""The decoder: frames in, industrial-protocol transactions out.
+
+``Decoder.feed`` takes an Ethernet frame (VLAN/QinQ tags skipped), ``feed_ip`` a bare IPv4 or
+IPv6 packet. The protocol is chosen by the server's well-known port (TCP 502 Modbus, 4840 OPC
+UA, 102 S7comm, 44818 EtherNet/IP, 20000 DNP3; UDP 44818 and 20000). Nothing that arrives
+makes it raise: a frame or PDU it cannot read is counted in ``stats.malformed`` with the
+packet number and the reason, and decoding goes on. ``read_file`` runs a pcap/pcapng file
+through a decoder."""
+
+from __future__ import annotations
+
+import socket
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import modbus
+from .base import Endpoints, ProtocolSpec
+from .flows import Flow, FlowCounters, FlowKey, FlowTable
+from .pcapio import ETHERNET, NULL, RAW_TYPES, SLL, SLL2, CaptureError, read_packets
+from .records import Transaction
+
+SPECS: tuple[ProtocolSpec, ...] = (modbus.SPEC,)
+TCP_PORTS = {port: spec for spec in SPECS for port in spec.tcp_ports}
+UDP_PORTS = {port: spec for spec in SPECS for port in spec.udp_ports}
+
+VLAN_TYPES = frozenset({0x8100, 0x88A8, 0x9100})
+_u16 = struct.Struct(">H").unpack_from
+_u32 = struct.Struct(">I").unpack_from
+
+
+@dataclass(slots=True)
+class MalformedCount:
+    count: int = 0
+    last_reason: str = ""
+    last_packet: int = 0
+
+
+@dataclass(slots=True)
+class SensorStats:
+    """What the decoder has seen. ``counts`` holds protocol-specific counters
+    (``opcua.encrypted_messages``, ``s7comm.s7comm_plus``…)."""
+
+    packets: int = 0
+    bytes: int = 0
+    by_protocol: dict[str, int] = field(default_factory=dict)
+    transactions: int = 0
+    malformed: dict[str, MalformedCount] = field(default_factory=dict)
+    truncated: int = 0
+    not_ip: int = 0
+    fragments: int = 0
+    other_traffic: int = 0
+    evicted_flows: int = 0
+    gaps: int = 0
+    retransmissions: int = 0
+    held_overflow: int = 0
+    oversize_pdus: int = 0
+    resyncs: int = 0
+    capture_errors: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in self.__slots__:
+            value = getattr(self, name)
+            if name == "malformed":
+                value = {
+                    k: {
+                        "count": v.count,
+                        "last_reason": v.last_reason,
+                        "last_packet": v.last_packet,
+                    }
+                    for k, v in value.items()
+                }
+            elif isinstance(value, dict | list):
+                value = type(value)(value)
+            out[name] = value
+        return out
+
+
+class Decoder:
+    """Decodes one capture (a file or a live interface); not thread-safe."""
+
+    def __init__(
+        self,
+        observer: str = "sensor",
+        *,
+        max_flows: int = 10_000,
+        max_held_bytes: int = 256 * 1024,
+    ) -> None:
+        self.observer = observer
+        self.stats = SensorStats()
+        self.flows = FlowTable(max_flows)
+        self.max_held = max_held_bytes
+        self._counters = FlowCounters()
+        self._pending_out: list[Transaction] = []  # where evicted flows' requests go
+
+    # -- input ------------------------------------------------------------------------
+
+    def feed(self, ts: float, frame: bytes) -> list[Transaction]:
+        """One Ethernet frame."""
+        st = self.stats
+        st.packets += 1
+        st.bytes += len(frame)
+        if len(frame) < 14:
+            st.truncated += 1
+            return []
+        etype = (frame[12] << 8) | frame[13]
+        off = 14
+        while etype in VLAN_TYPES:
+            if len(frame) < off + 4:
+                st.truncated += 1
+                return []
+            etype = (frame[off + 2] << 8) | frame[off + 3]
+            off += 4
+        if etype != 0x0800 and etype != 0x86DD:
+            st.not_ip += 1
+            return []
+        return self._ip(ts, frame, off, frame)
+
+    def feed_ip(self, ts: float, packet: bytes) -> list[Transaction]:
+        """One IPv4 or IPv6 packet without a link-layer header."""
+        st = self.stats
+        st.packets += 1
+        st.bytes += len(packet)
+        return self._ip(ts, packet, 0, None)
+
+    def feed_link(self, ts: float, linktype: int, data: bytes) -> list[Transaction]:
+        """One record of a capture with the given pcap link type."""
+        if linktype == ETHERNET:
+            return self.feed(ts, data)
+        if linktype in RAW_TYPES:
+            return self.feed_ip(ts, data)
+        if linktype == SLL and len(data) >= 16 and data[14:16] in (b"\x08\x00", b"\x86\xdd"):
+            return self.feed_ip(ts, data[16:])
+        if linktype == SLL2 and len(data) >= 20 and data[0:2] in (b"\x08\x00", b"\x86\xdd"):
+            return self.feed_ip(ts, data[20:])
+        if linktype == NULL and len(data) >= 4:
+            return self.feed_ip(ts, data[4:])
+        self.stats.packets += 1
+        self.stats.bytes += len(data)
+        self.stats.not_ip += 1
+        return []
+
+    def flush(self) -> list[Transaction]:
+        """End of capture: every request still waiting, as unanswered."""
+        out = self.flows.flush()
+        self.stats.transactions += len(out)
+        return out
+
+    # -- layers -----------------------------------------------------------------------
+
+    def _ip(self, ts: float, pkt: bytes, off: int, frame: bytes | None) -> list[Transaction]:
+        st = self.stats
+        n = len(pkt)
+        if n < off + 20:
+            st.truncated += 1
+            return []
+        version = pkt[off] >> 4
+        if version == 4:
+            ihl = (pkt[off] & 15) * 4
+            end = off + ((pkt[off + 2] << 8) | pkt[off + 3])
+            if ihl < 20 or end > n or end < off + ihl:
+                st.truncated += 1
+                return []
+            if _u16(pkt, off + 6)[0] & 0x3FFF:
+                st.fragments += 1
+                return []
+            proto = pkt[off + 9]
+            src = pkt[off + 12 : off + 16]
+            dst = pkt[off + 16 : off + 20]
+            t = off + ihl
+        elif version == 6:
+            if n < off + 40:
+                st.truncated += 1
+                return []
+            end = off + 40 + ((pkt[off + 4] << 8) | pkt[off + 5])
+            if end > n:
+                st.truncated += 1
+                return []
+            proto = pkt[off + 6]
+            src = pkt[off + 8 : off + 24]
+            dst = pkt[off + 24 : off + 40]
+            t = off + 40
+        else:
+            st.not_ip += 1
+            return []
+        if proto == 6:
+            if end < t + 20:
+                st.truncated += 1
+                return []
+            sport = (pkt[t] << 8) | pkt[t + 1]
+            dport = (pkt[t + 2] << 8) | pkt[t + 3]
+            spec = TCP_PORTS.get(dport)
+            to_server = True
+            if spec is None:
+                spec = TCP_PORTS.get(sport)
+                if spec is None:
+                    st.other_traffic += 1
+                    return []
+                to_server = False
+            doff = (pkt[t + 12] >> 4) * 4
+            if doff < 20 or t + doff > end:
+                st.truncated += 1
+                return []
+            name = spec.name
+            st.by_protocol[name] = st.by_protocol.get(name, 0) + 1
+            try:
+                return self._tcp(
+                    ts, pkt, frame, spec, to_server, src, dst, sport, dport, t, doff, end
+                )
+            except Exception as exc:  # never let one packet stop the sensor
+                self._malformed(name, f"{type(exc).__name__}: {exc}")
+                return []
+        if proto == 17:
+            if end < t + 8:
+                st.truncated += 1
+                return []
+            sport = (pkt[t] << 8) | pkt[t + 1]
+            dport = (pkt[t + 2] << 8) | pkt[t + 3]
+            spec = UDP_PORTS.get(dport)
+            to_server = True
+            if spec is None:
+                spec = UDP_PORTS.get(sport)
+                if spec is None:
+                    st.other_traffic += 1
+                    return []
+                to_server = False
+            name = spec.name
+            st.by_protocol[name] = st.by_protocol.get(name, 0) + 1
+            try:
+                return self._udp(ts, pkt, frame, spec, to_server, src, dst, sport, dport, t, end)
+            except Exception as exc:
+                self._malformed(name, f"{type(exc).__name__}: {exc}")
+                return []
+        st.other_traffic += 1
+        return []
+
+    def _flow(
+        self,
+        key: FlowKey,
+        spec: ProtocolSpec,
+        frame: bytes | None,
+        to_server: bool,
+        create: bool,
+    ) -> Flow | None:
+        flow = self.flows.get(key)
+        if flow is not None or not create:
+            return flow
+        _, caddr, saddr, cport, sport = key
+        family = socket.AF_INET if len(caddr) == 4 else socket.AF_INET6
+        ends = Endpoints(
+            socket.inet_ntop(family, caddr), cport, socket.inet_ntop(family, saddr), sport
+        )
+        if frame is not None:
+            smac, dmac = frame[6:12].hex(":"), frame[0:6].hex(":")
+            ends.client_mac, ends.server_mac = (smac, dmac) if to_server else (dmac, smac)
+        flow = Flow(spec, ends, self.stats.counts)
+        evicted = self.flows.add(key, flow)
+        if evicted:
+            self.stats.evicted_flows = self.flows.evicted
+            self._pending_out.extend(evicted)
+        return flow
+
+    def _tcp(
+        self,
+        ts: float,
+        pkt: bytes,
+        frame: bytes | None,
+        spec: ProtocolSpec,
+        to_server: bool,
+        src: bytes,
+        dst: bytes,
+        sport: int,
+        dport: int,
+        t: int,
+        doff: int,
+        end: int,
+    ) -> list[Transaction]:
+        flags = pkt[t + 13]
+        seq = _u32(pkt, t + 4)[0]
+        key: FlowKey = (6, src, dst, sport, dport) if to_server else (6, dst, src, dport, sport)
+        payload = pkt[t + doff : end]
+        self._pending_out = out = []
+        if flags & 0x04:  # RST: the flow is over
+            out += self.flows.close(key)
+            return self._done(out, spec.name)
+        flow = self._flow(key, spec, frame, to_server, bool(payload) or bool(flags & 0x02))
+        if flow is None:
+            return []
+        if flags & 0x02:
+            flow.streams[0 if to_server else 1].syn(seq)
+            seq = (seq + 1) & 0xFFFFFFFF
+        if payload:
+            out += flow.segment(ts, to_server, seq, payload, self._counters, self.max_held)
+        if flags & 0x01:
+            flow.fin |= 1 if to_server else 2
+            if flow.fin == 3:
+                out += self.flows.close(key)
+        return self._done(out, spec.name)
+
+    def _udp(
+        self,
+        ts: float,
+        pkt: bytes,
+        frame: bytes | None,
+        spec: ProtocolSpec,
+        to_server: bool,
+        src: bytes,
+        dst: bytes,
+        sport: int,
+        dport: int,
+        t: int,
+        end: int,
+    ) -> list[Transaction]:
+        key: FlowKey = (17, src, dst, sport, dport) if to_server else (17, dst, src, dport, sport)
+        self._pending_out = out = []
+        flow = self._flow(key, spec, frame, to_server, True)
+        assert flow is not None
+        out += flow.datagram(ts, to_server, pkt[t + 8 : end], self._counters)
+        return self._done(out, spec.name)
+
+    def _done(self, out: list[Transaction], name: str) -> list[Transaction]:
+        c = self._counters
+        if (
+            c.framing_errors
+            or c.gaps
+            or c.retransmissions
+            or c.resyncs
+            or c.oversize_pdus
+            or (c.held_overflow)
+        ):
+            st = self.stats
+            for reason in c.framing_errors:
+                self._malformed(name, reason)
+            st.gaps += c.gaps
+            st.retransmissions += c.retransmissions
+            st.resyncs += c.resyncs
+            st.oversize_pdus += c.oversize_pdus
+            st.held_overflow += c.held_overflow
+            self._counters = FlowCounters()
+        self.stats.transactions += len(out)
+        return out
+
+    def _malformed(self, protocol: str, reason: str) -> None:
+        entry = self.stats.malformed.get(protocol)
+        if entry is None:
+            entry = self.stats.malformed[protocol] = MalformedCount()
+        entry.count += 1
+        entry.last_reason = reason[:300]
+        entry.last_packet = self.stats.packets
+
+
+def read_file(path: str | Path, decoder: Decoder | None = None) -> Iterator[Transaction]:
+    """Every transaction in a pcap/pcapng file, the unanswered ones last. Pass a ``decoder``
+    to read its ``stats`` afterwards; a file that cannot be read to its end stops at the bad
+    record (``stats.capture_errors`` names the file and packet) without raising."""
+    dec = decoder if decoder is not None else Decoder()
+    feed = dec.feed_link
+    try:
+        for ts, linktype, data in read_packets(path):
+            yield from feed(ts, linktype, data)
+    except CaptureError as exc:
+        dec.stats.capture_errors.append(str(exc))
+        dec.stats.truncated += 1
+    except OSError as exc:
+        dec.stats.capture_errors.append(f"{path}: {exc.strerror or exc}")
+    yield from dec.flush()
