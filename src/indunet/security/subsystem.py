@@ -13,4 +13,5 @@ SUBSYSTEM = Subsystem(
     services="indunet.security.service:from_state",
     metrics="indunet.security.service:metric_lines",
     role="platform",
+    cli=(("sensor", "indunet.cli.sensor:app"),),
 )
