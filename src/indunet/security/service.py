@@ -54,7 +54,13 @@ class Security:
 
 def from_state(state: Any) -> Security:
     """The descriptor's service factory."""
-    return Security(state.engine)
+    svc = Security(state.engine)
+    settings = getattr(state, "settings", None)
+    if settings is not None and (settings.sensor_iface or settings.sensor_follow):
+        from .sensor.run import from_settings
+
+        svc.add("sensor", from_settings(settings, svc.hub))
+    return svc
 
 
 def metric_lines(state: Any) -> list[str]:

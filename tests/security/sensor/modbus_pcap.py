@@ -28,22 +28,26 @@ def _frame(src: tuple[str, int, bytes], dst: tuple[str, int, bytes], seq: int, a
     return bytes(eth)
 
 
-def write_coil_frames(n: int, t0: float = 1_765_000_000.0) -> Iterator[tuple[float, bytes]]:
-    """A TCP handshake, then ``n`` write-single-coil requests (address 100+i) each answered."""
+def write_coil_frames(
+    n: int, t0: float = 1_765_000_000.0, sport: int = CLIENT[1], first: int = 100
+) -> Iterator[tuple[float, bytes]]:
+    """A TCP handshake from ``sport``, then ``n`` write-single-coil requests (address
+    ``first`` + i), each answered."""
+    client = (CLIENT[0], sport, CLIENT[2])
     c_seq, s_seq = 1000, 5000
     ack, syn, psh = dpkt.tcp.TH_ACK, dpkt.tcp.TH_SYN, dpkt.tcp.TH_PUSH
-    yield t0, _frame(CLIENT, SERVER, c_seq, 0, syn)
-    yield t0 + 0.001, _frame(SERVER, CLIENT, s_seq, c_seq + 1, syn | ack)
+    yield t0, _frame(client, SERVER, c_seq, 0, syn)
+    yield t0 + 0.001, _frame(SERVER, client, s_seq, c_seq + 1, syn | ack)
     c_seq += 1
     s_seq += 1
-    yield t0 + 0.002, _frame(CLIENT, SERVER, c_seq, s_seq, ack)
+    yield t0 + 0.002, _frame(client, SERVER, c_seq, s_seq, ack)
     for i in range(n):
-        pdu = struct.pack(">BHH", 5, 100 + i, 0xFF00)
+        pdu = struct.pack(">BHH", 5, first + i, 0xFF00)
         adu = struct.pack(">HHHB", i + 1, 0, len(pdu) + 1, 1) + pdu
         t = t0 + 0.01 + i * 0.01
-        yield t, _frame(CLIENT, SERVER, c_seq, s_seq, psh | ack, adu)
+        yield t, _frame(client, SERVER, c_seq, s_seq, psh | ack, adu)
         c_seq += len(adu)
-        yield t + 0.002, _frame(SERVER, CLIENT, s_seq, c_seq, psh | ack, adu)
+        yield t + 0.002, _frame(SERVER, client, s_seq, c_seq, psh | ack, adu)
         s_seq += len(adu)
 
 

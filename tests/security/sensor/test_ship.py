@@ -188,7 +188,7 @@ async def test_a_full_spool_pushes_back_then_counts_drops(tmp_path: Path) -> Non
         for i in range(10):
             await shipper.put(events(i * 5, 5))
         await shipper.seal()
-        assert shipper.spool.bytes <= 4_000
+        assert shipper.spool.size <= 4_000
         kept = shipper.spool.events
         assert kept >= 5
         assert shipper.stats.waits_for_room > 0
@@ -204,7 +204,7 @@ async def test_the_spool_survives_a_restart_in_order(tmp_path: Path) -> None:
     assert not spool.put(b"c" * 400, 3)  # over the bound: refused, nothing written
     spool.close()
     again = Spool(tmp_path / "s", max_bytes=1_000)
-    assert (again.batches, again.events, again.bytes) == (2, 3, 800)
+    assert (again.batches, again.events, again.size) == (2, 3, 800)
     first = again.oldest()
     assert first is not None and first.body == b"a" * 400
     again.done(first)

@@ -58,16 +58,23 @@ class _Parser:
         self.bound = MAX_RECORD
         self.interfaces: list[tuple[int, float]] = []
         self.number = 0
+        self.broken = ""
 
     def feed(self, data: bytes) -> list[Record]:
+        """The whole records now readable; ``broken`` says why reading cannot go on (the
+        records before the fault are returned all the same)."""
         self.buf += data
         out: list[Record] = []
-        if not self.kind and not self._header():
-            return out
-        if self.kind == "pcap":
-            self._pcap(out)
-        else:
-            self._pcapng(out)
+        try:
+            if not self.kind and not self._header():
+                return out
+            if self.kind == "pcap":
+                self._pcap(out)
+            else:
+                self._pcapng(out)
+        except Corrupt as exc:
+            self.broken = str(exc)
+            self.buf.clear()
         return out
 
     def _header(self) -> bool:
@@ -203,14 +210,14 @@ class PcapFollower:
                 if data:
                     offset += len(data)
                     self.stats.bytes_read += len(data)
-                    try:
-                        records = parser.feed(data)
-                    except Corrupt as exc:
+                    records = parser.feed(data)
+                    if parser.broken:
                         broken = True
                         self.stats.corrupt += 1
-                        self.stats.error(f"{self.path}: {exc}")
-                        log.warning("following %s: %s; waiting for a new file", self.path, exc)
-                        records = []
+                        self.stats.error(f"{self.path}: {parser.broken}")
+                        log.warning(
+                            "following %s: %s; waiting for a new file", self.path, parser.broken
+                        )
                     if records:
                         self.stats.packets += len(records)
                         yield records

@@ -220,3 +220,19 @@ class SensorRun:
             out["files"] = {"errors": list(src.errors)}
         out["run"] = vars(self.stats).copy()
         return out
+
+
+def from_settings(settings: Any, hub: Hub) -> SensorRun:
+    """The built-in sensor of a running Indunet (``INDUNET_SENSOR_IFACE`` or
+    ``INDUNET_SENSOR_FOLLOW``), feeding ``hub``."""
+    import socket
+
+    from indunet.core import InvalidInput
+
+    iface, follow = settings.sensor_iface, settings.sensor_follow
+    if iface and follow:
+        raise InvalidInput("set INDUNET_SENSOR_IFACE or INDUNET_SENSOR_FOLLOW, not both")
+    host = socket.gethostname()
+    source: Source = LiveSource(iface) if iface else FollowSource(follow)
+    observer = f"{host}:{iface}" if iface else f"{host}:{Path(follow).name}"
+    return SensorRun(source, hub_sink(hub), observer=observer)

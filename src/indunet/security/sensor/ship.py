@@ -132,7 +132,7 @@ class Shipper:
                     self.stats.dropped += len(parts)
                     log.error(
                         "sensor spool full (%d bytes) for %.0f s: %d events dropped (counted)",
-                        self.spool.bytes,
+                        self.spool.size,
                         self.full_wait_s,
                         len(parts),
                     )

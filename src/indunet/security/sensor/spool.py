@@ -85,7 +85,7 @@ class Spool:
         self._rejected_bytes = int(rej)
 
     @property
-    def bytes(self) -> int:
+    def size(self) -> int:
         """Bytes of the batches waiting."""
         return self._bytes
 
