@@ -42,19 +42,12 @@ class Endpoints:
 
     def tx(self, ts: float, protocol: str, function: int, name: str, **kw: Any) -> Transaction:
         """A transaction from the client to the server."""
-        return Transaction(
-            ts=ts,
-            protocol=protocol,
-            src_ip=self.client_ip,
-            src_port=self.client_port,
-            dst_ip=self.server_ip,
-            dst_port=self.server_port,
-            function=function,
-            function_name=name,
-            src_mac=self.client_mac,
-            dst_mac=self.server_mac,
-            **kw,
-        )
+        tx = Transaction(ts, protocol, self.client_ip, self.client_port, self.server_ip,
+                         self.server_port, function, name, False, self.client_mac,
+                         self.server_mac)  # fmt: skip
+        for key, value in kw.items():
+            setattr(tx, key, value)
+        return tx
 
     def tx_from_server(
         self, ts: float, protocol: str, function: int, name: str, **kw: Any

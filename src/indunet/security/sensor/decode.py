@@ -16,19 +16,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import modbus
+from . import dnp3, enip, modbus, opcua, s7comm
 from .base import Endpoints, ProtocolSpec
 from .flows import Flow, FlowCounters, FlowKey, FlowTable
 from .pcapio import ETHERNET, NULL, RAW_TYPES, SLL, SLL2, CaptureError, read_packets
 from .records import Transaction
 
-SPECS: tuple[ProtocolSpec, ...] = (modbus.SPEC,)
+SPECS: tuple[ProtocolSpec, ...] = (modbus.SPEC, opcua.SPEC, s7comm.SPEC, enip.SPEC, dnp3.SPEC)
 TCP_PORTS = {port: spec for spec in SPECS for port in spec.tcp_ports}
 UDP_PORTS = {port: spec for spec in SPECS for port in spec.udp_ports}
 
 VLAN_TYPES = frozenset({0x8100, 0x88A8, 0x9100})
-_u16 = struct.Struct(">H").unpack_from
-_u32 = struct.Struct(">I").unpack_from
+_IPV4 = struct.Struct(">BxH2xHxB2x4s4s").unpack_from
+_TCP = struct.Struct(">HHI4xH").unpack_from
 
 
 @dataclass(slots=True)
@@ -91,17 +91,26 @@ class Decoder:
         max_held_bytes: int = 256 * 1024,
     ) -> None:
         self.observer = observer
-        self.stats = SensorStats()
+        self._stats = SensorStats()
         self.flows = FlowTable(max_flows)
         self.max_held = max_held_bytes
         self._counters = FlowCounters()
         self._pending_out: list[Transaction] = []  # where evicted flows' requests go
 
+    @property
+    def stats(self) -> SensorStats:
+        """The counters so far (reassembly's counters copied in)."""
+        st, c = self._stats, self._counters
+        st.gaps, st.retransmissions, st.resyncs = c.gaps, c.retransmissions, c.resyncs
+        st.oversize_pdus, st.held_overflow = c.oversize_pdus, c.held_overflow
+        st.evicted_flows = self.flows.evicted
+        return st
+
     # -- input ------------------------------------------------------------------------
 
     def feed(self, ts: float, frame: bytes) -> list[Transaction]:
         """One Ethernet frame."""
-        st = self.stats
+        st = self._stats
         st.packets += 1
         st.bytes += len(frame)
         if len(frame) < 14:
@@ -122,7 +131,7 @@ class Decoder:
 
     def feed_ip(self, ts: float, packet: bytes) -> list[Transaction]:
         """One IPv4 or IPv6 packet without a link-layer header."""
-        st = self.stats
+        st = self._stats
         st.packets += 1
         st.bytes += len(packet)
         return self._ip(ts, packet, 0, None)
@@ -139,38 +148,36 @@ class Decoder:
             return self.feed_ip(ts, data[20:])
         if linktype == NULL and len(data) >= 4:
             return self.feed_ip(ts, data[4:])
-        self.stats.packets += 1
-        self.stats.bytes += len(data)
-        self.stats.not_ip += 1
+        self._stats.packets += 1
+        self._stats.bytes += len(data)
+        self._stats.not_ip += 1
         return []
 
     def flush(self) -> list[Transaction]:
         """End of capture: every request still waiting, as unanswered."""
         out = self.flows.flush()
-        self.stats.transactions += len(out)
+        self._stats.transactions += len(out)
         return out
 
     # -- layers -----------------------------------------------------------------------
 
     def _ip(self, ts: float, pkt: bytes, off: int, frame: bytes | None) -> list[Transaction]:
-        st = self.stats
+        st = self._stats
         n = len(pkt)
         if n < off + 20:
             st.truncated += 1
             return []
         version = pkt[off] >> 4
         if version == 4:
-            ihl = (pkt[off] & 15) * 4
-            end = off + ((pkt[off + 2] << 8) | pkt[off + 3])
+            vihl, tot, frag, proto, src, dst = _IPV4(pkt, off)
+            ihl = (vihl & 15) * 4
+            end = off + tot
             if ihl < 20 or end > n or end < off + ihl:
                 st.truncated += 1
                 return []
-            if _u16(pkt, off + 6)[0] & 0x3FFF:
+            if frag & 0x3FFF:
                 st.fragments += 1
                 return []
-            proto = pkt[off + 9]
-            src = pkt[off + 12 : off + 16]
-            dst = pkt[off + 16 : off + 20]
             t = off + ihl
         elif version == 6:
             if n < off + 40:
@@ -191,8 +198,7 @@ class Decoder:
             if end < t + 20:
                 st.truncated += 1
                 return []
-            sport = (pkt[t] << 8) | pkt[t + 1]
-            dport = (pkt[t + 2] << 8) | pkt[t + 3]
+            sport, dport, seq, offflags = _TCP(pkt, t)
             spec = TCP_PORTS.get(dport)
             to_server = True
             if spec is None:
@@ -201,7 +207,7 @@ class Decoder:
                     st.other_traffic += 1
                     return []
                 to_server = False
-            doff = (pkt[t + 12] >> 4) * 4
+            doff = (offflags >> 12) * 4
             if doff < 20 or t + doff > end:
                 st.truncated += 1
                 return []
@@ -209,7 +215,17 @@ class Decoder:
             st.by_protocol[name] = st.by_protocol.get(name, 0) + 1
             try:
                 return self._tcp(
-                    ts, pkt, frame, spec, to_server, src, dst, sport, dport, t, doff, end
+                    ts,
+                    frame,
+                    spec,
+                    to_server,
+                    src,
+                    dst,
+                    sport,
+                    dport,
+                    seq,
+                    offflags & 0xFF,
+                    pkt[t + doff : end],
                 )
             except Exception as exc:  # never let one packet stop the sensor
                 self._malformed(name, f"{type(exc).__name__}: {exc}")
@@ -257,17 +273,16 @@ class Decoder:
         if frame is not None:
             smac, dmac = frame[6:12].hex(":"), frame[0:6].hex(":")
             ends.client_mac, ends.server_mac = (smac, dmac) if to_server else (dmac, smac)
-        flow = Flow(spec, ends, self.stats.counts)
+        flow = Flow(spec, ends, self._stats.counts)
         evicted = self.flows.add(key, flow)
         if evicted:
-            self.stats.evicted_flows = self.flows.evicted
+            self._stats.evicted_flows = self.flows.evicted
             self._pending_out.extend(evicted)
         return flow
 
     def _tcp(
         self,
         ts: float,
-        pkt: bytes,
         frame: bytes | None,
         spec: ProtocolSpec,
         to_server: bool,
@@ -275,14 +290,22 @@ class Decoder:
         dst: bytes,
         sport: int,
         dport: int,
-        t: int,
-        doff: int,
-        end: int,
+        seq: int,
+        flags: int,
+        payload: bytes,
     ) -> list[Transaction]:
-        flags = pkt[t + 13]
-        seq = _u32(pkt, t + 4)[0]
+        if not payload and not flags & 0x07:
+            return []  # a bare acknowledgement
         key: FlowKey = (6, src, dst, sport, dport) if to_server else (6, dst, src, dport, sport)
-        payload = pkt[t + doff : end]
+        if not flags & 0x07:  # the common case: data on a known flow
+            flows = self.flows.flows
+            known = flows.get(key)
+            if known is not None:
+                flows.move_to_end(key)
+                got = known.segment(ts, to_server, seq, payload, self._counters, self.max_held)
+                if got or self._counters.framing_errors:
+                    return self._done(got, spec.name)
+                return got
         self._pending_out = out = []
         if flags & 0x04:  # RST: the flow is over
             out += self.flows.close(key)
@@ -323,34 +346,21 @@ class Decoder:
         return self._done(out, spec.name)
 
     def _done(self, out: list[Transaction], name: str) -> list[Transaction]:
-        c = self._counters
-        if (
-            c.framing_errors
-            or c.gaps
-            or c.retransmissions
-            or c.resyncs
-            or c.oversize_pdus
-            or (c.held_overflow)
-        ):
-            st = self.stats
-            for reason in c.framing_errors:
+        errors = self._counters.framing_errors
+        if errors:
+            for reason in errors:
                 self._malformed(name, reason)
-            st.gaps += c.gaps
-            st.retransmissions += c.retransmissions
-            st.resyncs += c.resyncs
-            st.oversize_pdus += c.oversize_pdus
-            st.held_overflow += c.held_overflow
-            self._counters = FlowCounters()
-        self.stats.transactions += len(out)
+            errors.clear()
+        self._stats.transactions += len(out)
         return out
 
     def _malformed(self, protocol: str, reason: str) -> None:
-        entry = self.stats.malformed.get(protocol)
+        entry = self._stats.malformed.get(protocol)
         if entry is None:
-            entry = self.stats.malformed[protocol] = MalformedCount()
+            entry = self._stats.malformed[protocol] = MalformedCount()
         entry.count += 1
         entry.last_reason = reason[:300]
-        entry.last_packet = self.stats.packets
+        entry.last_packet = self._stats.packets
 
 
 def read_file(path: str | Path, decoder: Decoder | None = None) -> Iterator[Transaction]:
@@ -358,10 +368,12 @@ def read_file(path: str | Path, decoder: Decoder | None = None) -> Iterator[Tran
     to read its ``stats`` afterwards; a file that cannot be read to its end stops at the bad
     record (``stats.capture_errors`` names the file and packet) without raising."""
     dec = decoder if decoder is not None else Decoder()
-    feed = dec.feed_link
+    feed_link, feed = dec.feed_link, dec.feed
     try:
         for ts, linktype, data in read_packets(path):
-            yield from feed(ts, linktype, data)
+            out = feed(ts, data) if linktype == ETHERNET else feed_link(ts, linktype, data)
+            if out:
+                yield from out
     except CaptureError as exc:
         dec.stats.capture_errors.append(str(exc))
         dec.stats.truncated += 1

@@ -80,6 +80,9 @@ class Flow:
     ) -> list[Transaction]:
         """Take one segment's payload; return the transactions its whole PDUs complete."""
         st = self.streams[0 if to_server else 1]
+        if st.next_seq == seq and not st.buf and not st.held and not st.skip and not st.resync:
+            st.next_seq = (seq + len(data)) % MOD  # in order, nothing pending: frame it as is
+            return self._frames(ts, to_server, st, data, counters)
         if st.next_seq is None:
             # no SYN seen: the capture started mid-stream, so find a PDU boundary first
             st.next_seq = seq
@@ -152,8 +155,16 @@ class Flow:
     ) -> list[Transaction]:
         """Cut ``data`` (the stream's next bytes) into PDUs; keep an incomplete tail."""
         spec = self.spec
-        pos = 0
         end = len(data)
+        if not st.skip and not st.resync and spec.pdu_length(data, 0) == end <= spec.max_pdu:
+            try:  # the common case: one whole PDU in the segment
+                return self.session.pdu(ts, to_server, data)
+            except Malformed as exc:
+                counters.framing_errors.append(f"{spec.name}: {exc}")
+            except Exception as exc:  # a decoder bug must not stop the stream
+                counters.framing_errors.append(f"{spec.name}: {type(exc).__name__}: {exc}")
+            return []
+        pos = 0
         out: list[Transaction] = []
         if st.skip:
             n = min(st.skip, end)

@@ -1,0 +1,241 @@
+"""Just enough of OPC UA's binary encoding (Part 6 §5.2) to read service headers, node ids
+and scalar values; every read is bounded by the bytes there are."""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from .base import MAX_TEXT, MAX_VALUES, Malformed
+
+_U8 = struct.Struct("<B").unpack_from
+_U16 = struct.Struct("<H").unpack_from
+_U32 = struct.Struct("<I").unpack_from
+_I32 = struct.Struct("<i").unpack_from
+_SCALARS: dict[int, struct.Struct] = {
+    1: struct.Struct("<?"),
+    2: struct.Struct("<b"),
+    3: struct.Struct("<B"),
+    4: struct.Struct("<h"),
+    5: struct.Struct("<H"),
+    6: struct.Struct("<i"),
+    7: struct.Struct("<I"),
+    8: struct.Struct("<q"),
+    9: struct.Struct("<Q"),
+    10: struct.Struct("<f"),
+    11: struct.Struct("<d"),
+    13: struct.Struct("<q"),  # DateTime: 100 ns ticks since 1601
+    19: struct.Struct("<I"),  # StatusCode
+}
+
+
+class Unsupported(Exception):
+    """A value this reader does not decode (the rest of the message is left alone)."""
+
+
+class Reader:
+    """A cursor over one message body."""
+
+    __slots__ = ("data", "pos")
+
+    def __init__(self, data: bytes, pos: int = 0) -> None:
+        self.data = data
+        self.pos = pos
+
+    def take(self, n: int) -> bytes:
+        end = self.pos + n
+        if n < 0 or end > len(self.data):
+            raise Malformed(f"field of {n} bytes runs past the message end")
+        out = self.data[self.pos : end]
+        self.pos = end
+        return out
+
+    def u8(self) -> int:
+        v: int = self.data[self.pos]
+        self.pos += 1
+        return v
+
+    def u16(self) -> int:
+        v: int = _U16(self.data, self.pos)[0]
+        self.pos += 2
+        return v
+
+    def u32(self) -> int:
+        v: int = _U32(self.data, self.pos)[0]
+        self.pos += 4
+        return v
+
+    def i32(self) -> int:
+        v: int = _I32(self.data, self.pos)[0]
+        self.pos += 4
+        return v
+
+    def skip(self, n: int) -> None:
+        end = self.pos + n
+        if n < 0 or end > len(self.data):
+            raise Malformed(f"field of {n} bytes runs past the message end")
+        self.pos = end
+
+    def string(self) -> str | None:
+        n = self.i32()
+        if n < 0:
+            return None
+        raw = self.take(n)
+        return raw[:MAX_TEXT].decode("utf-8", "replace")
+
+    def bytestring(self) -> bytes | None:
+        n = self.i32()
+        return None if n < 0 else self.take(n)
+
+    def count(self) -> int:
+        """An array length, bounded by the bytes left (each element is at least one byte)."""
+        n = self.i32()
+        if n > len(self.data) - self.pos:
+            raise Malformed(f"array of {n} elements in {len(self.data) - self.pos} bytes")
+        return max(n, 0)
+
+    def nodeid(self) -> str:
+        kind = self.u8()
+        flags = kind & 0xC0
+        kind &= 0x3F
+        if kind == 0:
+            out = f"i={self.u8()}"
+        elif kind == 1:
+            ns = self.u8()
+            out = _ns(ns, f"i={self.u16()}")
+        elif kind == 2:
+            ns = self.u16()
+            out = _ns(ns, f"i={self.u32()}")
+        elif kind == 3:
+            ns = self.u16()
+            out = _ns(ns, f"s={self.string()}")
+        elif kind == 4:
+            ns = self.u16()
+            out = _ns(ns, f"g={self.take(16).hex()}")
+        elif kind == 5:
+            ns = self.u16()
+            raw = self.bytestring() or b""
+            out = _ns(ns, f"b={raw[:64].hex()}")
+        else:
+            raise Malformed(f"node id with encoding {kind}")
+        if flags & 0x80:
+            self.string()
+        if flags & 0x40:
+            self.u32()
+        return out
+
+    def numeric_nodeid(self) -> int:
+        """A namespace-0 numeric node id (a type id); -1 for any other."""
+        start = self.pos
+        kind = self.data[start] if start < len(self.data) else 255
+        if kind == 1 and self.data[start + 1] == 0:
+            self.pos += 4
+            return int(_U16(self.data, start + 2)[0])
+        if kind == 0:
+            self.pos += 2
+            return int(self.data[start + 1])
+        if kind == 2 and _U16(self.data, start + 1)[0] == 0:
+            self.pos += 7
+            return int(_U32(self.data, start + 3)[0])
+        self.nodeid()
+        return -1
+
+    def extension_object(self) -> str:
+        type_id = self.nodeid()
+        enc = self.u8()
+        if enc in (1, 2):
+            self.skip(max(self.i32(), 0))
+        elif enc:
+            raise Malformed(f"extension object with encoding {enc}")
+        return type_id
+
+    def diagnostic_info(self, depth: int = 0) -> None:
+        if depth > 8:
+            raise Malformed("diagnostic info nested too deep")
+        mask = self.u8()
+        for bit in (0x01, 0x02, 0x04, 0x08):
+            if mask & bit:
+                self.skip(4)
+        if mask & 0x10:
+            self.string()
+        if mask & 0x20:
+            self.skip(4)
+        if mask & 0x40:
+            self.diagnostic_info(depth + 1)
+
+    def request_header(self) -> None:
+        self.nodeid()  # authentication token
+        self.skip(16)  # timestamp, request handle, return diagnostics
+        self.string()  # audit entry id
+        self.skip(4)  # timeout hint
+        self.extension_object()
+
+    def response_header(self) -> int:
+        """Skips the header; returns the service result."""
+        self.skip(12)
+        result = self.u32()
+        self.diagnostic_info()
+        for _ in range(self.count()):
+            self.string()
+        self.extension_object()
+        return result
+
+    def localized_text(self) -> str | None:
+        mask = self.u8()
+        if mask & 1:
+            self.string()
+        return self.string() if mask & 2 else None
+
+    def variant(self, depth: int = 0) -> Any:
+        mask = self.u8()
+        kind = mask & 0x3F
+        if mask & 0x80:
+            n = self.count()
+            values = [self._scalar(kind, depth) for _ in range(n)]
+            if mask & 0x40:
+                for _ in range(self.count()):
+                    self.skip(4)
+            return values[:MAX_VALUES]
+        return self._scalar(kind, depth)
+
+    def _scalar(self, kind: int, depth: int) -> Any:
+        fmt = _SCALARS.get(kind)
+        if fmt is not None:
+            v = fmt.unpack_from(self.data, self.pos)[0]
+            self.pos += fmt.size
+            return v
+        if kind == 0:
+            return None
+        if kind in (12, 16):
+            return self.string()
+        if kind == 15:
+            raw = self.bytestring()
+            return None if raw is None else raw[:64].hex()
+        if kind == 14:
+            return self.take(16).hex()
+        if kind == 17:
+            return self.nodeid()
+        if kind == 20:
+            ns = self.u16()
+            return _ns(ns, self.string() or "")
+        if kind == 21:
+            return self.localized_text()
+        if kind == 22:
+            return {"extension_object": self.extension_object()}
+        if kind == 24 and depth < 4:
+            return self.variant(depth + 1)
+        raise Unsupported(f"variant type {kind}")
+
+    def data_value(self) -> tuple[Any, int]:
+        """A DataValue's value and status code."""
+        mask = self.u8()
+        value = self.variant() if mask & 0x01 else None
+        status = self.u32() if mask & 0x02 else 0
+        for bit, size in ((0x04, 8), (0x10, 2), (0x08, 8), (0x20, 2)):
+            if mask & bit:
+                self.skip(size)
+        return value, status
+
+
+def _ns(ns: int, ident: str) -> str:
+    return f"ns={ns};{ident}" if ns else ident
