@@ -177,6 +177,8 @@ async def soak(
     print(f"RSS end: {end[1]:.1f} MB   traced {end[2]:.1f} MB")
     print(f"growth end/baseline: RSS x{end[1] / base[1]:.3f}" + (
         f", traced x{end[2] / base[2]:.3f}" if trace and base[2] else ""))  # fmt: skip
+    half = next(s for s in samples if s[0] >= samples[-1][0] / 2 - 0.5)
+    print(f"growth end/half-way ({half[0]:.0f} s): RSS x{end[1] / half[1]:.3f}")
     print(f"load average: start {load0[0]:.2f} {load0[1]:.2f}, end {load1[0]:.2f} {load1[1]:.2f}"
           f" ({os.cpu_count()} CPUs)")  # fmt: skip
 
