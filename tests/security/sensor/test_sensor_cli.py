@@ -70,3 +70,17 @@ def test_bad_usage_is_exit_2_with_a_message(tmp_path: Path) -> None:
     )
     assert res.exit_code == 2
     assert "--ship needs --token-file" in res.output
+
+
+def test_follow_prints_events_until_its_time_is_up(tmp_path: Path) -> None:
+    pcap = write_pcap(tmp_path / "span.pcap", write_coil_frames(2))
+    res = CliRunner().invoke(
+        app, ["sensor", "follow", str(pcap), "--seconds", "1", "--observer", "span-1"]
+    )
+    assert res.exit_code == 0, res.output
+    events = [orjson.loads(x) for x in res.stdout.splitlines() if x.startswith("{")]
+    assert [(e["action"], e["fields"]["address"], e["observer"]) for e in events] == [
+        ("write_single_coil", 100, "span-1"),
+        ("write_single_coil", 101, "span-1"),
+    ]
+    assert "follow: packets: 7" in res.output

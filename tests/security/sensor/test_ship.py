@@ -4,11 +4,14 @@ while the server is away, every event delivered exactly once, refused batches ke
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import stat
-from collections.abc import AsyncIterator, Sequence
+import threading
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -24,42 +27,59 @@ from indunet.web import AppState, create_app
 
 
 class Served:
-    """The app on 127.0.0.1:<port>, startable again on the same port."""
+    """The app on 127.0.0.1:<port>, served by uvicorn on an event loop of its own in a thread
+    (as a separate server process would be: the sensor's loop and the server's are not one),
+    stoppable and startable again on the same port. The security service (the hub) runs on
+    that loop from the first start to ``close``, so its counters span the server's restarts."""
 
     def __init__(self, state: AppState) -> None:
+        self.state = state
         self.app = create_app(state)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="served")
+        self._thread.start()
         self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._serving: concurrent.futures.Future[None] | None = None
+        svc = state.services["security"]
+        assert isinstance(svc, Security)
+        self.svc = svc
+        self._call(svc.start())
+
+    def _call(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
 
     async def start(self) -> None:
         config = uvicorn.Config(
             self.app, host="127.0.0.1", port=self.port, lifespan="off", log_level="warning"
         )
         self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve())
+        self._serving = asyncio.run_coroutine_threadsafe(self._server.serve(), self.loop)
         await until(lambda: self._server is not None and self._server.started, 10, "uvicorn")
 
     async def stop(self) -> None:
-        if self._server is not None and self._task is not None:
+        if self._server is not None and self._serving is not None:
             self._server.should_exit = True
-            await self._task
-        self._server = self._task = None
+            await asyncio.wrap_future(self._serving)
+        self._server = self._serving = None
+
+    async def close(self) -> None:
+        await self.stop()
+        await asyncio.to_thread(self._call, self.svc.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        await asyncio.to_thread(self._thread.join, 10)
+        self.loop.close()
 
 
 @pytest.fixture
 async def served(state: AppState) -> AsyncIterator[Served]:
-    svc = state.services["security"]
-    assert isinstance(svc, Security)
-    await svc.start()  # once: the hub's counters live across the server's restarts
-    server = Served(state)
-    await server.start()
+    server = await asyncio.to_thread(Served, state)
     try:
+        await server.start()
         yield server
     finally:
-        await server.stop()
-        await svc.stop()
+        await server.close()
 
 
 def events(start: int, n: int, **extra: object) -> list[SecurityEvent]:
@@ -211,3 +231,43 @@ async def test_the_spool_survives_a_restart_in_order(tmp_path: Path) -> None:
     second = again.oldest()
     assert second is not None and second.body == b"b" * 400
     again.close()
+
+
+async def test_the_follow_command_ships_to_a_running_indunet(
+    served: Served, state: AppState, tmp_path: Path
+) -> None:
+    import sys
+
+    from .modbus_pcap import write_coil_frames, write_pcap
+
+    seen = collector(state)
+    observers: list[str] = []
+
+    async def take(batch: Sequence[SecurityEvent]) -> None:
+        observers.extend(e.observer for e in batch)
+
+    state.services["security"].hub.subscribe("observers", take)
+    pcap = write_pcap(tmp_path / "span.pcap", write_coil_frames(3))
+    token_file = tmp_path / "token"
+    token = api_token(state.engine, "sensor", Role.PLATFORM_ADMIN)
+    token_file.write_text(token + "\n")
+    token_file.chmod(0o600)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "indunet", "sensor", "follow", str(pcap), "--ship", served.url,
+        "--token-file", str(token_file), "--buffer", str(tmp_path / "buf"), "--seconds", "2",
+        "--observer", "span-7",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )  # fmt: skip
+    async with asyncio.timeout(120):
+        out, err = await proc.communicate()
+    text = (out + err).decode()
+    assert proc.returncode == 0, text
+    assert len(seen) == 3
+    svc = state.services["security"]
+    assert isinstance(svc, Security)
+    assert svc.hub.stats.by_source == {"sensor": 3}
+    assert observers == ["span-7"] * 3
+    assert "accepted: 3" in text and "rejected_batches: 0" in text
+    assert token not in text  # never printed
+    assert Spool(tmp_path / "buf").batches == 0
