@@ -271,3 +271,28 @@ async def test_the_follow_command_ships_to_a_running_indunet(
     assert "accepted: 3" in text and "rejected_batches: 0" in text
     assert token not in text  # never printed
     assert Spool(tmp_path / "buf").batches == 0
+
+
+async def test_events_waiting_for_room_at_stop_are_counted(tmp_path: Path) -> None:
+    shipper = Shipper(
+        f"http://127.0.0.1:{free_port()}",
+        "t0ken",
+        tmp_path / "spool",
+        max_buffer_bytes=4_000,
+        batch_events=5,
+        full_wait_s=60,
+        backoff_s=0.05,
+    )
+    await shipper.start()
+    put = 0
+    while shipper.stats.waits_for_room == 0:  # fill the spool until a put has to wait
+        task = asyncio.create_task(shipper.put(events(put, 5)))
+        put += 5
+        await asyncio.sleep(0.1)
+    assert not task.done()
+    task.cancel()  # the source gives up waiting: its batch is kept, not lost
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await shipper.stop(drain_s=0.3)
+    assert shipper.stats.dropped == 5
+    assert Spool(tmp_path / "spool").events + shipper.stats.dropped == put

@@ -125,25 +125,34 @@ class Shipper:
                 return
             parts, self._parts, self._size = self._parts, [], 0
             body = b'{"events":[' + b",".join(parts) + b"]}"
-            deadline = time.monotonic() + self.full_wait_s
-            while not await asyncio.to_thread(self.spool.put, body, len(parts)):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    self.stats.dropped += len(parts)
-                    log.error(
-                        "sensor spool full (%d bytes) for %.0f s: %d events dropped (counted)",
-                        self.spool.size,
-                        self.full_wait_s,
-                        len(parts),
-                    )
-                    return
-                self.stats.waits_for_room += 1
-                self._room.clear()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(min(left, 1.0)):
-                        await self._room.wait()
-            self.stats.batches_written += 1
-            self._work.set()
+            try:
+                await self._write(parts, body)
+            except BaseException:
+                # cancelled while waiting for room: keep the batch (should the put in the
+                # worker thread have gone through after all, its ids make the resend harmless)
+                self._parts, self._size = parts + self._parts, self._size + len(body)
+                raise
+
+    async def _write(self, parts: list[bytes], body: bytes) -> None:
+        deadline = time.monotonic() + self.full_wait_s
+        while not await asyncio.to_thread(self.spool.put, body, len(parts)):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.stats.dropped += len(parts)
+                log.error(
+                    "sensor spool full (%d bytes) for %.0f s: %d events dropped (counted)",
+                    self.spool.size,
+                    self.full_wait_s,
+                    len(parts),
+                )
+                return
+            self.stats.waits_for_room += 1
+            self._room.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(left, 1.0)):
+                    await self._room.wait()
+        self.stats.batches_written += 1
+        self._work.set()
 
     # -- running ------------------------------------------------------------------------------
 
@@ -176,6 +185,12 @@ class Shipper:
             async with asyncio.timeout(drain_s):
                 await self.seal()
                 await self.drained()
+        if self._parts:  # the spool stayed full to the end
+            self.stats.dropped += len(self._parts)
+            log.error(
+                "sensor spool full at stop: %d events not written (counted)", len(self._parts)
+            )
+            self._parts, self._size = [], 0
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
