@@ -82,4 +82,9 @@ def metric_lines(state: Any) -> list[str]:
     ]
     for name, n in sorted(s.handler_errors.items()):
         lines.append(f'indunet_security_subscriber_errors_total{{subscriber="{name}"}} {n}')
+    sensor = svc.part("sensor")
+    if sensor is not None:
+        from .sensor.run import metric_lines as sensor_lines
+
+        lines += sensor_lines(sensor)
     return lines

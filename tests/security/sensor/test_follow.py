@@ -15,6 +15,7 @@ from indunet.core import Settings
 from indunet.security import Security, SecurityEvent
 from indunet.security.sensor.follow import PcapFollower
 from indunet.security.sensor.run import FollowSource, SensorRun
+from indunet.security.service import metric_lines
 from indunet.web import build_state, open_database
 
 from .modbus_pcap import PCAP_HEADER, append_frames, write_coil_frames
@@ -120,6 +121,10 @@ async def test_indunet_runs_the_sensor_itself(tmp_path: Path) -> None:
                 f.write(PCAP_HEADER)
                 append_frames(f, write_coil_frames(4))
             await until(lambda: svc.hub.stats.accepted == 4, 10, "4 events in the hub")
+            lines = metric_lines(state)
+            assert "indunet_security_sensor_packets_total 11" in lines
+            assert "indunet_security_sensor_transactions_total 4" in lines
+            assert "indunet_security_sensor_corrupt_total 0" in lines
         finally:
             await svc.stop()
         assert svc.hub.stats.by_source == {"sensor": 4}

@@ -222,6 +222,41 @@ class SensorRun:
         return out
 
 
+def metric_lines(run: SensorRun) -> list[str]:
+    """Prometheus lines of the built-in sensor: packets, transactions, malformed PDUs, and
+    what the capture or the follower dropped or skipped."""
+    st = run.decoder.stats
+    malformed = sum(m.count for m in st.malformed.values())
+    lines = [
+        "# HELP indunet_security_sensor_packets_total Packets the built-in sensor decoded.",
+        "# TYPE indunet_security_sensor_packets_total counter",
+        f"indunet_security_sensor_packets_total {st.packets}",
+        "# HELP indunet_security_sensor_transactions_total Industrial-protocol transactions.",
+        "# TYPE indunet_security_sensor_transactions_total counter",
+        f"indunet_security_sensor_transactions_total {st.transactions}",
+        "# HELP indunet_security_sensor_malformed_total PDUs that did not decode.",
+        "# TYPE indunet_security_sensor_malformed_total counter",
+        f"indunet_security_sensor_malformed_total {malformed}",
+    ]
+    src = run.source
+    if isinstance(src, LiveSource):
+        c = src.capture.stats
+        lines += [
+            "# HELP indunet_security_sensor_dropped_total Frames lost before decoding.",
+            "# TYPE indunet_security_sensor_dropped_total counter",
+            f'indunet_security_sensor_dropped_total{{where="queue"}} {c.dropped}',
+            f'indunet_security_sensor_dropped_total{{where="kernel"}} {c.kernel_drops}',
+        ]
+    elif isinstance(src, FollowSource):
+        f = src.follower.stats
+        lines += [
+            "# HELP indunet_security_sensor_corrupt_total Capture files skipped as corrupt.",
+            "# TYPE indunet_security_sensor_corrupt_total counter",
+            f"indunet_security_sensor_corrupt_total {f.corrupt}",
+        ]
+    return lines
+
+
 def from_settings(settings: Any, hub: Hub) -> SensorRun:
     """The built-in sensor of a running Indunet (``INDUNET_SENSOR_IFACE`` or
     ``INDUNET_SENSOR_FOLLOW``), feeding ``hub``."""
