@@ -16,6 +16,7 @@ import os
 import signal
 import stat
 import sys
+import urllib.parse
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -157,6 +158,13 @@ def _sink_and_shipper(
         return printer, None
     if not ship.startswith(("http://", "https://")):
         raise InvalidInput(f"--ship {ship!r}: give the server's URL, https://host:port")
+    host = urllib.parse.urlsplit(ship).hostname or ""
+    if ship.startswith("http://") and host not in ("127.0.0.1", "::1", "localhost"):
+        typer.secho(
+            f"warning: {ship} is plain HTTP: the token and the events cross the network "
+            "unencrypted (use https://)",
+            err=True,
+        )
     shipper = Shipper(ship, _token(token_file), buffer, verify=not insecure)
     return shipper.put, shipper
 
