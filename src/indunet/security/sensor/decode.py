@@ -213,6 +213,26 @@ class Decoder:
                 return []
             name = spec.name
             st.by_protocol[name] = st.by_protocol.get(name, 0) + 1
+            flags = offflags & 0xFF
+            if not flags & 0x07:  # no SYN/FIN/RST: data or an acknowledgement
+                if t + doff == end:
+                    return []
+                key: FlowKey = (
+                    (6, src, dst, sport, dport) if to_server else (6, dst, src, dport, sport)
+                )
+                known = self.flows.flows.get(key)
+                if known is not None:  # the common case: data on a known flow
+                    self.flows.flows.move_to_end(key)
+                    try:
+                        got = known.segment(
+                            ts, to_server, seq, pkt[t + doff : end], self._counters, self.max_held
+                        )
+                    except Exception as exc:  # never let one packet stop the sensor
+                        self._malformed(name, f"{type(exc).__name__}: {exc}")
+                        return []
+                    if got or self._counters.framing_errors:
+                        return self._done(got, name)
+                    return got
             try:
                 return self._tcp(
                     ts,
@@ -297,15 +317,6 @@ class Decoder:
         if not payload and not flags & 0x07:
             return []  # a bare acknowledgement
         key: FlowKey = (6, src, dst, sport, dport) if to_server else (6, dst, src, dport, sport)
-        if not flags & 0x07:  # the common case: data on a known flow
-            flows = self.flows.flows
-            known = flows.get(key)
-            if known is not None:
-                flows.move_to_end(key)
-                got = known.segment(ts, to_server, seq, payload, self._counters, self.max_held)
-                if got or self._counters.framing_errors:
-                    return self._done(got, spec.name)
-                return got
         self._pending_out = out = []
         if flags & 0x04:  # RST: the flow is over
             out += self.flows.close(key)

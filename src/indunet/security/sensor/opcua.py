@@ -139,6 +139,25 @@ class OpcUaSession:
         kind = data[:3]
         chunk = data[3]
         r = Reader(data, 8)
+        if kind == b"MSG":
+            if self.encrypted:
+                self._count("opcua.encrypted_messages")
+                return []
+            # secure channel id, token id, sequence number, then the request id
+            request_id: int = _U32(data, 20)[0]
+            r.pos = 24
+            key = (to_server, request_id)
+            if key in self.chunks:  # a later chunk of a message already read
+                if chunk != ord("C"):
+                    self.chunks.discard(key)
+                return []
+            if chunk == ord("C"):
+                if len(self.chunks) > 256:
+                    self.chunks.clear()
+                self.chunks.add(key)
+            elif chunk == ord("A"):
+                return []
+            return self._message(ts, to_server, request_id, r)
         if kind == b"HEL" and to_server:
             tx = self.ends.tx(ts, "opcua", 0, "Hello")
             r.skip(20)
@@ -155,25 +174,6 @@ class OpcUaSession:
             return self._open(ts, to_server, r)
         if kind == b"CLO" and to_server:
             return [self.ends.tx(ts, "opcua", 452, "CloseSecureChannelRequest")]
-        if kind == b"MSG":
-            if self.encrypted:
-                self._count("opcua.encrypted_messages")
-                return []
-            r.skip(8)  # secure channel id, token id
-            r.skip(4)  # sequence number
-            request_id = r.u32()
-            key = (to_server, request_id)
-            if key in self.chunks:  # a later chunk of a message already read
-                if chunk != ord("C"):
-                    self.chunks.discard(key)
-                return []
-            if chunk == ord("C"):
-                if len(self.chunks) > 256:
-                    self.chunks.clear()
-                self.chunks.add(key)
-            elif chunk == ord("A"):
-                return []
-            return self._message(ts, to_server, request_id, r)
         raise Malformed(f"{kind.decode('latin-1')} message in the wrong direction")
 
     def _open(self, ts: float, to_server: bool, r: Reader) -> list[Transaction]:

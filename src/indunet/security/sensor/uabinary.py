@@ -12,6 +12,7 @@ _U8 = struct.Struct("<B").unpack_from
 _U16 = struct.Struct("<H").unpack_from
 _U32 = struct.Struct("<I").unpack_from
 _I32 = struct.Struct("<i").unpack_from
+_NS_U32 = struct.Struct("<HI").unpack_from
 _SCALARS: dict[int, struct.Struct] = {
     1: struct.Struct("<?"),
     2: struct.Struct("<b"),
@@ -77,11 +78,16 @@ class Reader:
         self.pos = end
 
     def string(self) -> str | None:
-        n = self.i32()
+        data, pos = self.data, self.pos + 4
+        n: int = _I32(data, self.pos)[0]
         if n < 0:
+            self.pos = pos
             return None
-        raw = self.take(n)
-        return raw[:MAX_TEXT].decode("utf-8", "replace")
+        end = pos + n
+        if end > len(data):
+            raise Malformed(f"string of {n} bytes runs past the message end")
+        self.pos = end
+        return data[pos : min(end, pos + MAX_TEXT)].decode("utf-8", "replace")
 
     def bytestring(self) -> bytes | None:
         n = self.i32()
@@ -95,25 +101,32 @@ class Reader:
         return max(n, 0)
 
     def nodeid(self) -> str:
-        kind = self.u8()
+        data, pos = self.data, self.pos
+        kind = data[pos]
         flags = kind & 0xC0
         kind &= 0x3F
         if kind == 0:
-            out = f"i={self.u8()}"
+            out = f"i={data[pos + 1]}"
+            self.pos = pos + 2
         elif kind == 1:
-            ns = self.u8()
-            out = _ns(ns, f"i={self.u16()}")
+            ns, ident = data[pos + 1], _U16(data, pos + 2)[0]
+            self.pos = pos + 4
+            out = f"ns={ns};i={ident}" if ns else f"i={ident}"
         elif kind == 2:
-            ns = self.u16()
-            out = _ns(ns, f"i={self.u32()}")
+            ns, ident = _NS_U32(data, pos + 1)
+            self.pos = pos + 7
+            out = f"ns={ns};i={ident}" if ns else f"i={ident}"
         elif kind == 3:
-            ns = self.u16()
+            ns = _U16(data, pos + 1)[0]
+            self.pos = pos + 3
             out = _ns(ns, f"s={self.string()}")
         elif kind == 4:
-            ns = self.u16()
+            ns = _U16(data, pos + 1)[0]
+            self.pos = pos + 3
             out = _ns(ns, f"g={self.take(16).hex()}")
         elif kind == 5:
-            ns = self.u16()
+            ns = _U16(data, pos + 1)[0]
+            self.pos = pos + 3
             raw = self.bytestring() or b""
             out = _ns(ns, f"b={raw[:64].hex()}")
         else:
