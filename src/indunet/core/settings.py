@@ -212,6 +212,16 @@ class Settings(BaseSettings):
         description="Credentials sent to the Handle API over plain HTTP: refused (the default),"
         " or accepted from this machine only (loopback, for development)",
     )
+    sensor_iface: str | None = Field(
+        default=None,
+        description="Interface the built-in passive OT sensor captures on (a SPAN/mirror port;"
+        " needs root or CAP_NET_RAW); events go to this process's security hub [default: off]",
+    )
+    sensor_follow: Path | None = Field(
+        default=None,
+        description="A pcap/pcapng file being written (tcpdump -w) that the built-in passive OT"
+        " sensor follows, rotation included; not with sensor_iface [default: off]",
+    )
 
     @field_validator("shard")
     @classmethod

@@ -67,6 +67,11 @@ def from_state(state: Any) -> Security:
     role = getattr(getattr(state, "platform", None), "role", None)
     if getattr(role, "leads", True):
         svc.add("sharing", Puller(state.engine))
+    settings = getattr(state, "settings", None)
+    if settings is not None and (settings.sensor_iface or settings.sensor_follow):
+        from .sensor.run import from_settings
+
+        svc.add("sensor", from_settings(settings, svc.hub))
     return svc
 
 
@@ -89,4 +94,9 @@ def metric_lines(state: Any) -> list[str]:
     ]
     for name, n in sorted(s.handler_errors.items()):
         lines.append(f'indunet_security_subscriber_errors_total{{subscriber="{name}"}} {n}')
+    sensor = svc.part("sensor")
+    if sensor is not None:
+        from .sensor.run import metric_lines as sensor_lines
+
+        lines += sensor_lines(sensor)
     return lines

@@ -38,4 +38,5 @@ SUBSYSTEM = Subsystem(
     metrics="indunet.security.service:metric_lines",
     mount="indunet.web.api.taxii:mount",
     role="platform",
+    cli=(("sensor", "indunet.cli.sensor:app"),),
 )
