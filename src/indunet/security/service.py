@@ -54,7 +54,11 @@ class Security:
 
 def from_state(state: Any) -> Security:
     """The descriptor's service factory."""
-    return Security(state.engine)
+    svc = Security(state.engine)
+    from .assets.service import inventory_from_state
+
+    svc.add("assets", inventory_from_state(state, svc.hub))
+    return svc
 
 
 def metric_lines(state: Any) -> list[str]:

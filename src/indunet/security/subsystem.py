@@ -9,6 +9,7 @@ SUBSYSTEM = Subsystem(
     summary="security situational awareness: assets, the OT sensor, events, detection, "
     "vulnerabilities, cases, threat sharing",
     migrations=Path(__file__).parent / "migrations" / "versions",
+    tables=("indunet.security.assettables",),
     api=("indunet.web.api.security_events:router",),
     services="indunet.security.service:from_state",
     metrics="indunet.security.service:metric_lines",
