@@ -90,7 +90,8 @@ def search_text(row: Mapping[str, Any]) -> str:
     return " ".join(p for p in parts if p).lower()[:1000]
 
 
-def _blank(eid: int | None, at: datetime) -> dict[str, Any]:
+def _blank(eid: int | None) -> dict[str, Any]:
+    at = datetime.now(UTC)
     row: dict[str, Any] = {k: "" for k in SCALARS}
     row.update({k: [] for k in LIST_FIELDS})
     row.update(
@@ -138,11 +139,11 @@ def apply(
             asset_id, matched = hit
     if asset_id is not None:
         found = conn.execute(sa.select(assets).where(assets.c.id == asset_id)).mappings().first()
-        current: dict[str, Any] = dict(found) if found else _blank(obs.enterprise_id, obs.at)
+        current: dict[str, Any] = dict(found) if found else _blank(obs.enterprise_id)
         if not matched:
             matched = f"asset {asset_id}"
     else:
-        current = _blank(obs.enterprise_id, obs.at)
+        current = _blank(obs.enterprise_id)
     outcome = merge(current, obs.values, obs.source, at_iso)
     changes = outcome.changes
     if obs.peers:
@@ -165,7 +166,7 @@ def apply(
         return int(asset_id or 0), False
     row = {**current, **changes}
     row["search"] = search_text(row)
-    row["updated_at"] = obs.at
+    row["updated_at"] = datetime.now(UTC)
     keyed = any(k in changes for k in KEY_ORDER)
     if new:
         row.pop("id", None)
