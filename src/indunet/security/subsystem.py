@@ -10,7 +10,7 @@ SUBSYSTEM = Subsystem(
     "vulnerabilities, cases, threat sharing",
     migrations=Path(__file__).parent / "migrations" / "versions",
     tables=("indunet.security.assettables",),
-    api=("indunet.web.api.security_events:router",),
+    api=("indunet.web.api.security_events:router", "indunet.web.api.security_assets:router"),
     services="indunet.security.service:from_state",
     metrics="indunet.security.service:metric_lines",
     role="platform",
