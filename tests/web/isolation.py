@@ -46,10 +46,13 @@ B_HANDLE = f"{B_PREFIX}/b-only-bulk-1"
 B_RECORD = f"{B_PREFIX}/b-only-record-1"  # an identifier of B's, registered at once
 B_PURPOSE = "b-only-application-purpose"  # B's application for a prefix
 A_DEVICE = "a-digger-1"
+B_ASSET = "b-only-asset-plc"
+B_ZONE = "b-only-zone"
 # Strings that only B's things carry: a list that A may read must contain none of them.
 B_MARKERS = (
     *(B_NAME, USCC_B, B_DEVICE, B_MODEL, B_RULE, B_TEMPLATE, B_BULK, "b-only-bulk-1"),
     *("b-only-board", "b-only-display", "b-only-record-1", B_PURPOSE),
+    *(B_ASSET, B_ZONE, "b-only-conduit"),
 )
 
 # -- what the routes are ------------------------------------------------------------------
@@ -188,6 +191,9 @@ TENANT_PARAMS = {
     "notify_rule_id": "notify_rule",  # B's notification subscription
     "handle": "handle",  # B's identifier (the console's identifier pages)
     "application_id": "application",  # B's application for a prefix (ids.applications)
+    "asset_id": "asset",  # B's asset in the security inventory
+    "zone_id": "zone",  # B's security zone (IEC 62443)
+    "conduit_id": "conduit",  # B's conduit between two of its zones
 }
 # Parameters that name no tenant's thing, with a value that makes the request well formed.
 PLAIN_PARAMS: dict[str, Any] = {
@@ -208,6 +214,11 @@ PUBLIC_QUERY = {("GET", "/ids/templates", "prefix")}
 # record resolves for anyone); the refusal, 409 ``prefix_allocated``, is the same for every
 # enterprise's prefix (tests/web/test_prefix_governance.py).
 PUBLIC_BODY = {("POST", "/api/v1/prefix-applications", "prefix")}
+# An asset's ``model`` is the product model it says it is (free text), not a Thing Model.
+PUBLIC_BODY |= {
+    ("POST", "/api/v1/security/assets", "model"),
+    ("PATCH", "/api/v1/security/assets/{asset_id}", "model"),
+}
 
 # Request bodies of operations that take one, by (method, path). JSON unless a key says
 # otherwise: ("form", {...}) for console forms, ("csv", text) for CSV uploads.
@@ -280,6 +291,8 @@ BODIES: dict[tuple[str, str], tuple[str, Any]] = {
     ("POST", "/api/v1/enterprises/{enterprise_id}/review"): ("json", {"decision": "approve"}),
     ("POST", "/ids/prefixes/{prefix}/renew"): ("form", {"purpose": "x"}),
     ("POST", "/ids/prefix-applications/{application_id}"): ("form", {"decision": "approve"}),
+    ("PATCH", "/api/v1/security/assets/{asset_id}"): ("json", {"location": "moved by someone"}),
+    ("PUT", "/api/v1/security/zones/{zone_id}"): ("json", {"name": "renamed", "sl_target": 2}),
 }
 
 
@@ -395,6 +408,21 @@ BODY_FIELDS: dict[tuple[str, str, str], dict[str, Any]] = {
     ("POST", "/api/v1/security/events", "enterprise_id"): {
         "events": [{"source": "zeek", "kind": "net.connection", "enterprise_id": THING}]
     },
+    # The asset inventory: an asset in another's enterprise, linked to another's device; a
+    # zone in another's enterprise; a conduit between another's zones.
+    ("POST", "/api/v1/security/assets", "enterprise_id"): {"name": "x", "enterprise_id": THING},
+    ("POST", "/api/v1/security/assets", "device_id"): {"name": "x", "device_id": THING},
+    ("PATCH", "/api/v1/security/assets/{asset_id}", "device_id"): {"device_id": THING},
+    ("POST", "/api/v1/security/zones", "enterprise_id"): {
+        "name": "intruder",
+        "sl_target": 1,
+        "enterprise_id": THING,
+    },
+    ("POST", "/api/v1/security/conduits", "zone_a"): {
+        "name": "intruder",
+        "zone_a": THING,
+        "zone_b": THING,
+    },
 }
 # Body fields that name a tenant's thing, and their kind.
 BODY_TENANT_FIELDS = {
@@ -408,6 +436,7 @@ BODY_TENANT_FIELDS = {
     "enterprise_uscc": "uscc",
     "channel_id": "channel",
     "handle": "handle",
+    "zone_a": "zone",  # a conduit's zones (zone_b is sent the same)
 }
 # Things that exist nowhere, of each kind: the answer A's users must not tell apart.
 MISSING: dict[str, Any] = {
@@ -430,6 +459,9 @@ MISSING: dict[str, Any] = {
     "template": "nothing@1.0",
     "handle": "88.999.9/nothing",
     "application": 987_654,
+    "asset": 987_654,
+    "zone": 987_654,
+    "conduit": 987_654,
 }
 # Changes that name no tenant's thing at all (no id in the path, query or body): creating an
 # enterprise, a model or a bulk job acts on the caller's own enterprise or is role-gated.
@@ -830,6 +862,37 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
     )
     assert letters["total"] >= 1, "B's out-of-range sample left no dead letter"
     b_admin = core.User(0, users["b_admin"].name, Role.ENTERPRISE_ADMIN, b.id)
+    b_zones = [
+        await ok(
+            await client.post(
+                "/api/v1/security/zones", json={"name": name, "sl_target": 2}, headers=boss
+            ),
+            "zone",
+        )
+        for name in (B_ZONE, "b-only-zone-2")
+    ]
+    conduit = await ok(
+        await client.post(
+            "/api/v1/security/conduits",
+            json={"name": "b-only-conduit", "zone_a": b_zones[0]["id"], "zone_b": b_zones[1]["id"]},
+            headers=boss,
+        ),
+        "conduit",
+    )
+    asset = await ok(
+        await client.post(
+            "/api/v1/security/assets",
+            json={"name": B_ASSET, "ips": ["10.66.0.1"], "zone_id": b_zones[0]["id"]},
+            headers=boss,
+        ),
+        "asset",
+    )
+    a_asset = await ok(
+        await client.post(
+            "/api/v1/security/assets", json={"name": "a-asset"}, headers=users["a_admin"].bearer
+        ),
+        "A's asset",
+    )
     board = telemetry.Dashboards(state.engine, platform.devices.lookup, platform.devices.model_of)
     board = board.create(b_admin, "b-only-board", b.id)
     display, _ = telemetry.Displays(state.engine).create(b_admin, name="b-only-display")
@@ -879,6 +942,9 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
             "notify_rule": subscription.id,
             "handle": B_RECORD,
             "application": b_application.id,
+            "asset": asset["id"],
+            "zone": b_zones[0]["id"],
+            "conduit": conduit["id"],
         },
         {
             "device": A_DEVICE,
@@ -886,6 +952,7 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
             "enterprise": a.id,
             "channel": a_channel.id,
             "notify_rule": a_subscription.id,
+            "asset": a_asset["id"],
         },
     )
 

@@ -244,5 +244,12 @@ async def test_zones_and_conduits(
         f"{API}/zones/{b['id']}", json={"name": "控制区", "sl_target": 4}, headers=admin
     )
     assert r.json()["sl_target"] == 4
+    in_use = await client.delete(f"{API}/zones/{b['id']}", headers=admin)
+    assert in_use.status_code == 409 and in_use.json()["params"] == {"count": "1"}
+    conduit = c.json()["id"]
+    assert (await client.delete(f"{API}/conduits/{conduit}", headers=admin)).status_code == 204
+    assert (await client.delete(f"{API}/conduits/{conduit}", headers=admin)).status_code == 404
     assert (await client.delete(f"{API}/zones/{b['id']}", headers=admin)).status_code == 204
-    assert (await client.get(f"{API}/zones", headers=admin)).json()["conduits"] == []
+    assert [
+        z["name"] for z in (await client.get(f"{API}/zones", headers=admin)).json()["zones"]
+    ] == ["企业区"]

@@ -149,6 +149,23 @@ def import_csv(store: Assets, user: User, enterprise_id: int | None, data: bytes
     """Check the whole file, then merge every row in one transaction; return counts."""
     eid = access.change_scope(user, enterprise_id, "import assets")
     rows = parse(data)
+    problems = []
+    for line, values, _ in rows:
+        try:
+            store.check_device(eid, values)
+        except InvalidInput as exc:
+            problems.append(_problem(line, "device_id", exc.message))
+    if problems:
+        raise InvalidInput(
+            f"line {problems[0]['line']}: {problems[0]['message']}",
+            reason="asset_csv_invalid",
+            params={
+                "count": str(len(problems)),
+                "line": str(problems[0]["line"]),
+                "column": "device_id",
+            },
+            detail=problems[:MAX_PROBLEMS],
+        )
     created = merged = 0
     with store.engine.begin() as conn:
         names = dict(

@@ -20,7 +20,11 @@ class Inventory:
     """The asset inventory's running parts."""
 
     def __init__(self, engine: sa.Engine, hub: Hub, registry: Any = None) -> None:
-        self.store = Assets(engine)
+        def owner(device_id: str) -> int | None:
+            device = registry.lookup(device_id) if registry is not None else None
+            return None if device is None else int(device.enterprise_id)
+
+        self.store = Assets(engine, owner if registry is not None else None)
         self.zones = Zones(engine)
         self.discovery = Discovery(self.store)
         hub.subscribe("assets", self.discovery.handle)

@@ -8,7 +8,7 @@ Database work is synchronous: call it from a worker thread.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -115,8 +115,27 @@ def _missing(asset_id: int) -> NotFound:
 class Assets:
     """The inventory of every enterprise."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(
+        self, engine: sa.Engine, device_owner: Callable[[str], int | None] | None = None
+    ) -> None:
         self.engine = engine
+        #: The enterprise of a registered device (None: no such device), when the platform
+        #: runs here; a person may link an asset only to a device of its own enterprise.
+        self.device_owner = device_owner
+
+    def check_device(self, eid: int | None, values: Mapping[str, Any]) -> None:
+        """``InvalidInput`` unless ``values``' device id (if any) is a device of ``eid``;
+        another enterprise's device is refused exactly like a missing one."""
+        device_id = values.get("device_id")
+        if not device_id:
+            return
+        owner = self.device_owner(device_id) if self.device_owner is not None else None
+        if owner is None or owner != eid:
+            raise InvalidInput(
+                f"device_id {device_id!r} is not a device of this enterprise",
+                reason="asset_field",
+                params={"field": "device_id"},
+            )
 
     # -- sources (no user: the parts of the service) ---------------------------------------
     def observe(self, observations: Sequence[Observation], actor: str = "system:assets") -> int:
@@ -152,6 +171,14 @@ class Assets:
         if asset_type:
             where.append(assets.c.asset_type == asset_type)
         if zone_id is not None:
+            with self.engine.connect() as conn:
+                owner = conn.execute(
+                    sa.select(zones.c.enterprise_id).where(zones.c.id == zone_id)
+                ).first()
+            if owner is None or not access.can_see(user, owner[0]):
+                raise NotFound(
+                    f"no zone {zone_id}", reason="asset_zone_missing", params={"id": str(zone_id)}
+                )
             where.append(assets.c.zone_id == zone_id)
         if criticality:
             where.append(assets.c.criticality == criticality)
@@ -223,6 +250,7 @@ class Assets:
         device id is ``Conflict`` naming it (edit that one instead)."""
         eid = access.change_scope(user, enterprise_id, "add assets")
         values = check_spec(spec)
+        self.check_device(eid, values)
         with self.engine.begin() as conn:
             self._check_zone(conn, eid, values.get("zone_id"))
             hit = find(conn, eid, values)
@@ -253,6 +281,7 @@ class Assets:
             if not access.can_see(user, a.enterprise_id):
                 raise _missing(asset_id)
             access.check_change(user, a.enterprise_id, f"asset {asset_id}")
+            self.check_device(a.enterprise_id, values)
             self._check_zone(conn, a.enterprise_id, values.get("zone_id"))
             lists = {k: v for k, v in values.items() if isinstance(v, list)}
             if lists:  # replaced, not merged: a person removes a wrong address

@@ -1,6 +1,7 @@
 """Zones and conduits (IEC 62443-3-2): a zone groups assets that share security
 requirements and has a target security level (SL-T 1–4); a conduit joins two zones of the
-same enterprise and names the protocols that may pass. Enterprise admins change them (audited);
+same enterprise and names the protocols that may pass; a zone a conduit joins is not
+deleted until the conduit is. Enterprise admins change them (audited);
 another tenant's zone is not found."""
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def _level(value: Any) -> int:
 
 
 def _missing(what: str, ident: int) -> NotFound:
-    return NotFound(f"no {what} {ident}", reason="asset_zone_missing", params={"id": str(ident)})
+    reason = "asset_zone_missing" if what == "zone" else "asset_conduit_missing"
+    return NotFound(f"no {what} {ident}", reason=reason, params={"id": str(ident)})
 
 
 class Zones:
@@ -182,16 +184,22 @@ class Zones:
         )
 
     def delete_zone(self, user: User, zone_id: int) -> None:
-        """Delete a zone: its assets keep existing without a zone, its conduits go."""
+        """Delete a zone no conduit joins: its assets stay, without a zone."""
         with self.engine.begin() as conn:
             z = self._zone(conn, user, zone_id)
             access.check_change(user, z.enterprise_id, f"zone {zone_id}")
-            conn.execute(assets.update().where(assets.c.zone_id == zone_id).values(zone_id=None))
-            conn.execute(
-                conduits.delete().where(
-                    sa.or_(conduits.c.zone_a == zone_id, conduits.c.zone_b == zone_id)
+            joined = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(conduits)
+                .where(sa.or_(conduits.c.zone_a == zone_id, conduits.c.zone_b == zone_id))
+            ).scalar_one()
+            if joined:
+                raise Conflict(
+                    f"{joined} conduits join zone {zone_id}; delete them first",
+                    reason="asset_zone_in_use",
+                    params={"count": str(joined)},
                 )
-            )
+            conn.execute(assets.update().where(assets.c.zone_id == zone_id).values(zone_id=None))
             conn.execute(zones.delete().where(zones.c.id == zone_id))
             audit.record(
                 conn,

@@ -17,7 +17,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from indunet.core import InvalidInput, NotFound
+from indunet.core import InvalidInput, NotFound, access
 from indunet.security.assets import Asset, Assets, Zones, csvio
 from indunet.security.assets.service import Inventory
 from indunet.web.api.security_events import read_body, security_of
@@ -55,11 +55,10 @@ def asset_json(a: Asset) -> dict[str, Any]:
     return out
 
 
-class AssetBody(BaseModel):
-    """An asset's attributes (every one optional when editing; lists as arrays)."""
+class AssetEdit(BaseModel):
+    """An asset's attributes (every one optional; lists as arrays)."""
 
     model_config = ConfigDict(extra="forbid")
-    enterprise_id: BodyId | None = None
     name: Short = None
     asset_type: Short = None
     role: Short = None
@@ -82,12 +81,21 @@ class AssetBody(BaseModel):
     identifier: Annotated[str | None, Field(default=None, max_length=255)] = None
 
 
-class ZoneBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class AssetBody(AssetEdit):
+    """A new asset: its attributes and the enterprise it is of (an overseer's choice)."""
+
     enterprise_id: BodyId | None = None
+
+
+class ZoneEdit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     name: Annotated[str, Field(max_length=100)]
-    sl_target: Annotated[int, Field(ge=1, le=4)]
+    sl_target: Annotated[int, Field(ge=1, le=4, description="the target security level SL-T")]
     description: Annotated[str, Field(max_length=500)] = ""
+
+
+class ZoneBody(ZoneEdit):
+    enterprise_id: BodyId | None = None
 
 
 class ConduitBody(BaseModel):
@@ -164,6 +172,7 @@ async def import_assets(
     request: Request, state: StateDep, user: UserDep, enterprise_id: QueryId = None
 ) -> dict[str, int]:
     """Merge every row into the inventory, or nothing when a row is bad (400 naming each)."""
+    access.change_scope(user, enterprise_id, "import assets")  # 404/403 before the body
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind not in ("text/csv", "text/plain", "application/octet-stream"):
         raise InvalidInput(
@@ -191,10 +200,10 @@ async def get_asset(state: StateDep, user: UserDep, asset_id: PathId) -> dict[st
 
 @router.patch("/assets/{asset_id}")
 async def update_asset(
-    state: StateDep, user: UserDep, asset_id: PathId, body: AssetBody
+    state: StateDep, user: UserDep, asset_id: PathId, body: AssetEdit
 ) -> dict[str, Any]:
     """Change attributes (a person's values outrank every source; lists given replace)."""
-    spec = body.model_dump(exclude_unset=True, exclude={"enterprise_id"})
+    spec = body.model_dump(exclude_unset=True)
     return asset_json(await run_in_threadpool(_store(state).update, user, asset_id, spec))
 
 
@@ -228,7 +237,7 @@ async def create_zone(state: StateDep, user: UserDep, body: ZoneBody) -> dict[st
 
 @router.put("/zones/{zone_id}")
 async def update_zone(
-    state: StateDep, user: UserDep, zone_id: PathId, body: ZoneBody
+    state: StateDep, user: UserDep, zone_id: PathId, body: ZoneEdit
 ) -> dict[str, Any]:
     z = await run_in_threadpool(
         _zones(state).update_zone, user, zone_id, body.name, body.sl_target, body.description
@@ -238,7 +247,7 @@ async def update_zone(
 
 @router.delete("/zones/{zone_id}", status_code=204)
 async def delete_zone(state: StateDep, user: UserDep, zone_id: PathId) -> None:
-    """Delete a zone: its assets stay, without a zone; its conduits go."""
+    """Delete a zone (409 while conduits join it): its assets stay, without a zone."""
     await run_in_threadpool(_zones(state).delete_zone, user, zone_id)
 
 
