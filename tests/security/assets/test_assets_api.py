@@ -96,6 +96,8 @@ async def test_create_search_edit_delete_and_tenants(
     edit = await client.patch(url, json={"firmware": "V3.0", "ips": ["10.2.0.11"]}, headers=admin)
     assert edit.status_code == 200 and edit.json()["ips"] == ["10.2.0.11"]
     assert edit.json()["alternatives"]["firmware"][0]["value"] == "V2.9"
+    old_ip = await client.get(f"{API}/assets", params={"q": "10.2.0.10"}, headers=admin)
+    assert old_ip.json()["total"] == 0  # the replaced address is neither searched nor matched
     with state.engine.connect() as conn:
         actions = (
             conn.execute(

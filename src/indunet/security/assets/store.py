@@ -20,7 +20,7 @@ from indunet.core.paged import page_of_rows
 from indunet.security.assettables import asset_keys, asset_merges, assets, zones
 
 from .attributes import check_spec
-from .observe import Observation, apply, find, owned
+from .observe import Observation, apply, find, owned, search_text, write_keys
 
 MAX_OFFSET = 1_000_000
 
@@ -300,6 +300,13 @@ class Assets:
                 )
             obs = Observation(a.enterprise_id, "manual", values)
             apply(conn, obs, user.actor, asset_id=asset_id)
+            if lists or cleared:  # the keys follow what the person replaced or cleared
+                now = conn.execute(sa.select(assets).where(assets.c.id == asset_id)).mappings()
+                row = dict(now.one())
+                write_keys(conn, asset_id, row)
+                conn.execute(
+                    assets.update().where(assets.c.id == asset_id).values(search=search_text(row))
+                )
             audit.record(
                 conn,
                 user.actor,

@@ -25,6 +25,7 @@ from indunet.web.api.security_assets import MAX_CSV as SECURITY_ASSETS_CSV
 from indunet.web.api.security_events import MAX_BODY as SECURITY_EVENTS_BODY
 from indunet.web.console.devices import MAX_CSV_BYTES as CONSOLE_CSV
 from indunet.web.console.idsbulk import MAX_UPLOAD_BYTES as CONSOLE_BULK
+from indunet.web.console.security_assets import MAX_CSV_BYTES as CONSOLE_ASSETS_CSV
 
 MIB = 1024 * 1024
 #: Every route not listed below: logins, JSON API calls, console forms.
@@ -67,6 +68,7 @@ ROUTE_LIMITS: tuple[RouteLimit, ...] = (
     RouteLimit("POST", r"/api/v1/security/events", SECURITY_EVENTS_BODY),
     # Asset inventory CSV imports (security.assets.csvio): the file's own cap, as text/csv.
     RouteLimit("POST", r"/api/v1/security/assets/import", SECURITY_ASSETS_CSV + _FORM_ROOM),
+    RouteLimit("POST", r"/security/assets/import", CONSOLE_ASSETS_CSV + _FORM_ROOM),
     # Bulk identifier registration files (CSV or JSON Lines).
     RouteLimit("POST", r"/api/v1/bulk", 64 * MIB),
     RouteLimit("POST", r"/ids/bulk", CONSOLE_BULK + _FORM_ROOM),
