@@ -21,7 +21,7 @@ SUBSYSTEM = Subsystem(
                 Page("/security/assets", "security.tab.assets"),
                 Page("/security/zones", "security.tab.zones"),
             ),
-            order=40,
+            order=60,
         ),
     ),
     services="indunet.security.service:from_state",
