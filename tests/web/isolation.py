@@ -194,6 +194,10 @@ TENANT_PARAMS = {
     "asset_id": "asset",  # B's asset in the security inventory
     "zone_id": "zone",  # B's security zone (IEC 62443)
     "conduit_id": "conduit",  # B's conduit between two of its zones
+    # The console's asset pages name spare ones, so the API's deletes leave them for its own.
+    "asset_no": "asset_2",
+    "zone_no": "zone_2",
+    "conduit_no": "conduit_2",
 }
 # Parameters that name no tenant's thing, with a value that makes the request well formed.
 PLAIN_PARAMS: dict[str, Any] = {
@@ -293,6 +297,10 @@ BODIES: dict[tuple[str, str], tuple[str, Any]] = {
     ("POST", "/ids/prefix-applications/{application_id}"): ("form", {"decision": "approve"}),
     ("PATCH", "/api/v1/security/assets/{asset_id}"): ("json", {"location": "moved by someone"}),
     ("PUT", "/api/v1/security/zones/{zone_id}"): ("json", {"name": "renamed", "sl_target": 2}),
+    ("POST", "/security/assets/{asset_no}"): ("form", {"location": "moved by someone"}),
+    ("POST", "/security/assets/{asset_no}/delete"): ("form", {"confirm": "not-the-id"}),
+    ("POST", "/security/zones/{zone_no}/delete"): ("form", {}),
+    ("POST", "/security/conduits/{conduit_no}/delete"): ("form", {}),
 }
 
 
@@ -423,6 +431,11 @@ BODY_FIELDS: dict[tuple[str, str, str], dict[str, Any]] = {
         "zone_a": THING,
         "zone_b": THING,
     },
+    ("POST", "/security/conduits", "zone_a"): {
+        "name": "intruder",
+        "zone_a": THING,
+        "zone_b": THING,
+    },
 }
 # Body fields that name a tenant's thing, and their kind.
 BODY_TENANT_FIELDS = {
@@ -462,6 +475,9 @@ MISSING: dict[str, Any] = {
     "asset": 987_654,
     "zone": 987_654,
     "conduit": 987_654,
+    "asset_2": 987_654,
+    "zone_2": 987_654,
+    "conduit_2": 987_654,
 }
 # Changes that name no tenant's thing at all (no id in the path, query or body): creating an
 # enterprise, a model or a bulk job acts on the caller's own enterprise or is role-gated.
@@ -487,6 +503,8 @@ NAMES_NOTHING = {
     ("POST", "/platform/dashboards"),  # of the caller's enterprise (naming another's: 404,
     ("POST", "/platform/displays"),  # tests/web/test_console_dashboards.py)
     ("POST", "/platform/notifications/channels"),  # in the caller's enterprise (tests/notify)
+    ("POST", "/security/assets"),  # in the caller's enterprise (tests/security/assets)
+    ("POST", "/security/zones"),
 }
 
 
@@ -879,14 +897,29 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
         ),
         "conduit",
     )
-    asset = await ok(
+    conduit_2 = await ok(
         await client.post(
-            "/api/v1/security/assets",
-            json={"name": B_ASSET, "ips": ["10.66.0.1"], "zone_id": b_zones[0]["id"]},
+            "/api/v1/security/conduits",
+            json={
+                "name": "b-only-conduit-2",
+                "zone_a": b_zones[0]["id"],
+                "zone_b": b_zones[1]["id"],
+            },
             headers=boss,
         ),
-        "asset",
+        "second conduit",
     )
+    asset, asset_2 = [
+        await ok(
+            await client.post(
+                "/api/v1/security/assets",
+                json={"name": name, "ips": [ip], "zone_id": b_zones[0]["id"]},
+                headers=boss,
+            ),
+            "asset",
+        )
+        for name, ip in ((B_ASSET, "10.66.0.1"), ("b-only-asset-2", "10.66.0.2"))
+    ]
     a_asset = await ok(
         await client.post(
             "/api/v1/security/assets", json={"name": "a-asset"}, headers=users["a_admin"].bearer
@@ -945,6 +978,9 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
             "asset": asset["id"],
             "zone": b_zones[0]["id"],
             "conduit": conduit["id"],
+            "asset_2": asset_2["id"],
+            "zone_2": b_zones[1]["id"],
+            "conduit_2": conduit_2["id"],
         },
         {
             "device": A_DEVICE,

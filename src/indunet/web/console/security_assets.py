@@ -24,7 +24,7 @@ from indunet.web.console import fleet, sections
 from indunet.web.console.pages import error_text, render
 from indunet.web.console.paging import PageOf, paging_of
 from indunet.web.console.session import ConsoleUser
-from indunet.web.deps import PathId, StateDep
+from indunet.web.deps import PathId, QueryId, StateDep
 from indunet.web.state import AppState
 
 router = APIRouter(include_in_schema=False)
@@ -162,12 +162,15 @@ async def export_assets(state: StateDep, user: ConsoleUser) -> Response:
 
 
 @router.post(f"{BASE}/import")
-async def import_assets(request: Request, state: StateDep, user: ConsoleUser) -> Response:
-    """Import a CSV file into the user's enterprise: all rows or none, each bad row named."""
+async def import_assets(
+    request: Request, state: StateDep, user: ConsoleUser, enterprise_id: QueryId = None
+) -> Response:
+    """Import a CSV file into the user's enterprise (an overseer names one with
+    ``?enterprise_id=``): all rows or none, each bad row named."""
     store = inventory_of(state).store
     problems: list[dict[str, Any]] = []
     try:
-        eid = access.change_scope(user, _int(request.query_params.get("enterprise_id")), "import")
+        eid = access.change_scope(user, enterprise_id, "import assets")
         form = await request.form()
         upload = form.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
@@ -203,47 +206,47 @@ def _detail_context(state: AppState, user: User, asset_id: int) -> dict[str, Any
     }
 
 
-@router.get(BASE + "/{asset_id}")
+@router.get(BASE + "/{asset_no}")
 async def asset_page(
-    request: Request, state: StateDep, user: ConsoleUser, asset_id: PathId
+    request: Request, state: StateDep, user: ConsoleUser, asset_no: PathId
 ) -> Response:
     """One asset: attributes, sources, why its values won, links, conversations, edit."""
-    ctx = await run_in_threadpool(_detail_context, state, user, asset_id)
+    ctx = await run_in_threadpool(_detail_context, state, user, asset_no)
     return render(request, "security_asset.html", ctx)
 
 
-@router.post(BASE + "/{asset_id}")
+@router.post(BASE + "/{asset_no}")
 async def edit_asset(
-    request: Request, state: StateDep, user: ConsoleUser, asset_id: PathId
+    request: Request, state: StateDep, user: ConsoleUser, asset_no: PathId
 ) -> Response:
     """Save the edit form (a person's values outrank every source)."""
     form = await request.form()
     store = inventory_of(state).store
     try:
-        await run_in_threadpool(store.update, user, asset_id, _spec(form, edit=True))
+        await run_in_threadpool(store.update, user, asset_no, _spec(form, edit=True))
     except IndunetError as exc:
-        ctx = await run_in_threadpool(_detail_context, state, user, asset_id)
+        ctx = await run_in_threadpool(_detail_context, state, user, asset_no)
         ctx["error"] = error_text(request, exc)
         return render(request, "security_asset.html", ctx, status=exc.status)
-    return RedirectResponse(f"{BASE}/{asset_id}?saved=1", status_code=303)
+    return RedirectResponse(f"{BASE}/{asset_no}?saved=1", status_code=303)
 
 
-@router.post(BASE + "/{asset_id}/delete")
+@router.post(BASE + "/{asset_no}/delete")
 async def delete_asset(
-    request: Request, state: StateDep, user: ConsoleUser, asset_id: PathId
+    request: Request, state: StateDep, user: ConsoleUser, asset_no: PathId
 ) -> Response:
     """Delete an asset once its id is typed to confirm."""
     form = await request.form()
     store = inventory_of(state).store
     try:
-        if _text(form, "confirm") != str(asset_id):
-            await run_in_threadpool(store.get, user, asset_id)  # another tenant's: 404 first
+        if _text(form, "confirm") != str(asset_no):
+            await run_in_threadpool(store.get, user, asset_no)  # another tenant's: 404 first
             raise InvalidInput(
                 "type the asset's number to confirm", reason="asset_confirm", params={}
             )
-        await run_in_threadpool(store.delete, user, asset_id)
+        await run_in_threadpool(store.delete, user, asset_no)
     except IndunetError as exc:
-        ctx = await run_in_threadpool(_detail_context, state, user, asset_id)
+        ctx = await run_in_threadpool(_detail_context, state, user, asset_no)
         ctx["error"] = error_text(request, exc)
         return render(request, "security_asset.html", ctx, status=exc.status)
     return RedirectResponse(BASE, status_code=303)
@@ -295,12 +298,12 @@ async def create_zone(request: Request, state: StateDep, user: ConsoleUser) -> R
     return RedirectResponse(ZONES, status_code=303)
 
 
-@router.post(ZONES + "/{zone_id}/delete")
+@router.post(ZONES + "/{zone_no}/delete")
 async def delete_zone(
-    request: Request, state: StateDep, user: ConsoleUser, zone_id: PathId
+    request: Request, state: StateDep, user: ConsoleUser, zone_no: PathId
 ) -> Response:
     try:
-        await run_in_threadpool(inventory_of(state).zones.delete_zone, user, zone_id)
+        await run_in_threadpool(inventory_of(state).zones.delete_zone, user, zone_no)
     except IndunetError as exc:
         return await _zones_answer(request, state, user, exc)
     return RedirectResponse(ZONES, status_code=303)
@@ -321,12 +324,12 @@ async def create_conduit(request: Request, state: StateDep, user: ConsoleUser) -
     return RedirectResponse(ZONES, status_code=303)
 
 
-@router.post("/security/conduits/{conduit_id}/delete")
+@router.post("/security/conduits/{conduit_no}/delete")
 async def delete_conduit(
-    request: Request, state: StateDep, user: ConsoleUser, conduit_id: PathId
+    request: Request, state: StateDep, user: ConsoleUser, conduit_no: PathId
 ) -> Response:
     try:
-        await run_in_threadpool(inventory_of(state).zones.delete_conduit, user, conduit_id)
+        await run_in_threadpool(inventory_of(state).zones.delete_conduit, user, conduit_no)
     except IndunetError as exc:
         return await _zones_answer(request, state, user, exc)
     return RedirectResponse(ZONES, status_code=303)
