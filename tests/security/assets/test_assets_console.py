@@ -148,6 +148,8 @@ async def test_add_edit_import_and_delete(
     r = await client.post(f"{BASE}/import", files={"file": ("b.csv", wrong.encode(), "text/csv")})
     assert r.status_code == 400 and 'id="import-problems"' in r.text
     assert "<td>3</td>" in r.text and "有 1 行不符合要求" in r.text
+    assert "资产属性“ips”的值不符合要求" in r.text and "10.6.0.999" in r.text
+    assert "not an IPv4" not in r.text  # the row's problem in the reader's language
     assert inventory(state).store.by_ip(enterprise.id, "10.6.0.10") is None
     edit = await client.post(
         url,

@@ -72,8 +72,24 @@ def decode(data: bytes) -> str:
         ) from None
 
 
-def _problem(line: int, column: str, message: str) -> dict[str, Any]:
-    return {"line": line, "column": column, "message": message}
+def _problem(
+    line: int,
+    column: str,
+    message: str,
+    reason: str,
+    params: dict[str, Any] | None = None,
+    value: str = "",
+) -> dict[str, Any]:
+    """One bad row: where, the English message, and ``error.<reason>`` with its params for
+    the console; ``value`` the cell as read (cut)."""
+    return {
+        "line": line,
+        "column": column,
+        "message": message,
+        "reason": reason,
+        "params": {k: str(v) for k, v in (params or {}).items()},
+        "value": value[:60],
+    }
 
 
 def parse(data: bytes) -> list[tuple[int, dict[str, Any], str]]:
@@ -115,16 +131,27 @@ def parse(data: bytes) -> list[tuple[int, dict[str, Any], str]]:
             if not any(c.strip() for c in cells):
                 continue
             if len(cells) > len(names):
-                problems.append(_problem(line, "", f"{len(cells)} cells for {len(names)} columns"))
+                problems.append(
+                    _problem(
+                        line,
+                        "",
+                        f"{len(cells)} cells for {len(names)} columns",
+                        "asset_csv_cells",
+                        {"count": len(cells), "columns": len(names)},
+                    )
+                )
                 continue
             spec = {n: _unquote(c) for n, c in zip(names, cells, strict=False)}
             zone = str(spec.pop("zone", "") or "").strip()
             try:
                 rows.append((line, check_spec(spec), zone))
             except InvalidInput as exc:
-                problems.append(_problem(line, str(exc.params.get("field", "")), exc.message))
+                column = str(exc.params.get("field", ""))
+                cell = str(spec.get(column, ""))
+                reason = exc.reason or "asset_field"
+                problems.append(_problem(line, column, exc.message, reason, exc.params, cell))
     except csv.Error as exc:
-        problems.append(_problem(reader.line_num, "", f"not CSV: {exc}"))
+        problems.append(_problem(reader.line_num, "", f"not CSV: {exc}", "asset_csv_syntax"))
     if problems:
         first = problems[0]
         raise InvalidInput(
@@ -149,12 +176,21 @@ def import_csv(store: Assets, user: User, enterprise_id: int | None, data: bytes
     """Check the whole file, then merge every row in one transaction; return counts."""
     eid = access.change_scope(user, enterprise_id, "import assets")
     rows = parse(data)
-    problems = []
+    problems: list[dict[str, Any]] = []
     for line, values, _ in rows:
         try:
             store.check_device(eid, values)
         except InvalidInput as exc:
-            problems.append(_problem(line, "device_id", exc.message))
+            problems.append(
+                _problem(
+                    line,
+                    "device_id",
+                    exc.message,
+                    "asset_field",
+                    exc.params,
+                    str(values.get("device_id") or ""),
+                )
+            )
     if problems:
         raise InvalidInput(
             f"line {problems[0]['line']}: {problems[0]['message']}",
@@ -177,9 +213,12 @@ def import_csv(store: Assets, user: User, enterprise_id: int | None, data: bytes
                 f"line {bad[0][0]}: no zone named {bad[0][1]!r}",
                 reason="asset_csv_invalid",
                 params={"count": str(len(bad)), "line": str(bad[0][0]), "column": "zone"},
-                detail=[_problem(line, "zone", f"no zone named {z!r}") for line, z in bad][
-                    :MAX_PROBLEMS
-                ],
+                detail=[
+                    _problem(
+                        line, "zone", f"no zone named {z!r}", "asset_zone_name", {"name": z}, z
+                    )
+                    for line, z in bad
+                ][:MAX_PROBLEMS],
             )
         for _, values, zone in rows:
             if zone:
