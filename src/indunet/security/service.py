@@ -80,4 +80,17 @@ def metric_lines(state: Any) -> list[str]:
     ]
     for name, n in sorted(s.handler_errors.items()):
         lines.append(f'indunet_security_subscriber_errors_total{{subscriber="{name}"}} {n}')
+    from .assets.service import Inventory
+
+    inv = svc.part("assets")
+    if isinstance(inv, Inventory):
+        d = inv.discovery.stats
+        lines += [
+            "# HELP indunet_security_assets_discovery_total Passive asset discovery: hosts "
+            "written, assets made, failed writes.",
+            "# TYPE indunet_security_assets_discovery_total counter",
+            f'indunet_security_assets_discovery_total{{what="hosts_written"}} {d.hosts_written}',
+            f'indunet_security_assets_discovery_total{{what="new_assets"}} {d.new_assets}',
+            f'indunet_security_assets_discovery_total{{what="flush_failures"}} {d.flush_failures}',
+        ]
     return lines

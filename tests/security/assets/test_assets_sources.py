@@ -310,3 +310,7 @@ def test_security_service_has_the_part(state: AppState) -> None:
     assert isinstance(svc, Security)
     inv = svc.part("assets")
     assert isinstance(inv, Inventory) and inv.sync is not None
+    from indunet.security.service import metric_lines
+
+    inv.discovery.stats.hosts_written = 7
+    assert 'indunet_security_assets_discovery_total{what="hosts_written"} 7' in metric_lines(state)

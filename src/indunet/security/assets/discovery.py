@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import logging
 from collections import OrderedDict
@@ -72,7 +73,10 @@ class Host:
             values["role"] = self.role
         if self.asset_type:
             values["asset_type"] = self.asset_type
-        peers = list(self.peers.values())
+        peers = [
+            p | {"last": datetime.fromtimestamp(p["last"], UTC).isoformat()}
+            for p in self.peers.values()
+        ]
         out = [Observation(self.enterprise_id, "observation", values, at, peers, seen=True)]
         if self.identified:
             ident = dict(self.identified) | {"ips": [self.ip]}
@@ -88,7 +92,10 @@ class DiscoveryStats:
     flush_failures: int = 0
 
 
+@functools.lru_cache(maxsize=65_536)
 def _host_ip(value: str | None) -> str | None:
+    """A host's address as text, or None for none, multicast, broadcast (cached: the same
+    few hundred addresses come again and again)."""
     if not value:
         return None
     try:
@@ -226,7 +233,7 @@ class Discovery:
     def _peer(self, host: Host, ip: str, proto: str, port: int | None, way: str) -> None:
         key = (ip, proto, port, way)
         peer = host.peers.get(key)
-        last = datetime.fromtimestamp(host.last, UTC).isoformat()
+        last = host.last
         if peer is None:
             if len(host.peers) >= 50:
                 return
