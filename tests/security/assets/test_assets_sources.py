@@ -314,3 +314,77 @@ def test_security_service_has_the_part(state: AppState) -> None:
 
     inv.discovery.stats.hosts_written = 7
     assert 'indunet_security_assets_discovery_total{what="hosts_written"} 7' in metric_lines(state)
+
+
+def test_the_sensors_nested_details_identify_too() -> None:
+    """The shapes the sensor (security.sensor) writes: sections per protocol."""
+    from indunet.security.assets import identify
+
+    modbus = identify(
+        "modbus",
+        {
+            "device_identification": {
+                "VendorName": "Schneider Electric",
+                "ProductCode": "BMX P34",
+                "MajorMinorRevision": "v3.1",
+            }
+        },
+    )
+    assert modbus == {
+        "vendor": "Schneider Electric",
+        "model": "BMX P34",
+        "firmware": "v3.1",
+        "model_numbers": ["BMX P34"],
+    }
+    enip = identify(
+        "enip",
+        {
+            "identity": {
+                "vendor_id": 47,
+                "product_code": 1,
+                "revision": "2.4",
+                "serial_number": "0x00C0FFEE",
+                "product_name": "NJ501",
+            }
+        },
+    )
+    assert (enip["vendor"], enip["serial"], enip["model"]) == ("Omron", "00c0ffee", "NJ501")
+    s7 = identify(
+        "s7comm",
+        {
+            "module_identification": {"order_number": "6ES7 516-3AN01-0AB0", "firmware": "V2.9.4"},
+            "component_identification": {
+                "module_type": "CPU 1516-3 PN/DP",
+                "serial_number": "S V-L9A12345",
+                "plc_name": "S71500/ET200MP station_1",
+            },
+        },
+    )
+    assert (s7["model"], s7["firmware"], s7["serial"]) == (
+        "CPU 1516-3 PN/DP",
+        "V2.9.4",
+        "S V-L9A12345",
+    )
+    ua = identify(
+        "opcua",
+        {
+            "build_info": {
+                "ManufacturerName": "Siemens AG",
+                "ProductName": "SIMATIC S7-1500 OPC UA",
+                "SoftwareVersion": "V2.9",
+                "BuildNumber": "2.9.4",
+            },
+            "server": {
+                "application_uri": "urn:plc-7:SIMATIC.S7-1500.OPC-UA.Application",
+                "product_uri": "urn:Siemens.S7-1500",
+            },
+        },
+    )
+    assert (ua["vendor"], ua["firmware"], ua["hostname"]) == (
+        "Siemens AG",
+        "V2.9 build 2.9.4",
+        "plc-7",
+    )
+    assert ua["model_numbers"] == ["urn:Siemens.S7-1500"]
+    assert identify("dnp3", {"source": 1}, unit=10) == {"model_numbers": ["dnp3:10"]}
+    assert identify("modbus", {"device_identification": "junk"}) == {}

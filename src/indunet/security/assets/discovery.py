@@ -223,7 +223,8 @@ class Discovery:
                 client.asset_type = "A0002"
             self._peer(server, client.ip, proto, e.dst_port, "in")
             self._peer(client, server.ip, proto, e.dst_port, "out")
-        found = identify(proto, fields.get("details"))
+        unit = fields.get("unit") if proto == "dnp3" and e.dst_port == 20000 else None
+        found = identify(proto, fields.get("details"), unit)
         if found:
             numbers = server.identified.get("model_numbers", []) + found.pop("model_numbers", [])
             server.identified.update(found)

@@ -16,6 +16,13 @@ The keys read per protocol (the sensor's contract; docs/security/assets.md):
   ``product_code``, ``revision``, ``serial_number``, ``device_type``.
 - ``dnp3``: ``outstation_address`` (kept as a model number ``dnp3:<address>``).
 
+The sensor (``security.sensor``) nests them by what answered: ``device_identification``
+(Modbus), ``build_info`` (``ProductName``, ``ProductUri``, ``ManufacturerName``,
+``SoftwareVersion``, ``BuildNumber``) and ``server`` (``application_uri``, ``product_uri``)
+(OPC UA), ``module_identification`` and ``component_identification`` (S7), ``identity``
+(ENIP, the serial as ``0x…`` text); ``flatten`` reads those as the keys above. A DNP3
+transaction's ``unit`` is the outstation's address.
+
 Every value is cut to the attribute's length; a value of the wrong type is ignored, never an
 error (the wire is hostile: the sensor forwards what it saw).
 """
@@ -54,6 +61,37 @@ ODVA_VENDORS: dict[int, str] = {
     345: "Endress+Hauser",
     367: "Keyence",
 }
+
+
+#: The sensor's nested sections, per protocol, and the names of their keys read here.
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "modbus": ("device_identification",),
+    "opcua": ("build_info", "server"),
+    "s7comm": ("module_identification", "component_identification"),
+    "enip": ("identity",),
+}
+_OPCUA_NAMES = {
+    "ProductName": "productName",
+    "ProductUri": "productUri",
+    "ManufacturerName": "manufacturerName",
+    "SoftwareVersion": "softwareVersion",
+    "BuildNumber": "buildNumber",
+    "application_uri": "applicationUri",
+    "product_uri": "productUri",
+}
+
+
+def flatten(protocol: str, details: Mapping[str, Any]) -> dict[str, Any]:
+    """``details`` with the sensor's nested sections of ``protocol`` read as top-level keys
+    (a top-level key already there wins)."""
+    out: dict[str, Any] = {}
+    for section in SECTIONS.get(protocol, ()):
+        nested = details.get(section)
+        if isinstance(nested, Mapping):
+            for key, value in nested.items():
+                name = _OPCUA_NAMES.get(str(key), str(key)) if protocol == "opcua" else str(key)
+                out.setdefault(name, value)
+    return {**out, **details}
 
 
 def _text(details: Mapping[str, Any], *keys: str) -> str:
@@ -126,6 +164,8 @@ def _enip(d: Mapping[str, Any]) -> dict[str, Any]:
     serial = d.get("serial_number")
     if isinstance(serial, int) and not isinstance(serial, bool):
         serial = f"{serial:08x}"
+    elif isinstance(serial, str) and serial.lower().startswith("0x"):
+        serial = serial[2:].lower()
     return {
         "vendor": vendor,
         "model": _text(d, "product_name"),
@@ -145,12 +185,18 @@ def _dnp3(d: Mapping[str, Any]) -> dict[str, Any]:
 _READERS = {"modbus": _modbus, "opcua": _opcua, "s7comm": _s7, "enip": _enip, "dnp3": _dnp3}
 
 
-def identify(protocol: str | None, details: Any) -> dict[str, Any]:
-    """Asset attributes from a transaction's ``details`` (empty when there are none)."""
+def identify(protocol: str | None, details: Any, unit: Any = None) -> dict[str, Any]:
+    """Asset attributes from a transaction's ``details`` (empty when there are none);
+    ``unit`` is the transaction's unit (a DNP3 request's outstation address)."""
     reader = _READERS.get(protocol or "")
-    if reader is None or not isinstance(details, Mapping) or not details:
+    if reader is None:
         return {}
-    values = reader(details)
+    details = details if isinstance(details, Mapping) else {}
+    if protocol == "dnp3" and "outstation_address" not in details and unit is not None:
+        details = {**details, "outstation_address": unit}
+    if not details:
+        return {}
+    values = reader(flatten(protocol or "", details))
     if not any(v for k, v in values.items() if k != "vendor") and protocol == "s7comm":
         return {}  # an S7 answer that said nothing of itself
     return {k: v for k, v in values.items() if v}
