@@ -145,3 +145,66 @@ def _admin(engine: sa.Engine, eid: int) -> core.User:
             actor="t",
             enterprise_id=eid,
         )
+
+
+def test_an_observation_matching_two_assets_merges_them(
+    store: Assets, enterprise: core.Enterprise
+) -> None:
+    eid = enterprise.id
+    store.observe(
+        [
+            Observation(
+                eid,
+                "csv",
+                {"name": "主站PLC", "macs": ["00:80:f4:00:00:07"], "vendor": "Schneider Electric"},
+            )
+        ]
+    )
+    store.observe(
+        [
+            Observation(
+                eid,
+                "platform",
+                {"name": "plc-7", "ips": ["10.0.0.7"], "device_id": "plc-7", "model": "M340"},
+            )
+        ]
+    )
+    # another machine with its own MAC at a third address is not pulled in
+    store.observe(
+        [Observation(eid, "observation", {"ips": ["10.0.0.8"], "macs": ["00:80:f4:00:00:08"]})]
+    )
+    store.observe(
+        [
+            Observation(
+                eid,
+                "observation",
+                {"ips": ["10.0.0.7"], "macs": ["00:80:f4:00:00:07"], "ports": [502]},
+                seen=True,
+            )
+        ]
+    )
+    admin = _admin(store.engine, eid)
+    items, total = store.page(admin)
+    assert total == 2
+    a = next(i for i in items if i.device_id)
+    assert (a.name, a.vendor, a.model) == ("主站PLC", "Schneider Electric", "M340")
+    assert a.ips == ["10.0.0.7"] and a.macs == ["00:80:f4:00:00:07"] and a.ports == [502]
+    assert set(a.sources) == {"csv", "platform", "sensor"}
+    assert store.by_ip(eid, "10.0.0.7") == store.get(admin, a.id).asset
+    history = store.get(admin, a.id).merges
+    absorbed = [m for m in history if m.matched.startswith("asset ")]
+    assert len(absorbed) == 1 and absorbed[0].matched.endswith("(ip 10.0.0.7)")
+    assert {m.matched for m in history} >= {"new"}  # the absorbed asset's history moved here
+    assert len([m for m in history if m.matched == "new"]) == 2
+    with store.engine.connect() as conn:
+        kinds = conn.execute(
+            sa.text(
+                "SELECT kind, value FROM security_asset_keys WHERE asset_id = :a ORDER BY kind"
+            ),
+            {"a": a.id},
+        ).all()
+    assert [tuple(k) for k in kinds] == [
+        ("device", "plc-7"),
+        ("ip", "10.0.0.7"),
+        ("mac", "00:80:f4:00:00:07"),
+    ]

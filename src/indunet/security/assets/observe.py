@@ -51,6 +51,15 @@ def find(conn: sa.Connection, eid: int | None, values: Mapping[str, Any]) -> tup
 
     An IP matches only an asset without a different MAC (an address handed to another
     machine is a different asset)."""
+    hits = find_all(conn, eid, values)
+    return hits[0] if hits else None
+
+
+def find_all(
+    conn: sa.Connection, eid: int | None, values: Mapping[str, Any]
+) -> list[tuple[int, str]]:
+    """Every asset ``values`` match, each once with the first key that matched, in key order."""
+    found: dict[int, str] = {}
     macs = list(values.get("macs") or [])
     for name in KEY_ORDER:
         wanted = values.get(name)
@@ -66,10 +75,12 @@ def find(conn: sa.Connection, eid: int | None, values: Mapping[str, Any]) -> tup
                 .order_by(asset_keys.c.asset_id)
             ).all()
             for (asset_id,) in rows:
+                if int(asset_id) in found:
+                    continue
                 if name == "ips" and macs and _other_mac(conn, asset_id, macs):
                     continue
-                return int(asset_id), f"{_KIND[name]} {key}"
-    return None
+                found[int(asset_id)] = f"{_KIND[name]} {key}"
+    return list(found.items())
 
 
 def _other_mac(conn: sa.Connection, asset_id: int, macs: list[str]) -> bool:
@@ -134,9 +145,11 @@ def apply(
     at_iso = obs.at.isoformat()
     matched = ""
     if asset_id is None:
-        hit = find(conn, obs.enterprise_id, obs.values)
-        if hit is not None:
-            asset_id, matched = hit
+        hits = find_all(conn, obs.enterprise_id, obs.values)
+        if hits:
+            asset_id, matched = hits[0]
+            for other, key in hits[1:]:
+                absorb(conn, asset_id, other, key, actor, obs.at, obs.source)
     if asset_id is not None:
         found = conn.execute(sa.select(assets).where(assets.c.id == asset_id)).mappings().first()
         current: dict[str, Any] = dict(found) if found else _blank(obs.enterprise_id)
@@ -213,3 +226,77 @@ def write_keys(conn: sa.Connection, asset_id: int, row: Mapping[str, Any]) -> No
                 for k, v in sorted(keys)
             ],
         )
+
+
+def _conflict(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two assets cannot be one machine: both have MACs and share none, or both are
+    linked to different devices."""
+    macs_a, macs_b = set(a.get("macs") or []), set(b.get("macs") or [])
+    if macs_a and macs_b and not macs_a & macs_b:
+        return True
+    return bool(a.get("device_id") and b.get("device_id") and a["device_id"] != b["device_id"])
+
+
+def absorb(
+    conn: sa.Connection,
+    target_id: int,
+    other_id: int,
+    key: str,
+    actor: str,
+    at: datetime,
+    source: str = "observation",
+) -> bool:
+    """Merge asset ``other_id`` into ``target_id`` when an observation matched both (``key``
+    matched the other): its values merged by the source that set each, its history moved,
+    the other deleted; a history entry says so. Refused (False) when they cannot be one."""
+    rows = {
+        r["id"]: dict(r)
+        for r in conn.execute(
+            sa.select(assets).where(assets.c.id.in_((target_id, other_id)))
+        ).mappings()
+    }
+    target, other = rows.get(target_id), rows.get(other_id)
+    if target is None or other is None or _conflict(target, other):
+        return False
+    provenance = other.get("provenance") or {}
+    decisions: list[dict[str, Any]] = []
+    current = dict(target)
+    at_iso = at.isoformat()
+    for name in (*SCALARS, *LIST_FIELDS):
+        value = other.get(name)
+        if value in (None, "", []):
+            continue
+        source = provenance.get(name, "observation")
+        outcome = merge(current, {name: value}, source, at_iso)
+        current.update(outcome.changes)
+        decisions += outcome.decisions
+    sources = dict(other.get("sources") or {})
+    sources.update(target.get("sources") or {})
+    current["sources"] = sources
+    current["peers"] = merge_peers(target.get("peers") or [], other.get("peers") or [])
+    for name, pick in (("first_seen", min), ("last_seen", max)):
+        known = [v for v in (target.get(name), other.get(name)) if v is not None]
+        current[name] = pick(known) if known else None
+    if not target.get("device_id"):
+        current["device_deleted"] = bool(other.get("device_deleted"))
+    current["search"] = search_text(current)
+    current["updated_at"] = datetime.now(UTC)
+    del current["id"]
+    conn.execute(
+        asset_merges.update().where(asset_merges.c.asset_id == other_id).values(asset_id=target_id)
+    )
+    conn.execute(asset_keys.delete().where(asset_keys.c.asset_id == other_id))
+    conn.execute(assets.delete().where(assets.c.id == other_id))
+    conn.execute(assets.update().where(assets.c.id == target_id).values(**current))
+    write_keys(conn, target_id, current)
+    conn.execute(
+        asset_merges.insert().values(
+            asset_id=target_id,
+            at=at,
+            source=source,
+            matched=f"asset {other_id} ({key})",
+            decisions=decisions[:40],
+            actor=actor,
+        )
+    )
+    return True
