@@ -47,11 +47,14 @@ B_HANDLE = f"{B_PREFIX}/b-only-bulk-1"
 B_RECORD = f"{B_PREFIX}/b-only-record-1"  # an identifier of B's, registered at once
 B_PURPOSE = "b-only-application-purpose"  # B's application for a prefix
 A_DEVICE = "a-digger-1"
+B_ASSET = "b-only-asset-plc"
+B_ZONE = "b-only-zone"
 # Strings that only B's things carry: a list that A may read must contain none of them.
 B_MARKERS = (
     *(B_NAME, USCC_B, B_DEVICE, B_MODEL, B_RULE, B_TEMPLATE, B_BULK, "b-only-bulk-1"),
     *("b-only-board", "b-only-display", "b-only-record-1", B_PURPOSE),
     *("b-only-alert", "b-only-case"),
+    *(B_ASSET, B_ZONE, "b-only-conduit"),
 )
 
 # -- what the routes are ------------------------------------------------------------------
@@ -197,6 +200,13 @@ TENANT_PARAMS = {
     "collection_id": "collection",  # B's TAXII collection (security.sharing)
     "object_id": "stix_object",  # a STIX object in it
     "status_id": "taxii_status",  # the status resource of B's TAXII add
+    "asset_id": "asset",  # B's asset in the security inventory
+    "zone_id": "zone",  # B's security zone (IEC 62443)
+    "conduit_id": "conduit",  # B's conduit between two of its zones
+    # The console's asset pages name spare ones, so the API's deletes leave them for its own.
+    "asset_no": "asset_2",
+    "zone_no": "zone_2",
+    "conduit_no": "conduit_2",
 }
 # Parameters that name no tenant's thing, with a value that makes the request well formed.
 PLAIN_PARAMS: dict[str, Any] = {
@@ -218,6 +228,11 @@ PUBLIC_QUERY = {("GET", "/ids/templates", "prefix")}
 # record resolves for anyone); the refusal, 409 ``prefix_allocated``, is the same for every
 # enterprise's prefix (tests/web/test_prefix_governance.py).
 PUBLIC_BODY = {("POST", "/api/v1/prefix-applications", "prefix")}
+# An asset's ``model`` is the product model it says it is (free text), not a Thing Model.
+PUBLIC_BODY |= {
+    ("POST", "/api/v1/security/assets", "model"),
+    ("PATCH", "/api/v1/security/assets/{asset_id}", "model"),
+}
 
 # Request bodies of operations that take one, by (method, path). JSON unless a key says
 # otherwise: ("form", {...}) for console forms, ("csv", text) for CSV uploads.
@@ -304,6 +319,12 @@ BODIES: dict[tuple[str, str], tuple[str, Any]] = {
     ("POST", "/ids/prefixes/{prefix}/renew"): ("form", {"purpose": "x"}),
     ("POST", "/ids/prefix-applications/{application_id}"): ("form", {"decision": "approve"}),
     ("POST", "/taxii2/api1/collections/{collection_id}/objects/"): ("json", {"objects": []}),
+    ("PATCH", "/api/v1/security/assets/{asset_id}"): ("json", {"location": "moved by someone"}),
+    ("PUT", "/api/v1/security/zones/{zone_id}"): ("json", {"name": "renamed", "sl_target": 2}),
+    ("POST", "/security/assets/{asset_no}"): ("form", {"location": "moved by someone"}),
+    ("POST", "/security/assets/{asset_no}/delete"): ("form", {"confirm": "not-the-id"}),
+    ("POST", "/security/zones/{zone_no}/delete"): ("form", {}),
+    ("POST", "/security/conduits/{conduit_no}/delete"): ("form", {}),
 }
 
 
@@ -420,6 +441,26 @@ BODY_FIELDS: dict[tuple[str, str, str], dict[str, Any]] = {
     ("POST", "/api/v1/security/events", "enterprise_id"): {
         "events": [{"source": "zeek", "kind": "net.connection", "enterprise_id": THING}]
     },
+    # The asset inventory: an asset in another's enterprise, linked to another's device; a
+    # zone in another's enterprise; a conduit between another's zones.
+    ("POST", "/api/v1/security/assets", "enterprise_id"): {"name": "x", "enterprise_id": THING},
+    ("POST", "/api/v1/security/assets", "device_id"): {"name": "x", "device_id": THING},
+    ("PATCH", "/api/v1/security/assets/{asset_id}", "device_id"): {"device_id": THING},
+    ("POST", "/api/v1/security/zones", "enterprise_id"): {
+        "name": "intruder",
+        "sl_target": 1,
+        "enterprise_id": THING,
+    },
+    ("POST", "/api/v1/security/conduits", "zone_a"): {
+        "name": "intruder",
+        "zone_a": THING,
+        "zone_b": THING,
+    },
+    ("POST", "/security/conduits", "zone_a"): {
+        "name": "intruder",
+        "zone_a": THING,
+        "zone_b": THING,
+    },
 }
 # Body fields that name a tenant's thing, and their kind.
 BODY_TENANT_FIELDS = {
@@ -433,6 +474,7 @@ BODY_TENANT_FIELDS = {
     "enterprise_uscc": "uscc",
     "channel_id": "channel",
     "handle": "handle",
+    "zone_a": "zone",  # a conduit's zones (zone_b is sent the same)
 }
 # Things that exist nowhere, of each kind: the answer A's users must not tell apart.
 MISSING: dict[str, Any] = {
@@ -462,6 +504,12 @@ MISSING: dict[str, Any] = {
     "collection": "00000000-0000-4000-8000-000000000000",
     "stix_object": "indicator--00000000-0000-4000-8000-000000000000",
     "taxii_status": "00000000-0000-4000-8000-000000000001",
+    "asset": 987_654,
+    "zone": 987_654,
+    "conduit": 987_654,
+    "asset_2": 987_654,
+    "zone_2": 987_654,
+    "conduit_2": 987_654,
 }
 # Changes that name no tenant's thing at all (no id in the path, query or body): creating an
 # enterprise, a model or a bulk job acts on the caller's own enterprise or is role-gated.
@@ -491,6 +539,8 @@ NAMES_NOTHING = {
     # (tests/security/sharing/test_sharing_console.py)
     ("POST", "/security/sharing/feeds"),
     ("POST", "/security/sharing/feeds/delete"),
+    ("POST", "/security/assets"),  # in the caller's enterprise (tests/security/assets)
+    ("POST", "/security/zones"),
 }
 
 
@@ -866,6 +916,52 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
     )
     assert letters["total"] >= 1, "B's out-of-range sample left no dead letter"
     b_admin = core.User(0, users["b_admin"].name, Role.ENTERPRISE_ADMIN, b.id)
+    b_zones = [
+        await ok(
+            await client.post(
+                "/api/v1/security/zones", json={"name": name, "sl_target": 2}, headers=boss
+            ),
+            "zone",
+        )
+        for name in (B_ZONE, "b-only-zone-2")
+    ]
+    conduit = await ok(
+        await client.post(
+            "/api/v1/security/conduits",
+            json={"name": "b-only-conduit", "zone_a": b_zones[0]["id"], "zone_b": b_zones[1]["id"]},
+            headers=boss,
+        ),
+        "conduit",
+    )
+    conduit_2 = await ok(
+        await client.post(
+            "/api/v1/security/conduits",
+            json={
+                "name": "b-only-conduit-2",
+                "zone_a": b_zones[0]["id"],
+                "zone_b": b_zones[1]["id"],
+            },
+            headers=boss,
+        ),
+        "second conduit",
+    )
+    asset, asset_2 = [
+        await ok(
+            await client.post(
+                "/api/v1/security/assets",
+                json={"name": name, "ips": [ip], "zone_id": b_zones[0]["id"]},
+                headers=boss,
+            ),
+            "asset",
+        )
+        for name, ip in ((B_ASSET, "10.66.0.1"), ("b-only-asset-2", "10.66.0.2"))
+    ]
+    a_asset = await ok(
+        await client.post(
+            "/api/v1/security/assets", json={"name": "a-asset"}, headers=users["a_admin"].bearer
+        ),
+        "A's asset",
+    )
     board = telemetry.Dashboards(state.engine, platform.devices.lookup, platform.devices.model_of)
     board = board.create(b_admin, "b-only-board", b.id)
     display, _ = telemetry.Displays(state.engine).create(b_admin, name="b-only-display")
@@ -919,6 +1015,12 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
             "application": b_application.id,
             **b_case,
             **b_taxii,
+            "asset": asset["id"],
+            "zone": b_zones[0]["id"],
+            "conduit": conduit["id"],
+            "asset_2": asset_2["id"],
+            "zone_2": b_zones[1]["id"],
+            "conduit_2": conduit_2["id"],
         },
         {
             "device": A_DEVICE,
@@ -926,6 +1028,7 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
             "enterprise": a.id,
             "channel": a_channel.id,
             "notify_rule": a_subscription.id,
+            "asset": a_asset["id"],
         },
     )
 

@@ -54,21 +54,26 @@ class Security:
 
 
 def from_state(state: Any) -> Security:
-    """The descriptor's service factory."""
-    svc = Security(state.engine)
+    """The descriptor's service factory: the hub and every part, in start order (stores
+    before the parts that feed them; the sensor last, once everything it feeds runs)."""
+    from .assets.service import inventory_from_state
     from .cases import AlertStore
-
-    evidence = Path(state.settings.data_dir) / "security" / "evidence"
-    svc.add("alerts", AlertStore(state.engine, state.bus, evidence_dir=evidence))
+    from .detect.part import Detection
     from .sharing.puller import Puller
 
+    svc = Security(state.engine)
+    evidence = Path(state.settings.data_dir) / "security" / "evidence"
+    svc.add("alerts", AlertStore(state.engine, state.bus, evidence_dir=evidence))
+    svc.add("assets", inventory_from_state(state, svc.hub))
+    # detection: alerts go to the part named "alerts" (the alert store)
+    svc.add("detection", Detection(state.engine, svc.hub, lambda: svc.part("alerts")))
     # TAXII feeds are pulled by one process of the installation: the one that leads
     # (``web.platform.Role.leads``; every process in the embedded mode)
     role = getattr(getattr(state, "platform", None), "role", None)
     if getattr(role, "leads", True):
         svc.add("sharing", Puller(state.engine))
-    settings = getattr(state, "settings", None)
-    if settings is not None and (settings.sensor_iface or settings.sensor_follow):
+    settings = state.settings
+    if settings.sensor_iface or settings.sensor_follow:
         from .sensor.run import from_settings
 
         svc.add("sensor", from_settings(settings, svc.hub))
@@ -99,4 +104,17 @@ def metric_lines(state: Any) -> list[str]:
         from .sensor.run import metric_lines as sensor_lines
 
         lines += sensor_lines(sensor)
+    from .assets.service import Inventory
+
+    inv = svc.part("assets")
+    if isinstance(inv, Inventory):
+        d = inv.discovery.stats
+        lines += [
+            "# HELP indunet_security_assets_discovery_total Passive asset discovery: hosts "
+            "written, assets made, failed writes.",
+            "# TYPE indunet_security_assets_discovery_total counter",
+            f'indunet_security_assets_discovery_total{{what="hosts_written"}} {d.hosts_written}',
+            f'indunet_security_assets_discovery_total{{what="new_assets"}} {d.new_assets}',
+            f'indunet_security_assets_discovery_total{{what="flush_failures"}} {d.flush_failures}',
+        ]
     return lines

@@ -10,14 +10,20 @@ SUBSYSTEM = Subsystem(
     "vulnerabilities, cases, threat sharing",
     migrations=Path(__file__).parent / "migrations" / "versions",
     tables=(
+        "indunet.security.assettables",
         "indunet.security.casetables",
+        "indunet.security.detecttables",
         "indunet.security.sharingtables",
     ),
     api=(
         "indunet.web.api.security_events:router",
+        "indunet.web.api.security_assets:router",
+        "indunet.web.api.security_rules:router",
         "indunet.web.api.security_cases:router",
     ),
     console=(
+        "indunet.web.console.security_assets:router",
+        "indunet.web.console.security_detect:router",
         "indunet.web.console.security_cases:router",
         "indunet.web.console.security_sharing:router",
     ),
@@ -27,16 +33,21 @@ SUBSYSTEM = Subsystem(
             "nav.security",
             "security.intro",
             (
+                Page("/security/assets", "security.tab.assets"),
+                Page("/security/zones", "security.tab.zones"),
                 Page("/security/alerts", "security.tab.alerts"),
                 Page("/security/cases", "security.tab.cases"),
+                Page("/security/attack", "security.tab.attack"),
+                Page("/security/rules", "security.tab.rules"),
+                Page("/security/baseline", "security.tab.baseline"),
                 Page("/security/sharing", "security.tab.sharing"),
             ),
-            order=50,  # after identifiers and the platform (tests/web/test_subsystems.py)
+            order=60,  # after identifiers and the platform (tests/web/test_subsystems.py)
         ),
     ),
     services="indunet.security.service:from_state",
     metrics="indunet.security.service:metric_lines",
     mount="indunet.web.api.taxii:mount",
-    role="platform",
     cli=(("sensor", "indunet.cli.sensor:app"),),
+    role="platform",
 )

@@ -22,10 +22,12 @@ from indunet.web.api.devices import MAX_CSV as API_CSV
 from indunet.web.api.handles import MAX_POST_BYTES as HANDLE_POST
 from indunet.web.api.handles import MAX_PUT_BYTES as HANDLE_PUT
 from indunet.web.api.ingest import MAX_BODY as TELEMETRY_BODY
+from indunet.web.api.security_assets import MAX_CSV as SECURITY_ASSETS_CSV
 from indunet.web.api.security_events import MAX_BODY as SECURITY_EVENTS_BODY
 from indunet.web.api.taxii import MAX_BODY as TAXII_BODY
 from indunet.web.console.devices import MAX_CSV_BYTES as CONSOLE_CSV
 from indunet.web.console.idsbulk import MAX_UPLOAD_BYTES as CONSOLE_BULK
+from indunet.web.console.security_assets import MAX_CSV_BYTES as CONSOLE_ASSETS_CSV
 
 MIB = 1024 * 1024
 #: Every route not listed below: logins, JSON API calls, console forms.
@@ -71,6 +73,9 @@ ROUTE_LIMITS: tuple[RouteLimit, ...] = (
     RouteLimit("POST", r"/security/cases/[0-9]+/evidence", MAX_EVIDENCE + _FORM_ROOM),
     # TAXII 2.1 envelopes posted to a collection (the API root's max_content_length).
     RouteLimit("POST", r"/taxii2/api1/collections/[^/]+/objects/", TAXII_BODY),
+    # Asset inventory CSV imports (security.assets.csvio): the file's own cap, as text/csv.
+    RouteLimit("POST", r"/api/v1/security/assets/import", SECURITY_ASSETS_CSV + _FORM_ROOM),
+    RouteLimit("POST", r"/security/assets/import", CONSOLE_ASSETS_CSV + _FORM_ROOM),
     # Bulk identifier registration files (CSV or JSON Lines).
     RouteLimit("POST", r"/api/v1/bulk", 64 * MIB),
     RouteLimit("POST", r"/ids/bulk", CONSOLE_BULK + _FORM_ROOM),
