@@ -54,7 +54,12 @@ class Security:
 
 def from_state(state: Any) -> Security:
     """The descriptor's service factory."""
-    return Security(state.engine)
+    svc = Security(state.engine)
+    from .detect.part import Detection
+
+    # detection: alerts go to the part named "alerts" (the alert store) when there is one
+    svc.add("detection", Detection(state.engine, svc.hub, lambda: svc.part("alerts")))
+    return svc
 
 
 def metric_lines(state: Any) -> list[str]:

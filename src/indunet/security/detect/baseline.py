@@ -20,6 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from indunet.core.paged import page_of_rows
 from indunet.security import detecttables as t
 from indunet.security.events import SecurityEvent
 
@@ -249,6 +250,29 @@ class BaselineStore:
                     until=period.until,
                     updated_by=by,
                 )
+            )
+
+    def page(
+        self, enterprise: int | None, q: str, kind: str, offset: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of baseline items (``enterprise`` None: every enterprise's), by id;
+        ``q`` searches the item's key (addresses, protocol, port, function)."""
+        items = t.baseline_items
+        where = [] if enterprise is None else [items.c.enterprise_id == enterprise]
+        if kind:
+            where.append(items.c.kind == kind)
+        if q:
+            where.append(items.c.key.contains(q, autoescape=True))
+        with self.engine.connect() as conn:
+            return page_of_rows(
+                conn,
+                items,
+                list(items.c),
+                where,
+                [items.c.id],
+                offset=offset,
+                limit=limit,
+                scan=bool(q),
             )
 
     def delete(self, enterprise: int, item_id: int) -> Item | None:

@@ -68,7 +68,8 @@ class Engine:
         self.context = context if context is not None else Context()
         self.max_groups = max_groups
         self.stats: dict[str, RuleStats] = {}
-        self.detections: Counter[str] = Counter()
+        self.detections: Counter[tuple[int | None, str]] = Counter()
+        """Alerts raised since start per (enterprise, technique)."""
         self.events = 0
         self.evictions = 0
         self.sink_errors = 0
@@ -224,7 +225,7 @@ class Engine:
         count: int,
     ) -> Alert:
         for t in rule.techniques:
-            self.detections[t] += 1
+            self.detections[event.enterprise_id, t] += 1
         names = GROUPS[rule.group_by]
         label = ",".join(f"{n}={v}" for n, v in zip(names, group[1:], strict=True))
         return Alert(

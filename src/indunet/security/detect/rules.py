@@ -21,7 +21,7 @@ import yaml
 
 from indunet.core import InvalidInput
 
-from .conditions import MAX_ITEMS, ConditionError, NamedList, Predicate, compile_condition
+from .conditions import ConditionError, NamedList, Predicate, compile_condition
 
 MAX_FILE = 256 * 1024
 MAX_RULES = 500
@@ -358,14 +358,3 @@ def builtin_files() -> list[RuleFile]:
         read_file(p.name, p.read_text(encoding="utf-8"), builtin=True)
         for p in sorted(BUILTIN.glob("*.yml"))
     ]
-
-
-def list_items(items: Sequence[Any]) -> NamedList:
-    """A named list from stored values (an enterprise's allow-list)."""
-    if len(items) > MAX_LIST:
-        raise InvalidInput(
-            f"a list holds at most {MAX_LIST} values",
-            reason="security_list_too_long",
-            params={"max": MAX_LIST},
-        )
-    return NamedList.of(items[: MAX_ITEMS * 10])
