@@ -150,6 +150,14 @@ PUBLIC = {
         for method in ("GET", "OPTIONS")
     ),
     ("GET", "/.well-known/gs1resolver"),
+    # Detection rules, rule files and ATT&CK techniques are the installation's, read by every
+    # signed-in user and changed by platform admins only (tests/security/detect/test_api.py).
+    ("GET", "/api/v1/security/rules/{detection_rule}"),
+    ("POST", "/api/v1/security/rules/{detection_rule}/enable"),
+    ("POST", "/api/v1/security/rules/{detection_rule}/disable"),
+    ("PUT", "/api/v1/security/rule-files/{file_name}"),
+    ("DELETE", "/api/v1/security/rule-files/{file_name}"),
+    ("GET", "/api/v1/security/attack/techniques/{technique}"),
 }
 # Things of no enterprise that only overseers see (``core.access`` with no enterprise):
 # complaints. They are not a tenant's, so no owner finds them; ``test_isolation_matrix``
@@ -394,6 +402,39 @@ BODY_FIELDS: dict[tuple[str, str, str], dict[str, Any]] = {
     # Not in OpenAPI's body schema either: security events for another tenant's enterprise.
     ("POST", "/api/v1/security/events", "enterprise_id"): {
         "events": [{"source": "zeek", "kind": "net.connection", "enterprise_id": THING}]
+    },
+    # Detection: an enterprise's lists and baseline (tests/security/detect/test_api.py).
+    ("PUT", "/api/v1/security/lists", "enterprise_id"): {
+        "enterprise_id": THING,
+        "name": "allowed_masters",
+        "items": ["10.0.0.1"],
+    },
+    ("POST", "/api/v1/security/baseline/learning", "enterprise_id"): {
+        "enterprise_id": THING,
+        "days": 1,
+    },
+    ("POST", "/api/v1/security/baseline/enforce", "enterprise_id"): {"enterprise_id": THING},
+    ("POST", "/api/v1/security/baseline/items", "enterprise_id"): {
+        "enterprise_id": THING,
+        "kind": "function",
+        "dst_ip": "10.0.0.2",
+        "protocol": "modbus",
+        "function": "5",
+    },
+    ("POST", "/api/v1/security/baseline/remove", "enterprise_id"): {
+        "enterprise_id": THING,
+        "item_id": 1,
+    },
+    ("POST", "/api/v1/security/baseline/accept", "enterprise_id"): {
+        "enterprise_id": THING,
+        "event": {
+            "source": "sensor",
+            "kind": "ot.transaction",
+            "protocol": "modbus",
+            "src_ip": "10.0.0.1",
+            "dst_ip": "10.0.0.2",
+            "dst_port": 502,
+        },
     },
 }
 # Body fields that name a tenant's thing, and their kind.

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from indunet.core.plugins import Subsystem
+from indunet.core.plugins import Page, Section, Subsystem
 
 SUBSYSTEM = Subsystem(
     name="security",
@@ -11,6 +11,20 @@ SUBSYSTEM = Subsystem(
     migrations=Path(__file__).parent / "migrations" / "versions",
     tables=("indunet.security.detecttables",),
     api=("indunet.web.api.security_events:router", "indunet.web.api.security_rules:router"),
+    console=("indunet.web.console.security_detect:router",),
+    sections=(
+        Section(
+            "/security",
+            "nav.security",
+            "security.intro",
+            (
+                Page("/security/rules", "security.tab.rules"),
+                Page("/security/attack", "security.tab.attack"),
+                Page("/security/baseline", "security.tab.baseline"),
+            ),
+            order=40,
+        ),
+    ),
     services="indunet.security.service:from_state",
     metrics="indunet.security.service:metric_lines",
     role="platform",

@@ -145,25 +145,27 @@ async def test_lists_are_per_enterprise(
         b = core.create_enterprise(conn, uscc=USCC_B, name="乙厂", actor="t", verified=True)
     ea = bearer(state.engine, "ea", Role.ENTERPRISE_ADMIN, enterprise.id)
     r = await client.put(
-        f"{API}/lists/allowed_masters",
-        json={"enterprise_id": enterprise.id, "items": ["10.0.0.5"]},
+        f"{API}/lists",
+        json={"enterprise_id": enterprise.id, "name": "allowed_masters", "items": ["10.0.0.5"]},
         headers=ea,
     )
     assert r.status_code == 200, r.text
     r = await client.put(
-        f"{API}/lists/allowed_masters",
-        json={"enterprise_id": b.id, "items": ["10.0.0.5"]},
+        f"{API}/lists",
+        json={"enterprise_id": b.id, "name": "allowed_masters", "items": ["10.0.0.5"]},
         headers=ea,
     )
     assert r.status_code == 404
     r = await client.put(
-        f"{API}/lists/Bad-Name", json={"enterprise_id": enterprise.id, "items": []}, headers=ea
+        f"{API}/lists",
+        json={"enterprise_id": enterprise.id, "name": "Bad-Name", "items": []},
+        headers=ea,
     )
     assert r.status_code == 400 and r.json()["reason"] == "security_list_name"
     eu = bearer(state.engine, "eu", Role.ENTERPRISE_USER, enterprise.id)
     r = await client.put(
-        f"{API}/lists/allowed_masters",
-        json={"enterprise_id": enterprise.id, "items": []},
+        f"{API}/lists",
+        json={"enterprise_id": enterprise.id, "name": "allowed_masters", "items": []},
         headers=eu,
     )
     assert r.status_code == 403

@@ -23,6 +23,7 @@ cannot be compared at all), never an exception out of the engine.
 from __future__ import annotations
 
 import ipaddress
+import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -74,7 +75,7 @@ class ConditionError(Exception):
 def getter(name: str) -> Callable[[SecurityEvent], Any]:
     """A function reading ``name`` (``dst_ip``, ``fields.details.szl``) off an event."""
     if name in EVENT_FIELDS:
-        return lambda e: getattr(e, name)
+        return operator.attrgetter(name)
     parts = name.split(".")[1:]
 
     def read(event: SecurityEvent) -> Any:
@@ -119,9 +120,40 @@ def compile_condition(
     if not isinstance(node, dict) or not node:
         raise ConditionError(path, "a condition is a non-empty mapping")
     parts = [_one(str(k), v, (*path, str(k)), depth) for k, v in node.items()]
+    return _all(parts)
+
+
+def _all(parts: Sequence[Predicate]) -> Predicate:
+    """True when every part is (unrolled for the common short cases: this is the hot path)."""
     if len(parts) == 1:
         return parts[0]
-    return lambda e, c: all(p(e, c) for p in parts)
+    if len(parts) == 2:
+        a, b = parts
+        return lambda e, c: a(e, c) and b(e, c)
+    if len(parts) == 3:
+        a, b, d = parts
+        return lambda e, c: a(e, c) and b(e, c) and d(e, c)
+    tup = tuple(parts)
+
+    def every(e: SecurityEvent, c: Context) -> bool:
+        for p in tup:  # noqa: SIM110  (a loop: no generator on the hot path)
+            if not p(e, c):
+                return False
+        return True
+
+    return every
+
+
+def _any(parts: Sequence[Predicate]) -> Predicate:
+    tup = tuple(parts)
+
+    def some(e: SecurityEvent, c: Context) -> bool:
+        for p in tup:  # noqa: SIM110  (a loop: no generator on the hot path)
+            if p(e, c):
+                return True
+        return False
+
+    return some
 
 
 def _one(key: str, value: Any, path: tuple[str | int, ...], depth: int) -> Predicate:
@@ -129,9 +161,7 @@ def _one(key: str, value: Any, path: tuple[str | int, ...], depth: int) -> Predi
         if not isinstance(value, list) or not value or len(value) > MAX_ITEMS:
             raise ConditionError(path, f"{key} takes a non-empty list of conditions")
         subs = [compile_condition(v, (*path, i), depth + 1) for i, v in enumerate(value)]
-        if key == "all":
-            return lambda e, c: all(p(e, c) for p in subs)
-        return lambda e, c: any(p(e, c) for p in subs)
+        return _all(subs) if key == "all" else _any(subs)
     if key == "not":
         sub = compile_condition(value, path, depth + 1)
         return lambda e, c: not sub(e, c)
@@ -152,6 +182,10 @@ def _one(key: str, value: Any, path: tuple[str | int, ...], depth: int) -> Predi
 
 
 def _test(get: Callable[[Any], Any], test: Any, path: tuple[str | int, ...]) -> Predicate:
+    if isinstance(test, str):  # the common case, kept fast: only a text equals a text
+        return lambda e, c: get(e) == test
+    if isinstance(test, bool) or test is None:
+        return lambda e, c: get(e) is test
     if _scalar(test):
         return lambda e, c: _eq(get(e), test)
     if isinstance(test, list):
@@ -171,6 +205,9 @@ def _test(get: Callable[[Any], Any], test: Any, path: tuple[str | int, ...]) -> 
             raise ConditionError(where, f"in takes a list of 1 to {MAX_ITEMS} values")
         if not all(_scalar(a) for a in arg):
             raise ConditionError(where, "in takes plain values")
+        if all(isinstance(a, str) for a in arg):
+            texts = frozenset(arg)
+            return lambda e, c: isinstance(v := get(e), str) and v in texts
         keys = frozenset(_key(a) for a in arg)
         return lambda e, c: _key(get(e)) in keys
     if op == "regex":

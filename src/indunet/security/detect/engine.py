@@ -100,6 +100,12 @@ class Engine:
             for r in ruleset.rules
             if old is not None and (o := old.get(r.id)) is not None and o.version == r.version
         }
+        by_kind: dict[str, list[_Compiled]] = {}
+        kinds = {k for c in compiled if c.rule.kinds for k in c.rule.kinds}
+        for kind in kinds:  # rules in set order (parents first), per kind
+            by_kind[kind] = [c for c in compiled if c.rule.kinds is None or kind in c.rule.kinds]
+        self._any_kind = tuple(c for c in compiled if c.rule.kinds is None)
+        self._by_kind = {k: tuple(v) for k, v in by_kind.items()}
         self._ruleset, self._compiled = ruleset, compiled
         for key in [k for k in self._groups if k[0] not in keep]:
             del self._groups[key]
@@ -122,13 +128,13 @@ class Engine:
     def process(self, events: Sequence[SecurityEvent]) -> list[Alert]:
         """The alerts ``events`` raise (state updated; no I/O)."""
         out: list[Alert] = []
-        ctx, compiled = self.context, self._compiled
+        ctx, by_kind, any_kind = self.context, self._by_kind, self._any_kind
         baseline = ctx.baseline
         for event in events:
             self.events += 1
             if baseline is not None:
                 baseline.observe(event)
-            for c in compiled:
+            for c in by_kind.get(event.kind, any_kind):
                 try:
                     if not c.rule.predicate(event, ctx):
                         continue

@@ -92,6 +92,7 @@ class Rule:
     file: str = ""
     line: int = 0
     builtin: bool = False
+    kinds: frozenset[str] | None = None  # the event kinds it can match (None: any)
 
     def title_in(self, lang: str) -> str:
         return self.title.get(lang) or self.title.get("en") or self.id
@@ -292,7 +293,23 @@ def _rule(name: str, root: yaml.Node | None, n: int, raw: Any, builtin: bool) ->
         file=name,
         line=base,
         builtin=builtin,
+        kinds=_kinds(raw["match"]),
     )
+
+
+def _kinds(match: dict[str, Any]) -> frozenset[str] | None:
+    """The kinds a match can hold for, read from its top-level ``kind`` test (the engine
+    tries a rule only on those); None when it does not say."""
+    test = match.get("kind")
+    if isinstance(test, str):
+        return frozenset({test})
+    if isinstance(test, dict) and len(test) == 1:
+        ((op, arg),) = test.items()
+        if op == "eq" and isinstance(arg, str):
+            return frozenset({arg})
+        if op == "in" and isinstance(arg, list) and all(isinstance(a, str) for a in arg):
+            return frozenset(arg)
+    return None
 
 
 def load_ruleset(files: Iterable[RuleFile]) -> RuleSet:

@@ -302,6 +302,7 @@ class ListIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     enterprise_id: int = Field(ge=1)
+    name: str = Field(max_length=64, examples=["allowed_masters"])
     items: list[str | int] = Field(max_length=10_000)
 
 
@@ -318,19 +319,14 @@ def get_lists(state: StateDep, user: UserDep, enterprise_id: QueryId = None) -> 
     }
 
 
-@router.put("/lists/{list_name}")
-async def put_list(
-    request: Request,
-    state: StateDep,
-    body: ListIn,
-    list_name: Annotated[str, Path(max_length=64)],
-) -> dict[str, Any]:
-    """Replace an enterprise's list (its admins; an empty list removes it)."""
+@router.put("/lists")
+async def put_list(request: Request, state: StateDep, body: ListIn) -> dict[str, Any]:
+    """Replace an enterprise's named list (its admins; an empty list removes it)."""
     det = detection_of(state)
     user = await run_in_threadpool(current_user, request, state)
-    await run_in_threadpool(det.store.put_list, user, body.enterprise_id, list_name, body.items)
+    await run_in_threadpool(det.store.put_list, user, body.enterprise_id, body.name, body.items)
     await det.reload()
-    return {"enterprise_id": body.enterprise_id, "name": list_name, "items": len(body.items)}
+    return {"enterprise_id": body.enterprise_id, "name": body.name, "items": len(body.items)}
 
 
 # -- baseline ------------------------------------------------------------------------------
@@ -411,9 +407,8 @@ async def start_learning(request: Request, state: StateDep, body: LearnIn) -> di
     period = await run_in_threadpool(
         det.start_learning, body.enterprise_id, user.username, body.days
     )
-    await run_in_threadpool(
-        _audit, det, user, "security.baseline.learn", body.enterprise_id, {"days": body.days}
-    )
+    action = "security.baseline.learn"
+    await run_in_threadpool(_audit, det, user, action, body.enterprise_id, {"days": body.days})
     return asdict(period)
 
 
@@ -426,7 +421,8 @@ async def stop_learning(request: Request, state: StateDep, body: EnforceIn) -> d
     period = await run_in_threadpool(det.stop_learning, body.enterprise_id, user.username)
     if period is None:
         raise NotFound(f"no baseline for enterprise {body.enterprise_id}")
-    await run_in_threadpool(_audit, det, user, "security.baseline.enforce", body.enterprise_id, {})
+    action = "security.baseline.enforce"
+    await run_in_threadpool(_audit, det, user, action, body.enterprise_id, {})
     return asdict(period)
 
 
@@ -501,7 +497,8 @@ async def add_baseline_item(
     user = await run_in_threadpool(current_user, request, state)
     _changer(user, body.enterprise_id)
     item = _check_item(body)
-    added = await run_in_threadpool(_add, det, user, [item], "security.baseline.add")
+    action = "security.baseline.add"
+    added = await run_in_threadpool(_add, det, user, [item], action)
     return {"added": added}
 
 
@@ -516,9 +513,8 @@ async def remove_baseline_item(
     item = await run_in_threadpool(det.baseline_store.delete, body.enterprise_id, body.item_id)
     if item is None:
         raise NotFound(f"no baseline item {body.item_id}")
-    await run_in_threadpool(
-        _audit, det, user, "security.baseline.remove", body.enterprise_id, {"key": item.key}
-    )
+    action = "security.baseline.remove"
+    await run_in_threadpool(_audit, det, user, action, body.enterprise_id, {"key": item.key})
     return {"removed": body.item_id}
 
 
@@ -553,5 +549,6 @@ async def accept_from_alert(request: Request, state: StateDep, body: AcceptIn) -
             reason="security_baseline_item",
             params={"field": "event"},
         )
-    added = await run_in_threadpool(_add, det, user, items, "security.baseline.accept")
+    action = "security.baseline.accept"
+    added = await run_in_threadpool(_add, det, user, items, action)
     return {"added": added}

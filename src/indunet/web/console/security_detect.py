@@ -1,0 +1,136 @@
+"""Detection pages: the rules (search, paging, counters), the ATT&CK for ICS matrix (heat by
+alerts or by rule coverage; a technique's assets, mitigations and detection strategies), and
+the learned baseline of the enterprises the reader sees.
+
+Technique, tactic and asset names stay in English as ATT&CK publishes them; labels are
+translated. Every list is searched and paged on the server.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import RedirectResponse, Response
+
+from indunet.core import IndunetError, User, access
+from indunet.security.attack import index
+from indunet.security.detect.part import Detection
+from indunet.web.api.security_rules import _coverage, detection_of, detections_for, find_rules
+from indunet.web.console import fleet
+from indunet.web.console.pages import error_text, render
+from indunet.web.console.paging import PageOf, paging_of
+from indunet.web.console.session import ConsoleUser
+from indunet.web.deps import StateDep
+from indunet.web.state import AppState
+
+router = APIRouter(include_in_schema=False)
+TECHNIQUE = re.compile(r"T0[0-9]{3}")
+
+
+def _detection(state: AppState) -> Detection:
+    try:
+        return detection_of(state)
+    except IndunetError:
+        raise fleet.NoPlatform() from None
+
+
+@router.get("/security")
+def security_home() -> Response:
+    """The security section opens on the rules."""
+    return RedirectResponse("/security/rules", status_code=303)
+
+
+@router.get("/security/rules")
+def rules_page(request: Request, state: StateDep, user: ConsoleUser) -> Response:
+    """Every detection rule: level, techniques, on or off, matches and alerts since start."""
+    det = _detection(state)
+    paging = paging_of(request)
+    found = find_rules(det, paging.q)
+    rows = found[paging.offset : paging.offset + paging.limit]
+    stats = {r.id: det.engine.stats.get(r.id) for r in rows}
+    return render(
+        request,
+        "security_rules.html",
+        {"result": PageOf(rows, len(found), paging), "stats": stats},
+    )
+
+
+def _heat(value: int, top: int) -> int:
+    """0–5: the shade of a matrix cell."""
+    if value <= 0 or top <= 0:
+        return 0
+    return max(1, min(5, round(5 * value / top)))
+
+
+@router.get("/security/attack")
+def attack_page(request: Request, state: StateDep, user: ConsoleUser) -> Response:
+    """The ATT&CK for ICS matrix: tactics as columns, techniques as cells, shaded by alerts
+    (or by rules covering them); a chosen technique's assets, mitigations and detection."""
+    det = _detection(state)
+    idx = index()
+    by = "coverage" if request.query_params.get("by") == "coverage" else "detections"
+    cover = _coverage(det)
+    seen = detections_for(det, user)
+    values = {t: len(r) for t, r in cover.items()} if by == "coverage" else seen
+    top = max(values.values(), default=0)
+    columns = [
+        (
+            tactic,
+            [
+                (tech, _heat(values.get(tech.id, 0), top), values.get(tech.id, 0))
+                for tech in idx.techniques_for_tactic(tactic.shortname)
+            ],
+        )
+        for tactic in idx.tactics
+    ]
+    chosen = request.query_params.get("technique", "")
+    detail: dict[str, Any] | None = None
+    if TECHNIQUE.fullmatch(chosen) and (tech := idx.technique(chosen)) is not None:
+        detail = {
+            "technique": tech,
+            "assets": idx.asset_types(chosen),
+            "mitigations": idx.mitigations_for(chosen),
+            "strategies": idx.detection_strategies_for(chosen),
+            "rules": cover.get(chosen, []),
+            "detections": seen.get(chosen, 0),
+        }
+    return render(
+        request,
+        "security_attack.html",
+        {"columns": columns, "by": by, "detail": detail, "covered": len(cover)},
+    )
+
+
+def _baseline_context(state: AppState, user: User, request: Request) -> dict[str, Any]:
+    det = _detection(state)
+    paging = paging_of(request)
+    eid = access.scope(user)
+    kind = request.query_params.get("kind", "")
+    kind = kind if kind in ("conversation", "function") else ""
+    rows, total = det.baseline_store.page(eid, paging.q, kind, paging.offset, paging.limit)
+    periods = sorted((e, p) for e, p in det.baseline.periods.items() if eid is None or e == eid)
+    return {
+        "result": PageOf(rows, total, paging),
+        "kind": kind,
+        "periods": periods,
+        "names": fleet.enterprise_names(state, user, [e for e, _ in periods]),
+    }
+
+
+@router.get("/security/baseline")
+async def baseline_page(request: Request, state: StateDep, user: ConsoleUser) -> Response:
+    """The learned baseline: each enterprise's learning period, and its conversations and
+    function codes (search, filter, paging)."""
+    try:
+        ctx = await run_in_threadpool(_baseline_context, state, user, request)
+    except IndunetError as exc:
+        return render(
+            request,
+            "security_baseline.html",
+            {"error": error_text(request, exc), "result": None, "periods": [], "kind": ""},
+            status=exc.status,
+        )
+    return render(request, "security_baseline.html", ctx)

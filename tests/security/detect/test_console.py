@@ -1,0 +1,114 @@
+"""The detection pages render in both languages, search and page on the server, and show
+an enterprise user only their own enterprise's baseline."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from tests.conftest import USCC_B
+from tests.web.test_console_platform import CJK, PASSWORD, add_user, text_of
+
+from indunet import core
+from indunet.core import Role
+from indunet.security.detect.baseline import Item
+from indunet.web import AppState, create_app
+from indunet.web.auth import SESSION_COOKIE
+
+from .test_api import det_of
+
+RAW_KEY = re.compile(r"\bsecurity\.[a-z_]+\.[a-z_.]+\b")
+
+
+@pytest.fixture
+async def client(state: AppState, enterprise: core.Enterprise) -> AsyncIterator[httpx.AsyncClient]:
+    add_user(state, "root2", Role.PLATFORM_ADMIN)
+    add_user(state, "eu", Role.ENTERPRISE_USER, enterprise.id)
+    transport = httpx.ASGITransport(app=create_app(state))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+async def login(client: httpx.AsyncClient, username: str, lang: str) -> None:
+    client.cookies.clear()
+    resp = await client.post("/login", data={"username": username, "password": PASSWORD})
+    assert resp.status_code == 303 and SESSION_COOKIE in client.cookies, resp.text
+    client.cookies.set("lang", lang)
+
+
+def clean(html: str, lang: str, data: frozenset[str] = frozenset()) -> str:
+    """The page's text, with no raw catalogue key and, in English, no Chinese but the
+    language switch and ``data`` (names people gave things)."""
+    seen = text_of(html)
+    assert RAW_KEY.findall(seen) == [] and "{{" not in html
+    if lang == "en":
+        assert set(CJK.findall(seen)) <= {"中文", *data}, set(CJK.findall(seen))
+    return seen
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+async def test_rules_page(client: httpx.AsyncClient, lang: str) -> None:
+    await login(client, "eu", lang)
+    page = await client.get("/security/rules")
+    assert page.status_code == 200
+    seen = clean(page.text, lang)
+    assert page.text.count("data-rule=") == 20  # the first page of 20 built-in rules
+    ot = await client.get("/security/rules", params={"q": "ot."})
+    assert 10 <= ot.text.count("data-rule=") < 20
+    assert ("检测规则" if lang == "zh-CN" else "Detection rules") in seen
+    found = await client.get("/security/rules", params={"q": "T0857"})
+    assert found.text.count("data-rule=") == 1 and 'data-rule="ot.firmware.update"' in found.text
+    title = "设备固件更新" if lang == "zh-CN" else "Device firmware update"
+    assert title in text_of(found.text)
+    assert (await client.get("/security")).status_code == 303
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+async def test_attack_matrix_and_a_technique(client: httpx.AsyncClient, lang: str) -> None:
+    await login(client, "eu", lang)
+    page = await client.get("/security/attack", params={"technique": "T0843", "by": "coverage"})
+    assert page.status_code == 200
+    seen = clean(page.text, lang)
+    assert page.text.count('class="tactic"') == 12
+    assert 'data-technique="T0843"' in page.text and "Program Download" in seen
+    assert 'id="technique"' in page.text and "M08" in seen
+    assert "DET" in seen and ("日志来源" if lang == "zh-CN" else "Log source") in seen
+    bad = await client.get("/security/attack", params={"technique": "<script>"})
+    assert bad.status_code == 200 and 'id="technique"' not in bad.text
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+async def test_baseline_page_is_scoped(
+    client: httpx.AsyncClient, state: AppState, enterprise: core.Enterprise, lang: str
+) -> None:
+    det = det_of(state)
+    with state.engine.begin() as conn:
+        other = core.create_enterprise(conn, uscc=USCC_B, name="丙厂", actor="t", verified=True)
+    det.start_learning(enterprise.id, "t")
+    det.baseline_store.write(
+        [
+            Item(
+                enterprise.id,
+                "conversation",
+                "10.0.0.5",
+                "10.0.1.1",
+                "modbus",
+                502,
+                first_seen=1.8e9,
+            ),
+            Item(
+                other.id, "conversation", "10.66.0.5", "10.66.1.1", "modbus", 502, first_seen=1.8e9
+            ),
+        ]
+    )
+    await login(client, "eu", lang)
+    page = await client.get("/security/baseline")
+    assert page.status_code == 200
+    seen = clean(page.text, lang, frozenset({enterprise.name}))
+    assert "10.0.1.1" in seen and "10.66" not in seen
+    assert ("学习中" if lang == "zh-CN" else "Learning") in seen
+    await login(client, "root2", lang)
+    page = await client.get("/security/baseline", params={"q": "10.66"})
+    assert "10.66.1.1" in text_of(page.text) and "10.0.1.1" not in text_of(page.text)
