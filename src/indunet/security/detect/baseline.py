@@ -150,18 +150,29 @@ class Baseline:
 
     def is_new(self, what: str, event: SecurityEvent) -> bool:
         """Whether the baseline lacks what ``event`` shows (False while learning or with no
-        baseline)."""
+        baseline). Keys are built as ``Item.key`` builds them, without making items (this
+        runs for every event and learned rule)."""
         ent = event.enterprise_id
         if ent is None or ent not in self.periods or self.learning(ent, event.ts):
             return False
         if what == "host":
             host = event.src_ip
             return bool(host) and host not in self.hosts.get(ent, ())
-        kinds = self.keys.get(ent, {})
-        for item in items_of(event):
-            if item.kind == what:
-                return item.key not in kinds.get(what, ())
-        return False
+        if not event.dst_ip or not event.protocol:
+            return False
+        kinds = self.keys.get(ent)
+        if what == "conversation":
+            if not event.src_ip:
+                return False
+            key = f"{event.src_ip}|{event.dst_ip}|{event.protocol}|{event.dst_port}"
+            return kinds is None or key not in kinds["conversation"]
+        if event.kind != "ot.transaction":
+            return False
+        function = event.fields.get("function")
+        if not isinstance(function, int | str) or isinstance(function, bool):
+            return False
+        key = f"{event.protocol}|{event.dst_ip}|{str(function)[:64]}"
+        return kinds is None or key not in kinds["function"]
 
     def take_pending(self) -> list[Item]:
         batch, self.pending = self.pending, []

@@ -81,7 +81,7 @@ def getter(name: str) -> Callable[[SecurityEvent], Any]:
     def read(event: SecurityEvent) -> Any:
         value: Any = event.fields
         for part in parts:
-            if not isinstance(value, Mapping):
+            if type(value) is not dict and not isinstance(value, Mapping):
                 return _MISSING
             value = value.get(part, _MISSING)
             if value is _MISSING:
