@@ -22,7 +22,7 @@ SUBSYSTEM = Subsystem(
                 Page("/security/attack", "security.tab.attack"),
                 Page("/security/baseline", "security.tab.baseline"),
             ),
-            order=40,
+            order=60,  # after identifiers and platform, before administration
         ),
     ),
     services="indunet.security.service:from_state",

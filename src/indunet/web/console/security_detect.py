@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from indunet.core import IndunetError, User, access
 from indunet.security.attack import index
@@ -38,14 +38,10 @@ def _detection(state: AppState) -> Detection:
 
 
 @router.get("/security")
-def security_home() -> Response:
-    """The security section opens on the rules."""
-    return RedirectResponse("/security/rules", status_code=303)
-
-
 @router.get("/security/rules")
 def rules_page(request: Request, state: StateDep, user: ConsoleUser) -> Response:
-    """Every detection rule: level, techniques, on or off, matches and alerts since start."""
+    """Every detection rule: level, techniques, on or off, matches and alerts since start
+    (the security section opens on it)."""
     det = _detection(state)
     paging = paging_of(request)
     found = find_rules(det, paging.q)
