@@ -57,6 +57,11 @@ def test_a_good_file_loads() -> None:
             8,
             "regex is text",
         ),
+        (
+            "level: 5\ntechniques: [T0855]\nmatch:\n  message: {regex: '(a+)+$'}\n",
+            8,
+            "can take forever",
+        ),
         ("level: 5\ntechniques: [T0999]\nmatch: {kind: x}\n", 2, "T0999 is not in ATT&CK"),
         ("level: 5\ntechniques: [T1059]\nmatch: {kind: x}\n", 6, "not an ATT&CK for ICS id"),
         (
@@ -156,3 +161,14 @@ def test_builtin_rules_load_and_name_bundle_techniques() -> None:
     # parents come before their children
     ids = [r.id for r in rs.rules]
     assert ids.index("auth.bruteforce") < ids.index("auth.success-after-failures")
+
+
+def test_the_documented_example_loads() -> None:
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[3] / "docs" / "security" / "rules.md"
+    text = doc.read_text(encoding="utf-8")
+    example = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    rs = load_ruleset([*builtin_files(), read_file("example.yml", example)])
+    rule = rs.get("custom.telnet-to-plc")
+    assert rule is not None and rule.techniques == ("T0886",) and rule.suppress == 600

@@ -213,6 +213,10 @@ def _test(get: Callable[[Any], Any], test: Any, path: tuple[str | int, ...]) -> 
     if op == "regex":
         if not isinstance(arg, str) or not 1 <= len(arg) <= MAX_REGEX:
             raise ConditionError(where, f"regex is text of 1 to {MAX_REGEX} characters")
+        if _nested_quantifier(arg):
+            raise ConditionError(
+                where, "regex: a repeated group that repeats inside ((a+)+) can take forever"
+            )
         try:
             rx = re.compile(arg)
         except re.error as exc:
@@ -249,6 +253,37 @@ def _test(get: Callable[[Any], Any], test: Any, path: tuple[str | int, ...]) -> 
             return lambda e, c: c.in_list(name, get(e), e.enterprise_id) is True
         return lambda e, c: c.in_list(name, get(e), e.enterprise_id) is False
     raise ConditionError(where, f"unknown operator {op!r}")
+
+
+def _nested_quantifier(pattern: str) -> bool:
+    """Whether a group holding a quantifier is itself repeated (``(a+)+``, ``(\\w*x)*``,
+    ``(a{2,})+``): the shape that makes a backtracking engine take exponential time."""
+    stack: list[bool] = []  # per open group: does it hold a quantifier?
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "[":  # a character class: skip to its end
+            j = i + 1
+            while j < len(pattern) and pattern[j] != "]":
+                j += 2 if pattern[j] == "\\" else 1
+            i = j + 1
+            continue
+        if ch == "(":
+            stack.append(False)
+        elif ch == ")" and stack:
+            inner = stack.pop()
+            nxt = pattern[i + 1 : i + 2]
+            if inner and nxt in ("*", "+", "{"):
+                return True
+            if stack:
+                stack[-1] = stack[-1] or inner
+        elif ch in "*+{" and stack:
+            stack[-1] = True
+        i += 1
+    return False
 
 
 def _fail(path: tuple[str | int, ...], problem: str) -> Predicate:

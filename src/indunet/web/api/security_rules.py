@@ -87,12 +87,14 @@ def list_rules(
     offset: Offset = 0,
     limit: Limit = 20,
 ) -> dict[str, Any]:
-    """Every rule (built-in and uploaded), with its counters since start."""
+    """Every rule (built-in and uploaded), with its counters since start, and the engine's
+    counters (events, evicted groups, sink errors…)."""
     det = detection_of(state)
     found = find_rules(det, q, technique)
     return {
         "items": [rule_json(r, det) for r in found[offset : offset + limit]],
         "total": len(found),
+        "engine": det.stats(),
     }
 
 
