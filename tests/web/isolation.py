@@ -158,6 +158,7 @@ PUBLIC = {
     ("PUT", "/api/v1/security/rule-files/{file_name}"),
     ("DELETE", "/api/v1/security/rule-files/{file_name}"),
     ("GET", "/api/v1/security/attack/techniques/{technique}"),
+    ("POST", "/security/rules/{detection_rule}/enabled"),
 }
 # Things of no enterprise that only overseers see (``core.access`` with no enterprise):
 # complaints. They are not a tenant's, so no owner finds them; ``test_isolation_matrix``

@@ -112,3 +112,30 @@ async def test_baseline_page_is_scoped(
     await login(client, "root2", lang)
     page = await client.get("/security/baseline", params={"q": "10.66"})
     assert "10.66.1.1" in text_of(page.text) and "10.0.1.1" not in text_of(page.text)
+
+
+async def test_platform_admins_switch_rules_in_the_console(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    await login(client, "eu", "en")
+    page = await client.get("/security/rules")
+    assert "/enabled" not in page.text  # no switch offered
+    token = re.search(r'"X-CSRF-Token": "([^"]+)"', page.text)
+    assert token is not None
+    refused = await client.post(
+        "/security/rules/ot.mode.stop/enabled", data={"enabled": "0", "csrf_token": token[1]}
+    )
+    assert refused.status_code == 403 and 'id="rule-error"' in refused.text
+    await login(client, "root2", "en")
+    page = await client.get("/security/rules")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    done = await client.post(
+        "/security/rules/ot.mode.stop/enabled", data={"enabled": "0", "csrf_token": token[1]}
+    )
+    assert done.status_code == 303
+    assert det_of(state).engine.ruleset.get("ot.mode.stop").enabled is False  # type: ignore[union-attr]
+    missing = await client.post(
+        "/security/rules/no.such/enabled", data={"enabled": "0", "csrf_token": token[1]}
+    )
+    assert missing.status_code == 404 and 'id="rule-error"' in missing.text

@@ -13,9 +13,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
-from indunet.core import IndunetError, User, access
+from indunet.core import IndunetError, PermissionDenied, Role, User, access
 from indunet.security.attack import index
 from indunet.security.detect.part import Detection
 from indunet.web.api.security_rules import _coverage, detection_of, detections_for, find_rules
@@ -42,16 +42,39 @@ def _detection(state: AppState) -> Detection:
 def rules_page(request: Request, state: StateDep, user: ConsoleUser) -> Response:
     """Every detection rule: level, techniques, on or off, matches and alerts since start
     (the security section opens on it)."""
+    return render(request, "security_rules.html", _rules_context(request, state, user))
+
+
+def _rules_context(request: Request, state: AppState, user: User) -> dict[str, Any]:
     det = _detection(state)
     paging = paging_of(request)
     found = find_rules(det, paging.q)
     rows = found[paging.offset : paging.offset + paging.limit]
-    stats = {r.id: det.engine.stats.get(r.id) for r in rows}
-    return render(
-        request,
-        "security_rules.html",
-        {"result": PageOf(rows, len(found), paging), "stats": stats},
-    )
+    return {
+        "result": PageOf(rows, len(found), paging),
+        "stats": {r.id: det.engine.stats.get(r.id) for r in rows},
+        "may_switch": user.role == Role.PLATFORM_ADMIN,
+    }
+
+
+@router.post("/security/rules/{detection_rule}/enabled")
+async def switch_rule(
+    request: Request, state: StateDep, user: ConsoleUser, detection_rule: str
+) -> Response:
+    """Switch a rule on or off (platform admins; audited), then back to the list."""
+    det = _detection(state)
+    form = await request.form()
+    on = form.get("enabled") == "1"
+    try:
+        if user.role != Role.PLATFORM_ADMIN:
+            raise PermissionDenied(f"{user.username} may not switch detection rules")
+        rules = det.engine.ruleset
+        await run_in_threadpool(det.store.set_enabled, user, rules, detection_rule[:80], on)
+        await det.reload()
+    except IndunetError as exc:
+        ctx = _rules_context(request, state, user) | {"error": error_text(request, exc)}
+        return render(request, "security_rules.html", ctx, status=exc.status)
+    return RedirectResponse("/security/rules", status_code=303)
 
 
 def _heat(value: int, top: int) -> int:
