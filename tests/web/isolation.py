@@ -404,6 +404,8 @@ BODY_FIELDS: dict[tuple[str, str, str], dict[str, Any]] = {
     ("POST", "/api/v1/security/events", "enterprise_id"): {
         "events": [{"source": "zeek", "kind": "net.connection", "enterprise_id": THING}]
     },
+    # Detection: the console's baseline page (learn, enforce, remove) names the enterprise.
+    ("POST", "/security/baseline", "enterprise_id"): {"op": "learn", "enterprise_id": THING},
     # Detection: an enterprise's lists and baseline (tests/security/detect/test_api.py).
     ("PUT", "/api/v1/security/lists", "enterprise_id"): {
         "enterprise_id": THING,

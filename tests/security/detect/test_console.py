@@ -139,3 +139,54 @@ async def test_platform_admins_switch_rules_in_the_console(
         "/security/rules/no.such/enabled", data={"enabled": "0", "csrf_token": token[1]}
     )
     assert missing.status_code == 404 and 'id="rule-error"' in missing.text
+
+
+async def test_an_enterprise_admin_learns_enforces_and_removes_in_the_console(
+    client: httpx.AsyncClient, state: AppState, enterprise: core.Enterprise
+) -> None:
+    add_user(state, "ea", Role.ENTERPRISE_ADMIN, enterprise.id)
+    with state.engine.begin() as conn:
+        other = core.create_enterprise(conn, uscc=USCC_B, name="丙厂", actor="t", verified=True)
+    await login(client, "ea", "zh-CN")
+    page = await client.get("/security/baseline")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None and 'id="start-learning"' in page.text
+    csrf = token[1]
+    go = await client.post(
+        "/security/baseline",
+        data={"op": "learn", "enterprise_id": str(enterprise.id), "csrf_token": csrf},
+    )
+    assert go.status_code == 303
+    det = det_of(state)
+    assert det.baseline.periods[enterprise.id].mode == "learning"
+    theirs = await client.post(
+        "/security/baseline",
+        data={"op": "learn", "enterprise_id": str(other.id), "csrf_token": csrf},
+    )
+    assert theirs.status_code == 404 and other.id not in det.baseline.periods
+    det.baseline_store.write(
+        [Item(enterprise.id, "function", None, "10.0.1.1", "modbus", function="5")]
+    )
+    page = await client.get("/security/baseline")
+    item_id = re.search(r'name="item_id" value="(\d+)"', page.text)
+    assert item_id is not None
+    gone = await client.post(
+        "/security/baseline",
+        data={
+            "op": "remove",
+            "enterprise_id": str(enterprise.id),
+            "item_id": item_id[1],
+            "csrf_token": csrf,
+        },
+    )
+    assert gone.status_code == 303
+    assert det.baseline_store.page(enterprise.id, "", "", 0, 20)[1] == 0
+    done = await client.post(
+        "/security/baseline",
+        data={"op": "enforce", "enterprise_id": str(enterprise.id), "csrf_token": csrf},
+    )
+    assert done.status_code == 303 and det.baseline.periods[enterprise.id].mode == "enforcing"
+    bad = await client.post(
+        "/security/baseline", data={"op": "remove", "enterprise_id": "x", "csrf_token": csrf}
+    )
+    assert bad.status_code == 400

@@ -15,9 +15,12 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from indunet.core import IndunetError, PermissionDenied, Role, User, access
+from indunet.core import IndunetError, InvalidInput, NotFound, PermissionDenied, Role, User, access
 from indunet.security.attack import index
 from indunet.security.detect.part import Detection
+from indunet.web.api.security_rules import (
+    _audit as audit_change,
+)
 from indunet.web.api.security_rules import _coverage, detection_of, detections_for, find_rules
 from indunet.web.console import fleet
 from indunet.web.console.pages import error_text, render
@@ -133,6 +136,8 @@ def _baseline_context(state: AppState, user: User, request: Request) -> dict[str
     periods = sorted((e, p) for e, p in det.baseline.periods.items() if eid is None or e == eid)
     return {
         "result": PageOf(rows, total, paging),
+        "may_change": user.role in (Role.PLATFORM_ADMIN, Role.ENTERPRISE_ADMIN),
+        "own": user.enterprise_id,
         "kind": kind,
         "periods": periods,
         "names": fleet.enterprise_names(state, user, [e for e, _ in periods]),
@@ -153,3 +158,44 @@ async def baseline_page(request: Request, state: StateDep, user: ConsoleUser) ->
             status=exc.status,
         )
     return render(request, "security_baseline.html", ctx)
+
+
+def _form_int(value: object) -> int:
+    text = value if isinstance(value, str) else ""
+    if not text.isdigit() or len(text) > 18:
+        raise InvalidInput(
+            "choose an enterprise or item", reason="security_baseline_item", params={"field": "id"}
+        )
+    return int(text)
+
+
+@router.post("/security/baseline")
+async def change_baseline(request: Request, state: StateDep, user: ConsoleUser) -> Response:
+    """Start learning, stop learning (enforce) or remove an item, for an enterprise the user
+    may change (another enterprise's: not found); audited; back to the page."""
+    det = _detection(state)
+    form = await request.form()
+    op = form.get("op")
+    try:
+        enterprise = _form_int(form.get("enterprise_id"))
+        access.check_change(user, enterprise, f"enterprise {enterprise}")
+        if op == "learn":
+            await run_in_threadpool(det.start_learning, enterprise, user.username)
+            action = "security.baseline.learn"
+            detail: dict[str, Any] = {"days": 7}
+        elif op == "enforce":
+            if await run_in_threadpool(det.stop_learning, enterprise, user.username) is None:
+                raise NotFound(f"no baseline for enterprise {enterprise}")
+            action, detail = "security.baseline.enforce", {}
+        else:
+            item_id = _form_int(form.get("item_id"))
+            item = await run_in_threadpool(det.baseline_store.delete, enterprise, item_id)
+            if item is None:
+                raise NotFound(f"no baseline item {item_id}")
+            action, detail = "security.baseline.remove", {"key": item.key}
+        await run_in_threadpool(audit_change, det, user, action, enterprise, detail)
+    except IndunetError as exc:
+        ctx = await run_in_threadpool(_baseline_context, state, user, request)
+        ctx["error"] = error_text(request, exc)
+        return render(request, "security_baseline.html", ctx, status=exc.status)
+    return RedirectResponse("/security/baseline", status_code=303)
