@@ -155,6 +155,15 @@ PUBLIC = {
         for method in ("GET", "OPTIONS")
     ),
     ("GET", "/.well-known/gs1resolver"),
+    # Detection rules, rule files and ATT&CK techniques are the installation's, read by every
+    # signed-in user and changed by platform admins only (tests/security/detect/test_api.py).
+    ("GET", "/api/v1/security/rules/{detection_rule}"),
+    ("POST", "/api/v1/security/rules/{detection_rule}/enable"),
+    ("POST", "/api/v1/security/rules/{detection_rule}/disable"),
+    ("PUT", "/api/v1/security/rule-files/{file_name}"),
+    ("DELETE", "/api/v1/security/rule-files/{file_name}"),
+    ("GET", "/api/v1/security/attack/techniques/{technique}"),
+    ("POST", "/security/rules/{detection_rule}/enabled"),
 }
 # Things of no enterprise that only overseers see (``core.access`` with no enterprise):
 # complaints. They are not a tenant's, so no owner finds them; ``test_isolation_matrix``
@@ -460,6 +469,41 @@ BODY_FIELDS: dict[tuple[str, str, str], dict[str, Any]] = {
         "name": "intruder",
         "zone_a": THING,
         "zone_b": THING,
+    },
+    # Detection: the console's baseline page (learn, enforce, remove) names the enterprise.
+    ("POST", "/security/baseline", "enterprise_id"): {"op": "learn", "enterprise_id": THING},
+    # Detection: an enterprise's lists and baseline (tests/security/detect/test_api.py).
+    ("PUT", "/api/v1/security/lists", "enterprise_id"): {
+        "enterprise_id": THING,
+        "name": "allowed_masters",
+        "items": ["10.0.0.1"],
+    },
+    ("POST", "/api/v1/security/baseline/learning", "enterprise_id"): {
+        "enterprise_id": THING,
+        "days": 1,
+    },
+    ("POST", "/api/v1/security/baseline/enforce", "enterprise_id"): {"enterprise_id": THING},
+    ("POST", "/api/v1/security/baseline/items", "enterprise_id"): {
+        "enterprise_id": THING,
+        "kind": "function",
+        "dst_ip": "10.0.0.2",
+        "protocol": "modbus",
+        "function": "5",
+    },
+    ("POST", "/api/v1/security/baseline/remove", "enterprise_id"): {
+        "enterprise_id": THING,
+        "item_id": 1,
+    },
+    ("POST", "/api/v1/security/baseline/accept", "enterprise_id"): {
+        "enterprise_id": THING,
+        "event": {
+            "source": "sensor",
+            "kind": "ot.transaction",
+            "protocol": "modbus",
+            "src_ip": "10.0.0.1",
+            "dst_ip": "10.0.0.2",
+            "dst_port": 502,
+        },
     },
 }
 # Body fields that name a tenant's thing, and their kind.

@@ -59,12 +59,6 @@ def _text(form: Any, name: str) -> str:
     return text
 
 
-@router.get("/security")
-def security_home() -> Response:
-    """The security section opens on the alerts."""
-    return RedirectResponse(ALERTS, status_code=303)
-
-
 # -- alerts -------------------------------------------------------------------------------
 
 
