@@ -54,7 +54,11 @@ class Security:
 
 def from_state(state: Any) -> Security:
     """The descriptor's service factory."""
-    return Security(state.engine)
+    security = Security(state.engine)
+    from indunet.security.vulns.service import from_env as vulns_from_env
+
+    security.add("vulns", vulns_from_env(state.engine))
+    return security
 
 
 def metric_lines(state: Any) -> list[str]:

@@ -77,7 +77,7 @@ _SLOTS = {
     "build": 3,
     "b": 3,
 }
-_SUFFIX = re.compile(r"[\s_]*(service\s*pack|hotfixrev|hotfix|update|upd|build|patch|sp|hf|u|p|b)[\s_.]*(\d{1,12})", re.I)
+_SUFFIX = re.compile(r"[\s_]*(service\s*pack|hotfixrev|hotfix|update|upd|build|patch|sp|hf|u|p|b)[\s_.]*(\d{1,12}(?:\.\d{1,12})*)", re.I)
 _PAREN_BUILD = re.compile(r"\((\d{1,12})\)$")
 _MONTHS = {
     m: i + 1
@@ -99,10 +99,10 @@ def parse_version(text: str) -> Version | None:
     if date is not None:
         return Version(raw, "date", date)
     rest = _PREFIX.sub("", raw).strip()
-    slots = [0, 0, 0, 0]
+    slots: list[tuple[int, ...]] = [(), (), (), ()]
     paren = _PAREN_BUILD.search(rest)
     if paren:
-        slots[3] = int(paren.group(1))
+        slots[3] = (int(paren.group(1)),)
         rest = rest[: paren.start()]
     first = _SUFFIX.search(rest)
     release_text = rest if first is None else rest[: first.start()]
@@ -113,12 +113,20 @@ def parse_version(text: str) -> Version | None:
         if m is None:
             return None
         word = re.sub(r"\s+", "", m.group(1).lower())
-        slots[_SLOTS[word]] = int(m.group(2))
+        slots[_SLOTS[word]] = _numbers(m.group(2))
         pos = m.end()
     release = _release(release_text.strip()) if release_text.strip() or not tail else ()
     if release is None:
         return None
     return Version(raw, "release", (release, tuple(slots)))
+
+
+def _numbers(text: str) -> tuple[int, ...]:
+    """'3.5' → (3, 5), trailing zeros dropped ('0' → ()): SP0 is no service pack."""
+    values = [int(p) for p in text.split(".")]
+    while values and values[-1] == 0:
+        values.pop()
+    return tuple(values)
 
 
 def _release(text: str) -> tuple[Segment, ...] | None:
