@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import real, small_doc
+from tests.security.vulns.samples import real, small_doc
 
 from indunet.security.vulns.document import read_advisory
 from indunet.security.vulns.matcher import AdvisoryIndex, AssetFacts, Candidate, MatchableAsset, match

@@ -27,6 +27,7 @@ from indunet.core import InvalidInput, PermissionDenied, User, audit
 from indunet.core.users import Role
 from indunet.security.vulns.ingest import FileError, Loaded, Scan, load_bytes, scan_directory
 from indunet.security.vulns.matching import AssetLister, Matching, Rematched, no_assets
+from indunet.security.vulns import store as matches_store
 from indunet.security.vulns.store import check_tlp, store
 from indunet.security.vulntables import syncs
 
@@ -68,6 +69,32 @@ class Vulnerabilities:
 
     async def stop(self) -> None:
         """Nothing to stop."""
+
+    def advisories(self, q: str = "", severity: str | None = None, offset: int = 0, limit: int = 50) -> tuple[list[dict[str, Any]], int]:
+        """One page of advisories (public: any signed-in user)."""
+        with self.engine.connect() as conn:
+            return matches_store.list_advisories(conn, q=q, severity=severity, offset=offset, limit=limit)
+
+    def matches(self, user: User, **filters: Any) -> tuple[list[dict[str, Any]], int]:
+        """One page of the matches `user` may see (filters: enterprise_id, asset_id, severity,
+        state, q, offset, limit)."""
+        with self.engine.connect() as conn:
+            return matches_store.list_matches(conn, user, **filters)
+
+    def match(self, user: User, match_id: int) -> dict[str, Any]:
+        """One match `user` may see."""
+        with self.engine.connect() as conn:
+            return matches_store.get_match(conn, user, match_id)
+
+    def set_state(self, user: User, match_id: int, state: str, reason: str) -> dict[str, Any]:
+        """A person sets a match's state (audited; kept across re-matching)."""
+        with self.engine.begin() as conn:
+            return matches_store.set_state(conn, user, match_id, state, reason)
+
+    def summary(self, user: User, enterprise_id: int | None = None) -> list[dict[str, Any]]:
+        """Open vulnerabilities by severity, with affected assets."""
+        with self.engine.connect() as conn:
+            return matches_store.open_by_severity(conn, user, enterprise_id)
 
     def import_bytes(self, user: User, name: str, data: bytes) -> ImportReport:
         """Import one uploaded document (platform admins); a bad one is a clear 400."""

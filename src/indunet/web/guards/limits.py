@@ -64,6 +64,8 @@ ROUTE_LIMITS: tuple[RouteLimit, ...] = (
     RouteLimit("POST", r"/api/v1/telemetry", TELEMETRY_BODY),
     # Security event batches (the sensor's, log shippers'): the route's own cap, also inflated.
     RouteLimit("POST", r"/api/v1/security/events", SECURITY_EVENTS_BODY),
+    # One CSAF advisory upload (security.vulns: 8 MiB per document).
+    RouteLimit("POST", r"/api/v1/security/vulns/advisories", 8 * MIB),
     # Bulk identifier registration files (CSV or JSON Lines).
     RouteLimit("POST", r"/api/v1/bulk", 64 * MIB),
     RouteLimit("POST", r"/ids/bulk", CONSOLE_BULK + _FORM_ROOM),
