@@ -26,7 +26,7 @@ from starlette.routing import Mount
 from tests.conftest import USCC_A, USCC_B, api_token
 from tests.core.test_documents import png
 
-from indunet import core, ids, notify, telemetry
+from indunet import core, ids, notify, security, telemetry
 from indunet.core import Role
 from indunet.ids import applications
 from indunet.web import AppState
@@ -188,6 +188,7 @@ TENANT_PARAMS = {
     "notify_rule_id": "notify_rule",  # B's notification subscription
     "handle": "handle",  # B's identifier (the console's identifier pages)
     "application_id": "application",  # B's application for a prefix (ids.applications)
+    "match_id": "vuln_match",  # a vulnerability match of B's asset (security.vulns)
 }
 # Parameters that name no tenant's thing, with a value that makes the request well formed.
 PLAIN_PARAMS: dict[str, Any] = {
@@ -212,6 +213,10 @@ PUBLIC_BODY = {("POST", "/api/v1/prefix-applications", "prefix")}
 # Request bodies of operations that take one, by (method, path). JSON unless a key says
 # otherwise: ("form", {...}) for console forms, ("csv", text) for CSV uploads.
 BODIES: dict[tuple[str, str], tuple[str, Any]] = {
+    ("PUT", "/api/v1/security/vulns/matches/{match_id}/state"): (
+        "json",
+        {"state": "dismissed", "reason": "someone else's decision"},
+    ),
     ("PATCH", "/api/v1/devices/{device_id}"): ("json", {"name": "renamed by someone"}),
     ("POST", "/api/v1/devices/{device_id}/commands"): (
         "json",
@@ -430,6 +435,7 @@ MISSING: dict[str, Any] = {
     "template": "nothing@1.0",
     "handle": "88.999.9/nothing",
     "application": 987_654,
+    "vuln_match": 987_654,
 }
 # Changes that name no tenant's thing at all (no id in the path, query or body): creating an
 # enterprise, a model or a bulk job acts on the caller's own enterprise or is role-gated.
@@ -455,6 +461,8 @@ NAMES_NOTHING = {
     ("POST", "/platform/dashboards"),  # of the caller's enterprise (naming another's: 404,
     ("POST", "/platform/displays"),  # tests/web/test_console_dashboards.py)
     ("POST", "/platform/notifications/channels"),  # in the caller's enterprise (tests/notify)
+    ("POST", "/api/v1/security/vulns/advisories"),  # shared advisories: platform admins only
+    ("POST", "/api/v1/security/vulns/advisories/sync"),  # the operator's directory, likewise
 }
 
 
@@ -845,6 +853,7 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
     a_subscription = notes.create_rule(
         a_admin, a_channel.id, {"name": "a-subscription", "kinds": ["alarm.raised"]}
     )
+    b_match = _b_vulnerability_match(state, b.id)
     a_boss = users["a_admin"].bearer
     a_device = {"id": A_DEVICE, "name": "甲方挖掘机", "model": EXCAVATOR, "protocol": "mqtt"}
     await ok(await client.post("/api/v1/devices", json=a_device, headers=a_boss), "A's device")
@@ -879,6 +888,7 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
             "notify_rule": subscription.id,
             "handle": B_RECORD,
             "application": b_application.id,
+            "vuln_match": b_match,
         },
         {
             "device": A_DEVICE,
@@ -888,6 +898,23 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
             "notify_rule": a_subscription.id,
         },
     )
+
+
+def _b_vulnerability_match(state: AppState, enterprise_id: int) -> int:
+    """B's PLC matched against a real CISA advisory (security.vulns); the match's id."""
+    from pathlib import Path
+
+    vulns = state.services["security"].part("vulns")
+    plc = security.AssetFacts(
+        9_001, enterprise_id, "Siemens", "b-only-plc", "V1.5.17", model_numbers=["6GK7443-1RX00-0XE0"]
+    )
+    vulns.matching.list_assets = lambda ids: [plc]
+    csaf = Path(__file__).parents[1] / "security/vulns/csaf/2022/icsa-22-132-11.json"
+    root = core.User(0, "isolation-root", Role.PLATFORM_ADMIN, None)
+    vulns.import_bytes(root, "icsa-22-132-11.json", csaf.read_bytes())
+    items, _ = vulns.matches(root, enterprise_id=enterprise_id)
+    assert items, "B's PLC matched no advisory"
+    return int(items[0]["id"])
 
 
 async def _locked(_device: str, payload: Any) -> Any:
