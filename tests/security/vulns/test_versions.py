@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from indunet.security.vulns.versions import Verdict, parse_range, parse_version
@@ -135,6 +135,8 @@ def versions(draw: st.DrawFn) -> str:
     return draw(prefix) + ".".join(map(str, draw(segments))) + draw(suffix)
 
 
+# no deadline: this 2-core machine is shared, and a slow example is not a wrong one
+@settings(deadline=None)
 @given(versions(), versions(), versions())
 def test_order_is_total_and_transitive(a: str, b: str, c: str) -> None:
     ab, bc, ac = cmp(a, b), cmp(b, c), cmp(a, c)
@@ -143,6 +145,7 @@ def test_order_is_total_and_transitive(a: str, b: str, c: str) -> None:
         assert ac is not None and ac <= 0
 
 
+@settings(deadline=None)
 @given(versions())
 def test_prefix_and_trailing_zero_do_not_change_order(a: str) -> None:
     bare = a.lstrip("VvRF W")
@@ -151,6 +154,7 @@ def test_prefix_and_trailing_zero_do_not_change_order(a: str) -> None:
     assert cmp(bare, f"{head}.0 {tail}".strip()) == 0
 
 
+@settings(deadline=None)
 @given(versions(), versions())
 def test_range_agrees_with_comparison(a: str, b: str) -> None:
     order = cmp(a, b)

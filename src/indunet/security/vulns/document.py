@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 AFFECTED_STATUSES = ("known_affected", "first_affected", "last_affected", "under_investigation")
@@ -83,11 +84,26 @@ class Vulnerability:
         """Product ids listed as affected (or under investigation)."""
         return {p for s in AFFECTED_STATUSES for p in self.status.get(s, ())}
 
+    @cached_property
+    def status_of(self) -> dict[str, str]:
+        """Each listed product id's status (the first list naming it)."""
+        out: dict[str, str] = {}
+        for status, ids in self.status.items():
+            for pid in ids:
+                out.setdefault(pid, status)
+        return out
+
+    @cached_property
+    def _best_remediation(self) -> dict[str, Remediation]:
+        out: dict[str, Remediation] = {}
+        for r in sorted(self.remediations, key=lambda r: _rank(r.category)):
+            for pid in r.product_ids:
+                out.setdefault(pid, r)
+        return out
+
     def remediation_for(self, product_id: str) -> Remediation | None:
         """The most useful remediation naming `product_id` (a vendor fix before a workaround…)."""
-        found = [r for r in self.remediations if product_id in r.product_ids]
-        found.sort(key=lambda r: _rank(r.category))
-        return found[0] if found else None
+        return self._best_remediation.get(product_id)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form (stored with the advisory)."""

@@ -135,16 +135,25 @@ class AdvisoryIndex:
 
     by_vendor: dict[str, dict[str, list[_Entry]]] = field(default_factory=lambda: defaultdict(dict))
     by_model: dict[str, list[_Entry]] = field(default_factory=lambda: defaultdict(list))
-    model_patterns: list[tuple[re.Pattern[str], _Entry]] = field(default_factory=list)
+    model_patterns: dict[str, list[tuple[re.Pattern[str], _Entry]]] = field(default_factory=lambda: defaultdict(list))
     by_cpe: dict[str, list[_Entry]] = field(default_factory=lambda: defaultdict(list))
     by_purl: dict[str, list[_Entry]] = field(default_factory=lambda: defaultdict(list))
     advisories: dict[int, Advisory] = field(default_factory=dict)
+    _choices: dict[str, list[str]] = field(default_factory=dict)
+
+    def choices(self, vendor: str) -> list[str]:
+        """The folded product names of a vendor (a list kept between calls for rapidfuzz)."""
+        found = self._choices.get(vendor)
+        if found is None:
+            found = self._choices[vendor] = list(self.by_vendor.get(vendor, {}))
+        return found
 
     def add(self, advisory_id: int, advisory: Advisory) -> None:
         """Index the products of one advisory that some vulnerability names (replacing it)."""
         if advisory_id in self.advisories:
             self.remove({advisory_id})
         self.advisories[advisory_id] = advisory
+        self._choices.clear()
         named = {p for v in advisory.vulnerabilities for p in v.affected_ids()}
         for product in advisory.products:
             if product.product_id not in named:
@@ -159,7 +168,7 @@ class AdvisoryIndex:
                 key = fold_model(model)
                 if _MLFB.match(key) and "X" in key[4:]:
                     pattern = re.compile(re.escape(key[:4]) + key[4:].replace("X", "[A-Z0-9]") + "$")
-                    self.model_patterns.append((pattern, entry))
+                    self.model_patterns[key[:4]].append((pattern, entry))
                 elif key:
                     self.by_model[key].append(entry)
             if product.cpe and (key := cpe_key(product.cpe)):
@@ -169,6 +178,7 @@ class AdvisoryIndex:
 
     def remove(self, advisory_ids: set[int]) -> None:
         """Forget advisories (before re-adding a new revision)."""
+        self._choices.clear()
         for ident in advisory_ids:
             self.advisories.pop(ident, None)
         keep = lambda entries: [e for e in entries if e.advisory_id not in advisory_ids]  # noqa: E731
@@ -180,7 +190,8 @@ class AdvisoryIndex:
         for table in (self.by_model, self.by_cpe, self.by_purl):
             for key in list(table):
                 table[key] = keep(table[key])
-        self.model_patterns = [(p, e) for p, e in self.model_patterns if e.advisory_id not in advisory_ids]
+        for key, patterns in list(self.model_patterns.items()):
+            self.model_patterns[key] = [(p, e) for p, e in patterns if e.advisory_id not in advisory_ids]
 
 
 _MLFB = re.compile(r"^\d[A-Z]{2}\d")
@@ -275,7 +286,7 @@ def _identities(index: AdvisoryIndex, asset: MatchableAsset) -> list[tuple[_Entr
     for model in models:
         for entry in index.by_model.get(model, ()):
             found.append((entry, "model_number", 100.0, model))
-        for pattern, entry in index.model_patterns:
+        for pattern, entry in index.model_patterns.get(model[:4], ()):
             if pattern.match(model):
                 found.append((entry, "model_number", 100.0, model))
     if asset.cpe and (key := cpe_key(asset.cpe)):
@@ -290,7 +301,7 @@ def _identities(index: AdvisoryIndex, asset: MatchableAsset) -> list[tuple[_Entr
         text = fold_product(asset.product, vendor)
         if text:
             hits = process.extract(
-                text, list(names), scorer=fuzz.token_set_ratio, score_cutoff=PROBABLE_NAME, limit=None
+                text, index.choices(vendor), scorer=fuzz.token_set_ratio, score_cutoff=PROBABLE_NAME, limit=None
             )
             for product_text, raw_score, _ in hits:
                 score = _guarded(text, product_text, raw_score)
@@ -303,58 +314,39 @@ def _identities(index: AdvisoryIndex, asset: MatchableAsset) -> list[tuple[_Entr
 def _match_one(index: AdvisoryIndex, asset: MatchableAsset) -> Iterable[Candidate]:
     version = parse_version(asset.version) if asset.version else None
     for entry, how, score, text in _identities(index, asset):
+        product = entry.product
+        range_ = parse_range(product.version) if product.version else None
+        verdict = Verdict.AFFECTED if range_ is None else range_.affects(version)
+        if verdict is Verdict.NOT_AFFECTED:
+            continue
         strong = how != "name" or score >= STRONG_NAME
+        understood = bool(range_ is None or range_.understood) and (version is not None or not asset.version)
+        base_why = {
+            "vendor": {"asset": asset.vendor, "advisory": product.vendor, "canonical": canonical(asset.vendor)},
+            "identity": {"by": how, "score": round(score, 1), "asset": text, "product": product.name},
+            "version": {"asset": asset.version, "range": product.version, "understood": understood, "verdict": verdict.value},
+            "relationship": product.relationship,
+        }
         for position, vuln in enumerate(entry.advisory.vulnerabilities):
-            candidate = _judge(entry, vuln, position, asset, version, how, score, text, strong)
-            if candidate is not None:
-                yield candidate
+            status = vuln.status_of.get(product.product_id)
+            if status is None or status in CLEAR_STATUSES or status == "recommended":
+                continue
+            if verdict is Verdict.AFFECTED and _cleared(entry, vuln, version):
+                continue
+            if verdict is Verdict.UNKNOWN or status == "under_investigation":
+                state = "needs_review"
+            elif strong and range_ is not None:
+                state = "confirmed"
+            else:
+                state = "probable"
+            yield _candidate(entry, vuln, position, asset, state, dict(base_why, status=status))
 
 
-def _judge(
-    entry: _Entry,
-    vuln: Vulnerability,
-    position: int,
-    asset: MatchableAsset,
-    version: Any,
-    how: str,
-    score: float,
-    text: str,
-    strong: bool,
-) -> Candidate | None:
+def _candidate(
+    entry: _Entry, vuln: Vulnerability, position: int, asset: MatchableAsset, state: str, why: dict[str, Any]
+) -> Candidate:
     pid = entry.product.product_id
-    status = next((s for s, ids in vuln.status.items() if pid in ids), None)
-    if status is None or status in CLEAR_STATUSES or status == "recommended":
-        return None
-    product = entry.product
-    range_text = product.version
-    range_ = parse_range(range_text) if range_text else None
-    if range_ is None:
-        verdict = Verdict.AFFECTED
-    else:
-        verdict = range_.affects(version)
-    if verdict is Verdict.NOT_AFFECTED:
-        return None
-    if verdict is Verdict.AFFECTED and _cleared(entry, vuln, version):
-        return None
-    if verdict is Verdict.UNKNOWN or status == "under_investigation":
-        state = "needs_review"
-    elif strong and range_ is not None:
-        state = "confirmed"
-    else:
-        state = "probable"
     remediation = vuln.remediation_for(pid)
-    why = {
-        "vendor": {"asset": asset.vendor, "advisory": product.vendor, "canonical": canonical(asset.vendor)},
-        "identity": {"by": how, "score": round(score, 1), "asset": text, "product": product.name},
-        "version": {
-            "asset": asset.version,
-            "range": range_text,
-            "understood": bool(range_ is None or range_.understood) and (version is not None or not asset.version),
-            "verdict": verdict.value,
-        },
-        "status": status,
-        "relationship": product.relationship,
-    }
     return Candidate(
         asset_id=int(asset.id),
         enterprise_id=int(asset.enterprise_id),
@@ -374,7 +366,7 @@ def _judge(
 
 def _cleared(entry: _Entry, vuln: Vulnerability, version: Any) -> bool:
     """True when a fixed / not-affected product of the same name holds the asset's version."""
-    if version is None:
+    if version is None or not any(vuln.status.get(s) for s in CLEAR_STATUSES):
         return False
     for status in CLEAR_STATUSES:
         for pid in vuln.status.get(status, ()):
