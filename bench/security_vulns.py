@@ -64,14 +64,22 @@ def make_assets(advisories: list[Advisory], n: int, seed: int = 12) -> list[Asse
     for i in range(n):
         if rng.random() < 0.2:
             assets.append(
-                AssetFacts(i + 1, 1 + i % 5, rng.choice(NOISE_VENDORS), f"Controller X{rng.randint(100, 999)}", f"V{rng.randint(1, 9)}.{rng.randint(0, 9)}")
+                AssetFacts(
+                    i + 1,
+                    1 + i % 5,
+                    rng.choice(NOISE_VENDORS),
+                    f"Controller X{rng.randint(100, 999)}",
+                    f"V{rng.randint(1, 9)}.{rng.randint(0, 9)}",
+                )
             )
             continue
         p = rng.choice(products)
         vendor = rng.choice(SPELLINGS.get(p.vendor or "", [p.vendor or ""]))
         version = _version_near(p.version or "", rng)
         models = list(p.model_numbers[:1]) if p.model_numbers and rng.random() < 0.5 else []
-        assets.append(AssetFacts(i + 1, 1 + i % 5, vendor, p.product, version, model_numbers=models))
+        assets.append(
+            AssetFacts(i + 1, 1 + i % 5, vendor, p.product, version, model_numbers=models)
+        )
     return assets
 
 
@@ -88,7 +96,9 @@ def _version_near(text: str, rng: random.Random) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, required=True, help="a CISA csaf_files/OT/white directory")
+    parser.add_argument(
+        "--corpus", type=Path, required=True, help="a CISA csaf_files/OT/white directory"
+    )
     parser.add_argument("--assets", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-schema", action="store_true", help="skip the (slow) schema figure")
@@ -97,10 +107,14 @@ def main() -> None:
     if not files:
         sys.exit(f"no YYYY/*.json under {args.corpus}")
     load_before = os.getloadavg()
-    print(f"corpus: {len(files)} files, {sum(p.stat().st_size for p in files) / 1e6:.1f} MB; load {load_before}")
+    print(
+        f"corpus: {len(files)} files, {sum(p.stat().st_size for p in files) / 1e6:.1f} MB; load {load_before}"
+    )
 
     base_s, _, docs = timed(lambda: [orjson.loads(p.read_bytes()) for p in files], args.rounds)
-    load_s, _, advisories = timed(lambda: [read_advisory(orjson.loads(p.read_bytes())) for p in files], args.rounds)
+    load_s, _, advisories = timed(
+        lambda: [read_advisory(orjson.loads(p.read_bytes())) for p in files], args.rounds
+    )
     assert isinstance(advisories, list) and isinstance(docs, list)
     print(f"baseline orjson.loads of every file: {base_s:.2f} s")
     print(f"load (read + product tree walk):     {load_s:.2f} s  ({load_s / base_s:.1f}x baseline)")
@@ -108,7 +122,9 @@ def main() -> None:
         t = time.perf_counter()
         bad = sum(1 for d in docs if problems(d, limit=1))
         schema_s = time.perf_counter() - t
-        print(f"schema check of every file:          {schema_s:.2f} s  ({schema_s / base_s:.1f}x baseline; {bad} failed)")
+        print(
+            f"schema check of every file:          {schema_s:.2f} s  ({schema_s / base_s:.1f}x baseline; {bad} failed)"
+        )
     assets = make_assets(advisories, args.assets)
 
     def full() -> int:
@@ -118,10 +134,15 @@ def main() -> None:
         return len(match(index, assets))
 
     full_s, full_all, found = timed(full, args.rounds)
-    print(f"full match ({len(assets)} assets, index included): {full_s:.2f} s  ({full_s / base_s:.1f}x baseline); {found} matches; rounds {[round(x, 2) for x in full_all]}")
+    print(
+        f"full match ({len(assets)} assets, index included): {full_s:.2f} s  ({full_s / base_s:.1f}x baseline); {found} matches; rounds {[round(x, 2) for x in full_all]}"
+    )
     print(f"  target < 30 s: {'met' if full_s < 30 else 'NOT met'}")
 
-    newest = max(range(len(advisories)), key=lambda i: (advisories[i].current_release, len(advisories[i].products)))
+    newest = max(
+        range(len(advisories)),
+        key=lambda i: (advisories[i].current_release, len(advisories[i].products)),
+    )
     big = max(range(len(advisories)), key=lambda i: len(advisories[i].products))
 
     def one(i: int) -> int:
@@ -130,8 +151,10 @@ def main() -> None:
         return len(match(index, assets))
 
     for label, i in (("newest", newest), ("largest", big)):
-        s, times, n = timed(lambda: one(i), max(5, args.rounds))
-        print(f"one new advisory ({label}: {advisories[i].tracking_id}, {len(advisories[i].products)} products) vs {len(assets)} assets: {s * 1000:.1f} ms; {n} matches")
+        s, _times, n = timed(lambda i=i: one(i), max(5, args.rounds))
+        print(
+            f"one new advisory ({label}: {advisories[i].tracking_id}, {len(advisories[i].products)} products) vs {len(assets)} assets: {s * 1000:.1f} ms; {n} matches"
+        )
         print(f"  target < 1 s: {'met' if s < 1 else 'NOT met'}")
     print(f"load average after: {os.getloadavg()} (2-core machine shared with other work)")
 

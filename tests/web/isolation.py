@@ -906,7 +906,12 @@ def _b_vulnerability_match(state: AppState, enterprise_id: int) -> int:
 
     vulns = state.services["security"].part("vulns")
     plc = security.AssetFacts(
-        9_001, enterprise_id, "Siemens", "b-only-plc", "V1.5.17", model_numbers=["6GK7443-1RX00-0XE0"]
+        9_001,
+        enterprise_id,
+        "Siemens",
+        "b-only-plc",
+        "V1.5.17",
+        model_numbers=["6GK7443-1RX00-0XE0"],
     )
     vulns.matching.list_assets = lambda ids: [plc]
     csaf = Path(__file__).parents[1] / "security/vulns/csaf/2022/icsa-22-132-11.json"

@@ -8,12 +8,12 @@ import httpx
 import orjson
 import pytest
 from tests.conftest import USCC_B, bearer
+from tests.security.vulns.samples import CSAF, real
 
 from indunet import core
 from indunet.core import Role
 from indunet.security import AssetFacts, Vulnerabilities
 from indunet.web import AppState, create_app
-from tests.security.vulns.samples import CSAF, real
 
 BASE = "/api/v1/security/vulns"
 
@@ -48,7 +48,9 @@ async def test_import_match_list_and_dismiss(
 
     refused = await client.post(f"{BASE}/advisories", content=body, headers=boss)
     assert refused.status_code == 403
-    done = await client.post(f"{BASE}/advisories?name=icsa-22-132-11.json", content=body, headers=admin)
+    done = await client.post(
+        f"{BASE}/advisories?name=icsa-22-132-11.json", content=body, headers=admin
+    )
     assert done.status_code == 200, done.text
     assert done.json()["stored"] == 1 and done.json()["matches"]["inserted"] == 2
 
@@ -60,16 +62,26 @@ async def test_import_match_list_and_dismiss(
     match = own["items"][0]
     assert match["state"] == "confirmed" and match["severity"] == "high"
     assert match["remediation_category"] == "vendor_fix" and match["vector"].startswith("CVSS:3.1/")
-    assert (await client.get(f"{BASE}/matches", params={"enterprise_id": b.id}, headers=worker)).status_code == 404
-    theirs = (await client.get(f"{BASE}/matches", params={"enterprise_id": b.id}, headers=admin)).json()
+    assert (
+        await client.get(f"{BASE}/matches", params={"enterprise_id": b.id}, headers=worker)
+    ).status_code == 404
+    theirs = (
+        await client.get(f"{BASE}/matches", params={"enterprise_id": b.id}, headers=admin)
+    ).json()
     assert theirs["total"] == 1
-    assert (await client.get(f"{BASE}/matches/{theirs['items'][0]['id']}", headers=boss)).status_code == 404
+    assert (
+        await client.get(f"{BASE}/matches/{theirs['items'][0]['id']}", headers=boss)
+    ).status_code == 404
 
     url = f"{BASE}/matches/{match['id']}/state"
-    assert (await client.put(url, json={"state": "dismissed", "reason": "x"}, headers=worker)).status_code == 403
+    assert (
+        await client.put(url, json={"state": "dismissed", "reason": "x"}, headers=worker)
+    ).status_code == 403
     no_reason = await client.put(url, json={"state": "dismissed"}, headers=boss)
     assert no_reason.status_code == 400 and no_reason.json()["reason"] == "vuln_reason_needed"
-    ok = await client.put(url, json={"state": "dismissed", "reason": "spare part on the shelf"}, headers=boss)
+    ok = await client.put(
+        url, json={"state": "dismissed", "reason": "spare part on the shelf"}, headers=boss
+    )
     assert ok.status_code == 200 and ok.json()["state"] == "dismissed"
     # the advisory is revised and imported again: the dismissal stays
     doc = orjson.loads(body)
@@ -82,7 +94,9 @@ async def test_import_match_list_and_dismiss(
 
     summary = (await client.get(f"{BASE}/summary", headers=worker)).json()["severities"]
     assert sum(row["matches"] for row in summary) == 0  # the only match is dismissed
-    filtered = await client.get(f"{BASE}/matches", params={"state": "dismissed", "severity": "high"}, headers=worker)
+    filtered = await client.get(
+        f"{BASE}/matches", params={"state": "dismissed", "severity": "high"}, headers=worker
+    )
     assert filtered.json()["total"] == 1
     bad = await client.get(f"{BASE}/matches", params={"state": "gone"}, headers=worker)
     assert bad.status_code == 400 and bad.json()["reason"] == "vuln_bad_state"
@@ -92,12 +106,16 @@ async def test_bad_uploads_are_named(client: httpx.AsyncClient, state: AppState)
     admin = bearer(state.engine, "pa", Role.PLATFORM_ADMIN)
     doc = real("2021/icsa-21-068-05")
     doc["vulnerabilities"][0]["product_status"] = {"known_affected": "CSAFPID-0001"}
-    r = await client.post(f"{BASE}/advisories?name=broken.json", content=orjson.dumps(doc), headers=admin)
+    r = await client.post(
+        f"{BASE}/advisories?name=broken.json", content=orjson.dumps(doc), headers=admin
+    )
     assert r.status_code == 400
     assert r.json()["reason"] == "vuln_bad_document"
     assert r.json()["params"]["file"] == "broken.json"
     assert "$.vulnerabilities[0].product_status.known_affected" in r.json()["params"]["problems"]
-    big = await client.post(f"{BASE}/advisories", content=b" " * (8 * 1024 * 1024 + 1), headers=admin)
+    big = await client.post(
+        f"{BASE}/advisories", content=b" " * (8 * 1024 * 1024 + 1), headers=admin
+    )
     assert big.status_code == 413
     nothing = await client.post(f"{BASE}/advisories/sync", headers=admin)
     assert nothing.status_code == 400 and nothing.json()["reason"] == "vuln_no_directory"

@@ -8,10 +8,17 @@ from pathlib import Path
 
 import orjson
 import pytest
-
-from indunet.security.vulns.ingest import FileError, Limits, Loaded, load_bytes, scan_directory, scan_feed
-from indunet.security.vulns.schema import problems
 from tests.security.vulns.samples import CSAF, real
+
+from indunet.security.vulns.ingest import (
+    FileError,
+    Limits,
+    Loaded,
+    load_bytes,
+    scan_directory,
+    scan_feed,
+)
+from indunet.security.vulns.schema import problems
 
 
 @pytest.fixture
@@ -77,7 +84,9 @@ def test_directory_sync_reads_everything_then_only_changes(tree: Path) -> None:
 def test_a_listed_file_that_is_missing_is_an_error_named(tree: Path) -> None:
     (tree / "2022/icsa-22-132-11.json").unlink()
     scan = scan_directory(tree)
-    assert [(f.name, f.reason) for f in scan.failed] == [("csaf_files/OT/white/2022/icsa-22-132-11.json", "missing")]
+    assert [(f.name, f.reason) for f in scan.failed] == [
+        ("csaf_files/OT/white/2022/icsa-22-132-11.json", "missing")
+    ]
     assert len(scan.loaded) == 13
 
 
@@ -92,7 +101,9 @@ def test_a_bad_file_is_counted_and_the_rest_goes_on(tree: Path) -> None:
 
 def test_paths_leaving_the_base_are_refused(tree: Path, tmp_path: Path) -> None:
     (tmp_path / "secret.json").write_text("{}")
-    (tree / "changes.csv").write_text("../secret.json,2025-01-01T00:00:00Z\n/etc/passwd,2025-01-01T00:00:00Z\n")
+    (tree / "changes.csv").write_text(
+        "../secret.json,2025-01-01T00:00:00Z\n/etc/passwd,2025-01-01T00:00:00Z\n"
+    )
     scan = scan_directory(tree)
     assert sorted(f.reason for f in scan.failed) == ["outside", "outside"]
     assert scan.loaded == []
@@ -114,11 +125,20 @@ def test_file_count_is_bounded(tree: Path) -> None:
 
 def test_local_rolie_feed(tree: Path) -> None:
     entries = [
-        {"id": "ICSA-22-132-11", "link": [{"rel": "self", "href": "https://example.org/white/2022/icsa-22-132-11.json"}]},
-        {"id": "ICSA-21-068-05", "content": {"src": "https://example.org/white/2021/icsa-21-068-05.json"}},
+        {
+            "id": "ICSA-22-132-11",
+            "link": [{"rel": "self", "href": "https://example.org/white/2022/icsa-22-132-11.json"}],
+        },
+        {
+            "id": "ICSA-21-068-05",
+            "content": {"src": "https://example.org/white/2021/icsa-21-068-05.json"},
+        },
         {"id": "X", "link": []},
     ]
     (tree / "feed.json").write_bytes(orjson.dumps({"feed": {"entry": entries}}))
     scan = scan_feed(tree / "feed.json")
-    assert sorted(x.advisory.tracking_id for x in scan.loaded) == ["ICSA-21-068-05", "ICSA-22-132-11"]
+    assert sorted(x.advisory.tracking_id for x in scan.loaded) == [
+        "ICSA-21-068-05",
+        "ICSA-22-132-11",
+    ]
     assert [(f.name, f.reason) for f in scan.failed] == [("X", "no_link")]

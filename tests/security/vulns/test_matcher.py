@@ -8,7 +8,13 @@ import pytest
 from tests.security.vulns.samples import real, small_doc
 
 from indunet.security.vulns.document import read_advisory
-from indunet.security.vulns.matcher import AdvisoryIndex, AssetFacts, Candidate, MatchableAsset, match
+from indunet.security.vulns.matcher import (
+    AdvisoryIndex,
+    AssetFacts,
+    Candidate,
+    MatchableAsset,
+    match,
+)
 from indunet.security.vulns.schema import problems
 from indunet.security.vulns.vendors import canonical
 
@@ -65,16 +71,33 @@ def test_all_versions_by_name_across_vendor_spelling(index: AdvisoryIndex) -> No
     why = found[0].why
     assert why["vendor"]["canonical"] == "siemens"
     assert why["identity"]["by"] == "name" and why["identity"]["score"] >= 90
-    assert why["version"] == {"asset": "V8.2", "range": "All versions", "understood": True, "verdict": "affected"}
+    assert why["version"] == {
+        "asset": "V8.2",
+        "range": "All versions",
+        "understood": True,
+        "verdict": "affected",
+    }
     assert found[0].remediation_category == "vendor_fix"
     assert found[0].severity == "medium" and found[0].score == 5.5
 
 
 def test_model_number_and_version_range(index: AdvisoryIndex) -> None:
-    found = run(index, vendor="Siemens", product="CP 443", version="V1.5.17", model_numbers=["6GK7 443-1RX00-0XE0"])
+    found = run(
+        index,
+        vendor="Siemens",
+        product="CP 443",
+        version="V1.5.17",
+        model_numbers=["6GK7 443-1RX00-0XE0"],
+    )
     assert {c.state for c in found} == {"confirmed"}
     assert found[0].why["identity"]["by"] == "model_number"
-    assert not run(index, vendor="Siemens", product="CP 443", version="V1.5.18", model_numbers=["6GK7443-1RX00-0XE0"])
+    assert not run(
+        index,
+        vendor="Siemens",
+        product="CP 443",
+        version="V1.5.18",
+        model_numbers=["6GK7443-1RX00-0XE0"],
+    )
 
 
 def test_vendor_must_agree_for_a_name_match(index: AdvisoryIndex) -> None:
@@ -86,7 +109,9 @@ def test_a_bare_family_word_does_not_match_everything(index: AdvisoryIndex) -> N
 
 
 def test_range_with_R_prefix_and_alias(index: AdvisoryIndex) -> None:
-    assert [c.state for c in run(index, vendor="横河电机", product="WideField3", version="R4.03")] == ["confirmed"]
+    assert [
+        c.state for c in run(index, vendor="横河电机", product="WideField3", version="R4.03")
+    ] == ["confirmed"]
     assert not run(index, vendor="Yokogawa", product="WideField3", version="R4.04")
 
 
@@ -98,7 +123,9 @@ def test_unreadable_range_needs_review(index: AdvisoryIndex) -> None:
 
 
 def test_asset_without_version_needs_review(index: AdvisoryIndex) -> None:
-    found = run(index, vendor="Digi International", product="Digi ConnectPort TS 8/16", version=None)
+    found = run(
+        index, vendor="Digi International", product="Digi ConnectPort TS 8/16", version=None
+    )
     assert found and {c.state for c in found} == {"needs_review"}
 
 
@@ -165,17 +192,23 @@ def test_synthetic_tree_is_schema_valid() -> None:
 def test_cpe_purl_and_relationships() -> None:
     idx = AdvisoryIndex()
     idx.add(1, read_advisory(_tree_doc()))
-    by_cpe = match(idx, [AssetFacts(1, 1, None, None, "1.5", cpe="cpe:2.3:h:acme:plc_900:1.5:*:*:*:*:*:*:*")])
+    by_cpe = match(
+        idx, [AssetFacts(1, 1, None, None, "1.5", cpe="cpe:2.3:h:acme:plc_900:1.5:*:*:*:*:*:*:*")]
+    )
     assert [(c.state, c.why["identity"]["by"]) for c in by_cpe] == [("confirmed", "cpe")]
     assert by_cpe[0].remediation_category == "vendor_fix"
     assert by_cpe[0].remediation_url == "https://example.com/fix"
     assert by_cpe[0].vector.startswith("CVSS:3.1/") and by_cpe[0].severity == "critical"
-    by_purl = match(idx, [AssetFacts(2, 1, None, None, "1.9", purl="pkg:generic/acme/plc900-fw@1.9")])
+    by_purl = match(
+        idx, [AssetFacts(2, 1, None, None, "1.9", purl="pkg:generic/acme/plc900-fw@1.9")]
+    )
     assert [c.why["identity"]["by"] for c in by_purl] == ["purl"]
     fixed = match(idx, [AssetFacts(3, 1, "Acme Controls", "Acme PLC 900", "2.0")])
     assert fixed == []
     on_gateway = match(idx, [AssetFacts(4, 1, "ACME CONTROLS", "Acme Gateway 12", "3.2")])
-    assert [(c.product_id, c.why["relationship"]) for c in on_gateway] == [("FW-GW", "installed_on")]
+    assert [(c.product_id, c.why["relationship"]) for c in on_gateway] == [
+        ("FW-GW", "installed_on")
+    ]
     assert on_gateway[0].remediation_category == "mitigation"
     assert match(idx, [AssetFacts(5, 1, "Acme Controls", "Acme Gateway 12", "3.4")]) == []
 

@@ -5,16 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import orjson
 import pytest
 import sqlalchemy as sa
+from tests.security.vulns.samples import CSAF, real
+from tests.telemetry.fleet import audit_actions, make_user, other_enterprise
 
 from indunet import core
 from indunet.core import InvalidInput, NotFound, PermissionDenied
 from indunet.security import AssetFacts, Vulnerabilities
-from tests.security.vulns.samples import CSAF, real
-from tests.telemetry.fleet import audit_actions, make_user, other_enterprise
-
-import orjson
 
 
 class Inventory:
@@ -53,7 +52,7 @@ def test_sync_stores_and_matches_then_is_incremental(world) -> None:  # type: ig
     assert (again.read, again.stored) == (0, 0)
     items, total = vulns.advisories(q="icsa-22-132")
     assert total == 1 and items[0]["tracking_id"] == "ICSA-22-132-11"
-    own, n = vulns.matches(mine)
+    own, _n = vulns.matches(mine)
     assert {m["asset_id"] for m in own} == {1, 3}
     states = {(m["asset_id"], m["cve"]): m["state"] for m in own}
     assert states[(1, "CVE-2022-27640")] == "confirmed"
@@ -79,17 +78,25 @@ def test_dismissal_survives_rematch_and_is_audited(world, engine: sa.Engine) -> 
     with pytest.raises(InvalidInput):
         vulns.set_state(mine, m["id"], "gone", "x")
     done = vulns.set_state(mine, m["id"], "dismissed", "cell is air-gapped")
-    assert (done["state"], done["reason"], done["decided_by"]) == ("dismissed", "cell is air-gapped", "boss")
+    assert (done["state"], done["reason"], done["decided_by"]) == (
+        "dismissed",
+        "cell is air-gapped",
+        "boss",
+    )
     assert "security.vuln_match_state" in audit_actions(engine)
     # the asset changes (still affected) and the advisory is re-imported: the dismissal stays
     vulns.matching.rematch_assets([1])
-    inventory.assets[1] = AssetFacts(1, m["enterprise_id"], "Siemens", "SIMATIC CP 443-1 RNA", "V1.5.16")
+    inventory.assets[1] = AssetFacts(
+        1, m["enterprise_id"], "Siemens", "SIMATIC CP 443-1 RNA", "V1.5.16"
+    )
     vulns.matching.rematch_assets([1])
     vulns.matching.rematch_advisories([m["advisory_id"]])
     after = vulns.match(mine, m["id"])
     assert after["state"] == "dismissed" and after["why"]["version"]["asset"] == "V1.5.16"
     # firmware updated past the fix: the undecided matches go, the decided one is kept
-    inventory.assets[1] = AssetFacts(1, m["enterprise_id"], "Siemens", "SIMATIC CP 443-1 RNA", "V1.5.18")
+    inventory.assets[1] = AssetFacts(
+        1, m["enterprise_id"], "Siemens", "SIMATIC CP 443-1 RNA", "V1.5.18"
+    )
     result = vulns.matching.rematch_assets([1])
     assert result.kept >= 1
     assert vulns.match(mine, m["id"])["state"] == "dismissed"

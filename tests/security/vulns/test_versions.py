@@ -126,7 +126,9 @@ def test_overlong_strings_are_not_parsed() -> None:
 
 
 segments = st.lists(st.integers(0, 30), min_size=1, max_size=4)
-suffix = st.sampled_from(["", " SP1", " SP2", " HF3", " Update 4", " SP1 HF2", " SP1 Update 2", " Build 7"])
+suffix = st.sampled_from(
+    ["", " SP1", " SP2", " HF3", " Update 4", " SP1 HF2", " SP1 Update 2", " Build 7"]
+)
 prefix = st.sampled_from(["", "V", "v", "R", "FW "])
 
 

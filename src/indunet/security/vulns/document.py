@@ -116,7 +116,12 @@ class Vulnerability:
             "severity": self.severity,
             "status": {k: list(v) for k, v in self.status.items()},
             "remediations": [
-                {"category": r.category, "details": r.details, "url": r.url, "product_ids": list(r.product_ids)}
+                {
+                    "category": r.category,
+                    "details": r.details,
+                    "url": r.url,
+                    "product_ids": list(r.product_ids),
+                }
                 for r in self.remediations
             ],
             "notes": list(self.notes),
@@ -134,7 +139,12 @@ class Vulnerability:
             severity=d.get("severity"),
             status={k: tuple(v) for k, v in (d.get("status") or {}).items()},
             remediations=tuple(
-                Remediation(r["category"], r.get("details") or "", r.get("url"), tuple(r.get("product_ids") or ()))
+                Remediation(
+                    r["category"],
+                    r.get("details") or "",
+                    r.get("url"),
+                    tuple(r.get("product_ids") or ()),
+                )
                 for r in d.get("remediations") or ()
             ),
             notes=tuple(d.get("notes") or ()),
@@ -142,7 +152,11 @@ class Vulnerability:
 
 
 def _rank(category: str) -> int:
-    return REMEDIATION_ORDER.index(category) if category in REMEDIATION_ORDER else len(REMEDIATION_ORDER)
+    return (
+        REMEDIATION_ORDER.index(category)
+        if category in REMEDIATION_ORDER
+        else len(REMEDIATION_ORDER)
+    )
 
 
 @dataclass(frozen=True)
@@ -191,9 +205,9 @@ def products(tree: Mapping[str, Any]) -> Iterator[Product]:
     for product in _branches(_list(tree.get("branches")), {}):
         seen.setdefault(product.product_id, product)
     for fpn in _list(tree.get("full_product_names")):
-        product = _leaf(_map(fpn), {})
-        if product is not None:
-            seen.setdefault(product.product_id, product)
+        named = _leaf(_map(fpn), {})
+        if named is not None:
+            seen.setdefault(named.product_id, named)
     for rel in _list(tree.get("relationships")):
         rel = _map(rel)
         fpn = _map(rel.get("full_product_name"))
@@ -275,7 +289,9 @@ def _vulnerability(v: Any) -> Vulnerability:
     v = _map(v)
     score, vector, severity = _best_score(_list(v.get("scores")))
     cwe = _map(v.get("cwe"))
-    status = {k: tuple(str(p) for p in _list(ids)) for k, ids in _map(v.get("product_status")).items()}
+    status = {
+        k: tuple(str(p) for p in _list(ids)) for k, ids in _map(v.get("product_status")).items()
+    }
     remediations = tuple(
         Remediation(
             category=str(r.get("category") or ""),
@@ -308,7 +324,11 @@ def _best_score(scores: Sequence[Any]) -> tuple[float | None, str | None, str | 
             base = cvss.get("baseScore")
             if isinstance(base, (int, float)) and (best[0] is None or base > best[0]):
                 sev = cvss.get("baseSeverity")
-                best = (float(base), _str(cvss.get("vectorString")), str(sev).lower() if sev else severity_of(base))
+                best = (
+                    float(base),
+                    _str(cvss.get("vectorString")),
+                    str(sev).lower() if sev else severity_of(base),
+                )
             if base is not None and key == "cvss_v3":
                 break
     return best

@@ -130,7 +130,9 @@ def scan_directory(base: Path, since: datetime | None = None, limits: Limits = L
                 continue
             seen.add(rel)
             if scan.listed >= limits.max_files:
-                scan.failed.append(FileError(rel, "too_many", (f"more than {limits.max_files} files",)))
+                scan.failed.append(
+                    FileError(rel, "too_many", (f"more than {limits.max_files} files",))
+                )
                 break
             scan.listed += 1
             path = _inside(base, rel)
@@ -159,7 +161,9 @@ def feed_paths(feed: Path, limits: Limits = LIMITS) -> tuple[list[str], list[Fil
     for entry in entries if isinstance(entries, list) else []:
         href = _entry_href(entry)
         if href is None:
-            errors.append(FileError(str(entry.get("id") if isinstance(entry, dict) else "?"), "no_link"))
+            errors.append(
+                FileError(str(entry.get("id") if isinstance(entry, dict) else "?"), "no_link")
+            )
             continue
         parts = PurePosixPath(href.split("?", 1)[0]).parts
         out.append("/".join(parts[-2:]))
@@ -185,7 +189,11 @@ def _entry_href(entry: object) -> str | None:
     if not isinstance(entry, dict):
         return None
     for link in entry.get("link") or []:
-        if isinstance(link, dict) and link.get("rel") == "self" and isinstance(link.get("href"), str):
+        if (
+            isinstance(link, dict)
+            and link.get("rel") == "self"
+            and isinstance(link.get("href"), str)
+        ):
             return str(link["href"])
     content = entry.get("content")
     if isinstance(content, dict) and isinstance(content.get("src"), str):
@@ -249,7 +257,11 @@ def _year_files(base: Path, limits: Limits, scan: Scan) -> Iterator[Path]:
             if not name.endswith(".json"):
                 continue
             if scan.listed >= limits.max_files:
-                scan.failed.append(FileError(f"{year}/{name}", "too_many", (f"more than {limits.max_files} files",)))
+                scan.failed.append(
+                    FileError(
+                        f"{year}/{name}", "too_many", (f"more than {limits.max_files} files",)
+                    )
+                )
                 return
             scan.listed += 1
             yield folder / name

@@ -135,7 +135,9 @@ class AdvisoryIndex:
 
     by_vendor: dict[str, dict[str, list[_Entry]]] = field(default_factory=lambda: defaultdict(dict))
     by_model: dict[str, list[_Entry]] = field(default_factory=lambda: defaultdict(list))
-    model_patterns: dict[str, list[tuple[re.Pattern[str], _Entry]]] = field(default_factory=lambda: defaultdict(list))
+    model_patterns: dict[str, list[tuple[re.Pattern[str], _Entry]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
     by_cpe: dict[str, list[_Entry]] = field(default_factory=lambda: defaultdict(list))
     by_purl: dict[str, list[_Entry]] = field(default_factory=lambda: defaultdict(list))
     advisories: dict[int, Advisory] = field(default_factory=dict)
@@ -167,12 +169,15 @@ class AdvisoryIndex:
             for model in product.model_numbers:
                 key = fold_model(model)
                 if _MLFB.match(key) and "X" in key[4:]:
-                    pattern = re.compile(re.escape(key[:4]) + key[4:].replace("X", "[A-Z0-9]") + "$")
+                    pattern = re.compile(
+                        re.escape(key[:4]) + key[4:].replace("X", "[A-Z0-9]") + "$"
+                    )
                     self.model_patterns[key[:4]].append((pattern, entry))
                 elif key:
                     self.by_model[key].append(entry)
-            if product.cpe and (key := cpe_key(product.cpe)):
-                self.by_cpe[key].append(entry)
+            cpe = cpe_key(product.cpe) if product.cpe else None
+            if cpe:
+                self.by_cpe[cpe].append(entry)
             if product.purl:
                 self.by_purl[purl_key(product.purl)].append(entry)
 
@@ -181,7 +186,10 @@ class AdvisoryIndex:
         self._choices.clear()
         for ident in advisory_ids:
             self.advisories.pop(ident, None)
-        keep = lambda entries: [e for e in entries if e.advisory_id not in advisory_ids]  # noqa: E731
+
+        def keep(entries: list[_Entry]) -> list[_Entry]:
+            return [e for e in entries if e.advisory_id not in advisory_ids]
+
         for names in self.by_vendor.values():
             for text in list(names):
                 names[text] = keep(names[text])
@@ -191,7 +199,9 @@ class AdvisoryIndex:
             for key in list(table):
                 table[key] = keep(table[key])
         for key, patterns in list(self.model_patterns.items()):
-            self.model_patterns[key] = [(p, e) for p, e in patterns if e.advisory_id not in advisory_ids]
+            self.model_patterns[key] = [
+                (p, e) for p, e in patterns if e.advisory_id not in advisory_ids
+            ]
 
 
 _MLFB = re.compile(r"^\d[A-Z]{2}\d")
@@ -279,7 +289,9 @@ def _better(a: Candidate, b: Candidate) -> bool:
     return float(a.why["identity"]["score"]) > float(b.why["identity"]["score"])
 
 
-def _identities(index: AdvisoryIndex, asset: MatchableAsset) -> list[tuple[_Entry, str, float, str]]:
+def _identities(
+    index: AdvisoryIndex, asset: MatchableAsset
+) -> list[tuple[_Entry, str, float, str]]:
     """(entry, how, score, compared text) for every product the asset may be."""
     found: list[tuple[_Entry, str, float, str]] = []
     models = [fold_model(m) for m in asset.model_numbers if m]
@@ -297,11 +309,15 @@ def _identities(index: AdvisoryIndex, asset: MatchableAsset) -> list[tuple[_Entr
             found.append((entry, "purl", 100.0, asset.purl))
     vendor = canonical(asset.vendor)
     names = index.by_vendor.get(vendor) if vendor else None
-    if names and asset.product:
+    if names and vendor and asset.product:
         text = fold_product(asset.product, vendor)
         if text:
             hits = process.extract(
-                text, index.choices(vendor), scorer=fuzz.token_set_ratio, score_cutoff=PROBABLE_NAME, limit=None
+                text,
+                index.choices(vendor),
+                scorer=fuzz.token_set_ratio,
+                score_cutoff=PROBABLE_NAME,
+                limit=None,
             )
             for product_text, raw_score, _ in hits:
                 score = _guarded(text, product_text, raw_score)
@@ -320,11 +336,27 @@ def _match_one(index: AdvisoryIndex, asset: MatchableAsset) -> Iterable[Candidat
         if verdict is Verdict.NOT_AFFECTED:
             continue
         strong = how != "name" or score >= STRONG_NAME
-        understood = bool(range_ is None or range_.understood) and (version is not None or not asset.version)
+        understood = bool(range_ is None or range_.understood) and (
+            version is not None or not asset.version
+        )
         base_why = {
-            "vendor": {"asset": asset.vendor, "advisory": product.vendor, "canonical": canonical(asset.vendor)},
-            "identity": {"by": how, "score": round(score, 1), "asset": text, "product": product.name},
-            "version": {"asset": asset.version, "range": product.version, "understood": understood, "verdict": verdict.value},
+            "vendor": {
+                "asset": asset.vendor,
+                "advisory": product.vendor,
+                "canonical": canonical(asset.vendor),
+            },
+            "identity": {
+                "by": how,
+                "score": round(score, 1),
+                "asset": text,
+                "product": product.name,
+            },
+            "version": {
+                "asset": asset.version,
+                "range": product.version,
+                "understood": understood,
+                "verdict": verdict.value,
+            },
             "relationship": product.relationship,
         }
         for position, vuln in enumerate(entry.advisory.vulnerabilities):
@@ -343,7 +375,12 @@ def _match_one(index: AdvisoryIndex, asset: MatchableAsset) -> Iterable[Candidat
 
 
 def _candidate(
-    entry: _Entry, vuln: Vulnerability, position: int, asset: MatchableAsset, state: str, why: dict[str, Any]
+    entry: _Entry,
+    vuln: Vulnerability,
+    position: int,
+    asset: MatchableAsset,
+    state: str,
+    why: dict[str, Any],
 ) -> Candidate:
     pid = entry.product.product_id
     remediation = vuln.remediation_for(pid)

@@ -104,12 +104,21 @@ def _name(asset: MatchableAsset) -> str:
 
 
 def _merge(
-    conn: sa.Connection, found: list[Candidate], names: dict[int, str], scope: sa.ColumnElement[bool]
+    conn: sa.Connection,
+    found: list[Candidate],
+    names: dict[int, str],
+    scope: sa.ColumnElement[bool],
 ) -> Rematched:
     existing = {
         (r.asset_id, r.advisory_id, r.cve): r
         for r in conn.execute(
-            sa.select(matches.c.id, matches.c.asset_id, matches.c.advisory_id, matches.c.cve, matches.c.decided_by).where(scope)
+            sa.select(
+                matches.c.id,
+                matches.c.asset_id,
+                matches.c.advisory_id,
+                matches.c.cve,
+                matches.c.decided_by,
+            ).where(scope)
         )
     }
     now = datetime.now(UTC)
@@ -120,7 +129,9 @@ def _merge(
     for c in found:
         key = (c.asset_id, c.advisory_id, c.cve)
         fresh_keys.add(key)
-        values = _values(c, names.get(c.asset_id, f"asset {c.asset_id}"), tracking.get(c.advisory_id, ""), now)
+        values = _values(
+            c, names.get(c.asset_id, f"asset {c.asset_id}"), tracking.get(c.advisory_id, ""), now
+        )
         old = existing.get(key)
         if old is None:
             rows.append(values)
@@ -144,7 +155,9 @@ def _merge(
 def _tracking_ids(conn: sa.Connection, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
-    rows = conn.execute(sa.select(advisories.c.id, advisories.c.tracking_id).where(advisories.c.id.in_(list(ids))))
+    rows = conn.execute(
+        sa.select(advisories.c.id, advisories.c.tracking_id).where(advisories.c.id.in_(list(ids)))
+    )
     return {int(r.id): str(r.tracking_id) for r in rows}
 
 

@@ -25,9 +25,9 @@ import sqlalchemy as sa
 
 from indunet.core import InvalidInput, PermissionDenied, User, audit
 from indunet.core.users import Role
+from indunet.security.vulns import store as matches_store
 from indunet.security.vulns.ingest import FileError, Loaded, Scan, load_bytes, scan_directory
 from indunet.security.vulns.matching import AssetLister, Matching, Rematched, no_assets
-from indunet.security.vulns import store as matches_store
 from indunet.security.vulns.store import check_tlp, store
 from indunet.security.vulntables import syncs
 
@@ -51,7 +51,10 @@ class ImportReport:
             "read": self.read,
             "stored": self.stored,
             "unchanged": self.unchanged,
-            "failed": [{"file": f.name, "reason": f.reason, "problems": list(f.problems)} for f in self.failed],
+            "failed": [
+                {"file": f.name, "reason": f.reason, "problems": list(f.problems)}
+                for f in self.failed
+            ],
             "matches": None if self.matches is None else self.matches.__dict__,
         }
 
@@ -59,7 +62,9 @@ class ImportReport:
 class Vulnerabilities:
     """Advisories in, matches kept current."""
 
-    def __init__(self, engine: sa.Engine, csaf_dir: Path | None = None, list_assets: AssetLister = no_assets) -> None:
+    def __init__(
+        self, engine: sa.Engine, csaf_dir: Path | None = None, list_assets: AssetLister = no_assets
+    ) -> None:
         self.engine = engine
         self.csaf_dir = csaf_dir
         self.matching = Matching(engine, list_assets)
@@ -70,10 +75,14 @@ class Vulnerabilities:
     async def stop(self) -> None:
         """Nothing to stop."""
 
-    def advisories(self, q: str = "", severity: str | None = None, offset: int = 0, limit: int = 50) -> tuple[list[dict[str, Any]], int]:
+    def advisories(
+        self, q: str = "", severity: str | None = None, offset: int = 0, limit: int = 50
+    ) -> tuple[list[dict[str, Any]], int]:
         """One page of advisories (public: any signed-in user)."""
         with self.engine.connect() as conn:
-            return matches_store.list_advisories(conn, q=q, severity=severity, offset=offset, limit=limit)
+            return matches_store.list_advisories(
+                conn, q=q, severity=severity, offset=offset, limit=limit
+            )
 
     def matches(self, user: User, **filters: Any) -> tuple[list[dict[str, Any]], int]:
         """One page of the matches `user` may see (filters: enterprise_id, asset_id, severity,
@@ -104,7 +113,10 @@ class Vulnerabilities:
             raise InvalidInput(
                 result.describe(),
                 reason="vuln_bad_document",
-                params={"file": result.name, "problems": "; ".join(result.problems) or result.reason},
+                params={
+                    "file": result.name,
+                    "problems": "; ".join(result.problems) or result.reason,
+                },
             )
         check_tlp(result.advisory, name)
         return self._store([result], user, "upload", ImportReport(read=1))
@@ -115,7 +127,9 @@ class Vulnerabilities:
         base = self.csaf_dir
         if base is None or not base.is_dir():
             raise InvalidInput(
-                f"no CSAF directory is configured ({ENV_DIR})", reason="vuln_no_directory", params={"setting": ENV_DIR}
+                f"no CSAF directory is configured ({ENV_DIR})",
+                reason="vuln_no_directory",
+                params={"setting": ENV_DIR},
             )
         key = str(base)[:300]
         with self.engine.connect() as conn:
@@ -125,7 +139,9 @@ class Vulnerabilities:
         try:
             scan: Scan = scan_directory(base, since)
         except (OSError, ValueError) as exc:
-            raise InvalidInput(f"{base}: {exc}", reason="vuln_sync_failed", params={"problem": str(exc)[:200]}) from exc
+            raise InvalidInput(
+                f"{base}: {exc}", reason="vuln_sync_failed", params={"problem": str(exc)[:200]}
+            ) from exc
         report = ImportReport(read=scan.listed, failed=list(scan.failed))
         public: list[Loaded] = []
         for item in scan.loaded:
@@ -138,10 +154,16 @@ class Vulnerabilities:
         report = self._store(public, user, "sync", report)
         with self.engine.begin() as conn:
             conn.execute(syncs.delete().where(syncs.c.source == key))
-            conn.execute(syncs.insert().values(source=key, newest=scan.newest or since, synced_at=datetime.now(UTC)))
+            conn.execute(
+                syncs.insert().values(
+                    source=key, newest=scan.newest or since, synced_at=datetime.now(UTC)
+                )
+            )
         return report
 
-    def _store(self, loaded: list[Loaded], user: User, source: str, report: ImportReport) -> ImportReport:
+    def _store(
+        self, loaded: list[Loaded], user: User, source: str, report: ImportReport
+    ) -> ImportReport:
         with self.engine.begin() as conn:
             done = store(conn, loaded, user.username, source)
             audit.record(
@@ -149,7 +171,11 @@ class Vulnerabilities:
                 f"user:{user.username}",
                 "security.vuln_import",
                 source,
-                {"stored": len(done.changed), "unchanged": done.unchanged, "failed": len(report.failed)},
+                {
+                    "stored": len(done.changed),
+                    "unchanged": done.unchanged,
+                    "failed": len(report.failed),
+                },
                 enterprise_id=None,
             )
         report.stored = len(done.changed)

@@ -59,16 +59,24 @@ def store(conn: sa.Connection, loaded: Iterable[Loaded], actor: str, source: str
         a = item.advisory
         check_tlp(a, item.name)
         if not a.tracking_id:
-            raise InvalidInput(f"{item.name}: no tracking id", reason="vuln_no_tracking_id", params={"file": item.name})
+            raise InvalidInput(
+                f"{item.name}: no tracking id",
+                reason="vuln_no_tracking_id",
+                params={"file": item.name},
+            )
         row = conn.execute(
-            sa.select(advisories.c.id, advisories.c.sha256).where(advisories.c.tracking_id == a.tracking_id[:100])
+            sa.select(advisories.c.id, advisories.c.sha256).where(
+                advisories.c.tracking_id == a.tracking_id[:100]
+            )
         ).first()
         if row is not None and row.sha256 == item.sha256:
             unchanged += 1
             continue
         values = _values(a, item, actor, f"{source}:{item.name}"[:300], now)
         if row is None:
-            ident = conn.execute(advisories.insert().values(**values).returning(advisories.c.id)).scalar_one()
+            ident = conn.execute(
+                advisories.insert().values(**values).returning(advisories.c.id)
+            ).scalar_one()
         else:
             conn.execute(advisories.update().where(advisories.c.id == row.id).values(**values))
             ident = row.id
@@ -80,7 +88,11 @@ def _values(a: Advisory, item: Loaded, actor: str, source: str, now: datetime) -
     cves = sorted({v.cve for v in a.vulnerabilities if v.cve})
     scores = [v.score for v in a.vulnerabilities if v.score is not None]
     top = max(scores) if scores else None
-    severity = next((v.severity for v in a.vulnerabilities if v.score == top), None) if top is not None else None
+    severity = (
+        next((v.severity for v in a.vulnerabilities if v.score == top), None)
+        if top is not None
+        else None
+    )
     return {
         "tracking_id": a.tracking_id[:100],
         "title": a.title[:500],
@@ -140,7 +152,12 @@ ADVISORY_COLUMNS = (
 
 
 def list_advisories(
-    conn: sa.Connection, *, q: str = "", severity: str | None = None, offset: int = 0, limit: int = 50
+    conn: sa.Connection,
+    *,
+    q: str = "",
+    severity: str | None = None,
+    offset: int = 0,
+    limit: int = 50,
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of advisories (shared: every signed-in user may list them), newest first."""
     where: list[sa.ColumnElement[bool]] = []
@@ -157,13 +174,19 @@ def list_advisories(
 
 def _severity(value: str) -> str:
     if value not in SEVERITIES:
-        raise InvalidInput(f"unknown severity {value!r}", reason="vuln_bad_severity", params={"severity": value[:20]})
+        raise InvalidInput(
+            f"unknown severity {value!r}",
+            reason="vuln_bad_severity",
+            params={"severity": value[:20]},
+        )
     return value
 
 
 def _state(value: str) -> str:
     if value not in STATES:
-        raise InvalidInput(f"unknown state {value!r}", reason="vuln_bad_state", params={"state": value[:20]})
+        raise InvalidInput(
+            f"unknown state {value!r}", reason="vuln_bad_state", params={"state": value[:20]}
+        )
     return value
 
 
@@ -196,7 +219,9 @@ def list_matches(
     if q.strip():
         where.append(matches.c.search.contains(q.strip().lower()[:100], autoescape=True))
     order = [sa.func.coalesce(matches.c.score, -1).desc(), matches.c.id.desc()]
-    return page_of_rows(conn, matches, MATCH_COLUMNS, where, order, offset=offset, limit=limit, scan=bool(q.strip()))
+    return page_of_rows(
+        conn, matches, MATCH_COLUMNS, where, order, offset=offset, limit=limit, scan=bool(q.strip())
+    )
 
 
 def get_match(conn: sa.Connection, user: User, match_id: int) -> dict[str, Any]:
@@ -207,11 +232,15 @@ def get_match(conn: sa.Connection, user: User, match_id: int) -> dict[str, Any]:
     try:
         access.check_see(user, row.enterprise_id, f"match {match_id}")
     except NotFound:
-        raise NotFound(f"no match {match_id}", reason="vuln_no_match", params={"id": str(match_id)}) from None
+        raise NotFound(
+            f"no match {match_id}", reason="vuln_no_match", params={"id": str(match_id)}
+        ) from None
     return dict(row._mapping)
 
 
-def set_state(conn: sa.Connection, user: User, match_id: int, state: str, reason: str) -> dict[str, Any]:
+def set_state(
+    conn: sa.Connection, user: User, match_id: int, state: str, reason: str
+) -> dict[str, Any]:
     """Set a match's state by a person (kept across re-matching); dismissing needs a reason."""
     row = get_match(conn, user, match_id)
     access.check_change(user, row["enterprise_id"], f"match {match_id}")
@@ -236,13 +265,21 @@ def set_state(conn: sa.Connection, user: User, match_id: int, state: str, reason
         f"user:{user.username}",
         "security.vuln_match_state",
         f"match {match_id}",
-        {"from": row["state"], "to": state, "reason": reason, "cve": row["cve"], "asset_id": row["asset_id"]},
+        {
+            "from": row["state"],
+            "to": state,
+            "reason": reason,
+            "cve": row["cve"],
+            "asset_id": row["asset_id"],
+        },
         enterprise_id=row["enterprise_id"],
     )
     return get_match(conn, user, match_id)
 
 
-def open_by_severity(conn: sa.Connection, user: User, enterprise_id: int | None = None) -> list[dict[str, Any]]:
+def open_by_severity(
+    conn: sa.Connection, user: User, enterprise_id: int | None = None
+) -> list[dict[str, Any]]:
     """Open (not dismissed) vulnerabilities per severity: CVEs and affected assets."""
     eid = access.scope(user, enterprise_id)
     where = [matches.c.state != "dismissed"]
@@ -259,4 +296,7 @@ def open_by_severity(conn: sa.Connection, user: User, enterprise_id: int | None 
         .group_by(sa.func.coalesce(matches.c.severity, "none"))
     ).all()
     found = {r.severity: dict(r._mapping) for r in rows}
-    return [found.get(s, {"severity": s, "vulnerabilities": 0, "assets": 0, "matches": 0}) for s in SEVERITIES]
+    return [
+        found.get(s, {"severity": s, "vulnerabilities": 0, "assets": 0, "matches": 0})
+        for s in SEVERITIES
+    ]

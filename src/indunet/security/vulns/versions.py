@@ -57,7 +57,7 @@ class Version:
         if self.kind != other.kind:
             return None
         a, b = self.key, other.key
-        return (a > b) - (a < b)  # type: ignore[operator]
+        return (a > b) - (a < b)
 
 
 _PREFIX = re.compile(r"^(?:firmware|version|fw|ver\.?|rev\.?|v\.?|r)\s*(?=\d)", re.I)
@@ -77,7 +77,10 @@ _SLOTS = {
     "build": 3,
     "b": 3,
 }
-_SUFFIX = re.compile(r"[\s_]*(service\s*pack|hotfixrev|hotfix|update|upd|build|patch|sp|hf|u|p|b)[\s_.]*(\d{1,12}(?:\.\d{1,12})*)", re.I)
+_SUFFIX = re.compile(
+    r"[\s_]*(service\s*pack|hotfixrev|hotfix|update|upd|build|patch|sp|hf|u|p|b)[\s_.]*(\d{1,12}(?:\.\d{1,12})*)",
+    re.I,
+)
 _PAREN_BUILD = re.compile(r"\((\d{1,12})\)$")
 _MONTHS = {
     m: i + 1
@@ -222,8 +225,10 @@ def _vers_contains(constraints: tuple[Constraint, ...], version: Version) -> Ver
         if _within(version, low, high):
             return Verdict.AFFECTED
         i += 2 if high is not None else 1
-    if any(op == "!=" for op, _ in comparisons) and not bounds and not any(
-        op == "=" for op, _ in comparisons
+    if (
+        any(op == "!=" for op, _ in comparisons)
+        and not bounds
+        and not any(op == "=" for op, _ in comparisons)
     ):
         return Verdict.AFFECTED  # only exclusions: everything else is in
     return Verdict.NOT_AFFECTED

@@ -31,9 +31,15 @@ MAX_OFFSET = 1_000_000
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 Text = Annotated[str, Query(max_length=100)]
-Severity = Annotated[str | None, Query(max_length=16, description="critical, high, medium, low, none")]
-State = Annotated[str | None, Query(max_length=16, description="confirmed, probable, needs_review, dismissed")]
-FileName = Annotated[str, Query(max_length=200, pattern=r"^[\w.\-]+$", description="the file's name, for messages")]
+Severity = Annotated[
+    str | None, Query(max_length=16, description="critical, high, medium, low, none")
+]
+State = Annotated[
+    str | None, Query(max_length=16, description="confirmed, probable, needs_review, dismissed")
+]
+FileName = Annotated[
+    str, Query(max_length=200, pattern=r"^[\w.\-]+$", description="the file's name, for messages")
+]
 
 
 class StateChange(BaseModel):
@@ -58,12 +64,16 @@ def _json(row: dict[str, Any]) -> dict[str, Any]:
 @router.post(
     "/advisories",
     responses={
-        400: {"description": "not JSON, fails the CSAF 2.0 schema (JSON paths named), or not TLP:WHITE/CLEAR"},
+        400: {
+            "description": "not JSON, fails the CSAF 2.0 schema (JSON paths named), or not TLP:WHITE/CLEAR"
+        },
         403: {"description": "only platform admins import advisories"},
         413: {"description": "the document is over 8 MiB"},
     },
 )
-async def import_advisory(request: Request, state: StateDep, name: FileName = "upload.json") -> dict[str, Any]:
+async def import_advisory(
+    request: Request, state: StateDep, name: FileName = "upload.json"
+) -> dict[str, Any]:
     """Import one CSAF 2.0 document (the body), then re-match it against every asset."""
     part = vulns_of(state)
     user = await run_in_threadpool(current_user, request, state)
@@ -82,7 +92,12 @@ async def sync_advisories(state: StateDep, user: UserDep) -> dict[str, Any]:
 
 @router.get("/advisories")
 async def list_advisories(
-    state: StateDep, user: UserDep, q: Text = "", severity: Severity = None, offset: Offset = 0, limit: Limit = 20
+    state: StateDep,
+    user: UserDep,
+    q: Text = "",
+    severity: Severity = None,
+    offset: Offset = 0,
+    limit: Limit = 20,
 ) -> dict[str, Any]:
     """Advisories (shared by every enterprise), newest first; search by id, title, CVE."""
     part = vulns_of(state)
@@ -126,7 +141,9 @@ async def set_match_state(
 ) -> dict[str, Any]:
     """Set a match's state (admins of the asset's enterprise); kept across re-matching."""
     part = vulns_of(state)
-    return _json(await run_in_threadpool(part.set_state, user, match_id, change.state, change.reason))
+    return _json(
+        await run_in_threadpool(part.set_state, user, match_id, change.state, change.reason)
+    )
 
 
 @router.get("/summary")

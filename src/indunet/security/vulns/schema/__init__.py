@@ -38,7 +38,7 @@ class Problem:
 
 
 def _no_fetch(uri: str) -> Resource[Any]:
-    raise NoSuchResource(ref=uri)
+    raise NoSuchResource(uri)
 
 
 @lru_cache(maxsize=1)
