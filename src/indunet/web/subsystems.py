@@ -70,10 +70,7 @@ SUBSYSTEMS: tuple[Subsystem, ...] = (
 )
 
 #: Sections of subsystems still to come, announced in the console's navigation.
-COMING = (
-    Section("/security", "nav.security", "coming.security"),
-    Section("/monitoring", "nav.monitoring", "coming.monitoring"),
-)
+COMING = (Section("/monitoring", "nav.monitoring", "coming.monitoring"),)
 
 
 def active(platform: bool) -> Iterator[Subsystem]:
