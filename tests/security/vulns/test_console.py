@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from tests.conftest import USCC_B
+from tests.security.vulns.samples import CSAF
 
 from indunet import core
 from indunet.core import Role
@@ -15,7 +16,6 @@ from indunet.security import AssetFacts, Vulnerabilities
 from indunet.web import AppState, create_app
 from indunet.web.auth import SESSION_COOKIE
 from indunet.web.csrf import HEADER, csrf_token
-from tests.security.vulns.samples import CSAF
 
 PASSWORD = "a-long-password"
 BASE = "/security/vulnerabilities"
