@@ -217,6 +217,10 @@ BODIES: dict[tuple[str, str], tuple[str, Any]] = {
         "json",
         {"state": "dismissed", "reason": "someone else's decision"},
     ),
+    ("POST", "/security/vulnerabilities/{match_id}/state"): (
+        "form",
+        {"state": "dismissed", "reason": "someone else's decision"},
+    ),
     ("PATCH", "/api/v1/devices/{device_id}"): ("json", {"name": "renamed by someone"}),
     ("POST", "/api/v1/devices/{device_id}/commands"): (
         "json",

@@ -18,7 +18,6 @@ SUBSYSTEM = Subsystem(
             "nav.security",
             "security.intro",
             (Page("/security/vulnerabilities", "security.tab.vulnerabilities"),),
-            order=40,
         ),
     ),
     services="indunet.security.service:from_state",
