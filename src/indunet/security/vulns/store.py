@@ -287,15 +287,22 @@ def open_by_severity(
         where.append(matches.c.enterprise_id == eid)
     rows = conn.execute(
         sa.select(
-            sa.func.coalesce(matches.c.severity, "none").label("severity"),
+            matches.c.severity,
             sa.func.count(sa.distinct(matches.c.cve)).label("vulnerabilities"),
             sa.func.count(sa.distinct(matches.c.asset_id)).label("assets"),
             sa.func.count().label("matches"),
         )
         .where(*where)
-        .group_by(sa.func.coalesce(matches.c.severity, "none"))
+        .group_by(matches.c.severity)
     ).all()
-    found = {r.severity: dict(r._mapping) for r in rows}
+    found: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        key = r.severity if r.severity in SEVERITIES else "none"
+        row = found.setdefault(
+            key, {"severity": key, "vulnerabilities": 0, "assets": 0, "matches": 0}
+        )
+        for name in ("vulnerabilities", "assets", "matches"):
+            row[name] += int(getattr(r, name))  # no score and "none" are one row
     return [
         found.get(s, {"severity": s, "vulnerabilities": 0, "assets": 0, "matches": 0})
         for s in SEVERITIES
