@@ -71,11 +71,11 @@ class Matching:
         ids = list(ids)
         with self.engine.connect() as conn:
             fresh = load_advisories(conn, ids)
-        index = self.index()
         with self._lock:
-            index.remove(set(ids))
-            for ident, advisory in fresh.items():
-                index.add(ident, advisory)
+            if self._index is not None:  # else built from the table on first use
+                self._index.remove(set(ids))
+                for ident, advisory in fresh.items():
+                    self._index.add(ident, advisory)
         only = AdvisoryIndex()
         for ident, advisory in fresh.items():
             only.add(ident, advisory)
@@ -126,6 +126,7 @@ def _merge(
     tracking = _tracking_ids(conn, {c.advisory_id for c in found})
     fresh_keys = set()
     rows: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
     for c in found:
         key = (c.asset_id, c.advisory_id, c.cve)
         fresh_keys.add(key)
@@ -138,12 +139,25 @@ def _merge(
             inserted += 1
             continue
         if old.decided_by is not None:
-            values.pop("state")
+            values["state"] = None  # coalesced below: the person's state stays
             kept += 1
-        conn.execute(matches.update().where(matches.c.id == old.id).values(**values))
+        changes.append({f"b_{k}": v for k, v in values.items()} | {"b_match_id": old.id})
         updated += 1
     if rows:
         conn.execute(matches.insert(), rows)
+    if changes:
+        # one executemany; bound names are prefixed (a bound name may not be a column's)
+        names = [k[2:] for k in changes[0] if k not in ("b_match_id", "b_state")]
+        columns: dict[str, Any] = {
+            k: sa.bindparam(f"b_{k}", type_=matches.c[k].type) for k in names
+        }
+        kept_state = sa.func.coalesce(sa.bindparam("b_state", type_=sa.String), matches.c.state)
+        statement = (
+            matches.update()
+            .where(matches.c.id == sa.bindparam("b_match_id"))
+            .values(**columns, state=kept_state)
+        )
+        conn.execute(statement, changes)
     stale = [r.id for k, r in existing.items() if k not in fresh_keys and r.decided_by is None]
     kept += sum(1 for k, r in existing.items() if k not in fresh_keys and r.decided_by is not None)
     for start in range(0, len(stale), 500):
