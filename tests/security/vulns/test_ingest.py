@@ -142,3 +142,20 @@ def test_local_rolie_feed(tree: Path) -> None:
         "ICSA-22-132-11",
     ]
     assert [(f.name, f.reason) for f in scan.failed] == [("X", "no_link")]
+
+
+def test_schema_references_resolve_locally_and_nothing_is_fetched() -> None:
+    from referencing.exceptions import NoSuchResource, Unresolvable
+
+    from indunet.security.vulns.schema import validator
+
+    registry = validator()._resolver._registry  # type: ignore[attr-defined]
+    for uri in (
+        "https://www.first.org/cvss/cvss-v2.0.json",
+        "https://www.first.org/cvss/cvss-v3.1.json",
+    ):
+        assert registry.contents(uri)["title"].startswith(
+            "JSON Schema for Common Vulnerability Scoring"
+        )
+    with pytest.raises((NoSuchResource, Unresolvable)):
+        registry.get_or_retrieve("https://example.org/not-vendored.json")

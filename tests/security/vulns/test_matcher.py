@@ -17,6 +17,7 @@ from indunet.security.vulns.matcher import (
 )
 from indunet.security.vulns.schema import problems
 from indunet.security.vulns.vendors import canonical
+from indunet.security.vulns.versions import Verdict, parse_range, parse_version
 
 FILES = (
     "2021/icsa-21-068-05",
@@ -216,3 +217,52 @@ def test_cpe_purl_and_relationships() -> None:
 def test_a_name_without_a_model_token_is_not_enough(index: AdvisoryIndex) -> None:
     # "HiMed Cockpit" names four products (12 pro, 14 pro+, 18 pro...): which one is unknown
     assert not run(index, vendor="Siemens", product="HiMed Cockpit", version="V11.6.1")
+
+
+def test_one_new_advisory_against_a_thousand_assets_is_fast() -> None:
+    import time
+
+    vendors = ["Siemens", "西门子", "Schneider Electric", "三菱电机", "Moxa", "汇川", "Acme"]
+    assets = [
+        AssetFacts(
+            i,
+            1 + i % 3,
+            vendors[i % len(vendors)],
+            f"SIMATIC CP {400 + i % 60}-1 RNA",
+            f"V1.{i % 9}.{i % 20}",
+        )
+        for i in range(1000)
+    ]
+    idx = AdvisoryIndex()
+    idx.add(1, read_advisory(real("2022/icsa-22-132-11")))
+    start = time.perf_counter()
+    found = match(idx, assets)
+    assert time.perf_counter() - start < 1.0
+    assert found
+    by_id = {a.id: a for a in assets}
+    for c in found:  # CP 442-1 / CP 443-1 RNA of a Siemens spelling, below V1.5.18
+        asset = by_id[c.asset_id]
+        assert asset.vendor in ("Siemens", "西门子") and asset.product in (
+            "SIMATIC CP 442-1 RNA",
+            "SIMATIC CP 443-1 RNA",
+        )
+        assert (
+            parse_range("< V1.5.18").affects(parse_version(asset.version or "")) is Verdict.AFFECTED
+        )
+
+
+@pytest.mark.parametrize(
+    ("asset", "product", "same"),
+    [
+        ("simatic cp 400 1 rna", "simatic cp 443 1 rna", False),  # alike letters, other model
+        ("s7 1500 cpu 1516 3", "simatic s7 1500 cpu 1518 4 pn dp mfp", False),
+        ("cp 443 1 rna", "simatic cp 443 1 rna", True),
+        ("logo 8 bm", "logo 8 bm incl siplus variants", True),
+        ("himed cockpit", "himed cockpit 12 pro j31032 k2017 h259", False),
+        ("webaccess nms", "webaccess nms", True),
+    ],
+)
+def test_numbers_in_names_must_agree(asset: str, product: str, same: bool) -> None:
+    from indunet.security.vulns.matcher import PROBABLE_NAME, name_score
+
+    assert (name_score(asset, product) >= PROBABLE_NAME) is same

@@ -15,9 +15,11 @@ Steps, for each asset:
    such as ``6ES7518-4AX00-1AB0`` stands for any one character), the same CPE vendor:product, the
    same purl without version, else the product name compared with rapidfuzz ``token_set_ratio``
    on folded text (vendor words removed). ``≥ STRONG_NAME`` (90) counts as the same product;
-   ``≥ PROBABLE_NAME`` (75) as probably the same. Both also need a shared token that holds a digit
-   (``1500`` in ``S7-1500``) unless the two names are nearly equal whole
-   (``token_sort_ratio ≥ STRONG_NAME``): token_set_ratio scores 100 whenever one name's words
+   ``≥ PROBABLE_NAME`` (75) as probably the same. The numbers in the names must not disagree:
+   when both names hold numbers (``1500`` and ``1516`` in ``S7-1500 CPU 1516-3``), one name's
+   numbers must all be in the other's (``CP 400-1`` is not ``CP 443-1``, however alike the
+   letters); when one holds none, the two must be nearly equal whole
+   (``token_sort_ratio ≥ STRONG_NAME``). token_set_ratio scores 100 whenever one name's words
    are a subset of the other's, so "SIMATIC" alone would otherwise match every SIMATIC product.
 3. **Version**: the asset's firmware against the product's version or range
    (`versions.parse_range`).
@@ -259,12 +261,13 @@ def name_score(asset_text: str, product_text: str) -> float:
 
 
 def _guarded(asset_text: str, product_text: str, score: float) -> float:
+    """Lower a name score that the numbers in the two names contradict (see the module doc)."""
     if score < PROBABLE_NAME:
         return score
-    a = set(_SPLIT.sub(" ", asset_text).split()) | set(asset_text.split())
-    b = set(_SPLIT.sub(" ", product_text).split()) | set(product_text.split())
-    if any(_has_digit(t) for t in a & b):
-        return score
+    a = {t for t in _SPLIT.sub(" ", asset_text).split() if _has_digit(t)}
+    b = {t for t in _SPLIT.sub(" ", product_text).split() if _has_digit(t)}
+    if a and b:
+        return score if a <= b or b <= a else min(score, PROBABLE_NAME - 1)
     if fuzz.token_sort_ratio(asset_text, product_text) >= STRONG_NAME:
         return score
     return min(score, PROBABLE_NAME - 1)
