@@ -147,9 +147,9 @@ def _merge(
         conn.execute(matches.insert(), rows)
     if changes:
         # one executemany; bound names are prefixed (a bound name may not be a column's)
-        names = [k[2:] for k in changes[0] if k not in ("b_match_id", "b_state")]
+        fields = [k[2:] for k in changes[0] if k not in ("b_match_id", "b_state")]
         columns: dict[str, Any] = {
-            k: sa.bindparam(f"b_{k}", type_=matches.c[k].type) for k in names
+            k: sa.bindparam(f"b_{k}", type_=matches.c[k].type) for k in fields
         }
         kept_state = sa.func.coalesce(sa.bindparam("b_state", type_=sa.String), matches.c.state)
         statement = (
