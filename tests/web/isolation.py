@@ -27,7 +27,7 @@ from starlette.routing import Mount
 from tests.conftest import USCC_A, USCC_B, api_token
 from tests.core.test_documents import png
 
-from indunet import core, ids, notify, telemetry
+from indunet import core, ids, notify, security, telemetry
 from indunet.core import Role
 from indunet.ids import applications
 from indunet.web import AppState
@@ -216,6 +216,7 @@ TENANT_PARAMS = {
     "asset_no": "asset_2",
     "zone_no": "zone_2",
     "conduit_no": "conduit_2",
+    "match_id": "vuln_match",  # a vulnerability match of B's asset (security.vulns)
 }
 # Parameters that name no tenant's thing, with a value that makes the request well formed.
 PLAIN_PARAMS: dict[str, Any] = {
@@ -246,6 +247,14 @@ PUBLIC_BODY |= {
 # Request bodies of operations that take one, by (method, path). JSON unless a key says
 # otherwise: ("form", {...}) for console forms, ("csv", text) for CSV uploads.
 BODIES: dict[tuple[str, str], tuple[str, Any]] = {
+    ("PUT", "/api/v1/security/vulns/matches/{match_id}/state"): (
+        "json",
+        {"state": "dismissed", "reason": "someone else's decision"},
+    ),
+    ("POST", "/security/vulnerabilities/{match_id}/state"): (
+        "form",
+        {"state": "dismissed", "reason": "someone else's decision"},
+    ),
     ("PATCH", "/api/v1/devices/{device_id}"): ("json", {"name": "renamed by someone"}),
     ("PATCH", "/api/v1/security/cases/{case_id}"): ("json", {"tlp": "RED"}),
     ("POST", "/api/v1/security/cases/{case_id}/status"): ("json", {"status": "in_progress"}),
@@ -554,6 +563,7 @@ MISSING: dict[str, Any] = {
     "asset_2": 987_654,
     "zone_2": 987_654,
     "conduit_2": 987_654,
+    "vuln_match": 987_654,
 }
 # Changes that name no tenant's thing at all (no id in the path, query or body): creating an
 # enterprise, a model or a bulk job acts on the caller's own enterprise or is role-gated.
@@ -585,6 +595,8 @@ NAMES_NOTHING = {
     ("POST", "/security/sharing/feeds/delete"),
     ("POST", "/security/assets"),  # in the caller's enterprise (tests/security/assets)
     ("POST", "/security/zones"),
+    ("POST", "/api/v1/security/vulns/advisories"),  # shared advisories: platform admins only
+    ("POST", "/api/v1/security/vulns/advisories/sync"),  # the operator's directory, likewise
 }
 
 
@@ -1023,6 +1035,7 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
         a_admin, a_channel.id, {"name": "a-subscription", "kinds": ["alarm.raised"]}
     )
     b_case = await _security_case(state, b_admin)
+    b_match = _b_vulnerability_match(state, b.id)
     a_boss = users["a_admin"].bearer
     a_device = {"id": A_DEVICE, "name": "甲方挖掘机", "model": EXCAVATOR, "protocol": "mqtt"}
     await ok(await client.post("/api/v1/devices", json=a_device, headers=a_boss), "A's device")
@@ -1065,6 +1078,7 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
             "asset_2": asset_2["id"],
             "zone_2": b_zones[1]["id"],
             "conduit_2": conduit_2["id"],
+            "vuln_match": b_match,
         },
         {
             "device": A_DEVICE,
@@ -1123,6 +1137,28 @@ async def _taxii_of_b(client: httpx.AsyncClient, boss: dict[str, str]) -> dict[s
     )
     assert status.status_code == 202, status.text
     return {"collection": cid, "stix_object": indicator["id"], "taxii_status": status.json()["id"]}
+
+
+def _b_vulnerability_match(state: AppState, enterprise_id: int) -> int:
+    """B's PLC matched against a real CISA advisory (security.vulns); the match's id."""
+    from pathlib import Path
+
+    vulns = state.services["security"].part("vulns")
+    plc = security.AssetFacts(
+        9_001,
+        enterprise_id,
+        "Siemens",
+        "b-only-plc",
+        "V1.5.17",
+        model_numbers=["6GK7443-1RX00-0XE0"],
+    )
+    vulns.matching.list_assets = lambda ids: [plc]
+    csaf = Path(__file__).parents[1] / "security/vulns/csaf/2022/icsa-22-132-11.json"
+    root = core.User(0, "isolation-root", Role.PLATFORM_ADMIN, None)
+    vulns.import_bytes(root, "icsa-22-132-11.json", csaf.read_bytes())
+    items, _ = vulns.matches(root, enterprise_id=enterprise_id)
+    assert items, "B's PLC matched no advisory"
+    return int(items[0]["id"])
 
 
 async def _locked(_device: str, payload: Any) -> Any:

@@ -8,15 +8,21 @@ from .alerts import Alert, AlertSink
 from .events import SOURCES, SecurityEvent, event_from_dict
 from .hub import Hub, HubFull, Receipt
 from .service import Security
+from .vulns.matcher import AssetFacts, MatchableAsset
+from .vulns.service import ImportReport, Vulnerabilities
 
 __all__ = [
     "SOURCES",
     "Alert",
     "AlertSink",
+    "AssetFacts",
     "Hub",
     "HubFull",
+    "ImportReport",
+    "MatchableAsset",
     "Receipt",
     "Security",
     "SecurityEvent",
+    "Vulnerabilities",
     "event_from_dict",
 ]

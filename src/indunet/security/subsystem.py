@@ -14,18 +14,21 @@ SUBSYSTEM = Subsystem(
         "indunet.security.casetables",
         "indunet.security.detecttables",
         "indunet.security.sharingtables",
+        "indunet.security.vulntables",
     ),
     api=(
         "indunet.web.api.security_events:router",
         "indunet.web.api.security_assets:router",
         "indunet.web.api.security_rules:router",
         "indunet.web.api.security_cases:router",
+        "indunet.web.api.security_vulns:router",
     ),
     console=(
         "indunet.web.console.security_assets:router",
         "indunet.web.console.security_detect:router",
         "indunet.web.console.security_cases:router",
         "indunet.web.console.security_sharing:router",
+        "indunet.web.console.security_vulns:router",
     ),
     sections=(
         Section(
@@ -37,6 +40,7 @@ SUBSYSTEM = Subsystem(
                 Page("/security/zones", "security.tab.zones"),
                 Page("/security/alerts", "security.tab.alerts"),
                 Page("/security/cases", "security.tab.cases"),
+                Page("/security/vulnerabilities", "security.tab.vulnerabilities"),
                 Page("/security/attack", "security.tab.attack"),
                 Page("/security/rules", "security.tab.rules"),
                 Page("/security/baseline", "security.tab.baseline"),

@@ -76,6 +76,8 @@ ROUTE_LIMITS: tuple[RouteLimit, ...] = (
     # Asset inventory CSV imports (security.assets.csvio): the file's own cap, as text/csv.
     RouteLimit("POST", r"/api/v1/security/assets/import", SECURITY_ASSETS_CSV + _FORM_ROOM),
     RouteLimit("POST", r"/security/assets/import", CONSOLE_ASSETS_CSV + _FORM_ROOM),
+    # One CSAF advisory upload (security.vulns: 8 MiB per document).
+    RouteLimit("POST", r"/api/v1/security/vulns/advisories", 8 * MIB),
     # Bulk identifier registration files (CSV or JSON Lines).
     RouteLimit("POST", r"/api/v1/bulk", 64 * MIB),
     RouteLimit("POST", r"/ids/bulk", CONSOLE_BULK + _FORM_ROOM),
