@@ -59,21 +59,24 @@ def from_state(state: Any) -> Security:
     from .assets.service import inventory_from_state
     from .cases import AlertStore
     from .detect.part import Detection
+    from .linking import AssetLinking
     from .rematch import Rematcher, lister
     from .sharing.puller import Puller
     from .vulns.service import from_env as vulns_from_env
 
     svc = Security(state.engine)
     evidence = Path(state.settings.data_dir) / "security" / "evidence"
-    svc.add("alerts", AlertStore(state.engine, state.bus, evidence_dir=evidence))
+    alerts = AlertStore(state.engine, state.bus, evidence_dir=evidence)
+    svc.add("alerts", alerts)
     inventory = inventory_from_state(state, svc.hub)
     svc.add("assets", inventory)
+    linked = AssetLinking(inventory.store, alerts)  # alerts name the assets they concern
     vulns = vulns_from_env(state.engine)
     vulns.matching.list_assets = lister(inventory.store)
     svc.add("vulns", vulns)
     svc.add("rematch", Rematcher(inventory.store, vulns.matching))
     # detection: alerts go to the part named "alerts" (the alert store)
-    svc.add("detection", Detection(state.engine, svc.hub, lambda: svc.part("alerts")))
+    svc.add("detection", Detection(state.engine, svc.hub, lambda: linked))
     # TAXII feeds are pulled by one process of the installation: the one that leads
     # (``web.platform.Role.leads``; every process in the embedded mode)
     role = getattr(getattr(state, "platform", None), "role", None)

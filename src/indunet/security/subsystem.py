@@ -24,6 +24,7 @@ SUBSYSTEM = Subsystem(
         "indunet.web.api.security_vulns:router",
     ),
     console=(
+        "indunet.web.console.security_overview:router",
         "indunet.web.console.security_assets:router",
         "indunet.web.console.security_detect:router",
         "indunet.web.console.security_cases:router",
@@ -36,6 +37,7 @@ SUBSYSTEM = Subsystem(
             "nav.security",
             "security.intro",
             (
+                Page("/security", "security.tab.overview"),
                 Page("/security/assets", "security.tab.assets"),
                 Page("/security/zones", "security.tab.zones"),
                 Page("/security/alerts", "security.tab.alerts"),

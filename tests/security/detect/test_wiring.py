@@ -1,17 +1,18 @@
-"""The service wires detection: subscribed to the hub, alerts into the ``alerts`` part when
-there is one (else a logging memory sink), stored rules and lists loaded at start."""
+"""The service wires detection: subscribed to the hub, stored rules loaded at start, alerts
+linked to the inventory's assets and kept by the alert store (the ``alerts`` part)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import replace
 
-import sqlalchemy as sa
+from tests.conftest import until
 
+from indunet import core
 from indunet.core import Role, User
-from indunet.security import Alert
-from indunet.security.detect import MemorySink
+from indunet.security import Security
+from indunet.security.cases import AlertFilter, AlertStore, find_alerts
 from indunet.security.detect.part import Detection
-from indunet.security.service import from_state
+from indunet.web import AppState
 
 from .helpers import tx
 
@@ -24,53 +25,34 @@ rules:
     techniques: [T0886]
     match: {kind: net.connection, dst_port: 23}
 """
+ADMIN = User(id=1, username="root", role=Role.PLATFORM_ADMIN, enterprise_id=None)
 
 
-class Store:
-    """A stand-in for the alert store (the ``cases`` part)."""
-
-    def __init__(self) -> None:
-        self.got: list[Alert] = []
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    async def raise_alerts(self, alerts: Sequence[Alert]) -> None:
-        self.got.extend(alerts)
-
-
-class State:
-    def __init__(self, engine: sa.Engine) -> None:
-        self.engine = engine
-
-
-async def test_alerts_go_to_the_alerts_part_and_stored_rules_load(engine: sa.Engine) -> None:
-    admin = User(id=1, username="root", role=Role.PLATFORM_ADMIN, enterprise_id=None)
-    svc = from_state(State(engine))
-    det = svc.part("detection")
-    assert isinstance(det, Detection)
-    det.store.put_file(admin, "wired.yml", RULES)
-    store = Store()
-    svc.add("alerts", store)  # added after detection: looked up at start
+async def test_alerts_are_linked_to_assets_and_stored(
+    state: AppState, enterprise: core.Enterprise
+) -> None:
+    svc = state.services["security"]
+    assert isinstance(svc, Security)
+    det, store = svc.part("detection"), svc.part("alerts")
+    assert isinstance(det, Detection) and isinstance(store, AlertStore)
+    det.store.put_file(ADMIN, "wired.yml", RULES)
+    inventory = svc.part("assets")
+    plc = inventory.store.create(ADMIN, enterprise.id, {"name": "PLC-1", "ips": ["10.0.0.2"]})
     await svc.start()
     try:
-        assert det.engine.sink is store
         assert det.engine.ruleset.get("wired.telnet") is not None
-        await svc.hub.submit([tx("s7comm", "plc_stop", 0x29, port=102)])
+        stop = replace(
+            tx("s7comm", "plc_stop", 0x29, dst="10.0.0.2", port=102), enterprise_id=enterprise.id
+        )
+        await svc.hub.submit([stop])
         await svc.hub.drained()
+
+        def stored() -> list[object]:
+            return find_alerts(state.engine, ADMIN, AlertFilter())[0]
+
+        await until(stored, 10, "the alert stored")
     finally:
         await svc.stop()
-    assert [a.rule for a in store.got] == ["ot.mode.stop"]
-
-
-async def test_without_an_alert_store_a_memory_sink_logs(engine: sa.Engine) -> None:
-    svc = from_state(State(engine))
-    await svc.start()
-    try:
-        await svc.hub.submit([tx("s7comm", "plc_stop", 0x29, port=102)])
-        await svc.hub.drained()
-    finally:
-        await svc.stop()
-    det = svc.part("detection")
-    assert isinstance(det.engine.sink, MemorySink) and det.engine.sink.total == 1
+    [alert] = find_alerts(state.engine, ADMIN, AlertFilter())[0]
+    assert alert.rule == "ot.mode.stop"
+    assert list(alert.assets) == [plc.id]

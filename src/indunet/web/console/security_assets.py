@@ -20,7 +20,7 @@ from indunet.core import IndunetError, InvalidInput, Role, User, access
 from indunet.security.assets import ASSET_TYPES, CRITICALITIES, Zones, csvio
 from indunet.security.assets.attributes import EDITABLE, LIST_FIELDS
 from indunet.security.assets.service import Inventory
-from indunet.web.console import fleet, sections
+from indunet.web.console import fleet
 from indunet.web.console.pages import error_text, render
 from indunet.web.console.paging import PageOf, paging_of
 from indunet.web.console.session import ConsoleUser
@@ -77,13 +77,6 @@ def _spec(form: FormData, *, edit: bool) -> dict[str, Any]:
     if "zone_id" in form:
         spec["zone_id"] = _int(_text(form, "zone_id"))
     return spec
-
-
-@router.get("/security")
-def security_home(request: Request, user: ConsoleUser) -> Response:
-    """The security section's home: what it holds and its pages."""
-    section = next(s for s in sections.SECTIONS if s.path == "/security")
-    return render(request, "security_home.html", {"pages": section.pages})
 
 
 def _list_context(state: AppState, user: User, request: Request) -> dict[str, Any]:

@@ -1,0 +1,51 @@
+"""The security situation (安全态势) page: ``/security``, the section's first page.
+
+Figures, the riskiest assets, risk per enterprise (overseers), the newest alerts and the open
+cases with their SLA state, all from ``security.situation`` and scoped by the access rule: an
+enterprise's users see their enterprise only, overseers every enterprise.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from indunet.core import User
+from indunet.security.situation import HIGH_RISK, Situation, situation
+from indunet.web.console import fleet
+from indunet.web.console.pages import render
+from indunet.web.console.session import ConsoleUser
+from indunet.web.deps import StateDep
+from indunet.web.state import AppState
+
+router = APIRouter(include_in_schema=False)
+BANDS = ("critical", "high", "medium", "low")
+SEVERITIES = ("critical", "high", "medium", "low", "none")
+SLA_STATES = ("overdue", "due_soon", "on_time")
+
+
+def _situation(state: AppState, user: User) -> tuple[Situation, dict[int, str]]:
+    scope = fleet.scope(user)
+    found = situation(state.engine, scope)
+    ids = [e["enterprise_id"] for e in found.enterprises]
+    ids += [a.enterprise_id for a in found.riskiest]
+    return found, fleet.enterprise_names(state, user, ids)
+
+
+@router.get("/security")
+async def overview(request: Request, state: StateDep, user: ConsoleUser) -> Response:
+    """The situation of the user's enterprise (overseers: of every enterprise)."""
+    found, names = await run_in_threadpool(_situation, state, user)
+    ctx: dict[str, Any] = {
+        "s": found,
+        "names": names,
+        "bands": BANDS,
+        "severities": SEVERITIES,
+        "sla_states": SLA_STATES,
+        "high_risk": HIGH_RISK,
+        "overseer": fleet.scope(user) is None,
+    }
+    return render(request, "security_overview.html", ctx)
