@@ -42,6 +42,7 @@ class SourceStats:
     rate_limited: int = 0
     dropped: int = 0
     submitted: int = 0
+    refused: int = 0  # connections refused (over the limit)
     last_error: str = ""
 
     def to_dict(self) -> dict[str, object]:

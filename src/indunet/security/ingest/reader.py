@@ -33,6 +33,7 @@ class Reader:
         self.fmt = fmt
         self.file = file
         self.observer = observer or file
+        self._syslog_observer = observer  # syslog: the sending host when not named
         self.enterprise_id = enterprise_id
         self.zone = zone
         self.path = path_of_file(file)
@@ -72,7 +73,11 @@ class Reader:
         if self.fmt == "eve":
             return eve.parse(text, observer=self.observer, eid=event_id("eve", text))
         return syslog.parse(
-            text, observer=self.observer, eid=event_id("syslog", text), zone=self.zone, peer=peer
+            text,
+            observer=self._syslog_observer,
+            eid=event_id("syslog", text),
+            zone=self.zone,
+            peer=peer,
         )
 
 
