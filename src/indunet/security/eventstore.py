@@ -243,7 +243,7 @@ class EventStore:
                 limit=limit,
                 scan=scan,
             )
-        return rows, total
+        return [{str(k): v for k, v in r.items()} for r in rows], total
 
     def histogram(self, user: User, query: EventQuery, buckets: int = 48) -> dict[str, Any]:
         """Events over time for the same search: ``buckets`` equal spans between the first

@@ -54,7 +54,11 @@ class Security:
 
 def from_state(state: Any) -> Security:
     """The descriptor's service factory."""
-    return Security(state.engine)
+    svc = Security(state.engine)
+    from .ingest.service import install  # the event store and ingest sources
+
+    install(svc, state)
+    return svc
 
 
 def metric_lines(state: Any) -> list[str]:
@@ -76,4 +80,6 @@ def metric_lines(state: Any) -> list[str]:
     ]
     for name, n in sorted(s.handler_errors.items()):
         lines.append(f'indunet_security_subscriber_errors_total{{subscriber="{name}"}} {n}')
-    return lines
+    from .ingest.service import metric_lines as ingest_lines
+
+    return lines + ingest_lines(svc)

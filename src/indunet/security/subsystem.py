@@ -9,7 +9,8 @@ SUBSYSTEM = Subsystem(
     summary="security situational awareness: assets, the OT sensor, events, detection, "
     "vulnerabilities, cases, threat sharing",
     migrations=Path(__file__).parent / "migrations" / "versions",
-    api=("indunet.web.api.security_events:router",),
+    tables=("indunet.security.eventtables",),
+    api=("indunet.web.api.security_events:router", "indunet.web.api.security_ingest:router"),
     services="indunet.security.service:from_state",
     metrics="indunet.security.service:metric_lines",
     role="platform",
