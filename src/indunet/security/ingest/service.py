@@ -13,6 +13,8 @@ Configured from the environment (docs/security/ingest.md), every source off unle
   1000), ``INDUNET_SECURITY_SYSLOG_CONNECTIONS`` (default 64), ``INDUNET_SECURITY_SYSLOG_ZONE``
   (an IANA zone for RFC 3164 times; default UTC).
 - ``INDUNET_SECURITY_EVENT_DAYS`` / ``INDUNET_SECURITY_EVENT_ROWS``: the store's retention.
+- ``INDUNET_SECURITY_AUDIT_EVENTS``: ``off`` stops following the audit log (the platform's
+  own events: failed logins, command writes, changes); on by default.
 
 Every source here is the installation's own (``enterprise_id`` None); events posted over HTTP
 by an enterprise are that enterprise's, and its source is listed as its own.
@@ -36,6 +38,7 @@ from .common import FORMATS
 from .gate import Gate, SourceStats
 from .listeners import PEER_RATE, TcpSyslog, UdpSyslog
 from .offsets import OffsetBook
+from .platform import AuditFollower
 from .tail import DirectoryTail, FileTail
 
 log = logging.getLogger(__name__)
@@ -169,6 +172,9 @@ def install(security: Any, state: Any, env: Mapping[str, str] | None = None) -> 
     book = OffsetBook(Path(data_dir) / "security" / "tail-offsets.json" if data_dir else None)
     ingest = Ingest(security.hub, book)
     configure(ingest, env)
+    if (env.get("INDUNET_SECURITY_AUDIT_EVENTS") or "on") != "off":
+        stats = ingest.source("platform audit", "platform", "audit")
+        ingest.parts.append(("platform audit", AuditFollower(security.engine, security.hub, stats)))
     security.add("ingest", ingest)
 
 
