@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from indunet.core.plugins import Subsystem
+from indunet.core.plugins import Page, Section, Subsystem
 
 SUBSYSTEM = Subsystem(
     name="security",
@@ -11,6 +11,16 @@ SUBSYSTEM = Subsystem(
     migrations=Path(__file__).parent / "migrations" / "versions",
     tables=("indunet.security.eventtables",),
     api=("indunet.web.api.security_events:router", "indunet.web.api.security_ingest:router"),
+    console=("indunet.web.console.security_events:router",),
+    sections=(
+        Section(
+            "/security",
+            "nav.security",
+            "security.intro",
+            (Page("/security/events", "security.tab.events"),),
+            order=40,
+        ),
+    ),
     services="indunet.security.service:from_state",
     metrics="indunet.security.service:metric_lines",
     role="platform",

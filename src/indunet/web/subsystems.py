@@ -71,7 +71,6 @@ SUBSYSTEMS: tuple[Subsystem, ...] = (
 
 #: Sections of subsystems still to come, announced in the console's navigation.
 COMING = (
-    Section("/security", "nav.security", "coming.security"),
     Section("/monitoring", "nav.monitoring", "coming.monitoring"),
 )
 

@@ -68,13 +68,13 @@ def parse(line: str | bytes, *, observer: str, eid: str) -> SecurityEvent | None
         return None
     ts = timestamp(r.get("timestamp"))
     app = name(r.get("app_proto"))
-    kind, protocol, action, outcome, severity, message = "", app, None, "unknown", 0, ""
+    kind, protocol, did, outcome, severity, message = "", app, None, "unknown", 0, ""
     body = r.get(etype)
     if etype == "alert":
         if not isinstance(body, dict):
             raise BadLine("an alert without its alert object")
         sid = body.get("signature_id")
-        kind, action = "ids.alert", f"sid:{sid}" if sid is not None else None
+        kind, did = "ids.alert", f"sid:{sid}" if sid is not None else None
         severity = severity_of(body.get("severity"))
         message = str(body.get("signature") or "")
         outcome = "failure" if body.get("action") == "blocked" else "unknown"
@@ -83,11 +83,11 @@ def parse(line: str | bytes, *, observer: str, eid: str) -> SecurityEvent | None
     elif etype == "anomaly":
         kind, severity = "net.anomaly", 3
         if isinstance(body, dict):
-            action = action_name(body.get("event"))
+            did = action_name(body.get("event"))
             message = str(body.get("event") or "")
     elif etype in _OT:
         kind, protocol = "ot.transaction", etype
-        action, outcome = _ot_action(body)
+        did, outcome = _ot_action(body)
     else:
         kind = f"net.{action_name(etype) or 'event'}"
     fields = {
@@ -103,7 +103,7 @@ def parse(line: str | bytes, *, observer: str, eid: str) -> SecurityEvent | None
         kind=kind,
         observer=observer,
         protocol=protocol,
-        action=action,
+        action=did,
         outcome=outcome,
         src_ip=ip(r.get("src_ip"), "src_ip"),
         src_port=port(r.get("src_port")),

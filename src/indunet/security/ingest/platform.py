@@ -52,10 +52,10 @@ def to_event(entry: audit.AuditEntry) -> SecurityEvent:
         with contextlib.suppress(ValueError):
             src_ip = str(ipaddress.ip_address(actor.rsplit(":", 1)[0] if actor.count(":") == 1 else actor))
     user = actor if actor_kind == "user" else None
-    kind, severity, outcome, action = "config.change", 1, "success", entry.action
+    kind, severity, outcome, did = "config.change", 1, "success", entry.action
     protocol = None
     if entry.action == "login.failed":
-        kind, severity, outcome, action = "auth.failure", 5, "failure", "login"
+        kind, severity, outcome, did = "auth.failure", 5, "failure", "login"
         user = target if target_kind == "user" else entry.target
         protocol = name(entry.detail.get("via"))
     elif entry.action in ("device.write", "device.invoke"):
@@ -75,7 +75,7 @@ def to_event(entry: audit.AuditEntry) -> SecurityEvent:
         enterprise_id=entry.enterprise_id,
         observer="audit",
         protocol=protocol,
-        action=name(action),
+        action=name(did),
         outcome=outcome,
         src_ip=src_ip,
         user=name(user),

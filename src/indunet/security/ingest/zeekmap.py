@@ -104,7 +104,7 @@ def to_event(path: str, record: dict[str, Any], *, observer: str, eid: str) -> S
         src_h, src_p = record.get("id.orig_h"), record.get("id.orig_p")
     if dst_h is None:
         dst_h, dst_p = record.get("id.resp_h"), record.get("id.resp_p")
-    kind, protocol, action, outcome, severity, message = _meaning(path, record)
+    kind, protocol, did, outcome, severity, message = _meaning(path, record)
     fields = {k: v for k, v in record.items() if k not in _ADDRESS_FIELDS}
     fields["zeek_path"] = path
     return SecurityEvent(
@@ -113,7 +113,7 @@ def to_event(path: str, record: dict[str, Any], *, observer: str, eid: str) -> S
         kind=kind,
         observer=observer,
         protocol=protocol,
-        action=action,
+        action=did,
         outcome=outcome,
         src_ip=ip(src_h, "source address"),
         src_port=port(src_p),
@@ -146,8 +146,8 @@ def _meaning(path: str, r: dict[str, Any]) -> tuple[str, str | None, str | None,
     protocol = protocol_of(path)
     if protocol is None:
         return f"net.{action_name(path) or 'log'}", name(r.get("service")), None, "unknown", 0, ""
-    action = next((action_name(r[f]) for f in _ACTIONS if r.get(f) not in (None, "")), None)
-    return "ot.transaction", protocol, action, _outcome(r), 0, ""
+    did = next((action_name(r[f]) for f in _ACTIONS if r.get(f) not in (None, "")), None)
+    return "ot.transaction", protocol, did, _outcome(r), 0, ""
 
 
 def _outcome(r: dict[str, Any]) -> str:
