@@ -250,7 +250,9 @@ class EventStore:
         and last matching event (or the query's range), as ``{"start", "step", "counts"}``."""
         where, _ = self._where(user, query)
         with self.engine.connect() as conn:
-            low, high = conn.execute(sa.select(sa.func.min(t.c.ts), sa.func.max(t.c.ts)).where(*where)).one()
+            low, high = conn.execute(
+                sa.select(sa.func.min(t.c.ts), sa.func.max(t.c.ts)).where(*where)
+            ).one()
             start = query.since if query.since is not None else low
             end = query.until if query.until is not None else high
             if start is None or end is None:

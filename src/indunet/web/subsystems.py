@@ -70,9 +70,7 @@ SUBSYSTEMS: tuple[Subsystem, ...] = (
 )
 
 #: Sections of subsystems still to come, announced in the console's navigation.
-COMING = (
-    Section("/monitoring", "nav.monitoring", "coming.monitoring"),
-)
+COMING = (Section("/monitoring", "nav.monitoring", "coming.monitoring"),)
 
 
 def active(platform: bool) -> Iterator[Subsystem]:

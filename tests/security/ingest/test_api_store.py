@@ -72,9 +72,7 @@ async def test_raw_lines_are_queued_and_bad_lines_named(
     assert r.status_code == 200, r.text
     body = r.json()
     assert (body["events"], body["accepted"], body["bad_lines"]) == (2, 2, 1)
-    assert body["errors"] == [
-        {"line": 10, "error": "2 values where the #fields header names 21"}
-    ]
+    assert body["errors"] == [{"line": 10, "error": "2 values where the #fields header names 21"}]
     queued = sec(state).hub._queue
     assert [e.enterprise_id for e in queued] == [enterprise.id] * 2
     assert queued[0].action == "write_multiple_registers"
@@ -92,10 +90,14 @@ async def test_raw_lines_are_queued_and_bad_lines_named(
         headers=user,
     )
     assert same.json()["accepted"] == 0 and same.json()["duplicates"] == 4
-    r = await client.post("/api/v1/security/logs", params={"format": "cef"}, content=b"x", headers=user)
+    r = await client.post(
+        "/api/v1/security/logs", params={"format": "cef"}, content=b"x", headers=user
+    )
     assert r.status_code == 400 and r.json()["reason"] == "security_log_format"
     big = b"x" * (8 * 1024 * 1024 + 1)
-    r = await client.post("/api/v1/security/logs", params={"format": "eve"}, content=big, headers=user)
+    r = await client.post(
+        "/api/v1/security/logs", params={"format": "eve"}, content=big, headers=user
+    )
     assert r.status_code == 413
     # the sources: the enterprise sees its own HTTP sources, the platform admin every one
     ingest = sec(state).part("ingest")
@@ -113,7 +115,9 @@ async def test_raw_lines_are_queued_and_bad_lines_named(
     assert "/var/log/suricata/eve.json" in {s["name"] for s in every}
     # regulators may read but not post
     reg = bearer(state.engine, "reg", Role.REGULATOR)
-    r = await client.post("/api/v1/security/logs", params={"format": "eve"}, content=b"", headers=reg)
+    r = await client.post(
+        "/api/v1/security/logs", params={"format": "eve"}, content=b"", headers=reg
+    )
     assert r.status_code == 403
 
 
@@ -136,12 +140,12 @@ async def test_the_store_lists_each_enterprise_its_own(
     assert body["items"][0]["id"] == f"e29-{enterprise.id}"  # newest first
     assert "b-only" not in r.text
     page3 = (
-        await client.get("/api/v1/security/events", params={"limit": 10, "offset": 20}, headers=a_user)
+        await client.get(
+            "/api/v1/security/events", params={"limit": 10, "offset": 20}, headers=a_user
+        )
     ).json()
     assert page3["items"][-1]["id"] == f"e0-{enterprise.id}"
-    r = await client.get(
-        "/api/v1/security/events", params={"enterprise_id": b.id}, headers=a_user
-    )
+    r = await client.get("/api/v1/security/events", params={"enterprise_id": b.id}, headers=a_user)
     assert r.status_code == 404  # another tenant's: as if it did not exist
     r = await client.get("/api/v1/security/events", params={"ip": "10.9.9.9"}, headers=a_user)
     assert r.json()["total"] == 0
@@ -168,16 +172,22 @@ async def test_the_store_lists_each_enterprise_its_own(
     assert ranged["total"] == 5
     kinds = (
         await client.get(
-            "/api/v1/security/events", params={"kind": "auth.failure", "source": "platform"}, headers=reg
+            "/api/v1/security/events",
+            params={"kind": "auth.failure", "source": "platform"},
+            headers=reg,
         )
     ).json()
     assert kinds["total"] == 1 and kinds["items"][0]["enterprise_id"] is None
     r = await client.get("/api/v1/security/events", params={"since": "yesterday"}, headers=reg)
     assert r.status_code == 400 and r.json()["params"] == {"field": "since"}
-    r = await client.get("/api/v1/security/events", params={"since": "2024-03-01T10:00:00"}, headers=reg)
+    r = await client.get(
+        "/api/v1/security/events", params={"since": "2024-03-01T10:00:00"}, headers=reg
+    )
     assert r.status_code == 400
     assert (await client.get("/api/v1/security/events")).status_code == 401
-    hist = s.histogram(core.User(id=0, username="r", role=Role.REGULATOR, enterprise_id=None), s_query(), 10)
+    hist = s.histogram(
+        core.User(id=0, username="r", role=Role.REGULATOR, enterprise_id=None), s_query(), 10
+    )
     assert sum(hist["counts"]) == 36
 
 
@@ -198,7 +208,9 @@ async def test_retention_by_days_and_a_row_cap(state: AppState) -> None:
     assert ids == {f"e{100 + i}-None" for i in range(5, 15)}  # the newest ten
     assert (s.stats.pruned_age, s.stats.pruned_rows) == (5, 5)
     assert settings_from({}) == (30.0, 5_000_000)
-    assert settings_from({"INDUNET_SECURITY_EVENT_DAYS": "7", "INDUNET_SECURITY_EVENT_ROWS": "2000"}) == (7.0, 2000)
+    assert settings_from(
+        {"INDUNET_SECURITY_EVENT_DAYS": "7", "INDUNET_SECURITY_EVENT_ROWS": "2000"}
+    ) == (7.0, 2000)
     with pytest.raises(ValueError, match="INDUNET_SECURITY_EVENT_DAYS"):
         settings_from({"INDUNET_SECURITY_EVENT_DAYS": "0"})
 
@@ -212,7 +224,5 @@ async def test_the_hub_writes_into_the_store(state: AppState) -> None:
     finally:
         await svc.stop()
     assert store(state).stats.written == 50
-    lines = "\n".join(
-        __import__("indunet.security.service", fromlist=["x"]).metric_lines(state)
-    )
+    lines = "\n".join(__import__("indunet.security.service", fromlist=["x"]).metric_lines(state))
     assert 'indunet_security_stored_total{result="written"} 50' in lines

@@ -74,8 +74,14 @@ async def test_the_events_page_in_both_languages(
         for i in range(25)
     ]
     events.append(
-        SecurityEvent(ts=base, source="zeek", kind="net.connection", enterprise_id=b.id,
-                      message="b-only-event", id="b1")
+        SecurityEvent(
+            ts=base,
+            source="zeek",
+            kind="net.connection",
+            enterprise_id=b.id,
+            message="b-only-event",
+            id="b1",
+        )
     )
     store(state).write(events)
     await login(client, state, "eu", Role.ENTERPRISE_USER, enterprise.id)
@@ -103,7 +109,9 @@ async def test_the_events_page_in_both_languages(
     en = await client.get("/security/events")
     assert '<html lang="en">' in en.text and "Security events" in en.text
     assert "Events over time" in en.text
-    assert (await client.get("/security", follow_redirects=False)).headers["location"] == "/security/events"
+    assert (await client.get("/security", follow_redirects=False)).headers[
+        "location"
+    ] == "/security/events"
     await login(client, state, "reg", Role.REGULATOR, None)
     every = await client.get("/security/events", params={"size": 50})
     assert "b-only-event" in every.text

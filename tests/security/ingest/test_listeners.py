@@ -7,6 +7,8 @@ import asyncio
 import socket
 from collections.abc import Sequence
 
+from tests.conftest import until
+
 from indunet.security import Hub, SecurityEvent
 from indunet.security.ingest.common import MAX_LINE
 from indunet.security.ingest.gate import SourceStats
@@ -21,12 +23,6 @@ class Collect:
 
     async def __call__(self, batch: Sequence[SecurityEvent]) -> None:
         self.events.extend(batch)
-
-
-async def until(check: object, timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():  # type: ignore[operator]
-            await asyncio.sleep(0.01)
 
 
 async def test_udp_messages_become_events_and_bad_ones_are_counted() -> None:
@@ -65,7 +61,7 @@ async def test_udp_over_the_rate_and_over_a_full_hub_is_dropped_and_counted() ->
             s.sendto(MSG.format(i=i).encode(), udp.bound)
             if i % 20 == 0:
                 await asyncio.sleep(0.01)
-    await until(lambda: stats.read >= 190, 10)
+    await until(lambda: stats.read >= 190)
     await asyncio.sleep(0.1)
     await udp.stop()
     assert stats.rate_limited > 0
@@ -84,7 +80,7 @@ async def test_tcp_octet_counting_and_newline_framing() -> None:
     tcp = TcpSyslog("127.0.0.1:0", hub, stats)
     await tcp.start()
     assert tcp.bound is not None
-    reader, writer = await asyncio.open_connection(*tcp.bound)
+    _, writer = await asyncio.open_connection(*tcp.bound)
     framed = b""
     for i in range(3):
         m = MSG.format(i=i).encode()

@@ -27,8 +27,18 @@ def read(name: str, fmt: str) -> list[SecurityEvent]:
 
 def test_zeek_conn_tsv_with_its_header() -> None:
     a, b, c = read("conn.log", "zeek")
-    assert (a.kind, a.source, a.protocol, a.outcome) == ("net.connection", "zeek", "modbus", "success")
-    assert (a.src_ip, a.src_port, a.dst_ip, a.dst_port) == ("192.168.1.20", 50211, "192.168.1.10", 502)
+    assert (a.kind, a.source, a.protocol, a.outcome) == (
+        "net.connection",
+        "zeek",
+        "modbus",
+        "success",
+    )
+    assert (a.src_ip, a.src_port, a.dst_ip, a.dst_port) == (
+        "192.168.1.20",
+        50211,
+        "192.168.1.10",
+        502,
+    )
     assert a.ts == 1709287200.123456
     assert a.fields["history"] == "ShADadFf" and a.fields["orig_bytes"] == 12
     assert a.fields["tunnel_parents"] == [] and a.fields["local_orig"] is True
@@ -76,7 +86,7 @@ def test_zeek_json_with_iso_times_and_path_fields() -> None:
     assert conn.kind == "net.s7comm_conn" or conn.kind == "ot.transaction"
     assert s7.kind == "ot.transaction" and s7.action == "pi_service"
     assert s7.ts == datetime(2024, 3, 1, 10, 0, 5, tzinfo=UTC).timestamp()
-    events, errors = read_text("zeek-json", (SAMPLES / "s7comm_conn.json").read_text(), "conn.log")
+    events, _ = read_text("zeek-json", (SAMPLES / "s7comm_conn.json").read_text(), "conn.log")
     assert events[0].kind == "net.connection" and events[0].outcome == "success"
 
 
@@ -210,7 +220,7 @@ def test_syslog_3164_year_and_zone_rule() -> None:
         ("<999>1 - - - - - -", "over 191"),
         ("<13>1 2024-03-01T10:00:00Z host app", "RFC 5424 header"),
         ('<13>1 2024-03-01T10:00:00Z h a p m [id x="1 msg', "closing quote"),
-        ('<13>1 2024-03-01T10:00:00Z h a p m [id x=1] msg', 'name="value"'),
+        ("<13>1 2024-03-01T10:00:00Z h a p m [id x=1] msg", 'name="value"'),
         ("<13>1 2024-03-01T10:00:00Z h a p m garbage msg", "must be - or start with ["),
         ("<13>1 2024-03-01T10:00:00 h a p m - msg", "has no zone"),
         ("<13>Feb 30 10:00:00 h app: x", "not a date"),

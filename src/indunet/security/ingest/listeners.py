@@ -199,9 +199,7 @@ class TcpSyslog:
         self.connections += 1
         if task is not None:
             self._tasks.add(task)
-        lines = Reader(
-            "syslog", f"tcp {peer}", zone=self.zone, enterprise_id=self.enterprise_id
-        )
+        lines = Reader("syslog", f"tcp {peer}", zone=self.zone, enterprise_id=self.enterprise_id)
         number = 0
         try:
             while True:

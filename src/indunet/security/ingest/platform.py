@@ -50,7 +50,9 @@ def to_event(entry: audit.AuditEntry) -> SecurityEvent:
     src_ip = None
     if actor_kind == "source":
         with contextlib.suppress(ValueError):
-            src_ip = str(ipaddress.ip_address(actor.rsplit(":", 1)[0] if actor.count(":") == 1 else actor))
+            src_ip = str(
+                ipaddress.ip_address(actor.rsplit(":", 1)[0] if actor.count(":") == 1 else actor)
+            )
     user = actor if actor_kind == "user" else None
     kind, severity, outcome, did = "config.change", 1, "success", entry.action
     protocol = None
@@ -128,7 +130,10 @@ class AuditFollower:
         with self.engine.connect() as conn:
             while len(out) < BATCH:
                 page, _ = audit.find(
-                    conn, audit.AuditFilter(since=since), offset=offset, limit=BATCH,
+                    conn,
+                    audit.AuditFilter(since=since),
+                    offset=offset,
+                    limit=BATCH,
                     oldest_first=True,
                 )
                 out.extend(e for e in page if e.id > (self.last_id or 0))

@@ -157,9 +157,7 @@ def configure(ingest: Ingest, env: Mapping[str, str]) -> None:
     for protocol in ("udp", "tcp"):
         address = env.get(f"INDUNET_SECURITY_SYSLOG_{protocol.upper()}")
         if address:
-            ingest.syslog(
-                protocol, address, rate=peer_rate, zone=zone, max_connections=connections
-            )
+            ingest.syslog(protocol, address, rate=peer_rate, zone=zone, max_connections=connections)
 
 
 def install(security: Any, state: Any, env: Mapping[str, str] | None = None) -> None:

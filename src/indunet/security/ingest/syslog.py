@@ -29,15 +29,17 @@ from .common import BadLine, bounded_fields, name
 SEVERITY = (15, 13, 11, 8, 6, 4, 2, 0)
 """Our 0–15 level for syslog severities 0 (emergency) … 7 (debug)."""
 FACILITIES = (
-    "kern user mail daemon auth syslog lpr news uucp cron authpriv ftp ntp audit alert clock "
-    "local0 local1 local2 local3 local4 local5 local6 local7"
-).split()
+    *("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron"),
+    *("authpriv", "ftp", "ntp", "audit", "alert", "clock"),
+    *("local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"),
+)
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _AUTH = frozenset({4, 10})
 _PRI = re.compile(r"<(\d{1,3})>")
 _BSD = re.compile(
     r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([ \d]\d) (\d\d):(\d\d):(\d\d) "
 )
-_MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+_MONTHS = {m: i for i, m in enumerate(_MONTH_NAMES, 1)}
 _TAG = re.compile(r"([^\s:\[]{1,48})(?:\[([^\]]{1,32})\])?:\s?")
 BOM = "\ufeff"
 
@@ -88,8 +90,8 @@ def parse(
 _Parts = tuple[float, str | None, str | None, str | None, str | None, dict[str, Any], str]
 
 
-def _nil(token: str) -> str | None:
-    return None if token == "-" else token
+def _nil(part: str) -> str | None:
+    return None if part == "-" else part
 
 
 def _rfc5424(text: str) -> _Parts:
@@ -133,7 +135,7 @@ def _structured(text: str) -> tuple[dict[str, Any], str]:
         while i < n and text[i] == " ":
             eq = text.find("=", i)
             if eq < 0 or eq + 1 >= n or text[eq + 1] != '"':
-                raise BadLine(f"structured data at column {i + 1}: expected name=\"value\"")
+                raise BadLine(f'structured data at column {i + 1}: expected name="value"')
             pname = text[i + 1 : eq]
             if not pname or any(c in pname for c in ' ]"'):
                 raise BadLine(f"structured data at column {i + 2}: a bad parameter name")

@@ -79,9 +79,7 @@ class FileTail:
         self._task: asyncio.Task[None] | None = None
 
     def _new_reader(self) -> Reader:
-        return Reader(
-            self.fmt, self.name, enterprise_id=self.enterprise_id, zone=self.zone
-        )
+        return Reader(self.fmt, self.name, enterprise_id=self.enterprise_id, zone=self.zone)
 
     async def start(self) -> None:
         if self._task is None:
@@ -259,6 +257,10 @@ def _sibling_with(path: Path, dev: int, ino: int) -> Path | None:
     return None
 
 
+def _files(pattern: str) -> list[str]:
+    return [p for p in sorted(glob.glob(pattern))[: MAX_FILES * 4] if os.path.isfile(p)]
+
+
 class DirectoryTail:
     """Every file matching a glob followed, new files picked up as they appear (at most
     ``MAX_FILES``), all counting into the one source's counters."""
@@ -315,9 +317,9 @@ class DirectoryTail:
 
     async def scan(self) -> None:
         """Start a tail for each matching file not followed yet."""
-        found = await asyncio.to_thread(lambda: sorted(glob.glob(self.pattern))[: MAX_FILES * 4])
+        found = await asyncio.to_thread(_files, self.pattern)
         for name in found:
-            if name in self.tails or not os.path.isfile(name):
+            if name in self.tails:
                 continue
             if len(self.tails) >= MAX_FILES:
                 self.stats.last_error = f"{self.pattern}: over {MAX_FILES} files; the rest wait"

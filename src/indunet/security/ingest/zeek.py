@@ -101,9 +101,7 @@ class ZeekTsv:
             raise BadLine("a data line before the #fields header")
         values = text.split(self.separator)
         if len(values) != len(self.fields):
-            raise BadLine(
-                f"{len(values)} values where the #fields header names {len(self.fields)}"
-            )
+            raise BadLine(f"{len(values)} values where the #fields header names {len(self.fields)}")
         record: dict[str, Any] = {}
         for field, reader, raw in zip(self.fields, self.readers, values, strict=True):
             if raw == self.unset:

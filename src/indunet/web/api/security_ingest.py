@@ -78,15 +78,15 @@ async def post_logs(
     ingest = ingest_of(state)
     user = await run_in_threadpool(current_user, request, state)
     require(user, *_POSTERS)
+    eid = access.scope(user, enterprise_id)  # another tenant's enterprise: 404 first
+    if eid is not None and access.sees_all(user):
+        access.check_change(user, eid, f"enterprise {eid}")
     if format not in FORMATS:
         raise InvalidInput(
             f"format {format!r}: one of {', '.join(FORMATS)}",
             reason="security_log_format",
             params={"format": format[:16], "formats": ", ".join(FORMATS)},
         )
-    eid = access.scope(user, enterprise_id)
-    if eid is not None and access.sees_all(user):
-        access.check_change(user, eid, f"enterprise {eid}")
     body = await read_body(request, MAX_LOG_BODY)
     text = body.decode("utf-8", "replace")
     file = name or f"{format}.log"
