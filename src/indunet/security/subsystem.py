@@ -18,10 +18,11 @@ SUBSYSTEM = Subsystem(
             "nav.security",
             "security.intro",
             (Page("/security/events", "security.tab.events"),),
-            order=40,
+            order=60,
         ),
     ),
     services="indunet.security.service:from_state",
     metrics="indunet.security.service:metric_lines",
+    cli=(("logs", "indunet.cli.securitylogs:app"),),
     role="platform",
 )
