@@ -8,6 +8,7 @@ that carries no event (a Zeek header, a Suricata ``stats`` record), or raises ``
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import re
@@ -56,7 +57,7 @@ def bounded_fields(data: dict[str, Any]) -> dict[str, Any]:
     ``_omitted``: the event is kept, never refused for a verbose source."""
     raw = orjson.dumps(data, default=str)
     if len(raw) <= MAX_FIELDS_BYTES:
-        return orjson.loads(raw) if _needs_plain(data) else data
+        return data
     out: dict[str, Any] = {}
     for key, value in data.items():
         text = orjson.dumps(value, default=str)
@@ -72,11 +73,6 @@ def bounded_fields(data: dict[str, Any]) -> dict[str, Any]:
     if omitted:
         out["_omitted"] = omitted[:50]
     return out
-
-
-def _needs_plain(data: dict[str, Any]) -> bool:
-    """Whether ``data`` holds values that are not JSON types (sets, tuples)."""
-    return any(isinstance(v, set | tuple | frozenset) for v in data.values())
 
 
 def name(value: Any) -> str | None:
@@ -121,7 +117,18 @@ def ip(value: Any, what: str = "address") -> str | None:
     ``what`` for anything else."""
     if value is None or value in ("", "-"):
         return None
+    if not isinstance(value, str) or len(value) > 64:
+        raise BadLine(f"{what} {str(value)[:60]!r} is not an IP address")
+    found = _canonical_ip(value)
+    if found is None:
+        raise BadLine(f"{what} {value[:60]!r} is not an IP address")
+    return found
+
+
+@functools.lru_cache(maxsize=65_536)
+def _canonical_ip(text: str) -> str | None:
+    """An address's canonical text (remembered: a plant's addresses are few and repeat)."""
     try:
-        return str(ipaddress.ip_address(value))
-    except (ValueError, TypeError):
-        raise BadLine(f"{what} {str(value)[:60]!r} is not an IP address") from None
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None

@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from ..events import SecurityEvent
+from ..events import MAX_FIELDS_BYTES, SecurityEvent
 from .common import BadLine, action_name, bounded_fields, ip, name, port
 
 _OT = frozenset({"modbus", "dnp3", "enip", "cip", "bacnet", "iec104", "s7comm", "opcua"})
@@ -90,13 +90,16 @@ def parse(line: str | bytes, *, observer: str, eid: str) -> SecurityEvent | None
         did, outcome = _ot_action(body)
     else:
         kind = f"net.{action_name(etype) or 'event'}"
-    fields = {
-        k: v
-        for k, v in r.items()
-        if k not in ("timestamp", "src_ip", "src_port", "dest_ip", "dest_port", "ether")
-    }
-    ether = r.get("ether") if isinstance(r.get("ether"), dict) else {}
-    assert isinstance(ether, dict)
+    pop = r.pop
+    pop("timestamp", None)
+    src_ip, src_port = pop("src_ip", None), pop("src_port", None)
+    dst_ip, dst_port = pop("dest_ip", None), pop("dest_port", None)
+    ether = pop("ether", None)
+    if not isinstance(ether, dict):
+        ether = {}
+    # what is left is the record's own detail; a line that is short enough cannot make it
+    # larger than the bound, so only long lines are measured (bounded_fields)
+    fields = r if len(line) <= MAX_FIELDS_BYTES // 2 else bounded_fields(r)
     return SecurityEvent(
         ts=ts,
         source="suricata",
@@ -105,15 +108,15 @@ def parse(line: str | bytes, *, observer: str, eid: str) -> SecurityEvent | None
         protocol=protocol,
         action=did,
         outcome=outcome,
-        src_ip=ip(r.get("src_ip"), "src_ip"),
-        src_port=port(r.get("src_port")),
-        dst_ip=ip(r.get("dest_ip"), "dest_ip"),
-        dst_port=port(r.get("dest_port")),
+        src_ip=ip(src_ip, "src_ip"),
+        src_port=port(src_port),
+        dst_ip=ip(dst_ip, "dest_ip"),
+        dst_port=port(dst_port),
         src_mac=_mac(ether.get("src_mac")),
         dst_mac=_mac(ether.get("dest_mac")),
         severity=severity,
         message=message[:2000],
-        fields=bounded_fields(fields),
+        fields=fields,
         id=eid,
     )
 

@@ -44,10 +44,17 @@ class Reader:
         line); ``LineError`` (raised as ``BadLine`` with the place) for a bad line."""
         if len(raw) > MAX_LINE:
             raise LineBroken(LineError(self.file, number, f"over {MAX_LINE:,} bytes"))
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-        text = text.rstrip("\r\n")
         try:
-            event = self._event(text, peer)
+            if self.fmt == "eve":  # JSON reads bytes as they are: no decoding first
+                line = raw.rstrip(b"\r\n") if isinstance(raw, bytes) else raw.rstrip("\r\n")
+                event = (
+                    eve.parse(line, observer=self.observer, eid=event_id("eve", line))
+                    if line.strip()
+                    else None
+                )
+            else:
+                text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+                event = self._event(text.rstrip("\r\n"), peer)
         except BadLine as exc:
             raise LineBroken(LineError(self.file, number, str(exc))) from None
         if event is not None and self.enterprise_id is not None:
@@ -70,8 +77,6 @@ class Reader:
             return zeekmap.to_event(
                 path, record, observer=self.observer, eid=event_id("zeek", text)
             )
-        if self.fmt == "eve":
-            return eve.parse(text, observer=self.observer, eid=event_id("eve", text))
         return syslog.parse(
             text,
             observer=self._syslog_observer,
