@@ -34,6 +34,8 @@ DEFAULT_ROWS = 5_000_000
 PRUNE_S = 600.0
 PRUNE_CHUNK = 50_000
 _IN_CHUNK = 500
+HISTOGRAM_SPAN_S = 7 * 86_400.0
+"""The histogram's span when the search names no time range."""
 
 
 def settings_from(env: Mapping[str, str]) -> tuple[float, int]:
@@ -246,28 +248,36 @@ class EventStore:
         return [{str(k): v for k, v in r.items()} for r in rows], total
 
     def histogram(self, user: User, query: EventQuery, buckets: int = 48) -> dict[str, Any]:
-        """Events over time for the same search: ``buckets`` equal spans between the first
-        and last matching event (or the query's range), as ``{"start", "step", "counts"}``."""
+        """Events over time for the same search, as ``{"start", "step", "counts"}``:
+        ``buckets`` equal spans over the query's range; without one, over the
+        ``HISTOGRAM_SPAN_S`` before the newest matching event (read by the time index), so
+        the count never scans more than that span of a large store."""
         where, _ = self._where(user, query)
         with self.engine.connect() as conn:
-            low, high = conn.execute(
-                sa.select(sa.func.min(t.c.ts), sa.func.max(t.c.ts)).where(*where)
-            ).one()
-            start = query.since if query.since is not None else low
-            end = query.until if query.until is not None else high
-            if start is None or end is None:
-                return {"start": None, "step": 0, "counts": []}
+            end = query.until
+            if end is None:
+                end = conn.execute(
+                    sa.select(t.c.ts).where(*where).order_by(t.c.ts.desc()).limit(1)
+                ).scalar()
+                if end is None:
+                    return {"start": None, "step": 0, "counts": []}
+                end = float(end) + 1
+            start = query.since if query.since is not None else end - HISTOGRAM_SPAN_S
+            if query.since is None:
+                low = conn.execute(
+                    sa.select(sa.func.min(t.c.ts)).where(*where, t.c.ts >= start)
+                ).scalar()
+                start = float(low) if low is not None else start
             step = max(1.0, (float(end) - float(start)) / buckets)
             offset = (t.c.ts - float(start)) / step
             if conn.dialect.name != "sqlite":  # SQLite's cast truncates, which is floor here
                 offset = sa.func.floor(offset)
             slot = sa.cast(offset, sa.Integer).label("slot")
             counts = [0] * buckets
-            for n, c in conn.execute(sa.select(slot, sa.func.count()).where(*where).group_by(slot)):
+            span = [*where, t.c.ts >= float(start), t.c.ts < float(end)]
+            for n, c in conn.execute(sa.select(slot, sa.func.count()).where(*span).group_by(slot)):
                 if n is not None and 0 <= int(n) < buckets:
                     counts[int(n)] += int(c)
-                elif n is not None and int(n) == buckets:
-                    counts[-1] += int(c)
         return {"start": float(start), "step": step, "counts": counts}
 
 
