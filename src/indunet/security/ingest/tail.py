@@ -1,7 +1,7 @@
 """Following log files as tools write them: one file (``FileTail``) or every file a glob
 matches, new ones included (``DirectoryTail``).
 
-- Lines are read in chunks off the event loop, parsed, and handed to the hub with
+- Lines are read and parsed in chunks off the event loop, and handed to the hub with
   ``Hub.submit``: when the hub's queue is full the tail waits (back-pressure), it never
   drops; a source over its rate is slowed down the same way.
 - Where a file was read up to (``OffsetBook``) is saved after the hub took the lines, so a
@@ -186,6 +186,15 @@ class FileTail:
         self.book.put(self.name, Mark(self._ident[0], self._ident[1], self._pos, self._line))
 
     async def _take(self, data: bytes) -> None:
+        """Parse ``data`` in a worker thread (the event loop keeps serving meanwhile), then
+        hand its events on; the offset moves once the hub has them."""
+        events, pos = await asyncio.to_thread(self._parse, data)
+        await hand_on(self.hub, self.gate, events)
+        self._pos = pos
+        self._mark()
+
+    def _parse(self, data: bytes) -> tuple[list[SecurityEvent], int]:
+        """The events of the whole lines of ``data`` and the offset after them."""
         lines = (self._buf + data).split(b"\n")
         self._buf = lines.pop()
         pos = self._pos
@@ -220,9 +229,7 @@ class FileTail:
             self._buf = b""
             self._skipping = True
         stats.parsed += len(events)
-        await hand_on(self.hub, self.gate, events)
-        self._pos = pos
-        self._mark()
+        return events, pos
 
 
 async def hand_on(hub: Hub, gate: Gate, events: list[SecurityEvent]) -> None:
