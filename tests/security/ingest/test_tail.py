@@ -158,7 +158,7 @@ async def test_a_small_hub_and_a_slow_subscriber_slow_the_tail_and_lose_nothing(
         nonlocal peak
         while True:
             peak = max(peak, hub.queued)
-            await asyncio.sleep(0.001)
+            await asyncio.sleep(0.005)
 
     watcher = asyncio.create_task(watch())
     await tail.start()
