@@ -1,6 +1,7 @@
 """The security event store: every event the hub handles, written in batches, kept for
 ``INDUNET_SECURITY_EVENT_DAYS`` days (default 30) and at most ``INDUNET_SECURITY_EVENT_ROWS``
-rows (default 5,000,000; the oldest written go first), listed with search and paging behind
+rows (default 5,000,000; the oldest written go first; pruned a minute after start, then every
+ten minutes), listed with search and paging behind
 the access rule (an enterprise sees its own events, overseers every event).
 
 Writes are idempotent: an event whose id is stored already is not written again (a source
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 DEFAULT_DAYS = 30.0
 DEFAULT_ROWS = 5_000_000
 PRUNE_S = 600.0
+FIRST_PRUNE_S = 60.0
 PRUNE_CHUNK = 50_000
 _IN_CHUNK = 500
 HISTOGRAM_SPAN_S = 7 * 86_400.0
@@ -164,6 +166,7 @@ class EventStore:
             self._task = None
 
     async def _prune_loop(self) -> None:
+        await asyncio.sleep(FIRST_PRUNE_S)  # not while the process is starting
         while True:
             try:
                 await asyncio.to_thread(self.prune)
