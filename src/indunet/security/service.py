@@ -59,6 +59,7 @@ def from_state(state: Any) -> Security:
     from .assets.service import inventory_from_state
     from .cases import AlertStore
     from .detect.part import Detection
+    from .ingest.service import install as install_ingest
     from .linking import AssetLinking
     from .rematch import Rematcher, lister
     from .sharing.puller import Puller
@@ -82,6 +83,7 @@ def from_state(state: Any) -> Security:
     role = getattr(getattr(state, "platform", None), "role", None)
     if getattr(role, "leads", True):
         svc.add("sharing", Puller(state.engine))
+    install_ingest(svc, state)  # the event store, then the log sources that feed the hub
     settings = state.settings
     if settings.sensor_iface or settings.sensor_follow:
         from .sensor.run import from_settings
@@ -109,6 +111,9 @@ def metric_lines(state: Any) -> list[str]:
     ]
     for name, n in sorted(s.handler_errors.items()):
         lines.append(f'indunet_security_subscriber_errors_total{{subscriber="{name}"}} {n}')
+    from .ingest.service import metric_lines as ingest_lines
+
+    lines += ingest_lines(svc)
     sensor = svc.part("sensor")
     if sensor is not None:
         from .sensor.run import metric_lines as sensor_lines

@@ -13,11 +13,13 @@ SUBSYSTEM = Subsystem(
         "indunet.security.assettables",
         "indunet.security.casetables",
         "indunet.security.detecttables",
+        "indunet.security.eventtables",
         "indunet.security.sharingtables",
         "indunet.security.vulntables",
     ),
     api=(
         "indunet.web.api.security_events:router",
+        "indunet.web.api.security_ingest:router",
         "indunet.web.api.security_assets:router",
         "indunet.web.api.security_rules:router",
         "indunet.web.api.security_cases:router",
@@ -26,6 +28,7 @@ SUBSYSTEM = Subsystem(
     console=(
         "indunet.web.console.security_overview:router",
         "indunet.web.console.security_assets:router",
+        "indunet.web.console.security_events:router",
         "indunet.web.console.security_detect:router",
         "indunet.web.console.security_cases:router",
         "indunet.web.console.security_sharing:router",
@@ -40,6 +43,7 @@ SUBSYSTEM = Subsystem(
                 Page("/security", "security.tab.overview"),
                 Page("/security/assets", "security.tab.assets"),
                 Page("/security/zones", "security.tab.zones"),
+                Page("/security/events", "security.tab.events"),
                 Page("/security/alerts", "security.tab.alerts"),
                 Page("/security/cases", "security.tab.cases"),
                 Page("/security/vulnerabilities", "security.tab.vulnerabilities"),
@@ -54,6 +58,6 @@ SUBSYSTEM = Subsystem(
     services="indunet.security.service:from_state",
     metrics="indunet.security.service:metric_lines",
     mount="indunet.web.api.taxii:mount",
-    cli=(("sensor", "indunet.cli.sensor:app"),),
+    cli=(("sensor", "indunet.cli.sensor:app"), ("logs", "indunet.cli.securitylogs:app")),
     role="platform",
 )

@@ -24,6 +24,7 @@ from indunet.web.api.handles import MAX_PUT_BYTES as HANDLE_PUT
 from indunet.web.api.ingest import MAX_BODY as TELEMETRY_BODY
 from indunet.web.api.security_assets import MAX_CSV as SECURITY_ASSETS_CSV
 from indunet.web.api.security_events import MAX_BODY as SECURITY_EVENTS_BODY
+from indunet.web.api.security_ingest import MAX_LOG_BODY as SECURITY_LOGS_BODY
 from indunet.web.api.taxii import MAX_BODY as TAXII_BODY
 from indunet.web.console.devices import MAX_CSV_BYTES as CONSOLE_CSV
 from indunet.web.console.idsbulk import MAX_UPLOAD_BYTES as CONSOLE_BULK
@@ -78,6 +79,8 @@ ROUTE_LIMITS: tuple[RouteLimit, ...] = (
     RouteLimit("POST", r"/security/assets/import", CONSOLE_ASSETS_CSV + _FORM_ROOM),
     # One CSAF advisory upload (security.vulns: 8 MiB per document).
     RouteLimit("POST", r"/api/v1/security/vulns/advisories", 8 * MIB),
+    # Raw security log lines (Zeek, Suricata EVE, syslog) from a shipper.
+    RouteLimit("POST", r"/api/v1/security/logs", SECURITY_LOGS_BODY),
     # Bulk identifier registration files (CSV or JSON Lines).
     RouteLimit("POST", r"/api/v1/bulk", 64 * MIB),
     RouteLimit("POST", r"/ids/bulk", CONSOLE_BULK + _FORM_ROOM),
