@@ -28,6 +28,7 @@ MQTT = "env-0001"
 BEARING_RULE = "主轴轴承温度过高"
 CHART = "#chart-bearing_temp"
 ALARM_WITHIN_S = 120.0  # from the demo's start
+SECURITY_WITHIN_S = 150.0  # the intruder starts 15 s after the factory, the page within a minute
 NOTE = "已安排更换主轴轴承"
 ONLINE = re.compile(r"\bonline\b")
 
@@ -169,6 +170,31 @@ def test_demo_shows_live_data_and_an_alarm_to_acknowledge(
             expect(acked.locator(".alarm-state")).to_have_text("已确认")
             expect(page.locator("#open-major")).to_have_text("1")  # acknowledged is still open
             shot("04-demo-alarm-acknowledged")
+
+            # The intruder (127.0.0.66) swept and wrote the Modbus gateway: the sensor saw it on
+            # the factory's mirror, a rule mapped to ATT&CK for ICS fired, the alert names the
+            # affected asset and a case collects it, within a minute of the start.
+            page.goto(server.url + "/security")
+            wait_ms = max(1_000, int((SECURITY_WITHIN_S - (time.monotonic() - started)) * 1000))
+            write = page.locator("#newest-alerts tbody tr").filter(has_text="127.0.0.66")
+            write = write.filter(has=page.locator("a.chip", has_text="T0855"))
+            deadline = time.monotonic() + wait_ms / 1000
+            while not write.count() and time.monotonic() < deadline:
+                page.wait_for_timeout(2_000)
+                page.reload()
+            expect(write.first).to_be_visible(timeout=1_000)
+            security_s = time.monotonic() - started
+            expect(write.first).to_contain_text("非授权主站向设备写入")
+            expect(write.first.locator("a.chip", has_text="资产")).to_have_count(1)
+            expect(write.first.locator("a[href^='/security/cases/']")).to_have_count(1)
+            expect(page.locator("#open-cases tbody tr")).not_to_have_count(0)
+            expect(page.locator("#riskiest-assets tbody tr")).not_to_have_count(0)
+            shot("05-demo-security-situation")
+            write.first.locator("a[href^='/security/cases/']").click()
+            expect(page.locator("h1")).to_contain_text("#")
+            shot("06-demo-security-case")
+            page.goto(server.url + "/security/attack?technique=T0855")
+            shot("07-demo-security-attack")
         finally:
             browser.close()
     total_s = time.monotonic() - started
@@ -183,5 +209,6 @@ def test_demo_shows_live_data_and_an_alarm_to_acknowledge(
     print(
         f"demo: ready at {ready_s:.1f} s, all online at {online_s:.1f} s, "
         f"chart {before}→{after} points, live values checked at {live_s:.1f} s, "
-        f"alarm at {alarm_s:.1f} s, done at {total_s:.1f} s, {stored.group(1)} samples stored"
+        f"alarm at {alarm_s:.1f} s, security alert at {security_s:.1f} s, done at {total_s:.1f} s, "
+        f"{stored.group(1)} samples stored"
     )

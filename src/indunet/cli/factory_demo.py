@@ -62,6 +62,7 @@ class DemoFactory:
         self.enterprise_uscc = enterprise_uscc
         self.factory: sim.Factory | None = None
         self.intruder: sim.Intruder | None = None
+        self.sensor: Any = None  # the built-in sensor, told the gateways' ports (free ones)
 
     def _plan(self) -> sim.FactoryPlan:
         path = self.data_dir / PLAN_FILE
@@ -102,6 +103,9 @@ class DemoFactory:
             typer.echo(line)  # the banner's last lines: the ports the equipment opened
         # A misbehaving host sweeps and writes the Modbus gateways from an address that is not
         # the platform's: the security pages show it (docs/security/concepts.md, the demo).
+        if self.sensor is not None:
+            for gw in self.factory.gateways:
+                self.sensor.decoder.serve(gw.port, "modbus")
         targets = [(self.factory.host, gw.port, len(gw.equipment)) for gw in self.factory.gateways]
         if targets:
             self.intruder = sim.Intruder(targets, every=INTRUDER_EVERY_S, first_after=15.0)
@@ -156,3 +160,31 @@ def equipment_ports(factory: sim.Factory) -> list[str]:
     if mqtt:
         lines.append(f"Simulated:    {mqtt} MQTT devices connect out to the MQTT endpoint")
     return lines
+
+
+def watch_the_mirror(state: Any, demo: DemoFactory) -> None:
+    """The demo's security side: the built-in sensor follows the factory's mirror (the
+    settings name it before the state is built: ``mirror_settings``) for the demo enterprise,
+    whose allowed Modbus master is the platform itself (127.0.0.1). The intruder's sweep and
+    writes from 127.0.0.66 then raise alerts, which a case collects within a minute."""
+    svc = state.services.get("security")
+    if svc is None:
+        return
+    with state.engine.connect() as conn:
+        enterprise = core.get_enterprise(conn, demo.enterprise_uscc)
+        admin = core.get_user(conn, core.users.ADMIN_USERNAME)
+    sensor = svc.part("sensor")
+    if sensor is not None:
+        sensor.enterprise_id = enterprise.id
+        demo.sensor = sensor
+    detection = svc.part("detection")
+    if detection is not None and not detection.store.lists().get(enterprise.id, {}).get(
+        "allowed_masters"
+    ):
+        detection.store.put_list(admin, enterprise.id, "allowed_masters", ["127.0.0.1"])
+
+
+def mirror_settings(settings: Any) -> None:
+    """Have the built-in sensor follow the factory's mirror, unless a sensor is configured."""
+    if settings.sensor_iface is None and settings.sensor_follow is None:
+        settings.sensor_follow = settings.data_dir / MIRROR_FILE

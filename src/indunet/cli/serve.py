@@ -186,19 +186,23 @@ def demo(
 
     The demo is development on this machine: it accepts Handle API credentials over plain
     HTTP from loopback (``INDUNET_PLAIN_HTTP_AUTH=loopback``) unless ``--self-signed``."""
-    from indunet.cli.factory_demo import DemoFactory
+    from indunet.cli.factory_demo import DemoFactory, mirror_settings, watch_the_mirror
     from indunet.cli.samples import ENTERPRISES, seed
 
     s = context.settings(data_dir, host, port)
     tls = _tls(s, None, None, self_signed)
     if tls is None:
         s.plain_http_auth = "loopback"
+    mirror_settings(s)
     state = build_state(s)
     _print_admin(state.engine, s.base_url())
     seed(state, s.data_dir)
     if state.platform is not None:
-        state.platform.hooks.append(DemoFactory(s.data_dir, ENTERPRISES[0].uscc))
+        factory = DemoFactory(s.data_dir, ENTERPRISES[0].uscc)
+        state.platform.hooks.append(factory)
+        watch_the_mirror(state, factory)
         typer.echo(f"Live factory: {s.base_url()}/platform/devices (data within a minute)")
+        typer.echo(f"Security:     {s.base_url()}/security (a sensor follows the factory's mirror)")
         typer.echo(f"Ports:        {s.host}:{s.port} HTTP (console, APIs)")
         if s.mqtt_url is None:
             typer.echo(

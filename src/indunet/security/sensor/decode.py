@@ -96,6 +96,24 @@ class Decoder:
         self.max_held = max_held_bytes
         self._counters = FlowCounters()
         self._pending_out: list[Transaction] = []  # where evicted flows' requests go
+        self.tcp_ports = dict(TCP_PORTS)  # server port -> protocol; ``serve`` adds more
+        self.udp_ports = dict(UDP_PORTS)
+
+    def serve(self, port: int, protocol: str, *, udp: bool = False) -> None:
+        """Decode ``protocol`` on server ``port`` too (a device on a non-standard port: a
+        Modbus gateway on 5020, the virtual factory's free ports); ``InvalidInput`` for an
+        unknown protocol or a port out of range."""
+        from indunet.core import InvalidInput
+
+        spec = next((s for s in SPECS if s.name == protocol), None)
+        if spec is None or not 1 <= port <= 65535:
+            raise InvalidInput(
+                f"cannot decode {protocol!r} on port {port}: protocols are "
+                f"{', '.join(s.name for s in SPECS)}, ports 1 to 65535",
+                reason="sensor_port",
+                params={"protocol": protocol[:32], "port": str(port)},
+            )
+        (self.udp_ports if udp else self.tcp_ports)[port] = spec
 
     @property
     def stats(self) -> SensorStats:
@@ -199,10 +217,10 @@ class Decoder:
                 st.truncated += 1
                 return []
             sport, dport, seq, offflags = _TCP(pkt, t)
-            spec = TCP_PORTS.get(dport)
+            spec = self.tcp_ports.get(dport)
             to_server = True
             if spec is None:
-                spec = TCP_PORTS.get(sport)
+                spec = self.tcp_ports.get(sport)
                 if spec is None:
                     st.other_traffic += 1
                     return []
@@ -256,10 +274,10 @@ class Decoder:
                 return []
             sport = (pkt[t] << 8) | pkt[t + 1]
             dport = (pkt[t + 2] << 8) | pkt[t + 3]
-            spec = UDP_PORTS.get(dport)
+            spec = self.udp_ports.get(dport)
             to_server = True
             if spec is None:
-                spec = UDP_PORTS.get(sport)
+                spec = self.udp_ports.get(sport)
                 if spec is None:
                     st.other_traffic += 1
                     return []

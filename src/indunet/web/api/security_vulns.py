@@ -117,8 +117,13 @@ async def list_matches(
     offset: Offset = 0,
     limit: Limit = 20,
 ) -> dict[str, Any]:
-    """Matches the caller may see, highest CVSS first."""
+    """Matches the caller may see, highest CVSS first (an asset the caller may not see, or
+    that does not exist, is 404)."""
     part = vulns_of(state)
+    if asset_id is not None:
+        from indunet.web.api.security_assets import inventory
+
+        await run_in_threadpool(inventory(state).store.get, user, asset_id)
     items, total = await run_in_threadpool(
         lambda: part.matches(
             user, enterprise_id=enterprise_id, asset_id=asset_id, severity=severity, state=match_state,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from indunet.security import SOURCES, Security
 from indunet.security.eventstore import EventQuery, EventStore
@@ -33,12 +33,6 @@ def store_of(state: AppState) -> EventStore:
     if not isinstance(part, EventStore):
         raise fleet.NoPlatform()
     return part
-
-
-@router.get("/security")
-def security_home() -> Response:
-    """The security section opens on its events."""
-    return RedirectResponse(BASE, status_code=303)
 
 
 def _text(request: Request, name: str, limit: int = MAX_FILTER) -> str:
