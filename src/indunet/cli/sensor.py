@@ -24,6 +24,7 @@ import orjson
 import typer
 
 from indunet.core import InvalidInput
+from indunet.security.sensor.decode import Decoder
 from indunet.security.sensor.records import Transaction
 from indunet.security.sensor.run import FileSource, FollowSource, LiveSource, SensorRun, Sink
 from indunet.security.sensor.ship import Shipper
@@ -54,7 +55,28 @@ Insecure = Annotated[
 Seconds = Annotated[
     float | None, typer.Option("--seconds", help="Stop after this many seconds (default: never)")
 ]
+Ports = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--port",
+        help="Also decode PROTOCOL on server PORT, e.g. modbus=5020 (repeatable); "
+        "the well-known ports (502, 4840, 102, 44818, 20000) are always decoded",
+    ),
+]
 DEFAULT_BUFFER = Path("./indunet-data/sensor-spool")
+
+
+def _decoder(observer: str, ports: list[str] | None) -> Decoder:
+    """A decoder that also decodes the ``protocol=port`` pairs given."""
+    decoder = Decoder(observer)
+    for pair in ports or ():
+        protocol, sep, port = pair.partition("=")
+        if not sep or not port.isdigit():
+            raise InvalidInput(f"--port takes PROTOCOL=PORT (e.g. modbus=5020), not {pair!r}")
+        decoder.serve(int(port), protocol.strip())
+    return decoder
+
+
 MAX_TOKEN_FILE = 4096
 
 
@@ -63,7 +85,9 @@ def _json_line(tx: Transaction) -> bytes:
 
 
 @app.command("read")
-def read(files: Files, json: Json = False, observer: Observer = "sensor") -> None:
+def read(
+    files: Files, json: Json = False, observer: Observer = "sensor", port: Ports = None
+) -> None:
     """Decode capture files: transactions (as JSON lines, or a summary) and the counters."""
     for f in files:
         if not f.is_file():
@@ -83,7 +107,8 @@ def read(files: Files, json: Json = False, observer: Observer = "sensor") -> Non
         return None
 
     source = FileSource(files)
-    run = SensorRun(source, drop, observer=observer, on_transactions=seen)
+    decoder = _decoder(observer, port)
+    run = SensorRun(source, drop, observer=observer, on_transactions=seen, decoder=decoder)
     asyncio.run(run.run())
     out.flush()
     if not json:
@@ -189,9 +214,11 @@ async def _serve(run: SensorRun, shipper: Shipper | None, seconds: float | None)
 
 
 def _run(source: Any, observer: str, ship: str | None, token_file: Path | None,
-         buffer: Path, insecure: bool, seconds: float | None) -> None:  # fmt: skip
+         buffer: Path, insecure: bool, seconds: float | None,
+         ports: list[str] | None = None) -> None:  # fmt: skip
+    decoder = _decoder(observer, ports)
     sink, shipper = _sink_and_shipper(ship, token_file, buffer, insecure)
-    run = SensorRun(source, sink, observer=observer)
+    run = SensorRun(source, sink, observer=observer, decoder=decoder)
     if isinstance(source, LiveSource):
         source.open()  # refused here, before anything started: a message, exit 2
     asyncio.run(_serve(run, shipper, seconds))
@@ -210,10 +237,11 @@ def live(
     buffer: Buffer = DEFAULT_BUFFER,
     insecure: Insecure = False,
     seconds: Seconds = None,
+    port: Ports = None,
 ) -> None:
     """Capture on an interface (needs root or CAP_NET_RAW) until Ctrl-C or --seconds."""
     name = observer or f"{os.uname().nodename}:{iface}"
-    _run(LiveSource(iface), name, ship, token_file, buffer, insecure, seconds)
+    _run(LiveSource(iface), name, ship, token_file, buffer, insecure, seconds, port)
 
 
 @app.command("follow")
@@ -225,9 +253,10 @@ def follow(
     buffer: Buffer = DEFAULT_BUFFER,
     insecure: Insecure = False,
     seconds: Seconds = None,
+    port: Ports = None,
 ) -> None:
     """Read a capture file as it grows (rotation and truncation followed)."""
     if not file.parent.is_dir():
         raise InvalidInput(f"{file.parent}: no such directory")
     name = observer or f"{os.uname().nodename}:{file.name}"
-    _run(FollowSource(file), name, ship, token_file, buffer, insecure, seconds)
+    _run(FollowSource(file), name, ship, token_file, buffer, insecure, seconds, port)

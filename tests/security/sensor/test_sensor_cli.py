@@ -84,3 +84,43 @@ def test_follow_prints_events_until_its_time_is_up(tmp_path: Path) -> None:
         ("write_single_coil", 101, "span-1"),
     ]
     assert "follow: packets: 7" in res.output
+
+
+def test_the_factory_mirror_decodes_with_its_port_named(tmp_path: Path) -> None:
+    """The virtual factory's tap and intruder, read back by ``indunet sensor read --port``."""
+    import asyncio
+    import time
+
+    from indunet import devices
+    from indunet.sim import Equipment, Intruder, ModbusGateway, PcapWriter, make_plan
+
+    models = {m.id: m for m in devices.library_models()}
+    plan = make_plan(models.values())
+    eqs = [Equipment(d, models[d.model_id], seed=4) for d in plan.by_protocol("modbus")]
+    for eq in eqs:
+        eq.tick(time.time())
+    writer = PcapWriter(tmp_path / "mirror.pcap")
+    gw = ModbusGateway(eqs, mirror=writer)
+
+    async def intrude() -> None:
+        await gw.start()
+        try:
+            async with asyncio.timeout(20):
+                await Intruder([("127.0.0.1", gw.port, len(eqs))]).round()
+        finally:
+            await gw.stop()
+            writer.close()
+
+    asyncio.run(intrude())
+    runner = CliRunner()
+    plain = runner.invoke(app, ["sensor", "read", str(writer.path)])
+    assert plain.exit_code == 0 and "(no industrial-protocol transactions)" in plain.output
+    args = ["sensor", "read", str(writer.path), "--json", "--port", f"modbus={gw.port}"]
+    named = runner.invoke(app, args)
+    assert named.exit_code == 0, named.output
+    txs = [orjson.loads(line) for line in named.stdout.splitlines() if line.startswith("{")]
+    writes = [t for t in txs if t["write"]]
+    assert {t["function_name"] for t in writes} == {"write_single_coil", "write_multiple_coils"}
+    assert {t["src_ip"] for t in txs} == {"127.0.0.66"}
+    bad = runner.invoke(app, ["sensor", "read", str(writer.path), "--port", "profinet=34964"])
+    assert bad.exit_code == 2 and "cannot decode 'profinet'" in bad.output
