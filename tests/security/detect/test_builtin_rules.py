@@ -229,7 +229,7 @@ def test_identifier_enumeration() -> None:
         )
         for i in range(50)
     ]
-    assert fired(eng.process(resolves)) == ["ids.enumeration"]
+    assert fired(eng.process(resolves)) == ["identifier.enumeration"]
     misses = [
         ev(
             "ids.resolve",
@@ -240,7 +240,7 @@ def test_identifier_enumeration() -> None:
         )
         for i in range(30)
     ]
-    assert fired(eng.process(misses)) == ["ids.enumeration-not-found"]
+    assert fired(eng.process(misses)) == ["identifier.enumeration-not-found"]
 
 
 def test_learning_then_new_pair_host_and_function() -> None:

@@ -21,13 +21,25 @@ from indunet.security import cases as sc
 from indunet.web.api.security_cases import alert_store, evidence_files
 from indunet.web.api.security_cases import download_evidence as _download
 from indunet.web.console import fleet
-from indunet.web.console.pages import error_text, render
+from indunet.web.console.pages import error_text
+from indunet.web.console.pages import render as page
 from indunet.web.console.paging import PageOf, paging_of
+from indunet.web.console.security_text import rule_titles
 from indunet.web.console.session import ConsoleUser
 from indunet.web.deps import PathId, StateDep
 from indunet.web.state import AppState
 
 router = APIRouter(include_in_schema=False)
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any] | None = None, *, status: int = 200
+) -> Response:
+    """``pages.render`` with ``rule_title`` (an alert's title in the reader's language)."""
+    ctx = {**(context or {}), "rule_title": rule_titles(request, request.app.state.indunet)}
+    return page(request, name, ctx, status=status)
+
+
 ALERTS = "/security/alerts"
 CASES = "/security/cases"
 MAX_FIELD = 20_000

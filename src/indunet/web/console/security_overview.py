@@ -17,6 +17,7 @@ from indunet.core import User
 from indunet.security.situation import HIGH_RISK, Situation, situation
 from indunet.web.console import fleet
 from indunet.web.console.pages import render
+from indunet.web.console.security_text import rule_titles
 from indunet.web.console.session import ConsoleUser
 from indunet.web.deps import StateDep
 from indunet.web.state import AppState
@@ -47,5 +48,6 @@ async def overview(request: Request, state: StateDep, user: ConsoleUser) -> Resp
         "sla_states": SLA_STATES,
         "high_risk": HIGH_RISK,
         "overseer": fleet.scope(user) is None,
+        "rule_title": rule_titles(request, state),
     }
     return render(request, "security_overview.html", ctx)

@@ -1,0 +1,29 @@
+"""Text the security pages share: an alert's title in the reader's language.
+
+An alert keeps the English title its rule had when it fired; the pages show the rule's title in
+the reader's language when the rule is still loaded (built-in and stored rules carry zh-CN and
+English titles), else the stored one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Request
+
+from indunet.web.console.i18n import locale_of
+
+
+def rule_titles(request: Request, state: Any) -> Callable[[str, str], str]:
+    """``title(rule_id, stored_title)`` in the language of ``request``."""
+    lang = locale_of(request)
+    svc = state.services.get("security")
+    detection = svc.part("detection") if svc is not None else None
+    ruleset = getattr(getattr(detection, "engine", None), "ruleset", None)
+
+    def title(rule_id: str, stored: str) -> str:
+        rule = ruleset.get(rule_id) if ruleset is not None else None
+        return str(rule.title_in(lang)) if rule is not None else stored
+
+    return title
