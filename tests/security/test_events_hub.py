@@ -159,3 +159,19 @@ async def test_a_full_queue_pushes_back_then_refuses_whole_batches_and_drops_onl
         assert len(slow.events) == 2 + 8 + 2 + 5
     finally:
         await hub.stop()
+
+
+async def test_events_dropped_for_want_of_room_are_not_remembered() -> None:
+    hub = Hub(max_queued=2)  # not started: nothing leaves the queue
+    first = hub.offer([ev(1), ev(2), ev(3)])
+    assert (first.accepted, first.dropped) == (2, 1)
+    hub._queue.clear()  # the subscribers took them
+    again = hub.offer([ev(3)])  # the dropped one, sent again, is no duplicate
+    assert (again.accepted, again.duplicates) == (1, 0)
+
+
+def test_ids_are_remembered_for_at_least_half_the_bound() -> None:
+    hub = Hub(max_queued=1_000_000, seen_ids=100)
+    hub.offer([ev(i) for i in range(150)])
+    assert hub.offer([ev(i) for i in range(100, 150)]).duplicates == 50  # the newest 50+
+    assert hub.offer([ev(0)]).duplicates == 0  # the oldest generation was forgotten

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import OrderedDict
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 MAX_QUEUED = 50_000
 """Events waiting for the subscribers at most."""
 SEEN_IDS = 100_000
-"""Event ids remembered for deduplication (as 64-bit hashes: about 10 MB when full)."""
+"""Event ids remembered for deduplication, as 64-bit hashes in two generations of sets (the
+newest ``SEEN_IDS / 2`` to ``SEEN_IDS`` ids; a few MB)."""
 BATCH = 2_000
 """Events handed to the subscribers at once at most."""
 
@@ -74,7 +75,8 @@ class Hub:
         self.stats = HubStats()
         self._handlers: list[tuple[str, Handler]] = []
         self._queue: list[SecurityEvent] = []
-        self._seen: OrderedDict[int, None] = OrderedDict()
+        self._seen: set[int] = set()  # this generation's id hashes
+        self._older: set[int] = set()  # the generation before
         self._changed = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
@@ -117,6 +119,9 @@ class Hub:
         fresh = self._fresh(events)
         room = max(0, self.max_queued - len(self._queue))
         taken, dropped = fresh[:room], len(fresh) - min(room, len(fresh))
+        for e in fresh[room:]:  # not taken: not seen either (a resend is no duplicate)
+            self._seen.discard(hash(e.id))
+            self._older.discard(hash(e.id))
         self._put(taken)
         self.stats.dropped += dropped
         if dropped:
@@ -126,38 +131,36 @@ class Hub:
     async def submit(self, events: Sequence[SecurityEvent], wait: float = 10.0) -> Receipt:
         """Queue every event, waiting up to ``wait`` s for room; ``HubFull`` when there is
         none by then (nothing of the batch is queued, so the sender may send it all again)."""
-        fresh = self._fresh(events, remember=False)
-        try:
-            async with asyncio.timeout(wait):
-                while len(self._queue) + len(fresh) > self.max_queued and self._queue:
-                    self._room.clear()
-                    await self._room.wait()
-        except TimeoutError:
-            raise HubFull(
-                f"the security event queue is full ({len(self._queue):,} waiting); retry later",
-                reason="security_hub_full",
-            ) from None
-        fresh = self._fresh(events)  # again now: a concurrent sender may have sent some too
+        if len(self._queue) + len(events) > self.max_queued and self._queue:
+            try:
+                async with asyncio.timeout(wait):
+                    while len(self._queue) + len(events) > self.max_queued and self._queue:
+                        self._room.clear()
+                        await self._room.wait()
+            except TimeoutError:
+                raise HubFull(
+                    f"the security event queue is full ({len(self._queue):,} waiting); retry later",
+                    reason="security_hub_full",
+                ) from None
+        fresh = self._fresh(events)
         self._put(fresh)
         return Receipt(len(fresh), len(events) - len(fresh))
 
-    def _fresh(self, events: Sequence[SecurityEvent], remember: bool = True) -> list[SecurityEvent]:
+    def _fresh(self, events: Sequence[SecurityEvent]) -> list[SecurityEvent]:
+        """The events whose id was not seen before (now remembered), in order."""
+        seen, older, half = self._seen, self._older, max(1, self.seen_ids // 2)
         out: list[SecurityEvent] = []
-        seen = self._seen
-        batch: set[int] = set()
         for e in events:
             key = hash(e.id)  # 64 bits: a collision among 100,000 ids is ~3e-10 likely
-            if key in seen or key in batch:
+            if key in seen or key in older:
                 continue
-            batch.add(key)
+            if len(seen) >= half:  # a new generation; the oldest is forgotten
+                older, seen = seen, set()
+            seen.add(key)
             out.append(e)
-        if remember:
-            self.stats.received += len(events)
-            self.stats.duplicates += len(events) - len(out)
-            for e in out:
-                seen[hash(e.id)] = None
-            while len(seen) > self.seen_ids:
-                seen.popitem(last=False)
+        self._seen, self._older = seen, older
+        self.stats.received += len(events)
+        self.stats.duplicates += len(events) - len(out)
         return out
 
     def _put(self, events: Sequence[SecurityEvent]) -> None:
@@ -165,8 +168,9 @@ class Hub:
             return
         self._queue.extend(events)
         self.stats.accepted += len(events)
-        for e in events:
-            self.stats.by_source[e.source] = self.stats.by_source.get(e.source, 0) + 1
+        by_source = self.stats.by_source
+        for source, n in Counter(e.source for e in events).items():
+            by_source[source] = by_source.get(source, 0) + n
         self._idle.clear()
         self._changed.set()
 
