@@ -185,7 +185,7 @@ def test_demo_shows_live_data_and_an_alarm_to_acknowledge(
             expect(write.first).to_be_visible(timeout=1_000)
             security_s = time.monotonic() - started
             expect(write.first).to_contain_text("非授权主站向设备写入")
-            expect(write.first.locator("a.chip", has_text="资产")).to_have_count(1)
+            expect(write.first.locator("a.asset-chip")).to_have_count(1)
             expect(write.first.locator("a[href^='/security/cases/']")).to_have_count(1)
             expect(page.locator("#open-cases tbody tr")).not_to_have_count(0)
             expect(page.locator("#riskiest-assets tbody tr")).not_to_have_count(0)

@@ -60,6 +60,7 @@ class Situation:
     riskiest: list[AssetRisk] = field(default_factory=list)
     enterprises: list[dict[str, Any]] = field(default_factory=list)
     newest_alerts: list[dict[str, Any]] = field(default_factory=list)
+    asset_names: dict[int, str] = field(default_factory=dict)  # of the newest alerts' assets
     open_cases: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -126,6 +127,15 @@ def situation(
             .limit(RECENT)
         ).mappings()
         out.newest_alerts = [dict(r) for r in newest]
+        named = {int(i) for a in out.newest_alerts for i in (a["assets"] or ())}
+        if named:
+            out.asset_names = dict(
+                conn.execute(
+                    sa.select(assets.c.id, assets.c.name).where(
+                        assets.c.id.in_(sorted(named)), mine(assets)
+                    )
+                ).all()
+            )
         open_rows = conn.execute(
             sa.select(cases)
             .where(mine(cases), cases.c.status.in_(sorted(OPEN_STATUSES)))
