@@ -195,6 +195,11 @@ def test_demo_shows_live_data_and_an_alarm_to_acknowledge(
             shot("06-demo-security-case")
             page.goto(server.url + "/security/attack?technique=T0855")
             shot("07-demo-security-attack")
+            page.set_viewport_size({"width": 1920, "height": 1080})
+            page.goto(server.url + "/security/wall")
+            expect(page.locator("#wall-alerts li").first).to_contain_text("T0855")
+            expect(page.locator("#wall-scope")).to_have_text("全部企业")
+            page.screenshot(path=str(shots / "08-demo-security-wall.png"))
         finally:
             browser.close()
     total_s = time.monotonic() - started

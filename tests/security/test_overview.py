@@ -110,6 +110,13 @@ async def test_the_page_shows_each_enterprise_its_own(
             assert not re.search(r"\bsec\.(overview|band|vsev|sla)\.", shown), who
             title = "安全态势" if lang == "zh-CN" else "Security situation"
             assert title in page.text
+            wall = await client.get("/security/wall")
+            assert wall.status_code == 200 and 'hx-trigger="every 15s"' in wall.text
+            assert ("Write from a host" in wall.text) is sees, who  # the alert's title
+            shown = re.sub(r'(href|action|src)="[^"]*"', "", wall.text)
+            assert not re.search(r"\bsec\.(overview|wall|sla)\.", shown), who
+            scope = {"ea": "厦门示例机床有限公司", "eb": "乙厂", "reg": "全部企业"}[who]
+            assert lang != "zh-CN" or scope in wall.text, who
 
 
 async def test_no_situation_query_scans_without_an_enterprise_filter(
@@ -126,3 +133,38 @@ async def test_no_situation_query_scans_without_an_enterprise_filter(
     finally:
         sa.event.remove(state.engine, "before_cursor_execute", seen)
     assert statements and all("enterprise_id" in s for s in statements)
+
+
+def test_top_talkers_and_new_conversations_are_each_enterprises_own(
+    state: AppState, seeded: dict[str, int]
+) -> None:
+    from indunet.security import SecurityEvent
+
+    svc = state.services["security"]
+    now = datetime.now(UTC).timestamp()
+
+    def ev(i: int, src: str, dst: str, eid: int, ago: float) -> SecurityEvent:
+        return SecurityEvent(
+            ts=now - ago, source="zeek", kind="net.connection", enterprise_id=eid,
+            src_ip=src, dst_ip=dst, dst_port=502, protocol="modbus", id=f"c{i}",
+        )  # fmt: skip
+
+    svc.part("event-store").write(
+        [
+            ev(1, "10.0.0.9", "10.0.0.2", seeded["a"], 3 * 86_400),  # an old pair, seen again
+            ev(2, "10.0.0.9", "10.0.0.2", seeded["a"], 60),
+            ev(3, "10.0.0.9", "10.0.0.3", seeded["a"], 120),  # new today
+            ev(4, "10.0.0.66", "10.0.0.2", seeded["a"], 30),  # new today
+            ev(5, "192.168.9.9", "10.9.9.9", seeded["b"], 30),  # B's
+        ]
+    )
+    mine = situation(state.engine, seeded["a"])
+    assert mine.talkers == [
+        {"ip": "10.0.0.9", "events": 2, "peers": 2},
+        {"ip": "10.0.0.66", "events": 1, "peers": 1},
+    ]
+    assert [(c["src_ip"], c["dst_ip"]) for c in mine.new_conversations] == [
+        ("10.0.0.66", "10.0.0.2"),
+        ("10.0.0.9", "10.0.0.3"),
+    ]
+    assert [t["ip"] for t in situation(state.engine, seeded["b"]).talkers] == ["192.168.9.9"]

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from .assettables import assets
 from .cases.model import OPEN_STATUSES, sla_state
 from .casetables import alerts, cases
+from .eventtables import security_events as events
 from .vulntables import matches
 
 WEIGHT = {"low": 0.6, "medium": 0.8, "": 0.8, "high": 1.0, "critical": 1.2}
@@ -35,6 +36,9 @@ RECENT = 10
 HIGH_RISK = 70
 MAX_ALERTS_READ = 20_000
 """Alerts of the last 7 days read for the risk at most (the newest)."""
+MAX_EVENTS_READ = 200_000
+"""Events read for top talkers and new conversations at most (the newest of 7 days)."""
+TALKERS = 10
 
 
 @dataclass
@@ -62,6 +66,8 @@ class Situation:
     newest_alerts: list[dict[str, Any]] = field(default_factory=list)
     asset_names: dict[int, str] = field(default_factory=dict)  # of the newest alerts' assets
     open_cases: list[dict[str, Any]] = field(default_factory=list)
+    talkers: list[dict[str, Any]] = field(default_factory=list)  # src_ip, events, peers (24 h)
+    new_conversations: list[dict[str, Any]] = field(default_factory=list)  # first seen in 24 h
 
 
 def band(level: int) -> str:
@@ -156,6 +162,7 @@ def situation(
             if len(listed) < RECENT:
                 listed.append({**dict(c), "sla": state})
         out.cases, out.open_cases = dict(states), listed
+        out.talkers, out.new_conversations = conversations(conn, enterprise_id, now)
     day_ago = now - timedelta(days=1)
     levels: Counter[int] = Counter()
     for level, ids, ts in recent:
@@ -204,3 +211,45 @@ def risk_of(criticality: str, max_cvss: float, alert_levels: int) -> int:
 
 def _aware(t: datetime) -> datetime:
     return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
+def conversations(
+    conn: sa.Connection, enterprise_id: int | None, now: datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Top talkers of the last 24 h (events sent, distinct peers) and the conversations
+    (source, destination, port, protocol) first seen in the last 24 h, among the newest
+    ``MAX_EVENTS_READ`` events of the last 7 days (bounded work on a busy store)."""
+    since, day = (now - ALERT_WINDOW).timestamp(), (now - timedelta(days=1)).timestamp()
+    q = sa.select(
+        events.c.ts, events.c.src_ip, events.c.dst_ip, events.c.dst_port, events.c.protocol
+    ).where(events.c.ts >= since, events.c.src_ip.is_not(None))
+    if enterprise_id is not None:
+        q = q.where(events.c.enterprise_id == enterprise_id)
+    rows = conn.execute(q.order_by(events.c.ts.desc()).limit(MAX_EVENTS_READ)).all()
+    sent: Counter[str] = Counter()
+    peers: dict[str, set[str]] = {}
+    first: dict[tuple[str, str, int | None, str | None], float] = {}
+    for ts, src, dst, port, protocol in rows:
+        if ts >= day:
+            sent[src] += 1
+            if dst:
+                peers.setdefault(src, set()).add(dst)
+        if dst:
+            key = (src, dst, port, protocol)
+            first[key] = min(ts, first.get(key, ts))
+    talkers = [
+        {"ip": ip, "events": n, "peers": len(peers.get(ip, ()))}
+        for ip, n in sent.most_common(TALKERS)
+    ]
+    fresh = sorted(((t, k) for k, t in first.items() if t >= day), reverse=True)[:TALKERS]
+    new = [
+        {
+            "src_ip": k[0],
+            "dst_ip": k[1],
+            "dst_port": k[2],
+            "protocol": k[3],
+            "first_seen": datetime.fromtimestamp(t, UTC),
+        }
+        for t, k in fresh
+    ]
+    return talkers, new

@@ -7,6 +7,7 @@ enterprise's users see their enterprise only, overseers every enterprise.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,6 +17,7 @@ from starlette.responses import Response
 from indunet.core import User
 from indunet.security.situation import HIGH_RISK, Situation, situation
 from indunet.web.console import fleet
+from indunet.web.console.i18n import locale_of, translator
 from indunet.web.console.pages import render
 from indunet.web.console.security_text import rule_titles
 from indunet.web.console.session import ConsoleUser
@@ -33,12 +35,32 @@ def _situation(state: AppState, user: User) -> tuple[Situation, dict[int, str]]:
     found = situation(state.engine, scope)
     ids = [e["enterprise_id"] for e in found.enterprises]
     ids += [a.enterprise_id for a in found.riskiest]
+    if scope is not None:
+        ids.append(scope)
     return found, fleet.enterprise_names(state, user, ids)
 
 
 @router.get("/security")
 async def overview(request: Request, state: StateDep, user: ConsoleUser) -> Response:
     """The situation of the user's enterprise (overseers: of every enterprise)."""
+    return render(request, "security_overview.html", await _context(request, state, user))
+
+
+@router.get("/security/wall")
+async def wall(request: Request, state: StateDep, user: ConsoleUser) -> Response:
+    """The same situation full screen for a wall display (大屏), refreshed every 15 s: a
+    regulator's shows every enterprise, an enterprise's its own."""
+    ctx = await _context(request, state, user)
+    scope = fleet.scope(user)
+    t = translator(locale_of(request))
+    ctx["scope_name"] = (
+        t("sec.wall.all") if scope is None else ctx["names"].get(scope) or t("sec.wall.own")
+    )
+    ctx["now"] = datetime.now(UTC)
+    return render(request, "security_wall.html", ctx)
+
+
+async def _context(request: Request, state: AppState, user: User) -> dict[str, Any]:
     found, names = await run_in_threadpool(_situation, state, user)
     ctx: dict[str, Any] = {
         "s": found,
@@ -50,4 +72,4 @@ async def overview(request: Request, state: StateDep, user: ConsoleUser) -> Resp
         "overseer": fleet.scope(user) is None,
         "rule_title": rule_titles(request, state),
     }
-    return render(request, "security_overview.html", ctx)
+    return ctx
