@@ -62,6 +62,7 @@ def from_state(state: Any) -> Security:
     from .ingest.service import install as install_ingest
     from .linking import AssetLinking
     from .rematch import Rematcher, lister
+    from .setpoints import ModelRanges
     from .sharing.puller import Puller
     from .vulns.service import from_env as vulns_from_env
 
@@ -76,8 +77,14 @@ def from_state(state: Any) -> Security:
     vulns.matching.list_assets = lister(inventory.store)
     svc.add("vulns", vulns)
     svc.add("rematch", Rematcher(inventory.store, vulns.matching))
-    # detection: alerts go to the part named "alerts" (the alert store)
-    svc.add("detection", Detection(state.engine, svc.hub, lambda: linked))
+    # detection: alerts go to the part named "alerts" (the alert store); register writes are
+    # checked against the device models' ranges when the platform runs here
+    registry = getattr(state.services.get("platform"), "devices", None)
+    ranges = ModelRanges(registry) if registry is not None else None
+    if ranges is not None:
+        svc.add("setpoints", ranges)
+    check = ranges.outside if ranges is not None else None
+    svc.add("detection", Detection(state.engine, svc.hub, lambda: linked, point_check=check))
     # TAXII feeds are pulled by one process of the installation: the one that leads
     # (``web.platform.Role.leads``; every process in the embedded mode)
     role = getattr(getattr(state, "platform", None), "role", None)

@@ -13,6 +13,9 @@ if TYPE_CHECKING:
 
     from .baseline import Baseline
 
+PointCheck = Callable[["SecurityEvent"], bool]
+"""Given a write event, whether it writes a value outside its device-model point's range
+(``security.setpoints.ModelRanges.outside``: decodes the registers as the model says)."""
 PointRange = Callable[["SecurityEvent"], "tuple[float | None, float | None] | None"]
 """Given a write event, the (minimum, maximum) of the device-model point it writes, or None
 when the device or point is not known. The service injects one (docs/security/rules.md)."""
@@ -27,8 +30,10 @@ class Context:
         enterprise_lists: Mapping[int, Mapping[str, NamedList]] | None = None,
         baseline: Baseline | None = None,
         point_range: PointRange | None = None,
+        point_check: PointCheck | None = None,
     ) -> None:
         self.lists = dict(lists or {})
+        self.point_check = point_check
         self.enterprise_lists = {k: dict(v) for k, v in (enterprise_lists or {}).items()}
         self.baseline = baseline
         self.point_range = point_range
@@ -47,6 +52,8 @@ class Context:
         return self.baseline is not None and self.baseline.is_new(what, event)
 
     def outside_model_range(self, event: SecurityEvent) -> bool:
+        if self.point_check is not None:
+            return self.point_check(event)
         if self.point_range is None:
             return False
         bounds = self.point_range(event)

@@ -20,7 +20,7 @@ from indunet.security.alerts import AlertSink
 from indunet.security.hub import Hub
 
 from .baseline import DEFAULT_DAYS, Baseline, BaselineStore, Period
-from .context import Context, PointRange
+from .context import Context, PointCheck, PointRange
 from .engine import Engine
 from .memorysink import MemorySink
 from .rules import builtin_files, load_ruleset
@@ -36,8 +36,10 @@ class Detection:
         hub: Hub,
         sink_of: Callable[[], AlertSink | None] = lambda: None,
         point_range: PointRange | None = None,
+        point_check: PointCheck | None = None,
     ) -> None:
         self.store = RuleStore(engine)
+        self.point_check = point_check
         self.baseline = Baseline()
         self.baseline_store = BaselineStore(engine, self.baseline)
         self.point_range = point_range
@@ -62,7 +64,9 @@ class Detection:
     async def reload(self) -> None:
         """Read rules, switches and lists (in a worker thread) and swap them in at once."""
         ruleset, lists = await asyncio.to_thread(lambda: (self.store.ruleset(), self.store.lists()))
-        self.engine.set_context(Context(ruleset.lists, lists, self.baseline, self.point_range))
+        self.engine.set_context(
+            Context(ruleset.lists, lists, self.baseline, self.point_range, self.point_check)
+        )
         self.engine.reload(ruleset)
 
     # the baseline's life ------------------------------------------------------------------
