@@ -30,6 +30,7 @@ def swagger_ui() -> HTMLResponse:
         swagger_css_url=f"{ASSETS}/swagger-ui.css",
         swagger_favicon_url=f"{ASSETS}/favicon-32x32.png",
         oauth2_redirect_url=OAUTH2_REDIRECT_URL,
+        swagger_ui_parameters={"docExpansion": "none", "defaultModelsExpandDepth": -1},
     )
 
 
