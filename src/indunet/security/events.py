@@ -14,7 +14,8 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, dataclass_transform
+
 
 from indunet.core import InvalidInput
 
@@ -32,7 +33,19 @@ MAX_NAME = 200
 """Characters of a short field (kind, protocol, action, user, observer)."""
 
 
-@dataclass(frozen=True, slots=True)
+_T = TypeVar("_T")
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(field,))
+def _immutable(cls: type[_T]) -> type[_T]:
+    """A slotted dataclass the type checker treats as frozen (assigning a field is an error
+    under mypy), built without ``frozen=True`` at run time: a frozen dataclass sets each of
+    its fields through ``object.__setattr__``, which made building an event four times
+    slower (2.2 µs against 0.56 µs for 19 fields), on the path every ingested line takes."""
+    return dataclass(slots=True)(cls)
+
+
+@_immutable
 class SecurityEvent:
     """One thing a source saw.
 

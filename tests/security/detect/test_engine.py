@@ -122,6 +122,23 @@ def test_conditions_operators() -> None:
     assert eng.process([ev("x", fields={"value": True}, **base)]) == []  # nor a boolean
 
 
+def test_not_in_list_is_false_for_a_field_the_event_lacks() -> None:
+    from indunet.security.detect import Context
+    from indunet.security.detect.conditions import NamedList
+
+    eng = Engine(
+        load_ruleset(
+            [read_file("t.yml", "rules:\n" + one(match="{fields.function: {not_in_list: fc}}"))]
+        ),
+        MemorySink(),
+        Context(lists={"fc": NamedList.of([3])}),
+    )
+    assert fired(eng.process([ev("x", fields={"function": 5})])) == ["t.r"]
+    assert eng.process([ev("x", fields={"function": 3})]) == []
+    assert eng.process([ev("x", fields={})]) == []  # no function: not outside the list
+    assert eng.process([ev("x", fields={"function": None})]) == []
+
+
 def test_event_time_not_wall_clock_makes_replays_alike() -> None:
     events = [
         tx("enip", "list_identity", 0x63, ts=i, dst=f"10.0.1.{i}", port=44818) for i in range(5)

@@ -74,7 +74,8 @@ def test_icsnpp_s7comm_enip_cip_dnp3() -> None:
     assert (req.protocol, req.action, req.outcome) == ("enip", "read_tag", "unknown")
     assert resp.outcome == "success" and req.fields["class_name"] == "Symbol"
     (enip,) = read("enip.log", "zeek")
-    assert (enip.action, enip.outcome) == ("sendrrdata", "success")
+    assert (enip.action, enip.outcome) == ("send_rr_data", "success")  # the sensor's name
+    assert (enip.fields["function"], enip.fields["write"]) == (0x6F, False)
     (dnp3,) = read("dnp3_control.log", "zeek")
     assert (dnp3.protocol, dnp3.action) == ("dnp3", "operate")
     assert dnp3.fields["index_number"] == 3 and dnp3.fields["clear_bit"] is False
@@ -128,9 +129,12 @@ def test_suricata_eve() -> None:
     assert (modbus.kind, modbus.protocol, modbus.action, modbus.outcome) == (
         "ot.transaction",
         "modbus",
-        "wrmultregs",
+        "write_multiple_registers",  # the sensor's name for Suricata's WrMultRegs
         "success",
     )
+    # the code and whether it writes, as the sensor gives them: the OT rules read these
+    assert (modbus.fields["function"], modbus.fields["write"]) == (16, True)
+    assert "function" not in flow.fields and "function" not in alert.fields
     assert modbus.fields["modbus"]["request"]["write"]["address"] == 40
     assert (anomaly.kind, anomaly.action, anomaly.severity) == (
         "net.anomaly",
@@ -240,3 +244,19 @@ def test_overlong_lines_are_named() -> None:
     events, errors = read_text("syslog", text, "big.log")
     assert [e.message for e in events] == ["ok", "ok2"]
     assert errors[0].line == 2 and "over 65,536 bytes" in errors[0].error
+
+
+def test_eve_times_read_alike_by_the_same_second_shortcut_and_in_full() -> None:
+    from indunet.security.ingest import eve
+    from indunet.security.ingest.common import BadLine
+
+    zones = ("+0800", "-0330", "+0000")
+    texts = [f"2024-03-01T10:00:{s:02d}.{u:06d}{z}" for s in (0, 59) for u in (0, 1, 999_999, 123_456) for z in zones]  # fmt: skip
+    for text in texts:
+        eve.timestamp(text)  # primes the second (or reuses it)
+        expected = datetime.fromisoformat(text).timestamp()
+        assert eve.timestamp(text) == expected, text
+    eve.timestamp("2024-03-01T10:00:00.000000+0800")
+    for bad in ("2024-03-01T10:00:00.00000x+0800", "2024-03-01T10:00:00.²00000+0800"):
+        with pytest.raises(BadLine, match="not ISO 8601"):
+            eve.timestamp(bad)

@@ -10,7 +10,8 @@ A condition is a mapping; its keys all hold (an implicit ``all``):
   characters), ``range: [lo, hi]`` (inclusive; ``null`` for open), ``gt``/``gte``/``lt``/``lte``,
   ``cidr`` (a list of networks), ``exists`` (true/false), ``in_list``/``not_in_list`` (a named
   list: the enterprise's own, else the installation's; ``not_in_list`` is false while no such
-  list is declared, so an allow-list rule stays quiet until someone declares the list);
+  list is declared, so an allow-list rule stays quiet until someone declares the list, and
+  false for a field the event does not have);
 - ``learned: conversation | function | host``: true for what the enterprise's baseline has not
   seen (false while it is learning or has none);
 - ``model_range: outside``: true for a write whose value is outside the device model's
@@ -251,7 +252,13 @@ def _test(get: Callable[[Any], Any], test: Any, path: tuple[str | int, ...]) -> 
         name = arg
         if op == "in_list":
             return lambda e, c: c.in_list(name, get(e), e.enterprise_id) is True
-        return lambda e, c: c.in_list(name, get(e), e.enterprise_id) is False
+        # a value the event does not have is in no list and outside none: a Suricata
+        # record without a function code is not "a function outside the allow-list"
+        return lambda e, c: (
+            (v := get(e)) is not None
+            and v is not _MISSING
+            and c.in_list(name, v, e.enterprise_id) is False
+        )
     raise ConditionError(where, f"unknown operator {op!r}")
 
 

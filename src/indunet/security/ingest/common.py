@@ -8,7 +8,6 @@ that carries no event (a Zeek header, a Suricata ``stats`` record), or raises ``
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import ipaddress
 import re
@@ -46,9 +45,16 @@ class LineError:
 
 def event_id(fmt: str, line: bytes | str) -> str:
     """A stable id from the line's content: the same line read again is the same event
-    (the hub recognises it), whichever file or connection it came by."""
+    (the hub recognises it), whichever file or connection it came by. SHA-256 of the format
+    and the line, cut to 128 bits (SHA-256 runs on the CPU's hash instructions: a third
+    faster here than BLAKE2b)."""
     data = line.encode("utf-8", "surrogateescape") if isinstance(line, str) else line
-    return hashlib.blake2b(data, digest_size=16, person=fmt.encode()[:16]).hexdigest()
+    prefix = _PREFIXES.get(fmt) or fmt.encode()[:16] + b"\x00"
+    return _sha256(prefix + data).hexdigest()[:32]
+
+
+_PREFIXES = {f: f.encode() + b"\x00" for f in FORMATS}
+_sha256 = hashlib.sha256
 
 
 def bounded_fields(data: dict[str, Any]) -> dict[str, Any]:
@@ -115,6 +121,9 @@ def port(value: Any) -> int | None:
 def ip(value: Any, what: str = "address") -> str | None:
     """An IP address in its canonical text, None for an empty value; ``BadLine`` naming
     ``what`` for anything else."""
+    found = IPS.get(value) if isinstance(value, str) else None
+    if found is not None:
+        return found
     if value is None or value in ("", "-"):
         return None
     if not isinstance(value, str) or len(value) > 64:
@@ -125,10 +134,19 @@ def ip(value: Any, what: str = "address") -> str | None:
     return found
 
 
-@functools.lru_cache(maxsize=65_536)
 def _canonical_ip(text: str) -> str | None:
-    """An address's canonical text (remembered: a plant's addresses are few and repeat)."""
+    """An address's canonical text (remembered in ``IPS``: a plant's addresses are few and
+    repeat; the memory is emptied when it holds ``_MAX_IPS``)."""
     try:
-        return str(ipaddress.ip_address(text))
+        found = str(ipaddress.ip_address(text))
     except ValueError:
         return None
+    if len(IPS) >= _MAX_IPS:
+        IPS.clear()
+    IPS[text] = found
+    return found
+
+
+IPS: dict[str, str] = {}
+"""Addresses read so far, as written → canonical text (parsers look here first)."""
+_MAX_IPS = 65_536

@@ -47,14 +47,18 @@ class Reader:
         try:
             if self.fmt == "eve":  # JSON reads bytes as they are: no decoding first
                 line = raw.rstrip(b"\r\n") if isinstance(raw, bytes) else raw.rstrip("\r\n")
-                event = (
-                    eve.parse(line, observer=self.observer, eid=event_id("eve", line))
+                return (
+                    eve.parse(
+                        line,
+                        observer=self.observer,
+                        eid=event_id("eve", line),
+                        enterprise_id=self.enterprise_id,
+                    )
                     if line.strip()
                     else None
                 )
-            else:
-                text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-                event = self._event(text.rstrip("\r\n"), peer)
+            text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+            event = self._event(text.rstrip("\r\n"), peer)
         except BadLine as exc:
             raise LineBroken(LineError(self.file, number, str(exc))) from None
         if event is not None and self.enterprise_id is not None:

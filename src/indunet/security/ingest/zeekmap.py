@@ -24,6 +24,7 @@ from typing import Any
 
 from ..events import SecurityEvent
 from .common import BadLine, action_name, bounded_fields, ip, name, port
+from .otcodes import function_of
 
 _PROTOCOLS = (
     ("modbus", "modbus"),
@@ -107,6 +108,10 @@ def to_event(path: str, record: dict[str, Any], *, observer: str, eid: str) -> S
     kind, protocol, did, outcome, severity, message = _meaning(path, record)
     fields = {k: v for k, v in record.items() if k not in _ADDRESS_FIELDS}
     fields["zeek_path"] = path
+    if kind == "ot.transaction" and protocol is not None:
+        code, did, write = function_of(protocol, record.get("function_code"), did)
+        if code is not None:
+            fields["function"], fields["write"] = code, write
     return SecurityEvent(
         ts=float(ts),
         source="zeek",
