@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, dataclass_transform
 
-
 from indunet.core import InvalidInput
 
 #: Where an event came from. ``sensor``: Indunet's own passive OT sensor; ``zeek``,

@@ -169,8 +169,13 @@ class Hub:
         self._queue.extend(events)
         self.stats.accepted += len(events)
         by_source = self.stats.by_source
-        for source, n in Counter(e.source for e in events).items():
-            by_source[source] = by_source.get(source, 0) + n
+        sources = {e.source for e in events}
+        if len(sources) == 1:  # the common case: a batch from one source
+            (source,) = sources
+            by_source[source] = by_source.get(source, 0) + len(events)
+        else:
+            for source, n in Counter(e.source for e in events).items():
+                by_source[source] = by_source.get(source, 0) + n
         self._idle.clear()
         self._changed.set()
 

@@ -30,7 +30,9 @@ async def test_failed_logins_and_command_writes_become_events(
     await hub.start()
     stats = SourceStats("platform audit", "platform", "audit")
     follower = AuditFollower(state.engine, hub, stats)
-    await follower.start()  # starts at the newest entry: the old one is not replayed
+    # the first poll finds the newest entry and starts there: the old one is not replayed
+    # (polled by hand: start()'s own loop would race this test for the new entries)
+    assert await follower.poll() == 0
     with pytest.raises(IndunetError):
         state.logins.password(state.engine, "mallory", "guess", source="203.0.113.7", via="api")
     with state.engine.begin() as conn:

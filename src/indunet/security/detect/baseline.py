@@ -144,33 +144,64 @@ class Baseline:
             bucket.discard(item.key)
 
     def observe(self, event: SecurityEvent) -> None:
-        if self.learning(event.enterprise_id, event.ts):
+        period = self.periods.get(event.enterprise_id) if event.enterprise_id is not None else None
+        if (
+            period is not None
+            and period.mode == "learning"
+            and self.learning(event.enterprise_id, event.ts)
+        ):
             for item in items_of(event):
                 self.add(item)
 
     def is_new(self, what: str, event: SecurityEvent) -> bool:
         """Whether the baseline lacks what ``event`` shows (False while learning or with no
-        baseline). Keys are built as ``Item.key`` builds them, without making items (this
-        runs for every event and learned rule)."""
-        ent = event.enterprise_id
-        if ent is None or ent not in self.periods or self.learning(ent, event.ts):
-            return False
+        baseline); ``what`` is ``host``, ``conversation`` or ``function``."""
         if what == "host":
-            host = event.src_ip
-            return bool(host) and host not in self.hosts.get(ent, ())
-        if not event.dst_ip or not event.protocol:
+            return self.new_host(event)
+        if what == "conversation":
+            return self.new_conversation(event)
+        return self.new_function(event)
+
+    # The three tests run for every event and learned rule: keys are built as ``Item.key``
+    # builds them, without making items, and the learning check runs only while learning.
+
+    def _enforcing(self, event: SecurityEvent) -> bool:
+        ent = event.enterprise_id
+        period = self.periods.get(ent) if ent is not None else None
+        if period is None:
+            return False
+        return period.mode != "learning" or not self.learning(ent, event.ts)
+
+    def new_host(self, event: SecurityEvent) -> bool:
+        host, ent = event.src_ip, event.enterprise_id
+        if not host or ent is None or (period := self.periods.get(ent)) is None:
+            return False
+        if period.mode == "learning" and self.learning(ent, event.ts):
+            return False
+        return host not in self.hosts.get(ent, ())
+
+    def new_conversation(self, event: SecurityEvent) -> bool:
+        ent = event.enterprise_id
+        if ent is None or not event.dst_ip or not event.protocol or not event.src_ip:
+            return False
+        if (period := self.periods.get(ent)) is None:
+            return False
+        if period.mode == "learning" and self.learning(ent, event.ts):
             return False
         kinds = self.keys.get(ent)
-        if what == "conversation":
-            if not event.src_ip:
-                return False
-            key = f"{event.src_ip}|{event.dst_ip}|{event.protocol}|{event.dst_port}"
-            return kinds is None or key not in kinds["conversation"]
-        if event.kind != "ot.transaction":
+        key = f"{event.src_ip}|{event.dst_ip}|{event.protocol}|{event.dst_port}"
+        return kinds is None or key not in kinds["conversation"]
+
+    def new_function(self, event: SecurityEvent) -> bool:
+        ent = event.enterprise_id
+        if ent is None or event.kind != "ot.transaction" or not event.dst_ip:
             return False
         function = event.fields.get("function")
         if not isinstance(function, int | str) or isinstance(function, bool):
             return False
+        if not event.protocol or not self._enforcing(event):
+            return False
+        kinds = self.keys.get(ent)
         key = f"{event.protocol}|{event.dst_ip}|{str(function)[:64]}"
         return kinds is None or key not in kinds["function"]
 

@@ -30,6 +30,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .baseline import Baseline
+
 if TYPE_CHECKING:
     from indunet.security.events import SecurityEvent
 
@@ -62,6 +64,12 @@ EVENT_FIELDS = frozenset(
     }
 )
 LEARNED = frozenset({"conversation", "function", "host"})
+# the baseline's test for each (unbound: the context's baseline is passed in)
+_LEARNED_TESTS: dict[str, Callable[[Baseline, SecurityEvent], bool]] = {
+    "conversation": Baseline.new_conversation,
+    "function": Baseline.new_function,
+    "host": Baseline.new_host,
+}
 _MISSING = object()
 
 
@@ -169,8 +177,8 @@ def _one(key: str, value: Any, path: tuple[str | int, ...], depth: int) -> Predi
     if key == "learned":
         if value not in LEARNED:
             raise ConditionError(path, f"learned is one of {', '.join(sorted(LEARNED))}")
-        what = str(value)
-        return lambda e, c: c.is_new(what, e)
+        test = _LEARNED_TESTS[str(value)]
+        return lambda e, c: (b := c.baseline) is not None and test(b, e)
     if key == "model_range":
         if value != "outside":
             raise ConditionError(path, "model_range takes the value outside")

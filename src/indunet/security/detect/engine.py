@@ -19,7 +19,7 @@ from typing import Any
 from indunet.security.alerts import MAX_EVIDENCE, Alert, AlertSink
 from indunet.security.events import SecurityEvent
 
-from .conditions import getter
+from .conditions import Predicate, getter
 from .context import Context
 from .rules import GROUPS, Rule, RuleSet
 
@@ -52,6 +52,8 @@ class _Compiled:
     keyed: bool  # needs per-group state
     fields: tuple[str, ...]
     distinct: Any
+    test: Predicate  # the rule's predicate, less the kind test where kinds dispatch it
+    stats: RuleStats
 
 
 class Engine:
@@ -84,12 +86,16 @@ class Engine:
         """Use ``ruleset`` from the next event on (one assignment: no event sees half of
         it). State of rules whose version changed or that went away is dropped."""
         parents = {r.if_matched for r in ruleset.rules if r.if_matched}
+        for r in ruleset.rules:
+            self.stats.setdefault(r.id, RuleStats())
         compiled = tuple(
             _Compiled(
                 r,
                 r.frequency > 1 or r.distinct is not None or r.suppress > 0 or r.id in parents,
                 GROUPS[r.group_by],
                 getter(r.distinct) if r.distinct else None,
+                r.rest if r.kinds is not None and r.rest is not None else r.predicate,
+                self.stats[r.id],
             )
             for r in ruleset.rules
             if r.enabled
@@ -109,8 +115,6 @@ class Engine:
         self._ruleset, self._compiled = ruleset, compiled
         for key in [k for k in self._groups if k[0] not in keep]:
             del self._groups[key]
-        for r in ruleset.rules:
-            self.stats.setdefault(r.id, RuleStats())
 
     def set_context(self, context: Context) -> None:
         self.context = context
@@ -130,17 +134,19 @@ class Engine:
         out: list[Alert] = []
         ctx, by_kind, any_kind = self.context, self._by_kind, self._any_kind
         baseline = ctx.baseline
+        observe = baseline.observe if baseline is not None else None
+        matched = self._matched
+        self.events += len(events)
         for event in events:
-            self.events += 1
-            if baseline is not None:
-                baseline.observe(event)
+            if observe is not None:
+                observe(event)
             for c in by_kind.get(event.kind, any_kind):
-                try:
-                    if not c.rule.predicate(event, ctx):
+                try:  # the kind is the rule's (dispatched): ``test`` leaves its check out
+                    if not c.test(event, ctx):
                         continue
-                    alert = self._matched(c, event)
+                    alert = matched(c, event)
                 except Exception:
-                    self.stats[c.rule.id].errors += 1
+                    c.stats.errors += 1
                     log.debug("rule %s failed on event %s", c.rule.id, event.id, exc_info=True)
                     continue
                 if alert is not None:
@@ -162,7 +168,7 @@ class Engine:
         return state
 
     def _matched(self, c: _Compiled, event: SecurityEvent) -> Alert | None:
-        rule, stats = c.rule, self.stats[c.rule.id]
+        rule, stats = c.rule, c.stats
         stats.matched += 1
         group = (event.enterprise_id, *(getattr(event, f) for f in c.fields))
         ts = event.ts

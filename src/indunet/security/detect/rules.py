@@ -93,6 +93,9 @@ class Rule:
     line: int = 0
     builtin: bool = False
     kinds: frozenset[str] | None = None  # the event kinds it can match (None: any)
+    rest: Predicate | None = field(default=None, repr=False, compare=False)
+    """The predicate less its top-level kind test, for an engine that tries the rule only
+    on ``kinds`` (None: no such test to leave out)."""
 
     def title_in(self, lang: str) -> str:
         return self.title.get(lang) or self.title.get("en") or self.id
@@ -270,8 +273,13 @@ def _rule(name: str, root: yaml.Node | None, n: int, raw: Any, builtin: bool) ->
         )
     if raw.get("description") is not None and len(raw["description"]) > 4_000:
         raise fail("description: at most 4,000 characters", "description")
+    kinds = _kinds(raw["match"])
     try:
         predicate = compile_condition(raw["match"])
+        rest = None
+        if kinds is not None:
+            others = {k: v for k, v in raw["match"].items() if k != "kind"}
+            rest = compile_condition(others) if others else _always
     except ConditionError as exc:
         raise RuleError(name, rid, _line_of(root, ["rules", n, *exc.path]), exc.problem) from None
     return Rule(
@@ -293,8 +301,13 @@ def _rule(name: str, root: yaml.Node | None, n: int, raw: Any, builtin: bool) ->
         file=name,
         line=base,
         builtin=builtin,
-        kinds=_kinds(raw["match"]),
+        kinds=kinds,
+        rest=rest,
     )
+
+
+def _always(event: object, context: object) -> bool:
+    return True
 
 
 def _kinds(match: dict[str, Any]) -> frozenset[str] | None:

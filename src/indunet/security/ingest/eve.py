@@ -41,19 +41,16 @@ def severity_of(priority: Any) -> int:
 
 def timestamp(text: Any) -> float:
     """An EVE ``timestamp`` as seconds since the epoch."""
+    global _second, _zone, _base
+    if type(text) is str and len(text) == 31 and text[:19] == _second and text[26:] == _zone:
+        # Suricata writes one shape, 2017-04-07T22:24:37.251547+0100, and many lines a
+        # second: a line in the second read last adds only its microseconds (computed as
+        # datetime.timestamp() computes them, so both ways give the same float)
+        micro = text[20:26]
+        if text[19] == "." and micro.isdigit() and micro.isascii():
+            return (_base + int(micro)) / 1_000_000
     if not isinstance(text, str):
         raise BadLine("no timestamp")
-    # Suricata writes one shape, 2017-04-07T22:24:37.251547+0100, and many lines a second:
-    # a line in the second read last adds only its microseconds (computed exactly as
-    # datetime.timestamp() does, so both ways give the same float)
-    last = _LAST_SECOND
-    if text[:19] == last[0] and text[26:] == last[1] and len(text) == 31 and text[19] == ".":
-        micro = text[20:26]
-        if micro.isdigit():
-            try:
-                return (int(last[2]) * 1_000_000 + int(micro)) / 1_000_000
-            except ValueError:  # digits int() does not read (superscripts)
-                pass
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -64,17 +61,17 @@ def timestamp(text: Any) -> float:
     if not 0 <= ts < MAX_TS:
         raise BadLine(f"timestamp {text[:40]!r} is out of range")
     if len(text) == 31 and text[19] == ".":
-        _LAST_SECOND[:] = (text[:19], text[26:], int(ts))
+        _second, _zone, _base = text[:19], text[26:], int(ts) * 1_000_000
     return ts
 
 
-_LAST_SECOND: list[str | int] = ["", "", 0]
-"""The second (its text to the seconds, its zone, its epoch seconds) of the last timestamp
-read in Suricata's shape."""
+# the second last read in Suricata's shape: its text to the seconds, its zone, and its
+# microseconds since the epoch
+_second, _zone, _base = "", "", 0
 
 
 def parse(
-    line: str | bytes, *, observer: str, eid: str, enterprise_id: int | None = None
+    line: str | bytes, observer: str, eid: str, enterprise_id: int | None = None
 ) -> SecurityEvent | None:
     """The event of one EVE line; None for records that are no events (``stats``).
 

@@ -38,6 +38,7 @@ class Reader:
         self.zone = zone
         self.path = path_of_file(file)
         self._tsv = ZeekTsv(self.path) if fmt == "zeek" else None
+        self._eve = fmt == "eve"
 
     def line(self, raw: bytes | str, number: int, peer: str | None = None) -> SecurityEvent | None:
         """The event of line ``number``; None for a line without one (a header, a blank
@@ -45,18 +46,11 @@ class Reader:
         if len(raw) > MAX_LINE:
             raise LineBroken(LineError(self.file, number, f"over {MAX_LINE:,} bytes"))
         try:
-            if self.fmt == "eve":  # JSON reads bytes as they are: no decoding first
+            if self._eve:  # JSON reads bytes as they are: no decoding first
                 line = raw.rstrip(b"\r\n") if isinstance(raw, bytes) else raw.rstrip("\r\n")
-                return (
-                    eve.parse(
-                        line,
-                        observer=self.observer,
-                        eid=event_id("eve", line),
-                        enterprise_id=self.enterprise_id,
-                    )
-                    if line.strip()
-                    else None
-                )
+                if not line or line.isspace():
+                    return None
+                return eve.parse(line, self.observer, event_id("eve", line), self.enterprise_id)
             text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
             event = self._event(text.rstrip("\r\n"), peer)
         except BadLine as exc:
