@@ -168,3 +168,19 @@ def test_top_talkers_and_new_conversations_are_each_enterprises_own(
         ("10.0.0.9", "10.0.0.3"),
     ]
     assert [t["ip"] for t in situation(state.engine, seeded["b"]).talkers] == ["192.168.9.9"]
+
+
+def test_the_memo_keeps_a_situation_for_its_ttl_per_scope(
+    state: AppState, seeded: dict[str, int]
+) -> None:
+    from indunet.security.situation import SituationMemo
+
+    memo = SituationMemo(state.engine, ttl=60, size=2)
+    first = memo.get(seeded["a"])
+    assert memo.get(seeded["a"]) is first  # within the ttl: not computed again
+    assert memo.get(seeded["b"]) is not first
+    memo.get(None)  # a third scope: the oldest (A) goes
+    assert memo.get(seeded["a"]) is not first
+    stale = SituationMemo(state.engine, ttl=0)
+    one = stale.get(seeded["a"])
+    assert stale.get(seeded["a"]) is not one  # past the ttl: computed again

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from indunet.core.plugins import Service
 
 from .hub import Hub
+from .situation import SituationMemo
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ class Security:
         self.engine = engine
         self.hub = hub if hub is not None else Hub()
         self.parts: list[tuple[str, Service]] = []
+        self.situations = SituationMemo(engine)  # the situation pages' (10 s)
 
     def add(self, name: str, part: Service) -> None:
         """Run ``part`` with the service (started after the hub, stopped before it)."""

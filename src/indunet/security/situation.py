@@ -17,6 +17,8 @@ part's tables in a few queries:
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,7 +38,6 @@ RECENT = 10
 HIGH_RISK = 70
 MAX_ALERTS_READ = 20_000
 """Alerts of the last 7 days read for the risk at most (the newest)."""
-MAX_EVENTS_READ = 200_000
 """Events read for top talkers and new conversations at most (the newest of 7 days)."""
 TALKERS = 10
 
@@ -217,39 +218,66 @@ def conversations(
     conn: sa.Connection, enterprise_id: int | None, now: datetime
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Top talkers of the last 24 h (events sent, distinct peers) and the conversations
-    (source, destination, port, protocol) first seen in the last 24 h, among the newest
-    ``MAX_EVENTS_READ`` events of the last 7 days (bounded work on a busy store)."""
+    (source, destination, port, protocol) first seen in the last 24 h of the last 7 days,
+    counted by the database (grouped on the ``(enterprise, ts)`` and ``ts`` indexes)."""
     since, day = (now - ALERT_WINDOW).timestamp(), (now - timedelta(days=1)).timestamp()
-    q = sa.select(
-        events.c.ts, events.c.src_ip, events.c.dst_ip, events.c.dst_port, events.c.protocol
-    ).where(events.c.ts >= since, events.c.src_ip.is_not(None))
+    e = events.c
+    scope: list[sa.ColumnElement[bool]] = [e.src_ip.is_not(None)]
     if enterprise_id is not None:
-        q = q.where(events.c.enterprise_id == enterprise_id)
-    rows = conn.execute(q.order_by(events.c.ts.desc()).limit(MAX_EVENTS_READ)).all()
-    sent: Counter[str] = Counter()
-    peers: dict[str, set[str]] = {}
-    first: dict[tuple[str, str, int | None, str | None], float] = {}
-    for ts, src, dst, port, protocol in rows:
-        if ts >= day:
-            sent[src] += 1
-            if dst:
-                peers.setdefault(src, set()).add(dst)
-        if dst:
-            key = (src, dst, port, protocol)
-            first[key] = min(ts, first.get(key, ts))
+        scope.append(e.enterprise_id == enterprise_id)
+    sent = sa.func.count().label("sent")
     talkers = [
-        {"ip": ip, "events": n, "peers": len(peers.get(ip, ()))}
-        for ip, n in sent.most_common(TALKERS)
+        {"ip": ip, "events": int(n), "peers": int(peers)}
+        for ip, n, peers in conn.execute(
+            sa.select(e.src_ip, sent, sa.func.count(e.dst_ip.distinct()))
+            .where(e.ts >= day, *scope)
+            .group_by(e.src_ip)
+            .order_by(sent.desc(), e.src_ip)
+            .limit(TALKERS)
+        )
     ]
-    fresh = sorted(((t, k) for k, t in first.items() if t >= day), reverse=True)[:TALKERS]
+    first = sa.func.min(e.ts).label("first")
     new = [
         {
-            "src_ip": k[0],
-            "dst_ip": k[1],
-            "dst_port": k[2],
-            "protocol": k[3],
+            "src_ip": src,
+            "dst_ip": dst,
+            "dst_port": port,
+            "protocol": protocol,
             "first_seen": datetime.fromtimestamp(t, UTC),
         }
-        for t, k in fresh
+        for src, dst, port, protocol, t in conn.execute(
+            sa.select(e.src_ip, e.dst_ip, e.dst_port, e.protocol, first)
+            .where(e.ts >= since, e.dst_ip.is_not(None), *scope)
+            .group_by(e.src_ip, e.dst_ip, e.dst_port, e.protocol)
+            .having(first >= day)
+            .order_by(first.desc())
+            .limit(TALKERS)
+        )
     ]
     return talkers, new
+
+
+class SituationMemo:
+    """Situations recently computed, per scope, for ``ttl`` seconds: the wall display
+    refreshes every 15 s on every screen that shows it, and one situation groups a week of
+    events. At most ``size`` scopes are kept (the oldest computed goes first)."""
+
+    def __init__(self, engine: sa.Engine, ttl: float = 10.0, size: int = 256) -> None:
+        self.engine, self.ttl, self.size = engine, ttl, size
+        self._kept: dict[int | None, tuple[float, Situation]] = {}
+        self._lock = threading.Lock()  # pages compute in worker threads
+
+    def get(self, enterprise_id: int | None) -> Situation:
+        """The situation of ``enterprise_id`` (None: all), at most ``ttl`` seconds old."""
+        now = time.monotonic()
+        with self._lock:
+            kept = self._kept.get(enterprise_id)
+        if kept is not None and now - kept[0] < self.ttl:
+            return kept[1]
+        found = situation(self.engine, enterprise_id)
+        with self._lock:
+            self._kept.pop(enterprise_id, None)
+            if len(self._kept) >= self.size:
+                self._kept.pop(next(iter(self._kept)))
+            self._kept[enterprise_id] = (now, found)
+        return found

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from indunet.core import User
+from indunet.security.service import Security
 from indunet.security.situation import HIGH_RISK, Situation, situation
 from indunet.web.console import fleet
 from indunet.web.console.i18n import locale_of, translator
@@ -32,7 +33,10 @@ SLA_STATES = ("overdue", "due_soon", "on_time")
 
 def _situation(state: AppState, user: User) -> tuple[Situation, dict[int, str]]:
     scope = fleet.scope(user)
-    found = situation(state.engine, scope)
+    svc = state.services.get("security")
+    found = (
+        svc.situations.get(scope) if isinstance(svc, Security) else situation(state.engine, scope)
+    )
     ids = [e["enterprise_id"] for e in found.enterprises]
     ids += [a.enterprise_id for a in found.riskiest]
     if scope is not None:
