@@ -53,6 +53,9 @@ cases = sa.Table(
     sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("alerts", sa.Integer, nullable=False),  # alerts promoted or merged into it
     sa.Column("search", sa.String(400), nullable=False),  # lower-cased title, assignee
+    # the rule an automatic title came from: shown as the rule's title in the reader's
+    # language; None once a person gives the case a title
+    sa.Column("title_rule", sa.String(200), nullable=True),
 )
 
 links = sa.Table(

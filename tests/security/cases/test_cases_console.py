@@ -130,3 +130,35 @@ async def test_another_tenants_case_page_is_not_found(
     assert (await client.get("/security/cases/1")).status_code == 404
     assert (await client.get(f"/security/alerts/{a.id}")).status_code == 404
     assert a.id not in (await client.get("/security/alerts")).text
+
+
+async def test_a_case_from_an_alert_is_titled_in_the_readers_language(
+    client: httpx.AsyncClient, state: AppState, enterprise: core.Enterprise
+) -> None:
+    csrf = await login(client, state, "ea2", Role.ENTERPRISE_ADMIN, enterprise.id)
+    a = alert(
+        enterprise.id,
+        level=5,
+        rule="ot.mode.stop",
+        title="PLC stop command",
+        detail={"title_zh": "PLC 停机命令"},
+    )
+    await store_of(state).raise_alerts([a])
+    r = await client.post(f"/security/alerts/{a.id}/promote", data={"csrf_token": csrf})
+    assert r.status_code == 303
+    case_url = r.headers["location"]
+    rule = state.services["security"].part("detection").engine.ruleset.get("ot.mode.stop")
+    zh, en = rule.title_in("zh-CN"), rule.title_in("en")
+    client.cookies.set(LANG_COOKIE, "zh-CN")
+    assert zh in (await client.get(case_url)).text
+    found = await client.get("/security/cases", params={"q": zh[:4].lower()})
+    assert case_url in found.text  # the Chinese title finds it too
+    client.cookies.set(LANG_COOKIE, "en")
+    assert en in (await client.get(case_url)).text
+    # a person's title is shown as written, in every language
+    form = {"title": "停机调查", "severity": "high", "tlp": "AMBER", "pap": "AMBER"}
+    r = await client.post(
+        case_url, data=form | {"assignee": "", "description": "", "csrf_token": csrf}
+    )
+    assert r.status_code == 303, r.text
+    assert "停机调查" in (await client.get(case_url)).text

@@ -113,6 +113,7 @@ def new_case(
             .values(
                 enterprise_id=alert["enterprise_id"],
                 title=name,
+                title_rule=None if title else str(alert["rule"])[:200],
                 description="",
                 severity=sev,
                 tlp=DEFAULT_TLP,
@@ -128,7 +129,7 @@ def new_case(
                 acknowledged_at=None,
                 resolved_at=None,
                 alerts=1,
-                search=name.lower()[:400],
+                search=_search_of(name, alert, title),
             )
             .returning(cases.c.id)
         ).scalar_one()
@@ -194,3 +195,11 @@ def promote(
         merge_into(conn, found[0], alert, found[1], actor, now)
         return found[0], True
     return new_case(conn, alert, actor, now), False
+
+
+def _search_of(name: str, alert: dict[str, Any], title: str | None) -> str:
+    """What the case list's search reads: the title, and for a title taken from the rule the
+    rule's Chinese title too (kept with the alert), so either language finds it."""
+    detail = alert.get("detail") if title is None else None
+    zh = detail.get("title_zh") if isinstance(detail, dict) else None
+    return f"{name} {zh or ''}".strip().lower()[:400]

@@ -94,6 +94,8 @@ class Case:
     resolved_at: datetime | None
     alerts: int
     sla: str = "on_time"
+    title_rule: str | None = None
+    """The rule whose title is the case's (a case made from an alert), or None."""
 
     @property
     def open(self) -> bool:

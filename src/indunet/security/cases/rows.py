@@ -55,6 +55,7 @@ def case_of(row: Any, now: datetime) -> Case:
         resolved_at=resolved,
         alerts=m["alerts"],
         sla=sla_state(m["status"], created, ack, resolve, resolved, now),
+        title_rule=m["title_rule"],
     )
 
 

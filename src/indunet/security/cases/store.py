@@ -262,6 +262,8 @@ class Cases:
                 changed(conn, case_id, actor, name, old, value, now)
             if "severity" in values:
                 values["ack_due"], values["resolve_due"] = dues(values["severity"], case.created_at)
+            if "title" in values:
+                values["title_rule"] = None  # a person's title, shown as written
             if "title" in values or "assignee" in values:
                 title = values.get("title", case.title)
                 who = values.get("assignee", case.assignee) or ""

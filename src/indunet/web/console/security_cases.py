@@ -24,7 +24,7 @@ from indunet.web.console import fleet
 from indunet.web.console.pages import error_text
 from indunet.web.console.pages import render as page
 from indunet.web.console.paging import PageOf, paging_of
-from indunet.web.console.security_text import rule_titles
+from indunet.web.console.security_text import case_titles, rule_titles
 from indunet.web.console.session import ConsoleUser
 from indunet.web.deps import PathId, StateDep
 from indunet.web.state import AppState
@@ -36,7 +36,12 @@ def render(
     request: Request, name: str, context: dict[str, Any] | None = None, *, status: int = 200
 ) -> Response:
     """``pages.render`` with ``rule_title`` (an alert's title in the reader's language)."""
-    ctx = {**(context or {}), "rule_title": rule_titles(request, request.app.state.indunet)}
+    state = request.app.state.indunet
+    ctx = {
+        **(context or {}),
+        "rule_title": rule_titles(request, state),
+        "case_title": case_titles(request, state),
+    }
     return page(request, name, ctx, status=status)
 
 

@@ -20,7 +20,7 @@ from indunet.security.situation import HIGH_RISK, Situation, situation
 from indunet.web.console import fleet
 from indunet.web.console.i18n import locale_of, translator
 from indunet.web.console.pages import render
-from indunet.web.console.security_text import rule_titles
+from indunet.web.console.security_text import case_titles, rule_titles
 from indunet.web.console.session import ConsoleUser
 from indunet.web.deps import StateDep
 from indunet.web.state import AppState
@@ -75,5 +75,6 @@ async def _context(request: Request, state: AppState, user: User) -> dict[str, A
         "high_risk": HIGH_RISK,
         "overseer": fleet.scope(user) is None,
         "rule_title": rule_titles(request, state),
+        "case_title": case_titles(request, state),
     }
     return ctx
