@@ -186,7 +186,10 @@ class Hub:
                 self._changed.clear()
                 await self._changed.wait()
                 continue
-            batch, self._queue = self._queue[:BATCH], self._queue[BATCH:]
+            if len(self._queue) <= BATCH:  # the common case: take the queue as it is
+                batch, self._queue = self._queue, []
+            else:
+                batch, self._queue = self._queue[:BATCH], self._queue[BATCH:]
             self._room.set()
             for name, handler in self._handlers:
                 try:
@@ -195,3 +198,4 @@ class Hub:
                     self.stats.handler_errors[name] = self.stats.handler_errors.get(name, 0) + 1
                     log.exception("security subscriber %s failed on %d events", name, len(batch))
             self.stats.handled += len(batch)
+            del batch  # freed now, not held while the next batch is read

@@ -260,3 +260,14 @@ def test_eve_times_read_alike_by_the_same_second_shortcut_and_in_full() -> None:
     for bad in ("2024-03-01T10:00:00.00000x+0800", "2024-03-01T10:00:00.²00000+0800"):
         with pytest.raises(BadLine, match="not ISO 8601"):
             eve.timestamp(bad)
+
+
+def test_the_readers_inline_eve_id_is_event_id() -> None:
+    from indunet.security.ingest import Reader
+    from indunet.security.ingest.common import event_id
+
+    line = (SAMPLES / "eve.json").read_bytes().splitlines()[0]
+    event = Reader("eve", "eve.json").line(line + b"\n", 1)
+    assert event is not None and event.id == event_id("eve", line)
+    text_event = Reader("eve", "eve.json").line(line.decode(), 1)
+    assert text_event is not None and text_event.id == event.id

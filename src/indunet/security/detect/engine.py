@@ -134,7 +134,12 @@ class Engine:
         out: list[Alert] = []
         ctx, by_kind, any_kind = self.context, self._by_kind, self._any_kind
         baseline = ctx.baseline
-        observe = baseline.observe if baseline is not None else None
+        # the baseline learns only while some enterprise's period is learning
+        observe = (
+            baseline.observe
+            if baseline is not None and any(p.mode == "learning" for p in baseline.periods.values())
+            else None
+        )
         matched = self._matched
         self.events += len(events)
         for event in events:
