@@ -164,6 +164,8 @@ PUBLIC = {
     ("DELETE", "/api/v1/security/rule-files/{file_name}"),
     ("GET", "/api/v1/security/attack/techniques/{technique}"),
     ("POST", "/security/rules/{detection_rule}/enabled"),
+    ("POST", "/security/rules/files"),
+    ("POST", "/security/rules/files/{file_name}/delete"),
 }
 # Things of no enterprise that only overseers see (``core.access`` with no enterprise):
 # complaints. They are not a tenant's, so no owner finds them; ``test_isolation_matrix``

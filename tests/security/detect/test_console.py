@@ -189,3 +189,76 @@ async def test_an_enterprise_admin_learns_enforces_and_removes_in_the_console(
         "/security/baseline", data={"op": "remove", "enterprise_id": "x", "csrf_token": csrf}
     )
     assert bad.status_code == 400
+
+
+PLANT_RULES = """rules:
+  - id: plant.night-write
+    version: 1
+    title: {zh-CN: 夜间写操作, en: Write at night}
+    level: 9
+    techniques: [T0855]
+    match:
+      kind: ot.transaction
+      fields.write: true
+"""
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+async def test_platform_admins_upload_and_remove_rule_files_in_the_console(
+    client: httpx.AsyncClient, state: AppState, lang: str
+) -> None:
+    await login(client, "eu", lang)
+    page = await client.get("/security/rules")
+    assert 'id="rule-upload"' not in page.text  # offered to platform admins only
+    token = re.search(r'"X-CSRF-Token": "([^"]+)"', page.text)
+    assert token is not None
+    refused = await client.post(
+        "/security/rules/files",
+        data={"csrf_token": token[1]},
+        files={"file": ("plant.yml", PLANT_RULES.encode(), "text/yaml")},
+    )
+    assert refused.status_code == 403 and 'id="rule-error"' in refused.text
+    await login(client, "root2", lang)
+    page = await client.get("/security/rules")
+    assert 'id="rule-upload"' in page.text and 'data-file="ot-commands.yml"' in page.text
+    clean(page.text, lang)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    csrf = token[1]
+    # a file with an error changes nothing; the page names the line, in the reader's language
+    broken = PLANT_RULES.replace("level: 9", "level: 99")
+    bad = await client.post(
+        "/security/rules/files",
+        data={"csrf_token": csrf},
+        files={"file": ("plant.yml", broken.encode(), "text/yaml")},
+    )
+    assert bad.status_code == 400 and 'id="rule-error"' in bad.text
+    assert 'hx-get="/security/rules"' in bad.text  # the list again, not the POST path
+    assert ("plant.yml 第 5 行" if lang == "zh-CN" else "plant.yml, line 5") in text_of(bad.text)
+    assert det_of(state).engine.ruleset.get("plant.night-write") is None
+    latin1 = await client.post(
+        "/security/rules/files",
+        data={"csrf_token": csrf},
+        files={"file": ("plant.yml", "# caf\xe9\n".encode("latin-1"), "text/yaml")},
+    )
+    assert latin1.status_code == 400 and "UTF-8" in latin1.text
+    big = await client.post(
+        "/security/rules/files",
+        data={"csrf_token": csrf},
+        files={"file": ("plant.yml", b"#" * (256 * 1024 + 1), "text/yaml")},
+    )
+    assert big.status_code == 413 and 'id="rule-error"' in big.text
+    ok = await client.post(
+        "/security/rules/files",
+        data={"csrf_token": csrf, "name": "plant.yml"},
+        files={"file": ("whatever.yaml", PLANT_RULES.encode(), "text/yaml")},
+    )
+    assert ok.status_code == 303, ok.text
+    assert det_of(state).engine.ruleset.get("plant.night-write") is not None
+    shown = await client.get(ok.headers["location"])
+    assert 'id="rule-uploaded"' in shown.text and 'data-file="plant.yml"' in shown.text
+    gone = await client.post("/security/rules/files/plant.yml/delete", data={"csrf_token": csrf})
+    assert gone.status_code == 303
+    assert det_of(state).engine.ruleset.get("plant.night-write") is None
+    again = await client.post("/security/rules/files/plant.yml/delete", data={"csrf_token": csrf})
+    assert again.status_code == 404 and 'id="rule-error"' in again.text

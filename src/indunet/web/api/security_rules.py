@@ -21,7 +21,7 @@ from indunet.security import SecurityEvent, event_from_dict
 from indunet.security.attack import index, navigator_layer
 from indunet.security.detect.baseline import Item, items_of
 from indunet.security.detect.part import Detection
-from indunet.security.detect.rules import MAX_FILE, Rule
+from indunet.security.detect.rules import MAX_FILE, Rule, RuleSet
 from indunet.web.api.security_events import read_body, security_of
 from indunet.web.deps import QueryId, StateDep, UserDep, current_user, require
 
@@ -159,6 +159,29 @@ def list_rule_files(state: StateDep, user: UserDep) -> dict[str, Any]:
     }
 
 
+def rule_text(file_name: str, data: bytes) -> str:
+    """An uploaded rule file's text; ``InvalidInput`` when it is not UTF-8."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(
+            f"{file_name}: the file is not UTF-8 text",
+            reason="security_rule_file_text",
+            params={"file": file_name[:100]},
+        ) from None
+
+
+def refuse_if_chained(rules: RuleSet, file_name: str) -> None:
+    """``InvalidInput`` when rules of other files chain (``if_matched``) to this file's."""
+    owned = {r.id for r in rules.rules if r.file == file_name}
+    if any(r.if_matched in owned and r.file != file_name for r in rules.rules):
+        raise InvalidInput(
+            f"{file_name}: other files' rules chain to its rules",
+            reason="security_rule_file_parent",
+            params={"file": file_name[:100]},
+        )
+
+
 @router.put(
     "/rule-files/{file_name}",
     responses={400: {"description": "the file does not load: file, rule and line named"}},
@@ -169,15 +192,7 @@ async def put_rule_file(request: Request, state: StateDep, file_name: FileName) 
     det = detection_of(state)
     user = await run_in_threadpool(current_user, request, state)
     require(user, Role.PLATFORM_ADMIN)
-    body = await read_body(request, MAX_FILE)
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidInput(
-            f"{file_name}: the file is not UTF-8 text",
-            reason="security_rule_file_text",
-            params={"file": file_name[:100]},
-        ) from None
+    text = rule_text(file_name, await read_body(request, MAX_FILE))
     version = await run_in_threadpool(det.store.put_file, user, file_name, text)
     await det.reload()
     return {"name": file_name, "version": version}
@@ -191,14 +206,7 @@ async def delete_rule_file(
     det = detection_of(state)
     user = await run_in_threadpool(current_user, request, state)
     require(user, Role.PLATFORM_ADMIN)
-    rules = det.engine.ruleset
-    owned = {r.id for r in rules.rules if r.file == file_name}
-    if any(r.if_matched in owned and r.file != file_name for r in rules.rules):
-        raise InvalidInput(
-            f"{file_name}: other files' rules chain to its rules",
-            reason="security_rule_file_parent",
-            params={"file": file_name[:100]},
-        )
+    refuse_if_chained(det.engine.ruleset, file_name)
     await run_in_threadpool(det.store.delete_file, user, file_name)
     await det.reload()
     return {"name": file_name, "removed": True}

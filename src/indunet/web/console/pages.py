@@ -84,7 +84,7 @@ def render(
         "other_lang": other_locale(t.locale),
         "locales": LOCALES,
         "user": getattr(request.state, "console_user", None),
-        "path": request.url.path,
+        "path": list_path(request),
         "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         "static": STATIC_URL,
         "version": __version__,
@@ -102,6 +102,13 @@ def render(
     page.update(context or {})
     response: HTMLResponse = templates.TemplateResponse(request, name, page, status_code=status)
     return response
+
+
+def list_path(request: Request) -> str:
+    """The path a page's search and pager links go to: the request's own, or the list's a
+    form handler names (``request.state.list_path``) when it shows the list again after a
+    POST (an error on ``/security/rules/files`` shows ``/security/rules``)."""
+    return getattr(request.state, "list_path", None) or request.url.path
 
 
 def page_zone(request: Request) -> Zone:

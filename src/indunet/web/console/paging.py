@@ -174,7 +174,8 @@ def link(request: Request, **changes: object) -> str:
         else:
             params[key] = str(value)
     query = urlencode(params)
-    return request.url.path + (f"?{query}" if query else "")
+    path = getattr(request.state, "list_path", None) or request.url.path  # pages.list_path
+    return path + (f"?{query}" if query else "")
 
 
 def sort_link(request: Request, paging: Paging, key: str) -> str:

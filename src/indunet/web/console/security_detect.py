@@ -10,23 +10,34 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 from starlette.responses import RedirectResponse, Response
 
 from indunet.core import IndunetError, InvalidInput, NotFound, PermissionDenied, Role, User, access
 from indunet.security.attack import index
 from indunet.security.detect.part import Detection
+from indunet.security.detect.rules import MAX_FILE
 from indunet.web.api.security_rules import (
     _audit as audit_change,
 )
-from indunet.web.api.security_rules import _coverage, detection_of, detections_for, find_rules
+from indunet.web.api.security_rules import (
+    _coverage,
+    detection_of,
+    detections_for,
+    find_rules,
+    refuse_if_chained,
+    rule_text,
+)
 from indunet.web.console import fleet
 from indunet.web.console.pages import error_text, render
 from indunet.web.console.paging import PageOf, paging_of
 from indunet.web.console.session import ConsoleUser
 from indunet.web.deps import StateDep
+from indunet.web.guards.limits import PayloadTooLarge
 from indunet.web.state import AppState
 
 router = APIRouter(include_in_schema=False)
@@ -48,14 +59,79 @@ def rules_page(request: Request, state: StateDep, user: ConsoleUser) -> Response
 
 def _rules_context(request: Request, state: AppState, user: User) -> dict[str, Any]:
     det = _detection(state)
+    request.state.list_path = "/security/rules"  # also when a form's POST shows the list
     paging = paging_of(request)
     found = find_rules(det, paging.q)
     rows = found[paging.offset : paging.offset + paging.limit]
+    admin = user.role == Role.PLATFORM_ADMIN
+    files = [
+        {"name": f.name, "builtin": bool(f.rules and f.rules[0].builtin), "rules": len(f.rules)}
+        for f in det.engine.ruleset.files
+    ]
     return {
         "result": PageOf(rows, len(found), paging),
         "stats": {r.id: det.engine.stats.get(r.id) for r in rows},
-        "may_switch": user.role == Role.PLATFORM_ADMIN,
+        "may_switch": admin,
+        "files": files if admin else [],
+        # the file just uploaded, named only when it is one (a link cannot claim another)
+        "uploaded": next(
+            (
+                f["name"]
+                for f in files
+                if admin and not f["builtin"] and f["name"] == request.query_params.get("uploaded")
+            ),
+            None,
+        ),
+        "max_file_kib": MAX_FILE // 1024,
     }
+
+
+@router.post("/security/rules/files")
+async def upload_rule_file(request: Request, state: StateDep, user: ConsoleUser) -> Response:
+    """Add or replace a rule file (platform admins; YAML, at most 256 KiB). The file is
+    checked with every other rule first: a bad file changes nothing and the page names the
+    file, rule and line."""
+    det = _detection(state)
+    try:
+        if user.role != Role.PLATFORM_ADMIN:
+            raise PermissionDenied(f"{user.username} may not upload detection rules")
+        form = await request.form()
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise InvalidInput(
+                "choose a rule file (.yml)", reason="security_rule_file_name", params={"file": ""}
+            )
+        name = str(form.get("name") or upload.filename).strip()[:100]
+        data = await upload.read(MAX_FILE + 1)
+        if len(data) > MAX_FILE:
+            raise PayloadTooLarge(f"{name}: a rule file is at most {MAX_FILE:,} bytes")
+        text = rule_text(name, data)
+        await run_in_threadpool(det.store.put_file, user, name, text)
+        await det.reload()
+    except IndunetError as exc:
+        ctx = _rules_context(request, state, user) | {"error": error_text(request, exc)}
+        return render(request, "security_rules.html", ctx, status=exc.status)
+    return RedirectResponse(f"/security/rules?uploaded={quote(name)}", status_code=303)
+
+
+@router.post("/security/rules/files/{file_name}/delete")
+async def delete_rule_file(
+    request: Request, state: StateDep, user: ConsoleUser, file_name: str
+) -> Response:
+    """Remove an uploaded rule file (platform admins); refused while other files' rules
+    chain to its rules. Its history stays."""
+    det = _detection(state)
+    name = file_name[:100]
+    try:
+        if user.role != Role.PLATFORM_ADMIN:
+            raise PermissionDenied(f"{user.username} may not remove detection rules")
+        refuse_if_chained(det.engine.ruleset, name)
+        await run_in_threadpool(det.store.delete_file, user, name)
+        await det.reload()
+    except IndunetError as exc:
+        ctx = _rules_context(request, state, user) | {"error": error_text(request, exc)}
+        return render(request, "security_rules.html", ctx, status=exc.status)
+    return RedirectResponse("/security/rules", status_code=303)
 
 
 @router.post("/security/rules/{detection_rule}/enabled")
