@@ -166,6 +166,9 @@ PUBLIC = {
     ("POST", "/security/rules/{detection_rule}/enabled"),
     ("POST", "/security/rules/files"),
     ("POST", "/security/rules/files/{file_name}/delete"),
+    # TAXII feeds are the installation's too: platform admins change them, others get 404
+    # (tests/security/sharing/test_sharing_console.py)
+    ("POST", "/security/sharing/feeds/{feed_no}/edit"),
 }
 # Things of no enterprise that only overseers see (``core.access`` with no enterprise):
 # complaints. They are not a tenant's, so no owner finds them; ``test_isolation_matrix``

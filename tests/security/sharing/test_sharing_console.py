@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import orjson
 import pytest
+import sqlalchemy as sa
 from stix2validator import ValidationOptions, validate_instance
 from tests.conftest import USCC_B
 from tests.security.sharing.stixdata import Match, alert
@@ -109,6 +110,44 @@ async def test_platform_admins_add_and_delete_feeds(client: httpx.AsyncClient) -
     assert gone.status_code == 303
     assert "CERT feed" not in (await client.get(BASE)).text
     assert (await client.post(f"{BASE}/feeds/delete", data={"feed": "x"})).status_code == 400
+
+
+async def test_platform_admins_edit_and_pause_a_feed(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    from indunet.security.sharingtables import feeds as feed_rows
+
+    await login(client, "root")
+    form = {"name": "CERT feed", "api_root": "https://taxii.example.org/api1",
+            "remote_collection": "abc-123", "username": "u", "password": "s3cret-pass",
+            "interval_s": "600"}  # fmt: skip
+    assert (await client.post(f"{BASE}/feeds", data=form)).status_code == 303
+    page = await client.get(BASE)
+    feed_id = page.text.split('data-feed="')[1].split('"')[0]
+    with state.engine.connect() as conn:
+        sealed = conn.execute(sa.select(feed_rows.c.secret)).scalar_one()
+    editing = await client.get(BASE, params={"edit": feed_id})
+    assert editing.status_code == 200 and f'action="{BASE}/feeds/{feed_id}/edit"' in editing.text
+    assert 'value="abc-123"' in editing.text and "s3cret-pass" not in editing.text
+    assert (await client.get(BASE, params={"edit": "987654"})).status_code == 404
+    # paused, a longer interval, the password left empty: the stored one is kept
+    changed = await client.post(
+        f"{BASE}/feeds/{feed_id}/edit", data=form | {"password": "", "interval_s": "7200"}
+    )
+    assert changed.status_code == 303 and "changed=1" in changed.headers["location"]
+    page = await client.get(changed.headers["location"])
+    assert 'id="feed-changed"' in page.text and 'data-paused="1"' in page.text
+    with state.engine.connect() as conn:
+        row = conn.execute(sa.select(feed_rows)).one()
+    assert (row.interval_s, row.enabled, row.secret) == (7200, False, sealed)
+    bad = await client.post(f"{BASE}/feeds/{feed_id}/edit", data=form | {"interval_s": "5"})
+    assert bad.status_code == 400 and f'action="{BASE}/feeds/{feed_id}/edit"' in bad.text
+    resumed = await client.post(f"{BASE}/feeds/{feed_id}/edit", data=form | {"enabled": "1"})
+    assert resumed.status_code == 303
+    with state.engine.connect() as conn:
+        assert conn.execute(sa.select(feed_rows.c.enabled)).scalar_one() is True
+    await login(client, "eb")
+    assert (await client.post(f"{BASE}/feeds/{feed_id}/edit", data=form)).status_code == 404
 
 
 async def test_the_service_runs_the_puller(state: AppState) -> None:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from indunet.core import IndunetError, InvalidInput, Role, User, access
+from indunet.core import IndunetError, InvalidInput, NotFound, Role, User, access
 from indunet.security import Security
 from indunet.security.sharing import collection_bundle, feeds, rights, store
 from indunet.security.sharing.destinations import FeedPolicy
@@ -59,11 +59,30 @@ def _context(state: AppState, user: User, base: str) -> dict[str, Any]:
 
 
 @router.get(BASE)
-async def sharing_page(request: Request, state: StateDep, user: ConsoleUser) -> Response:
-    """Collections, feeds, and the feed form for platform admins."""
+async def sharing_page(
+    request: Request, state: StateDep, user: ConsoleUser, edit: QueryId = None
+) -> Response:
+    """Collections, feeds, and the feed form for platform admins (``?edit=<feed>``: the
+    form filled with that feed, its password never shown)."""
     base = str(request.base_url).rstrip("/")
     ctx = await run_in_threadpool(_context, state, user, base)
+    if edit is not None and ctx["may_manage"]:
+        feed = next((f for f in ctx["feeds"] if f.id == edit), None)
+        if feed is None:
+            raise NotFound(f"no feed {edit}")
+        ctx |= {"editing": feed.id, "form": _shown(feed)}
     return render(request, "security_sharing.html", ctx)
+
+
+def _shown(feed: feeds.Feed) -> dict[str, str]:
+    return {
+        "name": feed.name,
+        "api_root": feed.api_root,
+        "remote_collection": feed.remote_collection,
+        "username": feed.username,
+        "interval_s": str(feed.interval_s),
+        "enabled": "1" if feed.enabled else "",
+    }
 
 
 @router.get(f"{BASE}/export")
@@ -107,6 +126,19 @@ def _wake(state: AppState) -> None:
 @router.post(f"{BASE}/feeds")
 async def create_feed(request: Request, state: StateDep, user: ConsoleUser) -> Response:
     """Add a feed (platform admins); a refusal shows the form again (never the password)."""
+    return await _save_feed(request, state, user, None)
+
+
+@router.post(f"{BASE}/feeds/{{feed_no}}/edit")
+async def edit_feed(request: Request, state: StateDep, user: ConsoleUser, feed_no: int) -> Response:
+    """Change a feed (platform admins): its server, collection, account, interval, paused or
+    not; an empty password keeps the stored one, a new server or collection starts over."""
+    return await _save_feed(request, state, user, feed_no)
+
+
+async def _save_feed(
+    request: Request, state: StateDep, user: User, feed_id: int | None
+) -> Response:
     form = await request.form()
     try:
         interval = _text(form, "interval_s")
@@ -123,17 +155,22 @@ async def create_feed(request: Request, state: StateDep, user: ConsoleUser) -> R
             username=_text(form, "username"),
             password=_text(form, "password"),
             interval_s=int(interval),
+            enabled=feed_id is None or form.get("enabled") == "1",
         )
-        await run_in_threadpool(feeds.create_feed, state.engine, user, made, FeedPolicy.from_env())
+        policy = FeedPolicy.from_env()
+        if feed_id is None:
+            await run_in_threadpool(feeds.create_feed, state.engine, user, made, policy)
+        else:
+            await run_in_threadpool(feeds.update_feed, state.engine, user, feed_id, made, policy)
     except IndunetError as exc:
         base = str(request.base_url).rstrip("/")
         ctx = await run_in_threadpool(_context, state, user, base)
-        shown = ("name", "api_root", "remote_collection", "username", "interval_s")
-        ctx |= {"error": error_text(request, exc),
+        shown = ("name", "api_root", "remote_collection", "username", "interval_s", "enabled")
+        ctx |= {"error": error_text(request, exc), "editing": feed_id,
                 "form": {k: str(form.get(k) or "")[:500] for k in shown}}  # fmt: skip
         return render(request, "security_sharing.html", ctx, status=exc.status)
     _wake(state)
-    return RedirectResponse(f"{BASE}?made=1", status_code=303)
+    return RedirectResponse(f"{BASE}?{'made' if feed_id is None else 'changed'}=1", status_code=303)
 
 
 @router.post(f"{BASE}/feeds/delete")
