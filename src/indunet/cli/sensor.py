@@ -23,6 +23,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 
+from indunet.cli.serve import tune_collector
 from indunet.core import InvalidInput
 from indunet.security.sensor.decode import Decoder
 from indunet.security.sensor.records import Transaction
@@ -221,6 +222,7 @@ def _run(source: Any, observer: str, ship: str | None, token_file: Path | None,
     run = SensorRun(source, sink, observer=observer, decoder=decoder)
     if isinstance(source, LiveSource):
         source.open()  # refused here, before anything started: a message, exit 2
+    tune_collector()  # a long-running sensor: the server's collector settings
     asyncio.run(_serve(run, shipper, seconds))
     counters = run.counters()
     if shipper is not None:
