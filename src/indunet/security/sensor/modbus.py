@@ -3,9 +3,10 @@ id and unit id within the flow."""
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
-from .base import U16BE, Counts, Endpoints, Malformed, Pending, ProtocolSpec, text
+from .base import MAX_VALUES, U16BE, Counts, Endpoints, Malformed, Pending, ProtocolSpec, text
 from .records import Transaction
 
 FUNCTIONS = {
@@ -75,6 +76,10 @@ DEVICE_OBJECTS = {
 }
 
 _u16 = U16BE.unpack_from
+#: Register values by count (at most ``MAX_VALUES``), read in one unpack.
+_REGS = [struct.Struct(f">{n}H").unpack_from for n in range(MAX_VALUES + 1)]
+#: Each byte's eight coil states, least significant bit first.
+_BITS = [tuple(bool(byte >> i & 1) for i in range(8)) for byte in range(256)]
 
 
 def pdu_length(buf: bytes | bytearray, off: int) -> int:
@@ -100,13 +105,20 @@ def resync(buf: bytes | bytearray, off: int) -> int:
 
 
 def _bits(raw: bytes, count: int) -> list[Any]:
-    count = min(count, len(raw) * 8, 128)
-    return [bool(raw[i >> 3] >> (i & 7) & 1) for i in range(count)]
+    count = min(count, len(raw) * 8, MAX_VALUES)
+    out: list[Any] = []
+    for byte in raw[: (count + 7) >> 3]:
+        out += _BITS[byte]
+    del out[count:]
+    return out
 
 
 def _regs(raw: bytes) -> list[Any]:
-    n = min(len(raw) // 2, 128)
-    return [(raw[2 * i] << 8) | raw[2 * i + 1] for i in range(n)]
+    return list(_REGS[min(len(raw) // 2, MAX_VALUES)](raw))
+
+
+def _name(fc: int) -> str:
+    return FUNCTIONS.get(fc) or f"function_{fc}"
 
 
 class ModbusSession:
@@ -130,10 +142,7 @@ class ModbusSession:
     def _request(self, ts: float, tid: int, unit: int, fc: int, body: bytes) -> list[Transaction]:
         if fc & 0x80:
             raise Malformed(f"request with exception function code {fc}")
-        tx = self.ends.tx(
-            ts, "modbus", fc, FUNCTIONS.get(fc, f"function_{fc}"), unit=unit, write=fc in WRITES
-        )
-        tx.details["transaction_id"] = tid
+        tx = self.ends.tx(ts, "modbus", fc, _name(fc), fc in WRITES, unit, {"transaction_id": tid})
         try:
             _parse_request(tx, fc, body)
         except (IndexError, ValueError) as exc:
@@ -146,10 +155,8 @@ class ModbusSession:
         if tx is None:
             # a response whose request was not seen (capture started late): still a transaction
             base = fc & 0x7F
-            tx = self.ends.tx(ts, "modbus", base, FUNCTIONS.get(base, f"function_{base}"))
-            tx.unit = unit
-            tx.details["transaction_id"] = tid
-            tx.details["request_seen"] = False
+            details = {"transaction_id": tid, "request_seen": False}
+            tx = self.ends.tx(ts, "modbus", base, _name(base), False, unit, details)
         elif (fc & 0x7F) != tx.function:
             raise Malformed(f"response function {fc} to request {tx.function}")
         tx.details["response_ts"] = ts
@@ -170,7 +177,7 @@ class ModbusSession:
 
 
 def _parse_request(tx: Transaction, fc: int, b: bytes) -> None:
-    if fc in (1, 2, 3, 4):
+    if 1 <= fc <= 4:
         tx.address, tx.count = _u16(b, 0)[0], _u16(b, 2)[0]
     elif fc == 5:
         tx.address, value = _u16(b, 0)[0], _u16(b, 2)[0]
@@ -209,9 +216,9 @@ def _parse_request(tx: Transaction, fc: int, b: bytes) -> None:
 
 
 def _parse_response(tx: Transaction, fc: int, b: bytes) -> None:
-    if fc in (1, 2):
+    if fc == 1 or fc == 2:
         tx.values = _bits(b[1 : 1 + b[0]], tx.count if tx.count is not None else b[0] * 8)
-    elif fc in (3, 4):
+    elif fc == 3 or fc == 4:
         tx.values = _regs(b[1 : 1 + b[0]])
     elif fc == 23:
         tx.details["read_values"] = _regs(b[1 : 1 + b[0]])

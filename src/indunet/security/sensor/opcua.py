@@ -95,6 +95,7 @@ NONE_POLICY = "http://opcfoundation.org/UA/SecurityPolicy#None"
 MESSAGE_TYPES = frozenset({b"HEL", b"ACK", b"ERR", b"OPN", b"MSG", b"CLO", b"RHE"})
 MAX_MESSAGE = 16 * 1024 * 1024
 _U32 = struct.Struct("<I").unpack_from
+_CHUNK, _ABORT = ord("C"), ord("A")  # a MSG chunk's type: more to come, or given up
 
 
 def pdu_length(buf: bytes | bytearray, off: int) -> int:
@@ -138,26 +139,27 @@ class OpcUaSession:
     def pdu(self, ts: float, to_server: bool, data: bytes) -> list[Transaction]:
         kind = data[:3]
         chunk = data[3]
-        r = Reader(data, 8)
         if kind == b"MSG":
             if self.encrypted:
                 self._count("opcua.encrypted_messages")
                 return []
             # secure channel id, token id, sequence number, then the request id
             request_id: int = _U32(data, 20)[0]
-            r.pos = 24
-            key = (to_server, request_id)
-            if key in self.chunks:  # a later chunk of a message already read
-                if chunk != ord("C"):
-                    self.chunks.discard(key)
+            chunks = self.chunks
+            if chunks or chunk == _CHUNK:  # a message in several chunks: read its first
+                key = (to_server, request_id)
+                if key in chunks:  # a later chunk of a message already read
+                    if chunk != _CHUNK:
+                        chunks.discard(key)
+                    return []
+                if chunk == _CHUNK:
+                    if len(chunks) > 256:
+                        chunks.clear()
+                    chunks.add(key)
+            if chunk == _ABORT:
                 return []
-            if chunk == ord("C"):
-                if len(self.chunks) > 256:
-                    self.chunks.clear()
-                self.chunks.add(key)
-            elif chunk == ord("A"):
-                return []
-            return self._message(ts, to_server, request_id, r)
+            return self._message(ts, to_server, request_id, Reader(data, 24))
+        r = Reader(data, 8)
         if kind == b"HEL" and to_server:
             tx = self.ends.tx(ts, "opcua", 0, "Hello")
             r.skip(20)
@@ -212,10 +214,10 @@ class OpcUaSession:
     def _message(self, ts: float, to_server: bool, request_id: int, r: Reader) -> list[Transaction]:
         tx: Transaction | None
         type_id = r.numeric_nodeid()
-        name = SERVICES.get(type_id, f"Service_{type_id}" if type_id >= 0 else "UnknownService")
+        name = SERVICES.get(type_id) or (f"Service_{type_id}" if type_id >= 0 else "UnknownService")
         if to_server:
-            tx = self.ends.tx(ts, "opcua", type_id, name, write=type_id in WRITES)
-            tx.details["request_id"] = request_id
+            details = {"request_id": request_id}
+            tx = self.ends.tx(ts, "opcua", type_id, name, type_id in WRITES, None, details)
             if type_id in REQUEST_DETAILS:
                 _safely(tx, _request_details, r, type_id)
             return self.pending.put(request_id, tx)
@@ -369,8 +371,8 @@ def _response_details(tx: Transaction, r: Reader, type_id: int) -> None:
             tx.details.setdefault("server", app)
         tx.details["endpoints"] = endpoints[:16]
     elif type_id == 464:  # CreateSession
-        r.nodeid()
-        r.nodeid()
+        r.skip_nodeid()  # session id
+        r.skip_nodeid()  # authentication token
         r.skip(8)
         r.bytestring()
         cert = r.bytestring()
