@@ -291,11 +291,11 @@ def _request_details(tx: Transaction, r: Reader, type_id: int) -> None:
         tx.details["client_product_uri"] = r.string()
         tx.details["client_application_name"] = r.localized_text()
     elif type_id == 467:  # ActivateSession: which identity token
-        r.skip(4)
-        r.string()
-        r.bytestring()  # client signature
-        for _ in range(r.count()):
-            r.extension_object()  # software certificates
+        r.string()  # client signature: algorithm
+        r.bytestring()  # and signature
+        for _ in range(r.count()):  # software certificates: data and signature
+            r.bytestring()
+            r.bytestring()
         for _ in range(r.count()):
             r.string()  # locale ids
         tx.details["identity_token"] = _TOKENS.get(r.nodeid(), "other")
