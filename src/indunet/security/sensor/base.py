@@ -50,12 +50,12 @@ class Endpoints:
         unit: int | None = None,
         details: dict[str, Any] | None = None,
     ) -> Transaction:
-        """A transaction from the client to the server (built in one call: a decoder makes
-        one per PDU)."""
+        """A transaction from the client to the server (built in one call with every field
+        in ``Transaction``'s order: a decoder makes one per PDU)."""
         return Transaction(
             ts, protocol, self.client_ip, self.client_port, self.server_ip, self.server_port,
-            function, name, write, self.client_mac, self.server_mac, unit,
-            details={} if details is None else details,
+            function, name, write, self.client_mac, self.server_mac, unit, None, None, None,
+            "ok", None, {} if details is None else details,
         )  # fmt: skip
 
     def tx_from_server(

@@ -117,10 +117,6 @@ def _regs(raw: bytes) -> list[Any]:
     return list(_REGS[min(len(raw) // 2, MAX_VALUES)](raw))
 
 
-def _name(fc: int) -> str:
-    return FUNCTIONS.get(fc) or f"function_{fc}"
-
-
 class ModbusSession:
     __slots__ = ("ends", "pending")
 
@@ -134,43 +130,38 @@ class ModbusSession:
         tid = (data[0] << 8) | data[1]
         unit = data[6]
         fc = data[7]
-        body = data[8:]
-        if to_server:
-            return self._request(ts, tid, unit, fc, body)
-        return self._response(ts, tid, unit, fc, body)
-
-    def _request(self, ts: float, tid: int, unit: int, fc: int, body: bytes) -> list[Transaction]:
-        if fc & 0x80:
-            raise Malformed(f"request with exception function code {fc}")
-        tx = self.ends.tx(ts, "modbus", fc, _name(fc), fc in WRITES, unit, {"transaction_id": tid})
-        try:
-            _parse_request(tx, fc, body)
-        except (IndexError, ValueError) as exc:
-            raise Malformed(f"{tx.function_name} request truncated") from exc
-        return self.pending.put((tid, unit), tx)
-
-    def _response(self, ts: float, tid: int, unit: int, fc: int, body: bytes) -> list[Transaction]:
-        tx = self.pending.take((tid, unit))
-        out: list[Transaction] = []
-        if tx is None:
+        if to_server:  # a request: kept until its response
+            if fc & 0x80:
+                raise Malformed(f"request with exception function code {fc}")
+            name = FUNCTIONS.get(fc) or f"function_{fc}"
+            tx = self.ends.tx(ts, "modbus", fc, name, fc in WRITES, unit, {"transaction_id": tid})
+            try:
+                _parse_request(tx, fc, data[8:])
+            except (IndexError, ValueError) as exc:
+                raise Malformed(f"{tx.function_name} request truncated") from exc
+            return self.pending.put((tid, unit), tx)
+        found = self.pending.take((tid, unit))
+        if found is None:
             # a response whose request was not seen (capture started late): still a transaction
             base = fc & 0x7F
+            name = FUNCTIONS.get(base) or f"function_{base}"
             details = {"transaction_id": tid, "request_seen": False}
-            tx = self.ends.tx(ts, "modbus", base, _name(base), False, unit, details)
-        elif (fc & 0x7F) != tx.function:
-            raise Malformed(f"response function {fc} to request {tx.function}")
+            tx = self.ends.tx(ts, "modbus", base, name, False, unit, details)
+        elif (fc & 0x7F) != found.function:
+            raise Malformed(f"response function {fc} to request {found.function}")
+        else:
+            tx = found
         tx.details["response_ts"] = ts
-        out.append(tx)
         if fc & 0x80:
-            code = body[0] if body else 0
+            code = data[8] if len(data) > 8 else 0
             tx.status = "exception"
-            tx.error = EXCEPTIONS.get(code, f"exception_{code}")
-            return out
+            tx.error = EXCEPTIONS.get(code) or f"exception_{code}"
+            return [tx]
         try:
-            _parse_response(tx, fc, body)
+            _parse_response(tx, fc, data[8:])
         except (IndexError, ValueError) as exc:
             raise Malformed(f"{tx.function_name} response truncated") from exc
-        return out
+        return [tx]
 
     def flush(self) -> list[Transaction]:
         return self.pending.flush()
