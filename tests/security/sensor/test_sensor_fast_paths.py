@@ -1,18 +1,21 @@
 """The decoder's shortcuts give what its general code gives: the one-unpack IPv4/TCP path
-against headers with options, padding, fragments and short packets; the table-driven Modbus
-coil and register lists; OPC UA node ids passed over without making their text; requests
-waiting for an answer past the limit."""
+against headers with options, padding, fragments and short packets (and IPv6 beside it);
+Modbus and OPC UA framing read with one unpack; the table-driven Modbus coil and register
+lists; OPC UA node ids passed over without making their text; requests waiting for an
+answer past the limit."""
 
 from __future__ import annotations
 
+import socket
 import struct
 
+import dpkt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.security.sensor.test_sensor_frames import MODBUS_REQ, MODBUS_RSP, tcp
 
-from indunet.security.sensor import modbus
+from indunet.security.sensor import modbus, opcua
 from indunet.security.sensor.base import Endpoints, Pending
 from indunet.security.sensor.decode import Decoder
 from indunet.security.sensor.records import Transaction
@@ -69,6 +72,64 @@ def test_short_fragmented_and_cut_tcp_take_the_general_path() -> None:
     assert dec.stats.truncated == 4 and dec.stats.packets == 5
     assert dec.stats.other_traffic == 0
     assert dec.stats.by_protocol == {}  # counted only once its header is whole
+
+
+def _tcp6(src: str, dst: str, sport: int, dport: int, seq: int, data: bytes) -> bytes:
+    t = dpkt.tcp.TCP(sport=sport, dport=dport, seq=seq, flags=dpkt.tcp.TH_ACK, data=data)
+    ip = dpkt.ip6.IP6(
+        src=socket.inet_pton(socket.AF_INET6, src), dst=socket.inet_pton(socket.AF_INET6, dst),
+        nxt=6, hlim=64, data=t, plen=len(bytes(t)),
+    )  # fmt: skip
+    return b"\x02\x00\x00\x00\x00\x0b\x02\x00\x00\x00\x00\x0a\x86\xdd" + bytes(ip)
+
+
+def test_ipv4_and_ipv6_flows_name_their_ends() -> None:
+    dec = Decoder()
+    out = dec.feed(0.0, _tcp6("fd00::1", "fd00::2", 41000, 502, 1, MODBUS_REQ))
+    out += dec.feed(0.1, _tcp6("fd00::2", "fd00::1", 502, 41000, 1, MODBUS_RSP))
+    out += _exchange(dec, lambda f: f)
+    assert [(t.src_ip, t.src_port, t.dst_ip, t.dst_port, t.status) for t in out] == [
+        ("fd00::1", 41000, "fd00::2", 502, "ok"),
+        ("10.3.0.1", 41000, "10.3.0.2", 502, "ok"),
+    ]
+    assert len(dec.flows.flows) == 2 and dec.stats.by_protocol == {"modbus": 4}
+
+
+def _modbus_framing(buf: bytes, off: int) -> int:
+    """Modbus framing as it was read byte by byte."""
+    if len(buf) - off < 6:
+        return 0
+    if buf[off + 2] or buf[off + 3]:
+        return -1
+    length = (buf[off + 4] << 8) | buf[off + 5]
+    return -1 if length < 2 or length > 254 else 6 + length
+
+
+def _opcua_framing(buf: bytes, off: int) -> int:
+    """OPC UA framing as it was read: type, chunk letter, then the size."""
+    if len(buf) - off < 8:
+        return 0
+    if bytes(buf[off : off + 3]) not in opcua.MESSAGE_TYPES or buf[off + 3] not in b"FCA":
+        return -1
+    size: int = struct.unpack_from("<I", buf, off + 4)[0]
+    return size if 8 <= size <= opcua.MAX_MESSAGE else -1
+
+
+@settings(max_examples=400)
+@given(
+    head=st.sampled_from([b"MSGF", b"OPNF", b"HELC", b"CLOA", b"MSGX", b"MSG", b"msgF", b""]),
+    mbap=st.tuples(st.integers(0, 2), st.integers(0, 300)),
+    rest=st.binary(max_size=12),
+    off=st.integers(0, 3),
+)
+def test_framing_matches_reading_byte_by_byte(
+    head: bytes, mbap: tuple[int, int], rest: bytes, off: int
+) -> None:
+    ua = bytes(off) + head + rest
+    mb = bytes(off) + struct.pack(">HHH", 7, *mbap) + rest
+    for buf in (ua, mb, bytearray(ua), bytearray(mb)):
+        assert opcua.pdu_length(buf, off) == _opcua_framing(bytes(buf), off)
+        assert modbus.pdu_length(buf, off) == _modbus_framing(bytes(buf), off)
 
 
 def _bits_reference(raw: bytes, count: int) -> list[bool]:

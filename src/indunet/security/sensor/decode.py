@@ -18,7 +18,7 @@ from typing import Any
 
 from . import dnp3, enip, modbus, opcua, s7comm
 from .base import Endpoints, ProtocolSpec
-from .flows import Flow, FlowCounters, FlowKey, FlowTable
+from .flows import Address, Flow, FlowCounters, FlowKey, FlowTable
 from .pcapio import ETHERNET, NULL, RAW_TYPES, SLL, SLL2, CaptureError, read_packets
 from .records import Transaction
 
@@ -27,11 +27,11 @@ TCP_PORTS = {port: spec for spec in SPECS for port in spec.tcp_ports}
 UDP_PORTS = {port: spec for spec in SPECS for port in spec.udp_ports}
 
 VLAN_TYPES = frozenset({0x8100, 0x88A8, 0x9100})
-_IPV4 = struct.Struct(">BxH2xHxB2x4s4s").unpack_from
+_IPV4 = struct.Struct(">BxH2xHxB2xII").unpack_from
 _TCP = struct.Struct(">HHI4xH").unpack_from
 #: An IPv4 header without options and the TCP header after it: total length, fragment
 #: field, protocol, addresses, ports, sequence number, data offset and flags.
-_IPV4_TCP = struct.Struct(">2xH2xHxB2x4s4sHHI4xH").unpack_from
+_IPV4_TCP = struct.Struct(">2xH2xHxB2xIIHHI4xH").unpack_from
 
 
 @dataclass(slots=True)
@@ -261,8 +261,8 @@ class Decoder:
         ts: float,
         pkt: bytes,
         frame: bytes | None,
-        src: bytes,
-        dst: bytes,
+        src: Address,
+        dst: Address,
         t: int,
         end: int,
         sport: int,
@@ -326,10 +326,7 @@ class Decoder:
         if flow is not None or not create:
             return flow
         _, caddr, saddr, cport, sport = key
-        family = socket.AF_INET if len(caddr) == 4 else socket.AF_INET6
-        ends = Endpoints(
-            socket.inet_ntop(family, caddr), cport, socket.inet_ntop(family, saddr), sport
-        )
+        ends = Endpoints(_text(caddr), cport, _text(saddr), sport)
         if frame is not None:
             smac, dmac = frame[6:12].hex(":"), frame[0:6].hex(":")
             ends.client_mac, ends.server_mac = (smac, dmac) if to_server else (dmac, smac)
@@ -346,8 +343,8 @@ class Decoder:
         frame: bytes | None,
         spec: ProtocolSpec,
         to_server: bool,
-        src: bytes,
-        dst: bytes,
+        src: Address,
+        dst: Address,
         sport: int,
         dport: int,
         seq: int,
@@ -382,8 +379,8 @@ class Decoder:
         frame: bytes | None,
         spec: ProtocolSpec,
         to_server: bool,
-        src: bytes,
-        dst: bytes,
+        src: Address,
+        dst: Address,
         sport: int,
         dport: int,
         t: int,
@@ -412,6 +409,13 @@ class Decoder:
         entry.count += 1
         entry.last_reason = reason[:300]
         entry.last_packet = self._stats.packets
+
+
+def _text(address: Address) -> str:
+    """A flow key's address as transactions carry it (``10.1.0.5``, ``fd00::1``)."""
+    if isinstance(address, int):
+        return socket.inet_ntop(socket.AF_INET, address.to_bytes(4, "big"))
+    return socket.inet_ntop(socket.AF_INET6, address)
 
 
 def read_file(path: str | Path, decoder: Decoder | None = None) -> Iterator[Transaction]:

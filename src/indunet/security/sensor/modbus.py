@@ -76,6 +76,7 @@ DEVICE_OBJECTS = {
 }
 
 _u16 = U16BE.unpack_from
+_mbap = struct.Struct(">2xHH").unpack_from  # the MBAP header's protocol id and length
 #: Register values by count (at most ``MAX_VALUES``), read in one unpack.
 _REGS = [struct.Struct(f">{n}H").unpack_from for n in range(MAX_VALUES + 1)]
 #: Each byte's eight coil states, least significant bit first.
@@ -85,10 +86,10 @@ _BITS = [tuple(bool(byte >> i & 1) for i in range(8)) for byte in range(256)]
 def pdu_length(buf: bytes | bytearray, off: int) -> int:
     if len(buf) - off < 6:
         return 0
-    if buf[off + 2] or buf[off + 3]:
-        return -1
-    length = (buf[off + 4] << 8) | buf[off + 5]
-    if length < 2 or length > 254:
+    protocol: int
+    length: int
+    protocol, length = _mbap(buf, off)
+    if protocol or length < 2 or length > 254:
         return -1
     return 6 + length
 

@@ -95,15 +95,20 @@ NONE_POLICY = "http://opcfoundation.org/UA/SecurityPolicy#None"
 MESSAGE_TYPES = frozenset({b"HEL", b"ACK", b"ERR", b"OPN", b"MSG", b"CLO", b"RHE"})
 MAX_MESSAGE = 16 * 1024 * 1024
 _U32 = struct.Struct("<I").unpack_from
+#: A message header: its type and chunk letters as one number, then its size.
+_HEADER = struct.Struct("<II").unpack_from
+_HEADS = frozenset(
+    int.from_bytes(kind + chunk, "little") for kind in MESSAGE_TYPES for chunk in (b"F", b"C", b"A")
+)
 _CHUNK, _ABORT = ord("C"), ord("A")  # a MSG chunk's type: more to come, or given up
 
 
 def pdu_length(buf: bytes | bytearray, off: int) -> int:
     if len(buf) - off < 8:
         return 0
-    if bytes(buf[off : off + 3]) not in MESSAGE_TYPES or buf[off + 3] not in b"FCA":
+    head, size = _HEADER(buf, off)
+    if head not in _HEADS:
         return -1
-    size: int = _U32(buf, off + 4)[0]
     return size if 8 <= size <= MAX_MESSAGE else -1
 
 
