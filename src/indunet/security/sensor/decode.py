@@ -141,15 +141,16 @@ class Decoder:
             return []
         etype = (frame[12] << 8) | frame[13]
         off = 14
-        while etype in VLAN_TYPES:
-            if n < off + 4:
-                st.truncated += 1
+        if etype != 0x0800:  # VLAN tags, IPv6, or not IP at all
+            while etype in VLAN_TYPES:
+                if n < off + 4:
+                    st.truncated += 1
+                    return []
+                etype = (frame[off + 2] << 8) | frame[off + 3]
+                off += 4
+            if etype != 0x0800 and etype != 0x86DD:
+                st.not_ip += 1
                 return []
-            etype = (frame[off + 2] << 8) | frame[off + 3]
-            off += 4
-        if etype != 0x0800 and etype != 0x86DD:
-            st.not_ip += 1
-            return []
         if n >= off + 40 and frame[off] == 0x45:
             # the common case, IPv4 without options: its header and TCP's in one unpack; a
             # packet that is not whole, unfragmented TCP takes the general path below
