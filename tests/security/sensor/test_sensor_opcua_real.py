@@ -69,6 +69,9 @@ def test_real_opcua_session_decodes_services(tmp_path: Path) -> None:
     by = {}
     for t in txs:
         by.setdefault(t.function_name, []).append(t)
+    (activate,) = by["ActivateSessionRequest"]
+    assert activate.details["identity_token"] == "anonymous"
+    assert "details_incomplete" not in activate.details
     ep = by["GetEndpointsRequest"][0]
     assert ep.details["server"]["application_uri"] == APP_URI
     assert ep.details["endpoints"][0]["security_policy"].endswith("#None")

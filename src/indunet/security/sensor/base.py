@@ -40,32 +40,32 @@ class Endpoints:
     client_mac: str | None = None
     server_mac: str | None = None
 
-    def tx(self, ts: float, protocol: str, function: int, name: str, **kw: Any) -> Transaction:
-        """A transaction from the client to the server."""
-        tx = Transaction(ts, protocol, self.client_ip, self.client_port, self.server_ip,
-                         self.server_port, function, name, False, self.client_mac,
-                         self.server_mac)  # fmt: skip
-        for key, value in kw.items():
-            setattr(tx, key, value)
-        return tx
+    def tx(
+        self,
+        ts: float,
+        protocol: str,
+        function: int,
+        name: str,
+        write: bool = False,
+        unit: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> Transaction:
+        """A transaction from the client to the server (built in one call with every field
+        in ``Transaction``'s order: a decoder makes one per PDU)."""
+        return Transaction(
+            ts, protocol, self.client_ip, self.client_port, self.server_ip, self.server_port,
+            function, name, write, self.client_mac, self.server_mac, unit, None, None, None,
+            "ok", None, {} if details is None else details,
+        )  # fmt: skip
 
     def tx_from_server(
-        self, ts: float, protocol: str, function: int, name: str, **kw: Any
+        self, ts: float, protocol: str, function: int, name: str, unit: int | None = None
     ) -> Transaction:
         """A transaction the server started (a DNP3 unsolicited response)."""
         return Transaction(
-            ts=ts,
-            protocol=protocol,
-            src_ip=self.server_ip,
-            src_port=self.server_port,
-            dst_ip=self.client_ip,
-            dst_port=self.client_port,
-            function=function,
-            function_name=name,
-            src_mac=self.server_mac,
-            dst_mac=self.client_mac,
-            **kw,
-        )
+            ts, protocol, self.server_ip, self.server_port, self.client_ip, self.client_port,
+            function, name, False, self.server_mac, self.client_mac, unit, details={},
+        )  # fmt: skip
 
 
 class Session(Protocol):
@@ -107,6 +107,10 @@ class Pending:
         self.limit = limit
 
     def put(self, key: Any, tx: Transaction) -> list[Transaction]:
+        items = self.items
+        if key not in items and len(items) < self.limit:  # the usual: nothing given up
+            items[key] = tx
+            return []
         out: list[Transaction] = []
         old = self.items.pop(key, None)
         if old is not None:

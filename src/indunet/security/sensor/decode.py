@@ -18,7 +18,7 @@ from typing import Any
 
 from . import dnp3, enip, modbus, opcua, s7comm
 from .base import Endpoints, ProtocolSpec
-from .flows import Flow, FlowCounters, FlowKey, FlowTable
+from .flows import Address, Flow, FlowCounters, FlowKey, FlowTable
 from .pcapio import ETHERNET, NULL, RAW_TYPES, SLL, SLL2, CaptureError, read_packets
 from .records import Transaction
 
@@ -27,8 +27,11 @@ TCP_PORTS = {port: spec for spec in SPECS for port in spec.tcp_ports}
 UDP_PORTS = {port: spec for spec in SPECS for port in spec.udp_ports}
 
 VLAN_TYPES = frozenset({0x8100, 0x88A8, 0x9100})
-_IPV4 = struct.Struct(">BxH2xHxB2x4s4s").unpack_from
+_IPV4 = struct.Struct(">BxH2xHxB2xII").unpack_from
 _TCP = struct.Struct(">HHI4xH").unpack_from
+#: An IPv4 header without options and the TCP header after it: total length, fragment
+#: field, protocol, addresses, ports, sequence number, data offset and flags.
+_IPV4_TCP = struct.Struct(">2xH2xHxB2xIIHHI4xH").unpack_from
 
 
 @dataclass(slots=True)
@@ -93,6 +96,7 @@ class Decoder:
         self.observer = observer
         self._stats = SensorStats()
         self.flows = FlowTable(max_flows)
+        self._flow_map = self.flows.flows  # looked up once per packet
         self.max_held = max_held_bytes
         self._counters = FlowCounters()
         self._pending_out: list[Transaction] = []  # where evicted flows' requests go
@@ -130,21 +134,32 @@ class Decoder:
         """One Ethernet frame."""
         st = self._stats
         st.packets += 1
-        st.bytes += len(frame)
-        if len(frame) < 14:
+        n = len(frame)
+        st.bytes += n
+        if n < 14:
             st.truncated += 1
             return []
         etype = (frame[12] << 8) | frame[13]
         off = 14
-        while etype in VLAN_TYPES:
-            if len(frame) < off + 4:
-                st.truncated += 1
+        if etype != 0x0800:  # VLAN tags, IPv6, or not IP at all
+            while etype in VLAN_TYPES:
+                if n < off + 4:
+                    st.truncated += 1
+                    return []
+                etype = (frame[off + 2] << 8) | frame[off + 3]
+                off += 4
+            if etype != 0x0800 and etype != 0x86DD:
+                st.not_ip += 1
                 return []
-            etype = (frame[off + 2] << 8) | frame[off + 3]
-            off += 4
-        if etype != 0x0800 and etype != 0x86DD:
-            st.not_ip += 1
-            return []
+        if n >= off + 40 and frame[off] == 0x45:
+            # the common case, IPv4 without options: its header and TCP's in one unpack; a
+            # packet that is not whole, unfragmented TCP takes the general path below
+            tot, frag, proto, src, dst, sport, dport, seq, offflags = _IPV4_TCP(frame, off)
+            end = off + tot
+            if proto == 6 and tot >= 40 and end <= n and not frag & 0x3FFF:
+                return self._tcp_packet(
+                    ts, frame, frame, src, dst, off + 20, end, sport, dport, seq, offflags
+                )
         return self._ip(ts, frame, off, frame)
 
     def feed_ip(self, ts: float, packet: bytes) -> list[Transaction]:
@@ -217,57 +232,7 @@ class Decoder:
                 st.truncated += 1
                 return []
             sport, dport, seq, offflags = _TCP(pkt, t)
-            spec = self.tcp_ports.get(dport)
-            to_server = True
-            if spec is None:
-                spec = self.tcp_ports.get(sport)
-                if spec is None:
-                    st.other_traffic += 1
-                    return []
-                to_server = False
-            doff = (offflags >> 12) * 4
-            if doff < 20 or t + doff > end:
-                st.truncated += 1
-                return []
-            name = spec.name
-            st.by_protocol[name] = st.by_protocol.get(name, 0) + 1
-            flags = offflags & 0xFF
-            if not flags & 0x07:  # no SYN/FIN/RST: data or an acknowledgement
-                if t + doff == end:
-                    return []
-                key: FlowKey = (
-                    (6, src, dst, sport, dport) if to_server else (6, dst, src, dport, sport)
-                )
-                known = self.flows.flows.get(key)
-                if known is not None:  # the common case: data on a known flow
-                    self.flows.flows.move_to_end(key)
-                    try:
-                        got = known.segment(
-                            ts, to_server, seq, pkt[t + doff : end], self._counters, self.max_held
-                        )
-                    except Exception as exc:  # never let one packet stop the sensor
-                        self._malformed(name, f"{type(exc).__name__}: {exc}")
-                        return []
-                    if got or self._counters.framing_errors:
-                        return self._done(got, name)
-                    return got
-            try:
-                return self._tcp(
-                    ts,
-                    frame,
-                    spec,
-                    to_server,
-                    src,
-                    dst,
-                    sport,
-                    dport,
-                    seq,
-                    offflags & 0xFF,
-                    pkt[t + doff : end],
-                )
-            except Exception as exc:  # never let one packet stop the sensor
-                self._malformed(name, f"{type(exc).__name__}: {exc}")
-                return []
+            return self._tcp_packet(ts, pkt, frame, src, dst, t, end, sport, dport, seq, offflags)
         if proto == 17:
             if end < t + 8:
                 st.truncated += 1
@@ -292,6 +257,64 @@ class Decoder:
         st.other_traffic += 1
         return []
 
+    def _tcp_packet(
+        self,
+        ts: float,
+        pkt: bytes,
+        frame: bytes | None,
+        src: Address,
+        dst: Address,
+        t: int,
+        end: int,
+        sport: int,
+        dport: int,
+        seq: int,
+        offflags: int,
+    ) -> list[Transaction]:
+        """A TCP segment (its header at ``t``, the IP packet's end at ``end``)."""
+        ports = self.tcp_ports
+        spec = ports.get(dport)
+        to_server = True
+        if spec is None:
+            spec = ports.get(sport)
+            if spec is None:
+                self._stats.other_traffic += 1
+                return []
+            to_server = False
+        start = t + ((offflags >> 12) << 2)
+        if start < t + 20 or start > end:
+            self._stats.truncated += 1
+            return []
+        name = spec.name
+        by_protocol = self._stats.by_protocol
+        by_protocol[name] = by_protocol.get(name, 0) + 1
+        if not offflags & 0x07:  # no SYN/FIN/RST: data or an acknowledgement
+            if start == end:
+                return []
+            key: FlowKey = (6, src, dst, sport, dport) if to_server else (6, dst, src, dport, sport)
+            flows = self._flow_map
+            known = flows.get(key)
+            if known is not None:  # the common case: data on a known flow
+                flows.move_to_end(key)
+                counters = self._counters
+                try:
+                    got = known.segment(ts, to_server, seq, pkt[start:end], counters, self.max_held)
+                except Exception as exc:  # never let one packet stop the sensor
+                    self._malformed(name, f"{type(exc).__name__}: {exc}")
+                    return []
+                if counters.framing_errors:
+                    return self._done(got, name)
+                self._stats.transactions += len(got)
+                return got
+        try:
+            return self._tcp(
+                ts, frame, spec, to_server, src, dst, sport, dport, seq, offflags & 0xFF,
+                pkt[start:end],
+            )  # fmt: skip
+        except Exception as exc:  # never let one packet stop the sensor
+            self._malformed(name, f"{type(exc).__name__}: {exc}")
+            return []
+
     def _flow(
         self,
         key: FlowKey,
@@ -304,10 +327,7 @@ class Decoder:
         if flow is not None or not create:
             return flow
         _, caddr, saddr, cport, sport = key
-        family = socket.AF_INET if len(caddr) == 4 else socket.AF_INET6
-        ends = Endpoints(
-            socket.inet_ntop(family, caddr), cport, socket.inet_ntop(family, saddr), sport
-        )
+        ends = Endpoints(_text(caddr), cport, _text(saddr), sport)
         if frame is not None:
             smac, dmac = frame[6:12].hex(":"), frame[0:6].hex(":")
             ends.client_mac, ends.server_mac = (smac, dmac) if to_server else (dmac, smac)
@@ -324,8 +344,8 @@ class Decoder:
         frame: bytes | None,
         spec: ProtocolSpec,
         to_server: bool,
-        src: bytes,
-        dst: bytes,
+        src: Address,
+        dst: Address,
         sport: int,
         dport: int,
         seq: int,
@@ -360,8 +380,8 @@ class Decoder:
         frame: bytes | None,
         spec: ProtocolSpec,
         to_server: bool,
-        src: bytes,
-        dst: bytes,
+        src: Address,
+        dst: Address,
         sport: int,
         dport: int,
         t: int,
@@ -390,6 +410,13 @@ class Decoder:
         entry.count += 1
         entry.last_reason = reason[:300]
         entry.last_packet = self._stats.packets
+
+
+def _text(address: Address) -> str:
+    """A flow key's address as transactions carry it (``10.1.0.5``, ``fd00::1``)."""
+    if isinstance(address, int):
+        return socket.inet_ntop(socket.AF_INET, address.to_bytes(4, "big"))
+    return socket.inet_ntop(socket.AF_INET6, address)
 
 
 def read_file(path: str | Path, decoder: Decoder | None = None) -> Iterator[Transaction]:

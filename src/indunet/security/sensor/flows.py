@@ -16,8 +16,11 @@ from dataclasses import dataclass, field
 from .base import Counts, Endpoints, Malformed, ProtocolSpec, Session
 from .records import Transaction
 
+#: An IP address in a flow key: IPv4 as its 32-bit number (cheaper to hash than bytes, and
+#: it comes out of the header unpack as one), IPv6 as its 16 bytes.
+Address = int | bytes
 #: (IP protocol, client address, server address, client port, server port)
-FlowKey = tuple[int, bytes, bytes, int, int]
+FlowKey = tuple[int, Address, Address, int, int]
 
 MOD = 1 << 32
 HALF = 1 << 31
@@ -60,7 +63,7 @@ class Stream:
 class Flow:
     """A TCP flow between a client and a server port the sensor decodes."""
 
-    __slots__ = ("ends", "fin", "session", "spec", "streams")
+    __slots__ = ("ends", "fin", "max_pdu", "pdu", "pdu_length", "session", "spec", "streams")
 
     def __init__(self, spec: ProtocolSpec, ends: Endpoints, counts: Counts) -> None:
         self.spec = spec
@@ -68,6 +71,10 @@ class Flow:
         self.session: Session = spec.session(ends, counts)
         self.streams = (Stream(), Stream())  # 0: client to server, 1: server to client
         self.fin = 0
+        # looked up once, used for every segment
+        self.pdu = self.session.pdu
+        self.pdu_length = spec.pdu_length
+        self.max_pdu = spec.max_pdu
 
     def segment(
         self,
@@ -81,8 +88,16 @@ class Flow:
         """Take one segment's payload; return the transactions its whole PDUs complete."""
         st = self.streams[0 if to_server else 1]
         if st.next_seq == seq and not st.buf and not st.held and not st.skip and not st.resync:
-            st.next_seq = (seq + len(data)) % MOD  # in order, nothing pending: frame it as is
-            return self._frames(ts, to_server, st, data, counters)
+            # in order, nothing pending: frame it as is
+            end = len(data)
+            st.next_seq = (seq + end) % MOD
+            if self.pdu_length(data, 0) == end <= self.max_pdu:  # one whole PDU: the usual
+                try:
+                    return self.pdu(ts, to_server, data)
+                except Exception as exc:
+                    self._failed(exc, counters)
+                    return []
+            return self._cut(ts, to_server, st, data, counters)
         if st.next_seq is None:
             # no SYN seen: the capture started mid-stream, so find a PDU boundary first
             st.next_seq = seq
@@ -154,16 +169,26 @@ class Flow:
         self, ts: float, to_server: bool, st: Stream, data: bytes, counters: FlowCounters
     ) -> list[Transaction]:
         """Cut ``data`` (the stream's next bytes) into PDUs; keep an incomplete tail."""
+        if not st.skip and not st.resync and self.pdu_length(data, 0) == len(data) <= self.max_pdu:
+            try:  # one whole PDU in the segment
+                return self.pdu(ts, to_server, data)
+            except Exception as exc:
+                self._failed(exc, counters)
+                return []
+        return self._cut(ts, to_server, st, data, counters)
+
+    def _failed(self, exc: Exception, counters: FlowCounters) -> None:
+        """A PDU the session could not read is a framing error: ``Malformed`` says why, any
+        other exception is a decoder bug, named, that must not stop the stream."""
+        reason = str(exc) if isinstance(exc, Malformed) else f"{type(exc).__name__}: {exc}"
+        counters.framing_errors.append(f"{self.spec.name}: {reason}")
+
+    def _cut(
+        self, ts: float, to_server: bool, st: Stream, data: bytes, counters: FlowCounters
+    ) -> list[Transaction]:
+        """Cut ``data`` into PDUs, however many there are; keep an incomplete tail."""
         spec = self.spec
         end = len(data)
-        if not st.skip and not st.resync and spec.pdu_length(data, 0) == end <= spec.max_pdu:
-            try:  # the common case: one whole PDU in the segment
-                return self.session.pdu(ts, to_server, data)
-            except Malformed as exc:
-                counters.framing_errors.append(f"{spec.name}: {exc}")
-            except Exception as exc:  # a decoder bug must not stop the stream
-                counters.framing_errors.append(f"{spec.name}: {type(exc).__name__}: {exc}")
-            return []
         pos = 0
         out: list[Transaction] = []
         if st.skip:
@@ -200,11 +225,9 @@ class Flow:
             pdu = data[pos : pos + size] if pos or size != end else data
             pos += size
             try:
-                out += self.session.pdu(ts, to_server, pdu)
-            except Malformed as exc:
-                counters.framing_errors.append(f"{spec.name}: {exc}")
-            except Exception as exc:  # a decoder bug must not stop the stream
-                counters.framing_errors.append(f"{spec.name}: {type(exc).__name__}: {exc}")
+                out += self.pdu(ts, to_server, pdu)
+            except Exception as exc:
+                self._failed(exc, counters)
         if pos < end:
             st.buf += data[pos:]
         return out
@@ -222,11 +245,9 @@ class Flow:
                 counters.framing_errors.append(f"{spec.name}: datagram with a bad or cut PDU")
                 break
             try:
-                out += self.session.pdu(ts, to_server, data[pos : pos + size])
-            except Malformed as exc:
-                counters.framing_errors.append(f"{spec.name}: {exc}")
-            except Exception as exc:  # a decoder bug must not stop the sensor
-                counters.framing_errors.append(f"{spec.name}: {type(exc).__name__}: {exc}")
+                out += self.pdu(ts, to_server, data[pos : pos + size])
+            except Exception as exc:
+                self._failed(exc, counters)
             pos += size
         return out
 

@@ -3,9 +3,10 @@ id and unit id within the flow."""
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
-from .base import U16BE, Counts, Endpoints, Malformed, Pending, ProtocolSpec, text
+from .base import MAX_VALUES, U16BE, Counts, Endpoints, Malformed, Pending, ProtocolSpec, text
 from .records import Transaction
 
 FUNCTIONS = {
@@ -75,15 +76,20 @@ DEVICE_OBJECTS = {
 }
 
 _u16 = U16BE.unpack_from
+_mbap = struct.Struct(">2xHH").unpack_from  # the MBAP header's protocol id and length
+#: Register values by count (at most ``MAX_VALUES``), read in one unpack.
+_REGS = [struct.Struct(f">{n}H").unpack_from for n in range(MAX_VALUES + 1)]
+#: Each byte's eight coil states, least significant bit first.
+_BITS = [tuple(bool(byte >> i & 1) for i in range(8)) for byte in range(256)]
 
 
 def pdu_length(buf: bytes | bytearray, off: int) -> int:
     if len(buf) - off < 6:
         return 0
-    if buf[off + 2] or buf[off + 3]:
-        return -1
-    length = (buf[off + 4] << 8) | buf[off + 5]
-    if length < 2 or length > 254:
+    protocol: int
+    length: int
+    protocol, length = _mbap(buf, off)
+    if protocol or length < 2 or length > 254:
         return -1
     return 6 + length
 
@@ -100,13 +106,16 @@ def resync(buf: bytes | bytearray, off: int) -> int:
 
 
 def _bits(raw: bytes, count: int) -> list[Any]:
-    count = min(count, len(raw) * 8, 128)
-    return [bool(raw[i >> 3] >> (i & 7) & 1) for i in range(count)]
+    count = min(count, len(raw) * 8, MAX_VALUES)
+    out: list[Any] = []
+    for byte in raw[: (count + 7) >> 3]:
+        out += _BITS[byte]
+    del out[count:]
+    return out
 
 
 def _regs(raw: bytes) -> list[Any]:
-    n = min(len(raw) // 2, 128)
-    return [(raw[2 * i] << 8) | raw[2 * i + 1] for i in range(n)]
+    return list(_REGS[min(len(raw) // 2, MAX_VALUES)](raw))
 
 
 class ModbusSession:
@@ -122,55 +131,45 @@ class ModbusSession:
         tid = (data[0] << 8) | data[1]
         unit = data[6]
         fc = data[7]
-        body = data[8:]
-        if to_server:
-            return self._request(ts, tid, unit, fc, body)
-        return self._response(ts, tid, unit, fc, body)
-
-    def _request(self, ts: float, tid: int, unit: int, fc: int, body: bytes) -> list[Transaction]:
-        if fc & 0x80:
-            raise Malformed(f"request with exception function code {fc}")
-        tx = self.ends.tx(
-            ts, "modbus", fc, FUNCTIONS.get(fc, f"function_{fc}"), unit=unit, write=fc in WRITES
-        )
-        tx.details["transaction_id"] = tid
-        try:
-            _parse_request(tx, fc, body)
-        except (IndexError, ValueError) as exc:
-            raise Malformed(f"{tx.function_name} request truncated") from exc
-        return self.pending.put((tid, unit), tx)
-
-    def _response(self, ts: float, tid: int, unit: int, fc: int, body: bytes) -> list[Transaction]:
-        tx = self.pending.take((tid, unit))
-        out: list[Transaction] = []
-        if tx is None:
+        if to_server:  # a request: kept until its response
+            if fc & 0x80:
+                raise Malformed(f"request with exception function code {fc}")
+            name = FUNCTIONS.get(fc) or f"function_{fc}"
+            tx = self.ends.tx(ts, "modbus", fc, name, fc in WRITES, unit, {"transaction_id": tid})
+            try:
+                _parse_request(tx, fc, data[8:])
+            except (IndexError, ValueError) as exc:
+                raise Malformed(f"{tx.function_name} request truncated") from exc
+            return self.pending.put((tid, unit), tx)
+        found = self.pending.take((tid, unit))
+        if found is None:
             # a response whose request was not seen (capture started late): still a transaction
             base = fc & 0x7F
-            tx = self.ends.tx(ts, "modbus", base, FUNCTIONS.get(base, f"function_{base}"))
-            tx.unit = unit
-            tx.details["transaction_id"] = tid
-            tx.details["request_seen"] = False
-        elif (fc & 0x7F) != tx.function:
-            raise Malformed(f"response function {fc} to request {tx.function}")
+            name = FUNCTIONS.get(base) or f"function_{base}"
+            details = {"transaction_id": tid, "request_seen": False}
+            tx = self.ends.tx(ts, "modbus", base, name, False, unit, details)
+        elif (fc & 0x7F) != found.function:
+            raise Malformed(f"response function {fc} to request {found.function}")
+        else:
+            tx = found
         tx.details["response_ts"] = ts
-        out.append(tx)
         if fc & 0x80:
-            code = body[0] if body else 0
+            code = data[8] if len(data) > 8 else 0
             tx.status = "exception"
-            tx.error = EXCEPTIONS.get(code, f"exception_{code}")
-            return out
+            tx.error = EXCEPTIONS.get(code) or f"exception_{code}"
+            return [tx]
         try:
-            _parse_response(tx, fc, body)
+            _parse_response(tx, fc, data[8:])
         except (IndexError, ValueError) as exc:
             raise Malformed(f"{tx.function_name} response truncated") from exc
-        return out
+        return [tx]
 
     def flush(self) -> list[Transaction]:
         return self.pending.flush()
 
 
 def _parse_request(tx: Transaction, fc: int, b: bytes) -> None:
-    if fc in (1, 2, 3, 4):
+    if 1 <= fc <= 4:
         tx.address, tx.count = _u16(b, 0)[0], _u16(b, 2)[0]
     elif fc == 5:
         tx.address, value = _u16(b, 0)[0], _u16(b, 2)[0]
@@ -209,9 +208,9 @@ def _parse_request(tx: Transaction, fc: int, b: bytes) -> None:
 
 
 def _parse_response(tx: Transaction, fc: int, b: bytes) -> None:
-    if fc in (1, 2):
+    if fc == 1 or fc == 2:
         tx.values = _bits(b[1 : 1 + b[0]], tx.count if tx.count is not None else b[0] * 8)
-    elif fc in (3, 4):
+    elif fc == 3 or fc == 4:
         tx.values = _regs(b[1 : 1 + b[0]])
     elif fc == 23:
         tx.details["read_values"] = _regs(b[1 : 1 + b[0]])

@@ -95,14 +95,20 @@ NONE_POLICY = "http://opcfoundation.org/UA/SecurityPolicy#None"
 MESSAGE_TYPES = frozenset({b"HEL", b"ACK", b"ERR", b"OPN", b"MSG", b"CLO", b"RHE"})
 MAX_MESSAGE = 16 * 1024 * 1024
 _U32 = struct.Struct("<I").unpack_from
+#: A message header: its type and chunk letters as one number, then its size.
+_HEADER = struct.Struct("<II").unpack_from
+_HEADS = frozenset(
+    int.from_bytes(kind + chunk, "little") for kind in MESSAGE_TYPES for chunk in (b"F", b"C", b"A")
+)
+_CHUNK, _ABORT = ord("C"), ord("A")  # a MSG chunk's type: more to come, or given up
 
 
 def pdu_length(buf: bytes | bytearray, off: int) -> int:
     if len(buf) - off < 8:
         return 0
-    if bytes(buf[off : off + 3]) not in MESSAGE_TYPES or buf[off + 3] not in b"FCA":
+    head, size = _HEADER(buf, off)
+    if head not in _HEADS:
         return -1
-    size: int = _U32(buf, off + 4)[0]
     return size if 8 <= size <= MAX_MESSAGE else -1
 
 
@@ -138,26 +144,27 @@ class OpcUaSession:
     def pdu(self, ts: float, to_server: bool, data: bytes) -> list[Transaction]:
         kind = data[:3]
         chunk = data[3]
-        r = Reader(data, 8)
         if kind == b"MSG":
             if self.encrypted:
                 self._count("opcua.encrypted_messages")
                 return []
             # secure channel id, token id, sequence number, then the request id
             request_id: int = _U32(data, 20)[0]
-            r.pos = 24
-            key = (to_server, request_id)
-            if key in self.chunks:  # a later chunk of a message already read
-                if chunk != ord("C"):
-                    self.chunks.discard(key)
+            chunks = self.chunks
+            if chunks or chunk == _CHUNK:  # a message in several chunks: read its first
+                key = (to_server, request_id)
+                if key in chunks:  # a later chunk of a message already read
+                    if chunk != _CHUNK:
+                        chunks.discard(key)
+                    return []
+                if chunk == _CHUNK:
+                    if len(chunks) > 256:
+                        chunks.clear()
+                    chunks.add(key)
+            if chunk == _ABORT:
                 return []
-            if chunk == ord("C"):
-                if len(self.chunks) > 256:
-                    self.chunks.clear()
-                self.chunks.add(key)
-            elif chunk == ord("A"):
-                return []
-            return self._message(ts, to_server, request_id, r)
+            return self._message(ts, to_server, request_id, Reader(data, 24))
+        r = Reader(data, 8)
         if kind == b"HEL" and to_server:
             tx = self.ends.tx(ts, "opcua", 0, "Hello")
             r.skip(20)
@@ -212,10 +219,10 @@ class OpcUaSession:
     def _message(self, ts: float, to_server: bool, request_id: int, r: Reader) -> list[Transaction]:
         tx: Transaction | None
         type_id = r.numeric_nodeid()
-        name = SERVICES.get(type_id, f"Service_{type_id}" if type_id >= 0 else "UnknownService")
+        name = SERVICES.get(type_id) or (f"Service_{type_id}" if type_id >= 0 else "UnknownService")
         if to_server:
-            tx = self.ends.tx(ts, "opcua", type_id, name, write=type_id in WRITES)
-            tx.details["request_id"] = request_id
+            details = {"request_id": request_id}
+            tx = self.ends.tx(ts, "opcua", type_id, name, type_id in WRITES, None, details)
             if type_id in REQUEST_DETAILS:
                 _safely(tx, _request_details, r, type_id)
             return self.pending.put(request_id, tx)
@@ -289,11 +296,11 @@ def _request_details(tx: Transaction, r: Reader, type_id: int) -> None:
         tx.details["client_product_uri"] = r.string()
         tx.details["client_application_name"] = r.localized_text()
     elif type_id == 467:  # ActivateSession: which identity token
-        r.skip(4)
-        r.string()
-        r.bytestring()  # client signature
-        for _ in range(r.count()):
-            r.extension_object()  # software certificates
+        r.string()  # client signature: algorithm
+        r.bytestring()  # and signature
+        for _ in range(r.count()):  # software certificates: data and signature
+            r.bytestring()
+            r.bytestring()
         for _ in range(r.count()):
             r.string()  # locale ids
         tx.details["identity_token"] = _TOKENS.get(r.nodeid(), "other")
@@ -369,8 +376,8 @@ def _response_details(tx: Transaction, r: Reader, type_id: int) -> None:
             tx.details.setdefault("server", app)
         tx.details["endpoints"] = endpoints[:16]
     elif type_id == 464:  # CreateSession
-        r.nodeid()
-        r.nodeid()
+        r.skip_nodeid()  # session id
+        r.skip_nodeid()  # authentication token
         r.skip(8)
         r.bytestring()
         cert = r.bytestring()

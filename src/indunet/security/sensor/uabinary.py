@@ -87,7 +87,7 @@ class Reader:
         if end > len(data):
             raise Malformed(f"string of {n} bytes runs past the message end")
         self.pos = end
-        return data[pos : min(end, pos + MAX_TEXT)].decode("utf-8", "replace")
+        return data[pos : end if n <= MAX_TEXT else pos + MAX_TEXT].decode("utf-8", "replace")
 
     def bytestring(self) -> bytes | None:
         n = self.i32()
@@ -95,10 +95,13 @@ class Reader:
 
     def count(self) -> int:
         """An array length, bounded by the bytes left (each element is at least one byte)."""
-        n = self.i32()
-        if n > len(self.data) - self.pos:
-            raise Malformed(f"array of {n} elements in {len(self.data) - self.pos} bytes")
-        return max(n, 0)
+        data = self.data
+        pos = self.pos + 4
+        n: int = _I32(data, self.pos)[0]
+        self.pos = pos
+        if n > len(data) - pos:
+            raise Malformed(f"array of {n} elements in {len(data) - pos} bytes")
+        return n if n > 0 else 0
 
     def nodeid(self) -> str:
         data, pos = self.data, self.pos
@@ -137,6 +140,20 @@ class Reader:
             self.u32()
         return out
 
+    def skip_nodeid(self) -> None:
+        """A node id passed over: the usual two- and four-byte numeric ones without making
+        their text, any other (or one cut short) as ``nodeid`` reads it."""
+        data, pos = self.data, self.pos
+        if pos + 4 <= len(data):
+            kind = data[pos]
+            if kind == 0:
+                self.pos = pos + 2
+                return
+            if kind == 1:
+                self.pos = pos + 4
+                return
+        self.nodeid()
+
     def numeric_nodeid(self) -> int:
         """A namespace-0 numeric node id (a type id); -1 for any other."""
         start = self.pos
@@ -150,22 +167,34 @@ class Reader:
         if kind == 2 and _U16(self.data, start + 1)[0] == 0:
             self.pos += 7
             return int(_U32(self.data, start + 3)[0])
-        self.nodeid()
+        self.skip_nodeid()
         return -1
 
     def extension_object(self) -> str:
+        """An extension object passed over; its type id."""
         type_id = self.nodeid()
-        enc = self.u8()
-        if enc in (1, 2):
+        self._extension_body()
+        return type_id
+
+    def skip_extension_object(self) -> None:
+        """An extension object passed over, its type id unread."""
+        self.skip_nodeid()
+        self._extension_body()
+
+    def _extension_body(self) -> None:
+        enc = self.data[self.pos]
+        self.pos += 1
+        if enc == 1 or enc == 2:
             self.skip(max(self.i32(), 0))
         elif enc:
             raise Malformed(f"extension object with encoding {enc}")
-        return type_id
 
     def diagnostic_info(self, depth: int = 0) -> None:
         if depth > 8:
             raise Malformed("diagnostic info nested too deep")
         mask = self.u8()
+        if not mask:  # the usual: no diagnostics
+            return
         for bit in (0x01, 0x02, 0x04, 0x08):
             if mask & bit:
                 self.skip(4)
@@ -177,20 +206,21 @@ class Reader:
             self.diagnostic_info(depth + 1)
 
     def request_header(self) -> None:
-        self.nodeid()  # authentication token
+        self.skip_nodeid()  # authentication token
         self.skip(16)  # timestamp, request handle, return diagnostics
         self.string()  # audit entry id
         self.skip(4)  # timeout hint
-        self.extension_object()
+        self.skip_extension_object()
 
     def response_header(self) -> int:
         """Skips the header; returns the service result."""
-        self.skip(12)
-        result = self.u32()
+        self.skip(12)  # timestamp, request handle
+        result: int = _U32(self.data, self.pos)[0]
+        self.pos += 4
         self.diagnostic_info()
         for _ in range(self.count()):
             self.string()
-        self.extension_object()
+        self.skip_extension_object()
         return result
 
     def localized_text(self) -> str | None:
@@ -244,9 +274,10 @@ class Reader:
         mask = self.u8()
         value = self.variant() if mask & 0x01 else None
         status = self.u32() if mask & 0x02 else 0
-        for bit, size in ((0x04, 8), (0x10, 2), (0x08, 8), (0x20, 2)):
-            if mask & bit:
-                self.skip(size)
+        if mask & 0x3C:  # timestamps and picoseconds, not kept
+            for bit, size in ((0x04, 8), (0x10, 2), (0x08, 8), (0x20, 2)):
+                if mask & bit:
+                    self.skip(size)
         return value, status
 
 
