@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 
 from indunet.core import Event, EventType, InMemoryEventBus
-from indunet.core.signals import RECORDS_MAX, Record, Signal, Signals, SignalType, metric_lines
+from indunet.core.signals import (
+    BYTES_MAX,
+    RECORDS_MAX,
+    Record,
+    Signal,
+    Signals,
+    SignalType,
+    metric_lines,
+)
 
 SEEN = EventType("tests.seen", 1, "tests", "something a hot path saw")
 OTHER = EventType("tests.other", 1, "tests", "something else")
@@ -152,3 +160,17 @@ def test_metric_lines_name_each_type() -> None:
     lines = metric_lines(State())
     assert 'indunet_signal_records_total{type="tests.seen",result="lost"} 1' in lines
     assert 'indunet_signal_records_total{type="tests.seen",result="published"} 0' in lines
+
+
+def test_records_of_long_text_are_cut_by_bytes_and_counted() -> None:
+    signal = Signal(SignalType(SEEN, lambda r: {"who": r[0], "n": r[1]}))
+    long = "泵" * 2_000  # 6,000 bytes of UTF-8: a client chose it
+    for n in range(RECORDS_MAX):
+        signal.add((long, n))
+    event = signal.take()
+    assert event is not None
+    kept = event.data["records"]
+    assert 0 < len(kept) < RECORDS_MAX
+    assert len(event.encode()) <= BYTES_MAX + 1024  # the envelope's own fields beside
+    assert event.data["left_out"] == RECORDS_MAX - len(kept) == signal.lost
+    assert [r["n"] for r in kept] == list(range(len(kept)))  # the first ones, in order

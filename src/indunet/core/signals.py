@@ -7,7 +7,8 @@ one bus event each would cost more than the answers. So a producer only appends 
 list (``Signal.add``: no lock, no I/O, no encoding), and one task per process (``Signals``)
 takes every signal's records each ``INTERVAL_S``, turns them into JSON with the signal
 type's ``shape`` and publishes **one event per type**, carrying at most ``RECORDS_MAX``
-records and ``left_out``, the count of records that did not fit. Nothing is dropped
+records (and ``BYTES_MAX`` bytes of them) and ``left_out``, the count of records that did
+not fit. Nothing is dropped
 silently: consumers add ``left_out`` to their counters, and the process counts it too
 (``metric_lines``).
 
@@ -25,11 +26,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import orjson
+
 from indunet.core.events import Event, EventBus, EventType
 
 log = logging.getLogger(__name__)
 RECORDS_MAX = 1_000
 """Records one event carries at most; more in one interval are counted ``left_out``."""
+BYTES_MAX = 512 * 1024
+"""The records of one event as JSON at most (a NATS message is 1 MiB by default; records
+hold text clients chose, so a count alone would not bound it); the rest are ``left_out``."""
 INTERVAL_S = 1.0
 """Seconds between two events of one signal type (of one process), at least."""
 
@@ -72,22 +78,28 @@ class Signal:
     def take(self) -> Event | None:
         """The records gathered since the last take as one event (``None``: nothing new).
 
-        Its data: ``records`` (at most ``limit`` JSON objects, in the order added) and
-        ``left_out`` (how many more there were)."""
+        Its data: ``records`` (at most ``limit`` JSON objects and ``BYTES_MAX`` bytes of
+        them, in the order added) and ``left_out`` (how many more there were)."""
         records, left = self.records, self.left_out
         if not records and not left:
             return None
         self.records, self.left_out = [], 0
         kept = records[: self.limit]
-        left += len(records) - len(kept)
-        self.lost += left
         shape = self.kind.shape
         try:
-            data = {"records": [dict(shape(r)) for r in kept], "left_out": left}
+            shaped = [dict(shape(r)) for r in kept]
         except Exception:
-            self.lost += len(kept)
+            self.lost += len(records) + left
             raise
-        return self.kind.event.make(data)
+        size, fits = 0, 0
+        for record in shaped:
+            size += len(orjson.dumps(record)) + 1
+            if size > BYTES_MAX:
+                break
+            fits += 1
+        left += len(records) - fits
+        self.lost += left
+        return self.kind.event.make({"records": shaped[:fits], "left_out": left})
 
 
 class Signals:
