@@ -21,6 +21,7 @@ from tests.connect.test_mqtt_support import (
     port_of,
 )
 
+from indunet.connect.events import AUTH_FAILURES
 from indunet.connect.mqtt.packets import (
     ConnAck,
     Connect,
@@ -36,6 +37,7 @@ from indunet.connect.mqtt.packets import (
     Will,
     encode,
 )
+from indunet.core.signals import Signal
 from indunet.telemetry import Sample
 
 T = "indunet/v1/{}/telemetry"
@@ -483,3 +485,31 @@ def test_connection_phases_and_endings_keep_what_is_final() -> None:
     conn.end(Ending.DISCONNECTED)
     conn.end(Ending.SHUT_DOWN)  # the first reason is the one that decides the will
     assert conn.ending is Ending.DISCONNECTED
+
+
+async def test_refused_credentials_are_noted_with_the_peer_and_the_name_given() -> None:
+    refused = Signal(AUTH_FAILURES)
+    async with embedded(RecordingSink(), refused=refused) as conn:
+        port = port_of(conn)
+        for user, secret in (("dev-a", "wrong"), ("nobody", "secret-a")):
+            raw = await Raw.open(port)
+            assert (await raw.login(user, secret)).return_code == 5
+            raw.close()
+        anonymous = await Raw.open(port)
+        await anonymous.send(Connect("anon"))
+        assert await anonymous.next() == ConnAck(4)
+        anonymous.close()
+        # right credentials, a will outside the device's topics: refused, but no guess
+        raw = await Raw.open(port)
+        ack = await raw.login("dev-a", "secret-a", will=Will("indunet/v1/dev-b/status", b"x"))
+        assert ack.return_code == 5
+        raw.close()
+        async with device(port, "dev-b"):
+            pass
+    event = refused.take()
+    assert event is not None
+    assert [(r["src"], r["user"], r["device"], r["target"]) for r in event.data["records"]] == [
+        ("127.0.0.1", "dev-a", "dev-a", "mqtt"),
+        ("127.0.0.1", "nobody", "nobody", "mqtt"),
+        ("127.0.0.1", None, None, "mqtt"),
+    ]

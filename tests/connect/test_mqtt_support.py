@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from indunet.connect.mqtt import MqttConfig, MqttConnector
 from indunet.connect.mqtt.endpoint import EndpointLimits
+from indunet.core.signals import Signal
 from indunet.devices import Action, MqttForm, Point, ThingModel
 from indunet.telemetry import DeadLetters, DiskBuffer, MemoryStore, Overloaded, Pipeline, Sample
 
@@ -136,13 +137,18 @@ class RecordingSink:
 
 @contextlib.asynccontextmanager
 async def embedded(
-    sink: Any, status: Statuses | None = None, *, answer_within: float = 10.0, **limits: Any
+    sink: Any,
+    status: Statuses | None = None,
+    *,
+    answer_within: float = 10.0,
+    refused: Signal | None = None,
+    **limits: Any,
 ) -> AsyncIterator[MqttConnector]:
     """A started MqttConnector in embedded mode on a free loopback port, devices added."""
     from indunet.connect import DeviceLink
 
     config = MqttConfig(port=0, command_timeout=answer_within, limits=EndpointLimits(**limits))
-    connector = MqttConnector(config, sink, status, authenticate)
+    connector = MqttConnector(config, sink, status, authenticate, refused=refused)
     for device in SECRETS:
         connector.add(DeviceLink(device, METER))
     await connector.start()

@@ -131,6 +131,8 @@ async def test_bad_samples_become_dead_letters_and_the_rest_is_stored(
     assert '"value"' in letter.payload and '"ts"' in letter.payload
     assert list(store.rows.values()) == [good]
     assert pipeline.stats()["dead_lettered"] == {reason: 1}
+    # the receipt names the devices nobody registered (the security platform hears of them)
+    assert receipt.unknown == ({"ghost"} if reason == "unknown_device" else set())
     # the pipeline goes on
     await pipeline.submit([ok("temperature", 23.0, ts=NOW - 2)], source="mqtt")
     assert len(store.rows) == 2

@@ -15,6 +15,7 @@ import pytest
 
 from indunet import ids
 from indunet.core.settings import Settings
+from indunet.ids.events import RESOLUTIONS
 from indunet.ids.syntax import gs1
 from indunet.web import AppState, build_state, create_app
 
@@ -296,3 +297,23 @@ async def test_cors_and_options_as_the_resolver_standard_asks(client: httpx.Asyn
     assert pre.status_code == 204
     assert pre.headers["allow"] == "GET, HEAD, OPTIONS"
     assert pre.headers["access-control-allow-headers"] == "Accept, Accept-Language"
+
+
+async def test_each_digital_link_answer_is_noted_as_a_resolution(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    signal = state.signals.of(RESOLUTIONS)
+    signal.take()  # what registering the records noted
+    assert (await client.get(f"/01/{GTIN}")).status_code == 307
+    missing = f"/01/{gs1.format('0950600013436')}"
+    assert (await client.get(missing)).status_code == 404
+    no_links = f"/01/{gs1.format('0950600013437')}/21/X"
+    assert (await client.get(no_links)).status_code == 404
+    event = signal.take()
+    assert event is not None
+    got = [(r["src"], r["handle"], r["outcome"], r["via"]) for r in event.data["records"]]
+    assert got == [
+        ("127.0.0.1", f"/01/{GTIN}", "success", "gs1"),
+        ("127.0.0.1", missing, "failure", "gs1"),
+        ("127.0.0.1", no_links, "success", "gs1"),  # registered: it exists, without links
+    ]

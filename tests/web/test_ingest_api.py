@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import USCC_B, bearer
 
 from indunet import core, ids, telemetry
+from indunet.connect.events import AUTH_FAILURES, UNKNOWN_DEVICES
 from indunet.telemetry import DeadLetters, DiskBuffer, MemoryStore, Pipeline, Sample
 from indunet.web import AppState, create_app
 
@@ -331,3 +332,38 @@ async def test_dead_letters_name_their_detail_with_params_besides_the_english_te
     ]
     assert payload["detail_reason"] == "payload_block_not_object"
     assert payload["detail_params"] == {"where": "[0]"}
+
+
+async def test_refused_device_credentials_and_unknown_devices_are_noted(
+    client: httpx.AsyncClient, state: AppState, store: MemoryStore, world: World
+) -> None:
+    refused = state.signals.of(AUTH_FAILURES)
+    unknown = state.signals.of(UNKNOWN_DEVICES)
+    body = rows(("env-0001", "temperature", 20.0))
+    for headers in (
+        {"Authorization": "Device env-0001:not-the-secret"},
+        {"Authorization": "Device ghost-7:guess"},
+        {"Authorization": "Device only-a-secret"},  # no ':': nothing named
+    ):
+        assert (
+            await client.post("/api/v1/telemetry", json=body, headers=headers)
+        ).status_code == 401
+    event = refused.take()
+    assert event is not None
+    address = "127.0.0.1"  # httpx's ASGI transport
+    assert [(r["src"], r["user"], r["device"], r["target"]) for r in event.data["records"]] == [
+        (address, "env-0001", "env-0001", "device"),
+        (address, "ghost-7", "ghost-7", "device"),
+        (address, None, None, "device"),
+    ]
+    mixed = rows(("env-0001", "temperature", 20.0), ("ghost-1", "x", 1.0), ("ghost-2", "x", 2.0))
+    resp = await client.post("/api/v1/telemetry", json=mixed, headers=world["user"])
+    assert resp.json()["dead_lettered"] == 2
+    assert (await client.post("/api/v1/telemetry", json=body, headers=world["device"])).is_success
+    event = unknown.take()
+    assert event is not None
+    assert sorted((r["device"], r["via"], r["enterprise_id"]) for r in event.data["records"]) == [
+        ("ghost-1", "http", world.enterprises["mine"]),
+        ("ghost-2", "http", world.enterprises["mine"]),
+    ]
+    assert refused.take() is None  # the good device credentials noted nothing

@@ -15,6 +15,7 @@ from typing import Any
 
 from indunet.connect.connector import Connector, StatusSink
 from indunet.core import Settings
+from indunet.core.signals import Signals
 from indunet.devices.forms import BINDINGS, FormBinding
 from indunet.telemetry import SampleSink
 
@@ -24,12 +25,15 @@ Authenticate = Callable[[str, str], bool]
 
 @dataclass(frozen=True)
 class ConnectorContext:
-    """What a connector factory may use: where samples and statuses go, and the platform's settings."""
+    """What a connector factory may use: where samples and statuses go, the platform's
+    settings, the devices' credentials check, and the process's signals (refused
+    credentials are noted there, ``connect.events``)."""
 
     sink: SampleSink
     status: StatusSink
     settings: Settings | None = None
     authenticate: Authenticate | None = None
+    signals: Signals | None = None
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,10 @@ from indunet.core.plugins import Page, Section, Subsystem
 
 SUBSYSTEM = Subsystem(
     name="core",
-    summary="settings, database, enterprises, users, roles, tokens, audit, events",
+    summary="settings, database, enterprises, users, roles, tokens, audit, events, signals",
     tables=("indunet.core.tables",),
+    services="indunet.core.signals:service",
+    metrics="indunet.core.signals:metric_lines",
     console=(
         "indunet.web.console.account:router",
         "indunet.web.console.users:router",

@@ -168,6 +168,11 @@ class DeviceRegistry:
         except NotFound:
             return None
 
+    def holds(self, device_id: str) -> bool:
+        """Whether the device is in memory now: its lookups and checks read no database
+        (an unknown id is read through, so callers on the event loop check this first)."""
+        return device_id in self._digests
+
     def authenticate(self, device_id: str, secret: str) -> bool:
         """Whether ``secret`` is the device's current secret (constant-time comparison)."""
         stored = self._digests.get(device_id)

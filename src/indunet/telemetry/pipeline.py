@@ -35,7 +35,15 @@ from indunet.core import InvalidInput
 from indunet.devices import ThingModel
 from indunet.telemetry.batching import Batcher, Job
 from indunet.telemetry.buffer import DiskBuffer
-from indunet.telemetry.checks import REFUSED, UNDECODABLE, Checks, Letter, said, sample_text
+from indunet.telemetry.checks import (
+    REFUSED,
+    UNDECODABLE,
+    UNKNOWN_DEVICE,
+    Checks,
+    Letter,
+    said,
+    sample_text,
+)
 from indunet.telemetry.deadletters import DeadLetters
 from indunet.telemetry.ingest_stats import IngestStats
 from indunet.telemetry.notifier import Notifier, OnStored
@@ -94,11 +102,13 @@ class Route(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
-    """What became of one submission: samples accepted and dead-lettered, first reasons."""
+    """What became of one submission: samples accepted and dead-lettered, first reasons,
+    and the device ids no registered device has (their samples were dead-lettered)."""
 
     accepted: int
     dead_lettered: int
     errors: list[str] = field(default_factory=list)
+    unknown: frozenset[str] = frozenset()
 
 
 class Pipeline:
@@ -299,7 +309,10 @@ class Pipeline:
         finally:
             await recorded
         errors = [f"{x.reason}: {x.detail}" for x in letters[:_ERRORS_SHOWN]]
-        return Receipt(len(valid), len(letters), errors)
+        unknown = frozenset(
+            x.device for x in letters if x.reason == UNKNOWN_DEVICE and x.device is not None
+        )
+        return Receipt(len(valid), len(letters), errors, unknown)
 
     # -- queue and batches ---------------------------------------------------------------
     def _enqueue(self, samples: Sequence[Sample]) -> Awaitable[None]:

@@ -9,6 +9,7 @@ from urllib.parse import unquote
 
 import sqlalchemy as sa
 from starlette.requests import HTTPConnection
+from starlette.types import Scope
 
 from indunet.core import Logins, NotFound, PermissionDenied, Role, User, users
 from indunet.ids import (
@@ -30,6 +31,13 @@ SESSION_COOKIE = "indunet_session"
 def client_address(request: HTTPConnection) -> str:
     """The peer address logins are throttled and audited by (proxies' headers are not trusted)."""
     return request.client.host if request.client else "unknown"
+
+
+def peer_address(scope: Scope) -> str | None:
+    """The peer address of a request's ASGI scope, None when the server does not know it
+    (what signals note; proxies' headers are not trusted)."""
+    client = scope.get("client")
+    return client[0] if client else None
 
 
 def split_basic(header: str) -> tuple[str, str]:

@@ -17,8 +17,10 @@ import sqlalchemy as sa
 
 from indunet import bus as backbone_bus
 from indunet import connect, devices, ids, telemetry
+from indunet.connect import events as connect_events
 from indunet.core import EventBus, Settings
 from indunet.core.db import BUFFER_FILE, application_name
+from indunet.core.signals import Signal, Signals
 from indunet.devices import Device
 from indunet.devices import events as device_events
 
@@ -255,15 +257,21 @@ class _Status:
 @dataclass
 class _Seen:
     """The connectors' sink: the pipeline, telling the registry whose data arrived (its
-    ``last_seen``, kept in memory and flushed with the statuses)."""
+    ``last_seen``, kept in memory and flushed with the statuses) and ``unknown`` the
+    devices the pipeline did not know (``connect.events.UNKNOWN_DEVICES``; a connector's
+    sink has no source address)."""
 
     pipeline: telemetry.Pipeline
     registry: devices.DeviceRegistry
+    unknown: Signal | None = None
 
     async def submit(self, samples: Sequence[telemetry.Sample], *, source: str) -> None:
         at = time.time()
-        await self.pipeline.submit(samples, source=source)
+        receipt = await self.pipeline.ingest(samples, source=source)
         self.registry.saw_data({s.device for s in samples}, at)
+        if self.unknown is not None:
+            for device in receipt.unknown:
+                self.unknown.add((None, device, source, None))
 
     async def reject(
         self,
@@ -292,6 +300,7 @@ def from_state(state: AppState) -> Platform:
         state.hierarchy,
         backbone=backbone_of(state),
         invalidation=state.invalidation,
+        signals=state.signals,
     )
 
 
@@ -307,6 +316,7 @@ def build_platform(
     *,
     backbone: backbone_bus.Backbone | None = None,
     invalidation: backbone_bus.Invalidation | None = None,
+    signals: Signals | None = None,
 ) -> Platform:
     """Construct every platform service; nothing runs until ``Platform.start``.
 
@@ -316,7 +326,8 @@ def build_platform(
     Commands for devices this process does not serve go to the connector that does
     (``bus.RemoteSender``), and a connector serves commands from the others
     (``bus.CommandServer``). With ``invalidation``, a device changed here makes the other
-    processes read their devices at once, and theirs this one.
+    processes read their devices at once, and theirs this one. With ``signals``, connectors
+    note refused credentials and the sink notes telemetry of unknown devices there.
     """
     role = Role.of(settings)
     index, count = role.index, role.count
@@ -354,8 +365,15 @@ def build_platform(
             worker = backbone_bus.BusWorker(backbone, stored, partitions)
     # --- connectors ---
     status = _Status(registry)
+    unknown = signals.of(connect_events.UNKNOWN_DEVICES) if signals is not None else None
     manager = connect.ConnectorManager.from_protocols(
-        connect.ConnectorContext(_Seen(pipeline, registry), status, settings, registry.authenticate)
+        connect.ConnectorContext(
+            _Seen(pipeline, registry, unknown),
+            status,
+            settings,
+            registry.authenticate,
+            signals=signals,
+        )
     )
     sender: telemetry.CommandSender = manager
     server: backbone_bus.CommandServer | None = None

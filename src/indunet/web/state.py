@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from indunet.core import EventBus, InMemoryEventBus, Logins, Settings
 from indunet.core.plugins import Service
 from indunet.core.registration import Applications
+from indunet.core.signals import Signals
 from indunet.ids import Hierarchy
 from indunet.ids.complaints import Complaints
 from indunet.ids.sessions import Sessions
@@ -34,6 +35,8 @@ class AppState:
     ``bus_once`` handle each event once per installation (the notification dispatcher): in
     one process, the lead, of the scaled mode. ``backbone`` and ``invalidation`` exist in the
     scaled mode only; ``backbone_parts`` are started with the backbone's service.
+    ``signals`` gathers what hot paths notice (resolutions, refused device credentials,
+    unknown devices) and publishes it on ``bus`` once a second (``core.signals``).
     """
 
     settings: Settings
@@ -45,6 +48,7 @@ class AppState:
     complaints: Complaints = field(default_factory=Complaints)  # the public complaints door
     handle_sessions: Sessions = field(default_factory=Sessions)  # Handle challenge-response
     streams: StreamSlots = field(default_factory=StreamSlots)  # open event streams, by user
+    signals: Signals = field(default_factory=Signals)  # hot paths' records, batched to the bus
     services: dict[str, Service] = field(default_factory=dict)
     single_bus: EventBus | None = None  # the scaled mode's bus of once-handled events
     backbone: Backbone | None = None

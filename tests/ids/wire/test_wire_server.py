@@ -12,7 +12,9 @@ from collections.abc import AsyncIterator
 import pytest
 from tests.ids.wire import rfc_client as rfc
 
+from indunet.core.signals import Signal
 from indunet.ids import OPERATOR, Answer, HandleValue, Node
+from indunet.ids.events import RESOLUTIONS
 from indunet.ids.wire.server import UDP_ANSWER_MAX, WireServer, WireService
 from indunet.web.state import AppState
 
@@ -305,3 +307,37 @@ async def test_a_failure_inside_the_node_is_answered_over_tcp_not_a_dropped_conn
     assert (failed.rc, failed.request_id) == (2, 1)
     assert (again.rc, again.request_id) == (2, 2)
     assert failed.message == "internal error"  # the cause stays in the log
+
+
+async def test_every_resolution_answered_is_noted_with_its_peer_and_code(
+    state: AppState,
+) -> None:
+    top = state.hierarchy.nodes["88"]
+    url = [{"index": 1, "type": "URL", "data": "https://top.example.cn/a"}]
+    await asyncio.to_thread(top.put, "88/TOP-2", url, OPERATOR)
+    signal = Signal(RESOLUTIONS)
+    server = await _serve(state.hierarchy.front, resolutions=signal)
+    try:
+        ask = rfc.resolution_request("88/TOP-2", flags=rfc.RECURSIVE)
+        await udp(server, ask)  # resolved through the hierarchy (the slow path)
+        await udp(server, ask)  # from the resolver's cache
+        await udp(server, ask)  # the same bytes again: the remembered answer
+        await udp(server, rfc.resolution_request("88.100.1/MISSING"))
+        await tcp(server, ask)
+        await tcp(server, rfc.resolution_request("88.100.1/GONE"))
+        await udp(server, rfc.resolution_request("", op=rfc.OP_GET_SITE_INFO))  # no resolution
+        assert server.service.repeated >= 1
+    finally:
+        await server.stop()
+    event = signal.take()
+    assert event is not None and event.data["left_out"] == 0
+    assert [
+        (r["src"], r["handle"], r["rc"], r["outcome"], r["via"]) for r in event.data["records"]
+    ] == [
+        (HOST, "88/TOP-2", 1, "success", "udp"),
+        (HOST, "88/TOP-2", 1, "success", "udp"),
+        (HOST, "88/TOP-2", 1, "success", "udp"),
+        (HOST, "88.100.1/MISSING", 100, "failure", "udp"),
+        (HOST, "88/TOP-2", 1, "success", "tcp"),
+        (HOST, "88.100.1/GONE", 100, "failure", "tcp"),
+    ]

@@ -13,6 +13,7 @@ from indunet.connect.mqtt.client import BrokerClient
 from indunet.connect.mqtt.config import MqttConfig
 from indunet.connect.mqtt.endpoint import Authenticate, MqttEndpoint
 from indunet.connect.mqtt.router import MessageRouter
+from indunet.core.signals import Signal
 from indunet.telemetry import Sample, SampleSink, Value
 
 
@@ -24,7 +25,8 @@ class MqttConnector:
     """Devices that speak MQTT: telemetry in, commands out, results back.
 
     Embedded mode (no ``config.broker``) serves ``MqttEndpoint`` and checks each device's
-    credentials with ``authenticate``. Broker mode subscribes on the external broker; its
+    credentials with ``authenticate``, noting refusals in ``refused``
+    (``connect.events.AUTH_FAILURES``). Broker mode subscribes on the external broker; its
     ACLs are the broker's (see ``acl.write_mosquitto_files``).
     """
 
@@ -36,6 +38,7 @@ class MqttConnector:
         sink: SampleSink,
         status: StatusSink | None = None,
         authenticate: Authenticate | None = None,
+        refused: Signal | None = None,
     ) -> None:
         self.config = config
         self.router = MessageRouter(sink, status)
@@ -50,6 +53,7 @@ class MqttConnector:
                 host=config.host,
                 port=config.port,
                 limits=config.limits,
+                refused=refused,
             )
 
     async def start(self) -> None:

@@ -1,6 +1,8 @@
 """The embedded MQTT endpoint: Indunet's own MQTT 3.1.1 server for devices (asyncio streams).
 
-Devices log in with user name = device id and their secret. Each connection reads
+Devices log in with user name = device id and their secret; a CONNECT whose credentials are
+refused is noted (peer address, user name) in the ``refused`` signal
+(``connect.events.AUTH_FAILURES``, target ``mqtt``). Each connection reads
 continuously: every PUBLISH decoded since the last batch goes to the sink in ONE ``submit``
 and the acknowledgements (PUBACK, PUBREC) follow in order once it returned, i.e. once the
 samples are durable. On ``Overloaded`` nothing is acknowledged, reading that connection
@@ -46,6 +48,7 @@ from indunet.connect.mqtt.packets import (
 from indunet.connect.mqtt.router import Batch, MessageRouter
 from indunet.connect.mqtt.sessions import Session
 from indunet.core.backoff import Backoff
+from indunet.core.signals import Signal
 from indunet.telemetry import Overloaded
 
 log = logging.getLogger(__name__)
@@ -101,9 +104,11 @@ class MqttEndpoint:
         host: str = "127.0.0.1",
         port: int = 0,
         limits: EndpointLimits | None = None,
+        refused: Signal | None = None,
     ) -> None:
         self.router = router
         self.authenticate = authenticate
+        self.refused = refused
         self.host = host
         self.requested_port = port
         self.limits = limits or EndpointLimits()
@@ -171,13 +176,15 @@ class MqttEndpoint:
             if task is not None:
                 self._tasks.discard(task)
 
-    async def _check(self, connect: Connect) -> int:
-        """CONNACK return code for a CONNECT's credentials."""
+    async def _check(self, connect: Connect, peer: str | None) -> int:
+        """CONNACK return code for a CONNECT's credentials from ``peer`` (refusals noted)."""
         if connect.username is None or connect.password is None:
+            self._refused(connect, peer)
             return ConnectCode.BAD_CREDENTIALS
         try:
             secret = connect.password.decode()
         except UnicodeDecodeError:
+            self._refused(connect, peer)
             return ConnectCode.NOT_AUTHORIZED
         try:
             ok = await asyncio.to_thread(self.authenticate, connect.username, secret)
@@ -187,12 +194,18 @@ class MqttEndpoint:
             log.exception("MQTT authentication of %s failed", connect.username)
             return ConnectCode.SERVER_UNAVAILABLE
         if not ok:
+            self._refused(connect, peer)
             return ConnectCode.NOT_AUTHORIZED
         will = connect.will
         forms = self.router.form_topics(connect.username)
         if will is not None and not acl.may_publish(connect.username, will.topic, forms):
             return ConnectCode.NOT_AUTHORIZED
         return ConnectCode.ACCEPTED
+
+    def _refused(self, connect: Connect, peer: str | None) -> None:
+        if self.refused is not None:
+            user = connect.username
+            self.refused.add((peer, user, user, "mqtt", None))
 
     def _session(self, device: str, client_id: str, clean: bool) -> tuple[Session, bool]:
         key = (device, client_id)
@@ -293,7 +306,8 @@ class _Connection:
             ep.counts["protocol_errors"] += 1
             log.info("MQTT connection closed: first packet is not CONNECT")
             return False
-        code = await ep._check(connect)
+        peername = self.writer.get_extra_info("peername")
+        code = await ep._check(connect, str(peername[0]) if peername else None)
         client_id = connect.client_id
         if code == ConnectCode.ACCEPTED and not client_id:
             if connect.clean_session:

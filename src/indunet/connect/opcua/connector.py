@@ -20,6 +20,7 @@ from asyncua.ua.uaerrors import UaError, UaStatusCodeError
 from indunet.connect.connector import CommandFailed, DeviceLink, Health, StatusSink
 from indunet.connect.links import Links
 from indunet.core import InvalidInput, NotFound
+from indunet.core.signals import Signal
 from indunet.devices import OpcUaForm, ThingModel
 from indunet.telemetry import Sample, SampleSink, Value
 
@@ -33,9 +34,10 @@ class OpcUaConnector:
 
     protocol = "opcua"
 
-    def __init__(self, sink: SampleSink, status: StatusSink) -> None:
+    def __init__(self, sink: SampleSink, status: StatusSink, refused: Signal | None = None) -> None:
         self.sink = sink
         self.status = status
+        self.refused = refused  # identities a server refused (``connect.events.AUTH_FAILURES``)
         self.stats = Stats()
         self._links: Links[OpcUaSettings, Session] = Links(self._session)
 
@@ -173,7 +175,7 @@ class OpcUaConnector:
         )
 
     def _session(self, settings: OpcUaSettings) -> Session:
-        return Session(settings, self.sink, self.status, self.stats)
+        return Session(settings, self.sink, self.status, self.stats, refused=self.refused)
 
     def _connected(self, device_id: str) -> tuple[Session, DeviceState, Client]:
         session = self._links.get(device_id)

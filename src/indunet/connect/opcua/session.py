@@ -6,7 +6,9 @@ when a refusing server starts accepting), subscribes every device's points
 connection to be lost: asyncua's watchdog probes a quiet server, and a closed socket or a
 bad subscription status is noticed at once. Then devices go offline, the client is thrown
 away and a fresh one connects and re-subscribes. Data changes are batched: every
-notification that arrived while the sink was busy goes in the next ``submit``.
+notification that arrived while the sink was busy goes in the next ``submit``. A connection
+the server refuses for the identity it was given (``IDENTITY_REFUSED``) is noted in the
+``refused`` signal, with the endpoint and the user name (``connect.events.AUTH_FAILURES``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from asyncua.ua.uaerrors import UaError
 from indunet.connect.connector import DeviceLink, StatusSink
 from indunet.connect.probe import wait_or_accepting
 from indunet.core.backoff import Backoff
+from indunet.core.signals import Signal
 from indunet.devices import Point
 from indunet.telemetry import BAD, GOOD, Overloaded, Sample, SampleSink, Value
 from indunet.telemetry.checks import said
@@ -36,6 +39,15 @@ log = logging.getLogger(__name__)
 
 SESSION_TIMEOUT_MS = 60_000  # a session orphaned by a lost connection dies within a minute
 MAX_BUFFER = 100_000  # samples waiting for the sink before new ones are dropped
+#: Status codes of a server refusing the user identity (OPC UA Part 4, ActivateSession).
+IDENTITY_REFUSED = frozenset(
+    {
+        "BadIdentityTokenInvalid",
+        "BadIdentityTokenRejected",
+        "BadUserAccessDenied",
+        "BadUserSignatureInvalid",
+    }
+)
 
 
 class Lost(Exception):
@@ -96,12 +108,19 @@ class Session:
     """A client for one server and the devices read through it."""
 
     def __init__(
-        self, settings: OpcUaSettings, sink: SampleSink, status: StatusSink, stats: Stats
+        self,
+        settings: OpcUaSettings,
+        sink: SampleSink,
+        status: StatusSink,
+        stats: Stats,
+        *,
+        refused: Signal | None = None,
     ) -> None:
         self.settings = settings
         self.sink = sink
         self.status = status
         self.stats = stats
+        self.refused = refused
         self.devices: dict[str, DeviceState] = {}
         self.client: Client | None = None
         self.task: asyncio.Task[None] | None = None
@@ -256,7 +275,12 @@ class Session:
                     await self._open(client)
             except Exception as exc:
                 self.stats.errors += 1
-                log.info("opcua %s: cannot connect: %s", self.settings.endpoint, status_name(exc))
+                why = status_name(exc)
+                log.info("opcua %s: cannot connect: %s", self.settings.endpoint, why)
+                if why in IDENTITY_REFUSED and self.refused is not None:
+                    user, endpoint = self.settings.username, self.settings.endpoint
+                    device = min(self.devices, default=None)
+                    self.refused.add((None, user, device, "opcua", endpoint))
                 self._all_offline()
                 await self._close(client, lost=True)
                 s = self.settings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from indunet.connect.connector import Connector
+from indunet.connect.events import AUTH_FAILURES
 from indunet.connect.spec import ConnectorContext, ProtocolSpec
 
 from .config import OpcUaSettings
@@ -12,7 +13,8 @@ def connector(ctx: ConnectorContext) -> Connector:
     """The OPC UA connector (asyncua loads here, not on import)."""
     from .connector import OpcUaConnector
 
-    return OpcUaConnector(ctx.sink, ctx.status)
+    refused = ctx.signals.of(AUTH_FAILURES) if ctx.signals is not None else None
+    return OpcUaConnector(ctx.sink, ctx.status, refused)
 
 
 SPEC = ProtocolSpec(

@@ -13,6 +13,10 @@ error asking for TCP (a small query must not turn into a large flood towards a s
 address); TCP answers are capped at ``TCP_ANSWER_MAX``, connections at ``MAX_CONNECTIONS``,
 and queries waiting on the node or the resolver at ``MAX_PENDING`` (then
 ``RC_SERVER_TOO_BUSY``).
+
+Every resolution answered is noted for the security platform (``WireService.resolutions``,
+``ids.events.RESOLUTIONS``): the peer's address, the handle's bytes and the response code,
+one tuple appended to a list.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import struct
 from time import perf_counter
 from typing import Any
 
+from indunet.core.signals import Signal
 from indunet.ids.answers import Answer
 from indunet.ids.errors import RC, HandleError
 from indunet.ids.node import Node, NodeRole
@@ -48,6 +53,7 @@ IDLE_TIMEOUT = 30.0
 READ_TIMEOUT = 10.0
 
 _HEAD = struct.Struct(">BBBBiiiIiiIHBBiI")  # envelope and header, unchecked
+_RC = struct.Struct(">i")  # a message's response code, after its envelope and op code
 _BODY = codec.ENVELOPE_SIZE + codec.HEADER_SIZE  # where a request's handle (length first) is
 #: The short error sent instead of an answer over the rate limit (``ratelimit.Verdict.SLIP``).
 SLIP_MESSAGE = "rate limited: too many answers about this handle to your network; ask over TCP"
@@ -55,6 +61,11 @@ SLIP_MESSAGE = "rate limited: too many answers about this handle to your network
 
 def _blob(b: bytes) -> bytes:
     return len(b).to_bytes(4, "big") + b
+
+
+def response_code(message: bytes) -> int:
+    """The response code of an encoded answer (its header's second field)."""
+    return int(_RC.unpack_from(message, codec.ENVELOPE_SIZE + 4)[0])
 
 
 class WireService:
@@ -68,9 +79,12 @@ class WireService:
         site_url: str = "",
         handle_port: int = 0,
         rate_limit: ResponseRateLimit | None = None,
+        resolutions: Signal | None = None,
     ) -> None:
         self.node = node
         self.rate_limit = rate_limit if rate_limit is not None else ResponseRateLimit()
+        #: every resolution answered, as ``ids.events.RESOLUTIONS`` records (None: not kept)
+        self.resolutions = resolutions
         self.limits = limits
         self.cache = WireCache()
         self.admin = WireAdmin(node)
@@ -232,6 +246,8 @@ class _Udp(asyncio.DatagramProtocol):
             if len(out) <= codec.UDP_PACKET_SIZE and self.transport is not None:
                 size = int.from_bytes(data[_BODY : _BODY + 4])  # decoded before: well formed
                 handle = data[_BODY + 4 : _BODY + 4 + size]
+                if service.resolutions is not None:
+                    service.resolutions.add((addr[0], handle, 1, "udp"))
                 verdict = service.rate_limit.verdict(addr[0], handle)
                 if verdict is Verdict.SEND:
                     self.transport.sendto(out, addr)
@@ -252,10 +268,12 @@ class _Udp(asyncio.DatagramProtocol):
             return
         out = service.cached(req, data)
         if out is not None:
+            if service.resolutions is not None:
+                service.resolutions.add((addr[0], req.handle, 1, "udp"))
             self._send(out, req, addr)
             return
         if service.pending >= MAX_PENDING:
-            self._send(codec.encode_error(req, codec.RC_SERVER_TOO_BUSY, "busy"), req, addr)
+            self._noted(codec.encode_error(req, codec.RC_SERVER_TOO_BUSY, "busy"), req, addr)
             return
         task = asyncio.get_running_loop().create_task(self._slow(req, addr))
         self.tasks.add(task)
@@ -270,7 +288,14 @@ class _Udp(asyncio.DatagramProtocol):
             out = codec.encode_error(req, codec.RC_ERROR, "internal error")
         finally:
             self.service.pending -= 1
-        self._send(out, req, addr)
+        self._noted(out, req, addr)
+
+    def _noted(self, message: bytes, req: codec.Request, addr: tuple[str | Any, int]) -> None:
+        """Send an answer that was not a cache hit, noting it when it answers a resolution."""
+        resolutions = self.service.resolutions
+        if resolutions is not None and req.header.op_code == codec.OC_RESOLUTION:
+            resolutions.add((addr[0], req.handle, response_code(message), "udp"))
+        self._send(message, req, addr)
 
     def _send(self, message: bytes, req: codec.Request, addr: tuple[str | Any, int]) -> None:
         if self.transport is None:
@@ -392,6 +417,8 @@ class WireServer:
                 out = codec.encode_error(
                     req, codec.RC_ERROR, f"the answer is larger than {TCP_ANSWER_MAX} bytes"
                 )
+            if service.resolutions is not None and req.header.op_code == codec.OC_RESOLUTION:
+                service.resolutions.add((peer or None, req.handle, response_code(out), "tcp"))
             writer.write(out)
             await writer.drain()
             if not req.header.op_flags & codec.FLAG_KC and not challenged:

@@ -6,6 +6,8 @@ import logging
 from typing import Protocol
 
 from indunet.core import Settings
+from indunet.core.signals import Signal, Signals
+from indunet.ids.events import RESOLUTIONS
 from indunet.ids.node import Node
 from indunet.ids.wire.ratelimit import ResponseRateLimit
 from indunet.ids.wire.server import WireServer, WireService
@@ -17,10 +19,21 @@ class WireEndpoint:
     """UDP and TCP on ``host:port`` answering for ``node`` (its site is ``site_url``)."""
 
     def __init__(
-        self, node: Node, host: str, port: int, site_url: str, *, udp_rate: float = 20.0
+        self,
+        node: Node,
+        host: str,
+        port: int,
+        site_url: str,
+        *,
+        udp_rate: float = 20.0,
+        resolutions: Signal | None = None,
     ) -> None:
         self.service = WireService(
-            node, site_url=site_url, handle_port=port, rate_limit=ResponseRateLimit(udp_rate)
+            node,
+            site_url=site_url,
+            handle_port=port,
+            rate_limit=ResponseRateLimit(udp_rate),
+            resolutions=resolutions,
         )
         self.server = WireServer(self.service, host, port)
 
@@ -49,6 +62,9 @@ class _State(Protocol):
     @property
     def hierarchy(self) -> _Hierarchy: ...
 
+    @property
+    def signals(self) -> Signals: ...
+
 
 #: Processes of a scaled installation that answer clients (the API role) or run everything.
 SERVING_ROLES = ("all", "api")
@@ -63,4 +79,11 @@ def endpoint(state: _State) -> WireEndpoint | None:
     embedded = len(state.hierarchy.nodes) > 1  # its nodes' sites are <base>/nodes/<name>
     site = f"{s.base_url()}/nodes/{node.name}" if embedded else s.base_url()
     host = s.handle_host or s.host
-    return WireEndpoint(node, host, s.handle_port, site, udp_rate=s.handle_udp_rate)
+    return WireEndpoint(
+        node,
+        host,
+        s.handle_port,
+        site,
+        udp_rate=s.handle_udp_rate,
+        resolutions=state.signals.of(RESOLUTIONS),
+    )

@@ -15,6 +15,9 @@ Configured from the environment (docs/security/ingest.md), every source off unle
 - ``INDUNET_SECURITY_EVENT_DAYS`` / ``INDUNET_SECURITY_EVENT_ROWS``: the store's retention.
 - ``INDUNET_SECURITY_AUDIT_EVENTS``: ``off`` stops following the audit log (the platform's
   own events: failed logins, command writes, changes); on by default.
+- ``INDUNET_SECURITY_PLATFORM_SIGNALS``: ``off`` stops taking the platform's signals from the
+  event bus (identifier resolutions, refused device credentials, unknown devices:
+  ``ingest.signals``); on by default.
 
 Every source here is the installation's own (``enterprise_id`` None); events posted over HTTP
 by an enterprise are that enterprise's, and its source is listed as its own.
@@ -39,6 +42,7 @@ from .gate import Gate, SourceStats
 from .listeners import PEER_RATE, TcpSyslog, UdpSyslog
 from .offsets import OffsetBook
 from .platform import AuditFollower
+from .signals import TYPES, PlatformSignals, registry_enterprises
 from .tail import DirectoryTail, FileTail
 
 log = logging.getLogger(__name__)
@@ -173,6 +177,13 @@ def install(security: Any, state: Any, env: Mapping[str, str] | None = None) -> 
     if (env.get("INDUNET_SECURITY_AUDIT_EVENTS") or "on") != "off":
         stats = ingest.source("platform audit", "platform", "audit")
         ingest.parts.append(("platform audit", AuditFollower(security.engine, security.hub, stats)))
+    bus = getattr(state, "bus_once", None)  # each signal handled once per installation
+    if bus is not None and (env.get("INDUNET_SECURITY_PLATFORM_SIGNALS") or "on") != "off":
+        sources = {t: ingest.source(f"platform {t}", "platform", "bus") for t in TYPES}
+        registry = getattr(getattr(state, "services", {}).get("platform"), "devices", None)
+        enterprises = registry_enterprises(registry) if registry is not None else None
+        signals = PlatformSignals(bus, security.hub, sources, enterprises)
+        ingest.parts.append(("platform signals", signals))
     security.add("ingest", ingest)
 
 

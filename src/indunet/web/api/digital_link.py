@@ -11,7 +11,9 @@ standard describes (docs/ids/digital-link.md):
   ``gs1_dl_not_found``, ``gs1_dl_no_links``) when nothing is registered.
 
 Records are read by resolution (``Node.resolve``), so they are cached and may be held by
-another node. ``/.well-known/gs1resolver`` describes the resolver.
+another node. ``/.well-known/gs1resolver`` describes the resolver. Each request answered is
+noted for the security platform as one ``ids.events.RESOLUTIONS`` record (the path as asked,
+``gs1``).
 """
 
 from __future__ import annotations
@@ -24,8 +26,11 @@ from starlette.routing import Route
 from indunet.core import IndunetError, NotFound
 from indunet.ids import HTTP_STATUS, RC, HandleError
 from indunet.ids import digitallink as dl
+from indunet.ids.events import RESOLUTIONS
 from indunet.ids.syntax import gs1
 from indunet.ids.values import HandleValue
+from indunet.web.api.handles import rc_of
+from indunet.web.auth import peer_address
 from indunet.web.state import AppState
 
 JSON = "application/json"
@@ -69,6 +74,7 @@ class DigitalLinkApi:
         self.state = state
         self.front = state.hierarchy.front
         self.prefixes = dl.parse_prefix_map(state.settings.gs1_prefixes)
+        self.resolutions = state.signals.of(RESOLUTIONS)
 
     async def _record(self, es: gs1.ElementString) -> list[HandleValue]:
         """The public values of the most specific record of ``es`` that holds links."""
@@ -108,34 +114,39 @@ class DigitalLinkApi:
 
     async def resolve(self, request: Request) -> Response:
         """Answer one Digital Link URI: a linkset or a redirect."""
+        raw = request.scope.get("raw_path") or request.url.path.encode()
         try:
-            raw = request.scope.get("raw_path") or request.url.path.encode()
-            es = dl.element_string(dl.path_segments(raw.decode("latin-1")))
-            asked = request.query_params.get("linkType")
-            name = None if asked is None or asked == "all" else dl.link_type_name(asked)
-            values = await self._record(es)
-            links, plain = dl.links(values)
-            wanted = dl.languages(request.headers.get("accept-language", ""))
-            default = dl.default_link(links, plain, wanted)
-            anchor = self.state.settings.base_url() + dl.uri_path(es)
-            if asked == "all" or (
-                asked is None and wants_linkset(request.headers.get("accept", ""))
-            ):
-                body = dl.linkset(anchor, links, default)
-                context = f'<{LINKSET_CONTEXT}>; rel="http://www.w3.org/ns/json-ld#context"'
-                return Response(
-                    orjson.dumps(body),
-                    media_type=dl.LINKSET_TYPE,
-                    headers={**CORS, "Link": context},
-                )
-            target = (dl.of_type(links, name, wanted) if name else None) or default
-            assert target is not None  # _record returns only records with a link
-            linkset = f'<{anchor}?linkType=all>; rel="linkset"; type="{dl.LINKSET_TYPE}"'
-            return Response(
-                status_code=307, headers={**CORS, "Location": target.href, "Link": linkset}
-            )
+            response = await self._answer(request, raw)
         except IndunetError as exc:
+            # registered but without links: the identifier exists
+            rc = RC.VALUES_NOT_FOUND if exc.reason == "gs1_dl_no_links" else rc_of(exc)
+            self.resolutions.add((peer_address(request.scope), raw, rc, "gs1"))
             return _error(exc)
+        self.resolutions.add((peer_address(request.scope), raw, RC.SUCCESS, "gs1"))
+        return response
+
+    async def _answer(self, request: Request, raw: bytes) -> Response:
+        """The linkset or redirect of the Digital Link URI ``raw``."""
+        es = dl.element_string(dl.path_segments(raw.decode("latin-1")))
+        asked = request.query_params.get("linkType")
+        name = None if asked is None or asked == "all" else dl.link_type_name(asked)
+        values = await self._record(es)
+        links, plain = dl.links(values)
+        wanted = dl.languages(request.headers.get("accept-language", ""))
+        default = dl.default_link(links, plain, wanted)
+        anchor = self.state.settings.base_url() + dl.uri_path(es)
+        if asked == "all" or (asked is None and wants_linkset(request.headers.get("accept", ""))):
+            body = dl.linkset(anchor, links, default)
+            context = f'<{LINKSET_CONTEXT}>; rel="http://www.w3.org/ns/json-ld#context"'
+            return Response(
+                orjson.dumps(body),
+                media_type=dl.LINKSET_TYPE,
+                headers={**CORS, "Link": context},
+            )
+        target = (dl.of_type(links, name, wanted) if name else None) or default
+        assert target is not None  # _record returns only records with a link
+        linkset = f'<{anchor}?linkType=all>; rel="linkset"; type="{dl.LINKSET_TYPE}"'
+        return Response(status_code=307, headers={**CORS, "Location": target.href, "Link": linkset})
 
     async def description(self, request: Request) -> Response:
         """The resolver description file."""

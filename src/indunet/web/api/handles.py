@@ -6,6 +6,10 @@ system, and a cached answer is served as stored bytes with no validation layer i
 ``CachedAnswers`` goes one step further for the front node's cache hits: it answers them as
 ASGI middleware, before the framework's exception, body-limit and routing layers (which cost
 about a third of the throughput, see docs/benchmarks.md).
+
+Every resolution answered (GET or POST, cached or not, found or not) is noted for the
+security platform as an ``ids.events.RESOLUTIONS`` record: the peer's address, the handle as
+asked, the response code and ``http`` — one tuple appended to a list (``core.signals``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from indunet.core import IndunetError
+from indunet.core.signals import Signal
 from indunet.ids import (
     HTTP_STATUS,
     RC,
@@ -35,6 +40,7 @@ from indunet.ids import (
     SitePolicy,
     SiteRefused,
 )
+from indunet.ids.events import RESOLUTIONS
 from indunet.ids.reading import holds, read_values
 from indunet.ids.syntax.handle import upper_ascii
 from indunet.ids.transport import handle_path
@@ -43,7 +49,7 @@ from indunet.ids.valuetypes import TypeFilter
 from indunet.web.api.handle_http import flag, shaped
 from indunet.web.api.handle_list import list_response, paging
 from indunet.web.api.handle_put import ProtocolError, read_put
-from indunet.web.auth import SESSION_COOKIE, client_address, write_principal
+from indunet.web.auth import SESSION_COOKIE, client_address, peer_address, write_principal
 from indunet.web.state import AppState
 
 JSON = "application/json"
@@ -137,18 +143,22 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
     return Response(orjson.dumps(body), status_code=status, media_type=JSON, headers=headers)
 
 
+def rc_of(exc: IndunetError) -> int:
+    """The Handle response code of an error; core errors get the nearest one."""
+    if isinstance(exc, HandleError):
+        return int(exc.rc)
+    return {
+        401: RC.AUTHENTICATION_FAILED,
+        403: RC.NOT_AUTHORIZED,
+        404: RC.HANDLE_NOT_FOUND,
+        409: RC.HANDLE_ALREADY_EXISTS,
+        400: RC.INVALID_VALUE,
+    }.get(exc.status, RC.ERROR)
+
+
 def error_response(exc: IndunetError, handle: str) -> Response:
     """An error in Handle REST shape; core errors get the nearest response code."""
-    if isinstance(exc, HandleError):
-        rc = int(exc.rc)
-    else:
-        rc = {
-            401: RC.AUTHENTICATION_FAILED,
-            403: RC.NOT_AUTHORIZED,
-            404: RC.HANDLE_NOT_FOUND,
-            409: RC.HANDLE_ALREADY_EXISTS,
-            400: RC.INVALID_VALUE,
-        }.get(exc.status, RC.ERROR)
+    rc = rc_of(exc)
     status = exc.status
     response = _json(status, {"responseCode": rc, "handle": handle, "message": exc.message})
     if status == 401:  # both schemes offered, as Handle.Net offers them
@@ -268,6 +278,7 @@ class CachedAnswers:
     def __init__(self, app: ASGIApp, state: AppState) -> None:
         self.app = app
         self.front = state.hierarchy.front
+        self.resolutions = state.signals.of(RESOLUTIONS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer a cache hit directly; pass anything else on."""
@@ -289,6 +300,8 @@ class CachedAnswers:
                     body = front.resolver.cached_body(key, asked)
                 if body is not None:
                     front.stats.resolved(perf_counter() - t0)
+                    client = scope.get("client")  # web.auth.peer_address, inlined
+                    self.resolutions.add((client[0] if client else None, asked, 1, "http"))
                     await send(
                         {
                             "type": "http.response.start",
@@ -309,6 +322,7 @@ class HandleApi:
         self.front = state.hierarchy.front
         self.nodes = state.hierarchy.nodes
         self.policy = state.hierarchy.policy
+        self.resolutions: Signal = state.signals.of(RESOLUTIONS)
 
     def node_of(self, request: Request) -> tuple[Node, bool]:
         name = request.path_params.get("node")
@@ -337,10 +351,13 @@ class HandleApi:
                     body = resolver.cached_body(key, text)
                 if body is not None:
                     node.stats.resolved(perf_counter() - t0)
+                    self.resolutions.add((peer_address(request.scope), text, 1, "http"))
                     return Response(body, media_type=JSON)
-            return shaped(await self._resolve(request, node, recurse, text, params), params)
+            response, rc = await self._resolve(request, node, recurse, text, params)
         except IndunetError as exc:
-            return shaped(error_response(exc, text), params)
+            response, rc = error_response(exc, text), rc_of(exc)
+        self.resolutions.add((peer_address(request.scope), text, rc, "http"))
+        return shaped(response, params)
 
     async def post(self, request: Request) -> Response:
         """Resolve one handle with its parameters in the body (Handle.Net's POST)."""
@@ -352,16 +369,19 @@ class HandleApi:
                 request.query_params, body_params(request.headers.get("content-type", ""), raw)
             )
             node, recurse = self.node_of(request)
-            return shaped(await self._resolve(request, node, recurse, text, params), params)
+            response, rc = await self._resolve(request, node, recurse, text, params)
         except IndunetError as exc:
-            return shaped(error_response(exc, text), params)
+            response, rc = error_response(exc, text), rc_of(exc)
+        self.resolutions.add((peer_address(request.scope), text, rc, "http"))
+        return shaped(response, params)
 
     async def _resolve(
         self, request: Request, node: Node, recurse: bool, text: str, params: Params
-    ) -> Response:
+    ) -> tuple[Response, int]:
         """Resolution with ``params``: public values through the resolver and its cache, or,
         with credentials and not ``publicOnly``, the values the caller may read from the
-        node's own store. A JSONP answer (``callback``) is always public-only."""
+        node's own store. A JSONP answer (``callback``) is always public-only. Returns the
+        answer and its response code."""
         authorization = request.headers.get("authorization")
         public = params.get("publicOnly")
         public_only = params.get("callback") is not None or (
@@ -377,11 +397,11 @@ class HandleApi:
                 read_values, node, text, principal, types=types, indices=indices
             )
             # The answer echoes the handle as asked, as every answer does.
-            return values_response(text, values, bool(types or indices))
+            return values_response(text, values, bool(types or indices)), RC.SUCCESS
         fresh = _flag(params, "auth", False)
         resolver = node.resolver
         answer = await node.resolve(text, recurse=recurse and resolver is not None, fresh=fresh)
-        return answer_response(answer, request, self.policy, text, params)
+        return answer_response(answer, request, self.policy, text, params), int(answer.rc)
 
     async def _reader(
         self, request: Request, node: Node, authorization: str | None

@@ -4,6 +4,9 @@
 or in the on-disk buffer), 400 for a body it cannot read (kept as a dead letter), and 503
 with ``Retry-After`` when the buffer is full. The body shapes are in connect-http.md. An
 ``http`` device is online while it posts (offline after ``devices.HTTP_SILENT_S`` of silence).
+Refused device credentials and samples for device ids nobody registered are noted for the
+security platform (``connect.events``: target ``device``; way in ``http``), with the sender's
+address.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from indunet import connect, core, telemetry
+from indunet.connect.events import AUTH_FAILURES, UNKNOWN_DEVICES
 from indunet.core import AuthenticationFailed, NotFound, PermissionDenied, Role, User, access
 from indunet.telemetry.checks import said
+from indunet.web.auth import peer_address
 from indunet.web.deps import (
     PathId,
     PlatformDep,
@@ -57,7 +62,17 @@ async def _sender(request: Request, state: Any, platform: Platform) -> Sender:
     scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "device":
         device_id, sep, secret = credentials.strip().partition(":")
-        if not sep or not platform.devices.authenticate(device_id, secret):
+        registry = platform.devices
+        if not sep:
+            ok = False
+        elif registry.holds(device_id):  # the hot path: from memory, on the loop
+            ok = registry.authenticate(device_id, secret)
+        else:  # an id not in memory is read through from the database: off the loop
+            ok = await run_in_threadpool(registry.authenticate, device_id, secret)
+        if not ok:
+            named = device_id if sep else None  # no ':': the text may be the secret alone
+            failure = (peer_address(request.scope), named, named, "device", None)
+            state.signals.of(AUTH_FAILURES).add(failure)
             raise AuthenticationFailed(
                 "device credentials are wrong; send 'Authorization: Device <device id>:<secret>'"
             )
@@ -165,6 +180,12 @@ async def post_telemetry(request: Request, state: StateDep, platform: PlatformDe
     except telemetry.Overloaded as exc:
         return _json(exc.to_dict(), exc.status, {"Retry-After": str(RETRY_AFTER_S)})
     _seen(platform, batch.devices)
+    if receipt.unknown:
+        address = peer_address(request.scope)
+        enterprise = sender.user.enterprise_id if sender.user is not None else None
+        unknown = state.signals.of(UNKNOWN_DEVICES)
+        for device in receipt.unknown:
+            unknown.add((address, device, "http", enterprise))
     return _json(
         {
             "accepted": receipt.accepted,

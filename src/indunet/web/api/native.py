@@ -12,7 +12,9 @@ from pydantic import BaseModel, Field
 from indunet import core, ids
 from indunet.core import NotFound, Role, access
 from indunet.ids import Node, schemekeys
-from indunet.web.auth import client_address, template_manager
+from indunet.ids.events import RESOLUTIONS
+from indunet.web.api.handles import rc_of
+from indunet.web.auth import client_address, peer_address, template_manager
 from indunet.web.deps import MAX_DB_INT, QueryId, StateDep, UserDep, require
 from indunet.web.state import AppState
 
@@ -186,12 +188,20 @@ def get_node(name: str, state: StateDep) -> dict[str, Any]:
 
 
 @router.get("/resolve/{handle:path}", tags=["identifiers"])
-async def resolve(handle: str, state: StateDep, fresh: bool = False) -> dict[str, Any]:
+async def resolve(
+    handle: str, request: Request, state: StateDep, fresh: bool = False
+) -> dict[str, Any]:
     """Resolve through the recursive resolver and show the referral path taken."""
     node = state.hierarchy.nodes.get("recursive") or state.hierarchy.front
     s = state.settings
-    handle = schemekeys.handle_of(handle, s.oid_prefixes, s.ecode_prefixes)  # oid:…, ecode:…
-    answer = await node.resolve(handle, recurse=True, fresh=fresh)
+    resolutions = state.signals.of(RESOLUTIONS)
+    try:
+        key = schemekeys.handle_of(handle, s.oid_prefixes, s.ecode_prefixes)  # oid:…, ecode:…
+        answer = await node.resolve(key, recurse=True, fresh=fresh)
+    except core.IndunetError as exc:
+        resolutions.add((peer_address(request.scope), handle, rc_of(exc), "api"))
+        raise
+    resolutions.add((peer_address(request.scope), handle, int(answer.rc), "api"))
     return answer.to_json(with_path=True)
 
 
