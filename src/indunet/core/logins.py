@@ -86,4 +86,10 @@ class Logins:
         user = self.attempt(engine, username, source, via, check)
         with engine.begin() as conn:
             note_login(conn, user)
+            # audited as failures are, as the installation's (a failure names an account that
+            # may not exist, so it has no enterprise): a success from a source that was
+            # guessing passwords is what the "success after failures" rule looks for
+            audit.record(
+                conn, f"source:{source}", "login.succeeded", f"user:{user.username}", {"via": via}
+            )
         return user

@@ -66,3 +66,48 @@ async def test_failed_logins_and_command_writes_become_events(
     assert stats.submitted == 2
     await follower.stop()
     await hub.stop()
+
+
+async def test_password_guessing_then_a_success_raise_the_console_auth_rules(
+    state: AppState, enterprise: core.Enterprise
+) -> None:
+    from tests.web.test_console_platform import PASSWORD, add_user
+
+    from indunet.security.detect import Context, Engine, MemorySink, builtin_files, load_ruleset
+
+    add_user(state, "operator", core.Role.ENTERPRISE_USER, enterprise.id)
+    got: list[SecurityEvent] = []
+
+    async def collect(batch: Sequence[SecurityEvent]) -> None:
+        got.extend(batch)
+
+    hub = Hub()
+    hub.subscribe("t", collect)
+    await hub.start()
+    follower = AuditFollower(state.engine, hub, SourceStats("platform audit", "platform", "audit"))
+    assert await follower.poll() == 0
+    # ten wrong passwords from one address, over two accounts (each account locks after
+    # five, the address after twenty), then the operator's own password from it
+    for account in ("operator", "admin"):
+        for _ in range(5):
+            with pytest.raises(IndunetError):
+                state.logins.password(
+                    state.engine, account, "guess", source="203.0.113.7", via="console"
+                )
+    state.logins.password(state.engine, "operator", PASSWORD, source="203.0.113.7", via="console")
+    assert await follower.poll() == 11
+    await hub.drained()
+    await hub.stop()
+    success = got[-1]
+    assert (success.kind, success.outcome, success.user, success.src_ip) == (
+        "auth.success",
+        "success",
+        "operator",
+        "203.0.113.7",
+    )
+    assert success.enterprise_id is None  # the installation's, as the failures are
+    assert {e.fields["target"] for e in got} == {"console"}
+    assert got[0].fields["account"] == "user:operator"
+    engine = Engine(load_ruleset(builtin_files()), MemorySink(), Context())
+    fired = [a.rule for a in engine.process(got)]
+    assert fired == ["auth.bruteforce", "auth.success-after-failures"]

@@ -7,7 +7,10 @@ becomes a ``SecurityEvent`` of source ``platform`` (id ``audit-<n>``, so an entr
 is stored once), in the entry's enterprise:
 
 - ``login.failed`` → ``auth.failure`` (outcome failure, severity 5; ``src_ip`` the source
-  address, ``user`` the account named, ``protocol`` the way in: console, api, handle…);
+  address, ``user`` the account named, ``protocol`` the way in: console, token, handle…;
+  ``fields.target`` the service, ``console`` or ``handle``, as the auth rules read it, and
+  ``fields.account`` the audit target); ``login.succeeded`` (a password login) →
+  ``auth.success`` the same way (severity 1);
 - ``device.write`` / ``device.invoke`` (command writes to equipment) → ``ot.command``
   (severity 4);
 - ``user.*``, ``token.*``, ``session.*``, ``prefix.rotate_key``, ``device.rotate_secret``
@@ -56,10 +59,17 @@ def to_event(entry: audit.AuditEntry) -> SecurityEvent:
     user = actor if actor_kind == "user" else None
     kind, severity, outcome, did = "config.change", 1, "success", entry.action
     protocol = None
-    if entry.action == "login.failed":
-        kind, severity, outcome, did = "auth.failure", 5, "failure", "login"
+    service = None
+    if entry.action in ("login.failed", "login.succeeded"):
+        failed = entry.action == "login.failed"
+        kind, severity, outcome, did = (
+            ("auth.failure", 5, "failure", "login")
+            if failed
+            else ("auth.success", 1, "success", "login")
+        )
         user = target if target_kind == "user" else entry.target
         protocol = name(entry.detail.get("via"))
+        service = "handle" if (protocol or "").startswith("handle") else "console"
     elif entry.action in ("device.write", "device.invoke"):
         kind, severity = "ot.command", 4
     elif entry.action.startswith(_CREDENTIALS):
@@ -70,6 +80,8 @@ def to_event(entry: audit.AuditEntry) -> SecurityEvent:
         "target": entry.target,
         "detail": entry.detail,
     }
+    if service is not None:  # a login: ``target`` is the service logged in to, as the
+        fields["target"], fields["account"] = service, entry.target  # auth rules read it
     return SecurityEvent(
         ts=entry.at.timestamp(),
         source="platform",
