@@ -31,6 +31,7 @@ from typing import Any
 from indunet.core.signals import Signal
 from indunet.ids.answers import Answer
 from indunet.ids.errors import RC, HandleError
+from indunet.ids.events import MAX_HANDLE
 from indunet.ids.node import Node, NodeRole
 from indunet.ids.syntax.handle import upper_ascii
 from indunet.ids.wire import codec
@@ -53,6 +54,9 @@ IDLE_TIMEOUT = 30.0
 READ_TIMEOUT = 10.0
 
 _HEAD = struct.Struct(">BBBBiiiIiiIHBBiI")  # envelope and header, unchecked
+KEPT = MAX_HANDLE * 4
+"""Bytes of a handle a resolution record holds until it is published (the record keeps
+``MAX_HANDLE`` characters; a 64 KiB handle is not held a second for that)."""
 _RC = struct.Struct(">i")  # a message's response code, after its envelope and op code
 _BODY = codec.ENVELOPE_SIZE + codec.HEADER_SIZE  # where a request's handle (length first) is
 #: The short error sent instead of an answer over the rate limit (``ratelimit.Verdict.SLIP``).
@@ -247,7 +251,7 @@ class _Udp(asyncio.DatagramProtocol):
                 size = int.from_bytes(data[_BODY : _BODY + 4])  # decoded before: well formed
                 handle = data[_BODY + 4 : _BODY + 4 + size]
                 if service.resolutions is not None:
-                    service.resolutions.add((addr[0], handle, 1, "udp"))
+                    service.resolutions.add((addr[0], handle[:KEPT], 1, "udp"))
                 verdict = service.rate_limit.verdict(addr[0], handle)
                 if verdict is Verdict.SEND:
                     self.transport.sendto(out, addr)
@@ -269,7 +273,7 @@ class _Udp(asyncio.DatagramProtocol):
         out = service.cached(req, data)
         if out is not None:
             if service.resolutions is not None:
-                service.resolutions.add((addr[0], req.handle, 1, "udp"))
+                service.resolutions.add((addr[0], req.handle[:KEPT], 1, "udp"))
             self._send(out, req, addr)
             return
         if service.pending >= MAX_PENDING:
@@ -294,7 +298,7 @@ class _Udp(asyncio.DatagramProtocol):
         """Send an answer that was not a cache hit, noting it when it answers a resolution."""
         resolutions = self.service.resolutions
         if resolutions is not None and req.header.op_code == codec.OC_RESOLUTION:
-            resolutions.add((addr[0], req.handle, response_code(message), "udp"))
+            resolutions.add((addr[0], req.handle[:KEPT], response_code(message), "udp"))
         self._send(message, req, addr)
 
     def _send(self, message: bytes, req: codec.Request, addr: tuple[str | Any, int]) -> None:
@@ -418,7 +422,9 @@ class WireServer:
                     req, codec.RC_ERROR, f"the answer is larger than {TCP_ANSWER_MAX} bytes"
                 )
             if service.resolutions is not None and req.header.op_code == codec.OC_RESOLUTION:
-                service.resolutions.add((peer or None, req.handle, response_code(out), "tcp"))
+                service.resolutions.add(
+                    (peer or None, req.handle[:KEPT], response_code(out), "tcp")
+                )
             writer.write(out)
             await writer.drain()
             if not req.header.op_flags & codec.FLAG_KC and not challenged:

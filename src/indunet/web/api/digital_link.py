@@ -26,7 +26,7 @@ from starlette.routing import Route
 from indunet.core import IndunetError, NotFound
 from indunet.ids import HTTP_STATUS, RC, HandleError
 from indunet.ids import digitallink as dl
-from indunet.ids.events import RESOLUTIONS
+from indunet.ids.events import MAX_HANDLE, RESOLUTIONS
 from indunet.ids.syntax import gs1
 from indunet.ids.values import HandleValue
 from indunet.web.api.handles import rc_of
@@ -120,9 +120,9 @@ class DigitalLinkApi:
         except IndunetError as exc:
             # registered but without links: the identifier exists
             rc = RC.VALUES_NOT_FOUND if exc.reason == "gs1_dl_no_links" else rc_of(exc)
-            self.resolutions.add((peer_address(request.scope), raw, rc, "gs1"))
+            self.resolutions.add((peer_address(request.scope), raw[:MAX_HANDLE], rc, "gs1"))
             return _error(exc)
-        self.resolutions.add((peer_address(request.scope), raw, RC.SUCCESS, "gs1"))
+        self.resolutions.add((peer_address(request.scope), raw[:MAX_HANDLE], RC.SUCCESS, "gs1"))
         return response
 
     async def _answer(self, request: Request, raw: bytes) -> Response:

@@ -40,7 +40,7 @@ from indunet.ids import (
     SitePolicy,
     SiteRefused,
 )
-from indunet.ids.events import RESOLUTIONS
+from indunet.ids.events import MAX_HANDLE, RESOLUTIONS
 from indunet.ids.reading import holds, read_values
 from indunet.ids.syntax.handle import upper_ascii
 from indunet.ids.transport import handle_path
@@ -301,7 +301,9 @@ class CachedAnswers:
                 if body is not None:
                     front.stats.resolved(perf_counter() - t0)
                     client = scope.get("client")  # web.auth.peer_address, inlined
-                    self.resolutions.add((client[0] if client else None, asked, 1, "http"))
+                    self.resolutions.add(
+                        (client[0] if client else None, asked[:MAX_HANDLE], 1, "http")
+                    )
                     await send(
                         {
                             "type": "http.response.start",
@@ -351,12 +353,14 @@ class HandleApi:
                     body = resolver.cached_body(key, text)
                 if body is not None:
                     node.stats.resolved(perf_counter() - t0)
-                    self.resolutions.add((peer_address(request.scope), text, 1, "http"))
+                    self.resolutions.add(
+                        (peer_address(request.scope), text[:MAX_HANDLE], 1, "http")
+                    )
                     return Response(body, media_type=JSON)
             response, rc = await self._resolve(request, node, recurse, text, params)
         except IndunetError as exc:
             response, rc = error_response(exc, text), rc_of(exc)
-        self.resolutions.add((peer_address(request.scope), text, rc, "http"))
+        self.resolutions.add((peer_address(request.scope), text[:MAX_HANDLE], rc, "http"))
         return shaped(response, params)
 
     async def post(self, request: Request) -> Response:
@@ -372,7 +376,7 @@ class HandleApi:
             response, rc = await self._resolve(request, node, recurse, text, params)
         except IndunetError as exc:
             response, rc = error_response(exc, text), rc_of(exc)
-        self.resolutions.add((peer_address(request.scope), text, rc, "http"))
+        self.resolutions.add((peer_address(request.scope), text[:MAX_HANDLE], rc, "http"))
         return shaped(response, params)
 
     async def _resolve(
