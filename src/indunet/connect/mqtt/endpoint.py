@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum
 
+from indunet.connect.events import MAX_TEXT
 from indunet.connect.mqtt import acl
 from indunet.connect.mqtt.packets import (
     SUBACK_FAILURE,
@@ -204,7 +205,7 @@ class MqttEndpoint:
 
     def _refused(self, connect: Connect, peer: str | None) -> None:
         if self.refused is not None:
-            user = connect.username
+            user = connect.username[:MAX_TEXT] if connect.username else connect.username  # as kept
             self.refused.add((peer, user, user, "mqtt", None))
 
     def _session(self, device: str, client_id: str, clean: bool) -> tuple[Session, bool]:
