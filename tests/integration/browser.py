@@ -77,3 +77,19 @@ def check_a11y(page: Any, *, skip: tuple[str, ...] = ()) -> None:
             targets = "; ".join(" ".join(n["target"]) for n in v["nodes"][:3])
             lines.append(f"{v['id']} ({v['impact']}): {v['help']} — {targets}")
         pytest.fail(f"accessibility violations on {page.url}:\n" + "\n".join(lines))
+
+
+def admin_page_zh(browser: Any, url: str, password: str) -> Any:
+    """A zh-CN page (1280×900, Asia/Shanghai) of a new context, logged in as ``admin`` on the
+    way to ``url`` (the login form sends it back there)."""
+    ctx = browser.new_context(
+        viewport={"width": 1280, "height": 900}, locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
+    page = ctx.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(url)
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", password)
+    page.click("form.stack button[type=submit]")
+    page.wait_for_url(url)
+    return page

@@ -11,7 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.integration.browser import CHROMIUM, CHROMIUM_ARGS, check_a11y, need_chromium
+from tests.integration.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    admin_page_zh,
+    check_a11y,
+    need_chromium,
+)
 from tests.integration.servers import Server, group
 
 pytestmark = pytest.mark.integration
@@ -49,20 +55,11 @@ def test_upload_a_rule_file_fix_it_and_remove_it(
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            ctx = browser.new_context(
-                viewport={"width": 1280, "height": 900}, locale="zh-CN", timezone_id="Asia/Shanghai"
-            )
-            page = ctx.new_page()
-            page.set_default_timeout(15_000)
+            page = admin_page_zh(browser, server.url + "/security/rules", password)
 
             def shot(name: str) -> None:
                 page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
 
-            page.goto(server.url + "/security/rules")
-            page.fill("input[name=username]", "admin")
-            page.fill("input[name=password]", password)
-            page.click("form.stack button[type=submit]")
-            expect(page).to_have_url(server.url + "/security/rules")
             expect(page.locator("#rule-file-list tr[data-file='ot-commands.yml']")).to_be_visible()
             check_a11y(page)
             shot("01-rule-files")

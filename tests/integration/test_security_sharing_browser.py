@@ -8,7 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.integration.browser import CHROMIUM, CHROMIUM_ARGS, check_a11y, need_chromium
+from tests.integration.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    admin_page_zh,
+    check_a11y,
+    need_chromium,
+)
 from tests.integration.servers import Server, group
 
 pytestmark = pytest.mark.integration
@@ -29,20 +35,11 @@ def test_add_edit_and_pause_a_feed(server: Server, shots: Path) -> None:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            ctx = browser.new_context(
-                viewport={"width": 1280, "height": 900}, locale="zh-CN", timezone_id="Asia/Shanghai"
-            )
-            page = ctx.new_page()
-            page.set_default_timeout(15_000)
+            page = admin_page_zh(browser, server.url + "/security/sharing", password)
 
             def shot(name: str) -> None:
                 page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
 
-            page.goto(server.url + "/security/sharing")
-            page.fill("input[name=username]", "admin")
-            page.fill("input[name=password]", password)
-            page.click("form.stack button[type=submit]")
-            expect(page).to_have_url(server.url + "/security/sharing")
             page.click("#add-feed summary")
             page.fill("#feed-form input[name=name]", "国家工控安全情报")
             page.fill("#feed-form input[name=api_root]", "https://taxii.example.org/api1/")
