@@ -252,14 +252,27 @@ def test_eve_times_read_alike_by_the_same_second_shortcut_and_in_full() -> None:
 
     zones = ("+0800", "-0330", "+0000")
     texts = [f"2024-03-01T10:00:{s:02d}.{u:06d}{z}" for s in (0, 59) for u in (0, 1, 999_999, 123_456) for z in zones]  # fmt: skip
+    clock = eve.Clock()
     for text in texts:
-        eve.timestamp(text)  # primes the second (or reuses it)
+        eve.timestamp(text, clock)  # primes the second (or reuses it)
         expected = datetime.fromisoformat(text).timestamp()
-        assert eve.timestamp(text) == expected, text
-    eve.timestamp("2024-03-01T10:00:00.000000+0800")
+        assert clock.second == text[:19] and clock.zone == text[26:]
+        assert eve.timestamp(text, clock) == expected, text
+    eve.timestamp("2024-03-01T10:00:00.000000+0800", clock)
     for bad in ("2024-03-01T10:00:00.00000x+0800", "2024-03-01T10:00:00.²00000+0800"):
         with pytest.raises(BadLine, match="not ISO 8601"):
-            eve.timestamp(bad)
+            eve.timestamp(bad, clock)
+    # the reader's inline shortcut gives what the function gives, line by line
+    lines = [orjson.dumps({"timestamp": t, "event_type": "flow"}) for t in texts * 2]
+    events, errors = eve.read_lines(lines, 1, "eve.json", "o")
+    assert not errors
+    assert [e.ts for e in events] == [datetime.fromisoformat(t).timestamp() for t in texts * 2]
+    bad_lines = [
+        orjson.dumps({"timestamp": t, "event_type": "flow"})
+        for t in (texts[0], "2024-03-01T10:00:00.00000x+0800")
+    ]
+    events, errors = eve.read_lines(bad_lines, 7, "eve.json", "o")
+    assert len(events) == 1 and errors[0].line == 8 and "not ISO 8601" in errors[0].error
 
 
 def test_the_readers_inline_eve_id_is_event_id() -> None:

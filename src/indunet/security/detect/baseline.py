@@ -99,16 +99,21 @@ class Baseline:
         self.hosts: dict[int, set[str]] = {}
         self.pending: list[Item] = []
         self.overflow = 0
+        self.version = 0
+        """Grows with every change to what the tests below answer (items, periods): the
+        engine keeps its verdicts only while it stays the same."""
 
     def start(self, enterprise: int, now: float, days: float = DEFAULT_DAYS) -> Period:
         period = Period("learning", now, now + days * 86_400)
         self.periods[enterprise] = period
+        self.version += 1
         return period
 
     def stop(self, enterprise: int, now: float) -> Period | None:
         period = self.periods.get(enterprise)
         if period is not None:
             period.mode, period.until = "enforcing", min(period.until, now)
+        self.version += 1
         return period
 
     def learning(self, enterprise: int | None, ts: float) -> bool:
@@ -117,6 +122,7 @@ class Baseline:
             return False
         if ts > period.until:
             period.mode = "enforcing"
+            self.version += 1
             return False
         return True
 
@@ -130,6 +136,7 @@ class Baseline:
             self.overflow += 1
             return False
         bucket.add(item.key)
+        self.version += 1
         hosts = self.hosts.setdefault(item.enterprise_id, set())
         hosts.add(item.dst_ip)
         if item.src_ip:
@@ -142,6 +149,7 @@ class Baseline:
         bucket = self.keys.get(item.enterprise_id, {}).get(item.kind)
         if bucket is not None:
             bucket.discard(item.key)
+        self.version += 1
 
     def observe(self, event: SecurityEvent) -> None:
         period = self.periods.get(event.enterprise_id) if event.enterprise_id is not None else None
@@ -224,6 +232,7 @@ class BaselineStore:
                 self.baseline.periods[row.enterprise_id] = Period(
                     row.mode, row.started_at, row.until
                 )
+                self.baseline.version += 1
             for row in conn.execute(sa.select(t.baseline_items)):
                 self.baseline.add(_item(row._mapping), persist=False)
 

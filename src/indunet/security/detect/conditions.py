@@ -71,6 +71,21 @@ _LEARNED_TESTS: dict[str, Callable[[Baseline, SecurityEvent], bool]] = {
     "host": Baseline.new_host,
 }
 _MISSING = object()
+# What a learned test reads of an event (besides ``ts``, read only while learning)
+_LEARNED_READS = {
+    "conversation": frozenset({"enterprise_id", "src_ip", "dst_ip", "protocol", "dst_port"}),
+    "function": frozenset({"enterprise_id", "kind", "dst_ip", "protocol", "fields.function"}),
+    "host": frozenset({"enterprise_id", "src_ip"}),
+}
+DECIDABLE = frozenset(EVENT_FIELDS - {"ts", "src_port", "message"}) | {
+    "fields.function",
+    "fields.write",
+    "fields.target",
+}
+"""What a condition may read for the engine to decide it once per distinct combination of
+those values (``Engine``'s verdict memo): the few-valued attributes of a conversation and the
+parsers' own function fields. A condition on the time, the source port, the message or any
+other ``fields`` path is tested on every event."""
 
 
 @dataclass
@@ -98,6 +113,35 @@ def getter(name: str) -> Callable[[SecurityEvent], Any]:
         return value
 
     return read
+
+
+def reads(node: Any) -> frozenset[str] | None:
+    """The event fields a (valid) condition reads, or None when its outcome can depend on
+    more than ``DECIDABLE`` fields, the named lists and the baseline (a ``model_range``
+    test, a field outside ``DECIDABLE``)."""
+    found: set[str] = set()
+
+    def walk(n: Any) -> bool:
+        if not isinstance(n, dict):
+            return False
+        for key, value in n.items():
+            if key in ("all", "any"):
+                if not isinstance(value, list) or not all(walk(v) for v in value):
+                    return False
+            elif key == "not":
+                if not walk(value):
+                    return False
+            elif key == "learned":
+                found.update(_LEARNED_READS[value])
+            elif key in DECIDABLE:
+                found.add(key)
+                if isinstance(value, dict) and ("in_list" in value or "not_in_list" in value):
+                    found.add("enterprise_id")
+            else:  # model_range, the time, a free-form fields path
+                return False
+        return True
+
+    return frozenset(found) if walk(node) else None
 
 
 def _valid_field(name: str) -> bool:

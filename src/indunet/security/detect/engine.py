@@ -6,26 +6,39 @@ kept only for rules that need it, in one LRU bounded by ``max_groups`` (eviction
 ``handle`` does the CPU work in place (no I/O) and then awaits the sink once per batch.
 A rule that fails on an event (a type it cannot compare) is counted against the rule; the
 engine goes on.
+
+Verdicts are remembered. A rule whose match reads only few-valued fields (addresses,
+protocol, port, action, the function code: ``conditions.DECIDABLE``), the named lists and the
+baseline gives the same answer for every event that agrees on those fields, and plant traffic
+is polling: the same station asks the same PLC the same thing many times a second. So per
+event kind the engine keeps which of those rules held for each combination of the values they
+read (``MAX_MEMO`` combinations at most, then forgotten and counted), and tests the others
+on every event. What it remembers is forgotten when the rules, the lists or the baseline
+change, and not used while a baseline is learning (the time then decides too).
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter, OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from indunet.security.alerts import MAX_EVIDENCE, Alert, AlertSink
 from indunet.security.events import SecurityEvent
 
-from .conditions import Predicate, getter
+from .conditions import EVENT_FIELDS, Predicate, getter
 from .context import Context
 from .rules import GROUPS, Rule, RuleSet
 
 log = logging.getLogger(__name__)
 MAX_GROUPS = 100_000
 """(rule, group) states kept at most; the least recently used go first."""
+MAX_MEMO = 65_536
+"""Remembered verdicts per event kind at most (beyond: all forgotten, ``memo_resets``)."""
+_MISSING = object()
 
 
 @dataclass
@@ -54,6 +67,50 @@ class _Compiled:
     distinct: Any
     test: Predicate  # the rule's predicate, less the kind test where kinds dispatch it
     stats: RuleStats
+    order: int  # its place in the set (parents before children)
+    reads: frozenset[str] | None  # what ``test`` reads when the memo may decide it
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """The rules one event kind is tried against."""
+
+    rules: tuple[_Compiled, ...]  # all of them, in set order
+    decided: tuple[_Compiled, ...]  # those the memo answers for
+    each: tuple[_Compiled, ...]  # those tested on every event
+    key: Callable[[SecurityEvent], Hashable] | None  # what ``decided`` read; None: none
+    memo: dict[Hashable, tuple[_Compiled, ...]] = field(default_factory=dict)
+
+
+def _key_of(names: frozenset[str]) -> Callable[[SecurityEvent], Hashable]:
+    """The values of ``names`` (event attributes and ``fields.<name>``) as one key; a
+    ``fields`` value keeps its type beside it (``True`` is not ``1``), a missing one is not
+    ``None``."""
+    attrs = sorted(n for n in names if n in EVENT_FIELDS)
+    paths = tuple(sorted(n.split(".", 1)[1] for n in names if n not in EVENT_FIELDS))
+    of_event = attrgetter(*attrs) if attrs else None
+    if not paths:
+        assert of_event is not None
+        return of_event
+    if len(paths) == 1:
+        (path,) = paths
+
+        def one(event: SecurityEvent) -> Hashable:
+            value = event.fields.get(path, _MISSING)
+            return (of_event(event) if of_event else None, value.__class__, value)
+
+        return one
+
+    def several(event: SecurityEvent) -> Hashable:
+        fields = event.fields
+        values = [fields.get(p, _MISSING) for p in paths]
+        return (
+            of_event(event) if of_event else None,
+            *[v.__class__ for v in values],
+            *values,
+        )
+
+    return several
 
 
 class Engine:
@@ -65,8 +122,12 @@ class Engine:
         sink: AlertSink,
         context: Context | None = None,
         max_groups: int = MAX_GROUPS,
+        *,
+        remember: bool = True,
     ) -> None:
         self.sink = sink
+        self.remember = remember
+        """Whether verdicts are remembered (off: every rule tested on every event)."""
         self.context = context if context is not None else Context()
         self.max_groups = max_groups
         self.stats: dict[str, RuleStats] = {}
@@ -75,6 +136,8 @@ class Engine:
         self.events = 0
         self.evictions = 0
         self.sink_errors = 0
+        self.memo_resets = 0
+        self._memo_version = -1  # the baseline's version the remembered verdicts hold for
         self._groups: OrderedDict[tuple[str, tuple[Any, ...]], _State] = OrderedDict()
         self.reload(ruleset)
 
@@ -96,9 +159,12 @@ class Engine:
                 getter(r.distinct) if r.distinct else None,
                 r.rest if r.kinds is not None and r.rest is not None else r.predicate,
                 self.stats[r.id],
+                n,
+                # the rule's test without its kind test reads what ``reads`` says; with it
+                # (no ``rest``), the kind too
+                r.reads if r.kinds is not None and r.rest is not None else None,
             )
-            for r in ruleset.rules
-            if r.enabled
+            for n, r in enumerate(r for r in ruleset.rules if r.enabled)
         )
         old = getattr(self, "_ruleset", None)
         keep = {
@@ -106,18 +172,26 @@ class Engine:
             for r in ruleset.rules
             if old is not None and (o := old.get(r.id)) is not None and o.version == r.version
         }
-        by_kind: dict[str, list[_Compiled]] = {}
         kinds = {k for c in compiled if c.rule.kinds for k in c.rule.kinds}
-        for kind in kinds:  # rules in set order (parents first), per kind
-            by_kind[kind] = [c for c in compiled if c.rule.kinds is None or kind in c.rule.kinds]
-        self._any_kind = tuple(c for c in compiled if c.rule.kinds is None)
-        self._by_kind = {k: tuple(v) for k, v in by_kind.items()}
+        # rules in set order (parents first), per kind; any other kind meets the rules that
+        # name none
+        self._plans = {
+            kind: _plan(tuple(c for c in compiled if c.rule.kinds is None or kind in c.rule.kinds))
+            for kind in kinds
+        }
+        self._other_kinds = _plan(tuple(c for c in compiled if c.rule.kinds is None))
         self._ruleset, self._compiled = ruleset, compiled
         for key in [k for k in self._groups if k[0] not in keep]:
             del self._groups[key]
 
     def set_context(self, context: Context) -> None:
         self.context = context
+        self._forget()
+
+    def _forget(self) -> None:
+        """Drop every remembered verdict (the lists or the baseline changed)."""
+        for plan in (*self._plans.values(), self._other_kinds):
+            plan.memo.clear()
 
     async def handle(self, events: Sequence[SecurityEvent]) -> None:
         """The hub's subscriber: detect, then hand the alerts to the sink."""
@@ -132,7 +206,7 @@ class Engine:
     def process(self, events: Sequence[SecurityEvent]) -> list[Alert]:
         """The alerts ``events`` raise (state updated; no I/O)."""
         out: list[Alert] = []
-        ctx, by_kind, any_kind = self.context, self._by_kind, self._any_kind
+        ctx = self.context
         baseline = ctx.baseline
         # the baseline learns only while some enterprise's period is learning
         observe = (
@@ -140,15 +214,42 @@ class Engine:
             if baseline is not None and any(p.mode == "learning" for p in baseline.periods.values())
             else None
         )
-        matched = self._matched
+        # remembered verdicts hold while the baseline is what they were taken against, and
+        # are not used while it learns (whether an enterprise learns depends on the time)
+        version = baseline.version if baseline is not None else 0
+        if version != self._memo_version:
+            self._forget()
+            self._memo_version = version
+        remember = self.remember and observe is None
+        plans, other = self._plans, self._other_kinds
+        tested, matched = self._tested, self._matched
         self.events += len(events)
         for event in events:
             if observe is not None:
                 observe(event)
-            for c in by_kind.get(event.kind, any_kind):
-                try:  # the kind is the rule's (dispatched): ``test`` leaves its check out
-                    if not c.test(event, ctx):
-                        continue
+            plan = plans.get(event.kind, other)
+            if remember and plan.key is not None:
+                try:
+                    key: Hashable = plan.key(event)
+                    hits = plan.memo.get(key)
+                except TypeError:  # a value that cannot be a key (a list): tested as it is
+                    hits, key = None, _MISSING
+                if hits is None:
+                    hits, clean = tested(plan.decided, event, ctx)
+                    if clean and key is not _MISSING:  # a rule failed: nothing to remember
+                        memo = plan.memo
+                        if len(memo) >= MAX_MEMO:
+                            memo.clear()
+                            self.memo_resets += 1
+                        memo[key] = hits
+                if plan.each:
+                    more = tested(plan.each, event, ctx)[0]
+                    if more:
+                        hits = tuple(sorted((*hits, *more), key=_order)) if hits else more
+            else:
+                hits = tested(plan.rules, event, ctx)[0]
+            for c in hits:
+                try:
                     alert = matched(c, event)
                 except Exception:
                     c.stats.errors += 1
@@ -157,6 +258,24 @@ class Engine:
                 if alert is not None:
                     out.append(alert)
         return out
+
+    @staticmethod
+    def _tested(
+        rules: tuple[_Compiled, ...], event: SecurityEvent, ctx: Context
+    ) -> tuple[tuple[_Compiled, ...], bool]:
+        """The rules whose test ``event`` passes, in order, and whether none failed on it (a
+        failure counts against the rule, as not passed)."""
+        passed: list[_Compiled] = []
+        clean = True
+        for c in rules:
+            try:  # the kind is the rule's (dispatched): ``test`` leaves its check out
+                if c.test(event, ctx):
+                    passed.append(c)
+            except Exception:
+                clean = False
+                c.stats.errors += 1
+                log.debug("rule %s failed on event %s", c.rule.id, event.id, exc_info=True)
+        return tuple(passed), clean
 
     def _state(self, rule_id: str, group: tuple[Any, ...], create: bool) -> _State | None:
         key = (rule_id, group)
@@ -260,3 +379,23 @@ class Engine:
             group=label,
             detail={"title_zh": rule.title_in("zh-CN"), "timeframe": rule.timeframe},
         )
+
+
+def _order(c: _Compiled) -> int:
+    return c.order
+
+
+def _plan(rules: tuple[_Compiled, ...]) -> _Plan:
+    """The plan for an event kind whose rules are ``rules``: those whose test reads only
+    what a key can hold are decided once per key."""
+    decided = tuple(c for c in rules if c.reads is not None)
+    if not decided:
+        return _Plan(rules, (), rules, None)
+    names = frozenset().union(*(c.reads for c in decided if c.reads is not None))
+    each = tuple(c for c in rules if c.reads is None)
+    # a kind whose rules test nothing beyond it: the same (empty) key for every event
+    return _Plan(rules, decided, each, _key_of(names) if names else _constant)
+
+
+def _constant(event: SecurityEvent) -> Hashable:
+    return None

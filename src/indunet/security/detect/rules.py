@@ -21,7 +21,7 @@ import yaml
 
 from indunet.core import InvalidInput
 
-from .conditions import ConditionError, NamedList, Predicate, compile_condition
+from .conditions import ConditionError, NamedList, Predicate, compile_condition, reads
 
 MAX_FILE = 256 * 1024
 MAX_RULES = 500
@@ -96,6 +96,9 @@ class Rule:
     rest: Predicate | None = field(default=None, repr=False, compare=False)
     """The predicate less its top-level kind test, for an engine that tries the rule only
     on ``kinds`` (None: no such test to leave out)."""
+    reads: frozenset[str] | None = None
+    """The event fields ``rest`` (or, without it, ``predicate``) reads, when nothing else
+    decides it but the named lists and the baseline (``conditions.reads``); None otherwise."""
 
     def title_in(self, lang: str) -> str:
         return self.title.get(lang) or self.title.get("en") or self.id
@@ -276,10 +279,11 @@ def _rule(name: str, root: yaml.Node | None, n: int, raw: Any, builtin: bool) ->
     kinds = _kinds(raw["match"])
     try:
         predicate = compile_condition(raw["match"])
-        rest = None
+        rest, reads_of = None, raw["match"]
         if kinds is not None:
             others = {k: v for k, v in raw["match"].items() if k != "kind"}
             rest = compile_condition(others) if others else _always
+            reads_of = others
     except ConditionError as exc:
         raise RuleError(name, rid, _line_of(root, ["rules", n, *exc.path]), exc.problem) from None
     return Rule(
@@ -303,6 +307,7 @@ def _rule(name: str, root: yaml.Node | None, n: int, raw: Any, builtin: bool) ->
         builtin=builtin,
         kinds=kinds,
         rest=rest,
+        reads=reads(reads_of) if reads_of else frozenset(),
     )
 
 

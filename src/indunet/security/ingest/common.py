@@ -35,6 +35,7 @@ class LineError:
     file: str
     line: int
     error: str
+    overlong: bool = False  # longer than MAX_LINE (counted apart from bad lines)
 
     def __str__(self) -> str:
         return f"{self.file}, line {self.line}: {self.error}"

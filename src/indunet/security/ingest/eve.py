@@ -17,19 +17,36 @@ Time: ``timestamp`` (``2017-04-07T22:24:37.251547+0100``; a time without a zone 
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from orjson import JSONDecodeError
 
 from ..events import MAX_FIELDS_BYTES, SecurityEvent
-from .common import IPS, BadLine, action_name, bounded_fields, ip, name, port
+from .common import (
+    IPS,
+    MAX_LINE,
+    BadLine,
+    LineError,
+    action_name,
+    bounded_fields,
+    event_id,
+    ip,
+    name,
+    port,
+)
 from .otcodes import function_of
 
 _OT = frozenset({"modbus", "dnp3", "enip", "cip", "bacnet", "iec104", "s7comm", "opcua"})
 _SKIP = frozenset({"stats"})
 MAX_TS = 4_102_444_800.0
 _loads = orjson.loads
+_sha256 = hashlib.sha256
+_EVE_ID = b"eve\x00"  # event_id's prefix for the format, inline (a test checks both agree)
+_ENDS = (b"\n", b"\r")
 
 
 def severity_of(priority: Any) -> int:
@@ -39,16 +56,31 @@ def severity_of(priority: Any) -> int:
     return {1: 12, 2: 9, 3: 6}.get(priority, 3)
 
 
-def timestamp(text: Any) -> float:
-    """An EVE ``timestamp`` as seconds since the epoch."""
-    global _second, _zone, _base
-    if type(text) is str and len(text) == 31 and text[:19] == _second and text[26:] == _zone:
-        # Suricata writes one shape, 2017-04-07T22:24:37.251547+0100, and many lines a
-        # second: a line in the second read last adds only its microseconds (computed as
-        # datetime.timestamp() computes them, so both ways give the same float)
+class Clock:
+    """The second last read in Suricata's shape: its text to the seconds, its zone, and its
+    microseconds since the epoch (one per reader: its lines come in time order)."""
+
+    __slots__ = ("base", "second", "zone")
+
+    def __init__(self) -> None:
+        self.second, self.zone, self.base = "", "", 0
+
+
+def timestamp(text: Any, clock: Clock | None = None) -> float:
+    """An EVE ``timestamp`` as seconds since the epoch. Suricata writes one shape,
+    ``2017-04-07T22:24:37.251547+0100``, and many lines a second: a line in the second that
+    ``clock`` read last adds only its microseconds (computed as ``datetime.timestamp()``
+    computes them, so both ways give the same float)."""
+    if (
+        clock is not None
+        and type(text) is str
+        and len(text) == 31
+        and text[:19] == clock.second
+        and text[26:] == clock.zone
+    ):
         micro = text[20:26]
         if text[19] == "." and micro.isdigit() and micro.isascii():
-            return (_base + int(micro)) / 1_000_000
+            return (clock.base + int(micro)) / 1_000_000
     if not isinstance(text, str):
         raise BadLine("no timestamp")
     try:
@@ -60,97 +92,159 @@ def timestamp(text: Any) -> float:
     ts = moment.timestamp()
     if not 0 <= ts < MAX_TS:
         raise BadLine(f"timestamp {text[:40]!r} is out of range")
-    if len(text) == 31 and text[19] == ".":
-        _second, _zone, _base = text[:19], text[26:], int(ts) * 1_000_000
+    if clock is not None and len(text) == 31 and text[19] == ".":
+        clock.second, clock.zone, clock.base = text[:19], text[26:], int(ts) * 1_000_000
     return ts
 
 
-# the second last read in Suricata's shape: its text to the seconds, its zone, and its
-# microseconds since the epoch
-_second, _zone, _base = "", "", 0
+def read_lines(
+    lines: Sequence[bytes | str],
+    first: int,
+    file: str,
+    observer: str,
+    enterprise_id: int | None = None,
+    clock: Clock | None = None,
+) -> tuple[list[SecurityEvent], list[LineError]]:
+    """The events of ``lines`` (numbered from ``first``; a line may keep its end of line)
+    and the lines that did not read. Blank lines and ``stats`` records are no events.
+
+    Every line of a busy sensor comes through here, so a whole chunk is read in one frame:
+    the common fields inline, the helpers only for what a line has."""
+    clock = clock if clock is not None else Clock()
+    second, zone, base = clock.second, clock.zone, clock.base
+    events: list[SecurityEvent] = []
+    errors: list[LineError] = []
+    add, loads, sha, ips = events.append, _loads, _sha256, IPS
+    number = first - 1
+    for raw in lines:
+        number += 1
+        if isinstance(raw, bytes):
+            line: bytes | str = raw.rstrip(b"\r\n") if raw[-1:] in _ENDS else raw
+            short = len(line) <= MAX_FIELDS_BYTES // 2
+        else:  # text: as its UTF-8 bytes for the id
+            line = raw.rstrip("\r\n")
+            short = len(line) <= MAX_FIELDS_BYTES // 8
+        if not line:
+            continue
+        if len(line) > MAX_LINE:
+            errors.append(LineError(file, number, f"over {MAX_LINE:,} bytes", overlong=True))
+            continue
+        try:
+            try:
+                r = loads(line)
+            except JSONDecodeError as exc:
+                if line.isspace():
+                    continue
+                raise BadLine(f"not JSON: {exc}") from None
+            if type(r) is not dict:
+                raise BadLine("not a JSON object")
+            etype = r.get("event_type")
+            if type(etype) is not str or not etype:
+                raise BadLine("no event_type")
+            if etype in _SKIP:
+                continue
+            eid = (
+                sha(_EVE_ID + line).hexdigest()[:32]
+                if type(line) is bytes
+                else event_id("eve", line)
+            )
+            pop = r.pop
+            text = pop("timestamp", None)
+            if type(text) is str and text[:19] == second and text[26:] == zone:
+                micro = text[20:26]
+                if len(text) == 31 and text[19] == "." and micro.isdigit() and micro.isascii():
+                    ts = (base + int(micro)) / 1_000_000
+                else:
+                    ts = timestamp(text, clock)
+            else:
+                ts = timestamp(text, clock)
+                second, zone, base = clock.second, clock.zone, clock.base
+            app = r.get("app_proto")
+            protocol = (
+                app if type(app) is str and 0 < len(app) <= 64 and app.strip() == app else name(app)
+            )
+            if etype == "flow":
+                kind, did, outcome, severity, message = "net.connection", None, "unknown", 0, ""
+            else:
+                kind, did, outcome, severity, message, protocol = _typed(etype, r, protocol)
+            src_ip, dst_ip = pop("src_ip", None), pop("dest_ip", None)
+            src_port, dst_port = pop("src_port", None), pop("dest_port", None)
+            ether = pop("ether", None)
+            src_mac = dst_mac = None
+            if type(ether) is dict:
+                src_mac, dst_mac = _mac(ether.get("src_mac")), _mac(ether.get("dest_mac"))
+            # positional, in the field order of SecurityEvent: a keyword call costs three
+            # times as much for its 19 fields (test_parsers pins every field of each type)
+            add(
+                SecurityEvent(
+                    ts,
+                    "suricata",
+                    kind,
+                    enterprise_id,
+                    observer,
+                    protocol,
+                    did,
+                    outcome,
+                    ips.get(src_ip) or ip(src_ip, "src_ip") if type(src_ip) is str else ip(src_ip),
+                    src_port
+                    if type(src_port) is int and 0 <= src_port <= 65535
+                    else port(src_port),
+                    ips.get(dst_ip) or ip(dst_ip, "dest_ip") if type(dst_ip) is str else ip(dst_ip),
+                    dst_port
+                    if type(dst_port) is int and 0 <= dst_port <= 65535
+                    else port(dst_port),
+                    src_mac,
+                    dst_mac,
+                    None,  # user
+                    severity,
+                    message,
+                    # what is left is the record's own detail; a line that is short enough
+                    # cannot make it larger than the bound, so only long ones are measured
+                    r if short else bounded_fields(r),
+                    eid,
+                )
+            )
+        except BadLine as exc:
+            errors.append(LineError(file, number, str(exc)))
+    return events, errors
 
 
-def parse(
-    line: str | bytes, observer: str, eid: str, enterprise_id: int | None = None
-) -> SecurityEvent | None:
-    """The event of one EVE line; None for records that are no events (``stats``).
-
-    Every line of a busy sensor comes through here, so it is written for few calls: the
-    common fields are read inline and the helpers run only for what a line has."""
-    try:
-        r = _loads(line)
-    except orjson.JSONDecodeError as exc:
-        raise BadLine(f"not JSON: {exc}") from None
-    if type(r) is not dict:
-        raise BadLine("not a JSON object")
-    etype = r.get("event_type")
-    if type(etype) is not str or not etype:
-        raise BadLine("no event_type")
-    if etype in _SKIP:
-        return None
-    pop = r.pop
-    ts = timestamp(pop("timestamp", None))
-    app = r.get("app_proto")
-    protocol = app if type(app) is str and 0 < len(app) <= 64 and app.strip() == app else name(app)
-    did: str | None = None
-    outcome, severity, message = "unknown", 0, ""
-    if etype == "flow":
-        kind = "net.connection"
-    elif etype == "alert":
+def _typed(
+    etype: str, r: dict[str, Any], protocol: str | None
+) -> tuple[str, str | None, str, int, str, str | None]:
+    """Kind, action, outcome, severity, message and protocol of a record that is no flow."""
+    if etype == "alert":
         body = r.get("alert")
         if type(body) is not dict:
             raise BadLine("an alert without its alert object")
         sid = body.get("signature_id")
-        kind, did = "ids.alert", f"sid:{sid}" if sid is not None else None
-        severity = severity_of(body.get("severity"))
-        message = str(body.get("signature") or "")[:2000]
-        outcome = "failure" if body.get("action") == "blocked" else "unknown"
-    elif etype in _OT:
-        kind, protocol = "ot.transaction", etype
+        return (
+            "ids.alert",
+            f"sid:{sid}" if sid is not None else None,
+            "failure" if body.get("action") == "blocked" else "unknown",
+            severity_of(body.get("severity")),
+            str(body.get("signature") or "")[:2000],
+            protocol,
+        )
+    if etype in _OT:
         code, did, outcome = _ot_action(r.get(etype))
         code, did, write = function_of(etype, code, did)
         if code is not None:
             r["function"], r["write"] = code, write
-    elif etype == "anomaly":
-        kind, severity = "net.anomaly", 3
+        return "ot.transaction", did, outcome, 0, "", etype
+    if etype == "anomaly":
         body = r.get("anomaly")
         if type(body) is dict:
-            did = action_name(body.get("event"))
-            message = str(body.get("event") or "")[:2000]
-    else:
-        kind = f"net.{action_name(etype) or 'event'}"
-    src_ip, dst_ip = pop("src_ip", None), pop("dest_ip", None)
-    src_port, dst_port = pop("src_port", None), pop("dest_port", None)
-    ether = pop("ether", None)
-    src_mac = dst_mac = None
-    if type(ether) is dict:
-        src_mac, dst_mac = _mac(ether.get("src_mac")), _mac(ether.get("dest_mac"))
-    # what is left is the record's own detail; a line that is short enough cannot make it
-    # larger than the bound, so only long lines are measured (bounded_fields)
-    short = len(line) <= (MAX_FIELDS_BYTES // 2 if type(line) is bytes else MAX_FIELDS_BYTES // 8)
-    # positional, in the field order of SecurityEvent: a keyword call costs three times as
-    # much for its 19 fields (test_eve pins every field of each record type)
-    return SecurityEvent(
-        ts,
-        "suricata",
-        kind,
-        enterprise_id,
-        observer,
-        protocol,
-        did,
-        outcome,
-        IPS.get(src_ip) or ip(src_ip, "src_ip") if type(src_ip) is str else ip(src_ip),
-        src_port if type(src_port) is int and 0 <= src_port <= 65535 else port(src_port),
-        IPS.get(dst_ip) or ip(dst_ip, "dest_ip") if type(dst_ip) is str else ip(dst_ip),
-        dst_port if type(dst_port) is int and 0 <= dst_port <= 65535 else port(dst_port),
-        src_mac,
-        dst_mac,
-        None,  # user
-        severity,
-        message,
-        r if short else bounded_fields(r),
-        eid,
-    )
+            return (
+                "net.anomaly",
+                action_name(body.get("event")),
+                "unknown",
+                3,
+                str(body.get("event") or "")[:2000],
+                protocol,
+            )
+        return "net.anomaly", None, "unknown", 3, "", protocol
+    return f"net.{action_name(etype) or 'event'}", None, "unknown", 0, "", protocol
 
 
 def _ot_action(body: Any) -> tuple[Any, str | None, str]:

@@ -1,13 +1,14 @@
 """One reader per log stream: the format's parser with what it needs to remember (a Zeek
 TSV header), turning numbered lines into events or ``LineError``s.
 
-``Reader.line(raw, number)`` is what the file tail, the syslog listeners and the HTTP
-endpoint call; ``read_text`` reads a whole text (the HTTP endpoint, the CLI, tests).
+``Reader.lines(raws, first)`` is what the file tail calls for a chunk of lines,
+``Reader.line(raw, number)`` what the syslog listeners call for one; ``read_text`` reads a
+whole text (the HTTP endpoint, the CLI, tests).
 """
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, tzinfo
 
@@ -15,9 +16,6 @@ from ..events import SecurityEvent
 from . import eve, syslog, zeekmap
 from .common import FORMATS, MAX_LINE, BadLine, LineError, event_id
 from .zeek import ZeekTsv, path_of_file, zeek_json
-
-_sha256 = hashlib.sha256
-_EVE_ID = b"eve\x00"  # event_id's prefix for the format (tests check both agree)
 
 
 class Reader:
@@ -43,24 +41,40 @@ class Reader:
         self.path = path_of_file(file)
         self._tsv = ZeekTsv(self.path) if fmt == "zeek" else None
         self._eve = fmt == "eve"
+        self._clock = eve.Clock()
+
+    def lines(
+        self, raws: Sequence[bytes | str], first: int
+    ) -> tuple[list[SecurityEvent], list[LineError]]:
+        """The events of ``raws`` (lines numbered from ``first``) and the lines that did not
+        read."""
+        if self._eve:
+            return eve.read_lines(
+                raws, first, self.file, self.observer, self.enterprise_id, self._clock
+            )
+        events: list[SecurityEvent] = []
+        errors: list[LineError] = []
+        for number, raw in enumerate(raws, first):
+            try:
+                event = self.line(raw, number)
+            except LineBroken as exc:
+                errors.append(exc.error)
+                continue
+            if event is not None:
+                events.append(event)
+        return events, errors
 
     def line(self, raw: bytes | str, number: int, peer: str | None = None) -> SecurityEvent | None:
         """The event of line ``number``; None for a line without one (a header, a blank
         line); ``LineError`` (raised as ``BadLine`` with the place) for a bad line."""
         if len(raw) > MAX_LINE:
-            raise LineBroken(LineError(self.file, number, f"over {MAX_LINE:,} bytes"))
+            raise LineBroken(LineError(self.file, number, f"over {MAX_LINE:,} bytes", True))
+        if self._eve:
+            events, errors = self.lines((raw,), number)
+            if errors:
+                raise LineBroken(errors[0])
+            return events[0] if events else None
         try:
-            if self._eve:  # JSON reads bytes as they are: no decoding first
-                line = raw.rstrip(b"\r\n") if isinstance(raw, bytes) else raw.rstrip("\r\n")
-                if not line or line.isspace():
-                    return None
-                # the id as event_id("eve", line) makes it, inline: this runs for every line
-                eid = (
-                    _sha256(_EVE_ID + line).hexdigest()[:32]
-                    if isinstance(line, bytes)
-                    else event_id("eve", line)
-                )
-                return eve.parse(line, self.observer, eid, self.enterprise_id)
             text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
             event = self._event(text.rstrip("\r\n"), peer)
         except BadLine as exc:
@@ -112,14 +126,4 @@ def read_text(
 ) -> tuple[list[SecurityEvent], list[LineError]]:
     """Every event of ``text`` and every line that did not read (numbered from 1)."""
     reader = Reader(fmt, file, observer=observer, enterprise_id=enterprise_id)
-    events: list[SecurityEvent] = []
-    errors: list[LineError] = []
-    for number, line in enumerate(text.splitlines(), 1):
-        try:
-            event = reader.line(line, number)
-        except LineBroken as exc:
-            errors.append(exc.error)
-            continue
-        if event is not None:
-            events.append(event)
-    return events, errors
+    return reader.lines(text.splitlines(), 1)
