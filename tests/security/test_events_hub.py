@@ -175,3 +175,27 @@ def test_ids_are_remembered_for_at_least_half_the_bound() -> None:
     hub.offer([ev(i) for i in range(150)])
     assert hub.offer([ev(i) for i in range(100, 150)]).duplicates == 50  # the newest 50+
     assert hub.offer([ev(0)]).duplicates == 0  # the oldest generation was forgotten
+
+
+def test_twins_within_one_batch_and_a_full_generation_take_the_careful_path() -> None:
+    hub = Hub(max_queued=1_000_000, seen_ids=20)
+    r = hub.offer([ev(1), ev(2), ev(1), ev(3)])  # all new to the hub, but one twice
+    assert (r.accepted, r.duplicates) == (3, 1)
+    assert [e.id for e in hub._queue] == ["e1", "e2", "e3"]
+    # a batch that would overfill the generation: the generation turns inside it
+    r = hub.offer([ev(i) for i in range(10, 22)])
+    assert (r.accepted, r.duplicates) == (12, 0)
+    assert hub.offer([ev(21), ev(3)]).duplicates == 2  # both generations are remembered
+    hub.offer([ev(i) for i in range(30, 40)])  # ten more: the one holding e3 goes
+    assert hub.offer([ev(3)]).duplicates == 0
+
+
+def test_the_gate_counts_twins_within_one_batch() -> None:
+    from indunet.security.ingest.gate import Gate, SourceStats
+
+    stats = SourceStats("s", "file", "eve")
+    gate = Gate(stats)
+    assert [e.id for e in gate.fresh([ev(1), ev(2), ev(1)])] == ["e1", "e2"]
+    assert [e.id for e in gate.fresh([ev(3), ev(2)])] == ["e3"]
+    assert [e.id for e in gate.fresh([ev(4), ev(5)])] == ["e4", "e5"]
+    assert stats.duplicates == 2
