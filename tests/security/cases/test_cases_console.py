@@ -150,7 +150,10 @@ async def test_a_case_from_an_alert_is_titled_in_the_readers_language(
     rule = state.services["security"].part("detection").engine.ruleset.get("ot.mode.stop")
     zh, en = rule.title_in("zh-CN"), rule.title_in("en")
     client.cookies.set(LANG_COOKIE, "zh-CN")
-    assert zh in (await client.get(case_url)).text
+    page = (await client.get(case_url)).text
+    assert zh in page
+    created = page.split('data-what="created"', 1)[1].split("</li>", 1)[0]
+    assert zh in created and en not in created  # the history says it in Chinese too
     found = await client.get("/security/cases", params={"q": zh[:4].lower()})
     assert case_url in found.text  # the Chinese title finds it too
     client.cookies.set(LANG_COOKIE, "en")
