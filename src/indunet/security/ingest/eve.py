@@ -42,6 +42,7 @@ from .otcodes import function_of
 
 _OT = frozenset({"modbus", "dnp3", "enip", "cip", "bacnet", "iec104", "s7comm", "opcua"})
 _SKIP = frozenset({"stats"})
+_SEVERITIES = {1: 12, 2: 9, 3: 6}
 MAX_TS = 4_102_444_800.0
 _loads = orjson.loads
 # event_id's hash with the format's prefix fed, copied for each line (cheaper than joining
@@ -54,7 +55,7 @@ def severity_of(priority: Any) -> int:
     """Suricata's alert priority (1 most severe) on the 0–15 scale."""
     if isinstance(priority, bool) or not isinstance(priority, int) or priority < 1:
         return 6
-    return {1: 12, 2: 9, 3: 6}.get(priority, 3)
+    return _SEVERITIES.get(priority, 3)
 
 
 class Clock:
