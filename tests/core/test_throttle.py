@@ -45,6 +45,16 @@ def test_a_locked_key_is_refused_with_the_time_left() -> None:
     t.check(SOURCE)
 
 
+def test_a_failure_that_locks_says_which_key_and_for_how_long() -> None:
+    clock = Clock()
+    t = throttle(clock)
+    assert t.failed(ACCOUNT, SOURCE) == []
+    assert t.failed(ACCOUNT) == []  # two are free
+    assert t.failed(ACCOUNT, SOURCE) == [(ACCOUNT, 1.0)]  # the source has had two only
+    clock.now += 1  # the lock is over; the next failure locks again, for longer
+    assert t.failed(ACCOUNT, SOURCE) == [(ACCOUNT, 2.0), (SOURCE, 1.0)]
+
+
 def test_success_clears_only_the_key_given() -> None:
     clock = Clock()
     t = throttle(clock, free=0)

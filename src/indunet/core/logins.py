@@ -4,7 +4,10 @@ Every way in that takes a password (``POST /api/v1/auth/token``, the console's l
 Handle Basic auth) goes through one ``Logins``. A failure is recorded in the audit log with
 the source as actor (``source:<address>``), action ``login.failed``, the account as target
 and the channel in ``detail.via``; attempts refused by the throttle are not checked and not
-recorded (the throttle bounds how many failures one source can write there).
+recorded (the throttle bounds how many failures one source can write there). A failure that
+locks the account or the source is followed by ``login.locked`` (``detail.locked``:
+``account`` or ``source``, ``detail.seconds``): once per lock, since a locked key takes no
+attempts.
 """
 
 from __future__ import annotations
@@ -63,11 +66,21 @@ class Logins:
         except IndunetError as exc:
             if exc.status != 401:
                 raise
-            self.throttle.failed(*keys)
+            locked = self.throttle.failed(*keys)
             with engine.begin() as conn:
                 audit.record(
                     conn, f"source:{source}", "login.failed", f"user:{account}", {"via": via}
                 )
+                # a lock is a fact of its own: an account locked by failures from many
+                # addresses is guessing no single source shows
+                for (kind, _), seconds in locked:
+                    audit.record(
+                        conn,
+                        f"source:{source}",
+                        "login.locked",
+                        f"user:{account}",
+                        {"via": via, "locked": kind, "seconds": round(seconds)},
+                    )
             raise
         if per_account:
             self.throttle.succeeded(keys[0])

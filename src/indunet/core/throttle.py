@@ -109,9 +109,11 @@ class Throttle:
         if wait > 0:
             raise TooManyAttempts(wait)
 
-    def failed(self, *keys: tuple[str, str]) -> None:
-        """Count one failure against every key."""
+    def failed(self, *keys: tuple[str, str]) -> list[tuple[tuple[str, str], float]]:
+        """Count one failure against every key; the keys this failure locks, each with the
+        seconds of its lock (a locked key takes no attempts, so each lock begins once)."""
         now = self.clock()
+        locked: list[tuple[tuple[str, str], float]] = []
         with self._lock:
             for key in keys:
                 entry = self._live(key, now)
@@ -120,8 +122,12 @@ class Throttle:
                 entry.failures += 1
                 entry.last = now
                 self._entries.move_to_end(key)
+                seconds = self.policies[key[0]].lock_for(entry.failures)
+                if seconds > 0:
+                    locked.append((key, seconds))
             while len(self._entries) > self.max_keys:
                 self._entries.popitem(last=False)
+        return locked
 
     def succeeded(self, key: tuple[str, str]) -> None:
         """Forget the failures of ``key`` (an account that just proved its password)."""

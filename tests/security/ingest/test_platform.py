@@ -111,3 +111,47 @@ async def test_password_guessing_then_a_success_raise_the_console_auth_rules(
     engine = Engine(load_ruleset(builtin_files()), MemorySink(), Context())
     fired = [a.rule for a in engine.process(got)]
     assert fired == ["auth.bruteforce", "auth.success-after-failures"]
+
+
+async def test_an_account_guessed_from_many_addresses_is_locked_and_raises_the_lockout_rule(
+    state: AppState, enterprise: core.Enterprise
+) -> None:
+    from tests.web.test_console_platform import add_user
+
+    from indunet.security.detect import Context, Engine, MemorySink, builtin_files, load_ruleset
+
+    add_user(state, "operator", core.Role.ENTERPRISE_USER, enterprise.id)
+    got: list[SecurityEvent] = []
+
+    async def collect(batch: Sequence[SecurityEvent]) -> None:
+        got.extend(batch)
+
+    hub = Hub()
+    hub.subscribe("t", collect)
+    await hub.start()
+    follower = AuditFollower(state.engine, hub, SourceStats("platform audit", "platform", "audit"))
+    assert await follower.poll() == 0
+    # one wrong password from each of six addresses: no source guesses much, the account
+    # is locked at the sixth (five failures are free)
+    for n in range(6):
+        with pytest.raises(IndunetError):
+            state.logins.password(
+                state.engine, "operator", "guess", source=f"198.51.100.{n + 1}", via="console"
+            )
+    assert await follower.poll() == 7
+    await hub.drained()
+    await hub.stop()
+    locked = [e for e in got if e.kind == "auth.lockout"]
+    assert len(locked) == 1
+    (lock,) = locked
+    assert (lock.outcome, lock.action, lock.user, lock.src_ip, lock.severity) == (
+        "failure",
+        "lockout",
+        "operator",
+        "198.51.100.6",
+        6,
+    )
+    assert lock.fields["target"] == "console" and lock.fields["locked"] == "account"
+    assert lock.fields["seconds"] == 1
+    engine = Engine(load_ruleset(builtin_files()), MemorySink(), Context())
+    assert [a.rule for a in engine.process(got)] == ["auth.lockout"]

@@ -10,7 +10,9 @@ is stored once), in the entry's enterprise:
   address, ``user`` the account named, ``protocol`` the way in: console, token, handle…;
   ``fields.target`` the service, ``console`` or ``handle``, as the auth rules read it, and
   ``fields.account`` the audit target); ``login.succeeded`` (a password login) →
-  ``auth.success`` the same way (severity 1);
+  ``auth.success`` the same way (severity 1); ``login.locked`` (the throttle locked the
+  account or the source) → ``auth.lockout`` the same way (outcome failure, severity 6;
+  ``fields.locked`` account or source, ``fields.seconds``);
 - ``device.write`` / ``device.invoke`` (command writes to equipment) → ``ot.command``
   (severity 4);
 - ``user.*``, ``token.*``, ``session.*``, ``prefix.rotate_key``, ``device.rotate_secret``
@@ -44,6 +46,12 @@ log = logging.getLogger(__name__)
 POLL_S = 5.0
 BATCH = 500
 _CREDENTIALS = ("user.", "token.", "session.", "prefix.rotate_key", "device.rotate_secret")
+# audit action → kind, severity, outcome, action of the event
+_LOGINS = {
+    "login.failed": ("auth.failure", 5, "failure", "login"),
+    "login.succeeded": ("auth.success", 1, "success", "login"),
+    "login.locked": ("auth.lockout", 6, "failure", "lockout"),
+}
 
 
 def to_event(entry: audit.AuditEntry) -> SecurityEvent:
@@ -60,13 +68,8 @@ def to_event(entry: audit.AuditEntry) -> SecurityEvent:
     kind, severity, outcome, did = "config.change", 1, "success", entry.action
     protocol = None
     service = None
-    if entry.action in ("login.failed", "login.succeeded"):
-        failed = entry.action == "login.failed"
-        kind, severity, outcome, did = (
-            ("auth.failure", 5, "failure", "login")
-            if failed
-            else ("auth.success", 1, "success", "login")
-        )
+    if entry.action in _LOGINS:
+        kind, severity, outcome, did = _LOGINS[entry.action]
         user = target if target_kind == "user" else entry.target
         protocol = name(entry.detail.get("via"))
         service = "handle" if (protocol or "").startswith("handle") else "console"
@@ -82,6 +85,11 @@ def to_event(entry: audit.AuditEntry) -> SecurityEvent:
     }
     if service is not None:  # a login: ``target`` is the service logged in to, as the
         fields["target"], fields["account"] = service, entry.target  # auth rules read it
+        if entry.action == "login.locked":
+            fields["locked"] = name(entry.detail.get("locked"))
+            seconds = entry.detail.get("seconds")
+            if isinstance(seconds, int) and not isinstance(seconds, bool):
+                fields["seconds"] = seconds
     return SecurityEvent(
         ts=entry.at.timestamp(),
         source="platform",
