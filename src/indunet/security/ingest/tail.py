@@ -198,6 +198,7 @@ class FileTail:
             self._skipping = False
             self._pos += len(lines[0]) + 1
             del lines[0]
+            self._mark()
         for start in range(0, len(lines), PART):
             part = lines[start : start + PART]
             events = self._parse(part)
