@@ -24,8 +24,8 @@ from ..events import SecurityEvent
 
 DEDUP_WINDOW_S = 600.0
 DEDUP_MAX = 100_000
-_ID = attrgetter("id")
 """Ids remembered per source at most (the oldest are forgotten first)."""
+_ID = attrgetter("id")
 
 
 @dataclass
