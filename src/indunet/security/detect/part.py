@@ -87,6 +87,7 @@ class Detection:
         return {
             "events": e.events,
             "evictions": e.evictions,
+            "memo_resets": e.memo_resets,
             "sink_errors": e.sink_errors,
             "groups": len(e._groups),
             "since": self.started_at,
