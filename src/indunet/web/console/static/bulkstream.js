@@ -27,9 +27,13 @@
       gaveUp = !again;
       var current = document.getElementById("job-progress");
       if (current) {
-        current.removeAttribute("data-streaming");
         if (window.htmx) {
+          /* this one fetch goes; the part's own polling stays held until the answer replaces
+             the part (a tick during the fetch would fetch it twice) */
+          current.setAttribute("data-streaming", "refresh");
           htmx.ajax("GET", current.getAttribute("hx-get") || url, { target: current, swap: "outerHTML" });
+        } else {
+          current.removeAttribute("data-streaming");
         }
       }
     }
@@ -54,9 +58,20 @@
   /* HTMX would poll the part every second: not while the stream feeds it. */
   document.addEventListener("htmx:beforeRequest", function (e) {
     var part = e.detail && e.detail.elt;
-    if (part && part.id === "job-progress" && part.getAttribute("data-streaming") === "1") {
+    if (!part || part.id !== "job-progress") { return; }
+    var state = part.getAttribute("data-streaming");
+    if (state === "1") {
       e.preventDefault();
+    } else if (state === "refresh") {  /* the fetch stop() asked for: the next ones wait */
+      part.setAttribute("data-streaming", "1");
     }
+  });
+  /* that fetch failed: the part is still the old one, so its polling takes over */
+  ["htmx:sendError", "htmx:responseError"].forEach(function (name) {
+    document.addEventListener(name, function (e) {
+      var part = e.detail && e.detail.elt;
+      if (part && part.id === "job-progress" && !streaming) { part.removeAttribute("data-streaming"); }
+    });
   });
   document.addEventListener("htmx:load", function (e) {
     if (e.detail && e.detail.elt && e.detail.elt.id === "job-progress") { attach(e.detail.elt); }
