@@ -51,10 +51,10 @@ def raise_alert(server: Server, enterprise_id: int) -> Alert:
     )
     alert = Alert(
         ts=now,
-        rule="ics.write_from_new_host",
-        rule_version=2,
+        rule="ot.write.unauthorized-master",  # a built-in rule: titled in the reader's language
+        rule_version=1,
         level=9,
-        title="Modbus write from a host never seen writing",
+        title="Write to a device from a host that is not an allowed master",
         enterprise_id=enterprise_id,
         techniques=("T0855", "T0836"),
         src_ip="10.0.0.9",
@@ -102,14 +102,14 @@ def test_promote_assign_work_and_resolve(server: Server, shots: Path, tmp_path: 
             page.click("form.stack button[type=submit]")
             expect(page).to_have_url(server.url + "/security/alerts")
             row = page.locator(f"tr[data-alert='{alert.id}']")
-            expect(row).to_contain_text("Modbus write")
+            expect(row).to_contain_text("非授权主站向设备写入")
             expect(row.locator("a.chip", has_text="T0855")).to_have_attribute(
                 "href", "/security/attack?technique=T0855"
             )
             check_a11y(page)
             shot("01-alerts")
 
-            row.locator("a", has_text="Modbus write").click()
+            row.locator("a", has_text="非授权主站向设备写入").click()
             expect(page.locator("#alert-events")).to_contain_text("40001")
             check_a11y(page)
             shot("02-alert")
@@ -170,6 +170,7 @@ def test_promote_assign_work_and_resolve(server: Server, shots: Path, tmp_path: 
             en_page.click("form.stack button[type=submit]")
             en_page.goto(case_url)
             expect(en_page.locator("#case-history")).to_contain_text("Resolved")
+            expect(en_page.locator("h1")).to_contain_text("not an allowed master")
             expect(en_page.locator("#case-disposition")).to_have_text("Authorised activity")
             check_a11y(en_page)
             en_page.screenshot(path=str(shots / "07-case-en.png"), full_page=True)

@@ -226,9 +226,14 @@ async def case_update(
     """Change title, description, severity, TLP, PAP and assignee (admins)."""
     form = await request.form()
     cs = _store(state).cases
+    shown = case_titles(request, state)
 
     def do() -> None:
         fields = {k: _text(form, k) for k in sc.store.ADMIN_FIELDS if k in form}
+        # the form shows a rule-made case's title in the reader's language: sent back as
+        # shown, it is no new title (the case keeps its rule's title in every language)
+        if "title" in fields and fields["title"] == shown(cs.get(user, case_id)):
+            del fields["title"]
         cs.update(user, case_id, **fields)
 
     return await _act(request, state, user, case_id, do)
