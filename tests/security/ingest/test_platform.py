@@ -3,16 +3,59 @@ command write become security events in their enterprise; history is not replaye
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 import pytest
 
 from indunet import core
 from indunet.core import IndunetError, audit
 from indunet.security import Hub, SecurityEvent
+from indunet.security.detect import Context, Engine, MemorySink, builtin_files, load_ruleset
 from indunet.security.ingest.gate import SourceStats
 from indunet.security.ingest.platform import AuditFollower
 from indunet.web import AppState
+
+
+class Followed:
+    """An audit follower feeding a hub, and every event the hub handed on."""
+
+    def __init__(self, state: AppState) -> None:
+        self.got: list[SecurityEvent] = []
+        self.hub = Hub()
+        self.stats = SourceStats("platform audit", "platform", "audit")
+        self.follower = AuditFollower(state.engine, self.hub, self.stats)
+
+        async def collect(batch: Sequence[SecurityEvent]) -> None:
+            self.got.extend(batch)
+
+        self.hub.subscribe("t", collect)
+
+    async def poll(self) -> int:
+        """New entries read (polled by hand: start()'s own loop would race the test), once
+        the hub has handed their events on."""
+        n = await self.follower.poll()
+        await self.hub.drained()
+        return n
+
+
+@asynccontextmanager
+async def followed(state: AppState) -> AsyncIterator[Followed]:
+    f = Followed(state)
+    await f.hub.start()
+    try:
+        # the first poll finds the newest entry and starts there: history is not replayed
+        assert await f.poll() == 0
+        yield f
+    finally:
+        await f.follower.stop()
+        await f.hub.stop()
+
+
+def fired(events: list[SecurityEvent]) -> list[str]:
+    """The built-in rules ``events`` raise."""
+    engine = Engine(load_ruleset(builtin_files()), MemorySink(), Context())
+    return [a.rule for a in engine.process(events)]
 
 
 async def test_failed_logins_and_command_writes_become_events(
@@ -20,33 +63,22 @@ async def test_failed_logins_and_command_writes_become_events(
 ) -> None:
     with state.engine.begin() as conn:
         audit.record(conn, "system", "user.create", "user:old", enterprise_id=None)
-    got: list[SecurityEvent] = []
-
-    async def collect(batch: Sequence[SecurityEvent]) -> None:
-        got.extend(batch)
-
-    hub = Hub()
-    hub.subscribe("t", collect)
-    await hub.start()
-    stats = SourceStats("platform audit", "platform", "audit")
-    follower = AuditFollower(state.engine, hub, stats)
-    # the first poll finds the newest entry and starts there: the old one is not replayed
-    # (polled by hand: start()'s own loop would race this test for the new entries)
-    assert await follower.poll() == 0
-    with pytest.raises(IndunetError):
-        state.logins.password(state.engine, "mallory", "guess", source="203.0.113.7", via="api")
-    with state.engine.begin() as conn:
-        audit.record(
-            conn,
-            "user:operator",
-            "device.write",
-            "device:pump-1",
-            {"property": "speed", "value": 9000},
-            enterprise_id=enterprise.id,
-        )
-    assert await follower.poll() == 2
-    await hub.drained()
-    login, write = got
+    async with followed(state) as f:  # the old entry is not replayed
+        with pytest.raises(IndunetError):
+            state.logins.password(state.engine, "mallory", "guess", source="203.0.113.7", via="api")
+        with state.engine.begin() as conn:
+            audit.record(
+                conn,
+                "user:operator",
+                "device.write",
+                "device:pump-1",
+                {"property": "speed", "value": 9000},
+                enterprise_id=enterprise.id,
+            )
+        assert await f.poll() == 2
+        login, write = f.got
+        assert await f.poll() == 0  # nothing twice
+        assert f.stats.submitted == 2
     assert (login.kind, login.outcome, login.action, login.severity) == (
         "auth.failure",
         "failure",
@@ -62,10 +94,6 @@ async def test_failed_logins_and_command_writes_become_events(
         enterprise.id,
     )
     assert write.fields["detail"] == {"property": "speed", "value": 9000}
-    assert await follower.poll() == 0  # nothing twice
-    assert stats.submitted == 2
-    await follower.stop()
-    await hub.stop()
 
 
 async def test_password_guessing_then_a_success_raise_the_console_auth_rules(
@@ -73,31 +101,21 @@ async def test_password_guessing_then_a_success_raise_the_console_auth_rules(
 ) -> None:
     from tests.web.test_console_platform import PASSWORD, add_user
 
-    from indunet.security.detect import Context, Engine, MemorySink, builtin_files, load_ruleset
-
     add_user(state, "operator", core.Role.ENTERPRISE_USER, enterprise.id)
-    got: list[SecurityEvent] = []
-
-    async def collect(batch: Sequence[SecurityEvent]) -> None:
-        got.extend(batch)
-
-    hub = Hub()
-    hub.subscribe("t", collect)
-    await hub.start()
-    follower = AuditFollower(state.engine, hub, SourceStats("platform audit", "platform", "audit"))
-    assert await follower.poll() == 0
-    # ten wrong passwords from one address, over two accounts (each account locks after
-    # five, the address after twenty), then the operator's own password from it
-    for account in ("operator", "admin"):
-        for _ in range(5):
-            with pytest.raises(IndunetError):
-                state.logins.password(
-                    state.engine, account, "guess", source="203.0.113.7", via="console"
-                )
-    state.logins.password(state.engine, "operator", PASSWORD, source="203.0.113.7", via="console")
-    assert await follower.poll() == 11
-    await hub.drained()
-    await hub.stop()
+    async with followed(state) as f:
+        # ten wrong passwords from one address, over two accounts (each account locks after
+        # five, the address after twenty), then the operator's own password from it
+        for account in ("operator", "admin"):
+            for _ in range(5):
+                with pytest.raises(IndunetError):
+                    state.logins.password(
+                        state.engine, account, "guess", source="203.0.113.7", via="console"
+                    )
+        state.logins.password(
+            state.engine, "operator", PASSWORD, source="203.0.113.7", via="console"
+        )
+        assert await f.poll() == 11
+    got = f.got
     success = got[-1]
     assert (success.kind, success.outcome, success.user, success.src_ip) == (
         "auth.success",
@@ -108,9 +126,7 @@ async def test_password_guessing_then_a_success_raise_the_console_auth_rules(
     assert success.enterprise_id is None  # the installation's, as the failures are
     assert {e.fields["target"] for e in got} == {"console"}
     assert got[0].fields["account"] == "user:operator"
-    engine = Engine(load_ruleset(builtin_files()), MemorySink(), Context())
-    fired = [a.rule for a in engine.process(got)]
-    assert fired == ["auth.bruteforce", "auth.success-after-failures"]
+    assert fired(got) == ["auth.bruteforce", "auth.success-after-failures"]
 
 
 async def test_an_account_guessed_from_many_addresses_is_locked_and_raises_the_lockout_rule(
@@ -118,30 +134,17 @@ async def test_an_account_guessed_from_many_addresses_is_locked_and_raises_the_l
 ) -> None:
     from tests.web.test_console_platform import add_user
 
-    from indunet.security.detect import Context, Engine, MemorySink, builtin_files, load_ruleset
-
     add_user(state, "operator", core.Role.ENTERPRISE_USER, enterprise.id)
-    got: list[SecurityEvent] = []
-
-    async def collect(batch: Sequence[SecurityEvent]) -> None:
-        got.extend(batch)
-
-    hub = Hub()
-    hub.subscribe("t", collect)
-    await hub.start()
-    follower = AuditFollower(state.engine, hub, SourceStats("platform audit", "platform", "audit"))
-    assert await follower.poll() == 0
-    # one wrong password from each of six addresses: no source guesses much, the account
-    # is locked at the sixth (five failures are free)
-    for n in range(6):
-        with pytest.raises(IndunetError):
-            state.logins.password(
-                state.engine, "operator", "guess", source=f"198.51.100.{n + 1}", via="console"
-            )
-    assert await follower.poll() == 7
-    await hub.drained()
-    await hub.stop()
-    locked = [e for e in got if e.kind == "auth.lockout"]
+    async with followed(state) as f:
+        # one wrong password from each of six addresses: no source guesses much, the account
+        # is locked at the sixth (five failures are free)
+        for n in range(6):
+            with pytest.raises(IndunetError):
+                state.logins.password(
+                    state.engine, "operator", "guess", source=f"198.51.100.{n + 1}", via="console"
+                )
+        assert await f.poll() == 7
+    locked = [e for e in f.got if e.kind == "auth.lockout"]
     assert len(locked) == 1
     (lock,) = locked
     assert (lock.outcome, lock.action, lock.user, lock.src_ip, lock.severity) == (
@@ -153,5 +156,4 @@ async def test_an_account_guessed_from_many_addresses_is_locked_and_raises_the_l
     )
     assert lock.fields["target"] == "console" and lock.fields["locked"] == "account"
     assert lock.fields["seconds"] == 1
-    engine = Engine(load_ruleset(builtin_files()), MemorySink(), Context())
-    assert [a.rule for a in engine.process(got)] == ["auth.lockout"]
+    assert fired(f.got) == ["auth.lockout"]
