@@ -148,25 +148,43 @@ def bus_prefix() -> str:
     return "t" + uuid.uuid4().hex[:10]
 
 
-@pytest.fixture
-async def nats_backbone() -> AsyncIterator[bus.Backbone]:
-    """A connected backbone on the shared NATS (``NATS_URL``) under a prefix of its own, with
-    two partitions and small streams, which are deleted afterwards."""
+@contextlib.asynccontextmanager
+async def nats_connected(prefix: str, name: str = "") -> AsyncIterator[bus.Backbone]:
+    """A backbone on the shared NATS (``NATS_URL``) under ``prefix``, two partitions, small
+    streams, ready (JetStream answered) — one "process" of a test; closed afterwards."""
     host, _, port = NATS_URL.removeprefix("nats://").rpartition(":")
     need_service("NATS", host, int(port))
     backbone = bus.Backbone(
-        [NATS_URL], bus.Names(bus_prefix(), 2), SMALL_STREAMS, client_name="indunet-test"
+        [NATS_URL],
+        bus.Names(prefix, 2),
+        SMALL_STREAMS,
+        client_name=f"indunet-test-{name}" if name else "indunet-test",
     )
     await backbone.start()
     try:
         assert await backbone.wait_ready(15), "NATS JetStream did not become ready in 15 s"
         yield backbone
     finally:
-        if backbone.js is not None:
-            for name in (backbone.names.telemetry_stream, backbone.names.events_stream):
-                with contextlib.suppress(Exception):
-                    await backbone.js.delete_stream(name)
         await backbone.close()
+
+
+async def delete_streams(backbone: bus.Backbone) -> None:
+    """Delete the streams of ``backbone``'s prefix (a test's own, at its end)."""
+    if backbone.js is not None:
+        for name in (backbone.names.telemetry_stream, backbone.names.events_stream):
+            with contextlib.suppress(Exception):
+                await backbone.js.delete_stream(name)
+
+
+@pytest.fixture
+async def nats_backbone() -> AsyncIterator[bus.Backbone]:
+    """A connected backbone on the shared NATS (``NATS_URL``) under a prefix of its own, with
+    two partitions and small streams, which are deleted afterwards."""
+    async with nats_connected(bus_prefix()) as backbone:
+        try:
+            yield backbone
+        finally:
+            await delete_streams(backbone)
 
 
 @pytest.fixture

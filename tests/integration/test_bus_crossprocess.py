@@ -19,7 +19,16 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from tests.conftest import NATS_URL, SMALL_STREAMS, bearer, bus_prefix, need_service, until
+from tests.conftest import (
+    NATS_URL,
+    SMALL_STREAMS,
+    bearer,
+    bus_prefix,
+    delete_streams,
+    nats_connected,
+    need_service,
+    until,
+)
 from tests.integration import natsserver, servers
 
 from indunet import bus, core, devices, ids
@@ -39,33 +48,13 @@ def _need_nats() -> None:
     need_service("NATS", host, int(port))
 
 
-async def _delete_streams(backbone: bus.Backbone) -> None:
-    if backbone.js is not None:
-        for name in (backbone.names.telemetry_stream, backbone.names.events_stream):
-            with contextlib.suppress(Exception):
-                await backbone.js.delete_stream(name)
-
-
-@contextlib.asynccontextmanager
-async def connected(prefix: str, name: str) -> AsyncIterator[bus.Backbone]:
-    backbone = bus.Backbone(
-        [NATS_URL], bus.Names(prefix, 2), SMALL_STREAMS, client_name=f"indunet-test-{name}"
-    )
-    await backbone.start()
-    try:
-        assert await backbone.wait_ready(15), "NATS JetStream did not become ready in 15 s"
-        yield backbone
-    finally:
-        await backbone.close()
-
-
 # -- events -----------------------------------------------------------------------------------
 
 
 async def test_an_event_published_in_one_process_reaches_every_other_subscriber_once() -> None:
     _need_nats()
     prefix = bus_prefix()
-    async with connected(prefix, "a") as a, connected(prefix, "b") as b:
+    async with nats_connected(prefix, "a") as a, nats_connected(prefix, "b") as b:
         try:
             bus_a, bus_b = bus.NatsEventBus(a, heartbeat=1.0), bus.NatsEventBus(b, heartbeat=1.0)
             got_a: list[Event] = []
@@ -98,7 +87,7 @@ async def test_an_event_published_in_one_process_reaches_every_other_subscriber_
             await bus_a.stop()
             await bus_b.stop()
         finally:
-            await _delete_streams(a)
+            await delete_streams(a)
 
 
 async def test_a_feed_reopened_after_an_outage_delivers_what_was_published_meanwhile() -> None:
@@ -106,7 +95,7 @@ async def test_a_feed_reopened_after_an_outage_delivers_what_was_published_meanw
     event it delivered (none: the stream's first), not at "new"."""
     _need_nats()
     prefix = bus_prefix()
-    async with connected(prefix, "a") as a:
+    async with nats_connected(prefix, "a") as a:
         try:
             events = bus.NatsEventBus(a, heartbeat=1.0)
             got: list[int] = []
@@ -127,13 +116,13 @@ async def test_a_feed_reopened_after_an_outage_delivers_what_was_published_meanw
             await until(lambda: got == [1, 2], 5, "the events published during the outage")
             await events.stop()
         finally:
-            await _delete_streams(a)
+            await delete_streams(a)
 
 
 async def test_events_handled_once_go_to_the_lead_process_only_and_wait_for_it() -> None:
     _need_nats()
     prefix = bus_prefix()
-    async with connected(prefix, "api") as api, connected(prefix, "lead") as lead_bb:
+    async with nats_connected(prefix, "api") as api, nats_connected(prefix, "lead") as lead_bb:
         try:
             everyone = bus.NatsEventBus(api)
             elsewhere = bus.HandledElsewhere(everyone)
@@ -177,7 +166,7 @@ async def test_events_handled_once_go_to_the_lead_process_only_and_wait_for_it()
             await again.stop()
             await everyone.stop()
         finally:
-            await _delete_streams(api)
+            await delete_streams(api)
 
 
 async def test_events_published_while_the_server_restarts_arrive_once_in_order(
@@ -299,7 +288,7 @@ async def running(*procs: Proc) -> AsyncIterator[None]:
         finally:
             backbone = procs[0].state.backbone
             assert backbone is not None
-            await _delete_streams(backbone)
+            await delete_streams(backbone)
 
 
 def _client(p: Proc) -> httpx.AsyncClient:
@@ -605,8 +594,8 @@ async def test_a_command_crosses_from_an_api_process_to_a_connector_process(
                 assert written[-1][1] == pytest.approx(0.65, abs=0.01)
     finally:
         await gateway.stop()
-        async with connected(prefix, "cleanup") as backbone:
-            await _delete_streams(backbone)
+        async with nats_connected(prefix, "cleanup") as backbone:
+            await delete_streams(backbone)
 
 
 class _Slow(MemoryConnector):
@@ -628,7 +617,7 @@ async def test_a_connector_busy_with_its_limit_of_commands_refuses_more_at_once(
 
     _need_nats()
     prefix = bus_prefix()
-    async with connected(prefix, "api") as api, connected(prefix, "conn") as conn:
+    async with nats_connected(prefix, "api") as api, nats_connected(prefix, "conn") as conn:
         try:
             slow = _Slow()
             manager = ConnectorManager({"modbus": slow})
@@ -649,4 +638,4 @@ async def test_a_connector_busy_with_its_limit_of_commands_refuses_more_at_once(
             assert (server.served, server.refused) == (2, 1)
             await server.stop()
         finally:
-            await _delete_streams(api)
+            await delete_streams(api)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 
 import pytest
-from tests.conftest import NATS_URL, SMALL_STREAMS, bus_prefix, need_service, until
+from tests.conftest import bus_prefix, delete_streams, nats_connected, until
 
 from indunet import bus
 from indunet.core.signals import Signals
@@ -25,25 +25,6 @@ from indunet.security.ingest.signals import RESOLUTIONS, TYPES, PlatformSignals
 
 pytestmark = pytest.mark.integration
 SCANNER = "203.0.113.77"
-
-
-@contextlib.asynccontextmanager
-async def connected(prefix: str, name: str) -> AsyncIterator[bus.Backbone]:
-    host, _, port = NATS_URL.removeprefix("nats://").rpartition(":")
-    need_service("NATS", host, int(port))
-    backbone = bus.Backbone(
-        [NATS_URL], bus.Names(prefix, 2), SMALL_STREAMS, client_name=f"indunet-test-{name}"
-    )
-    await backbone.start()
-    try:
-        assert await backbone.wait_ready(15), "NATS JetStream did not become ready in 15 s"
-        yield backbone
-    finally:
-        if backbone.js is not None and name == "api":
-            for stream in (backbone.names.telemetry_stream, backbone.names.events_stream):
-                with contextlib.suppress(Exception):
-                    await backbone.js.delete_stream(stream)
-        await backbone.close()
 
 
 class Lead:
@@ -88,7 +69,7 @@ class Lead:
 
 async def test_resolution_signals_reach_the_lead_once_and_wait_for_it_while_it_is_away() -> None:
     prefix = bus_prefix()
-    async with connected(prefix, "api") as api, connected(prefix, "lead") as lead_bb:
+    async with nats_connected(prefix, "api") as api, nats_connected(prefix, "lead") as lead_bb:
         published = bus.NatsEventBus(api)
         await published.start()
         signals = Signals()
@@ -128,3 +109,4 @@ async def test_resolution_signals_reach_the_lead_once_and_wait_for_it_while_it_i
             with contextlib.suppress(Exception):
                 await lead.stop()
             await published.stop()
+            await delete_streams(api)
