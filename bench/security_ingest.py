@@ -13,16 +13,16 @@ the lines) that scans the PLCs and writes registers. 70 % ``flow``, 15 % ``alert
 
 Ours follows the file as ``indunet serve`` follows a Suricata log (``ingest.FileTail`` for
 enterprise 1: chunks read in a worker thread, lines parsed ``tail.PART`` at a time, each
-line a ``SecurityEvent``, the source's duplicate window, offsets kept) into a ``Hub`` whose
-subscriber is the detection ``Engine`` with every built-in rule, the plant's lists (allowed
-masters, Modbus functions) and a baseline learned from the normal conversations; the run
-ends when the hub has handed every event on and the engine has raised its alerts (into a
-memory sink).
+line a ``SecurityEvent``, duplicates known by the hub's memory of ids, offsets kept) into a
+``Hub`` whose subscriber is the detection ``Engine`` with every built-in rule, the plant's
+lists (allowed masters, Modbus functions) and a baseline learned from the normal
+conversations; the run ends when the hub has handed every event on and the engine has
+raised its alerts (into a memory sink).
 The process runs with the collector settings ``indunet serve`` gives the server
 (``tune_collector``: startup objects frozen, young generation collected every 50,000
 allocations; the interpreter's default of 700 costs this pipeline a third).
-Prints the median of 7 runs of each (alternated), events/s, the alerts, the ratio (ours / baseline,
-target ≥ 0.25) and the load average.
+Prints the median of 7 runs of each (alternated), events/s, the alerts, the ratio (ours /
+baseline, target ≥ 0.25), each round's own ratio and the load average.
 """
 
 from __future__ import annotations

@@ -205,7 +205,7 @@ class MqttEndpoint:
 
     def _refused(self, connect: Connect, peer: str | None) -> None:
         if self.refused is not None:
-            user = connect.username[:MAX_TEXT] if connect.username else connect.username  # as kept
+            user = connect.username and connect.username[:MAX_TEXT]  # as the record keeps it
             self.refused.add((peer, user, user, "mqtt", None))
 
     def _session(self, device: str, client_id: str, clean: bool) -> tuple[Session, bool]:
