@@ -10,11 +10,15 @@ province's or the nation's instance later (the federation issue) as it is.
 from __future__ import annotations
 
 import ipaddress
+import math
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, dataclass_transform
+
+import msgspec
+import orjson
 
 from indunet.core import InvalidInput
 
@@ -110,6 +114,83 @@ class SecurityEvent:
         return out
 
 
+class RawFields(Mapping[str, Any]):
+    """A source's own details kept as the JSON record they came in, decoded the first time
+    something reads them (detection reads a few values of few events; most never are).
+
+    ``raw``: the record, a JSON object already checked to be one (a parser decoded it with a
+    decoder that checks the whole text and keeps only what it lifted into the event);
+    ``lifted``: the record's keys that became the event's own fields (left out here, as a
+    parser that decodes the record in full pops them); ``extra``: what the parser added
+    (an industrial record's function code), read without decoding the record. The same
+    content as the dict the full decoding gives; equal to it as a mapping."""
+
+    __slots__ = ("_data", "_extra", "_lifted", "_raw")
+
+    def __init__(
+        self, raw: bytes, lifted: frozenset[str], extra: dict[str, Any] | None = None
+    ) -> None:
+        self._raw, self._lifted, self._extra = raw, lifted, extra
+        self._data: dict[str, Any] | None = None
+
+    def _load(self) -> dict[str, Any]:
+        data = self._data
+        if data is None:
+            data = _decode_record(self._raw)
+            for key in self._lifted:
+                data.pop(key, None)
+            if self._extra:
+                data.update(self._extra)
+            self._data = data
+        return data
+
+    def get(self, key: str, default: Any = None) -> Any:
+        extra = self._extra
+        if extra is not None and key in extra:
+            return extra[key]
+        if key in self._lifted:
+            return default
+        return self._load().get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._load()[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._load()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+    def __repr__(self) -> str:
+        return repr(self._load())
+
+
+def _finite(text: str) -> float | str:
+    """A JSON number beyond a float's range as the text it was (JSON has no infinity)."""
+    value = float(text)
+    return value if math.isfinite(value) else text
+
+
+lenient_json = msgspec.json.Decoder(float_hook=_finite).decode
+"""JSON as msgspec checks it, a number beyond a float's range kept as its text."""
+
+
+def _decode_record(raw: bytes) -> dict[str, Any]:
+    """The record of a ``RawFields``: orjson's reading, or (for a number orjson refuses as
+    out of range, which the checking decoder let pass) msgspec's, the number kept as text."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        try:
+            data = lenient_json(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeError) as exc:
+            return {"_unreadable": str(exc)[:200]}
+    return data if type(data) is dict else {"_unreadable": "not a JSON object"}
+
+
 OUTCOMES = frozenset({"success", "failure", "unknown"})
 _KNOWN = frozenset(SecurityEvent.__dataclass_fields__)
 
@@ -117,8 +198,6 @@ _KNOWN = frozenset(SecurityEvent.__dataclass_fields__)
 def event_from_dict(data: Any, *, where: str = "event") -> SecurityEvent:
     """A ``SecurityEvent`` from untrusted JSON data, every field checked; ``InvalidInput``
     naming ``where`` and the field otherwise (``where``: "event 3", "line 12")."""
-    import orjson
-
     if not isinstance(data, dict):
         raise InvalidInput(
             f"{where}: an event is a JSON object",

@@ -21,7 +21,7 @@ import functools
 import ipaddress
 import logging
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -213,7 +213,7 @@ class Discovery:
         server.asset_type = SERVER_TYPE.get(proto) or SERVER_TYPE.get(
             SERVER_PORTS.get(e.dst_port or 0, ""), server.asset_type
         )
-        fields = e.fields if isinstance(e.fields, dict) else {}
+        fields = e.fields if isinstance(e.fields, Mapping) else {}
         if client is not None:
             client.role = client.role or "client"
             action = (e.action or "").lower()

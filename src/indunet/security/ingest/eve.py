@@ -18,14 +18,15 @@ Time: ``timestamp`` (``2017-04-07T22:24:37.251547+0100``; a time without a zone 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import orjson
 from orjson import JSONDecodeError
 
-from ..events import MAX_FIELDS_BYTES, SecurityEvent
+from ..events import MAX_FIELDS_BYTES, RawFields, SecurityEvent, lenient_json
 from .common import (
     IPS,
     MAX_LINE,
@@ -40,7 +41,8 @@ from .common import (
 )
 from .otcodes import function_of
 
-_OT = frozenset({"modbus", "dnp3", "enip", "cip", "bacnet", "iec104", "s7comm", "opcua"})
+_OT_ORDER = ("modbus", "dnp3", "enip", "cip", "bacnet", "iec104", "s7comm", "opcua")
+_OT = frozenset(_OT_ORDER)
 _SKIP = frozenset({"stats"})
 _SEVERITIES = {1: 12, 2: 9, 3: 6}
 MAX_TS = 4_102_444_800.0
@@ -100,6 +102,63 @@ def timestamp(text: Any, clock: Clock | None = None) -> float:
     return ts
 
 
+class _Head(msgspec.Struct, gc=False):
+    """What of an EVE record becomes the event's own fields; the decoder that reads it
+    checks the whole line but builds nothing else (the rest stays text: ``RawFields``)."""
+
+    event_type: Any = None
+    timestamp: Any = None
+    src_ip: Any = None
+    src_port: Any = None
+    dest_ip: Any = None
+    dest_port: Any = None
+    app_proto: Any = None
+    ether: Any = None
+    alert: Any = None
+    anomaly: Any = None
+    modbus: Any = None
+    dnp3: Any = None
+    enip: Any = None
+    cip: Any = None
+    bacnet: Any = None
+    iec104: Any = None
+    s7comm: Any = None
+    opcua: Any = None
+
+
+_head = msgspec.json.Decoder(_Head).decode
+_HEAD_FAILS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeError)
+_LIFTED = frozenset({"timestamp", "src_ip", "src_port", "dest_ip", "dest_port", "ether"})
+"""The record's keys that become the event's own fields (not kept in ``fields``)."""
+
+
+def _lenient_or_none(line: bytes | str) -> Any:
+    """A line orjson refuses, read as the checking decoder reads it: the one difference is a
+    number beyond a float's range, kept as its text (None: not JSON either way)."""
+    try:
+        return lenient_json(line)
+    except _HEAD_FAILS:
+        return None
+
+
+def _head_of(r: dict[str, Any]) -> _Head:
+    """The head of a record decoded in full, its lifted keys taken out of it."""
+    pop, get = r.pop, r.get
+    return _Head(
+        get("event_type"),
+        pop("timestamp", None),
+        pop("src_ip", None),
+        pop("src_port", None),
+        pop("dest_ip", None),
+        pop("dest_port", None),
+        get("app_proto"),
+        pop("ether", None),
+        get("alert"),
+        get("anomaly"),
+        *map(get, _OT_ORDER),
+    )
+
+
 def read_lines(
     lines: Sequence[bytes | str],
     first: int,
@@ -112,12 +171,17 @@ def read_lines(
     and the lines that did not read. Blank lines and ``stats`` records are no events.
 
     Every line of a busy sensor comes through here, so a whole chunk is read in one frame:
-    the common fields inline, the helpers only for what a line has."""
+    the common fields inline, the helpers only for what a line has. A line read as
+    bytes, ASCII and short (as Suricata's lines are) is read by a decoder that
+    checks all of it but builds only the fields the event lifts; its ``fields`` stay the
+    line's text until read (``RawFields``). Any other line (text, non-ASCII, long, or one
+    that decoder refuses) is decoded in full, so what is wrong with it is named as before."""
     clock = clock if clock is not None else Clock()
     second, zone, base = clock.second, clock.zone, clock.base
     events: list[SecurityEvent] = []
     errors: list[LineError] = []
-    add, loads, prefixed, ips = events.append, _loads, _EVE_HASH.copy, IPS
+    add, loads, head, prefixed, ips = events.append, _loads, _head, _EVE_HASH.copy, IPS
+    lifted, fails = _LIFTED, _HEAD_FAILS
     number = first - 1
     for raw in lines:
         number += 1
@@ -133,27 +197,37 @@ def read_lines(
             errors.append(LineError(file, number, f"over {MAX_LINE:,} bytes", overlong=True))
             continue
         try:
-            try:
-                r = loads(line)
-            except JSONDecodeError as exc:
-                if line.isspace():
-                    continue
-                raise BadLine(f"not JSON: {exc}") from None
-            if type(r) is not dict:
-                raise BadLine("not a JSON object")
-            etype = r.get("event_type")
+            h = None
+            r: dict[str, Any] | None = None
+            if short and type(line) is bytes and line.isascii():
+                try:  # noqa: SIM105 - a context manager a line costs more than the try
+                    h = head(line)
+                except fails:
+                    pass  # read in full below: the error named as ever
+            if h is None:
+                try:
+                    r = loads(line)
+                except JSONDecodeError as exc:
+                    if line.isspace():
+                        continue
+                    r = _lenient_or_none(line)
+                    if r is None:
+                        raise BadLine(f"not JSON: {exc}") from None
+                if type(r) is not dict:
+                    raise BadLine("not a JSON object")
+                h = _head_of(r)
+            etype = h.event_type
             if type(etype) is not str or not etype:
                 raise BadLine("no event_type")
             if etype in _SKIP:
                 continue
             if type(line) is bytes:  # event_id("eve", line), inline
-                h = prefixed()
-                h.update(line)
-                eid = h.hexdigest()[:32]
+                hashed = prefixed()
+                hashed.update(line)
+                eid = hashed.hexdigest()[:32]
             else:
                 eid = event_id("eve", line)
-            pop = r.pop
-            text = pop("timestamp", None)
+            text = h.timestamp
             if (
                 type(text) is str
                 and len(text) == 31
@@ -167,17 +241,26 @@ def read_lines(
             else:
                 ts = timestamp(text, clock)
                 second, zone, base = clock.second, clock.zone, clock.base
-            app = r.get("app_proto")
+            app = h.app_proto
             protocol = (
                 app if type(app) is str and 0 < len(app) <= 64 and app.strip() == app else name(app)
             )
             if etype == "flow":
                 kind, did, outcome, severity, message = "net.connection", None, "unknown", 0, ""
+                extra = None
             else:
-                kind, did, outcome, severity, message, protocol = _typed(etype, r, protocol)
-            src_ip, dst_ip = pop("src_ip", None), pop("dest_ip", None)
-            src_port, dst_port = pop("src_port", None), pop("dest_port", None)
-            ether = pop("ether", None)
+                kind, did, outcome, severity, message, protocol, extra = _typed(etype, h, protocol)
+            if r is None:
+                fields: Mapping[str, Any] = RawFields(line, lifted, extra)  # type: ignore[arg-type]
+            else:
+                if extra:
+                    r.update(extra)
+                # what is left is the record's own detail; a line that is short enough
+                # cannot make it larger than the bound, so only long ones are measured
+                fields = r if short else bounded_fields(r)
+            src_ip, dst_ip = h.src_ip, h.dest_ip
+            src_port, dst_port = h.src_port, h.dest_port
+            ether = h.ether
             src_mac = dst_mac = None
             if type(ether) is dict:
                 src_mac, dst_mac = _mac(ether.get("src_mac")), _mac(ether.get("dest_mac"))
@@ -206,9 +289,7 @@ def read_lines(
                     None,  # user
                     severity,
                     message,
-                    # what is left is the record's own detail; a line that is short enough
-                    # cannot make it larger than the bound, so only long ones are measured
-                    r if short else bounded_fields(r),
+                    fields,
                     eid,
                 )
             )
@@ -218,11 +299,12 @@ def read_lines(
 
 
 def _typed(
-    etype: str, r: dict[str, Any], protocol: str | None
-) -> tuple[str, str | None, str, int, str, str | None]:
-    """Kind, action, outcome, severity, message and protocol of a record that is no flow."""
+    etype: str, h: _Head, protocol: str | None
+) -> tuple[str, str | None, str, int, str, str | None, dict[str, Any] | None]:
+    """Kind, action, outcome, severity, message and protocol of a record that is no flow,
+    and what it adds to the record's fields (an industrial function's code)."""
     if etype == "alert":
-        body = r.get("alert")
+        body = h.alert
         if type(body) is not dict:
             raise BadLine("an alert without its alert object")
         sid = body.get("signature_id")
@@ -233,15 +315,15 @@ def _typed(
             severity_of(body.get("severity")),
             str(body.get("signature") or "")[:2000],
             protocol,
+            None,
         )
     if etype in _OT:
-        code, did, outcome = _ot_action(r.get(etype))
+        code, did, outcome = _ot_action(getattr(h, etype))
         code, did, write = function_of(etype, code, did)
-        if code is not None:
-            r["function"], r["write"] = code, write
-        return "ot.transaction", did, outcome, 0, "", etype
+        extra = {"function": code, "write": write} if code is not None else None
+        return "ot.transaction", did, outcome, 0, "", etype, extra
     if etype == "anomaly":
-        body = r.get("anomaly")
+        body = h.anomaly
         if type(body) is dict:
             return (
                 "net.anomaly",
@@ -250,9 +332,10 @@ def _typed(
                 3,
                 str(body.get("event") or "")[:2000],
                 protocol,
+                None,
             )
-        return "net.anomaly", None, "unknown", 3, "", protocol
-    return f"net.{action_name(etype) or 'event'}", None, "unknown", 0, "", protocol
+        return "net.anomaly", None, "unknown", 3, "", protocol, None
+    return f"net.{action_name(etype) or 'event'}", None, "unknown", 0, "", protocol, None
 
 
 def _ot_action(body: Any) -> tuple[Any, str | None, str]:
