@@ -109,48 +109,58 @@ class SecurityEvent:
             "user": self.user,
             "severity": self.severity,
             "message": self.message,
-            "fields": dict(self.fields),
+            "fields": plain(self.fields),
         }
         return out
 
 
 class RawFields(Mapping[str, Any]):
     """A source's own details kept as the JSON record they came in, decoded the first time
-    something reads them (detection reads a few values of few events; most never are).
+    something reads them (detection reads a few values of few events; the event store
+    writes the text as it is: most records are never decoded).
 
-    ``raw``: the record, a JSON object already checked to be one (a parser decoded it with a
-    decoder that checks the whole text and keeps only what it lifted into the event);
-    ``lifted``: the record's keys that became the event's own fields (left out here, as a
-    parser that decodes the record in full pops them); ``extra``: what the parser added
-    (an industrial record's function code), read without decoding the record. The same
-    content as the dict the full decoding gives; equal to it as a mapping."""
+    ``raw``: the record, a JSON object already checked to be one (the parser read it with a
+    decoder that checks the whole text but builds only what the event lifts); ``extra``:
+    what the parser added (an industrial record's function code and whether it writes),
+    read without decoding the record and over the record's own keys of those names. The
+    same content as the dict full decoding gives; equal to it as a mapping."""
 
-    __slots__ = ("_data", "_extra", "_lifted", "_raw")
+    __slots__ = ("_data", "_extra", "_raw")
 
-    def __init__(
-        self, raw: bytes, lifted: frozenset[str], extra: dict[str, Any] | None = None
-    ) -> None:
-        self._raw, self._lifted, self._extra = raw, lifted, extra
+    def __init__(self, raw: bytes, extra: dict[str, Any] | None = None) -> None:
+        self._raw, self._extra = raw, extra
         self._data: dict[str, Any] | None = None
 
     def _load(self) -> dict[str, Any]:
         data = self._data
         if data is None:
             data = _decode_record(self._raw)
-            for key in self._lifted:
-                data.pop(key, None)
             if self._extra:
                 data.update(self._extra)
             self._data = data
         return data
 
+    def json_text(self) -> str:
+        """The details as JSON text, without decoding them: the record as it came, the
+        parser's additions appended (as later keys they are what a JSON reader keeps)."""
+        raw, extra = self._raw, self._extra
+        if not extra:
+            return raw.decode()
+        body = raw.rstrip()
+        if body.endswith(b"}") and body[:-1].rstrip() != b"{":
+            return (body[:-1] + b"," + orjson.dumps(extra)[1:]).decode()
+        return orjson.dumps(self._load()).decode()  # pragma: no cover - an empty record
+
     def get(self, key: str, default: Any = None) -> Any:
         extra = self._extra
         if extra is not None and key in extra:
             return extra[key]
-        if key in self._lifted:
-            return default
         return self._load().get(key, default)
+
+    def copy(self) -> dict[str, Any]:
+        """The details as a plain dict of their own (``dict(fields)`` gives the same, a key
+        at a time)."""
+        return self._load().copy()
 
     def __getitem__(self, key: str) -> Any:
         return self._load()[key]
@@ -166,6 +176,13 @@ class RawFields(Mapping[str, Any]):
 
     def __repr__(self) -> str:
         return repr(self._load())
+
+
+def plain(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """An event's ``fields`` as a plain dict of their own (to write or send them)."""
+    if type(fields) is dict or type(fields) is RawFields:
+        return fields.copy()
+    return dict(fields)
 
 
 def _finite(text: str) -> float | str:

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from indunet.core import User, access
 from indunet.core.paged import page_of_rows
 
-from .events import SecurityEvent
+from .events import RawFields, SecurityEvent, plain
 from .eventtables import security_events as t
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,12 @@ def _search_text(e: SecurityEvent) -> str:
     return " ".join(p for p in parts if p).lower()[:600]
 
 
+def stored_fields(e: SecurityEvent) -> Any:
+    """The value the ``fields`` column is given: details still held as their source's JSON
+    text as they are (``FieldsJSON`` writes the text), others as a plain dict."""
+    return e.fields if type(e.fields) is RawFields else plain(e.fields)
+
+
 def _row(e: SecurityEvent) -> dict[str, Any]:
     return {
         "id": e.id,
@@ -105,7 +111,7 @@ def _row(e: SecurityEvent) -> dict[str, Any]:
         "user": e.user,
         "severity": e.severity,
         "message": e.message,
-        "fields": dict(e.fields),
+        "fields": stored_fields(e),
         "search": _search_text(e),
     }
 

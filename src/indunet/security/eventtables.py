@@ -7,9 +7,34 @@ action, user, observer, kind, protocol), ``ts`` seconds since the epoch (UTC).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import sqlalchemy as sa
 
+from .events import RawFields
+
 metadata = sa.MetaData()
+
+
+class FieldsJSON(sa.types.TypeDecorator[Any]):
+    """The ``fields`` column: JSON, as ``sa.JSON`` writes and reads it, except that details
+    still held as their source's JSON text (``RawFields``) are written as that text, never
+    decoded and encoded again."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect: sa.Dialect) -> Callable[[Any], Any] | None:
+        inner = self.impl_instance.bind_processor(dialect)
+
+        def process(value: Any) -> Any:
+            if type(value) is RawFields:
+                return value.json_text()
+            return inner(value) if inner is not None else value
+
+        return process
+
 
 security_events = sa.Table(
     "security_events",
@@ -33,7 +58,7 @@ security_events = sa.Table(
     sa.Column("user", sa.String(200), nullable=True),
     sa.Column("severity", sa.SmallInteger, nullable=False),
     sa.Column("message", sa.Text, nullable=False),
-    sa.Column("fields", sa.JSON, nullable=False),
+    sa.Column("fields", FieldsJSON, nullable=False),
     sa.Column("search", sa.String(600), nullable=False),
 )
 

@@ -9,10 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from indunet.core import Role, User
 from indunet.security.events import RawFields, SecurityEvent, event_from_dict
+from indunet.security.eventstore import EventQuery, EventStore
+from indunet.security.eventtables import security_events
 from indunet.security.ingest import eve
 from indunet.security.ingest.common import LineError
 
@@ -64,7 +68,7 @@ def test_the_samples_and_each_record_shape_read_alike() -> None:
         record("anomaly", anomaly={"type": "decode", "event": "decoder.ipv4.trunc_pkt"}),
         record("anomaly", anomaly="odd"),
         record("alert", alert={"signature_id": 7, "action": "blocked", "severity": 2}),
-        record("http", http={"hostname": "plc.example", "url": "/caf\u00e9"}),  # escaped é
+        record("http", http={"hostname": "plc.example", "url": "/caf\u00e9"}),  # UTF-8
         record("flow", ether={"src_mac": "AA:BB:CC:DD:EE:FF", "dest_mac": "x"}),
         record("flow", src_port="502/tcp", dest_ip="0:0::1", app_proto=" spaced "),
         record("flow", src_ip=None, dest_port=None, timestamp="2024-03-01T10:00:00Z"),
@@ -81,7 +85,11 @@ def test_the_samples_and_each_record_shape_read_alike() -> None:
     events, errors = both(lines)
     assert errors == []
     by_kind = {e.kind: e for e in events}
-    assert by_kind["net.dns"].fields == {"event_type": "dns", "a": 2}
+    assert by_kind["net.dns"].fields == {
+        "event_type": "dns",
+        "timestamp": "2024-03-01T10:00:00Z",
+        "a": 2,
+    }
     big = [e for e in events if e.fields.get("flow", {}).get("bytes") == "1e999"]
     assert len(big) == 1
     assert by_kind["net.tls"].src_port is None
@@ -117,24 +125,41 @@ def test_fields_are_decoded_only_when_read_and_the_function_code_without_it() ->
     (event,), _ = eve.read_lines([line], 1, "eve.json", "o")
     fields = event.fields
     assert isinstance(fields, RawFields)
-    # what the parser added, and the keys it lifted into the event: no decoding
-    assert fields.get("function") == 6 and fields.get("write") is True
-    assert fields.get("src_ip") is None and fields.get("timestamp", "-") == "-"
-    assert fields._data is None
+    assert fields.get("function") == 6 and fields.get("write") is True  # what the parser added
+    assert fields._data is None  # …read without decoding the record
     assert fields.get("modbus")["request"]["function_raw"] == 6  # now decoded, once
     decoded = fields._data
     assert decoded is not None and fields.get("in_iface") == "eth1" and fields._data is decoded
-    assert "src_ip" not in fields and "flow_id" in fields and len(fields) == len(dict(fields))
+    assert fields["src_ip"] == "192.168.1.20"  # the whole record, as Suricata wrote it
+    assert "flow_id" in fields and len(fields) == len(dict(fields)) == len(orjson.loads(line)) + 2
     assert repr(fields) == repr(dict(fields))
 
 
+def test_the_json_text_is_the_record_and_the_additions_without_decoding() -> None:
+    line = record("modbus", modbus={"request": {"function_raw": 6, "function_code": "WrSingleReg"}})
+    (event,), _ = eve.read_lines([line + b"  \r\n"], 1, "eve.json", "o")
+    text = event.fields.json_text()  # type: ignore[attr-defined]
+    assert event.fields._data is None  # type: ignore[attr-defined]
+    assert orjson.loads(text) == dict(event.fields) and text.startswith(line[:-1].decode())
+    # the record's own key of an added name: the addition is the later key, and so it counts
+    own = record(
+        "modbus",
+        function="own",
+        modbus={"request": {"function_raw": 1, "function_code": "RdCoils"}},
+    )
+    (event,), _ = eve.read_lines([own], 1, "eve.json", "o")
+    text = event.fields.json_text()  # type: ignore[attr-defined]
+    assert text.count('"function"') == 2 and orjson.loads(text)["function"] == 1
+    assert orjson.loads(text) == dict(event.fields)
+    (flow,), _ = eve.read_lines([record("flow")], 1, "eve.json", "o")
+    assert flow.fields.json_text() == record("flow").decode()  # type: ignore[attr-defined]
+
+
 def test_a_record_that_no_reader_takes_is_named_in_its_fields() -> None:
-    assert RawFields(b"{", frozenset()) == {
-        "_unreadable": RawFields(b"{", frozenset())["_unreadable"]
-    }
-    assert "_unreadable" in RawFields(b"{", frozenset())
-    assert RawFields(b"[1]", frozenset()) == {"_unreadable": "not a JSON object"}
-    assert RawFields(b'{"a":1e999,"b":2}', frozenset({"b"})) == {"a": "1e999"}
+    broken = RawFields(b"{")
+    assert list(broken) == ["_unreadable"] and broken["_unreadable"]
+    assert RawFields(b"[1]") == {"_unreadable": "not a JSON object"}
+    assert RawFields(b'{"a":1e999,"b":2}', {"b": 3}) == {"a": "1e999", "b": 3}
 
 
 _json = st.recursive(
@@ -165,3 +190,35 @@ def test_any_record_reads_alike_both_ways(records: list[dict[str, Any]], data: A
                 r[key] = data.draw(strategy)
         lines.append(orjson.dumps(r))
     both(lines)
+
+
+def stored_alike(store: EventStore) -> None:
+    """EVE events written with their details still as text read back as the details."""
+    lines = [
+        # non-ASCII as Suricata escapes it (\u00e9), and as a UTF-8 line (decoded in full)
+        record("flow", flow={"note": "caf\u00e9 \u2603"}).replace(
+            "caf\u00e9 \u2603".encode(), b"caf\\u00e9 \\u2603"
+        ),
+        record("flow", flow={"note": "caf\u00e9 \u2603"}),
+        record("modbus", modbus={"request": {"function_raw": 16, "function_code": "WrMultRegs"}}),
+        record("modbus", function="own", modbus={"request": {"function_raw": 1, "command": "x"}}),
+        record("alert", alert={"signature_id": 7, "signature": 'a "quoted" \\ sig'}),
+    ]
+    events, errors = eve.read_lines(lines, 1, "eve.json", "o")
+    assert not errors and [type(e.fields) for e in events] == [RawFields, dict] + [RawFields] * 3
+    assert store.write(events) == 5
+    assert all(e.fields._data is None for e in events if type(e.fields) is RawFields)  # type: ignore[attr-defined]
+    overseer = User(id=1, username="r", role=Role.REGULATOR, enterprise_id=None)
+    rows, total = store.search(overseer, EventQuery(source="suricata"), limit=10)
+    assert total == 5
+    by_id = {r["id"]: r["fields"] for r in rows}
+    for e in events:
+        assert by_id[e.id] == dict(e.fields)
+    assert [by_id[e.id].get("function") for e in events] == [None, None, 16, 1, None]
+    assert by_id[events[0].id]["flow"]["note"] == by_id[events[1].id]["flow"]["note"] == "café ☃"
+
+
+def test_the_store_writes_the_details_as_their_text(tmp_path: Path) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'events.db'}")
+    security_events.metadata.create_all(engine)
+    stored_alike(EventStore(engine))

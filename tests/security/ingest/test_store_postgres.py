@@ -59,3 +59,9 @@ def test_the_store_on_postgres(engine: sa.Engine) -> None:
     reg = core.User(id=2, username="r", role=Role.REGULATOR, enterprise_id=None)
     hist = store.histogram(reg, EventQuery(ip="192.168.1.10"), buckets=10)
     assert sum(hist["counts"]) == 100 and len(hist["counts"]) == 10
+
+
+def test_eve_details_kept_as_text_are_written_as_text(engine: sa.Engine) -> None:
+    from tests.security.ingest.test_eve_fields import stored_alike
+
+    stored_alike(EventStore(engine))

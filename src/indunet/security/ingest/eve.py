@@ -13,6 +13,10 @@
 - ``stats`` records are no events (None); any other type → ``net.<event_type>``.
 
 Time: ``timestamp`` (``2017-04-07T22:24:37.251547+0100``; a time without a zone is UTC).
+
+``fields`` is the whole record as Suricata wrote it (an industrial record's function code
+added), kept as the line's text until something reads it (``events.RawFields``): the event
+store writes that text as it is.
 """
 
 from __future__ import annotations
@@ -127,9 +131,8 @@ class _Head(msgspec.Struct, gc=False):
 
 
 _head = msgspec.json.Decoder(_Head).decode
+_HEAD_KEYS = _Head.__struct_fields__
 _HEAD_FAILS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeError)
-_LIFTED = frozenset({"timestamp", "src_ip", "src_port", "dest_ip", "dest_port", "ether"})
-"""The record's keys that become the event's own fields (not kept in ``fields``)."""
 
 
 def _lenient_or_none(line: bytes | str) -> Any:
@@ -142,21 +145,8 @@ def _lenient_or_none(line: bytes | str) -> Any:
 
 
 def _head_of(r: dict[str, Any]) -> _Head:
-    """The head of a record decoded in full, its lifted keys taken out of it."""
-    pop, get = r.pop, r.get
-    return _Head(
-        get("event_type"),
-        pop("timestamp", None),
-        pop("src_ip", None),
-        pop("src_port", None),
-        pop("dest_ip", None),
-        pop("dest_port", None),
-        get("app_proto"),
-        pop("ether", None),
-        get("alert"),
-        get("anomaly"),
-        *map(get, _OT_ORDER),
-    )
+    """The head of a record decoded in full."""
+    return _Head(*map(r.get, _HEAD_KEYS))
 
 
 def read_lines(
@@ -181,7 +171,7 @@ def read_lines(
     events: list[SecurityEvent] = []
     errors: list[LineError] = []
     add, loads, head, prefixed, ips = events.append, _loads, _head, _EVE_HASH.copy, IPS
-    lifted, fails = _LIFTED, _HEAD_FAILS
+    fails = _HEAD_FAILS
     number = first - 1
     for raw in lines:
         number += 1
@@ -251,7 +241,7 @@ def read_lines(
             else:
                 kind, did, outcome, severity, message, protocol, extra = _typed(etype, h, protocol)
             if r is None:
-                fields: Mapping[str, Any] = RawFields(line, lifted, extra)  # type: ignore[arg-type]
+                fields: Mapping[str, Any] = RawFields(line, extra)  # type: ignore[arg-type]
             else:
                 if extra:
                     r.update(extra)
