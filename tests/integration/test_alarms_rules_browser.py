@@ -88,6 +88,10 @@ def test_rule_from_the_form_fires_and_the_alarm_is_handled(server: Server, shots
                 page.click("form.stack button[type=submit]")
                 expect(page).to_have_url(server.url + "/platform/rules/new")
                 expect(page.locator("h1")).to_have_text("新建规则")
+                # the redirect's page is loaded, htmx (a deferred script) with it: a change
+                # fired before htmx ran would go unheard (seen once under CI load)
+                page.wait_for_load_state("load")
+                page.wait_for_function("window.htmx !== undefined")
 
                 # The rule form, with the expression help following the device typed.
                 form = page.locator("#rule-form")
