@@ -116,6 +116,11 @@ PUBLIC = {
     ("GET", "/docs/oauth2-redirect"),
     ("GET", "/ids/resolve"),  # the console's resolve page, anonymous
     ("POST", "/login/password"),  # a temporary password replaced (its own one-time token)
+    # Between federated instances: an enrolment's credential is its one-time token and the
+    # proof of its key, a delivery's is each message's signature by an enrolled peer
+    # (tests/federation/test_federation.py refuses every wrong one)
+    ("POST", "/api/v1/federation/enrol"),
+    ("POST", "/api/v1/federation/messages"),
     # Enterprise self-registration: anonymous by design; what it creates is held at login
     # until reviewed (tests/web/test_registration.py).
     ("GET", "/register"),
@@ -574,6 +579,11 @@ MISSING: dict[str, Any] = {
 # enterprise, a model or a bulk job acts on the caller's own enterprise or is role-gated.
 NAMES_NOTHING = {
     ("POST", "/api/v1/enterprises"),
+    # the installation's federation: peers' deliveries and enrolments, tokens issued by
+    # platform admins (tests/federation)
+    ("POST", "/api/v1/federation/enrol"),
+    ("POST", "/api/v1/federation/messages"),
+    ("POST", "/api/v1/federation/tokens"),
     ("POST", "/api/v1/models"),
     ("POST", "/api/v1/bulk"),
     ("POST", "/ids/register"),  # console forms of the same kinds

@@ -16,6 +16,7 @@ from indunet.connect.subsystem import SUBSYSTEM as CONNECT
 from indunet.core.plugins import Page, Section, Subsystem
 from indunet.core.subsystem import SUBSYSTEM as CORE
 from indunet.devices.subsystem import SUBSYSTEM as DEVICES
+from indunet.federation.subsystem import SUBSYSTEM as FEDERATION
 from indunet.ids.subsystem import SUBSYSTEM as IDS
 from indunet.notify.subsystem import SUBSYSTEM as NOTIFY
 from indunet.security.subsystem import SUBSYSTEM as SECURITY
@@ -67,6 +68,7 @@ SUBSYSTEMS: tuple[Subsystem, ...] = (
     PLATFORM,
     NOTIFY,
     SECURITY,
+    FEDERATION,
 )
 
 #: Sections of subsystems still to come, announced in the console's navigation.

@@ -1,0 +1,249 @@
+"""The sending side: a transactional outbox, and the loop that delivers it until acknowledged.
+
+``put`` adds a message in the caller's own transaction, so a message exists exactly when the
+change it reports was committed; its number is the next for its recipient (``fed_links``,
+moved in the same transaction). ``Sender`` delivers each peer's pending messages in order, a
+batch at a time, signed with this instance's key, and marks them acknowledged up to the
+number the peer says it has applied; a peer that reports a gap gets the messages again from
+the number it expects. A peer that cannot be reached is tried again with growing waits; its
+messages wait in the outbox (the backlog is counted per peer, never dropped).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+import sqlalchemy as sa
+
+from indunet.core.signing import PrivateKey
+
+from .envelope import KIND, MAX_BATCH, MAX_BODY_BYTES, Envelope, new_id, seal
+from .tables import links, outbox, peers
+
+log = logging.getLogger(__name__)
+PATH = "/api/v1/federation/messages"
+"""Where an instance takes deliveries."""
+
+
+class OutboxRefused(ValueError):
+    """A message that cannot be put: ``reason`` (a catalogue code)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def put(conn: sa.Connection, recipient: str, kind: str, body: Mapping[str, Any]) -> int:
+    """Add a message to ``recipient`` in ``conn``'s transaction; its number."""
+    if not KIND.match(kind):
+        raise OutboxRefused(f"kind {kind[:60]!r} is not a dotted name", "federation_kind")
+    text = orjson.dumps(dict(body)).decode()
+    if len(text) > MAX_BODY_BYTES:
+        raise OutboxRefused(
+            f"body is over {MAX_BODY_BYTES:,} bytes as JSON", "federation_message_too_large"
+        )
+    peer = conn.execute(sa.select(peers.c.status).where(peers.c.name == recipient)).scalar()
+    if peer != "active":
+        raise OutboxRefused(f"{recipient!r} is no enrolled peer", "federation_peer_unknown")
+    seq = conn.execute(
+        links.update()
+        .where(links.c.recipient == recipient)
+        .values(next_seq=links.c.next_seq + 1)
+        .returning(links.c.next_seq)
+    ).scalar()
+    if seq is None:
+        conn.execute(links.insert().values(recipient=recipient, next_seq=1, acked_seq=0))
+        seq = 1
+    conn.execute(
+        outbox.insert().values(
+            recipient=recipient,
+            seq=seq,
+            id=new_id(),
+            kind=kind,
+            ts=time.time(),
+            body=text,
+            acked=False,
+        )
+    )
+    return int(seq)
+
+
+def backlog(conn: sa.Connection) -> dict[str, int]:
+    """Messages not yet acknowledged, per recipient."""
+    rows = conn.execute(
+        sa.select(outbox.c.recipient, sa.func.count())
+        .where(outbox.c.acked.is_(False))
+        .group_by(outbox.c.recipient)
+    )
+    return {r[0]: int(r[1]) for r in rows}
+
+
+@dataclass
+class SenderStats:
+    sent: int = 0
+    acknowledged: int = 0
+    failures: Counter[str] = field(default_factory=Counter)
+
+
+class Sender:
+    """Delivers every active peer's pending messages, signed by ``key`` as ``me``."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        me: str,
+        key: PrivateKey,
+        *,
+        client: httpx.AsyncClient | None = None,
+        check_url: Callable[[str], None] | None = None,
+        idle_s: float = 0.5,
+        max_wait_s: float = 60.0,
+    ) -> None:
+        self.engine = engine
+        self.me = me
+        self.key = key
+        self.client = client or httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
+        self.check_url = check_url
+        self.idle_s = idle_s
+        self.max_wait_s = max_wait_s
+        self.stats = SenderStats()
+        self._waits: dict[str, tuple[float, float]] = {}  # peer -> (until, last wait)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="federation-sender")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                moved = await self.pass_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the loop keeps going; the backlog shows what waits
+                log.exception("federation delivery pass failed")
+                moved = 0
+            if not moved:
+                await asyncio.sleep(self.idle_s)
+
+    async def pass_once(self) -> int:
+        """One delivery to each peer with pending messages; how many were acknowledged."""
+        targets = await asyncio.to_thread(self._targets)
+        moved = 0
+        now = time.monotonic()
+        for name, url in targets:
+            until, _ = self._waits.get(name, (0.0, 0.0))
+            if now < until:
+                continue
+            moved += await self.deliver(name, url)
+        return moved
+
+    def _targets(self) -> list[tuple[str, str]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(peers.c.name, peers.c.url)
+                .where(peers.c.status == "active")
+                .where(
+                    sa.exists().where(outbox.c.recipient == peers.c.name, outbox.c.acked.is_(False))
+                )
+            ).all()
+        return [(r[0], r[1]) for r in rows]
+
+    def _batch(self, name: str) -> bytes | None:
+        """The first pending messages to ``name``, signed, as a delivery's body."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(outbox)
+                .where(outbox.c.recipient == name, outbox.c.acked.is_(False))
+                .order_by(outbox.c.seq)
+                .limit(MAX_BATCH)
+            ).all()
+        if not rows:
+            return None
+        messages = [
+            seal(
+                Envelope(r.id, self.me, name, r.kind, int(r.seq), r.ts, orjson.loads(r.body)),
+                self.key,
+            )
+            for r in rows
+        ]
+        return orjson.dumps({"messages": messages})
+
+    async def deliver(self, name: str, url: str) -> int:
+        """Send ``name``'s first pending messages once; how many it acknowledged."""
+        body = await asyncio.to_thread(self._batch, name)
+        if body is None:
+            return 0
+        try:
+            if self.check_url is not None:
+                await asyncio.to_thread(self.check_url, url)
+            answer = await self.client.post(
+                url.rstrip("/") + PATH,
+                content=body,
+                headers={"Content-Type": "application/json"},
+            )
+        except (httpx.HTTPError, ValueError) as exc:
+            return self._failed(name, type(exc).__name__, str(exc))
+        self.stats.sent += body.count(b'"sig":')
+        try:
+            data = answer.json()
+        except ValueError:
+            data = {}
+        if not isinstance(data, dict):
+            data = {}
+        through = data.get("through")
+        detail = data.get("detail")
+        if answer.status_code == 409 and isinstance(detail, dict):
+            expected = detail.get("expected")
+            if isinstance(expected, int) and not isinstance(expected, bool):
+                through = expected - 1  # it has everything before what it expects
+        if not isinstance(through, int) or isinstance(through, bool):
+            return self._failed(
+                name, str(data.get("reason") or answer.status_code), answer.text[:200]
+            )
+        acked = await asyncio.to_thread(self._acknowledge, name, through)
+        self._waits.pop(name, None)
+        return acked
+
+    def _acknowledge(self, name: str, through: int) -> int:
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                outbox.update()
+                .where(
+                    outbox.c.recipient == name, outbox.c.seq <= through, outbox.c.acked.is_(False)
+                )
+                .values(acked=True)
+            ).rowcount
+            conn.execute(
+                links.update()
+                .where(links.c.recipient == name, links.c.acked_seq < through)
+                .values(acked_seq=through)
+            )
+        self.stats.acknowledged += done
+        return int(done)
+
+    def _failed(self, name: str, reason: str, detail: str) -> int:
+        self.stats.failures[reason] += 1
+        _, last = self._waits.get(name, (0.0, 0.0))
+        wait = min(self.max_wait_s, max(1.0, last * 2))
+        self._waits[name] = (time.monotonic() + wait, wait)
+        log.warning(
+            "delivery to %s failed (%s): %s; next try in %.0f s", name, reason, detail, wait
+        )
+        return 0

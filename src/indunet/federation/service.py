@@ -1,0 +1,183 @@
+"""The federation as a running service: this instance's inbox and its sender.
+
+Kinds of message are applied by handlers that subsystems register (``Federation.handle``);
+the federation itself applies ``federation.status``: a child's report of its version and
+backlog, kept on its peer row (a parent sees its children's state). The sender starts once
+the instance has an identity (``indunet federation init``); before that the inbox refuses
+every delivery (``federation_not_initialised``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+
+from . import destinations, identity, outbox
+from .envelope import Envelope, Refused
+from .identity import Identity
+from .inbox import BodyRefused, Handler, Inbox, Receipt
+from .tables import outbox as outbox_table
+from .tables import peers
+
+log = logging.getLogger(__name__)
+STATUS_KIND = "federation.status"
+
+
+class Federation:
+    """This instance's federation: identity (if any), inbox, sender."""
+
+    def __init__(self, engine: sa.Engine, version: str = "") -> None:
+        self.engine = engine
+        self.version = version
+        self.handlers: dict[str, Handler] = {STATUS_KIND: _apply_status}
+        self.me: Identity | None = None
+        self.inbox: Inbox | None = None
+        self.sender: outbox.Sender | None = None
+        # the destination policy for peers' addresses (enrolment, deliveries)
+        self.check_url: Callable[[str], None] = destinations.check
+
+    def handle(self, kind: str, handler: Handler) -> None:
+        """Apply messages of ``kind`` with ``handler`` (in the receiving transaction)."""
+        self.handlers[kind] = handler
+        if self.inbox is not None:
+            self.inbox.handlers[kind] = handler
+
+    def reload(self) -> Identity | None:
+        """Read the identity again (after ``init``)."""
+        self.me = identity.load(self.engine)
+        if self.me is not None:
+            self.inbox = Inbox(self.engine, self.me.name, self.handlers)
+        return self.me
+
+    def receive(self, messages: Any) -> Receipt:
+        if self.inbox is None and self.reload() is None:
+            raise Refused(
+                "this instance has no federation identity yet", "federation_not_initialised"
+            )
+        assert self.inbox is not None
+        return self.inbox.receive(messages)
+
+    def report_status(self) -> int:
+        """Queue a status report to the parent (if any); its number, or 0."""
+        with self.engine.begin() as conn:
+            parent = conn.execute(
+                sa.select(peers.c.name).where(peers.c.role == "parent", peers.c.status == "active")
+            ).scalar()
+            if parent is None:
+                return 0
+            backlog = outbox.backlog(conn)
+            return outbox.put(
+                conn,
+                parent,
+                STATUS_KIND,
+                {"version": self.version, "backlog": sum(backlog.values()), "at": time.time()},
+            )
+
+    async def start(self) -> None:
+        if self.reload() is None:
+            return
+        assert self.me is not None
+        self.sender = outbox.Sender(
+            self.engine, self.me.name, self.me.key, check_url=self.check_url
+        )
+        await self.sender.start()
+
+    async def stop(self) -> None:
+        if self.sender is not None:
+            await self.sender.stop()
+            await self.sender.client.aclose()
+            self.sender = None
+
+    def overview(self) -> dict[str, Any]:
+        """Identity, peers and backlog, for the API and the console."""
+        me = self.me or identity.load(self.engine)
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(peers).order_by(peers.c.role, peers.c.name)).all()
+            pending = outbox.backlog(conn)
+            oldest = dict(
+                conn.execute(
+                    sa.select(outbox_table.c.recipient, sa.func.min(outbox_table.c.ts))
+                    .where(outbox_table.c.acked.is_(False))
+                    .group_by(outbox_table.c.recipient)
+                ).all()
+            )
+        return {
+            "identity": None
+            if me is None
+            else {
+                "name": me.name,
+                "level": me.level,
+                "title": me.title,
+                "url": me.url,
+                "algorithm": me.key.algorithm,
+                "key": me.public.text(),
+                "handle": identity.handle_of(me.name),
+            },
+            "peers": [
+                {
+                    "name": r.name,
+                    "role": r.role,
+                    "level": r.level,
+                    "title": r.title,
+                    "url": r.url,
+                    "status": r.status,
+                    "algorithm": r.algorithm,
+                    "enrolled": r.enrolled,
+                    "last_contact": r.last_contact,
+                    "version": r.version,
+                    "backlog": pending.get(r.name, 0),
+                    "oldest_pending": oldest.get(r.name),
+                }
+                for r in rows
+            ],
+        }
+
+
+def _apply_status(conn: sa.Connection, env: Envelope) -> None:
+    version = env.body.get("version")
+    if not isinstance(version, str) or len(version) > 40:
+        raise BodyRefused(
+            "a status report names a version (at most 40 characters)", "federation_status"
+        )
+    conn.execute(peers.update().where(peers.c.name == env.sender).values(version=version))
+
+
+def from_state(state: Any) -> Federation:
+    """The descriptor's service factory."""
+    from indunet import __version__
+
+    return Federation(state.engine, version=__version__)
+
+
+def metric_lines(state: Any) -> list[str]:
+    """Prometheus lines: messages applied, resends, refusals by reason, the backlog per peer."""
+    svc = state.services.get("federation")
+    if not isinstance(svc, Federation):
+        return []
+    lines = [
+        "# HELP indunet_federation_received_total Messages from peers by what became of them.",
+        "# TYPE indunet_federation_received_total counter",
+    ]
+    if svc.inbox is not None:
+        s = svc.inbox.stats
+        lines += [
+            f'indunet_federation_received_total{{result="applied"}} {s.applied}',
+            f'indunet_federation_received_total{{result="duplicate"}} {s.duplicates}',
+            f'indunet_federation_received_total{{result="body_refused"}} {s.bodies_refused}',
+        ]
+        lines += [
+            f'indunet_federation_received_total{{result="refused",reason="{r}"}} {n}'
+            for r, n in sorted(s.refused.items())
+        ]
+    with svc.engine.connect() as conn:
+        pending = outbox.backlog(conn)
+    lines += [
+        "# HELP indunet_federation_backlog Messages not yet acknowledged, per peer.",
+        "# TYPE indunet_federation_backlog gauge",
+        *(f'indunet_federation_backlog{{peer="{p}"}} {n}' for p, n in sorted(pending.items())),
+    ]
+    return lines

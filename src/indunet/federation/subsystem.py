@@ -1,0 +1,17 @@
+"""The federation's descriptor: instances linked national → province → city → enterprise."""
+
+from pathlib import Path
+
+from indunet.core.plugins import Subsystem
+
+SUBSYSTEM = Subsystem(
+    name="federation",
+    summary="federated instances: enrolment, signed messages through an outbox and an inbox",
+    migrations=Path(__file__).parent / "migrations" / "versions",
+    tables=("indunet.federation.tables",),
+    api=("indunet.web.api.federation:router",),
+    services="indunet.federation.service:from_state",
+    metrics="indunet.federation.service:metric_lines",
+    cli=(("federation", "indunet.cli.federation:app"),),
+    role="platform",
+)

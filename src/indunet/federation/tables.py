@@ -1,0 +1,102 @@
+"""The federation's tables (SQLAlchemy Core), created by migration f0001.
+
+- ``fed_identity``: this instance (one row): its name, level, key pair (the private key
+  sealed, ``core.sealed``), the URL its peers reach it at.
+- ``fed_peers``: the parent and the children, each with its public key; a removed peer stays
+  (its messages are refused by name, its history kept).
+- ``fed_tokens``: one-time enrolment tokens a parent issued (SHA-256 of the token only).
+- ``fed_outbox``: messages to send, numbered per recipient, kept until acknowledged (and a
+  while after, for the record); ``fed_links`` holds each recipient's next number.
+- ``fed_inbox``: each sender's last applied number, and ``fed_received``: the messages
+  applied (sender, number, id, kind), so a resend is known and counted.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+identity = sa.Table(
+    "fed_identity",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),  # always 1
+    sa.Column("name", sa.String(63), nullable=False),
+    sa.Column("level", sa.String(16), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("algorithm", sa.String(32), nullable=False),
+    sa.Column("public_key", sa.LargeBinary, nullable=False),
+    sa.Column("private_key", sa.Text, nullable=False),  # sealed base64
+    sa.Column("url", sa.String(500), nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+)
+
+peers = sa.Table(
+    "fed_peers",
+    metadata,
+    sa.Column("name", sa.String(63), primary_key=True),
+    sa.Column("role", sa.String(8), nullable=False),  # parent | child
+    sa.Column("level", sa.String(16), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("algorithm", sa.String(32), nullable=False),
+    sa.Column("public_key", sa.LargeBinary, nullable=False),
+    sa.Column("url", sa.String(500), nullable=False),
+    sa.Column("status", sa.String(8), nullable=False),  # active | removed
+    sa.Column("enrolled", sa.Float, nullable=False),
+    sa.Column("last_contact", sa.Float, nullable=True),
+    sa.Column("version", sa.String(40), nullable=True),
+)
+
+tokens = sa.Table(
+    "fed_tokens",
+    metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("level", sa.String(16), nullable=False),
+    sa.Column("note", sa.String(200), nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("expires", sa.Float, nullable=False),
+    sa.Column("used_by", sa.String(63), nullable=True),
+    sa.Column("used_at", sa.Float, nullable=True),
+)
+
+links = sa.Table(
+    "fed_links",
+    metadata,
+    sa.Column("recipient", sa.String(63), primary_key=True),
+    sa.Column("next_seq", sa.BigInteger, nullable=False),
+    sa.Column("acked_seq", sa.BigInteger, nullable=False),
+)
+
+outbox = sa.Table(
+    "fed_outbox",
+    metadata,
+    sa.Column("recipient", sa.String(63), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True),
+    sa.Column("id", sa.String(32), nullable=False),
+    sa.Column("kind", sa.String(130), nullable=False),
+    sa.Column("ts", sa.Float, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),  # JSON, as signed
+    sa.Column("acked", sa.Boolean, nullable=False),
+)
+
+inbox = sa.Table(
+    "fed_inbox",
+    metadata,
+    sa.Column("sender", sa.String(63), primary_key=True),
+    sa.Column("last_seq", sa.BigInteger, nullable=False),
+)
+
+received = sa.Table(
+    "fed_received",
+    metadata,
+    sa.Column("sender", sa.String(63), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True),
+    sa.Column("id", sa.String(32), nullable=False),
+    sa.Column("kind", sa.String(130), nullable=False),
+    sa.Column("ts", sa.Float, nullable=False),
+    sa.Column("applied", sa.Float, nullable=False),
+    sa.Column("outcome", sa.String(80), nullable=False),  # applied | refused: <reason>
+)
+
+sa.Index("ix_fed_outbox_pending", outbox.c.recipient, outbox.c.acked, outbox.c.seq)
+sa.Index("ux_fed_received_id", received.c.id, unique=True)
