@@ -9,7 +9,10 @@ every delivery (``federation_not_initialised``).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -25,14 +28,18 @@ from .tables import peers
 
 log = logging.getLogger(__name__)
 STATUS_KIND = "federation.status"
+STATUS_S = 60.0
+"""How often a child reports its state to its parent (``INDUNET_FEDERATION_STATUS_S``)."""
 
 
 class Federation:
     """This instance's federation: identity (if any), inbox, sender."""
 
-    def __init__(self, engine: sa.Engine, version: str = "") -> None:
+    def __init__(self, engine: sa.Engine, version: str = "", status_s: float = STATUS_S) -> None:
         self.engine = engine
         self.version = version
+        self.status_s = status_s
+        self._status: asyncio.Task[None] | None = None
         self.handlers: dict[str, Handler] = {STATUS_KIND: _apply_status}
         self.me: Identity | None = None
         self.inbox: Inbox | None = None
@@ -79,18 +86,36 @@ class Federation:
 
     async def start(self) -> None:
         if self.reload() is None:
+            log.info("no federation identity: not sending (indunet federation init)")
             return
         assert self.me is not None
         self.sender = outbox.Sender(
             self.engine, self.me.name, self.me.key, check_url=self.check_url
         )
         await self.sender.start()
+        self._status = asyncio.create_task(self._report_loop(), name="federation-status")
 
     async def stop(self) -> None:
+        if self._status is not None:
+            self._status.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._status
+            self._status = None
         if self.sender is not None:
             await self.sender.stop()
             await self.sender.client.aclose()
             self.sender = None
+
+    async def _report_loop(self) -> None:
+        """A status report to the parent every ``status_s`` (the first at start)."""
+        while True:
+            try:
+                await asyncio.to_thread(self.report_status)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("queueing the federation status report failed")
+            await asyncio.sleep(self.status_s)
 
     def overview(self) -> dict[str, Any]:
         """Identity, peers and backlog, for the API and the console."""
@@ -150,7 +175,16 @@ def from_state(state: Any) -> Federation:
     """The descriptor's service factory."""
     from indunet import __version__
 
-    return Federation(state.engine, version=__version__)
+    raw = os.environ.get("INDUNET_FEDERATION_STATUS_S", "")
+    try:
+        status_s = float(raw) if raw else STATUS_S
+    except ValueError:
+        raise ValueError(
+            f"INDUNET_FEDERATION_STATUS_S={raw!r} is not a number of seconds"
+        ) from None
+    if not 0.01 <= status_s <= 86_400:
+        raise ValueError("INDUNET_FEDERATION_STATUS_S is from 0.01 to 86,400 seconds")
+    return Federation(state.engine, version=__version__, status_s=status_s)
 
 
 def metric_lines(state: Any) -> list[str]:
