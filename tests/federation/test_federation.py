@@ -297,3 +297,51 @@ def test_the_destination_policy() -> None:
         with pytest.raises(Refused) as refused:
             destinations.check(url, allow)
         assert refused.value.reason == "federation_destination", url
+
+
+async def test_upward_kinds_are_relayed_once_each_with_their_origin(tmp_path: Path) -> None:
+    NOTES.clear()
+    nation = await instance(tmp_path, "cn", "national")
+    province = await instance(tmp_path, "gd", "province")
+    factory = await instance(tmp_path, "acme", "enterprise")
+    try:
+        token = enrolment.issue_token(nation.engine, "province")
+        gd = identity.load(province.engine)
+        assert gd is not None
+        await enrolment.join(
+            province.engine, gd, "http://cn.test", token, allow_all, client=nation.client
+        )
+        await enrolled(province, factory)
+        seen: dict[str, list[tuple[str, Any, Any]]] = {"gd": [], "cn": []}
+
+        def keep(at: str) -> Any:
+            def apply(conn: sa.Connection, env: Envelope) -> None:
+                seen[at].append((env.sender, env.body.get("origin"), env.body.get("n")))
+
+            return apply
+
+        province.fed.relay_up("test.up", keep("gd"))
+        nation.fed.relay_up("test.up", keep("cn"))
+        factory.fed.relay_up("test.up")
+        factory.fed.reload()
+        with factory.engine.begin() as conn:
+            for i in range(120):
+                if i == 7:  # an enterprise claiming to speak for another is not believed
+                    put(conn, "gd", "test.up", {"n": i, "origin": "beta", "path": ["beta"]})
+                else:
+                    assert factory.fed.send_up(conn, "test.up", {"n": i}) == i + 1
+        assert await sender_of(factory, province).deliver("gd", "http://gd.test") == 120
+        assert await sender_of(province, nation).deliver("cn", "http://cn.test") == 120
+        # sent again in full at both hops (acknowledgements lost): nothing relayed twice
+        for inst in (factory, province):
+            with inst.engine.begin() as conn:
+                conn.execute(outbox.update().values(acked=False))
+        assert await sender_of(factory, province).deliver("gd", "http://gd.test") == 120
+        assert await sender_of(province, nation).deliver("cn", "http://cn.test") == 120
+        assert seen["gd"] == [("acme", "acme" if i != 7 else "beta", i) for i in range(120)]
+        assert seen["cn"] == [("gd", "acme", i) for i in range(120)]
+        with nation.engine.connect() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(received)).scalar() == 120
+    finally:
+        for inst in (nation, province, factory):
+            await inst.client.aclose()

@@ -53,6 +53,34 @@ class Federation:
         if self.inbox is not None:
             self.inbox.handlers[kind] = handler
 
+    def relay_up(self, kind: str, apply: Handler | None = None) -> None:
+        """Messages of ``kind`` travel up the tree: from a child they are applied here by
+        ``apply`` (if any: a local view, an aggregate) and passed on to this instance's
+        parent in the same transaction, so each is relayed exactly once. The body gains
+        ``origin`` (the instance it started at) and ``path`` (the instances it passed)."""
+
+        def relay(conn: sa.Connection, env: Envelope) -> None:
+            if apply is not None:
+                apply(conn, env)
+            parent = _parent(conn)
+            if parent is not None:
+                body = dict(env.body)
+                relays = _level_of(conn, env.sender) != "enterprise"
+                body["origin"] = _origin(env) if relays else env.sender
+                path = body.get("path") if relays else None
+                body["path"] = [*(path if isinstance(path, list) else []), env.sender][-8:]
+                outbox.put(conn, parent, kind, body)
+
+        self.handle(kind, relay)
+
+    def send_up(self, conn: sa.Connection, kind: str, body: dict[str, Any]) -> int:
+        """Queue a message of an upward kind to the parent in ``conn``'s transaction (its
+        number; 0 when this instance has no parent)."""
+        parent = _parent(conn)
+        if parent is None or self.me is None:
+            return 0
+        return outbox.put(conn, parent, kind, {**body, "origin": self.me.name, "path": []})
+
     def reload(self) -> Identity | None:
         """Read the identity again (after ``init``)."""
         self.me = identity.load(self.engine)
@@ -160,6 +188,30 @@ class Federation:
                 for r in rows
             ],
         }
+
+
+def _parent(conn: sa.Connection) -> str | None:
+    name = conn.execute(
+        sa.select(peers.c.name).where(peers.c.role == "parent", peers.c.status == "active")
+    ).scalar()
+    return None if name is None else str(name)
+
+
+def _level_of(conn: sa.Connection, name: str) -> str | None:
+    level = conn.execute(sa.select(peers.c.level).where(peers.c.name == name)).scalar()
+    return None if level is None else str(level)
+
+
+def _origin(env: Envelope) -> str:
+    """Where a relayed message started, as a relaying child (a city, a province) says; an
+    enterprise has no children, so what it sends starts at it whatever its body claims.
+    (The origin's own signature does not travel up: a parent trusts its children for what
+    they relay.)"""
+    origin = env.body.get("origin")
+    path = env.body.get("path")
+    if isinstance(origin, str) and isinstance(path, list) and path:
+        return origin
+    return env.sender
 
 
 def _apply_status(conn: sa.Connection, env: Envelope) -> None:
