@@ -584,6 +584,7 @@ NAMES_NOTHING = {
     ("POST", "/api/v1/federation/enrol"),
     ("POST", "/api/v1/federation/messages"),
     ("POST", "/api/v1/federation/tokens"),
+    ("POST", "/federation/tokens"),  # the console's form of the same (platform admins)
     ("POST", "/api/v1/models"),
     ("POST", "/api/v1/bulk"),
     ("POST", "/ids/register"),  # console forms of the same kinds

@@ -113,7 +113,7 @@ class Federation:
             )
 
     async def start(self) -> None:
-        if self.reload() is None:
+        if await asyncio.to_thread(self.reload) is None:
             log.info("no federation identity: not sending (indunet federation init)")
             return
         assert self.me is not None
@@ -144,6 +144,52 @@ class Federation:
             except Exception:
                 log.exception("queueing the federation status report failed")
             await asyncio.sleep(self.status_s)
+
+    def children_page(self, q: str, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+        """A page of the children (a search over name and title) and how many match, each
+        with its backlog and its oldest message waiting."""
+        where = [peers.c.role == "child"]
+        if q:
+            like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where.append(
+                sa.or_(
+                    peers.c.name.ilike(like, escape="\\"), peers.c.title.ilike(like, escape="\\")
+                )
+            )
+        with self.engine.connect() as conn:
+            total = conn.execute(
+                sa.select(sa.func.count()).select_from(peers).where(*where)
+            ).scalar()
+            rows = conn.execute(
+                sa.select(peers).where(*where).order_by(peers.c.name).offset(offset).limit(limit)
+            ).all()
+            names = [r.name for r in rows]
+            waiting = {
+                r[0]: (int(r[1]), r[2])
+                for r in conn.execute(
+                    sa.select(
+                        outbox_table.c.recipient, sa.func.count(), sa.func.min(outbox_table.c.ts)
+                    )
+                    .where(outbox_table.c.acked.is_(False), outbox_table.c.recipient.in_(names))
+                    .group_by(outbox_table.c.recipient)
+                )
+            }
+        out = [
+            {
+                "name": r.name,
+                "level": r.level,
+                "title": r.title,
+                "url": r.url,
+                "status": r.status,
+                "enrolled": r.enrolled,
+                "last_contact": r.last_contact,
+                "version": r.version,
+                "backlog": waiting.get(r.name, (0, None))[0],
+                "oldest_pending": waiting.get(r.name, (0, None))[1],
+            }
+            for r in rows
+        ]
+        return out, int(total or 0)
 
     def overview(self) -> dict[str, Any]:
         """Identity, peers and backlog, for the API and the console."""

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from indunet.core.plugins import Subsystem
+from indunet.core.plugins import Page, Section, Subsystem
 
 SUBSYSTEM = Subsystem(
     name="federation",
@@ -10,6 +10,16 @@ SUBSYSTEM = Subsystem(
     migrations=Path(__file__).parent / "migrations" / "versions",
     tables=("indunet.federation.tables",),
     api=("indunet.web.api.federation:router",),
+    console=("indunet.web.console.federation:router",),
+    sections=(
+        Section(
+            "/federation",
+            "nav.federation",
+            "federation.intro_section",
+            (Page("/federation", "federation.tab.overview"),),
+            order=70,  # after security
+        ),
+    ),
     services="indunet.federation.service:from_state",
     metrics="indunet.federation.service:metric_lines",
     cli=(("federation", "indunet.cli.federation:app"),),

@@ -103,7 +103,7 @@ async def deliver(request: Request, state: StateDep) -> dict[str, Any]:
 async def enrol(request: Request, state: StateDep) -> dict[str, Any]:
     """Enrol a child that holds a token this instance issued."""
     fed = federation_of(state)
-    me = fed.me or fed.reload()
+    me = fed.me or await run_in_threadpool(fed.reload)
     if me is None:
         raise Conflict(
             "this instance has no federation identity yet", reason="federation_not_initialised"
