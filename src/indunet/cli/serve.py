@@ -181,6 +181,14 @@ def demo(
     port: PortOpt = None,
     data_dir: DataOpt = None,
     self_signed: SelfSignedOpt = False,
+    federation: Annotated[
+        bool,
+        typer.Option(
+            "--federation",
+            help="Run as a national instance with two enterprise instances enrolled under "
+            "it, each its own process on this machine (the console's 三级联动 page)",
+        ),
+    ] = False,
 ) -> None:
     """``up`` plus sample enterprises, identifiers, and a virtual factory sending live data.
 
@@ -190,6 +198,8 @@ def demo(
     from indunet.cli.samples import ENTERPRISES, seed
 
     s = context.settings(data_dir, host, port)
+    if federation and self_signed:
+        raise typer.BadParameter("--federation runs its instances over plain HTTP on this machine")
     tls = _tls(s, None, None, self_signed)
     if tls is None:
         s.plain_http_auth = "loopback"
@@ -214,6 +224,13 @@ def demo(
             "              the simulated equipment's OPC UA and Modbus TCP servers take free"
         )
         typer.echo("              ports on 127.0.0.1, printed when they open")
+    if federation:
+        from indunet.cli.federation_demo import national_identity, start_children
+
+        local = f"http://127.0.0.1:{s.port}"
+        national_identity(state.engine, local)
+        start_children(state.engine, local, Path(s.data_dir))
+        typer.echo(f"Federation:   {s.base_url()}/federation (this demo is the national instance)")
     _say_tls(s, tls)
     _serve(create_app(state), s.host, s.port, tls)
 
