@@ -104,6 +104,11 @@ def test_a_province_killed_mid_flow_loses_nothing_and_applies_nothing_twice(
             (peer,) = view["peers"]
             return peer
 
+        # its identifier, with its key, resolves through the Handle API
+        record = api.get("/api/handles/88.100/inst-gd").json()
+        key = [v["data"]["value"] for v in record["values"] if v["type"] == "HS_PUBKEY"]
+        assert key == [api.get("/api/v1/federation").json()["identity"]["key"]]
+
         until("the child's first report", lambda: child()["version"])
         assert child()["role"] == "child" and child()["level"] == "enterprise"
         until(

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from indunet.cli.options import DataOpt, engine
-from indunet.federation import Federation, Refused, destinations, enrolment, identity
+from indunet.cli import context
+from indunet.cli.options import DataOpt, engine, operator
+from indunet.core.errors import IndunetError
+from indunet.federation import Federation, Identity, Refused, destinations, enrolment, identity
 
 app = typer.Typer(
     rich_markup_mode=None,
@@ -42,6 +45,32 @@ def init(
         return
     typer.echo(f"{me.name} ({me.level}) at {me.url}, key {me.key.algorithm}")
     typer.echo(f"identifier: {identity.handle_of(me.name)}  HS_PUBKEY {me.public.text()}")
+    _register(data_dir, me)
+
+
+def _register(data_dir: Path | None, me: Identity) -> None:
+    """The instance's identifier in this installation's own identifier node (88.100), with
+    its public key (HS_PUBKEY, index 300), address (URL) and level; in a national deployment
+    the same record is registered at the identifier system's node for 88.100."""
+    handle = identity.handle_of(me.name)
+    values = [
+        {"index": 1, "type": "URL", "data": {"format": "string", "value": me.url}},
+        {
+            "index": 2,
+            "type": "DESC",
+            "data": {"format": "string", "value": f"{me.title} ({me.level})"},
+        },
+        {"index": 300, "type": "HS_PUBKEY", "data": {"format": "key", "value": me.public.text()}},
+    ]
+    try:
+        node = context.node(engine(data_dir), "88.100")
+        node.put(handle, values, operator(), overwrite=True)
+    except IndunetError as exc:
+        typer.echo(
+            f"note: {handle} was not registered here ({exc}); register it where 88.100 is served"
+        )
+        return
+    typer.echo(f"registered {handle} in this installation's identifier node")
 
 
 @app.command()
