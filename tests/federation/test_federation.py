@@ -345,3 +345,22 @@ async def test_upward_kinds_are_relayed_once_each_with_their_origin(tmp_path: Pa
     finally:
         for inst in (nation, province, factory):
             await inst.client.aclose()
+
+
+async def test_old_records_are_pruned_and_pending_messages_kept(
+    pair: tuple[Instance, Instance],
+) -> None:
+    province, factory = pair
+    await enrolled(province, factory)
+    notes(factory, 5)
+    assert await sender_of(factory, province).deliver("gd", "http://gd.test") == 5
+    notes(factory, 2, start=5)  # pending, never pruned however old
+    later = time.time() + 31 * 86_400
+    assert factory.fed.prune(later) == (5, 0)
+    assert province.fed.prune(later) == (0, 5)
+    with factory.engine.connect() as conn:
+        left = conn.execute(sa.select(outbox.c.seq, outbox.c.acked).order_by(outbox.c.seq)).all()
+    assert left == [(6, False), (7, False)]
+    # the numbers hold without the records: a resend of 1-5 is still known, 6-7 applied once
+    assert await sender_of(factory, province).deliver("gd", "http://gd.test") == 2
+    assert [n for _, _, n in NOTES["gd"]] == list(range(7))

@@ -128,20 +128,12 @@ def accept(
         raise Refused(
             f"a {level} instance cannot be a child of a {me.level} one", "federation_level"
         )
-    check_url(url)
     now = time.time() if now is None else now
+    with engine.connect() as conn:  # the token first: nobody else gets an address looked up
+        _token_row(conn, token, level, now)
+    check_url(url)
     with engine.begin() as conn:
-        row = conn.execute(
-            sa.select(tokens).where(tokens.c.digest == _digest(token)).with_for_update()
-        ).first()
-        if row is None or row.expires <= now:
-            raise Refused("the enrolment token is unknown or expired", "federation_token")
-        if row.used_by is not None:
-            raise Refused("the enrolment token was used already", "federation_token_used")
-        if row.level != level:
-            raise Refused(
-                f"the token is for a {row.level} instance, not a {level} one", "federation_level"
-            )
+        row = _token_row(conn, token, level, now, lock=True)
         if conn.execute(sa.select(peers.c.name).where(peers.c.name == name)).first():
             raise Refused(f"an instance named {name!r} is enrolled here", "federation_name_taken")
         if name == me.name:
@@ -163,6 +155,21 @@ def accept(
             )
         )
     return answer_of(me)
+
+
+def _token_row(conn: sa.Connection, token: str, level: str, now: float, lock: bool = False) -> Any:
+    """The token's row if it may enrol a ``level`` instance now; ``Refused`` otherwise."""
+    query = sa.select(tokens).where(tokens.c.digest == _digest(token))
+    row = conn.execute(query.with_for_update() if lock else query).first()
+    if row is None or row.expires <= now:
+        raise Refused("the enrolment token is unknown or expired", "federation_token")
+    if row.used_by is not None:
+        raise Refused("the enrolment token was used already", "federation_token_used")
+    if row.level != level:
+        raise Refused(
+            f"the token is for a {row.level} instance, not a {level} one", "federation_level"
+        )
+    return row
 
 
 def record_parent(engine: sa.Engine, me: Identity, answer: Any) -> str:

@@ -96,7 +96,12 @@ class Inbox:
         checked = [first] + [
             self._checked(m, i, (sender, key)) for i, m in enumerate(messages[1:], 2)
         ]
-        return self._apply(sender, checked)
+        try:
+            return self._apply(sender, checked)
+        except sa.exc.IntegrityError:
+            # the same sender's delivery applied concurrently (a retry racing the first try):
+            # read the number again, and what was applied meanwhile counts as a resend
+            return self._apply(sender, checked)
 
     def _checked(
         self, data: Any, n: int, known: tuple[str, PublicKey] | None

@@ -24,10 +24,13 @@ from .envelope import Envelope, Refused
 from .identity import Identity
 from .inbox import BodyRefused, Handler, Inbox, Receipt
 from .tables import outbox as outbox_table
-from .tables import peers
+from .tables import peers, received
 
 log = logging.getLogger(__name__)
 STATUS_KIND = "federation.status"
+PRUNE_S = 600.0
+KEEP_S = 30 * 86_400.0
+"""How long acknowledged messages and the record of applied ones are kept."""
 STATUS_S = 60.0
 """How often a child reports its state to its parent (``INDUNET_FEDERATION_STATUS_S``)."""
 
@@ -135,15 +138,34 @@ class Federation:
             self.sender = None
 
     async def _report_loop(self) -> None:
-        """A status report to the parent every ``status_s`` (the first at start)."""
+        """A status report to the parent every ``status_s`` (the first at start); the
+        records of what was delivered and applied pruned every ``PRUNE_S``."""
+        pruned = 0.0
         while True:
             try:
                 await asyncio.to_thread(self.report_status)
+                if time.monotonic() - pruned >= PRUNE_S:
+                    pruned = time.monotonic()
+                    await asyncio.to_thread(self.prune)
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("queueing the federation status report failed")
+                log.exception("federation upkeep (status report, pruning) failed")
             await asyncio.sleep(self.status_s)
+
+    def prune(self, now: float | None = None) -> tuple[int, int]:
+        """Forget acknowledged messages and the record of applied ones after ``KEEP_S``
+        (an applied message is known by its sender's number, not by this record); how
+        many of each."""
+        cutoff = (time.time() if now is None else now) - KEEP_S
+        with self.engine.begin() as conn:
+            sent = conn.execute(
+                outbox_table.delete().where(
+                    outbox_table.c.acked.is_(True), outbox_table.c.ts < cutoff
+                )
+            ).rowcount
+            got = conn.execute(received.delete().where(received.c.applied < cutoff)).rowcount
+        return int(sent), int(got)
 
     def children_page(self, q: str, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
         """A page of the children (a search over name and title) and how many match, each
