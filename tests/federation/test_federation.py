@@ -364,3 +364,18 @@ async def test_old_records_are_pruned_and_pending_messages_kept(
     # the numbers hold without the records: a resend of 1-5 is still known, 6-7 applied once
     assert await sender_of(factory, province).deliver("gd", "http://gd.test") == 2
     assert [n for _, _, n in NOTES["gd"]] == list(range(7))
+
+
+async def test_a_delivery_is_capped_by_bytes_and_large_messages_all_arrive(
+    pair: tuple[Instance, Instance],
+) -> None:
+    province, factory = pair
+    await enrolled(province, factory)
+    with factory.engine.begin() as conn:
+        for i in range(60):  # 60 messages of about 200 KB: more than one delivery's 8 MiB
+            put(conn, "gd", "test.note", {"n": i, "pad": "x" * 200_000})
+    sender = sender_of(factory, province)
+    first = await sender.deliver("gd", "http://gd.test")
+    assert 30 <= first < 60
+    assert await sender.deliver("gd", "http://gd.test") == 60 - first
+    assert [n for _, _, n in NOTES["gd"]] == list(range(60))

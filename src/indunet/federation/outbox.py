@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from indunet.core.signing import PrivateKey
 
-from .envelope import KIND, MAX_BATCH, MAX_BODY_BYTES, Envelope, new_id, seal
+from .envelope import KIND, MAX_BATCH, MAX_BATCH_BYTES, MAX_BODY_BYTES, Envelope, new_id, seal
 from .tables import links, outbox, peers
 
 log = logging.getLogger(__name__)
@@ -176,14 +176,16 @@ class Sender:
             ).all()
         if not rows:
             return None
-        messages = [
-            seal(
-                Envelope(r.id, self.me, name, r.kind, int(r.seq), r.ts, orjson.loads(r.body)),
-                self.key,
-            )
-            for r in rows
-        ]
-        return orjson.dumps({"messages": messages})
+        parts: list[bytes] = []
+        size = len(b'{"messages":[]}')
+        for r in rows:  # at most MAX_BATCH_BYTES a delivery (a message alone always fits)
+            env = Envelope(r.id, self.me, name, r.kind, int(r.seq), r.ts, orjson.loads(r.body))
+            part = orjson.dumps(seal(env, self.key))
+            if parts and size + len(part) + 1 > MAX_BATCH_BYTES:
+                break
+            parts.append(part)
+            size += len(part) + 1
+        return b'{"messages":[' + b",".join(parts) + b"]}"
 
     async def deliver(self, name: str, url: str) -> int:
         """Send ``name``'s first pending messages once; how many it acknowledged."""

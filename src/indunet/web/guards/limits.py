@@ -16,6 +16,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from indunet.core import IndunetError
+from indunet.federation.envelope import MAX_BATCH_BYTES as FEDERATION_BATCH
 from indunet.security.cases import MAX_EVIDENCE
 from indunet.web.api.children import REGISTRY_BODY, REPORT_BODY
 from indunet.web.api.devices import MAX_CSV as API_CSV
@@ -65,6 +66,8 @@ class RouteLimit:
 
 
 ROUTE_LIMITS: tuple[RouteLimit, ...] = (
+    # A delivery of signed messages from a federated peer (the sender caps it the same way).
+    RouteLimit("POST", r"/api/v1/federation/messages", FEDERATION_BATCH),
     # Telemetry batches: the ingest route's own cap (it also caps the inflated size).
     RouteLimit("POST", r"/api/v1/telemetry", TELEMETRY_BODY),
     # Security event batches (the sensor's, log shippers'): the route's own cap, also inflated.
