@@ -29,6 +29,7 @@ from indunet.core import (
     NotFound,
     PermissionDenied,
     Role,
+    access,
 )
 from indunet.core.errors import IndunetError
 from indunet.federation import MAX_BATCH, Federation, Refused, enrolment
@@ -118,7 +119,8 @@ async def enrol(request: Request, state: StateDep) -> dict[str, Any]:
 @router.get("/federation")
 def overview(user: UserDep, state: StateDep) -> dict[str, Any]:
     """This instance's identity, parent and children, with each one's backlog."""
-    require(user, Role.PLATFORM_ADMIN, Role.REGULATOR)
+    if not access.sees_all(user):  # the installation's, no enterprise's
+        raise PermissionDenied("the federation is seen by platform administrators and regulators")
     return federation_of(state).overview()
 
 
