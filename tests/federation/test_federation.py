@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import sqlalchemy as sa
 
@@ -293,6 +294,8 @@ def test_the_destination_policy() -> None:
         ("https://user:pw@127.0.0.1", loopback),
         ("ftp://127.0.0.1", loopback),
         ("https://no-such-host.invalid", loopback),
+        ("https://[::ffff:10.0.0.1]", ()),  # a private IPv4 address inside an IPv6 one
+        ("https://127.0.0.1:22", loopback),  # a privileged port other than 80 and 443
     ):
         with pytest.raises(Refused) as refused:
             destinations.check(url, allow)
@@ -379,3 +382,37 @@ async def test_a_delivery_is_capped_by_bytes_and_large_messages_all_arrive(
     assert 30 <= first < 60
     assert await sender.deliver("gd", "http://gd.test") == 60 - first
     assert [n for _, _, n in NOTES["gd"]] == list(range(60))
+
+
+async def test_a_relayed_message_too_large_to_pass_on_is_refused_and_the_stream_goes_on(
+    tmp_path: Path,
+) -> None:
+    NOTES.clear()
+    nation = await instance(tmp_path, "cn", "national")
+    province = await instance(tmp_path, "gd", "province")
+    factory = await instance(tmp_path, "acme", "enterprise")
+    try:
+        token = enrolment.issue_token(nation.engine, "province")
+        gd = identity.load(province.engine)
+        assert gd is not None
+        await enrolment.join(
+            province.engine, gd, "http://cn.test", token, allow_all, client=nation.client
+        )
+        await enrolled(province, factory)
+        province.fed.relay_up("test.up")
+        with factory.engine.begin() as conn:
+            put(conn, "gd", "test.up", {"n": 0})
+            # at the bound already: with its origin and path added it cannot be passed on
+            put(conn, "gd", "test.up", {"n": 1, "pad": "x" * (256 * 1024 - 20)})
+            put(conn, "gd", "test.up", {"n": 2, "origin": "y" * 5000, "path": ["z"]})
+        assert await sender_of(factory, province).deliver("gd", "http://gd.test") == 3
+        with province.engine.connect() as conn:
+            outcomes = dict(conn.execute(sa.select(received.c.seq, received.c.outcome)).all())
+            relayed = conn.execute(sa.select(outbox.c.body).order_by(outbox.c.seq)).scalars().all()
+        assert outcomes[2] == "refused: federation_message_too_large"
+        assert outcomes[1] == outcomes[3] == "applied"
+        # an origin that is no instance name (from an enterprise anyway) is not taken
+        assert [orjson.loads(b)["origin"] for b in relayed] == ["acme", "acme"]
+    finally:
+        for inst in (nation, province, factory):
+            await inst.client.aclose()

@@ -141,20 +141,33 @@ def accept(
         conn.execute(
             tokens.update().where(tokens.c.digest == row.digest).values(used_by=name, used_at=now)
         )
-        conn.execute(
-            peers.insert().values(
-                name=name,
-                role="child",
-                level=level,
-                title=title,
-                algorithm=key.algorithm,
-                public_key=key.encode(),
-                url=url.rstrip("/"),
-                status="active",
-                enrolled=now,
-            )
-        )
+        _add_peer(conn, "child", name, level, title, key, url, now)
     return answer_of(me)
+
+
+def _add_peer(
+    conn: sa.Connection,
+    role: str,
+    name: str,
+    level: str,
+    title: str,
+    key: PublicKey,
+    url: str,
+    now: float,
+) -> None:
+    conn.execute(
+        peers.insert().values(
+            name=name,
+            role=role,
+            level=level,
+            title=title,
+            algorithm=key.algorithm,
+            public_key=key.encode(),
+            url=url.rstrip("/"),
+            status="active",
+            enrolled=now,
+        )
+    )
 
 
 def _token_row(conn: sa.Connection, token: str, level: str, now: float, lock: bool = False) -> Any:
@@ -186,19 +199,7 @@ def record_parent(engine: sa.Engine, me: Identity, answer: Any) -> str:
     with engine.begin() as conn:
         if conn.execute(sa.select(peers.c.name).where(peers.c.role == "parent")).first():
             raise Refused("this instance has a parent already", "federation_parent_exists")
-        conn.execute(
-            peers.insert().values(
-                name=name,
-                role="parent",
-                level=level,
-                title=title,
-                algorithm=key.algorithm,
-                public_key=key.encode(),
-                url=url.rstrip("/"),
-                status="active",
-                enrolled=time.time(),
-            )
-        )
+        _add_peer(conn, "parent", name, level, title, key, url, time.time())
     return name
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from . import destinations, identity, outbox
-from .envelope import Envelope, Refused
+from .envelope import NAME, Envelope, Refused
 from .identity import Identity
 from .inbox import BodyRefused, Handler, Inbox, Receipt
 from .tables import outbox as outbox_table
@@ -72,7 +72,10 @@ class Federation:
                 body["origin"] = _origin(env) if relays else env.sender
                 path = body.get("path") if relays else None
                 body["path"] = [*(path if isinstance(path, list) else []), env.sender][-8:]
-                outbox.put(conn, parent, kind, body)
+                try:
+                    outbox.put(conn, parent, kind, body)
+                except outbox.OutboxRefused as exc:  # not passed on: refused, the stream goes on
+                    raise BodyRefused(str(exc), exc.reason) from None
 
         self.handle(kind, relay)
 
@@ -277,7 +280,7 @@ def _origin(env: Envelope) -> str:
     they relay.)"""
     origin = env.body.get("origin")
     path = env.body.get("path")
-    if isinstance(origin, str) and isinstance(path, list) and path:
+    if isinstance(origin, str) and NAME.match(origin) and isinstance(path, list) and path:
         return origin
     return env.sender
 
