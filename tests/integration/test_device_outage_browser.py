@@ -97,7 +97,8 @@ def seed(server: Server, api: httpx.Client) -> tuple[int, int, int]:
 GAPS = """sel => {
     const el = document.querySelector(sel);
     const chart = el && echarts.getInstanceByDom(el);
-    const series = chart && chart.getOption().series;
+    const option = chart && chart.getOption();  // undefined until the first setOption
+    const series = option && option.series;
     if (!series || !series.length || !series[0].data.length) { return null; }
     const area = series[series.length - 1].markArea;
     const data = (Array.isArray(area) ? area[0] : area).data;
