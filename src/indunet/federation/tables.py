@@ -1,9 +1,10 @@
-"""The federation's tables (SQLAlchemy Core), created by migration f0001.
+"""The federation's tables (SQLAlchemy Core), created by migrations f0001 and f0002.
 
 - ``fed_identity``: this instance (one row): its name, level, key pair (the private key
   sealed, ``core.sealed``), the URL its peers reach it at.
 - ``fed_peers``: the parent and the children, each with its public key; a removed peer stays
-  (its messages are refused by name, its history kept).
+  (its messages are refused by name, its history kept). A child's row also keeps its last
+  status report (``report``, JSON: its indicators and its subtree's totals; ``reported_at``).
 - ``fed_tokens``: one-time enrolment tokens a parent issued (SHA-256 of the token only).
 - ``fed_outbox``: messages to send, numbered per recipient, kept until acknowledged (and a
   while after, for the record); ``fed_links`` holds each recipient's next number.
@@ -45,6 +46,8 @@ peers = sa.Table(
     sa.Column("enrolled", sa.Float, nullable=False),
     sa.Column("last_contact", sa.Float, nullable=True),
     sa.Column("version", sa.String(40), nullable=True),
+    sa.Column("report", sa.Text, nullable=True),  # JSON, the child's last status report
+    sa.Column("reported_at", sa.Float, nullable=True),  # that report's time
 )
 
 tokens = sa.Table(
