@@ -1051,6 +1051,7 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
         a_admin, a_channel.id, {"name": "a-subscription", "kinds": ["alarm.raised"]}
     )
     b_case = await _security_case(state, b_admin)
+    _relayed_alert(state)
     b_match = _b_vulnerability_match(state, b.id)
     a_boss = users["a_admin"].bearer
     a_device = {"id": A_DEVICE, "name": "甲方挖掘机", "model": EXCAVATOR, "protocol": "mqtt"}
@@ -1127,6 +1128,23 @@ async def _security_case(state: AppState, b_admin: core.User) -> dict[str, Any]:
 
     found = await store.evidence.upload(b_admin, case_id, "b.txt", "text/plain", chunks())
     return {"alert": alert.id, "case": case_id, "case_task": task_id, "evidence": found.id}
+
+
+def _relayed_alert(state: AppState) -> None:
+    """An alert summary a child instance relayed up (``GET /api/v1/federation/alerts``, the
+    console's /federation): the installation's, no enterprise's, so overseers see it and
+    every enterprise's user is refused the list (it carries B's marker to prove it)."""
+    from indunet.federation.tables import alerts
+
+    with state.engine.begin() as conn:
+        conn.execute(
+            alerts.insert().values(
+                origin="b-child", path='["b-child"]', sender="b-child", alert="b" * 32,
+                rule="b-only-rule", title="b-only-alert relayed up", level=12,
+                techniques='["T0855"]', src_ip=None, dst_ip=None, first_seen=time.time(),
+                last_seen=time.time(), count=1, received=time.time(),
+            )
+        )  # fmt: skip
 
 
 async def _taxii_of_b(client: httpx.AsyncClient, boss: dict[str, str]) -> dict[str, str]:

@@ -10,6 +10,8 @@
   while after, for the record); ``fed_links`` holds each recipient's next number.
 - ``fed_inbox``: each sender's last applied number, and ``fed_received``: the messages
   applied (sender, number, id, kind), so a resend is known and counted.
+- ``fed_alerts``: alert summaries relayed up from the children (``alerts``), each with its
+  origin, path and arrival; bounded per origin and by age.
 """
 
 from __future__ import annotations
@@ -103,3 +105,26 @@ received = sa.Table(
 
 sa.Index("ix_fed_outbox_pending", outbox.c.recipient, outbox.c.acked, outbox.c.seq)
 sa.Index("ux_fed_received_id", received.c.id, unique=True)
+
+alerts = sa.Table(
+    "fed_alerts",
+    metadata,
+    sa.Column("no", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("origin", sa.String(63), nullable=False),  # the instance it started at
+    sa.Column("path", sa.Text, nullable=False),  # JSON list: the instances it passed
+    sa.Column("sender", sa.String(63), nullable=False),  # the child it came from
+    sa.Column("alert", sa.String(32), nullable=False),  # the alert's id at its origin
+    sa.Column("rule", sa.String(100), nullable=False),
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("level", sa.Integer, nullable=False),  # 0-15
+    sa.Column("techniques", sa.Text, nullable=False),  # JSON list of ATT&CK ids
+    sa.Column("src_ip", sa.String(45), nullable=True),
+    sa.Column("dst_ip", sa.String(45), nullable=True),
+    sa.Column("first_seen", sa.Float, nullable=False),
+    sa.Column("last_seen", sa.Float, nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("received", sa.Float, nullable=False),
+)
+
+sa.Index("ix_fed_alerts_origin", alerts.c.origin, alerts.c.no)
+sa.Index("ix_fed_alerts_received", alerts.c.received)

@@ -21,6 +21,7 @@ from .model import (
     sla_state,
 )
 from .store import CaseFilter, Cases
+from .summary import AlertsCommitted, alert_summary
 from .work import add_note, add_task, notes_of, set_task_done, tasks_of
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "AlertFilter",
     "AlertStats",
     "AlertStore",
+    "AlertsCommitted",
     "Case",
     "CaseFilter",
     "Cases",
@@ -48,6 +50,7 @@ __all__ = [
     "Task",
     "add_note",
     "add_task",
+    "alert_summary",
     "find_alerts",
     "get_alert",
     "notes_of",

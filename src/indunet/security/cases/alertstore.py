@@ -5,6 +5,8 @@ writer task gathers the alerts raised meanwhile into one transaction, written of
 loop (``asyncio.to_thread``); alerts at or above ``promote_level`` are merged into an open
 case or made a case in that same transaction (``merge.promote``). After the commit each alert
 at or above ``publish_level`` is published on the core bus as a ``security.alert`` event.
+An optional ``on_commit`` hook (``summary.AlertsCommitted``) is called with the alerts written,
+in their transaction (the web layer wires the federation's upward summaries to it).
 
 Bounded: an alert's evidence events are cut to ``MAX_EVIDENCE_BYTES`` of JSON; alerts older
 than ``retention_days`` and those past ``max_rows`` (oldest first) are deleted unless a case
@@ -33,6 +35,7 @@ from . import merge
 from .evidence import EvidenceFiles
 from .rows import SYSTEM
 from .store import Cases
+from .summary import AlertsCommitted
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +120,7 @@ class AlertStore:
         merge_window: timedelta = merge.MERGE_WINDOW,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         evidence_dir: Path | None = None,
+        on_commit: AlertsCommitted | None = None,
     ) -> None:
         self.engine = engine
         #: The case workflow and the evidence files, over the same database and clock.
@@ -130,6 +134,8 @@ class AlertStore:
         self.merge_window = merge_window
         self.clock = clock
         self.stats = AlertStats()
+        #: Called with the new alerts' rows in the transaction that writes them.
+        self.on_commit = on_commit
         self._queue: asyncio.Queue[tuple[list[Alert], asyncio.Future[None]]] | None = None
         self._task: asyncio.Task[None] | None = None
         self._pruned_at = 0.0
@@ -221,6 +227,8 @@ class AlertStore:
                         self.stats.merged += 1
                     else:
                         self.stats.promoted += 1
+            if fresh and self.on_commit is not None:
+                self.on_commit(conn, fresh)
         self.stats.written += len(fresh)
         self.stats.duplicates += len(batch) - len(fresh)
         return fresh

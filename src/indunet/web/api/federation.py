@@ -9,16 +9,19 @@ reads and issues (the overview, enrolment tokens).
   signature; 403 a sender unknown or removed; 413 too large; 400 anything else malformed.
 - ``GET /api/v1/federation``: this instance's identity, its parent and children, each with
   its backlog (platform administrators and overseers).
+- ``GET /api/v1/federation/alerts``: the alert summaries the children relayed up, newest
+  first, each with its origin, path and age (search ``q``, ``origin``, ``offset``/``limit``;
+  platform administrators and overseers).
 - ``POST /api/v1/federation/tokens``: a new enrolment token for a child's level (platform
   administrators; shown once).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -33,6 +36,7 @@ from indunet.core import (
 )
 from indunet.core.errors import IndunetError
 from indunet.federation import MAX_BATCH, Federation, Refused, enrolment
+from indunet.federation import alerts as relayed
 from indunet.federation.envelope import MAX_BATCH_BYTES
 from indunet.web.api.security_events import read_body
 from indunet.web.deps import StateDep, UserDep, require
@@ -122,6 +126,23 @@ def overview(user: UserDep, state: StateDep) -> dict[str, Any]:
     if not access.sees_all(user):  # the installation's, no enterprise's
         raise PermissionDenied("the federation is seen by platform administrators and regulators")
     return federation_of(state).overview()
+
+
+@router.get("/federation/alerts")
+def relayed_alerts(
+    user: UserDep,
+    state: StateDep,
+    q: Annotated[str, Query(max_length=100)] = "",
+    origin: Annotated[str, Query(max_length=63)] = "",
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> dict[str, Any]:
+    """Alert summaries relayed up from the children, newest first."""
+    if not access.sees_all(user):
+        raise PermissionDenied("the federation is seen by platform administrators and regulators")
+    fed = federation_of(state)
+    items, total = relayed.page(fed.engine, q, origin, offset, limit)
+    return {"items": items, "total": total}
 
 
 class TokenIn(BaseModel):

@@ -1,6 +1,8 @@
 """The federation page: this instance's identity, its parent, and its children with when
 each was last heard from, the version it runs and what waits for it (server-paged and
-searchable); platform administrators issue enrolment tokens here (shown once).
+searchable); the latest alert summaries the children relayed up (read-only, each with the
+instance it came from and its age; the whole list is ``GET /api/v1/federation/alerts``);
+platform administrators issue enrolment tokens here (shown once).
 
 The federation is the installation's, no enterprise's: platform admins and regulators see
 it; everyone else reads a line saying so.
@@ -15,6 +17,8 @@ from starlette.responses import Response
 
 from indunet.core import Role, access
 from indunet.federation import LEVELS, Federation, Refused, enrolment, handle_of
+from indunet.federation import alerts as relayed
+from indunet.web.console.fleet import seen_ago
 from indunet.web.console.pages import render
 from indunet.web.console.paging import PageOf, paging_of
 from indunet.web.console.session import ConsoleUser
@@ -23,6 +27,8 @@ from indunet.web.state import AppState
 
 router = APIRouter(include_in_schema=False)
 CHILD_LEVELS = tuple(level for level in LEVELS if level != "national")
+LATEST_ALERTS = 10
+"""Relayed alert summaries shown on the page (the API pages through all of them)."""
 
 
 def _federation(state: AppState) -> Federation | None:
@@ -39,6 +45,7 @@ def _page(request: Request, state: AppState, user: Any, extra: dict[str, Any]) -
     view = fed.overview()
     paging = paging_of(request)
     rows, total = fed.children_page(paging.q, paging.offset, paging.size)
+    latest, relayed_total = relayed.page(fed.engine, limit=LATEST_ALERTS)
     me = view["identity"]
     parent = next((p for p in view["peers"] if p["role"] == "parent"), None)
     return render(
@@ -53,6 +60,9 @@ def _page(request: Request, state: AppState, user: Any, extra: dict[str, Any]) -
             "result": PageOf(rows, total, paging),
             "levels": CHILD_LEVELS,
             "admin": user.role == Role.PLATFORM_ADMIN,
+            "relayed": latest,
+            "relayed_total": relayed_total,
+            "seen_ago": seen_ago,
             **extra,
         },
     )
