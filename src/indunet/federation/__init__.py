@@ -5,6 +5,7 @@ identifier system's keys, signed messages through an outbox and an idempotent in
 from .envelope import MAX_BATCH, MAX_BODY_BYTES, Envelope, Refused, parse, seal, verified
 from .identity import LEVELS, RANK, Identity, handle_of
 from .inbox import BodyRefused, Gap, Handler, Inbox, Receipt
+from .indicators import Indicator
 from .outbox import OutboxRefused, Sender, backlog, put
 from .service import STATUS_KIND, Federation
 
@@ -21,6 +22,7 @@ __all__ = [
     "Handler",
     "Identity",
     "Inbox",
+    "Indicator",
     "OutboxRefused",
     "Receipt",
     "Refused",

@@ -1,8 +1,10 @@
 """The federation as a running service: this instance's inbox and its sender.
 
 Kinds of message are applied by handlers that subsystems register (``Federation.handle``);
-the federation itself applies ``federation.status``: a child's report of its version and
-backlog, kept on its peer row (a parent sees its children's state). The sender starts once
+the federation itself applies ``federation.status``: a child's report of its version,
+backlog and indicators (named counts subsystems contribute, ``Federation.indicator``; its own
+and its subtree's totals, ``reports``), kept on its peer row (a parent sees its children's
+state and the sum over its subtree, ``Federation.aggregate``). The sender starts once
 the instance has an identity (``indunet federation init``); before that the inbox refuses
 every delivery (``federation_not_initialised``).
 """
@@ -19,10 +21,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from . import destinations, identity, outbox
+from . import destinations, identity, outbox, reports
 from .envelope import NAME, Envelope, Refused
 from .identity import Identity
 from .inbox import BodyRefused, Handler, Inbox, Receipt
+from .indicators import Indicator, Indicators
 from .tables import outbox as outbox_table
 from .tables import peers, received
 
@@ -49,6 +52,12 @@ class Federation:
         self.sender: outbox.Sender | None = None
         # the destination policy for peers' addresses (enrolment, deliveries)
         self.check_url: Callable[[str], None] = destinations.check
+        self.indicators = Indicators()
+
+    def indicator(self, group: str, fn: Indicator) -> None:
+        """Report ``fn``'s counts (read in the reporting transaction: SQL aggregates) as
+        ``<group>.<name>`` in every status report and the aggregate."""
+        self.indicators.register(group, fn)
 
     def handle(self, kind: str, handler: Handler) -> None:
         """Apply messages of ``kind`` with ``handler`` (in the receiving transaction)."""
@@ -111,12 +120,37 @@ class Federation:
             if parent is None:
                 return 0
             backlog = outbox.backlog(conn)
+            report = reports.subtree(conn, self.indicators.collect(conn), time.time())
             return outbox.put(
                 conn,
                 parent,
                 STATUS_KIND,
-                {"version": self.version, "backlog": sum(backlog.values()), "at": time.time()},
+                {"version": self.version, "backlog": sum(backlog.values()), **report.body()},
             )
+
+    def aggregate(
+        self, q: str = "", offset: int = 0, limit: int | None = None, now: float | None = None
+    ) -> dict[str, Any]:
+        """This instance's indicators and its subtree's totals now, and a page of its active
+        children (``q`` searches name and title) each with its last reported totals, when
+        it reported, how old that is and whether it is stale."""
+        now = time.time() if now is None else now
+        stale_after = reports.STALE_INTERVALS * self.status_s
+        me = self.me or identity.load(self.engine)
+        with self.engine.connect() as conn:
+            mine = reports.subtree(conn, self.indicators.collect(conn), now)
+            rows, matched = reports.child_rows(conn, now, stale_after, q, offset, limit)
+        return {
+            "instance": None if me is None else me.name,
+            "at": now,
+            "oldest": mine.oldest,
+            "stale_after_s": stale_after,
+            "names": sorted(mine.totals),
+            "own": mine.indicators,
+            "totals": mine.totals,
+            "children": rows,
+            "children_matched": matched,
+        }
 
     async def start(self) -> None:
         if await asyncio.to_thread(self.reload) is None:
@@ -173,14 +207,7 @@ class Federation:
     def children_page(self, q: str, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
         """A page of the children (a search over name and title) and how many match, each
         with its backlog and its oldest message waiting."""
-        where = [peers.c.role == "child"]
-        if q:
-            like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            where.append(
-                sa.or_(
-                    peers.c.name.ilike(like, escape="\\"), peers.c.title.ilike(like, escape="\\")
-                )
-            )
+        where = [peers.c.role == "child", *reports.search(q)]
         with self.engine.connect() as conn:
             total = conn.execute(
                 sa.select(sa.func.count()).select_from(peers).where(*where)
@@ -291,7 +318,10 @@ def _apply_status(conn: sa.Connection, env: Envelope) -> None:
         raise BodyRefused(
             "a status report names a version (at most 40 characters)", "federation_status"
         )
+    report = reports.checked(env.body, time.time())  # checked whole before anything changes
     conn.execute(peers.update().where(peers.c.name == env.sender).values(version=version))
+    if report is not None:
+        reports.store(conn, env.sender, report)
 
 
 def from_state(state: Any) -> Federation:

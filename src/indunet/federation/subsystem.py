@@ -10,13 +10,19 @@ SUBSYSTEM = Subsystem(
     migrations=Path(__file__).parent / "migrations" / "versions",
     tables=("indunet.federation.tables",),
     api=("indunet.web.api.federation:router",),
-    console=("indunet.web.console.federation:router",),
+    console=(
+        "indunet.web.console.federation:router",
+        "indunet.web.console.federation_aggregate:router",
+    ),
     sections=(
         Section(
             "/federation",
             "nav.federation",
             "federation.intro_section",
-            (Page("/federation", "federation.tab.overview"),),
+            (
+                Page("/federation", "federation.tab.overview"),
+                Page("/federation/aggregate", "federation.tab.aggregate"),
+            ),
             order=70,  # after security
         ),
     ),

@@ -15,7 +15,7 @@ from indunet.core import EventBus, IndunetError, Settings, make_engine, migrate
 from indunet.core.db import unavailable
 from indunet.core.plugins import Service, load, loader
 from indunet.ids.complaints import Complaints
-from indunet.web import console, guards, linkage, subsystems
+from indunet.web import console, guards, indicators, linkage, subsystems
 from indunet.web.api import docs, metrics
 from indunet.web.platform import Role
 from indunet.web.state import AppState
@@ -67,6 +67,7 @@ def build_state(
             service: Service | None = loader(sub.services)(state)
             if service is not None:
                 state.services[sub.name] = service
+    indicators.wire(state)  # subsystems' counts on the federation's status report
     linkage.wire(state)  # sibling subsystems joined (security's alerts up the federation)
     return state
 

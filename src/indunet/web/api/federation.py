@@ -8,7 +8,9 @@ reads and issues (the overview, enrolment tokens).
   applied number); 409 ``federation_sequence_gap`` with ``detail.expected``; 401 a bad
   signature; 403 a sender unknown or removed; 413 too large; 400 anything else malformed.
 - ``GET /api/v1/federation``: this instance's identity, its parent and children, each with
-  its backlog (platform administrators and overseers).
+  its backlog, and ``aggregate``: this instance's indicators, its subtree's totals and each
+  active child's last reported totals with when it reported and whether that is stale
+  (platform administrators and overseers).
 - ``GET /api/v1/federation/alerts``: the alert summaries the children relayed up, newest
   first, each with its origin, path and age (search ``q``, ``origin``, ``offset``/``limit``;
   platform administrators and overseers).
@@ -125,7 +127,8 @@ def overview(user: UserDep, state: StateDep) -> dict[str, Any]:
     """This instance's identity, parent and children, with each one's backlog."""
     if not access.sees_all(user):  # the installation's, no enterprise's
         raise PermissionDenied("the federation is seen by platform administrators and regulators")
-    return federation_of(state).overview()
+    fed = federation_of(state)
+    return {**fed.overview(), "aggregate": fed.aggregate()}
 
 
 @router.get("/federation/alerts")
