@@ -1,8 +1,8 @@
 """The federation page in a real headless Chromium, on a province instance with a real
 enterprise instance enrolled (two `indunet up` processes): the regulator's view of the
 province's identity and its child (last heard from, version, nothing waiting), the search,
-a token issued and shown once, and the same page in English. Screenshots land in
-build/screenshots/<test>/."""
+a token issued and shown once, the aggregate of the subtree, and the same page in English.
+Screenshots land in build/screenshots/<test>/."""
 
 from __future__ import annotations
 
@@ -110,11 +110,28 @@ def test_the_province_sees_its_enterprise_and_enrols_another(tmp_path: Path, sho
                 page.goto(province.url + "/federation")
                 expect(page.locator("#federation-token-value")).to_have_count(0)
 
+                # the aggregate: the province's own counts, its enterprise's last report (with
+                # when it came and whether it is fresh) and the whole subtree's total
+                page.goto(province.url + "/federation/aggregate")
+                expect(page.locator("h1")).to_have_text("下级汇总")
+                row = page.locator('#aggregate-rows tr[data-child="acme"]')
+                expect(row).to_contain_text("厦门示例机床")
+                expect(row).to_contain_text("企业")
+                expect(row).to_contain_text("最新")
+                expect(row).to_contain_text("前")  # "… 秒前": how old the report is
+                expect(page.locator('#aggregate-rows tr[data-instance="gd"]')).to_be_visible()
+                header = page.locator('#aggregate-rows th[data-indicator="security.assets"]')
+                expect(header).to_have_text("资产")
+                expect(page.locator("#aggregate-total")).to_contain_text("总计")
+                expect(page.locator("#aggregate-rows thead")).to_contain_text("Asia/Shanghai")
+                check_a11y(page)
+                shot("03-aggregate")
+
                 page.goto(province.url + "/lang/en?next=/federation")
                 expect(page.locator("h1")).to_have_text("Federation")
                 expect(page.locator('#children-rows tr[data-child="acme"]')).to_contain_text(
                     "Enterprise"
                 )
-                shot("03-in-english")
+                shot("04-in-english")
             finally:
                 browser.close()

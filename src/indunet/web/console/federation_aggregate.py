@@ -38,7 +38,7 @@ def aggregate_page(request: Request, state: StateDep, user: ConsoleUser) -> Resp
             "running": True,
             "view": view,
             "result": PageOf(view["children"], view["children_matched"], paging),
-            "stale_minutes": round(view["stale_after_s"] / 60, 1),
+            "stale_minutes": f"{view['stale_after_s'] / 60:g}",
             "age_text": age_text,
         },
     )
