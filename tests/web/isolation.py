@@ -227,6 +227,13 @@ TENANT_PARAMS = {
     "zone_no": "zone_2",
     "conduit_no": "conduit_2",
     "match_id": "vuln_match",  # a vulnerability match of B's asset (security.vulns)
+    # regulation: B under supervision (by its USCC), its grading, obligation, evidence file,
+    # and a notice sent to it
+    "uscc": "uscc",
+    "grading_id": "grading",
+    "obligation_id": "obligation",
+    "sha256": "reg_evidence",
+    "notice_id": "notice",
 }
 # Parameters that name no tenant's thing, with a value that makes the request well formed.
 PLAIN_PARAMS: dict[str, Any] = {
@@ -353,6 +360,23 @@ BODIES: dict[tuple[str, str], tuple[str, Any]] = {
     ("POST", "/security/assets/{asset_no}/delete"): ("form", {"confirm": "not-the-id"}),
     ("POST", "/security/zones/{zone_no}/delete"): ("form", {}),
     ("POST", "/security/conduits/{conduit_no}/delete"): ("form", {}),
+    ("PUT", "/api/v1/regulation/gradings/{grading_id}"): (
+        "json",
+        {"answers": {"sector": "other"}},
+    ),
+    ("POST", "/api/v1/regulation/gradings/{grading_id}/review"): (
+        "json",
+        {"decision": "return", "comment": "someone else's decision"},
+    ),
+    ("POST", "/api/v1/regulation/obligations/{obligation_id}/complete"): ("json", {"note": "x"}),
+    ("POST", "/api/v1/regulation/notices/{notice_id}/recipients/{uscc}/report"): (
+        "json",
+        {"text": "disposed by someone"},
+    ),
+    ("POST", "/api/v1/regulation/notices/{notice_id}/recipients/{uscc}/verify"): (
+        "json",
+        {"decision": "close"},
+    ),
 }
 
 
@@ -362,6 +386,15 @@ BODIES: dict[tuple[str, str], tuple[str, Any]] = {
 # things (A's device, A's rule): pointing A's rule at B's device is the attack.
 THING = "<thing>"
 BODY_FIELDS: dict[tuple[str, str, str], dict[str, Any]] = {
+    # regulation: a self-assessment of another's enterprise; putting another's under one's type
+    ("POST", "/api/v1/regulation/gradings", "enterprise_uscc"): {
+        "enterprise_uscc": THING,
+        "answers": {"sector": "key"},
+    },
+    ("PUT", "/api/v1/regulation/profile", "enterprise_id"): {
+        "etype": "platform",
+        "enterprise_id": THING,
+    },
     ("POST", "/api/v1/devices", "enterprise_id"): {
         "id": "intruder-2",
         "name": "x",
@@ -574,6 +607,10 @@ MISSING: dict[str, Any] = {
     "zone_2": 987_654,
     "conduit_2": 987_654,
     "vuln_match": 987_654,
+    "grading": "0" * 32,
+    "obligation": "0" * 32,
+    "reg_evidence": "0" * 64,
+    "notice": "0" * 32,
 }
 # Changes that name no tenant's thing at all (no id in the path, query or body): creating an
 # enterprise, a model or a bulk job acts on the caller's own enterprise or is role-gated.
@@ -613,6 +650,10 @@ NAMES_NOTHING = {
     ("POST", "/security/zones"),
     ("POST", "/api/v1/security/vulns/advisories"),  # shared advisories: platform admins only
     ("POST", "/api/v1/security/vulns/advisories/sync"),  # the operator's directory, likewise
+    # regulatory acts of regulators over every enterprise under the instance (a notice's
+    # selection naming an enterprise outside it: 403, tests/regulation)
+    ("POST", "/api/v1/regulation/rules"),
+    ("POST", "/api/v1/regulation/notices"),
 }
 
 
@@ -1051,6 +1092,7 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
         a_admin, a_channel.id, {"name": "a-subscription", "kinds": ["alarm.raised"]}
     )
     b_case = await _security_case(state, b_admin)
+    b_regulation = _regulation(state, b_admin)
     _relayed_alert(state)
     b_match = _b_vulnerability_match(state, b.id)
     a_boss = users["a_admin"].bearer
@@ -1088,6 +1130,7 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
             "handle": B_RECORD,
             "application": b_application.id,
             **b_case,
+            **b_regulation,
             **b_taxii,
             "asset": asset["id"],
             "zone": b_zones[0]["id"],
@@ -1106,6 +1149,40 @@ async def build(state: AppState, client: httpx.AsyncClient) -> Tenants:
             "asset": a_asset["id"],
         },
     )
+
+
+def _regulation(state: AppState, b_admin: core.User) -> dict[str, Any]:
+    """B under supervision with a confirmed grading (so obligations), an evidence file, and
+    a notice sent to it (indunet.regulation)."""
+    from indunet.regulation import Regulation
+
+    svc = state.services["regulation"]
+    assert isinstance(svc, Regulation)
+    with state.engine.begin() as conn:
+        rita = core.get_user(conn, "rita")
+    assert rita is not None
+    svc.set_profile(b_admin, b_admin.enterprise_id or 0, "industrial")
+    sha = svc.upload(b_admin, USCC_B, "b-only.png", png())["sha256"]
+    answers = {
+        "sector": "key",
+        "scale": "large",
+        "networking": "deep",
+        "incident_impact": "severe",
+        "cii": "no",
+    }
+    grading = svc.start_grading(b_admin, USCC_B, answers, [sha], "b-only-grading")
+    svc.submit_grading(b_admin, grading["uid"])
+    svc.review_grading(rita, grading["uid"], "confirm", "", None)
+    obligation = svc.enterprise(b_admin, USCC_B)["obligations"][0]["uid"]
+    notice = svc.issue(
+        rita, {"kind": "risk", "severity": "low", "title": "b-only-notice"}, {"uscc": [USCC_B]}
+    )
+    return {
+        "grading": grading["uid"],
+        "obligation": obligation,
+        "reg_evidence": sha,
+        "notice": notice["uid"],
+    }
 
 
 async def _security_case(state: AppState, b_admin: core.User) -> dict[str, Any]:

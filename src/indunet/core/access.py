@@ -92,3 +92,14 @@ def change_scope(user: User, enterprise_id: int | None, action: str) -> int | No
     if eid is not None:
         check_change(user, eid, action)
     return eid
+
+
+def check_regulate(user: User, action: str) -> None:
+    """Raise ``PermissionDenied`` unless ``user`` may perform a regulatory act (review a
+    grading, issue or verify a notice, publish a rule table): regulators, and platform
+    admins operating the authority's instance. ``action`` ("issue notices") names it."""
+    if user.role not in OVERSEERS:
+        raise PermissionDenied(
+            f"{user.username} ({user.role}) may not {action}; that needs a regulator",
+            reason="regulation_regulator_only",
+        )

@@ -20,7 +20,7 @@ _MATCHES = "matches"
 
 def page_of_rows(
     conn: sa.Connection,
-    table: sa.Table,
+    table: sa.FromClause,
     columns: Sequence[Any],
     where: Sequence[sa.ColumnElement[bool]],
     order_by: Sequence[Any],

@@ -19,6 +19,7 @@ from indunet.devices.subsystem import SUBSYSTEM as DEVICES
 from indunet.federation.subsystem import SUBSYSTEM as FEDERATION
 from indunet.ids.subsystem import SUBSYSTEM as IDS
 from indunet.notify.subsystem import SUBSYSTEM as NOTIFY
+from indunet.regulation.subsystem import SUBSYSTEM as REGULATION
 from indunet.security.subsystem import SUBSYSTEM as SECURITY
 from indunet.telemetry.subsystem import SUBSYSTEM as TELEMETRY
 
@@ -69,6 +70,7 @@ SUBSYSTEMS: tuple[Subsystem, ...] = (
     NOTIFY,
     SECURITY,
     FEDERATION,
+    REGULATION,
 )
 
 #: Sections of subsystems still to come, announced in the console's navigation.
