@@ -177,9 +177,7 @@ def test_four_instances_grade_notify_escalate_and_survive_kill_9(tmp_path: Path)
             lambda: ok(province.get(f"/api/v1/regulation/gradings/{uid}"))["state"] == "submitted",
         )
         confirmed = ok(
-            province.post(
-                f"/api/v1/regulation/gradings/{uid}/review", json={"decision": "confirm"}
-            )  # fmt: skip
+            province.post(f"/api/v1/regulation/gradings/{uid}/review", json={"decision": "confirm"})
         )
         assert (confirmed["state"], confirmed["level"]) == ("confirmed", 3)
 
