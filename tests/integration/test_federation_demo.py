@@ -38,6 +38,15 @@ def test_the_demo_starts_a_national_instance_with_two_enterprises(tmp_path: Path
             ("xm-machine", "child", "enterprise"),
             ("qz-textile", "child", "enterprise"),
         }
+        # both are under the nation's supervision; one has submitted its self-assessment
+        while True:
+            seen = api.get("/api/v1/regulation").json()
+            queue = api.get("/api/v1/regulation/gradings?grading_state=submitted").json()
+            if seen["enterprises"] == 2 and queue["total"] == 1:
+                break
+            assert time.monotonic() < deadline + 30, (seen, queue, demo.output)
+            time.sleep(0.5)
+        assert queue["items"][0]["instance"] == "xm-machine"
         urls = re.findall(r"enrolled|at (http://127\.0\.0\.1:\d+)/", demo.output)
         children = [u for u in urls if u and u != "enrolled"]
         assert len(children) == 2, demo.output

@@ -36,6 +36,19 @@ CHILDREN = (
     ("xm-machine", "厦门示例机床有限公司（演示）"),
     ("qz-textile", "泉州示例纺织有限公司（演示）"),
 )
+#: Each demo enterprise's tenant (USCC, region, GB/T 4754 industry), type and, for one, the
+#: self-assessment it has submitted for review (so the national console has one to review).
+TENANTS = {
+    "xm-machine": ("91350203MA00000010", "350203", "C3421", "industrial", True),
+    "qz-textile": ("91350503MA00000020", "350503", "C1711", "industrial", False),
+}
+DEMO_ANSWERS = {
+    "sector": "key",
+    "scale": "medium",
+    "networking": "deep",
+    "incident_impact": "notable",
+    "cii": "no",
+}
 
 
 def _free_port() -> int:
@@ -99,6 +112,7 @@ def _child(
     if not joined:
         token = enrolment.issue_token(engine, "enterprise", title)
         asyncio.run(enrolment.join(child, me, url, token, destinations.check))
+        _supervised(child, name, title)
     child.dispose()
     env = {k: v for k, v in os.environ.items() if not k.startswith("INDUNET_")}
     env |= {"INDUNET_MQTT_PORT": str(_free_port()), "INDUNET_PLAIN_HTTP_AUTH": "loopback"}
@@ -113,6 +127,33 @@ def _child(
     )  # fmt: skip
     print(f"Federation:   {title} ({name}) at http://127.0.0.1:{port}/, enrolled", flush=True)
     return proc
+
+
+def _supervised(child: sa.Engine, name: str, title: str) -> None:
+    """The demo enterprise's tenant, under supervision with its type (the profile waits in
+    the outbox for the instance to start), and for one of them a submitted self-assessment."""
+    from indunet.core import Role, User, create_enterprise
+    from indunet.core.uscc import make_uscc
+    from indunet.regulation import Regulation
+
+    first16, region, industry, etype, grade = TENANTS[name]
+    uscc = make_uscc(first16[:16])
+    with child.begin() as conn:
+        tenant = create_enterprise(
+            conn,
+            uscc=uscc,
+            name=title,
+            actor="system:demo",
+            region=region,
+            industry_code=industry,
+            verified=True,
+        )
+    operator = User(0, "demo", Role.PLATFORM_ADMIN, None)
+    reg = Regulation(child, Federation(child))
+    reg.set_profile(operator, tenant.id, etype)
+    if grade:
+        started = reg.start_grading(operator, uscc, DEMO_ANSWERS, [], "演示自评")
+        reg.submit_grading(operator, started["uid"])
 
 
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
