@@ -109,6 +109,14 @@ def test_a_province_killed_mid_flow_loses_nothing_and_applies_nothing_twice(
         key = [v["data"]["value"] for v in record["values"] if v["type"] == "HS_PUBKEY"]
         assert key == [api.get("/api/v1/federation").json()["identity"]["key"]]
 
+        # and through pyhandle, an independent Handle client, resolving over the same API
+        from pyhandle.handleclient import PyHandleClient
+
+        reader = PyHandleClient("rest").instantiate_for_read_access(
+            handle_server_url=province.url, HTTPS_verify=False
+        )
+        assert reader.get_value_from_handle("88.100/inst-gd", "HS_PUBKEY") == key[0]
+        assert reader.get_value_from_handle("88.100/inst-gd", "URL") == province.url
         until("the child's first report", lambda: child()["version"])
         assert child()["role"] == "child" and child()["level"] == "enterprise"
         until(
