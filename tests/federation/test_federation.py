@@ -241,9 +241,14 @@ async def test_every_wrong_delivery_is_refused_with_its_reason_and_applies_nothi
     answer = await post(province, batch[:2])
     assert answer.json()["through"] == 2 and len(NOTES["gd"]) == 2
 
-    # a removed child is refused by name
-    with province.engine.begin() as conn:
-        conn.execute(peers.update().where(peers.c.name == "acme").values(status="removed"))
+    # a removed child is refused by name (its removal audited, a second one refused)
+    assert enrolment.remove(province.engine, "acme", "user:root") == 0
+    with pytest.raises(Refused) as again:
+        enrolment.remove(province.engine, "acme", "user:root")
+    assert again.value.reason == "federation_peer_unknown"
+    with province.engine.connect() as conn:
+        actions = conn.execute(sa.text("SELECT action FROM core_audit_log")).scalars().all()
+    assert "federation.remove" in actions
     answer = await post(province, [msg(3)])
     assert (answer.status_code, answer.json()["reason"]) == (403, "federation_sender_removed")
     assert province.fed.inbox is not None

@@ -126,6 +126,20 @@ def children(data_dir: DataOpt = None) -> None:
 
 
 @app.command()
+def remove(
+    name: Annotated[str, typer.Argument(help="The child instance to remove")],
+    data_dir: DataOpt = None,
+) -> None:
+    """Remove a child: its messages are refused from now on; its history is kept."""
+    try:
+        waiting = enrolment.remove(engine(data_dir), name, operator().actor)
+    except Refused as exc:
+        _fail(exc)
+        return
+    typer.echo(f"removed {name}; {waiting} message(s) to it kept unsent")
+
+
+@app.command()
 def backlog(data_dir: DataOpt = None) -> None:
     """Messages waiting for each peer's acknowledgement."""
     view = Federation(engine(data_dir)).overview()

@@ -25,10 +25,12 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
+from indunet.core import audit
 from indunet.core.signing import KeyRefused, PublicKey, parse_public
 
 from .envelope import Refused
 from .identity import RANK, Identity, checked_level, checked_name
+from .outbox import backlog
 from .tables import peers, tokens
 
 TOKEN_TTL_S = 86_400.0
@@ -227,3 +229,26 @@ async def join(
             reason = str(answer.status_code)
         raise Refused(f"the parent refused the enrolment: {answer.text[:300]}", str(reason))
     return await asyncio.to_thread(record_parent, engine, me, answer.json())
+
+
+def remove(engine: sa.Engine, name: str, actor: str) -> int:
+    """Remove a child: its messages are refused from now on (``federation_sender_removed``,
+    which is how it learns), its history and what waits for it are kept; how many messages
+    to it were still waiting (they stay, unsent, for the record)."""
+    with engine.begin() as conn:
+        row = conn.execute(
+            sa.select(peers.c.role, peers.c.status).where(peers.c.name == name)
+        ).first()
+        if row is None or row.role != "child" or row.status != "active":
+            raise Refused(f"{name[:63]!r} is no active child", "federation_peer_unknown")
+        conn.execute(peers.update().where(peers.c.name == name).values(status="removed"))
+        waiting = backlog(conn).get(name, 0)
+        audit.record(
+            conn,
+            actor,
+            "federation.remove",
+            f"instance {name}",
+            {"waiting": waiting},
+            enterprise_id=None,
+        )
+    return waiting
