@@ -385,6 +385,48 @@ async def test_a_child_may_not_speak_for_an_enterprise_it_does_not_reach(fed_tre
     assert (qz["name"], qz["etype"]) == ("泉州纺织", "industrial")
 
 
+async def test_an_enterprise_instance_may_not_decide_for_its_authority(fed_tree: Tree) -> None:
+    t = fed_tree
+    from indunet.federation import put
+    from indunet.regulation.replicate import record_body
+    from indunet.regulation.tables import gradings, recipients
+
+    n = t.cn.reg.issue(
+        t.cn.users["regulator"],
+        {"kind": "risk", "severity": "low", "title": "提示"},
+        {"uscc": [XM]},
+    )
+    g = t.xm.reg.start_grading(t.xm_admin, XM, ANSWERS, [], "")
+    await t.flow()
+    with t.xm.engine.begin() as conn:
+        r = conn.execute(sa.select(recipients)).mappings().one()
+        row = conn.execute(sa.select(gradings)).mappings().one()
+        forged = [
+            record_body("recipient", recipients, {**r, "state": "closed", "rev": 9}),
+            record_body(
+                "recipient", recipients, {**r, "dispose_due": r["dispose_due"] + 1e6, "rev": 9}
+            ),
+            record_body("grading", gradings, {**row, "state": "confirmed", "level": 3, "rev": 9}),
+        ]
+        for body in forged:
+            put(conn, "fj", "regulation.record", body)
+    await t.flow()
+    with t.fj.engine.connect() as conn:
+        outcomes = [
+            o
+            for (o,) in conn.execute(
+                sa.select(received.c.outcome)
+                .where(received.c.sender == "xm")
+                .order_by(received.c.seq.desc())
+                .limit(3)
+            )
+        ]
+        state = conn.execute(sa.select(recipients.c.state)).scalar()
+    assert outcomes == ["refused: regulation_not_yours"] * 3
+    assert state == "sent" and t.fj.reg.grading(t.fj.users["regulator"], g["uid"])["level"] == 0
+    assert n["recipients"] == 1
+
+
 async def test_a_new_rule_edition_flows_down(fed_tree: Tree) -> None:
     t = fed_tree
     table = rules.shipped()

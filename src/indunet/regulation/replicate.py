@@ -50,6 +50,21 @@ PROFILE, RECORD, NOTICE, EVIDENCE, EDITION = (
     "regulation.edition",
 )
 TABLES = {"grading": gradings, "obligation": obligations, "recipient": recipients}
+MAX_EVIDENCE = 4 * 1024 * 1024
+PART = 96 * 1024
+"""Evidence files' bounds (``evidence`` holds the same; here so that messages are checked
+without importing it)."""
+_ENTERPRISE_STATES = {
+    gradings: ("draft", "submitted"),
+    recipients: ("sent", "signed", "reported"),
+}
+"""What an enterprise's own instance may set a record's state to; the authority's decisions
+(a confirmed or returned grading, a closed or returned notice) come from above."""
+_FIXED = {
+    gradings: ("level",),
+    recipients: ("sign_due", "dispose_due", "closed", "escalated", "escalated_to"),
+    obligations: ("kind", "item", "source", "due"),
+}
 MAX_TEXT = 64 * 1024
 
 
@@ -268,6 +283,8 @@ class Handlers:
             raise _refuse(f"no record type {str(kind)[:20]!r}")
         row = checked_row(table, raw)
         ent = self._entitled(conn, env, row["uscc"], role)
+        if role == "child" and tree.level_of(conn, env.sender) == "enterprise":
+            _enterprise_may(conn, table, row)
         if upsert_newer(conn, table, row) and table is gradings:
             current = conn.execute(
                 sa.select(gradings.c.uid)
@@ -284,6 +301,11 @@ class Handlers:
         role = self._direction(conn, env)
         body = env.body
         notice = checked_row(notices, body.get("notice"))
+        me = tree.me(conn)
+        if role == "child" and me is not None and notice["issuer"] == me[0]:
+            raise _refuse(
+                "a child may not speak for this instance's notices", "regulation_not_yours"
+            )
         raw_rows, profiles = body.get("recipients"), body.get("profiles")
         if not isinstance(raw_rows, list) or not 0 < len(raw_rows) <= 10_000:
             raise _refuse("a notice names 1 to 10,000 recipients")
@@ -320,6 +342,8 @@ class Handlers:
             content = base64.b64decode(data, validate=True)
         except ValueError:
             raise _refuse("evidence data is base64") from None
+        if meta["size"] > MAX_EVIDENCE or meta["parts"] != -(-meta["size"] // PART):
+            raise _refuse("an evidence file's size and parts do not agree")
         ent = self._entitled(conn, env, meta["uscc"], role)
         have = conn.execute(
             sa.select(evidence.c.sha256).where(evidence.c.sha256 == meta["sha256"])
@@ -340,6 +364,39 @@ class Handlers:
             raise _refuse(exc.message, "regulation_rules") from None
         store_edition(conn, table, env.sender)
         self.link.edition(conn, table, came_from=env.sender)
+
+
+def _enterprise_may(conn: sa.Connection, table: sa.Table, row: dict[str, Any]) -> None:
+    """Refuse what an enterprise's instance may not decide: the authority's states, and
+    the fields the authority or the workflow set (deadlines, levels, due dates)."""
+    keys = list(table.primary_key.columns)
+    have = (
+        conn.execute(sa.select(table).where(sa.and_(*(c == row[c.name] for c in keys))))
+        .mappings()
+        .first()
+    )
+    allowed = _ENTERPRISE_STATES.get(table)
+    if (
+        allowed is not None
+        and row["state"] not in allowed
+        and (have is None or have["state"] != row["state"])
+    ):
+        raise _refuse(
+            f"an enterprise does not set a {table.name} to {row['state']}", "regulation_not_yours"
+        )
+    if have is None:
+        if table is obligations and row["kind"] not in ("rectification", "evaluation", "risk"):
+            raise _refuse("an enterprise does not set its own obligations", "regulation_not_yours")
+        if table is recipients:
+            raise _refuse("an enterprise does not address notices", "regulation_not_yours")
+        if table is gradings and row["level"] != 0:
+            raise _refuse("an enterprise does not confirm its level", "regulation_not_yours")
+        return
+    changed = [c for c in _FIXED.get(table, ()) if have[c] != row[c]]
+    if changed:
+        raise _refuse(
+            f"an enterprise does not change {table.name}.{changed[0]}", "regulation_not_yours"
+        )
 
 
 def store_edition(conn: sa.Connection, table: dict[str, Any], by: str) -> bool:

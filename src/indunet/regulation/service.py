@@ -29,6 +29,8 @@ from .tables import enterprises as reg_enterprises
 log = logging.getLogger(__name__)
 CHECK_S = 60.0
 """How often late notices are looked for (``INDUNET_REGULATION_CHECK_S``)."""
+PRODUCTS_S = 600.0
+"""How often hosted enterprises' inventories are compared with the products sent up."""
 Products = Callable[[int], list[tuple[str, str]]]
 
 
@@ -47,6 +49,7 @@ class Regulation:
         self.products = products
         self.check_s = check_s
         self.escalated = 0
+        self._products_at = -PRODUCTS_S
         self._task: asyncio.Task[None] | None = None
         if fed is not None:
             Handlers(self.link).register(fed)
@@ -79,7 +82,9 @@ class Regulation:
         with self.engine.begin() as conn:
             n = notices.escalate_due(conn, self.link, now)
         self.escalated += n
-        if self.products is not None:
+        mono = time.monotonic()
+        if self.products is not None and mono - self._products_at >= PRODUCTS_S:
+            self._products_at = mono
             self.refresh_products()
         return n
 
