@@ -377,6 +377,15 @@ BODIES: dict[tuple[str, str], tuple[str, Any]] = {
         "json",
         {"decision": "close"},
     ),
+    # the authority's regulation pages (web/console/regulation*.py): forms of the same acts
+    ("POST", "/regulation/gradings/{grading_id}/review"): (
+        "form",
+        {"decision": "confirm", "level": "3", "comment": "someone else's decision"},
+    ),
+    ("POST", "/regulation/notices/{notice_id}/recipients/{uscc}/verify"): (
+        "form",
+        {"decision": "close"},
+    ),
 }
 
 
@@ -654,6 +663,7 @@ NAMES_NOTHING = {
     # selection naming an enterprise outside it: 403, tests/regulation)
     ("POST", "/api/v1/regulation/rules"),
     ("POST", "/api/v1/regulation/notices"),
+    ("POST", "/regulation/notices"),  # the console's issue form (regulators)
 }
 
 

@@ -10,7 +10,7 @@ SUBSYSTEM = Subsystem(
     migrations=Path(__file__).parent / "migrations" / "versions",
     tables=("indunet.regulation.tables",),
     api=("indunet.web.api.regulation:router",),
-    console=(),  # console: next commit
+    console=("indunet.web.console.regulation:router",),
     sections=(
         Section(
             "/regulation",

@@ -253,11 +253,13 @@ def recipients_page(
     state: str = "",
     overdue: bool = False,
     region: str = "",
+    q: str = "",
     offset: int = 0,
     limit: int = 50,
     now: float | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Recipients with their enterprise and notice (the drill-down of the statistics)."""
+    """Recipients with their enterprise and notice (the drill-down of the statistics);
+    ``q`` searches the enterprise's name and USCC and the notice's title."""
     now = time.time() if now is None else now
     j = recipients.join(enterprises, enterprises.c.uscc == recipients.c.uscc).join(
         notices, notices.c.uid == recipients.c.notice
@@ -273,6 +275,14 @@ def recipients_page(
         where.append(_late(now))
     if region:
         where.append(enterprises.c.region.startswith(region))
+    if q:
+        where.append(
+            sa.or_(
+                enterprises.c.name.ilike(_like(q), escape="\\"),
+                enterprises.c.uscc.ilike(_like(q), escape="\\"),
+                notices.c.title.ilike(_like(q), escape="\\"),
+            )
+        )
     rows, total = page_of_rows(
         conn,
         j,
@@ -290,7 +300,7 @@ def recipients_page(
         [recipients.c.dispose_due, recipients.c.uscc],
         offset=offset,
         limit=limit,
-        scan=False,
+        scan=bool(q),
     )
     for m in rows:
         m["data"] = _load(m["data"])
