@@ -386,6 +386,16 @@ BODIES: dict[tuple[str, str], tuple[str, Any]] = {
         "form",
         {"decision": "close"},
     ),
+    # the enterprise's own regulation pages (web/console/regulation_mine*.py)
+    ("POST", "/regulation/mine/{uscc}/grading"): ("form", {"answer.sector": "other"}),
+    ("POST", "/regulation/mine/gradings/{grading_id}"): ("form", {"answer.sector": "other"}),
+    ("POST", "/regulation/mine/gradings/{grading_id}/submit"): ("form", {}),
+    ("POST", "/regulation/mine/obligations/{obligation_id}/complete"): ("form", {"note": "x"}),
+    ("POST", "/regulation/mine/{uscc}/notices/{notice_id}/sign"): ("form", {}),
+    ("POST", "/regulation/mine/{uscc}/notices/{notice_id}/report"): (
+        "form",
+        {"text": "disposed by someone"},
+    ),
 }
 
 
@@ -401,6 +411,10 @@ BODY_FIELDS: dict[tuple[str, str, str], dict[str, Any]] = {
         "answers": {"sector": "key"},
     },
     ("PUT", "/api/v1/regulation/profile", "enterprise_id"): {
+        "etype": "platform",
+        "enterprise_id": THING,
+    },
+    ("POST", "/regulation/mine/profile", "enterprise_id"): {  # the console's form of the same
         "etype": "platform",
         "enterprise_id": THING,
     },

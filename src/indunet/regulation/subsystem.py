@@ -10,7 +10,10 @@ SUBSYSTEM = Subsystem(
     migrations=Path(__file__).parent / "migrations" / "versions",
     tables=("indunet.regulation.tables",),
     api=("indunet.web.api.regulation:router",),
-    console=("indunet.web.console.regulation:router",),
+    console=(
+        "indunet.web.console.regulation:router",
+        "indunet.web.console.regulation_mine:router",
+    ),
     sections=(
         Section(
             "/regulation",

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from indunet.core import IndunetError
 from indunet.federation.envelope import MAX_BATCH_BYTES as FEDERATION_BATCH
+from indunet.regulation.evidence import MAX_BYTES as REGULATION_EVIDENCE
 from indunet.security.cases import MAX_EVIDENCE
 from indunet.web.api.children import REGISTRY_BODY, REPORT_BODY
 from indunet.web.api.devices import MAX_CSV as API_CSV
@@ -75,6 +76,15 @@ ROUTE_LIMITS: tuple[RouteLimit, ...] = (
     # A case's evidence file (security.cases): the raw body over the API, a form in the console.
     RouteLimit("POST", r"/api/v1/security/cases/[0-9]+/evidence", MAX_EVIDENCE),
     RouteLimit("POST", r"/security/cases/[0-9]+/evidence", MAX_EVIDENCE + _FORM_ROOM),
+    # Regulation evidence (PNG, JPEG or PDF): the raw body over the API; in the enterprise's
+    # console forms one file with the questionnaire, a completion or a disposal report.
+    RouteLimit("POST", r"/api/v1/regulation/evidence", REGULATION_EVIDENCE),
+    RouteLimit(
+        "POST",
+        r"/regulation/mine/([0-9A-Z]{18}/grading|gradings/[0-9a-f]{1,32}"
+        r"|obligations/[0-9a-f]{1,32}/complete|[0-9A-Z]{18}/notices/[0-9a-f]{1,32}/report)",
+        REGULATION_EVIDENCE + _FORM_ROOM,
+    ),
     # TAXII 2.1 envelopes posted to a collection (the API root's max_content_length).
     RouteLimit("POST", r"/taxii2/api1/collections/[^/]+/objects/", TAXII_BODY),
     # Asset inventory CSV imports (security.assets.csvio): the file's own cap, as text/csv.
