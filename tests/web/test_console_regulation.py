@@ -293,8 +293,11 @@ async def test_enterprise_users_are_refused_and_change_nothing(
 ) -> None:
     _user(state, "worker0", core.Role.ENTERPRISE_USER, world.admins[0].enterprise_id)
     c = await as_(app, "boss0")
+    entry = await c.get("/regulation")  # the section's entry leads to its own enterprise
+    assert entry.status_code == 303 and entry.headers["location"] == "/regulation/mine"
+    mine = await c.get("/regulation/mine")
+    assert 'href="/regulation/gradings"' not in mine.text  # the authority's tabs are not shown
     for path in (
-        "/regulation",
         "/regulation/enterprises",
         "/regulation/gradings",
         "/regulation/notices",

@@ -40,6 +40,8 @@ class Page:
 
     path: str
     label: str
+    #: Shown only to overseers (platform admins and regulators): an authority's page.
+    overseers_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)

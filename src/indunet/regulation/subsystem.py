@@ -20,10 +20,10 @@ SUBSYSTEM = Subsystem(
             "nav.regulation",
             "regulation.intro_section",
             (
-                Page("/regulation", "regulation.tab.overview"),
-                Page("/regulation/enterprises", "regulation.tab.enterprises"),
-                Page("/regulation/gradings", "regulation.tab.gradings"),
-                Page("/regulation/notices", "regulation.tab.notices"),
+                Page("/regulation", "regulation.tab.overview", overseers_only=True),
+                Page("/regulation/enterprises", "regulation.tab.enterprises", overseers_only=True),
+                Page("/regulation/gradings", "regulation.tab.gradings", overseers_only=True),
+                Page("/regulation/notices", "regulation.tab.notices", overseers_only=True),
                 Page("/regulation/mine", "regulation.tab.mine"),
             ),
             order=75,  # after the federation

@@ -12,7 +12,8 @@ from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
 from indunet import __version__
-from indunet.core import regions
+from indunet.core import access, regions
+from indunet.core.users import User
 from indunet.ids import HandleValue
 from indunet.ids.admin import right_names
 from indunet.web.auth import SESSION_COOKIE
@@ -67,6 +68,10 @@ def csrf_of(request: Request) -> str:
     return csrf_token(session) if session else ""
 
 
+def _sees_all(user: Any) -> bool:
+    return isinstance(user, User) and access.sees_all(user)
+
+
 def render(
     request: Request, name: str, context: dict[str, Any] | None = None, *, status: int = 200
 ) -> HTMLResponse:
@@ -84,6 +89,8 @@ def render(
         "other_lang": other_locale(t.locale),
         "locales": LOCALES,
         "user": getattr(request.state, "console_user", None),
+        # whether the reader oversees every enterprise (core.access): overseers' tabs
+        "sees_all": _sees_all(getattr(request.state, "console_user", None)),
         "path": list_path(request),
         "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         "static": STATIC_URL,

@@ -16,8 +16,9 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
+from indunet.core import access
 from indunet.federation import tree
 from indunet.regulation.views import overview, stats
 from indunet.web.api.regulation import download_evidence
@@ -68,8 +69,10 @@ def _stat_rows(rows: list[dict[str, Any]], name: Any) -> list[dict[str, Any]]:
 @router.get("/regulation")
 def overview_page(request: Request, state: StateDep, user: ConsoleUser) -> Response:
     """Counts of the enterprises under this instance and the notice statistics by region
-    (2 digits at a national instance, 4 at a province; ``digits`` switches) and by level."""
-    overseer(user, "the regulation overview")
+    (2 digits at a national instance, 4 at a province; ``digits`` switches) and by level.
+    An enterprise's user is sent to its own enterprise's page (the section's entry)."""
+    if not access.sees_all(user):
+        return RedirectResponse("/regulation/mine", status_code=303)
     svc = service(state)
     with svc.engine.connect() as conn:
         me = tree.me(conn)
