@@ -53,10 +53,12 @@ def db(data: Path) -> sa.Engine:
 
 
 def until(what: str, test: Any, timeout: float = 90.0) -> Any:
-    deadline = time.monotonic() + timeout
+    start = time.monotonic()
+    deadline = start + timeout
     while time.monotonic() < deadline:
         got = test()
         if got:
+            print(f"{time.monotonic() - start:6.1f} s  {what}")
             return got
         time.sleep(0.25)
     raise AssertionError(f"not within {timeout:.0f} s: {what}")
@@ -199,7 +201,7 @@ def test_four_instances_grade_notify_escalate_and_survive_kill_9(tmp_path: Path)
                     "title": "某型PLC远程代码执行漏洞",
                     "body": "请于期限内升级固件并报告",
                     "select": {"etype": "industrial", "region": "35"},
-                    "sign_within_s": 25,
+                    "sign_within_s": 15,
                     "dispose_within_s": 60,
                 },
             ),
