@@ -295,7 +295,7 @@ class Handlers:
             if current == row["uid"]:
                 confirmed = row["level"] if row["state"] == "confirmed" else None
                 registry.set_grading(conn, row["uscc"], row["state"], confirmed)
-        self.link.changed(conn, RECORD, dict(env.body), ent, came_from=env.sender)
+        self.link.changed(conn, RECORD, {"type": kind, "record": row}, ent, came_from=env.sender)
 
     def notice(self, conn: sa.Connection, env: Envelope) -> None:
         role = self._direction(conn, env)
@@ -353,7 +353,8 @@ class Handlers:
         part = sa.and_(evidence_parts.c.sha256 == meta["sha256"], evidence_parts.c.n == n)
         if conn.execute(sa.select(evidence_parts.c.n).where(part)).first() is None:
             conn.execute(evidence_parts.insert().values(sha256=meta["sha256"], n=n, data=content))
-        self.link.changed(conn, EVIDENCE, dict(env.body), ent, came_from=env.sender)
+        passed = {"meta": meta, "n": n, "data": data}  # what was checked, nothing else
+        self.link.changed(conn, EVIDENCE, passed, ent, came_from=env.sender)
 
     def edition(self, conn: sa.Connection, env: Envelope) -> None:
         if self._direction(conn, env) != "parent":
