@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from .envelope import NAME, Envelope
 from .inbox import BodyRefused
-from .service import _level_of, _origin
+from .service import _origin
 from .tables import alerts, peers
 
 KIND = "security.alert"
@@ -52,6 +52,9 @@ class AlertLimits:
 
 
 LIMITS = AlertLimits()
+# built once: ``apply`` runs for every summary a parent receives
+_PEER = sa.select(peers.c.role, peers.c.level).where(peers.c.name == sa.bindparam("name"))
+_KEEP = alerts.insert()
 
 
 def _text(body: dict[str, Any], key: str, most: int, *, empty: bool = False) -> str:
@@ -121,25 +124,23 @@ def summary_of(body: dict[str, Any], limits: AlertLimits = LIMITS) -> dict[str, 
 def apply(conn: sa.Connection, env: Envelope, limits: AlertLimits = LIMITS) -> None:
     """Keep a child's alert summary (the handler given to ``relay_up``); a summary from
     anyone but a child (the parent sending one down) is refused, so none travels back up."""
-    role = conn.execute(sa.select(peers.c.role).where(peers.c.name == env.sender)).scalar()
-    if role != "child":
+    peer = conn.execute(_PEER, {"name": env.sender}).first()
+    if peer is None or peer.role != "child":
         raise BodyRefused("alert summaries travel up: from a child only", REASON)
     row = summary_of(env.body, limits)
-    relays = _level_of(conn, env.sender) != "enterprise"
+    relays = peer.level != "enterprise"  # an enterprise has no children: it is the origin
     path = env.body.get("path") if relays else None
     hops = (
         [p for p in path if isinstance(p, str) and NAME.match(p)] if isinstance(path, list) else []
     )
     now = time.time()
-    no = conn.execute(
-        alerts.insert().values(
-            origin=_origin(env) if relays else env.sender,
-            path=orjson.dumps([*hops, env.sender][-8:]).decode(),
-            sender=env.sender,
-            received=now,
-            **row,
-        )
-    ).inserted_primary_key
+    row |= {
+        "origin": _origin(env) if relays else env.sender,
+        "path": orjson.dumps([*hops, env.sender][-8:]).decode(),
+        "sender": env.sender,
+        "received": now,
+    }
+    no = conn.execute(_KEEP, row).inserted_primary_key
     if no and int(no[0]) % limits.prune_every == 0:
         prune(conn, now, limits)
 

@@ -5,7 +5,8 @@ change it reports was committed; its number is the next for its recipient (``fed
 moved in the same transaction). ``Sender`` delivers each peer's pending messages in order, a
 batch at a time, signed with this instance's key, and marks them acknowledged up to the
 number the peer says it has applied; a peer that reports a gap gets the messages again from
-the number it expects. A peer that cannot be reached is tried again with growing waits; its
+the number it expects. While a delivery is in flight the next one is read and signed; it is
+sent only if the first was acknowledged in full, else built again from what the peer has. A peer that cannot be reached is tried again with growing waits; its
 messages wait in the outbox (the backlog is counted per peer, never dropped).
 """
 
@@ -42,6 +43,22 @@ class OutboxRefused(ValueError):
         self.reason = reason
 
 
+# The statements ``put`` runs for every message, built once (SQLAlchemy then reuses their
+# cache keys and compiled forms: a relay calls ``put`` for each message it passes on).
+_NEXT_SEQ = (
+    links.update()
+    .where(
+        links.c.recipient == sa.bindparam("to"),
+        sa.exists().where(peers.c.name == sa.bindparam("to"), peers.c.status == "active"),
+    )
+    .values(next_seq=links.c.next_seq + 1)
+    .returning(links.c.next_seq)
+)
+_STATUS = sa.select(peers.c.status).where(peers.c.name == sa.bindparam("to"))
+_FIRST_LINK = links.insert()
+_ADD = outbox.insert()
+
+
 def put(conn: sa.Connection, recipient: str, kind: str, body: Mapping[str, Any]) -> int:
     """Add a message to ``recipient`` in ``conn``'s transaction; its number."""
     if not KIND.match(kind):
@@ -51,28 +68,24 @@ def put(conn: sa.Connection, recipient: str, kind: str, body: Mapping[str, Any])
         raise OutboxRefused(
             f"body is over {MAX_BODY_BYTES:,} bytes as JSON", "federation_message_too_large"
         )
-    peer = conn.execute(sa.select(peers.c.status).where(peers.c.name == recipient)).scalar()
-    if peer != "active":
-        raise OutboxRefused(f"{recipient!r} is no enrolled peer", "federation_peer_unknown")
-    seq = conn.execute(
-        links.update()
-        .where(links.c.recipient == recipient)
-        .values(next_seq=links.c.next_seq + 1)
-        .returning(links.c.next_seq)
-    ).scalar()
-    if seq is None:
-        conn.execute(links.insert().values(recipient=recipient, next_seq=1, acked_seq=0))
+    # the next number, moved only while the recipient is an active peer (one statement)
+    seq = conn.execute(_NEXT_SEQ, {"to": recipient}).scalar()
+    if seq is None:  # no active peer of that name, or its first message
+        if conn.execute(_STATUS, {"to": recipient}).scalar() != "active":
+            raise OutboxRefused(f"{recipient!r} is no enrolled peer", "federation_peer_unknown")
+        conn.execute(_FIRST_LINK, {"recipient": recipient, "next_seq": 1, "acked_seq": 0})
         seq = 1
     conn.execute(
-        outbox.insert().values(
-            recipient=recipient,
-            seq=seq,
-            id=new_id(),
-            kind=kind,
-            ts=time.time(),
-            body=text,
-            acked=False,
-        )
+        _ADD,
+        {
+            "recipient": recipient,
+            "seq": seq,
+            "id": new_id(),
+            "kind": kind,
+            "ts": time.time(),
+            "body": text,
+            "acked": False,
+        },
     )
     return int(seq)
 
@@ -117,6 +130,8 @@ class Sender:
         self.max_wait_s = max_wait_s
         self.stats = SenderStats()
         self._waits: dict[str, tuple[float, float]] = {}  # peer -> (until, last wait)
+        # peer -> (the number it follows, the next delivery being prepared): one at most each
+        self._ready: dict[str, tuple[int, asyncio.Task[tuple[bytes, int] | None]]] = {}
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -129,6 +144,8 @@ class Sender:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        for name in list(self._ready):
+            await self._drop_ready(name)
 
     async def _run(self) -> None:
         while True:
@@ -165,12 +182,13 @@ class Sender:
             ).all()
         return [(r[0], r[1]) for r in rows]
 
-    def _batch(self, name: str) -> bytes | None:
-        """The first pending messages to ``name``, signed, as a delivery's body."""
+    def _batch(self, name: str, after: int = 0) -> tuple[bytes, int] | None:
+        """The first pending messages to ``name`` (numbered above ``after``), signed, as a
+        delivery's body, and the last one's number."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(outbox)
-                .where(outbox.c.recipient == name, outbox.c.acked.is_(False))
+                .where(outbox.c.recipient == name, outbox.c.acked.is_(False), outbox.c.seq > after)
                 .order_by(outbox.c.seq)
                 .limit(MAX_BATCH)
             ).all()
@@ -178,6 +196,7 @@ class Sender:
             return None
         parts: list[bytes] = []
         size = len(b'{"messages":[]}')
+        last = 0
         for r in rows:  # at most MAX_BATCH_BYTES a delivery (a message alone always fits)
             env = Envelope(r.id, self.me, name, r.kind, int(r.seq), r.ts, orjson.loads(r.body))
             part = orjson.dumps(seal(env, self.key))
@@ -185,13 +204,37 @@ class Sender:
                 break
             parts.append(part)
             size += len(part) + 1
-        return b'{"messages":[' + b",".join(parts) + b"]}"
+            last = int(r.seq)
+        return b'{"messages":[' + b",".join(parts) + b"]}", last
+
+    async def _next_batch(self, name: str) -> tuple[bytes, int] | None:
+        """The delivery to send ``name`` now: the one prepared while the last was in flight
+        if that one was acknowledged in full, else built now."""
+        ready = self._ready.pop(name, None)
+        if ready is not None:
+            after, task = ready
+            batch = await task
+            acked = await asyncio.to_thread(self._acked, name)
+            if batch is not None and acked == after:  # right after what the peer applied
+                return batch
+        return await asyncio.to_thread(self._batch, name)
+
+    def _acked(self, name: str) -> int:
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(sa.select(links.c.acked_seq).where(links.c.recipient == name)).scalar()
+                or 0
+            )
 
     async def deliver(self, name: str, url: str) -> int:
         """Send ``name``'s first pending messages once; how many it acknowledged."""
-        body = await asyncio.to_thread(self._batch, name)
-        if body is None:
+        batch = await self._next_batch(name)
+        if batch is None:
             return 0
+        body, last = batch
+        # the next delivery is read and signed while this one is in flight; it is sent only
+        # if this one is acknowledged in full (``_next_batch``)
+        self._ready[name] = (last, asyncio.create_task(asyncio.to_thread(self._batch, name, last)))
         try:
             if self.check_url is not None:
                 await asyncio.to_thread(self.check_url, url)
@@ -201,6 +244,7 @@ class Sender:
                 headers={"Content-Type": "application/json"},
             )
         except (httpx.HTTPError, ValueError) as exc:
+            await self._drop_ready(name)
             return self._failed(name, type(exc).__name__, str(exc))
         self.stats.sent += body.count(b'"sig":')
         try:
@@ -216,12 +260,22 @@ class Sender:
             if isinstance(expected, int) and not isinstance(expected, bool):
                 through = expected - 1  # it has everything before what it expects
         if not isinstance(through, int) or isinstance(through, bool):
+            await self._drop_ready(name)
             return self._failed(
                 name, str(data.get("reason") or answer.status_code), answer.text[:200]
             )
         acked = await asyncio.to_thread(self._acknowledge, name, through)
         self._waits.pop(name, None)
+        if through != last:
+            await self._drop_ready(name)
         return acked
+
+    async def _drop_ready(self, name: str) -> None:
+        """Forget the delivery prepared for ``name`` (this one was not acknowledged in full)."""
+        ready = self._ready.pop(name, None)
+        if ready is not None:
+            with contextlib.suppress(Exception):
+                await ready[1]
 
     def _acknowledge(self, name: str, through: int) -> int:
         with self.engine.begin() as conn:
