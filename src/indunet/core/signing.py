@@ -19,6 +19,7 @@ SM2 key is refused (``KeyRefused``, reason ``sm2_unavailable``) and Ed25519 work
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import struct
 from dataclasses import dataclass
@@ -94,10 +95,16 @@ class PublicKey:
         if self.algorithm == SM2_KEY:
             return bool(sm2()(pk=self.raw, uid=SM2_DEFAULT_ID).verify(message, signature))
         try:
-            Ed25519PublicKey.from_public_bytes(self.raw).verify(signature, message)
+            _ed25519_public(self.raw).verify(signature, message)
         except InvalidSignature:
             return False
         return True
+
+
+@functools.lru_cache(maxsize=1024)
+def _ed25519_public(raw: bytes) -> Ed25519PublicKey:
+    """A public key object, built once per key (a relay verifies thousands a second)."""
+    return Ed25519PublicKey.from_public_bytes(raw)
 
 
 def digest(algorithm: str, body: bytes) -> bytes:
@@ -170,4 +177,9 @@ class PrivateKey:
         """The 64-byte signature of ``message``."""
         if self.algorithm == SM2_KEY:
             return bytes(sm2()(self.raw, uid=SM2_DEFAULT_ID).sign(message))
-        return Ed25519PrivateKey.from_private_bytes(self.raw).sign(message)
+        return self._ed25519.sign(message)
+
+    @functools.cached_property
+    def _ed25519(self) -> Ed25519PrivateKey:
+        """The key object, built once (a sender signs thousands a second)."""
+        return Ed25519PrivateKey.from_private_bytes(self.raw)

@@ -288,15 +288,18 @@ class Federation:
         }
 
 
+# Built once: a relay asks both for every message it passes on.
+_PARENT = sa.select(peers.c.name).where(peers.c.role == "parent", peers.c.status == "active")
+_LEVEL = sa.select(peers.c.level).where(peers.c.name == sa.bindparam("name"))
+
+
 def _parent(conn: sa.Connection) -> str | None:
-    name = conn.execute(
-        sa.select(peers.c.name).where(peers.c.role == "parent", peers.c.status == "active")
-    ).scalar()
+    name = conn.execute(_PARENT).scalar()
     return None if name is None else str(name)
 
 
 def _level_of(conn: sa.Connection, name: str) -> str | None:
-    level = conn.execute(sa.select(peers.c.level).where(peers.c.name == name)).scalar()
+    level = conn.execute(_LEVEL, {"name": name}).scalar()
     return None if level is None else str(level)
 
 
