@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from .envelope import NAME, Envelope
 from .inbox import BodyRefused
-from .service import _origin
+from .service import origin_of
 from .tables import alerts, peers
 
 KIND = "security.alert"
@@ -135,7 +135,7 @@ def apply(conn: sa.Connection, env: Envelope, limits: AlertLimits = LIMITS) -> N
     )
     now = time.time()
     row |= {
-        "origin": _origin(env) if relays else env.sender,
+        "origin": origin_of(env) if relays else env.sender,
         "path": orjson.dumps([*hops, env.sender][-8:]).decode(),
         "sender": env.sender,
         "received": now,

@@ -78,7 +78,7 @@ class Federation:
             if parent is not None:
                 body = dict(env.body)
                 relays = _level_of(conn, env.sender) != "enterprise"
-                body["origin"] = _origin(env) if relays else env.sender
+                body["origin"] = origin_of(env) if relays else env.sender
                 path = body.get("path") if relays else None
                 body["path"] = [*(path if isinstance(path, list) else []), env.sender][-8:]
                 try:
@@ -303,7 +303,7 @@ def _level_of(conn: sa.Connection, name: str) -> str | None:
     return None if level is None else str(level)
 
 
-def _origin(env: Envelope) -> str:
+def origin_of(env: Envelope) -> str:
     """Where a relayed message started, as a relaying child (a city, a province) says; an
     enterprise has no children, so what it sends starts at it whatever its body claims.
     (The origin's own signature does not travel up: a parent trusts its children for what
