@@ -13,7 +13,28 @@ from indunet.web.console.i18n import LOCALES, catalogue
 SRC = Path(__file__).resolve().parents[2] / "src" / "indunet"
 #: Actions built from a variable the code cannot show statically: the f-string, and the
 #: values it takes (``telemetry.commands.Command.kind``).
-FORMATTED = {"device.{kind}": ("device.write", "device.invoke")}
+FORMATTED = {
+    "device.{kind}": ("device.write", "device.invoke"),
+    # indunet.regulation: grading.py's and notices.py's actions
+    "regulation.{action}": tuple(
+        f"regulation.{a}"
+        for a in (
+            "grading.draft",
+            "grading.update",
+            "grading.submit",
+            "grading.return",
+            "grading.confirm",
+            "obligation.set",
+            "obligation.supersede",
+            "obligation.complete",
+            "notice.sign",
+            "notice.report",
+            "notice.close",
+            "notice.return",
+            "notice.escalate",
+        )
+    ),
+}
 
 
 def _texts(node: ast.expr) -> set[str]:
