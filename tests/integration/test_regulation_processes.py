@@ -13,6 +13,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +81,14 @@ def ok(resp: httpx.Response, status: int = 200) -> Any:
     return resp.json()
 
 
+def together(*calls: Callable[[], object]) -> None:
+    """Run ``calls`` side by side (each waits on a process of its own); the first failure
+    is raised."""
+    with ThreadPoolExecutor(len(calls)) as pool:
+        for future in [pool.submit(c) for c in calls]:
+            future.result()
+
+
 def rows(data: Path, sql: str) -> list[dict[str, Any]]:
     with db(data).connect() as conn:
         return [dict(r) for r in conn.execute(sa.text(sql)).mappings()]
@@ -91,33 +101,48 @@ def test_four_instances_grade_notify_escalate_and_survive_kill_9(tmp_path: Path)
         fj = g.prepare("fj", "up", env=fast)
         xm = g.prepare("xm", "up", env=fast)
         qz = g.prepare("qz", "up", env=fast)
-        for s, name, level in (
-            (cn, "cn", "national"),
-            (fj, "fj", "province"),
-            (xm, "xm", "enterprise"),
-            (qz, "qz", "enterprise"),
-        ):
-            indunet(s.data_dir, "federation", "init", "--name", name, "--level", level,
-                    "--url", s.url)  # fmt: skip
+        # what each instance needs before it starts, the four side by side (each CLI call
+        # is its own interpreter start)
         secret = tmp_path / "password"
         secret.write_text(PASSWORD)
-        for s, uscc, title, region in (
-            (xm, XM, "厦门精密机械有限公司", "350203"),
-            (qz, QZ, "泉州纺织有限公司", "350503"),
-        ):
-            indunet(s.data_dir, "enterprise", "add", "--uscc", uscc, "--name", title,
-                    "--region", region, "--industry-code", "C1711")  # fmt: skip
-            indunet(s.data_dir, "user", "add", "boss", "--role", "enterprise_admin",
-                    "--password-file", str(secret), "--enterprise", uscc)  # fmt: skip
+
+        def prepared(s: Server, name: str, level: str, firm: tuple[str, str, str] | None) -> None:
+            indunet(s.data_dir, "federation", "init", "--name", name, "--level", level,
+                    "--url", s.url)  # fmt: skip
+            if firm is not None:
+                uscc, title, region = firm
+                indunet(s.data_dir, "enterprise", "add", "--uscc", uscc, "--name", title,
+                        "--region", region, "--industry-code", "C1711")  # fmt: skip
+                indunet(s.data_dir, "user", "add", "boss", "--role", "enterprise_admin",
+                        "--password-file", str(secret), "--enterprise", uscc)  # fmt: skip
+
+        together(
+            lambda: prepared(cn, "cn", "national", None),
+            lambda: prepared(fj, "fj", "province", None),
+            lambda: prepared(xm, "xm", "enterprise", (XM, "厦门精密机械有限公司", "350203")),
+            lambda: prepared(qz, "qz", "enterprise", (QZ, "泉州纺织有限公司", "350503")),
+        )
         cn.start()
-        token = indunet(cn.data_dir, "federation", "token", "--level", "province")
-        indunet(fj.data_dir, "federation", "join", "--parent", cn.url, "--token", token)
+        nation = client(cn)  # tokens over the API, as an administrator would issue them
+
+        def token(api: httpx.Client, level: str) -> str:
+            return str(
+                ok(api.post("/api/v1/federation/tokens", json={"level": level}), 201)["token"]
+            )
+
+        indunet(fj.data_dir, "federation", "join", "--parent", cn.url,
+                "--token", token(nation, "province"))  # fmt: skip
         fj.start()
-        for s in (xm, qz):
-            token = indunet(fj.data_dir, "federation", "token", "--level", "enterprise")
-            indunet(s.data_dir, "federation", "join", "--parent", fj.url, "--token", token)
-            s.start()
-        nation, province = client(cn), client(fj)
+        province = client(fj)
+        tokens = {s.data_dir: token(province, "enterprise") for s in (xm, qz)}
+
+        def joined(s: Server) -> None:
+            indunet(s.data_dir, "federation", "join", "--parent", fj.url,
+                    "--token", tokens[s.data_dir])  # fmt: skip
+
+        together(lambda: joined(xm), lambda: joined(qz))
+        for s in (xm, qz):  # servers start from this thread: their parent-death signal
+            s.start()  # follows the thread that started them
         boss_xm, boss_qz = client(xm, "boss", PASSWORD), client(qz, "boss", PASSWORD)
 
         # both enterprises put themselves under supervision; the nation hears of them
