@@ -305,7 +305,7 @@ def test_bad_schedules_are_refused(schedule: list[Order], reason: str) -> None:
 @pytest.mark.parametrize(
     ("config", "reason"),
     [
-        (OeeConfig(zone="Mars/Olympus"), "apps_zone"),
+        (OeeConfig(zone="Mars/Olympus"), "apps_series_zone"),
         (OeeConfig(hold_s=0), "apps_series_hold"),
         (OeeConfig(startup_window_s=-1), "apps_oee_startup_window"),
         (OeeConfig(shifts=()), "apps_oee_shifts"),

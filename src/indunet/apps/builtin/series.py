@@ -153,7 +153,7 @@ def zone_of(name: str) -> ZoneInfo:
     except (ZoneInfoNotFoundError, ValueError, TypeError):
         raise InvalidInput(
             f"{name!r} is not a known IANA time zone (e.g. Asia/Shanghai)",
-            reason="apps_zone",
+            reason="apps_series_zone",
             params={"zone": str(name)[:64]},
         ) from None
 
