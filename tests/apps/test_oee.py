@@ -321,3 +321,12 @@ def test_non_finite_timestamps_are_refused() -> None:
         "apps_series_not_finite",
         {"what": "states", "index": 4},
     )
+
+
+def test_a_mapping_to_no_time_element_and_text_quantities_are_refused() -> None:
+    config = OeeConfig(mapping={"running": "fast"}, hold_s=HOUR)  # type: ignore[dict-item]
+    assert reason_of(config=config) == ("apps_oee_mapping", {"state": "running", "element": "fast"})
+    assert reason_of(produced=["ten", 70, 10, 60]) == (
+        "apps_series_not_number",
+        {"what": "produced"},
+    )

@@ -116,7 +116,7 @@ def hours_from_values(
             params={"value": str(min_duration_s)},
         )
     t = series.timestamps(times, what="values", max_samples=limits.max_samples)
-    v = series.same_length(t, values, what="values").astype(np.float64)
+    v = series.numbers(t, values, what="values")
     bad = np.flatnonzero(~np.isfinite(v))
     if bad.size:
         raise InvalidInput(
@@ -234,7 +234,8 @@ def _check(devices: Sequence[DeviceDays], config: ActivityConfig, limits: Activi
         seen.add(d.device)
         days, hours = d.days.days, d.days.hours
         if (
-            days.shape != hours.shape
+            days.dtype.kind != "M"
+            or days.shape != hours.shape
             or days.ndim != 1
             or days.size > limits.max_days
             or (days.size > 1 and bool(np.any(np.diff(days) <= np.timedelta64(0, "D"))))

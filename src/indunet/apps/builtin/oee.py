@@ -173,12 +173,8 @@ def _quantities(
     count_times: Any, produced: Any, scrap: Any, limits: OeeLimits
 ) -> tuple[Floats, Floats, Floats]:
     at = series.timestamps(count_times, what="counts", max_samples=limits.max_samples, strict=False)
-    pq = series.same_length(at, produced, what="counts").astype(np.float64)
-    sq = (
-        np.zeros_like(pq)
-        if scrap is None
-        else series.same_length(at, scrap, what="counts").astype(np.float64)
-    )
+    pq = series.numbers(at, produced, what="produced")
+    sq = np.zeros_like(pq) if scrap is None else series.numbers(at, scrap, what="scrap")
     for what, q in (("produced", pq), ("scrap", sq)):
         bad = np.flatnonzero(~(np.isfinite(q) & (q >= 0)))
         if bad.size:
@@ -235,6 +231,19 @@ def _shift_edges(
     return keys[:-1], np.asarray(edges, dtype=np.float64)
 
 
+def _table(mapping: Mapping[str | int, TimeElement]) -> dict[str | int, int]:
+    known = {e.value for e in ELEMENTS}
+    for state, element in mapping.items():
+        if element not in known:
+            raise _bad(
+                f"state {state!r} maps to {element!r}, not one of {', '.join(sorted(known))}",
+                reason="apps_oee_mapping",
+                state=str(state)[:64],
+                element=str(element)[:64],
+            )
+    return {k: CODE[TimeElement(v)] for k, v in mapping.items()}
+
+
 def _check_config(config: OeeConfig, limits: OeeLimits) -> None:
     series.hold_seconds(config.hold_s)
     if not (np.isfinite(config.startup_window_s) and config.startup_window_s >= 0):
@@ -277,7 +286,7 @@ def oee_report(
     zone = series.zone_of(config.zone)
     t = series.timestamps(times, what="states", max_samples=limits.max_samples)
     raw = series.same_length(t, states, what="states")
-    table = {k: CODE[TimeElement(v)] for k, v in config.mapping.items()}
+    table = _table(config.mapping)
     code = series.codes(raw, table)
     missing = np.flatnonzero(code < 0)
     if missing.size:

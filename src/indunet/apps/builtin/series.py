@@ -82,6 +82,19 @@ def same_length(times: Floats, values: Any, *, what: str) -> npt.NDArray[Any]:
     return arr
 
 
+def numbers(times: Floats, values: Any, *, what: str) -> Floats:
+    """``values`` as floats, one per timestamp (finiteness is the caller's rule)."""
+    arr = same_length(times, values, what=what)
+    try:
+        return arr.astype(np.float64)
+    except (TypeError, ValueError):
+        raise InvalidInput(
+            f"{what}: the values must be numbers",
+            reason="apps_series_not_number",
+            params={"what": what},
+        ) from None
+
+
 def hold_seconds(hold_s: float) -> float:
     """``hold_s`` checked: a positive finite number of seconds."""
     if not (isinstance(hold_s, int | float) and np.isfinite(hold_s) and hold_s > 0):
