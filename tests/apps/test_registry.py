@@ -122,3 +122,20 @@ def test_calls_inputs_and_parameters_are_checked(engine: sa.Engine, pool: Pool) 
         registry.meter(conn, m, 7, ok=False, cpu_s=0.02, bytes_in=5, bytes_out=0, now=60)
         row = conn.execute(sa.select(tables.usage)).mappings().one()
     assert (row["calls"], row["failures"], row["bytes_in"], row["day"]) == (2, 1, 15, "1970-01-01")
+
+
+def test_the_built_in_apps_install_through_the_sandbox_and_answer(
+    engine: sa.Engine, pool: Pool
+) -> None:
+    from indunet.apps.builtin.calls import MANIFESTS
+
+    for raw in MANIFESTS:
+        m = registry.install(engine, pool, raw, "builtin", "system:apps")
+        assert m.owner == "platform"
+    with engine.connect() as conn:
+        imr = registry.get(conn, "indunet.spc_imr")
+    params = registry.parameters_of(imr, {"rules": "nelson"})
+    # a shift after ten steady points: the individuals beyond 3σ are named
+    values = [10.0, 10.2, 9.9, 10.1, 10.0, 9.8, 10.1, 10.0, 9.9, 10.2, 14.0, 14.2]
+    got = pool.call(imr.entry, registry.inputs_of(imr, {"values": values}), params)
+    assert got["beyond"] == [10, 11] and any(r["rule"] for r in got["rules"])
