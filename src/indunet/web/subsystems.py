@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from indunet.apps.subsystem import SUBSYSTEM as APPS
 from indunet.bus.subsystem import SUBSYSTEM as BUS
 from indunet.connect.subsystem import SUBSYSTEM as CONNECT
 from indunet.core.plugins import Page, Section, Subsystem
@@ -71,6 +72,7 @@ SUBSYSTEMS: tuple[Subsystem, ...] = (
     SECURITY,
     FEDERATION,
     REGULATION,
+    APPS,
 )
 
 #: Sections of subsystems still to come, announced in the console's navigation.
