@@ -427,6 +427,41 @@ async def test_an_enterprise_instance_may_not_decide_for_its_authority(fed_tree:
     assert n["recipients"] == 1
 
 
+async def test_a_peers_records_and_files_of_the_wrong_shape_are_refused(fed_tree: Tree) -> None:
+    import base64
+
+    from indunet.federation import put
+    from indunet.regulation.replicate import record_body
+    from indunet.regulation.tables import gradings
+
+    t = fed_tree
+    g = t.xm.reg.start_grading(t.xm_admin, XM, ANSWERS, [], "")
+    await t.flow()
+    with t.xm.engine.begin() as conn:
+        row = dict(conn.execute(sa.select(gradings)).mappings().one())
+        for data in ("not json", '{"history": "not a list"}', '{"answers": {"sector": 1}}',
+                     '{"script": "x"}'):  # fmt: skip
+            put(conn, "fj", "regulation.record",
+                record_body("grading", gradings, {**row, "data": data, "rev": 9}))  # fmt: skip
+        png = PNG + b"\x00" * 10
+        meta = {"sha256": "a" * 64, "uscc": XM, "name": "x", "media_type": "text/html",
+                "size": len(png), "parts": 1, "uploaded_by": "x", "uploaded": 1.0}  # fmt: skip
+        part = base64.b64encode(png).decode()
+        put(conn, "fj", "regulation.evidence", {"meta": meta, "n": 0, "data": part})
+        short = {**meta, "media_type": "image/png", "size": len(png) + 5}
+        put(conn, "fj", "regulation.evidence", {"meta": short, "n": 0, "data": part})
+    await t.flow()
+    with t.fj.engine.connect() as conn:
+        outcomes = [o for (o,) in conn.execute(
+            sa.select(received.c.outcome).where(received.c.sender == "xm")
+            .order_by(received.c.seq.desc()).limit(6))]  # fmt: skip
+        files = conn.execute(sa.text("SELECT count(*) FROM reg_evidence")).scalar()
+    assert outcomes == ["refused: regulation_message"] * 6
+    assert files == 0
+    # the province's copy is the one the enterprise sent properly, and it reads
+    assert t.fj.reg.grading(t.fj.users["regulator"], g["uid"])["data"]["answers"] == ANSWERS
+
+
 async def test_a_new_rule_edition_flows_down(fed_tree: Tree) -> None:
     t = fed_tree
     table = rules.shipped()

@@ -20,12 +20,14 @@ from indunet.core import audit
 from indunet.core.documents import sniff
 from indunet.core.errors import IndunetError, InvalidInput, NotFound
 
-from .replicate import EVIDENCE, Link, row_of
+from .replicate import EVIDENCE, MAX_EVIDENCE, PART, Link, row_of
 from .tables import evidence, evidence_parts
 
-MAX_BYTES = 4 * 1024 * 1024
-PART = 96 * 1024
 MAX_NAME = 200
+
+
+MAX_BYTES = MAX_EVIDENCE
+"""Largest evidence file accepted, in bytes (the bound the messages carrying it check)."""
 
 
 class EvidenceTooLarge(IndunetError):

@@ -29,11 +29,13 @@ from __future__ import annotations
 import base64
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 
+from indunet.core.documents import EXTENSIONS
 from indunet.core.errors import IndunetError
 from indunet.federation import BodyRefused, Envelope, Federation, outbox, tree
 from indunet.federation.envelope import NAME
@@ -52,8 +54,10 @@ PROFILE, RECORD, NOTICE, EVIDENCE, EDITION = (
 TABLES = {"grading": gradings, "obligation": obligations, "recipient": recipients}
 MAX_EVIDENCE = 4 * 1024 * 1024
 PART = 96 * 1024
-"""Evidence files' bounds (``evidence`` holds the same; here so that messages are checked
-without importing it)."""
+"""Evidence files' bounds: at most 4 MiB, kept and sent in parts of 96 KiB (``evidence``
+uses these)."""
+EVIDENCE_TYPES = frozenset(EXTENSIONS)
+"""The media types of evidence: those ``core.documents`` reads a licence as."""
 _ENTERPRISE_STATES = {
     gradings: ("draft", "submitted"),
     recipients: ("sent", "signed", "reported"),
@@ -96,6 +100,93 @@ def checked_row(table: sa.Table, raw: Any) -> dict[str, Any]:
         if not ok:
             raise _refuse(f"{table.name}.{c.name} has the wrong type or size")
     return dict(raw)
+
+
+def _text(most: int) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, str) and len(v) <= most
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < 1e11
+
+
+def _whole(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**31
+
+
+def _optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda v: v is None or check(v)
+
+
+def _list(item: Callable[[Any], bool], most: int) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, list) and len(v) <= most and all(item(x) for x in v)
+
+
+def _entry(fields: dict[str, Callable[[Any], bool]]) -> Callable[[Any], bool]:
+    """An object holding only ``fields`` (each optional), each of its kind."""
+    return lambda v: (
+        isinstance(v, dict) and set(v) <= set(fields) and all(fields[k](x) for k, x in v.items())
+    )
+
+
+_SHA = _text(64)
+_STEP = _entry(
+    {
+        "at": _number,
+        "by": _text(200),
+        "action": _text(80),
+        "state": _optional(_text(16)),
+        "decision": _text(16),
+        "text": _text(MAX_TEXT),
+        "evidence": _list(_SHA, 20),
+    }
+)
+_LABEL = _entry({"zh-CN": _text(300), "en": _text(300)})
+_LINE = _entry({"factor": _text(40), "value": _text(40), "points": _whole, "level": _whole})
+_DATA = _entry(
+    {
+        "history": _list(_STEP, 100),
+        "comments": _list(_STEP, 100),
+        "reports": _list(_STEP, 100),
+        "verdicts": _list(_STEP, 100),
+        "evidence": _list(_SHA, 20),
+        "findings": _list(_text(300), 50),
+        "answers": lambda v: (
+            isinstance(v, dict)
+            and len(v) <= 40
+            and all(isinstance(k, str) and len(k) <= 40 and _text(40)(x) for k, x in v.items())
+        ),
+        "scoring": _entry(
+            {
+                "points": _whole,
+                "level": _whole,
+                "lines": _list(_LINE, 40),
+                "decisive": _optional(_text(40)),
+            }
+        ),
+        "title": _LABEL,
+        "note": _text(MAX_TEXT),
+        "superseded_by": _text(32),
+        "decided_by": _text(200),
+        "escalation": _text(16),
+        "submitted": _number,
+        "decided": _number,
+        "months": _whole,
+        "level": _optional(_whole),
+    }
+)
+"""The shape of a record's ``data`` (JSON) that the console and the API read: a peer's record
+of any other shape is refused, so no page meets a value it cannot show."""
+
+
+def checked_data(row: dict[str, Any]) -> None:
+    """Refuse a record whose ``data`` is not JSON of the shape records carry."""
+    try:
+        data = orjson.loads(row["data"])
+    except orjson.JSONDecodeError:
+        raise _refuse("a record's data is not JSON") from None
+    if not _DATA(data):
+        raise _refuse("a record's data has a field of the wrong kind or size")
 
 
 def upsert_newer(conn: sa.Connection, table: sa.Table, row: dict[str, Any]) -> bool:
@@ -282,6 +373,7 @@ class Handlers:
         if table is None:
             raise _refuse(f"no record type {str(kind)[:20]!r}")
         row = checked_row(table, raw)
+        checked_data(row)
         ent = self._entitled(conn, env, row["uscc"], role)
         if role == "child" and tree.level_of(conn, env.sender) == "enterprise":
             _enterprise_may(conn, table, row)
@@ -310,6 +402,8 @@ class Handlers:
         if not isinstance(raw_rows, list) or not 0 < len(raw_rows) <= 10_000:
             raise _refuse("a notice names 1 to 10,000 recipients")
         rows = [checked_row(recipients, r) for r in raw_rows]
+        for r in rows:
+            checked_data(r)
         if any(r["notice"] != notice["uid"] for r in rows):
             raise _refuse("a recipient belongs to another notice")
         if role == "child" and isinstance(profiles, list):
@@ -344,10 +438,16 @@ class Handlers:
             raise _refuse("evidence data is base64") from None
         if meta["size"] > MAX_EVIDENCE or meta["parts"] != -(-meta["size"] // PART):
             raise _refuse("an evidence file's size and parts do not agree")
+        if len(content) != min(PART, meta["size"] - n * PART):
+            raise _refuse("an evidence part is not the size its number says")
+        if meta["media_type"] not in EVIDENCE_TYPES:
+            raise _refuse("evidence is a PNG or JPEG image or a PDF file")
         ent = self._entitled(conn, env, meta["uscc"], role)
         have = conn.execute(
-            sa.select(evidence.c.sha256).where(evidence.c.sha256 == meta["sha256"])
+            sa.select(evidence.c.uscc).where(evidence.c.sha256 == meta["sha256"])
         ).first()
+        if have is not None and have.uscc != meta["uscc"]:
+            raise _refuse("that file is another enterprise's", "regulation_not_yours")
         if have is None:
             conn.execute(evidence.insert().values(**meta))
         part = sa.and_(evidence_parts.c.sha256 == meta["sha256"], evidence_parts.c.n == n)

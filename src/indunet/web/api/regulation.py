@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from indunet.core import InvalidInput, NotFound, PermissionDenied, access
+from indunet.core.documents import EXTENSIONS
 from indunet.regulation import Regulation
 from indunet.regulation import evidence as evidence_files
 from indunet.regulation.views import gradings_page, notices_page, overview, recipients_page, stats
@@ -285,7 +286,7 @@ def download_evidence(sha256: str, user: UserDep, state: StateDep) -> Response:
     meta, data = regulation_of(state).evidence(user, sha256[:64])
     if data is None:
         raise NotFound("this file's parts are still arriving", reason="regulation_evidence_partial")
-    ext = {"image/png": "png", "image/jpeg": "jpg", "application/pdf": "pdf"}[meta["media_type"]]
+    ext = EXTENSIONS.get(meta["media_type"], "bin")
     return Response(
         data,
         media_type=meta["media_type"],
