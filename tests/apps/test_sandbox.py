@@ -5,6 +5,7 @@ sockets, files written or programs started; every way an app can misbehave ends 
 from __future__ import annotations
 
 import ctypes.util
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -76,3 +77,27 @@ def test_a_worker_that_exits_is_replaced(pool: Pool) -> None:
         pool.call(f"{APPS}:exits", {}, {})
     assert failed.value.kind == "crashed" and "exit 3" in str(failed.value)
     good(pool)
+
+
+def test_a_caller_waiting_for_a_worker_that_is_killed_gets_a_new_one() -> None:
+    import threading
+
+    single = Pool(size=1)
+    try:
+        single.warm()
+        failures: list[str] = []
+
+        def stuck() -> None:
+            try:
+                single.call(f"{APPS}:sleeps", {}, {}, wall_s=1.0)
+            except AppFailed as exc:
+                failures.append(exc.kind)
+
+        t = threading.Thread(target=stuck)
+        t.start()
+        time.sleep(0.3)  # the only worker is busy: this call waits for it
+        assert single.call(f"{APPS}:scale", {"x": [2]}, {"k": 2}) == {"y": [4]}
+        t.join(10)
+        assert failures == ["timeout"] and single.killed == 1
+    finally:
+        single.close()

@@ -115,16 +115,36 @@ class Pool:
         self.filtered = w.filtered
         return w
 
-    def _take(self) -> _Worker:
+    def _reserve(self) -> bool:
+        """Take a place for a new worker if the pool is short of one."""
         with self._lock:
-            if self._idle.empty() and self._started < self.size:
+            if self._started < self.size:
                 self._started += 1
-                try:
-                    return self._spawn()
-                except AppFailed:
-                    self._started -= 1
-                    raise
-        return self._idle.get()
+                return True
+            return False
+
+    def _start_reserved(self) -> _Worker:
+        try:
+            return self._spawn()
+        except AppFailed:
+            with self._lock:
+                self._started -= 1
+            raise
+
+    def _take(self) -> _Worker:
+        """An idle worker, or a new one where a place is free (one lost while this caller
+        waited frees its place, so a waiter never waits on a worker that is gone)."""
+        while True:
+            try:
+                return self._idle.get_nowait()
+            except queue.Empty:
+                pass
+            if self._reserve():
+                return self._start_reserved()
+            try:
+                return self._idle.get(timeout=0.2)
+            except queue.Empty:
+                continue
 
     def _lost(self, w: _Worker) -> None:
         w.kill()
@@ -134,9 +154,8 @@ class Pool:
 
     def warm(self) -> None:
         """Start every worker now (the first calls then pay no start)."""
-        workers = [self._take() for _ in range(self.size - self._started + self._idle.qsize())]
-        for w in workers:
-            self._idle.put(w)
+        while self._reserve():
+            self._idle.put(self._start_reserved())
 
     def call(
         self,
