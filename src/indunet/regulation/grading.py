@@ -117,7 +117,9 @@ def _save(
     action: str,
     before: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    """Write a record (a new revision), audit it, pass it on."""
+    """Write a record of ``table`` (a new revision, by its primary key) with a history entry
+    (who, when, the action, the state before), audit it with the record before and after,
+    pass it on."""
     now = time.time()
     data = row["data"] if isinstance(row["data"], dict) else _load(row["data"])
     log = list(data.get("history", []))[-(HISTORY - 1) :]
@@ -125,15 +127,17 @@ def _save(
     data["history"] = log
     row = {**row, "data": orjson.dumps(data).decode(), "updated": now}
     row["rev"] = (before or {}).get("rev", 0) + 1
+    keys = list(table.primary_key.columns)
     if before is None:
         conn.execute(table.insert().values(**row))
     else:
-        conn.execute(table.update().where(table.c.uid == row["uid"]).values(**row))
+        conn.execute(table.update().where(*(c == row[c.name] for c in keys)).values(**row))
+    record_id = " ".join(str(row[c.name]) for c in keys if c.name != "uscc")
     audit.record(
         conn,
         actor,
         f"regulation.{action}",
-        f"{kind} {row['uid']} of {ent['uscc']}",
+        f"{kind} {record_id} of {ent['uscc']}",
         {
             "before": None if before is None else _public(before),
             "after": _public(row),

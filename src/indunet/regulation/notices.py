@@ -26,7 +26,7 @@ from indunet.core.errors import Conflict, InvalidInput, NotFound, PermissionDeni
 from indunet.federation import tree
 
 from . import registry, rules
-from .grading import _comment, _load, evidence_list
+from .grading import _comment, _load, _save, evidence_list
 from .replicate import Link
 from .tables import enterprises, notices, recipients
 
@@ -267,47 +267,10 @@ def _move(
     changes: dict[str, Any],
     data: dict[str, Any],
 ) -> None:
+    """Change a recipient's record: a new revision, its history, audited, passed on."""
     before = {**r, "data": orjson.dumps(r["data"]).decode()}
     row = {**r, **changes, "data": {**r["data"], **data}}
-    # a recipient's key is (notice, uscc): _save updates by uid, so write here
-    _save_recipient(conn, link, ent, row, actor, action, before)
-
-
-def _save_recipient(
-    conn: sa.Connection,
-    link: Link,
-    ent: dict[str, Any],
-    row: dict[str, Any],
-    actor: str,
-    action: str,
-    before: dict[str, Any],
-) -> None:
-    from .replicate import RECORD, record_body
-
-    now = time.time()
-    data = dict(row["data"])
-    data["history"] = [
-        *data.get("history", [])[-49:],
-        {"at": now, "by": actor, "action": action, "state": before["state"]},
-    ]
-    row = {**row, "data": orjson.dumps(data).decode(), "updated": now, "rev": before["rev"] + 1}
-    conn.execute(
-        recipients.update()
-        .where(recipients.c.notice == row["notice"], recipients.c.uscc == row["uscc"])
-        .values(**row)
-    )
-    audit.record(
-        conn,
-        actor,
-        f"regulation.{action}",
-        f"notice {row['notice']} to {row['uscc']}",
-        {
-            "before": {"state": before["state"], "rev": before["rev"]},
-            "after": {"state": row["state"], "rev": row["rev"]},
-        },
-        enterprise_id=ent["tenant_id"],
-    )
-    link.changed(conn, RECORD, record_body("recipient", recipients, row), ent)
+    _save(conn, link, ent, recipients, "recipient", row, actor, action, before)
 
 
 def _expect(r: dict[str, Any], states: tuple[str, ...], action: str) -> None:
