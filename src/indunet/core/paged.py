@@ -47,3 +47,11 @@ def page_of_rows(
         ).scalar_one()
     found = [{k: v for k, v in r._mapping.items() if k != _MATCHES} for r in rows]
     return found, int(total)
+
+
+def contains(column: Any, q: str) -> sa.ColumnElement[bool]:
+    """``column`` holds ``q`` anywhere, case-insensitively (its ``LIKE`` wildcards escaped):
+    a list's search."""
+    text = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    result: sa.ColumnElement[bool] = column.ilike(f"%{text}%", escape="\\")
+    return result

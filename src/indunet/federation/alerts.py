@@ -23,6 +23,8 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from indunet.core.paged import contains
+
 from .envelope import NAME, Envelope
 from .inbox import BodyRefused
 from .service import origin_of
@@ -171,18 +173,9 @@ def page(
     addresses and origin, an origin filter; and how many match."""
     where = []
     if q:
-        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        where.append(
-            sa.or_(
-                *(
-                    c.ilike(like, escape="\\")
-                    for c in (alerts.c.rule, alerts.c.title, alerts.c.alert, alerts.c.origin)
-                ),
-                alerts.c.src_ip.ilike(like, escape="\\"),
-                alerts.c.dst_ip.ilike(like, escape="\\"),
-                alerts.c.techniques.ilike(like, escape="\\"),
-            )
-        )
+        columns = (alerts.c.rule, alerts.c.title, alerts.c.alert, alerts.c.origin,
+                   alerts.c.src_ip, alerts.c.dst_ip, alerts.c.techniques)  # fmt: skip
+        where.append(sa.or_(*(contains(c, q) for c in columns)))
     if origin:
         where.append(alerts.c.origin == origin)
     with engine.connect() as conn:

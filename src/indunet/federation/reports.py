@@ -27,6 +27,8 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from indunet.core.paged import contains
+
 from .inbox import BodyRefused
 from .indicators import LIMITS, add, bounded, valid_name, valid_value
 from .tables import peers
@@ -126,19 +128,11 @@ def subtree(conn: sa.Connection, own: Mapping[str, int], at: float) -> Report:
     return Report(at, dict(own), bounded(totals), oldest)
 
 
-def like(q: str) -> str:
-    """A ``LIKE`` pattern that finds ``q`` anywhere, its wildcards escaped (with ``\\``)."""
-    return "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def search(q: str) -> list[sa.ColumnElement[bool]]:
     """The children whose name or title contains ``q`` (all when it is empty)."""
     if not q:
         return []
-    pattern = like(q)
-    return [
-        sa.or_(peers.c.name.ilike(pattern, escape="\\"), peers.c.title.ilike(pattern, escape="\\"))
-    ]
+    return [sa.or_(contains(peers.c.name, q), contains(peers.c.title, q))]
 
 
 def child_rows(

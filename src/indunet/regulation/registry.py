@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from indunet.core.errors import InvalidInput, NotFound
-from indunet.core.paged import page_of_rows
+from indunet.core.paged import contains, page_of_rows
 from indunet.core.uscc import validate_uscc
 
 from .rules import TYPES
@@ -148,10 +148,6 @@ def set_grading(conn: sa.Connection, uscc: str, state: str, level: int | None) -
     conn.execute(enterprises.update().where(enterprises.c.uscc == uscc).values(**values))
 
 
-def _like(q: str) -> str:
-    return "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def filters(
     *,
     q: str = "",
@@ -167,8 +163,8 @@ def filters(
     if q:
         where.append(
             sa.or_(
-                enterprises.c.name.ilike(_like(q), escape="\\"),
-                enterprises.c.uscc.ilike(_like(q), escape="\\"),
+                contains(enterprises.c.name, q),
+                contains(enterprises.c.uscc, q),
             )
         )
     if etype:

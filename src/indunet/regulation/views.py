@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from indunet.core.paged import page_of_rows
+from indunet.core.paged import contains, page_of_rows
 
 from .grading import _load
 from .tables import enterprises, gradings, notices, obligations, recipients
@@ -132,10 +132,6 @@ def stats(
     ]
 
 
-def _like(q: str) -> str:
-    return "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def gradings_page(
     conn: sa.Connection,
     *,
@@ -153,8 +149,8 @@ def gradings_page(
     if q:
         where.append(
             sa.or_(
-                enterprises.c.name.ilike(_like(q), escape="\\"),
-                enterprises.c.uscc.ilike(_like(q), escape="\\"),
+                contains(enterprises.c.name, q),
+                contains(enterprises.c.uscc, q),
             )
         )
     if tenant_id is not None:
@@ -199,7 +195,7 @@ def notices_page(
     now = time.time() if now is None else now
     where: list[sa.ColumnElement[bool]] = []
     if q:
-        where.append(notices.c.title.ilike(_like(q), escape="\\"))
+        where.append(contains(notices.c.title, q))
     if uscc is not None:
         where.append(
             notices.c.uid.in_(sa.select(recipients.c.notice).where(recipients.c.uscc == uscc))
@@ -278,9 +274,9 @@ def recipients_page(
     if q:
         where.append(
             sa.or_(
-                enterprises.c.name.ilike(_like(q), escape="\\"),
-                enterprises.c.uscc.ilike(_like(q), escape="\\"),
-                notices.c.title.ilike(_like(q), escape="\\"),
+                contains(enterprises.c.name, q),
+                contains(enterprises.c.uscc, q),
+                contains(notices.c.title, q),
             )
         )
     rows, total = page_of_rows(
