@@ -57,3 +57,13 @@ def exits(inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
 
 def answers_nothing(inputs: dict[str, Any], parameters: dict[str, Any]) -> Any:
     return [1, 2, 3]
+
+
+def deletes(inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+    os.unlink(inputs["path"])
+    return {"deleted": True}
+
+
+def renames(inputs: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+    os.rename(inputs["path"], inputs["path"] + ".moved")
+    return {"renamed": True}

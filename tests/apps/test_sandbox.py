@@ -59,6 +59,13 @@ def test_no_file_is_written(pool: Pool, tmp_path: Path) -> None:
     with pytest.raises(AppFailed) as failed:
         pool.call(f"{APPS}:writes", {"path": str(target)}, {})
     assert "PermissionError" in str(failed.value) and not target.exists()
+    kept = tmp_path / "kept.txt"
+    kept.write_text("the platform's")
+    for app in ("deletes", "renames"):  # no file changed without opening it either
+        with pytest.raises(AppFailed) as failed:
+            pool.call(f"{APPS}:{app}", {"path": str(kept)}, {})
+        assert "PermissionError" in str(failed.value), str(failed.value)
+    assert kept.read_text() == "the platform's"
     good(pool)
 
 

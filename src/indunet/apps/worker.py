@@ -47,23 +47,42 @@ def write(stream: BinaryIO, message: Any) -> None:
     stream.flush()
 
 
+#: Refused outright: new sockets, new programs, and changes to the file system that need no
+#: file opened for writing (removing, renaming, linking, making directories, permissions).
+DENIED = (
+    "socket", "socketpair", "connect", "bind", "listen", "accept", "accept4",
+    "fork", "vfork", "execve", "execveat", "ptrace",
+    "unlink", "unlinkat", "rename", "renameat", "renameat2", "rmdir", "mkdir", "mkdirat",
+    "link", "linkat", "symlink", "symlinkat", "chmod", "fchmodat", "chown", "fchownat",
+    "lchown", "truncate", "creat", "mknod", "mknodat",
+)  # fmt: skip
+#: Flags of an ``open``/``openat`` that would write; ``openat2`` (flags out of reach of a
+#: filter) answers "not implemented", so the C library falls back to ``openat``.
+WRITING = (os.O_WRONLY, os.O_RDWR, os.O_CREAT, os.O_TRUNC, os.O_APPEND)
+
+
 def _filter() -> bool:
-    """Refuse new sockets and files opened for writing; whether a filter is in place."""
+    """Refuse new sockets, new programs and writing to files; whether a filter is in place.
+    A call this architecture does not have (``open`` on arm64) is skipped, not fatal."""
     try:
         import pyseccomp as sc  # type: ignore[import-untyped]
     except (ImportError, OSError):
         return False
     try:
         f = sc.SyscallFilter(defaction=sc.ALLOW)
-        for call in ("socket", "socketpair", "connect", "bind", "listen", "accept", "accept4"):
-            f.add_rule(sc.ERRNO(1), call)
-        for call in ("fork", "vfork", "execve", "execveat", "ptrace"):
-            f.add_rule(sc.ERRNO(1), call)
-        for bit in (os.O_WRONLY, os.O_RDWR, os.O_CREAT, os.O_TRUNC, os.O_APPEND):
-            f.add_rule(sc.ERRNO(1), "openat", sc.Arg(2, sc.MASKED_EQ, bit, bit))
-            f.add_rule(sc.ERRNO(1), "open", sc.Arg(1, sc.MASKED_EQ, bit, bit))
+    except Exception:  # no kernel support
+        return False
+    rules: list[tuple[Any, str, tuple[Any, ...]]] = [(sc.ERRNO(1), call, ()) for call in DENIED]
+    rules.append((sc.ERRNO(38), "openat2", ()))  # ENOSYS
+    for bit in WRITING:
+        rules.append((sc.ERRNO(1), "openat", (sc.Arg(2, sc.MASKED_EQ, bit, bit),)))
+        rules.append((sc.ERRNO(1), "open", (sc.Arg(1, sc.MASKED_EQ, bit, bit),)))
+    for action, call, args in rules:
+        with contextlib.suppress(Exception):  # not a system call on this architecture
+            f.add_rule(action, call, *args)
+    try:
         f.load()
-    except Exception:  # an unknown system call name on this architecture, no kernel support
+    except Exception:
         return False
     return True
 
