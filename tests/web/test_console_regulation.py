@@ -265,6 +265,7 @@ async def test_a_regulator_issues_a_notice_and_verifies_a_disposal(
     uid = url.rsplit("/", 1)[-1]
     page = await c.get(issued.headers["location"])
     assert "通报已发布" in page.text
+    assert "user:rita" not in page.text and "rita" in page.text  # who issued it, by name
     assert FIRMS[0][1] in page.text and FIRMS[1][1] in page.text and FIRMS[2][1] not in page.text
     listed = await c.get("/regulation/notices", params={"q": "PLC"})
     assert uid in listed.text

@@ -33,6 +33,16 @@ _env = jinja2.Environment(
     lstrip_blocks=True,
 )
 _env.filters["region"] = regions.label  # {{ code | region }}: 苏州市 (320500)
+
+
+def who(actor: str | None) -> str:
+    """An actor as a person reads it: ``user:chen`` is chen, ``instance:fj`` is fj."""
+    text = actor or ""
+    kind, sep, name = text.partition(":")
+    return name if sep and kind in ("user", "instance") else text
+
+
+_env.filters["who"] = who  # {{ h.by | who }}
 templates = Jinja2Templates(env=_env)
 
 
